@@ -1,0 +1,88 @@
+/**
+ * Configuration problems: each names the key path and where the value came from, and all of them
+ * are reported together.
+ *
+ * @module
+ */
+import { McpAgentError } from '../errors.js';
+import { type ConfigPath, formatOrigin, formatPath, type ValueOrigin } from './paths.js';
+
+/** One problem found in the configuration. Messages never contain configuration values. */
+export interface ConfigIssue {
+  readonly severity: 'error' | 'warning';
+  /** The key path the problem is about; absent for problems with a whole file. */
+  readonly path?: ConfigPath;
+  /** Where the offending value (or file) came from. */
+  readonly origin?: ValueOrigin;
+  /** What is wrong and, where it helps, what to do. */
+  readonly message: string;
+}
+
+/** Turns an absolute file path into the form shown to the user. */
+export type DisplayFile = (file: string) => string;
+
+/** One line per issue: `file:line:col: key.path: message`. */
+export function formatIssue(issue: ConfigIssue, displayFile: DisplayFile = (file) => file): string {
+  const where = issue.origin ? `${formatOrigin(issue.origin, displayFile)}: ` : '';
+  const what = issue.path ? `${formatPath(issue.path)} ` : '';
+  return `${where}${what}${issue.message}`;
+}
+
+/** The configuration could not be loaded; {@link ConfigError.issues} lists every error found. */
+export class ConfigError extends McpAgentError {
+  /** Every error (and the warnings gathered until then). */
+  readonly issues: readonly ConfigIssue[];
+
+  constructor(issues: readonly ConfigIssue[], options: { cause?: unknown } = {}) {
+    const errors = issues.filter((issue) => issue.severity === 'error');
+    const first = errors[0];
+    const summary =
+      errors.length === 1 && first
+        ? `Invalid configuration: ${formatIssue(first)}`
+        : `Invalid configuration: ${errors.length} errors`;
+    super('CONFIG_INVALID', summary, options);
+    this.issues = issues;
+  }
+
+  /** The error issues only. */
+  get errors(): readonly ConfigIssue[] {
+    return this.issues.filter((issue) => issue.severity === 'error');
+  }
+}
+
+/** The known name closest to `input`, if it is close enough to be a likely typo. */
+export function suggest(input: string, candidates: Iterable<string>): string | undefined {
+  const needle = input.toLowerCase();
+  let best: string | undefined;
+  let bestDistance = Number.POSITIVE_INFINITY;
+  for (const candidate of candidates) {
+    const distance = editDistance(needle, candidate.toLowerCase());
+    if (distance < bestDistance) {
+      best = candidate;
+      bestDistance = distance;
+    }
+  }
+  const limit = Math.max(2, Math.floor(needle.length / 3));
+  return best !== undefined && bestDistance <= limit ? best : undefined;
+}
+
+/** Levenshtein distance with adjacent transpositions counted as one edit. */
+function editDistance(a: string, b: string): number {
+  const rows = a.length + 1;
+  const cols = b.length + 1;
+  const d: number[] = new Array(rows * cols).fill(0);
+  const at = (i: number, j: number): number => d[i * cols + j] ?? 0;
+  for (let i = 0; i < rows; i++) d[i * cols] = i;
+  for (let j = 0; j < cols; j++) d[j] = j;
+  for (let i = 1; i < rows; i++) {
+    for (let j = 1; j < cols; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let value = Math.min(at(i - 1, j) + 1, at(i, j - 1) + 1, at(i - 1, j - 1) + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
+        value = Math.min(value, at(i - 2, j - 2) + 1);
+      }
+      d[i * cols + j] = value;
+    }
+  }
+  return at(a.length, b.length);
+}

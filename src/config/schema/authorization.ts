@@ -1,0 +1,49 @@
+/**
+ * `authorization:`: the agent as an OAuth-protected MCP server (RFC 9728 resource server).
+ *
+ * @module
+ */
+import * as z from 'zod';
+import { optionalHttpUrl, optionalSecret, optionalString, stringList } from './primitives.js';
+
+/** `authorization:` section (mcp-agent `MCPAuthorizationServerSettings`, plus the documented keys). */
+export const authorizationSchema = z
+  .strictObject({
+    enabled: z.boolean().default(false),
+    /** Issuer of the accepted tokens; advertised in the protected-resource metadata. */
+    issuer_url: optionalHttpUrl,
+    /** This server's resource identifier (RFC 9728 `resource`). */
+    resource_server_url: optionalHttpUrl,
+    service_documentation_url: optionalHttpUrl,
+    required_scopes: stringList,
+    /** Accepted `aud` values (RFC 9068 §4); required when enabled. */
+    expected_audiences: stringList,
+    /** JWKS for JWT access tokens; discovered from the issuer when absent. */
+    jwks_uri: optionalHttpUrl,
+    /** RFC 7662 introspection endpoint; discovered from the issuer when absent. */
+    introspection_endpoint: optionalHttpUrl,
+    /** Client credentials for the introspection endpoint. */
+    client_id: optionalString,
+    client_secret: optionalSecret,
+    /** Documented by mcp-agent; take precedence over `client_id` / `client_secret` for introspection. */
+    introspection_client_id: optionalString,
+    introspection_client_secret: optionalSecret,
+    /** Upper bound on how long a verification result is cached, in seconds. */
+    token_cache_ttl_seconds: z.number().int().min(0).default(300),
+  })
+  .superRefine((auth, ctx) => {
+    if (!auth.enabled) return;
+    const missing: string[] = [];
+    if (!auth.issuer_url) missing.push('issuer_url');
+    if (!auth.resource_server_url) missing.push('resource_server_url');
+    if (auth.expected_audiences.length === 0) missing.push('expected_audiences');
+    if (missing.length > 0) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `needs ${missing.join(', ')} when enabled is true (issuer_url, resource_server_url and a non-empty expected_audiences are required for RFC 9068 audience validation)`,
+      });
+    }
+  });
+
+/** The validated `authorization:` section. */
+export type AuthorizationSettings = z.output<typeof authorizationSchema>;

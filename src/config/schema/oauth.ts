@@ -1,0 +1,58 @@
+/**
+ * The global `oauth:` section: how the agent, as an OAuth client, stores tokens and receives
+ * authorization callbacks.
+ *
+ * @module
+ */
+import * as z from 'zod';
+import { optionalHttpUrl, port } from './primitives.js';
+
+/** Default location of the `file` token store; `~` is the user's home directory. */
+export const DEFAULT_TOKEN_FILE = '~/.mcp-agent/oauth-tokens.json';
+
+/** Default loopback callback ports, as in mcp-agent. */
+export const DEFAULT_LOOPBACK_PORTS: readonly number[] = [33418, 33419, 33420];
+
+/** `oauth.token_store`: where OAuth tokens and client registrations are kept. */
+export const tokenStoreSchema = z
+  .strictObject({
+    /** `memory` (default, lost on exit), `file` (ours: a JSON file, mode 0600) or `redis`. */
+    backend: z.enum(['memory', 'file', 'redis']).default('memory'),
+    /** File backend: path of the token file. */
+    path: z.string().min(1).default(DEFAULT_TOKEN_FILE),
+    /** Redis backend: connection URL (required when `backend: redis`). */
+    redis_url: z
+      .string()
+      .nullish()
+      .transform((value) => value ?? undefined),
+    /** Redis backend: key prefix; a trailing `:` is dropped, as in mcp-agent. */
+    redis_prefix: z
+      .string()
+      .default('mcp_agent:oauth_tokens')
+      .transform((value) => value.replace(/:+$/, '')),
+    /** A token counts as expired this many seconds before `expires_at`. */
+    refresh_leeway_seconds: z.number().int().min(0).default(60),
+  })
+  .superRefine((store, ctx) => {
+    if (store.backend === 'redis' && !store.redis_url) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['redis_url'],
+        message: 'is required when backend is "redis" (for example redis://127.0.0.1:6379)',
+      });
+    }
+  });
+
+/** `oauth:` section. */
+export const oauthSchema = z.strictObject({
+  token_store: tokenStoreSchema.prefault({}),
+  /** How long an interactive authorization may take, in seconds (at least 30). */
+  flow_timeout_seconds: z.number().int().min(30).default(300),
+  /** Public base URL of this agent, for the internal callback route. */
+  callback_base_url: optionalHttpUrl,
+  /** Loopback ports tried for the browser callback; an empty list disables loopback. */
+  loopback_ports: z.array(port).default([...DEFAULT_LOOPBACK_PORTS]),
+});
+
+/** The validated `oauth:` section. */
+export type OAuthSettings = z.output<typeof oauthSchema>;

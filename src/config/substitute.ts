@@ -1,0 +1,180 @@
+/**
+ * `${VAR}` substitution in configuration strings, as mcp-agent documents it (and never
+ * implemented).
+ *
+ * - `${NAME}`: the variable's value; an unset variable is an error.
+ * - `${NAME:-default}`: the default when the variable is unset or empty.
+ * - `${NAME-default}`: the default only when the variable is unset.
+ * - `$$`: a literal `$`. A `$` followed by anything else is kept as written.
+ *
+ * Defaults may themselves contain references: `${A:-${B:-fallback}}`.
+ *
+ * @module
+ */
+import { isPlainObject } from './merge.js';
+
+/** A problem in one string. Messages name variables, never values. */
+export interface SubstitutionProblem {
+  readonly kind: 'unset' | 'syntax';
+  /** The unset variable, for `kind: 'unset'`. */
+  readonly variable?: string;
+  readonly message: string;
+}
+
+/** The outcome of substituting one string. */
+export type SubstitutionResult =
+  | { readonly ok: true; readonly value: string; readonly variables: readonly string[] }
+  | { readonly ok: false; readonly problems: readonly SubstitutionProblem[] };
+
+/** Looks a variable up; `undefined` means unset. */
+export type VariableLookup = (name: string) => string | undefined;
+
+const NAME_START = /[A-Za-z_]/;
+const NAME_PART = /[A-Za-z0-9_]/;
+
+/** Substitute every reference in `input`. All problems in the string are reported together. */
+export function substitute(input: string, lookup: VariableLookup): SubstitutionResult {
+  if (!input.includes('$')) return { ok: true, value: input, variables: [] };
+  const problems: SubstitutionProblem[] = [];
+  const variables: string[] = [];
+  const parser = new Parser(input, lookup, problems, variables);
+  const value = parser.parseText(false);
+  if (problems.length > 0) return { ok: false, problems };
+  return { ok: true, value, variables };
+}
+
+class Parser {
+  #pos = 0;
+  readonly #input: string;
+  readonly #lookup: VariableLookup;
+  readonly #problems: SubstitutionProblem[];
+  readonly #variables: string[];
+
+  constructor(
+    input: string,
+    lookup: VariableLookup,
+    problems: SubstitutionProblem[],
+    variables: string[],
+  ) {
+    this.#input = input;
+    this.#lookup = lookup;
+    this.#problems = problems;
+    this.#variables = variables;
+  }
+
+  /** Text up to the end, or (inside a default) up to the closing `}`, which is left unread. */
+  parseText(inDefault: boolean): string {
+    let out = '';
+    const input = this.#input;
+    while (this.#pos < input.length) {
+      const ch = input[this.#pos];
+      if (inDefault && ch === '}') return out;
+      if (ch !== '$') {
+        out += ch;
+        this.#pos++;
+        continue;
+      }
+      const next = input[this.#pos + 1];
+      if (next === '$') {
+        out += '$';
+        this.#pos += 2;
+      } else if (next === '{') {
+        out += this.#parseReference();
+      } else {
+        out += '$';
+        this.#pos++;
+      }
+    }
+    return out;
+  }
+
+  /** `${NAME}`, `${NAME:-default}` or `${NAME-default}`, starting at `$`. */
+  #parseReference(): string {
+    const input = this.#input;
+    const start = this.#pos;
+    this.#pos += 2;
+    let name = '';
+    if (NAME_START.test(input[this.#pos] ?? '')) {
+      while (NAME_PART.test(input[this.#pos] ?? '')) name += input[this.#pos++];
+    }
+    const close = input.indexOf('}', this.#pos);
+    if (name === '') {
+      this.#syntax(
+        close === -1
+          ? 'has an unterminated "${" (write "$${" for a literal "${")'
+          : 'has "${…}" without a valid variable name (letters, digits and _, not starting with a digit)',
+      );
+      this.#pos = close === -1 ? input.length : close + 1;
+      return '';
+    }
+    const op = input.startsWith(':-', this.#pos) ? ':-' : input[this.#pos] === '-' ? '-' : '';
+    if (op === '' && input[this.#pos] !== '}') {
+      this.#syntax(
+        close === -1
+          ? `has an unterminated "\${${name}" (missing "}")`
+          : `has an invalid reference to ${name}: use \${${name}}, \${${name}:-default} or \${${name}-default}`,
+      );
+      this.#pos = close === -1 ? input.length : close + 1;
+      return '';
+    }
+    this.#pos += op.length;
+    const fallback = op === '' ? undefined : this.parseText(true);
+    if (input[this.#pos] !== '}') {
+      this.#syntax(`has an unterminated "\${${name}" starting at character ${start + 1}`);
+      return '';
+    }
+    this.#pos++;
+    this.#variables.push(name);
+    const value = this.#lookup(name);
+    if (value !== undefined && !(op === ':-' && value === '')) return value;
+    if (fallback !== undefined) return fallback;
+    this.#problems.push({
+      kind: 'unset',
+      variable: name,
+      message: `uses \${${name}} but ${name} is not set; set it in the environment or .env, or write \${${name}:-default}`,
+    });
+    return '';
+  }
+
+  #syntax(message: string): void {
+    this.#problems.push({ kind: 'syntax', message });
+  }
+}
+
+/**
+ * Substitute every string in a YAML value tree. Calls `onProblem` with the path of each string
+ * that has problems; returns the new tree (the input is not modified).
+ */
+export function substituteTree(
+  value: unknown,
+  lookup: VariableLookup,
+  onProblem: (path: readonly (string | number)[], problem: SubstitutionProblem) => void,
+  onSubstituted: (
+    path: readonly (string | number)[],
+    variables: readonly string[],
+  ) => void = () => {},
+  path: readonly (string | number)[] = [],
+): unknown {
+  if (typeof value === 'string') {
+    const result = substitute(value, lookup);
+    if (!result.ok) {
+      for (const problem of result.problems) onProblem(path, problem);
+      return value;
+    }
+    if (result.variables.length > 0) onSubstituted(path, result.variables);
+    return result.value;
+  }
+  if (Array.isArray(value)) {
+    return value.map((item, index) =>
+      substituteTree(item, lookup, onProblem, onSubstituted, [...path, index]),
+    );
+  }
+  if (isPlainObject(value)) {
+    const out: Record<string, unknown> = {};
+    for (const [key, item] of Object.entries(value)) {
+      out[key] = substituteTree(item, lookup, onProblem, onSubstituted, [...path, key]);
+    }
+    return out;
+  }
+  return value;
+}

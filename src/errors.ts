@@ -1,0 +1,47 @@
+/**
+ * The error type of every failure mcp-agent-ts reports.
+ *
+ * One base class with a closed union of codes, so callers can `switch (error.code)`, and `cause`
+ * on every wrap. Messages are one sentence that names what failed and what to do; they never
+ * contain a secret value.
+ *
+ * @module
+ */
+
+/** Every code an {@link McpAgentError} can carry. */
+export type McpAgentErrorCode =
+  /** A configuration file named explicitly (`--config`, `configPath`) does not exist. */
+  | 'CONFIG_NOT_FOUND'
+  /** A configuration file exists but cannot be read (permissions, a directory, too large). */
+  | 'CONFIG_UNREADABLE'
+  /** The configuration is invalid; see {@link ConfigError.issues}. */
+  | 'CONFIG_INVALID'
+  /** A command-line usage error. */
+  | 'USAGE'
+  /** A file that would be written already exists (and overwriting was not asked for). */
+  | 'FILE_EXISTS'
+  /** A file cannot be written. */
+  | 'FILE_WRITE';
+
+/** Options accepted by {@link McpAgentError}. */
+export interface McpAgentErrorOptions {
+  /** The underlying error, kept for `--verbose` output and debugging. */
+  cause?: unknown;
+}
+
+/** Base class of every error thrown by mcp-agent-ts. */
+export class McpAgentError extends Error {
+  /** Machine-readable reason, stable across releases. */
+  readonly code: McpAgentErrorCode;
+
+  constructor(code: McpAgentErrorCode, message: string, options: McpAgentErrorOptions = {}) {
+    super(message, 'cause' in options ? { cause: options.cause } : undefined);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** Is `value` an {@link McpAgentError}, optionally with the given code? */
+export function isMcpAgentError(value: unknown, code?: McpAgentErrorCode): value is McpAgentError {
+  return value instanceof McpAgentError && (code === undefined || value.code === code);
+}
