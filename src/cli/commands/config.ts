@@ -1,0 +1,126 @@
+/**
+ * `mcp-agent config check` and `mcp-agent config show`.
+ *
+ * @module
+ */
+import { relative, sep } from 'node:path';
+import { Document, isCollection, isMap, isScalar, type Scalar, visit } from 'yaml';
+import { type ConfigIssue, formatIssue } from '../../config/issues.js';
+import { type LoadedSettings, loadSettings } from '../../config/load.js';
+import { formatOrigin, formatPath, pathKey, type ValueOrigin } from '../../config/paths.js';
+import { redactSettings, sourcesRecord } from '../../config/redact.js';
+import type { CliIo, GlobalOptions, Output } from '../io.js';
+
+/** Load the configuration the way every command does. */
+export function loadForCli(io: CliIo, options: GlobalOptions): LoadedSettings {
+  return loadSettings({
+    ...(options.config ? { configPath: options.config } : {}),
+    cwd: io.cwd,
+    env: io.env,
+    ...(io.homeDir ? { homeDir: io.homeDir } : {}),
+  });
+}
+
+/** Show a file relative to the working directory when it is inside it. */
+export function displayFile(io: CliIo): (file: string) => string {
+  return (file) => {
+    const rel = relative(io.cwd, file);
+    return rel !== '' && !rel.startsWith(`..${sep}`) && rel !== '..' ? rel : file;
+  };
+}
+
+/** An issue as plain JSON. */
+export function issueJson(issue: ConfigIssue, show: (file: string) => string) {
+  return {
+    severity: issue.severity,
+    ...(issue.path ? { path: formatPath(issue.path) } : {}),
+    ...(issue.origin ? { source: formatOrigin(issue.origin, show) } : {}),
+    message: issue.message,
+    text: formatIssue(issue, show),
+  };
+}
+
+function describeSources(loaded: LoadedSettings, show: (file: string) => string): string {
+  if (loaded.preloaded) return 'MCP_APP_SETTINGS_PRELOAD';
+  if (!loaded.configFile) return 'defaults (no configuration file found)';
+  return loaded.secretsFile
+    ? `${show(loaded.configFile)} + ${show(loaded.secretsFile)}`
+    : show(loaded.configFile);
+}
+
+/** `config check`: validate and summarise. */
+export function configCheck(io: CliIo, options: GlobalOptions, out: Output): number {
+  const loaded = loadForCli(io, options);
+  const show = displayFile(io);
+  const servers = Object.keys(loaded.settings.mcp.servers);
+  if (out.json) {
+    out.data({
+      ok: true,
+      config_file: loaded.configFile ?? null,
+      secrets_file: loaded.secretsFile ?? null,
+      dotenv_file: loaded.dotenvFile ?? null,
+      preloaded: loaded.preloaded,
+      servers,
+      authorization_enabled: loaded.settings.authorization?.enabled ?? false,
+      warnings: loaded.warnings.map((issue) => issueJson(issue, show)),
+    });
+  }
+  for (const warning of loaded.warnings) out.warn(formatIssue(warning, show));
+  if (!loaded.configFile && !loaded.preloaded) {
+    out.warn(
+      'no mcp-agent.config.yaml or mcp_agent.config.yaml found here, in a parent directory or in ~/.mcp-agent/; using defaults (run `mcp-agent init` to create one)',
+    );
+  }
+  const inbound = loaded.settings.authorization?.enabled ? 'enabled' : 'disabled';
+  out.human(
+    `Configuration OK: ${describeSources(loaded, show)}\n  ${servers.length} server${servers.length === 1 ? '' : 's'}${servers.length > 0 ? ` (${servers.join(', ')})` : ''}; inbound authorization ${inbound}; token store ${loaded.settings.oauth.token_store.backend}`,
+  );
+  return 0;
+}
+
+/** `config show`: the effective configuration with secrets redacted. */
+export function configShow(io: CliIo, options: GlobalOptions, out: Output): number {
+  const loaded = loadForCli(io, options);
+  const show = displayFile(io);
+  const describe = (origin: ValueOrigin) => formatOrigin(origin, show);
+  const { value, sources } = redactSettings(loaded);
+  if (out.json) {
+    out.data({
+      config_file: loaded.configFile ?? null,
+      secrets_file: loaded.secretsFile ?? null,
+      preloaded: loaded.preloaded,
+      settings: value,
+      sources: sourcesRecord(sources, describe),
+    });
+    return 0;
+  }
+  for (const warning of loaded.warnings) out.warn(formatIssue(warning, show));
+  const doc = new Document(value);
+  if (options.verbose) {
+    const bySource = new Map(sources.map((entry) => [pathKey(entry.path), describe(entry.origin)]));
+    visit(doc, {
+      Pair(_, pair, ancestors) {
+        if (!isScalar(pair.key)) return;
+        const path: (string | number)[] = [];
+        for (const node of ancestors) {
+          if (isMap(node) || !node || typeof node !== 'object' || !('key' in node)) continue;
+          const key = (node as { key: unknown }).key;
+          if (isScalar(key)) path.push(String(key.value));
+        }
+        path.push(String((pair.key as Scalar).value));
+        const source = bySource.get(pathKey(path));
+        if (!source) return;
+        const value = pair.value;
+        if (isCollection(value) && value.items.length === 0) value.flow = true;
+        if (isScalar(value) || (isCollection(value) && value.items.length === 0)) {
+          value.comment = ` ${source}`;
+        } else {
+          (pair.key as Scalar).comment = ` ${source}`;
+        }
+      },
+    });
+  }
+  out.human(`# effective configuration from ${describeSources(loaded, show)}; secrets redacted`);
+  out.human(doc.toString({ lineWidth: 0 }));
+  return 0;
+}

@@ -1,0 +1,20 @@
+/**
+ * `mcp-agent init`.
+ *
+ * @module
+ */
+import { resolve } from 'node:path';
+import { initProject } from '../../config/starter.js';
+import type { CliIo, Output } from '../io.js';
+import { displayFile } from './config.js';
+
+/** Write the starter files into `dir` (default: the working directory). */
+export function init(io: CliIo, out: Output, options: { dir?: string; force: boolean }): number {
+  const dir = resolve(io.cwd, options.dir ?? '.');
+  const results = initProject(dir, { force: options.force });
+  const show = displayFile(io);
+  out.data({ ok: true, files: results });
+  for (const { file, action } of results) out.human(`${action.padEnd(9)} ${show(file)}`);
+  out.human('Next: edit mcp_agent.config.yaml, then run `npx mcp-agent config check`.');
+  return 0;
+}

@@ -1,0 +1,40 @@
+/**
+ * mcp-agent-ts: authentication for MCP agents.
+ *
+ * Every public export is listed here by name; nothing else is public API.
+ *
+ * @module
+ */
+
+export { CONFIG_FILE_NAMES, candidatePaths, SECRETS_FILE_NAMES } from './config/discovery.js';
+export type { Environment } from './config/environment.js';
+export type { ConfigIssue } from './config/issues.js';
+export { ConfigError, formatIssue } from './config/issues.js';
+export type { LoadedSettings, LoadSettingsOptions } from './config/load.js';
+export { loadSettings } from './config/load.js';
+export { deepMerge } from './config/merge.js';
+export type {
+  ConfigPath,
+  SourcePosition,
+  ValueOrigin,
+} from './config/paths.js';
+export { formatOrigin, formatPath, OriginMap } from './config/paths.js';
+export type { RedactedValue } from './config/redact.js';
+export { redactSettings } from './config/redact.js';
+export type { AuthorizationSettings } from './config/schema/authorization.js';
+export type { OAuthSettings } from './config/schema/oauth.js';
+export { DEFAULT_LOOPBACK_PORTS, DEFAULT_TOKEN_FILE } from './config/schema/oauth.js';
+export type { ServerSettings, Transport } from './config/schema/servers.js';
+export type { Settings, SettingsInput } from './config/schema/settings.js';
+export { SECTIONS_NOT_USED, settingsSchema } from './config/schema/settings.js';
+export { REDACTED, revealSecret, Secret, toSecret } from './config/secret.js';
+export type { InitResult } from './config/starter.js';
+export { initProject, STARTER_CONFIG, STARTER_SECRETS } from './config/starter.js';
+export type {
+  SubstitutionProblem,
+  SubstitutionResult,
+  VariableLookup,
+} from './config/substitute.js';
+export { substitute } from './config/substitute.js';
+export type { McpAgentErrorCode, McpAgentErrorOptions } from './errors.js';
+export { isMcpAgentError, McpAgentError } from './errors.js';
