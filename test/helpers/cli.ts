@@ -1,0 +1,46 @@
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync, chmodSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { run } from '../../src/cli/run.js';
+
+/** The result of one in-process CLI run. */
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run the CLI in process with captured output and an explicit environment. */
+export async function runCli(
+  argv: string[],
+  options: { cwd: string; env?: Record<string, string>; homeDir?: string },
+): Promise<CliResult> {
+  let stdout = '';
+  let stderr = '';
+  const code = await run(argv, {
+    stdout: { write: (text: string) => (stdout += text) },
+    stderr: { write: (text: string) => (stderr += text) },
+    env: options.env ?? {},
+    cwd: options.cwd,
+    homeDir: options.homeDir ?? join(options.cwd, '.home-that-does-not-exist'),
+  });
+  return { code, stdout, stderr };
+}
+
+/** A temporary directory tree, removed by `cleanup()`. */
+export function tempTree(files: Record<string, string> = {}): {
+  dir: string;
+  write(path: string, text: string, mode?: number): string;
+  cleanup(): void;
+} {
+  const dir = mkdtempSync(join(tmpdir(), 'mcp-agent-ts-'));
+  const write = (path: string, text: string, mode?: number): string => {
+    const file = join(dir, path);
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, text);
+    if (mode !== undefined) chmodSync(file, mode);
+    return file;
+  };
+  for (const [path, text] of Object.entries(files)) write(path, text);
+  return { dir, write, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
