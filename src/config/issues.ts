@@ -63,7 +63,14 @@ export function suggest(input: string, candidates: Iterable<string>): string | u
     }
   }
   const limit = Math.max(2, Math.floor(needle.length / 3));
-  return best !== undefined && bestDistance <= limit ? best : undefined;
+  if (best !== undefined && bestDistance <= limit) return best;
+  // A longer spelling of a short key ("enviroment" for "env"), or a truncated one.
+  for (const candidate of candidates) {
+    const lower = candidate.toLowerCase();
+    if (lower.length < 3 || needle.length < 3) continue;
+    if (needle.startsWith(lower) || lower.startsWith(needle)) return candidate;
+  }
+  return undefined;
 }
 
 /** Levenshtein distance with adjacent transpositions counted as one edit. */

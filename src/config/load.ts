@@ -86,8 +86,9 @@ export function loadSettings(options: LoadSettingsOptions = {}): LoadedSettings 
       (environment.values.MCP_APP_SETTINGS_PRELOAD_STRICT ?? '').trim().toLowerCase(),
     );
     const source = parseSource(preload, 'preload', lookup);
+    const empty: Layer = { value: {}, origins: new OriginMap() };
     const result = source.layer
-      ? build(source.layer, environment, source.issues)
+      ? build(empty, environment, source.issues, source.layer)
       : { ok: false as const, issues: source.issues };
     if (result.ok) {
       return freezeResult({
@@ -156,14 +157,18 @@ type BuildResult =
   | { ok: true; settings: Settings; origins: OriginMap; warnings: ConfigIssue[] }
   | { ok: false; issues: ConfigIssue[] };
 
-/** Environment overrides, provider aliases and validation over a merged file layer. */
+/**
+ * Environment overrides over the merged files, then `top` (the preload) over both, then provider
+ * aliases and validation.
+ */
 function build(
   files: Layer,
   environment: ResolvedEnvironment,
   earlierIssues: readonly ConfigIssue[],
+  top?: Layer,
 ): BuildResult {
   const overridden = applyEnvOverrides(files, environment);
-  const layer = overridden.layer;
+  const layer = top ? mergeLayers(overridden.layer, top) : overridden.layer;
   const present = Object.keys(layer.value);
   const aliasWarnings = applyProviderAliases(layer, environment);
   const errors = [...earlierIssues.filter((i) => i.severity === 'error'), ...overridden.issues];

@@ -94,7 +94,7 @@ function toConfigIssues(
 }
 
 function listKnown(known: readonly string[]): string {
-  return known.length > 0 && known.length <= 12 ? ` (known keys: ${known.join(', ')})` : '';
+  return known.length > 0 && known.length <= 20 ? ` (known keys: ${known.join(', ')})` : '';
 }
 
 function describeBound(word: string, origin: string, bound: number | bigint): string {
