@@ -1,0 +1,62 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, test } from 'vitest';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const bin = fileURLToPath(new URL('../../bin/mcp-agent.js', import.meta.url));
+
+function mcpAgent(args: string[]) {
+  return spawnSync(process.execPath, [bin, ...args], {
+    cwd: root,
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH ?? '', HOME: root },
+  });
+}
+
+// The built command, as `npx mcp-agent` runs it (`npm test` builds before running the tests).
+describe.skipIf(!existsSync(new URL('../../dist/cli/main.js', import.meta.url)))(
+  'bin/mcp-agent.js',
+  () => {
+    test('--version prints the package version', () => {
+      const result = mcpAgent(['--version']);
+      expect(result.status).toBe(0);
+      expect(result.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+    });
+
+    test('checks the bundled example, as npm start does', () => {
+      const result = mcpAgent([
+        '--config',
+        'examples/basic/mcp_agent.config.yaml',
+        'config',
+        'check',
+      ]);
+      expect(result.status).toBe(0);
+      expect(result.stderr).toContain('Configuration OK');
+    });
+
+    test('shows the bundled example as JSON with secrets redacted', () => {
+      const result = mcpAgent([
+        '--json',
+        '-c',
+        'examples/basic/mcp_agent.config.yaml',
+        'config',
+        'show',
+      ]);
+      expect(result.status).toBe(0);
+      const shown = JSON.parse(result.stdout) as {
+        settings: { mcp: { servers: Record<string, unknown> } };
+      };
+      expect(Object.keys(shown.settings.mcp.servers)).toEqual(['everything', 'github', 'notion']);
+      expect(result.stdout).not.toContain('example-client-secret-not-real');
+      expect(result.stdout).toContain('[redacted]');
+    });
+
+    test('a configuration error exits 2 without a stack trace', () => {
+      const result = mcpAgent(['--config', 'no/such/file.yaml', 'config', 'check']);
+      expect(result.status).toBe(2);
+      expect(result.stderr).toMatch(/^error: The configuration file .* does not exist/);
+      expect(result.stderr).not.toMatch(/\n\s+at /);
+    });
+  },
+);

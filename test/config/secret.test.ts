@@ -1,0 +1,54 @@
+import { inspect } from 'node:util';
+import { describe, expect, test } from 'vitest';
+import { maskUrlPassword } from '../../src/config/redact.js';
+import { REDACTED, Secret } from '../../src/config/secret.js';
+
+const CANARY = 'canary-8c1f-value';
+
+describe('Secret', () => {
+  test('every printable form is redacted', () => {
+    const secret = new Secret(CANARY);
+    const holder = { nested: { secret }, list: [secret] };
+    for (const text of [
+      String(secret),
+      `${secret}`,
+      `prefix ${secret} suffix`,
+      JSON.stringify(holder),
+      inspect(holder, { depth: null, showHidden: true }),
+      Object.keys(secret).join(','),
+      JSON.stringify(Object.entries(secret)),
+      // biome-ignore lint/style/useTemplate: string concatenation is what is being tested
+      '' + secret,
+    ]) {
+      expect(text).not.toContain(CANARY);
+    }
+    expect(String(secret)).toBe(REDACTED);
+    expect(secret.reveal()).toBe(CANARY);
+  });
+
+  test('structuredClone does not copy the value', () => {
+    const clone = structuredClone({ secret: new Secret(CANARY) });
+    expect(JSON.stringify(clone)).not.toContain(CANARY);
+  });
+
+  test('equals compares values', () => {
+    expect(new Secret('a').equals('a')).toBe(true);
+    expect(new Secret('a').equals(new Secret('a'))).toBe(true);
+    expect(new Secret('a').equals('ab')).toBe(false);
+    expect(new Secret('').equals('')).toBe(true);
+    expect(new Secret('').isEmpty).toBe(true);
+  });
+});
+
+describe('maskUrlPassword', () => {
+  test.each([
+    ['redis://:p4ss@127.0.0.1:6379/0', 'redis://:[redacted]@127.0.0.1:6379/0'],
+    ['redis://user:p4ss@host', 'redis://user:[redacted]@host'],
+    ['https://user:pa%3Ass@host/path?q=1', 'https://user:[redacted]@host/path?q=1'],
+    ['redis://user@host', 'redis://user@host'],
+    ['https://example.com/a@b', 'https://example.com/a@b'],
+    ['not a url @ all', 'not a url @ all'],
+  ])('%s', (input, expected) => {
+    expect(maskUrlPassword(input)).toBe(expected);
+  });
+});

@@ -1,0 +1,56 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { expect, test } from 'vitest';
+
+const src = fileURLToPath(new URL('../src', import.meta.url));
+
+function sources(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
+    entry.isDirectory()
+      ? sources(join(dir, entry.name))
+      : entry.name.endsWith('.ts')
+        ? [join(dir, entry.name)]
+        : [],
+  );
+}
+
+const files = sources(src).map((file) => ({
+  path: relative(src, file),
+  text: readFileSync(file, 'utf8'),
+}));
+
+test('the library never writes to the console or exits the process (only src/cli does)', () => {
+  const offenders = files
+    .filter((file) => !file.path.startsWith('cli/'))
+    .filter((file) =>
+      /console\.(log|error|warn|info|debug)|process\.exit\(|process\.(stdout|stderr)\.write/.test(
+        file.text,
+      ),
+    )
+    .map((file) => file.path);
+  expect(offenders).toEqual([]);
+});
+
+test('no export * and no source file over 600 lines', () => {
+  expect(
+    files.filter((file) => /^export \* from/m.test(file.text)).map((file) => file.path),
+  ).toEqual([]);
+  expect(
+    files.filter((file) => file.text.split('\n').length > 600).map((file) => file.path),
+  ).toEqual([]);
+});
+
+test('every exported function, class and constant has a doc comment', () => {
+  const undocumented: string[] = [];
+  for (const file of files) {
+    const lines = file.text.split('\n');
+    lines.forEach((line, index) => {
+      if (!/^export (async )?(function|class|const|interface|type) [A-Za-z]/.test(line)) return;
+      let previous = index - 1;
+      while (previous >= 0 && /^\s*$/.test(lines[previous] ?? '')) previous--;
+      if (!/\*\/\s*$/.test(lines[previous] ?? '')) undocumented.push(`${file.path}:${index + 1}`);
+    });
+  }
+  expect(undocumented).toEqual([]);
+});
