@@ -54,17 +54,11 @@ function toConfigIssues(
       const received = valueAt(document, path);
       if (received === undefined)
         return [at(path, `is required (${expectedName(issue.expected)})`)];
-      const hint =
-        issue.expected === 'number' &&
-        typeof received === 'string' &&
-        received.trim() !== '' &&
-        Number.isFinite(Number(received))
-          ? ' (remove the quotes)'
-          : issue.expected === 'boolean' && typeof received === 'string'
-            ? ' (write true or false without quotes)'
-            : '';
       return [
-        at(path, `must be ${expectedName(issue.expected)}, not ${describeValue(received)}${hint}`),
+        at(
+          path,
+          `must be ${expectedName(issue.expected)}, not ${describeValue(received)}${typeHint(issue.expected, received)}`,
+        ),
       ];
     }
     case 'invalid_value':
@@ -91,6 +85,23 @@ function toConfigIssues(
     default:
       return [at(path, 'is not valid')];
   }
+}
+
+function typeHint(expected: string, received: unknown): string {
+  if (expected === 'number' && typeof received === 'string') {
+    return received.trim() !== '' && Number.isFinite(Number(received))
+      ? ' (remove the quotes)'
+      : '';
+  }
+  if (expected === 'boolean' && typeof received === 'string')
+    return ' (write true or false without quotes)';
+  if (
+    expected === 'string' &&
+    (typeof received === 'number' || typeof received === 'boolean' || received instanceof Date)
+  ) {
+    return ' (put the value in quotes)';
+  }
+  return '';
 }
 
 function listKnown(known: readonly string[]): string {

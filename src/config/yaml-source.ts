@@ -7,12 +7,36 @@
  *
  * @module
  */
-import { isAlias, isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
+import {
+  isAlias,
+  isMap,
+  isScalar,
+  isSeq,
+  LineCounter,
+  type Node,
+  parseDocument,
+  type Tags,
+} from 'yaml';
 import type { ConfigIssue } from './issues.js';
 import { type ConfigPath, OriginMap, type SourcePosition, type ValueOrigin } from './paths.js';
 
 /** Largest alias expansion accepted, counted in nodes (stops "billion laughs" documents). */
 export const MAX_ALIAS_EXPANSION = 1_000;
+
+const BOOL_TAG = 'tag:yaml.org,2002:bool';
+const PYYAML_TRUE = /^(?:yes|Yes|YES|true|True|TRUE|on|On|ON)$/;
+const PYYAML_FALSE = /^(?:no|No|NO|false|False|FALSE|off|Off|OFF)$/;
+
+/**
+ * YAML 1.1 also reads `y` and `n` as booleans; PyYAML does not (`args: [x, y]` is two strings
+ * there), so the boolean tags are narrowed to PyYAML's words.
+ */
+function pyyamlTags(tags: Tags): Tags {
+  return tags.map((tag) => {
+    if (typeof tag !== 'object' || tag.tag !== BOOL_TAG || !tag.test) return tag;
+    return { ...tag, test: tag.test.test('true') ? PYYAML_TRUE : PYYAML_FALSE };
+  });
+}
 
 /** The result of parsing a YAML document. */
 export type YamlSourceResult =
@@ -30,6 +54,7 @@ export function parseYamlSource(
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, {
     version: '1.1',
+    customTags: pyyamlTags,
     lineCounter,
     prettyErrors: false,
     uniqueKeys: true,
