@@ -22,7 +22,7 @@ import {
 import { ConfigError, type ConfigIssue } from './issues.js';
 import { type Layer, mergeLayers } from './merge.js';
 import { OriginMap, pathKey } from './paths.js';
-import { isUsableServerUrl } from './schema/servers.js';
+import { isUsableServerUrl, type ServerSettings } from './schema/servers.js';
 import { SECTIONS_NOT_USED, type Settings } from './schema/settings.js';
 import { DEFAULT_MAX_FILE_BYTES, parseSource, readSourceFile } from './sources.js';
 import { validateSettings } from './validate.js';
@@ -196,22 +196,46 @@ function build(
     }
   }
   for (const [name, server] of Object.entries(validated.settings.mcp.servers)) {
-    if (
-      server.transport !== 'stdio' &&
-      server.url &&
-      !isUsableServerUrl(server.url, server.transport)
-    ) {
-      const path = ['mcp', 'servers', name, 'url'];
-      const origin = layer.origins.lookup(path);
-      warnings.push({
-        severity: 'warning',
-        path,
-        ...(origin ? { origin } : {}),
-        message: `is not a valid ${server.transport === 'websocket' ? 'ws(s)' : 'http(s)'} URL; connecting to this server will fail`,
-      });
-    }
+    const problem = serverProblem(server);
+    if (!problem) continue;
+    const path = ['mcp', 'servers', name, problem.key];
+    const origin = layer.origins.lookup(path);
+    warnings.push({
+      severity: 'warning',
+      path,
+      ...(origin ? { origin } : {}),
+      message: problem.message,
+    });
   }
   return { ok: true, settings: validated.settings, origins: layer.origins, warnings };
+}
+
+/**
+ * A server that loads but cannot be connected to. mcp-agent only finds out when it connects; we
+ * say so at load time, as a warning, so that files mcp-agent accepts still load.
+ */
+function serverProblem(server: ServerSettings): { key: string; message: string } | undefined {
+  if (server.transport === 'stdio') {
+    return server.command
+      ? undefined
+      : {
+          key: 'command',
+          message:
+            'is not set, so this stdio server cannot be started (set command, or transport and url)',
+        };
+  }
+  if (!server.url) {
+    return {
+      key: 'url',
+      message: `is not set, so this ${server.transport} server cannot be reached`,
+    };
+  }
+  return isUsableServerUrl(server.url, server.transport)
+    ? undefined
+    : {
+        key: 'url',
+        message: `is not a valid ${server.transport === 'websocket' ? 'ws(s)' : 'http(s)'} URL; connecting to this server will fail`,
+      };
 }
 
 function permissionWarnings(file: string): ConfigIssue[] {

@@ -26,6 +26,19 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
   return proto === Object.prototype || proto === null;
 }
 
+/**
+ * Set an own, enumerable key. Unlike assignment, a key named `__proto__` stays an ordinary key
+ * instead of replacing the object's prototype.
+ */
+export function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(target, key, {
+    value,
+    enumerable: true,
+    writable: true,
+    configurable: true,
+  });
+}
+
 /** Merge `over` onto `base`; neither input is modified. */
 export function mergeLayers(base: Layer, over: Layer): Layer {
   const origins = new OriginMap();
@@ -52,9 +65,10 @@ function mergeValue(
     if (own && !out.own(path)) out.set(path, own);
     for (const [key, item] of Object.entries(over)) {
       const childPath = [...path, key];
-      merged[key] = Object.hasOwn(base, key)
+      const value = Object.hasOwn(base, key)
         ? mergeValue(base[key], item, childPath, overOrigins, out)
         : replace(item, childPath, overOrigins, out);
+      setOwn(merged, key, value);
     }
     return merged;
   }

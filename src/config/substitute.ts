@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { isPlainObject } from './merge.js';
+import { isPlainObject, setOwn } from './merge.js';
 
 /** A problem in one string. Messages name variables, never values. */
 export interface SubstitutionProblem {
@@ -47,7 +47,7 @@ class Parser {
   #pos = 0;
   readonly #input: string;
   readonly #lookup: VariableLookup;
-  readonly #problems: SubstitutionProblem[];
+  #problems: SubstitutionProblem[];
   readonly #variables: string[];
 
   constructor(
@@ -118,7 +118,10 @@ class Parser {
       return '';
     }
     this.#pos += op.length;
-    const fallback = op === '' ? undefined : this.parseText(true);
+    // The default is parsed now (its syntax errors always count) but its unset variables only
+    // matter when it is used, as in the shell.
+    const deferred: SubstitutionProblem[] = [];
+    const fallback = op === '' ? undefined : this.#parseDefault(deferred);
     if (input[this.#pos] !== '}') {
       this.#syntax(`has an unterminated "\${${name}" starting at character ${start + 1}`);
       return '';
@@ -127,13 +130,29 @@ class Parser {
     this.#variables.push(name);
     const value = this.#lookup(name);
     if (value !== undefined && !(op === ':-' && value === '')) return value;
-    if (fallback !== undefined) return fallback;
+    if (fallback !== undefined) {
+      this.#problems.push(...deferred);
+      return fallback;
+    }
     this.#problems.push({
       kind: 'unset',
       variable: name,
       message: `uses \${${name}} but ${name} is not set; set it in the environment or .env, or write \${${name}:-default}`,
     });
     return '';
+  }
+
+  /** Parse a default, keeping its "unset" problems in `deferred` until it is known to be used. */
+  #parseDefault(deferred: SubstitutionProblem[]): string {
+    const outer = this.#problems;
+    const inner: SubstitutionProblem[] = [];
+    this.#problems = inner;
+    try {
+      return this.parseText(true);
+    } finally {
+      this.#problems = outer;
+      for (const problem of inner) (problem.kind === 'unset' ? deferred : outer).push(problem);
+    }
   }
 
   #syntax(message: string): void {
@@ -172,7 +191,7 @@ export function substituteTree(
   if (isPlainObject(value)) {
     const out: Record<string, unknown> = {};
     for (const [key, item] of Object.entries(value)) {
-      out[key] = substituteTree(item, lookup, onProblem, onSubstituted, [...path, key]);
+      setOwn(out, key, substituteTree(item, lookup, onProblem, onSubstituted, [...path, key]));
     }
     return out;
   }

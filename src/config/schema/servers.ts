@@ -89,65 +89,47 @@ export const serverAuthSchema = z.strictObject({
 });
 
 /** One downstream MCP server (mcp-agent `MCPServerSettings`). */
-export const serverSchema = z
-  .strictObject({
-    name: optionalString,
-    description: optionalString,
-    transport: z
-      .enum(TRANSPORT_NAMES)
-      .default('stdio')
-      .transform((value): Transport => {
-        if (value === 'http' || value === 'streamable-http') return 'streamable_http';
-        return value;
-      }),
-    command: optionalString,
-    args: stringList,
-    cwd: optionalString,
-    /** Server URL for `sse`, `streamable_http` and `websocket`. */
-    url: optionalString,
-    /** Static HTTP headers (values are secrets). */
-    headers: secretMap.nullish().transform((value) => value ?? undefined),
-    http_timeout_seconds: z
-      .number()
-      .positive()
-      .nullish()
-      .transform((value) => value ?? undefined),
-    read_timeout_seconds: z
-      .number()
-      .positive()
-      .nullish()
-      .transform((value) => value ?? undefined),
-    terminate_on_close: z.boolean().default(true),
-    auth: serverAuthSchema.nullish().transform((value) => value ?? undefined),
-    roots: z
-      .array(rootSchema)
-      .nullish()
-      .transform((value) => value ?? undefined),
-    /** Environment of a stdio server (values are secrets). */
-    env: secretMap.nullish().transform((value) => value ?? undefined),
-    /** Only these tools are exposed. */
-    allowed_tools: z
-      .array(z.string())
-      .nullish()
-      .transform((value) => (value ? [...new Set(value)] : undefined)),
-  })
-  .superRefine((server, ctx) => {
-    if (server.transport === 'stdio') {
-      if (!server.command) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['command'],
-          message: 'is required for a stdio server (or set transport and url)',
-        });
-      }
-    } else if (!server.url) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['url'],
-        message: `is required for transport "${server.transport}"`,
-      });
-    }
-  });
+export const serverSchema = z.strictObject({
+  name: optionalString,
+  description: optionalString,
+  transport: z
+    .enum(TRANSPORT_NAMES)
+    .default('stdio')
+    .transform((value): Transport => {
+      if (value === 'http' || value === 'streamable-http') return 'streamable_http';
+      return value;
+    }),
+  command: optionalString,
+  args: stringList,
+  cwd: optionalString,
+  /** Server URL for `sse`, `streamable_http` and `websocket`. */
+  url: optionalString,
+  /** Static HTTP headers (values are secrets). */
+  headers: secretMap.nullish().transform((value) => value ?? undefined),
+  http_timeout_seconds: z
+    .number()
+    .positive()
+    .nullish()
+    .transform((value) => value ?? undefined),
+  read_timeout_seconds: z
+    .number()
+    .positive()
+    .nullish()
+    .transform((value) => value ?? undefined),
+  terminate_on_close: z.boolean().default(true),
+  auth: serverAuthSchema.nullish().transform((value) => value ?? undefined),
+  roots: z
+    .array(rootSchema)
+    .nullish()
+    .transform((value) => value ?? undefined),
+  /** Environment of a stdio server (values are secrets). */
+  env: secretMap.nullish().transform((value) => value ?? undefined),
+  /** Only these tools are exposed. */
+  allowed_tools: z
+    .array(z.string())
+    .nullish()
+    .transform((value) => (value ? [...new Set(value)] : undefined)),
+});
 
 /** A validated downstream server. */
 export type ServerSettings = z.output<typeof serverSchema>;
