@@ -82,6 +82,11 @@ async function dispatch(argv: readonly string[], io: CliIo, out: Output): Promis
         io.stdout.write(mainHelp(COMMANDS, VERSION));
         return EXIT.ok;
       }
+      if (out.json) {
+        throw new UsageError(
+          group.length > 0 ? `"${positionals[0]}" needs a command.` : 'No command given.',
+        );
+      }
       out.human(
         group.length > 0 ? groupHelp(positionals[0] as string, group) : mainHelp(COMMANDS, VERSION),
       );

@@ -73,11 +73,22 @@ function mergeValue(
     return merged;
   }
   if (Array.isArray(base) && Array.isArray(over) && CONCATENATED_LISTS.has(pathKey(path))) {
-    const merged = [...base];
-    for (const item of over) {
-      if (!merged.some((existing) => deepEqual(existing, item))) merged.push(item);
+    // As mcp-agent: the concatenation without duplicates, keeping first occurrences. Each kept
+    // item keeps the origin it had in its own layer, under its new index.
+    const baseOrigins = new OriginMap();
+    baseOrigins.copySubtree(out, path);
+    out.deleteSubtree(path);
+    const merged: unknown[] = [];
+    const sources = [
+      ...base.map((item, index) => ({ item, origins: baseOrigins, index })),
+      ...over.map((item, index) => ({ item, origins: overOrigins, index })),
+    ];
+    for (const { item, origins, index } of sources) {
+      if (merged.some((existing) => deepEqual(existing, item))) continue;
+      out.copySubtreeTo(origins, [...path, index], [...path, merged.length]);
+      merged.push(item);
     }
-    const own = overOrigins.own(path);
+    const own = overOrigins.own(path) ?? baseOrigins.own(path);
     if (own) out.set(path, own);
     return merged;
   }

@@ -104,6 +104,15 @@ export class OriginMap {
     }
   }
 
+  /** Copy the entries of `other` at or below `from` into this map, re-rooted at `to`. */
+  copySubtreeTo(other: OriginMap, from: ConfigPath, to: ConfigPath): void {
+    for (const entry of other.#entries.values()) {
+      if (!isPrefix(from, entry.path)) continue;
+      const path = [...to, ...entry.path.slice(from.length)];
+      this.#entries.set(pathKey(path), { path, origin: entry.origin });
+    }
+  }
+
   /** Every entry, in insertion order. */
   entries(): IterableIterator<{ path: ConfigPath; origin: ValueOrigin }> {
     return this.#entries.values();

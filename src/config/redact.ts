@@ -73,15 +73,30 @@ function isContainer(value: unknown): boolean {
   return Array.isArray(value) || isPlainObject(value);
 }
 
-/** `redis://user:pass@host` → `redis://user:[redacted]@host`; other strings unchanged. */
+/**
+ * `redis://user:pass@host` → `redis://user:[redacted]@host`; other strings unchanged.
+ *
+ * Also masks passwords a URL parser would not accept (an unencoded `/`, `?` or `#` in a generated
+ * password): everything between the first `:` after `//` and the last `@` is masked then. That
+ * can over-mask a URL with a port and an `@` in its path, which is the safe direction.
+ */
 export function maskUrlPassword(value: string): string {
-  if (!value.includes('@') || !URL.canParse(value)) return value;
-  if (new URL(value).password === '') return value;
-  const start = value.indexOf('//') + 2;
-  if (start < 2) return value;
+  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(value);
+  if (!scheme || !value.includes('@')) return value;
+  const start = scheme[0].length;
   const rest = value.slice(start);
-  const end = rest.search(/[/?#]/);
-  const authority = end === -1 ? rest : rest.slice(0, end);
+  if (URL.canParse(value)) {
+    const end = rest.search(/[/?#]/);
+    const authority = end === -1 ? rest : rest.slice(0, end);
+    if (new URL(value).password !== '' || !rest.slice(authority.length).includes('@')) {
+      return maskAuthority(value, start, authority);
+    }
+  }
+  return maskAuthority(value, start, rest);
+}
+
+/** Mask from the first `:` to the last `@` of `authority` (which starts at `start` in `value`). */
+function maskAuthority(value: string, start: number, authority: string): string {
   const at = authority.lastIndexOf('@');
   const colon = authority.indexOf(':');
   if (at === -1 || colon === -1 || colon > at) return value;

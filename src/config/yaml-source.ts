@@ -16,6 +16,7 @@ import {
   type Node,
   parseDocument,
   type Tags,
+  visit,
 } from 'yaml';
 import type { ConfigIssue } from './issues.js';
 import { type ConfigPath, OriginMap, type SourcePosition, type ValueOrigin } from './paths.js';
@@ -64,12 +65,29 @@ export function parseYamlSource(
     return { line, column: col };
   };
 
+  // The parser notices a missing closing quote where the input ends; point at the opening quote.
+  const unclosedQuoteStart = (offset: number): number | undefined => {
+    let start: number | undefined;
+    visit(doc, {
+      Scalar(_, scalar) {
+        const range = scalar.range;
+        const quoted = scalar.type === 'QUOTE_DOUBLE' || scalar.type === 'QUOTE_SINGLE';
+        if (quoted && range && range[0] <= offset && offset <= range[2]) start = range[0];
+      },
+    });
+    return start;
+  };
+
   const issues: ConfigIssue[] = [];
   for (const error of doc.errors) {
+    const offset =
+      error.code === 'MISSING_CHAR'
+        ? (unclosedQuoteStart(error.pos[0]) ?? error.pos[0])
+        : error.pos[0];
     issues.push({
       severity: 'error',
-      origin: originAt(positionOf(error.pos[0])),
-      message: describeYamlError(error.code, error.message),
+      origin: originAt(positionOf(offset)),
+      message: describeYamlError(error.code),
     });
   }
   for (const warning of doc.warnings) {
@@ -83,6 +101,23 @@ export function parseYamlSource(
     }
   }
   if (issues.length > 0) return { ok: false, issues };
+
+  // An alias whose anchor does not exist. Its name is not repeated: an unquoted value starting
+  // with "*" (a password, say) is read as an alias.
+  const unresolved: ConfigIssue[] = [];
+  visit(doc, {
+    Alias(_, alias) {
+      if (alias.resolve(doc) === undefined) {
+        unresolved.push({
+          severity: 'error',
+          origin: originAt(positionOf(alias.range?.[0] ?? 0)),
+          message:
+            'invalid YAML: an alias (*name) refers to no anchor (&name) before it; to write a value that starts with "*", put it in quotes',
+        });
+      }
+    },
+  });
+  if (unresolved.length > 0) return { ok: false, issues: unresolved };
 
   let value: unknown;
   try {
@@ -104,15 +139,38 @@ export function parseYamlSource(
     throw error;
   }
 
+  // Record an origin for every key and item, including those reached through an alias or a `<<`
+  // merge key: they are recorded where the alias is written, so a value a secrets file brings in
+  // through an alias is still known to come from the secrets file.
   const origins = new OriginMap();
   const forbidden: ConfigIssue[] = [];
-  const walk = (node: unknown, path: ConfigPath, position: SourcePosition): void => {
+  const active = new Set<unknown>();
+  const walk = (
+    node: unknown,
+    path: ConfigPath,
+    position: SourcePosition,
+    inAlias: boolean,
+  ): void => {
+    if (isAlias(node)) {
+      const target = node.resolve(doc);
+      const at = inAlias ? position : positionOf(node.range?.[0] ?? 0);
+      if (target && !active.has(target)) walk(target, path, at, true);
+      else origins.set(path, originAt(at));
+      return;
+    }
     origins.set(path, originAt(position));
+    if (active.has(node)) return;
+    active.add(node);
     if (isMap(node)) {
       for (const pair of node.items) {
-        const key = isScalar(pair.key) ? String(pair.key.value) : undefined;
-        if (key === undefined || key === '<<') continue;
-        const keyPosition = positionOf((pair.key as Node).range?.[0] ?? 0);
+        const key = keyOf(pair.key);
+        if (key === undefined) continue;
+        const keyPosition = inAlias ? position : positionOf((pair.key as Node).range?.[0] ?? 0);
+        if (key === '<<') {
+          const sources = isSeq(pair.value) ? pair.value.items : [pair.value];
+          for (const source of sources) walkMerged(source, path, keyPosition);
+          continue;
+        }
         if (key === '__proto__' || key === 'constructor' || key === 'prototype') {
           forbidden.push({
             severity: 'error',
@@ -122,33 +180,72 @@ export function parseYamlSource(
           });
           continue;
         }
-        walk(pair.value, [...path, key], keyPosition);
+        walk(pair.value, [...path, key], keyPosition, inAlias);
       }
     } else if (isSeq(node)) {
       node.items.forEach((item, index) => {
         const range = (item as Node | null)?.range;
-        walk(item, [...path, index], range ? positionOf(range[0]) : position);
+        const itemPosition = inAlias || !range ? position : positionOf(range[0]);
+        walk(item, [...path, index], itemPosition, inAlias);
       });
-    } else if (isAlias(node)) {
-      // The aliased node was recorded where its anchor is; nothing below it here.
+    }
+    active.delete(node);
+  };
+  /** The keys a `<<` merge brings into the mapping at `path`, unless the mapping sets them. */
+  const walkMerged = (source: unknown, path: ConfigPath, position: SourcePosition): void => {
+    const target = isAlias(source) ? source.resolve(doc) : source;
+    if (!isMap(target) || active.has(target)) return;
+    for (const pair of target.items) {
+      const key = keyOf(pair.key);
+      if (key === undefined || key === '<<') continue;
+      if (origins.own([...path, key]) === undefined)
+        walk(pair.value, [...path, key], position, true);
     }
   };
   const root = doc.contents;
-  walk(root, [], root?.range ? positionOf(root.range[0]) : { line: 1, column: 1 });
+  walk(root, [], root?.range ? positionOf(root.range[0]) : { line: 1, column: 1 }, false);
   if (forbidden.length > 0) return { ok: false, issues: forbidden };
   return { ok: true, value: value ?? null, origins };
 }
 
-function describeYamlError(code: string, message: string): string {
-  const reason = message.replace(/\s+at line \d+, column \d+.*$/s, '').replace(/\.$/, '');
-  switch (code) {
-    case 'DUPLICATE_KEY':
-      return 'duplicate key: each key may appear only once in a mapping';
-    default:
-      return `invalid YAML: ${lowerFirst(reason)}`;
-  }
+/** A mapping key as a string; `<<` for a merge key (which the parser turns into a symbol). */
+function keyOf(key: unknown): string | undefined {
+  if (!isScalar(key)) return undefined;
+  return typeof key.value === 'symbol' ? '<<' : String(key.value);
 }
 
-function lowerFirst(text: string): string {
-  return text.charAt(0).toLowerCase() + text.slice(1);
+/**
+ * Our own description of a YAML error. The parser's messages can quote the input (a secret, in
+ * a secrets file), so only the error code is used.
+ */
+function describeYamlError(code: string): string {
+  const reason = YAML_ERRORS[code];
+  if (code === 'DUPLICATE_KEY') return 'duplicate key: each key may appear only once in a mapping';
+  return `invalid YAML: ${reason ?? `the parser reports ${code.toLowerCase().replaceAll('_', ' ')}`}`;
 }
+
+const YAML_ERRORS: Record<string, string> = {
+  ALIAS_PROPS: 'an alias cannot have a tag or an anchor',
+  BAD_ALIAS: 'an alias is malformed',
+  BAD_DIRECTIVE: 'a % directive is malformed',
+  BAD_DQ_ESCAPE:
+    'a double-quoted string has an invalid \\ escape (use single quotes for backslashes)',
+  BAD_INDENT: 'the indentation is wrong here',
+  BAD_PROP_ORDER: 'an anchor or tag is in the wrong place',
+  BAD_SCALAR_START: 'a plain value cannot start with this character; put the value in quotes',
+  BLOCK_AS_IMPLICIT_KEY:
+    'a nested mapping cannot start on the same line as its key (is a ": " inside an unquoted value? quote it)',
+  BLOCK_IN_FLOW: 'a block value cannot appear inside [ ] or { }',
+  IMPOSSIBLE: 'the document cannot be read',
+  KEY_OVER_1024_CHARS: 'a key is longer than 1024 characters',
+  MISSING_CHAR: 'a quote or bracket is not closed',
+  MULTILINE_IMPLICIT_KEY: 'a key spans several lines (is a quote not closed?)',
+  MULTIPLE_ANCHORS: 'a value has more than one anchor',
+  MULTIPLE_DOCS: 'the file holds more than one YAML document (---); keep one',
+  MULTIPLE_TAGS: 'a value has more than one tag',
+  NON_STRING_KEY: 'a key is not a plain value',
+  TAB_AS_INDENT: 'a tab is used for indentation; use spaces',
+  TAG_RESOLVE_FAILED: 'a tag cannot be resolved',
+  UNEXPECTED_TOKEN: 'unexpected characters here',
+  BAD_COLLECTION_TYPE: 'a collection has the wrong type for its tag',
+};

@@ -34,7 +34,7 @@ describe('parseYamlSource', () => {
     const result = parseYamlSource('ok: 1\nsecret: "SUPER-SECRET-VALUE\n  more: x', at);
     expect(result.ok).toBe(false);
     if (result.ok) return;
-    expect(result.issues[0]?.origin).toMatchObject({ position: { line: 3 } });
+    expect(result.issues[0]?.origin).toMatchObject({ position: { line: 2, column: 9 } });
     expect(result.issues[0]?.message).toMatch(/^invalid YAML: /);
     expect(JSON.stringify(result.issues)).not.toContain('SUPER-SECRET-VALUE');
   });

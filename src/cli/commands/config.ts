@@ -84,6 +84,7 @@ export function configShow(io: CliIo, options: GlobalOptions, out: Output): numb
   const show = displayFile(io);
   const describe = (origin: ValueOrigin) => formatOrigin(origin, show);
   const { value, sources } = redactSettings(loaded);
+  for (const warning of loaded.warnings) out.warn(formatIssue(warning, show));
   if (out.json) {
     out.data({
       config_file: loaded.configFile ?? null,
@@ -91,10 +92,10 @@ export function configShow(io: CliIo, options: GlobalOptions, out: Output): numb
       preloaded: loaded.preloaded,
       settings: value,
       sources: sourcesRecord(sources, describe),
+      warnings: loaded.warnings.map((issue) => issueJson(issue, show)),
     });
     return 0;
   }
-  for (const warning of loaded.warnings) out.warn(formatIssue(warning, show));
   const doc = new Document(value);
   if (options.verbose) {
     const bySource = new Map(sources.map((entry) => [pathKey(entry.path), describe(entry.origin)]));
