@@ -1,7 +1,7 @@
 /**
  * Every kind of bad input `mcp-agent config check` can meet: each error exits 2, prints no stack
  * trace, names the problem clearly and points at file:line:col; with --json the error is one JSON
- * document on stdout. Tests named `bug: …` describe behaviour that is wrong today.
+ * document on stdout.
  */
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, test } from 'vitest';

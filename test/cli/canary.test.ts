@@ -618,7 +618,7 @@ describe('error runs never print a canary', () => {
     ['a block scalar header', `client_secret: >${c(6)}\n            more`],
     ['a tag with an undeclared handle', `client_secret: !a!${c(6)}`],
     ['a \\U escape in a double-quoted string', `client_secret: "\\U${c(6)}"`],
-  ])('bug: the YAML error message for %s echoes the secret', async (_, line) => {
+  ])('the YAML error message for %s does not echo the secret', async (_, line) => {
     const tree = project({ secrets: secretsText({ [`client_secret: ${c(6)}`]: line }) });
     const result = await runClean(tree, ['config', 'check']);
     expect(result.code).toBe(2);
@@ -712,7 +712,7 @@ describe('passwords in URLs written in the config file', () => {
     ['a "/"', `redis://user:${c(80)}/ab@localhost:6379/0`],
     ['a "#"', `redis://user:${c(81)}#ab@localhost:6379/0`],
     ['a "?"', `redis://user:${c(82)}?ab@localhost:6379/0`],
-  ])('bug: a URL password containing %s is masked', async (_, url) => {
+  ])('a URL password containing %s is masked', async (_, url) => {
     const tree = project({
       config: configText().replace(`redis://user:${c(37)}@localhost:6379/0`, url),
     });
