@@ -7,6 +7,6 @@ export default defineConfig({
     // No test may reach the network or sleep; these bound a hung test, not a slow one.
     testTimeout: 20_000,
     hookTimeout: 20_000,
-    reporters: ['default'],
+    reporters: ['default', './test/support/summary-line.ts'],
   },
 });
