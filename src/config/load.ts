@@ -111,26 +111,18 @@ export function loadSettings(options: LoadSettingsOptions = {}): LoadedSettings 
   const configFile = options.configPath
     ? resolve(cwd, options.configPath)
     : discoverFile(CONFIG_FILE_NAMES, cwd, homeDir);
+  const readLayer = (file: string, role: 'config' | 'secrets') =>
+    parseSource(readSourceFile(file, role, maxBytes), role, lookup, file);
   let layer: Layer = { value: {}, origins: new OriginMap() };
   const fileIssues: ConfigIssue[] = [];
   let secretsFile: string | undefined;
   if (configFile) {
-    const config = parseSource(
-      readSourceFile(configFile, 'config', maxBytes),
-      'config',
-      lookup,
-      configFile,
-    );
+    const config = readLayer(configFile, 'config');
     fileIssues.push(...config.issues);
     secretsFile = discoverSecretsFile(configFile, cwd, homeDir);
     let secretsLayer: Layer | undefined;
     if (secretsFile) {
-      const secrets = parseSource(
-        readSourceFile(secretsFile, 'secrets', maxBytes),
-        'secrets',
-        lookup,
-        secretsFile,
-      );
+      const secrets = readLayer(secretsFile, 'secrets');
       fileIssues.push(...secrets.issues);
       secretsLayer = secrets.layer;
       warnings.push(...permissionWarnings(secretsFile));
