@@ -13,3 +13,29 @@ describe('mcp-agent config check', () => {
     expect(result.stderr).toContain('Configuration OK');
   });
 });
+
+describe('--verbose', () => {
+  test('adds the stack trace of an error, which is otherwise left out', async () => {
+    tree = tempTree({ 'mcp_agent.config.yaml': 'oauth: {flow_timeout_seconds: 1}\n' });
+    const quiet = await runCli(['config', 'check'], { cwd: tree.dir });
+    const verbose = await runCli(['--verbose', 'config', 'check'], { cwd: tree.dir });
+    expect(quiet.code).toBe(2);
+    expect(verbose.code).toBe(2);
+    expect(quiet.stderr).not.toMatch(/\n\s+at /);
+    expect(verbose.stderr).toMatch(/ConfigError: Invalid configuration[^\n]*\n\s+at /);
+  });
+
+  test('annotates config show with the source of each value', async () => {
+    tree = tempTree({ 'mcp_agent.config.yaml': 'oauth:\n  flow_timeout_seconds: 60\n' });
+    const result = await runCli(['config', 'show', '-v'], {
+      cwd: tree.dir,
+      env: { OAUTH__TOKEN_STORE__BACKEND: 'file' },
+    });
+    expect(result.code).toBe(0);
+    expect(result.stderr).toContain('flow_timeout_seconds: 60 # mcp_agent.config.yaml:2:3');
+    expect(result.stderr).toContain(
+      'backend: file # environment variable OAUTH__TOKEN_STORE__BACKEND',
+    );
+    expect(result.stderr).toContain('refresh_leeway_seconds: 60 # default');
+  });
+});
