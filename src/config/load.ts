@@ -127,8 +127,9 @@ export function loadSettings(options: LoadSettingsOptions = {}): LoadedSettings 
       secretsLayer = secrets.layer;
       warnings.push(...permissionWarnings(secretsFile));
     }
-    const parsedAll = config.layer && (secretsFile === undefined || secretsLayer);
-    if (!parsedAll || !config.layer) throw new ConfigError([...warnings, ...fileIssues]);
+    if (!config.layer || (secretsFile && !secretsLayer)) {
+      throw new ConfigError([...warnings, ...fileIssues]);
+    }
     layer = secretsLayer ? mergeLayers(config.layer, secretsLayer) : config.layer;
   }
 
