@@ -6,7 +6,7 @@
  * @module
  */
 import { type ParseArgsConfig, parseArgs } from 'node:util';
-import { ConfigError, formatIssue } from '../config/issues.js';
+import { ConfigError, formatIssue, suggest } from '../config/issues.js';
 import { McpAgentError } from '../errors.js';
 import { displayFile, issueJson } from './commands/config.js';
 import { COMMANDS, type CommandSpec } from './commands.js';
@@ -92,8 +92,10 @@ async function dispatch(argv: readonly string[], io: CliIo, out: Output): Promis
       );
       return EXIT.usage;
     }
-    const typed = positionals.slice(0, 2).join(' ');
-    throw new UsageError(`Unknown command "${typed}".`);
+    const typed = positionals.slice(0, group.length > 0 ? 2 : 1).join(' ');
+    const names = COMMANDS.map((c) => c.path.join(' '));
+    const hint = suggest(positionals.slice(0, 2).join(' '), names) ?? suggest(typed, names);
+    throw new UsageError(`Unknown command "${typed}".${hint ? ` Did you mean "${hint}"?` : ''}`);
   }
   if (values.help) {
     io.stdout.write(commandHelp(command));

@@ -39,3 +39,17 @@ describe('--verbose', () => {
     expect(result.stderr).toContain('refresh_leeway_seconds: 60 # default');
   });
 });
+
+describe('unknown commands', () => {
+  test.each([
+    [['confg', 'check'], 'Unknown command "confg". Did you mean "config check"?'],
+    [['config', 'chek'], 'Unknown command "config chek". Did you mean "config check"?'],
+    [['int'], 'Unknown command "int". Did you mean "init"?'],
+    [['frobnicate'], 'Unknown command "frobnicate".\n'],
+  ])('%j', async (argv, message) => {
+    tree = tempTree();
+    const result = await runCli(argv, { cwd: tree.dir });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(`error: ${message}`);
+  });
+});
