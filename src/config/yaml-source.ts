@@ -10,7 +10,6 @@
 import {
   isAlias,
   isMap,
-  isScalar,
   isSeq,
   LineCounter,
   type Node,
@@ -20,9 +19,7 @@ import {
 } from 'yaml';
 import type { ConfigIssue } from './issues.js';
 import { type ConfigPath, OriginMap, type SourcePosition, type ValueOrigin } from './paths.js';
-
-/** Largest alias expansion accepted, counted in nodes (stops "billion laughs" documents). */
-export const MAX_ALIAS_EXPANSION = 1_000;
+import { checkDocument, keyOf } from './yaml-limits.js';
 
 const BOOL_TAG = 'tag:yaml.org,2002:bool';
 const PYYAML_TRUE = /^(?:yes|Yes|YES|true|True|TRUE|on|On|ON)$/;
@@ -102,48 +99,24 @@ export function parseYamlSource(
   }
   if (issues.length > 0) return { ok: false, issues };
 
-  // An alias whose anchor does not exist. Its name is not repeated: an unquoted value starting
-  // with "*" (a password, say) is read as an alias.
-  const unresolved: ConfigIssue[] = [];
-  visit(doc, {
-    Alias(_, alias) {
-      if (alias.resolve(doc) === undefined) {
-        unresolved.push({
-          severity: 'error',
-          origin: originAt(positionOf(alias.range?.[0] ?? 0)),
-          message:
-            'invalid YAML: an alias (*name) refers to no anchor (&name) before it; to write a value that starts with "*", put it in quotes',
-        });
-      }
-    },
-  });
-  if (unresolved.length > 0) return { ok: false, issues: unresolved };
-
-  let value: unknown;
-  try {
-    value = doc.toJS({ maxAliasCount: MAX_ALIAS_EXPANSION });
-  } catch (error) {
-    if (error instanceof ReferenceError || error instanceof RangeError) {
-      return {
-        ok: false,
-        issues: [
-          {
-            severity: 'error',
-            origin: originAt({ line: 1, column: 1 }),
-            message:
-              'YAML aliases expand too far (a "billion laughs" document?); write the repeated values out or use fewer aliases',
-          },
-        ],
-      };
-    }
-    throw error;
+  const structure = checkDocument(doc);
+  if (structure.length > 0) {
+    return {
+      ok: false,
+      issues: structure.map((problem) => ({
+        severity: 'error' as const,
+        origin: originAt(positionOf(problem.offset)),
+        message: problem.message,
+      })),
+    };
   }
+  // The checks above bound what conversion can cost, so the parser's own alias limit is off.
+  const value: unknown = doc.toJS({ maxAliasCount: -1 });
 
   // Record an origin for every key and item, including those reached through an alias or a `<<`
   // merge key: they are recorded where the alias is written, so a value a secrets file brings in
   // through an alias is still known to come from the secrets file.
   const origins = new OriginMap();
-  const forbidden: ConfigIssue[] = [];
   const active = new Set<unknown>();
   const walk = (
     node: unknown,
@@ -171,15 +144,6 @@ export function parseYamlSource(
           for (const source of sources) walkMerged(source, path, keyPosition);
           continue;
         }
-        if (key === '__proto__' || key === 'constructor' || key === 'prototype') {
-          forbidden.push({
-            severity: 'error',
-            path: [...path, key],
-            origin: originAt(keyPosition),
-            message: 'is not an allowed key name',
-          });
-          continue;
-        }
         walk(pair.value, [...path, key], keyPosition, inAlias);
       }
     } else if (isSeq(node)) {
@@ -204,14 +168,7 @@ export function parseYamlSource(
   };
   const root = doc.contents;
   walk(root, [], root?.range ? positionOf(root.range[0]) : { line: 1, column: 1 }, false);
-  if (forbidden.length > 0) return { ok: false, issues: forbidden };
   return { ok: true, value: value ?? null, origins };
-}
-
-/** A mapping key as a string; `<<` for a merge key (which the parser turns into a symbol). */
-function keyOf(key: unknown): string | undefined {
-  if (!isScalar(key)) return undefined;
-  return typeof key.value === 'symbol' ? '<<' : String(key.value);
 }
 
 /**

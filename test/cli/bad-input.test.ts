@@ -270,7 +270,7 @@ describe('config check: unusable files', () => {
     const result = await check({ [CONFIG]: text });
     expectFailure(result);
     expect(errorLines(result)).toEqual([
-      'mcp_agent.config.yaml:1:1: YAML aliases expand too far (a "billion laughs" document?); write the repeated values out or use fewer aliases',
+      'mcp_agent.config.yaml:1:1: YAML aliases expand too far or refer to themselves (a "billion laughs" document?); aliases may add at most 100,000 values',
     ]);
     const issues = jsonIssues(
       await check({ [CONFIG]: text }, { argv: ['--json', 'config', 'check'] }),

@@ -72,6 +72,45 @@ describe('parseYamlSource', () => {
     expect(result.issues[0]?.message).toMatch(/aliases expand too far/);
   });
 
+  test('one large anchored list aliased many times is refused (a small file, a huge expansion)', () => {
+    const items = Array(20_000).fill('1').join(', ');
+    const text = `agents:\n  definitions:\n    - &a {x: [${items}]}\n${'    - *a\n'.repeat(999)}`;
+    expect(text.length).toBeLessThan(100_000);
+    const result = parseYamlSource(text, at);
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.issues[0]?.message).toMatch(/aliases expand too far/);
+  });
+
+  test('a chain of aliases that nests deeper and deeper is refused', () => {
+    let text = 'a0: &a0 [x]\n';
+    for (let i = 1; i <= 200; i++) text += `a${i}: &a${i} [*a${i - 1}]\n`;
+    const result = parseYamlSource(text, at);
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.issues[0]?.message).toMatch(/nests more than 64 levels/);
+  });
+
+  test('deep nesting as written is refused', () => {
+    const text = `a: ${'['.repeat(100)}${']'.repeat(100)}\n`;
+    const result = parseYamlSource(text, at);
+    expect(result.ok).toBe(false);
+  });
+
+  test('a merge key that does not merge a mapping is an error at its line', () => {
+    const result = parseYamlSource('oauth:\n  <<: 5\n', at);
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.issues[0]?.origin).toMatchObject({ position: { line: 2, column: 3 } });
+    expect(result.issues[0]?.message).toMatch(/merge key \(<<\) must refer to a mapping/);
+  });
+
+  test('an alias without an anchor is an error at its line that does not repeat its name', () => {
+    const result = parseYamlSource('a: 1\npassword: *Secret-Value\n', at);
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.issues[0]?.origin).toMatchObject({ position: { line: 2 } });
+    expect(JSON.stringify(result.issues)).not.toContain('Secret-Value');
+  });
+
   test('prototype keys are refused', () => {
     const result = parseYamlSource('mcp:\n  __proto__:\n    polluted: true\n', at);
     expect(result.ok).toBe(false);
