@@ -13,7 +13,10 @@
  */
 import { isPlainObject, setOwn } from './merge.js';
 
-/** A problem in one string. Messages name variables, never values. */
+/**
+ * A problem in one string. Messages name the unset variable and give character positions; they
+ * never quote the string (it may be a secret that happens to contain "${") or a variable's value.
+ */
 export interface SubstitutionProblem {
   readonly kind: 'unset' | 'syntax';
   /** The unset variable, for `kind: 'unset'`. */
@@ -101,8 +104,8 @@ class Parser {
     if (name === '') {
       this.#syntax(
         close === -1
-          ? 'has an unterminated "${" (write "$${" for a literal "${")'
-          : 'has "${…}" without a valid variable name (letters, digits and _, not starting with a digit)',
+          ? `has an unterminated "\${" at character ${start + 1} (write "$\${" for a literal "\${")`
+          : `has a "\${…}" at character ${start + 1} without a valid variable name (letters, digits and _, not starting with a digit; write "$\${" for a literal "\${")`,
       );
       this.#pos = close === -1 ? input.length : close + 1;
       return '';
@@ -111,8 +114,8 @@ class Parser {
     if (op === '' && input[this.#pos] !== '}') {
       this.#syntax(
         close === -1
-          ? `has an unterminated "\${${name}" (missing "}")`
-          : `has an invalid reference to ${name}: use \${${name}}, \${${name}:-default} or \${${name}-default}`,
+          ? `has an unterminated "\${" at character ${start + 1} (missing "}")`
+          : `has an invalid "\${…}" at character ${start + 1}: write \${NAME}, \${NAME:-default} or \${NAME-default} (or "$\${" for a literal "\${")`,
       );
       this.#pos = close === -1 ? input.length : close + 1;
       return '';
@@ -123,7 +126,7 @@ class Parser {
     const deferred: SubstitutionProblem[] = [];
     const fallback = op === '' ? undefined : this.#parseDefault(deferred);
     if (input[this.#pos] !== '}') {
-      this.#syntax(`has an unterminated "\${${name}" starting at character ${start + 1}`);
+      this.#syntax(`has an unterminated "\${" at character ${start + 1} (missing "}")`);
       return '';
     }
     this.#pos++;
@@ -137,7 +140,7 @@ class Parser {
     this.#problems.push({
       kind: 'unset',
       variable: name,
-      message: `uses \${${name}} but ${name} is not set; set it in the environment or .env, or write \${${name}:-default}`,
+      message: `uses \${${name}} but ${name} is not set; set it in the environment or .env, or write \${${name}:-default} (or "$\${" if the text is meant literally)`,
     });
     return '';
   }

@@ -295,7 +295,7 @@ describe('substitution in files', () => {
     const errors = errorsOf(() => load());
     expect(errors).toHaveLength(3);
     expect(errors[0]).toBe(
-      'mcp_agent.config.yaml:4:7: mcp.servers.gh.command uses ${CMD} but CMD is not set; set it in the environment or .env, or write ${CMD:-default}'.replace(
+      'mcp_agent.config.yaml:4:7: mcp.servers.gh.command uses ${CMD} but CMD is not set; set it in the environment or .env, or write ${CMD:-default} (or "$${" if the text is meant literally)'.replace(
         'mcp_agent.config.yaml',
         join(tree.dir, 'mcp_agent.config.yaml'),
       ),
