@@ -21,8 +21,15 @@ export type ValueOrigin =
       readonly role: 'config' | 'secrets';
       readonly file: string;
       readonly position: SourcePosition;
+      /** The string as written, when `${VAR}` references in it were substituted. */
+      readonly template?: string;
     }
-  | { readonly kind: 'preload'; readonly position: SourcePosition }
+  | {
+      readonly kind: 'preload';
+      readonly position: SourcePosition;
+      /** The string as written, when `${VAR}` references in it were substituted. */
+      readonly template?: string;
+    }
   | {
       readonly kind: 'env';
       readonly variable: string;

@@ -7,6 +7,7 @@
 import type { LoadedSettings } from './load.js';
 import { isPlainObject } from './merge.js';
 import { type ConfigPath, formatPath, type ValueOrigin } from './paths.js';
+import { isEnumAt } from './schema/introspect.js';
 import { REDACTED, Secret } from './secret.js';
 
 /** A JSON value with no secret in it. */
@@ -25,8 +26,13 @@ export interface ShownSource {
 }
 
 /**
- * The effective settings with every secret redacted, and the origin of each leaf value (`default`
- * for values no source set).
+ * The effective settings as they may be shown, and the origin of each value (`default` for
+ * values no source set):
+ *
+ * - secrets, and every value from the secrets file or `MCP_APP_SETTINGS_PRELOAD`: `[redacted]`;
+ * - strings that came from the environment: as written, so `${GH_TOKEN}` rather than its value
+ *   (a `SECTION__KEY` or provider variable shows as `${NAME}`);
+ * - other strings: unchanged, but with the credentials of any URL in them masked.
  */
 export function redactSettings(loaded: LoadedSettings): {
   value: { [key: string]: RedactedValue };
@@ -36,37 +42,53 @@ export function redactSettings(loaded: LoadedSettings): {
   const walk = (
     value: unknown,
     path: ConfigPath,
-    fromSecrets: boolean,
+    inherited?: ValueOrigin,
   ): RedactedValue | undefined => {
-    const own = loaded.origins.own(path);
-    const secretFile = fromSecrets || (own?.kind === 'file' && own.role === 'secrets');
     if (value === undefined) return undefined;
-    if (value instanceof Secret || (secretFile && !isContainer(value))) {
-      sources.push({ path, origin: own ?? loaded.origins.lookup(path) ?? { kind: 'default' } });
-      return REDACTED;
+    const origin = loaded.origins.own(path) ?? inherited;
+    if (
+      path.length > 0 &&
+      (!isContainer(value) || origin?.kind === 'env' || Array.isArray(value))
+    ) {
+      sources.push({ path, origin: origin ?? { kind: 'default' } });
+    }
+    if (value instanceof Secret) return REDACTED;
+    if (origin && isPrivateOrigin(origin) && !isContainer(value)) return REDACTED;
+    if (
+      origin?.kind === 'env' &&
+      (isContainer(value) || (typeof value === 'string' && !isEnumAt(path)))
+    ) {
+      return `\${${origin.variable}}`;
     }
     if (Array.isArray(value)) {
-      sources.push({ path, origin: own ?? { kind: 'default' } });
-      return value.map((item, index) => walk(item, [...path, index], secretFile) ?? null);
+      // Items keep the list's origin when they have none of their own (a list set as a whole).
+      return value.map((item, index) => walk(item, [...path, index], origin) ?? null);
     }
     if (isPlainObject(value)) {
       const out: { [key: string]: RedactedValue } = {};
       for (const [key, item] of Object.entries(value)) {
-        const shown = walk(item, [...path, key], secretFile);
+        const shown = walk(item, [...path, key]);
         if (shown !== undefined) out[key] = shown;
       }
       return out;
     }
-    sources.push({ path, origin: own ?? { kind: 'default' } });
-    if (typeof value === 'string') return maskUrlPassword(value);
+    if (typeof value === 'string') {
+      const template = origin && 'template' in origin ? origin.template : undefined;
+      return maskUrlCredentials(template ?? value);
+    }
     if (typeof value === 'number' || typeof value === 'boolean' || value === null) return value;
     return String(value);
   };
-  const value = walk(loaded.settings, [], false);
+  const value = walk(loaded.settings, []);
   return {
     value: isPlainObject(value) ? (value as { [key: string]: RedactedValue }) : {},
     sources,
   };
+}
+
+/** Sources whose every value is treated as secret. */
+function isPrivateOrigin(origin: ValueOrigin): boolean {
+  return (origin.kind === 'file' && origin.role === 'secrets') || origin.kind === 'preload';
 }
 
 function isContainer(value: unknown): boolean {
@@ -74,33 +96,33 @@ function isContainer(value: unknown): boolean {
 }
 
 /**
- * `redis://user:pass@host` → `redis://user:[redacted]@host`; other strings unchanged.
+ * Mask the credentials of every URL in `text`: `redis://user:pass@host` becomes
+ * `redis://user:[redacted]@host`, and `https://token@host` becomes `https://[redacted]@host`.
+ * Other text is unchanged.
  *
- * Also masks passwords a URL parser would not accept (an unencoded `/`, `?` or `#` in a generated
- * password): everything between the first `:` after `//` and the last `@` is masked then. That
- * can over-mask a URL with a port and an `@` in its path, which is the safe direction.
+ * A URL runs from its `scheme://` to the next whitespace. Its credentials are everything before
+ * its last `@`, unless the URL parses and that `@` is in its path; a password with an unencoded
+ * `/`, `?` or `#` (which a parser rejects) is therefore masked too. This can over-mask a URL that
+ * has both a port and an `@` in its path, which is the safe direction.
  */
-export function maskUrlPassword(value: string): string {
-  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(value);
-  if (!scheme || !value.includes('@')) return value;
-  const start = scheme[0].length;
-  const rest = value.slice(start);
-  if (URL.canParse(value)) {
-    const end = rest.search(/[/?#]/);
-    const authority = end === -1 ? rest : rest.slice(0, end);
-    if (new URL(value).password !== '' || !rest.slice(authority.length).includes('@')) {
-      return maskAuthority(value, start, authority);
+export function maskUrlCredentials(text: string): string {
+  if (!text.includes('@')) return text;
+  return text.replace(/\b[a-z][a-z0-9+.-]*:\/\/[^\s]+/gi, (url) => {
+    const start = url.indexOf('//') + 2;
+    const rest = url.slice(start);
+    let at = rest.lastIndexOf('@');
+    if (at === -1) return url;
+    if (URL.canParse(url)) {
+      const parsed = new URL(url);
+      if (parsed.username === '' && parsed.password === '') return url;
+      const end = rest.search(/[/?#]/);
+      at = (end === -1 ? rest : rest.slice(0, end)).lastIndexOf('@');
     }
-  }
-  return maskAuthority(value, start, rest);
-}
-
-/** Mask from the first `:` to the last `@` of `authority` (which starts at `start` in `value`). */
-function maskAuthority(value: string, start: number, authority: string): string {
-  const at = authority.lastIndexOf('@');
-  const colon = authority.indexOf(':');
-  if (at === -1 || colon === -1 || colon > at) return value;
-  return `${value.slice(0, start)}${authority.slice(0, colon + 1)}${REDACTED}${value.slice(start + at)}`;
+    const userinfo = rest.slice(0, at);
+    const colon = userinfo.indexOf(':');
+    const shown = colon === -1 ? REDACTED : `${userinfo.slice(0, colon + 1)}${REDACTED}`;
+    return `${url.slice(0, start)}${shown}${rest.slice(at)}`;
+  });
 }
 
 /** `path → origin` pairs as a plain object keyed by the readable path. */

@@ -143,14 +143,24 @@ export function parseSource(
     };
   }
 
-  const substituted = substituteTree(root, lookup, (path, problem) => {
-    issues.push({
-      severity: 'error',
-      path,
-      origin: parsed.origins.lookup(path) ?? start,
-      message: problem.message,
-    });
-  });
+  const substituted = substituteTree(
+    root,
+    lookup,
+    (path, problem) => {
+      issues.push({
+        severity: 'error',
+        path,
+        origin: parsed.origins.lookup(path) ?? start,
+        message: problem.message,
+      });
+    },
+    (path, _variables, template) => {
+      const origin = parsed.origins.own(path);
+      if (origin?.kind === 'file' || origin?.kind === 'preload') {
+        parsed.origins.set(path, { ...origin, template });
+      }
+    },
+  );
   return {
     layer: { value: substituted as Record<string, unknown>, origins: parsed.origins },
     issues,

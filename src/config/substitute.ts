@@ -174,6 +174,7 @@ export function substituteTree(
   onSubstituted: (
     path: readonly (string | number)[],
     variables: readonly string[],
+    template: string,
   ) => void = () => {},
   path: readonly (string | number)[] = [],
 ): unknown {
@@ -183,7 +184,7 @@ export function substituteTree(
       for (const problem of result.problems) onProblem(path, problem);
       return value;
     }
-    if (result.variables.length > 0) onSubstituted(path, result.variables);
+    if (result.variables.length > 0) onSubstituted(path, result.variables, value);
     return result.value;
   }
   if (Array.isArray(value)) {

@@ -1,6 +1,6 @@
 import { inspect } from 'node:util';
 import { describe, expect, test } from 'vitest';
-import { maskUrlPassword } from '../../src/config/redact.js';
+import { maskUrlCredentials } from '../../src/config/redact.js';
 import { REDACTED, Secret } from '../../src/config/secret.js';
 
 const CANARY = 'canary-8c1f-value';
@@ -40,15 +40,24 @@ describe('Secret', () => {
   });
 });
 
-describe('maskUrlPassword', () => {
+describe('maskUrlCredentials', () => {
   test.each([
     ['redis://:p4ss@127.0.0.1:6379/0', 'redis://:[redacted]@127.0.0.1:6379/0'],
     ['redis://user:p4ss@host', 'redis://user:[redacted]@host'],
     ['https://user:pa%3Ass@host/path?q=1', 'https://user:[redacted]@host/path?q=1'],
-    ['redis://user@host', 'redis://user@host'],
+    ['redis://user@host', 'redis://[redacted]@host'],
+    ['https://ghp_token@github.com/o/r.git', 'https://[redacted]@github.com/o/r.git'],
+    ['redis://user:SEC/RET@localhost:6379/0', 'redis://user:[redacted]@localhost:6379/0'],
+    ['redis://:p#w?d@h', 'redis://:[redacted]@h'],
+    ['--url=redis://:pw@h --other', '--url=redis://:[redacted]@h --other'],
+    [
+      'two https://a:b@x and https://c:d@y',
+      'two https://a:[redacted]@x and https://c:[redacted]@y',
+    ],
+    ['https://host:8080/a', 'https://host:8080/a'],
     ['https://example.com/a@b', 'https://example.com/a@b'],
     ['not a url @ all', 'not a url @ all'],
   ])('%s', (input, expected) => {
-    expect(maskUrlPassword(input)).toBe(expected);
+    expect(maskUrlCredentials(input)).toBe(expected);
   });
 });

@@ -90,3 +90,9 @@ export function isMapAt(path: ConfigPath): boolean {
   const schema = schemaAt(path);
   return schema !== undefined && defOf(schema).type === 'record';
 }
+
+/** Whether the schema at `path` is a fixed set of words (such values are never secrets). */
+export function isEnumAt(path: ConfigPath): boolean {
+  const schema = schemaAt(path);
+  return schema !== undefined && defOf(schema).type === 'enum';
+}
