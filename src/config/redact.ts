@@ -5,6 +5,7 @@
  * @module
  */
 import type { LoadedSettings } from './load.js';
+import { maskUrlCredentials } from './mask.js';
 import { isPlainObject } from './merge.js';
 import { type ConfigPath, formatPath, type ValueOrigin } from './paths.js';
 import { isEnumAt } from './schema/introspect.js';
@@ -52,8 +53,8 @@ export function redactSettings(loaded: LoadedSettings): {
     ) {
       sources.push({ path, origin: origin ?? { kind: 'default' } });
     }
-    if (value instanceof Secret) return REDACTED;
     if (origin && isPrivateOrigin(origin) && !isContainer(value)) return REDACTED;
+    if (value instanceof Secret) return value.shown;
     if (
       origin?.kind === 'env' &&
       (isContainer(value) || (typeof value === 'string' && !isEnumAt(path)))
@@ -93,36 +94,6 @@ function isPrivateOrigin(origin: ValueOrigin): boolean {
 
 function isContainer(value: unknown): boolean {
   return Array.isArray(value) || isPlainObject(value);
-}
-
-/**
- * Mask the credentials of every URL in `text`: `redis://user:pass@host` becomes
- * `redis://user:[redacted]@host`, and `https://token@host` becomes `https://[redacted]@host`.
- * Other text is unchanged.
- *
- * A URL runs from its `scheme://` to the next whitespace. Its credentials are everything before
- * its last `@`, unless the URL parses and that `@` is in its path; a password with an unencoded
- * `/`, `?` or `#` (which a parser rejects) is therefore masked too. This can over-mask a URL that
- * has both a port and an `@` in its path, which is the safe direction.
- */
-export function maskUrlCredentials(text: string): string {
-  if (!text.includes('@')) return text;
-  return text.replace(/\b[a-z][a-z0-9+.-]*:\/\/[^\s]+/gi, (url) => {
-    const start = url.indexOf('//') + 2;
-    const rest = url.slice(start);
-    let at = rest.lastIndexOf('@');
-    if (at === -1) return url;
-    if (URL.canParse(url)) {
-      const parsed = new URL(url);
-      if (parsed.username === '' && parsed.password === '') return url;
-      const end = rest.search(/[/?#]/);
-      at = (end === -1 ? rest : rest.slice(0, end)).lastIndexOf('@');
-    }
-    const userinfo = rest.slice(0, at);
-    const colon = userinfo.indexOf(':');
-    const shown = colon === -1 ? REDACTED : `${userinfo.slice(0, colon + 1)}${REDACTED}`;
-    return `${url.slice(0, start)}${shown}${rest.slice(at)}`;
-  });
 }
 
 /** `path → origin` pairs as a plain object keyed by the readable path. */

@@ -15,9 +15,21 @@ export const REDACTED = '[redacted]';
  */
 export class Secret {
   readonly #value: string;
+  readonly #shown: string;
 
-  constructor(value: string) {
+  /**
+   * @param value The secret.
+   * @param shown What `config show` may display instead, with the secret parts masked (a URL with
+   *   its password replaced by {@link REDACTED}). Default {@link REDACTED}.
+   */
+  constructor(value: string, shown: string = REDACTED) {
     this.#value = value;
+    this.#shown = shown;
+  }
+
+  /** The form `config show` displays: {@link REDACTED}, or a masked form given at construction. */
+  get shown(): string {
+    return this.#shown;
   }
 
   /** The secret value. Call it only where the value is sent to the party it is meant for. */
@@ -28,17 +40,6 @@ export class Secret {
   /** Whether the wrapped value is the empty string. */
   get isEmpty(): boolean {
     return this.#value.length === 0;
-  }
-
-  /** Constant-shape comparison with another secret or string (no early exit on length). */
-  equals(other: Secret | string): boolean {
-    const a = Buffer.from(this.#value);
-    const b = Buffer.from(other instanceof Secret ? other.reveal() : other);
-    let diff = a.length ^ b.length;
-    for (let i = 0; i < Math.max(a.length, b.length); i++) {
-      diff |= (a[i] ?? 0) ^ (b[i] ?? 0);
-    }
-    return diff === 0;
   }
 
   toString(): string {

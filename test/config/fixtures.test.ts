@@ -284,7 +284,7 @@ describe('what the fixtures load to', () => {
     const loaded = load('seed-1-oauth');
     const { token_store, flow_timeout_seconds, loopback_ports } = loaded.settings.oauth;
     expect(token_store.backend).toBe('redis');
-    expect(token_store.redis_url).toBe('redis://localhost:6379/0');
+    expect(token_store.redis_url?.reveal()).toBe('redis://localhost:6379/0');
     expect(token_store.redis_prefix).toBe('mcp_agent:oauth_tokens');
     expect(flow_timeout_seconds).toBe(300);
     expect(loopback_ports).toEqual([33418, 33419, 33420]);

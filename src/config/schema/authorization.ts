@@ -31,19 +31,26 @@ export const authorizationSchema = z
     /** Upper bound on how long a verification result is cached, in seconds. */
     token_cache_ttl_seconds: z.number().int().min(0).default(300),
   })
-  .superRefine((auth, ctx) => {
-    if (!auth.enabled) return;
-    const missing: string[] = [];
-    if (!auth.issuer_url) missing.push('issuer_url');
-    if (!auth.resource_server_url) missing.push('resource_server_url');
-    if (auth.expected_audiences.length === 0) missing.push('expected_audiences');
-    if (missing.length > 0) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `needs ${missing.join(', ')} when enabled is true (issuer_url, resource_server_url and a non-empty expected_audiences are required for RFC 9068 audience validation)`,
-      });
-    }
-  });
+  .superRefine(
+    (auth, ctx) => {
+      // Runs even when other keys of the section are invalid, so all errors come out at once;
+      // the value may then be only partly parsed.
+      if (auth.enabled !== true) return;
+      const missing: string[] = [];
+      if (!auth.issuer_url) missing.push('issuer_url');
+      if (!auth.resource_server_url) missing.push('resource_server_url');
+      if (!Array.isArray(auth.expected_audiences) || auth.expected_audiences.length === 0) {
+        missing.push('expected_audiences');
+      }
+      if (missing.length > 0) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `needs ${missing.join(', ')} when enabled is true (issuer_url, resource_server_url and a non-empty expected_audiences are required for RFC 9068 audience validation)`,
+        });
+      }
+    },
+    { when: () => true },
+  );
 
 /** The validated `authorization:` section. */
 export type AuthorizationSettings = z.output<typeof authorizationSchema>;

@@ -5,7 +5,7 @@
  * @module
  */
 import * as z from 'zod';
-import { optionalHttpUrl, port } from './primitives.js';
+import { optionalHttpUrl, optionalSecretUrl, port } from './primitives.js';
 
 /** Default location of the `file` token store; `~` is the user's home directory. */
 export const DEFAULT_TOKEN_FILE = '~/.mcp-agent/oauth-tokens.json';
@@ -20,11 +20,8 @@ export const tokenStoreSchema = z
     backend: z.enum(['memory', 'file', 'redis']).default('memory'),
     /** File backend: path of the token file. */
     path: z.string().min(1).default(DEFAULT_TOKEN_FILE),
-    /** Redis backend: connection URL (required when `backend: redis`). */
-    redis_url: z
-      .string()
-      .nullish()
-      .transform((value) => value ?? undefined),
+    /** Redis backend: connection URL (required when `backend: redis`); a secret, as it may hold a password. */
+    redis_url: optionalSecretUrl,
     /** Redis backend: key prefix; a trailing `:` is dropped, as in mcp-agent. */
     redis_prefix: z
       .string()
@@ -33,15 +30,18 @@ export const tokenStoreSchema = z
     /** A token counts as expired this many seconds before `expires_at`. */
     refresh_leeway_seconds: z.number().int().min(0).default(60),
   })
-  .superRefine((store, ctx) => {
-    if (store.backend === 'redis' && !store.redis_url) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['redis_url'],
-        message: 'is required when backend is "redis" (for example redis://127.0.0.1:6379)',
-      });
-    }
-  });
+  .superRefine(
+    (store, ctx) => {
+      if (store.backend === 'redis' && (!store.redis_url || store.redis_url.isEmpty)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['redis_url'],
+          message: 'is required when backend is "redis" (for example redis://127.0.0.1:6379)',
+        });
+      }
+    },
+    { when: () => true },
+  );
 
 /** `oauth:` section. */
 export const oauthSchema = z.strictObject({

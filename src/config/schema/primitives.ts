@@ -4,6 +4,7 @@
  * @module
  */
 import * as z from 'zod';
+import { maskUrlCredentials } from '../mask.js';
 import { Secret } from '../secret.js';
 
 /** A string that is redacted everywhere it could be printed; parsed into a {@link Secret}. */
@@ -11,6 +12,15 @@ export const secretString = z.string().transform((value) => new Secret(value));
 
 /** An optional secret: `null` (an empty YAML value) and absence both mean "not set". */
 export const optionalSecret = secretString.nullish().transform((value) => value ?? undefined);
+
+/**
+ * An optional URL that may carry credentials (`redis://user:password@host`): a secret whose
+ * displayed form is the URL with its credentials masked.
+ */
+export const optionalSecretUrl = z
+  .string()
+  .nullish()
+  .transform((value) => (value == null ? undefined : new Secret(value, maskUrlCredentials(value))));
 
 /** An optional string: `null` and absence both mean "not set". */
 export const optionalString = z
