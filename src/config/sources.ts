@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { readFileSync, statSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { McpAgentError } from '../errors.js';
 import type { ConfigIssue } from './issues.js';
 import { isPlainObject, type Layer } from './merge.js';
@@ -40,51 +40,70 @@ function formatBytes(bytes: number): string {
 }
 
 /**
- * Read a file's text, refusing directories, unreadable files and files over `maxBytes`.
- * Throws {@link McpAgentError} `CONFIG_NOT_FOUND` or `CONFIG_UNREADABLE`.
+ * Read a file's text, refusing what is not a regular file, unreadable files and files over
+ * `maxBytes` (also when the file grows while it is read). Throws {@link McpAgentError}
+ * `CONFIG_NOT_FOUND` or `CONFIG_UNREADABLE`.
  */
 export function readSourceFile(file: string, role: 'config' | 'secrets', maxBytes: number): string {
-  let size: number;
+  const what = `The ${describe(role)} ${file}`;
+  const unreadable = (error: unknown): McpAgentError => {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') {
+      return new McpAgentError(
+        'CONFIG_NOT_FOUND',
+        `${what} does not exist; check the path, or run \`mcp-agent init\` to create one.`,
+        { cause: error },
+      );
+    }
+    return new McpAgentError(
+      'CONFIG_UNREADABLE',
+      `${what} cannot be read (${code ?? 'unknown error'}); check its permissions.`,
+      { cause: error },
+    );
+  };
+  const tooLarge = (size: string) =>
+    new McpAgentError(
+      'CONFIG_UNREADABLE',
+      `${what} is ${size}, over the ${formatBytes(maxBytes)} limit for configuration files; is it the right file?`,
+    );
+
+  let fd: number;
   try {
+    // stat before opening: opening a FIFO for reading would wait for a writer.
     const stats = statSync(file);
     if (stats.isDirectory()) {
       throw new McpAgentError(
         'CONFIG_UNREADABLE',
-        `The ${describe(role)} ${file} is a directory; name a YAML file instead.`,
+        `${what} is a directory; name a YAML file instead.`,
       );
     }
-    size = stats.size;
-  } catch (error) {
-    if (error instanceof McpAgentError) throw error;
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') {
+    if (!stats.isFile()) {
       throw new McpAgentError(
-        'CONFIG_NOT_FOUND',
-        `The ${describe(role)} ${file} does not exist; check the path, or run \`mcp-agent init\` to create one.`,
-        { cause: error },
+        'CONFIG_UNREADABLE',
+        `${what} is not a regular file; name a YAML file instead.`,
       );
     }
-    throw new McpAgentError(
-      'CONFIG_UNREADABLE',
-      `The ${describe(role)} ${file} cannot be read (${code ?? 'unknown error'}); check its permissions.`,
-      { cause: error },
-    );
-  }
-  if (size > maxBytes) {
-    throw new McpAgentError(
-      'CONFIG_UNREADABLE',
-      `The ${describe(role)} ${file} is ${formatBytes(size)}, over the ${formatBytes(maxBytes)} limit for configuration files; is it the right file?`,
-    );
+    fd = openSync(file, 'r');
+  } catch (error) {
+    throw error instanceof McpAgentError ? error : unreadable(error);
   }
   try {
-    return readFileSync(file, 'utf8');
+    const { size } = fstatSync(fd);
+    if (size > maxBytes) throw tooLarge(formatBytes(size));
+    // Read at most one byte more than allowed, so a file that grows cannot make this unbounded.
+    const buffer = Buffer.alloc(maxBytes + 1);
+    let length = 0;
+    for (;;) {
+      const read = readSync(fd, buffer, length, buffer.length - length, null);
+      if (read === 0) break;
+      length += read;
+      if (length > maxBytes) throw tooLarge(`over ${formatBytes(maxBytes)}`);
+    }
+    return buffer.toString('utf8', 0, length);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new McpAgentError(
-      'CONFIG_UNREADABLE',
-      `The ${describe(role)} ${file} cannot be read (${code ?? 'unknown error'}); check its permissions.`,
-      { cause: error },
-    );
+    throw error instanceof McpAgentError ? error : unreadable(error);
+  } finally {
+    closeSync(fd);
   }
 }
 

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
@@ -388,4 +389,19 @@ describe('validation', () => {
     ).toBe(true);
     expect(warnings.some((w) => w.includes('execution_engine is an mcp-agent setting'))).toBe(true);
   });
+});
+
+describe('files that are not regular files', () => {
+  test.skipIf(process.platform === 'win32')(
+    'a device or a FIFO is refused without reading it',
+    () => {
+      tree = tempTree();
+      expect(() => load({ configPath: '/dev/zero' })).toThrow(/is not a regular file/);
+      const fifo = join(tree.dir, 'mcp_agent.config.yaml');
+      execFileSync('mkfifo', [fifo]);
+      expect(() => load({ configPath: fifo })).toThrow(/is not a regular file/);
+      // Discovery skips it as well: it is not a config file.
+      expect(load().configFile).toBeUndefined();
+    },
+  );
 });
