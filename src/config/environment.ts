@@ -160,6 +160,12 @@ function matchKey(node: Record<string, unknown>, segment: string, path: ConfigPa
 const TRUE = new Set(['true', '1', 'yes', 'on']);
 const FALSE = new Set(['false', '0', 'no', 'off']);
 
+/** `true`/`1`/`yes`/`on` and their opposites, in any case; `undefined` for anything else. */
+export function parseBoolean(raw: string): boolean | undefined {
+  const lower = raw.trim().toLowerCase();
+  return TRUE.has(lower) ? true : FALSE.has(lower) ? false : undefined;
+}
+
 /** Convert an environment string to the kind the schema expects at its key. */
 export function convert(
   raw: string,
@@ -167,10 +173,10 @@ export function convert(
 ): { ok: true; value: unknown } | { ok: false; message: string } {
   switch (kind) {
     case 'boolean': {
-      const lower = raw.trim().toLowerCase();
-      if (TRUE.has(lower)) return { ok: true, value: true };
-      if (FALSE.has(lower)) return { ok: true, value: false };
-      return { ok: false, message: 'expects true or false' };
+      const value = parseBoolean(raw);
+      return value === undefined
+        ? { ok: false, message: 'expects true or false' }
+        : { ok: true, value };
     }
     case 'number': {
       const number = Number(raw.trim());

@@ -16,6 +16,7 @@ import {
   applyEnvOverrides,
   applyProviderAliases,
   type Environment,
+  parseBoolean,
   type ResolvedEnvironment,
   resolveEnvironment,
 } from './environment.js';
@@ -61,8 +62,6 @@ export interface LoadedSettings {
   readonly warnings: readonly ConfigIssue[];
 }
 
-const TRUE_VALUES = new Set(['1', 'true', 'yes', 'on']);
-
 /**
  * Load the configuration. Throws {@link ConfigError} (code `CONFIG_INVALID`) listing every problem,
  * or {@link McpAgentError} `CONFIG_NOT_FOUND` / `CONFIG_UNREADABLE` for a file that cannot be used.
@@ -82,10 +81,16 @@ export function loadSettings(options: LoadSettingsOptions = {}): LoadedSettings 
 
   const preload = environment.values.MCP_APP_SETTINGS_PRELOAD;
   if (preload !== undefined && preload.trim() !== '') {
-    const strict = TRUE_VALUES.has(
-      (environment.values.MCP_APP_SETTINGS_PRELOAD_STRICT ?? '').trim().toLowerCase(),
-    );
-    const source = parseSource(preload, 'preload', lookup);
+    const strict = parseBoolean(environment.values.MCP_APP_SETTINGS_PRELOAD_STRICT ?? '') === true;
+    if (options.configPath) {
+      const named = resolve(cwd, options.configPath);
+      if (!isFile(named)) readSourceFile(named, 'config', maxBytes); // throws: a named file must exist
+      warnings.push({
+        severity: 'warning',
+        message: `MCP_APP_SETTINGS_PRELOAD is set, so ${named} is not read unless the preload is invalid`,
+      });
+    }
+    const source = parseSource(preload, 'preload', lookup, undefined, maxBytes);
     const empty: Layer = { value: {}, origins: new OriginMap() };
     const result = source.layer
       ? build(empty, environment, source.issues, source.layer)
@@ -133,6 +138,13 @@ export function loadSettings(options: LoadSettingsOptions = {}): LoadedSettings 
     layer = secretsLayer ? mergeLayers(config.layer, secretsLayer) : config.layer;
   }
 
+  if (!configFile) {
+    warnings.push({
+      severity: 'warning',
+      message:
+        'no mcp-agent.config.yaml or mcp_agent.config.yaml found here, in a parent directory or in ~/.mcp-agent/; using the defaults (run `mcp-agent init` to create one)',
+    });
+  }
   const result = build(layer, environment, fileIssues);
   if (!result.ok) throw new ConfigError([...warnings, ...result.issues]);
   return freezeResult({
@@ -229,6 +241,14 @@ function serverProblem(server: ServerSettings): { key: string; message: string }
         key: 'url',
         message: `is not a valid ${server.transport === 'websocket' ? 'ws(s)' : 'http(s)'} URL; connecting to this server will fail`,
       };
+}
+
+function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
 }
 
 function permissionWarnings(file: string): ConfigIssue[] {

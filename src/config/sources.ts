@@ -116,6 +116,7 @@ export function parseSource(
   role: SourceRole,
   lookup: VariableLookup,
   file?: string,
+  maxBytes: number = DEFAULT_MAX_FILE_BYTES,
 ): SourceResult {
   const originAt = (position: SourcePosition): ValueOrigin =>
     role === 'preload' || file === undefined
@@ -123,9 +124,15 @@ export function parseSource(
       : { kind: 'file', role, file, position };
   const start = originAt({ line: 1, column: 1 });
 
-  if (Buffer.byteLength(text) > DEFAULT_MAX_FILE_BYTES && role === 'preload') {
+  if (role === 'preload' && Buffer.byteLength(text) > maxBytes) {
     return {
-      issues: [{ severity: 'error', origin: start, message: 'is larger than 1 MiB' }],
+      issues: [
+        {
+          severity: 'error',
+          origin: start,
+          message: `the MCP_APP_SETTINGS_PRELOAD value is over the ${formatBytes(maxBytes)} limit for configuration`,
+        },
+      ],
     };
   }
   const parsed = parseYamlSource(text, originAt);

@@ -611,7 +611,9 @@ describe('config check: MCP_APP_SETTINGS_PRELOAD', () => {
     };
     const result = await check({ [CONFIG]: VALID_CONFIG }, { env });
     expectFailure(result);
-    expect(result.stderr).toContain('MCP_APP_SETTINGS_PRELOAD:1:1: is larger than 1 MiB');
+    expect(result.stderr).toContain(
+      'MCP_APP_SETTINGS_PRELOAD:1:1: the MCP_APP_SETTINGS_PRELOAD value is over the 1.0 MiB limit for configuration',
+    );
   });
 });
 

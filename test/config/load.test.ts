@@ -405,3 +405,31 @@ describe('files that are not regular files', () => {
     },
   );
 });
+
+describe('warnings', () => {
+  test('a named config file must exist even when a preload replaces it', () => {
+    tree = tempTree({ 'mine.yaml': MINIMAL });
+    const env = { MCP_APP_SETTINGS_PRELOAD: 'name: preloaded\n' };
+    expect(() => load({ env, configPath: 'missing.yaml' })).toThrow(/does not exist/);
+    const loaded = load({ env, configPath: 'mine.yaml' });
+    expect(loaded.preloaded).toBe(true);
+    expect(loaded.warnings.map((w) => w.message).join('\n')).toMatch(
+      /MCP_APP_SETTINGS_PRELOAD is set, so .*mine\.yaml is not read/,
+    );
+  });
+
+  test('no config file anywhere is a warning', () => {
+    tree = tempTree();
+    expect(
+      load()
+        .warnings.map((w) => w.message)
+        .join('\n'),
+    ).toMatch(/no mcp-agent\.config\.yaml or mcp_agent\.config\.yaml found/);
+  });
+
+  test('name and description are accepted and reported as not used', () => {
+    tree = tempTree({ 'mcp_agent.config.yaml': `${MINIMAL}name: app\ndescription: text\n` });
+    const paths = load().warnings.map((w) => w.path?.join('.'));
+    expect(paths).toEqual(expect.arrayContaining(['name', 'description']));
+  });
+});

@@ -66,11 +66,6 @@ export function configCheck(io: CliIo, options: GlobalOptions, out: Output): num
     });
   }
   for (const warning of loaded.warnings) out.warn(formatIssue(warning, show));
-  if (!loaded.configFile && !loaded.preloaded) {
-    out.warn(
-      'no mcp-agent.config.yaml or mcp_agent.config.yaml found here, in a parent directory or in ~/.mcp-agent/; using defaults (run `mcp-agent init` to create one)',
-    );
-  }
   const inbound = loaded.settings.authorization?.enabled ? 'enabled' : 'disabled';
   out.human(
     `Configuration OK: ${describeSources(loaded, show)}\n  ${servers.length} server${servers.length === 1 ? '' : 's'}${servers.length > 0 ? ` (${servers.join(', ')})` : ''}; inbound authorization ${inbound}; token store ${loaded.settings.oauth.token_store.backend}`,

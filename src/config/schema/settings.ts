@@ -35,6 +35,8 @@ import { mcpSchema } from './servers.js';
  * `config check` reports each one present as a warning.
  */
 export const SECTIONS_NOT_USED: readonly string[] = [
+  'name',
+  'description',
   'execution_engine',
   'temporal',
   'workflow_task_modules',
