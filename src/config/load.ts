@@ -201,46 +201,54 @@ function build(
     }
   }
   for (const [name, server] of Object.entries(validated.settings.mcp.servers)) {
-    const problem = serverProblem(server);
-    if (!problem) continue;
-    const path = ['mcp', 'servers', name, problem.key];
-    const origin = layer.origins.lookup(path);
-    warnings.push({
-      severity: 'warning',
-      path,
-      ...(origin ? { origin } : {}),
-      message: problem.message,
-    });
+    for (const problem of serverProblems(server)) {
+      const path = ['mcp', 'servers', name, problem.key];
+      const origin = layer.origins.lookup(path);
+      warnings.push({
+        severity: 'warning',
+        path,
+        ...(origin ? { origin } : {}),
+        message: problem.message,
+      });
+    }
   }
   return { ok: true, settings: validated.settings, origins: layer.origins, warnings };
 }
 
 /**
- * A server that loads but cannot be connected to. mcp-agent only finds out when it connects; we
- * say so at load time, as a warning, so that files mcp-agent accepts still load.
+ * What makes a server that loads unusable. mcp-agent only finds out when it connects; we say so
+ * at load time, as warnings, so that files mcp-agent accepts still load.
  */
-function serverProblem(server: ServerSettings): { key: string; message: string } | undefined {
+function serverProblems(server: ServerSettings): { key: string; message: string }[] {
+  const problems: { key: string; message: string }[] = [];
   if (server.transport === 'stdio') {
-    return server.command
-      ? undefined
-      : {
-          key: 'command',
-          message:
-            'is not set, so this stdio server cannot be started (set command, or transport and url)',
-        };
-  }
-  if (!server.url) {
-    return {
+    if (!server.command) {
+      problems.push({
+        key: 'command',
+        message:
+          'is not set, so this stdio server cannot be started (set command, or transport and url)',
+      });
+    }
+  } else if (!server.url) {
+    problems.push({
       key: 'url',
       message: `is not set, so this ${server.transport} server cannot be reached`,
-    };
+    });
+  } else if (!isUsableServerUrl(server.url, server.transport)) {
+    problems.push({
+      key: 'url',
+      message: `is not a valid ${server.transport === 'websocket' ? 'ws(s)' : 'http(s)'} URL; connecting to this server will fail`,
+    });
   }
-  return isUsableServerUrl(server.url, server.transport)
-    ? undefined
-    : {
-        key: 'url',
-        message: `is not a valid ${server.transport === 'websocket' ? 'ws(s)' : 'http(s)'} URL; connecting to this server will fail`,
-      };
+  for (const key of ['http_timeout_seconds', 'read_timeout_seconds'] as const) {
+    if (server[key] === 0) {
+      problems.push({
+        key,
+        message: 'is 0, so every request would time out at once; remove it for the default',
+      });
+    }
+  }
+  return problems;
 }
 
 function isFile(path: string): boolean {

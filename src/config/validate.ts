@@ -66,9 +66,27 @@ function toConfigIssues(
         at(path, `must be one of ${issue.values.map((value) => JSON.stringify(value)).join(', ')}`),
       ];
     case 'too_small':
-      return [at(path, describeBound('at least', issue.origin, issue.minimum))];
+      return [
+        at(
+          path,
+          describeBound(
+            issue.inclusive === false ? 'more than' : 'at least',
+            issue.origin,
+            issue.minimum,
+          ),
+        ),
+      ];
     case 'too_big':
-      return [at(path, describeBound('at most', issue.origin, issue.maximum))];
+      return [
+        at(
+          path,
+          describeBound(
+            issue.inclusive === false ? 'less than' : 'at most',
+            issue.origin,
+            issue.maximum,
+          ),
+        ),
+      ];
     case 'invalid_format':
       return [
         at(

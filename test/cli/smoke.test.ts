@@ -53,3 +53,15 @@ describe('unknown commands', () => {
     expect(result.stderr).toContain(`error: ${message}`);
   });
 });
+
+describe('config show --verbose inside lists', () => {
+  test('values in a list of mappings are annotated too', async () => {
+    tree = tempTree({
+      'mcp_agent.config.yaml':
+        'mcp:\n  servers:\n    fs:\n      command: npx\n      roots:\n        - uri: file:///tmp\n          name: tmp\n',
+    });
+    const result = await runCli(['config', 'show', '--verbose'], { cwd: tree.dir });
+    expect(result.stderr).toContain('- uri: file:///tmp # mcp_agent.config.yaml:6:11');
+    expect(result.stderr).toContain('name: tmp # mcp_agent.config.yaml:7:11');
+  });
+});

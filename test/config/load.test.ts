@@ -433,3 +433,29 @@ describe('warnings', () => {
     expect(paths).toEqual(expect.arrayContaining(['name', 'description']));
   });
 });
+
+describe('mcp-agent forms that must keep loading', () => {
+  test('otel exporters in every form mcp-agent accepts', () => {
+    tree = tempTree({
+      'mcp_agent.config.yaml': `${MINIMAL}otel:\n  exporters:\n    - console\n    - {file: {path: trace.jsonl}}\n    - {type: otlp, endpoint: "http://127.0.0.1:4318"}\n`,
+    });
+    expect(load().settings.otel?.exporters).toHaveLength(3);
+  });
+
+  test('a timeout of 0 loads, with a warning', () => {
+    tree = tempTree({
+      'mcp_agent.config.yaml':
+        'mcp:\n  servers:\n    a: {transport: sse, url: "https://a.example", http_timeout_seconds: 0}\n',
+    });
+    const loaded = load();
+    expect(loaded.settings.mcp.servers.a?.http_timeout_seconds).toBe(0);
+    expect(loaded.warnings.map((w) => formatIssue(w)).join('\n')).toMatch(
+      /mcp\.servers\.a\.http_timeout_seconds is 0, so every request would time out at once/,
+    );
+  });
+
+  test('bounds that exclude their limit say so', () => {
+    tree = tempTree({ 'mcp_agent.config.yaml': `${MINIMAL}otel:\n  sample_rate: 1.5\n` });
+    expect(errorsOf(() => load())[0]).toMatch(/otel\.sample_rate must be at most 1$/);
+  });
+});

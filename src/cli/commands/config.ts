@@ -4,7 +4,7 @@
  * @module
  */
 import { relative, sep } from 'node:path';
-import { Document, isCollection, isMap, isScalar, type Scalar, visit } from 'yaml';
+import { Document, isCollection, isPair, isScalar, isSeq, type Scalar, visit } from 'yaml';
 import { type ConfigIssue, formatIssue } from '../../config/issues.js';
 import { type LoadedSettings, loadSettings } from '../../config/load.js';
 import { formatOrigin, formatPath, pathKey, type ValueOrigin } from '../../config/paths.js';
@@ -98,11 +98,10 @@ export function configShow(io: CliIo, options: GlobalOptions, out: Output): numb
       Pair(_, pair, ancestors) {
         if (!isScalar(pair.key)) return;
         const path: (string | number)[] = [];
-        for (const node of ancestors) {
-          if (isMap(node) || !node || typeof node !== 'object' || !('key' in node)) continue;
-          const key = (node as { key: unknown }).key;
-          if (isScalar(key)) path.push(String(key.value));
-        }
+        ancestors.forEach((node, index) => {
+          if (isPair(node) && isScalar(node.key)) path.push(String(node.key.value));
+          if (isSeq(node)) path.push(node.items.indexOf(ancestors[index + 1] as never));
+        });
         path.push(String((pair.key as Scalar).value));
         const source = bySource.get(pathKey(path));
         if (!source) return;

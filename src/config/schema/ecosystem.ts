@@ -35,6 +35,14 @@ export const loggerSchema = z.strictObject({
 
 const exporterSchema = z.union([
   z.enum(['console', 'file', 'otlp']),
+  // The older `{type: otlp, endpoint: …}` form mcp-agent still accepts.
+  z.strictObject({
+    type: z.enum(['console', 'file', 'otlp']),
+    path: optionalString,
+    path_settings: pathSettingsSchema.nullish(),
+    endpoint: optionalString,
+    headers: secretMap.nullish().transform((value) => value ?? undefined),
+  }),
   z.strictObject({ console: z.strictObject({}).nullish() }),
   z.strictObject({
     file: z.strictObject({ path: optionalString, path_settings: pathSettingsSchema.nullish() }),

@@ -108,12 +108,12 @@ export const serverSchema = z.strictObject({
   headers: secretMap.nullish().transform((value) => value ?? undefined),
   http_timeout_seconds: z
     .number()
-    .positive()
+    .min(0)
     .nullish()
     .transform((value) => value ?? undefined),
   read_timeout_seconds: z
     .number()
-    .positive()
+    .min(0)
     .nullish()
     .transform((value) => value ?? undefined),
   terminate_on_close: z.boolean().default(true),
