@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { appendFileSync, chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, lstatSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { McpAgentError } from '../errors.js';
 
@@ -89,16 +89,17 @@ export function initProject(dir: string, options: { force?: boolean } = {}): Ini
   const configFile = join(dir, 'mcp_agent.config.yaml');
   const secretsFile = join(dir, 'mcp_agent.secrets.yaml');
   const gitignore = join(dir, '.gitignore');
-  if (existsSync(configFile) && !options.force) {
+  if (exists(configFile) && !options.force) {
     throw new McpAgentError(
       'FILE_EXISTS',
       `${configFile} already exists; pass --force to replace it with the starter file.`,
     );
   }
   const results: InitResult[] = [];
+  rmSync(configFile, { force: true });
   write(configFile, STARTER_CONFIG, 0o644);
   results.push({ file: configFile, action: 'created' });
-  if (existsSync(secretsFile)) {
+  if (exists(secretsFile)) {
     results.push({ file: secretsFile, action: 'unchanged' });
   } else {
     write(secretsFile, STARTER_SECRETS, 0o600);
@@ -108,9 +109,20 @@ export function initProject(dir: string, options: { force?: boolean } = {}): Ini
   return results;
 }
 
+/** Whether anything, even a dangling link, is at `path`. */
+function exists(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Create `file`; never through an existing file or link (`wx`), then set its mode exactly. */
 function write(file: string, text: string, mode: number): void {
   try {
-    writeFileSync(file, text, { mode });
+    writeFileSync(file, text, { mode, flag: 'wx' });
     chmodSync(file, mode);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? 'unknown error';
@@ -121,11 +133,15 @@ function write(file: string, text: string, mode: number): void {
 function ignoreSecrets(gitignore: string): InitResult['action'] {
   const entry = 'mcp_agent.secrets.yaml';
   let current = '';
-  try {
-    current = readFileSync(gitignore, 'utf8');
-  } catch {
+  if (!exists(gitignore)) {
     write(gitignore, `${entry}\n`, 0o644);
     return 'created';
+  }
+  try {
+    current = readFileSync(gitignore, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'unknown error';
+    throw new McpAgentError('FILE_WRITE', `Cannot read ${gitignore} (${code}).`, { cause: error });
   }
   const lines = current.split(/\r?\n/).map((line) => line.trim());
   if (lines.includes(entry) || lines.includes(`/${entry}`)) return 'unchanged';

@@ -1,4 +1,4 @@
-import { readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
 import { runCli, tempTree } from '../helpers/cli.js';
@@ -50,5 +50,17 @@ describe('mcp-agent init', () => {
     const parsed = JSON.parse(result.stdout) as { ok: boolean; files: { action: string }[] };
     expect(parsed.ok).toBe(true);
     expect(parsed.files.map((file) => file.action)).toEqual(['created', 'created', 'created']);
+  });
+});
+
+describe('mcp-agent init and links', () => {
+  test('a dangling link where the secrets file goes is left alone, not written through', async () => {
+    tree = tempTree();
+    const target = join(tree.dir, 'elsewhere.txt');
+    symlinkSync(target, join(tree.dir, 'mcp_agent.secrets.yaml'));
+    const result = await runCli(['init'], { cwd: tree.dir });
+    expect(result.code).toBe(0);
+    expect(existsSync(target)).toBe(false);
+    expect(result.stderr).toMatch(/unchanged\s+mcp_agent\.secrets\.yaml/);
   });
 });
