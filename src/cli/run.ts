@@ -8,8 +8,8 @@
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { ConfigError, formatIssue, suggest } from '../config/issues.js';
 import { McpAgentError } from '../errors.js';
-import { displayFile, issueJson } from './commands/config.js';
 import { COMMANDS, type CommandSpec } from './commands.js';
+import { displayFile, issueJson } from './format.js';
 import { commandHelp, groupHelp, mainHelp } from './help.js';
 import { type CliIo, type GlobalOptions, Output } from './io.js';
 import { VERSION } from './version.js';
@@ -27,8 +27,8 @@ const GLOBAL_OPTIONS = {
 
 class UsageError extends McpAgentError {
   readonly helpFor: string;
-  constructor(message: string, helpFor = 'mcp-agent --help') {
-    super('USAGE', message);
+  constructor(message: string, helpFor = 'mcp-agent --help', cause?: unknown) {
+    super('USAGE', message, cause === undefined ? {} : { cause });
     this.helpFor = helpFor;
   }
 }
@@ -61,7 +61,7 @@ async function dispatch(argv: readonly string[], io: CliIo, out: Output): Promis
       strict: true,
     });
   } catch (error) {
-    throw new UsageError(usageMessage(error));
+    throw new UsageError(usageMessage(error), undefined, error);
   }
   const values = parsed.values as Record<string, string | boolean | undefined>;
   const positionals = parsed.positionals;
@@ -156,7 +156,7 @@ function report(error: unknown, io: CliIo, out: Output, verbose: boolean): numbe
   const code = exitCodeOf(error);
   const show = displayFile(io);
   if (error instanceof ConfigError) {
-    const errors = error.issues.filter((issue) => issue.severity === 'error');
+    const errors = error.errors;
     const warnings = error.issues.filter((issue) => issue.severity === 'warning');
     out.data({
       ok: false,

@@ -12,6 +12,7 @@ import { isPlainObject, type Layer } from './merge.js';
 import { type ConfigPath, OriginMap, type ValueOrigin } from './paths.js';
 import { isMapAt, knownKeysAt, valueKindAt } from './schema/introspect.js';
 import { GENERIC_PROVIDER_ENV_ALIASES, PROVIDER_ENV_ALIASES } from './schema/providers.js';
+import { FORBIDDEN_KEYS } from './yaml-limits.js';
 
 /** Environment variables, as in `process.env`. */
 export type Environment = Readonly<Record<string, string | undefined>>;
@@ -80,8 +81,6 @@ function originOf(environment: ResolvedEnvironment, variable: string): ValueOrig
     ? { kind: 'env', variable, dotenvFile: environment.dotenvFile }
     : { kind: 'env', variable };
 }
-
-const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
 /**
  * Apply `SECTION__KEY__…` variables to `base`. Variable names are matched without regard to

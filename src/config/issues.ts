@@ -34,7 +34,7 @@ export class ConfigError extends McpAgentError {
   readonly issues: readonly ConfigIssue[];
 
   constructor(issues: readonly ConfigIssue[], options: { cause?: unknown } = {}) {
-    const errors = issues.filter((issue) => issue.severity === 'error');
+    const errors = errorsOf(issues);
     const first = errors[0];
     const summary =
       errors.length === 1 && first
@@ -46,8 +46,12 @@ export class ConfigError extends McpAgentError {
 
   /** The error issues only. */
   get errors(): readonly ConfigIssue[] {
-    return this.issues.filter((issue) => issue.severity === 'error');
+    return errorsOf(this.issues);
   }
+}
+
+function errorsOf(issues: readonly ConfigIssue[]): readonly ConfigIssue[] {
+  return issues.filter((issue) => issue.severity === 'error');
 }
 
 /** The known name closest to `input`, if it is close enough to be a likely typo. */

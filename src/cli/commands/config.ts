@@ -3,12 +3,12 @@
  *
  * @module
  */
-import { relative, sep } from 'node:path';
 import { Document, isCollection, isPair, isScalar, isSeq, type Scalar, visit } from 'yaml';
-import { type ConfigIssue, formatIssue } from '../../config/issues.js';
+import { formatIssue } from '../../config/issues.js';
 import { type LoadedSettings, loadSettings } from '../../config/load.js';
-import { formatOrigin, formatPath, pathKey, type ValueOrigin } from '../../config/paths.js';
+import { formatOrigin, pathKey, type ValueOrigin } from '../../config/paths.js';
 import { redactSettings, sourcesRecord } from '../../config/redact.js';
+import { displayFile, issueJson } from '../format.js';
 import type { CliIo, GlobalOptions, Output } from '../io.js';
 
 /** Load the configuration the way every command does. */
@@ -19,25 +19,6 @@ export function loadForCli(io: CliIo, options: GlobalOptions): LoadedSettings {
     env: io.env,
     ...(io.homeDir ? { homeDir: io.homeDir } : {}),
   });
-}
-
-/** Show a file relative to the working directory when it is inside it. */
-export function displayFile(io: CliIo): (file: string) => string {
-  return (file) => {
-    const rel = relative(io.cwd, file);
-    return rel !== '' && !rel.startsWith(`..${sep}`) && rel !== '..' ? rel : file;
-  };
-}
-
-/** An issue as plain JSON. */
-export function issueJson(issue: ConfigIssue, show: (file: string) => string) {
-  return {
-    severity: issue.severity,
-    ...(issue.path ? { path: formatPath(issue.path) } : {}),
-    ...(issue.origin ? { source: formatOrigin(issue.origin, show) } : {}),
-    message: issue.message,
-    text: formatIssue(issue, show),
-  };
 }
 
 function describeSources(loaded: LoadedSettings, show: (file: string) => string): string {

@@ -5,8 +5,8 @@
  */
 import { resolve } from 'node:path';
 import { initProject } from '../../config/starter.js';
+import { displayFile } from '../format.js';
 import type { CliIo, Output } from '../io.js';
-import { displayFile } from './config.js';
 
 /** Write the starter files into `dir` (default: the working directory). */
 export function init(io: CliIo, out: Output, options: { dir?: string; force: boolean }): number {
