@@ -88,3 +88,21 @@ describe('redactSettings', () => {
     expect(value.mcp.servers.gh.url).toBe('redis://u:[redacted]@h:1/0');
   });
 });
+
+describe('secrets that contain "${" by chance', () => {
+  test('a syntax error in such a value does not quote any of it', () => {
+    tree = tempTree({
+      'mcp_agent.config.yaml': 'mcp:\n  servers:\n    fs:\n      command: npx\n',
+      'mcp_agent.secrets.yaml':
+        'mcp:\n  servers:\n    fs:\n      env:\n        DB_PASSWORD: "Zq8${Kx7SecretTail!"\n',
+    });
+    let message = '';
+    try {
+      loadSettings({ cwd: tree.dir, env: {}, homeDir: join(tree.dir, 'home') });
+    } catch (error) {
+      message = `${(error as Error).message}\n${JSON.stringify(error)}`;
+    }
+    expect(message).toMatch(/unterminated "\$\{" at character 4/);
+    expect(message).not.toContain('Kx7SecretTail');
+  });
+});
