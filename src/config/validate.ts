@@ -66,27 +66,9 @@ function toConfigIssues(
         at(path, `must be one of ${issue.values.map((value) => JSON.stringify(value)).join(', ')}`),
       ];
     case 'too_small':
-      return [
-        at(
-          path,
-          describeBound(
-            issue.inclusive === false ? 'more than' : 'at least',
-            issue.origin,
-            issue.minimum,
-          ),
-        ),
-      ];
+      return [at(path, describeBound('min', issue.origin, issue.minimum, issue.inclusive))];
     case 'too_big':
-      return [
-        at(
-          path,
-          describeBound(
-            issue.inclusive === false ? 'less than' : 'at most',
-            issue.origin,
-            issue.maximum,
-          ),
-        ),
-      ];
+      return [at(path, describeBound('max', issue.origin, issue.maximum, issue.inclusive))];
     case 'invalid_format':
       return [
         at(
@@ -126,7 +108,14 @@ function listKnown(known: readonly string[]): string {
   return known.length > 0 && known.length <= 20 ? ` (known keys: ${known.join(', ')})` : '';
 }
 
-function describeBound(word: string, origin: string, bound: number | bigint): string {
+function describeBound(
+  side: 'min' | 'max',
+  origin: string,
+  bound: number | bigint,
+  inclusive = true,
+): string {
+  const word =
+    side === 'min' ? (inclusive ? 'at least' : 'more than') : inclusive ? 'at most' : 'less than';
   switch (origin) {
     case 'string':
       return Number(bound) === 1 && word === 'at least'
