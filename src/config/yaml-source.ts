@@ -159,12 +159,19 @@ export function parseYamlSource(
   const walkMerged = (source: unknown, path: ConfigPath, position: SourcePosition): void => {
     const target = isAlias(source) ? source.resolve(doc) : source;
     if (!isMap(target) || active.has(target)) return;
+    active.add(target);
     for (const pair of target.items) {
       const key = keyOf(pair.key);
-      if (key === undefined || key === '<<') continue;
-      if (origins.own([...path, key]) === undefined)
+      if (key === undefined) continue;
+      if (key === '<<') {
+        // A merged mapping may itself merge others.
+        const nested = isSeq(pair.value) ? pair.value.items : [pair.value];
+        for (const inner of nested) walkMerged(inner, path, position);
+      } else if (origins.own([...path, key]) === undefined) {
         walk(pair.value, [...path, key], position, true);
+      }
     }
+    active.delete(target);
   };
   const root = doc.contents;
   walk(root, [], root?.range ? positionOf(root.range[0]) : { line: 1, column: 1 }, false);

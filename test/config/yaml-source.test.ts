@@ -129,3 +129,20 @@ describe('parseYamlSource', () => {
     expect(result).toMatchObject({ ok: true, value: null });
   });
 });
+
+describe('origins through merge keys', () => {
+  test('values a merge brings in through another merge are recorded where the merge is', () => {
+    const result = parseYamlSource(
+      'base: &b {client_id: X}\nmid: &m {<<: *b, scope: y}\nuse:\n  <<: *m\n',
+      at,
+    );
+    expect(result.ok).toBe(true);
+    if (!result.ok) return;
+    expect(result.value).toMatchObject({ use: { client_id: 'X', scope: 'y' } });
+    expect(result.origins.own(['use', 'client_id'])).toEqual({
+      kind: 'preload',
+      position: { line: 4, column: 3 },
+    });
+    expect(result.origins.own(['use', 'scope'])).toBeDefined();
+  });
+});
