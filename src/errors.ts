@@ -21,7 +21,21 @@ export type McpAgentErrorCode =
   /** A file that would be written already exists (and overwriting was not asked for). */
   | 'FILE_EXISTS'
   /** A file cannot be written. */
-  | 'FILE_WRITE';
+  | 'FILE_WRITE'
+  /** A server name that is not in `mcp.servers`. */
+  | 'SERVER_UNKNOWN'
+  /** A downstream server could not be started or reached, or broke the protocol. */
+  | 'SERVER_CONNECT'
+  /** A downstream server answered 401/403: it needs credentials. */
+  | 'SERVER_AUTH_REQUIRED'
+  /** A downstream server did not answer in time. */
+  | 'SERVER_TIMEOUT'
+  /** A tool name no connected server offers. */
+  | 'TOOL_UNKNOWN'
+  /** Tool arguments that are not JSON or do not match the tool's input schema. */
+  | 'TOOL_ARGUMENTS'
+  /** A tool ran and reported an error. */
+  | 'TOOL_FAILED';
 
 /** Options accepted by {@link McpAgentError}. */
 export interface McpAgentErrorOptions {

@@ -124,6 +124,10 @@ export const serverSchema = z.strictObject({
     .transform((value) => value ?? undefined),
   /** Environment of a stdio server (values are secrets). */
   env: secretMap.nullish().transform((value) => value ?? undefined),
+  /** Ours: pass the whole parent environment to a stdio server (default: a small allow-list). */
+  inherit_env: z.boolean().default(false),
+  /** Ours: parent variables passed to a stdio server by name. */
+  env_passthrough: stringList,
   /** Only these tools are exposed. */
   allowed_tools: z
     .array(z.string())

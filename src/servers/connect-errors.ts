@@ -1,0 +1,130 @@
+/**
+ * One clear sentence for each way a connection to a downstream server fails. Messages name the
+ * server, the command or the URL's origin and path, and what to change; never a header, an
+ * environment value, the arguments of a command or a URL's query.
+ *
+ * @module
+ */
+import type { ServerSettings } from '../config/schema/servers.js';
+import { McpAgentError } from '../errors.js';
+import { secretValues } from './credentials.js';
+import { scrub } from './transports.js';
+
+const TLS_CODES = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'CERT_NOT_YET_VALID',
+]);
+
+/** Where a server is, for messages: its command, or its URL without credentials or query. */
+export function describeEndpoint(settings: ServerSettings): string {
+  if (settings.transport === 'stdio') return `command "${settings.command ?? ''}"`;
+  try {
+    const url = new URL(settings.url ?? '');
+    return `${url.origin}${url.pathname}`;
+  } catch {
+    return 'its url';
+  }
+}
+
+/** Every `code` (string or HTTP status) and message along an error's `cause` chain. */
+function codesOf(error: unknown): { codes: (string | number)[]; messages: string[] } {
+  const codes: (string | number)[] = [];
+  const messages: string[] = [];
+  let current: unknown = error;
+  for (let depth = 0; current && depth < 8; depth++) {
+    if (typeof current === 'object') {
+      const { code, message } = current as { code?: unknown; message?: unknown };
+      if (typeof code === 'string' || typeof code === 'number') codes.push(code);
+      if (typeof message === 'string') messages.push(message);
+      current = (current as { cause?: unknown }).cause;
+    } else break;
+  }
+  return { codes, messages };
+}
+
+/** Turn any connection failure into an {@link McpAgentError} with one actionable sentence. */
+export function describeConnectError(
+  name: string,
+  settings: ServerSettings,
+  error: unknown,
+): McpAgentError {
+  if (error instanceof McpAgentError) return error;
+  const where = describeEndpoint(settings);
+  const { codes, messages } = codesOf(error);
+  const status = codes.find((code): code is number => typeof code === 'number' && code >= 400);
+  const text = messages.join(' | ');
+  const httpStatus =
+    status ?? Number(/\bHTTP (\d{3})\b|\b(40[134])\b/.exec(text)?.slice(1).find(Boolean));
+
+  if (httpStatus === 401 || httpStatus === 403) {
+    return new McpAgentError(
+      'SERVER_AUTH_REQUIRED',
+      `Server "${name}" at ${where} needs authentication (HTTP ${httpStatus}); set its credentials in mcp.servers.${name}.headers (or auth.api_key), or enable mcp.servers.${name}.auth.oauth.`,
+      { cause: error },
+    );
+  }
+  if (httpStatus === 404 || httpStatus === 405) {
+    return new McpAgentError(
+      'SERVER_CONNECT',
+      `Server "${name}" has no MCP endpoint at ${where} (HTTP ${httpStatus}); check mcp.servers.${name}.url and transport (${settings.transport}).`,
+      { cause: error },
+    );
+  }
+  if (codes.includes('ENOENT') && settings.transport === 'stdio') {
+    return new McpAgentError(
+      'SERVER_CONNECT',
+      `Server "${name}" cannot be started: ${where} was not found; check mcp.servers.${name}.command and PATH.`,
+      { cause: error },
+    );
+  }
+  if (codes.includes('ECONNREFUSED')) {
+    return new McpAgentError(
+      'SERVER_CONNECT',
+      `Server "${name}" at ${where} refused the connection; is it running?`,
+      { cause: error },
+    );
+  }
+  if (codes.includes('ENOTFOUND') || codes.includes('EAI_AGAIN')) {
+    return new McpAgentError(
+      'SERVER_CONNECT',
+      `Server "${name}": the host of ${where} cannot be resolved; check mcp.servers.${name}.url.`,
+      { cause: error },
+    );
+  }
+  const tls = codes.find((code) => typeof code === 'string' && TLS_CODES.has(code));
+  if (tls) {
+    return new McpAgentError(
+      'SERVER_CONNECT',
+      `Server "${name}": the TLS certificate of ${where} is not trusted (${tls}); if your organisation signs it, point NODE_EXTRA_CA_CERTS at that CA certificate.`,
+      { cause: error },
+    );
+  }
+  if (codes.includes('ETIMEDOUT') || codes.includes(-32001) || /timed out/i.test(text)) {
+    return new McpAgentError(
+      'SERVER_TIMEOUT',
+      `Server "${name}" at ${where} did not answer in time; check that it is up, or raise mcp.servers.${name}.read_timeout_seconds.`,
+      { cause: error },
+    );
+  }
+  if (settings.transport === 'stdio' && /connection closed/i.test(text)) {
+    return new McpAgentError(
+      'SERVER_CONNECT',
+      `Server "${name}" (${where}) exited before it answered; run the command by hand to see its error, or look at its stderr with --verbose.`,
+      { cause: error },
+    );
+  }
+  return new McpAgentError(
+    'SERVER_CONNECT',
+    `Server "${name}" at ${where} could not be used: ${scrub(firstLine(messages[0] ?? 'unknown error'), secretValues(settings))}.`,
+    { cause: error },
+  );
+}
+
+function firstLine(text: string): string {
+  return (text.split('\n')[0] ?? '').replace(/[.\s]+$/, '').slice(0, 200);
+}

@@ -1,0 +1,54 @@
+/**
+ * The static credentials of a downstream server: `headers`, mcp-agent's documented
+ * `auth.headers` and `auth.type: bearer` + `auth.token`, and `auth.api_key`, which becomes
+ * `Authorization: Bearer <key>` on HTTP transports unless a header sets `Authorization` itself.
+ *
+ * @module
+ */
+import type { ServerSettings } from '../config/schema/servers.js';
+
+/** How a server is authenticated, for `servers list` (never the values). */
+export type AuthMode = 'none' | 'headers' | 'env' | 'oauth';
+
+/** The headers to send to a server's endpoint, revealed (call only when sending). */
+export function staticHeaders(server: ServerSettings): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const source of [server.headers, server.auth?.headers]) {
+    for (const [name, value] of Object.entries(source ?? {})) out[name] = value.reveal();
+  }
+  const hasAuthorization = Object.keys(out).some((name) => name.toLowerCase() === 'authorization');
+  const bearer = server.auth?.token ?? server.auth?.api_key;
+  if (!hasAuthorization && bearer && !bearer.isEmpty)
+    out.Authorization = `Bearer ${bearer.reveal()}`;
+  return out;
+}
+
+/** Whether the server sends any static header. */
+function hasStaticHeaders(server: ServerSettings): boolean {
+  return (
+    Object.keys(server.headers ?? {}).length > 0 ||
+    Object.keys(server.auth?.headers ?? {}).length > 0 ||
+    server.auth?.token !== undefined ||
+    server.auth?.api_key !== undefined
+  );
+}
+
+/** The authentication mode of a server. */
+export function authMode(server: ServerSettings): AuthMode {
+  if (server.auth?.oauth?.enabled) return 'oauth';
+  if (server.transport !== 'stdio' && hasStaticHeaders(server)) return 'headers';
+  if (server.transport === 'stdio' && Object.keys(server.env ?? {}).length > 0) return 'env';
+  return 'none';
+}
+
+/** Every secret value of a server, to scrub from what its process writes. */
+export function secretValues(server: ServerSettings): string[] {
+  const values = [
+    ...Object.values(server.env ?? {}),
+    ...Object.values(server.headers ?? {}),
+    ...Object.values(server.auth?.headers ?? {}),
+    server.auth?.api_key,
+    server.auth?.token,
+  ];
+  return values.flatMap((value) => (value && value.reveal().length >= 4 ? [value.reveal()] : []));
+}

@@ -1,0 +1,107 @@
+/**
+ * The one HTTP stack of every downstream connection: undici with the proxy settings of the
+ * environment (`HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY`; Node adds `NODE_EXTRA_CA_CERTS` to the
+ * trusted roots itself), plus the wrappers each connection puts around it.
+ *
+ * @module
+ */
+import { type Dispatcher, EnvHttpProxyAgent, fetch as undiciFetch } from 'undici';
+import { McpAgentError } from '../errors.js';
+
+/** The `fetch` shape every network function of the library accepts. */
+export type FetchLike = (input: string | URL, init?: RequestInit) => Promise<Response>;
+
+/** Proxy settings, as read from the environment (`HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY`). */
+export interface ProxySettings {
+  readonly httpProxy?: string;
+  readonly httpsProxy?: string;
+  readonly noProxy?: string;
+}
+
+/** Proxy settings from environment variables (upper or lower case, as curl reads them). */
+export function proxySettingsFrom(
+  env: Readonly<Record<string, string | undefined>>,
+): ProxySettings {
+  const pick = (name: string) => env[name] ?? env[name.toLowerCase()];
+  const httpProxy = pick('HTTP_PROXY');
+  const httpsProxy = pick('HTTPS_PROXY');
+  const noProxy = pick('NO_PROXY');
+  return {
+    ...(httpProxy ? { httpProxy } : {}),
+    ...(httpsProxy ? { httpsProxy } : {}),
+    ...(noProxy ? { noProxy } : {}),
+  };
+}
+
+/** One dispatcher, and a `fetch` on it, shared by every connection. */
+export interface HttpStack {
+  readonly fetch: FetchLike;
+  readonly dispatcher: Dispatcher;
+  /** Close the dispatcher's connections. */
+  close(): Promise<void>;
+}
+
+/** An HTTP stack that honours the proxy settings. Call `close()` when done. */
+export function createHttpStack(proxy: ProxySettings = {}): HttpStack {
+  const dispatcher: Dispatcher = new EnvHttpProxyAgent({
+    ...(proxy.httpProxy ? { httpProxy: proxy.httpProxy } : {}),
+    ...(proxy.httpsProxy ? { httpsProxy: proxy.httpsProxy } : {}),
+    ...(proxy.noProxy ? { noProxy: proxy.noProxy } : {}),
+  });
+  const fetch: FetchLike = (input, init) =>
+    undiciFetch(input, { ...(init as object), dispatcher }) as unknown as Promise<Response>;
+  return { fetch, dispatcher, close: () => dispatcher.close() };
+}
+
+/**
+ * Add `headers` to requests for `endpoint`'s origin only. A request to any other origin (after a
+ * redirect, say) goes out without them.
+ */
+export function withOriginHeaders(
+  fetch: FetchLike,
+  endpoint: URL,
+  headers: () => Readonly<Record<string, string>>,
+): FetchLike {
+  return (input, init) => {
+    const url = new URL(input instanceof URL ? input.href : input);
+    if (url.origin !== endpoint.origin) return fetch(input, init);
+    const merged = new Headers(init?.headers);
+    for (const [name, value] of Object.entries(headers())) merged.set(name, value);
+    return fetch(input, { ...init, headers: merged });
+  };
+}
+
+/**
+ * Fail a request whose response headers have not arrived after `ms` milliseconds. The body (an
+ * event stream, say) may then take as long as it needs.
+ */
+export function withResponseTimeout(fetch: FetchLike, ms: number, server: string): FetchLike {
+  return async (input, init) => {
+    const controller = new AbortController();
+    const outer = init?.signal;
+    const onAbort = () => controller.abort(outer?.reason);
+    outer?.addEventListener('abort', onAbort, { once: true });
+    const timer = setTimeout(() => controller.abort(new TimeoutAbort()), ms);
+    try {
+      return await fetch(input, { ...init, signal: controller.signal });
+    } catch (error) {
+      if (controller.signal.reason instanceof TimeoutAbort) {
+        throw new McpAgentError(
+          'SERVER_TIMEOUT',
+          `Server "${server}" did not answer within ${ms / 1000} s (http_timeout_seconds); check that it is up, or raise the timeout.`,
+          { cause: error },
+        );
+      }
+      throw error;
+    } finally {
+      clearTimeout(timer);
+      outer?.removeEventListener('abort', onAbort);
+    }
+  };
+}
+
+class TimeoutAbort extends Error {
+  constructor() {
+    super('response timeout');
+  }
+}

@@ -1,0 +1,227 @@
+/**
+ * The downstream servers of `mcp.servers`: opened on first use, reused, closed together.
+ *
+ * @module
+ */
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import {
+  type CallToolResult,
+  type Tool,
+  ToolListChangedNotificationSchema,
+} from '@modelcontextprotocol/sdk/types.js';
+import { suggest } from '../config/issues.js';
+import type { ServerSettings } from '../config/schema/servers.js';
+import type { Settings } from '../config/schema/settings.js';
+import { McpAgentError } from '../errors.js';
+import { type Logger, silentLogger } from '../logger.js';
+import { describeConnectError } from './connect-errors.js';
+import { createHttpStack, type HttpStack, proxySettingsFrom } from './http.js';
+import { createTransport, type FetchWrapper } from './transports.js';
+
+/** Default time an MCP request may take, in seconds (`read_timeout_seconds` overrides it). */
+export const DEFAULT_READ_TIMEOUT_SECONDS = 60;
+
+/** Options of {@link ServerRegistry}. */
+export interface ServerRegistryOptions {
+  /** The parent environment (stdio allow-list, proxy variables). Default `process.env`. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  readonly logger?: Logger;
+  /** The HTTP stack; default: one built from the proxy variables of `env`. */
+  readonly http?: HttpStack;
+  /** Wraps each HTTP server's `fetch` (OAuth plugs in here). */
+  readonly wrapFetch?: FetchWrapper;
+  /** How this client introduces itself to servers. */
+  readonly clientInfo?: { readonly name: string; readonly version: string };
+}
+
+/** An open connection to one server. */
+export class ServerConnection {
+  readonly name: string;
+  readonly settings: ServerSettings;
+  readonly client: Client;
+  readonly #timeoutMs: number;
+  #tools: Promise<Tool[]> | undefined;
+  #listeners = new Set<() => void>();
+
+  constructor(name: string, settings: ServerSettings, client: Client) {
+    this.name = name;
+    this.settings = settings;
+    this.client = client;
+    this.#timeoutMs = (settings.read_timeout_seconds ?? DEFAULT_READ_TIMEOUT_SECONDS) * 1000;
+    client.setNotificationHandler(ToolListChangedNotificationSchema, () => {
+      this.#tools = undefined;
+      for (const listener of this.#listeners) listener();
+    });
+  }
+
+  /** Call `listener` whenever the server says its tool list changed. Returns an unsubscribe. */
+  onToolsChanged(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** The server's tools (every page), cached until it announces a change. */
+  listTools(): Promise<Tool[]> {
+    this.#tools ??= this.#fetchTools().catch((error: unknown) => {
+      this.#tools = undefined;
+      throw describeConnectError(this.name, this.settings, error);
+    });
+    return this.#tools;
+  }
+
+  async #fetchTools(): Promise<Tool[]> {
+    const tools: Tool[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await this.client.listTools(cursor ? { cursor } : {}, {
+        timeout: this.#timeoutMs,
+      });
+      tools.push(...page.tools);
+      cursor = page.nextCursor;
+    } while (cursor);
+    return tools;
+  }
+
+  /** Call a tool. A result with `isError` is returned, not thrown. */
+  async callTool(tool: string, args: Record<string, unknown>): Promise<CallToolResult> {
+    try {
+      return (await this.client.callTool({ name: tool, arguments: args }, undefined, {
+        timeout: this.#timeoutMs,
+      })) as CallToolResult;
+    } catch (error) {
+      throw describeConnectError(this.name, this.settings, error);
+    }
+  }
+}
+
+/** Opens, reuses and closes the connections to the configured servers. */
+export class ServerRegistry {
+  readonly #servers: Readonly<Record<string, ServerSettings>>;
+  readonly #env: Readonly<Record<string, string | undefined>>;
+  readonly #logger: Logger;
+  readonly #http: HttpStack;
+  readonly #ownsHttp: boolean;
+  readonly #wrapFetch: FetchWrapper | undefined;
+  readonly #clientInfo: { readonly name: string; readonly version: string };
+  readonly #connections = new Map<string, Promise<ServerConnection>>();
+
+  constructor(settings: Pick<Settings, 'mcp'>, options: ServerRegistryOptions = {}) {
+    this.#servers = settings.mcp.servers;
+    this.#env = options.env ?? process.env;
+    this.#logger = options.logger ?? silentLogger;
+    this.#ownsHttp = options.http === undefined;
+    this.#http = options.http ?? createHttpStack(proxySettingsFrom(this.#env));
+    this.#wrapFetch = options.wrapFetch;
+    this.#clientInfo = options.clientInfo ?? { name: 'mcp-agent-ts', version: '0' };
+  }
+
+  /** The configured server names. */
+  names(): string[] {
+    return Object.keys(this.#servers);
+  }
+
+  /** The settings of server `name`; throws `SERVER_UNKNOWN` for a name not configured. */
+  settings(name: string): ServerSettings {
+    const settings = this.#servers[name];
+    if (settings && Object.hasOwn(this.#servers, name)) return settings;
+    const hint = suggest(name, this.names());
+    const known = this.names();
+    throw new McpAgentError(
+      'SERVER_UNKNOWN',
+      `No server named "${name}" in mcp.servers${hint ? `; did you mean "${hint}"?` : known.length > 0 ? ` (configured: ${known.join(', ')}).` : ' (none is configured).'}`,
+    );
+  }
+
+  /** The open connection to `name`, opening it on first use; concurrent callers share one. */
+  connect(name: string): Promise<ServerConnection> {
+    const settings = this.settings(name);
+    let connection = this.#connections.get(name);
+    if (!connection) {
+      connection = this.#open(name, settings);
+      this.#connections.set(name, connection);
+      connection.catch(() => this.#connections.delete(name));
+    }
+    return connection;
+  }
+
+  async #open(name: string, settings: ServerSettings): Promise<ServerConnection> {
+    if (settings.transport === 'stdio' ? !settings.command : !settings.url) {
+      throw new McpAgentError(
+        'SERVER_CONNECT',
+        `Server "${name}" has no ${settings.transport === 'stdio' ? 'command' : 'url'} in mcp.servers.${name}.`,
+      );
+    }
+    let transport: Transport;
+    try {
+      transport = createTransport(name, settings, {
+        http: this.#http,
+        env: this.#env,
+        logger: this.#logger,
+        wrapFetch: this.#wrapFetch,
+      });
+    } catch (error) {
+      throw describeConnectError(name, settings, error);
+    }
+    const client = new Client(this.#clientInfo, { capabilities: {} });
+    this.#logger.debug(`connecting to server "${name}"`, {
+      server: name,
+      transport: settings.transport,
+    });
+    // A server that writes something other than MCP fails the connection at once, instead of
+    // leaving it to the request timeout.
+    let rejectEarly: (error: unknown) => void = () => {};
+    const broken = new Promise<never>((_, reject) => {
+      rejectEarly = reject;
+    });
+    client.onerror = (error) => {
+      if (error instanceof SyntaxError || /JSON|parse/i.test(error.message)) {
+        rejectEarly(
+          new McpAgentError(
+            'SERVER_CONNECT',
+            `Server "${name}" wrote something that is not MCP (JSON-RPC) on its ${settings.transport === 'stdio' ? 'stdout' : 'connection'}; is mcp.servers.${name} the right ${settings.transport === 'stdio' ? 'command' : 'url'}?`,
+            { cause: error },
+          ),
+        );
+      }
+      this.#logger.debug(`server "${name}" transport error`, { server: name });
+    };
+    try {
+      await Promise.race([
+        client.connect(transport, {
+          timeout: (settings.read_timeout_seconds ?? DEFAULT_READ_TIMEOUT_SECONDS) * 1000,
+        }),
+        broken,
+      ]);
+    } catch (error) {
+      await client.close().catch(() => {});
+      throw describeConnectError(name, settings, error);
+    }
+    client.onerror = (error) =>
+      this.#logger.warn(`server "${name}": ${error.message}`, { server: name });
+    return new ServerConnection(name, settings, client);
+  }
+
+  /** Close the connection to `name`, if open. */
+  async close(name: string): Promise<void> {
+    const connection = this.#connections.get(name);
+    this.#connections.delete(name);
+    if (!connection) return;
+    try {
+      const open = await connection;
+      if (open.settings.transport === 'streamable_http' && open.settings.terminate_on_close) {
+        const transport = open.client.transport as { terminateSession?: () => Promise<void> };
+        await transport.terminateSession?.().catch(() => {});
+      }
+      await open.client.close();
+    } catch {
+      // A connection that never opened has nothing to close.
+    }
+  }
+
+  /** Close every connection and, if this registry made it, the HTTP stack. */
+  async closeAll(): Promise<void> {
+    await Promise.all([...this.#connections.keys()].map((name) => this.close(name)));
+    if (this.#ownsHttp) await this.#http.close();
+  }
+}

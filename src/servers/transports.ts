@@ -1,0 +1,105 @@
+/**
+ * One MCP SDK client transport per configured server. HTTP transports get our `fetch` (the shared
+ * HTTP stack, the server's headers for its own origin only, the response timeout) and never the
+ * SDK's `authProvider`: the OAuth issue wraps the same `fetch` (see `wrapFetch`).
+ *
+ * @module
+ */
+import { createInterface } from 'node:readline';
+import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import type { ServerSettings } from '../config/schema/servers.js';
+import { REDACTED } from '../config/secret.js';
+import type { Logger } from '../logger.js';
+import { secretValues, staticHeaders } from './credentials.js';
+import { type FetchLike, type HttpStack, withOriginHeaders, withResponseTimeout } from './http.js';
+import { buildStdioEnv } from './stdio-env.js';
+import { HeaderWebSocketTransport } from './websocket.js';
+
+/** Default time to wait for response headers from an HTTP server, in seconds. */
+export const DEFAULT_HTTP_TIMEOUT_SECONDS = 30;
+
+/** Wraps a server's `fetch`; the seam where OAuth adds its bearer token and 401 handling. */
+export type FetchWrapper = (
+  server: string,
+  settings: ServerSettings,
+  fetch: FetchLike,
+) => FetchLike;
+
+/** What {@link createTransport} needs besides the server's settings. */
+export interface TransportContext {
+  readonly http: HttpStack;
+  /** The parent environment, for stdio servers. */
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly logger: Logger;
+  readonly wrapFetch?: FetchWrapper | undefined;
+  /** A Streamable HTTP session to resume. */
+  readonly sessionId?: string | undefined;
+}
+
+/** The transport for server `name`. `settings.url` must be set for remote transports. */
+export function createTransport(
+  name: string,
+  settings: ServerSettings,
+  context: TransportContext,
+): Transport {
+  if (settings.transport === 'stdio') return stdioTransport(name, settings, context);
+  const url = new URL(settings.url ?? '');
+  if (settings.transport === 'websocket') {
+    return new HeaderWebSocketTransport(url, {
+      headers: () => staticHeaders(settings),
+      dispatcher: context.http.dispatcher,
+    });
+  }
+  let fetch = withOriginHeaders(context.http.fetch, url, () => staticHeaders(settings));
+  fetch = withResponseTimeout(
+    fetch,
+    (settings.http_timeout_seconds ?? DEFAULT_HTTP_TIMEOUT_SECONDS) * 1000,
+    name,
+  );
+  if (context.wrapFetch) fetch = context.wrapFetch(name, settings, fetch);
+  if (settings.transport === 'sse') return new SSEClientTransport(url, { fetch });
+  return new StreamableHTTPClientTransport(url, {
+    fetch,
+    ...(context.sessionId ? { sessionId: context.sessionId } : {}),
+  });
+}
+
+function stdioTransport(
+  name: string,
+  settings: ServerSettings,
+  context: TransportContext,
+): StdioClientTransport {
+  const transport = new StdioClientTransport({
+    command: settings.command ?? '',
+    args: settings.args,
+    ...(settings.cwd ? { cwd: settings.cwd } : {}),
+    env: buildStdioEnv({
+      parent: context.env,
+      env: settings.env,
+      inheritEnv: settings.inherit_env,
+      passthrough: settings.env_passthrough,
+    }),
+    stderr: 'pipe',
+  });
+  const stderr = transport.stderr;
+  if (stderr) {
+    const secrets = secretValues(settings);
+    createInterface({
+      input: stderr as unknown as NodeJS.ReadableStream,
+      crlfDelay: Number.POSITIVE_INFINITY,
+    }).on('line', (line) => {
+      context.logger.info(`[${name}] ${scrub(line, secrets)}`, { server: name, stream: 'stderr' });
+    });
+  }
+  return transport;
+}
+
+/** `text` with every occurrence of each secret replaced by {@link REDACTED}. */
+export function scrub(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const secret of secrets) out = out.split(secret).join(REDACTED);
+  return out;
+}

@@ -1,0 +1,78 @@
+/**
+ * An MCP client transport over WebSocket that, unlike the SDK's, can send headers on the opening
+ * handshake (undici's WebSocket) and uses the shared HTTP stack's dispatcher. Headers are sent on
+ * the handshake only: a WebSocket has no later requests to carry them.
+ *
+ * @module
+ */
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import { type JSONRPCMessage, JSONRPCMessageSchema } from '@modelcontextprotocol/sdk/types.js';
+import { type Dispatcher, WebSocket } from 'undici';
+
+/** The MCP WebSocket subprotocol. */
+const SUBPROTOCOL = 'mcp';
+
+/** Options of {@link HeaderWebSocketTransport}. */
+export interface HeaderWebSocketOptions {
+  /** Handshake headers, computed when the connection opens. */
+  readonly headers?: () => Readonly<Record<string, string>>;
+  readonly dispatcher?: Dispatcher;
+}
+
+/** A WebSocket client transport with handshake headers. */
+export class HeaderWebSocketTransport implements Transport {
+  onclose?: () => void;
+  onerror?: (error: Error) => void;
+  onmessage?: (message: JSONRPCMessage) => void;
+  readonly #url: URL;
+  readonly #options: HeaderWebSocketOptions;
+  #socket: WebSocket | undefined;
+
+  constructor(url: URL, options: HeaderWebSocketOptions = {}) {
+    this.#url = url;
+    this.#options = options;
+  }
+
+  start(): Promise<void> {
+    if (this.#socket) throw new Error('HeaderWebSocketTransport already started');
+    return new Promise((resolve, reject) => {
+      const socket = new WebSocket(this.#url, {
+        protocols: SUBPROTOCOL,
+        ...(this.#options.headers ? { headers: { ...this.#options.headers() } } : {}),
+        ...(this.#options.dispatcher ? { dispatcher: this.#options.dispatcher } : {}),
+      });
+      this.#socket = socket;
+      let opened = false;
+      socket.onopen = () => {
+        opened = true;
+        resolve();
+      };
+      socket.onerror = (event) => {
+        const error =
+          (event as unknown as { error?: unknown }).error instanceof Error
+            ? ((event as unknown as { error: Error }).error as Error)
+            : new Error('WebSocket error');
+        if (!opened) reject(error);
+        this.onerror?.(error);
+      };
+      socket.onclose = () => this.onclose?.();
+      socket.onmessage = (event) => {
+        try {
+          const text = typeof event.data === 'string' ? event.data : String(event.data);
+          this.onmessage?.(JSONRPCMessageSchema.parse(JSON.parse(text)));
+        } catch (error) {
+          this.onerror?.(error instanceof Error ? error : new Error(String(error)));
+        }
+      };
+    });
+  }
+
+  async send(message: JSONRPCMessage): Promise<void> {
+    if (!this.#socket) throw new Error('Not connected');
+    this.#socket.send(JSON.stringify(message));
+  }
+
+  async close(): Promise<void> {
+    this.#socket?.close();
+  }
+}
