@@ -3,8 +3,11 @@
  *
  * @module
  */
+
+import { McpAgentError } from '../errors.js';
 import { configCheck, configShow } from './commands/config.js';
 import { init } from './commands/init.js';
+import { serversList, toolsCall, toolsList } from './commands/servers.js';
 import type { CliIo, GlobalOptions, Output } from './io.js';
 
 /** A command-specific option. */
@@ -58,6 +61,42 @@ export const COMMANDS: readonly CommandSpec[] = [
     options: {},
     maxArgs: 0,
     run: ({ io, global, out }) => configShow(io, global, out),
+  },
+  {
+    path: ['servers', 'list'],
+    summary: 'list the configured downstream servers and how each is authenticated',
+    usage: 'mcp-agent [--config PATH] [--json] servers list',
+    description:
+      'Lists mcp.servers: name, transport, authentication mode (none, headers, env or oauth) and\nendpoint (the command, or the URL without its query). Credential values are never shown.',
+    options: {},
+    maxArgs: 0,
+    run: ({ io, global, out }) => serversList(io, global, out),
+  },
+  {
+    path: ['tools', 'list'],
+    summary: 'list the tools of one server, or of all servers, as SERVER/TOOL',
+    usage: 'mcp-agent [--config PATH] [--json] tools list [SERVER]',
+    description:
+      'Connects to the server (or every configured server) and lists its tools under namespaced\nnames SERVER/TOOL, honouring allowed_tools. A "/" or "~" inside a name is written "~1" or "~0".',
+    options: {},
+    maxArgs: 1,
+    run: ({ io, global, out, args }) => toolsList(io, global, out, args[0]),
+  },
+  {
+    path: ['tools', 'call'],
+    summary: 'call one tool and print its result',
+    usage: 'mcp-agent [--config PATH] [--json] tools call SERVER TOOL [\'{"arg": "value"}\']',
+    description:
+      "Calls TOOL on SERVER with the JSON object given (default {}), checked against the tool's input\nschema first. Text content is printed as text, other content as JSON; --json prints the raw result.\nExit code 1 when the tool reports an error.",
+    options: {},
+    maxArgs: 3,
+    run: ({ io, global, out, args }) => {
+      const [server, tool, json] = args;
+      if (server === undefined || tool === undefined) {
+        throw new McpAgentError('USAGE', '"tools call" needs a SERVER and a TOOL.');
+      }
+      return toolsCall(io, global, out, server, tool, json);
+    },
   },
   {
     path: ['init'],

@@ -146,6 +146,9 @@ function exitCodeOf(error: unknown): number {
     case 'CONFIG_UNREADABLE':
     case 'CONFIG_INVALID':
     case 'FILE_EXISTS':
+    case 'SERVER_UNKNOWN':
+    case 'TOOL_UNKNOWN':
+    case 'TOOL_ARGUMENTS':
       return EXIT.usage;
     default:
       return EXIT.failure;

@@ -1,0 +1,168 @@
+/**
+ * `mcp-agent servers list`, `tools list [SERVER]` and `tools call SERVER TOOL [JSON_ARGS]`.
+ *
+ * @module
+ */
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { Ajv } from 'ajv';
+import { McpAgentError } from '../../errors.js';
+import { ToolAggregator } from '../../servers/aggregator.js';
+import { describeEndpoint } from '../../servers/connect-errors.js';
+import { authMode } from '../../servers/credentials.js';
+import { ServerRegistry } from '../../servers/registry.js';
+import type { CliIo, GlobalOptions, Output } from '../io.js';
+import { cliLogger } from '../logger.js';
+import { VERSION } from '../version.js';
+import { loadForCli } from './config.js';
+
+/** `servers list`: name, transport, auth mode and endpoint of each server; never a credential. */
+export function serversList(io: CliIo, options: GlobalOptions, out: Output): number {
+  const { settings } = loadForCli(io, options);
+  const rows = Object.entries(settings.mcp.servers).map(([name, server]) => ({
+    name,
+    transport: server.transport,
+    auth: authMode(server),
+    endpoint: describeEndpoint(server),
+  }));
+  out.data({ servers: rows });
+  if (rows.length === 0) {
+    out.human('No servers are configured (add them under mcp.servers).');
+    return 0;
+  }
+  const width = (key: 'name' | 'transport' | 'auth') =>
+    Math.max(key.length, ...rows.map((row) => row[key].length));
+  const line = (name: string, transport: string, auth: string, endpoint: string) =>
+    `${name.padEnd(width('name'))}  ${transport.padEnd(width('transport'))}  ${auth.padEnd(width('auth'))}  ${endpoint}`;
+  out.human(line('NAME', 'TRANSPORT', 'AUTH', 'ENDPOINT'));
+  for (const row of rows) out.human(line(row.name, row.transport, row.auth, row.endpoint));
+  return 0;
+}
+
+async function withRegistry<T>(
+  io: CliIo,
+  options: GlobalOptions,
+  out: Output,
+  run: (registry: ServerRegistry) => Promise<T>,
+): Promise<T> {
+  const { settings } = loadForCli(io, options);
+  const registry = new ServerRegistry(settings, {
+    env: io.env,
+    logger: cliLogger(out, options.verbose),
+    clientInfo: { name: 'mcp-agent-ts', version: VERSION },
+  });
+  try {
+    return await run(registry);
+  } finally {
+    await registry.closeAll();
+  }
+}
+
+/** `tools list [SERVER]`. */
+export function toolsList(
+  io: CliIo,
+  options: GlobalOptions,
+  out: Output,
+  server: string | undefined,
+): Promise<number> {
+  return withRegistry(io, options, out, async (registry) => {
+    const aggregator = new ToolAggregator(registry, server === undefined ? undefined : [server]);
+    const tools = await aggregator.listTools();
+    out.data({
+      tools: tools.map((tool) => ({
+        name: tool.name,
+        server: tool.server,
+        tool: tool.tool,
+        description: tool.definition.description ?? null,
+        inputSchema: tool.definition.inputSchema,
+      })),
+    });
+    if (tools.length === 0) out.human('No tools.');
+    const width = Math.max(...tools.map((tool) => tool.name.length), 0);
+    for (const tool of tools) {
+      const description = (tool.definition.description ?? '').split('\n')[0] ?? '';
+      out.human(`${tool.name.padEnd(width)}  ${description}`.trimEnd());
+    }
+    return 0;
+  });
+}
+
+/** `tools call SERVER TOOL [JSON_ARGS]`. */
+export function toolsCall(
+  io: CliIo,
+  options: GlobalOptions,
+  out: Output,
+  server: string,
+  tool: string,
+  json: string | undefined,
+): Promise<number> {
+  const args = parseArguments(json);
+  return withRegistry(io, options, out, async (registry) => {
+    const aggregator = new ToolAggregator(registry, [server]);
+    const found = await aggregator.findTool(server, tool);
+    checkArguments(found.name, found.definition.inputSchema, args);
+    const connection = await registry.connect(server);
+    const result = await connection.callTool(tool, args);
+    out.data(result);
+    if (result.isError) {
+      out.human(`error: tool "${found.name}" reported an error:`);
+      out.human(renderContent(result));
+      return 1;
+    }
+    if (!out.json) out.human(renderContent(result));
+    return 0;
+  });
+}
+
+function parseArguments(json: string | undefined): Record<string, unknown> {
+  if (json === undefined || json.trim() === '') return {};
+  let value: unknown;
+  try {
+    value = JSON.parse(json);
+  } catch {
+    throw new McpAgentError(
+      'TOOL_ARGUMENTS',
+      `The tool arguments are not valid JSON; pass one JSON object, for example '{"message": "hi"}'.`,
+    );
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new McpAgentError(
+      'TOOL_ARGUMENTS',
+      'The tool arguments must be a JSON object (like {"name": "value"}), not a list or a single value.',
+    );
+  }
+  return value as Record<string, unknown>;
+}
+
+const ajv = new Ajv({ strict: false, allErrors: true });
+
+function checkArguments(name: string, schema: unknown, args: Record<string, unknown>): void {
+  let validate: ReturnType<typeof ajv.compile>;
+  try {
+    validate = ajv.compile(schema as object);
+  } catch {
+    return; // A schema we cannot compile is the server's to enforce.
+  }
+  if (validate(args)) return;
+  const problems = (validate.errors ?? []).slice(0, 5).map((error) => {
+    const where = error.instancePath
+      ? `"${error.instancePath.slice(1).replaceAll('/', '.')}"`
+      : 'the arguments';
+    const missing = (error.params as { missingProperty?: string }).missingProperty;
+    return missing ? `"${missing}" is required` : `${where} ${error.message ?? 'is not valid'}`;
+  });
+  throw new McpAgentError(
+    'TOOL_ARGUMENTS',
+    `The arguments do not match the input schema of "${name}": ${problems.join('; ')}.`,
+  );
+}
+
+/** Text content as text; every other kind of content as JSON. */
+export function renderContent(result: CallToolResult): string {
+  const parts = result.content.map((item) =>
+    item.type === 'text' ? item.text : JSON.stringify(item, null, 2),
+  );
+  if (result.structuredContent && parts.length === 0) {
+    parts.push(JSON.stringify(result.structuredContent, null, 2));
+  }
+  return parts.join('\n');
+}
