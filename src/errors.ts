@@ -33,9 +33,7 @@ export type McpAgentErrorCode =
   /** A tool name no connected server offers. */
   | 'TOOL_UNKNOWN'
   /** Tool arguments that are not JSON or do not match the tool's input schema. */
-  | 'TOOL_ARGUMENTS'
-  /** A tool ran and reported an error. */
-  | 'TOOL_FAILED';
+  | 'TOOL_ARGUMENTS';
 
 /** Options accepted by {@link McpAgentError}. */
 export interface McpAgentErrorOptions {

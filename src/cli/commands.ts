@@ -4,11 +4,11 @@
  * @module
  */
 
-import { McpAgentError } from '../errors.js';
 import { configCheck, configShow } from './commands/config.js';
 import { init } from './commands/init.js';
 import { serversList, toolsCall, toolsList } from './commands/servers.js';
 import type { CliIo, GlobalOptions, Output } from './io.js';
+import { UsageError } from './usage.js';
 
 /** A command-specific option. */
 export interface OptionSpec {
@@ -93,7 +93,10 @@ export const COMMANDS: readonly CommandSpec[] = [
     run: ({ io, global, out, args }) => {
       const [server, tool, json] = args;
       if (server === undefined || tool === undefined) {
-        throw new McpAgentError('USAGE', '"tools call" needs a SERVER and a TOOL.');
+        throw new UsageError(
+          '"tools call" needs a SERVER and a TOOL.',
+          'mcp-agent tools call --help',
+        );
       }
       return toolsCall(io, global, out, server, tool, json);
     },

@@ -12,6 +12,7 @@ import { COMMANDS, type CommandSpec } from './commands.js';
 import { displayFile, issueJson } from './format.js';
 import { commandHelp, groupHelp, mainHelp } from './help.js';
 import { type CliIo, type GlobalOptions, Output } from './io.js';
+import { UsageError } from './usage.js';
 import { VERSION } from './version.js';
 
 /** Exit codes. */
@@ -24,14 +25,6 @@ const GLOBAL_OPTIONS = {
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'V' },
 } as const satisfies ParseArgsConfig['options'];
-
-class UsageError extends McpAgentError {
-  readonly helpFor: string;
-  constructor(message: string, helpFor = 'mcp-agent --help', cause?: unknown) {
-    super('USAGE', message, cause === undefined ? {} : { cause });
-    this.helpFor = helpFor;
-  }
-}
 
 /** Run the CLI with `argv` (without the node and script paths); resolves to the exit code. */
 export async function run(argv: readonly string[], io: CliIo): Promise<number> {

@@ -52,8 +52,14 @@ export function describeConnectError(
   name: string,
   settings: ServerSettings,
   error: unknown,
+  fetchError?: unknown,
 ): McpAgentError {
   if (error instanceof McpAgentError) return error;
+  // A transport that turned a network error into text (SSE): classify the error fetch saw.
+  if (fetchError !== undefined && codesOf(error).codes.length === 0) {
+    if (fetchError instanceof McpAgentError) return fetchError;
+    return describeConnectError(name, settings, fetchError);
+  }
   const where = describeEndpoint(settings);
   const { codes, messages } = codesOf(error);
   const status = codes.find((code): code is number => typeof code === 'number' && code >= 400);
@@ -72,6 +78,20 @@ export function describeConnectError(
     return new McpAgentError(
       'SERVER_CONNECT',
       `Server "${name}" has no MCP endpoint at ${where} (HTTP ${httpStatus}); check mcp.servers.${name}.url and transport (${settings.transport}).`,
+      { cause: error },
+    );
+  }
+  if (codes.includes('WS_HANDSHAKE_REFUSED')) {
+    return new McpAgentError(
+      'SERVER_CONNECT',
+      `Server "${name}" at ${where} refused the WebSocket handshake; check mcp.servers.${name}.url, and its headers if it needs credentials.`,
+      { cause: error },
+    );
+  }
+  if (/Redirect to .* not followed/i.test(text)) {
+    return new McpAgentError(
+      'SERVER_CONNECT',
+      `Server "${name}" at ${where} redirects to another origin, which is not followed (its headers must not reach another site); set mcp.servers.${name}.url to the final address.`,
       { cause: error },
     );
   }
@@ -120,9 +140,17 @@ export function describeConnectError(
   }
   return new McpAgentError(
     'SERVER_CONNECT',
-    `Server "${name}" at ${where} could not be used: ${scrub(firstLine(messages[0] ?? 'unknown error'), secretValues(settings))}.`,
+    `Server "${name}" at ${where} could not be used: ${scrub(firstLine(messages[0] ?? 'unknown error'), [...secretValues(settings), ...queryValues(settings)])}.`,
     { cause: error },
   );
+}
+
+/** The query of a server's URL and each of its values: they may be credentials. */
+function queryValues(settings: ServerSettings): string[] {
+  if (!settings.url || !URL.canParse(settings.url)) return [];
+  const url = new URL(settings.url);
+  const values = [...url.searchParams.values(), url.search.slice(1)];
+  return values.filter((value) => value.length >= 4).sort((a, b) => b.length - a.length);
 }
 
 function firstLine(text: string): string {

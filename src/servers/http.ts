@@ -43,14 +43,17 @@ export interface HttpStack {
 
 /** An HTTP stack that honours the proxy settings. Call `close()` when done. */
 export function createHttpStack(proxy: ProxySettings = {}): HttpStack {
+  // Empty strings, not absent keys: undici would otherwise read process.env itself, and the
+  // settings passed in are the whole truth.
   const dispatcher: Dispatcher = new EnvHttpProxyAgent({
-    ...(proxy.httpProxy ? { httpProxy: proxy.httpProxy } : {}),
-    ...(proxy.httpsProxy ? { httpsProxy: proxy.httpsProxy } : {}),
-    ...(proxy.noProxy ? { noProxy: proxy.noProxy } : {}),
+    httpProxy: proxy.httpProxy ?? '',
+    httpsProxy: proxy.httpsProxy ?? '',
+    noProxy: proxy.noProxy ?? '',
   });
   const fetch: FetchLike = (input, init) =>
     undiciFetch(input, { ...(init as object), dispatcher }) as unknown as Promise<Response>;
-  return { fetch, dispatcher, close: () => dispatcher.close() };
+  let closed: Promise<void> | undefined;
+  return { fetch, dispatcher, close: () => (closed ??= dispatcher.close()) };
 }
 
 /**
@@ -94,8 +97,9 @@ export function withResponseTimeout(fetch: FetchLike, ms: number, server: string
       }
       throw error;
     } finally {
+      // Only the timer ends here: the caller's signal stays linked, so aborting it later still
+      // ends the response body (an event stream that a close must stop).
       clearTimeout(timer);
-      outer?.removeEventListener('abort', onAbort);
     }
   };
 }

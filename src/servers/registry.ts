@@ -153,12 +153,17 @@ export class ServerRegistry {
       );
     }
     let transport: Transport;
+    // The SSE transport reports network failures as text; the error our fetch saw has the codes.
+    let fetchError: unknown;
     try {
       transport = createTransport(name, settings, {
         http: this.#http,
         env: this.#env,
         logger: this.#logger,
         wrapFetch: this.#wrapFetch,
+        onFetchError: (error) => {
+          fetchError = error;
+        },
       });
     } catch (error) {
       throw describeConnectError(name, settings, error);
@@ -175,7 +180,8 @@ export class ServerRegistry {
       rejectEarly = reject;
     });
     client.onerror = (error) => {
-      if (error instanceof SyntaxError || /JSON|parse/i.test(error.message)) {
+      // Only a message that is not JSON-RPC, never an HTTP error whose body mentions JSON.
+      if (error instanceof SyntaxError || error.name === 'ZodError') {
         rejectEarly(
           new McpAgentError(
             'SERVER_CONNECT',
@@ -194,8 +200,9 @@ export class ServerRegistry {
         broken,
       ]);
     } catch (error) {
+      client.onerror = () => {};
       await client.close().catch(() => {});
-      throw describeConnectError(name, settings, error);
+      throw describeConnectError(name, settings, error, fetchError);
     }
     client.onerror = (error) =>
       this.#logger.warn(`server "${name}": ${error.message}`, { server: name });
@@ -213,6 +220,8 @@ export class ServerRegistry {
         const transport = open.client.transport as { terminateSession?: () => Promise<void> };
         await transport.terminateSession?.().catch(() => {});
       }
+      // Errors of a connection being closed (an aborted event stream) are not news.
+      open.client.onerror = () => {};
       await open.client.close();
     } catch {
       // A connection that never opened has nothing to close.

@@ -37,6 +37,8 @@ export interface TransportContext {
   readonly wrapFetch?: FetchWrapper | undefined;
   /** A Streamable HTTP session to resume. */
   readonly sessionId?: string | undefined;
+  /** Told of every error a request of this server's `fetch` throws. */
+  readonly onFetchError?: ((error: unknown) => void) | undefined;
 }
 
 /** The transport for server `name`. `settings.url` must be set for remote transports. */
@@ -60,6 +62,18 @@ export function createTransport(
     name,
   );
   if (context.wrapFetch) fetch = context.wrapFetch(name, settings, fetch);
+  const onFetchError = context.onFetchError;
+  if (onFetchError) {
+    const inner = fetch;
+    fetch = async (input, init) => {
+      try {
+        return await inner(input, init);
+      } catch (error) {
+        onFetchError(error);
+        throw error;
+      }
+    };
+  }
   if (settings.transport === 'sse') return new SSEClientTransport(url, { fetch });
   return new StreamableHTTPClientTransport(url, {
     fetch,

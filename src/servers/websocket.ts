@@ -52,7 +52,14 @@ export class HeaderWebSocketTransport implements Transport {
           (event as unknown as { error?: unknown }).error instanceof Error
             ? ((event as unknown as { error: Error }).error as Error)
             : new Error('WebSocket error');
-        if (!opened) reject(error);
+        if (!opened) {
+          reject(
+            Object.assign(new Error('the WebSocket handshake was refused', { cause: error }), {
+              code: 'WS_HANDSHAKE_REFUSED',
+            }),
+          );
+          return;
+        }
         this.onerror?.(error);
       };
       socket.onclose = () => this.onclose?.();

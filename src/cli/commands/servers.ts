@@ -95,7 +95,7 @@ export function toolsCall(
   tool: string,
   json: string | undefined,
 ): Promise<number> {
-  const args = parseArguments(json);
+  const args = parseArguments(json, `tool "${tool}" of server "${server}"`);
   return withRegistry(io, options, out, async (registry) => {
     const aggregator = new ToolAggregator(registry, [server]);
     const found = await aggregator.findTool(server, tool);
@@ -113,7 +113,7 @@ export function toolsCall(
   });
 }
 
-function parseArguments(json: string | undefined): Record<string, unknown> {
+function parseArguments(json: string | undefined, name: string): Record<string, unknown> {
   if (json === undefined || json.trim() === '') return {};
   let value: unknown;
   try {
@@ -121,13 +121,13 @@ function parseArguments(json: string | undefined): Record<string, unknown> {
   } catch {
     throw new McpAgentError(
       'TOOL_ARGUMENTS',
-      `The tool arguments are not valid JSON; pass one JSON object, for example '{"message": "hi"}'.`,
+      `The arguments for ${name} are not valid JSON; pass one JSON object, for example '{"message": "hi"}'.`,
     );
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new McpAgentError(
       'TOOL_ARGUMENTS',
-      'The tool arguments must be a JSON object (like {"name": "value"}), not a list or a single value.',
+      `The arguments for ${name} must be a JSON object (like {"name": "value"}), not a list or a single value.`,
     );
   }
   return value as Record<string, unknown>;
