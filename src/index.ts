@@ -38,3 +38,19 @@ export type {
 export { substitute } from './config/substitute.js';
 export type { McpAgentErrorCode, McpAgentErrorOptions } from './errors.js';
 export { isMcpAgentError, McpAgentError } from './errors.js';
+export type { Logger } from './logger.js';
+export { silentLogger } from './logger.js';
+export type { AggregatedTool } from './servers/aggregator.js';
+export {
+  namespacedName,
+  parseNamespacedName,
+  TOOL_SEPARATOR,
+  ToolAggregator,
+} from './servers/aggregator.js';
+export type { AuthMode } from './servers/credentials.js';
+export { authMode } from './servers/credentials.js';
+export type { FetchLike, HttpStack, ProxySettings } from './servers/http.js';
+export { createHttpStack, proxySettingsFrom } from './servers/http.js';
+export type { ServerRegistryOptions } from './servers/registry.js';
+export { ServerConnection, ServerRegistry } from './servers/registry.js';
+export type { FetchWrapper } from './servers/transports.js';
