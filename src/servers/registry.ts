@@ -55,6 +55,15 @@ export class ServerConnection {
     });
   }
 
+  /**
+   * The Streamable HTTP session id, to resume this session later with
+   * `registry.connect(name, { sessionId })` (keep `terminate_on_close: false` so that closing does
+   * not end it). `undefined` for other transports.
+   */
+  get sessionId(): string | undefined {
+    return (this.client.transport as { sessionId?: string } | undefined)?.sessionId;
+  }
+
   /** Call `listener` whenever the server says its tool list changed. Returns an unsubscribe. */
   onToolsChanged(listener: () => void): () => void {
     this.#listeners.add(listener);
@@ -133,19 +142,27 @@ export class ServerRegistry {
     );
   }
 
-  /** The open connection to `name`, opening it on first use; concurrent callers share one. */
-  connect(name: string): Promise<ServerConnection> {
+  /**
+   * The open connection to `name`, opening it on first use; concurrent callers share one.
+   * `sessionId` resumes an earlier Streamable HTTP session (see {@link ServerConnection.sessionId})
+   * instead of starting a new one; it is ignored when a connection is already open.
+   */
+  connect(name: string, options: { sessionId?: string } = {}): Promise<ServerConnection> {
     const settings = this.settings(name);
     let connection = this.#connections.get(name);
     if (!connection) {
-      connection = this.#open(name, settings);
+      connection = this.#open(name, settings, options.sessionId);
       this.#connections.set(name, connection);
       connection.catch(() => this.#connections.delete(name));
     }
     return connection;
   }
 
-  async #open(name: string, settings: ServerSettings): Promise<ServerConnection> {
+  async #open(
+    name: string,
+    settings: ServerSettings,
+    sessionId: string | undefined,
+  ): Promise<ServerConnection> {
     if (settings.transport === 'stdio' ? !settings.command : !settings.url) {
       throw new McpAgentError(
         'SERVER_CONNECT',
@@ -161,6 +178,7 @@ export class ServerRegistry {
         env: this.#env,
         logger: this.#logger,
         wrapFetch: this.#wrapFetch,
+        sessionId: settings.transport === 'streamable_http' ? sessionId : undefined,
         onFetchError: (error) => {
           fetchError = error;
         },
