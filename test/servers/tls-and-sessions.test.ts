@@ -1,5 +1,5 @@
-import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { loadSettings } from '../../src/config/load.js';
 import { ServerRegistry } from '../../src/servers/registry.js';
 import { type EverythingServer, startEverything } from '../support/everything.js';
+import { selfSignedCertificate } from '../support/stub-servers.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const built = existsSync(join(root, 'dist', 'cli', 'main.js'));
@@ -21,49 +22,28 @@ describe.skipIf(!built)(
     let dir: string;
     let https: Server;
     let url: string;
+    let caFile: string;
 
     beforeAll(async () => {
       dir = mkdtempSync(join(tmpdir(), 'mcp-agent-ts-tls-'));
-      execFileSync(
-        'openssl',
-        [
-          'req',
-          '-x509',
-          '-newkey',
-          'rsa:2048',
-          '-nodes',
-          '-subj',
-          '/CN=127.0.0.1',
-          '-addext',
-          'subjectAltName=IP:127.0.0.1',
-          '-days',
-          '1',
-          '-keyout',
-          join(dir, 'key.pem'),
-          '-out',
-          join(dir, 'ca.pem'),
-        ],
-        { stdio: 'ignore', timeout: 10_000 },
-      );
-      https = createServer(
-        { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'ca.pem')) },
-        async (req, res) => {
-          // Stateless: a new server and transport per request.
-          const server = new McpServer({ name: 'tls', version: '1.0.0' });
-          server.registerTool('hello', { description: 'Says hello' }, () => ({
-            content: [{ type: 'text', text: 'hello over TLS' }],
-          }));
-          const transport = new StreamableHTTPServerTransport({
-            sessionIdGenerator: undefined as unknown as () => string,
-          });
-          res.on('close', () => {
-            void transport.close();
-            void server.close();
-          });
-          await server.connect(transport);
-          await transport.handleRequest(req, res);
-        },
-      );
+      const tls = selfSignedCertificate(dir, '127.0.0.1');
+      caFile = tls.certFile;
+      https = createServer({ key: tls.key, cert: tls.cert }, async (req, res) => {
+        // Stateless: a new server and transport per request.
+        const server = new McpServer({ name: 'tls', version: '1.0.0' });
+        server.registerTool('hello', { description: 'Says hello' }, () => ({
+          content: [{ type: 'text', text: 'hello over TLS' }],
+        }));
+        const transport = new StreamableHTTPServerTransport({
+          sessionIdGenerator: undefined as unknown as () => string,
+        });
+        res.on('close', () => {
+          void transport.close();
+          void server.close();
+        });
+        await server.connect(transport);
+        await transport.handleRequest(req, res);
+      });
       await new Promise<void>((resolve) => https.listen(0, '127.0.0.1', resolve));
       url = `https://127.0.0.1:${(https.address() as AddressInfo).port}/mcp`;
       writeFileSync(
@@ -99,7 +79,7 @@ describe.skipIf(!built)(
     });
 
     test('with it pointing at the CA, the same call works', async () => {
-      const result = await cli({ NODE_EXTRA_CA_CERTS: join(dir, 'ca.pem') });
+      const result = await cli({ NODE_EXTRA_CA_CERTS: caFile });
       expect(result.status, result.stderr).toBe(0);
       expect(result.stderr).toContain('hello over TLS');
     });

@@ -81,10 +81,17 @@ export function startHttpsStub(
   return listen(createHttpsServer(tls, handler), 'https');
 }
 
-/** A self-signed certificate for CN=localhost, written into `dir` by `openssl`. */
-export function selfSignedCertificate(dir: string): { key: string; cert: string } {
+/**
+ * A self-signed certificate for `host` (default `localhost`; an IP address goes in the subject
+ * alternative name), written into `dir` as key.pem and cert.pem by `openssl`.
+ */
+export function selfSignedCertificate(
+  dir: string,
+  host = 'localhost',
+): { key: string; cert: string; certFile: string } {
   const keyFile = join(dir, 'key.pem');
   const certFile = join(dir, 'cert.pem');
+  const san = /^[\d.]+$/.test(host) ? `IP:${host}` : `DNS:${host}`;
   execFileSync(
     'openssl',
     [
@@ -94,7 +101,9 @@ export function selfSignedCertificate(dir: string): { key: string; cert: string 
       'rsa:2048',
       '-nodes',
       '-subj',
-      '/CN=localhost',
+      `/CN=${host}`,
+      '-addext',
+      `subjectAltName=${san}`,
       '-days',
       '1',
       '-keyout',
@@ -104,7 +113,7 @@ export function selfSignedCertificate(dir: string): { key: string; cert: string 
     ],
     { stdio: 'ignore', timeout: 10_000 },
   );
-  return { key: readFileSync(keyFile, 'utf8'), cert: readFileSync(certFile, 'utf8') };
+  return { key: readFileSync(keyFile, 'utf8'), cert: readFileSync(certFile, 'utf8'), certFile };
 }
 
 /** A port on 127.0.0.1 that was just bound and closed, so connecting to it is refused. */
