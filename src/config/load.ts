@@ -234,6 +234,15 @@ function serverProblems(server: ServerSettings): { key: string; message: string 
       key: 'url',
       message: `is not set, so this ${server.transport} server cannot be reached`,
     });
+  } else if (
+    URL.canParse(server.url) &&
+    (new URL(server.url).username || new URL(server.url).password)
+  ) {
+    problems.push({
+      key: 'url',
+      message:
+        'has credentials in it, which are never sent (and would show in logs); put them in headers',
+    });
   } else if (!isUsableServerUrl(server.url, server.transport)) {
     problems.push({
       key: 'url',

@@ -10,7 +10,7 @@
 import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
 import { suggest } from '../config/issues.js';
 import { McpAgentError } from '../errors.js';
-import type { ServerConnection, ServerRegistry } from './registry.js';
+import type { ServerRegistry } from './registry.js';
 
 /** The separator between server and tool names. */
 export const TOOL_SEPARATOR = '/';
@@ -50,12 +50,6 @@ export function parseNamespacedName(name: string): { server: string; tool: strin
   };
 }
 
-/** Whether `tool` passes the server's `allowed_tools` (no list: every tool). */
-export function isAllowed(connection: ServerConnection, tool: string): boolean {
-  const allowed = connection.settings.allowed_tools;
-  return allowed === undefined || allowed.includes(tool);
-}
-
 /** The tools of a set of servers under namespaced names, following their list changes. */
 export class ToolAggregator {
   readonly #registry: ServerRegistry;
@@ -78,33 +72,33 @@ export class ToolAggregator {
   async listServerTools(server: string): Promise<AggregatedTool[]> {
     const connection = await this.#registry.connect(server);
     const tools = await connection.listTools();
-    return tools
-      .filter((tool) => isAllowed(connection, tool.name))
-      .map((tool) => ({
-        name: namespacedName(server, tool.name),
-        server,
-        tool: tool.name,
-        definition: tool,
-      }));
+    return tools.map((tool) => ({
+      name: namespacedName(server, tool.name),
+      server,
+      tool: tool.name,
+      definition: tool,
+    }));
   }
 
   /** The definition of `tool` on `server`; throws `TOOL_UNKNOWN` when it is not offered. */
   async findTool(server: string, tool: string): Promise<AggregatedTool> {
+    const connection = await this.#registry.connect(server);
+    if (!connection.isAllowed(tool)) {
+      throw new McpAgentError(
+        'TOOL_UNKNOWN',
+        `Tool "${tool}" of server "${server}" is not in mcp.servers.${server}.allowed_tools.`,
+      );
+    }
     const tools = await this.listServerTools(server);
     const found = tools.find((candidate) => candidate.tool === tool);
     if (found) return found;
-    const connection = await this.#registry.connect(server);
-    const filtered =
-      !isAllowed(connection, tool) && (await connection.listTools()).some((t) => t.name === tool);
     const hint = suggest(
       tool,
       tools.map((candidate) => candidate.tool),
     );
     throw new McpAgentError(
       'TOOL_UNKNOWN',
-      filtered
-        ? `Tool "${tool}" of server "${server}" is not in mcp.servers.${server}.allowed_tools.`
-        : `Server "${server}" has no tool "${tool}"${hint ? `; did you mean "${hint}"?` : ''}.`,
+      `Server "${server}" has no tool "${tool}"${hint ? `; did you mean "${hint}"?` : ''}.`,
     );
   }
 
@@ -123,8 +117,8 @@ export class ToolAggregator {
   }
 
   /**
-   * Call `listener` when any aggregated server announces a tool-list change. Only servers already
-   * connected are followed; returns an unsubscribe function.
+   * Call `listener` when any aggregated server announces a tool-list change. Connects to every
+   * aggregated server; returns an unsubscribe function.
    */
   async onToolsChanged(listener: (server: string) => void): Promise<() => void> {
     const connections = await Promise.all(

@@ -1,14 +1,13 @@
 /**
  * One clear sentence for each way a connection to a downstream server fails. Messages name the
- * server, the command or the URL's origin and path, and what to change; never a header, an
- * environment value, the arguments of a command or a URL's query.
+ * server, the program or the URL's origin and path, and what to change; never a header, an
+ * environment value, the arguments of a command, a URL's query, or any text a library or the
+ * server wrote (it can quote those).
  *
  * @module
  */
 import type { ServerSettings } from '../config/schema/servers.js';
 import { McpAgentError } from '../errors.js';
-import { secretValues } from './credentials.js';
-import { scrub } from './transports.js';
 
 const TLS_CODES = new Set([
   'DEPTH_ZERO_SELF_SIGNED_CERT',
@@ -20,15 +19,22 @@ const TLS_CODES = new Set([
   'CERT_NOT_YET_VALID',
 ]);
 
-/** Where a server is, for messages: its command, or its URL without credentials or query. */
+/**
+ * Where a server is, for messages: the program of its command (not the arguments), or its URL's
+ * origin and path without credentials or query. A path segment long enough to be a key (some
+ * hosted servers put one there) is shown as `…`.
+ */
 export function describeEndpoint(settings: ServerSettings): string {
-  if (settings.transport === 'stdio') return `command "${settings.command ?? ''}"`;
-  try {
-    const url = new URL(settings.url ?? '');
-    return `${url.origin}${url.pathname}`;
-  } catch {
-    return 'its url';
+  if (settings.transport === 'stdio') {
+    return `command "${(settings.command ?? '').trim().split(/\s+/)[0] ?? ''}"`;
   }
+  if (!settings.url || !URL.canParse(settings.url)) return 'its url';
+  const url = new URL(settings.url);
+  const path = url.pathname
+    .split('/')
+    .map((segment) => (segment.length >= 24 ? '…' : segment))
+    .join('/');
+  return `${url.origin}${path}`;
 }
 
 /** Every `code` (string or HTTP status) and message along an error's `cause` chain. */
@@ -62,10 +68,11 @@ export function describeConnectError(
   }
   const where = describeEndpoint(settings);
   const { codes, messages } = codesOf(error);
-  const status = codes.find((code): code is number => typeof code === 'number' && code >= 400);
+  // Only codes decide; the text of a message (a server's error body, say) never does.
+  const httpStatus = codes.find(
+    (code): code is number => typeof code === 'number' && code >= 400 && code < 600,
+  );
   const text = messages.join(' | ');
-  const httpStatus =
-    status ?? Number(/\bHTTP (\d{3})\b|\b(40[134])\b/.exec(text)?.slice(1).find(Boolean));
 
   if (httpStatus === 401 || httpStatus === 403) {
     return new McpAgentError(
@@ -124,35 +131,33 @@ export function describeConnectError(
       { cause: error },
     );
   }
-  if (codes.includes('ETIMEDOUT') || codes.includes(-32001) || /timed out/i.test(text)) {
+  if (codes.includes('ETIMEDOUT') || codes.includes(-32001)) {
     return new McpAgentError(
       'SERVER_TIMEOUT',
       `Server "${name}" at ${where} did not answer in time; check that it is up, or raise mcp.servers.${name}.read_timeout_seconds.`,
       { cause: error },
     );
   }
-  if (settings.transport === 'stdio' && /connection closed/i.test(text)) {
+  if (settings.transport === 'stdio' && codes.includes(-32000)) {
     return new McpAgentError(
       'SERVER_CONNECT',
       `Server "${name}" (${where}) exited before it answered; run the command by hand to see its error, or look at its stderr with --verbose.`,
       { cause: error },
     );
   }
+  // Anything else: the kind of failure, never the text of a message from a library or the
+  // server (it can quote a header, an argument or a URL); the error is kept as `cause`.
+  const kind = httpStatus ? `HTTP ${httpStatus}` : describeKind(error, codes);
   return new McpAgentError(
     'SERVER_CONNECT',
-    `Server "${name}" at ${where} could not be used: ${scrub(firstLine(messages[0] ?? 'unknown error'), [...secretValues(settings), ...queryValues(settings)])}.`,
+    `Server "${name}" at ${where} could not be used (${kind}).`,
     { cause: error },
   );
 }
 
-/** The query of a server's URL and each of its values: they may be credentials. */
-function queryValues(settings: ServerSettings): string[] {
-  if (!settings.url || !URL.canParse(settings.url)) return [];
-  const url = new URL(settings.url);
-  const values = [...url.searchParams.values(), url.search.slice(1)];
-  return values.filter((value) => value.length >= 4).sort((a, b) => b.length - a.length);
-}
-
-function firstLine(text: string): string {
-  return (text.split('\n')[0] ?? '').replace(/[.\s]+$/, '').slice(0, 200);
+function describeKind(error: unknown, codes: readonly (string | number)[]): string {
+  const code = codes.find((candidate) => typeof candidate === 'string');
+  if (typeof code === 'string' && /^[A-Z0-9_]+$/.test(code)) return code;
+  const name = error instanceof Error ? error.name : typeof error;
+  return /^[A-Za-z]+$/.test(name) ? name : 'error';
 }

@@ -6,6 +6,7 @@
  * @module
  */
 import type { ServerSettings } from '../config/schema/servers.js';
+import { REDACTED } from '../config/secret.js';
 
 /** How a server is authenticated, for `servers list` (never the values). */
 export type AuthMode = 'none' | 'headers' | 'env' | 'oauth';
@@ -17,7 +18,8 @@ export function staticHeaders(server: ServerSettings): Record<string, string> {
     for (const [name, value] of Object.entries(source ?? {})) out[name] = value.reveal();
   }
   const hasAuthorization = Object.keys(out).some((name) => name.toLowerCase() === 'authorization');
-  const bearer = server.auth?.token ?? server.auth?.api_key;
+  const token = server.auth?.token;
+  const bearer = token && !token.isEmpty ? token : server.auth?.api_key;
   if (!hasAuthorization && bearer && !bearer.isEmpty)
     out.Authorization = `Bearer ${bearer.reveal()}`;
   return out;
@@ -41,7 +43,10 @@ export function authMode(server: ServerSettings): AuthMode {
   return 'none';
 }
 
-/** Every secret value of a server, to scrub from what its process writes. */
+/**
+ * Every secret value of a server (env and header values, api_key, token), longest first, each
+ * also in its URL-encoded form: what to scrub from text the server or a library writes.
+ */
 export function secretValues(server: ServerSettings): string[] {
   const values = [
     ...Object.values(server.env ?? {}),
@@ -49,6 +54,16 @@ export function secretValues(server: ServerSettings): string[] {
     ...Object.values(server.auth?.headers ?? {}),
     server.auth?.api_key,
     server.auth?.token,
-  ];
-  return values.flatMap((value) => (value && value.reveal().length >= 4 ? [value.reveal()] : []));
+  ].flatMap((value) => (value && value.reveal().length >= 4 ? [value.reveal()] : []));
+  const forms = values.flatMap((value) => [value, encodeURIComponent(value)]);
+  return [...new Set(forms)].sort((a, b) => b.length - a.length);
+}
+
+/** `text` with every occurrence of each secret replaced by `[redacted]` (longest first). */
+export function scrub(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const secret of [...secrets].sort((a, b) => b.length - a.length)) {
+    out = out.split(secret).join(REDACTED);
+  }
+  return out;
 }

@@ -69,7 +69,10 @@ export function withOriginHeaders(
     const url = new URL(input instanceof URL ? input.href : input);
     if (url.origin !== endpoint.origin) return fetch(input, init);
     const merged = new Headers(init?.headers);
-    for (const [name, value] of Object.entries(headers())) merged.set(name, value);
+    // A header the request already has wins (the OAuth wrapper's Authorization, say).
+    for (const [name, value] of Object.entries(headers())) {
+      if (!merged.has(name)) merged.set(name, value);
+    }
     return fetch(input, { ...init, headers: merged });
   };
 }
@@ -82,11 +85,12 @@ export function withResponseTimeout(fetch: FetchLike, ms: number, server: string
   return async (input, init) => {
     const controller = new AbortController();
     const outer = init?.signal;
-    const onAbort = () => controller.abort(outer?.reason);
-    outer?.addEventListener('abort', onAbort, { once: true });
+    // AbortSignal.any keeps the caller's signal linked for as long as the response body is read
+    // (so a close ends an event stream) without piling listeners onto a long-lived signal.
+    const signal = outer ? AbortSignal.any([outer, controller.signal]) : controller.signal;
     const timer = setTimeout(() => controller.abort(new TimeoutAbort()), ms);
     try {
-      return await fetch(input, { ...init, signal: controller.signal });
+      return await fetch(input, { ...init, signal });
     } catch (error) {
       if (controller.signal.reason instanceof TimeoutAbort) {
         throw new McpAgentError(
@@ -97,8 +101,6 @@ export function withResponseTimeout(fetch: FetchLike, ms: number, server: string
       }
       throw error;
     } finally {
-      // Only the timer ends here: the caller's signal stays linked, so aborting it later still
-      // ends the response body (an event stream that a close must stop).
       clearTimeout(timer);
     }
   };

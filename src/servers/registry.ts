@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { statSync } from 'node:fs';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import {
@@ -15,12 +16,49 @@ import type { ServerSettings } from '../config/schema/servers.js';
 import type { Settings } from '../config/schema/settings.js';
 import { McpAgentError } from '../errors.js';
 import { type Logger, silentLogger } from '../logger.js';
-import { describeConnectError } from './connect-errors.js';
+import { describeConnectError, describeEndpoint } from './connect-errors.js';
 import { createHttpStack, type HttpStack, proxySettingsFrom } from './http.js';
 import { createTransport, type FetchWrapper } from './transports.js';
 
 /** Default time an MCP request may take, in seconds (`read_timeout_seconds` overrides it). */
 export const DEFAULT_READ_TIMEOUT_SECONDS = 60;
+
+/** Lines that are not JSON-RPC a server may write before its connection is given up. */
+const MAX_STRAY_LINES = 3;
+
+/** A server's `read_timeout_seconds`, in milliseconds. */
+function readTimeoutMs(settings: ServerSettings): number {
+  return (settings.read_timeout_seconds ?? DEFAULT_READ_TIMEOUT_SECONDS) * 1000;
+}
+
+/** A transport error about a message that could not be read (not JSON, not JSON-RPC). */
+function isUnreadableMessage(error: Error): boolean {
+  return error instanceof SyntaxError || error.name === 'ZodError';
+}
+
+/** Why a server cannot be opened as configured, before trying. */
+function openingProblem(settings: ServerSettings): string | undefined {
+  if (settings.transport === 'stdio') {
+    if (!settings.command) return 'has no command';
+    if (settings.cwd && !isDirectory(settings.cwd)) return 'has a cwd that is not a directory';
+    return undefined;
+  }
+  if (!settings.url) return 'has no url';
+  if (!URL.canParse(settings.url)) return 'has a url that is not a URL';
+  const url = new URL(settings.url);
+  if (url.username || url.password) {
+    return 'has credentials in its url, which are never sent; put them in headers instead';
+  }
+  return undefined;
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
 
 /** Options of {@link ServerRegistry}. */
 export interface ServerRegistryOptions {
@@ -48,7 +86,7 @@ export class ServerConnection {
     this.name = name;
     this.settings = settings;
     this.client = client;
-    this.#timeoutMs = (settings.read_timeout_seconds ?? DEFAULT_READ_TIMEOUT_SECONDS) * 1000;
+    this.#timeoutMs = readTimeoutMs(settings);
     client.setNotificationHandler(ToolListChangedNotificationSchema, () => {
       this.#tools = undefined;
       for (const listener of this.#listeners) listener();
@@ -70,7 +108,16 @@ export class ServerConnection {
     return () => this.#listeners.delete(listener);
   }
 
-  /** The server's tools (every page), cached until it announces a change. */
+  /** Whether `tool` passes the server's `allowed_tools` (no list: every tool). */
+  isAllowed(tool: string): boolean {
+    const allowed = this.settings.allowed_tools;
+    return allowed === undefined || allowed.includes(tool);
+  }
+
+  /**
+   * The server's tools that `allowed_tools` lets through (every page), cached until the server
+   * announces a change. A server without the tools capability has none.
+   */
   listTools(): Promise<Tool[]> {
     this.#tools ??= this.#fetchTools().catch((error: unknown) => {
       this.#tools = undefined;
@@ -81,19 +128,29 @@ export class ServerConnection {
 
   async #fetchTools(): Promise<Tool[]> {
     const tools: Tool[] = [];
+    if (!this.client.getServerCapabilities()?.tools) return tools;
     let cursor: string | undefined;
     do {
       const page = await this.client.listTools(cursor ? { cursor } : {}, {
         timeout: this.#timeoutMs,
       });
-      tools.push(...page.tools);
+      tools.push(...page.tools.filter((tool) => this.isAllowed(tool.name)));
       cursor = page.nextCursor;
     } while (cursor);
     return tools;
   }
 
-  /** Call a tool. A result with `isError` is returned, not thrown. */
+  /**
+   * Call a tool. A result with `isError` is returned, not thrown; a tool `allowed_tools` excludes
+   * is refused (`TOOL_UNKNOWN`) without asking the server.
+   */
   async callTool(tool: string, args: Record<string, unknown>): Promise<CallToolResult> {
+    if (!this.isAllowed(tool)) {
+      throw new McpAgentError(
+        'TOOL_UNKNOWN',
+        `Tool "${tool}" of server "${this.name}" is not in mcp.servers.${this.name}.allowed_tools.`,
+      );
+    }
     try {
       return (await this.client.callTool({ name: tool, arguments: args }, undefined, {
         timeout: this.#timeoutMs,
@@ -114,6 +171,7 @@ export class ServerRegistry {
   readonly #wrapFetch: FetchWrapper | undefined;
   readonly #clientInfo: { readonly name: string; readonly version: string };
   readonly #connections = new Map<string, Promise<ServerConnection>>();
+  #closed = false;
 
   constructor(settings: Pick<Settings, 'mcp'>, options: ServerRegistryOptions = {}) {
     this.#servers = settings.mcp.servers;
@@ -149,11 +207,22 @@ export class ServerRegistry {
    */
   connect(name: string, options: { sessionId?: string } = {}): Promise<ServerConnection> {
     const settings = this.settings(name);
+    if (this.#closed) {
+      return Promise.reject(
+        new McpAgentError(
+          'SERVER_CONNECT',
+          `Server "${name}" cannot be opened: this registry was closed.`,
+        ),
+      );
+    }
     let connection = this.#connections.get(name);
     if (!connection) {
-      connection = this.#open(name, settings, options.sessionId);
-      this.#connections.set(name, connection);
-      connection.catch(() => this.#connections.delete(name));
+      const opening = this.#open(name, settings, options.sessionId);
+      connection = opening;
+      this.#connections.set(name, opening);
+      opening.catch(() => {
+        if (this.#connections.get(name) === opening) this.#connections.delete(name);
+      });
     }
     return connection;
   }
@@ -163,10 +232,11 @@ export class ServerRegistry {
     settings: ServerSettings,
     sessionId: string | undefined,
   ): Promise<ServerConnection> {
-    if (settings.transport === 'stdio' ? !settings.command : !settings.url) {
+    const problem = openingProblem(settings);
+    if (problem) {
       throw new McpAgentError(
         'SERVER_CONNECT',
-        `Server "${name}" has no ${settings.transport === 'stdio' ? 'command' : 'url'} in mcp.servers.${name}.`,
+        `Server "${name}" ${problem} (mcp.servers.${name}).`,
       );
     }
     let transport: Transport;
@@ -191,39 +261,53 @@ export class ServerRegistry {
       server: name,
       transport: settings.transport,
     });
-    // A server that writes something other than MCP fails the connection at once, instead of
-    // leaving it to the request timeout.
-    let rejectEarly: (error: unknown) => void = () => {};
-    const broken = new Promise<never>((_, reject) => {
-      rejectEarly = reject;
+    const timeoutMs = readTimeoutMs(settings);
+    // One deadline for the whole opening (starting the transport, the SSE endpoint event, the
+    // WebSocket handshake, initialize), and an early end for a server that keeps writing
+    // something other than MCP. A single stray line (a banner) is tolerated.
+    let fail: (error: unknown) => void = () => {};
+    const failed = new Promise<never>((_, reject) => {
+      fail = reject;
     });
+    const timer = setTimeout(
+      () =>
+        fail(
+          new McpAgentError(
+            'SERVER_TIMEOUT',
+            `Server "${name}" at ${describeEndpoint(settings)} did not finish opening within ${timeoutMs / 1000} s (read_timeout_seconds); check that it is an MCP server and that it is up.`,
+          ),
+        ),
+      timeoutMs,
+    );
+    let strayLines = 0;
     client.onerror = (error) => {
-      // Only a message that is not JSON-RPC, never an HTTP error whose body mentions JSON.
-      if (error instanceof SyntaxError || error.name === 'ZodError') {
-        rejectEarly(
+      if (isUnreadableMessage(error) && ++strayLines >= MAX_STRAY_LINES) {
+        fail(
           new McpAgentError(
             'SERVER_CONNECT',
-            `Server "${name}" wrote something that is not MCP (JSON-RPC) on its ${settings.transport === 'stdio' ? 'stdout' : 'connection'}; is mcp.servers.${name} the right ${settings.transport === 'stdio' ? 'command' : 'url'}?`,
+            `Server "${name}" writes something that is not MCP (JSON-RPC) on its ${settings.transport === 'stdio' ? 'stdout' : 'connection'}; is mcp.servers.${name} the right ${settings.transport === 'stdio' ? 'command' : 'url'}?`,
             { cause: error },
           ),
         );
       }
-      this.#logger.debug(`server "${name}" transport error`, { server: name });
     };
     try {
-      await Promise.race([
-        client.connect(transport, {
-          timeout: (settings.read_timeout_seconds ?? DEFAULT_READ_TIMEOUT_SECONDS) * 1000,
-        }),
-        broken,
-      ]);
+      await Promise.race([client.connect(transport, { timeout: timeoutMs }), failed]);
     } catch (error) {
       client.onerror = () => {};
       await client.close().catch(() => {});
       throw describeConnectError(name, settings, error, fetchError);
+    } finally {
+      clearTimeout(timer);
     }
-    client.onerror = (error) =>
-      this.#logger.warn(`server "${name}": ${error.message}`, { server: name });
+    // After opening, transport errors are logged without their text, which may quote a secret
+    // (a JSON parse error quotes the line it could not read).
+    client.onerror = (error) => {
+      const what = isUnreadableMessage(error)
+        ? 'wrote a message that is not JSON-RPC; it was ignored'
+        : `reported a transport error (${error.name})`;
+      this.#logger.debug(`server "${name}" ${what}`, { server: name });
+    };
     return new ServerConnection(name, settings, client);
   }
 
@@ -234,12 +318,12 @@ export class ServerRegistry {
     if (!connection) return;
     try {
       const open = await connection;
+      // Errors of a connection being closed (an aborted event stream) are not news.
+      open.client.onerror = () => {};
       if (open.settings.transport === 'streamable_http' && open.settings.terminate_on_close) {
         const transport = open.client.transport as { terminateSession?: () => Promise<void> };
         await transport.terminateSession?.().catch(() => {});
       }
-      // Errors of a connection being closed (an aborted event stream) are not news.
-      open.client.onerror = () => {};
       await open.client.close();
     } catch {
       // A connection that never opened has nothing to close.
@@ -248,6 +332,7 @@ export class ServerRegistry {
 
   /** Close every connection and, if this registry made it, the HTTP stack. */
   async closeAll(): Promise<void> {
+    this.#closed = true;
     await Promise.all([...this.#connections.keys()].map((name) => this.close(name)));
     if (this.#ownsHttp) await this.#http.close();
   }

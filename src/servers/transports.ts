@@ -11,9 +11,8 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { ServerSettings } from '../config/schema/servers.js';
-import { REDACTED } from '../config/secret.js';
 import type { Logger } from '../logger.js';
-import { secretValues, staticHeaders } from './credentials.js';
+import { scrub, secretValues, staticHeaders } from './credentials.js';
 import { type FetchLike, type HttpStack, withOriginHeaders, withResponseTimeout } from './http.js';
 import { buildStdioEnv } from './stdio-env.js';
 import { HeaderWebSocketTransport } from './websocket.js';
@@ -109,11 +108,4 @@ function stdioTransport(
     });
   }
   return transport;
-}
-
-/** `text` with every occurrence of each secret replaced by {@link REDACTED}. */
-export function scrub(text: string, secrets: readonly string[]): string {
-  let out = text;
-  for (const secret of secrets) out = out.split(secret).join(REDACTED);
-  return out;
 }

@@ -246,7 +246,7 @@ describe('tools list: a stdio server that cannot be started or does not speak MC
         exit: 1,
         code: 'SERVER_TIMEOUT',
         server: 'mute',
-        says: ['did not answer in time', 'read_timeout_seconds'],
+        says: ['did not finish opening within 1 s', 'read_timeout_seconds'],
       },
     );
     expect(ms).toBeLessThan(5_000);

@@ -8,10 +8,9 @@ import {
   namespacedName,
   parseNamespacedName,
 } from '../../src/servers/aggregator.js';
-import { authMode, staticHeaders } from '../../src/servers/credentials.js';
+import { authMode, scrub, secretValues, staticHeaders } from '../../src/servers/credentials.js';
 import { type FetchLike, withOriginHeaders, withResponseTimeout } from '../../src/servers/http.js';
 import { buildStdioEnv } from '../../src/servers/stdio-env.js';
-import { scrub } from '../../src/servers/transports.js';
 
 const server = (input: Record<string, unknown>): ServerSettings => serverSchema.parse(input);
 
@@ -107,8 +106,18 @@ describe('static credentials', () => {
     expect(authMode(server({ ...remote, auth: { oauth: { enabled: true } } }))).toBe('oauth');
   });
 
-  test('scrub replaces every occurrence of each secret', () => {
+  test('scrub replaces every occurrence of each secret, longest first, also URL-encoded', () => {
     expect(scrub('a s3cret b s3cret', ['s3cret'])).toBe('a [redacted] b [redacted]');
+    const secrets = secretValues(
+      server({ command: 'x', env: { A: 'abcd', B: 'abcd-LONGER/tail' } }),
+    );
+    expect(scrub('abcd-LONGER/tail abcd-LONGER%2Ftail', secrets)).toBe('[redacted] [redacted]');
+  });
+
+  test('an empty auth.token (an unset variable) does not hide auth.api_key', () => {
+    expect(staticHeaders(server({ ...remote, auth: { token: '', api_key: 'k2' } }))).toEqual({
+      Authorization: 'Bearer k2',
+    });
   });
 });
 

@@ -5,10 +5,11 @@
  */
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { Ajv } from 'ajv';
+import { Ajv2020 } from 'ajv/dist/2020.js';
 import { McpAgentError } from '../../errors.js';
 import { ToolAggregator } from '../../servers/aggregator.js';
 import { describeEndpoint } from '../../servers/connect-errors.js';
-import { authMode } from '../../servers/credentials.js';
+import { authMode, scrub, secretValues } from '../../servers/credentials.js';
 import { ServerRegistry } from '../../servers/registry.js';
 import type { CliIo, GlobalOptions, Output } from '../io.js';
 import { cliLogger } from '../logger.js';
@@ -65,8 +66,15 @@ export function toolsList(
   server: string | undefined,
 ): Promise<number> {
   return withRegistry(io, options, out, async (registry) => {
-    const aggregator = new ToolAggregator(registry, server === undefined ? undefined : [server]);
-    const tools = await aggregator.listTools();
+    const names = server === undefined ? registry.names() : [server];
+    const aggregator = new ToolAggregator(registry, names);
+    // One server that cannot be reached does not hide the tools of the others.
+    const settled = await Promise.allSettled(names.map((name) => aggregator.listServerTools(name)));
+    const failures = settled.flatMap((result) =>
+      result.status === 'rejected' ? [result.reason] : [],
+    );
+    if (failures.length === names.length && failures[0] !== undefined) throw failures[0];
+    const tools = settled.flatMap((result) => (result.status === 'fulfilled' ? result.value : []));
     out.data({
       tools: tools.map((tool) => ({
         name: tool.name,
@@ -82,7 +90,10 @@ export function toolsList(
       const description = (tool.definition.description ?? '').split('\n')[0] ?? '';
       out.human(`${tool.name.padEnd(width)}  ${description}`.trimEnd());
     }
-    return 0;
+    for (const failure of failures) {
+      out.human(`error: ${failure instanceof Error ? failure.message : 'a server failed'}`);
+    }
+    return failures.length > 0 ? 1 : 0;
   });
 }
 
@@ -104,8 +115,9 @@ export function toolsCall(
     const result = await connection.callTool(tool, args);
     out.data(result);
     if (result.isError) {
+      // An error text is a message, so the server's own secrets are scrubbed from it.
       out.human(`error: tool "${found.name}" reported an error:`);
-      out.human(renderContent(result));
+      out.human(scrub(renderContent(result), secretValues(connection.settings)));
       return 1;
     }
     if (!out.json) out.human(renderContent(result));
@@ -133,9 +145,13 @@ function parseArguments(json: string | undefined, name: string): Record<string, 
   return value as Record<string, unknown>;
 }
 
-const ajv = new Ajv({ strict: false, allErrors: true });
+const draft07 = new Ajv({ strict: false, allErrors: true });
+const draft2020 = new Ajv2020({ strict: false, allErrors: true });
 
 function checkArguments(name: string, schema: unknown, args: Record<string, unknown>): void {
+  // MCP 2025-11-25 makes JSON Schema 2020-12 the default dialect; older servers send draft-07.
+  const dialect = (schema as { $schema?: unknown } | null)?.$schema;
+  const ajv = typeof dialect === 'string' && dialect.includes('draft-07') ? draft07 : draft2020;
   let validate: ReturnType<typeof ajv.compile>;
   try {
     validate = ajv.compile(schema as object);
