@@ -32,7 +32,7 @@ describe('redactSettings', () => {
       { GH_TOKEN: CANARY },
     );
     expect(value.mcp.servers.gh.args).toEqual(['--token', '${GH_TOKEN}']);
-    expect(value.mcp.servers.gh.url).toBe('https://x.example/sse?api_key=${GH_TOKEN}');
+    expect(value.mcp.servers.gh.url).toBe('https://x.example/sse?api_key=[redacted]');
   });
 
   test('strings from SECTION__KEY variables show the variable; numbers, booleans and enum words show as they are', () => {

@@ -44,7 +44,11 @@ describe('maskUrlCredentials', () => {
   test.each([
     ['redis://:p4ss@127.0.0.1:6379/0', 'redis://:[redacted]@127.0.0.1:6379/0'],
     ['redis://user:p4ss@host', 'redis://user:[redacted]@host'],
-    ['https://user:pa%3Ass@host/path?q=1', 'https://user:[redacted]@host/path?q=1'],
+    ['https://user:pa%3Ass@host/path?q=1', 'https://user:[redacted]@host/path?q=[redacted]'],
+    [
+      'https://x.example/sse?api_key=abc&flag#frag',
+      'https://x.example/sse?api_key=[redacted]&flag#frag',
+    ],
     ['redis://user@host', 'redis://[redacted]@host'],
     ['https://ghp_token@github.com/o/r.git', 'https://[redacted]@github.com/o/r.git'],
     ['redis://user:SEC/RET@localhost:6379/0', 'redis://user:[redacted]@localhost:6379/0'],
