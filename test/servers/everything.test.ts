@@ -5,9 +5,9 @@ import { REDACTED } from '../../src/config/secret.js';
 import { McpAgentError } from '../../src/errors.js';
 import type { Logger } from '../../src/logger.js';
 import { ToolAggregator } from '../../src/servers/aggregator.js';
-import { ServerRegistry } from '../../src/servers/registry.js';
+import type { ServerRegistry } from '../../src/servers/registry.js';
 import { runCli } from '../helpers/cli.js';
-import { loadConfig, q, writeConfig } from '../support/config.js';
+import { type OpenRegistryOptions, openRegistry, q, writeConfig } from '../support/config.js';
 import { EVERYTHING, type EverythingServer, startEverything } from '../support/everything.js';
 import { type McpHttpServer, startMcpHttpServer } from '../support/mcp-http-server.js';
 import { waitFor, within } from '../support/net.js';
@@ -48,23 +48,8 @@ function evServer(transport: Transport, extra: string[] = []): string {
 }
 
 /** Load `yaml` and open a registry on it; both are cleaned up after the test. */
-function registryFor(
-  yaml: string,
-  options: {
-    loadEnv?: Record<string, string>;
-    env?: Record<string, string>;
-    logger?: Logger;
-  } = {},
-): ServerRegistry {
-  const config = loadConfig(yaml, options.loadEnv);
-  cleanups.push(config.cleanup);
-  const registry = new ServerRegistry(config.settings, {
-    env: options.env ?? {},
-    ...(options.logger ? { logger: options.logger } : {}),
-  });
-  // Bounded, so that a close that hangs fails the test instead of stalling the run.
-  cleanups.push(() => within('registry.closeAll()', registry.closeAll(), 2000));
-  return registry;
+function registryFor(yaml: string, options: OpenRegistryOptions = {}): ServerRegistry {
+  return openRegistry(yaml, cleanups, options);
 }
 
 function text(result: CallToolResult): string {

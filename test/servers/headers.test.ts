@@ -1,9 +1,9 @@
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { McpAgentError } from '../../src/errors.js';
-import { ServerRegistry } from '../../src/servers/registry.js';
+import type { ServerRegistry } from '../../src/servers/registry.js';
 import { runCli } from '../helpers/cli.js';
-import { loadConfig, writeConfig } from '../support/config.js';
+import { openRegistry, writeConfig } from '../support/config.js';
 import {
   type McpHttpServer,
   type RecordedRequest,
@@ -69,12 +69,7 @@ const SEED_HEADERS = [
 ];
 
 function registryFor(yaml: string, env: Record<string, string> = ENV): ServerRegistry {
-  const config = loadConfig(yaml, env);
-  cleanups.push(config.cleanup);
-  const registry = new ServerRegistry(config.settings, { env: {} });
-  // Bounded, so that a close that hangs fails the test instead of stalling the run;
-  cleanups.push(() => within('registry.closeAll()', registry.closeAll(), 2000));
-  return registry;
+  return openRegistry(yaml, cleanups, { loadEnv: env });
 }
 
 function text(result: CallToolResult): string {

@@ -1,8 +1,7 @@
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest';
-import { ServerRegistry } from '../../src/servers/registry.js';
 import { runCli } from '../helpers/cli.js';
-import { loadConfig, writeConfig } from '../support/config.js';
+import { openRegistry, writeConfig } from '../support/config.js';
 import { type ForwardProxy, startForwardProxy } from '../support/forward-proxy.js';
 import { type McpHttpServer, startMcpHttpServer } from '../support/mcp-http-server.js';
 import { within } from '../support/net.js';
@@ -67,11 +66,7 @@ async function callThrough(
   transport: RemoteTransport,
   env: Record<string, string>,
 ): Promise<CallToolResult> {
-  const config = loadConfig(yamlFor(transport));
-  cleanups.push(config.cleanup);
-  const registry = new ServerRegistry(config.settings, { env });
-  // Bounded, so that a close that hangs fails the test instead of stalling the run;
-  cleanups.push(() => within('registry.closeAll()', registry.closeAll(), 2000));
+  const registry = openRegistry(yamlFor(transport), cleanups, { env });
   const connection = await registry.connect('own');
   return connection.callTool('whoami', {});
 }

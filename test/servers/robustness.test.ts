@@ -2,9 +2,9 @@ import type { AddressInfo } from 'node:net';
 import { createServer as createTcpServer, type Socket, type Server as TcpServer } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { McpAgentError } from '../../src/errors.js';
-import { ServerRegistry } from '../../src/servers/registry.js';
+import type { ServerRegistry } from '../../src/servers/registry.js';
 import { runCli } from '../helpers/cli.js';
-import { loadConfig, q, writeConfig } from '../support/config.js';
+import { openRegistry, q, writeConfig } from '../support/config.js';
 import { EVERYTHING } from '../support/everything.js';
 import { type Stub, startHttpStub } from '../support/stub-servers.js';
 
@@ -15,11 +15,7 @@ afterEach(async () => {
 });
 
 function registryFor(yaml: string, env: Record<string, string> = {}) {
-  const config = loadConfig(yaml, env);
-  cleanups.push(config.cleanup);
-  const registry = new ServerRegistry(config.settings, { env: { PATH: process.env.PATH ?? '' } });
-  cleanups.push(() => registry.closeAll());
-  return registry;
+  return openRegistry(yaml, cleanups, { loadEnv: env, env: { PATH: process.env.PATH ?? '' } });
 }
 
 async function openError(registry: ServerRegistry, name: string): Promise<McpAgentError> {

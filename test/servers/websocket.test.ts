@@ -2,9 +2,9 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { McpAgentError } from '../../src/errors.js';
 import { ToolAggregator } from '../../src/servers/aggregator.js';
-import { ServerRegistry } from '../../src/servers/registry.js';
+import type { ServerRegistry } from '../../src/servers/registry.js';
 import { runCli } from '../helpers/cli.js';
-import { loadConfig, writeConfig } from '../support/config.js';
+import { openRegistry, writeConfig } from '../support/config.js';
 import { waitFor, within } from '../support/net.js';
 import { startWsMcpServer, type WsMcpServer } from '../support/ws-mcp-server.js';
 
@@ -46,12 +46,7 @@ const HEADERS = [
 ];
 
 function registryFor(yaml: string, env: Record<string, string> = ENV): ServerRegistry {
-  const config = loadConfig(yaml, env);
-  cleanups.push(config.cleanup);
-  const registry = new ServerRegistry(config.settings, { env: {} });
-  // A second closeAll() is harmless (see headers.test.ts).
-  cleanups.push(() => within('registry.closeAll()', registry.closeAll(), 2_000).catch(() => {}));
-  return registry;
+  return openRegistry(yaml, cleanups, { loadEnv: env });
 }
 
 function text(result: CallToolResult): string {

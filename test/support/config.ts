@@ -1,7 +1,10 @@
 import { join } from 'node:path';
 import { loadSettings } from '../../src/config/load.js';
 import type { Settings } from '../../src/config/schema/settings.js';
+import type { Logger } from '../../src/logger.js';
+import { ServerRegistry } from '../../src/servers/registry.js';
 import { tempTree } from '../helpers/cli.js';
+import { within } from './net.js';
 
 /** A config file in a temporary directory, loaded the way the CLI loads it. */
 export interface LoadedConfig {
@@ -38,4 +41,33 @@ export function loadConfig(yaml: string, env: Record<string, string> = {}): Load
 /** A YAML scalar for `value` (a double-quoted string, which YAML reads as JSON does). */
 export function q(value: string): string {
   return JSON.stringify(value);
+}
+
+/** Options of {@link openRegistry}. */
+export interface OpenRegistryOptions {
+  /** Variables for `${VAR}` substitution when the config loads. */
+  readonly loadEnv?: Record<string, string>;
+  /** The registry's environment (stdio allow-list, proxies). Default: empty. */
+  readonly env?: Record<string, string>;
+  readonly logger?: Logger;
+}
+
+/**
+ * Load `yaml` and open a registry on it. The config directory and the registry are cleaned up
+ * through `cleanups`; closing is bounded, so a close that hangs fails the test instead of
+ * stalling the run.
+ */
+export function openRegistry(
+  yaml: string,
+  cleanups: (() => unknown)[],
+  options: OpenRegistryOptions = {},
+): ServerRegistry {
+  const config = loadConfig(yaml, options.loadEnv);
+  cleanups.push(config.cleanup);
+  const registry = new ServerRegistry(config.settings, {
+    env: options.env ?? {},
+    ...(options.logger ? { logger: options.logger } : {}),
+  });
+  cleanups.push(() => within('registry.closeAll()', registry.closeAll(), 2_000));
+  return registry;
 }
