@@ -33,7 +33,9 @@ export type McpAgentErrorCode =
   /** A tool name no connected server offers. */
   | 'TOOL_UNKNOWN'
   /** Tool arguments that are not JSON or do not match the tool's input schema. */
-  | 'TOOL_ARGUMENTS';
+  | 'TOOL_ARGUMENTS'
+  /** The token store cannot be read or written (a file, Redis). */
+  | 'STORE_UNAVAILABLE';
 
 /** Options accepted by {@link McpAgentError}. */
 export interface McpAgentErrorOptions {

@@ -5,7 +5,7 @@
  * @module
  */
 import * as z from 'zod';
-import { optionalHttpUrl, optionalSecretUrl, port } from './primitives.js';
+import { optionalHttpUrl, optionalSecret, optionalSecretUrl, port } from './primitives.js';
 
 /** Default location of the `file` token store; `~` is the user's home directory. */
 export const DEFAULT_TOKEN_FILE = '~/.mcp-agent/oauth-tokens.json';
@@ -29,6 +29,13 @@ export const tokenStoreSchema = z
       .transform((value) => value.replace(/:+$/, '')),
     /** A token counts as expired this many seconds before `expires_at`. */
     refresh_leeway_seconds: z.number().int().min(0).default(60),
+    /** Ours: encrypt stored records (AES-256-GCM) with a key derived from this passphrase. */
+    encryption_key: optionalSecret.refine(
+      (value) => value === undefined || value.reveal().length >= 16,
+      {
+        message: 'must be at least 16 characters long',
+      },
+    ),
   })
   .superRefine(
     (store, ctx) => {

@@ -1,0 +1,47 @@
+/**
+ * The storage port every token-store backend implements: text values under string keys, each
+ * with a version that grows on every write, so writes can be compare-and-set (a slower process
+ * never overwrites a newer token).
+ *
+ * @module
+ */
+
+/** A stored value and its version. */
+export interface VersionedValue {
+  readonly value: string;
+  /** 1 for the first write, then +1 on each write. */
+  readonly version: number;
+}
+
+/** Options of {@link KeyValueStore.set}. */
+export interface SetOptions {
+  /**
+   * Write only if the stored version is this one; `null`: only if the key does not exist.
+   * Absent: write unconditionally.
+   */
+  readonly expectVersion?: number | null;
+  /** Forget the value after this many milliseconds. */
+  readonly ttlMs?: number;
+}
+
+/** A versioned key-value store. */
+export interface KeyValueStore {
+  get(key: string): Promise<VersionedValue | undefined>;
+  /** The new version, or `undefined` when `expectVersion` did not match (nothing written). */
+  set(key: string, value: string, options?: SetOptions): Promise<number | undefined>;
+  /** Whether something was deleted; with `expectVersion`, only that version is deleted. */
+  delete(key: string, options?: { readonly expectVersion?: number }): Promise<boolean>;
+  /** Every key (of this store's namespace). */
+  keys(): Promise<string[]>;
+  close(): Promise<void>;
+}
+
+/** Whether a write with `expectVersion` may replace `current`. */
+export function versionMatches(
+  current: VersionedValue | undefined,
+  expectVersion: number | null | undefined,
+): boolean {
+  if (expectVersion === undefined) return true;
+  if (expectVersion === null) return current === undefined;
+  return current?.version === expectVersion;
+}

@@ -1,0 +1,180 @@
+/**
+ * The `redis` backend (the official `redis` client). Each record is one key under
+ * `redis_prefix`, holding its version and value; compare-and-set and expiry happen in one Lua
+ * script, so two replicas never overwrite each other's newer token.
+ *
+ * @module
+ */
+import { createClient } from 'redis';
+import { McpAgentError } from '../errors.js';
+import type { KeyValueStore, SetOptions, VersionedValue } from './kv.js';
+
+// KEYS[1] key; ARGV: value, expected version ('' = any, 'none' = must not exist), ttl ms ('' = none)
+const SET_SCRIPT = `
+local current = redis.call('GET', KEYS[1])
+local version = 0
+if current then version = tonumber(cjson.decode(current)['v']) end
+if ARGV[2] == 'none' then
+  if current then return -1 end
+elseif ARGV[2] ~= '' and (not current or tonumber(ARGV[2]) ~= version) then
+  return -1
+end
+local next = version + 1
+local payload = cjson.encode({v = next, d = ARGV[1]})
+if ARGV[3] ~= '' then
+  redis.call('SET', KEYS[1], payload, 'PX', ARGV[3])
+else
+  redis.call('SET', KEYS[1], payload)
+end
+return next
+`;
+
+// KEYS[1] key; ARGV[1] expected version ('' = any)
+const DELETE_SCRIPT = `
+local current = redis.call('GET', KEYS[1])
+if not current then return 0 end
+if ARGV[1] ~= '' and tonumber(cjson.decode(current)['v']) ~= tonumber(ARGV[1]) then return 0 end
+return redis.call('DEL', KEYS[1])
+`;
+
+/** Options of {@link RedisKeyValueStore}. */
+export interface RedisStoreOptions {
+  /** `redis://…` or `rediss://…`. */
+  readonly url: string;
+  /** Key prefix; `:` is added. */
+  readonly prefix: string;
+  /** Give up a command after this many milliseconds. Default 5000. */
+  readonly commandTimeoutMs?: number;
+}
+
+/** A {@link KeyValueStore} in Redis. Call `close()` to end the connection. */
+export class RedisKeyValueStore implements KeyValueStore {
+  readonly #client: ReturnType<typeof createClient>;
+  readonly #prefix: string;
+  readonly #origin: string;
+  #connecting: Promise<unknown> | undefined;
+  #connected = false;
+
+  constructor(options: RedisStoreOptions) {
+    this.#prefix = `${options.prefix}:`;
+    this.#origin = describeRedis(options.url);
+    this.#client = createClient({
+      url: options.url,
+      socket: {
+        connectTimeout: options.commandTimeoutMs ?? 5_000,
+        // The first connection fails at once (the caller gets an error, and the next call tries
+        // again); a lost connection is retried in the background while commands fail at once.
+        reconnectStrategy: (retries, cause) =>
+          this.#connected
+            ? Math.min(50 * 2 ** retries, 2_000)
+            : (cause ?? new Error('unreachable')),
+      },
+      disableOfflineQueue: true,
+    });
+    // Errors surface on the commands; without a listener the client would throw them globally.
+    this.#client.on('error', () => {});
+  }
+
+  async #ready(): Promise<ReturnType<typeof createClient>> {
+    if (!this.#client.isOpen) this.#connecting ??= this.#client.connect();
+    try {
+      await this.#connecting;
+      this.#connected = true;
+    } catch (error) {
+      this.#connecting = undefined;
+      throw this.#unavailable(error);
+    }
+    return this.#client;
+  }
+
+  #unavailable(error: unknown): McpAgentError {
+    if ((error as Error | undefined)?.constructor?.name === 'ErrorReply') {
+      // Redis is up but refused the command (a foreign value under the prefix, say); its reply
+      // may quote data, so it is not repeated.
+      return new McpAgentError(
+        'STORE_UNAVAILABLE',
+        `The Redis token store at ${this.#origin} refused a command; is oauth.token_store.redis_prefix shared with other data?`,
+      );
+    }
+    return new McpAgentError(
+      'STORE_UNAVAILABLE',
+      `The Redis token store at ${this.#origin} is not reachable; check oauth.token_store.redis_url and that Redis is running.`,
+      { cause: error },
+    );
+  }
+
+  async #run<T>(command: (client: ReturnType<typeof createClient>) => Promise<T>): Promise<T> {
+    const client = await this.#ready();
+    try {
+      return await command(client);
+    } catch (error) {
+      throw this.#unavailable(error);
+    }
+  }
+
+  async get(key: string): Promise<VersionedValue | undefined> {
+    const raw = await this.#run((client) => client.get(this.#prefix + key));
+    if (raw === null || raw === undefined) return undefined;
+    try {
+      const { v, d } = JSON.parse(String(raw)) as { v: number; d: string };
+      return { value: d, version: v };
+    } catch {
+      return undefined;
+    }
+  }
+
+  async set(key: string, value: string, options: SetOptions = {}): Promise<number | undefined> {
+    const expected =
+      options.expectVersion === undefined
+        ? ''
+        : options.expectVersion === null
+          ? 'none'
+          : String(options.expectVersion);
+    const ttl = options.ttlMs === undefined ? '' : String(Math.max(1, Math.ceil(options.ttlMs)));
+    const result = await this.#run((client) =>
+      client.eval(SET_SCRIPT, { keys: [this.#prefix + key], arguments: [value, expected, ttl] }),
+    );
+    const version = Number(result);
+    return version > 0 ? version : undefined;
+  }
+
+  async delete(key: string, options: { readonly expectVersion?: number } = {}): Promise<boolean> {
+    const expected = options.expectVersion === undefined ? '' : String(options.expectVersion);
+    const result = await this.#run((client) =>
+      client.eval(DELETE_SCRIPT, { keys: [this.#prefix + key], arguments: [expected] }),
+    );
+    return Number(result) > 0;
+  }
+
+  async keys(): Promise<string[]> {
+    return this.#run(async (client) => {
+      const keys: string[] = [];
+      for await (const batch of client.scanIterator({
+        MATCH: `${escapeGlob(this.#prefix)}*`,
+        COUNT: 200,
+      })) {
+        for (const key of Array.isArray(batch) ? batch : [batch])
+          keys.push(String(key).slice(this.#prefix.length));
+      }
+      return keys;
+    });
+  }
+
+  async close(): Promise<void> {
+    if (!this.#client.isOpen) return;
+    // QUIT would wait for a reconnect while Redis is away; then just drop the socket.
+    if (this.#client.isReady) await this.#client.quit().catch(() => this.#client.destroy());
+    else this.#client.destroy();
+  }
+}
+
+function escapeGlob(text: string): string {
+  return text.replace(/[*?[\]\\]/g, (char) => `\\${char}`);
+}
+
+/** `redis://host:port/db` without credentials, for messages. */
+function describeRedis(url: string): string {
+  if (!URL.canParse(url)) return 'the configured URL';
+  const parsed = new URL(url);
+  return `${parsed.protocol}//${parsed.host}${parsed.pathname === '/' ? '' : parsed.pathname}`;
+}

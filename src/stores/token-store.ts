@@ -1,0 +1,155 @@
+/**
+ * `TokenStore`: token records under {@link TokenKey}s, on any {@link KeyValueStore} backend, with
+ * versions for compare-and-set, expiry derived from the token, and optional encryption at rest.
+ *
+ * @module
+ */
+import { homedir } from 'node:os';
+import type { OAuthSettings } from '../config/schema/oauth.js';
+import { McpAgentError } from '../errors.js';
+import { FileKeyValueStore } from './file.js';
+import type { KeyValueStore } from './kv.js';
+import { MemoryKeyValueStore } from './memory.js';
+import {
+  parseRecord,
+  serializeRecord,
+  storageKey,
+  type TokenKey,
+  type TokenRecord,
+} from './record.js';
+import { RedisKeyValueStore } from './redis.js';
+import { Sealer } from './seal.js';
+
+/** How long a record with a refresh token is kept after its access token expires (30 days). */
+export const REFRESH_WINDOW_MS = 30 * 24 * 60 * 60 * 1000;
+
+/** A record and the version it was read at. */
+export interface StoredToken {
+  readonly record: TokenRecord;
+  readonly version: number;
+}
+
+/** Options of {@link TokenStore}. */
+export interface TokenStoreOptions {
+  /** Encrypt records at rest with a key derived from this passphrase. */
+  readonly sealer?: Sealer;
+  readonly now?: () => number;
+  /** Kept this long past the access token's expiry: the refresh window (refresh token present) */
+  readonly refreshWindowMs?: number;
+  /** … or the refresh leeway (no refresh token). */
+  readonly leewayMs?: number;
+}
+
+/** Token records on a key-value backend. */
+export class TokenStore {
+  readonly #kv: KeyValueStore;
+  readonly #sealer: Sealer | undefined;
+  readonly #now: () => number;
+  readonly #refreshWindowMs: number;
+  readonly #leewayMs: number;
+
+  constructor(kv: KeyValueStore, options: TokenStoreOptions = {}) {
+    this.#kv = kv;
+    this.#sealer = options.sealer;
+    this.#now = options.now ?? Date.now;
+    this.#refreshWindowMs = options.refreshWindowMs ?? REFRESH_WINDOW_MS;
+    this.#leewayMs = options.leewayMs ?? 60_000;
+  }
+
+  /** The record under `key`, or `undefined` (also for one this store cannot read or open). */
+  async get(key: TokenKey): Promise<StoredToken | undefined> {
+    const id = storageKey(key);
+    const stored = await this.#kv.get(id);
+    if (!stored) return undefined;
+    const text = this.#sealer ? this.#sealer.open(stored.value, id) : stored.value;
+    const record = text === undefined ? undefined : parseRecord(text);
+    return record ? { record, version: stored.version } : undefined;
+  }
+
+  /**
+   * Store `record` under `key`. With `expectVersion` (`null`: must not exist) the write happens
+   * only if nobody wrote in between; returns the new version, or `undefined` when it did not.
+   */
+  async put(
+    key: TokenKey,
+    record: TokenRecord,
+    options: { expectVersion?: number | null } = {},
+  ): Promise<number | undefined> {
+    const id = storageKey(key);
+    const text = serializeRecord(record);
+    const ttlMs = this.#ttl(record);
+    return this.#kv.set(id, this.#sealer ? this.#sealer.seal(text, id) : text, {
+      ...(options.expectVersion !== undefined ? { expectVersion: options.expectVersion } : {}),
+      ...(ttlMs !== undefined ? { ttlMs } : {}),
+    });
+  }
+
+  /** Delete the record under `key` (only at `expectVersion`, if given). */
+  delete(key: TokenKey, options: { expectVersion?: number } = {}): Promise<boolean> {
+    return this.#kv.delete(
+      storageKey(key),
+      options.expectVersion !== undefined ? { expectVersion: options.expectVersion } : {},
+    );
+  }
+
+  /** Every record this store can read, with its key's storage form. */
+  async list(): Promise<{ id: string; record: TokenRecord }[]> {
+    const out: { id: string; record: TokenRecord }[] = [];
+    for (const id of await this.#kv.keys()) {
+      const stored = await this.#kv.get(id);
+      if (!stored) continue;
+      const text = this.#sealer ? this.#sealer.open(stored.value, id) : stored.value;
+      const record = text === undefined ? undefined : parseRecord(text);
+      if (record) out.push({ id, record });
+    }
+    return out;
+  }
+
+  close(): Promise<void> {
+    return this.#kv.close();
+  }
+
+  /** Keep a record until its access token expires plus the refresh window or leeway. */
+  #ttl(record: TokenRecord): number | undefined {
+    if (record.expiresAt === undefined) return undefined;
+    const window = record.refreshToken ? this.#refreshWindowMs : this.#leewayMs;
+    return Math.max(1, record.expiresAt - this.#now() + window);
+  }
+}
+
+/** The token store `oauth.token_store` configures. */
+export function createTokenStore(
+  settings: OAuthSettings['token_store'],
+  options: { homeDir?: string; now?: () => number } = {},
+): TokenStore {
+  const now = options.now ?? Date.now;
+  let kv: KeyValueStore;
+  switch (settings.backend) {
+    case 'memory':
+      kv = new MemoryKeyValueStore({ now });
+      break;
+    case 'file':
+      kv = new FileKeyValueStore({
+        path: settings.path,
+        homeDir: options.homeDir ?? homedir(),
+        now,
+      });
+      break;
+    case 'redis': {
+      const url = settings.redis_url?.reveal();
+      if (!url) {
+        throw new McpAgentError(
+          'CONFIG_INVALID',
+          'oauth.token_store.redis_url is required for the redis backend.',
+        );
+      }
+      kv = new RedisKeyValueStore({ url, prefix: settings.redis_prefix });
+      break;
+    }
+  }
+  return new TokenStore(kv, {
+    now,
+    leewayMs: settings.refresh_leeway_seconds * 1000,
+    ...(settings.encryption_key ? { sealer: new Sealer(settings.encryption_key) } : {}),
+  });
+}
