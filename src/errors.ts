@@ -35,7 +35,9 @@ export type McpAgentErrorCode =
   /** Tool arguments that are not JSON or do not match the tool's input schema. */
   | 'TOOL_ARGUMENTS'
   /** The token store cannot be read or written (a file, Redis). */
-  | 'STORE_UNAVAILABLE';
+  | 'STORE_UNAVAILABLE'
+  /** OAuth metadata could not be discovered, or was refused (mismatch, network policy). */
+  | 'OAUTH_DISCOVERY';
 
 /** Options accepted by {@link McpAgentError}. */
 export interface McpAgentErrorOptions {

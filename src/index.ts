@@ -40,6 +40,22 @@ export type { McpAgentErrorCode, McpAgentErrorOptions } from './errors.js';
 export { isMcpAgentError, McpAgentError } from './errors.js';
 export type { Logger } from './logger.js';
 export { silentLogger } from './logger.js';
+export type {
+  DiscoveryFetch,
+  DiscoveryOptions,
+  DiscoveryResult,
+} from './oauth/protocol/discovery.js';
+export {
+  authorizationServerMetadataUrls,
+  canonicalResource,
+  DiscoveryCache,
+  discover,
+  resourceMetadataUrls,
+} from './oauth/protocol/discovery.js';
+export type { Lookup, NetworkPolicy } from './oauth/protocol/network.js';
+export { isLoopbackHost, isNonPublicAddress, policyFor } from './oauth/protocol/network.js';
+export type { BearerChallenge, Challenge } from './oauth/protocol/www-authenticate.js';
+export { bearerChallenge, parseChallenges } from './oauth/protocol/www-authenticate.js';
 export type { AggregatedTool } from './servers/aggregator.js';
 export {
   namespacedName,

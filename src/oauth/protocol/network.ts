@@ -1,0 +1,122 @@
+/**
+ * Which URLs the OAuth client may fetch: `https:` (plain `http:` only on loopback hosts), and no
+ * metadata or endpoint on a private, link-local or loopback address unless the MCP server itself
+ * is on one, or the server sets `allow_private_network: true` (SSRF, MCP security best practices).
+ *
+ * @module
+ */
+import { lookup as dnsLookup } from 'node:dns/promises';
+import { BlockList, isIP } from 'node:net';
+import { McpAgentError } from '../../errors.js';
+
+/** Resolves a host name to addresses (injected in tests). */
+export type Lookup = (host: string) => Promise<readonly string[]>;
+
+/** The system resolver. */
+export const systemLookup: Lookup = async (host) =>
+  (await dnsLookup(host, { all: true, verbatim: true })).map((entry) => entry.address);
+
+const LOOPBACK = new BlockList();
+LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
+LOOPBACK.addAddress('::1', 'ipv6');
+
+const NON_PUBLIC = new BlockList();
+for (const [network, prefix] of [
+  ['0.0.0.0', 8],
+  ['10.0.0.0', 8],
+  ['100.64.0.0', 10],
+  ['127.0.0.0', 8],
+  ['169.254.0.0', 16],
+  ['172.16.0.0', 12],
+  ['192.168.0.0', 16],
+] as const) {
+  NON_PUBLIC.addSubnet(network, prefix, 'ipv4');
+}
+for (const [network, prefix] of [
+  ['::', 128],
+  ['::1', 128],
+  ['fc00::', 7],
+  ['fe80::', 10],
+] as const) {
+  NON_PUBLIC.addSubnet(network, prefix, 'ipv6');
+}
+
+/** The host of a URL without IPv6 brackets. */
+function hostOf(url: URL): string {
+  return url.hostname.replace(/^\[|\]$/g, '');
+}
+
+/** Whether `host` is `localhost` or a loopback address. */
+export function isLoopbackHost(host: string): boolean {
+  const bare = host.replace(/^\[|\]$/g, '').toLowerCase();
+  if (bare === 'localhost' || bare.endsWith('.localhost')) return true;
+  const family = isIP(bare);
+  return family !== 0 && LOOPBACK.check(bare, family === 4 ? 'ipv4' : 'ipv6');
+}
+
+/** Whether `address` is not a public address (private, link-local, loopback, unspecified). */
+export function isNonPublicAddress(address: string): boolean {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)?.[1];
+  const bare = mapped ?? address;
+  const family = isIP(bare);
+  return family !== 0 && NON_PUBLIC.check(bare, family === 4 ? 'ipv4' : 'ipv6');
+}
+
+/** The network rules for one MCP server's OAuth requests. */
+export interface NetworkPolicy {
+  /** Whether private, link-local and loopback addresses may be used. */
+  readonly allowPrivate: boolean;
+  readonly lookup: Lookup;
+}
+
+/**
+ * The policy for a server at `serverUrl`: private addresses are allowed when the server itself
+ * resolves to one (an internal deployment), or when `allowPrivateNetwork` says so.
+ */
+export async function policyFor(
+  serverUrl: URL,
+  options: { allowPrivateNetwork?: boolean; lookup?: Lookup } = {},
+): Promise<NetworkPolicy> {
+  const lookup = options.lookup ?? systemLookup;
+  if (options.allowPrivateNetwork) return { allowPrivate: true, lookup };
+  const addresses = await resolve(hostOf(serverUrl), lookup).catch(() => []);
+  return { allowPrivate: addresses.some(isNonPublicAddress), lookup };
+}
+
+async function resolve(host: string, lookup: Lookup): Promise<readonly string[]> {
+  return isIP(host) ? [host] : lookup(host);
+}
+
+/**
+ * Throw unless `url` may be fetched under `policy`; `what` names it in the message (for example
+ * "the authorization server metadata").
+ */
+export async function assertFetchable(
+  url: URL,
+  policy: NetworkPolicy,
+  what: string,
+): Promise<void> {
+  const host = hostOf(url);
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopbackHost(host))) {
+    throw new McpAgentError(
+      'OAUTH_DISCOVERY',
+      `Refusing ${what} at ${url.origin}: only https is allowed (http only on localhost).`,
+    );
+  }
+  if (policy.allowPrivate) return;
+  const addresses = await resolve(host, policy.lookup).catch((error: unknown) => {
+    throw new McpAgentError(
+      'OAUTH_DISCOVERY',
+      `Cannot resolve the host of ${what} (${url.origin}).`,
+      {
+        cause: error,
+      },
+    );
+  });
+  if (addresses.some(isNonPublicAddress)) {
+    throw new McpAgentError(
+      'OAUTH_DISCOVERY',
+      `Refusing ${what} at ${url.origin}: it is on a private or local address while the MCP server is not; set allow_private_network: true on the server if this is intended.`,
+    );
+  }
+}
