@@ -1,0 +1,276 @@
+import { describe, expect, test } from 'vitest';
+import { McpAgentError } from '../../src/errors.js';
+import {
+  authorizationServerMetadataUrls,
+  canonicalResource,
+  DiscoveryCache,
+  type DiscoveryFetch,
+  discover,
+  resourceMetadataUrls,
+} from '../../src/oauth/protocol/discovery.js';
+import {
+  isLoopbackHost,
+  isNonPublicAddress,
+  type NetworkPolicy,
+  policyFor,
+} from '../../src/oauth/protocol/network.js';
+
+const PUBLIC: NetworkPolicy = { allowPrivate: false, lookup: async () => ['203.0.113.7'] };
+
+/** A fetch answering from a table of URL → JSON (404 otherwise), recording what was asked. */
+function site(table: Record<string, unknown>): { fetch: DiscoveryFetch; asked: string[] } {
+  const asked: string[] = [];
+  const fetch: DiscoveryFetch = async (input) => {
+    const url = String(input);
+    asked.push(url);
+    return url in table
+      ? new Response(JSON.stringify(table[url]), {
+          headers: { 'content-type': 'application/json' },
+        })
+      : new Response('not found', { status: 404 });
+  };
+  return { fetch, asked };
+}
+
+const AS = (issuer: string) => ({
+  issuer,
+  authorization_endpoint: `${issuer}/authorize`,
+  token_endpoint: `${issuer}/token`,
+  code_challenge_methods_supported: ['S256'],
+});
+
+async function discoveryError(promise: Promise<unknown>): Promise<McpAgentError> {
+  const error = await promise.catch((caught: unknown) => caught);
+  expect(error).toBeInstanceOf(McpAgentError);
+  return error as McpAgentError;
+}
+
+describe('URLs', () => {
+  test('canonical resource', () => {
+    expect(canonicalResource('HTTPS://MCP.Example.com/mcp/?x=1#f').href).toBe(
+      'https://mcp.example.com/mcp',
+    );
+    expect(canonicalResource('https://mcp.example.com').href).toBe('https://mcp.example.com/');
+  });
+
+  test('protected-resource metadata: path-inserted, then root', () => {
+    expect(resourceMetadataUrls(new URL('https://h/public/mcp')).map(String)).toEqual([
+      'https://h/.well-known/oauth-protected-resource/public/mcp',
+      'https://h/.well-known/oauth-protected-resource',
+    ]);
+    expect(resourceMetadataUrls(new URL('https://h')).map(String)).toEqual([
+      'https://h/.well-known/oauth-protected-resource',
+    ]);
+  });
+
+  test('authorization server metadata in the MCP order', () => {
+    expect(authorizationServerMetadataUrls(new URL('https://a/tenant1')).map(String)).toEqual([
+      'https://a/.well-known/oauth-authorization-server/tenant1',
+      'https://a/.well-known/openid-configuration/tenant1',
+      'https://a/tenant1/.well-known/openid-configuration',
+    ]);
+    expect(authorizationServerMetadataUrls(new URL('https://a')).map(String)).toEqual([
+      'https://a/.well-known/oauth-authorization-server',
+      'https://a/.well-known/openid-configuration',
+    ]);
+  });
+});
+
+describe('discover', () => {
+  const server = 'https://mcp.example.com/mcp';
+
+  test('path-inserted PRM, then the first listed AS via RFC 8414', async () => {
+    const { fetch, asked } = site({
+      'https://mcp.example.com/.well-known/oauth-protected-resource/mcp': {
+        resource: server,
+        authorization_servers: ['https://auth.example.com'],
+      },
+      'https://auth.example.com/.well-known/oauth-authorization-server': AS(
+        'https://auth.example.com',
+      ),
+    });
+    const result = await discover(server, { fetch, policy: PUBLIC });
+    expect(result.resource.href).toBe(server);
+    expect(result.authorizationServer.token_endpoint).toBe('https://auth.example.com/token');
+    expect(asked).toHaveLength(2);
+  });
+
+  test('the challenge URL comes first; the root PRM and OIDC path-appended are fallbacks', async () => {
+    const { fetch, asked } = site({
+      'https://meta.example.com/prm': {
+        resource: server,
+        authorization_servers: ['https://idp.example.com/t1'],
+      },
+      'https://idp.example.com/t1/.well-known/openid-configuration': AS(
+        'https://idp.example.com/t1',
+      ),
+    });
+    const result = await discover(server, {
+      fetch,
+      policy: PUBLIC,
+      challengeMetadataUrl: 'https://meta.example.com/prm',
+    });
+    expect(result.authorizationServer.issuer).toBe('https://idp.example.com/t1');
+    expect(asked).toEqual([
+      'https://meta.example.com/prm',
+      'https://idp.example.com/.well-known/oauth-authorization-server/t1',
+      'https://idp.example.com/.well-known/openid-configuration/t1',
+      'https://idp.example.com/t1/.well-known/openid-configuration',
+    ]);
+  });
+
+  test('a PRM for another resource is not used', async () => {
+    const { fetch } = site({
+      'https://mcp.example.com/.well-known/oauth-protected-resource/mcp': {
+        resource: 'https://attacker.example/mcp',
+        authorization_servers: ['https://auth.example.com'],
+      },
+    });
+    const error = await discoveryError(discover(server, { fetch, policy: PUBLIC }));
+    expect(error.message).toMatch(
+      /is for another resource than https:\/\/mcp\.example\.com\/mcp \(RFC 9728 §3\.3\)/,
+    );
+  });
+
+  test('AS metadata naming another issuer is not used (mix-up defence)', async () => {
+    const { fetch } = site({
+      'https://mcp.example.com/.well-known/oauth-protected-resource': {
+        resource: server,
+        authorization_servers: ['https://attacker.example'],
+      },
+      'https://attacker.example/.well-known/oauth-authorization-server':
+        AS('https://honest.example'),
+    });
+    const error = await discoveryError(discover(server, { fetch, policy: PUBLIC }));
+    expect(error.message).toMatch(
+      /names another issuer than https:\/\/attacker\.example\/ \(RFC 8414 §3\.3\)/,
+    );
+  });
+
+  test('the configured authorization_server picks among the listed ones, and must be listed', async () => {
+    const table = {
+      'https://mcp.example.com/.well-known/oauth-protected-resource/mcp': {
+        resource: server,
+        authorization_servers: ['https://a.example', 'https://b.example/'],
+      },
+      'https://b.example/.well-known/oauth-authorization-server': AS('https://b.example'),
+    };
+    const result = await discover(server, {
+      ...site(table),
+      policy: PUBLIC,
+      authorizationServer: 'https://b.example',
+    });
+    expect(result.authorizationServer.issuer).toBe('https://b.example');
+    const error = await discoveryError(
+      discover(server, {
+        ...site(table),
+        policy: PUBLIC,
+        authorizationServer: 'https://c.example',
+      }),
+    );
+    expect(error.message).toMatch(/is not one the server .* lists/);
+  });
+
+  test('without PRM, the configured authorization server is used; without either, one clear sentence', async () => {
+    const { fetch } = site({
+      'https://github.com/.well-known/oauth-authorization-server/login/oauth': AS(
+        'https://github.com/login/oauth',
+      ),
+    });
+    const result = await discover(server, {
+      fetch,
+      policy: PUBLIC,
+      authorizationServer: 'https://github.com/login/oauth',
+    });
+    expect(result.resourceMetadata).toBeUndefined();
+    expect(result.authorizationServer.issuer).toBe('https://github.com/login/oauth');
+    const error = await discoveryError(discover(server, { ...site({}), policy: PUBLIC }));
+    expect(error.message).toMatch(
+      /No protected-resource metadata .* set auth\.oauth\.authorization_server/,
+    );
+  });
+
+  test('results are cached for the TTL', async () => {
+    let now = 0;
+    const cache = new DiscoveryCache({ ttlMs: 1000, now: () => now });
+    const { fetch, asked } = site({
+      'https://mcp.example.com/.well-known/oauth-protected-resource/mcp': {
+        resource: server,
+        authorization_servers: ['https://auth.example.com'],
+      },
+      'https://auth.example.com/.well-known/oauth-authorization-server': AS(
+        'https://auth.example.com',
+      ),
+    });
+    await discover(server, { fetch, policy: PUBLIC, cache });
+    await discover(server, { fetch, policy: PUBLIC, cache });
+    expect(asked).toHaveLength(2);
+    now = 1500;
+    await discover(server, { fetch, policy: PUBLIC, cache });
+    expect(asked).toHaveLength(4);
+  });
+});
+
+describe('network policy', () => {
+  test('plain http only on loopback hosts', async () => {
+    const { fetch } = site({});
+    const error = await discoveryError(
+      discover('https://mcp.example.com/mcp', {
+        fetch,
+        policy: PUBLIC,
+        challengeMetadataUrl: 'http://meta.example.com/prm',
+      }),
+    );
+    expect(error.message).toMatch(/only https is allowed/);
+    expect(isLoopbackHost('localhost')).toBe(true);
+    expect(isLoopbackHost('127.8.9.10')).toBe(true);
+    expect(isLoopbackHost('[::1]')).toBe(true);
+    expect(isLoopbackHost('example.com')).toBe(false);
+  });
+
+  test.each([
+    ['10.1.2.3', true],
+    ['172.20.0.1', true],
+    ['192.168.1.1', true],
+    ['169.254.169.254', true],
+    ['127.0.0.1', true],
+    ['::1', true],
+    ['fd00::1', true],
+    ['fe80::1', true],
+    ['::ffff:10.0.0.1', true],
+    ['100.64.0.1', true],
+    ['8.8.8.8', false],
+    ['2001:4860:4860::8888', false],
+  ])('%s non-public: %s', (address, expected) => {
+    expect(isNonPublicAddress(address)).toBe(expected);
+  });
+
+  test('metadata on a private address is refused for a public server, unless allowed', async () => {
+    const lookup = async (host: string) =>
+      host === 'mcp.example.com' ? ['203.0.113.7'] : ['169.254.169.254'];
+    const policy = await policyFor(new URL('https://mcp.example.com/mcp'), { lookup });
+    expect(policy.allowPrivate).toBe(false);
+    const { fetch, asked } = site({});
+    const error = await discoveryError(
+      discover('https://mcp.example.com/mcp', {
+        fetch,
+        policy,
+        challengeMetadataUrl: 'https://metadata.internal/prm',
+      }),
+    );
+    expect(error.message).toMatch(/private or local address .* allow_private_network: true/);
+    expect(asked).toEqual([]);
+    expect(
+      (
+        await policyFor(new URL('https://mcp.example.com/mcp'), {
+          lookup,
+          allowPrivateNetwork: true,
+        })
+      ).allowPrivate,
+    ).toBe(true);
+    const internal = await policyFor(new URL('https://mcp.corp/mcp'), {
+      lookup: async () => ['10.0.0.5'],
+    });
+    expect(internal.allowPrivate).toBe(true);
+  });
+});
