@@ -25,6 +25,9 @@ import { type KeyValueStore, type SetOptions, type VersionedValue, versionMatche
 /** A lock older than this is taken to belong to a process that died holding it. */
 export const STALE_LOCK_MS = 10_000;
 
+/** A take-over guard older than this was left by a process that crashed while taking over. */
+const TAKEOVER_GUARD_MS = 2_000;
+
 /** How long to wait for a lock another process holds. */
 export const LOCK_WAIT_MS = 5_000;
 
@@ -191,8 +194,9 @@ export class FileKeyValueStore implements KeyValueStore {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST')
           throw storeError(lockPath, 'lock', error);
       }
-      if (await isStaleLock(lockPath)) {
-        await unlink(lockPath).catch(() => {});
+      const stale = await staleLockContent(lockPath);
+      if (stale !== undefined) {
+        await takeOverStaleLock(lockPath, stale);
         continue;
       }
       if (Date.now() > deadline) {
@@ -206,20 +210,45 @@ export class FileKeyValueStore implements KeyValueStore {
   }
 }
 
-async function isStaleLock(lockPath: string): Promise<boolean> {
+/** The content of the lock file if it is stale (holder dead, or older than the limit). */
+async function staleLockContent(lockPath: string): Promise<string | undefined> {
   try {
     const [text, info] = await Promise.all([readFile(lockPath, 'utf8'), stat(lockPath)]);
-    if (Date.now() - info.mtimeMs > STALE_LOCK_MS) return true;
+    if (Date.now() - info.mtimeMs > STALE_LOCK_MS) return text;
     const pid = Number(text.split(' ')[0]);
-    if (!Number.isInteger(pid) || pid <= 0) return false;
+    if (!Number.isInteger(pid) || pid <= 0) return undefined;
     try {
       process.kill(pid, 0);
-      return false;
+      return undefined;
     } catch (error) {
-      return (error as NodeJS.ErrnoException).code === 'ESRCH';
+      return (error as NodeJS.ErrnoException).code === 'ESRCH' ? text : undefined;
     }
   } catch {
-    return false;
+    return undefined;
+  }
+}
+
+/**
+ * Remove a stale lock without removing a fresh one by mistake. Take-overs are serialised by a
+ * second, short-lived lock file (`.takeover`), and the lock is removed only if it still holds
+ * the stale content that was judged: a process that took over first and locked again keeps its
+ * lock.
+ */
+async function takeOverStaleLock(lockPath: string, staleContent: string): Promise<void> {
+  const guard = `${lockPath}.takeover`;
+  try {
+    await writeFile(guard, String(process.pid), { flag: 'wx', mode: 0o600 });
+  } catch {
+    // Another process is taking over; a guard left by a crash is removed after a moment.
+    const info = await stat(guard).catch(() => undefined);
+    if (info && Date.now() - info.mtimeMs > TAKEOVER_GUARD_MS) await unlink(guard).catch(() => {});
+    return;
+  }
+  try {
+    const current = await readFile(lockPath, 'utf8').catch(() => undefined);
+    if (current === staleContent) await unlink(lockPath).catch(() => {});
+  } finally {
+    await unlink(guard).catch(() => {});
   }
 }
 

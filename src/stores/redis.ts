@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { createClient } from 'redis';
+import { createClient, ErrorReply } from 'redis';
 import { McpAgentError } from '../errors.js';
 import type { KeyValueStore, SetOptions, VersionedValue } from './kv.js';
 
@@ -56,6 +56,13 @@ export class RedisKeyValueStore implements KeyValueStore {
   #connected = false;
 
   constructor(options: RedisStoreOptions) {
+    if (!URL.canParse(options.url)) {
+      // No cause: the parser's error holds the URL, password included.
+      throw new McpAgentError(
+        'CONFIG_INVALID',
+        'oauth.token_store.redis_url is not a URL; write it as redis://[:password@]host:port[/db].',
+      );
+    }
     this.#prefix = `${options.prefix}:`;
     this.#origin = describeRedis(options.url);
     this.#client = createClient({
@@ -88,7 +95,7 @@ export class RedisKeyValueStore implements KeyValueStore {
   }
 
   #unavailable(error: unknown): McpAgentError {
-    if ((error as Error | undefined)?.constructor?.name === 'ErrorReply') {
+    if (error instanceof ErrorReply) {
       // Redis is up but refused the command (a foreign value under the prefix, say); its reply
       // may quote data, so it is not repeated.
       return new McpAgentError(
@@ -162,9 +169,22 @@ export class RedisKeyValueStore implements KeyValueStore {
 
   async close(): Promise<void> {
     if (!this.#client.isOpen) return;
-    // QUIT would wait for a reconnect while Redis is away; then just drop the socket.
-    if (this.#client.isReady) await this.#client.quit().catch(() => this.#client.destroy());
-    else this.#client.destroy();
+    // QUIT waits for an answer; a Redis that went away (even if the client has not noticed yet)
+    // never gives one, so the socket is dropped after a moment.
+    if (this.#client.isReady) {
+      let timer: NodeJS.Timeout | undefined;
+      const quit = this.#client.quit().then(
+        () => true,
+        () => false,
+      );
+      const late = new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), 1_000);
+      });
+      const quitted = await Promise.race([quit, late]);
+      clearTimeout(timer);
+      if (quitted) return;
+    }
+    this.#client.destroy();
   }
 }
 

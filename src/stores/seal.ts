@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, randomBytes, scryptSync } from 'node:crypto';
 import type { Secret } from '../config/secret.js';
 
 const PREFIX = 'enc:v1:';
@@ -13,15 +13,21 @@ const PREFIX = 'enc:v1:';
 export class Sealer {
   readonly #key: Buffer;
 
-  /** @param passphrase At least 16 characters; the AES key is derived from it with HKDF-SHA-256. */
+  /**
+   * @param passphrase At least 16 characters. The AES key is derived from it with scrypt
+   *   (N = 2^15), so guessing a passphrase from a stolen file costs real work.
+   */
   constructor(passphrase: Secret) {
     const text = passphrase.reveal();
     if (text.length < 16) {
       throw new TypeError('oauth.token_store.encryption_key must be at least 16 characters long');
     }
-    this.#key = Buffer.from(
-      hkdfSync('sha256', text, 'mcp-agent-ts token store', 'aes-256-gcm', 32),
-    );
+    this.#key = scryptSync(text, 'mcp-agent-ts token store v1', 32, {
+      N: 2 ** 15,
+      r: 8,
+      p: 1,
+      maxmem: 64 * 1024 * 1024,
+    });
   }
 
   /** `enc:v1:<iv>:<ciphertext+tag>` (base64url). */
@@ -44,7 +50,15 @@ export class Sealer {
     if (!ivText || !bodyText) return undefined;
     try {
       const body = Buffer.from(bodyText, 'base64url');
-      const decipher = createDecipheriv('aes-256-gcm', this.#key, Buffer.from(ivText, 'base64url'));
+      if (body.length < 16) return undefined;
+      const decipher = createDecipheriv(
+        'aes-256-gcm',
+        this.#key,
+        Buffer.from(ivText, 'base64url'),
+        {
+          authTagLength: 16,
+        },
+      );
       decipher.setAAD(Buffer.from(associated));
       decipher.setAuthTag(body.subarray(body.length - 16));
       return Buffer.concat([
