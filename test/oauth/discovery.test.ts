@@ -48,6 +48,9 @@ async function discoveryError(promise: Promise<unknown>): Promise<McpAgentError>
 describe('URLs', () => {
   test('canonical resource', () => {
     expect(canonicalResource('HTTPS://MCP.Example.com/mcp/?x=1#f').href).toBe(
+      'https://mcp.example.com/mcp/',
+    );
+    expect(canonicalResource('https://mcp.example.com/mcp').href).toBe(
       'https://mcp.example.com/mcp',
     );
     expect(canonicalResource('https://mcp.example.com').href).toBe('https://mcp.example.com/');
@@ -272,5 +275,108 @@ describe('network policy', () => {
       lookup: async () => ['10.0.0.5'],
     });
     expect(internal.allowPrivate).toBe(true);
+  });
+});
+
+describe('discover: hardening', () => {
+  const server = 'https://mcp.example.com/mcp';
+  const prm = { resource: server, authorization_servers: ['https://auth.example.com'] };
+  const meta = AS('https://auth.example.com');
+
+  test('any failure of the path-inserted URL falls back to the root one', async () => {
+    const asked: string[] = [];
+    const fetch: DiscoveryFetch = async (input) => {
+      const url = String(input);
+      asked.push(url);
+      if (url.endsWith('/oauth-protected-resource/mcp')) return new Response('no', { status: 401 });
+      if (url.endsWith('/oauth-protected-resource')) return Response.json(prm);
+      return Response.json(meta);
+    };
+    const result = await discover(server, { fetch, policy: PUBLIC });
+    expect(result.resourceMetadata?.resource).toBe(server);
+    expect(asked.slice(0, 2)).toEqual([
+      'https://mcp.example.com/.well-known/oauth-protected-resource/mcp',
+      'https://mcp.example.com/.well-known/oauth-protected-resource',
+    ]);
+  });
+
+  test('the metadata URL is built from the server URL even when resource is configured', async () => {
+    const { fetch, asked } = site({
+      'https://mcp.example.com/.well-known/oauth-protected-resource/mcp': {
+        resource: 'https://api.example.com',
+        authorization_servers: ['https://auth.example.com'],
+      },
+      'https://auth.example.com/.well-known/oauth-authorization-server': meta,
+    });
+    await discover(server, { fetch, policy: PUBLIC, resource: 'https://api.example.com' });
+    expect(asked[0]).toBe('https://mcp.example.com/.well-known/oauth-protected-resource/mcp');
+  });
+
+  test('a new challenge URL is not answered from the cache', async () => {
+    const cache = new DiscoveryCache();
+    const { fetch, asked } = site({
+      'https://mcp.example.com/.well-known/oauth-protected-resource/mcp': prm,
+      'https://meta.example.com/prm2': prm,
+      'https://auth.example.com/.well-known/oauth-authorization-server': meta,
+    });
+    await discover(server, { fetch, policy: PUBLIC, cache });
+    await discover(server, {
+      fetch,
+      policy: PUBLIC,
+      cache,
+      challengeMetadataUrl: 'https://meta.example.com/prm2',
+    });
+    expect(asked).toContain('https://meta.example.com/prm2');
+  });
+
+  test('an issuer that only matches once normalised is refused', async () => {
+    const { fetch } = site({
+      'https://mcp.example.com/.well-known/oauth-protected-resource/mcp': prm,
+      'https://auth.example.com/.well-known/oauth-authorization-server': AS(
+        'HTTPS://AUTH.EXAMPLE.COM:443',
+      ),
+    });
+    const error = await discoveryError(discover(server, { fetch, policy: PUBLIC }));
+    expect(error.message).toMatch(/names another issuer/);
+  });
+
+  test('a challenge URL that is not absolute is one clear error', async () => {
+    const error = await discoveryError(
+      discover(server, { ...site({}), policy: PUBLIC, challengeMetadataUrl: '/relative' }),
+    );
+    expect(error.code).toBe('OAUTH_DISCOVERY');
+  });
+
+  test('a metadata document over 256 KiB is not read', async () => {
+    const fetch: DiscoveryFetch = async () =>
+      new Response(JSON.stringify({ ...prm, padding: 'x'.repeat(300 * 1024) }), {
+        headers: { 'content-type': 'application/json' },
+      });
+    const error = await discoveryError(discover(server, { fetch, policy: PUBLIC }));
+    expect(error.message).toMatch(/larger than 256 KiB/);
+  });
+
+  test('endpoints must be https and public', async () => {
+    const bad = { ...meta, authorization_endpoint: 'javascript:alert(1)' };
+    const one = site({
+      'https://mcp.example.com/.well-known/oauth-protected-resource/mcp': prm,
+      'https://auth.example.com/.well-known/oauth-authorization-server': bad,
+    });
+    expect((await discoveryError(discover(server, { ...one, policy: PUBLIC }))).message).toMatch(
+      /authorization_endpoint that is not https/,
+    );
+    const lookup = async (host: string) =>
+      host === 'internal.example.com' ? ['10.0.0.9'] : ['203.0.113.7'];
+    const two = site({
+      'https://mcp.example.com/.well-known/oauth-protected-resource/mcp': prm,
+      'https://auth.example.com/.well-known/oauth-authorization-server': {
+        ...meta,
+        token_endpoint: 'https://internal.example.com/token',
+      },
+    });
+    expect(
+      (await discoveryError(discover(server, { ...two, policy: { allowPrivate: false, lookup } })))
+        .message,
+    ).toMatch(/token_endpoint .* private or local address/);
   });
 });

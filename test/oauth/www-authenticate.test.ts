@@ -44,6 +44,10 @@ describe('parseChallenges', () => {
       ],
     ],
     ['  ,Bearer   Realm="x" ,  ', [{ scheme: 'bearer', params: { realm: 'x' } }]],
+    [
+      'Bearer resource_metadata=https://a.example/prm, scope=',
+      [{ scheme: 'bearer', params: { resource_metadata: 'https://a.example/prm', scope: '' } }],
+    ],
   ])('%s', (header, expected) => {
     expect(parseChallenges(header).map((c) => ({ ...c, params: { ...c.params } }))).toEqual(
       expected,

@@ -21,7 +21,7 @@ import {
   type ResourceServer,
 } from 'oauth4webapi';
 import { McpAgentError } from '../../errors.js';
-import { assertFetchable, type NetworkPolicy } from './network.js';
+import { assertFetchable, isLoopbackHost, type NetworkPolicy } from './network.js';
 
 /** A `fetch` (injected; the shared HTTP stack in production). */
 export type DiscoveryFetch = (input: string | URL, init?: RequestInit) => Promise<Response>;
@@ -52,15 +52,13 @@ export interface DiscoveryOptions {
 }
 
 /**
- * The canonical resource identifier of an MCP server URL: no fragment or query, lower-case scheme
- * and host, no trailing `/` (except the root).
+ * The resource identifier of an MCP server URL: without fragment or query, scheme and host in
+ * lower case. The path is kept as written: the metadata's `resource` must be identical to it.
  */
 export function canonicalResource(url: string | URL): URL {
   const out = new URL(url);
   out.hash = '';
   out.search = '';
-  if (out.pathname.length > 1 && out.pathname.endsWith('/'))
-    out.pathname = out.pathname.slice(0, -1);
   return out;
 }
 
@@ -125,26 +123,30 @@ export async function discover(
   serverUrl: string | URL,
   options: DiscoveryOptions,
 ): Promise<DiscoveryResult> {
+  const server = canonicalResource(serverUrl);
   const resource = canonicalResource(options.resource ?? serverUrl);
-  const cacheKey = `${resource.href} ${options.authorizationServer ?? ''}`;
+  const cacheKey = [resource.href, options.authorizationServer, options.challengeMetadataUrl].join(
+    ' ',
+  );
   const cached = options.cache?.get(cacheKey);
   if (cached) return cached;
 
-  const resourceMetadata = await fetchResourceMetadata(resource, options);
+  const resourceMetadata = await fetchResourceMetadata(server, resource, options);
   let issuer: URL;
   if (resourceMetadata) {
     issuer = chooseAuthorizationServer(resource, resourceMetadata, options.authorizationServer);
   } else if (options.authorizationServer) {
-    issuer = new URL(options.authorizationServer);
+    issuer = writtenUrl(options.authorizationServer);
   } else {
     throw new McpAgentError(
       'OAUTH_DISCOVERY',
-      `No protected-resource metadata for ${resource.href} (tried ${resourceMetadataUrls(resource)
+      `No protected-resource metadata for ${resource.href} (tried ${resourceMetadataUrls(server)
         .map((url) => url.pathname)
         .join(', ')}); set auth.oauth.authorization_server to name its authorization server.`,
     );
   }
   const authorizationServer = await fetchAuthorizationServerMetadata(issuer, options);
+  await checkEndpoints(authorizationServer, options);
   const result: DiscoveryResult = {
     resource,
     ...(resourceMetadata ? { resourceMetadata } : {}),
@@ -157,13 +159,15 @@ export async function discover(
 async function get(url: URL, options: DiscoveryOptions, what: string): Promise<Response> {
   await assertFetchable(url, options.policy, what);
   try {
-    return await options.fetch(url, {
+    const response = await options.fetch(url, {
       method: 'GET',
       headers: { accept: 'application/json' },
       redirect: 'manual',
       signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
     });
+    return await limitBody(response, MAX_METADATA_BYTES);
   } catch (error) {
+    if (error instanceof McpAgentError) throw error;
     throw new McpAgentError(
       'OAUTH_DISCOVERY',
       `Cannot fetch ${what} at ${url.origin}${url.pathname}.`,
@@ -175,21 +179,32 @@ async function get(url: URL, options: DiscoveryOptions, what: string): Promise<R
 }
 
 async function fetchResourceMetadata(
+  server: URL,
   resource: URL,
   options: DiscoveryOptions,
 ): Promise<ResourceServer | undefined> {
   const what = 'the protected-resource metadata';
   if (options.challengeMetadataUrl) {
+    if (!URL.canParse(options.challengeMetadataUrl)) {
+      throw new McpAgentError(
+        'OAUTH_DISCOVERY',
+        `The server ${server.href} named protected-resource metadata that is not an absolute URL.`,
+      );
+    }
     const url = new URL(options.challengeMetadataUrl);
     return checkResource(resource, await get(url, options, what), url);
   }
-  for (const url of resourceMetadataUrls(resource)) {
+  // The well-known URLs are built from the server's URL; the document must name the resource.
+  const urls = resourceMetadataUrls(server);
+  for (const [index, url] of urls.entries()) {
     const response = await get(url, options, what);
-    if (response.status === 404 || response.status === 405 || response.status === 410) {
-      await response.body?.cancel();
-      continue;
+    if (response.status === 200) return checkResource(resource, response, url);
+    if (index === urls.length - 1 && ![404, 405, 410].includes(response.status)) {
+      throw new McpAgentError(
+        'OAUTH_DISCOVERY',
+        `The protected-resource metadata at ${url.origin}${url.pathname} answered HTTP ${response.status}.`,
+      );
     }
-    return checkResource(resource, response, url);
   }
   return undefined;
 }
@@ -231,7 +246,7 @@ function chooseAuthorizationServer(
         `The configured authorization_server ${configured} is not one the server ${resource.href} lists (${listed.join(', ')}); use one of those.`,
       );
     }
-    return new URL(match);
+    return writtenUrl(match);
   }
   const first = listed[0];
   if (!first) {
@@ -240,7 +255,21 @@ function chooseAuthorizationServer(
       `The server ${resource.href} lists no usable authorization server.`,
     );
   }
-  return new URL(first);
+  return writtenUrl(first);
+}
+
+/** The issuer as it was written (listed or configured), without a trailing "/". */
+function issuerText(issuer: URL): string {
+  return (ISSUER_TEXT.get(issuer) ?? issuer.href).replace(/\/$/, '');
+}
+
+const ISSUER_TEXT = new WeakMap<URL, string>();
+
+/** A URL that remembers how it was written (for the exact issuer comparison). */
+function writtenUrl(text: string): URL {
+  const url = new URL(text);
+  ISSUER_TEXT.set(url, text);
+  return url;
 }
 
 async function fetchAuthorizationServerMetadata(
@@ -255,7 +284,15 @@ async function fetchAuthorizationServerMetadata(
       continue;
     }
     try {
-      return await processDiscoveryResponse(issuer, response);
+      const metadata = await processDiscoveryResponse(issuer, response);
+      // RFC 8414 §3.3 / MCP 2026-07-28: identical, not merely equal once normalised (one
+      // trailing "/" aside, which real servers and configs disagree on).
+      if (metadata.issuer.replace(/\/$/, '') !== issuerText(issuer)) {
+        throw Object.assign(new Error('issuer differs'), {
+          code: 'OAUTH_JSON_ATTRIBUTE_COMPARISON_FAILED',
+        });
+      }
+      return metadata;
     } catch (error) {
       const mismatch =
         (error as { code?: string }).code === 'OAUTH_JSON_ATTRIBUTE_COMPARISON_FAILED';
@@ -276,4 +313,73 @@ async function fetchAuthorizationServerMetadata(
       .map((url) => url.pathname)
       .join(', ')}).`,
   );
+}
+
+/** Largest metadata document read (bytes). */
+const MAX_METADATA_BYTES = 256 * 1024;
+
+/** `response` with its body read, refusing one over `max` bytes. */
+async function limitBody(response: Response, max: number): Promise<Response> {
+  const tooLarge = () =>
+    new McpAgentError(
+      'OAUTH_DISCOVERY',
+      `A metadata document is larger than ${max / 1024} KiB; it was not read.`,
+    );
+  if (Number(response.headers.get('content-length') ?? '0') > max) {
+    await response.body?.cancel();
+    throw tooLarge();
+  }
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  if (response.body) {
+    for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+      size += chunk.byteLength;
+      if (size > max) throw tooLarge();
+      chunks.push(chunk);
+    }
+  }
+  const noBody = [101, 204, 205, 304].includes(response.status);
+  return new Response(noBody ? null : Buffer.concat(chunks), {
+    status: response.status,
+    statusText: response.statusText,
+    headers: response.headers,
+  });
+}
+
+/** The endpoints a client will call: https (or loopback http), and the network policy. */
+async function checkEndpoints(
+  metadata: AuthorizationServer,
+  options: DiscoveryOptions,
+): Promise<void> {
+  const browser = metadata.authorization_endpoint;
+  if (browser !== undefined) {
+    const url = URL.canParse(browser) ? new URL(browser) : undefined;
+    if (
+      !url ||
+      !(url.protocol === 'https:' || (url.protocol === 'http:' && isLoopbackHost(url.hostname)))
+    ) {
+      throw new McpAgentError(
+        'OAUTH_DISCOVERY',
+        `The authorization server ${metadata.issuer} has an authorization_endpoint that is not https; it was not used.`,
+      );
+    }
+  }
+  for (const name of [
+    'token_endpoint',
+    'registration_endpoint',
+    'revocation_endpoint',
+    'introspection_endpoint',
+    'device_authorization_endpoint',
+    'jwks_uri',
+  ] as const) {
+    const value = metadata[name];
+    if (value === undefined) continue;
+    if (!URL.canParse(value)) {
+      throw new McpAgentError(
+        'OAUTH_DISCOVERY',
+        `The authorization server ${metadata.issuer} has a ${name} that is not a URL.`,
+      );
+    }
+    await assertFetchable(new URL(value), options.policy, `the ${name} of ${metadata.issuer}`);
+  }
 }

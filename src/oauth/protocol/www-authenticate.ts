@@ -69,7 +69,9 @@ export function parseChallenges(header: string): Challenge[] {
           }
           rest = rest.slice(Math.min(i + 1, rest.length));
         } else {
-          value = TOKEN.exec(rest)?.[0] ?? '';
+          // Lenient: servers send unquoted URLs (`resource_metadata=https://…`), which are not
+          // tokens; read up to the next comma or space. An empty value is allowed.
+          value = /^[^\s,]*/.exec(rest)?.[0] ?? '';
           rest = rest.slice(value.length);
         }
         params[name.toLowerCase()] = value;
