@@ -184,7 +184,11 @@ export class RedisKeyValueStore implements KeyValueStore {
       clearTimeout(timer);
       if (quitted) return;
     }
-    this.#client.destroy();
+    try {
+      if (this.#client.isOpen) this.#client.destroy();
+    } catch {
+      // Already closed while QUIT was pending.
+    }
   }
 }
 
