@@ -173,10 +173,15 @@ export class RedisKeyValueStore implements KeyValueStore {
     // never gives one, so the socket is dropped after a moment.
     if (this.#client.isReady) {
       let timer: NodeJS.Timeout | undefined;
-      const quit = this.#client.quit().then(
-        () => true,
-        () => false,
-      );
+      let quit: Promise<boolean>;
+      try {
+        quit = this.#client.quit().then(
+          () => true,
+          () => false,
+        );
+      } catch {
+        quit = Promise.resolve(false); // The socket closed between the check and the call.
+      }
       const late = new Promise<boolean>((resolve) => {
         timer = setTimeout(() => resolve(false), 1_000);
       });
