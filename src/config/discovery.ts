@@ -18,7 +18,8 @@ export const SECRETS_FILE_NAMES: readonly string[] = [
   'mcp_agent.secrets.yaml',
 ];
 
-function isFile(path: string): boolean {
+/** Whether `path` is an existing regular file. */
+export function isFile(path: string): boolean {
   try {
     return statSync(path).isFile();
   } catch {

@@ -11,7 +11,7 @@ import { statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { resolve } from 'node:path';
 import { McpAgentError } from '../errors.js';
-import { CONFIG_FILE_NAMES, discoverFile, discoverSecretsFile } from './discovery.js';
+import { CONFIG_FILE_NAMES, discoverFile, discoverSecretsFile, isFile } from './discovery.js';
 import {
   applyEnvOverrides,
   applyProviderAliases,
@@ -258,14 +258,6 @@ function serverProblems(server: ServerSettings): { key: string; message: string 
     }
   }
   return problems;
-}
-
-function isFile(path: string): boolean {
-  try {
-    return statSync(path).isFile();
-  } catch {
-    return false;
-  }
 }
 
 function permissionWarnings(file: string): ConfigIssue[] {
