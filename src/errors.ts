@@ -37,7 +37,20 @@ export type McpAgentErrorCode =
   /** The token store cannot be read or written (a file, Redis). */
   | 'STORE_UNAVAILABLE'
   /** OAuth metadata could not be discovered, or was refused (mismatch, network policy). */
-  | 'OAUTH_DISCOVERY';
+  | 'OAUTH_DISCOVERY'
+  /** No way to register a client with the authorization server, or the registration was refused. */
+  | 'OAUTH_REGISTRATION'
+  /**
+   * The authorization step failed: the authorization server cannot be used safely (no PKCE), the
+   * user refused, or the callback was not valid (`state`, `iss`).
+   */
+  | 'OAUTH_AUTHORIZATION'
+  /** The loopback callback could not be received: every port busy, or the flow timed out. */
+  | 'OAUTH_CALLBACK'
+  /** The token endpoint refused or answered something unusable (exchange, refresh, revocation). */
+  | 'OAUTH_TOKEN'
+  /** A user must log in (again) before the server can be used: `mcp-agent auth login SERVER`. */
+  | 'OAUTH_LOGIN_REQUIRED';
 
 /** Options accepted by {@link McpAgentError}. */
 export interface McpAgentErrorOptions {
