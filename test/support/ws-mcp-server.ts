@@ -11,7 +11,7 @@ import { type WebSocket, WebSocketServer } from 'ws';
 import type { RecordedRequest } from './mcp-http-server.js';
 
 /** A server-side MCP transport over one `ws` socket. */
-class ServerWebSocketTransport implements Transport {
+export class ServerWebSocketTransport implements Transport {
   onclose?: () => void;
   onerror?: (error: Error) => void;
   onmessage?: (message: JSONRPCMessage, extra?: MessageExtraInfo) => void;
