@@ -47,6 +47,8 @@ export interface FileStoreOptions {
   /** The file; a leading `~/` is the home directory. */
   readonly path: string;
   readonly homeDir?: string;
+  /** The directory a relative `path` is resolved against; default the process's. */
+  readonly cwd?: string;
   readonly now?: () => number;
 }
 
@@ -61,7 +63,7 @@ export class FileKeyValueStore implements KeyValueStore {
   readonly #now: () => number;
 
   constructor(options: FileStoreOptions) {
-    this.path = resolve(expandHome(options.path, options.homeDir));
+    this.path = resolve(options.cwd ?? process.cwd(), expandHome(options.path, options.homeDir));
     this.#now = options.now ?? Date.now;
   }
 

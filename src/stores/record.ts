@@ -32,6 +32,11 @@ export interface TokenRecord {
   readonly resource: string;
   /** The `mcp.servers` name. */
   readonly server: string;
+  /**
+   * The redirect URI of the login that obtained the token: with the issuer it finds the client
+   * registration a refresh must use.
+   */
+  readonly redirectUri?: string | undefined;
 }
 
 /** What identifies a record: whose token, for which server, issuer, resource and scope set. */
@@ -71,6 +76,7 @@ const serializedSchema = z.looseObject({
   issuer: z.string(),
   resource: z.string(),
   server: z.string(),
+  redirect_uri: z.string().optional(),
 });
 
 /** The record as stored (JSON text). Reveals the tokens: call only to hand them to storage. */
@@ -86,6 +92,7 @@ export function serializeRecord(record: TokenRecord): string {
     issuer: record.issuer,
     resource: record.resource,
     server: record.server,
+    ...(record.redirectUri !== undefined ? { redirect_uri: record.redirectUri } : {}),
   });
 }
 
@@ -113,5 +120,6 @@ export function parseRecord(text: string): TokenRecord | undefined {
     issuer: data.issuer,
     resource: data.resource,
     server: data.server,
+    ...(data.redirect_uri !== undefined ? { redirectUri: data.redirect_uri } : {}),
   };
 }

@@ -18,6 +18,7 @@ import {
   type TokenRecord,
 } from './record.js';
 import { RedisKeyValueStore } from './redis.js';
+import { REGISTRATION_KEY_PREFIX, RegistrationStore } from './registrations.js';
 import { Sealer } from './seal.js';
 
 /** How long a record with a refresh token is kept after its access token expires (30 days). */
@@ -47,6 +48,8 @@ export class TokenStore {
   readonly #now: () => number;
   readonly #refreshWindowMs: number;
   readonly #leewayMs: number;
+  /** Client registrations (RFC 7591) kept on the same backend. */
+  readonly registrations: RegistrationStore;
 
   constructor(kv: KeyValueStore, options: TokenStoreOptions = {}) {
     this.#kv = kv;
@@ -54,6 +57,12 @@ export class TokenStore {
     this.#now = options.now ?? Date.now;
     this.#refreshWindowMs = options.refreshWindowMs ?? REFRESH_WINDOW_MS;
     this.#leewayMs = options.leewayMs ?? 60_000;
+    this.registrations = new RegistrationStore(kv, options.sealer);
+  }
+
+  /** The access-token leeway: a token counts as expired this many milliseconds early. */
+  get leewayMs(): number {
+    return this.#leewayMs;
   }
 
   /** The record under `key`, or `undefined` (also for one this store cannot read or open). */
@@ -92,10 +101,16 @@ export class TokenStore {
     );
   }
 
+  /** Delete a record by its storage id (from {@link TokenStore.list}). */
+  deleteStored(id: string): Promise<boolean> {
+    return this.#kv.delete(id);
+  }
+
   /** Every record this store can read, with its key's storage form. */
   async list(): Promise<{ id: string; record: TokenRecord }[]> {
     const out: { id: string; record: TokenRecord }[] = [];
     for (const id of await this.#kv.keys()) {
+      if (id.startsWith(REGISTRATION_KEY_PREFIX)) continue;
       const stored = await this.#kv.get(id);
       if (!stored) continue;
       const text = this.#sealer ? this.#sealer.open(stored.value, id) : stored.value;
@@ -120,7 +135,7 @@ export class TokenStore {
 /** The token store `oauth.token_store` configures. */
 export function createTokenStore(
   settings: OAuthSettings['token_store'],
-  options: { homeDir?: string; now?: () => number } = {},
+  options: { homeDir?: string; cwd?: string; now?: () => number } = {},
 ): TokenStore {
   const now = options.now ?? Date.now;
   let kv: KeyValueStore;
@@ -132,6 +147,7 @@ export function createTokenStore(
       kv = new FileKeyValueStore({
         path: settings.path,
         homeDir: options.homeDir ?? homedir(),
+        ...(options.cwd ? { cwd: options.cwd } : {}),
         now,
       });
       break;

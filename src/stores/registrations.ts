@@ -1,0 +1,119 @@
+/**
+ * Client registrations obtained by Dynamic Client Registration (RFC 7591), kept in the token
+ * store's backend beside the tokens, keyed by the authorization server's issuer and the redirect
+ * URI: another issuer, or another redirect URI, never finds them (MCP 2026-07-28,
+ * "Authorization Server Binding").
+ *
+ * @module
+ */
+import * as z from 'zod';
+import { Secret } from '../config/secret.js';
+import type { KeyValueStore } from './kv.js';
+import type { Sealer } from './seal.js';
+
+/** Storage keys of registrations start with this; `encodeURIComponent` never yields a `#`. */
+export const REGISTRATION_KEY_PREFIX = '#registration:';
+
+/** How a client was registered with an authorization server. */
+export type RegistrationSource = 'configured' | 'metadata-document' | 'dynamic';
+
+/** Token endpoint authentication methods the client supports (RFC 7591 §2). */
+export type TokenEndpointAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'none';
+
+/** A client as registered with one authorization server. */
+export interface ClientRegistration {
+  readonly clientId: string;
+  readonly clientSecret?: Secret | undefined;
+  readonly tokenEndpointAuthMethod: TokenEndpointAuthMethod;
+  /** The issuer of the authorization server the client is registered with. */
+  readonly issuer: string;
+  /** The redirect URI registered (`urn:ietf:params:oauth:grant-type:device_code` for device clients). */
+  readonly redirectUri: string;
+  readonly source: RegistrationSource;
+  /** When the client secret expires, epoch milliseconds (RFC 7591 `client_secret_expires_at`). */
+  readonly clientSecretExpiresAt?: number | undefined;
+}
+
+const storedSchema = z.looseObject({
+  v: z.literal(1),
+  client_id: z.string().min(1),
+  client_secret: z.string().optional(),
+  token_endpoint_auth_method: z.enum(['client_secret_basic', 'client_secret_post', 'none']),
+  issuer: z.string(),
+  redirect_uri: z.string(),
+  client_secret_expires_at: z.number().optional(),
+});
+
+/** The storage key of the registration for (`issuer`, `redirectUri`). */
+export function registrationKey(issuer: string, redirectUri: string): string {
+  return `${REGISTRATION_KEY_PREFIX}${encodeURIComponent(issuer.toWellFormed())}:${encodeURIComponent(redirectUri.toWellFormed())}`;
+}
+
+/** Dynamic registrations on a {@link KeyValueStore}, sealed like the tokens when encryption is on. */
+export class RegistrationStore {
+  readonly #kv: KeyValueStore;
+  readonly #sealer: Sealer | undefined;
+
+  constructor(kv: KeyValueStore, sealer?: Sealer) {
+    this.#kv = kv;
+    this.#sealer = sealer;
+  }
+
+  /** The registration for (`issuer`, `redirectUri`), or `undefined`. */
+  async get(issuer: string, redirectUri: string): Promise<ClientRegistration | undefined> {
+    const id = registrationKey(issuer, redirectUri);
+    const stored = await this.#kv.get(id);
+    if (!stored) return undefined;
+    const text = this.#sealer ? this.#sealer.open(stored.value, id) : stored.value;
+    if (text === undefined) return undefined;
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      return undefined;
+    }
+    const parsed = storedSchema.safeParse(json);
+    // A record filed under another issuer or redirect URI is not used (it was moved).
+    if (
+      !parsed.success ||
+      parsed.data.issuer !== issuer ||
+      parsed.data.redirect_uri !== redirectUri
+    ) {
+      return undefined;
+    }
+    const data = parsed.data;
+    return {
+      clientId: data.client_id,
+      ...(data.client_secret !== undefined ? { clientSecret: new Secret(data.client_secret) } : {}),
+      tokenEndpointAuthMethod: data.token_endpoint_auth_method,
+      issuer: data.issuer,
+      redirectUri: data.redirect_uri,
+      source: 'dynamic',
+      ...(data.client_secret_expires_at !== undefined
+        ? { clientSecretExpiresAt: data.client_secret_expires_at }
+        : {}),
+    };
+  }
+
+  /** Keep `registration` (a dynamic one) for its issuer and redirect URI. */
+  async put(registration: ClientRegistration): Promise<void> {
+    const id = registrationKey(registration.issuer, registration.redirectUri);
+    const text = JSON.stringify({
+      v: 1,
+      client_id: registration.clientId,
+      ...(registration.clientSecret ? { client_secret: registration.clientSecret.reveal() } : {}),
+      token_endpoint_auth_method: registration.tokenEndpointAuthMethod,
+      issuer: registration.issuer,
+      redirect_uri: registration.redirectUri,
+      ...(registration.clientSecretExpiresAt !== undefined
+        ? { client_secret_expires_at: registration.clientSecretExpiresAt }
+        : {}),
+    });
+    await this.#kv.set(id, this.#sealer ? this.#sealer.seal(text, id) : text);
+  }
+
+  /** Forget the registration for (`issuer`, `redirectUri`). */
+  async delete(issuer: string, redirectUri: string): Promise<void> {
+    await this.#kv.delete(registrationKey(issuer, redirectUri));
+  }
+}
