@@ -47,6 +47,8 @@ export interface DiscoveryOptions {
   /** The server's configured `auth.oauth.resource` (default: the server URL). */
   readonly resource?: string;
   readonly cache?: DiscoveryCache;
+  /** Do not read the cache (a challenge suggests the metadata changed); the result is cached. */
+  readonly fresh?: boolean;
   /** Milliseconds per request. Default 10 000. */
   readonly timeoutMs?: number;
 }
@@ -128,7 +130,7 @@ export async function discover(
   const cacheKey = [resource.href, options.authorizationServer, options.challengeMetadataUrl].join(
     ' ',
   );
-  const cached = options.cache?.get(cacheKey);
+  const cached = options.fresh ? undefined : options.cache?.get(cacheKey);
   if (cached) return cached;
 
   const resourceMetadata = await fetchResourceMetadata(server, resource, options);

@@ -1,0 +1,210 @@
+/**
+ * Client registration, in the order of the MCP authorization spec (2025-11-25, "Client
+ * Registration Approaches"): the configured `client_id` (pre-registered) › a Client ID Metadata
+ * Document (when the AS advertises `client_id_metadata_document_supported`) › Dynamic Client
+ * Registration (RFC 7591), kept per issuer and redirect URI. When none applies, one sentence says
+ * what to register where.
+ *
+ * @module
+ */
+import {
+  type AuthorizationServer,
+  allowInsecureRequests,
+  type ClientAuth,
+  ClientSecretBasic,
+  ClientSecretPost,
+  customFetch,
+  dynamicClientRegistrationRequest,
+  None,
+  processDynamicClientRegistrationResponse,
+} from 'oauth4webapi';
+import { Secret } from '../../config/secret.js';
+import { McpAgentError } from '../../errors.js';
+import type {
+  ClientRegistration,
+  RegistrationStore,
+  TokenEndpointAuthMethod,
+} from '../../stores/registrations.js';
+import { oauthFailure } from './failures.js';
+import { isLoopbackHost } from './network.js';
+
+/** A `fetch` for OAuth requests. */
+export type OAuthFetch = (input: string | URL, init?: RequestInit) => Promise<Response>;
+
+/** The redirect URI used to file device-grant registrations, which have none. */
+export const DEVICE_REDIRECT = 'urn:ietf:params:oauth:grant-type:device_code';
+
+/** What {@link resolveClient} needs. */
+export interface ResolveClientOptions {
+  readonly as: AuthorizationServer;
+  /** The redirect URI of this flow, or {@link DEVICE_REDIRECT}. */
+  readonly redirectUri: string;
+  /** The server's `auth.oauth` keys that matter here. */
+  readonly clientId?: string | undefined;
+  readonly clientSecret?: Secret | undefined;
+  readonly clientMetadataUrl?: string | undefined;
+  /** Where dynamic registrations are kept. */
+  readonly registrations: RegistrationStore;
+  readonly fetch: OAuthFetch;
+  /** `client_name` sent with a dynamic registration. */
+  readonly clientName: string;
+  /** For the "what to set" sentence: `mcp.servers.<name>.auth.oauth`. */
+  readonly configPath: string;
+  readonly now?: () => number;
+  readonly timeoutMs?: number;
+}
+
+/** The token endpoint authentication of `registration` (RFC 6749 §2.3, RFC 7591 §2). */
+export function clientAuthentication(registration: ClientRegistration): ClientAuth {
+  const secret = registration.clientSecret?.reveal();
+  switch (registration.tokenEndpointAuthMethod) {
+    case 'client_secret_basic':
+      return ClientSecretBasic(secret ?? '');
+    case 'client_secret_post':
+      return ClientSecretPost(secret ?? '');
+    case 'none':
+      return None();
+  }
+}
+
+/**
+ * The method for a client with (or without) a secret, per the AS's
+ * `token_endpoint_auth_methods_supported` (absent: `client_secret_basic`, RFC 8414 §2).
+ */
+export function chooseAuthMethod(
+  as: AuthorizationServer,
+  hasSecret: boolean,
+): TokenEndpointAuthMethod {
+  const supported = as.token_endpoint_auth_methods_supported ?? ['client_secret_basic'];
+  if (!hasSecret) return 'none';
+  if (supported.includes('client_secret_basic')) return 'client_secret_basic';
+  if (supported.includes('client_secret_post')) return 'client_secret_post';
+  return 'client_secret_basic';
+}
+
+/** The client to use with `as`, registering one dynamically when needed. */
+export async function resolveClient(options: ResolveClientOptions): Promise<ClientRegistration> {
+  const { as } = options;
+  if (options.clientId) {
+    return {
+      clientId: options.clientId,
+      ...(options.clientSecret && !options.clientSecret.isEmpty
+        ? { clientSecret: options.clientSecret }
+        : {}),
+      tokenEndpointAuthMethod: chooseAuthMethod(
+        as,
+        options.clientSecret !== undefined && !options.clientSecret.isEmpty,
+      ),
+      issuer: as.issuer,
+      redirectUri: options.redirectUri,
+      source: 'configured',
+    };
+  }
+  if (
+    options.clientMetadataUrl &&
+    as.client_id_metadata_document_supported === true &&
+    options.redirectUri !== DEVICE_REDIRECT
+  ) {
+    return {
+      clientId: options.clientMetadataUrl,
+      tokenEndpointAuthMethod: 'none',
+      issuer: as.issuer,
+      redirectUri: options.redirectUri,
+      source: 'metadata-document',
+    };
+  }
+  if (as.registration_endpoint) {
+    const now = options.now ?? Date.now;
+    const kept = await options.registrations.get(as.issuer, options.redirectUri);
+    if (
+      kept &&
+      (kept.clientSecretExpiresAt === undefined || kept.clientSecretExpiresAt > now() + 60_000)
+    ) {
+      return kept;
+    }
+    const registration = await register(options);
+    await options.registrations.put(registration);
+    return registration;
+  }
+  const device = options.redirectUri === DEVICE_REDIRECT;
+  throw new McpAgentError(
+    'OAUTH_REGISTRATION',
+    `The authorization server ${as.issuer} offers no dynamic client registration${options.clientMetadataUrl ? ' nor client ID metadata documents' : ''}: register a client there${device ? ' for the device authorization grant' : ` with the redirect URI ${options.redirectUri}`}, then set ${options.configPath}.client_id (and client_secret in mcp_agent.secrets.yaml if it has one).`,
+  );
+}
+
+/** RFC 7591 §3: register a client for this flow. */
+async function register(options: ResolveClientOptions): Promise<ClientRegistration> {
+  const { as } = options;
+  const device = options.redirectUri === DEVICE_REDIRECT;
+  const supported = as.token_endpoint_auth_methods_supported;
+  // A public client (no secret) where the AS allows it; else one with a secret.
+  const method: TokenEndpointAuthMethod =
+    supported === undefined || supported.includes('none') ? 'none' : chooseAuthMethod(as, true);
+  const loopback =
+    device ||
+    (URL.canParse(options.redirectUri) && isLoopbackHost(new URL(options.redirectUri).hostname));
+  const types: readonly ('native' | 'web')[] = loopback ? ['native', 'web'] : ['web', 'native'];
+  let lastError: unknown;
+  for (const applicationType of types) {
+    const metadata = {
+      client_name: options.clientName,
+      application_type: applicationType,
+      token_endpoint_auth_method: method,
+      ...(device
+        ? {
+            redirect_uris: [],
+            response_types: [],
+            grant_types: ['urn:ietf:params:oauth:grant-type:device_code', 'refresh_token'],
+          }
+        : {
+            redirect_uris: [options.redirectUri],
+            response_types: ['code'],
+            grant_types: ['authorization_code', 'refresh_token'],
+          }),
+    };
+    try {
+      const response = await dynamicClientRegistrationRequest(as, metadata, {
+        [customFetch]: options.fetch,
+        [allowInsecureRequests]: true,
+        signal: AbortSignal.timeout(options.timeoutMs ?? 30_000),
+      });
+      const client = await processDynamicClientRegistrationResponse(response);
+      const secret = typeof client.client_secret === 'string' ? client.client_secret : undefined;
+      const granted = client.token_endpoint_auth_method;
+      const expires = client.client_secret_expires_at;
+      return {
+        clientId: client.client_id,
+        ...(secret ? { clientSecret: new Secret(secret) } : {}),
+        tokenEndpointAuthMethod:
+          granted === 'client_secret_basic' ||
+          granted === 'client_secret_post' ||
+          granted === 'none'
+            ? granted
+            : secret
+              ? 'client_secret_basic'
+              : 'none',
+        issuer: as.issuer,
+        redirectUri: options.redirectUri,
+        source: 'dynamic',
+        ...(typeof expires === 'number' && expires > 0
+          ? { clientSecretExpiresAt: expires * 1000 }
+          : {}),
+      };
+    } catch (error) {
+      lastError = error;
+      // OIDC providers refuse some redirect URIs for one application type and take them for the
+      // other (MCP 2026-07-28, "Application Type and Redirect URI Constraints").
+      const code = (error as { error?: unknown }).error;
+      if (code !== 'invalid_redirect_uri' && code !== 'invalid_client_metadata') break;
+    }
+  }
+  throw oauthFailure(
+    'OAUTH_REGISTRATION',
+    lastError,
+    `Dynamic client registration at ${as.issuer}`,
+    {
+      hint: `Register a client there by hand and set ${options.configPath}.client_id.`,
+    },
+  );
+}

@@ -1,0 +1,325 @@
+/**
+ * Token endpoint requests (RFC 6749 §4.1.3, §6; RFC 8628 §3.4; RFC 7009) and the token record a
+ * response becomes. The RFC 8707 `resource` goes on every token request exactly as on the
+ * authorization request. A response is checked before use: JSON, `access_token` present,
+ * `expires_in` a non-negative JSON number, no redirect; the expiry is counted from receipt on the
+ * local clock, so a skewed AS clock does not matter.
+ *
+ * @module
+ */
+import {
+  type AuthorizationServer,
+  allowInsecureRequests,
+  authorizationCodeGrantRequest,
+  type Client,
+  customFetch,
+  type DeviceAuthorizationResponse,
+  deviceAuthorizationRequest,
+  deviceCodeGrantRequest,
+  processAuthorizationCodeResponse,
+  processDeviceAuthorizationResponse,
+  processDeviceCodeResponse,
+  processRefreshTokenResponse,
+  processRevocationResponse,
+  refreshTokenGrantRequest,
+  revocationRequest,
+  type TokenEndpointResponse,
+} from 'oauth4webapi';
+import { Secret } from '../../config/secret.js';
+import { McpAgentError } from '../../errors.js';
+import type { TokenRecord } from '../../stores/record.js';
+import type { ClientRegistration } from '../../stores/registrations.js';
+import { scopeList } from './authorization.js';
+import { oauthFailure } from './failures.js';
+import { clientAuthentication, type OAuthFetch } from './registration.js';
+
+/** What every token endpoint request needs. */
+export interface TokenRequestContext {
+  readonly as: AuthorizationServer;
+  readonly client: ClientRegistration;
+  readonly fetch: OAuthFetch;
+  /** The RFC 8707 resource, or `undefined` when the server omits it (`include_resource_parameter: false`). */
+  readonly resource?: string | undefined;
+  readonly extraParams?: Readonly<Record<string, string>> | undefined;
+  readonly timeoutMs?: number | undefined;
+}
+
+/** The oauth4webapi client of a registration. */
+export function clientOf(registration: ClientRegistration): Client {
+  return { client_id: registration.clientId };
+}
+
+function requestOptions(context: TokenRequestContext, extra: Record<string, string> = {}) {
+  const params = new URLSearchParams();
+  for (const [name, value] of Object.entries({ ...context.extraParams, ...extra })) {
+    params.set(name, value);
+  }
+  if (context.resource !== undefined) params.set('resource', context.resource);
+  else params.delete('resource');
+  return {
+    additionalParameters: params,
+    [customFetch]: noRedirectFetch(context.fetch),
+    [allowInsecureRequests]: true,
+    signal: AbortSignal.timeout(context.timeoutMs ?? 30_000),
+  };
+}
+
+/**
+ * A fetch that refuses a redirect from the token endpoint: credentials and codes are never
+ * replayed to wherever it points (OAuth 2.1 §3.2).
+ */
+function noRedirectFetch(fetch: OAuthFetch): OAuthFetch {
+  return async (input, init) => {
+    const response = await fetch(input, { ...init, redirect: 'manual' });
+    if (response.status >= 300 && response.status < 400) {
+      await response.body?.cancel();
+      const url = new URL(String(input));
+      throw new McpAgentError(
+        'OAUTH_TOKEN',
+        `The endpoint ${url.origin}${url.pathname} answered with a redirect (HTTP ${response.status}); it was not followed.`,
+      );
+    }
+    return response;
+  };
+}
+
+/**
+ * Refuse a token response whose `expires_in` is not a non-negative JSON number (a string, even a
+ * numeric one, is refused too: RFC 6749 §5.1 says number), before oauth4webapi reads it.
+ */
+async function checkRawResponse(response: Response, where: string): Promise<Response> {
+  if (!response.ok) return response;
+  const text = await response.text();
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new McpAgentError('OAUTH_TOKEN', `The token response of ${where} is not JSON.`);
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    throw new McpAgentError('OAUTH_TOKEN', `The token response of ${where} is not a JSON object.`);
+  }
+  const record = json as Record<string, unknown>;
+  if (typeof record.access_token !== 'string' || record.access_token === '') {
+    throw new McpAgentError('OAUTH_TOKEN', `The token response of ${where} has no access_token.`);
+  }
+  const expiresIn = record.expires_in;
+  if (
+    expiresIn !== undefined &&
+    (typeof expiresIn !== 'number' || !Number.isFinite(expiresIn) || expiresIn < 0)
+  ) {
+    throw new McpAgentError(
+      'OAUTH_TOKEN',
+      `The token response of ${where} has an expires_in that is not a non-negative number.`,
+    );
+  }
+  return new Response(text, {
+    status: response.status,
+    statusText: response.statusText,
+    headers: response.headers,
+  });
+}
+
+/** A token response as a record (see {@link TokenRecord}); `now` is the time of receipt. */
+export function toTokenRecord(
+  response: TokenEndpointResponse,
+  options: {
+    now: number;
+    issuer: string;
+    resource: string;
+    server: string;
+    requestedScopes: readonly string[];
+    /** Kept when a refresh response carries no new refresh token (RFC 6749 §6). */
+    previousRefreshToken?: Secret | undefined;
+  },
+): TokenRecord {
+  const refresh = response.refresh_token
+    ? new Secret(response.refresh_token)
+    : options.previousRefreshToken;
+  return {
+    accessToken: new Secret(response.access_token),
+    ...(refresh ? { refreshToken: refresh } : {}),
+    tokenType: response.token_type ? normaliseTokenType(response.token_type) : 'Bearer',
+    ...(typeof response.expires_in === 'number'
+      ? { expiresAt: options.now + response.expires_in * 1000 }
+      : {}),
+    obtainedAt: options.now,
+    // RFC 6749 §5.1: no `scope` in the response means the requested scope was granted.
+    scopes: response.scope !== undefined ? scopeList(response.scope) : [...options.requestedScopes],
+    issuer: options.issuer,
+    resource: options.resource,
+    server: options.server,
+  };
+}
+
+function normaliseTokenType(type: string): string {
+  return type.toLowerCase() === 'bearer' ? 'Bearer' : type;
+}
+
+/** The secrets of a request, scrubbed from any error text. */
+function secretsOf(context: TokenRequestContext, ...more: string[]): string[] {
+  const secret = context.client.clientSecret?.reveal();
+  return [...more, ...(secret ? [secret] : [])];
+}
+
+/** RFC 6749 §4.1.3: exchange the code of a validated callback. */
+export async function exchangeCode(
+  context: TokenRequestContext,
+  params: URLSearchParams,
+  request: { redirectUri: string; codeVerifier: string },
+): Promise<TokenEndpointResponse> {
+  const where = `${context.as.issuer}`;
+  const code = params.get('code') ?? '';
+  try {
+    const client = clientOf(context.client);
+    const response = await authorizationCodeGrantRequest(
+      context.as,
+      client,
+      clientAuthentication(context.client),
+      params,
+      request.redirectUri,
+      request.codeVerifier,
+      requestOptions(context),
+    );
+    return await processAuthorizationCodeResponse(
+      context.as,
+      client,
+      await checkRawResponse(response, where),
+    );
+  } catch (error) {
+    throw oauthFailure('OAUTH_TOKEN', error, `The code exchange at ${where}`, {
+      secrets: secretsOf(context, code, request.codeVerifier),
+      hint: 'Log in again.',
+    });
+  }
+}
+
+/** RFC 6749 §6: a new access token from a refresh token. */
+export async function refreshTokens(
+  context: TokenRequestContext,
+  refreshToken: Secret,
+): Promise<TokenEndpointResponse> {
+  const where = `${context.as.issuer}`;
+  try {
+    const client = clientOf(context.client);
+    const response = await refreshTokenGrantRequest(
+      context.as,
+      client,
+      clientAuthentication(context.client),
+      refreshToken.reveal(),
+      requestOptions(context),
+    );
+    return await processRefreshTokenResponse(
+      context.as,
+      client,
+      await checkRawResponse(response, where),
+    );
+  } catch (error) {
+    throw oauthFailure('OAUTH_TOKEN', error, `The token refresh at ${where}`, {
+      secrets: secretsOf(context, refreshToken.reveal()),
+    });
+  }
+}
+
+/** RFC 7009 §2.1: revoke `token` (a refresh or an access token). */
+export async function revokeToken(
+  context: TokenRequestContext,
+  token: Secret,
+  hint: 'refresh_token' | 'access_token',
+): Promise<void> {
+  try {
+    const response = await revocationRequest(
+      context.as,
+      clientOf(context.client),
+      clientAuthentication(context.client),
+      token.reveal(),
+      {
+        additionalParameters: { token_type_hint: hint },
+        [customFetch]: noRedirectFetch(context.fetch),
+        [allowInsecureRequests]: true,
+        signal: AbortSignal.timeout(context.timeoutMs ?? 30_000),
+      },
+    );
+    await processRevocationResponse(response);
+  } catch (error) {
+    throw oauthFailure('OAUTH_TOKEN', error, `The revocation at ${context.as.issuer}`, {
+      secrets: secretsOf(context, token.reveal()),
+    });
+  }
+}
+
+/** RFC 8628 §3.1: start a device authorization. */
+export async function startDeviceAuthorization(
+  context: TokenRequestContext,
+  scopes: readonly string[],
+): Promise<DeviceAuthorizationResponse> {
+  try {
+    const params: Record<string, string> = {};
+    if (scopes.length > 0) params.scope = scopes.join(' ');
+    if (context.resource !== undefined) params.resource = context.resource;
+    const response = await deviceAuthorizationRequest(
+      context.as,
+      clientOf(context.client),
+      clientAuthentication(context.client),
+      params,
+      {
+        [customFetch]: noRedirectFetch(context.fetch),
+        [allowInsecureRequests]: true,
+        signal: AbortSignal.timeout(context.timeoutMs ?? 30_000),
+      },
+    );
+    return await processDeviceAuthorizationResponse(context.as, clientOf(context.client), response);
+  } catch (error) {
+    throw oauthFailure(
+      'OAUTH_AUTHORIZATION',
+      error,
+      `The device authorization at ${context.as.issuer}`,
+      {
+        secrets: secretsOf(context),
+      },
+    );
+  }
+}
+
+/** The outcome of one device-code poll (RFC 8628 §3.5). */
+export type DevicePoll =
+  | { readonly done: true; readonly response: TokenEndpointResponse }
+  | { readonly done: false; readonly slowDown: boolean };
+
+/** RFC 8628 §3.4: poll once for the device code's token. */
+export async function pollDeviceToken(
+  context: TokenRequestContext,
+  deviceCode: string,
+): Promise<DevicePoll> {
+  try {
+    const client = clientOf(context.client);
+    const response = await deviceCodeGrantRequest(
+      context.as,
+      client,
+      clientAuthentication(context.client),
+      deviceCode,
+      requestOptions(context),
+    );
+    return {
+      done: true,
+      response: await processDeviceCodeResponse(
+        context.as,
+        client,
+        await checkRawResponse(response, context.as.issuer),
+      ),
+    };
+  } catch (error) {
+    const code = (error as { error?: unknown }).error;
+    if (code === 'authorization_pending') return { done: false, slowDown: false };
+    if (code === 'slow_down') return { done: false, slowDown: true };
+    throw oauthFailure(
+      'OAUTH_AUTHORIZATION',
+      error,
+      `The device authorization at ${context.as.issuer}`,
+      {
+        secrets: secretsOf(context, deviceCode),
+        hint: code === 'expired_token' ? 'The code expired; log in again.' : '',
+      },
+    );
+  }
+}
