@@ -16,6 +16,7 @@ import type { ServerSettings } from '../config/schema/servers.js';
 import type { Settings } from '../config/schema/settings.js';
 import { McpAgentError } from '../errors.js';
 import { type Logger, silentLogger } from '../logger.js';
+import type { TokenSource } from '../oauth/auth-fetch.js';
 import { describeConnectError, describeEndpoint } from './connect-errors.js';
 import { createHttpStack, type HttpStack, proxySettingsFrom } from './http.js';
 import { createTransport, type FetchWrapper } from './transports.js';
@@ -69,6 +70,8 @@ export interface ServerRegistryOptions {
   readonly http?: HttpStack;
   /** Wraps each HTTP server's `fetch` (OAuth plugs in here). */
   readonly wrapFetch?: FetchWrapper;
+  /** The OAuth tokens of a server that uses OAuth (see `TokenManager.forServer`). */
+  readonly authFor?: (name: string, settings: ServerSettings) => TokenSource | undefined;
   /** How this client introduces itself to servers. */
   readonly clientInfo?: { readonly name: string; readonly version: string };
 }
@@ -169,6 +172,7 @@ export class ServerRegistry {
   readonly #http: HttpStack;
   readonly #ownsHttp: boolean;
   readonly #wrapFetch: FetchWrapper | undefined;
+  readonly #authFor: ServerRegistryOptions['authFor'];
   readonly #clientInfo: { readonly name: string; readonly version: string };
   readonly #connections = new Map<string, Promise<ServerConnection>>();
   #closed = false;
@@ -180,6 +184,7 @@ export class ServerRegistry {
     this.#ownsHttp = options.http === undefined;
     this.#http = options.http ?? createHttpStack(proxySettingsFrom(this.#env));
     this.#wrapFetch = options.wrapFetch;
+    this.#authFor = options.authFor;
     this.#clientInfo = options.clientInfo ?? { name: 'mcp-agent-ts', version: '0' };
   }
 
@@ -248,6 +253,7 @@ export class ServerRegistry {
         env: this.#env,
         logger: this.#logger,
         wrapFetch: this.#wrapFetch,
+        auth: this.#authFor?.(name, settings),
         sessionId: settings.transport === 'streamable_http' ? sessionId : undefined,
         onFetchError: (error) => {
           fetchError = error;

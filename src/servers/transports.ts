@@ -11,7 +11,9 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { ServerSettings } from '../config/schema/servers.js';
+import type { Secret } from '../config/secret.js';
 import type { Logger } from '../logger.js';
+import { type TokenSource, withOAuth } from '../oauth/auth-fetch.js';
 import { scrub, secretValues, staticHeaders } from './credentials.js';
 import { type FetchLike, type HttpStack, withOriginHeaders, withResponseTimeout } from './http.js';
 import { buildStdioEnv } from './stdio-env.js';
@@ -38,6 +40,8 @@ export interface TransportContext {
   readonly sessionId?: string | undefined;
   /** Told of every error a request of this server's `fetch` throws. */
   readonly onFetchError?: ((error: unknown) => void) | undefined;
+  /** The server's OAuth tokens, when it uses OAuth. */
+  readonly auth?: TokenSource | undefined;
 }
 
 /** The transport for server `name`. `settings.url` must be set for remote transports. */
@@ -48,18 +52,14 @@ export function createTransport(
 ): Transport {
   if (settings.transport === 'stdio') return stdioTransport(name, settings, context);
   const url = new URL(settings.url ?? '');
-  if (settings.transport === 'websocket') {
-    return new HeaderWebSocketTransport(url, {
-      headers: () => staticHeaders(settings),
-      dispatcher: context.http.dispatcher,
-    });
-  }
+  if (settings.transport === 'websocket') return websocketTransport(url, settings, context);
   let fetch = withOriginHeaders(context.http.fetch, url, () => staticHeaders(settings));
   fetch = withResponseTimeout(
     fetch,
     (settings.http_timeout_seconds ?? DEFAULT_HTTP_TIMEOUT_SECONDS) * 1000,
     name,
   );
+  if (context.auth) fetch = withOAuth(fetch, context.auth, url);
   if (context.wrapFetch) fetch = context.wrapFetch(name, settings, fetch);
   const onFetchError = context.onFetchError;
   if (onFetchError) {
@@ -77,6 +77,36 @@ export function createTransport(
   return new StreamableHTTPClientTransport(url, {
     fetch,
     ...(context.sessionId ? { sessionId: context.sessionId } : {}),
+  });
+}
+
+/** WebSocket: the OAuth token goes on the handshake; a refused handshake gets one more try. */
+function websocketTransport(
+  url: URL,
+  settings: ServerSettings,
+  context: TransportContext,
+): HeaderWebSocketTransport {
+  const auth = context.auth;
+  let sent: Secret | undefined;
+  return new HeaderWebSocketTransport(url, {
+    headers: async () => {
+      const headers = { ...staticHeaders(settings) };
+      if (auth) {
+        sent = await auth.token();
+        if (sent) headers.Authorization = `Bearer ${sent.reveal()}`;
+      }
+      return headers;
+    },
+    dispatcher: context.http.dispatcher,
+    ...(auth
+      ? {
+          onRefused: async () => {
+            // The handshake carries no challenge: treat the refusal as a 401 without one.
+            await auth.onUnauthorized(undefined, sent);
+            return true;
+          },
+        }
+      : {}),
   });
 }
 

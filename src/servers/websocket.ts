@@ -15,8 +15,15 @@ const SUBPROTOCOL = 'mcp';
 /** Options of {@link HeaderWebSocketTransport}. */
 export interface HeaderWebSocketOptions {
   /** Handshake headers, computed when the connection opens. */
-  readonly headers?: () => Readonly<Record<string, string>>;
+  readonly headers?: () =>
+    | Readonly<Record<string, string>>
+    | Promise<Readonly<Record<string, string>>>;
   readonly dispatcher?: Dispatcher;
+  /**
+   * Called once when the handshake is refused; resolving `true` retries it once with headers
+   * computed again (OAuth: a refreshed token, or one from a new login).
+   */
+  readonly onRefused?: () => Promise<boolean>;
 }
 
 /** A WebSocket client transport with handshake headers. */
@@ -33,12 +40,22 @@ export class HeaderWebSocketTransport implements Transport {
     this.#options = options;
   }
 
-  start(): Promise<void> {
+  async start(): Promise<void> {
     if (this.#socket) throw new Error('HeaderWebSocketTransport already started');
+    try {
+      await this.#open();
+    } catch (error) {
+      if (!this.#options.onRefused || !(await this.#options.onRefused())) throw error;
+      await this.#open();
+    }
+  }
+
+  async #open(): Promise<void> {
+    const headers = this.#options.headers ? { ...(await this.#options.headers()) } : undefined;
     return new Promise((resolve, reject) => {
       const socket = new WebSocket(this.#url, {
         protocols: SUBPROTOCOL,
-        ...(this.#options.headers ? { headers: { ...this.#options.headers() } } : {}),
+        ...(headers ? { headers } : {}),
         ...(this.#options.dispatcher ? { dispatcher: this.#options.dispatcher } : {}),
       });
       this.#socket = socket;

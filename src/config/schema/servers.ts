@@ -64,7 +64,15 @@ export const serverOAuthSchema = z.strictObject({
   use_internal_callback: z.boolean().default(true),
   /** Send the RFC 8707 `resource` parameter (set `false` for GitHub and Entra ID). */
   include_resource_parameter: z.boolean().default(true),
+  /**
+   * Ours: how the user consents. `browser` (default): the authorization code flow with a loopback
+   * callback (or a pasted redirect URL); `device`: the device authorization grant (RFC 8628).
+   */
+  flow: z.enum(['browser', 'device']).default('browser'),
 });
+
+/** A validated `auth.oauth` block. */
+export type ServerOAuthSettings = z.output<typeof serverOAuthSchema>;
 
 /** `roots` entry of a server (mcp-agent `MCPRootSettings`). */
 export const rootSchema = z.strictObject({
@@ -128,6 +136,11 @@ export const serverSchema = z.strictObject({
   inherit_env: z.boolean().default(false),
   /** Ours: parent variables passed to a stdio server by name. */
   env_passthrough: stringList,
+  /**
+   * Ours: let OAuth metadata and endpoints be on private, link-local or loopback addresses even
+   * though the server itself is not (SSRF guard opt-out, MCP security best practices).
+   */
+  allow_private_network: z.boolean().default(false),
   /** Only these tools are exposed. */
   allowed_tools: z
     .array(z.string())

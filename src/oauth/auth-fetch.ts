@@ -1,0 +1,69 @@
+/**
+ * The auth-aware `fetch` given to the MCP SDK's HTTP transports in place of an `authProvider`:
+ * it adds `Authorization: Bearer` (RFC 6750 §2.1) to requests for the MCP server's own origin
+ * only, and when the server answers 401 (or 403 `insufficient_scope`), it has the token manager
+ * refresh, adopt or log in, and retries the request: once after a 401, at most
+ * {@link MAX_STEP_UPS} times for more scope (MCP "Step-Up Authorization Flow").
+ *
+ * @module
+ */
+import type { Secret } from '../config/secret.js';
+import { type BearerChallenge, bearerChallenge } from './protocol/www-authenticate.js';
+import type { ServerAuth } from './token-manager.js';
+
+/** A `fetch`. */
+export type AuthFetch = (input: string | URL, init?: RequestInit) => Promise<Response>;
+
+/** How many times one request may step up its scope before the 403 is returned. */
+export const MAX_STEP_UPS = 2;
+
+/** What {@link withOAuth} needs of the token manager. */
+export type TokenSource = Pick<ServerAuth, 'token' | 'onUnauthorized'>;
+
+/** `fetch` with the server's OAuth token on requests to `endpoint`'s origin. */
+export function withOAuth(fetch: AuthFetch, auth: TokenSource, endpoint: URL): AuthFetch {
+  const origin = endpoint.origin;
+  return async (input, init) => {
+    const url = new URL(typeof input === 'string' ? input : input.href);
+    if (url.origin !== origin) return fetch(input, init);
+    const send = (token: Secret | undefined) => {
+      const headers = new Headers(init?.headers);
+      if (token) headers.set('authorization', `Bearer ${token.reveal()}`);
+      else headers.delete('authorization');
+      return fetch(input, { ...init, headers });
+    };
+    // A streamed body cannot be sent twice: such a request is not retried.
+    const replayable =
+      init?.body === undefined ||
+      init.body === null ||
+      typeof init.body === 'string' ||
+      init.body instanceof URLSearchParams ||
+      init.body instanceof ArrayBuffer ||
+      ArrayBuffer.isView(init.body);
+    let token = await auth.token();
+    let response = await send(token);
+    let unauthorizedRetried = false;
+    let stepUps = 0;
+    for (;;) {
+      const challenge = refusal(response);
+      if (!challenge || !replayable) return response;
+      const stepUp = response.status === 403;
+      if (stepUp ? stepUps >= MAX_STEP_UPS : unauthorizedRetried) return response;
+      if (stepUp) stepUps += 1;
+      else unauthorizedRetried = true;
+      await response.body?.cancel().catch(() => {});
+      token = await auth.onUnauthorized(challenge, token);
+      response = await send(token);
+    }
+  };
+}
+
+/** The challenge of a response that asks for (other) credentials, or `undefined`. */
+function refusal(response: Response): BearerChallenge | undefined {
+  if (response.status === 401) return bearerChallenge(response.headers) ?? {};
+  if (response.status === 403) {
+    const challenge = bearerChallenge(response.headers);
+    if (challenge?.error === 'insufficient_scope') return challenge;
+  }
+  return undefined;
+}

@@ -1,0 +1,168 @@
+/**
+ * The two interactive logins: the authorization code flow with PKCE (RFC 6749 §4.1, RFC 7636)
+ * through a {@link CallbackReceiver}, and the device authorization grant (RFC 8628). Each returns
+ * the token response; the token manager turns it into a record and stores it.
+ *
+ * @module
+ */
+import type { AuthorizationServer, TokenEndpointResponse } from 'oauth4webapi';
+import type { OAuthSettings } from '../config/schema/oauth.js';
+import type { ServerOAuthSettings } from '../config/schema/servers.js';
+import { McpAgentError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { ClientRegistration } from '../stores/registrations.js';
+import type { Consent, ReceiverRequest } from './consent.js';
+import {
+  checkPkceSupport,
+  prepareAuthorization,
+  validateCallback,
+} from './protocol/authorization.js';
+import { DEVICE_REDIRECT } from './protocol/registration.js';
+import {
+  clientOf,
+  exchangeCode,
+  pollDeviceToken,
+  startDeviceAuthorization,
+  type TokenRequestContext,
+} from './protocol/tokens.js';
+
+/**
+ * Where the callback may arrive: loopback ports of `redirect_uri_options`
+ * (`http://127.0.0.1:PORT/callback` or `localhost`), else `oauth.loopback_ports`; other redirect
+ * options are targets for a pasted URL.
+ */
+export function receiverRequest(
+  server: string,
+  oauth: ServerOAuthSettings,
+  global: OAuthSettings,
+): ReceiverRequest {
+  const loopback: number[] = [];
+  const others: string[] = [];
+  let host: '127.0.0.1' | 'localhost' = '127.0.0.1';
+  for (const option of oauth.redirect_uri_options) {
+    const url = URL.canParse(option) ? new URL(option) : undefined;
+    if (
+      url &&
+      url.protocol === 'http:' &&
+      (url.hostname === '127.0.0.1' || url.hostname === 'localhost') &&
+      url.port &&
+      url.pathname === '/callback'
+    ) {
+      if (loopback.length === 0 && url.hostname === 'localhost') host = 'localhost';
+      loopback.push(Number(url.port));
+    } else {
+      others.push(option);
+    }
+  }
+  return {
+    server,
+    ports: loopback.length > 0 ? loopback : global.loopback_ports,
+    host,
+    redirectUris: others,
+    timeoutMs: global.flow_timeout_seconds * 1000,
+  };
+}
+
+/** What a login needs from the token manager. */
+interface LoginContext {
+  readonly server: string;
+  readonly as: AuthorizationServer;
+  readonly scopes: readonly string[];
+  readonly consent: Consent;
+  /** The client registered for a redirect URI. */
+  readonly client: (redirectUri: string) => Promise<ClientRegistration>;
+  readonly context: (client: ClientRegistration) => TokenRequestContext;
+  readonly now: () => number;
+}
+
+/** The authorization code flow; resolves with the token response and the redirect URI used. */
+export async function codeLogin(
+  login: LoginContext & {
+    oauth: ServerOAuthSettings;
+    resource: string | undefined;
+    request: ReceiverRequest;
+    logger: Logger;
+  },
+): Promise<{ response: TokenEndpointResponse; redirectUri: string }> {
+  const { as, consent, request } = login;
+  checkPkceSupport(as, {
+    requirePkce: login.oauth.require_pkce,
+    server: login.server,
+    logger: login.logger,
+  });
+  const receiver = await consent.openReceiver(request);
+  let callback: URL;
+  let client: ClientRegistration;
+  let authorization: Awaited<ReturnType<typeof prepareAuthorization>>;
+  let outcome: 'ok' | 'failed' = 'failed';
+  try {
+    client = await login.client(receiver.redirectUri);
+    authorization = await prepareAuthorization({
+      as,
+      clientId: client.clientId,
+      redirectUri: receiver.redirectUri,
+      scopes: login.scopes,
+      resource: login.resource,
+      extraParams: login.oauth.extra_authorize_params,
+    });
+    await consent.showAuthorizationUrl(authorization.url, {
+      server: login.server,
+      issuer: as.issuer,
+      deadline: login.now() + request.timeoutMs,
+    });
+    callback = await receiver.wait(authorization.state);
+    outcome = 'ok';
+  } finally {
+    consent.finished?.(outcome);
+    await receiver.close();
+  }
+  const params = validateCallback(as, clientOf(client), callback, authorization);
+  const response = await exchangeCode(login.context(client), params, authorization);
+  return { response, redirectUri: receiver.redirectUri };
+}
+
+/** The device authorization grant: show the code, poll at the advertised interval. */
+export async function deviceLogin(
+  login: LoginContext & { timeoutMs: number; sleep: (ms: number) => Promise<void> },
+): Promise<TokenEndpointResponse> {
+  const { as, consent } = login;
+  if (!as.device_authorization_endpoint) {
+    throw new McpAgentError(
+      'OAUTH_AUTHORIZATION',
+      `The authorization server ${as.issuer} does not offer the device authorization grant; log in to server "${login.server}" with the browser (without --device).`,
+    );
+  }
+  const client = await login.client(DEVICE_REDIRECT);
+  const context = login.context(client);
+  const start = await startDeviceAuthorization(context, login.scopes);
+  const deadline = Math.min(login.now() + start.expires_in * 1000, login.now() + login.timeoutMs);
+  consent.showDeviceCode({
+    server: login.server,
+    issuer: as.issuer,
+    userCode: start.user_code,
+    verificationUri: start.verification_uri,
+    verificationUriComplete: start.verification_uri_complete,
+    expiresAt: deadline,
+  });
+  // RFC 8628 §3.2: 5 seconds when the server does not say.
+  let interval = Math.max(1, start.interval ?? 5) * 1000;
+  let outcome: 'ok' | 'failed' = 'failed';
+  try {
+    while (login.now() < deadline) {
+      await login.sleep(interval);
+      const poll = await pollDeviceToken(context, start.device_code);
+      if (poll.done) {
+        outcome = 'ok';
+        return poll.response;
+      }
+      // RFC 8628 §3.5: slow_down adds 5 seconds to every later interval.
+      if (poll.slowDown) interval += 5000;
+    }
+  } finally {
+    consent.finished?.(outcome);
+  }
+  throw new McpAgentError(
+    'OAUTH_CALLBACK',
+    `The device code for server "${login.server}" was not confirmed in time; run \`mcp-agent auth login ${login.server} --device\` again.`,
+  );
+}

@@ -1,0 +1,587 @@
+/**
+ * The token manager: for each downstream server, the access token to send, obtained and kept
+ * fresh. It discovers the authorization server, finds or registers the client, seeds tokens
+ * configured in `auth.oauth`, refreshes a token within `refresh_leeway_seconds` of its expiry
+ * (one refresh per token at a time in this process; writes are compare-and-set so a slower writer
+ * never replaces a newer token), and runs a login through the injected {@link Consent} when no
+ * token will do. Step-up asks for the union of the granted and the challenged scopes.
+ *
+ * @module
+ */
+import type { TokenEndpointResponse } from 'oauth4webapi';
+import type { OAuthSettings } from '../config/schema/oauth.js';
+import type { ServerSettings } from '../config/schema/servers.js';
+import type { Secret } from '../config/secret.js';
+import { McpAgentError } from '../errors.js';
+import { type Logger, silentLogger } from '../logger.js';
+import { storageKey, type TokenKey, type TokenRecord } from '../stores/record.js';
+import type { ClientRegistration } from '../stores/registrations.js';
+import type { StoredToken, TokenStore } from '../stores/token-store.js';
+import type { Consent } from './consent.js';
+import { codeLogin, deviceLogin, receiverRequest } from './login.js';
+import { chooseScopes, scopeList } from './protocol/authorization.js';
+import {
+  canonicalResource,
+  DiscoveryCache,
+  type DiscoveryResult,
+  discover,
+} from './protocol/discovery.js';
+import { OAuthServerError } from './protocol/failures.js';
+import { type Lookup, policyFor } from './protocol/network.js';
+import { DEVICE_REDIRECT, type OAuthFetch, resolveClient } from './protocol/registration.js';
+import {
+  refreshTokens,
+  revokeToken,
+  type TokenRequestContext,
+  toTokenRecord,
+} from './protocol/tokens.js';
+import type { BearerChallenge } from './protocol/www-authenticate.js';
+
+/** The identity of the app itself (a CLI user, or callers when authorization is off). */
+export const APP_IDENTITY = 'app';
+
+/** Options of {@link TokenManager}. */
+export interface TokenManagerOptions {
+  readonly store: TokenStore;
+  /** The global `oauth:` section. */
+  readonly oauth: OAuthSettings;
+  /** The `fetch` for OAuth requests (the shared HTTP stack). */
+  readonly fetch: OAuthFetch;
+  /** How a login reaches the user; without it a needed login is an `OAUTH_LOGIN_REQUIRED` error. */
+  readonly consent?: Consent | undefined;
+  /** Whose tokens these are. Default {@link APP_IDENTITY}. */
+  readonly identity?: string;
+  readonly now?: () => number;
+  readonly logger?: Logger;
+  /** Resolver for the network policy (tests). */
+  readonly lookup?: Lookup;
+  /** `client_name` of dynamic registrations. */
+  readonly clientName?: string;
+  readonly discoveryCache?: DiscoveryCache;
+  /** Waits between device-code polls (tests). */
+  readonly sleep?: (ms: number) => Promise<void>;
+}
+
+/** What `auth status` shows of one stored token: never its value. */
+export interface TokenStatus {
+  readonly server: string;
+  readonly identity: string;
+  readonly issuer: string;
+  readonly resource: string;
+  readonly scopes: readonly string[];
+  readonly expiresAt?: number | undefined;
+  readonly obtainedAt: number;
+  readonly hasRefreshToken: boolean;
+  /** Expired (past the leeway) and not refreshable. */
+  readonly expired: boolean;
+}
+
+/** Why a new authorization is needed. */
+export interface AuthorizeReason {
+  readonly challenge?: BearerChallenge | undefined;
+  /** A 403 `insufficient_scope`: ask for the union of granted and challenged scopes. */
+  readonly stepUp?: boolean;
+  /** Force the device grant (`--device`). */
+  readonly device?: boolean;
+}
+
+/** Tokens for every configured OAuth server of one identity. */
+export class TokenManager {
+  readonly #options: TokenManagerOptions;
+  readonly #servers = new Map<string, ServerAuth>();
+  readonly discoveryCache: DiscoveryCache;
+
+  constructor(options: TokenManagerOptions) {
+    this.#options = options;
+    this.discoveryCache =
+      options.discoveryCache ?? new DiscoveryCache(options.now ? { now: options.now } : {});
+  }
+
+  /** The authorization of server `name`, or `undefined` when it does not use OAuth. */
+  forServer(name: string, settings: ServerSettings): ServerAuth | undefined {
+    if (!usesOAuth(settings)) return undefined;
+    let auth = this.#servers.get(name);
+    if (!auth) {
+      auth = new ServerAuth(name, settings, this.#options, this.discoveryCache);
+      this.#servers.set(name, auth);
+    }
+    return auth;
+  }
+}
+
+/** Whether `settings` authenticate with OAuth (an HTTP transport with `auth.oauth.enabled`). */
+export function usesOAuth(settings: ServerSettings): boolean {
+  return settings.transport !== 'stdio' && settings.auth?.oauth?.enabled === true && !!settings.url;
+}
+
+/** Where discovery and the token key stand for one server, as last resolved. */
+interface Target {
+  readonly discovery: DiscoveryResult;
+  readonly key: TokenKey;
+  /** The resource sent on requests, or undefined when `include_resource_parameter: false`. */
+  readonly resourceParam: string | undefined;
+}
+
+/** The OAuth state of one server for one identity. */
+export class ServerAuth {
+  readonly name: string;
+  readonly settings: ServerSettings;
+  readonly #options: TokenManagerOptions;
+  readonly #cache: DiscoveryCache;
+  readonly #logger: Logger;
+  readonly #now: () => number;
+  readonly #identity: string;
+  /** One refresh, and one login, per token key at a time. */
+  readonly #refreshing = new Map<string, Promise<StoredToken>>();
+  #authorizing: Promise<TokenRecord> | undefined;
+  #challengeMetadata: string | undefined;
+  #seeded = false;
+
+  constructor(
+    name: string,
+    settings: ServerSettings,
+    options: TokenManagerOptions,
+    cache: DiscoveryCache,
+  ) {
+    this.name = name;
+    this.settings = settings;
+    this.#options = options;
+    this.#cache = cache;
+    this.#logger = options.logger ?? silentLogger;
+    this.#now = options.now ?? Date.now;
+    this.#identity = options.identity ?? APP_IDENTITY;
+  }
+
+  get #oauth() {
+    const oauth = this.settings.auth?.oauth;
+    if (!oauth) throw new Error(`server ${this.name} has no auth.oauth`);
+    return oauth;
+  }
+
+  #metadataBase(): URL {
+    const url = new URL(this.settings.url ?? '');
+    if (url.protocol === 'ws:') url.protocol = 'http:';
+    else if (url.protocol === 'wss:') url.protocol = 'https:';
+    return url;
+  }
+
+  /** Discover (cached) and the token key that follows from it. */
+  async target(challenge?: BearerChallenge, options: { fresh?: boolean } = {}): Promise<Target> {
+    const oauth = this.#oauth;
+    if (challenge?.resource_metadata && challenge.resource_metadata !== this.#challengeMetadata) {
+      // A server that names (other) metadata may have moved to another authorization server.
+      this.#challengeMetadata = challenge.resource_metadata;
+    }
+    const resource = canonicalResource(oauth.resource ?? this.settings.url ?? '');
+    const policy = await policyFor(this.#metadataBase(), {
+      allowPrivateNetwork: this.settings.allow_private_network,
+      ...(this.#options.lookup ? { lookup: this.#options.lookup } : {}),
+    });
+    const discovery = await discover(this.#metadataBase(), {
+      fetch: this.#options.fetch,
+      policy,
+      cache: this.#cache,
+      ...(options.fresh ? { fresh: true } : {}),
+      resource: resource.href,
+      ...(this.#challengeMetadata ? { challengeMetadataUrl: this.#challengeMetadata } : {}),
+      ...(oauth.authorization_server ? { authorizationServer: oauth.authorization_server } : {}),
+    });
+    const resourceId = discovery.resource.href;
+    return {
+      discovery,
+      key: {
+        identity: this.#identity,
+        server: this.name,
+        issuer: discovery.authorizationServer.issuer,
+        resource: resourceId,
+        scopes: oauth.scopes,
+      },
+      resourceParam: oauth.include_resource_parameter ? resourceId : undefined,
+    };
+  }
+
+  #usable(record: TokenRecord): boolean {
+    return (
+      record.expiresAt === undefined ||
+      record.expiresAt - this.#options.store.leewayMs > this.#now()
+    );
+  }
+
+  /**
+   * The access token to send, refreshed first when it is within the leeway of its expiry;
+   * `undefined` when there is none (the request then goes without, and a 401 starts a login).
+   */
+  async token(): Promise<Secret | undefined> {
+    const target = await this.target();
+    let stored = await this.#read(target.key);
+    if (!stored) stored = await this.#seed(target);
+    if (!stored) return undefined;
+    if (this.#usable(stored.record)) return stored.record.accessToken;
+    if (!stored.record.refreshToken) return undefined;
+    const refreshed = await this.#refresh(target, stored);
+    return refreshed.record.accessToken;
+  }
+
+  /**
+   * The server refused `sent` (401) or wants more scope (403 `insufficient_scope`): adopt a token
+   * another request already obtained, else refresh, else log in. Returns the token to retry with.
+   */
+  async onUnauthorized(
+    challenge: BearerChallenge | undefined,
+    sent: Secret | undefined,
+  ): Promise<Secret> {
+    const stepUp = challenge?.error === 'insufficient_scope';
+    // Discover afresh: the server may have moved to another authorization server.
+    const target = await this.target(challenge, { fresh: true });
+    const stored = await this.#read(target.key);
+    if (!stepUp && stored) {
+      const current = stored.record.accessToken.reveal();
+      if ((sent === undefined || current !== sent.reveal()) && this.#usable(stored.record)) {
+        return stored.record.accessToken;
+      }
+      if (stored.record.refreshToken) {
+        try {
+          return (await this.#refresh(target, stored, sent)).record.accessToken;
+        } catch (error) {
+          if (!(error instanceof McpAgentError) || error.code !== 'OAUTH_LOGIN_REQUIRED') {
+            this.#logger.debug(`refresh for server "${this.name}" failed; logging in`, {
+              server: this.name,
+            });
+          }
+        }
+      }
+    }
+    if (stepUp && stored) {
+      const wanted = scopeList(challenge?.scope);
+      if (wanted.every((scope) => stored.record.scopes.includes(scope)) && sent) {
+        // The token already has every scope asked for: more of the same will not help.
+        throw new McpAgentError(
+          'OAUTH_AUTHORIZATION',
+          `Server "${this.name}" refuses the scopes it asked for (${wanted.join(' ')}) although they were granted; it is not a login problem.`,
+        );
+      }
+    }
+    const record = await this.authorize({ challenge, stepUp });
+    return record.accessToken;
+  }
+
+  /** Run a login now (the `auth login` command, or a request that needs one). */
+  authorize(reason: AuthorizeReason = {}): Promise<TokenRecord> {
+    if (this.#authorizing) return this.#authorizing;
+    const run = this.#authorize(reason).finally(() => {
+      this.#authorizing = undefined;
+    });
+    this.#authorizing = run;
+    return run;
+  }
+
+  async #authorize(reason: AuthorizeReason): Promise<TokenRecord> {
+    const consent = this.#options.consent;
+    if (!consent) {
+      throw new McpAgentError(
+        'OAUTH_LOGIN_REQUIRED',
+        `Server "${this.name}" needs a login: run \`mcp-agent auth login ${this.name}\`.`,
+      );
+    }
+    const oauth = this.#oauth;
+    const target = await this.target(reason.challenge);
+    const as = target.discovery.authorizationServer;
+    const previous = reason.stepUp
+      ? ((await this.#read(target.key))?.record.scopes ?? [])
+      : undefined;
+    const scopes = chooseScopes({
+      configured: oauth.scopes,
+      challenge: reason.challenge?.scope,
+      resourceScopes: target.discovery.resourceMetadata?.scopes_supported,
+      as,
+      previous,
+    });
+    const device = reason.device === true || oauth.flow === 'device' || consent.mode === 'device';
+    const record = device
+      ? await this.#deviceLogin(target, scopes, consent)
+      : await this.#codeLogin(target, scopes, consent);
+    await this.#options.store.put(target.key, record);
+    this.#logger.info(`logged in to server "${this.name}" at ${as.issuer}`, {
+      server: this.name,
+      issuer: as.issuer,
+      scopes: record.scopes.join(' '),
+    });
+    return record;
+  }
+
+  async #client(target: Target, redirectUri: string): Promise<ClientRegistration> {
+    const oauth = this.#oauth;
+    return resolveClient({
+      as: target.discovery.authorizationServer,
+      redirectUri,
+      clientId: oauth.client_id,
+      clientSecret: oauth.client_secret,
+      clientMetadataUrl: oauth.client_metadata_url,
+      registrations: this.#options.store.registrations,
+      fetch: this.#options.fetch,
+      clientName: this.#options.clientName ?? `mcp-agent-ts (${this.name})`,
+      configPath: `mcp.servers.${this.name}.auth.oauth`,
+      now: this.#now,
+    });
+  }
+
+  #context(target: Target, client: ClientRegistration): TokenRequestContext {
+    return {
+      as: target.discovery.authorizationServer,
+      client,
+      fetch: this.#options.fetch,
+      resource: target.resourceParam,
+      extraParams: this.#oauth.extra_token_params,
+    };
+  }
+
+  async #codeLogin(target: Target, scopes: string[], consent: Consent): Promise<TokenRecord> {
+    const { response, redirectUri } = await codeLogin({
+      server: this.name,
+      oauth: this.#oauth,
+      as: target.discovery.authorizationServer,
+      resource: target.resourceParam,
+      scopes,
+      consent,
+      request: receiverRequest(this.name, this.#oauth, this.#options.oauth),
+      client: (redirect) => this.#client(target, redirect),
+      context: (client) => this.#context(target, client),
+      now: this.#now,
+      logger: this.#logger,
+    });
+    return this.#record(target, response, scopes, redirectUri);
+  }
+
+  async #deviceLogin(target: Target, scopes: string[], consent: Consent): Promise<TokenRecord> {
+    const response = await deviceLogin({
+      server: this.name,
+      as: target.discovery.authorizationServer,
+      scopes,
+      consent,
+      timeoutMs: this.#options.oauth.flow_timeout_seconds * 1000,
+      client: (redirect) => this.#client(target, redirect),
+      context: (client) => this.#context(target, client),
+      now: this.#now,
+      sleep: this.#options.sleep ?? delay,
+    });
+    return this.#record(target, response, scopes, DEVICE_REDIRECT);
+  }
+
+  #record(
+    target: Target,
+    response: TokenEndpointResponse,
+    scopes: readonly string[],
+    redirectUri: string,
+    previousRefreshToken?: Secret,
+  ): TokenRecord {
+    return {
+      ...toTokenRecord(response, {
+        now: this.#now(),
+        issuer: target.discovery.authorizationServer.issuer,
+        resource: target.key.resource,
+        server: this.name,
+        requestedScopes: scopes,
+        previousRefreshToken,
+      }),
+      redirectUri,
+    };
+  }
+
+  async #read(key: TokenKey): Promise<StoredToken | undefined> {
+    try {
+      return await this.#options.store.get(key);
+    } catch (error) {
+      throw storeError(error, this.name);
+    }
+  }
+
+  /** Seed the token configured in `auth.oauth` (it belongs to the app's own identity). */
+  async #seed(target: Target): Promise<StoredToken | undefined> {
+    const oauth = this.#oauth;
+    if (this.#seeded || !oauth.access_token || this.#identity !== APP_IDENTITY) return undefined;
+    this.#seeded = true;
+    const record: TokenRecord = {
+      accessToken: oauth.access_token,
+      ...(oauth.refresh_token ? { refreshToken: oauth.refresh_token } : {}),
+      tokenType: oauth.token_type,
+      ...(oauth.expires_at !== undefined ? { expiresAt: oauth.expires_at * 1000 } : {}),
+      obtainedAt: this.#now(),
+      scopes: oauth.scopes,
+      issuer: target.key.issuer,
+      resource: target.key.resource,
+      server: this.name,
+    };
+    const version = await this.#options.store.put(target.key, record, { expectVersion: null });
+    if (version === undefined) return this.#read(target.key);
+    return { record, version };
+  }
+
+  /** One refresh per key at a time; the others wait for it and share its result or error. */
+  #refresh(target: Target, stored: StoredToken, rejected?: Secret): Promise<StoredToken> {
+    const id = storageKey(target.key);
+    const running = this.#refreshing.get(id);
+    if (running) return running;
+    const run = this.#doRefresh(target, stored, rejected).finally(() => {
+      this.#refreshing.delete(id);
+    });
+    this.#refreshing.set(id, run);
+    return run;
+  }
+
+  async #doRefresh(target: Target, stored: StoredToken, rejected?: Secret): Promise<StoredToken> {
+    // Another process may have refreshed meanwhile: adopt its token.
+    const latest = (await this.#read(target.key)) ?? stored;
+    if (
+      latest.version !== stored.version &&
+      this.#usable(latest.record) &&
+      latest.record.accessToken.reveal() !== rejected?.reveal()
+    ) {
+      return latest;
+    }
+    const refreshToken = latest.record.refreshToken;
+    if (!refreshToken)
+      return this.#loginRequired('its token expired and there is no refresh token');
+    const client = await this.#clientForRefresh(target, latest.record);
+    let response: TokenEndpointResponse;
+    try {
+      response = await refreshTokens(this.#context(target, client), refreshToken);
+    } catch (error) {
+      if (
+        error instanceof OAuthServerError &&
+        (error.error === 'invalid_grant' || error.error === 'invalid_client')
+      ) {
+        // Forget the grant only if it still holds the refresh token that failed.
+        const current = await this.#read(target.key);
+        if (current && current.record.refreshToken?.reveal() === refreshToken.reveal()) {
+          await this.#options.store.delete(target.key, { expectVersion: current.version });
+        }
+        return this.#loginRequired(
+          `the authorization server refused its refresh token (${error.error})`,
+        );
+      }
+      throw error;
+    }
+    const record = this.#record(
+      target,
+      response,
+      latest.record.scopes,
+      latest.record.redirectUri ?? client.redirectUri,
+      refreshToken,
+    );
+    const version = await this.#options.store.put(target.key, record, {
+      expectVersion: latest.version,
+    });
+    if (version === undefined) {
+      // Someone wrote a newer record first; theirs wins.
+      const winner = await this.#read(target.key);
+      if (winner) return winner;
+      return { record, version: 0 };
+    }
+    this.#logger.debug(`refreshed the token of server "${this.name}"`, { server: this.name });
+    return { record, version };
+  }
+
+  async #clientForRefresh(target: Target, record: TokenRecord): Promise<ClientRegistration> {
+    const oauth = this.#oauth;
+    if (oauth.client_id) return this.#client(target, record.redirectUri ?? DEVICE_REDIRECT);
+    const kept = record.redirectUri
+      ? await this.#options.store.registrations.get(target.key.issuer, record.redirectUri)
+      : undefined;
+    if (kept) return kept;
+    if (oauth.client_metadata_url && record.redirectUri) {
+      return this.#client(target, record.redirectUri);
+    }
+    return this.#loginRequired('the client registration its token was issued to is gone');
+  }
+
+  #loginRequired(why: string): never {
+    throw new McpAgentError(
+      'OAUTH_LOGIN_REQUIRED',
+      `Server "${this.name}" needs a new login (${why}): run \`mcp-agent auth login ${this.name}\`.`,
+    );
+  }
+
+  /** The tokens stored for this server and identity (never their values). */
+  async status(): Promise<TokenStatus[]> {
+    const records = await this.#options.store.list().catch((error: unknown) => {
+      throw storeError(error, this.name);
+    });
+    return records
+      .filter(
+        ({ id, record }) =>
+          record.server === this.name && id.startsWith(`${encodeURIComponent(this.#identity)}:`),
+      )
+      .map(({ record }) => ({
+        server: record.server,
+        identity: this.#identity,
+        issuer: record.issuer,
+        resource: record.resource,
+        scopes: record.scopes,
+        ...(record.expiresAt !== undefined ? { expiresAt: record.expiresAt } : {}),
+        obtainedAt: record.obtainedAt,
+        hasRefreshToken: record.refreshToken !== undefined,
+        expired: !this.#usable(record) && record.refreshToken === undefined,
+      }));
+  }
+
+  /**
+   * Revoke (RFC 7009: the refresh token, then the access token) where the authorization server
+   * has a revocation endpoint, then forget every token of this server and identity. Revocation
+   * failures are reported, and the tokens are forgotten anyway.
+   */
+  async logout(): Promise<{ forgotten: number; revoked: number; problems: string[] }> {
+    const problems: string[] = [];
+    let revoked = 0;
+    let forgotten = 0;
+    const records = (await this.#options.store.list()).filter(
+      ({ id, record }) =>
+        record.server === this.name && id.startsWith(`${encodeURIComponent(this.#identity)}:`),
+    );
+    if (records.length === 0) return { forgotten, revoked, problems };
+    let target: Target | undefined;
+    try {
+      target = await this.target();
+    } catch (error) {
+      problems.push(
+        `the authorization server could not be discovered, so nothing was revoked (${error instanceof Error ? error.message : 'unknown error'})`,
+      );
+    }
+    for (const { record } of records) {
+      if (target && target.key.issuer === record.issuer) {
+        const as = target.discovery.authorizationServer;
+        if (as.revocation_endpoint) {
+          try {
+            const client = await this.#clientForRefresh(target, record);
+            const context = this.#context(target, client);
+            if (record.refreshToken) {
+              await revokeToken(context, record.refreshToken, 'refresh_token');
+              revoked += 1;
+            }
+            await revokeToken(context, record.accessToken, 'access_token');
+            revoked += 1;
+          } catch (error) {
+            problems.push(error instanceof Error ? error.message : 'revocation failed');
+          }
+        }
+      }
+    }
+    // By storage id: a record's key may differ from today's (other configured scopes).
+    for (const { id } of records) {
+      if (await this.#options.store.deleteStored(id)) forgotten += 1;
+    }
+    return { forgotten, revoked, problems };
+  }
+}
+
+function storeError(error: unknown, server: string): McpAgentError {
+  if (error instanceof McpAgentError) return error;
+  return new McpAgentError(
+    'STORE_UNAVAILABLE',
+    `The token store cannot be read for server "${server}"; check oauth.token_store.`,
+    { cause: error },
+  );
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
