@@ -4,7 +4,9 @@
  * @module
  */
 
+import { authLogin, authLogout, authStatus } from './commands/auth.js';
 import { configCheck, configShow } from './commands/config.js';
+import { doctor } from './commands/doctor.js';
 import { init } from './commands/init.js';
 import { serversList, toolsCall, toolsList } from './commands/servers.js';
 import type { CliIo, GlobalOptions, Output } from './io.js';
@@ -38,6 +40,22 @@ export interface CommandSpec {
   /** Most positional arguments accepted. */
   readonly maxArgs: number;
   run(context: CommandContext): number | Promise<number>;
+}
+
+/** `--no-browser` and `--device`: how a login a command starts reaches the user. */
+const LOGIN_OPTIONS: Readonly<Record<string, OptionSpec>> = {
+  'no-browser': {
+    type: 'boolean',
+    help: 'do not open a browser; print the URL (a redirect URL can then be pasted)',
+  },
+  device: {
+    type: 'boolean',
+    help: 'use the device authorization grant (enter a code on another device)',
+  },
+};
+
+function loginFlags(options: CommandContext['options']): { noBrowser: boolean; device: boolean } {
+  return { noBrowser: options['no-browser'] === true, device: options.device === true };
 }
 
 /** Every command. */
@@ -78,9 +96,10 @@ export const COMMANDS: readonly CommandSpec[] = [
     usage: 'mcp-agent [--config PATH] [--json] tools list [SERVER]',
     description:
       'Connects to the server (or every configured server) and lists its tools under namespaced\nnames SERVER/TOOL, honouring allowed_tools. A "/" or "~" inside a name is written "~1" or "~0".',
-    options: {},
+    options: LOGIN_OPTIONS,
     maxArgs: 1,
-    run: ({ io, global, out, args }) => toolsList(io, global, out, args[0]),
+    run: ({ io, global, out, args, options }) =>
+      toolsList(io, global, out, args[0], loginFlags(options)),
   },
   {
     path: ['tools', 'call'],
@@ -88,9 +107,9 @@ export const COMMANDS: readonly CommandSpec[] = [
     usage: 'mcp-agent [--config PATH] [--json] tools call SERVER TOOL [\'{"arg": "value"}\']',
     description:
       "Calls TOOL on SERVER with the JSON object given (default {}), checked against the tool's input\nschema first. Text content is printed as text, other content as JSON; --json prints the raw result.\nExit code 1 when the tool reports an error.",
-    options: {},
+    options: LOGIN_OPTIONS,
     maxArgs: 3,
-    run: ({ io, global, out, args }) => {
+    run: ({ io, global, out, args, options }) => {
       const [server, tool, json] = args;
       if (server === undefined || tool === undefined) {
         throw new UsageError(
@@ -98,7 +117,68 @@ export const COMMANDS: readonly CommandSpec[] = [
           'mcp-agent tools call --help',
         );
       }
-      return toolsCall(io, global, out, server, tool, json);
+      return toolsCall(io, global, out, server, tool, json, loginFlags(options));
+    },
+  },
+  {
+    path: ['auth', 'login'],
+    summary: 'log in to a server that uses OAuth and keep its token',
+    usage: 'mcp-agent [--config PATH] [--json] auth login SERVER [--no-browser] [--device]',
+    description:
+      'Discovers the authorization server, registers a client if needed, and runs the authorization code\nflow with PKCE: the URL is printed on stderr and opened in a browser (not under CI, over SSH, without a\ndisplay or with --no-browser); the callback arrives on a loopback port, or paste the final redirect URL.\nWith --device, the device authorization grant is used instead. The token goes to oauth.token_store.',
+    options: LOGIN_OPTIONS,
+    maxArgs: 1,
+    run: ({ io, global, out, args, options }) => {
+      const [server] = args;
+      if (server === undefined) {
+        throw new UsageError('"auth login" needs a SERVER.', 'mcp-agent auth login --help');
+      }
+      return authLogin(io, global, out, server, loginFlags(options));
+    },
+  },
+  {
+    path: ['auth', 'status'],
+    summary: 'show stored tokens: identity, scopes, expiry, refresh token (never values)',
+    usage: 'mcp-agent [--config PATH] [--json] auth status [SERVER]',
+    description:
+      'For each server that uses OAuth (or SERVER), shows whose token is stored, for which authorization\nserver and scopes, when it expires and whether a refresh token is held. No token value is shown and\nno request is made.',
+    options: {},
+    maxArgs: 1,
+    run: ({ io, global, out, args }) => authStatus(io, global, out, args[0]),
+  },
+  {
+    path: ['auth', 'logout'],
+    summary: 'revoke (RFC 7009) and forget the tokens of a server, or of all',
+    usage: 'mcp-agent [--config PATH] [--json] auth logout SERVER | --all',
+    description:
+      'Revokes the refresh token, then the access token, where the authorization server has a revocation\nendpoint, then deletes them from the token store. A revocation that fails is reported (exit code 1);\nthe tokens are deleted anyway.',
+    options: { all: { type: 'boolean', help: 'every server that uses OAuth' } },
+    maxArgs: 1,
+    run: ({ io, global, out, args, options }) => {
+      const all = options.all === true;
+      if ((args[0] === undefined) === !all) {
+        throw new UsageError(
+          '"auth logout" needs a SERVER or --all (not both).',
+          'mcp-agent auth logout --help',
+        );
+      }
+      return authLogout(io, global, out, args[0], all);
+    },
+  },
+  {
+    path: ['doctor'],
+    summary: 'walk discovery, registration, login, refresh and one call for a server',
+    usage: 'mcp-agent [--config PATH] [--json] doctor SERVER',
+    description:
+      'Checks a server step by step: its configuration, OAuth discovery (protected-resource and authorization\nserver metadata), client registration, the stored login, a refresh when one is due, and one tools/list.\nEach step prints what it found; a failed step says what to do. Never starts a login.',
+    options: {},
+    maxArgs: 1,
+    run: ({ io, global, out, args }) => {
+      const [server] = args;
+      if (server === undefined) {
+        throw new UsageError('"doctor" needs a SERVER.', 'mcp-agent doctor --help');
+      }
+      return doctor(io, global, out, server);
     },
   },
   {

@@ -17,6 +17,17 @@ export interface CliIo {
   readonly cwd: string;
   /** The user's home directory; default `os.homedir()`. */
   readonly homeDir?: string;
+  /** Standard input, where a redirect URL can be pasted during a login. */
+  readonly stdin?: NodeJS.ReadableStream & { isTTY?: boolean };
+  /** Whether stderr is a terminal (a spinner instead of plain progress lines). */
+  readonly stderrIsTTY?: boolean;
+  /** The platform, for the browser launcher; default `process.platform`. */
+  readonly platform?: NodeJS.Platform;
+  /**
+   * Opens an authorization URL in a browser; default: the system's browser, never through a
+   * shell. Tests pass a headless browser.
+   */
+  readonly openBrowser?: (url: URL) => Promise<boolean>;
 }
 
 /** Global options every command accepts. */

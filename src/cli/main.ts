@@ -12,5 +12,7 @@ const code = await run(process.argv.slice(2), {
   env: process.env,
   cwd: process.cwd(),
   homeDir: homedir(),
+  stdin: process.stdin,
+  stderrIsTTY: process.stderr.isTTY === true,
 });
 process.exitCode = code;

@@ -13,7 +13,14 @@ export interface CliResult {
 /** Run the CLI in process with captured output and an explicit environment. */
 export async function runCli(
   argv: string[],
-  options: { cwd: string; env?: Record<string, string>; homeDir?: string },
+  options: {
+    cwd: string;
+    env?: Record<string, string>;
+    homeDir?: string;
+    /** A headless browser for logins (default: none can be opened). */
+    openBrowser?: (url: URL) => Promise<boolean>;
+    stdin?: NodeJS.ReadableStream;
+  },
 ): Promise<CliResult> {
   let stdout = '';
   let stderr = '';
@@ -23,6 +30,8 @@ export async function runCli(
     env: options.env ?? {},
     cwd: options.cwd,
     homeDir: options.homeDir ?? join(options.cwd, '.home-that-does-not-exist'),
+    ...(options.openBrowser ? { openBrowser: options.openBrowser } : {}),
+    ...(options.stdin ? { stdin: options.stdin } : {}),
   });
   return { code, stdout, stderr };
 }

@@ -10,10 +10,10 @@ import { McpAgentError } from '../../errors.js';
 import { ToolAggregator } from '../../servers/aggregator.js';
 import { describeEndpoint } from '../../servers/connect-errors.js';
 import { authMode, scrub, secretValues } from '../../servers/credentials.js';
-import { ServerRegistry } from '../../servers/registry.js';
+import type { ServerRegistry } from '../../servers/registry.js';
+import type { CliConsentOptions } from '../consent.js';
 import type { CliIo, GlobalOptions, Output } from '../io.js';
-import { cliLogger } from '../logger.js';
-import { VERSION } from '../version.js';
+import { withSession } from '../session.js';
 import { loadForCli } from './config.js';
 
 /** `servers list`: name, transport, auth mode and endpoint of each server; never a credential. */
@@ -39,23 +39,17 @@ export function serversList(io: CliIo, options: GlobalOptions, out: Output): num
   return 0;
 }
 
-async function withRegistry<T>(
+/** `--no-browser` and `--device`, for a login a command may start. */
+export type LoginFlags = CliConsentOptions;
+
+function withRegistry<T>(
   io: CliIo,
   options: GlobalOptions,
   out: Output,
   run: (registry: ServerRegistry) => Promise<T>,
+  flags: LoginFlags = {},
 ): Promise<T> {
-  const { settings } = loadForCli(io, options);
-  const registry = new ServerRegistry(settings, {
-    env: io.env,
-    logger: cliLogger(out, options.verbose),
-    clientInfo: { name: 'mcp-agent-ts', version: VERSION },
-  });
-  try {
-    return await run(registry);
-  } finally {
-    await registry.closeAll();
-  }
+  return withSession(io, options, out, (session) => run(session.registry), flags);
 }
 
 /** `tools list [SERVER]`. */
@@ -64,37 +58,48 @@ export function toolsList(
   options: GlobalOptions,
   out: Output,
   server: string | undefined,
+  flags: LoginFlags = {},
 ): Promise<number> {
-  return withRegistry(io, options, out, async (registry) => {
-    const names = server === undefined ? registry.names() : [server];
-    const aggregator = new ToolAggregator(registry, names);
-    // One server that cannot be reached does not hide the tools of the others.
-    const settled = await Promise.allSettled(names.map((name) => aggregator.listServerTools(name)));
-    const failures = settled.flatMap((result) =>
-      result.status === 'rejected' ? [result.reason] : [],
-    );
-    if (failures.length === names.length && failures[0] !== undefined) throw failures[0];
-    const tools = settled.flatMap((result) => (result.status === 'fulfilled' ? result.value : []));
-    out.data({
-      tools: tools.map((tool) => ({
-        name: tool.name,
-        server: tool.server,
-        tool: tool.tool,
-        description: tool.definition.description ?? null,
-        inputSchema: tool.definition.inputSchema,
-      })),
-    });
-    if (tools.length === 0) out.human('No tools.');
-    const width = Math.max(...tools.map((tool) => tool.name.length), 0);
-    for (const tool of tools) {
-      const description = (tool.definition.description ?? '').split('\n')[0] ?? '';
-      out.human(`${tool.name.padEnd(width)}  ${description}`.trimEnd());
-    }
-    for (const failure of failures) {
-      out.human(`error: ${failure instanceof Error ? failure.message : 'a server failed'}`);
-    }
-    return failures.length > 0 ? 1 : 0;
-  });
+  return withRegistry(
+    io,
+    options,
+    out,
+    async (registry) => {
+      const names = server === undefined ? registry.names() : [server];
+      const aggregator = new ToolAggregator(registry, names);
+      // One server that cannot be reached does not hide the tools of the others.
+      const settled = await Promise.allSettled(
+        names.map((name) => aggregator.listServerTools(name)),
+      );
+      const failures = settled.flatMap((result) =>
+        result.status === 'rejected' ? [result.reason] : [],
+      );
+      if (failures.length === names.length && failures[0] !== undefined) throw failures[0];
+      const tools = settled.flatMap((result) =>
+        result.status === 'fulfilled' ? result.value : [],
+      );
+      out.data({
+        tools: tools.map((tool) => ({
+          name: tool.name,
+          server: tool.server,
+          tool: tool.tool,
+          description: tool.definition.description ?? null,
+          inputSchema: tool.definition.inputSchema,
+        })),
+      });
+      if (tools.length === 0) out.human('No tools.');
+      const width = Math.max(...tools.map((tool) => tool.name.length), 0);
+      for (const tool of tools) {
+        const description = (tool.definition.description ?? '').split('\n')[0] ?? '';
+        out.human(`${tool.name.padEnd(width)}  ${description}`.trimEnd());
+      }
+      for (const failure of failures) {
+        out.human(`error: ${failure instanceof Error ? failure.message : 'a server failed'}`);
+      }
+      return failures.length > 0 ? 1 : 0;
+    },
+    flags,
+  );
 }
 
 /** `tools call SERVER TOOL [JSON_ARGS]`. */
@@ -105,24 +110,31 @@ export function toolsCall(
   server: string,
   tool: string,
   json: string | undefined,
+  flags: LoginFlags = {},
 ): Promise<number> {
   const args = parseArguments(json, `tool "${tool}" of server "${server}"`);
-  return withRegistry(io, options, out, async (registry) => {
-    const aggregator = new ToolAggregator(registry, [server]);
-    const found = await aggregator.findTool(server, tool);
-    checkArguments(found.name, found.definition.inputSchema, args);
-    const connection = await registry.connect(server);
-    const result = await connection.callTool(tool, args);
-    out.data(result);
-    if (result.isError) {
-      // An error text is a message, so the server's own secrets are scrubbed from it.
-      out.human(`error: tool "${found.name}" reported an error:`);
-      out.human(scrub(renderContent(result), secretValues(connection.settings)));
-      return 1;
-    }
-    if (!out.json) out.human(renderContent(result));
-    return 0;
-  });
+  return withRegistry(
+    io,
+    options,
+    out,
+    async (registry) => {
+      const aggregator = new ToolAggregator(registry, [server]);
+      const found = await aggregator.findTool(server, tool);
+      checkArguments(found.name, found.definition.inputSchema, args);
+      const connection = await registry.connect(server);
+      const result = await connection.callTool(tool, args);
+      out.data(result);
+      if (result.isError) {
+        // An error text is a message, so the server's own secrets are scrubbed from it.
+        out.human(`error: tool "${found.name}" reported an error:`);
+        out.human(scrub(renderContent(result), secretValues(connection.settings)));
+        return 1;
+      }
+      if (!out.json) out.human(renderContent(result));
+      return 0;
+    },
+    flags,
+  );
 }
 
 function parseArguments(json: string | undefined, name: string): Record<string, unknown> {

@@ -1,0 +1,183 @@
+/**
+ * `auth login SERVER`, `auth status [SERVER]`, `auth logout SERVER | --all` and `doctor SERVER`.
+ * Token values are never printed: status shows scopes, expiry and whether a refresh token is held.
+ *
+ * @module
+ */
+import { McpAgentError } from '../../errors.js';
+import type { ServerAuth, TokenStatus } from '../../oauth/token-manager.js';
+import { usesOAuth } from '../../oauth/token-manager.js';
+import type { CliConsentOptions } from '../consent.js';
+import type { CliIo, GlobalOptions, Output } from '../io.js';
+import { type CliSession, withSession } from '../session.js';
+
+/** The OAuth state of `name`, or a clear error when it does not use OAuth. */
+export function oauthServer(session: CliSession, name: string): ServerAuth {
+  const settings = session.registry.settings(name);
+  const auth = session.tokens.forServer(name, settings);
+  if (!auth) {
+    throw new McpAgentError(
+      'USAGE',
+      settings.transport === 'stdio'
+        ? `Server "${name}" is a stdio server; it takes its credentials from env, not from OAuth.`
+        : `Server "${name}" does not use OAuth (set mcp.servers.${name}.auth.oauth.enabled: true).`,
+    );
+  }
+  return auth;
+}
+
+/** `auth login SERVER`: run the login now and keep the token. */
+export function authLogin(
+  io: CliIo,
+  options: GlobalOptions,
+  out: Output,
+  server: string,
+  flags: CliConsentOptions,
+): Promise<number> {
+  return withSession(
+    io,
+    options,
+    out,
+    async (session) => {
+      const auth = oauthServer(session, server);
+      if (session.loaded.settings.oauth.token_store.backend === 'memory') {
+        out.warn(
+          'oauth.token_store.backend is "memory": the token ends with this command. Use "file" or "redis" to keep it.',
+        );
+      }
+      const record = await auth.authorize(flags.device ? { device: true } : {});
+      const status = describeExpiry(record.expiresAt, Date.now());
+      out.data({
+        server,
+        issuer: record.issuer,
+        scopes: record.scopes,
+        expires_at:
+          record.expiresAt !== undefined ? new Date(record.expiresAt).toISOString() : null,
+        refresh_token: record.refreshToken !== undefined,
+      });
+      out.human(
+        `Logged in to "${server}" at ${record.issuer}${record.scopes.length > 0 ? ` with ${record.scopes.join(' ')}` : ''}; the token ${status}${record.refreshToken ? ', and a refresh token is held' : ''}.`,
+      );
+      return 0;
+    },
+    flags,
+  );
+}
+
+/** `auth status [SERVER]`: what is stored per server, never a value. No network. */
+export function authStatus(
+  io: CliIo,
+  options: GlobalOptions,
+  out: Output,
+  server: string | undefined,
+): Promise<number> {
+  return withSession(
+    io,
+    options,
+    out,
+    async (session) => {
+      const names =
+        server !== undefined
+          ? [server]
+          : session.registry.names().filter((name) => usesOAuth(session.registry.settings(name)));
+      if (server !== undefined) oauthServer(session, server);
+      const rows: TokenStatus[] = [];
+      for (const name of names) {
+        const auth = session.tokens.forServer(name, session.registry.settings(name));
+        if (auth) rows.push(...(await auth.status()));
+      }
+      const now = Date.now();
+      out.data({
+        backend: session.loaded.settings.oauth.token_store.backend,
+        servers: names.map((name) => ({
+          server: name,
+          tokens: rows
+            .filter((row) => row.server === name)
+            .map((row) => ({
+              identity: row.identity,
+              issuer: row.issuer,
+              resource: row.resource,
+              scopes: row.scopes,
+              expires_at:
+                row.expiresAt !== undefined ? new Date(row.expiresAt).toISOString() : null,
+              obtained_at: new Date(row.obtainedAt).toISOString(),
+              refresh_token: row.hasRefreshToken,
+              expired: row.expired,
+            })),
+        })),
+      });
+      if (names.length === 0) {
+        out.human('No server uses OAuth (auth.oauth.enabled: true).');
+        return 0;
+      }
+      for (const name of names) {
+        const mine = rows.filter((row) => row.server === name);
+        if (mine.length === 0) {
+          out.human(`${name}: not logged in (mcp-agent auth login ${name})`);
+          continue;
+        }
+        for (const row of mine) {
+          out.human(
+            `${name}: logged in as ${row.identity} at ${row.issuer}; scopes: ${row.scopes.join(' ') || '(none)'}; token ${describeExpiry(row.expiresAt, now)}; refresh token: ${row.hasRefreshToken ? 'yes' : 'no'}${row.expired ? ' — log in again' : ''}`,
+          );
+        }
+      }
+      return 0;
+    },
+    { interactive: false },
+  );
+}
+
+/** `auth logout SERVER | --all`: revoke where possible, then forget. */
+export function authLogout(
+  io: CliIo,
+  options: GlobalOptions,
+  out: Output,
+  server: string | undefined,
+  all: boolean,
+): Promise<number> {
+  return withSession(
+    io,
+    options,
+    out,
+    async (session) => {
+      const names = all
+        ? session.registry.names().filter((name) => usesOAuth(session.registry.settings(name)))
+        : [server ?? ''];
+      const results = [];
+      let failed = false;
+      for (const name of names) {
+        const result = await oauthServer(session, name).logout();
+        results.push({ server: name, ...result });
+        if (result.forgotten === 0) {
+          out.human(`${name}: no stored token.`);
+        } else {
+          out.human(
+            `${name}: forgot ${result.forgotten} token record${result.forgotten === 1 ? '' : 's'}${result.revoked > 0 ? `, revoked ${result.revoked} token${result.revoked === 1 ? '' : 's'} at the authorization server` : ''}.`,
+          );
+        }
+        for (const problem of result.problems) {
+          failed = true;
+          out.warn(`${name}: ${problem}`);
+        }
+      }
+      out.data({ servers: results });
+      return failed ? 1 : 0;
+    },
+    { interactive: false },
+  );
+}
+
+/** "expires in 59 min", "expired 3 min ago", "has no expiry". */
+export function describeExpiry(expiresAt: number | undefined, now: number): string {
+  if (expiresAt === undefined) return 'has no expiry';
+  const seconds = Math.round((expiresAt - now) / 1000);
+  const span = (value: number) => {
+    const abs = Math.abs(value);
+    if (abs < 120) return `${abs} s`;
+    if (abs < 7200) return `${Math.round(abs / 60)} min`;
+    if (abs < 172_800) return `${Math.round(abs / 3600)} h`;
+    return `${Math.round(abs / 86_400)} days`;
+  };
+  return seconds >= 0 ? `expires in ${span(seconds)}` : `expired ${span(seconds)} ago`;
+}

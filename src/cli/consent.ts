@@ -1,0 +1,153 @@
+/**
+ * The CLI's way of getting a user's consent for a login: the authorization URL printed on its own
+ * line on stderr and opened in a browser where one can be (never through a shell, not under CI,
+ * over SSH or without a display, not with `--no-browser`); the callback received on a loopback
+ * port, or the final redirect URL pasted on stdin when the browser is on another machine; or the
+ * device grant's code. A progress line runs while waiting.
+ *
+ * @module
+ */
+import type { Consent, DeviceCodePrompt, ReceiverRequest } from '../oauth/consent.js';
+import { assertOpenableUrl, browserAvailability, openBrowser } from '../oauth/flows/browser.js';
+import { startLoopbackReceiver } from '../oauth/flows/loopback.js';
+import { createPasteReceiver } from '../oauth/flows/paste.js';
+import { type Progress, startProgress } from '../oauth/flows/progress.js';
+import type { CallbackReceiver } from '../oauth/flows/receiver.js';
+import type { CliIo, Output } from './io.js';
+
+/** Options of {@link cliConsent}. */
+export interface CliConsentOptions {
+  /** `--no-browser`: print the URL only. */
+  readonly noBrowser?: boolean;
+  /** `--device`: the device authorization grant. */
+  readonly device?: boolean;
+}
+
+/** The {@link Consent} of one CLI run. */
+export function cliConsent(io: CliIo, out: Output, options: CliConsentOptions = {}): Consent {
+  let progress: Progress | undefined;
+  let pasting = false;
+  const stream = Object.assign(
+    { write: (text: string) => io.stderr.write(text) },
+    { isTTY: io.stderrIsTTY === true },
+  ) as unknown as NodeJS.WritableStream & { isTTY?: boolean };
+
+  const waitFor = (label: string, deadline: number) => {
+    progress?.stop();
+    progress = startProgress({ stream, label, deadline });
+  };
+
+  return {
+    mode: options.device ? 'device' : 'code',
+
+    async openReceiver(request: ReceiverRequest): Promise<CallbackReceiver> {
+      const receivers: CallbackReceiver[] = [];
+      if (request.ports.length > 0) {
+        receivers.push(
+          await startLoopbackReceiver({
+            ports: request.ports,
+            host: request.host,
+            timeoutMs: request.timeoutMs,
+          }),
+        );
+      }
+      const redirectUri = receivers[0]?.redirectUri ?? request.redirectUris[0];
+      if (!redirectUri) {
+        // startLoopbackReceiver explains an empty port list.
+        return startLoopbackReceiver({ ports: [], timeoutMs: request.timeoutMs });
+      }
+      // Pasting works alongside the loopback: the browser may be on another machine.
+      if (io.stdin) {
+        pasting = true;
+        receivers.push(
+          createPasteReceiver({
+            redirectUri,
+            input: io.stdin,
+            timeoutMs: request.timeoutMs,
+            prompt: (text) => out.human(text),
+          }),
+        );
+      }
+      return combine(redirectUri, receivers);
+    },
+
+    async showAuthorizationUrl(url, info) {
+      const checked = assertOpenableUrl(url.href);
+      out.human(
+        `To authorize server "${info.server}" at ${info.issuer}, open this URL in a browser:`,
+      );
+      out.human(checked.href);
+      const availability = options.noBrowser
+        ? { ok: false as const, reason: '--no-browser' }
+        : io.openBrowser
+          ? { ok: true as const }
+          : browserAvailability(io.env as NodeJS.ProcessEnv, io.platform ?? process.platform);
+      if (availability.ok) {
+        const open =
+          io.openBrowser ??
+          ((target: URL) =>
+            openBrowser(target, {
+              env: io.env as NodeJS.ProcessEnv,
+              platform: io.platform ?? process.platform,
+            }));
+        // Not awaited: the callback may arrive before the browser (or launcher) is done.
+        void open(checked).then(
+          (opened) => {
+            if (!opened) out.human('(The browser could not be opened; open the URL yourself.)');
+          },
+          () => out.human('(The browser could not be opened; open the URL yourself.)'),
+        );
+      } else {
+        out.human(`(Not opening a browser: ${availability.reason}.)`);
+      }
+      if (pasting) {
+        out.human(
+          'If the browser is on another machine, paste the address it ends on (starting with the redirect URI) here and press Enter.',
+        );
+      }
+      waitFor(`Waiting for the authorization of "${info.server}"`, info.deadline);
+    },
+
+    showDeviceCode(prompt: DeviceCodePrompt) {
+      out.human(`To authorize server "${prompt.server}" at ${prompt.issuer}, visit:`);
+      out.human(assertOpenableUrl(prompt.verificationUri).href);
+      out.human(`and enter the code: ${prompt.userCode}`);
+      if (prompt.verificationUriComplete) {
+        out.human('Or open this URL, which carries the code:');
+        out.human(assertOpenableUrl(prompt.verificationUriComplete).href);
+      }
+      waitFor(
+        `Waiting for the device code of "${prompt.server}" to be confirmed`,
+        prompt.expiresAt,
+      );
+    },
+
+    finished(outcome) {
+      progress?.stop(outcome === 'ok' ? 'Authorization received.' : undefined);
+      progress = undefined;
+    },
+  };
+}
+
+/** One receiver out of several: the first callback wins; closing closes them all. */
+function combine(redirectUri: string, receivers: readonly CallbackReceiver[]): CallbackReceiver {
+  return {
+    redirectUri,
+    wait(expectedState) {
+      const waits = receivers.map((receiver) => receiver.wait(expectedState));
+      // A receiver that gives up (stdin at its end) does not end the others.
+      return new Promise<URL>((resolve, reject) => {
+        let failures = 0;
+        for (const wait of waits) {
+          wait.then(resolve, (error: unknown) => {
+            failures += 1;
+            if (failures === waits.length) reject(error);
+          });
+        }
+      });
+    },
+    async close() {
+      await Promise.all(receivers.map((receiver) => receiver.close()));
+    },
+  };
+}
