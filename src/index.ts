@@ -24,7 +24,7 @@ export { redactSettings } from './config/redact.js';
 export type { AuthorizationSettings } from './config/schema/authorization.js';
 export type { OAuthSettings } from './config/schema/oauth.js';
 export { DEFAULT_LOOPBACK_PORTS, DEFAULT_TOKEN_FILE } from './config/schema/oauth.js';
-export type { ServerSettings, Transport } from './config/schema/servers.js';
+export type { ServerOAuthSettings, ServerSettings, Transport } from './config/schema/servers.js';
 export type { Settings, SettingsInput } from './config/schema/settings.js';
 export { SECTIONS_NOT_USED, settingsSchema } from './config/schema/settings.js';
 export { REDACTED, revealSecret, Secret, toSecret } from './config/secret.js';
@@ -40,6 +40,25 @@ export type { McpAgentErrorCode, McpAgentErrorOptions } from './errors.js';
 export { isMcpAgentError, McpAgentError } from './errors.js';
 export type { Logger } from './logger.js';
 export { silentLogger } from './logger.js';
+export type { AuthFetch, TokenSource } from './oauth/auth-fetch.js';
+export { MAX_STEP_UPS, withOAuth } from './oauth/auth-fetch.js';
+export type { Consent, DeviceCodePrompt, ReceiverRequest } from './oauth/consent.js';
+export type { OpenBrowserOptions } from './oauth/flows/browser.js';
+export { assertOpenableUrl, browserAvailability, openBrowser } from './oauth/flows/browser.js';
+export type { LoopbackReceiverOptions } from './oauth/flows/loopback.js';
+export { startLoopbackReceiver } from './oauth/flows/loopback.js';
+export type { PasteReceiverOptions } from './oauth/flows/paste.js';
+export { createPasteReceiver } from './oauth/flows/paste.js';
+export type { Progress, ProgressOptions } from './oauth/flows/progress.js';
+export { startProgress } from './oauth/flows/progress.js';
+export type { CallbackReceiver } from './oauth/flows/receiver.js';
+export type { AuthorizationRequest } from './oauth/protocol/authorization.js';
+export {
+  checkPkceSupport,
+  chooseScopes,
+  prepareAuthorization,
+  validateCallback,
+} from './oauth/protocol/authorization.js';
 export type {
   DiscoveryFetch,
   DiscoveryOptions,
@@ -52,10 +71,19 @@ export {
   discover,
   resourceMetadataUrls,
 } from './oauth/protocol/discovery.js';
+export { OAuthServerError } from './oauth/protocol/failures.js';
 export type { Lookup, NetworkPolicy } from './oauth/protocol/network.js';
 export { isLoopbackHost, isNonPublicAddress, policyFor } from './oauth/protocol/network.js';
+export type { OAuthFetch, ResolveClientOptions } from './oauth/protocol/registration.js';
+export { DEVICE_REDIRECT, resolveClient } from './oauth/protocol/registration.js';
 export type { BearerChallenge, Challenge } from './oauth/protocol/www-authenticate.js';
 export { bearerChallenge, parseChallenges } from './oauth/protocol/www-authenticate.js';
+export type {
+  AuthorizeReason,
+  TokenManagerOptions,
+  TokenStatus,
+} from './oauth/token-manager.js';
+export { APP_IDENTITY, ServerAuth, TokenManager, usesOAuth } from './oauth/token-manager.js';
 export type { AggregatedTool } from './servers/aggregator.js';
 export {
   namespacedName,
@@ -76,6 +104,12 @@ export { MemoryKeyValueStore } from './stores/memory.js';
 export type { TokenKey, TokenRecord } from './stores/record.js';
 export { parseRecord, scopeFingerprint, serializeRecord, storageKey } from './stores/record.js';
 export { RedisKeyValueStore } from './stores/redis.js';
+export type {
+  ClientRegistration,
+  RegistrationSource,
+  TokenEndpointAuthMethod,
+} from './stores/registrations.js';
+export { RegistrationStore } from './stores/registrations.js';
 export { Sealer } from './stores/seal.js';
 export type { StoredToken, TokenStoreOptions } from './stores/token-store.js';
 export { createTokenStore, TokenStore } from './stores/token-store.js';
