@@ -183,10 +183,11 @@ export class ServerAuth {
       cache: this.#cache,
       ...(options.fresh ? { fresh: true } : {}),
       resource: resource.href,
+      acceptParentResource: oauth.resource === undefined,
       ...(this.#challengeMetadata ? { challengeMetadataUrl: this.#challengeMetadata } : {}),
       ...(oauth.authorization_server ? { authorizationServer: oauth.authorization_server } : {}),
     });
-    const resourceId = discovery.resource.href;
+    const resourceId = discovery.resourceId;
     return {
       discovery,
       key: {

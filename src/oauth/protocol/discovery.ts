@@ -30,6 +30,11 @@ export type DiscoveryFetch = (input: string | URL, init?: RequestInit) => Promis
 export interface DiscoveryResult {
   /** The resource identifier (RFC 8707) the tokens are for. */
   readonly resource: URL;
+  /**
+   * The resource identifier as written: the protected-resource metadata's `resource` verbatim,
+   * else the configured or server URL. Sent as the RFC 8707 `resource` parameter.
+   */
+  readonly resourceId: string;
   /** The protected-resource metadata, when the server has it. */
   readonly resourceMetadata?: ResourceServer;
   /** The chosen authorization server's metadata; `issuer` is the verified issuer. */
@@ -46,6 +51,12 @@ export interface DiscoveryOptions {
   readonly authorizationServer?: string;
   /** The server's configured `auth.oauth.resource` (default: the server URL). */
   readonly resource?: string;
+  /**
+   * Accept metadata whose `resource` is a parent of the server URL on the same origin (a server
+   * that protects its whole origin, as the root metadata URL describes it). Default `false`: the
+   * `resource` must be identical (RFC 9728 §3.3). Never applies to a configured `resource`.
+   */
+  readonly acceptParentResource?: boolean;
   readonly cache?: DiscoveryCache;
   /** Do not read the cache (a challenge suggests the metadata changed); the result is cached. */
   readonly fresh?: boolean;
@@ -149,8 +160,10 @@ export async function discover(
   }
   const authorizationServer = await fetchAuthorizationServerMetadata(issuer, options);
   await checkEndpoints(authorizationServer, options);
+  const resourceId = resourceMetadata?.resource ?? resource.href;
   const result: DiscoveryResult = {
-    resource,
+    resource: new URL(resourceId),
+    resourceId,
     ...(resourceMetadata ? { resourceMetadata } : {}),
     authorizationServer,
   };
@@ -194,13 +207,13 @@ async function fetchResourceMetadata(
       );
     }
     const url = new URL(options.challengeMetadataUrl);
-    return checkResource(resource, await get(url, options, what), url);
+    return checkResource(resource, await get(url, options, what), url, options);
   }
   // The well-known URLs are built from the server's URL; the document must name the resource.
   const urls = resourceMetadataUrls(server);
   for (const [index, url] of urls.entries()) {
     const response = await get(url, options, what);
-    if (response.status === 200) return checkResource(resource, response, url);
+    if (response.status === 200) return checkResource(resource, response, url, options);
     if (index === urls.length - 1 && ![404, 405, 410].includes(response.status)) {
       throw new McpAgentError(
         'OAUTH_DISCOVERY',
@@ -211,9 +224,42 @@ async function fetchResourceMetadata(
   return undefined;
 }
 
-async function checkResource(resource: URL, response: Response, url: URL): Promise<ResourceServer> {
+/**
+ * Whether metadata claiming `claimed` may describe `resource`: identical, or (when allowed) a
+ * parent path on the same origin, ending at a path segment.
+ */
+export function resourceMatches(resource: URL, claimed: string, acceptParent: boolean): boolean {
+  if (!URL.canParse(claimed)) return false;
+  const parent = new URL(claimed);
+  if (parent.href === resource.href) return true;
+  if (!acceptParent) return false;
+  if (parent.origin !== resource.origin || parent.search || parent.hash) return false;
+  const prefix = parent.pathname.endsWith('/') ? parent.pathname : `${parent.pathname}/`;
+  return resource.pathname.startsWith(prefix) || resource.pathname === parent.pathname;
+}
+
+async function checkResource(
+  resource: URL,
+  response: Response,
+  url: URL,
+  options: DiscoveryOptions,
+): Promise<ResourceServer> {
   try {
-    const metadata = await processResourceDiscoveryResponse(resource, response);
+    // Read the claimed resource first: oauth4webapi then checks it is identical to itself.
+    const text = response.status === 200 ? await response.clone().text() : '';
+    let claimed: unknown;
+    try {
+      claimed = (JSON.parse(text) as { resource?: unknown }).resource;
+    } catch {
+      claimed = undefined;
+    }
+    if (typeof claimed !== 'string' || !URL.canParse(claimed)) throw new Error('no resource');
+    if (!resourceMatches(resource, claimed, options.acceptParentResource === true)) {
+      throw Object.assign(new Error('resource differs'), {
+        code: 'OAUTH_JSON_ATTRIBUTE_COMPARISON_FAILED',
+      });
+    }
+    const metadata = await processResourceDiscoveryResponse(new URL(claimed), response);
     if (
       !Array.isArray(metadata.authorization_servers) ||
       metadata.authorization_servers.length === 0
