@@ -52,6 +52,7 @@ export { createPasteReceiver } from './oauth/flows/paste.js';
 export type { Progress, ProgressOptions } from './oauth/flows/progress.js';
 export { startProgress } from './oauth/flows/progress.js';
 export type { CallbackReceiver } from './oauth/flows/receiver.js';
+export type { LogoutResult } from './oauth/logout.js';
 export type { AuthorizationRequest } from './oauth/protocol/authorization.js';
 export {
   checkPkceSupport,

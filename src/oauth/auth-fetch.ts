@@ -18,7 +18,10 @@ export type AuthFetch = (input: string | URL, init?: RequestInit) => Promise<Res
 export const MAX_STEP_UPS = 2;
 
 /** What {@link withOAuth} needs of the token manager. */
-export type TokenSource = Pick<ServerAuth, 'token' | 'onUnauthorized'>;
+export type TokenSource = Pick<ServerAuth, 'token' | 'onUnauthorized'> & {
+  /** How long a login may take, in milliseconds: added to the deadline of opening a connection. */
+  readonly loginTimeoutMs?: number;
+};
 
 /** `fetch` with the server's OAuth token on requests to `endpoint`'s origin. */
 export function withOAuth(fetch: AuthFetch, auth: TokenSource, endpoint: URL): AuthFetch {

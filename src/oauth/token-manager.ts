@@ -19,6 +19,7 @@ import type { ClientRegistration } from '../stores/registrations.js';
 import type { StoredToken, TokenStore } from '../stores/token-store.js';
 import type { Consent } from './consent.js';
 import { codeLogin, deviceLogin, receiverRequest } from './login.js';
+import { type LogoutResult, logout } from './logout.js';
 import { chooseScopes, scopeList } from './protocol/authorization.js';
 import {
   canonicalResource,
@@ -29,12 +30,7 @@ import {
 import { OAuthServerError } from './protocol/failures.js';
 import { type Lookup, policyFor } from './protocol/network.js';
 import { DEVICE_REDIRECT, type OAuthFetch, resolveClient } from './protocol/registration.js';
-import {
-  refreshTokens,
-  revokeToken,
-  type TokenRequestContext,
-  toTokenRecord,
-} from './protocol/tokens.js';
+import { refreshTokens, type TokenRequestContext, toTokenRecord } from './protocol/tokens.js';
 import type { BearerChallenge } from './protocol/www-authenticate.js';
 
 /** The identity of the app itself (a CLI user, or callers when authorization is off). */
@@ -165,6 +161,11 @@ export class ServerAuth {
     return url;
   }
 
+  /** How long a login may take (`oauth.flow_timeout_seconds`), in milliseconds. */
+  get loginTimeoutMs(): number {
+    return this.#options.oauth.flow_timeout_seconds * 1000;
+  }
+
   /** Discover (cached) and the token key that follows from it. */
   async target(challenge?: BearerChallenge, options: { fresh?: boolean } = {}): Promise<Target> {
     const oauth = this.#oauth;
@@ -201,11 +202,16 @@ export class ServerAuth {
     };
   }
 
+  /**
+   * Whether `record` may still be sent: not within the leeway of its expiry. The leeway is at
+   * most half the token's lifetime, so a token shorter-lived than the leeway is not refreshed on
+   * every request.
+   */
   #usable(record: TokenRecord): boolean {
-    return (
-      record.expiresAt === undefined ||
-      record.expiresAt - this.#options.store.leewayMs > this.#now()
-    );
+    if (record.expiresAt === undefined) return true;
+    const lifetime = Math.max(0, record.expiresAt - record.obtainedAt);
+    const leeway = Math.min(this.#options.store.leewayMs, lifetime / 2);
+    return record.expiresAt - leeway > this.#now();
   }
 
   /**
@@ -213,14 +219,32 @@ export class ServerAuth {
    * `undefined` when there is none (the request then goes without, and a 401 starts a login).
    */
   async token(): Promise<Secret | undefined> {
-    const target = await this.target();
+    let target: Target;
+    try {
+      target = await this.target();
+    } catch (error) {
+      // Some servers name their metadata only in the 401 challenge: ask without a token first.
+      if (
+        !this.#challengeMetadata &&
+        error instanceof McpAgentError &&
+        error.code === 'OAUTH_DISCOVERY'
+      ) {
+        return undefined;
+      }
+      throw error;
+    }
     let stored = await this.#read(target.key);
     if (!stored) stored = await this.#seed(target);
     if (!stored) return undefined;
     if (this.#usable(stored.record)) return stored.record.accessToken;
     if (!stored.record.refreshToken) return undefined;
-    const refreshed = await this.#refresh(target, stored);
-    return refreshed.record.accessToken;
+    try {
+      return (await this.#refresh(target, stored)).record.accessToken;
+    } catch (error) {
+      // The grant is gone: the request goes without, and its 401 leads to a login.
+      if (error instanceof McpAgentError && error.code === 'OAUTH_LOGIN_REQUIRED') return undefined;
+      throw error;
+    }
   }
 
   /**
@@ -322,6 +346,8 @@ export class ServerAuth {
       fetch: this.#options.fetch,
       clientName: this.#options.clientName ?? `mcp-agent-ts (${this.name})`,
       configPath: `mcp.servers.${this.name}.auth.oauth`,
+      server: this.name,
+      issuerConfigured: oauth.authorization_server !== undefined,
       now: this.#now,
     });
   }
@@ -502,75 +528,50 @@ export class ServerAuth {
     );
   }
 
-  /** The tokens stored for this server and identity (never their values). */
-  async status(): Promise<TokenStatus[]> {
+  /** The records stored for this server and identity, with their storage ids. */
+  async storedRecords(): Promise<{ id: string; record: TokenRecord }[]> {
     const records = await this.#options.store.list().catch((error: unknown) => {
       throw storeError(error, this.name);
     });
-    return records
-      .filter(
-        ({ id, record }) =>
-          record.server === this.name && id.startsWith(`${encodeURIComponent(this.#identity)}:`),
-      )
-      .map(({ record }) => ({
-        server: record.server,
-        identity: this.#identity,
-        issuer: record.issuer,
-        resource: record.resource,
-        scopes: record.scopes,
-        ...(record.expiresAt !== undefined ? { expiresAt: record.expiresAt } : {}),
-        obtainedAt: record.obtainedAt,
-        hasRefreshToken: record.refreshToken !== undefined,
-        expired: !this.#usable(record) && record.refreshToken === undefined,
-      }));
+    const prefix = `${encodeURIComponent(this.#identity)}:`;
+    return records.filter(({ id, record }) => record.server === this.name && id.startsWith(prefix));
+  }
+
+  /** The tokens stored for this server and identity (never their values). */
+  async status(): Promise<TokenStatus[]> {
+    return (await this.storedRecords()).map(({ record }) => ({
+      server: record.server,
+      identity: this.#identity,
+      issuer: record.issuer,
+      resource: record.resource,
+      scopes: record.scopes,
+      ...(record.expiresAt !== undefined ? { expiresAt: record.expiresAt } : {}),
+      obtainedAt: record.obtainedAt,
+      hasRefreshToken: record.refreshToken !== undefined,
+      expired: !this.#usable(record) && record.refreshToken === undefined,
+    }));
   }
 
   /**
-   * Revoke (RFC 7009: the refresh token, then the access token) where the authorization server
-   * has a revocation endpoint, then forget every token of this server and identity. Revocation
-   * failures are reported, and the tokens are forgotten anyway.
+   * What revoking `record` needs (RFC 7009): the request context of its authorization server,
+   * or `undefined` when the server has moved to another one or has no revocation endpoint.
    */
-  async logout(): Promise<{ forgotten: number; revoked: number; problems: string[] }> {
-    const problems: string[] = [];
-    let revoked = 0;
-    let forgotten = 0;
-    const records = (await this.#options.store.list()).filter(
-      ({ id, record }) =>
-        record.server === this.name && id.startsWith(`${encodeURIComponent(this.#identity)}:`),
-    );
-    if (records.length === 0) return { forgotten, revoked, problems };
-    let target: Target | undefined;
-    try {
-      target = await this.target();
-    } catch (error) {
-      problems.push(
-        `the authorization server could not be discovered, so nothing was revoked (${error instanceof Error ? error.message : 'unknown error'})`,
-      );
-    }
-    for (const { record } of records) {
-      if (target && target.key.issuer === record.issuer) {
-        const as = target.discovery.authorizationServer;
-        if (as.revocation_endpoint) {
-          try {
-            const client = await this.#clientForRefresh(target, record);
-            const context = this.#context(target, client);
-            if (record.refreshToken) {
-              await revokeToken(context, record.refreshToken, 'refresh_token');
-              revoked += 1;
-            }
-            await revokeToken(context, record.accessToken, 'access_token');
-            revoked += 1;
-          } catch (error) {
-            problems.push(error instanceof Error ? error.message : 'revocation failed');
-          }
-        }
-      }
-    }
-    // By storage id: a record's key may differ from today's (other configured scopes).
-    for (const { id } of records) {
-      if (await this.#options.store.deleteStored(id)) forgotten += 1;
-    }
-    return { forgotten, revoked, problems };
+  async revocationContext(record: TokenRecord): Promise<TokenRequestContext | undefined> {
+    const target = await this.target();
+    const as = target.discovery.authorizationServer;
+    if (target.key.issuer !== record.issuer || !as.revocation_endpoint) return undefined;
+    return this.#context(target, await this.#clientForRefresh(target, record));
+  }
+
+  /** Forget the configured client's authorization-server binding (see `resolveClient`). */
+  async unbindClient(): Promise<void> {
+    const clientId = this.#oauth.client_id;
+    if (clientId) await this.#options.store.registrations.unbind(this.name, clientId);
+  }
+
+  /** Revoke where possible, then forget every token of this server and identity (see {@link logout}). */
+  logout(): Promise<LogoutResult> {
+    return logout(this, this.#options.store);
   }
 }
 

@@ -247,13 +247,14 @@ export class ServerRegistry {
     let transport: Transport;
     // The SSE transport reports network failures as text; the error our fetch saw has the codes.
     let fetchError: unknown;
+    const auth = this.#authFor?.(name, settings);
     try {
       transport = createTransport(name, settings, {
         http: this.#http,
         env: this.#env,
         logger: this.#logger,
         wrapFetch: this.#wrapFetch,
-        auth: this.#authFor?.(name, settings),
+        auth,
         sessionId: settings.transport === 'streamable_http' ? sessionId : undefined,
         onFetchError: (error) => {
           fetchError = error;
@@ -267,7 +268,8 @@ export class ServerRegistry {
       server: name,
       transport: settings.transport,
     });
-    const timeoutMs = readTimeoutMs(settings);
+    // A login may happen while opening (the first request's 401): it gets its own time.
+    const timeoutMs = readTimeoutMs(settings) + (auth?.loginTimeoutMs ?? 0);
     // One deadline for the whole opening (starting the transport, the SSE endpoint event, the
     // WebSocket handshake, initialize), and an early end for a server that keeps writing
     // something other than MCP. A single stray line (a banner) is tolerated.
@@ -280,7 +282,7 @@ export class ServerRegistry {
         fail(
           new McpAgentError(
             'SERVER_TIMEOUT',
-            `Server "${name}" at ${describeEndpoint(settings)} did not finish opening within ${timeoutMs / 1000} s (read_timeout_seconds); check that it is an MCP server and that it is up.`,
+            `Server "${name}" at ${describeEndpoint(settings)} did not finish opening within ${timeoutMs / 1000} s (read_timeout_seconds${auth ? ' + oauth.flow_timeout_seconds' : ''}); check that it is an MCP server and that it is up.`,
           ),
         ),
       timeoutMs,

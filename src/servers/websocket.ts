@@ -79,7 +79,10 @@ export class HeaderWebSocketTransport implements Transport {
         }
         this.onerror?.(error);
       };
-      socket.onclose = () => this.onclose?.();
+      // A handshake that failed is not a closed connection: start() reports it (and may retry).
+      socket.onclose = () => {
+        if (opened) this.onclose?.();
+      };
       socket.onmessage = (event) => {
         try {
           const text = typeof event.data === 'string' ? event.data : String(event.data);

@@ -11,8 +11,17 @@ import { Secret } from '../config/secret.js';
 import type { KeyValueStore } from './kv.js';
 import type { Sealer } from './seal.js';
 
-/** Storage keys of registrations start with this; `encodeURIComponent` never yields a `#`. */
+/**
+ * Storage keys of everything that is not a token record start with `#`, which
+ * `encodeURIComponent` never yields, so no token key can collide with them.
+ */
+export const INTERNAL_KEY_PREFIX = '#';
+
+/** Storage keys of registrations start with this. */
 export const REGISTRATION_KEY_PREFIX = '#registration:';
+
+/** Storage keys of pre-registered client bindings start with this. */
+export const BINDING_KEY_PREFIX = '#binding:';
 
 /** How a client was registered with an authorization server. */
 export type RegistrationSource = 'configured' | 'metadata-document' | 'dynamic';
@@ -47,6 +56,10 @@ const storedSchema = z.looseObject({
 /** The storage key of the registration for (`issuer`, `redirectUri`). */
 export function registrationKey(issuer: string, redirectUri: string): string {
   return `${REGISTRATION_KEY_PREFIX}${encodeURIComponent(issuer.toWellFormed())}:${encodeURIComponent(redirectUri.toWellFormed())}`;
+}
+
+function bindingKey(server: string, clientId: string): string {
+  return `${BINDING_KEY_PREFIX}${encodeURIComponent(server.toWellFormed())}:${encodeURIComponent(clientId.toWellFormed())}`;
 }
 
 /** Dynamic registrations on a {@link KeyValueStore}, sealed like the tokens when encryption is on. */
@@ -110,6 +123,25 @@ export class RegistrationStore {
         : {}),
     });
     await this.#kv.set(id, this.#sealer ? this.#sealer.seal(text, id) : text);
+  }
+
+  /**
+   * The issuer a configured (pre-registered) client of `server` was first used with, or
+   * `undefined` (MCP 2026-07-28, "Authorization Server Binding").
+   */
+  async boundIssuer(server: string, clientId: string): Promise<string | undefined> {
+    const stored = await this.#kv.get(bindingKey(server, clientId));
+    return stored?.value;
+  }
+
+  /** Remember that the configured client of `server` is used with `issuer`. */
+  async bind(server: string, clientId: string, issuer: string): Promise<void> {
+    await this.#kv.set(bindingKey(server, clientId), issuer);
+  }
+
+  /** Forget the binding of the configured client of `server`. */
+  async unbind(server: string, clientId: string): Promise<void> {
+    await this.#kv.delete(bindingKey(server, clientId));
   }
 
   /** Forget the registration for (`issuer`, `redirectUri`). */

@@ -18,7 +18,7 @@ import {
   type TokenRecord,
 } from './record.js';
 import { RedisKeyValueStore } from './redis.js';
-import { REGISTRATION_KEY_PREFIX, RegistrationStore } from './registrations.js';
+import { INTERNAL_KEY_PREFIX, RegistrationStore } from './registrations.js';
 import { Sealer } from './seal.js';
 
 /** How long a record with a refresh token is kept after its access token expires (30 days). */
@@ -110,7 +110,7 @@ export class TokenStore {
   async list(): Promise<{ id: string; record: TokenRecord }[]> {
     const out: { id: string; record: TokenRecord }[] = [];
     for (const id of await this.#kv.keys()) {
-      if (id.startsWith(REGISTRATION_KEY_PREFIX)) continue;
+      if (id.startsWith(INTERNAL_KEY_PREFIX)) continue;
       const stored = await this.#kv.get(id);
       if (!stored) continue;
       const text = this.#sealer ? this.#sealer.open(stored.value, id) : stored.value;

@@ -347,7 +347,7 @@ async function fetchAuthorizationServerMetadata(
       throw new McpAgentError(
         'OAUTH_DISCOVERY',
         mismatch
-          ? `The authorization server metadata at ${url.origin}${url.pathname} names another issuer than ${issuer.href} (RFC 8414 §3.3); it was not used.`
+          ? `The authorization server metadata at ${url.origin}${url.pathname} names another issuer than ${issuerText(issuer)} (RFC 8414 §3.3); it was not used.`
           : `The authorization server metadata at ${url.origin}${url.pathname} is not valid.`,
         { cause: error },
       );

@@ -11,7 +11,6 @@ import {
   type AuthorizationServer,
   allowInsecureRequests,
   type ClientAuth,
-  ClientSecretBasic,
   ClientSecretPost,
   customFetch,
   dynamicClientRegistrationRequest,
@@ -50,6 +49,10 @@ export interface ResolveClientOptions {
   readonly clientName: string;
   /** For the "what to set" sentence: `mcp.servers.<name>.auth.oauth`. */
   readonly configPath: string;
+  /** The `mcp.servers` name, which a configured client is bound under. */
+  readonly server: string;
+  /** Whether `authorization_server` is configured (then it, not a first use, binds the client). */
+  readonly issuerConfigured?: boolean;
   readonly now?: () => number;
   readonly timeoutMs?: number;
 }
@@ -59,7 +62,7 @@ export function clientAuthentication(registration: ClientRegistration): ClientAu
   const secret = registration.clientSecret?.reveal();
   switch (registration.tokenEndpointAuthMethod) {
     case 'client_secret_basic':
-      return ClientSecretBasic(secret ?? '');
+      return clientSecretBasic(secret ?? '');
     case 'client_secret_post':
       return ClientSecretPost(secret ?? '');
     case 'none':
@@ -86,6 +89,7 @@ export function chooseAuthMethod(
 export async function resolveClient(options: ResolveClientOptions): Promise<ClientRegistration> {
   const { as } = options;
   if (options.clientId) {
+    await checkBinding(options);
     return {
       clientId: options.clientId,
       ...(options.clientSecret && !options.clientSecret.isEmpty
@@ -133,6 +137,25 @@ export async function resolveClient(options: ResolveClientOptions): Promise<Clie
   );
 }
 
+/**
+ * A configured client is bound to the first authorization server it is used with: if the server
+ * later names another one (its metadata changed, or was tampered with), the credentials are not
+ * sent there (MCP 2026-07-28, "Authorization Server Binding"), unless the config names it.
+ */
+async function checkBinding(options: ResolveClientOptions): Promise<void> {
+  const clientId = options.clientId ?? '';
+  const issuer = options.as.issuer;
+  const bound = await options.registrations.boundIssuer(options.server, clientId);
+  if (bound === issuer) return;
+  if (bound !== undefined && !options.issuerConfigured) {
+    throw new McpAgentError(
+      'OAUTH_REGISTRATION',
+      `Server "${options.server}" now names the authorization server ${issuer}, but its configured client_id was used with ${bound}; the client's credentials are not sent to another authorization server. If ${issuer} is right, set ${options.configPath}.authorization_server to it (or run \`mcp-agent auth logout ${options.server}\`).`,
+    );
+  }
+  await options.registrations.bind(options.server, clientId, issuer);
+}
+
 /** RFC 7591 §3: register a client for this flow. */
 async function register(options: ResolveClientOptions): Promise<ClientRegistration> {
   const { as } = options;
@@ -169,7 +192,9 @@ async function register(options: ResolveClientOptions): Promise<ClientRegistrati
         [allowInsecureRequests]: true,
         signal: AbortSignal.timeout(options.timeoutMs ?? 30_000),
       });
-      const client = await processDynamicClientRegistrationResponse(response);
+      const client = await processDynamicClientRegistrationResponse(
+        await defaultSecretExpiry(response),
+      );
       const secret = typeof client.client_secret === 'string' ? client.client_secret : undefined;
       const granted = client.token_endpoint_auth_method;
       const expires = client.client_secret_expires_at;
@@ -207,4 +232,52 @@ async function register(options: ResolveClientOptions): Promise<ClientRegistrati
       hint: `Register a client there by hand and set ${options.configPath}.client_id.`,
     },
   );
+}
+
+/**
+ * RFC 7591 §3.2.1 makes `client_secret_expires_at` required with a `client_secret`, and
+ * oauth4webapi refuses a response without it; many servers omit it. Its absence is read as 0
+ * ("does not expire") instead of refusing the registration.
+ */
+async function defaultSecretExpiry(response: Response): Promise<Response> {
+  if (response.status !== 201) return response;
+  const text = await response.text();
+  let body = text;
+  try {
+    const json = JSON.parse(text) as unknown;
+    if (
+      typeof json === 'object' &&
+      json !== null &&
+      !Array.isArray(json) &&
+      typeof (json as Record<string, unknown>).client_secret === 'string' &&
+      (json as Record<string, unknown>).client_secret_expires_at === undefined
+    ) {
+      body = JSON.stringify({ ...json, client_secret_expires_at: 0 });
+    }
+  } catch {
+    // Not JSON: oauth4webapi says so.
+  }
+  return new Response(body, {
+    status: response.status,
+    statusText: response.statusText,
+    headers: response.headers,
+  });
+}
+
+/** `value` encoded as application/x-www-form-urlencoded (RFC 6749 Appendix B). */
+function formEncode(value: string): string {
+  return new URLSearchParams([['', value]]).toString().slice(1);
+}
+
+/**
+ * HTTP Basic client authentication (RFC 6749 §2.3.1): id and secret form-encoded, then Base64.
+ * Not oauth4webapi's `ClientSecretBasic`, which also escapes `-`, `.`, `_`, `*` and others that
+ * form encoding leaves alone: servers that do not decode the credentials (many) then see another
+ * client id.
+ */
+function clientSecretBasic(secret: string): ClientAuth {
+  return (_as, client, _body, headers) => {
+    const credentials = `${formEncode(client.client_id)}:${formEncode(secret)}`;
+    headers.set('authorization', `Basic ${Buffer.from(credentials).toString('base64')}`);
+  };
 }

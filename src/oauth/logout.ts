@@ -1,0 +1,49 @@
+/**
+ * Logging out of a server: revoke (RFC 7009 §2.1: the refresh token first, as revoking it may
+ * revoke the access tokens of the grant, then the access token) where the authorization server has
+ * a revocation endpoint, then forget the records and the configured client's binding. Revocation
+ * failures are reported; the tokens are forgotten anyway.
+ *
+ * @module
+ */
+import type { TokenStore } from '../stores/token-store.js';
+import { revokeToken } from './protocol/tokens.js';
+import type { ServerAuth } from './token-manager.js';
+
+/** What a logout did. */
+export interface LogoutResult {
+  /** Records deleted from the store. */
+  readonly forgotten: number;
+  /** Tokens the authorization server accepted to revoke. */
+  readonly revoked: number;
+  /** One sentence per revocation that failed. */
+  readonly problems: readonly string[];
+}
+
+/** Log `auth` out: revoke, forget, unbind. */
+export async function logout(auth: ServerAuth, store: TokenStore): Promise<LogoutResult> {
+  const problems: string[] = [];
+  let revoked = 0;
+  let forgotten = 0;
+  const records = await auth.storedRecords();
+  for (const { record } of records) {
+    try {
+      const context = await auth.revocationContext(record);
+      if (!context) continue;
+      if (record.refreshToken) {
+        await revokeToken(context, record.refreshToken, 'refresh_token');
+        revoked += 1;
+      }
+      await revokeToken(context, record.accessToken, 'access_token');
+      revoked += 1;
+    } catch (error) {
+      problems.push(error instanceof Error ? error.message : 'revocation failed');
+    }
+  }
+  // By storage id: a record's key may differ from today's (other configured scopes).
+  for (const { id } of records) {
+    if (await store.deleteStored(id)) forgotten += 1;
+  }
+  await auth.unbindClient();
+  return { forgotten, revoked, problems };
+}
