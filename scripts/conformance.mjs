@@ -1,0 +1,377 @@
+// `npm run test:conformance`: the official MCP conformance suite's client-auth scenarios against
+// a client driver (default `node test/conformance/client.mjs`).
+//
+// The suite's bundle needs Node >= 22 (it imports `globSync` from 'fs'), so the suite runs on a
+// Node 22 installed from npm (the `node` package) into .tools/conformance/, while the client under
+// test keeps running on the Node that runs this script. Only the npm registry is used; every
+// scenario binds ephemeral localhost ports.
+//
+// Two groups run in parallel:
+//   (a) every 2025-11-25 auth scenario (those of `--suite auth`): `client --scenario <s>
+//       --spec-version <wire>` each;
+//   (b) every client-auth scenario introduced in 2026-07-28, one `client --scenario <s>
+//       --spec-version <wire> --force` each (a suite run filters these out at 2025-11-25, and
+//       --force only applies to --scenario).
+// The wire defaults to 2025-11-25 (stateful initialize handshake), the revision our client speaks.
+// Both get `--expected-failures test/conformance/baseline.yml`.
+//
+// Usage: node scripts/conformance.mjs [--command "<cmd>"] [--scenario <name>]... [--wire <rev>]
+//        [--timeout <ms>] [--verbose] [--install-only]
+// Exit: 0 when every failing scenario (or check) is in the baseline and no baseline entry is
+// stale; 1 otherwise; 2 on a usage or installation error.
+import { spawn, spawnSync } from 'node:child_process';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { delimiter, dirname, join, relative, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { parse as parseYaml } from 'yaml';
+
+const CONFORMANCE_VERSION = '0.2.0-alpha.12';
+const NODE_VERSION = '22.23.3';
+const DEFAULT_COMMAND = 'node test/conformance/client.mjs';
+const BASELINE = 'test/conformance/baseline.yml';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const toolsDir = join(root, '.tools', 'conformance');
+const node22 = join(toolsDir, 'node_modules', 'node', 'bin', 'node');
+const suitePackage = join(toolsDir, 'node_modules', '@modelcontextprotocol', 'conformance');
+const suiteEntry = join(suitePackage, 'dist', 'index.js');
+const resultsDir = join(toolsDir, 'results');
+
+function fail(message, code = 2) {
+  console.error(`conformance: ${message}`);
+  process.exit(code);
+}
+
+let options;
+try {
+  ({ values: options } = parseArgs({
+    options: {
+      command: { type: 'string', default: DEFAULT_COMMAND },
+      scenario: { type: 'string', multiple: true },
+      wire: { type: 'string', default: '2025-11-25' },
+      timeout: { type: 'string', default: '30000' },
+      verbose: { type: 'boolean', default: false },
+      'install-only': { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  }));
+} catch (error) {
+  fail(error instanceof Error ? error.message : String(error));
+}
+if (options.help) {
+  console.log(
+    'Usage: node scripts/conformance.mjs [--command "<cmd>"] [--scenario <name>]... [--wire 2025-11-25|2026-07-28] [--timeout <ms>] [--verbose] [--install-only]',
+  );
+  process.exit(0);
+}
+const timeoutMs = Number.parseInt(options.timeout, 10);
+if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) fail(`--timeout must be a positive integer`);
+
+function installedVersion(dir) {
+  try {
+    return JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).version;
+  } catch {
+    return undefined;
+  }
+}
+
+function ensureInstalled() {
+  const ready =
+    existsSync(node22) &&
+    existsSync(suiteEntry) &&
+    installedVersion(suitePackage) === CONFORMANCE_VERSION &&
+    installedVersion(join(toolsDir, 'node_modules', 'node')) === NODE_VERSION;
+  if (!ready) {
+    console.error(
+      `conformance: installing node@${NODE_VERSION} and @modelcontextprotocol/conformance@${CONFORMANCE_VERSION} into ${relative(root, toolsDir)}/ (once)…`,
+    );
+    mkdirSync(toolsDir, { recursive: true });
+    writeFileSync(
+      join(toolsDir, 'package.json'),
+      `${JSON.stringify(
+        {
+          private: true,
+          description: 'Tools for scripts/conformance.mjs; not part of the package.',
+          dependencies: {
+            '@modelcontextprotocol/conformance': CONFORMANCE_VERSION,
+            node: NODE_VERSION,
+          },
+        },
+        null,
+        2,
+      )}\n`,
+    );
+    // `node` installs its binary from a preinstall script, hence --ignore-scripts=false.
+    const npm = spawnSync(
+      'npm',
+      [
+        'install',
+        '--prefix',
+        toolsDir,
+        '--no-audit',
+        '--no-fund',
+        '--loglevel=error',
+        '--ignore-scripts=false',
+        '--save-exact',
+      ],
+      { cwd: toolsDir, encoding: 'utf8' },
+    );
+    if (npm.status !== 0 || !existsSync(node22) || !existsSync(suiteEntry)) {
+      process.stderr.write(npm.stdout ?? '');
+      process.stderr.write(npm.stderr ?? '');
+      fail(`npm install into ${toolsDir} failed${npm.error ? `: ${npm.error.message}` : ''}`);
+    }
+  }
+  const version = spawnSync(node22, ['--version'], { encoding: 'utf8' });
+  if (version.status !== 0 || !version.stdout.startsWith('v22.')) {
+    fail(`${node22} does not run (${version.stderr || version.error?.message || 'no output'})`);
+  }
+  return version.stdout.trim();
+}
+
+const nodeVersion = ensureInstalled();
+if (options['install-only']) process.exit(0);
+
+if (options.command === DEFAULT_COMMAND) {
+  if (!existsSync(join(root, 'test/conformance/client.mjs'))) {
+    fail('test/conformance/client.mjs does not exist; pass --command "<client command>"');
+  }
+  // The driver imports the built library: refuse a missing build, warn about a stale one.
+  const built = join(root, 'dist', 'index.js');
+  if (!existsSync(built)) fail('dist/index.js does not exist; run `npm run build` first');
+  const newest = (dir) =>
+    readdirSync(dir, { withFileTypes: true }).reduce((latest, entry) => {
+      const path = join(dir, entry.name);
+      return Math.max(latest, entry.isDirectory() ? newest(path) : statSync(path).mtimeMs);
+    }, 0);
+  if (newest(join(root, 'src')) > statSync(built).mtimeMs) {
+    console.error(
+      'conformance: src/ is newer than dist/; run `npm run build` to test the current code',
+    );
+  }
+}
+if (!existsSync(join(root, BASELINE))) fail(`${BASELINE} is missing`);
+
+// The client under test runs on this script's Node: the suite spawns `--command` through a shell
+// with our environment, so put our Node's directory first on PATH.
+const env = {
+  ...process.env,
+  PATH: [dirname(process.execPath), process.env.PATH ?? ''].join(delimiter),
+};
+
+function suite(args, extra = {}) {
+  return spawnSync(node22, [suiteEntry, ...args], { cwd: root, env, encoding: 'utf8', ...extra });
+}
+
+// Scenario lists, from the installed suite itself: `- auth/x [2025-11-25,2026-07-28]`.
+const listing = suite(['list', '--client']);
+if (listing.status !== 0) fail(`\`conformance list --client\` failed: ${listing.stderr}`);
+const tagged = [...listing.stdout.matchAll(/^\s+- (auth\/\S+) \[([^\]]*)\]$/gm)].map((m) => ({
+  name: m[1],
+  tags: m[2].split(','),
+}));
+const legacyAuth = tagged.filter((s) => s.tags.includes('2025-11-25')).map((s) => s.name);
+const newAuth = tagged
+  .filter((s) => s.tags.length === 1 && s.tags[0] === '2026-07-28')
+  .map((s) => s.name);
+if (legacyAuth.length === 0 || newAuth.length === 0) {
+  fail(`unexpected \`list --client\` output:\n${listing.stdout}`);
+}
+const wanted = options.scenario ? new Set(options.scenario) : undefined;
+if (wanted) {
+  const unknown = [...wanted].filter((s) => !legacyAuth.includes(s) && !newAuth.includes(s));
+  if (unknown.length > 0) fail(`unknown client-auth scenario(s): ${unknown.join(', ')}`);
+}
+const pick = (names) => (wanted ? names.filter((s) => wanted.has(s)) : names);
+const groups = [
+  { title: `2025-11-25 auth`, scenarios: pick(legacyAuth) },
+  { title: `2026-07-28 client auth`, scenarios: pick(newAuth) },
+].filter((g) => g.scenarios.length > 0);
+
+rmSync(resultsDir, { recursive: true, force: true });
+mkdirSync(resultsDir, { recursive: true });
+
+const common = [
+  '--command',
+  options.command,
+  '--spec-version',
+  options.wire,
+  '--timeout',
+  String(timeoutMs),
+  '--expected-failures',
+  join(root, BASELINE),
+];
+const runs = [];
+// One process per scenario (a whole-suite process would need one deadline for all of them).
+for (const name of groups.find((g) => g.title.startsWith('2025'))?.scenarios ?? []) {
+  runs.push({ label: name.replace('/', '-'), args: ['client', '--scenario', name, ...common] });
+}
+for (const name of groups.find((g) => g.title.startsWith('2026'))?.scenarios ?? []) {
+  runs.push({
+    label: name.replace('/', '-'),
+    args: ['client', '--scenario', name, '--force', ...common],
+  });
+}
+
+const started = Date.now();
+function run({ label, args }) {
+  const out = join(resultsDir, label);
+  const log = join(resultsDir, `${label}.log`);
+  return new Promise((resolve) => {
+    const child = spawn(node22, [suiteEntry, ...args, '--output-dir', out], {
+      cwd: root,
+      env,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let text = '';
+    const collect = (chunk) => {
+      text += chunk;
+      if (options.verbose) process.stderr.write(chunk);
+    };
+    child.stdout.on('data', collect);
+    child.stderr.on('data', collect);
+    // The suite kills a client that outlives --timeout; this bounds the suite itself.
+    const timer = setTimeout(() => {
+      text += `\n[conformance.mjs] killed after ${timeoutMs + 30_000} ms\n`;
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    }, timeoutMs + 30_000);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      writeFileSync(log, text);
+      resolve({ label, code: code ?? (signal ? 1 : 0), log });
+    });
+  });
+}
+// Bounded parallelism: every run is a Node 22 suite process plus Node clients, CPU-bound on
+// small machines. The suite-auth run parallelises its own 14 scenarios.
+async function pool(items, size, worker) {
+  const out = [];
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(size, items.length) }, async () => {
+    while (next < items.length) {
+      const index = next++;
+      out[index] = await worker(items[index]);
+    }
+  });
+  await Promise.all(lanes);
+  return out;
+}
+const exits = await pool(runs, Math.max(2, availableParallelism()), run);
+const seconds = ((Date.now() - started) / 1000).toFixed(1);
+
+// Read every checks.json: <out>/auth/<name>-<ISO timestamp with [:.] as '-'>/checks.json.
+function findChecks(dir) {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
+    entry.isDirectory()
+      ? findChecks(join(dir, entry.name))
+      : entry.name === 'checks.json'
+        ? [join(dir, entry.name)]
+        : [],
+  );
+}
+const results = new Map();
+for (const file of findChecks(resultsDir)) {
+  const runDir = relative(resultsDir, dirname(file)).split(sep).slice(1).join('/');
+  const scenario = runDir.replace(/-\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}-\d{3}Z$/, '');
+  results.set(scenario, { checks: JSON.parse(readFileSync(file, 'utf8')), dir: dirname(file) });
+}
+
+// The baseline, evaluated as the suite does: a FAILURE or WARNING check fails its scenario;
+// `scenario` excuses the whole scenario, `scenario:check-id` one check id.
+const baseline = parseYaml(readFileSync(join(root, BASELINE), 'utf8'))?.client ?? [];
+const wholeExcused = new Set(baseline.filter((e) => !String(e).includes(':')).map(String));
+const checkExcused = new Set(baseline.filter((e) => String(e).includes(':')).map(String));
+const bad = (check) => check.status === 'FAILURE' || check.status === 'WARNING';
+
+const lines = [];
+let unexpected = 0;
+let stale = 0;
+const tally = [];
+for (const group of groups) {
+  let passed = 0;
+  for (const scenario of group.scenarios) {
+    const result = results.get(scenario);
+    if (!result) {
+      unexpected++;
+      lines.push(`  ✗ ${scenario}: no results (see ${relative(root, resultsDir)}/*.log)`);
+      continue;
+    }
+    const failing = result.checks.filter(bad);
+    const scored = result.checks.filter((c) => c.status === 'SUCCESS' || c.status === 'FAILURE');
+    const okCount = result.checks.filter((c) => c.status === 'SUCCESS').length;
+    if (failing.length === 0) {
+      passed++;
+      if (wholeExcused.has(scenario)) stale++;
+      lines.push(
+        `  ✓ ${scenario} (${okCount}/${scored.length} checks)${wholeExcused.has(scenario) ? ' — stale baseline entry' : ''}`,
+      );
+      continue;
+    }
+    const excused = wholeExcused.has(scenario)
+      ? failing
+      : failing.filter((c) => checkExcused.has(`${scenario}:${c.id}`));
+    const notExcused = failing.filter((c) => !excused.includes(c));
+    if (notExcused.length > 0) unexpected++;
+    lines.push(
+      `  ${notExcused.length > 0 ? '✗' : '~'} ${scenario} (${okCount}/${scored.length} checks)${notExcused.length === 0 ? ' — expected (baseline)' : ''}`,
+    );
+    for (const check of failing) {
+      const why = check.errorMessage ?? check.description;
+      lines.push(
+        `      ${excused.includes(check) ? '~' : '-'} ${check.id} [${check.status}]: ${String(why).split('\n')[0]}`,
+      );
+    }
+  }
+  tally.push(`${group.title}: ${passed}/${group.scenarios.length} passed`);
+}
+for (const entry of checkExcused) {
+  const [scenario, id] = [entry.slice(0, entry.indexOf(':')), entry.slice(entry.indexOf(':') + 1)];
+  const check = results.get(scenario)?.checks.find((c) => c.id === id && c.status !== 'INFO');
+  if (
+    check?.status === 'SUCCESS' &&
+    !results.get(scenario).checks.some((c) => c.id === id && bad(c))
+  ) {
+    stale++;
+    lines.push(`  ! stale baseline entry: ${entry} now passes`);
+  }
+}
+const suiteFailed = exits.filter((e) => e.code !== 0);
+
+console.log(
+  `MCP conformance ${CONFORMANCE_VERSION} (suite on Node ${nodeVersion}, client on ${process.version}, wire ${options.wire})`,
+);
+console.log(`client: ${options.command}`);
+for (const line of lines) console.log(line);
+console.log(`${tally.join(' · ')} · ${seconds} s`);
+if (unexpected > 0 || stale > 0 || suiteFailed.length > 0) {
+  if (suiteFailed.length > 0 && unexpected === 0 && stale === 0) {
+    console.log(
+      `the suite reported failure in: ${suiteFailed.map((e) => relative(root, e.log)).join(', ')}`,
+    );
+  }
+  const reasons = [];
+  if (unexpected > 0) reasons.push(`${unexpected} scenario(s) fail outside ${BASELINE}`);
+  if (stale > 0) reasons.push(`${stale} stale baseline entr${stale === 1 ? 'y' : 'ies'}`);
+  if (reasons.length === 0) reasons.push('the suite exited non-zero');
+  console.log(
+    `FAILED: ${reasons.join(', ')}; logs and checks.json under ${relative(root, resultsDir)}/`,
+  );
+  process.exit(1);
+}
+console.log('OK: no failures outside the baseline');
