@@ -48,8 +48,11 @@ export function receiverRequest(
       url.port &&
       url.pathname === '/callback'
     ) {
-      if (loopback.length === 0 && url.hostname === 'localhost') host = 'localhost';
-      loopback.push(Number(url.port));
+      if (loopback.length === 0) host = url.hostname === 'localhost' ? 'localhost' : '127.0.0.1';
+      // One receiver serves one host spelling; an entry with the other one is a paste target, so
+      // the redirect URI sent is always one that was configured.
+      if (url.hostname === host) loopback.push(Number(url.port));
+      else others.push(option);
     } else {
       others.push(option);
     }

@@ -247,6 +247,19 @@ export class ServerAuth {
     }
   }
 
+  /** For `doctor`: refresh now if the token is due, letting any failure through as it is. */
+  async refreshIfDue(): Promise<'none' | 'not-needed' | 'refreshed'> {
+    const target = await this.target();
+    const stored = await this.#read(target.key);
+    if (!stored) return 'none';
+    if (this.#usable(stored.record)) return 'not-needed';
+    if (!stored.record.refreshToken) {
+      return this.#loginRequired('its token expired and there is no refresh token');
+    }
+    await this.#refresh(target, stored);
+    return 'refreshed';
+  }
+
   /**
    * The server refused `sent` (401) or wants more scope (403 `insufficient_scope`): adopt a token
    * another request already obtained, else refresh, else log in. Returns the token to retry with.

@@ -140,13 +140,11 @@ async function walkOAuth(
   });
   if (token.expired) return;
   try {
-    const leeway = session.store.leewayMs;
-    const due = token.expiresAt !== undefined && token.expiresAt - leeway <= now;
-    await auth.token();
+    const outcome = await auth.refreshIfDue();
     report({
       step: 'refresh',
       ok: true,
-      found: due ? 'the token was due and was refreshed' : 'not needed yet',
+      found: outcome === 'refreshed' ? 'the token was due and was refreshed' : 'not needed yet',
     });
   } catch (error) {
     report({

@@ -179,7 +179,9 @@ export function validateCallback(
     const shown = /^[\x20-\x21\x23-\x5b\x5d-\x7e]{1,64}$/.test(error)
       ? error
       : 'an unreadable error';
-    const text = description ? ` (${scrubText(description, [request.codeVerifier])})` : '';
+    const text = description
+      ? ` (${scrubText(description, [request.codeVerifier, params.get('code') ?? '', request.state])})`
+      : '';
     throw new OAuthServerError(
       'OAUTH_AUTHORIZATION',
       error === 'access_denied'

@@ -77,7 +77,9 @@ export function oauthFailure(
   const hint = options.hint ? ` ${options.hint}` : '';
   const details = serverError(error);
   if (details) {
-    const shown = ERROR_CODE.test(details.error) ? details.error : 'an unreadable error';
+    // A code that is not a short token, or that echoes a secret, is not shown (nor kept).
+    const echoes = secrets.some((secret) => secret.length >= 4 && details.error.includes(secret));
+    const shown = ERROR_CODE.test(details.error) && !echoes ? details.error : 'an unreadable error';
     const description =
       details.errorDescription !== undefined
         ? scrubText(details.errorDescription, secrets)
@@ -85,7 +87,11 @@ export function oauthFailure(
     return new OAuthServerError(
       code,
       `${what} was refused: ${shown}${description ? ` (${description})` : ''}${details.status ? `, HTTP ${details.status}` : ''}.${hint}`,
-      { error: details.error, errorDescription: description, status: details.status },
+      {
+        error: echoes ? 'unreadable_error' : details.error,
+        errorDescription: description,
+        status: details.status,
+      },
     );
   }
   const cause = bareCause(error);

@@ -229,7 +229,7 @@ async function register(options: ResolveClientOptions): Promise<ClientRegistrati
     lastError,
     `Dynamic client registration at ${as.issuer}`,
     {
-      hint: `Register a client there by hand and set ${options.configPath}.client_id.`,
+      hint: `Register a client there by hand${device ? ' for the device authorization grant' : ` with the redirect URI ${options.redirectUri}`} and set ${options.configPath}.client_id.`,
     },
   );
 }
