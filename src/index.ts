@@ -52,7 +52,7 @@ export { createPasteReceiver } from './oauth/flows/paste.js';
 export type { Progress, ProgressOptions } from './oauth/flows/progress.js';
 export { startProgress } from './oauth/flows/progress.js';
 export type { CallbackReceiver } from './oauth/flows/receiver.js';
-export type { LogoutResult } from './oauth/logout.js';
+export type { LogoutResult, TokenStatus } from './oauth/grants.js';
 export type { AuthorizationRequest } from './oauth/protocol/authorization.js';
 export {
   checkPkceSupport,
@@ -82,7 +82,6 @@ export { bearerChallenge, parseChallenges } from './oauth/protocol/www-authentic
 export type {
   AuthorizeReason,
   TokenManagerOptions,
-  TokenStatus,
 } from './oauth/token-manager.js';
 export { APP_IDENTITY, ServerAuth, TokenManager, usesOAuth } from './oauth/token-manager.js';
 export type { AggregatedTool } from './servers/aggregator.js';

@@ -12,6 +12,7 @@ import { McpAgentError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { ClientRegistration } from '../stores/registrations.js';
 import type { Consent, ReceiverRequest } from './consent.js';
+import { assertOpenableUrl } from './flows/browser.js';
 import {
   checkPkceSupport,
   prepareAuthorization,
@@ -108,6 +109,8 @@ export async function codeLogin(
       resource: login.resource,
       extraParams: login.oauth.extra_authorize_params,
     });
+    // Checked here too, so no Consent (a library user's own) is handed an unsafe URL.
+    assertOpenableUrl(authorization.url.href);
     await consent.showAuthorizationUrl(authorization.url, {
       server: login.server,
       issuer: as.issuer,

@@ -18,8 +18,8 @@ import { storageKey, type TokenKey, type TokenRecord } from '../stores/record.js
 import type { ClientRegistration } from '../stores/registrations.js';
 import type { StoredToken, TokenStore } from '../stores/token-store.js';
 import type { Consent } from './consent.js';
+import { type LogoutResult, logout, type TokenStatus } from './grants.js';
 import { codeLogin, deviceLogin, receiverRequest } from './login.js';
-import { type LogoutResult, logout } from './logout.js';
 import { chooseScopes, scopeList } from './protocol/authorization.js';
 import {
   canonicalResource,
@@ -56,20 +56,6 @@ export interface TokenManagerOptions {
   readonly discoveryCache?: DiscoveryCache;
   /** Waits between device-code polls (tests). */
   readonly sleep?: (ms: number) => Promise<void>;
-}
-
-/** What `auth status` shows of one stored token: never its value. */
-export interface TokenStatus {
-  readonly server: string;
-  readonly identity: string;
-  readonly issuer: string;
-  readonly resource: string;
-  readonly scopes: readonly string[];
-  readonly expiresAt?: number | undefined;
-  readonly obtainedAt: number;
-  readonly hasRefreshToken: boolean;
-  /** Expired (past the leeway) and not refreshable. */
-  readonly expired: boolean;
 }
 
 /** Why a new authorization is needed. */

@@ -5,7 +5,8 @@
  * @module
  */
 import { McpAgentError } from '../../errors.js';
-import type { ServerAuth, TokenStatus } from '../../oauth/token-manager.js';
+import type { TokenStatus } from '../../oauth/grants.js';
+import type { ServerAuth } from '../../oauth/token-manager.js';
 import { usesOAuth } from '../../oauth/token-manager.js';
 import type { CliConsentOptions } from '../consent.js';
 import type { CliIo, GlobalOptions, Output } from '../io.js';

@@ -1,5 +1,5 @@
 /**
- * Logging out of a server: revoke (RFC 7009 §2.1: the refresh token first, as revoking it may
+ * What is stored for a server: its status, and logging out of it: revoke (RFC 7009 §2.1: the refresh token first, as revoking it may
  * revoke the access tokens of the grant, then the access token) where the authorization server has
  * a revocation endpoint, then forget the records and the configured client's binding. Revocation
  * failures are reported; the tokens are forgotten anyway.
@@ -9,6 +9,20 @@
 import type { TokenStore } from '../stores/token-store.js';
 import { revokeToken } from './protocol/tokens.js';
 import type { ServerAuth } from './token-manager.js';
+
+/** What `auth status` shows of one stored token: never its value. */
+export interface TokenStatus {
+  readonly server: string;
+  readonly identity: string;
+  readonly issuer: string;
+  readonly resource: string;
+  readonly scopes: readonly string[];
+  readonly expiresAt?: number | undefined;
+  readonly obtainedAt: number;
+  readonly hasRefreshToken: boolean;
+  /** Expired (past the leeway) and not refreshable. */
+  readonly expired: boolean;
+}
 
 /** What a logout did. */
 export interface LogoutResult {
