@@ -146,7 +146,7 @@ describe('discover', () => {
     });
     const error = await discoveryError(discover(server, { fetch, policy: PUBLIC }));
     expect(error.message).toMatch(
-      /names another issuer than https:\/\/attacker\.example\/ \(RFC 8414 §3\.3\)/,
+      /names another issuer than https:\/\/attacker\.example \(RFC 8414 §3\.3\)/,
     );
   });
 
