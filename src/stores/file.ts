@@ -20,7 +20,14 @@ import {
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { McpAgentError } from '../errors.js';
-import { type KeyValueStore, type SetOptions, type VersionedValue, versionMatches } from './kv.js';
+import {
+  type DeleteOptions,
+  deleteMatches,
+  type KeyValueStore,
+  type SetOptions,
+  type VersionedValue,
+  versionMatches,
+} from './kv.js';
 
 /** A lock older than this is taken to belong to a process that died holding it. */
 export const STALE_LOCK_MS = 10_000;
@@ -91,10 +98,9 @@ export class FileKeyValueStore implements KeyValueStore {
     });
   }
 
-  async delete(key: string, options: { readonly expectVersion?: number } = {}): Promise<boolean> {
+  async delete(key: string, options: DeleteOptions = {}): Promise<boolean> {
     const deleted = await this.#change((contents) => {
-      const current = live(entryAt(contents.entries, key), this.#now());
-      if (!current || !versionMatches(current, options.expectVersion)) return false;
+      if (!deleteMatches(live(entryAt(contents.entries, key), this.#now()), options)) return false;
       delete contents.entries[key];
       return true;
     });

@@ -24,16 +24,36 @@ export interface SetOptions {
   readonly ttlMs?: number;
 }
 
+/** Options of {@link KeyValueStore.delete}. */
+export interface DeleteOptions {
+  readonly expectVersion?: number;
+  /** Delete only if the stored value is this one (compare-and-delete of a lease's fence). */
+  readonly expectValue?: string;
+}
+
 /** A versioned key-value store. */
 export interface KeyValueStore {
   get(key: string): Promise<VersionedValue | undefined>;
   /** The new version, or `undefined` when `expectVersion` did not match (nothing written). */
   set(key: string, value: string, options?: SetOptions): Promise<number | undefined>;
-  /** Whether something was deleted; with `expectVersion`, only that version is deleted. */
-  delete(key: string, options?: { readonly expectVersion?: number }): Promise<boolean>;
+  /**
+   * Whether something was deleted; with `expectVersion` (or `expectValue`), only if the stored
+   * version (or value) is that one, checked atomically with the deletion.
+   */
+  delete(key: string, options?: DeleteOptions): Promise<boolean>;
   /** Every key (of this store's namespace). */
   keys(): Promise<string[]>;
   close(): Promise<void>;
+}
+
+/** Whether a delete with `options` may remove `current`. */
+export function deleteMatches(
+  current: VersionedValue | undefined,
+  options: DeleteOptions,
+): current is VersionedValue {
+  if (!current) return false;
+  if (options.expectValue !== undefined && current.value !== options.expectValue) return false;
+  return options.expectVersion === undefined || current.version === options.expectVersion;
 }
 
 /** Whether a write with `expectVersion` may replace `current`. */

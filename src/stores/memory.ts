@@ -3,7 +3,14 @@
  *
  * @module
  */
-import { type KeyValueStore, type SetOptions, type VersionedValue, versionMatches } from './kv.js';
+import {
+  type DeleteOptions,
+  deleteMatches,
+  type KeyValueStore,
+  type SetOptions,
+  type VersionedValue,
+  versionMatches,
+} from './kv.js';
 
 interface Entry extends VersionedValue {
   readonly expiresAt?: number;
@@ -44,9 +51,8 @@ export class MemoryKeyValueStore implements KeyValueStore {
     return version;
   }
 
-  async delete(key: string, options: { readonly expectVersion?: number } = {}): Promise<boolean> {
-    const current = this.#live(key);
-    if (!current || !versionMatches(current, options.expectVersion)) return false;
+  async delete(key: string, options: DeleteOptions = {}): Promise<boolean> {
+    if (!deleteMatches(this.#live(key), options)) return false;
     return this.#entries.delete(key);
   }
 

@@ -7,7 +7,7 @@
  */
 import { createClient, ErrorReply } from 'redis';
 import { McpAgentError } from '../errors.js';
-import type { KeyValueStore, SetOptions, VersionedValue } from './kv.js';
+import type { DeleteOptions, KeyValueStore, SetOptions, VersionedValue } from './kv.js';
 
 // KEYS[1] key; ARGV: value, expected version ('' = any, 'none' = must not exist), ttl ms ('' = none)
 const SET_SCRIPT = `
@@ -29,11 +29,13 @@ end
 return next
 `;
 
-// KEYS[1] key; ARGV[1] expected version ('' = any)
+// KEYS[1] key; ARGV[1] expected version ('' = any); ARGV[2] '1' to compare the value with ARGV[3]
 const DELETE_SCRIPT = `
 local current = redis.call('GET', KEYS[1])
 if not current then return 0 end
-if ARGV[1] ~= '' and tonumber(cjson.decode(current)['v']) ~= tonumber(ARGV[1]) then return 0 end
+local stored = cjson.decode(current)
+if ARGV[1] ~= '' and tonumber(stored['v']) ~= tonumber(ARGV[1]) then return 0 end
+if ARGV[2] == '1' and stored['d'] ~= ARGV[3] then return 0 end
 return redis.call('DEL', KEYS[1])
 `;
 
@@ -145,10 +147,14 @@ export class RedisKeyValueStore implements KeyValueStore {
     return version > 0 ? version : undefined;
   }
 
-  async delete(key: string, options: { readonly expectVersion?: number } = {}): Promise<boolean> {
+  async delete(key: string, options: DeleteOptions = {}): Promise<boolean> {
     const expected = options.expectVersion === undefined ? '' : String(options.expectVersion);
+    const value = options.expectValue;
     const result = await this.#run((client) =>
-      client.eval(DELETE_SCRIPT, { keys: [this.#prefix + key], arguments: [expected] }),
+      client.eval(DELETE_SCRIPT, {
+        keys: [this.#prefix + key],
+        arguments: [expected, value === undefined ? '0' : '1', value ?? ''],
+      }),
     );
     return Number(result) > 0;
   }

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { randomUUID } from 'node:crypto';
 import { homedir } from 'node:os';
 import type { OAuthSettings } from '../config/schema/oauth.js';
 import { McpAgentError } from '../errors.js';
@@ -23,6 +24,16 @@ import { Sealer } from './seal.js';
 
 /** How long a record with a refresh token is kept after its access token expires (30 days). */
 export const REFRESH_WINDOW_MS = 30 * 24 * 60 * 60 * 1000;
+
+/** Storage keys of refresh leases start with this (see {@link TokenStore.acquireLease}). */
+export const LEASE_KEY_PREFIX = '#lease:';
+
+/** A held lease: release it when done (it also ends by itself after its time). */
+export interface Lease {
+  /** The fencing value that identifies this holder. */
+  readonly fence: string;
+  release(): Promise<void>;
+}
 
 /** A record and the version it was read at. */
 export interface StoredToken {
@@ -99,6 +110,24 @@ export class TokenStore {
       storageKey(key),
       options.expectVersion !== undefined ? { expectVersion: options.expectVersion } : {},
     );
+  }
+
+  /**
+   * Take the lease on `key` for `ttlMs` (one refresh per token across processes and replicas):
+   * a compare-and-set create with expiry, so a holder that dies releases it when the time is up.
+   * `undefined` when someone else holds it. Released by compare-and-delete on the fencing value.
+   */
+  async acquireLease(key: TokenKey, ttlMs: number): Promise<Lease | undefined> {
+    const id = `${LEASE_KEY_PREFIX}${storageKey(key)}`;
+    const fence = randomUUID();
+    const version = await this.#kv.set(id, fence, { expectVersion: null, ttlMs });
+    if (version === undefined) return undefined;
+    return {
+      fence,
+      release: async () => {
+        await this.#kv.delete(id, { expectValue: fence });
+      },
+    };
   }
 
   /** Delete a record by its storage id (from {@link TokenStore.list}). */
