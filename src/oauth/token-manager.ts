@@ -27,11 +27,11 @@ import {
   type DiscoveryResult,
   discover,
 } from './protocol/discovery.js';
-import { OAuthServerError } from './protocol/failures.js';
 import { type Lookup, policyFor } from './protocol/network.js';
 import { DEVICE_REDIRECT, type OAuthFetch, resolveClient } from './protocol/registration.js';
-import { refreshTokens, type TokenRequestContext, toTokenRecord } from './protocol/tokens.js';
+import { type TokenRequestContext, toTokenRecord } from './protocol/tokens.js';
 import type { BearerChallenge } from './protocol/www-authenticate.js';
+import { refreshWithLease } from './refresh.js';
 
 /** The identity of the app itself (a CLI user, or callers when authorization is off). */
 export const APP_IDENTITY = 'app';
@@ -229,7 +229,16 @@ export class ServerAuth {
     } catch (error) {
       // The grant is gone: the request goes without, and its 401 leads to a login.
       if (error instanceof McpAgentError && error.code === 'OAUTH_LOGIN_REQUIRED') return undefined;
-      throw error;
+      // The authorization server is unreachable: a token not yet expired is still good.
+      const expiresAt = stored.record.expiresAt ?? Number.POSITIVE_INFINITY;
+      if (expiresAt > this.#now()) {
+        this.#logger.warn(
+          `the token of server "${this.name}" could not be refreshed (${error instanceof Error ? error.message : 'unknown error'}); using it until it expires`,
+          { server: this.name },
+        );
+        return stored.record.accessToken;
+      }
+      throw expiredError(this.name, target.key.issuer, error);
     }
   }
 
@@ -454,57 +463,30 @@ export class ServerAuth {
     return run;
   }
 
-  async #doRefresh(target: Target, stored: StoredToken, rejected?: Secret): Promise<StoredToken> {
-    // Another process may have refreshed meanwhile: adopt its token.
-    const latest = (await this.#read(target.key)) ?? stored;
-    if (
-      latest.version !== stored.version &&
-      this.#usable(latest.record) &&
-      latest.record.accessToken.reveal() !== rejected?.reveal()
-    ) {
-      return latest;
-    }
-    const refreshToken = latest.record.refreshToken;
-    if (!refreshToken)
-      return this.#loginRequired('its token expired and there is no refresh token');
-    const client = await this.#clientForRefresh(target, latest.record);
-    let response: TokenEndpointResponse;
-    try {
-      response = await refreshTokens(this.#context(target, client), refreshToken);
-    } catch (error) {
-      if (
-        error instanceof OAuthServerError &&
-        (error.error === 'invalid_grant' || error.error === 'invalid_client')
-      ) {
-        // Forget the grant only if it still holds the refresh token that failed.
-        const current = await this.#read(target.key);
-        if (current && current.record.refreshToken?.reveal() === refreshToken.reveal()) {
-          await this.#options.store.delete(target.key, { expectVersion: current.version });
-        }
-        return this.#loginRequired(
-          `the authorization server refused its refresh token (${error.error})`,
-        );
-      }
-      throw error;
-    }
-    const record = this.#record(
-      target,
-      response,
-      latest.record.scopes,
-      latest.record.redirectUri ?? client.redirectUri,
-      refreshToken,
+  #doRefresh(target: Target, stored: StoredToken, rejected?: Secret): Promise<StoredToken> {
+    return refreshWithLease(
+      {
+        server: this.name,
+        store: this.#options.store,
+        logger: this.#logger,
+        read: (key) => this.#read(key),
+        usable: (record) => this.#usable(record),
+        client: (record) => this.#clientForRefresh(target, record),
+        context: (client) => this.#context(target, client),
+        record: (response, previous, client) =>
+          this.#record(
+            target,
+            response,
+            previous.scopes,
+            previous.redirectUri ?? client.redirectUri,
+            previous.refreshToken,
+          ),
+        loginRequired: (why) => this.#loginRequired(why),
+      },
+      target.key,
+      stored,
+      rejected,
     );
-    const version = await this.#options.store.put(target.key, record, {
-      expectVersion: latest.version,
-    });
-    if (version === undefined) {
-      // Someone wrote a newer record first; theirs wins.
-      const winner = await this.#read(target.key);
-      if (winner) return winner;
-      return { record, version: 0 };
-    }
-    this.#logger.debug(`refreshed the token of server "${this.name}"`, { server: this.name });
-    return { record, version };
   }
 
   async #clientForRefresh(target: Target, record: TokenRecord): Promise<ClientRegistration> {
@@ -574,7 +556,19 @@ export class ServerAuth {
   }
 }
 
-function storeError(error: unknown, server: string): McpAgentError {
+/** The one error of an expired token that could not be refreshed (the AS is down). */
+function expiredError(server: string, issuer: string, cause: unknown): McpAgentError {
+  if (cause instanceof McpAgentError && cause.code === 'STORE_UNAVAILABLE') return cause;
+  const reason = cause instanceof Error ? cause.message : 'unknown error';
+  return new McpAgentError(
+    'OAUTH_TOKEN',
+    `The token of server "${server}" expired and could not be refreshed at ${issuer}: ${reason}`,
+    { cause },
+  );
+}
+
+/** A store failure as the error `STORE_UNAVAILABLE` (unless it is already ours). */
+export function storeError(error: unknown, server: string): McpAgentError {
   if (error instanceof McpAgentError) return error;
   return new McpAgentError(
     'STORE_UNAVAILABLE',
