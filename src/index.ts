@@ -53,6 +53,7 @@ export type { Progress, ProgressOptions } from './oauth/flows/progress.js';
 export { startProgress } from './oauth/flows/progress.js';
 export type { CallbackReceiver } from './oauth/flows/receiver.js';
 export type { LogoutResult, TokenStatus } from './oauth/grants.js';
+export type { AuthorizeReason } from './oauth/login.js';
 export type { AuthorizationRequest } from './oauth/protocol/authorization.js';
 export {
   checkPkceSupport,
@@ -80,9 +81,13 @@ export { DEVICE_REDIRECT, resolveClient } from './oauth/protocol/registration.js
 export type { BearerChallenge, Challenge } from './oauth/protocol/www-authenticate.js';
 export { bearerChallenge, parseChallenges } from './oauth/protocol/www-authenticate.js';
 export type {
-  AuthorizeReason,
-  TokenManagerOptions,
-} from './oauth/token-manager.js';
+  RefreshEvent,
+  RefreshSchedulerOptions,
+  RefreshTarget,
+  SchedulerTimers,
+} from './oauth/scheduler.js';
+export { RefreshScheduler } from './oauth/scheduler.js';
+export type { TokenManagerOptions } from './oauth/token-manager.js';
 export { APP_IDENTITY, ServerAuth, TokenManager, usesOAuth } from './oauth/token-manager.js';
 export type { AggregatedTool } from './servers/aggregator.js';
 export {

@@ -26,6 +26,7 @@ import {
   startDeviceAuthorization,
   type TokenRequestContext,
 } from './protocol/tokens.js';
+import type { BearerChallenge } from './protocol/www-authenticate.js';
 
 /**
  * Where the callback may arrive: loopback ports of `redirect_uri_options`
@@ -65,6 +66,15 @@ export function receiverRequest(
     redirectUris: others,
     timeoutMs: global.flow_timeout_seconds * 1000,
   };
+}
+
+/** Why a new authorization is needed. */
+export interface AuthorizeReason {
+  readonly challenge?: BearerChallenge | undefined;
+  /** A 403 `insufficient_scope`: ask for the union of granted and challenged scopes. */
+  readonly stepUp?: boolean;
+  /** Force the device grant (`--device`). */
+  readonly device?: boolean;
 }
 
 /** What a login needs from the token manager. */

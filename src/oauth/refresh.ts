@@ -86,11 +86,7 @@ async function takeLease(
   const giveUp = Date.now() + LEASE_TTL_MS + 5_000;
   for (;;) {
     const lease = await steps.store.acquireLease(key, LEASE_TTL_MS).catch((error: unknown) => {
-      throw new McpAgentError(
-        'STORE_UNAVAILABLE',
-        `The token store cannot be written for server "${steps.server}"; check oauth.token_store.`,
-        { cause: error },
-      );
+      throw storeError(error, steps.server);
     });
     if (lease) return { lease };
     await pause(25 + Math.random() * 50);
@@ -146,6 +142,27 @@ async function refreshHeld(
   }
   steps.logger.debug(`refreshed the token of server "${steps.server}"`, { server: steps.server });
   return { record, version };
+}
+
+/** The one error of an expired token that could not be refreshed (the AS is down). */
+export function expiredError(server: string, issuer: string, cause: unknown): McpAgentError {
+  if (cause instanceof McpAgentError && cause.code === 'STORE_UNAVAILABLE') return cause;
+  const reason = cause instanceof Error ? cause.message : 'unknown error';
+  return new McpAgentError(
+    'OAUTH_TOKEN',
+    `The token of server "${server}" expired and could not be refreshed at ${issuer}: ${reason}`,
+    { cause },
+  );
+}
+
+/** A store failure as the error `STORE_UNAVAILABLE` (unless it is already ours). */
+export function storeError(error: unknown, server: string): McpAgentError {
+  if (error instanceof McpAgentError) return error;
+  return new McpAgentError(
+    'STORE_UNAVAILABLE',
+    `The token store cannot be read for server "${server}"; check oauth.token_store.`,
+    { cause: error },
+  );
 }
 
 function pause(ms: number): Promise<void> {

@@ -19,7 +19,7 @@ import type { ClientRegistration } from '../stores/registrations.js';
 import type { StoredToken, TokenStore } from '../stores/token-store.js';
 import type { Consent } from './consent.js';
 import { type LogoutResult, logout, type TokenStatus } from './grants.js';
-import { codeLogin, deviceLogin, receiverRequest } from './login.js';
+import { type AuthorizeReason, codeLogin, deviceLogin, receiverRequest } from './login.js';
 import { chooseScopes, scopeList } from './protocol/authorization.js';
 import {
   canonicalResource,
@@ -31,7 +31,8 @@ import { type Lookup, policyFor } from './protocol/network.js';
 import { DEVICE_REDIRECT, type OAuthFetch, resolveClient } from './protocol/registration.js';
 import { type TokenRequestContext, toTokenRecord } from './protocol/tokens.js';
 import type { BearerChallenge } from './protocol/www-authenticate.js';
-import { refreshWithLease } from './refresh.js';
+import { expiredError, refreshWithLease, storeError } from './refresh.js';
+import { type RefreshEvent, RefreshScheduler } from './scheduler.js';
 
 /** The identity of the app itself (a CLI user, or callers when authorization is off). */
 export const APP_IDENTITY = 'app';
@@ -56,15 +57,11 @@ export interface TokenManagerOptions {
   readonly discoveryCache?: DiscoveryCache;
   /** Waits between device-code polls (tests). */
   readonly sleep?: (ms: number) => Promise<void>;
-}
-
-/** Why a new authorization is needed. */
-export interface AuthorizeReason {
-  readonly challenge?: BearerChallenge | undefined;
-  /** A 403 `insufficient_scope`: ask for the union of granted and challenged scopes. */
-  readonly stepUp?: boolean;
-  /** Force the device grant (`--device`). */
-  readonly device?: boolean;
+  /**
+   * Refresh tokens in use in the background, before they expire (`oauth.background_refresh`): a
+   * scheduler of our own (`true`), or this one. Default off.
+   */
+  readonly backgroundRefresh?: boolean | RefreshScheduler;
 }
 
 /** Tokens for every configured OAuth server of one identity. */
@@ -72,11 +69,28 @@ export class TokenManager {
   readonly #options: TokenManagerOptions;
   readonly #servers = new Map<string, ServerAuth>();
   readonly discoveryCache: DiscoveryCache;
+  /** The background refresh, when it is on. */
+  readonly scheduler: RefreshScheduler | undefined;
 
   constructor(options: TokenManagerOptions) {
     this.#options = options;
     this.discoveryCache =
       options.discoveryCache ?? new DiscoveryCache(options.now ? { now: options.now } : {});
+    const background = options.backgroundRefresh;
+    this.scheduler =
+      background === true
+        ? new RefreshScheduler(options.now ? { now: options.now } : {})
+        : background || undefined;
+  }
+
+  /** Listen to background refresh events (refreshed, failed, needs-login). */
+  onRefreshEvent(listener: (event: RefreshEvent) => void): () => void {
+    return this.scheduler?.on(listener) ?? (() => {});
+  }
+
+  /** Stop the background refresh. */
+  close(): void {
+    this.scheduler?.stop();
   }
 
   /** The authorization of server `name`, or `undefined` when it does not use OAuth. */
@@ -84,7 +98,7 @@ export class TokenManager {
     if (!usesOAuth(settings)) return undefined;
     let auth = this.#servers.get(name);
     if (!auth) {
-      auth = new ServerAuth(name, settings, this.#options, this.discoveryCache);
+      auth = new ServerAuth(name, settings, this.#options, this.discoveryCache, this.scheduler);
       this.#servers.set(name, auth);
     }
     return auth;
@@ -118,13 +132,16 @@ export class ServerAuth {
   #authorizing: Promise<TokenRecord> | undefined;
   #challengeMetadata: string | undefined;
   #seeded = false;
+  readonly #scheduler: RefreshScheduler | undefined;
 
   constructor(
     name: string,
     settings: ServerSettings,
     options: TokenManagerOptions,
     cache: DiscoveryCache,
+    scheduler?: RefreshScheduler,
   ) {
+    this.#scheduler = scheduler;
     this.name = name;
     this.settings = settings;
     this.#options = options;
@@ -222,6 +239,7 @@ export class ServerAuth {
     let stored = await this.#read(target.key);
     if (!stored) stored = await this.#seed(target);
     if (!stored) return undefined;
+    void this.#scheduler?.watch(this);
     if (this.#usable(stored.record)) return stored.record.accessToken;
     if (!stored.record.refreshToken) return undefined;
     try {
@@ -242,7 +260,22 @@ export class ServerAuth {
     }
   }
 
-  /** For `doctor`: refresh now if the token is due, letting any failure through as it is. */
+  /**
+   * When the background refresh should refresh this token: inside the leeway window before its
+   * expiry, with jitter; `undefined` without an expiry or a refresh token.
+   */
+  async nextRefreshAt(): Promise<number | undefined> {
+    const stored = await this.#read((await this.target()).key);
+    const record = stored?.record;
+    if (record?.expiresAt === undefined || !record.refreshToken) return undefined;
+    const leeway = Math.min(
+      this.#options.store.leewayMs,
+      (record.expiresAt - record.obtainedAt) / 2,
+    );
+    return record.expiresAt - leeway + (Math.random() * leeway) / 4;
+  }
+
+  /** For `doctor` and the background refresh: refresh now if the token is due, letting any failure through as it is. */
   async refreshIfDue(): Promise<'none' | 'not-needed' | 'refreshed'> {
     const target = await this.target();
     const stored = await this.#read(target.key);
@@ -334,6 +367,7 @@ export class ServerAuth {
       ? await this.#deviceLogin(target, scopes, consent)
       : await this.#codeLogin(target, scopes, consent);
     await this.#options.store.put(target.key, record);
+    void this.#scheduler?.watch(this);
     this.#logger.info(`logged in to server "${this.name}" at ${as.issuer}`, {
       server: this.name,
       issuer: as.issuer,
@@ -554,27 +588,6 @@ export class ServerAuth {
   logout(): Promise<LogoutResult> {
     return logout(this, this.#options.store);
   }
-}
-
-/** The one error of an expired token that could not be refreshed (the AS is down). */
-function expiredError(server: string, issuer: string, cause: unknown): McpAgentError {
-  if (cause instanceof McpAgentError && cause.code === 'STORE_UNAVAILABLE') return cause;
-  const reason = cause instanceof Error ? cause.message : 'unknown error';
-  return new McpAgentError(
-    'OAUTH_TOKEN',
-    `The token of server "${server}" expired and could not be refreshed at ${issuer}: ${reason}`,
-    { cause },
-  );
-}
-
-/** A store failure as the error `STORE_UNAVAILABLE` (unless it is already ours). */
-export function storeError(error: unknown, server: string): McpAgentError {
-  if (error instanceof McpAgentError) return error;
-  return new McpAgentError(
-    'STORE_UNAVAILABLE',
-    `The token store cannot be read for server "${server}"; check oauth.token_store.`,
-    { cause: error },
-  );
 }
 
 function delay(ms: number): Promise<void> {

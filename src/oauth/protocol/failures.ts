@@ -24,16 +24,24 @@ export class OAuthServerError extends McpAgentError {
   readonly errorDescription: string | undefined;
   /** The HTTP status, when the error came in a response. */
   readonly status: number | undefined;
+  /** The response's `Retry-After` (RFC 9110 §10.2.3), in milliseconds, when it had one. */
+  readonly retryAfterMs: number | undefined;
 
   constructor(
     code: McpAgentErrorCode,
     message: string,
-    details: { error: string; errorDescription?: string | undefined; status?: number | undefined },
+    details: {
+      error: string;
+      errorDescription?: string | undefined;
+      status?: number | undefined;
+      retryAfterMs?: number | undefined;
+    },
   ) {
     super(code, message);
     this.error = details.error;
     this.errorDescription = details.errorDescription;
     this.status = details.status;
+    this.retryAfterMs = details.retryAfterMs;
   }
 }
 
@@ -91,6 +99,7 @@ export function oauthFailure(
         error: echoes ? 'unreadable_error' : details.error,
         errorDescription: description,
         status: details.status,
+        retryAfterMs: details.retryAfterMs,
       },
     );
   }
@@ -104,16 +113,28 @@ export function oauthFailure(
   });
 }
 
+/** `Retry-After` in milliseconds: delay-seconds or an HTTP date (RFC 9110 §10.2.3). */
+export function retryAfterMs(value: string | null, now = Date.now()): number | undefined {
+  if (!value) return undefined;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+
 function serverError(
   error: unknown,
-): { error: string; errorDescription?: string; status?: number } | undefined {
+):
+  | { error: string; errorDescription?: string; status?: number; retryAfterMs?: number }
+  | undefined {
   if (error instanceof ResponseBodyError) {
+    const retry = retryAfterMs(error.response.headers.get('retry-after'));
     return {
       error: error.error,
       ...(error.error_description !== undefined
         ? { errorDescription: error.error_description }
         : {}),
       status: error.status,
+      ...(retry !== undefined ? { retryAfterMs: retry } : {}),
     };
   }
   if (error instanceof AuthorizationResponseError) {
