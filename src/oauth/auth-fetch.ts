@@ -8,14 +8,15 @@
  * @module
  */
 import type { Secret } from '../config/secret.js';
+import { McpAgentError } from '../errors.js';
 import { type BearerChallenge, bearerChallenge } from './protocol/www-authenticate.js';
 import type { ServerAuth } from './token-manager.js';
 
 /** A `fetch`. */
 export type AuthFetch = (input: string | URL, init?: RequestInit) => Promise<Response>;
 
-/** How many times one request may step up its scope before the 403 is returned. */
-export const MAX_STEP_UPS = 2;
+/** How many times one request may step up its scope before it fails (MCP "Step-Up Authorization Flow"). */
+export const MAX_STEP_UPS = 3;
 
 /** What {@link withOAuth} needs of the token manager. */
 export type TokenSource = Pick<ServerAuth, 'token' | 'onUnauthorized'> & {
@@ -51,7 +52,14 @@ export function withOAuth(fetch: AuthFetch, auth: TokenSource, endpoint: URL): A
       const challenge = refusal(response);
       if (!challenge || !replayable) return response;
       const stepUp = response.status === 403;
-      if (stepUp ? stepUps >= MAX_STEP_UPS : unauthorizedRetried) return response;
+      if (!stepUp && unauthorizedRetried) return response;
+      if (stepUp && stepUps >= MAX_STEP_UPS) {
+        await response.body?.cancel().catch(() => {});
+        throw new McpAgentError(
+          'OAUTH_AUTHORIZATION',
+          `The server at ${origin} still asks for more scope (${challenge.scope ?? 'unnamed'}) after ${MAX_STEP_UPS} new authorizations; giving up on this request.`,
+        );
+      }
       if (stepUp) stepUps += 1;
       else unauthorizedRetried = true;
       await response.body?.cancel().catch(() => {});

@@ -6,6 +6,8 @@
  *
  * @module
  */
+import type { ServerOAuthSettings } from '../config/schema/servers.js';
+import type { TokenKey, TokenRecord } from '../stores/record.js';
 import type { TokenStore } from '../stores/token-store.js';
 import { revokeToken } from './protocol/tokens.js';
 import type { ServerAuth } from './token-manager.js';
@@ -22,6 +24,29 @@ export interface TokenStatus {
   readonly hasRefreshToken: boolean;
   /** Expired (past the leeway) and not refreshable. */
   readonly expired: boolean;
+}
+
+/**
+ * The record of a token configured in `auth.oauth` (`access_token`, `refresh_token`,
+ * `expires_at` in epoch seconds), for the app's own identity; `undefined` without one.
+ */
+export function configuredRecord(
+  oauth: ServerOAuthSettings,
+  key: TokenKey,
+  now: number,
+): TokenRecord | undefined {
+  if (!oauth.access_token) return undefined;
+  return {
+    accessToken: oauth.access_token,
+    ...(oauth.refresh_token ? { refreshToken: oauth.refresh_token } : {}),
+    tokenType: oauth.token_type,
+    ...(oauth.expires_at !== undefined ? { expiresAt: oauth.expires_at * 1000 } : {}),
+    obtainedAt: now,
+    scopes: oauth.scopes,
+    issuer: key.issuer,
+    resource: key.resource,
+    server: key.server,
+  };
 }
 
 /** What a logout did. */

@@ -77,6 +77,33 @@ export interface AuthorizeReason {
   readonly device?: boolean;
 }
 
+/**
+ * Why a step-up for `wanted` scopes cannot help, or `undefined` when it may: a scope asked for
+ * before and not granted (`denied`), or every wanted scope already `granted` to the token the
+ * server refused.
+ */
+export function stepUpRefusal(
+  server: string,
+  wanted: readonly string[],
+  denied: ReadonlySet<string>,
+  granted: readonly string[] | undefined,
+): McpAgentError | undefined {
+  const refused = wanted.filter((scope) => denied.has(scope));
+  if (refused.length > 0) {
+    return new McpAgentError(
+      'OAUTH_AUTHORIZATION',
+      `The authorization server of server "${server}" did not grant ${refused.join(' ')}, which the server requires for this request; ask its administrator for access.`,
+    );
+  }
+  if (granted && wanted.length > 0 && wanted.every((scope) => granted.includes(scope))) {
+    return new McpAgentError(
+      'OAUTH_AUTHORIZATION',
+      `Server "${server}" refuses the scopes it asked for (${wanted.join(' ')}) although they were granted; it is not a login problem.`,
+    );
+  }
+  return undefined;
+}
+
 /** What a login needs from the token manager. */
 interface LoginContext {
   readonly server: string;

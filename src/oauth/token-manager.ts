@@ -18,8 +18,14 @@ import { storageKey, type TokenKey, type TokenRecord } from '../stores/record.js
 import type { ClientRegistration } from '../stores/registrations.js';
 import type { StoredToken, TokenStore } from '../stores/token-store.js';
 import type { Consent } from './consent.js';
-import { type LogoutResult, logout, type TokenStatus } from './grants.js';
-import { type AuthorizeReason, codeLogin, deviceLogin, receiverRequest } from './login.js';
+import { configuredRecord, type LogoutResult, logout, type TokenStatus } from './grants.js';
+import {
+  type AuthorizeReason,
+  codeLogin,
+  deviceLogin,
+  receiverRequest,
+  stepUpRefusal,
+} from './login.js';
 import { chooseScopes, scopeList } from './protocol/authorization.js';
 import {
   canonicalResource,
@@ -27,6 +33,7 @@ import {
   type DiscoveryResult,
   discover,
 } from './protocol/discovery.js';
+import { OAuthServerError } from './protocol/failures.js';
 import { type Lookup, policyFor } from './protocol/network.js';
 import { DEVICE_REDIRECT, type OAuthFetch, resolveClient } from './protocol/registration.js';
 import { type TokenRequestContext, toTokenRecord } from './protocol/tokens.js';
@@ -132,6 +139,8 @@ export class ServerAuth {
   #authorizing: Promise<TokenRecord> | undefined;
   #challengeMetadata: string | undefined;
   #seeded = false;
+  /** Scopes a step-up asked for and the authorization server did not grant (not asked again). */
+  readonly #deniedScopes = new Set<string>();
   readonly #scheduler: RefreshScheduler | undefined;
 
   constructor(
@@ -176,7 +185,8 @@ export class ServerAuth {
       // A server that names (other) metadata may have moved to another authorization server.
       this.#challengeMetadata = challenge.resource_metadata;
     }
-    const resource = canonicalResource(oauth.resource ?? this.settings.url ?? '');
+    // A WebSocket server's resource is its http(s) form, where its metadata lives.
+    const resource = canonicalResource(oauth.resource ?? this.#metadataBase());
     const policy = await policyFor(this.#metadataBase(), {
       allowPrivateNetwork: this.settings.allow_private_network,
       ...(this.#options.lookup ? { lookup: this.#options.lookup } : {}),
@@ -309,25 +319,25 @@ export class ServerAuth {
         try {
           return (await this.#refresh(target, stored, sent)).record.accessToken;
         } catch (error) {
-          if (!(error instanceof McpAgentError) || error.code !== 'OAUTH_LOGIN_REQUIRED') {
-            this.#logger.debug(`refresh for server "${this.name}" failed; logging in`, {
-              server: this.name,
-            });
-          }
+          // Only a refused grant calls for a login; an unreachable AS is reported as it is.
+          const refused =
+            (error instanceof McpAgentError && error.code === 'OAUTH_LOGIN_REQUIRED') ||
+            (error instanceof OAuthServerError && (error.status ?? 500) < 500);
+          if (!refused) throw error;
         }
       }
     }
-    if (stepUp && stored) {
-      const wanted = scopeList(challenge?.scope);
-      if (wanted.every((scope) => stored.record.scopes.includes(scope)) && sent) {
-        // The token already has every scope asked for: more of the same will not help.
-        throw new McpAgentError(
-          'OAUTH_AUTHORIZATION',
-          `Server "${this.name}" refuses the scopes it asked for (${wanted.join(' ')}) although they were granted; it is not a login problem.`,
-        );
-      }
-    }
+    const wanted = stepUp ? scopeList(challenge?.scope) : [];
+    const hopeless = stepUpRefusal(
+      this.name,
+      wanted,
+      this.#deniedScopes,
+      stored && sent ? stored.record.scopes : undefined,
+    );
+    if (hopeless) throw hopeless;
     const record = await this.authorize({ challenge, stepUp });
+    const missing = wanted.filter((scope) => !record.scopes.includes(scope));
+    for (const scope of missing) this.#deniedScopes.add(scope);
     return record.accessToken;
   }
 
@@ -467,19 +477,10 @@ export class ServerAuth {
   /** Seed the token configured in `auth.oauth` (it belongs to the app's own identity). */
   async #seed(target: Target): Promise<StoredToken | undefined> {
     const oauth = this.#oauth;
-    if (this.#seeded || !oauth.access_token || this.#identity !== APP_IDENTITY) return undefined;
+    if (this.#seeded || this.#identity !== APP_IDENTITY) return undefined;
     this.#seeded = true;
-    const record: TokenRecord = {
-      accessToken: oauth.access_token,
-      ...(oauth.refresh_token ? { refreshToken: oauth.refresh_token } : {}),
-      tokenType: oauth.token_type,
-      ...(oauth.expires_at !== undefined ? { expiresAt: oauth.expires_at * 1000 } : {}),
-      obtainedAt: this.#now(),
-      scopes: oauth.scopes,
-      issuer: target.key.issuer,
-      resource: target.key.resource,
-      server: this.name,
-    };
+    const record = configuredRecord(oauth, target.key, this.#now());
+    if (!record) return undefined;
     const version = await this.#options.store.put(target.key, record, { expectVersion: null });
     if (version === undefined) return this.#read(target.key);
     return { record, version };

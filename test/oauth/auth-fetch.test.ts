@@ -223,11 +223,19 @@ describe('withOAuth: 401', () => {
 });
 
 describe('withOAuth: 403 insufficient_scope (step-up)', () => {
-  test(`retried up to MAX_STEP_UPS (${MAX_STEP_UPS}) times, then the 403 is returned`, async () => {
+  test(`retried up to MAX_STEP_UPS (${MAX_STEP_UPS}) times, then one clear error`, async () => {
     const { fetch, seen } = server(insufficientScope());
     const auth = tokens();
-    const response = await withOAuth(fetch, auth, ENDPOINT)('https://mcp.example.com/mcp');
-    expect(response.status).toBe(403);
+    const error = await withOAuth(
+      fetch,
+      auth,
+      ENDPOINT,
+    )('https://mcp.example.com/mcp').then(
+      () => undefined,
+      (caught: unknown) => caught,
+    );
+    expect(error).toMatchObject({ code: 'OAUTH_AUTHORIZATION' });
+    expect(String((error as Error).message)).toContain(`after ${MAX_STEP_UPS} new authorizations`);
     expect(auth.calls).toHaveLength(MAX_STEP_UPS);
     expect(seen).toHaveLength(MAX_STEP_UPS + 1);
     expect(auth.calls[0]?.challenge).toEqual({
@@ -252,8 +260,9 @@ describe('withOAuth: 403 insufficient_scope (step-up)', () => {
   test('a 401 retry and the step-ups are counted apart', async () => {
     const { fetch, seen } = server(unauthorized(), insufficientScope());
     const auth = tokens();
-    const response = await withOAuth(fetch, auth, ENDPOINT)('https://mcp.example.com/mcp');
-    expect(response.status).toBe(403);
+    await expect(
+      withOAuth(fetch, auth, ENDPOINT)('https://mcp.example.com/mcp'),
+    ).rejects.toMatchObject({ code: 'OAUTH_AUTHORIZATION' });
     expect(auth.calls).toHaveLength(1 + MAX_STEP_UPS);
     expect(seen).toHaveLength(2 + MAX_STEP_UPS);
   });

@@ -52,9 +52,10 @@ export interface DiscoveryOptions {
   /** The server's configured `auth.oauth.resource` (default: the server URL). */
   readonly resource?: string;
   /**
-   * Accept metadata whose `resource` is a parent of the server URL on the same origin (a server
-   * that protects its whole origin, as the root metadata URL describes it). Default `false`: the
-   * `resource` must be identical (RFC 9728 §3.3). Never applies to a configured `resource`.
+   * Accept root metadata (`/.well-known/oauth-protected-resource`) whose `resource` is a parent of
+   * the server URL on the same origin: a server that protects its whole origin. Default `false`:
+   * the `resource` must be identical (RFC 9728 §3.3), as it always must for the path-inserted and
+   * challenge URLs. Never set it for a configured `resource`.
    */
   readonly acceptParentResource?: boolean;
   readonly cache?: DiscoveryCache;
@@ -207,13 +208,17 @@ async function fetchResourceMetadata(
       );
     }
     const url = new URL(options.challengeMetadataUrl);
-    return checkResource(resource, await get(url, options, what), url, options);
+    return checkResource(resource, await get(url, options, what), url, false);
   }
   // The well-known URLs are built from the server's URL; the document must name the resource.
   const urls = resourceMetadataUrls(server);
   for (const [index, url] of urls.entries()) {
     const response = await get(url, options, what);
-    if (response.status === 200) return checkResource(resource, response, url, options);
+    // Only the root document describes the whole origin: a parent resource is accepted there.
+    const root = index === urls.length - 1 && urls.length > 1;
+    if (response.status === 200) {
+      return checkResource(resource, response, url, root && options.acceptParentResource === true);
+    }
     if (index === urls.length - 1 && ![404, 405, 410].includes(response.status)) {
       throw new McpAgentError(
         'OAUTH_DISCOVERY',
@@ -242,7 +247,7 @@ async function checkResource(
   resource: URL,
   response: Response,
   url: URL,
-  options: DiscoveryOptions,
+  acceptParent: boolean,
 ): Promise<ResourceServer> {
   try {
     // Read the claimed resource first: oauth4webapi then checks it is identical to itself.
@@ -254,7 +259,7 @@ async function checkResource(
       claimed = undefined;
     }
     if (typeof claimed !== 'string' || !URL.canParse(claimed)) throw new Error('no resource');
-    if (!resourceMatches(resource, claimed, options.acceptParentResource === true)) {
+    if (!resourceMatches(resource, claimed, acceptParent)) {
       throw Object.assign(new Error('resource differs'), {
         code: 'OAUTH_JSON_ATTRIBUTE_COMPARISON_FAILED',
       });

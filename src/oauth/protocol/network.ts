@@ -95,8 +95,13 @@ export async function policyFor(
 ): Promise<NetworkPolicy> {
   const lookup = options.lookup ?? systemLookup;
   if (options.allowPrivateNetwork) return { allowPrivate: true, lookup };
+  // Every address must be non-public: one private record of a public host (or a rebinding
+  // answer) must not switch the guard off.
   const addresses = await resolve(hostOf(serverUrl), lookup).catch(() => []);
-  return { allowPrivate: addresses.some(isNonPublicAddress), lookup };
+  return {
+    allowPrivate: addresses.length > 0 && addresses.every(isNonPublicAddress),
+    lookup,
+  };
 }
 
 async function resolve(host: string, lookup: Lookup): Promise<readonly string[]> {
