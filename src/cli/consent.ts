@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { McpAgentError } from '../errors.js';
 import type { Consent, DeviceCodePrompt, ReceiverRequest } from '../oauth/consent.js';
 import { assertOpenableUrl, browserAvailability, openBrowser } from '../oauth/flows/browser.js';
 import { startLoopbackReceiver } from '../oauth/flows/loopback.js';
@@ -68,6 +69,12 @@ export function cliConsent(io: CliIo, out: Output, options: CliConsentOptions = 
           }),
         );
       }
+      if (receivers.length === 0) {
+        throw new McpAgentError(
+          'OAUTH_CALLBACK',
+          `Server "${request.server}" redirects to ${redirectUri}, which can only be pasted back, and there is no input to paste it on; run the login in a terminal.`,
+        );
+      }
       return combine(redirectUri, receivers);
     },
 
@@ -111,7 +118,7 @@ export function cliConsent(io: CliIo, out: Output, options: CliConsentOptions = 
     showDeviceCode(prompt: DeviceCodePrompt) {
       out.human(`To authorize server "${prompt.server}" at ${prompt.issuer}, visit:`);
       out.human(assertOpenableUrl(prompt.verificationUri).href);
-      out.human(`and enter the code: ${prompt.userCode}`);
+      out.human(`and enter the code: ${printable(prompt.userCode)}`);
       if (prompt.verificationUriComplete) {
         out.human('Or open this URL, which carries the code:');
         out.human(assertOpenableUrl(prompt.verificationUriComplete).href);
@@ -127,6 +134,12 @@ export function cliConsent(io: CliIo, out: Output, options: CliConsentOptions = 
       progress = undefined;
     },
   };
+}
+
+/** Server-supplied text without control characters (no terminal escape sequences). */
+function printable(text: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: removing them is the point
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, '');
 }
 
 /** One receiver out of several: the first callback wins; closing closes them all. */

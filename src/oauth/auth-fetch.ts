@@ -49,7 +49,7 @@ export function withOAuth(fetch: AuthFetch, auth: TokenSource, endpoint: URL): A
     let unauthorizedRetried = false;
     let stepUps = 0;
     for (;;) {
-      const challenge = refusal(response);
+      const challenge = credentialsChallenge(response.status, response.headers);
       if (!challenge || !replayable) return response;
       const stepUp = response.status === 403;
       if (!stepUp && unauthorizedRetried) return response;
@@ -69,11 +69,17 @@ export function withOAuth(fetch: AuthFetch, auth: TokenSource, endpoint: URL): A
   };
 }
 
-/** The challenge of a response that asks for (other) credentials, or `undefined`. */
-function refusal(response: Response): BearerChallenge | undefined {
-  if (response.status === 401) return bearerChallenge(response.headers) ?? {};
-  if (response.status === 403) {
-    const challenge = bearerChallenge(response.headers);
+/**
+ * The challenge of an answer that asks for (other) credentials: any 401, or a 403 with
+ * `error="insufficient_scope"` (RFC 6750 §3.1); `undefined` otherwise.
+ */
+export function credentialsChallenge(
+  status: number,
+  headers: Headers,
+): BearerChallenge | undefined {
+  if (status === 401) return bearerChallenge(headers) ?? {};
+  if (status === 403) {
+    const challenge = bearerChallenge(headers);
     if (challenge?.error === 'insufficient_scope') return challenge;
   }
   return undefined;

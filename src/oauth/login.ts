@@ -59,9 +59,12 @@ export function receiverRequest(
       others.push(option);
     }
   }
+  // Configured redirect URIs that are not loopback ones are used as written (pasted back), never
+  // replaced by a loopback URI the authorization server does not know.
+  const ports = loopback.length > 0 ? loopback : others.length > 0 ? [] : global.loopback_ports;
   return {
     server,
-    ports: loopback.length > 0 ? loopback : global.loopback_ports,
+    ports,
     host,
     redirectUris: others,
     timeoutMs: global.flow_timeout_seconds * 1000,

@@ -27,19 +27,15 @@ import {
   stepUpRefusal,
 } from './login.js';
 import { chooseScopes, scopeList } from './protocol/authorization.js';
-import {
-  canonicalResource,
-  DiscoveryCache,
-  type DiscoveryResult,
-  discover,
-} from './protocol/discovery.js';
+import { DiscoveryCache } from './protocol/discovery.js';
 import { OAuthServerError } from './protocol/failures.js';
-import { type Lookup, policyFor } from './protocol/network.js';
+import type { Lookup } from './protocol/network.js';
 import { DEVICE_REDIRECT, type OAuthFetch, resolveClient } from './protocol/registration.js';
 import { type TokenRequestContext, toTokenRecord } from './protocol/tokens.js';
 import type { BearerChallenge } from './protocol/www-authenticate.js';
 import { expiredError, refreshWithLease, storeError } from './refresh.js';
 import { type RefreshEvent, RefreshScheduler } from './scheduler.js';
+import { type Target, TargetResolver } from './target.js';
 
 /** The identity of the app itself (a CLI user, or callers when authorization is off). */
 export const APP_IDENTITY = 'app';
@@ -117,28 +113,19 @@ export function usesOAuth(settings: ServerSettings): boolean {
   return settings.transport !== 'stdio' && settings.auth?.oauth?.enabled === true && !!settings.url;
 }
 
-/** Where discovery and the token key stand for one server, as last resolved. */
-interface Target {
-  readonly discovery: DiscoveryResult;
-  readonly key: TokenKey;
-  /** The resource sent on requests, or undefined when `include_resource_parameter: false`. */
-  readonly resourceParam: string | undefined;
-}
-
 /** The OAuth state of one server for one identity. */
 export class ServerAuth {
   readonly name: string;
   readonly settings: ServerSettings;
   readonly #options: TokenManagerOptions;
-  readonly #cache: DiscoveryCache;
   readonly #logger: Logger;
   readonly #now: () => number;
   readonly #identity: string;
   /** One refresh, and one login, per token key at a time. */
   readonly #refreshing = new Map<string, Promise<StoredToken>>();
   #authorizing: Promise<TokenRecord> | undefined;
-  #challengeMetadata: string | undefined;
   #seeded = false;
+  readonly #targets: TargetResolver;
   /** Scopes a step-up asked for and the authorization server did not grant (not asked again). */
   readonly #deniedScopes = new Set<string>();
   readonly #scheduler: RefreshScheduler | undefined;
@@ -154,10 +141,10 @@ export class ServerAuth {
     this.name = name;
     this.settings = settings;
     this.#options = options;
-    this.#cache = cache;
     this.#logger = options.logger ?? silentLogger;
     this.#now = options.now ?? Date.now;
     this.#identity = options.identity ?? APP_IDENTITY;
+    this.#targets = new TargetResolver(name, settings, this.#identity, options, cache);
   }
 
   get #oauth() {
@@ -166,53 +153,14 @@ export class ServerAuth {
     return oauth;
   }
 
-  #metadataBase(): URL {
-    const url = new URL(this.settings.url ?? '');
-    if (url.protocol === 'ws:') url.protocol = 'http:';
-    else if (url.protocol === 'wss:') url.protocol = 'https:';
-    return url;
-  }
-
   /** How long a login may take (`oauth.flow_timeout_seconds`), in milliseconds. */
   get loginTimeoutMs(): number {
     return this.#options.oauth.flow_timeout_seconds * 1000;
   }
 
   /** Discover (cached) and the token key that follows from it. */
-  async target(challenge?: BearerChallenge, options: { fresh?: boolean } = {}): Promise<Target> {
-    const oauth = this.#oauth;
-    if (challenge?.resource_metadata && challenge.resource_metadata !== this.#challengeMetadata) {
-      // A server that names (other) metadata may have moved to another authorization server.
-      this.#challengeMetadata = challenge.resource_metadata;
-    }
-    // A WebSocket server's resource is its http(s) form, where its metadata lives.
-    const resource = canonicalResource(oauth.resource ?? this.#metadataBase());
-    const policy = await policyFor(this.#metadataBase(), {
-      allowPrivateNetwork: this.settings.allow_private_network,
-      ...(this.#options.lookup ? { lookup: this.#options.lookup } : {}),
-    });
-    const discovery = await discover(this.#metadataBase(), {
-      fetch: this.#options.fetch,
-      policy,
-      cache: this.#cache,
-      ...(options.fresh ? { fresh: true } : {}),
-      resource: resource.href,
-      acceptParentResource: oauth.resource === undefined,
-      ...(this.#challengeMetadata ? { challengeMetadataUrl: this.#challengeMetadata } : {}),
-      ...(oauth.authorization_server ? { authorizationServer: oauth.authorization_server } : {}),
-    });
-    const resourceId = discovery.resourceId;
-    return {
-      discovery,
-      key: {
-        identity: this.#identity,
-        server: this.name,
-        issuer: discovery.authorizationServer.issuer,
-        resource: resourceId,
-        scopes: oauth.scopes,
-      },
-      resourceParam: oauth.include_resource_parameter ? resourceId : undefined,
-    };
+  target(challenge?: BearerChallenge, options: { fresh?: boolean } = {}): Promise<Target> {
+    return this.#targets.resolve(challenge, options);
   }
 
   /**
@@ -238,7 +186,7 @@ export class ServerAuth {
     } catch (error) {
       // Some servers name their metadata only in the 401 challenge: ask without a token first.
       if (
-        !this.#challengeMetadata &&
+        !this.#targets.challengeMetadata &&
         error instanceof McpAgentError &&
         error.code === 'OAUTH_DISCOVERY'
       ) {

@@ -13,11 +13,11 @@ import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { ServerSettings } from '../config/schema/servers.js';
 import type { Secret } from '../config/secret.js';
 import type { Logger } from '../logger.js';
-import { type TokenSource, withOAuth } from '../oauth/auth-fetch.js';
+import { credentialsChallenge, type TokenSource, withOAuth } from '../oauth/auth-fetch.js';
 import { scrub, secretValues, staticHeaders } from './credentials.js';
 import { type FetchLike, type HttpStack, withOriginHeaders, withResponseTimeout } from './http.js';
 import { buildStdioEnv } from './stdio-env.js';
-import { HeaderWebSocketTransport } from './websocket.js';
+import { HeaderWebSocketTransport, probeHandshake } from './websocket.js';
 
 /** Default time to wait for response headers from an HTTP server, in seconds. */
 export const DEFAULT_HTTP_TIMEOUT_SECONDS = 30;
@@ -88,6 +88,7 @@ function websocketTransport(
 ): HeaderWebSocketTransport {
   const auth = context.auth;
   let sent: Secret | undefined;
+  let last: Record<string, string> = {};
   return new HeaderWebSocketTransport(url, {
     headers: async () => {
       const headers = { ...staticHeaders(settings) };
@@ -95,14 +96,19 @@ function websocketTransport(
         sent = await auth.token();
         if (sent) headers.Authorization = `Bearer ${sent.reveal()}`;
       }
+      last = headers;
       return headers;
     },
     dispatcher: context.http.dispatcher,
     ...(auth
       ? {
+          // The WebSocket API hides why a handshake failed: ask again by hand, and only a 401
+          // (or a 403 for more scope) leads to a refresh or a login and one more try.
           onRefused: async () => {
-            // The handshake carries no challenge: treat the refusal as a 401 without one.
-            await auth.onUnauthorized(undefined, sent);
+            const answer = await probeHandshake(url, last);
+            const challenge = answer && credentialsChallenge(answer.status, answer.headers);
+            if (!challenge) return false;
+            await auth.onUnauthorized(challenge, sent);
             return true;
           },
         }

@@ -5,6 +5,9 @@
  *
  * @module
  */
+import { randomBytes } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { type JSONRPCMessage, JSONRPCMessageSchema } from '@modelcontextprotocol/sdk/types.js';
 import { type Dispatcher, WebSocket } from 'undici';
@@ -102,4 +105,51 @@ export class HeaderWebSocketTransport implements Transport {
   async close(): Promise<void> {
     this.#socket?.close();
   }
+}
+
+/**
+ * Send the opening handshake once more, by hand, to learn why it was refused: its status and
+ * headers (a 401's `WWW-Authenticate`), which a WebSocket API does not expose. A 101 answer is
+ * closed at once. `undefined` when the server cannot be reached.
+ */
+export function probeHandshake(
+  url: URL,
+  headers: Readonly<Record<string, string>>,
+  timeoutMs = 10_000,
+): Promise<{ status: number; headers: Headers } | undefined> {
+  const secure = url.protocol === 'wss:' || url.protocol === 'https:';
+  const send = secure ? httpsRequest : httpRequest;
+  return new Promise((resolve) => {
+    const request = send(
+      new URL(url.href.replace(/^ws/, 'http')),
+      {
+        method: 'GET',
+        headers: {
+          ...headers,
+          connection: 'Upgrade',
+          upgrade: 'websocket',
+          'sec-websocket-version': '13',
+          'sec-websocket-key': randomBytes(16).toString('base64'),
+          'sec-websocket-protocol': SUBPROTOCOL,
+        },
+        timeout: timeoutMs,
+      },
+      (response) => {
+        const answer = new Headers();
+        for (const [name, value] of Object.entries(response.headers)) {
+          if (typeof value === 'string') answer.set(name, value);
+          else if (Array.isArray(value)) for (const item of value) answer.append(name, item);
+        }
+        response.resume();
+        resolve({ status: response.statusCode ?? 0, headers: answer });
+      },
+    );
+    request.on('upgrade', (response, socket) => {
+      socket.destroy();
+      resolve({ status: response.statusCode ?? 101, headers: new Headers() });
+    });
+    request.on('timeout', () => request.destroy());
+    request.on('error', () => resolve(undefined));
+    request.end();
+  });
 }

@@ -16,7 +16,7 @@ import {
 } from 'oauth4webapi';
 import { McpAgentError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
-import { OAuthServerError, scrubText } from './failures.js';
+import { ERROR_CODE, OAuthServerError, scrubText } from './failures.js';
 
 /**
  * Throw unless `as` advertises PKCE with S256 (MCP "Authorization Code Protection": a client must
@@ -176,18 +176,17 @@ export function validateCallback(
   const error = params.get('error');
   if (error !== null) {
     const description = params.get('error_description');
-    const shown = /^[\x20-\x21\x23-\x5b\x5d-\x7e]{1,64}$/.test(error)
-      ? error
-      : 'an unreadable error';
-    const text = description
-      ? ` (${scrubText(description, [request.codeVerifier, params.get('code') ?? '', request.state])})`
-      : '';
+    const shown = ERROR_CODE.test(error) ? error : 'an unreadable error';
+    const scrubbed = description
+      ? scrubText(description, [request.codeVerifier, params.get('code') ?? '', request.state])
+      : undefined;
+    const text = scrubbed ? ` (${scrubbed})` : '';
     throw new OAuthServerError(
       'OAUTH_AUTHORIZATION',
       error === 'access_denied'
         ? `The authorization was denied at ${request.issuer}${text}; log in again and approve the access.`
         : `The authorization server ${request.issuer} answered the authorization request with ${shown}${text}.`,
-      { error, errorDescription: description ?? undefined },
+      { error: shown === error ? error : 'unreadable_error', errorDescription: scrubbed },
     );
   }
   if (!params.get('code')) {

@@ -22,6 +22,7 @@ import {
 } from 'oauth4webapi';
 import { McpAgentError } from '../../errors.js';
 import { assertFetchable, isLoopbackHost, type NetworkPolicy } from './network.js';
+import { type BearerChallenge, bearerChallenge } from './www-authenticate.js';
 
 /** A `fetch` (injected; the shared HTTP stack in production). */
 export type DiscoveryFetch = (input: string | URL, init?: RequestInit) => Promise<Response>;
@@ -129,6 +130,30 @@ export class DiscoveryCache {
   /** Forget `key` (after a failure that suggests the metadata changed). */
   delete(key: string): void {
     this.#entries.delete(key);
+  }
+}
+
+/**
+ * Ask the MCP server at `serverUrl` for its challenge: one request without credentials, whose 401
+ * names the protected-resource metadata (RFC 9728 §5.1) where the well-known URLs have none.
+ * `undefined` when it answers anything else.
+ */
+export async function probeChallenge(
+  serverUrl: URL,
+  fetch: DiscoveryFetch,
+  timeoutMs = 10_000,
+): Promise<BearerChallenge | undefined> {
+  try {
+    const response = await fetch(serverUrl, {
+      method: 'GET',
+      headers: { accept: 'application/json, text/event-stream' },
+      redirect: 'manual',
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    await response.body?.cancel().catch(() => {});
+    return response.status === 401 ? bearerChallenge(response.headers) : undefined;
+  } catch {
+    return undefined;
   }
 }
 

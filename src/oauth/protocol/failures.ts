@@ -46,7 +46,7 @@ export class OAuthServerError extends McpAgentError {
 }
 
 /** An RFC 6749 `error` code is a short printable token; anything else is not shown. */
-const ERROR_CODE = /^[\x20-\x21\x23-\x5b\x5d-\x7e]{1,64}$/;
+export const ERROR_CODE = /^[\x20-\x21\x23-\x5b\x5d-\x7e]{1,64}$/;
 
 /** `text` with every secret replaced, control characters dropped, at most 300 characters. */
 export function scrubText(text: string, secrets: readonly string[]): string {
@@ -96,7 +96,7 @@ export function oauthFailure(
       code,
       `${what} was refused: ${shown}${description ? ` (${description})` : ''}${details.status ? `, HTTP ${details.status}` : ''}.${hint}`,
       {
-        error: echoes ? 'unreadable_error' : details.error,
+        error: shown === details.error ? details.error : 'unreadable_error',
         errorDescription: description,
         status: details.status,
         retryAfterMs: details.retryAfterMs,
@@ -104,6 +104,14 @@ export function oauthFailure(
     );
   }
   const cause = bareCause(error);
+  const network = networkCode(error);
+  if (network) {
+    return new McpAgentError(
+      code,
+      `${what} failed: the server is not reachable (${network}); check the network and try again.${hint}`,
+      { ...(cause ? { cause } : {}) },
+    );
+  }
   const reason =
     error instanceof OperationProcessingError || (error as { code?: unknown })?.code
       ? scrubText((error as Error).message, secrets)
@@ -119,6 +127,18 @@ export function retryAfterMs(value: string | null, now = Date.now()): number | u
   if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
   const date = Date.parse(value);
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+
+/** A system or undici error code (ECONNREFUSED, UND_ERR_…) down the cause chain, if any. */
+function networkCode(error: unknown): string | undefined {
+  let current: unknown = error;
+  for (let depth = 0; depth < 5 && current instanceof Error; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string' && /^(E[A-Z]+|UND_ERR_[A-Z_]+)$/.test(code)) return code;
+    if (current.name === 'TimeoutError') return 'timeout';
+    current = current.cause;
+  }
+  return undefined;
 }
 
 function serverError(

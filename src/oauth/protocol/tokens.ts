@@ -33,6 +33,9 @@ import { scopeList } from './authorization.js';
 import { oauthFailure } from './failures.js';
 import { clientAuthentication, type OAuthFetch } from './registration.js';
 
+/** The longest `expires_in` taken at its word: ten years, in seconds. */
+export const MAX_EXPIRES_IN = 10 * 365 * 24 * 3600;
+
 /** What every token endpoint request needs. */
 export interface TokenRequestContext {
   readonly as: AuthorizationServer;
@@ -103,6 +106,14 @@ async function checkRawResponse(response: Response, where: string): Promise<Resp
   if (typeof record.access_token !== 'string' || record.access_token === '') {
     throw new McpAgentError('OAUTH_TOKEN', `The token response of ${where} has no access_token.`);
   }
+  // RFC 6750 tokens only: a DPoP- or MAC-bound token sent as Bearer would loop on 401s.
+  const type = record.token_type;
+  if (type !== undefined && (typeof type !== 'string' || type.toLowerCase() !== 'bearer')) {
+    throw new McpAgentError(
+      'OAUTH_TOKEN',
+      `The token response of ${where} has a token_type other than Bearer, which is not supported.`,
+    );
+  }
   const expiresIn = record.expires_in;
   if (
     expiresIn !== undefined &&
@@ -140,7 +151,11 @@ export function toTokenRecord(
     accessToken: new Secret(response.access_token),
     ...(refresh ? { refreshToken: refresh } : {}),
     tokenType: response.token_type ? normaliseTokenType(response.token_type) : 'Bearer',
-    ...(typeof response.expires_in === 'number'
+    // 0 says nothing usable, and more than ten years is not a real lifetime: both count as
+    // "no expiry" (used until a 401) rather than a refresh on every request or a broken date.
+    ...(typeof response.expires_in === 'number' &&
+    response.expires_in > 0 &&
+    response.expires_in <= MAX_EXPIRES_IN
       ? { expiresAt: options.now + response.expires_in * 1000 }
       : {}),
     obtainedAt: options.now,
