@@ -74,8 +74,13 @@ export {
   resourceMetadataUrls,
 } from './oauth/protocol/discovery.js';
 export { OAuthServerError } from './oauth/protocol/failures.js';
-export type { Lookup, NetworkPolicy } from './oauth/protocol/network.js';
-export { isLoopbackHost, isNonPublicAddress, policyFor } from './oauth/protocol/network.js';
+export type { ConnectLookup, Lookup, NetworkPolicy } from './oauth/protocol/network.js';
+export {
+  isLoopbackHost,
+  isNonPublicAddress,
+  policyFor,
+  publicOnlyLookup,
+} from './oauth/protocol/network.js';
 export type { OAuthFetch, ResolveClientOptions } from './oauth/protocol/registration.js';
 export { DEVICE_REDIRECT, resolveClient } from './oauth/protocol/registration.js';
 export type { BearerChallenge, Challenge } from './oauth/protocol/www-authenticate.js';
@@ -98,8 +103,8 @@ export {
 } from './servers/aggregator.js';
 export type { AuthMode } from './servers/credentials.js';
 export { authMode } from './servers/credentials.js';
-export type { FetchLike, HttpStack, ProxySettings } from './servers/http.js';
-export { createHttpStack, proxySettingsFrom } from './servers/http.js';
+export type { FetchLike, HttpStack, HttpStackOptions, ProxySettings } from './servers/http.js';
+export { createHttpStack, hasProxy, proxySettingsFrom } from './servers/http.js';
 export type { ServerRegistryOptions } from './servers/registry.js';
 export { ServerConnection, ServerRegistry } from './servers/registry.js';
 export type { FetchWrapper } from './servers/transports.js';

@@ -5,8 +5,9 @@
  * @module
  */
 import type { LoadedSettings } from '../config/load.js';
+import { publicOnlyLookup } from '../oauth/protocol/network.js';
 import { TokenManager } from '../oauth/token-manager.js';
-import { createHttpStack, type HttpStack, proxySettingsFrom } from '../servers/http.js';
+import { createHttpStack, type HttpStack, hasProxy, proxySettingsFrom } from '../servers/http.js';
 import { ServerRegistry } from '../servers/registry.js';
 import type { TokenStore } from '../stores/token-store.js';
 import { createTokenStore } from '../stores/token-store.js';
@@ -42,7 +43,13 @@ export async function withSession<T>(
   const loaded = loadForCli(io, options);
   const { settings } = loaded;
   const logger = cliLogger(out, options.verbose);
-  const http = createHttpStack(proxySettingsFrom(io.env));
+  const proxy = proxySettingsFrom(io.env);
+  const http = createHttpStack(proxy);
+  // OAuth requests of public servers connect only to public addresses (checked at connect time);
+  // through a proxy the proxy resolves names, and the check at discovery is what remains.
+  const guarded = hasProxy(proxy)
+    ? undefined
+    : createHttpStack(proxy, { lookup: publicOnlyLookup() });
   const store = createTokenStore(settings.oauth.token_store, {
     cwd: io.cwd,
     ...(io.homeDir ? { homeDir: io.homeDir } : {}),
@@ -51,6 +58,7 @@ export async function withSession<T>(
     store,
     oauth: settings.oauth,
     fetch: http.fetch,
+    guardedFetch: guarded?.fetch,
     logger,
     clientName: 'mcp-agent-ts',
     ...(sessionOptions.interactive === false
@@ -70,5 +78,6 @@ export async function withSession<T>(
     await registry.closeAll();
     await store.close().catch(() => {});
     await http.close();
+    await guarded?.close();
   }
 }

@@ -15,6 +15,7 @@ import {
   probeChallenge,
 } from './protocol/discovery.js';
 import { type NetworkPolicy, policyFor } from './protocol/network.js';
+import type { OAuthFetch } from './protocol/registration.js';
 import type { BearerChallenge } from './protocol/www-authenticate.js';
 import type { TokenManagerOptions } from './token-manager.js';
 
@@ -24,6 +25,11 @@ export interface Target {
   readonly key: TokenKey;
   /** The resource sent on requests, or undefined when `include_resource_parameter: false`. */
   readonly resourceParam: string | undefined;
+  /**
+   * The `fetch` of this server's OAuth requests: one whose connections refuse private addresses
+   * when the network policy does ({@link TokenManagerOptions.guardedFetch}).
+   */
+  readonly fetch: OAuthFetch;
 }
 
 /** Resolves the {@link Target} of one server for one identity. */
@@ -82,9 +88,12 @@ export class TargetResolver {
       });
     }
     const policy = await this.#policy;
+    const fetch = policy.allowPrivate
+      ? this.#options.fetch
+      : (this.#options.guardedFetch ?? this.#options.fetch);
     const run = () =>
       discover(this.metadataBase(), {
-        fetch: this.#options.fetch,
+        fetch,
         policy,
         cache: this.#cache,
         ...(options.fresh ? { fresh: true } : {}),
@@ -97,7 +106,7 @@ export class TargetResolver {
       // No metadata at the well-known URLs: the server's 401 may name it (RFC 9728 §5.1).
       const probed =
         !this.challengeMetadata && this.#settings.transport !== 'websocket'
-          ? await probeChallenge(this.metadataBase(), this.#options.fetch)
+          ? await probeChallenge(this.metadataBase(), fetch)
           : undefined;
       if (!probed?.resource_metadata) throw error;
       this.challengeMetadata = probed.resource_metadata;
@@ -114,6 +123,7 @@ export class TargetResolver {
         scopes: oauth.scopes,
       },
       resourceParam: oauth.include_resource_parameter ? resourceId : undefined,
+      fetch,
     };
   }
 }

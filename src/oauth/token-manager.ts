@@ -47,6 +47,12 @@ export interface TokenManagerOptions {
   readonly oauth: OAuthSettings;
   /** The `fetch` for OAuth requests (the shared HTTP stack). */
   readonly fetch: OAuthFetch;
+  /**
+   * The `fetch` for the OAuth requests of servers that may not reach private addresses, whose
+   * connections refuse them (an HTTP stack with `publicOnlyLookup`): DNS answers are checked when
+   * connecting, not only at discovery. Default: `fetch`, checked at discovery only.
+   */
+  readonly guardedFetch?: OAuthFetch | undefined;
   /** How a login reaches the user; without it a needed login is an `OAUTH_LOGIN_REQUIRED` error. */
   readonly consent?: Consent | undefined;
   /** Whose tokens these are. Default {@link APP_IDENTITY}. */
@@ -343,7 +349,7 @@ export class ServerAuth {
       clientSecret: oauth.client_secret,
       clientMetadataUrl: oauth.client_metadata_url,
       registrations: this.#options.store.registrations,
-      fetch: this.#options.fetch,
+      fetch: target.fetch,
       clientName: this.#options.clientName ?? `mcp-agent-ts (${this.name})`,
       configPath: `mcp.servers.${this.name}.auth.oauth`,
       server: this.name,
@@ -356,7 +362,7 @@ export class ServerAuth {
     return {
       as: target.discovery.authorizationServer,
       client,
-      fetch: this.#options.fetch,
+      fetch: target.fetch,
       resource: target.resourceParam,
       extraParams: this.#oauth.extra_token_params,
     };

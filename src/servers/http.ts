@@ -7,6 +7,7 @@
  */
 import { type Dispatcher, EnvHttpProxyAgent, fetch as undiciFetch } from 'undici';
 import { McpAgentError } from '../errors.js';
+import type { ConnectLookup } from '../oauth/protocol/network.js';
 
 /** The `fetch` shape every network function of the library accepts. */
 export type FetchLike = (input: string | URL, init?: RequestInit) => Promise<Response>;
@@ -41,14 +42,32 @@ export interface HttpStack {
   close(): Promise<void>;
 }
 
+/** Options of {@link createHttpStack}. */
+export interface HttpStackOptions {
+  /**
+   * The resolver of every connection (`net.connect`'s `lookup`), for example one that refuses
+   * private addresses. With a proxy it resolves the proxy's host, not the target's.
+   */
+  readonly lookup?: ConnectLookup;
+}
+
+/** Whether proxy settings name a proxy. */
+export function hasProxy(proxy: ProxySettings): boolean {
+  return Boolean(proxy.httpProxy || proxy.httpsProxy);
+}
+
 /** An HTTP stack that honours the proxy settings. Call `close()` when done. */
-export function createHttpStack(proxy: ProxySettings = {}): HttpStack {
+export function createHttpStack(
+  proxy: ProxySettings = {},
+  options: HttpStackOptions = {},
+): HttpStack {
   // Empty strings, not absent keys: undici would otherwise read process.env itself, and the
   // settings passed in are the whole truth.
   const dispatcher: Dispatcher = new EnvHttpProxyAgent({
     httpProxy: proxy.httpProxy ?? '',
     httpsProxy: proxy.httpsProxy ?? '',
     noProxy: proxy.noProxy ?? '',
+    ...(options.lookup ? { connect: { lookup: options.lookup } } : {}),
   });
   const fetch: FetchLike = (input, init) =>
     undiciFetch(input, { ...(init as object), dispatcher }) as unknown as Promise<Response>;

@@ -5,8 +5,9 @@
  *
  * @module
  */
+import { lookup as dnsLookupCallback, type LookupAddress } from 'node:dns';
 import { lookup as dnsLookup } from 'node:dns/promises';
-import { BlockList, isIP } from 'node:net';
+import { BlockList, isIP, type LookupFunction } from 'node:net';
 import { McpAgentError } from '../../errors.js';
 
 /** Resolves a host name to addresses (injected in tests). */
@@ -140,4 +141,34 @@ export async function assertFetchable(
       `Refusing ${what} at ${url.origin}: it is on a private or local address while the MCP server is not; set allow_private_network: true on the server if this is intended.`,
     );
   }
+}
+
+/** The `lookup` of `net.connect` (callback form; one address, or all of them). */
+export type ConnectLookup = LookupFunction;
+
+/**
+ * A connection-time resolver that refuses private, link-local and loopback addresses: given to
+ * the HTTP stack of OAuth requests, it checks the address a connection really uses, so a DNS
+ * answer that changes after discovery (rebinding) cannot reach an internal service.
+ */
+export function publicOnlyLookup(
+  resolve: ConnectLookup = dnsLookupCallback as ConnectLookup,
+): ConnectLookup {
+  return (hostname, options, callback) => {
+    resolve(hostname, { ...options, all: true }, (error, addresses) => {
+      if (error) return callback(error, options.all ? [] : '', 0);
+      const list = Array.isArray(addresses) ? addresses : [{ address: addresses, family: 4 }];
+      const refused = list.find((entry) => isNonPublicAddress(entry.address));
+      if (refused || list.length === 0) {
+        const denied: NodeJS.ErrnoException = new Error(
+          `${hostname} resolves to a private or local address; OAuth requests to it are refused`,
+        );
+        denied.code = 'ENOTPUBLIC';
+        return callback(denied, options.all ? [] : '', 0);
+      }
+      if (options.all) return callback(null, list);
+      const first = list[0] as LookupAddress;
+      callback(null, first.address, first.family);
+    });
+  };
 }
