@@ -42,6 +42,8 @@ export type { Logger } from './logger.js';
 export { silentLogger } from './logger.js';
 export type { AuthFetch, TokenSource } from './oauth/auth-fetch.js';
 export { MAX_STEP_UPS, withOAuth } from './oauth/auth-fetch.js';
+export type { ResolveClientOptions } from './oauth/clients.js';
+export { resolveClient } from './oauth/clients.js';
 export type { Consent, DeviceCodePrompt, ReceiverRequest } from './oauth/consent.js';
 export type { OpenBrowserOptions } from './oauth/flows/browser.js';
 export { assertOpenableUrl, browserAvailability, openBrowser } from './oauth/flows/browser.js';
@@ -81,8 +83,8 @@ export {
   policyFor,
   publicOnlyLookup,
 } from './oauth/protocol/network.js';
-export type { OAuthFetch, ResolveClientOptions } from './oauth/protocol/registration.js';
-export { DEVICE_REDIRECT, resolveClient } from './oauth/protocol/registration.js';
+export type { OAuthFetch, RegisterClientOptions } from './oauth/protocol/registration.js';
+export { DEVICE_REDIRECT, registerClient } from './oauth/protocol/registration.js';
 export type { BearerChallenge, Challenge } from './oauth/protocol/www-authenticate.js';
 export { bearerChallenge, parseChallenges } from './oauth/protocol/www-authenticate.js';
 export type {

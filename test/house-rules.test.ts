@@ -54,3 +54,33 @@ test('every exported function, class and constant has a doc comment', () => {
   }
   expect(undocumented).toEqual([]);
 });
+
+/** The `src/`-relative module each runtime (not `import type`) import of `file` names. */
+function runtimeImports(file: { path: string; text: string }): string[] {
+  const out: string[] = [];
+  for (const match of file.text.matchAll(/^import\s+(?!type\b)[^;]*?from\s+'(\.[^']+)'/gms)) {
+    const target = match[1] ?? '';
+    out.push(join(file.path, '..', target).replaceAll('\\', '/'));
+  }
+  return out;
+}
+
+test('the layers of DESIGN.md: each folder imports (at run time) only what its row allows', () => {
+  const allowed: [RegExp, RegExp][] = [
+    // folder → modules it may import at run time
+    [/^config\//, /^(config\/|errors\.js)/],
+    [/^stores\//, /^(stores\/|config\/|errors\.js|logger\.js)/],
+    [/^oauth\/protocol\//, /^(oauth\/protocol\/|config\/|errors\.js|logger\.js)/],
+    [/^oauth\//, /^(oauth\/|stores\/|config\/|errors\.js|logger\.js)/],
+    [/^servers\//, /^(servers\/|oauth\/auth-fetch\.js|config\/|errors\.js|logger\.js)/],
+  ];
+  const offenders: string[] = [];
+  for (const file of files) {
+    const rule = allowed.find(([folder]) => folder.test(file.path));
+    if (!rule) continue;
+    for (const target of runtimeImports(file)) {
+      if (!rule[1].test(target)) offenders.push(`${file.path} → ${target}`);
+    }
+  }
+  expect(offenders).toEqual([]);
+});

@@ -7,13 +7,15 @@
  *
  * @module
  */
+
 import type { Secret } from '../config/secret.js';
 import { McpAgentError } from '../errors.js';
+import type { FetchLike } from '../fetch.js';
 import { type BearerChallenge, bearerChallenge } from './protocol/www-authenticate.js';
 import type { ServerAuth } from './token-manager.js';
 
 /** A `fetch`. */
-export type AuthFetch = (input: string | URL, init?: RequestInit) => Promise<Response>;
+export type AuthFetch = FetchLike;
 
 /** How many times one request may step up its scope before it fails (MCP "Step-Up Authorization Flow"). */
 export const MAX_STEP_UPS = 3;

@@ -17,6 +17,7 @@ import { type Logger, silentLogger } from '../logger.js';
 import { storageKey, type TokenKey, type TokenRecord } from '../stores/record.js';
 import type { ClientRegistration } from '../stores/registrations.js';
 import type { StoredToken, TokenStore } from '../stores/token-store.js';
+import { resolveClient } from './clients.js';
 import type { Consent } from './consent.js';
 import { configuredRecord, type LogoutResult, logout, type TokenStatus } from './grants.js';
 import {
@@ -30,7 +31,7 @@ import { chooseScopes, scopeList } from './protocol/authorization.js';
 import { DiscoveryCache } from './protocol/discovery.js';
 import { OAuthServerError } from './protocol/failures.js';
 import type { Lookup } from './protocol/network.js';
-import { DEVICE_REDIRECT, type OAuthFetch, resolveClient } from './protocol/registration.js';
+import { DEVICE_REDIRECT, type OAuthFetch } from './protocol/registration.js';
 import { type TokenRequestContext, toTokenRecord } from './protocol/tokens.js';
 import type { BearerChallenge } from './protocol/www-authenticate.js';
 import { expiredError, refreshWithLease, storeError } from './refresh.js';

@@ -7,10 +7,10 @@
  */
 import { type Dispatcher, EnvHttpProxyAgent, fetch as undiciFetch } from 'undici';
 import { McpAgentError } from '../errors.js';
+import type { FetchLike } from '../fetch.js';
 import type { ConnectLookup } from '../oauth/protocol/network.js';
 
-/** The `fetch` shape every network function of the library accepts. */
-export type FetchLike = (input: string | URL, init?: RequestInit) => Promise<Response>;
+export type { FetchLike };
 
 /** Proxy settings, as read from the environment (`HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY`). */
 export interface ProxySettings {

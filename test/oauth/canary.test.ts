@@ -333,12 +333,11 @@ describe('canary: an authorization server that echoes the request in its errors'
             const access = `echo-access-${Math.random().toString(36).slice(2)}`;
             const refresh = `echo-refresh-${Math.random().toString(36).slice(2)}`;
             handed.push(access, refresh);
-            // Expired on arrival: the next command must refresh it.
             return json(200, {
               access_token: access,
               refresh_token: refresh,
               token_type: 'Bearer',
-              expires_in: 0,
+              expires_in: 3600,
             });
           }
           if (mode === 'reject-500') {
@@ -392,6 +391,7 @@ oauth:
     mode = 'issue';
     expect((await cli(['auth', 'login', 'echo'])).code).toBe(0);
     // The token is due: the refresh is refused with the request echoed back.
+    makeDue(join(tree.dir, 'tokens.json'));
     mode = 'reject-400';
     const refresh = await cli(['tools', 'call', 'echo', 'whoami']);
     expect(refresh.code).toBe(1);

@@ -60,7 +60,7 @@ describe('receiverRequest', () => {
     });
   });
 
-  test('other redirect options become paste targets, in order', () => {
+  test('other redirect options become paste targets, in order, and no loopback URI replaces them', () => {
     const others = [
       'https://app.example.com/oauth/callback',
       'http://localhost/callback',
@@ -73,7 +73,7 @@ describe('receiverRequest', () => {
     ];
     expect(request(others, { loopback_ports: [40000] })).toEqual({
       server: 'github',
-      ports: [40000],
+      ports: [],
       host: '127.0.0.1',
       redirectUris: others,
       timeoutMs: 300_000,

@@ -3,12 +3,11 @@ import type { AuthorizationServer } from 'oauth4webapi';
 import { describe, expect, test } from 'vitest';
 import { Secret } from '../../src/config/secret.js';
 import { McpAgentError } from '../../src/errors.js';
+import { type ResolveClientOptions, resolveClient } from '../../src/oauth/clients.js';
 import {
   chooseAuthMethod,
   DEVICE_REDIRECT,
   type OAuthFetch,
-  type ResolveClientOptions,
-  resolveClient,
 } from '../../src/oauth/protocol/registration.js';
 import { MemoryKeyValueStore } from '../../src/stores/memory.js';
 import { RegistrationStore } from '../../src/stores/registrations.js';

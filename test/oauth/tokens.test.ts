@@ -9,6 +9,7 @@ import type { OAuthFetch } from '../../src/oauth/protocol/registration.js';
 import {
   clientOf,
   exchangeCode,
+  MAX_EXPIRES_IN,
   pollDeviceToken,
   refreshTokens,
   revokeToken,
@@ -402,13 +403,21 @@ describe('toTokenRecord', () => {
     expect(record).toMatchObject({ issuer: ISSUER, resource: RESOURCE, server: 'github' });
   });
 
-  test('no expires_in: no expiresAt; expires_in 0: expires now', () => {
+  test('no expires_in, 0, or more than ten years: no expiresAt (used until a 401)', () => {
     expect(
       toTokenRecord({ access_token: ACCESS, token_type: 'bearer' }, base).expiresAt,
     ).toBeUndefined();
+    for (const expires_in of [0, MAX_EXPIRES_IN + 1, 1e300]) {
+      expect(
+        toTokenRecord({ access_token: ACCESS, token_type: 'bearer', expires_in }, base).expiresAt,
+      ).toBeUndefined();
+    }
     expect(
-      toTokenRecord({ access_token: ACCESS, token_type: 'bearer', expires_in: 0 }, base).expiresAt,
-    ).toBe(now);
+      toTokenRecord(
+        { access_token: ACCESS, token_type: 'bearer', expires_in: MAX_EXPIRES_IN },
+        base,
+      ).expiresAt,
+    ).toBe(now + MAX_EXPIRES_IN * 1000);
   });
 
   test('the previous refresh token is kept when none is returned, replaced when one is', () => {

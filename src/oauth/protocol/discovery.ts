@@ -14,6 +14,7 @@
  *
  * @module
  */
+
 import {
   type AuthorizationServer,
   processDiscoveryResponse,
@@ -21,11 +22,12 @@ import {
   type ResourceServer,
 } from 'oauth4webapi';
 import { McpAgentError } from '../../errors.js';
+import type { FetchLike } from '../../fetch.js';
 import { assertFetchable, isLoopbackHost, type NetworkPolicy } from './network.js';
 import { type BearerChallenge, bearerChallenge } from './www-authenticate.js';
 
 /** A `fetch` (injected; the shared HTTP stack in production). */
-export type DiscoveryFetch = (input: string | URL, init?: RequestInit) => Promise<Response>;
+export type DiscoveryFetch = FetchLike;
 
 /** What discovery found for one server. */
 export interface DiscoveryResult {
