@@ -107,8 +107,10 @@ async function refreshHeld(
   stored: StoredToken,
   rejected: Secret | undefined,
 ): Promise<StoredToken> {
-  // Read again under the lease: another process may have refreshed just before it was taken.
-  const latest = (await steps.read(key)) ?? stored;
+  // Read again under the lease: another process may have refreshed just before it was taken,
+  // or forgotten a grant the AS refused (its refresh token must not be sent again).
+  const latest = await steps.read(key);
+  if (!latest) return steps.loginRequired('its grant was refused or forgotten meanwhile');
   if (newer(steps, latest, stored, rejected)) return latest;
   const refreshToken = latest.record.refreshToken;
   if (!refreshToken) return steps.loginRequired('its token expired and there is no refresh token');

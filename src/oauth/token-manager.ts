@@ -191,15 +191,15 @@ export class ServerAuth {
     try {
       target = await this.target();
     } catch (error) {
-      // Some servers name their metadata only in the 401 challenge: ask without a token first.
-      if (
-        !this.#targets.challengeMetadata &&
-        error instanceof McpAgentError &&
-        error.code === 'OAUTH_DISCOVERY'
-      ) {
-        return undefined;
-      }
-      throw error;
+      if (!(error instanceof McpAgentError) || error.code !== 'OAUTH_DISCOVERY') throw error;
+      // Metadata unreachable (the AS is down, say, and nothing cached): a stored token that is
+      // still good is used; else the request goes without, and a 401 challenge may name the
+      // metadata the well-known URLs did not have.
+      const kept = (await this.storedRecords().catch(() => []))
+        .map(({ record }) => record)
+        .filter((record) => this.#usable(record))
+        .sort((a, b) => b.obtainedAt - a.obtainedAt)[0];
+      return kept?.accessToken;
     }
     let stored = await this.#read(target.key);
     if (!stored) stored = await this.#seed(target);

@@ -45,7 +45,7 @@ export interface RedisStoreOptions {
   readonly url: string;
   /** Key prefix; `:` is added. */
   readonly prefix: string;
-  /** Give up a command after this many milliseconds. Default 5000. */
+  /** Give up connecting, and each command, after this many milliseconds. Default 5000. */
   readonly commandTimeoutMs?: number;
 }
 
@@ -54,6 +54,7 @@ export class RedisKeyValueStore implements KeyValueStore {
   readonly #client: ReturnType<typeof createClient>;
   readonly #prefix: string;
   readonly #origin: string;
+  readonly #timeoutMs: number;
   #connecting: Promise<unknown> | undefined;
   #connected = false;
 
@@ -66,6 +67,7 @@ export class RedisKeyValueStore implements KeyValueStore {
       );
     }
     this.#prefix = `${options.prefix}:`;
+    this.#timeoutMs = options.commandTimeoutMs ?? 5_000;
     this.#origin = describeRedis(options.url);
     this.#client = createClient({
       url: options.url,
@@ -112,12 +114,33 @@ export class RedisKeyValueStore implements KeyValueStore {
     );
   }
 
+  /**
+   * Run one command, bounded by `commandTimeoutMs`: a Redis that accepts the connection but stops
+   * answering (paused, partitioned) fails the call instead of holding it for ever.
+   */
   async #run<T>(command: (client: ReturnType<typeof createClient>) => Promise<T>): Promise<T> {
     const client = await this.#ready();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new McpAgentError(
+              'STORE_UNAVAILABLE',
+              `The Redis token store at ${this.#origin} did not answer within ${this.#timeoutMs / 1000} s; check that Redis is running and reachable.`,
+            ),
+          ),
+        this.#timeoutMs,
+      );
+      timer.unref();
+    });
     try {
-      return await command(client);
+      return await Promise.race([command(client), timeout]);
     } catch (error) {
+      if (error instanceof McpAgentError) throw error;
       throw this.#unavailable(error);
+    } finally {
+      clearTimeout(timer);
     }
   }
 

@@ -30,7 +30,7 @@ import { McpAgentError } from '../../errors.js';
 import type { TokenRecord } from '../../stores/record.js';
 import type { ClientRegistration } from '../../stores/registrations.js';
 import { scopeList } from './authorization.js';
-import { oauthFailure } from './failures.js';
+import { OAuthServerError, oauthFailure, retryAfterMs } from './failures.js';
 import { clientAuthentication, type OAuthFetch } from './registration.js';
 
 /** The longest `expires_in` taken at its word: ten years, in seconds. */
@@ -74,6 +74,31 @@ function requestOptions(context: TokenRequestContext, extra: Record<string, stri
 function noRedirectFetch(fetch: OAuthFetch): OAuthFetch {
   return async (input, init) => {
     const response = await fetch(input, { ...init, redirect: 'manual' });
+    if (response.status === 429 || response.status >= 500) {
+      // Overloaded or down: say when to come back (RFC 9110 §10.2.3), whatever the body is; an
+      // OAuth error code in it is kept, its other text is not.
+      const body = await response.text().catch(() => '');
+      let code = 'temporarily_unavailable';
+      try {
+        const error = (JSON.parse(body) as { error?: unknown }).error;
+        // Registered codes only look like `slow_down`: nothing longer or stranger (an echoed
+        // token) is repeated.
+        if (typeof error === 'string' && /^[a-z_]{1,40}$/.test(error)) code = error;
+      } catch {
+        // Not JSON.
+      }
+      const url = new URL(String(input));
+      const retry = retryAfterMs(response.headers.get('retry-after'));
+      throw new OAuthServerError(
+        'OAUTH_TOKEN',
+        `The endpoint ${url.origin}${url.pathname} answered HTTP ${response.status} (${code})${retry !== undefined ? `; it asks to retry in ${Math.ceil(retry / 1000)} s` : ''}.`,
+        {
+          error: code,
+          status: response.status,
+          ...(retry !== undefined ? { retryAfterMs: retry } : {}),
+        },
+      );
+    }
     if (response.status >= 300 && response.status < 400) {
       await response.body?.cancel();
       const url = new URL(String(input));
