@@ -59,6 +59,7 @@ export async function withSession<T>(
     oauth: settings.oauth,
     fetch: http.fetch,
     guardedFetch: guarded?.fetch,
+    backgroundRefresh: settings.oauth.background_refresh,
     logger,
     clientName: 'mcp-agent-ts',
     ...(sessionOptions.interactive === false
@@ -75,6 +76,7 @@ export async function withSession<T>(
   try {
     return await body({ loaded, http, store, tokens, registry });
   } finally {
+    tokens.close();
     await registry.closeAll();
     await store.close().catch(() => {});
     await http.close();

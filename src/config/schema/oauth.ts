@@ -59,6 +59,8 @@ export const oauthSchema = z.strictObject({
   callback_base_url: optionalHttpUrl,
   /** Loopback ports tried for the browser callback; an empty list disables loopback. */
   loopback_ports: z.array(port).default([...DEFAULT_LOOPBACK_PORTS]),
+  /** Ours: refresh tokens in use in the background, before they expire. */
+  background_refresh: z.boolean().default(true),
 });
 
 /** The validated `oauth:` section. */
