@@ -29,15 +29,14 @@ export type TokenSource = Pick<ServerAuth, 'token' | 'onUnauthorized'> & {
 /** `fetch` with the server's OAuth token on requests to `endpoint`'s origin. */
 export function withOAuth(fetch: AuthFetch, auth: TokenSource, endpoint: URL): AuthFetch {
   const origin = endpoint.origin;
+  const prefix = `${origin}/`;
   return async (input, init) => {
-    const url = new URL(typeof input === 'string' ? input : input.href);
-    if (url.origin !== origin) return fetch(input, init);
-    const send = (token: Secret | undefined) => {
-      const headers = new Headers(init?.headers);
-      if (token) headers.set('authorization', `Bearer ${token.reveal()}`);
-      else headers.delete('authorization');
-      return fetch(input, { ...init, headers });
-    };
+    // Most requests name the endpoint as it was configured: a prefix check, and a full parse only
+    // for the others (another spelling of the same origin, or another origin).
+    const href = typeof input === 'string' ? input : input.href;
+    if (!href.startsWith(prefix) && new URL(href).origin !== origin) return fetch(input, init);
+    const send = (token: Secret | undefined) =>
+      fetch(input, { ...init, headers: withAuthorization(init?.headers, token) });
     // A streamed body cannot be sent twice: such a request is not retried.
     const replayable =
       init?.body === undefined ||
@@ -69,6 +68,26 @@ export function withOAuth(fetch: AuthFetch, auth: TokenSource, endpoint: URL): A
       response = await send(token);
     }
   };
+}
+
+/** `headers` with `Authorization: Bearer <token>` (or without any `Authorization`). */
+function withAuthorization(
+  headers: RequestInit['headers'],
+  token: Secret | undefined,
+): NonNullable<RequestInit['headers']> {
+  // A plain object (what the SDK passes) is copied as one; anything else through `Headers`.
+  if (headers === undefined || (typeof headers === 'object' && headers.constructor === Object)) {
+    const out: Record<string, string> = {};
+    for (const [name, value] of Object.entries((headers ?? {}) as Record<string, string>)) {
+      if (name.toLowerCase() !== 'authorization') out[name] = value;
+    }
+    if (token) out.authorization = `Bearer ${token.reveal()}`;
+    return out;
+  }
+  const out = new Headers(headers);
+  if (token) out.set('authorization', `Bearer ${token.reveal()}`);
+  else out.delete('authorization');
+  return out;
 }
 
 /**

@@ -135,6 +135,9 @@ export class ServerAuth {
   readonly #targets: TargetResolver;
   /** Scopes a step-up asked for and the authorization server did not grant (not asked again). */
   readonly #deniedScopes = new Set<string>();
+  /** The token this process last used (see {@link ServerAuth.token}). */
+  #current: TokenRecord | undefined;
+  #jitter: { expiresAt: number; fraction: number } | undefined;
   readonly #scheduler: RefreshScheduler | undefined;
 
   constructor(
@@ -187,6 +190,10 @@ export class ServerAuth {
    * `undefined` when there is none (the request then goes without, and a 401 starts a login).
    */
   async token(): Promise<Secret | undefined> {
+    // The fast path: the token this process last used, while it is good (no lookup, no store
+    // read); a 401, a login or a logout replaces it.
+    const current = this.#current;
+    if (current && this.#usable(current)) return current.accessToken;
     let target: Target;
     try {
       target = await this.target();
@@ -204,11 +211,10 @@ export class ServerAuth {
     let stored = await this.#read(target.key);
     if (!stored) stored = await this.#seed(target);
     if (!stored) return undefined;
-    void this.#scheduler?.watch(this);
-    if (this.#usable(stored.record)) return stored.record.accessToken;
+    if (this.#usable(stored.record)) return this.#use(stored.record);
     if (!stored.record.refreshToken) return undefined;
     try {
-      return (await this.#refresh(target, stored)).record.accessToken;
+      return this.#use((await this.#refresh(target, stored)).record);
     } catch (error) {
       // The grant is gone: the request goes without, and its 401 leads to a login.
       if (error instanceof McpAgentError && error.code === 'OAUTH_LOGIN_REQUIRED') return undefined;
@@ -225,9 +231,19 @@ export class ServerAuth {
     }
   }
 
+  /** Remember `record` as the one in use (the fast path) and let the background refresh know. */
+  #use(record: TokenRecord): Secret {
+    if (this.#current !== record) {
+      this.#current = record;
+      void this.#scheduler?.watch(this);
+    }
+    return record.accessToken;
+  }
+
   /**
    * When the background refresh should refresh this token: inside the leeway window before its
-   * expiry, with jitter; `undefined` without an expiry or a refresh token.
+   * expiry, at a point drawn once per token (jitter, so replicas do not fire together);
+   * `undefined` without an expiry or a refresh token.
    */
   async nextRefreshAt(): Promise<number | undefined> {
     const stored = await this.#read((await this.target()).key);
@@ -237,7 +253,10 @@ export class ServerAuth {
       this.#options.store.leewayMs,
       (record.expiresAt - record.obtainedAt) / 2,
     );
-    return record.expiresAt - leeway + (Math.random() * leeway) / 4;
+    if (this.#jitter?.expiresAt !== record.expiresAt) {
+      this.#jitter = { expiresAt: record.expiresAt, fraction: Math.random() };
+    }
+    return record.expiresAt - leeway + (this.#jitter.fraction * leeway) / 4;
   }
 
   /** For `doctor` and the background refresh: refresh now if the token is due, letting any failure through as it is. */
@@ -261,6 +280,7 @@ export class ServerAuth {
     challenge: BearerChallenge | undefined,
     sent: Secret | undefined,
   ): Promise<Secret> {
+    this.#current = undefined;
     const stepUp = challenge?.error === 'insufficient_scope';
     // Discover afresh: the server may have moved to another authorization server.
     const target = await this.target(challenge, { fresh: true });
@@ -332,7 +352,7 @@ export class ServerAuth {
       ? await this.#deviceLogin(target, scopes, consent)
       : await this.#codeLogin(target, scopes, consent);
     await this.#options.store.put(target.key, record);
-    void this.#scheduler?.watch(this);
+    this.#use(record);
     this.#logger.info(`logged in to server "${this.name}" at ${as.issuer}`, {
       server: this.name,
       issuer: as.issuer,
@@ -542,6 +562,7 @@ export class ServerAuth {
 
   /** Revoke where possible, then forget every token of this server and identity (see {@link logout}). */
   logout(): Promise<LogoutResult> {
+    this.#current = undefined;
     return logout(this, this.#options.store);
   }
 }

@@ -234,11 +234,18 @@ export async function exchangeCode(
   }
 }
 
+/**
+ * How long a refresh request may take by default: well under the refresh lease (20 s), so no
+ * other process starts the same refresh while this one may still succeed.
+ */
+export const REFRESH_TIMEOUT_MS = 15_000;
+
 /** RFC 6749 §6: a new access token from a refresh token. */
 export async function refreshTokens(
-  context: TokenRequestContext,
+  given: TokenRequestContext,
   refreshToken: Secret,
 ): Promise<TokenEndpointResponse> {
+  const context = { ...given, timeoutMs: given.timeoutMs ?? REFRESH_TIMEOUT_MS };
   const where = `${context.as.issuer}`;
   try {
     const client = clientOf(context.client);
