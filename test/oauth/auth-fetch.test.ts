@@ -131,6 +131,24 @@ describe('withOAuth: which requests get the token', () => {
     expect(seen[0]?.init?.body).toBe('{}');
   });
 
+  test("a Headers instance is handled the same, and the caller's object is not changed", async () => {
+    const { fetch, seen } = server(ok);
+    const headers = new Headers({ authorization: 'Bearer stale', 'mcp-session-id': 's-1' });
+    await withOAuth(fetch, tokens(), ENDPOINT)('https://mcp.example.com/mcp', { headers });
+    expect(seen[0]?.authorization).toBe('Bearer tok-0');
+    expect(new Headers(seen[0]?.init?.headers).get('mcp-session-id')).toBe('s-1');
+    expect(headers.get('authorization')).toBe('Bearer stale');
+  });
+
+  test('a look-alike host is another origin; another spelling of the endpoint is the same', async () => {
+    const { fetch, seen } = server(ok);
+    const authFetch = withOAuth(fetch, tokens(), ENDPOINT);
+    await authFetch('https://mcp.example.com.evil.example/mcp');
+    await authFetch('https://mcp.example.com@evil.example/mcp');
+    await authFetch('HTTPS://MCP.EXAMPLE.COM:443/mcp');
+    expect(seen.map((request) => request.authorization)).toEqual([null, null, 'Bearer tok-0']);
+  });
+
   test('no token yet: no Authorization header at all', async () => {
     const { fetch, seen } = server(ok);
     await withOAuth(

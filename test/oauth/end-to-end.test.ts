@@ -576,13 +576,24 @@ describe('step-up and recovery', () => {
     expect(consent.log.urls).toHaveLength(2);
   });
 
+  /**
+   * Logged in by one token manager; the tests then use a second one on the same store, as
+   * another process would (a manager keeps the token it used, so tampering with the store is seen
+   * only by a manager that has not used one yet).
+   */
   async function loggedIn() {
     const { settings } = await settingsFor({ backend: 'memory' });
     const consent = headlessConsent();
-    const { tokens, store } = openManager(settings, cleanups, { consent });
-    const auth = serverAuthOf(tokens, settings);
+    const { tokens: first, store } = openManager(settings, cleanups, { consent });
+    const auth = serverAuthOf(first, settings);
     const record = await auth.authorize();
     const { key } = await auth.target();
+    const tokens = new TokenManager({
+      store,
+      oauth: settings.oauth,
+      fetch: (input, init) => fetch(input, init),
+      consent,
+    });
     return { settings, consent, tokens, store, auth, record, key };
   }
 
