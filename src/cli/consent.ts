@@ -38,44 +38,64 @@ export function cliConsent(io: CliIo, out: Output, options: CliConsentOptions = 
     progress = startProgress({ stream, label, deadline });
   };
 
+  let turn: Promise<void> = Promise.resolve();
+  let releaseTurn: () => void = () => {};
+
+  const openReceivers = async (request: ReceiverRequest): Promise<CallbackReceiver> => {
+    const receivers: CallbackReceiver[] = [];
+    if (request.ports.length > 0) {
+      receivers.push(
+        await startLoopbackReceiver({
+          ports: request.ports,
+          host: request.host,
+          timeoutMs: request.timeoutMs,
+        }),
+      );
+    }
+    const redirectUri = receivers[0]?.redirectUri ?? request.redirectUris[0];
+    if (!redirectUri) {
+      // startLoopbackReceiver explains an empty port list.
+      return startLoopbackReceiver({ ports: [], timeoutMs: request.timeoutMs });
+    }
+    // Pasting works alongside the loopback: the browser may be on another machine.
+    if (io.stdin) {
+      pasting = true;
+      receivers.push(
+        createPasteReceiver({
+          redirectUri,
+          input: io.stdin,
+          timeoutMs: request.timeoutMs,
+          prompt: (text) => out.human(text),
+        }),
+      );
+    }
+    if (receivers.length === 0) {
+      throw new McpAgentError(
+        'OAUTH_CALLBACK',
+        `Server "${request.server}" redirects to ${redirectUri}, which can only be pasted back, and there is no input to paste it on; run the login in a terminal.`,
+      );
+    }
+    return combine(redirectUri, receivers);
+  };
+
   return {
     mode: options.device ? 'device' : 'code',
 
     async openReceiver(request: ReceiverRequest): Promise<CallbackReceiver> {
-      const receivers: CallbackReceiver[] = [];
-      if (request.ports.length > 0) {
-        receivers.push(
-          await startLoopbackReceiver({
-            ports: request.ports,
-            host: request.host,
-            timeoutMs: request.timeoutMs,
-          }),
-        );
+      // One login at a time: two at once would share the progress line and stdin.
+      const previous = turn;
+      let release: () => void = () => {};
+      turn = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      await previous;
+      releaseTurn = release;
+      try {
+        return await openReceivers(request);
+      } catch (error) {
+        releaseTurn();
+        throw error;
       }
-      const redirectUri = receivers[0]?.redirectUri ?? request.redirectUris[0];
-      if (!redirectUri) {
-        // startLoopbackReceiver explains an empty port list.
-        return startLoopbackReceiver({ ports: [], timeoutMs: request.timeoutMs });
-      }
-      // Pasting works alongside the loopback: the browser may be on another machine.
-      if (io.stdin) {
-        pasting = true;
-        receivers.push(
-          createPasteReceiver({
-            redirectUri,
-            input: io.stdin,
-            timeoutMs: request.timeoutMs,
-            prompt: (text) => out.human(text),
-          }),
-        );
-      }
-      if (receivers.length === 0) {
-        throw new McpAgentError(
-          'OAUTH_CALLBACK',
-          `Server "${request.server}" redirects to ${redirectUri}, which can only be pasted back, and there is no input to paste it on; run the login in a terminal.`,
-        );
-      }
-      return combine(redirectUri, receivers);
     },
 
     async showAuthorizationUrl(url, info) {
@@ -132,6 +152,7 @@ export function cliConsent(io: CliIo, out: Output, options: CliConsentOptions = 
     finished(outcome) {
       progress?.stop(outcome === 'ok' ? 'Authorization received.' : undefined);
       progress = undefined;
+      releaseTurn();
     },
   };
 }
