@@ -5,7 +5,7 @@
  * value the authorization server actually issued or received. A second flow runs against an
  * authorization server that echoes the request (secrets included) in its error responses.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   afterAll,
@@ -29,7 +29,7 @@ import {
   startProtectedMcpServer,
 } from '../support/protected-mcp-server.js';
 import { startHttpStub } from '../support/stub-servers.js';
-import { field, requestsTo } from './harness.js';
+import { field, makeDue, requestsTo } from './harness.js';
 
 /** Every call of every CLI logger (message and fields), across runs. */
 const logged = vi.hoisted(() => [] as { level: string; message: string; fields?: unknown }[]);
@@ -118,24 +118,6 @@ function storedTokens(file: string): string[] {
         (value): value is string => typeof value === 'string',
       );
     });
-}
-
-/** Make every token in a file store due for a refresh (obtained an hour ago, expiring in 30 s). */
-function makeDue(file: string): void {
-  const contents = JSON.parse(readFileSync(file, 'utf8')) as {
-    entries: Record<string, { value: string }>;
-  };
-  const now = Date.now();
-  for (const [id, entry] of Object.entries(contents.entries)) {
-    if (id.startsWith('#')) continue;
-    const record = JSON.parse(entry.value) as Record<string, unknown>;
-    entry.value = JSON.stringify({
-      ...record,
-      obtained_at: now - 3_570_000,
-      expires_at: now + 30_000,
-    });
-  }
-  writeFileSync(file, JSON.stringify(contents), { mode: 0o600 });
 }
 
 /** Everything a person or a log could see: output, logger calls (with fields), console calls. */

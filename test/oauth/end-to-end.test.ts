@@ -5,7 +5,7 @@
  * process), on the memory, file and redis backends.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -31,6 +31,7 @@ import { deleteRedisKeys, redisReachable } from '../support/redis-server.js';
 import {
   field,
   headlessConsent,
+  makeDue,
   openManager,
   openRegistryWith,
   requestsTo,
@@ -137,28 +138,6 @@ function storedRecords(file: string): Record<string, unknown>[] {
   return Object.entries(contents.entries)
     .filter(([id]) => !id.startsWith('#'))
     .map(([, entry]) => JSON.parse(entry.value) as Record<string, unknown>);
-}
-
-/**
- * Make every token in a file store due for a refresh: obtained an hour ago, expiring in 30 s
- * (inside the 60 s leeway, whatever the token's real lifetime). What a clock would do, for a CLI
- * run that cannot take one.
- */
-function makeDue(file: string): void {
-  const contents = JSON.parse(readFileSync(file, 'utf8')) as {
-    entries: Record<string, { value: string }>;
-  };
-  const now = Date.now();
-  for (const [id, entry] of Object.entries(contents.entries)) {
-    if (id.startsWith('#')) continue;
-    const record = JSON.parse(entry.value) as Record<string, unknown>;
-    entry.value = JSON.stringify({
-      ...record,
-      obtained_at: now - 3_570_000,
-      expires_at: now + 30_000,
-    });
-  }
-  writeFileSync(file, JSON.stringify(contents), { mode: 0o600 });
 }
 
 function since(start: number): AuthorizationServerRequest[] {

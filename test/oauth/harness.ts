@@ -3,6 +3,7 @@
  * a token manager and registry on a loaded config, the CLI run with a stderr buffer that can be
  * polled while the command runs, and small readers of the authorization server's request log.
  */
+import { readFileSync, writeFileSync } from 'node:fs';
 import { PassThrough } from 'node:stream';
 import { run } from '../../src/cli/run.js';
 import type { Settings } from '../../src/config/schema/settings.js';
@@ -218,4 +219,26 @@ export function field(
 ): string | undefined {
   const value = source?.[name];
   return typeof value === 'string' ? value : undefined;
+}
+
+/**
+ * Make every token in a file store due for a refresh: obtained an hour ago, expiring in 30 s
+ * (inside the 60 s leeway, whatever the token's real lifetime). What a clock would do, for a CLI
+ * run that cannot take one.
+ */
+export function makeDue(file: string): void {
+  const contents = JSON.parse(readFileSync(file, 'utf8')) as {
+    entries: Record<string, { value: string }>;
+  };
+  const now = Date.now();
+  for (const [id, entry] of Object.entries(contents.entries)) {
+    if (id.startsWith('#')) continue;
+    const record = JSON.parse(entry.value) as Record<string, unknown>;
+    entry.value = JSON.stringify({
+      ...record,
+      obtained_at: now - 3_570_000,
+      expires_at: now + 30_000,
+    });
+  }
+  writeFileSync(file, JSON.stringify(contents), { mode: 0o600 });
 }

@@ -19,13 +19,13 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer } from 'node:http';
 import { McpAgentError } from '../../errors.js';
 import {
-  assertExpectedState,
   assertTimeout,
   type CallbackReceiver,
   callbackAbortedError,
   callbackClosedError,
   callbackTimeoutError,
   hasState,
+  waitOnce,
 } from './receiver.js';
 
 /** Options of {@link startLoopbackReceiver}. */
@@ -199,7 +199,6 @@ export async function startLoopbackReceiver(
   let expected: string | undefined;
   let outcome: Outcome | undefined;
   let timer: NodeJS.Timeout | undefined;
-  let waiting: Promise<URL> | undefined;
   const held: { url: URL; res: ServerResponse }[] = [];
   let markDone: (outcome: Outcome) => void = () => {};
   const done = new Promise<Outcome>((resolve) => {
@@ -266,19 +265,9 @@ export async function startLoopbackReceiver(
 
   return {
     redirectUri,
-    wait(expectedState: string): Promise<URL> {
-      try {
-        assertExpectedState(expectedState);
-      } catch (error) {
-        return Promise.reject(error);
-      }
-      if (waiting) {
-        return expected === expectedState
-          ? waiting
-          : Promise.reject(new TypeError('wait() was already called with another state'));
-      }
+    wait: waitOnce((expectedState) => {
       expected = expectedState;
-      waiting = done.then((result) => {
+      const waiting = done.then((result) => {
         if (result.ok) return result.url;
         throw result.error;
       });
@@ -290,7 +279,7 @@ export async function startLoopbackReceiver(
         for (const early of held.splice(0)) callback(early.url, early.res);
       }
       return waiting;
-    },
+    }),
     async close(): Promise<void> {
       finish({ ok: false, error: callbackClosedError() });
       await done;

@@ -11,13 +11,13 @@
 import { createInterface } from 'node:readline';
 import { McpAgentError } from '../../errors.js';
 import {
-  assertExpectedState,
   assertTimeout,
   type CallbackReceiver,
   callbackAbortedError,
   callbackClosedError,
   callbackTimeoutError,
   hasState,
+  waitOnce,
 } from './receiver.js';
 
 /** Options of {@link createPasteReceiver}. */
@@ -71,8 +71,6 @@ export function createPasteReceiver(options: PasteReceiverOptions): CallbackRece
   const hint = (text: string) => prompt?.(text);
 
   let closed = false;
-  let expected: string | undefined;
-  let waiting: Promise<URL> | undefined;
   let stop: ((error: McpAgentError) => void) | undefined;
 
   const read = (expectedState: string): Promise<URL> =>
@@ -129,21 +127,9 @@ export function createPasteReceiver(options: PasteReceiverOptions): CallbackRece
 
   return {
     redirectUri: options.redirectUri,
-    wait(expectedState: string): Promise<URL> {
-      try {
-        assertExpectedState(expectedState);
-      } catch (error) {
-        return Promise.reject(error);
-      }
-      if (waiting) {
-        return expected === expectedState
-          ? waiting
-          : Promise.reject(new TypeError('wait() was already called with another state'));
-      }
-      expected = expectedState;
-      waiting = closed ? Promise.reject(callbackClosedError()) : read(expectedState);
-      return waiting;
-    },
+    wait: waitOnce((expectedState) =>
+      closed ? Promise.reject(callbackClosedError()) : read(expectedState),
+    ),
     async close(): Promise<void> {
       closed = true;
       stop?.(callbackClosedError());

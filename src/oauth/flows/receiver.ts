@@ -88,3 +88,29 @@ export function callbackClosedError(): McpAgentError {
     'The callback receiver was closed before the authorization callback arrived; run the login again.',
   );
 }
+
+/**
+ * The `wait` of a receiver: `start` runs once, for the first valid state; a later call with the
+ * same state shares its promise, one with another state is refused (a receiver serves one login).
+ */
+export function waitOnce(
+  start: (expectedState: string) => Promise<URL>,
+): (expectedState: string) => Promise<URL> {
+  let expected: string | undefined;
+  let waiting: Promise<URL> | undefined;
+  return (expectedState) => {
+    try {
+      assertExpectedState(expectedState);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (waiting) {
+      return expected === expectedState
+        ? waiting
+        : Promise.reject(new TypeError('wait() was already called with another state'));
+    }
+    expected = expectedState;
+    waiting = start(expectedState);
+    return waiting;
+  };
+}
