@@ -167,6 +167,7 @@ export function storeError(error: unknown, server: string): McpAgentError {
   );
 }
 
-function pause(ms: number): Promise<void> {
+/** Resolve after `ms` milliseconds (real time). */
+export function pause(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }

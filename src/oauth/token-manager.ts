@@ -34,7 +34,7 @@ import type { Lookup } from './protocol/network.js';
 import { DEVICE_REDIRECT, type OAuthFetch } from './protocol/registration.js';
 import { type TokenRequestContext, toTokenRecord } from './protocol/tokens.js';
 import type { BearerChallenge } from './protocol/www-authenticate.js';
-import { expiredError, refreshWithLease, storeError } from './refresh.js';
+import { expiredError, pause, refreshWithLease, storeError } from './refresh.js';
 import { type RefreshEvent, RefreshScheduler } from './scheduler.js';
 import { type Target, TargetResolver } from './target.js';
 
@@ -128,7 +128,7 @@ export class ServerAuth {
   readonly #logger: Logger;
   readonly #now: () => number;
   readonly #identity: string;
-  /** One refresh, and one login, per token key at a time. */
+  /** One refresh per token key at a time (and one login at a time, below). */
   readonly #refreshing = new Map<string, Promise<StoredToken>>();
   #authorizing: Promise<TokenRecord> | undefined;
   #seeded = false;
@@ -416,7 +416,7 @@ export class ServerAuth {
       client: (redirect) => this.#client(target, redirect),
       context: (client) => this.#context(target, client),
       now: this.#now,
-      sleep: this.#options.sleep ?? delay,
+      sleep: this.#options.sleep ?? pause,
     });
     return this.#record(target, response, scopes, DEVICE_REDIRECT);
   }
@@ -565,8 +565,4 @@ export class ServerAuth {
     this.#current = undefined;
     return logout(this, this.#options.store);
   }
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
