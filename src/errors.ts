@@ -70,6 +70,43 @@ export class McpAgentError extends Error {
   }
 }
 
+/**
+ * A login is needed and no user can be asked here (a headless or server-side agent): the person
+ * opens {@link AuthorizationRequiredError.authorizationUrl}, and the address the browser is sent
+ * back to completes the login (`ServerAuth.completeAuthorization`, or `mcp-agent auth complete`)
+ * before {@link AuthorizationRequiredError.expiresAt}. Code `OAUTH_LOGIN_REQUIRED`.
+ */
+export class AuthorizationRequiredError extends McpAgentError {
+  /** The `mcp.servers` name. */
+  readonly server: string;
+  /** The authorization server's issuer. */
+  readonly issuer: string;
+  /** The URL to open in a browser (it carries no secret: PKCE keeps the verifier here). */
+  readonly authorizationUrl: string;
+  /** The pending flow's id. */
+  readonly flowId: string;
+  /** Epoch milliseconds after which the flow is gone. */
+  readonly expiresAt: number;
+
+  constructor(details: {
+    server: string;
+    issuer: string;
+    authorizationUrl: string;
+    flowId: string;
+    expiresAt: number;
+  }) {
+    super(
+      'OAUTH_LOGIN_REQUIRED',
+      `Server "${details.server}" needs a login at ${details.issuer}: open the authorization URL in a browser, then complete the login with the address it redirects to (mcp-agent auth complete URL).`,
+    );
+    this.server = details.server;
+    this.issuer = details.issuer;
+    this.authorizationUrl = details.authorizationUrl;
+    this.flowId = details.flowId;
+    this.expiresAt = details.expiresAt;
+  }
+}
+
 /** Is `value` an {@link McpAgentError}, optionally with the given code? */
 export function isMcpAgentError(value: unknown, code?: McpAgentErrorCode): value is McpAgentError {
   return value instanceof McpAgentError && (code === undefined || value.code === code);

@@ -94,8 +94,9 @@ export type {
   SchedulerTimers,
 } from './oauth/scheduler.js';
 export { RefreshScheduler } from './oauth/scheduler.js';
+export { APP_IDENTITY, ServerAuth } from './oauth/server-auth.js';
 export type { TokenManagerOptions } from './oauth/token-manager.js';
-export { APP_IDENTITY, ServerAuth, TokenManager, usesOAuth } from './oauth/token-manager.js';
+export { TokenManager, usesOAuth } from './oauth/token-manager.js';
 export type { AggregatedTool } from './servers/aggregator.js';
 export {
   namespacedName,

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { authLogin, authLogout, authStatus } from './commands/auth.js';
+import { authComplete, authLogin, authLogout, authStatus } from './commands/auth.js';
 import { configCheck, configShow } from './commands/config.js';
 import { doctor } from './commands/doctor.js';
 import { init } from './commands/init.js';
@@ -123,17 +123,52 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     path: ['auth', 'login'],
     summary: 'log in to a server that uses OAuth and keep its token',
-    usage: 'mcp-agent [--config PATH] [--json] auth login SERVER [--no-browser] [--device]',
+    usage:
+      'mcp-agent [--config PATH] [--json] auth login SERVER [--no-browser] [--device] [--no-wait]',
     description:
-      'Discovers the authorization server, registers a client if needed, and runs the authorization code\nflow with PKCE: the URL is printed on stderr and opened in a browser (not under CI, over SSH, without a\ndisplay or with --no-browser); the callback arrives on a loopback port, or paste the final redirect URL.\nWith --device, the device authorization grant is used instead. The token goes to oauth.token_store.',
-    options: LOGIN_OPTIONS,
+      'Discovers the authorization server, registers a client if needed, and runs the authorization code\nflow with PKCE: the URL is printed on stderr and opened in a browser (not under CI, over SSH, without a\ndisplay or with --no-browser); the callback arrives on a loopback port, or paste the final redirect URL.\nWith --device, the device authorization grant is used instead. The token goes to oauth.token_store.\nWith --no-wait, the URL is printed and the command returns at once; the login is kept pending in the\ntoken store (file or redis) for oauth.flow_timeout_seconds, and `auth complete ADDRESS` finishes it.',
+    options: {
+      ...LOGIN_OPTIONS,
+      'no-wait': {
+        type: 'boolean',
+        help: 'print the authorization URL and return; finish later with `auth complete`',
+      },
+    },
     maxArgs: 1,
     run: ({ io, global, out, args, options }) => {
       const [server] = args;
       if (server === undefined) {
         throw new UsageError('"auth login" needs a SERVER.', 'mcp-agent auth login --help');
       }
-      return authLogin(io, global, out, server, loginFlags(options));
+      if (options['no-wait'] === true && options.device === true) {
+        throw new UsageError(
+          '"auth login --no-wait" uses the browser flow; it cannot be combined with --device.',
+          'mcp-agent auth login --help',
+        );
+      }
+      return authLogin(io, global, out, server, {
+        ...loginFlags(options),
+        noWait: options['no-wait'] === true,
+      });
+    },
+  },
+  {
+    path: ['auth', 'complete'],
+    summary: 'finish a login started with `auth login --no-wait`',
+    usage: "mcp-agent [--config PATH] [--json] auth complete 'ADDRESS'",
+    description:
+      'Takes the address the browser was redirected to after approving a login started with\n`auth login SERVER --no-wait` (or handed over by a tool call where no user could be asked), checks its\nstate and issuer, exchanges the code with the PKCE verifier kept in the token store, and keeps the token.\nA login completes once; an unknown, expired or completed one is refused.',
+    options: {},
+    maxArgs: 1,
+    run: ({ io, global, out, args }) => {
+      const [address] = args;
+      if (address === undefined) {
+        throw new UsageError(
+          '"auth complete" needs the ADDRESS the browser ended on.',
+          'mcp-agent auth complete --help',
+        );
+      }
+      return authComplete(io, global, out, address);
     },
   },
   {

@@ -7,7 +7,8 @@
  */
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { ConfigError, formatIssue, suggest } from '../config/issues.js';
-import { McpAgentError } from '../errors.js';
+import { AuthorizationRequiredError, McpAgentError } from '../errors.js';
+import { handOverJson, handOverText } from './commands/auth.js';
 import { COMMANDS, type CommandSpec } from './commands.js';
 import { displayFile, issueJson } from './format.js';
 import { commandHelp, groupHelp, mainHelp } from './help.js';
@@ -171,9 +172,14 @@ function report(error: unknown, io: CliIo, out: Output, verbose: boolean): numbe
     const message = error instanceof Error ? error.message : String(error);
     out.data({
       ok: false,
-      error: { code: error instanceof McpAgentError ? error.code : 'INTERNAL', message },
+      error: {
+        code: error instanceof McpAgentError ? error.code : 'INTERNAL',
+        message,
+        ...(error instanceof AuthorizationRequiredError ? handOverJson(error) : {}),
+      },
     });
     out.human(`error: ${message}`);
+    if (error instanceof AuthorizationRequiredError) out.human(handOverText(error));
     if (error instanceof UsageError) out.human(`Run \`${error.helpFor}\` for usage.`);
     else if (!(error instanceof McpAgentError)) {
       out.human('This is a bug in mcp-agent-ts; please report it with the output of --verbose.');

@@ -30,6 +30,11 @@ export interface CliSession {
 export interface SessionOptions extends CliConsentOptions {
   /** Whether a needed login may run (a browser, a pasted URL, a device code). Default true. */
   readonly interactive?: boolean;
+  /**
+   * Without `interactive`: hand a needed login over as an `AuthorizationRequiredError` carrying
+   * its URL (a pending flow in the store) instead of a plain error.
+   */
+  readonly handOver?: boolean;
 }
 
 /** Run `body` with a {@link CliSession}, closing everything afterwards. */
@@ -63,7 +68,7 @@ export async function withSession<T>(
     logger,
     clientName: 'mcp-agent-ts',
     ...(sessionOptions.interactive === false
-      ? {}
+      ? { pendingLogins: sessionOptions.handOver === true }
       : { consent: cliConsent(io, out, sessionOptions) }),
   });
   const registry = new ServerRegistry(settings, {

@@ -12,7 +12,7 @@ import type { Secret } from '../config/secret.js';
 import { McpAgentError } from '../errors.js';
 import type { FetchLike } from '../fetch.js';
 import { type BearerChallenge, bearerChallenge } from './protocol/www-authenticate.js';
-import type { ServerAuth } from './token-manager.js';
+import type { ServerAuth } from './server-auth.js';
 
 /** A `fetch`. */
 export type AuthFetch = FetchLike;

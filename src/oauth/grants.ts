@@ -7,10 +7,11 @@
  * @module
  */
 import type { ServerOAuthSettings } from '../config/schema/servers.js';
+import type { GrantEvent } from '../stores/events.js';
 import type { TokenKey, TokenRecord } from '../stores/record.js';
 import type { TokenStore } from '../stores/token-store.js';
 import { revokeToken } from './protocol/tokens.js';
-import type { ServerAuth } from './token-manager.js';
+import type { ServerAuth } from './server-auth.js';
 
 /** What `auth status` shows of one stored token: never its value. */
 export interface TokenStatus {
@@ -24,6 +25,8 @@ export interface TokenStatus {
   readonly hasRefreshToken: boolean;
   /** Expired (past the leeway) and not refreshable. */
   readonly expired: boolean;
+  /** What the background refresh (of any process sharing the store) last did for this server. */
+  readonly lastEvent?: GrantEvent | undefined;
 }
 
 /**
@@ -84,5 +87,6 @@ export async function logout(auth: ServerAuth, store: TokenStore): Promise<Logou
     if (await store.deleteStored(id)) forgotten += 1;
   }
   await auth.unbindClient();
+  await store.events.clear(auth.identity, auth.name).catch(() => {});
   return { forgotten, revoked, problems };
 }

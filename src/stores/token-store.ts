@@ -8,7 +8,9 @@ import { randomUUID } from 'node:crypto';
 import { homedir } from 'node:os';
 import type { OAuthSettings } from '../config/schema/oauth.js';
 import { McpAgentError } from '../errors.js';
+import { GrantEventStore } from './events.js';
 import { FileKeyValueStore } from './file.js';
+import { PendingFlowStore } from './flows.js';
 import type { KeyValueStore } from './kv.js';
 import { MemoryKeyValueStore } from './memory.js';
 import {
@@ -61,6 +63,10 @@ export class TokenStore {
   readonly #leewayMs: number;
   /** Client registrations (RFC 7591) kept on the same backend. */
   readonly registrations: RegistrationStore;
+  /** Authorizations waiting for their callback (logins where no user could be asked). */
+  readonly flows: PendingFlowStore;
+  /** The last background-refresh event per server and identity. */
+  readonly events: GrantEventStore;
 
   constructor(kv: KeyValueStore, options: TokenStoreOptions = {}) {
     this.#kv = kv;
@@ -69,6 +75,8 @@ export class TokenStore {
     this.#refreshWindowMs = options.refreshWindowMs ?? REFRESH_WINDOW_MS;
     this.#leewayMs = options.leewayMs ?? 60_000;
     this.registrations = new RegistrationStore(kv, options.sealer);
+    this.flows = new PendingFlowStore(kv, { sealer: options.sealer, now: this.#now });
+    this.events = new GrantEventStore(kv);
   }
 
   /** The access-token leeway: a token counts as expired this many milliseconds early. */

@@ -12,7 +12,7 @@ import { McpAgentError } from '../../src/errors.js';
 import type { Consent, ReceiverRequest } from '../../src/oauth/consent.js';
 import { startLoopbackReceiver } from '../../src/oauth/flows/loopback.js';
 import type { OAuthFetch } from '../../src/oauth/protocol/registration.js';
-import type { ServerAuth } from '../../src/oauth/token-manager.js';
+import type { ServerAuth } from '../../src/oauth/server-auth.js';
 import { runCli, tempTree } from '../helpers/cli.js';
 import {
   type AuthorizationServer,

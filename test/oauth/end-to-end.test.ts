@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { Secret } from '../../src/config/secret.js';
-import { McpAgentError } from '../../src/errors.js';
+import { AuthorizationRequiredError, McpAgentError } from '../../src/errors.js';
 import { TokenManager } from '../../src/oauth/token-manager.js';
 import { runCli, tempTree } from '../helpers/cli.js';
 import {
@@ -636,7 +636,25 @@ describe('step-up and recovery', () => {
     expect(requestsTo(since(start), '/auth')).toHaveLength(1);
   });
 
-  test('without a way to log in, the same failure is OAUTH_LOGIN_REQUIRED naming auth login', async () => {
+  test('without a way to log in (pendingLogins: false), the same failure is OAUTH_LOGIN_REQUIRED naming auth login', async () => {
+    const { settings, store, record, key } = await loggedIn();
+    await store.put(key, {
+      ...record,
+      accessToken: new Secret('garbage-access-token'),
+      refreshToken: new Secret('garbage-refresh-token'),
+    });
+    const tokens = new TokenManager({ store, oauth: settings.oauth, fetch, pendingLogins: false });
+    const registry = openRegistryWith(settings, tokens, cleanups);
+    const error = await registry.connect('notion').then(
+      () => undefined,
+      (failure: unknown) => failure,
+    );
+    expect(error).toBeInstanceOf(McpAgentError);
+    expect(error).not.toBeInstanceOf(AuthorizationRequiredError);
+    expect(String((error as Error).message)).toContain('mcp-agent auth login notion');
+  });
+
+  test('without a consent, the failure hands the login over: an AuthorizationRequiredError carrying the URL', async () => {
     const { settings, store, record, key } = await loggedIn();
     await store.put(key, {
       ...record,
@@ -649,8 +667,15 @@ describe('step-up and recovery', () => {
       () => undefined,
       (failure: unknown) => failure,
     );
-    expect(error).toBeInstanceOf(McpAgentError);
-    expect(String((error as Error).message)).toContain('mcp-agent auth login notion');
+    expect(error).toBeInstanceOf(AuthorizationRequiredError);
+    const handed = error as AuthorizationRequiredError;
+    expect(handed.code).toBe('OAUTH_LOGIN_REQUIRED');
+    expect(handed.server).toBe('notion');
+    const url = new URL(handed.authorizationUrl);
+    expect(url.origin).toBe(new URL(as.issuer).origin);
+    expect(url.searchParams.get('code_challenge_method')).toBe('S256');
+    expect(url.searchParams.get('state')?.startsWith(`${handed.flowId}.`)).toBe(true);
+    expect(handed.message).not.toContain(url.searchParams.get('state') ?? 'no-state');
   });
 });
 

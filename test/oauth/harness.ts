@@ -12,7 +12,8 @@ import type { Consent, DeviceCodePrompt, ReceiverRequest } from '../../src/oauth
 import { startLoopbackReceiver } from '../../src/oauth/flows/loopback.js';
 import type { CallbackReceiver } from '../../src/oauth/flows/receiver.js';
 import type { OAuthFetch } from '../../src/oauth/protocol/registration.js';
-import { type ServerAuth, TokenManager } from '../../src/oauth/token-manager.js';
+import type { ServerAuth } from '../../src/oauth/server-auth.js';
+import { TokenManager } from '../../src/oauth/token-manager.js';
 import { ServerRegistry } from '../../src/servers/registry.js';
 import { createTokenStore, type TokenStore } from '../../src/stores/token-store.js';
 import type { AuthorizationServerRequest } from '../support/authorization-server.js';

@@ -22,7 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import type { Settings } from '../../src/config/schema/settings.js';
 import { Secret } from '../../src/config/secret.js';
-import { McpAgentError } from '../../src/errors.js';
+import { AuthorizationRequiredError, McpAgentError } from '../../src/errors.js';
 import type { Logger } from '../../src/logger.js';
 import { withOAuth } from '../../src/oauth/auth-fetch.js';
 import type { OAuthFetch } from '../../src/oauth/protocol/registration.js';
@@ -672,7 +672,7 @@ describe('single flight in one process', () => {
     expect(await store.get(key)).toBeUndefined();
   });
 
-  test('a refused refresh through the auth-aware fetch: 100 concurrent requests → 1 refresh grant, every one fails with OAUTH_LOGIN_REQUIRED (no login possible)', async () => {
+  test('a refused refresh through the auth-aware fetch: 100 concurrent requests → 1 refresh grant, every one fails with the same handed-over login (no user to ask)', async () => {
     const clock = manualClock(Date.now());
     const { settings, store, record } = await loggedIn({ now: clock.now });
     await revoke(as, record.refreshToken);
@@ -685,10 +685,14 @@ describe('single flight in one process', () => {
     expect(values(results)).toEqual([]);
     const errors = rejections(results);
     expect(errors).toHaveLength(100);
+    const flows = new Set<string>();
     for (const error of errors) {
-      expect(error).toMatchObject({ code: 'OAUTH_LOGIN_REQUIRED' });
-      expect((error as Error).message).toContain('mcp-agent auth login notion');
+      expect(error).toBeInstanceOf(AuthorizationRequiredError);
+      expect(error).toMatchObject({ code: 'OAUTH_LOGIN_REQUIRED', server: 'notion' });
+      flows.add((error as AuthorizationRequiredError).flowId);
     }
+    // One login is handed over, not one per request.
+    expect(flows.size).toBe(1);
     expect(refreshesSince(as, start)).toHaveLength(1);
   });
 

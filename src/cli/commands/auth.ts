@@ -4,10 +4,13 @@
  *
  * @module
  */
-import { McpAgentError } from '../../errors.js';
+import { AuthorizationRequiredError, McpAgentError } from '../../errors.js';
+import { parseCallback } from '../../oauth/deferred.js';
 import type { TokenStatus } from '../../oauth/grants.js';
-import type { ServerAuth } from '../../oauth/token-manager.js';
+import type { ServerAuth } from '../../oauth/server-auth.js';
 import { usesOAuth } from '../../oauth/token-manager.js';
+import type { GrantEvent } from '../../stores/events.js';
+import type { TokenRecord } from '../../stores/record.js';
 import type { CliConsentOptions } from '../consent.js';
 import type { CliIo, GlobalOptions, Output } from '../io.js';
 import { type CliSession, withSession } from '../session.js';
@@ -27,13 +30,60 @@ export function oauthServer(session: CliSession, name: string): ServerAuth {
   return auth;
 }
 
-/** `auth login SERVER`: run the login now and keep the token. */
+/** The JSON fields of a handed-over login (see {@link AuthorizationRequiredError}). */
+export function handOverJson(error: AuthorizationRequiredError): Record<string, string> {
+  return {
+    server: error.server,
+    issuer: error.issuer,
+    authorization_url: error.authorizationUrl,
+    expires_at: new Date(error.expiresAt).toISOString(),
+  };
+}
+
+/** What a person does with a handed-over login. */
+export function handOverText(error: AuthorizationRequiredError): string {
+  const minutes = Math.max(1, Math.round((error.expiresAt - Date.now()) / 60_000));
+  return [
+    `Open this URL in a browser and approve the access (within ${minutes} min):`,
+    `  ${error.authorizationUrl}`,
+    'Then copy the address the browser ends on (it may show an error page) and run:',
+    "  mcp-agent auth complete 'ADDRESS'",
+  ].join('\n');
+}
+
+function loggedIn(out: Output, server: string, record: TokenRecord): number {
+  const status = describeExpiry(record.expiresAt, Date.now());
+  out.data({
+    server,
+    issuer: record.issuer,
+    scopes: record.scopes,
+    expires_at: record.expiresAt !== undefined ? new Date(record.expiresAt).toISOString() : null,
+    refresh_token: record.refreshToken !== undefined,
+  });
+  out.human(
+    `Logged in to "${server}" at ${record.issuer}${record.scopes.length > 0 ? ` with ${record.scopes.join(' ')}` : ''}; the token ${status}${record.refreshToken ? ', and a refresh token is held' : ''}.`,
+  );
+  return 0;
+}
+
+function warnMemoryStore(session: CliSession, out: Output, what: string): void {
+  if (session.loaded.settings.oauth.token_store.backend === 'memory') {
+    out.warn(
+      `oauth.token_store.backend is "memory": ${what} ends with this command. Use "file" or "redis" to keep it.`,
+    );
+  }
+}
+
+/**
+ * `auth login SERVER`: run the login now and keep the token. With `--no-wait`, print the
+ * authorization URL and return at once; `auth complete` finishes the login later.
+ */
 export function authLogin(
   io: CliIo,
   options: GlobalOptions,
   out: Output,
   server: string,
-  flags: CliConsentOptions,
+  flags: CliConsentOptions & { noWait?: boolean },
 ): Promise<number> {
   return withSession(
     io,
@@ -41,27 +91,44 @@ export function authLogin(
     out,
     async (session) => {
       const auth = oauthServer(session, server);
-      if (session.loaded.settings.oauth.token_store.backend === 'memory') {
-        out.warn(
-          'oauth.token_store.backend is "memory": the token ends with this command. Use "file" or "redis" to keep it.',
+      warnMemoryStore(session, out, flags.noWait ? 'the pending login' : 'the token');
+      try {
+        return loggedIn(out, server, await auth.authorize(flags.device ? { device: true } : {}));
+      } catch (error) {
+        if (!flags.noWait || !(error instanceof AuthorizationRequiredError)) throw error;
+        out.data(handOverJson(error));
+        out.human(handOverText(error));
+        return 0;
+      }
+    },
+    flags.noWait ? { ...flags, interactive: false, handOver: true } : flags,
+  );
+}
+
+/** `auth complete ADDRESS`: finish a login handed over by `auth login --no-wait` (or a tool call). */
+export function authComplete(
+  io: CliIo,
+  options: GlobalOptions,
+  out: Output,
+  address: string,
+): Promise<number> {
+  return withSession(
+    io,
+    options,
+    out,
+    async (session) => {
+      const { url } = parseCallback(address);
+      const flow = await session.store.flows.peek(url.searchParams.get('state') ?? '');
+      if (!flow) {
+        throw new McpAgentError(
+          'OAUTH_CALLBACK',
+          'This login is unknown, expired or already completed (or was started with another token store); start it again with `mcp-agent auth login SERVER --no-wait`.',
         );
       }
-      const record = await auth.authorize(flags.device ? { device: true } : {});
-      const status = describeExpiry(record.expiresAt, Date.now());
-      out.data({
-        server,
-        issuer: record.issuer,
-        scopes: record.scopes,
-        expires_at:
-          record.expiresAt !== undefined ? new Date(record.expiresAt).toISOString() : null,
-        refresh_token: record.refreshToken !== undefined,
-      });
-      out.human(
-        `Logged in to "${server}" at ${record.issuer}${record.scopes.length > 0 ? ` with ${record.scopes.join(' ')}` : ''}; the token ${status}${record.refreshToken ? ', and a refresh token is held' : ''}.`,
-      );
-      return 0;
+      const record = await oauthServer(session, flow.server).completeAuthorization(url);
+      return loggedIn(out, flow.server, record);
     },
-    flags,
+    { interactive: false },
   );
 }
 
@@ -104,6 +171,18 @@ export function authStatus(
               obtained_at: new Date(row.obtainedAt).toISOString(),
               refresh_token: row.hasRefreshToken,
               expired: row.expired,
+              last_event: row.lastEvent
+                ? {
+                    type: row.lastEvent.type,
+                    at: new Date(row.lastEvent.at).toISOString(),
+                    ...(row.lastEvent.message !== undefined
+                      ? { message: row.lastEvent.message }
+                      : {}),
+                    ...(row.lastEvent.retryAt !== undefined
+                      ? { retry_at: new Date(row.lastEvent.retryAt).toISOString() }
+                      : {}),
+                  }
+                : null,
             })),
         })),
       });
@@ -121,6 +200,8 @@ export function authStatus(
           out.human(
             `${name}: logged in as ${row.identity} at ${row.issuer}; scopes: ${row.scopes.join(' ') || '(none)'}; token ${describeExpiry(row.expiresAt, now)}; refresh token: ${row.hasRefreshToken ? 'yes' : 'no'}${row.expired ? ' — log in again' : ''}`,
           );
+          if (row.lastEvent)
+            out.human(`  background refresh: ${describeEvent(row.lastEvent, now)}`);
         }
       }
       return 0;
@@ -169,16 +250,34 @@ export function authLogout(
   );
 }
 
+/** One line for the last background-refresh event. */
+export function describeEvent(event: GrantEvent, now: number): string {
+  const when = ago(event.at, now);
+  switch (event.type) {
+    case 'refreshed':
+      return `refreshed ${when}`;
+    case 'failed':
+      return `failed ${when} (${event.message ?? 'unknown error'})${event.retryAt !== undefined && event.retryAt > now ? `; next attempt in ${span((event.retryAt - now) / 1000)}` : ''}`;
+    case 'needs-login':
+      return `stopped ${when}: ${event.message ?? 'a new login is needed'}`;
+  }
+}
+
+function span(seconds: number): string {
+  const abs = Math.abs(Math.round(seconds));
+  if (abs < 120) return `${abs} s`;
+  if (abs < 7200) return `${Math.round(abs / 60)} min`;
+  if (abs < 172_800) return `${Math.round(abs / 3600)} h`;
+  return `${Math.round(abs / 86_400)} days`;
+}
+
+function ago(at: number, now: number): string {
+  return `${span((now - at) / 1000)} ago`;
+}
+
 /** "expires in 59 min", "expired 3 min ago", "has no expiry". */
 export function describeExpiry(expiresAt: number | undefined, now: number): string {
   if (expiresAt === undefined) return 'has no expiry';
   const seconds = Math.round((expiresAt - now) / 1000);
-  const span = (value: number) => {
-    const abs = Math.abs(value);
-    if (abs < 120) return `${abs} s`;
-    if (abs < 7200) return `${Math.round(abs / 60)} min`;
-    if (abs < 172_800) return `${Math.round(abs / 3600)} h`;
-    return `${Math.round(abs / 86_400)} days`;
-  };
   return seconds >= 0 ? `expires in ${span(seconds)}` : `expired ${span(seconds)} ago`;
 }

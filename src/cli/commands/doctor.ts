@@ -6,7 +6,7 @@
  * @module
  */
 import { McpAgentError } from '../../errors.js';
-import type { ServerAuth } from '../../oauth/token-manager.js';
+import type { ServerAuth } from '../../oauth/server-auth.js';
 import { describeEndpoint } from '../../servers/connect-errors.js';
 import { authMode } from '../../servers/credentials.js';
 import type { CliIo, GlobalOptions, Output } from '../io.js';

@@ -99,6 +99,8 @@ export async function prepareAuthorization(options: {
   scopes: readonly string[];
   resource?: string | undefined;
   extraParams?: Readonly<Record<string, string>> | undefined;
+  /** The `state` to send (a pending flow's); default a fresh random value. */
+  state?: string | undefined;
 }): Promise<AuthorizationRequest> {
   const endpoint = options.as.authorization_endpoint;
   if (!endpoint || !URL.canParse(endpoint)) {
@@ -108,7 +110,7 @@ export async function prepareAuthorization(options: {
     );
   }
   const codeVerifier = generateRandomCodeVerifier();
-  const state = generateRandomState();
+  const state = options.state ?? generateRandomState();
   const url = new URL(endpoint);
   // Extra parameters first, so the protocol's own can never be overridden by them.
   for (const [name, value] of Object.entries(options.extraParams ?? {})) {

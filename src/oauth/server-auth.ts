@@ -1,0 +1,543 @@
+/**
+ * The OAuth state of one downstream server for one identity: discovers the authorization server,
+ * finds or registers the client, seeds tokens configured in `auth.oauth`, refreshes a token within
+ * `refresh_leeway_seconds` of its expiry (one refresh per token at a time in this process, one
+ * across processes through a lease; writes are compare-and-set so a slower writer never replaces
+ * a newer token), and runs a login through the injected {@link Consent} when no token will do —
+ * or, where no user can be asked, hands it over as an {@link AuthorizationRequiredError}. Step-up
+ * asks for the union of the granted and the challenged scopes.
+ *
+ * @module
+ */
+import type { TokenEndpointResponse } from 'oauth4webapi';
+import type { ServerSettings } from '../config/schema/servers.js';
+import type { Secret } from '../config/secret.js';
+import { type AuthorizationRequiredError, McpAgentError } from '../errors.js';
+import { type Logger, silentLogger } from '../logger.js';
+import { storageKey, type TokenKey, type TokenRecord } from '../stores/record.js';
+import type { ClientRegistration } from '../stores/registrations.js';
+import type { StoredToken } from '../stores/token-store.js';
+import { resolveClient } from './clients.js';
+import {
+  completeDeferredLogin,
+  type DeferredLoginContext,
+  deferredRedirectUri,
+  startDeferredLogin,
+} from './deferred.js';
+import { configuredRecord, type LogoutResult, logout, type TokenStatus } from './grants.js';
+import {
+  type AuthorizeReason,
+  codeLogin,
+  deviceLogin,
+  receiverRequest,
+  stepUpRefusal,
+} from './login.js';
+import { chooseScopes, scopeList } from './protocol/authorization.js';
+import type { DiscoveryCache } from './protocol/discovery.js';
+import { OAuthServerError } from './protocol/failures.js';
+import { DEVICE_REDIRECT } from './protocol/registration.js';
+import { type TokenRequestContext, toTokenRecord } from './protocol/tokens.js';
+import type { BearerChallenge } from './protocol/www-authenticate.js';
+import { expiredError, pause, refreshWithLease, storeError } from './refresh.js';
+import type { RefreshScheduler } from './scheduler.js';
+import { type Target, TargetResolver } from './target.js';
+
+import type { TokenManagerOptions } from './token-manager.js';
+
+/** The identity of the app itself (a CLI user, or callers when authorization is off). */
+export const APP_IDENTITY = 'app';
+
+/** The OAuth state of one server for one identity. */
+export class ServerAuth {
+  readonly name: string;
+  readonly settings: ServerSettings;
+  readonly #options: TokenManagerOptions;
+  readonly #logger: Logger;
+  readonly #now: () => number;
+  readonly #identity: string;
+  /** One refresh per token key at a time (and one login at a time, below). */
+  readonly #refreshing = new Map<string, Promise<StoredToken>>();
+  #authorizing: Promise<TokenRecord> | undefined;
+  #seeded = false;
+  readonly #targets: TargetResolver;
+  /** Scopes a step-up asked for and the authorization server did not grant (not asked again). */
+  readonly #deniedScopes = new Set<string>();
+  /** The token this process last used (see {@link ServerAuth.token}). */
+  #current: TokenRecord | undefined;
+  #jitter: { expiresAt: number; fraction: number } | undefined;
+  /** The login last handed over (see {@link AuthorizationRequiredError}). */
+  #pending: { error: AuthorizationRequiredError; scopes: string[]; expiresAt: number } | undefined;
+  readonly #scheduler: RefreshScheduler | undefined;
+
+  constructor(
+    name: string,
+    settings: ServerSettings,
+    options: TokenManagerOptions,
+    cache: DiscoveryCache,
+    scheduler?: RefreshScheduler,
+  ) {
+    this.#scheduler = scheduler;
+    this.name = name;
+    this.settings = settings;
+    this.#options = options;
+    this.#logger = options.logger ?? silentLogger;
+    this.#now = options.now ?? Date.now;
+    this.#identity = options.identity ?? APP_IDENTITY;
+    this.#targets = new TargetResolver(name, settings, this.#identity, options, cache);
+  }
+
+  get #oauth() {
+    const oauth = this.settings.auth?.oauth;
+    if (!oauth) throw new Error(`server ${this.name} has no auth.oauth`);
+    return oauth;
+  }
+
+  /** Whose tokens these are (see `TokenManagerOptions.identity`). */
+  get identity(): string {
+    return this.#identity;
+  }
+
+  /** How long a login may take (`oauth.flow_timeout_seconds`), in milliseconds. */
+  get loginTimeoutMs(): number {
+    return this.#options.oauth.flow_timeout_seconds * 1000;
+  }
+
+  /** Discover (cached) and the token key that follows from it. */
+  target(challenge?: BearerChallenge, options: { fresh?: boolean } = {}): Promise<Target> {
+    return this.#targets.resolve(challenge, options);
+  }
+
+  /**
+   * Whether `record` may still be sent: not within the leeway of its expiry. The leeway is at
+   * most half the token's lifetime, so a token shorter-lived than the leeway is not refreshed on
+   * every request.
+   */
+  #usable(record: TokenRecord): boolean {
+    if (record.expiresAt === undefined) return true;
+    const lifetime = Math.max(0, record.expiresAt - record.obtainedAt);
+    const leeway = Math.min(this.#options.store.leewayMs, lifetime / 2);
+    return record.expiresAt - leeway > this.#now();
+  }
+
+  /**
+   * The access token to send, refreshed first when it is within the leeway of its expiry;
+   * `undefined` when there is none (the request then goes without, and a 401 starts a login).
+   */
+  async token(): Promise<Secret | undefined> {
+    // The fast path: the token this process last used, while it is good (no lookup, no store
+    // read); a 401, a login or a logout replaces it.
+    const current = this.#current;
+    if (current && this.#usable(current)) return current.accessToken;
+    let target: Target;
+    try {
+      target = await this.target();
+    } catch (error) {
+      if (!(error instanceof McpAgentError) || error.code !== 'OAUTH_DISCOVERY') throw error;
+      // Metadata unreachable (the AS is down, say, and nothing cached): a stored token that is
+      // still good is used; else the request goes without, and a 401 challenge may name the
+      // metadata the well-known URLs did not have.
+      const kept = (await this.storedRecords().catch(() => []))
+        .map(({ record }) => record)
+        .filter((record) => this.#usable(record))
+        .sort((a, b) => b.obtainedAt - a.obtainedAt)[0];
+      return kept?.accessToken;
+    }
+    let stored = await this.#read(target.key);
+    if (!stored) stored = await this.#seed(target);
+    if (!stored) return undefined;
+    if (this.#usable(stored.record)) return this.#use(stored.record);
+    if (!stored.record.refreshToken) return undefined;
+    try {
+      return this.#use((await this.#refresh(target, stored)).record);
+    } catch (error) {
+      // The grant is gone: the request goes without, and its 401 leads to a login.
+      if (error instanceof McpAgentError && error.code === 'OAUTH_LOGIN_REQUIRED') return undefined;
+      // The authorization server is unreachable: a token not yet expired is still good.
+      const expiresAt = stored.record.expiresAt ?? Number.POSITIVE_INFINITY;
+      if (expiresAt > this.#now()) {
+        this.#logger.warn(
+          `the token of server "${this.name}" could not be refreshed (${error instanceof Error ? error.message : 'unknown error'}); using it until it expires`,
+          { server: this.name },
+        );
+        return stored.record.accessToken;
+      }
+      throw expiredError(this.name, target.key.issuer, error);
+    }
+  }
+
+  /** Remember `record` as the one in use (the fast path) and let the background refresh know. */
+  #use(record: TokenRecord): Secret {
+    if (this.#current !== record) {
+      this.#current = record;
+      void this.#scheduler?.watch(this);
+    }
+    return record.accessToken;
+  }
+
+  /**
+   * When the background refresh should refresh this token: inside the leeway window before its
+   * expiry, at a point drawn once per token (jitter, so replicas do not fire together);
+   * `undefined` without an expiry or a refresh token.
+   */
+  async nextRefreshAt(): Promise<number | undefined> {
+    const stored = await this.#read((await this.target()).key);
+    const record = stored?.record;
+    if (record?.expiresAt === undefined || !record.refreshToken) return undefined;
+    const leeway = Math.min(
+      this.#options.store.leewayMs,
+      (record.expiresAt - record.obtainedAt) / 2,
+    );
+    if (this.#jitter?.expiresAt !== record.expiresAt) {
+      this.#jitter = { expiresAt: record.expiresAt, fraction: Math.random() };
+    }
+    return record.expiresAt - leeway + (this.#jitter.fraction * leeway) / 4;
+  }
+
+  /** For `doctor` and the background refresh: refresh now if the token is due, letting any failure through as it is. */
+  async refreshIfDue(): Promise<'none' | 'not-needed' | 'refreshed'> {
+    const target = await this.target();
+    const stored = await this.#read(target.key);
+    if (!stored) return 'none';
+    if (this.#usable(stored.record)) return 'not-needed';
+    if (!stored.record.refreshToken) {
+      return this.#loginRequired('its token expired and there is no refresh token');
+    }
+    await this.#refresh(target, stored);
+    return 'refreshed';
+  }
+
+  /**
+   * The server refused `sent` (401) or wants more scope (403 `insufficient_scope`): adopt a token
+   * another request already obtained, else refresh, else log in. Returns the token to retry with.
+   */
+  async onUnauthorized(
+    challenge: BearerChallenge | undefined,
+    sent: Secret | undefined,
+  ): Promise<Secret> {
+    this.#current = undefined;
+    const stepUp = challenge?.error === 'insufficient_scope';
+    // Discover afresh: the server may have moved to another authorization server.
+    const target = await this.target(challenge, { fresh: true });
+    const stored = await this.#read(target.key);
+    if (!stepUp && stored) {
+      const current = stored.record.accessToken.reveal();
+      if ((sent === undefined || current !== sent.reveal()) && this.#usable(stored.record)) {
+        return stored.record.accessToken;
+      }
+      if (stored.record.refreshToken) {
+        try {
+          return (await this.#refresh(target, stored, sent)).record.accessToken;
+        } catch (error) {
+          // Only a refused grant calls for a login; an unreachable AS is reported as it is.
+          const refused =
+            (error instanceof McpAgentError && error.code === 'OAUTH_LOGIN_REQUIRED') ||
+            (error instanceof OAuthServerError && (error.status ?? 500) < 500);
+          if (!refused) throw error;
+        }
+      }
+    }
+    const wanted = stepUp ? scopeList(challenge?.scope) : [];
+    const hopeless = stepUpRefusal(
+      this.name,
+      wanted,
+      this.#deniedScopes,
+      stored && sent ? stored.record.scopes : undefined,
+    );
+    if (hopeless) throw hopeless;
+    const record = await this.authorize({ challenge, stepUp });
+    const missing = wanted.filter((scope) => !record.scopes.includes(scope));
+    for (const scope of missing) this.#deniedScopes.add(scope);
+    return record.accessToken;
+  }
+
+  /** Run a login now (the `auth login` command, or a request that needs one). */
+  authorize(reason: AuthorizeReason = {}): Promise<TokenRecord> {
+    if (this.#authorizing) return this.#authorizing;
+    const run = this.#authorize(reason).finally(() => {
+      this.#authorizing = undefined;
+    });
+    this.#authorizing = run;
+    return run;
+  }
+
+  async #authorize(reason: AuthorizeReason): Promise<TokenRecord> {
+    const consent = this.#options.consent;
+    if (!consent && (this.#options.pendingLogins === false || reason.device === true)) {
+      throw new McpAgentError(
+        'OAUTH_LOGIN_REQUIRED',
+        `Server "${this.name}" needs a login: run \`mcp-agent auth login ${this.name}\`.`,
+      );
+    }
+    const oauth = this.#oauth;
+    const target = await this.target(reason.challenge);
+    const previous = reason.stepUp
+      ? ((await this.#read(target.key))?.record.scopes ?? [])
+      : undefined;
+    const scopes = chooseScopes({
+      configured: oauth.scopes,
+      challenge: reason.challenge?.scope,
+      resourceScopes: target.discovery.resourceMetadata?.scopes_supported,
+      as: target.discovery.authorizationServer,
+      previous,
+    });
+    if (!consent) throw await this.#handOver(target, scopes);
+    const login = { ...this.#deferred(target), scopes, consent };
+    const device = reason.device === true || oauth.flow === 'device' || consent.mode === 'device';
+    const record = device
+      ? this.#record(
+          target,
+          await deviceLogin({ ...login, timeoutMs: this.loginTimeoutMs, sleep: this.#sleep }),
+          scopes,
+          DEVICE_REDIRECT,
+        )
+      : await codeLogin({ ...login, request: this.#receiverRequest() }).then(
+          ({ response, redirectUri }) => this.#record(target, response, scopes, redirectUri),
+        );
+    await this.#loggedIn(target, record);
+    return record;
+  }
+
+  /** No user can be asked: a pending flow whose URL the error carries (one still young is reused). */
+  async #handOver(target: Target, scopes: string[]): Promise<AuthorizationRequiredError> {
+    const pending = this.#pending;
+    if (
+      pending &&
+      pending.expiresAt - this.#now() > this.loginTimeoutMs / 2 &&
+      scopes.every((scope) => pending.scopes.includes(scope))
+    ) {
+      return pending.error;
+    }
+    const error = await startDeferredLogin(this.#deferred(target), {
+      scopes,
+      redirectUri: deferredRedirectUri(this.#receiverRequest()),
+      timeoutMs: this.loginTimeoutMs,
+    });
+    this.#pending = { error, scopes, expiresAt: error.expiresAt };
+    return error;
+  }
+
+  /**
+   * Complete a login handed over by an {@link AuthorizationRequiredError} with the address the
+   * browser was redirected to (in this process or another one sharing the store).
+   */
+  async completeAuthorization(callback: URL | string): Promise<TokenRecord> {
+    const target = await this.target();
+    const { response, flow } = await completeDeferredLogin(this.#deferred(target), callback);
+    const record = this.#record(target, response, flow.scopes, flow.redirectUri);
+    await this.#loggedIn(target, record);
+    return record;
+  }
+
+  #receiverRequest() {
+    return receiverRequest(this.name, this.#oauth, this.#options.oauth);
+  }
+
+  get #sleep() {
+    return this.#options.sleep ?? pause;
+  }
+
+  /** What the logins need: the target's authorization server and this server's client. */
+  #deferred(target: Target): DeferredLoginContext {
+    return {
+      server: this.name,
+      identity: this.#identity,
+      as: target.discovery.authorizationServer,
+      oauth: this.#oauth,
+      resource: target.resourceParam,
+      flows: this.#options.store.flows,
+      client: (redirect) => this.#client(target, redirect),
+      context: (client) => this.#context(target, client),
+      now: this.#now,
+      logger: this.#logger,
+    };
+  }
+
+  async #loggedIn(target: Target, record: TokenRecord): Promise<void> {
+    await this.#options.store.put(target.key, record);
+    this.#pending = undefined;
+    this.#use(record);
+    await this.#options.store.events.clear(this.#identity, this.name).catch(() => {});
+    this.#logger.info(`logged in to server "${this.name}" at ${record.issuer}`, {
+      server: this.name,
+      issuer: record.issuer,
+      scopes: record.scopes.join(' '),
+    });
+  }
+
+  async #client(target: Target, redirectUri: string): Promise<ClientRegistration> {
+    const oauth = this.#oauth;
+    return resolveClient({
+      as: target.discovery.authorizationServer,
+      redirectUri,
+      clientId: oauth.client_id,
+      clientSecret: oauth.client_secret,
+      clientMetadataUrl: oauth.client_metadata_url,
+      registrations: this.#options.store.registrations,
+      fetch: target.fetch,
+      clientName: this.#options.clientName ?? `mcp-agent-ts (${this.name})`,
+      configPath: `mcp.servers.${this.name}.auth.oauth`,
+      server: this.name,
+      issuerConfigured: oauth.authorization_server !== undefined,
+      now: this.#now,
+    });
+  }
+
+  #context(target: Target, client: ClientRegistration): TokenRequestContext {
+    return {
+      as: target.discovery.authorizationServer,
+      client,
+      fetch: target.fetch,
+      resource: target.resourceParam,
+      extraParams: this.#oauth.extra_token_params,
+    };
+  }
+
+  #record(
+    target: Target,
+    response: TokenEndpointResponse,
+    scopes: readonly string[],
+    redirectUri: string,
+    previousRefreshToken?: Secret,
+  ): TokenRecord {
+    return {
+      ...toTokenRecord(response, {
+        now: this.#now(),
+        issuer: target.discovery.authorizationServer.issuer,
+        resource: target.key.resource,
+        server: this.name,
+        requestedScopes: scopes,
+        previousRefreshToken,
+      }),
+      redirectUri,
+    };
+  }
+
+  async #read(key: TokenKey): Promise<StoredToken | undefined> {
+    try {
+      return await this.#options.store.get(key);
+    } catch (error) {
+      throw storeError(error, this.name);
+    }
+  }
+
+  /** Seed the token configured in `auth.oauth` (it belongs to the app's own identity). */
+  async #seed(target: Target): Promise<StoredToken | undefined> {
+    const oauth = this.#oauth;
+    if (this.#seeded || this.#identity !== APP_IDENTITY) return undefined;
+    this.#seeded = true;
+    const record = configuredRecord(oauth, target.key, this.#now());
+    if (!record) return undefined;
+    const version = await this.#options.store.put(target.key, record, { expectVersion: null });
+    if (version === undefined) return this.#read(target.key);
+    return { record, version };
+  }
+
+  /** One refresh per key at a time; the others wait for it and share its result or error. */
+  #refresh(target: Target, stored: StoredToken, rejected?: Secret): Promise<StoredToken> {
+    const id = storageKey(target.key);
+    const running = this.#refreshing.get(id);
+    if (running) return running;
+    const run = this.#doRefresh(target, stored, rejected).finally(() => {
+      this.#refreshing.delete(id);
+    });
+    this.#refreshing.set(id, run);
+    return run;
+  }
+
+  #doRefresh(target: Target, stored: StoredToken, rejected?: Secret): Promise<StoredToken> {
+    return refreshWithLease(
+      {
+        server: this.name,
+        store: this.#options.store,
+        logger: this.#logger,
+        read: (key) => this.#read(key),
+        usable: (record) => this.#usable(record),
+        client: (record) => this.#clientForRefresh(target, record),
+        context: (client) => this.#context(target, client),
+        record: (response, previous, client) =>
+          this.#record(
+            target,
+            response,
+            previous.scopes,
+            previous.redirectUri ?? client.redirectUri,
+            previous.refreshToken,
+          ),
+        loginRequired: (why) => this.#loginRequired(why),
+      },
+      target.key,
+      stored,
+      rejected,
+    );
+  }
+
+  async #clientForRefresh(target: Target, record: TokenRecord): Promise<ClientRegistration> {
+    const oauth = this.#oauth;
+    if (oauth.client_id) return this.#client(target, record.redirectUri ?? DEVICE_REDIRECT);
+    const kept = record.redirectUri
+      ? await this.#options.store.registrations.get(target.key.issuer, record.redirectUri)
+      : undefined;
+    if (kept) return kept;
+    if (oauth.client_metadata_url && record.redirectUri) {
+      return this.#client(target, record.redirectUri);
+    }
+    return this.#loginRequired('the client registration its token was issued to is gone');
+  }
+
+  #loginRequired(why: string): never {
+    throw new McpAgentError(
+      'OAUTH_LOGIN_REQUIRED',
+      `Server "${this.name}" needs a new login (${why}): run \`mcp-agent auth login ${this.name}\`.`,
+    );
+  }
+
+  /** The records stored for this server and identity, with their storage ids. */
+  async storedRecords(): Promise<{ id: string; record: TokenRecord }[]> {
+    const records = await this.#options.store.list().catch((error: unknown) => {
+      throw storeError(error, this.name);
+    });
+    const prefix = `${encodeURIComponent(this.#identity)}:`;
+    return records.filter(({ id, record }) => record.server === this.name && id.startsWith(prefix));
+  }
+
+  /** The tokens stored for this server and identity (never their values). */
+  async status(): Promise<TokenStatus[]> {
+    const lastEvent = await this.#options.store.events
+      .last(this.#identity, this.name)
+      .catch(() => undefined);
+    return (await this.storedRecords()).map(({ record }) => ({
+      server: record.server,
+      identity: this.#identity,
+      issuer: record.issuer,
+      resource: record.resource,
+      scopes: record.scopes,
+      ...(record.expiresAt !== undefined ? { expiresAt: record.expiresAt } : {}),
+      obtainedAt: record.obtainedAt,
+      hasRefreshToken: record.refreshToken !== undefined,
+      expired: !this.#usable(record) && record.refreshToken === undefined,
+      ...(lastEvent ? { lastEvent } : {}),
+    }));
+  }
+
+  /**
+   * What revoking `record` needs (RFC 7009): the request context of its authorization server,
+   * or `undefined` when the server has moved to another one or has no revocation endpoint.
+   */
+  async revocationContext(record: TokenRecord): Promise<TokenRequestContext | undefined> {
+    const target = await this.target();
+    const as = target.discovery.authorizationServer;
+    if (target.key.issuer !== record.issuer || !as.revocation_endpoint) return undefined;
+    return this.#context(target, await this.#clientForRefresh(target, record));
+  }
+
+  /** Forget the configured client's authorization-server binding (see `resolveClient`). */
+  async unbindClient(): Promise<void> {
+    const clientId = this.#oauth.client_id;
+    if (clientId) await this.#options.store.registrations.unbind(this.name, clientId);
+  }
+
+  /** Revoke where possible, then forget every token of this server and identity (see {@link logout}). */
+  logout(): Promise<LogoutResult> {
+    this.#current = undefined;
+    return logout(this, this.#options.store);
+  }
+}
