@@ -303,7 +303,11 @@ export class ServerAuth {
     if (
       pending &&
       pending.expiresAt - this.#now() > this.loginTimeoutMs / 2 &&
-      scopes.every((scope) => pending.scopes.includes(scope))
+      scopes.every((scope) => pending.scopes.includes(scope)) &&
+      // Still waiting: not completed (or failed) here or in another process since.
+      (await this.#options.store.flows.peek(
+        new URL(pending.error.authorizationUrl).searchParams.get('state') ?? '',
+      ))
     ) {
       return pending.error;
     }
@@ -321,6 +325,8 @@ export class ServerAuth {
    * browser was redirected to (in this process or another one sharing the store).
    */
   async completeAuthorization(callback: URL | string): Promise<TokenRecord> {
+    // Whatever happens, a flow handed over before is not handed over again (it may be taken now).
+    this.#pending = undefined;
     const target = await this.target();
     const { response, flow } = await completeDeferredLogin(this.#deferred(target), callback);
     const record = this.#record(target, response, flow.scopes, flow.redirectUri);

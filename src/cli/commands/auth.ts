@@ -272,7 +272,8 @@ function span(seconds: number): string {
 }
 
 function ago(at: number, now: number): string {
-  return `${span((now - at) / 1000)} ago`;
+  // Another host's clock may be ahead of ours: never "… ago" for a time to come.
+  return at > now ? 'just now' : `${span((now - at) / 1000)} ago`;
 }
 
 /** "expires in 59 min", "expired 3 min ago", "has no expiry". */
