@@ -37,7 +37,7 @@ export type {
 } from './config/substitute.js';
 export { substitute } from './config/substitute.js';
 export type { McpAgentErrorCode, McpAgentErrorOptions } from './errors.js';
-export { isMcpAgentError, McpAgentError } from './errors.js';
+export { AuthorizationRequiredError, isMcpAgentError, McpAgentError } from './errors.js';
 export type { Logger } from './logger.js';
 export { silentLogger } from './logger.js';
 export type { AuthFetch, TokenSource } from './oauth/auth-fetch.js';
@@ -111,7 +111,11 @@ export { createHttpStack, hasProxy, proxySettingsFrom } from './servers/http.js'
 export type { ServerRegistryOptions } from './servers/registry.js';
 export { ServerConnection, ServerRegistry } from './servers/registry.js';
 export type { FetchWrapper } from './servers/transports.js';
+export type { GrantEvent } from './stores/events.js';
+export { GrantEventStore } from './stores/events.js';
 export { FileKeyValueStore } from './stores/file.js';
+export type { PendingFlow } from './stores/flows.js';
+export { PendingFlowStore } from './stores/flows.js';
 export type { KeyValueStore, SetOptions, VersionedValue } from './stores/kv.js';
 export { MemoryKeyValueStore } from './stores/memory.js';
 export type { TokenKey, TokenRecord } from './stores/record.js';
