@@ -30,6 +30,35 @@ export const authorizationSchema = z
     introspection_client_secret: optionalSecret,
     /** Upper bound on how long a verification result is cached, in seconds. */
     token_cache_ttl_seconds: z.number().int().min(0).default(300),
+    /** Ours: JWT `alg` values accepted (asymmetric only; `none` and `HS*` are never accepted). */
+    algorithms: z
+      .array(
+        z.enum([
+          'RS256',
+          'RS384',
+          'RS512',
+          'PS256',
+          'PS384',
+          'PS512',
+          'ES256',
+          'ES384',
+          'ES512',
+          'EdDSA',
+          'Ed25519',
+        ]),
+      )
+      .min(1)
+      .optional(),
+    /** Ours: clock tolerance for `exp`, `nbf` and `iat`, in seconds (at most 300). */
+    clock_tolerance_seconds: z.number().int().min(0).max(300).default(30),
+    /** Ours: tokens issued (`iat`) longer ago than this are refused, in seconds. */
+    max_token_age_seconds: z.number().int().min(60).default(86_400),
+    /** Ours: require the RFC 9068 `typ: at+jwt` header (many providers send `JWT`). */
+    require_at_jwt_type: z.boolean().default(false),
+    /** Ours: scopes a tool needs beyond `required_scopes`, by `SERVER/TOOL` or app tool name. */
+    tool_scopes: z.record(z.string(), z.array(z.string())).default({}),
+    /** Ours: the `resource_name` advertised in the protected-resource metadata. */
+    resource_name: optionalString,
   })
   .superRefine(
     (auth, ctx) => {

@@ -1,0 +1,364 @@
+/**
+ * The agent's HTTP front (node:http): the protected-resource metadata (RFC 9728), the MCP
+ * Streamable HTTP endpoint (`/mcp`) and the legacy SSE endpoints (`/sse`, `/messages`), each MCP
+ * request authenticated by the {@link BearerGuard} first. Tool scopes are checked before the
+ * request reaches the MCP server, so a missing one is an HTTP 403 `insufficient_scope` the
+ * client can step up on. A session belongs to the principal (`iss` + `sub`) that opened it:
+ * another principal's token on it finds no session (404); the same principal with a refreshed
+ * token goes on. The inbound token is not handed to tools (`authInfo.token` is empty) and so
+ * never reaches a downstream server. Bodies are capped; `Host`/`Origin` are checked when bound
+ * to loopback.
+ *
+ * @module
+ */
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import type { Logger } from '../logger.js';
+import type { BearerGuard } from './guard.js';
+import type { HostCheck } from './host-check.js';
+import { type CallerIdentity, principalOf, runAsCaller } from './identity.js';
+import { createMcpServer, type ServerInfo, type ToolCatalog } from './mcp-server.js';
+import { metadataPaths, metadataResponse, type ProtectedResourceMetadata } from './metadata.js';
+
+/** Options of {@link createMcpHttpHandler}. */
+export interface McpHttpHandlerOptions {
+  readonly catalog: ToolCatalog;
+  readonly info: ServerInfo;
+  /** Authorization; `undefined` serves everyone (authorization off). */
+  readonly guard?: BearerGuard | undefined;
+  /** The RFC 9728 document, served when `guard` is set. */
+  readonly metadata?: ProtectedResourceMetadata | undefined;
+  /** The Streamable HTTP endpoint's path. Default `/mcp`. */
+  readonly mcpPath?: string;
+  readonly hostCheck?: HostCheck | undefined;
+  /** Largest request body, in bytes. Default 4 MiB. */
+  readonly maxBodyBytes?: number;
+  readonly logger?: Logger | undefined;
+}
+
+/** The node:http request listener, with its sessions. */
+export interface McpHttpHandler {
+  (req: IncomingMessage, res: ServerResponse): void;
+  /** Open sessions. */
+  readonly sessionCount: number;
+  /** Tell every session the tool list changed. */
+  notifyToolsChanged(): void;
+  /** End every session. */
+  close(): Promise<void>;
+}
+
+interface Session {
+  readonly kind: 'streamable' | 'sse';
+  readonly principal: string;
+  readonly server: Server;
+  readonly transport: StreamableHTTPServerTransport | SSEServerTransport;
+}
+
+type AuthedRequest = IncomingMessage & {
+  auth?: {
+    token: string;
+    clientId: string;
+    scopes: string[];
+    expiresAt?: number;
+    extra?: Record<string, unknown>;
+  };
+};
+
+const ANONYMOUS = 'anonymous';
+
+function send(
+  res: ServerResponse,
+  status: number,
+  headers: Readonly<Record<string, string>>,
+  body: string,
+): void {
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  res.writeHead(status, headers);
+  res.end(body);
+}
+
+function jsonRpcError(res: ServerResponse, status: number, code: number, message: string): void {
+  send(
+    res,
+    status,
+    { 'content-type': 'application/json' },
+    JSON.stringify({ jsonrpc: '2.0', error: { code, message }, id: null }),
+  );
+}
+
+class BodyTooLarge extends Error {}
+
+async function readBody(req: IncomingMessage, max: number): Promise<string> {
+  const declared = Number(req.headers['content-length'] ?? Number.NaN);
+  if (declared > max) throw new BodyTooLarge();
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > max) throw new BodyTooLarge();
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function isInitialize(body: unknown): boolean {
+  const messages = Array.isArray(body) ? body : [body];
+  return messages.some(
+    (message) =>
+      message !== null &&
+      typeof message === 'object' &&
+      (message as { method?: unknown }).method === 'initialize',
+  );
+}
+
+/** Names of the tools a JSON-RPC body calls. */
+function calledTools(body: unknown): string[] {
+  const out: string[] = [];
+  for (const message of Array.isArray(body) ? body : [body]) {
+    if (message === null || typeof message !== 'object') continue;
+    const { method, params } = message as { method?: unknown; params?: { name?: unknown } };
+    if (method === 'tools/call' && typeof params?.name === 'string') out.push(params.name);
+  }
+  return out;
+}
+
+function authInfoOf(identity: CallerIdentity): NonNullable<AuthedRequest['auth']> {
+  return {
+    // Never the inbound token: tools cannot pass it on (MCP "Token Passthrough").
+    token: '',
+    clientId: identity.clientId ?? '',
+    scopes: [...identity.scopes],
+    ...(identity.expiresAt !== undefined
+      ? { expiresAt: Math.floor(identity.expiresAt / 1000) }
+      : {}),
+    extra: { issuer: identity.issuer, subject: identity.subject, claims: identity.claims },
+  };
+}
+
+/** The request listener serving the agent over HTTP. */
+export function createMcpHttpHandler(options: McpHttpHandlerOptions): McpHttpHandler {
+  const mcpPath = options.mcpPath ?? '/mcp';
+  const maxBody = options.maxBodyBytes ?? 4 * 1024 * 1024;
+  const metadataAt = new Set(
+    options.guard && options.metadata ? metadataPaths(options.metadata.resource) : [],
+  );
+  const sessions = new Map<string, Session>();
+  const logger = options.logger;
+
+  async function authenticate(
+    req: IncomingMessage,
+    res: ServerResponse,
+    url: URL,
+  ): Promise<{ identity: CallerIdentity | undefined } | undefined> {
+    const guard = options.guard;
+    if (!guard) return { identity: undefined };
+    const result = await guard.authenticate({
+      authorization: req.headersDistinct.authorization,
+      queryHasToken: url.searchParams.has('access_token'),
+    });
+    if (result.ok) return { identity: result.identity };
+    const response = guard.response(result.rejection);
+    send(res, response.status, response.headers, response.body);
+    return undefined;
+  }
+
+  /** Refuse with 403 `insufficient_scope` when a called tool needs a scope the caller lacks. */
+  function checkToolScopes(
+    res: ServerResponse,
+    identity: CallerIdentity | undefined,
+    body: unknown,
+  ): boolean {
+    const guard = options.guard;
+    if (!guard || !identity) return true;
+    for (const name of calledTools(body)) {
+      const rejection = guard.authorize(identity, options.catalog.scopesFor(name));
+      if (rejection) {
+        const response = guard.response(rejection);
+        send(res, response.status, response.headers, response.body);
+        return false;
+      }
+    }
+    return true;
+  }
+
+  function sessionFor(id: string | undefined, principal: string, kind: Session['kind']) {
+    const session = id === undefined ? undefined : sessions.get(id);
+    // Another principal's session does not exist for this caller.
+    return session && session.kind === kind && session.principal === principal
+      ? session
+      : undefined;
+  }
+
+  async function readJson(req: IncomingMessage, res: ServerResponse): Promise<unknown> {
+    let text: string;
+    try {
+      text = await readBody(req, maxBody);
+    } catch (error) {
+      if (error instanceof BodyTooLarge) {
+        jsonRpcError(res, 413, -32600, `Request body larger than ${maxBody} bytes`);
+      } else {
+        jsonRpcError(res, 400, -32700, 'Parse error');
+      }
+      return undefined;
+    }
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      jsonRpcError(res, 400, -32700, 'Parse error');
+      return undefined;
+    }
+  }
+
+  async function streamable(
+    req: AuthedRequest,
+    res: ServerResponse,
+    identity: CallerIdentity | undefined,
+  ): Promise<void> {
+    const principal = identity ? principalOf(identity) : ANONYMOUS;
+    const header = req.headers['mcp-session-id'];
+    const sessionId = typeof header === 'string' ? header : undefined;
+    let body: unknown;
+    if (req.method === 'POST') {
+      body = await readJson(req, res);
+      if (body === undefined) return;
+      if (!checkToolScopes(res, identity, body)) return;
+    } else if (req.method !== 'GET' && req.method !== 'DELETE') {
+      send(res, 405, { allow: 'GET, POST, DELETE' }, '');
+      return;
+    }
+    let session = sessionFor(sessionId, principal, 'streamable');
+    if (!session) {
+      if (sessionId !== undefined) {
+        jsonRpcError(res, 404, -32001, 'Session not found');
+        return;
+      }
+      if (req.method !== 'POST' || !isInitialize(body)) {
+        jsonRpcError(res, 400, -32000, 'Bad Request: no session; send initialize first');
+        return;
+      }
+      session = await openStreamable(principal);
+    }
+    if (identity) req.auth = authInfoOf(identity);
+    const transport = session.transport as StreamableHTTPServerTransport;
+    await runAsCaller(identity, () => transport.handleRequest(req, res, body));
+  }
+
+  async function openStreamable(principal: string): Promise<Session> {
+    const server = createMcpServer(options.catalog, options.info, logger);
+    let session: Session | undefined;
+    const transport = new StreamableHTTPServerTransport({
+      // 192 bits from the CSPRNG, never derived from the token.
+      sessionIdGenerator: () => randomBytes(24).toString('base64url'),
+      onsessioninitialized: (id) => {
+        if (session) sessions.set(id, session);
+      },
+      onsessionclosed: (id) => {
+        sessions.delete(id);
+      },
+    });
+    transport.onclose = () => {
+      if (transport.sessionId) sessions.delete(transport.sessionId);
+    };
+    session = { kind: 'streamable', principal, server, transport };
+    await server.connect(transport);
+    return session;
+  }
+
+  async function openSse(res: ServerResponse, identity: CallerIdentity | undefined): Promise<void> {
+    const principal = identity ? principalOf(identity) : ANONYMOUS;
+    const server = createMcpServer(options.catalog, options.info, logger);
+    const transport = new SSEServerTransport('/messages', res);
+    const session: Session = { kind: 'sse', principal, server, transport };
+    sessions.set(transport.sessionId, session);
+    res.on('close', () => {
+      sessions.delete(transport.sessionId);
+      void server.close().catch(() => {});
+    });
+    await server.connect(transport);
+  }
+
+  async function sseMessage(
+    req: AuthedRequest,
+    res: ServerResponse,
+    url: URL,
+    identity: CallerIdentity | undefined,
+  ): Promise<void> {
+    const principal = identity ? principalOf(identity) : ANONYMOUS;
+    const session = sessionFor(url.searchParams.get('sessionId') ?? undefined, principal, 'sse');
+    if (!session) {
+      jsonRpcError(res, 404, -32001, 'Session not found');
+      return;
+    }
+    const body = await readJson(req, res);
+    if (body === undefined) return;
+    if (!checkToolScopes(res, identity, body)) return;
+    if (identity) req.auth = authInfoOf(identity);
+    const transport = session.transport as SSEServerTransport;
+    await runAsCaller(identity, () => transport.handlePostMessage(req, res, body));
+  }
+
+  async function route(req: AuthedRequest, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://mcp-agent.invalid');
+    if (options.hostCheck && !options.hostCheck(req.headers.host, req.headers.origin)) {
+      send(
+        res,
+        403,
+        { 'content-type': 'application/json' },
+        JSON.stringify({ error: 'forbidden', error_description: 'Host or Origin not allowed' }),
+      );
+      return;
+    }
+    if (metadataAt.has(url.pathname) && options.metadata) {
+      const answer = metadataResponse(req.method ?? 'GET', options.metadata);
+      send(res, answer.status, answer.headers, answer.body);
+      return;
+    }
+    const isMcp = url.pathname === mcpPath;
+    const isSse = url.pathname === '/sse' && req.method === 'GET';
+    const isMessage = url.pathname === '/messages' && req.method === 'POST';
+    if (!isMcp && !isSse && !isMessage) {
+      send(
+        res,
+        404,
+        { 'content-type': 'application/json' },
+        JSON.stringify({ error: 'not_found' }),
+      );
+      return;
+    }
+    const authenticated = await authenticate(req, res, url);
+    if (!authenticated) return;
+    const { identity } = authenticated;
+    if (isMcp) await streamable(req, res, identity);
+    else if (isSse) await openSse(res, identity);
+    else await sseMessage(req, res, url, identity);
+  }
+
+  const handler = ((req: IncomingMessage, res: ServerResponse) => {
+    route(req, res).catch((error: unknown) => {
+      logger?.error(
+        `request failed: ${error instanceof Error ? error.message : 'unknown error'}`,
+        {},
+      );
+      if (!res.headersSent) jsonRpcError(res, 500, -32603, 'Internal error');
+      else res.end();
+    });
+  }) as McpHttpHandler;
+  Object.defineProperty(handler, 'sessionCount', { get: () => sessions.size });
+  handler.notifyToolsChanged = () => {
+    for (const session of sessions.values()) {
+      void session.server.sendToolListChanged().catch(() => {});
+    }
+  };
+  handler.close = async () => {
+    const open = [...sessions.values()];
+    sessions.clear();
+    await Promise.all(open.map((session) => session.server.close().catch(() => {})));
+  };
+  return handler;
+}

@@ -1,0 +1,56 @@
+/**
+ * The caller: who a verified access token speaks for. Tool handlers get it as `extra.authInfo`
+ * and through {@link currentCaller} (an `AsyncLocalStorage`), and it selects the caller's own
+ * downstream tokens.
+ *
+ * @module
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+
+/** A verified caller (RFC 9068 §2.2 claims, or an RFC 7662 §2.2 introspection response). */
+export interface CallerIdentity {
+  /** `iss`. */
+  readonly issuer: string;
+  /** `sub` (for a client-credentials token without one: the client id). */
+  readonly subject: string;
+  /** `client_id` (or `azp`), when the token names one. */
+  readonly clientId?: string | undefined;
+  /** Granted scopes, split on spaces (RFC 6749 §3.3). */
+  readonly scopes: readonly string[];
+  /** Every claim of the token (or field of the introspection response). */
+  readonly claims: Readonly<Record<string, unknown>>;
+  /** When the token expires, epoch milliseconds. */
+  readonly expiresAt?: number | undefined;
+  /** How it was verified. */
+  readonly verifiedBy: 'jwt' | 'introspection';
+}
+
+/** One string per principal (`iss` and `sub`), e.g. to key the caller's downstream tokens. */
+export function principalOf(identity: Pick<CallerIdentity, 'issuer' | 'subject'>): string {
+  return `${encodeURIComponent(identity.issuer)}#${encodeURIComponent(identity.subject)}`;
+}
+
+/**
+ * Scopes of a token: `scope` (a space-separated string, RFC 9068 §2.2.3), else `scp` (a string or
+ * an array of strings, as some providers send). Only the space separates; empty items are dropped.
+ */
+export function scopesOf(claims: Readonly<Record<string, unknown>>): string[] {
+  const scope = Object.hasOwn(claims, 'scope') ? claims.scope : claims.scp;
+  if (typeof scope === 'string') return scope.split(' ').filter((item) => item !== '');
+  if (Array.isArray(scope) && scope.every((item) => typeof item === 'string')) {
+    return scope.filter((item) => item !== '' && !item.includes(' '));
+  }
+  return [];
+}
+
+const storage = new AsyncLocalStorage<CallerIdentity>();
+
+/** The caller of the request being handled, or `undefined` (authorization off, or outside one). */
+export function currentCaller(): CallerIdentity | undefined {
+  return storage.getStore();
+}
+
+/** Run `body` with `identity` as the {@link currentCaller}. */
+export function runAsCaller<T>(identity: CallerIdentity | undefined, body: () => T): T {
+  return identity ? storage.run(identity, body) : body();
+}

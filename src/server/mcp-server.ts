@@ -1,0 +1,85 @@
+/**
+ * The MCP server the agent serves: a low-level SDK `Server` per session whose `tools/list` and
+ * `tools/call` come from a {@link ToolCatalog} (the app's own tools and workflows, and the
+ * downstream servers' tools). Each call runs with the caller's identity ({@link currentCaller}
+ * and `extra.authInfo`); scope checks happen earlier, in the HTTP layer, so the client gets a
+ * 403 it can step up on.
+ *
+ * @module
+ */
+import { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import {
+  CallToolRequestSchema,
+  type CallToolResult,
+  ListToolsRequestSchema,
+  type Tool,
+} from '@modelcontextprotocol/sdk/types.js';
+import type { Logger } from '../logger.js';
+import { type CallerIdentity, currentCaller } from './identity.js';
+
+/** What a tool handler gets besides its arguments. */
+export interface ToolCallContext {
+  /** The verified caller; `undefined` when authorization is off. */
+  readonly caller: CallerIdentity | undefined;
+  /** Aborted when the client cancels the request or the session ends. */
+  readonly signal: AbortSignal;
+}
+
+/** One tool the server offers. */
+export interface ServedTool {
+  readonly definition: Tool;
+  /** Scopes a caller needs for it, beyond `required_scopes`. */
+  readonly scopes: readonly string[];
+  call(args: Record<string, unknown>, context: ToolCallContext): Promise<CallToolResult>;
+}
+
+/** Where the served tools come from. */
+export interface ToolCatalog {
+  /** Every tool, in a stable order. */
+  list(): Promise<readonly ServedTool[]>;
+  /** The tool `name`, or `undefined`. */
+  find(name: string): Promise<ServedTool | undefined>;
+  /** Scopes `name` needs (without a lookup that may open a downstream connection). */
+  scopesFor(name: string): readonly string[];
+}
+
+/** Name and version the server announces. */
+export interface ServerInfo {
+  readonly name: string;
+  readonly version: string;
+}
+
+/** A new SDK server (one per session) over `catalog`. */
+export function createMcpServer(catalog: ToolCatalog, info: ServerInfo, logger?: Logger): Server {
+  const server = new Server(
+    { name: info.name, version: info.version },
+    { capabilities: { tools: { listChanged: true } } },
+  );
+  server.setRequestHandler(ListToolsRequestSchema, async () => ({
+    tools: (await catalog.list()).map((tool) => tool.definition),
+  }));
+  server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
+    const { name } = request.params;
+    const tool = await catalog.find(name);
+    if (!tool) {
+      return { isError: true, content: [{ type: 'text', text: `Unknown tool: ${name}` }] };
+    }
+    try {
+      return await tool.call(request.params.arguments ?? {}, {
+        caller: currentCaller(),
+        signal: extra.signal,
+      });
+    } catch (error) {
+      // A handler's failure is the tool's result (the client sees it), not a protocol error; its
+      // message is the handler's own.
+      logger?.warn(`tool "${name}" failed`, { tool: name });
+      return {
+        isError: true,
+        content: [
+          { type: 'text', text: error instanceof Error ? error.message : 'the tool failed' },
+        ],
+      };
+    }
+  });
+  return server;
+}

@@ -1,0 +1,87 @@
+/**
+ * OAuth 2.0 Protected Resource Metadata (RFC 9728) for the agent served as an MCP server: the
+ * document, where it is served (the path-inserted well-known URL of §3.1, and the root one for
+ * clients that only try that), and its HTTP answers. Built from configuration only, never from the
+ * request's `Host` or `X-Forwarded-*` (§7.3: a client compares `resource` with the URL it called).
+ *
+ * @module
+ */
+
+/** The RFC 9728 §2 document. */
+export interface ProtectedResourceMetadata {
+  readonly resource: string;
+  readonly authorization_servers: readonly string[];
+  readonly scopes_supported?: readonly string[];
+  readonly bearer_methods_supported: readonly ['header'];
+  readonly resource_name?: string;
+  readonly resource_documentation?: string;
+}
+
+const WELL_KNOWN = '/.well-known/oauth-protected-resource';
+
+/** The metadata URL for `resource` (RFC 9728 §3.1: the well-known segment before the path). */
+export function resourceMetadataUrl(resource: string): string {
+  const url = new URL(resource);
+  const path = url.pathname === '/' ? '' : url.pathname.replace(/\/$/, '');
+  return `${url.origin}${WELL_KNOWN}${path}`;
+}
+
+/** The paths the metadata is served at: the path-inserted one, and the root one. */
+export function metadataPaths(resource: string): string[] {
+  const inserted = new URL(resourceMetadataUrl(resource)).pathname;
+  return inserted === WELL_KNOWN ? [WELL_KNOWN] : [inserted, WELL_KNOWN];
+}
+
+/** The document for `resource`. `offline_access` is never advertised (MCP 2026-07-28). */
+export function protectedResourceMetadata(options: {
+  resource: string;
+  authorizationServers: readonly string[];
+  scopes?: readonly string[];
+  resourceName?: string | undefined;
+  documentation?: string | undefined;
+}): ProtectedResourceMetadata {
+  const scopes = [...new Set(options.scopes ?? [])].filter((scope) => scope !== 'offline_access');
+  return {
+    resource: options.resource,
+    authorization_servers: options.authorizationServers,
+    ...(scopes.length > 0 ? { scopes_supported: scopes } : {}),
+    bearer_methods_supported: ['header'],
+    ...(options.resourceName ? { resource_name: options.resourceName } : {}),
+    ...(options.documentation ? { resource_documentation: options.documentation } : {}),
+  };
+}
+
+const CORS = {
+  'access-control-allow-origin': '*',
+  'access-control-allow-methods': 'GET, HEAD, OPTIONS',
+  'access-control-allow-headers': 'mcp-protocol-version',
+  'access-control-max-age': '86400',
+} as const;
+
+/** The answer to `method` on a metadata URL: the document, a CORS preflight, or 405. */
+export function metadataResponse(
+  method: string,
+  document: ProtectedResourceMetadata,
+): { status: number; headers: Record<string, string>; body: string } {
+  switch (method) {
+    case 'GET':
+    case 'HEAD':
+      return {
+        status: 200,
+        headers: {
+          ...CORS,
+          'content-type': 'application/json',
+          'cache-control': 'public, max-age=3600',
+        },
+        body: method === 'GET' ? JSON.stringify(document) : '',
+      };
+    case 'OPTIONS':
+      return { status: 204, headers: { ...CORS }, body: '' };
+    default:
+      return {
+        status: 405,
+        headers: { allow: 'GET, HEAD, OPTIONS', 'content-type': 'application/json' },
+        body: JSON.stringify({ error: 'method_not_allowed' }),
+      };
+  }
+}

@@ -1,0 +1,93 @@
+/**
+ * The HTTP requests of verification (the JWKS, introspection, issuer metadata): a total timeout,
+ * no redirects followed, and a cap on the body size, so a slow or hostile endpoint cannot hold or
+ * exhaust the server.
+ *
+ * @module
+ */
+import type { FetchLike } from '../../fetch.js';
+
+/** Limits of one request. */
+export interface RequestLimits {
+  readonly timeoutMs: number;
+  readonly maxBytes: number;
+}
+
+/** Why a request gave nothing usable (the text names no secret). */
+export class VerificationRequestError extends Error {
+  /** The HTTP status, when there was a response. */
+  readonly status: number | undefined;
+
+  constructor(message: string, status?: number) {
+    super(message);
+    this.name = 'VerificationRequestError';
+    this.status = status;
+  }
+}
+
+/** Send `init` to `url` and parse the JSON answer, within `limits`; only 200 is an answer. */
+export async function requestJson(
+  fetch: FetchLike,
+  url: string,
+  init: RequestInit,
+  limits: RequestLimits,
+): Promise<unknown> {
+  const signal = AbortSignal.timeout(limits.timeoutMs);
+  let response: Response;
+  try {
+    response = await fetch(url, { ...init, redirect: 'manual', signal });
+  } catch (error) {
+    const timedOut = signal.aborted;
+    throw new VerificationRequestError(
+      timedOut
+        ? `${url} did not answer within ${limits.timeoutMs} ms`
+        : `${url} is unreachable (${error instanceof Error && 'cause' in error && error.cause instanceof Error ? ((error.cause as NodeJS.ErrnoException).code ?? 'network error') : 'network error'})`,
+    );
+  }
+  if (response.status !== 200) {
+    await response.body?.cancel().catch(() => {});
+    throw new VerificationRequestError(`${url} answered HTTP ${response.status}`, response.status);
+  }
+  const text = await readCapped(response, limits.maxBytes, url, signal);
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new VerificationRequestError(`${url} answered something that is not JSON`, 200);
+  }
+}
+
+async function readCapped(
+  response: Response,
+  maxBytes: number,
+  url: string,
+  signal: AbortSignal,
+): Promise<string> {
+  const declared = Number(response.headers.get('content-length') ?? Number.NaN);
+  if (declared > maxBytes) {
+    await response.body?.cancel().catch(() => {});
+    throw new VerificationRequestError(`${url} answered more than ${maxBytes} bytes`, 200);
+  }
+  if (!response.body) return '';
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > maxBytes) {
+        throw new VerificationRequestError(`${url} answered more than ${maxBytes} bytes`, 200);
+      }
+      chunks.push(value);
+    }
+  } catch (error) {
+    await reader.cancel().catch(() => {});
+    if (error instanceof VerificationRequestError) throw error;
+    throw new VerificationRequestError(
+      signal.aborted ? `${url} did not answer in time` : `${url} broke off its answer`,
+      200,
+    );
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
