@@ -1,24 +1,25 @@
-// `npm start`: check and show the bundled example configuration with the built command.
-// Git does not keep file modes, so the example secrets file is made private (0600) first, as
-// `mcp-agent init` would have made it.
+// `npm start`: the example agent (examples/agent) served by `mcp-agent dev`, protected by the
+// embedded development authorization server: no external service needed. Extra arguments are
+// passed on (`npm start -- --auto-approve`). Builds first when dist/ is missing.
 import { spawnSync } from 'node:child_process';
-import { chmodSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const config = 'examples/basic/mcp_agent.config.yaml';
-try {
-  chmodSync(new URL('../examples/basic/mcp_agent.secrets.yaml', import.meta.url), 0o600);
-} catch {
-  // Not fatal: config check then warns about the file's mode.
+const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+if (!existsSync(new URL('../dist/index.js', import.meta.url))) {
+  const build = spawnSync(npm, ['run', 'build'], { cwd: root, stdio: 'inherit' });
+  if (build.status !== 0) process.exit(build.status ?? 1);
 }
-for (const args of [
-  ['--config', config, 'config', 'check'],
-  ['--config', config, 'config', 'show', '--verbose'],
-]) {
-  const result = spawnSync(process.execPath, ['bin/mcp-agent.js', ...args], {
-    cwd: root,
-    stdio: 'inherit',
-  });
-  if (result.status !== 0) process.exit(result.status ?? 1);
-}
+const result = spawnSync(
+  process.execPath,
+  [
+    'bin/mcp-agent.js',
+    '--config',
+    'examples/agent/mcp_agent.config.yaml',
+    'dev',
+    ...process.argv.slice(2),
+  ],
+  { cwd: root, stdio: 'inherit' },
+);
+process.exit(result.status ?? 0);

@@ -6,6 +6,21 @@
  * @module
  */
 
+// The agent as an MCP server (inbound).
+export type { App, CreateAppOptions, ListenOptions, RunningApp } from './app/create-app.js';
+export { createApp } from './app/create-app.js';
+export type {
+  AppBuilder,
+  AppSetup,
+  ToolHandler,
+  ToolOptions,
+  ToolReturn,
+  WorkflowContext,
+  WorkflowRun,
+} from './app/define.js';
+export { AppDefinition, defineApp } from './app/define.js';
+export { loadAppModule } from './app/module.js';
+export type { RunState, RunStatus } from './app/workflows.js';
 export { CONFIG_FILE_NAMES, candidatePaths, SECRETS_FILE_NAMES } from './config/discovery.js';
 export type { Environment } from './config/environment.js';
 export type { ConfigIssue } from './config/issues.js';
@@ -97,6 +112,34 @@ export { RefreshScheduler } from './oauth/scheduler.js';
 export { APP_IDENTITY, ServerAuth } from './oauth/server-auth.js';
 export type { TokenManagerOptions } from './oauth/token-manager.js';
 export { TokenManager, usesOAuth } from './oauth/token-manager.js';
+export { readCredentials } from './server/bearer.js';
+export type { ChallengeContext, Rejection, RejectionResponse } from './server/challenge.js';
+export { challengeFor, rejectionResponse } from './server/challenge.js';
+export type { BearerGuardOptions, GuardRequest, GuardResult } from './server/guard.js';
+export { BearerGuard } from './server/guard.js';
+export type { HostCheck } from './server/host-check.js';
+export { loopbackHostCheck } from './server/host-check.js';
+export type { McpHttpHandler, McpHttpHandlerOptions } from './server/http.js';
+export { createMcpHttpHandler } from './server/http.js';
+export type { CallerIdentity } from './server/identity.js';
+export { currentCaller, principalOf } from './server/identity.js';
+export type { ServedTool, ServerInfo, ToolCallContext, ToolCatalog } from './server/mcp-server.js';
+export type { ProtectedResourceMetadata } from './server/metadata.js';
+export {
+  metadataPaths,
+  protectedResourceMetadata,
+  resourceMetadataUrl,
+} from './server/metadata.js';
+export type { VerificationCacheOptions } from './server/verification-cache.js';
+export { VerificationCache } from './server/verification-cache.js';
+export { ConfiguredVerifier } from './server/verifiers/configured.js';
+export type { IntrospectionVerifierOptions } from './server/verifiers/introspection.js';
+export { IntrospectionVerifier } from './server/verifiers/introspection.js';
+export type { JwksCacheOptions } from './server/verifiers/jwks.js';
+export { JwksCache } from './server/verifiers/jwks.js';
+export type { JwtVerifierOptions } from './server/verifiers/jwt.js';
+export { JwtVerifier } from './server/verifiers/jwt.js';
+export type { TokenVerifier, Verification } from './server/verifiers/verifier.js';
 export type { AggregatedTool } from './servers/aggregator.js';
 export {
   namespacedName,

@@ -8,6 +8,7 @@ import { authComplete, authLogin, authLogout, authStatus } from './commands/auth
 import { configCheck, configShow } from './commands/config.js';
 import { doctor } from './commands/doctor.js';
 import { init } from './commands/init.js';
+import { dev, serve } from './commands/serve.js';
 import { serversList, toolsCall, toolsList } from './commands/servers.js';
 import type { CliIo, GlobalOptions, Output } from './io.js';
 import { UsageError } from './usage.js';
@@ -56,6 +57,37 @@ const LOGIN_OPTIONS: Readonly<Record<string, OptionSpec>> = {
 
 function loginFlags(options: CommandContext['options']): { noBrowser: boolean; device: boolean } {
   return { noBrowser: options['no-browser'] === true, device: options.device === true };
+}
+
+/** `--host`, `--port` and `--app` of `serve` and `dev`. */
+const SERVE_OPTIONS: Readonly<Record<string, OptionSpec>> = {
+  host: { type: 'string', value: 'HOST', help: 'address to listen on (default 127.0.0.1)' },
+  port: {
+    type: 'string',
+    value: 'PORT',
+    help: 'port to listen on (default 8000; 0: any free port)',
+  },
+  app: {
+    type: 'string',
+    value: 'PATH',
+    help: 'the app module (TypeScript or JavaScript) defining tools and workflows (default: app in the config)',
+  },
+};
+
+function portOption(value: string | boolean | undefined, name: string): number | undefined {
+  if (value === undefined || typeof value === 'boolean') return undefined;
+  const port = Number(value);
+  if (!/^\d+$/.test(value) || port > 65_535) {
+    throw new UsageError(
+      `--${name} must be a port number (0-65535), not "${value}".`,
+      'mcp-agent serve --help',
+    );
+  }
+  return port;
+}
+
+function stringOption(value: string | boolean | undefined): string | undefined {
+  return typeof value === 'string' ? value : undefined;
 }
 
 /** Every command. */
@@ -170,6 +202,53 @@ export const COMMANDS: readonly CommandSpec[] = [
       }
       return authComplete(io, global, out, address);
     },
+  },
+  {
+    path: ['serve'],
+    summary: 'run the app as an MCP server (Streamable HTTP at /mcp)',
+    usage: 'mcp-agent [--config PATH] [--json] serve [--host HOST] [--port PORT] [--app PATH]',
+    description:
+      'Serves the aggregated tools of mcp.servers and the tools and workflows of the app module over MCP\nStreamable HTTP at /mcp (and legacy SSE at /sse). With authorization.enabled, every request needs a\nbearer token for resource_server_url (JWKS or introspection), the protected-resource metadata is served\nat /.well-known/oauth-protected-resource/mcp, and tool scopes are checked. The URL is printed when it\nlistens; Ctrl-C stops it.',
+    options: SERVE_OPTIONS,
+    maxArgs: 0,
+    run: ({ io, global, out, options }) =>
+      serve(io, global, out, {
+        host: stringOption(options.host),
+        port: portOption(options.port, 'port'),
+        app: stringOption(options.app),
+      }),
+  },
+  {
+    path: ['dev'],
+    summary: 'serve the app protected by the embedded development authorization server',
+    usage:
+      'mcp-agent [--config PATH] [--json] dev [--auto-approve] [--dev-user NAME] [--issuer-port PORT] [--port PORT] [--app PATH]',
+    description:
+      'Starts a development OAuth authorization server (oidc-provider) on 127.0.0.1:8001 — dynamic client\nregistration, PKCE, JWT access tokens for the app, refresh tokens, introspection, revocation, device\nflow — and serves the app protected by it on 127.0.0.1:8000. A login page asks for a user name; with\n--auto-approve every login is approved at once as --dev-user (default "dev"), for scripts. Development\nonly: it keeps everything in memory and listens on loopback.',
+    options: {
+      ...SERVE_OPTIONS,
+      'issuer-port': {
+        type: 'string',
+        value: 'PORT',
+        help: 'port of the development authorization server (default 8001)',
+      },
+      'auto-approve': { type: 'boolean', help: 'approve every login at once (no page)' },
+      'dev-user': {
+        type: 'string',
+        value: 'NAME',
+        help: 'the user --auto-approve logs in (default dev)',
+      },
+    },
+    maxArgs: 0,
+    run: ({ io, global, out, options }) =>
+      dev(io, global, out, {
+        host: stringOption(options.host),
+        port: portOption(options.port, 'port'),
+        app: stringOption(options.app),
+        issuerPort: portOption(options['issuer-port'], 'issuer-port'),
+        autoApprove: options['auto-approve'] === true,
+        devUser: stringOption(options['dev-user']),
+      }),
   },
   {
     path: ['auth', 'status'],

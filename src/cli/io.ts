@@ -28,6 +28,8 @@ export interface CliIo {
    * shell. Tests pass a headless browser.
    */
   readonly openBrowser?: (url: URL) => Promise<boolean>;
+  /** Settles when a long-running command (`serve`, `dev`) should stop; default SIGINT/SIGTERM. */
+  readonly stop?: Promise<void>;
 }
 
 /** Global options every command accepts. */

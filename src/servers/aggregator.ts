@@ -62,6 +62,11 @@ export class ToolAggregator {
     for (const name of this.#servers) registry.settings(name);
   }
 
+  /** The names of the aggregated servers. */
+  get servers(): readonly string[] {
+    return this.#servers;
+  }
+
   /** Every allowed tool of every server (servers are asked in parallel). */
   async listTools(): Promise<AggregatedTool[]> {
     const lists = await Promise.all(this.#servers.map((server) => this.listServerTools(server)));

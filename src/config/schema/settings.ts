@@ -65,6 +65,8 @@ export const settingsSchema = z.strictObject({
   $schema: z.string().optional(),
   name: optionalString,
   description: optionalString,
+  /** Ours: the module (TypeScript or JavaScript) defining the app's tools and workflows. */
+  app: optionalString,
   mcp: mcpSchema.nullish().transform((value) => value ?? mcpSchema.parse({})),
   oauth: oauthSchema.nullish().transform((value) => value ?? oauthSchema.parse({})),
   authorization: optionalSection(authorizationSchema),

@@ -1,0 +1,277 @@
+/**
+ * `createApp()`: the whole agent served as an MCP server. It wires the configuration to the token
+ * store and token manager (downstream OAuth), the downstream servers and their aggregated tools,
+ * the app module's tools and workflows, and — with `authorization.enabled` — the inbound
+ * protection: protected-resource metadata (RFC 9728), the configured verifier (JWKS and/or
+ * introspection) behind a verification cache (shared through Redis when the token store is
+ * Redis), and the bearer guard. `listen()` serves it over node:http.
+ *
+ * Downstream servers are reached with the app's own identity here: per-caller downstream tokens
+ * are the delegated-access work. The inbound token is never sent downstream.
+ *
+ * @module
+ */
+import { createServer, type Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Settings } from '../config/schema/settings.js';
+import type { FetchLike } from '../fetch.js';
+import { type Logger, silentLogger } from '../logger.js';
+import { TokenManager } from '../oauth/token-manager.js';
+import { BearerGuard } from '../server/guard.js';
+import { type HostCheck, isLoopbackBind, loopbackHostCheck } from '../server/host-check.js';
+import { createMcpHttpHandler, type McpHttpHandler } from '../server/http.js';
+import type { ServerInfo } from '../server/mcp-server.js';
+import {
+  type ProtectedResourceMetadata,
+  protectedResourceMetadata,
+  resourceMetadataUrl,
+} from '../server/metadata.js';
+import { VerificationCache } from '../server/verification-cache.js';
+import { ConfiguredVerifier } from '../server/verifiers/configured.js';
+import { ToolAggregator } from '../servers/aggregator.js';
+import { createHttpStack, proxySettingsFrom } from '../servers/http.js';
+import { ServerRegistry } from '../servers/registry.js';
+import type { KeyValueStore } from '../stores/kv.js';
+import { RedisKeyValueStore } from '../stores/redis.js';
+import { createTokenStore } from '../stores/token-store.js';
+import { AppCatalog } from './catalog.js';
+import { AppDefinition, type AppSetup } from './define.js';
+import { WorkflowRuns } from './workflows.js';
+
+/** Options of {@link createApp}. */
+export interface CreateAppOptions {
+  readonly settings: Settings;
+  /** The app module's setup function (see `defineApp`). */
+  readonly setup?: AppSetup | undefined;
+  /** Or the tools and workflows already defined (a setup that already ran). */
+  readonly definition?: AppDefinition | undefined;
+  /** The environment for stdio servers and proxy settings. Default `process.env`. */
+  readonly env?: NodeJS.ProcessEnv;
+  readonly logger?: Logger;
+  /** Where relative token-store paths resolve. */
+  readonly cwd?: string;
+  readonly info?: ServerInfo;
+  /** The `fetch` of verification requests (JWKS, introspection, issuer metadata). */
+  readonly fetch?: FetchLike;
+  readonly now?: () => number;
+}
+
+/** Where {@link App.listen} listens. */
+export interface ListenOptions {
+  /** Default `127.0.0.1`. */
+  readonly host?: string;
+  /** Default 8000; 0 picks a free port. */
+  readonly port?: number;
+}
+
+/** A listening app. */
+export interface RunningApp {
+  /** The MCP endpoint, e.g. `http://127.0.0.1:8000/mcp`. */
+  readonly url: string;
+  readonly host: string;
+  readonly port: number;
+  readonly server: HttpServer;
+  close(): Promise<void>;
+}
+
+/** The agent as an MCP server. */
+export interface App {
+  readonly settings: Settings;
+  readonly catalog: AppCatalog;
+  /** The inbound protection; `undefined` when `authorization.enabled` is false. */
+  readonly guard: BearerGuard | undefined;
+  readonly verifier: ConfiguredVerifier | undefined;
+  readonly metadata: ProtectedResourceMetadata | undefined;
+  readonly tokens: TokenManager;
+  readonly registry: ServerRegistry;
+  /** A request listener to mount in a server of one's own. */
+  createHandler(options?: { hostCheck?: HostCheck | undefined }): McpHttpHandler;
+  listen(options?: ListenOptions): Promise<RunningApp>;
+  close(): Promise<void>;
+}
+
+const MCP_PATH = '/mcp';
+
+/** Build the app from `settings` (and the app module's setup). */
+export async function createApp(options: CreateAppOptions): Promise<App> {
+  const { settings } = options;
+  const logger = options.logger ?? silentLogger;
+  const env = options.env ?? process.env;
+  const definition = options.definition ?? new AppDefinition();
+  if (!options.definition) await options.setup?.(definition);
+
+  const http = createHttpStack(proxySettingsFrom(env));
+  const store = createTokenStore(settings.oauth.token_store, {
+    ...(options.cwd ? { cwd: options.cwd } : {}),
+  });
+  const tokens = new TokenManager({
+    store,
+    oauth: settings.oauth,
+    fetch: http.fetch,
+    backgroundRefresh: settings.oauth.background_refresh,
+    logger,
+    clientName: settings.name ?? 'mcp-agent-ts',
+  });
+  const registry = new ServerRegistry(settings, {
+    env,
+    logger,
+    http,
+    authFor: (name, server) => tokens.forServer(name, server),
+  });
+  const aggregator = registry.names().length > 0 ? new ToolAggregator(registry) : undefined;
+  const auth = settings.authorization?.enabled === true ? settings.authorization : undefined;
+  const runs = new WorkflowRuns(options.now);
+  const catalog = new AppCatalog({
+    app: definition,
+    runs,
+    aggregator,
+    toolScopes: auth?.tool_scopes ?? {},
+    logger,
+  });
+
+  let verifier: ConfiguredVerifier | undefined;
+  let guard: BearerGuard | undefined;
+  let metadata: ProtectedResourceMetadata | undefined;
+  let shared: KeyValueStore | undefined;
+  if (auth) {
+    const resource = auth.resource_server_url as string;
+    verifier = new ConfiguredVerifier(auth, {
+      fetch: options.fetch ?? http.fetch,
+      logger,
+      ...(options.now ? { now: options.now } : {}),
+    });
+    await verifier.prepare();
+    const tokenStore = settings.oauth.token_store;
+    if (tokenStore.backend === 'redis' && tokenStore.redis_url) {
+      // Replicas share verifications: keys are token hashes, values the verified claims.
+      shared = new RedisKeyValueStore({
+        url: tokenStore.redis_url.reveal(),
+        prefix: `${tokenStore.redis_prefix}:verify`,
+      });
+    }
+    const cache = new VerificationCache({
+      ttlSeconds: auth.token_cache_ttl_seconds,
+      namespace: `${auth.issuer_url}|${auth.expected_audiences.join(' ')}|${resource}`,
+      shared,
+      ...(options.now ? { now: options.now } : {}),
+    });
+    guard = new BearerGuard({
+      verifier,
+      cache,
+      resourceMetadataUrl: resourceMetadataUrl(resource),
+      requiredScopes: auth.required_scopes,
+    });
+    const toolScopes = [
+      ...[...definition.tools.values()].flatMap((tool) => tool.scopes),
+      ...[...definition.workflows.values()].flatMap((workflow) => workflow.scopes),
+      ...Object.values(auth.tool_scopes).flat(),
+    ];
+    metadata = protectedResourceMetadata({
+      resource,
+      authorizationServers: [auth.issuer_url as string],
+      scopes: [...auth.required_scopes, ...toolScopes],
+      resourceName: auth.resource_name ?? settings.name,
+      documentation: auth.service_documentation_url,
+    });
+  }
+
+  const info = options.info ?? { name: settings.name ?? 'mcp-agent-ts', version: '0.1.0' };
+  const handlers = new Set<McpHttpHandler>();
+  const createHandler = (handlerOptions: { hostCheck?: HostCheck | undefined } = {}) => {
+    const handler = createMcpHttpHandler({
+      catalog,
+      info,
+      guard,
+      metadata,
+      mcpPath: MCP_PATH,
+      hostCheck: handlerOptions.hostCheck,
+      logger,
+    });
+    handlers.add(handler);
+    return handler;
+  };
+  const servers = new Set<HttpServer>();
+
+  return {
+    settings,
+    catalog,
+    guard,
+    verifier,
+    metadata,
+    tokens,
+    registry,
+    createHandler,
+    async listen(listenOptions = {}) {
+      const host = listenOptions.host ?? '127.0.0.1';
+      const loopback = isLoopbackBind(host);
+      let port = listenOptions.port ?? 8000;
+      // The check needs the port, which 0 only reveals once listening: a late-bound check.
+      let check: HostCheck | undefined;
+      const handler = createHandler({
+        hostCheck: loopback ? (h, o) => (check ? check(h, o) : false) : undefined,
+      });
+      const server = createServer(handler);
+      await new Promise<void>((done, fail) => {
+        server.once('error', fail);
+        server.listen(port, host, () => {
+          server.off('error', fail);
+          done();
+        });
+      });
+      port = (server.address() as AddressInfo).port;
+      const publicHosts = auth?.resource_server_url ? [new URL(auth.resource_server_url).host] : [];
+      check = loopbackHostCheck(port, publicHosts);
+      servers.add(server);
+      const shown = host.includes(':') ? `[${host}]` : host;
+      const url = `http://${shown}:${port}${MCP_PATH}`;
+      if (auth?.resource_server_url) selfCheck(auth.resource_server_url, url, logger);
+      return {
+        url,
+        host,
+        port,
+        server,
+        close: async () => {
+          servers.delete(server);
+          handlers.delete(handler);
+          await handler.close();
+          server.closeAllConnections();
+          await new Promise<void>((done) => server.close(() => done()));
+        },
+      };
+    },
+    async close() {
+      for (const server of servers) {
+        server.closeAllConnections();
+        server.close();
+      }
+      servers.clear();
+      await Promise.all([...handlers].map((handler) => handler.close()));
+      runs.cancelAll();
+      tokens.close();
+      await registry.closeAll();
+      await store.close().catch(() => {});
+      await shared?.close().catch(() => {});
+      await http.close();
+    },
+  };
+}
+
+/**
+ * Warn when the advertised `resource` cannot be the URL clients call: another path (clients
+ * look for the metadata under it), or — behind a reverse proxy — say which URL must reach us.
+ */
+function selfCheck(resource: string, served: string, logger: Logger): void {
+  const advertised = new URL(resource);
+  const actual = new URL(served);
+  if (advertised.pathname.replace(/\/$/, '') !== actual.pathname) {
+    logger.warn(
+      `authorization.resource_server_url (${resource}) does not end in ${actual.pathname}, where the MCP endpoint is: clients calling ${served} will not accept the protected-resource metadata`,
+      { resource, served },
+    );
+  } else if (advertised.origin !== actual.origin) {
+    logger.warn(
+      `authorization.resource_server_url is ${resource} but the server listens at ${served}: this is right only behind a reverse proxy that forwards ${resource} here; clients must call ${resource}, which the metadata advertises`,
+      { resource, served },
+    );
+  }
+}

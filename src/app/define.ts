@@ -1,0 +1,159 @@
+/**
+ * The typed API an app module uses to add its own tools and workflows:
+ *
+ * ```ts
+ * import { defineApp } from 'mcp-agent-ts';
+ * import * as z from 'zod';
+ *
+ * export default defineApp((app) => {
+ *   app.tool('greet', { name: z.string() }, async ({ name }, { caller }) =>
+ *     `Hello ${name}, you are ${caller?.subject ?? 'anonymous'}`, { scopes: ['greet'] });
+ *   app.workflow('report', async (input, { signal }) => ({ pages: 3 }));
+ * });
+ * ```
+ *
+ * Workflows are served as mcp-agent names them: `workflows-<name>-run`, `workflows-get_status`
+ * and `workflows-cancel`.
+ *
+ * @module
+ */
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import * as z from 'zod';
+import type { CallerIdentity } from '../server/identity.js';
+import type { ToolCallContext } from '../server/mcp-server.js';
+
+/** Options of a tool or workflow. */
+export interface ToolOptions {
+  readonly description?: string;
+  /** Scopes a caller needs to use it, beyond `authorization.required_scopes`. */
+  readonly scopes?: readonly string[];
+}
+
+/** What a tool handler may return: a result, text, or any JSON value (sent as text). */
+export type ToolReturn =
+  | CallToolResult
+  | string
+  | Record<string, unknown>
+  | unknown[]
+  | number
+  | boolean
+  | null;
+
+/** A tool handler. */
+export type ToolHandler<A> = (
+  args: A,
+  context: ToolCallContext,
+) => ToolReturn | Promise<ToolReturn>;
+
+/** What a workflow run gets besides its input. */
+export interface WorkflowContext {
+  readonly caller: CallerIdentity | undefined;
+  /** Aborted by `workflows-cancel`. */
+  readonly signal: AbortSignal;
+  readonly runId: string;
+}
+
+/** A workflow: runs in the background; its result is read with `workflows-get_status`. */
+export type WorkflowRun = (
+  input: Record<string, unknown>,
+  context: WorkflowContext,
+) => unknown | Promise<unknown>;
+
+/** A tool as the app defined it. */
+export interface AppTool {
+  readonly name: string;
+  readonly description?: string | undefined;
+  readonly scopes: readonly string[];
+  readonly inputSchema: z.ZodObject;
+  readonly handler: ToolHandler<Record<string, unknown>>;
+}
+
+/** A workflow as the app defined it. */
+export interface AppWorkflow {
+  readonly name: string;
+  readonly description?: string | undefined;
+  readonly scopes: readonly string[];
+  readonly run: WorkflowRun;
+}
+
+/** The builder an app module's setup function receives. */
+export interface AppBuilder {
+  /** Add a tool; `schema` is a zod object or the shape of one. */
+  tool<S extends z.ZodRawShape>(
+    name: string,
+    schema: S | z.ZodObject<S>,
+    handler: ToolHandler<z.output<z.ZodObject<S>>>,
+    options?: ToolOptions,
+  ): AppBuilder;
+  /** Add a workflow (served as `workflows-<name>-run`). */
+  workflow(name: string, run: WorkflowRun, options?: ToolOptions): AppBuilder;
+}
+
+/** An app module's setup. */
+export type AppSetup = (app: AppBuilder) => void | Promise<void>;
+
+/** Mark `setup` as an app module's default export (typed help for the module's author). */
+export function defineApp(setup: AppSetup): AppSetup {
+  return setup;
+}
+
+const NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+
+/** The tools and workflows a setup function defines. */
+export class AppDefinition implements AppBuilder {
+  readonly tools = new Map<string, AppTool>();
+  readonly workflows = new Map<string, AppWorkflow>();
+
+  tool<S extends z.ZodRawShape>(
+    name: string,
+    schema: S | z.ZodObject<S>,
+    handler: ToolHandler<z.output<z.ZodObject<S>>>,
+    options: ToolOptions = {},
+  ): AppBuilder {
+    this.#checkName(name, 'tool');
+    const inputSchema = schema instanceof z.ZodObject ? schema : z.object(schema);
+    this.tools.set(name, {
+      name,
+      description: options.description,
+      scopes: [...(options.scopes ?? [])],
+      inputSchema,
+      handler: handler as ToolHandler<Record<string, unknown>>,
+    });
+    return this;
+  }
+
+  workflow(name: string, run: WorkflowRun, options: ToolOptions = {}): AppBuilder {
+    this.#checkName(name, 'workflow');
+    if (this.workflows.has(name)) throw new Error(`workflow "${name}" is defined twice`);
+    this.workflows.set(name, {
+      name,
+      description: options.description,
+      scopes: [...(options.scopes ?? [])],
+      run,
+    });
+    return this;
+  }
+
+  #checkName(name: string, what: string): void {
+    if (!NAME.test(name) || name.includes('/')) {
+      throw new Error(`${what} name "${name}" must be 1-64 letters, digits, "_", "-" or "."`);
+    }
+    if (what === 'tool' && (this.tools.has(name) || name.startsWith('workflows-'))) {
+      throw new Error(`tool "${name}" is defined twice or uses the reserved "workflows-" prefix`);
+    }
+  }
+}
+
+/** `value` as a tool result. */
+export function toResult(value: ToolReturn): CallToolResult {
+  if (
+    value !== null &&
+    typeof value === 'object' &&
+    !Array.isArray(value) &&
+    Array.isArray((value as { content?: unknown }).content)
+  ) {
+    return value as CallToolResult;
+  }
+  if (typeof value === 'string') return { content: [{ type: 'text', text: value }] };
+  return { content: [{ type: 'text', text: JSON.stringify(value ?? null) }] };
+}

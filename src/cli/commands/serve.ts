@@ -1,0 +1,218 @@
+/**
+ * `serve`: run the app as an MCP server (Streamable HTTP at `/mcp`, legacy SSE at `/sse`), and
+ * `dev`: the same, protected by the embedded development authorization server, for trying the
+ * whole flow with no external service.
+ *
+ * @module
+ */
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import { dirname } from 'node:path';
+import { createApp, type RunningApp } from '../../app/create-app.js';
+import { AppDefinition } from '../../app/define.js';
+import { loadAppModule } from '../../app/module.js';
+import { authorizationSchema } from '../../config/schema/authorization.js';
+import type { Settings } from '../../config/schema/settings.js';
+import { McpAgentError } from '../../errors.js';
+import type { CliIo, GlobalOptions, Output } from '../io.js';
+import { cliLogger } from '../logger.js';
+import { VERSION } from '../version.js';
+import { loadForCli } from './config.js';
+
+/** Options of `serve` and `dev`. */
+export interface ServeOptions {
+  readonly host?: string | undefined;
+  readonly port?: number | undefined;
+  /** `--app`, relative to the working directory. */
+  readonly app?: string | undefined;
+}
+
+/** Options of `dev`. */
+export interface DevOptions extends ServeOptions {
+  readonly issuerPort?: number | undefined;
+  readonly autoApprove?: boolean;
+  readonly devUser?: string | undefined;
+}
+
+function untilStopped(io: CliIo): Promise<void> {
+  if (io.stop) return io.stop;
+  return new Promise((done) => {
+    const stop = () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      done();
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+}
+
+async function definitionFor(
+  io: CliIo,
+  settings: Settings,
+  configFile: string | undefined,
+  appPath: string | undefined,
+): Promise<AppDefinition> {
+  const definition = new AppDefinition();
+  const path = appPath ?? settings.app;
+  if (path) {
+    const base = appPath ? io.cwd : configFile ? dirname(configFile) : io.cwd;
+    await (await loadAppModule(path, base))(definition);
+  }
+  return definition;
+}
+
+async function serveUntilStopped(
+  io: CliIo,
+  out: Output,
+  running: RunningApp,
+  close: () => Promise<void>,
+): Promise<number> {
+  await untilStopped(io);
+  out.human('Stopping.');
+  await running.close();
+  await close();
+  return 0;
+}
+
+/** `serve [--host H] [--port P] [--app PATH]`. */
+export async function serve(
+  io: CliIo,
+  options: GlobalOptions,
+  out: Output,
+  serveOptions: ServeOptions,
+): Promise<number> {
+  const loaded = loadForCli(io, options);
+  const logger = cliLogger(out, options.verbose);
+  const definition = await definitionFor(io, loaded.settings, loaded.configFile, serveOptions.app);
+  const app = await createApp({
+    settings: loaded.settings,
+    definition,
+    env: { ...io.env },
+    logger,
+    cwd: io.cwd,
+    info: { name: loaded.settings.name ?? 'mcp-agent-ts', version: VERSION },
+  });
+  let running: RunningApp;
+  try {
+    running = await app.listen({
+      host: serveOptions.host ?? '127.0.0.1',
+      port: serveOptions.port ?? 8000,
+    });
+  } catch (error) {
+    await app.close();
+    throw listenError(error, serveOptions);
+  }
+  const auth = app.metadata;
+  out.data({ url: running.url, protected: auth !== undefined, resource: auth?.resource ?? null });
+  out.human(
+    `Serving MCP at ${running.url}${auth ? ` (protected; tokens from ${auth.authorization_servers[0]})` : ' (authorization is off: anyone who can reach it may call its tools)'}`,
+  );
+  return serveUntilStopped(io, out, running, () => app.close());
+}
+
+function listenError(error: unknown, options: ServeOptions): McpAgentError {
+  const code = (error as NodeJS.ErrnoException).code;
+  const where = `${options.host ?? '127.0.0.1'}:${options.port ?? 8000}`;
+  return new McpAgentError(
+    'USAGE',
+    code === 'EADDRINUSE'
+      ? `Port ${where} is in use; pick another with --port.`
+      : `Cannot listen on ${where} (${code ?? 'unknown error'}).`,
+    { cause: error },
+  );
+}
+
+/** A free loopback port (the development server must know the app's URL before it listens). */
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  probe.listen(0, '127.0.0.1');
+  await once(probe, 'listening');
+  const { port } = probe.address() as { port: number };
+  await new Promise((done) => probe.close(done));
+  return port;
+}
+
+/** `dev`: the development authorization server, and the app served protected by it. */
+export async function dev(
+  io: CliIo,
+  options: GlobalOptions,
+  out: Output,
+  devOptions: DevOptions,
+): Promise<number> {
+  const loaded = loadForCli(io, options);
+  const logger = cliLogger(out, options.verbose);
+  const definition = await definitionFor(io, loaded.settings, loaded.configFile, devOptions.app);
+  const host = devOptions.host ?? '127.0.0.1';
+  const port =
+    devOptions.port === 0 || devOptions.port === undefined
+      ? devOptions.port === 0
+        ? await freePort()
+        : 8000
+      : devOptions.port;
+  const resource = `http://${host.includes(':') ? `[${host}]` : host}:${port}/mcp`;
+  const configured = loaded.settings.authorization;
+  const required = configured?.required_scopes.length ? configured.required_scopes : ['mcp:tools'];
+  const scopes = [
+    ...required,
+    ...[...definition.tools.values()].flatMap((tool) => tool.scopes),
+    ...[...definition.workflows.values()].flatMap((workflow) => workflow.scopes),
+    ...Object.values(configured?.tool_scopes ?? {}).flat(),
+  ];
+  // Loaded only here: the package root does not pull oidc-provider in.
+  const { startDevAuthorizationServer } = await import('../../dev/authorization-server.js');
+  const issuerServer = await startDevAuthorizationServer({
+    port: devOptions.issuerPort ?? 8001,
+    resources: [resource],
+    scopes: [...new Set(scopes)],
+    autoApprove: devOptions.autoApprove === true,
+    ...(devOptions.devUser ? { devUser: devOptions.devUser } : {}),
+    logger,
+  });
+  let app: Awaited<ReturnType<typeof createApp>> | undefined;
+  try {
+    const settings: Settings = {
+      ...loaded.settings,
+      authorization: authorizationSchema.parse({
+        required_scopes: required,
+        tool_scopes: configured?.tool_scopes ?? {},
+        enabled: true,
+        issuer_url: issuerServer.issuer,
+        resource_server_url: resource,
+        expected_audiences: [resource],
+        introspection_client_id: issuerServer.introspection.clientId,
+        introspection_client_secret: issuerServer.introspection.clientSecret,
+        resource_name: loaded.settings.name ?? 'mcp-agent-ts (development)',
+      }),
+    };
+    app = await createApp({
+      settings,
+      definition,
+      env: { ...io.env },
+      logger,
+      cwd: io.cwd,
+      info: { name: loaded.settings.name ?? 'mcp-agent-ts', version: VERSION },
+    });
+    const running = await app.listen({ host, port }).catch((error: unknown) => {
+      throw listenError(error, { host, port });
+    });
+    out.data({ url: running.url, issuer: issuerServer.issuer, resource });
+    out.human(
+      [
+        `Development authorization server: ${issuerServer.issuer}${devOptions.autoApprove ? ` (approves at once as "${devOptions.devUser ?? 'dev'}")` : ' (log in with any user name)'}`,
+        `Serving MCP at ${running.url} (protected; scopes: ${required.join(' ')})`,
+        `Connect an MCP client (the MCP Inspector: npx @modelcontextprotocol/inspector, transport "Streamable HTTP", URL ${running.url});`,
+        'it discovers the authorization server, registers itself and logs you in. Ctrl-C stops both.',
+      ].join('\n'),
+    );
+    const started = app;
+    return await serveUntilStopped(io, out, running, async () => {
+      await started.close();
+      await issuerServer.close();
+    });
+  } catch (error) {
+    await app?.close();
+    await issuerServer.close();
+    throw error;
+  }
+}
