@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { errors, jwtVerify } from 'jose';
+import { decodeProtectedHeader, errors, jwtVerify, type ProtectedHeaderParameters } from 'jose';
 import { type CallerIdentity, scopesOf } from '../identity.js';
 import type { JwksCache } from './jwks.js';
 import { invalid, type TokenVerifier, type Verification } from './verifier.js';
@@ -38,19 +38,14 @@ export interface JwtVerifierOptions {
 /** Three base64url segments (a JWS compact serialization); a JWE has five and is refused. */
 export const JWT_SHAPE = /^[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*$/;
 
-class KeyUnavailable extends Error {
-  readonly retryAfterSeconds: number;
-
-  constructor(retryAfterSeconds: number) {
-    super('the signing keys are unavailable');
-    this.retryAfterSeconds = retryAfterSeconds;
-  }
-}
+const REQUIRED_CLAIMS = ['exp', 'iat', 'sub'];
 
 /** Verifies JWT access tokens. */
 export class JwtVerifier implements TokenVerifier {
   readonly #options: JwtVerifierOptions;
   readonly #algorithms: string[];
+  readonly #audiences: string[];
+  readonly #tolerance: number;
   readonly #now: () => number;
 
   constructor(options: JwtVerifierOptions) {
@@ -59,36 +54,38 @@ export class JwtVerifier implements TokenVerifier {
     this.#algorithms = [...(options.algorithms ?? DEFAULT_ALGORITHMS)].filter(
       (alg) => alg.toLowerCase() !== 'none' && !/^HS/i.test(alg),
     );
+    this.#audiences = [...options.audiences];
+    this.#tolerance = Math.min(300, options.clockToleranceSeconds ?? 30);
   }
 
   async verify(token: string): Promise<Verification> {
     if (token.length > 8192 || !JWT_SHAPE.test(token)) return invalid();
-    const jwks = this.#options.jwks;
+    // The algorithm allow-list and the key come first (jose would check the list before its key
+    // function too): a token with a refused `alg` or an unknown key never costs a JWKS request
+    // beyond the cooldown, and the key is handed to jose directly.
+    let header: ProtectedHeaderParameters;
     try {
-      const { payload } = await jwtVerify(
-        token,
-        async (header) => {
-          const selection = await jwks.select(header);
-          switch (selection.kind) {
-            case 'key':
-              return selection.key;
-            case 'unavailable':
-              throw new KeyUnavailable(selection.retryAfterSeconds);
-            default:
-              throw new errors.JWKSNoMatchingKey();
-          }
-        },
-        {
-          issuer: this.#options.issuer,
-          audience: [...this.#options.audiences],
-          algorithms: this.#algorithms,
-          clockTolerance: Math.min(300, this.#options.clockToleranceSeconds ?? 30),
-          maxTokenAge: this.#options.maxTokenAgeSeconds ?? 86_400,
-          requiredClaims: ['exp', 'iat', 'sub'],
-          currentDate: new Date(this.#now()),
-          ...(this.#options.requireAccessTokenType ? { typ: 'at+jwt' } : {}),
-        },
-      );
+      header = decodeProtectedHeader(token);
+    } catch {
+      return invalid();
+    }
+    if (typeof header.alg !== 'string' || !this.#algorithms.includes(header.alg)) return invalid();
+    const selection = await this.#options.jwks.select(header);
+    if (selection.kind === 'unavailable') {
+      return { ok: false, reason: 'unavailable', retryAfterSeconds: selection.retryAfterSeconds };
+    }
+    if (selection.kind !== 'key') return invalid();
+    try {
+      const { payload } = await jwtVerify(token, selection.key, {
+        issuer: this.#options.issuer,
+        audience: this.#audiences,
+        algorithms: this.#algorithms,
+        clockTolerance: this.#tolerance,
+        maxTokenAge: this.#options.maxTokenAgeSeconds ?? 86_400,
+        requiredClaims: REQUIRED_CLAIMS,
+        currentDate: new Date(this.#now()),
+        ...(this.#options.requireAccessTokenType ? { typ: 'at+jwt' } : {}),
+      });
       if (Object.hasOwn(payload, 'cnf')) return invalid();
       if (typeof payload.sub !== 'string' || payload.sub === '') return invalid();
       const claims = payload as Record<string, unknown>;
@@ -104,9 +101,6 @@ export class JwtVerifier implements TokenVerifier {
       };
       return { ok: true, identity };
     } catch (error) {
-      if (error instanceof KeyUnavailable) {
-        return { ok: false, reason: 'unavailable', retryAfterSeconds: error.retryAfterSeconds };
-      }
       if (error instanceof errors.JWTExpired) return invalid('the access token expired');
       return invalid();
     }
