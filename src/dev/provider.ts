@@ -107,6 +107,10 @@ export async function createDevProvider(settings: DevProviderSettings): Promise<
       // RFC 7591 fields MCP clients send; the validator also carries the cross-field rule.
       properties: ['software_id', 'software_version'],
       validator: (_ctx, key, value, metadata) => {
+        // A registered `scope` would cap what the client may ask for later; MCP clients register
+        // with the scope of the first challenge and must be able to step up (MCP "Scope
+        // Selection Strategy"), so a development server lets every client ask for every scope.
+        if (key === 'software_id') delete (metadata as { scope?: unknown }).scope;
         if (value !== undefined && typeof value !== 'string') {
           throw new errors.InvalidClientMetadata(`${key} must be a string`);
         }

@@ -19,7 +19,7 @@ import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/
 import type { Logger } from '../logger.js';
 import type { BearerGuard } from './guard.js';
 import type { HostCheck } from './host-check.js';
-import { type CallerIdentity, principalOf, runAsCaller } from './identity.js';
+import { CALLER, type CallerIdentity, principalOf } from './identity.js';
 import { createMcpServer, type ServerInfo, type ToolCatalog } from './mcp-server.js';
 import { metadataPaths, metadataResponse, type ProtectedResourceMetadata } from './metadata.js';
 
@@ -137,7 +137,12 @@ function authInfoOf(identity: CallerIdentity): NonNullable<AuthedRequest['auth']
     ...(identity.expiresAt !== undefined
       ? { expiresAt: Math.floor(identity.expiresAt / 1000) }
       : {}),
-    extra: { issuer: identity.issuer, subject: identity.subject, claims: identity.claims },
+    extra: {
+      issuer: identity.issuer,
+      subject: identity.subject,
+      claims: identity.claims,
+      [CALLER]: identity,
+    },
   };
 }
 
@@ -246,7 +251,7 @@ export function createMcpHttpHandler(options: McpHttpHandlerOptions): McpHttpHan
     }
     if (identity) req.auth = authInfoOf(identity);
     const transport = session.transport as StreamableHTTPServerTransport;
-    await runAsCaller(identity, () => transport.handleRequest(req, res, body));
+    await transport.handleRequest(req, res, body);
   }
 
   async function openStreamable(principal: string): Promise<Session> {
@@ -273,11 +278,14 @@ export function createMcpHttpHandler(options: McpHttpHandlerOptions): McpHttpHan
   async function openSse(res: ServerResponse, identity: CallerIdentity | undefined): Promise<void> {
     const principal = identity ? principalOf(identity) : ANONYMOUS;
     const server = createMcpServer(options.catalog, options.info, logger);
-    const transport = new SSEServerTransport('/messages', res);
+    // The SDK names SSE sessions with a UUID (122 random bits); ours adds 192 more, and a message
+    // must carry both.
+    const id = `sse:${randomBytes(24).toString('base64url')}`;
+    const transport = new SSEServerTransport(`/messages?s=${id.slice(4)}`, res);
     const session: Session = { kind: 'sse', principal, server, transport };
-    sessions.set(transport.sessionId, session);
+    sessions.set(id, session);
     res.on('close', () => {
-      sessions.delete(transport.sessionId);
+      sessions.delete(id);
       void server.close().catch(() => {});
     });
     await server.connect(transport);
@@ -290,8 +298,9 @@ export function createMcpHttpHandler(options: McpHttpHandlerOptions): McpHttpHan
     identity: CallerIdentity | undefined,
   ): Promise<void> {
     const principal = identity ? principalOf(identity) : ANONYMOUS;
-    const session = sessionFor(url.searchParams.get('sessionId') ?? undefined, principal, 'sse');
-    if (!session) {
+    const secret = url.searchParams.get('s');
+    const session = secret === null ? undefined : sessionFor(`sse:${secret}`, principal, 'sse');
+    if (!session || url.searchParams.get('sessionId') !== session.transport.sessionId) {
       jsonRpcError(res, 404, -32001, 'Session not found');
       return;
     }
@@ -300,12 +309,16 @@ export function createMcpHttpHandler(options: McpHttpHandlerOptions): McpHttpHan
     if (!checkToolScopes(res, identity, body)) return;
     if (identity) req.auth = authInfoOf(identity);
     const transport = session.transport as SSEServerTransport;
-    await runAsCaller(identity, () => transport.handlePostMessage(req, res, body));
+    await transport.handlePostMessage(req, res, body);
   }
 
   async function route(req: AuthedRequest, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://mcp-agent.invalid');
-    if (options.hostCheck && !options.hostCheck(req.headers.host, req.headers.origin)) {
+    const isMetadata = metadataAt.has(url.pathname);
+    // The metadata is public and meant to be read cross-origin (a browser-based client such as
+    // the MCP Inspector): only its Host is checked.
+    const origin = isMetadata ? undefined : req.headers.origin;
+    if (options.hostCheck && !options.hostCheck(req.headers.host, origin)) {
       send(
         res,
         403,
@@ -314,7 +327,7 @@ export function createMcpHttpHandler(options: McpHttpHandlerOptions): McpHttpHan
       );
       return;
     }
-    if (metadataAt.has(url.pathname) && options.metadata) {
+    if (isMetadata && options.metadata) {
       const answer = metadataResponse(req.method ?? 'GET', options.metadata);
       send(res, answer.status, answer.headers, answer.body);
       return;

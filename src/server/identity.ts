@@ -35,12 +35,32 @@ export function principalOf(identity: Pick<CallerIdentity, 'issuer' | 'subject'>
  * an array of strings, as some providers send). Only the space separates; empty items are dropped.
  */
 export function scopesOf(claims: Readonly<Record<string, unknown>>): string[] {
-  const scope = Object.hasOwn(claims, 'scope') ? claims.scope : claims.scp;
-  if (typeof scope === 'string') return scope.split(' ').filter((item) => item !== '');
-  if (Array.isArray(scope) && scope.every((item) => typeof item === 'string')) {
-    return scope.filter((item) => item !== '' && !item.includes(' '));
+  if (Object.hasOwn(claims, 'scope')) {
+    // RFC 9068: a space-separated string; anything else grants nothing.
+    return typeof claims.scope === 'string'
+      ? claims.scope.split(' ').filter((item) => item !== '')
+      : [];
+  }
+  const scp = claims.scp;
+  if (typeof scp === 'string') return scp.split(' ').filter((item) => item !== '');
+  if (Array.isArray(scp) && scp.every((item) => typeof item === 'string')) {
+    return scp.filter((item) => item !== '' && !item.includes(' '));
   }
   return [];
+}
+
+/**
+ * Where the HTTP layer puts the identity in the SDK's `authInfo.extra` (a symbol: it is not
+ * serialised and no JSON key can forge it).
+ */
+export const CALLER: unique symbol = Symbol('mcp-agent-ts.caller');
+
+/** The identity the HTTP layer attached to an SDK `authInfo`, if any. */
+export function callerFromAuthInfo(
+  authInfo: { extra?: Record<string | symbol, unknown> } | undefined,
+): CallerIdentity | undefined {
+  const value = authInfo?.extra?.[CALLER];
+  return value !== null && typeof value === 'object' ? (value as CallerIdentity) : undefined;
 }
 
 const storage = new AsyncLocalStorage<CallerIdentity>();

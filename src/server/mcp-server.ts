@@ -1,8 +1,8 @@
 /**
  * The MCP server the agent serves: a low-level SDK `Server` per session whose `tools/list` and
  * `tools/call` come from a {@link ToolCatalog} (the app's own tools and workflows, and the
- * downstream servers' tools). Each call runs with the caller's identity ({@link currentCaller}
- * and `extra.authInfo`); scope checks happen earlier, in the HTTP layer, so the client gets a
+ * downstream servers' tools). Each call runs with the caller's identity (`currentCaller()` and
+ * `extra.authInfo`); scope checks happen earlier, in the HTTP layer, so the client gets a
  * 403 it can step up on.
  *
  * @module
@@ -15,7 +15,7 @@ import {
   type Tool,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from '../logger.js';
-import { type CallerIdentity, currentCaller } from './identity.js';
+import { type CallerIdentity, callerFromAuthInfo, runAsCaller } from './identity.js';
 
 /** What a tool handler gets besides its arguments. */
 export interface ToolCallContext {
@@ -64,11 +64,13 @@ export function createMcpServer(catalog: ToolCatalog, info: ServerInfo, logger?:
     if (!tool) {
       return { isError: true, content: [{ type: 'text', text: `Unknown tool: ${name}` }] };
     }
+    const caller = callerFromAuthInfo(extra.authInfo);
     try {
-      return await tool.call(request.params.arguments ?? {}, {
-        caller: currentCaller(),
-        signal: extra.signal,
-      });
+      // Only the tool runs with the caller as `currentCaller()`: the AsyncLocalStorage is entered
+      // for the handler, not for the transport's work around it.
+      return await runAsCaller(caller, () =>
+        tool.call(request.params.arguments ?? {}, { caller, signal: extra.signal }),
+      );
     } catch (error) {
       // A handler's failure is the tool's result (the client sees it), not a protocol error; its
       // message is the handler's own.

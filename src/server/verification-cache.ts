@@ -161,8 +161,10 @@ export class VerificationCache {
         : { until: entry.until, refused: result.reason === 'invalid' ? result.description : '' },
     );
     if (value.length > MAX_SHARED_VALUE) return;
-    await shared
-      .set(key, value, { ttlMs: Math.max(1, entry.until - this.#now()) })
-      .catch(() => undefined);
+    try {
+      await shared.set(key, value, { ttlMs: Math.max(1, entry.until - this.#now()) });
+    } catch {
+      // The shared cache is an optimisation: a failed write costs another replica a verification.
+    }
   }
 }

@@ -71,6 +71,14 @@ export const authorizationSchema = z
       if (!Array.isArray(auth.expected_audiences) || auth.expected_audiences.length === 0) {
         missing.push('expected_audiences');
       }
+      // RFC 8707 §2 / RFC 9728 §2: a resource identifier has no fragment.
+      if (typeof auth.resource_server_url === 'string' && auth.resource_server_url.includes('#')) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['resource_server_url'],
+          message: 'must not have a fragment (#…): it is a resource identifier (RFC 8707 §2)',
+        });
+      }
       if (missing.length > 0) {
         ctx.addIssue({
           code: 'custom',

@@ -44,7 +44,7 @@ export function checkEndpoint(value: string, key: string): void {
   if (
     !url ||
     (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopback(url))) ||
-    url.hash
+    value.includes('#')
   ) {
     throw new McpAgentError(
       'CONFIG_INVALID',
@@ -156,7 +156,18 @@ export class ConfiguredVerifier implements TokenVerifier {
     };
     const clientId = settings.introspection_client_id ?? settings.client_id;
     if (!endpoints.jwksUri || (!endpoints.introspectionEndpoint && clientId)) {
-      const metadata = await issuerMetadata(issuer, this.#options.fetch);
+      let metadata: Record<string, unknown>;
+      try {
+        metadata = await issuerMetadata(issuer, this.#options.fetch);
+      } catch (error) {
+        // With a configured JWKS, JWTs need no metadata: verify them, without introspection.
+        if (!endpoints.jwksUri) throw error;
+        this.#options.logger?.warn(
+          `the metadata of ${issuer} could not be fetched (${error instanceof Error ? error.message : 'unknown error'}); tokens that are not JWTs cannot be introspected until the server restarts (set authorization.introspection_endpoint to avoid discovery)`,
+          { issuer },
+        );
+        metadata = {};
+      }
       const text = (value: unknown) => (typeof value === 'string' ? value : undefined);
       endpoints = {
         jwksUri: endpoints.jwksUri ?? text(metadata.jwks_uri),

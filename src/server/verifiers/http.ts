@@ -48,6 +48,15 @@ export async function requestJson(
     await response.body?.cancel().catch(() => {});
     throw new VerificationRequestError(`${url} answered HTTP ${response.status}`, response.status);
   }
+  const type =
+    (response.headers.get('content-type') ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+  if (type !== 'application/json' && !/^application\/[a-z0-9.+-]*\+json$/.test(type)) {
+    await response.body?.cancel().catch(() => {});
+    throw new VerificationRequestError(
+      `${url} answered ${type || 'no content type'}, not JSON`,
+      200,
+    );
+  }
   const text = await readCapped(response, limits.maxBytes, url, signal);
   try {
     return JSON.parse(text);

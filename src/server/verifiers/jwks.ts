@@ -108,14 +108,19 @@ export class JwksCache {
       if (!this.#keys) return this.#unavailable();
     }
     const now = this.#now();
-    if (now - this.#fetchedAt > (this.#options.maxAgeMs ?? 600_000) && now >= this.#backoffUntil) {
+    const age = now - this.#fetchedAt;
+    if (age > (this.#options.maxStaleMs ?? 86_400_000)) {
+      // Too old to trust without a refresh: wait for one (unless failures are backing off).
+      if (now >= this.#backoffUntil) await this.#refresh();
+      if (this.#now() - this.#fetchedAt > (this.#options.maxStaleMs ?? 86_400_000)) {
+        return this.#unavailable();
+      }
+    } else if (age > (this.#options.maxAgeMs ?? 600_000) && now >= this.#backoffUntil) {
       void this.#refresh();
     }
-    if (now - this.#fetchedAt > (this.#options.maxStaleMs ?? 86_400_000)) {
-      return this.#unavailable();
-    }
     let candidates = this.#match(alg, kid);
-    if (candidates.length === 0 && kid !== undefined && this.#mayRefetch()) {
+    if (candidates.length === 0 && kid !== undefined && (this.#inflight || this.#mayRefetch())) {
+      // A refresh under way (a background one, or another request's) may bring the key.
       await this.#refresh();
       candidates = this.#match(alg, kid);
     }
@@ -198,9 +203,12 @@ export class JwksCache {
           ? (body as { keys: unknown[] }).keys
           : undefined;
       if (!keys) throw new Error(`${this.#options.uri} is not a JWK Set`);
-      this.#keys = keys
+      const usableKeys = keys
         .filter((key): key is JWK => key !== null && typeof key === 'object' && !Array.isArray(key))
         .slice(0, MAX_KEYS);
+      // An empty set is a broken answer, not a rotation to no keys: keep the known ones.
+      if (usableKeys.length === 0) throw new Error(`${this.#options.uri} lists no keys`);
+      this.#keys = usableKeys;
       this.#fetchedAt = this.#now();
       this.#failures = 0;
       this.#backoffUntil = 0;

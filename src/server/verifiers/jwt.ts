@@ -87,6 +87,11 @@ export class JwtVerifier implements TokenVerifier {
         ...(this.#options.requireAccessTokenType ? { typ: 'at+jwt' } : {}),
       });
       if (Object.hasOwn(payload, 'cnf')) return invalid();
+      // jose checks the types only: 1e309 parses to Infinity, a token that would never expire.
+      for (const claim of ['exp', 'iat', 'nbf'] as const) {
+        const value = payload[claim];
+        if (value !== undefined && !Number.isFinite(value)) return invalid();
+      }
       if (typeof payload.sub !== 'string' || payload.sub === '') return invalid();
       const claims = payload as Record<string, unknown>;
       const clientId = typeof claims.client_id === 'string' ? claims.client_id : claims.azp;
