@@ -122,7 +122,7 @@ export { loopbackHostCheck } from './server/host-check.js';
 export type { McpHttpHandler, McpHttpHandlerOptions } from './server/http.js';
 export { createMcpHttpHandler } from './server/http.js';
 export type { CallerIdentity } from './server/identity.js';
-export { currentCaller, principalOf } from './server/identity.js';
+export { currentCaller, enableCallerContext, principalOf } from './server/identity.js';
 export type { ServedTool, ServerInfo, ToolCallContext, ToolCatalog } from './server/mcp-server.js';
 export type { ProtectedResourceMetadata } from './server/metadata.js';
 export {

@@ -66,8 +66,7 @@ export function createMcpServer(catalog: ToolCatalog, info: ServerInfo, logger?:
     }
     const caller = callerFromAuthInfo(extra.authInfo);
     try {
-      // Only the tool runs with the caller as `currentCaller()`: the AsyncLocalStorage is entered
-      // for the handler, not for the transport's work around it.
+      // Only the tool runs with the caller as `currentCaller()` (when the caller context is on).
       return await runAsCaller(caller, () =>
         tool.call(request.params.arguments ?? {}, { caller, signal: extra.signal }),
       );

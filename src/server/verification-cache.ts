@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import type { KeyValueStore } from '../stores/kv.js';
 import type { CallerIdentity } from './identity.js';
 import type { TokenVerifier, Verification } from './verifiers/verifier.js';
@@ -60,7 +60,7 @@ export class VerificationCache {
 
   /** The verification of `token`: cached, shared with a verification in flight, or new. */
   verify(token: string, verifier: TokenVerifier): Promise<Verification> {
-    const key = this.#prefix + createHash('sha256').update(token).digest('base64url');
+    const key = this.#prefix + hash('sha256', token, 'base64url');
     const entry = this.#entries.get(key);
     if (entry) {
       if (entry.until > this.#now()) {

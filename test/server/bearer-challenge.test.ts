@@ -9,6 +9,7 @@ import { BearerGuard } from '../../src/server/guard.js';
 import {
   type CallerIdentity,
   currentCaller,
+  enableCallerContext,
   principalOf,
   runAsCaller,
   scopesOf,
@@ -582,7 +583,25 @@ describe('identity', () => {
     expect(a).not.toBe(b);
   });
 
-  test('runAsCaller / currentCaller follow async continuations only inside', async () => {
+  test('without the caller context, currentCaller() refuses during a call rather than guess', async () => {
+    const caller = identity(['a']);
+    expect(currentCaller()).toBeUndefined();
+    await expect(
+      runAsCaller(caller, async () => {
+        await new Promise((resolve) => setImmediate(resolve));
+        return currentCaller();
+      }),
+    ).rejects.toMatchObject({
+      code: 'USAGE',
+      message: expect.stringContaining('useCallerContext'),
+    });
+    // Outside any call again: nothing, no error.
+    expect(currentCaller()).toBeUndefined();
+    expect(await runAsCaller(undefined, async () => 42)).toBe(42);
+  });
+
+  test('with the caller context on, runAsCaller / currentCaller follow async continuations only inside', async () => {
+    enableCallerContext();
     const caller = identity(['a']);
     expect(currentCaller()).toBeUndefined();
     const seen = await runAsCaller(caller, async () => {
@@ -591,6 +610,6 @@ describe('identity', () => {
     });
     expect(seen).toBe(caller);
     expect(currentCaller()).toBeUndefined();
-    expect(runAsCaller(undefined, () => currentCaller())).toBeUndefined();
+    expect(await runAsCaller(undefined, () => currentCaller())).toBeUndefined();
   });
 });

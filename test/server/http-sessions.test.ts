@@ -38,6 +38,7 @@ beforeAll(async () => {
     downstream: true,
     authorization: { tool_scopes: { 'down/whoami': ['mcp:admin'] } },
     setup: (app) => {
+      app.useCallerContext();
       app.tool('me', {}, async (_args, { caller }) => {
         // Let other calls interleave before reading the ambient caller.
         for (let turn = Math.floor(Math.random() * 4); turn > 0; turn--) {

@@ -1,0 +1,22 @@
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:http';
+import { createInterface } from 'node:readline';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { Agent, fetch as undiciFetch } from 'undici';
+const mode = process.argv[2];
+const { privateKey, publicKey } = await generateKeyPair('RS256');
+const jwk = { ...(await exportJWK(publicKey)), kid: 'k', alg: 'RS256', use: 'sig' };
+const srv = createServer((req, res) => { res.writeHead(200, { 'content-type': 'application/json' }); res.end(JSON.stringify({ keys: [jwk] })); });
+await new Promise((d) => srv.listen(0, '127.0.0.1', d));
+const ISSUER = `http://127.0.0.1:${srv.address().port}`; const RESOURCE = 'http://127.0.0.1/mcp';
+const token = await new SignJWT({ scope: 'mcp:tools', client_id: 'b' }).setProtectedHeader({ alg: 'RS256', kid: 'k' }).setIssuer(ISSUER).setAudience(RESOURCE).setSubject('a').setIssuedAt().setExpirationTime('2h').sign(privateKey);
+const child = spawn(process.execPath, ['--cpu-prof', '--cpu-prof-dir=/tmp/prof', 'bench/inbound-server.mjs', mode], { env: { ...process.env, ISSUER, JWKS_URI: `${ISSUER}/jwks`, RESOURCE }, stdio: ['pipe', 'pipe', 'inherit'] });
+const url = JSON.parse(await new Promise((r) => createInterface({ input: child.stdout }).once('line', r))).url;
+const d = new Agent({ connections: 16 });
+async function post(body, headers = {}) { const r = await undiciFetch(url, { method: 'POST', dispatcher: d, headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...(mode === 'ours' ? { authorization: `Bearer ${token}` } : {}), ...headers }, body: JSON.stringify(body) }); await r.text(); return r; }
+const r = await post({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'b', version: '1' } } });
+const h = { 'mcp-session-id': r.headers.get('mcp-session-id') };
+let next = 0; const s = performance.now();
+await Promise.all(Array.from({ length: 8 }, async () => { while (next < 8000) { next++; await post({ jsonrpc: '2.0', id: next, method: 'tools/call', params: { name: 'echo', arguments: { text: 'x' } } }, h); } }));
+console.log(mode, (8000 / ((performance.now() - s) / 1000)).toFixed(0), '/s');
+child.stdin.end(); await new Promise((r) => child.once('exit', r)); await d.close(); srv.close();
