@@ -11,9 +11,9 @@ import * as z from 'zod';
 import type { Logger } from '../logger.js';
 import { principalOf } from '../server/identity.js';
 import type { ServedTool, ToolCatalog } from '../server/mcp-server.js';
-import type { ToolAggregator } from '../servers/aggregator.js';
+import { namespacedName, parseNamespacedName, type ToolAggregator } from '../servers/aggregator.js';
 import { type AppDefinition, type AppWorkflow, toResult } from './define.js';
-import type { WorkflowRuns } from './workflows.js';
+import { WorkflowLimitError, type WorkflowRuns } from './workflows.js';
 
 const ANONYMOUS = 'anonymous';
 
@@ -34,6 +34,30 @@ function text(value: unknown, isError = false) {
   };
 }
 
+/** The one spelling of a downstream tool name (`SERVER/TOOL`, escaped), or `undefined`. */
+export function canonicalToolName(name: string): string | undefined {
+  const parsed = parseNamespacedName(name);
+  return parsed ? namespacedName(parsed.server, parsed.tool) : undefined;
+}
+
+/**
+ * `authorization.tool_scopes` by the names tools are called with: a downstream tool's key is
+ * brought to its escaped spelling (`down/a/b` → `down/a~1b`), an app tool's kept as written. Own
+ * keys only (`constructor` is not a tool).
+ */
+export function toolScopeMap(
+  scopes: Readonly<Record<string, readonly string[]>>,
+): Map<string, readonly string[]> {
+  const map = new Map<string, readonly string[]>();
+  for (const key of Object.keys(scopes)) {
+    const value = Object.hasOwn(scopes, key) ? scopes[key] : undefined;
+    if (!value) continue;
+    const name = key.includes('/') ? (canonicalToolName(key) ?? key) : key;
+    map.set(name, [...new Set([...(map.get(name) ?? []), ...value])]);
+  }
+  return map;
+}
+
 /** Options of {@link AppCatalog}. */
 export interface AppCatalogOptions {
   readonly app: AppDefinition;
@@ -49,8 +73,11 @@ export class AppCatalog implements ToolCatalog {
   readonly #options: AppCatalogOptions;
   readonly #own: ServedTool[];
 
+  readonly #toolScopes: ReadonlyMap<string, readonly string[]>;
+
   constructor(options: AppCatalogOptions) {
     this.#options = options;
+    this.#toolScopes = toolScopeMap(options.toolScopes ?? {});
     this.#own = [
       ...[...options.app.tools.values()].map(
         (tool): ServedTool => ({
@@ -110,14 +137,19 @@ export class AppCatalog implements ToolCatalog {
             ) {
               return text('run_parameters must be an object', true);
             }
-            return text(
-              runs.start(
-                workflow,
-                (input ?? {}) as Record<string, unknown>,
-                principal(context.caller),
-                context.caller,
-              ),
-            );
+            try {
+              return text(
+                runs.start(
+                  workflow,
+                  (input ?? {}) as Record<string, unknown>,
+                  principal(context.caller),
+                  context.caller,
+                ),
+              );
+            } catch (error) {
+              if (error instanceof WorkflowLimitError) return text(error.message, true);
+              throw error;
+            }
           },
         }),
       ),
@@ -149,7 +181,7 @@ export class AppCatalog implements ToolCatalog {
   }
 
   scopesFor(name: string): readonly string[] {
-    const configured = this.#options.toolScopes?.[name] ?? [];
+    const configured = this.#toolScopes.get(name) ?? [];
     const own = this.#own.find((tool) => tool.definition.name === name)?.scopes ?? [];
     return own.length === 0 ? configured : [...new Set([...own, ...configured])];
   }
@@ -163,7 +195,9 @@ export class AppCatalog implements ToolCatalog {
     const own = this.#own.find((tool) => tool.definition.name === name);
     if (own) return own;
     const aggregator = this.#options.aggregator;
-    if (!aggregator || !name.includes('/')) return undefined;
+    // One spelling per tool: the one tools/list shows (escaped), which is also the one its scopes
+    // are looked up by. `down/a/b` and `down/a~1b` would otherwise reach the same tool.
+    if (!aggregator || canonicalToolName(name) !== name) return undefined;
     return this.#served(name, aggregator);
   }
 
@@ -171,7 +205,18 @@ export class AppCatalog implements ToolCatalog {
     return {
       definition: definition ?? { name, inputSchema: { type: 'object' } },
       scopes: this.scopesFor(name),
-      call: (args) => aggregator.callTool(name, args),
+      call: async (args) => {
+        try {
+          return await aggregator.callTool(name, args);
+        } catch (error) {
+          // The library's sentences name servers, URLs and config keys: for the log, not callers.
+          this.#options.logger?.warn(
+            `tool "${name}" failed: ${error instanceof Error ? error.message : 'unknown error'}`,
+            { tool: name },
+          );
+          return text(`The tool ${name} could not be run right now.`, true);
+        }
+      },
     };
   }
 

@@ -151,7 +151,19 @@ export async function createApp(options: CreateAppOptions): Promise<App> {
     }
     const cache = new VerificationCache({
       ttlSeconds: auth.token_cache_ttl_seconds,
-      namespace: `${auth.issuer_url}|${auth.expected_audiences.join(' ')}|${resource}`,
+      // Every rule of acceptance is in the namespace: replicas with other rules (a rolling
+      // change) never take each other's verdicts.
+      namespace: JSON.stringify([
+        auth.issuer_url,
+        auth.expected_audiences,
+        resource,
+        auth.jwks_uri ?? null,
+        auth.introspection_endpoint ?? null,
+        auth.algorithms ?? null,
+        auth.clock_tolerance_seconds,
+        auth.max_token_age_seconds,
+        auth.require_at_jwt_type,
+      ]),
       shared,
       ...(options.now ? { now: options.now } : {}),
     });
@@ -210,7 +222,9 @@ export async function createApp(options: CreateAppOptions): Promise<App> {
       const handler = createHandler({
         hostCheck: loopback ? (h, o) => (check ? check(h, o) : false) : undefined,
       });
-      const server = createServer(handler);
+      // Slow senders may not hold a connection: headers within 10 s, the whole request within 30 s
+      // (an SSE stream's response may last; its request does not).
+      const server = createServer({ headersTimeout: 10_000, requestTimeout: 30_000 }, handler);
       await new Promise<void>((done, fail) => {
         server.once('error', fail);
         server.listen(port, host, () => {

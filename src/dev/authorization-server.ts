@@ -159,7 +159,21 @@ export async function startDevAuthorizationServer(
     logger,
   };
   const callback = provider.callback();
+  const allowedHosts = new Set(
+    ['127.0.0.1', 'localhost', '[::1]', isIP(bindHost) === 6 ? `[${bindHost}]` : bindHost].map(
+      (name) => `${name}:${actualPort}`,
+    ),
+  );
   handler = (req, res) => {
+    // DNS rebinding: a page whose name resolves to 127.0.0.1 must not register clients or log in.
+    if (!options.allowRemote && !allowedHosts.has((req.headers.host ?? '').toLowerCase())) {
+      sendPage(res, 403, errorPage('forbidden', 'This Host is not allowed.'));
+      return;
+    }
+    if (!URL.canParse(req.url ?? '/', issuer)) {
+      sendPage(res, 400, errorPage('invalid_request', 'The request target is not a URL.'));
+      return;
+    }
     const url = new URL(req.url ?? '/', issuer);
     if (isInteractionPath(url.pathname)) {
       void handleInteraction(interactions, req, res);

@@ -36,6 +36,13 @@ export interface McpHttpHandlerOptions {
   readonly hostCheck?: HostCheck | undefined;
   /** Largest request body, in bytes. Default 4 MiB. */
   readonly maxBodyBytes?: number;
+  /** Sessions one principal may hold; opening one more closes its least recently used. Default 16. */
+  readonly maxSessionsPerPrincipal?: number;
+  /** Sessions in all; beyond, `initialize` gets 503. Default 10,000. */
+  readonly maxSessions?: number;
+  /** A session unused this long is closed, in milliseconds. Default 30 minutes. */
+  readonly sessionIdleMs?: number;
+  readonly now?: () => number;
   readonly logger?: Logger | undefined;
 }
 
@@ -55,6 +62,7 @@ interface Session {
   readonly principal: string;
   readonly server: Server;
   readonly transport: StreamableHTTPServerTransport | SSEServerTransport;
+  lastUsed: number;
 }
 
 type AuthedRequest = IncomingMessage & {
@@ -155,6 +163,41 @@ export function createMcpHttpHandler(options: McpHttpHandlerOptions): McpHttpHan
   );
   const sessions = new Map<string, Session>();
   const logger = options.logger;
+  const now = options.now ?? Date.now;
+  const perPrincipal = options.maxSessionsPerPrincipal ?? 16;
+  const maxSessions = options.maxSessions ?? 10_000;
+  const idleMs = options.sessionIdleMs ?? 30 * 60_000;
+
+  function closeSession(id: string, session: Session): void {
+    sessions.delete(id);
+    void session.transport.close().catch(() => {});
+    void session.server.close().catch(() => {});
+  }
+
+  /** Room for one more session of `principal`: its least recently used goes beyond the cap. */
+  function makeRoom(principal: string): boolean {
+    // Without authorization every caller is "anonymous": only the global cap applies then.
+    const mine =
+      principal === ANONYMOUS
+        ? []
+        : [...sessions].filter(([, session]) => session.principal === principal);
+    if (mine.length >= perPrincipal) {
+      const [id, oldest] = mine.reduce((a, b) => (b[1].lastUsed < a[1].lastUsed ? b : a));
+      closeSession(id, oldest);
+    }
+    return sessions.size < maxSessions;
+  }
+
+  const sweeper = setInterval(
+    () => {
+      const cutoff = now() - idleMs;
+      for (const [id, session] of sessions) {
+        if (session.lastUsed < cutoff) closeSession(id, session);
+      }
+    },
+    Math.min(60_000, idleMs),
+  );
+  sweeper.unref();
 
   async function authenticate(
     req: IncomingMessage,
@@ -195,9 +238,9 @@ export function createMcpHttpHandler(options: McpHttpHandlerOptions): McpHttpHan
   function sessionFor(id: string | undefined, principal: string, kind: Session['kind']) {
     const session = id === undefined ? undefined : sessions.get(id);
     // Another principal's session does not exist for this caller.
-    return session && session.kind === kind && session.principal === principal
-      ? session
-      : undefined;
+    if (!session || session.kind !== kind || session.principal !== principal) return undefined;
+    session.lastUsed = now();
+    return session;
   }
 
   async function readJson(req: IncomingMessage, res: ServerResponse): Promise<unknown> {
@@ -247,6 +290,15 @@ export function createMcpHttpHandler(options: McpHttpHandlerOptions): McpHttpHan
         jsonRpcError(res, 400, -32000, 'Bad Request: no session; send initialize first');
         return;
       }
+      if (!makeRoom(principal)) {
+        send(
+          res,
+          503,
+          { 'content-type': 'application/json', 'retry-after': '30' },
+          JSON.stringify({ error: 'too_many_sessions' }),
+        );
+        return;
+      }
       session = await openStreamable(principal);
     }
     if (identity) req.auth = authInfoOf(identity);
@@ -270,19 +322,28 @@ export function createMcpHttpHandler(options: McpHttpHandlerOptions): McpHttpHan
     transport.onclose = () => {
       if (transport.sessionId) sessions.delete(transport.sessionId);
     };
-    session = { kind: 'streamable', principal, server, transport };
+    session = { kind: 'streamable', principal, server, transport, lastUsed: now() };
     await server.connect(transport);
     return session;
   }
 
   async function openSse(res: ServerResponse, identity: CallerIdentity | undefined): Promise<void> {
     const principal = identity ? principalOf(identity) : ANONYMOUS;
+    if (!makeRoom(principal)) {
+      send(
+        res,
+        503,
+        { 'content-type': 'application/json', 'retry-after': '30' },
+        JSON.stringify({ error: 'too_many_sessions' }),
+      );
+      return;
+    }
     const server = createMcpServer(options.catalog, options.info, logger);
     // The SDK names SSE sessions with a UUID (122 random bits); ours adds 192 more, and a message
     // must carry both.
     const id = `sse:${randomBytes(24).toString('base64url')}`;
     const transport = new SSEServerTransport(`/messages?s=${id.slice(4)}`, res);
-    const session: Session = { kind: 'sse', principal, server, transport };
+    const session: Session = { kind: 'sse', principal, server, transport, lastUsed: now() };
     sessions.set(id, session);
     res.on('close', () => {
       sessions.delete(id);
@@ -369,6 +430,7 @@ export function createMcpHttpHandler(options: McpHttpHandlerOptions): McpHttpHan
     }
   };
   handler.close = async () => {
+    clearInterval(sweeper);
     const open = [...sessions.values()];
     sessions.clear();
     await Promise.all(open.map((session) => session.server.close().catch(() => {})));

@@ -38,6 +38,8 @@ interface Entry {
 }
 
 const MAX_SHARED_VALUE = 64 * 1024;
+/** How long an introspection answer without `exp` is trusted. */
+const NO_EXPIRY_TTL_MS = 60_000;
 
 /** Cached, single-flight token verification. */
 export class VerificationCache {
@@ -100,9 +102,14 @@ export class VerificationCache {
     if (result.ok) {
       if (this.#options.ttlSeconds <= 0) return undefined;
       const ttl = now + this.#options.ttlSeconds * 1000;
-      return Math.min(ttl, result.identity.expiresAt ?? ttl);
+      const { expiresAt, verifiedBy } = result.identity;
+      // RFC 7662 §4: without `exp`, revocation is seen only by asking again; at most a minute.
+      if (expiresAt === undefined && verifiedBy === 'introspection') {
+        return Math.min(ttl, now + NO_EXPIRY_TTL_MS);
+      }
+      return Math.min(ttl, expiresAt ?? ttl);
     }
-    if (result.reason === 'unavailable') return undefined;
+    if (result.reason === 'unavailable' || result.retryable) return undefined;
     return now + (this.#options.negativeTtlSeconds ?? 30) * 1000;
   }
 
@@ -140,7 +147,11 @@ export class VerificationCache {
       if (
         !identity ||
         typeof identity.issuer !== 'string' ||
-        typeof identity.subject !== 'string'
+        typeof identity.subject !== 'string' ||
+        !Array.isArray(identity.scopes) ||
+        !identity.scopes.every((scope) => typeof scope === 'string') ||
+        identity.claims === null ||
+        typeof identity.claims !== 'object'
       ) {
         return undefined;
       }

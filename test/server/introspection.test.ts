@@ -3,6 +3,7 @@
  * each request: client authentication (Basic with form-encoded parts, or in the form), the hint,
  * the answers refused, and the failures that mean "cannot tell now" (503, never cached).
  */
+import type { ServerResponse } from 'node:http';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { Secret } from '../../src/config/secret.js';
 import { BearerGuard } from '../../src/server/guard.js';
@@ -12,6 +13,7 @@ import {
   type IntrospectionVerifierOptions,
 } from '../../src/server/verifiers/introspection.js';
 import { manualClock } from '../support/clock.js';
+import { waitFor, within } from '../support/net.js';
 import {
   type FakeServer,
   type Fault,
@@ -277,15 +279,44 @@ describe('1F answers refused', () => {
     }
   });
 
-  test('no sub: the client id is the subject; neither → invalid', async () => {
+  test('no sub: the subject is `client:<client id>`; neither → invalid', async () => {
     const { verifier } = verifierWith();
     reply = { body: active({ sub: undefined, client_id: 'svc' }) };
     expect(await verifier.verify(TOKEN)).toMatchObject({
       ok: true,
-      identity: { subject: 'svc', clientId: 'svc' },
+      identity: { subject: 'client:svc', clientId: 'svc' },
     });
     reply = { body: active({ sub: '', client_id: undefined }) };
     expect(await verifier.verify(TOKEN)).toMatchObject(INVALID);
+  });
+});
+
+describe('requests in flight', () => {
+  test('beyond maxConcurrent introspections in flight, another token is unavailable at once', async () => {
+    const held: ServerResponse[] = [];
+    const answer = server.handler;
+    server.handler = (_request, res) => {
+      held.push(res);
+    };
+    try {
+      const { verifier } = verifierWith({ maxConcurrent: 2, timeoutMs: 5_000 });
+      const first = verifier.verify('token-1');
+      const second = verifier.verify('token-2');
+      const third = await within('the third verification', verifier.verify('token-3'), 1_000);
+      expect(third).toMatchObject(UNAVAILABLE);
+      await waitFor('two introspection requests', () => (held.length === 2 ? true : undefined));
+      expect(verifier.requests).toBe(2);
+      for (const res of held) send(res, 200, active());
+      expect(await first).toMatchObject({ ok: true });
+      expect(await second).toMatchObject({ ok: true });
+      // The slots are free again.
+      server.handler = answer;
+      expect(await verifier.verify('token-4')).toMatchObject({ ok: true });
+      expect(server.requests).toHaveLength(3);
+    } finally {
+      server.handler = answer;
+      for (const res of held) if (!res.writableEnded) res.destroy();
+    }
   });
 });
 

@@ -14,6 +14,7 @@ import { loadAppModule } from '../../app/module.js';
 import { authorizationSchema } from '../../config/schema/authorization.js';
 import type { Settings } from '../../config/schema/settings.js';
 import { McpAgentError } from '../../errors.js';
+import { isLoopbackBind } from '../../server/host-check.js';
 import type { CliIo, GlobalOptions, Output } from '../io.js';
 import { cliLogger } from '../logger.js';
 import { VERSION } from '../version.js';
@@ -144,6 +145,12 @@ export async function dev(
   const logger = cliLogger(out, options.verbose);
   const definition = await definitionFor(io, loaded.settings, loaded.configFile, devOptions.app);
   const host = devOptions.host ?? '127.0.0.1';
+  if (!isLoopbackBind(host)) {
+    throw new McpAgentError(
+      'USAGE',
+      `mcp-agent dev listens on loopback only (its authorization server approves logins for anyone who can reach it); use 127.0.0.1, localhost or ::1, not ${host}.`,
+    );
+  }
   const port =
     devOptions.port === 0 || devOptions.port === undefined
       ? devOptions.port === 0

@@ -30,14 +30,21 @@ export interface IntrospectionVerifierOptions {
   readonly clockToleranceSeconds?: number;
   readonly now?: () => number;
   readonly logger?: Logger;
+  /** Requests in flight at most (default {@link MAX_CONCURRENT_INTROSPECTIONS}). */
+  readonly maxConcurrent?: number;
 }
 
-/** Token types an introspection response may name for an access token. */
+/** Token types an introspection response may name for an access token (`token_type`, `typ`). */
 const ACCESS_TOKEN_TYPES = new Set([
   'bearer',
   'access_token',
+  'at+jwt',
+  'application/at+jwt',
   'urn:ietf:params:oauth:token-type:access_token',
 ]);
+
+/** Introspection requests in flight at most; beyond, 503 (the AS is not ours to flood). */
+export const MAX_CONCURRENT_INTROSPECTIONS = 32;
 
 function audiencesOf(response: Record<string, unknown>): string[] {
   const out: string[] = [];
@@ -54,6 +61,7 @@ export class IntrospectionVerifier implements TokenVerifier {
   readonly #now: () => number;
   /** Introspection requests made so far (for tests and benchmarks). */
   requests = 0;
+  #active = 0;
 
   constructor(options: IntrospectionVerifierOptions) {
     this.#options = options;
@@ -77,7 +85,11 @@ export class IntrospectionVerifier implements TokenVerifier {
       const password = encodeURIComponent(secret).replace(/%20/g, '+');
       headers.authorization = `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
     }
+    if (this.#active >= (options.maxConcurrent ?? MAX_CONCURRENT_INTROSPECTIONS)) {
+      return unavailable(1);
+    }
     this.requests += 1;
+    this.#active += 1;
     let body: unknown;
     try {
       body = await requestJson(
@@ -95,6 +107,8 @@ export class IntrospectionVerifier implements TokenVerifier {
         { introspection_endpoint: options.endpoint },
       );
       return unavailable(5);
+    } finally {
+      this.#active -= 1;
     }
     if (body === null || typeof body !== 'object' || Array.isArray(body)) return invalid();
     const response = body as Record<string, unknown>;
@@ -114,8 +128,20 @@ export class IntrospectionVerifier implements TokenVerifier {
     ) {
       return invalid();
     }
+    // Keycloak names the kind of token in `typ` (Bearer, Refresh, ID, Offline).
+    const typ = response.typ;
+    if (
+      typ !== undefined &&
+      !(typeof typ === 'string' && ACCESS_TOKEN_TYPES.has(typ.toLowerCase()))
+    ) {
+      return invalid();
+    }
+    // Sender-constrained (DPoP, mTLS): this resource server checks no proof, so it cannot accept it.
+    if (Object.hasOwn(response, 'cnf')) return invalid();
     const clientId = typeof response.client_id === 'string' ? response.client_id : undefined;
-    const subject = typeof sub === 'string' && sub !== '' ? sub : clientId;
+    if (sub !== undefined && (typeof sub !== 'string' || sub === '')) return invalid();
+    // A client acting for itself (no `sub`) is never the user of the same name.
+    const subject = typeof sub === 'string' ? sub : clientId ? `client:${clientId}` : undefined;
     if (subject === undefined) return invalid();
     const identity: CallerIdentity = {
       issuer: options.issuer,

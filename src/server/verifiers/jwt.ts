@@ -74,6 +74,10 @@ export class JwtVerifier implements TokenVerifier {
     if (selection.kind === 'unavailable') {
       return { ok: false, reason: 'unavailable', retryAfterSeconds: selection.retryAfterSeconds };
     }
+    if (selection.kind === 'none' && header.kid !== undefined) {
+      // A key id not (yet) in the set: refused now, and looked up again once the cooldown ends.
+      return { ...invalid(), retryable: true } as Verification;
+    }
     if (selection.kind !== 'key') return invalid();
     try {
       const { payload } = await jwtVerify(token, selection.key, {

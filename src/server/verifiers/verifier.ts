@@ -10,7 +10,13 @@ import type { CallerIdentity } from '../identity.js';
 /** What a verification found. */
 export type Verification =
   | { readonly ok: true; readonly identity: CallerIdentity }
-  | { readonly ok: false; readonly reason: 'invalid'; readonly description: string }
+  | {
+      readonly ok: false;
+      readonly reason: 'invalid';
+      readonly description: string;
+      /** Not to be remembered: it may be good soon (a key not published yet). */
+      readonly retryable?: boolean;
+    }
   | { readonly ok: false; readonly reason: 'unavailable'; readonly retryAfterSeconds: number };
 
 /** Checks an access token. Never throws for a bad token or an outage: it says so. */
