@@ -6,13 +6,16 @@
  *
  * @module
  */
-import type { Tool } from '@modelcontextprotocol/sdk/types.js';
+import { McpError, type Tool } from '@modelcontextprotocol/sdk/types.js';
 import * as z from 'zod';
 import type { Logger } from '../logger.js';
-import { principalOf } from '../server/identity.js';
+import { type CallerIdentity, principalOf } from '../server/identity.js';
 import type { ServedTool, ToolCatalog } from '../server/mcp-server.js';
-import { namespacedName, parseNamespacedName, type ToolAggregator } from '../servers/aggregator.js';
+import { type AggregatedTool, namespacedName, parseNamespacedName } from '../servers/aggregator.js';
+import type { CallerScopes } from './callers.js';
 import { type AppDefinition, type AppWorkflow, toResult } from './define.js';
+import { handedOver, withDelegatedLogin } from './delegated-login.js';
+import { storeCredentialsTool } from './store-credentials.js';
 import { WorkflowLimitError, type WorkflowRuns } from './workflows.js';
 
 const ANONYMOUS = 'anonymous';
@@ -62,7 +65,8 @@ export function toolScopeMap(
 export interface AppCatalogOptions {
   readonly app: AppDefinition;
   readonly runs: WorkflowRuns;
-  readonly aggregator?: ToolAggregator | undefined;
+  /** The downstream servers, per caller (see {@link CallerScopes}). */
+  readonly scopes?: CallerScopes | undefined;
   /** `authorization.tool_scopes`. */
   readonly toolScopes?: Readonly<Record<string, readonly string[]>>;
   readonly logger?: Logger | undefined;
@@ -74,6 +78,8 @@ export class AppCatalog implements ToolCatalog {
   readonly #own: ServedTool[];
 
   readonly #toolScopes: ReadonlyMap<string, readonly string[]>;
+  /** The last tool list of each downstream server (shown to callers not logged in yet). */
+  readonly #known = new Map<string, AggregatedTool[]>();
 
   constructor(options: AppCatalogOptions) {
     this.#options = options;
@@ -100,6 +106,9 @@ export class AppCatalog implements ToolCatalog {
         }),
       ),
       ...this.#workflowTools(),
+      ...(options.scopes && options.scopes.perCallerServers.length > 0
+        ? [storeCredentialsTool(options.scopes, [...options.app.workflows.keys()])]
+        : []),
     ];
   }
 
@@ -186,29 +195,50 @@ export class AppCatalog implements ToolCatalog {
     return own.length === 0 ? configured : [...new Set([...own, ...configured])];
   }
 
-  async list(): Promise<readonly ServedTool[]> {
-    const downstream = await this.#downstream();
-    return [...this.#own, ...downstream];
+  async list(caller?: CallerIdentity): Promise<readonly ServedTool[]> {
+    return [...this.#own, ...(await this.#downstream(caller))];
   }
 
-  async find(name: string): Promise<ServedTool | undefined> {
+  async find(name: string, caller?: CallerIdentity): Promise<ServedTool | undefined> {
     const own = this.#own.find((tool) => tool.definition.name === name);
     if (own) return own;
-    const aggregator = this.#options.aggregator;
+    const scopes = this.#options.scopes;
     // One spelling per tool: the one tools/list shows (escaped), which is also the one its scopes
     // are looked up by. `down/a/b` and `down/a~1b` would otherwise reach the same tool.
-    if (!aggregator || canonicalToolName(name) !== name) return undefined;
-    return this.#served(name, aggregator);
+    if (!scopes || canonicalToolName(name) !== name) return undefined;
+    const server = parseNamespacedName(name)?.server ?? '';
+    if (!scopes.perCallerServers.includes(server) && !scopes.sharedServers.includes(server)) {
+      return undefined;
+    }
+    return this.#served(name, server, caller);
   }
 
-  #served(name: string, aggregator: ToolAggregator, definition?: Tool): ServedTool {
+  /** The aggregator that reaches `server` for `caller`, and its authorization. */
+  #route(server: string, caller: CallerIdentity | undefined) {
+    const scopes = this.#options.scopes as CallerScopes;
+    const scope = scopes.perCallerServers.includes(server) ? scopes.scopeFor(caller) : scopes.app;
+    const settings = scope.registry.settings(server);
+    return { aggregator: scope.aggregator, auth: scope.tokens.forServer(server, settings) };
+  }
+
+  #served(
+    name: string,
+    server: string,
+    caller: CallerIdentity | undefined,
+    definition?: Tool,
+  ): ServedTool {
     return {
       definition: definition ?? { name, inputSchema: { type: 'object' } },
       scopes: this.scopesFor(name),
-      call: async (args) => {
+      call: async (args, context) => {
+        const { aggregator, auth } = this.#route(server, context.caller ?? caller);
         try {
-          return await aggregator.callTool(name, args);
+          return await withDelegatedLogin(server, auth, context, () => {
+            if (!aggregator) throw new Error(`server ${server} is not reachable`);
+            return aggregator.callTool(name, args);
+          });
         } catch (error) {
+          if (error instanceof McpError) throw error;
           // The library's sentences name servers, URLs and config keys: for the log, not callers.
           this.#options.logger?.warn(
             `tool "${name}" failed: ${error instanceof Error ? error.message : 'unknown error'}`,
@@ -220,23 +250,34 @@ export class AppCatalog implements ToolCatalog {
     };
   }
 
-  async #downstream(): Promise<ServedTool[]> {
-    const aggregator = this.#options.aggregator;
-    if (!aggregator) return [];
-    const servers = aggregator.servers;
+  async #downstream(caller: CallerIdentity | undefined): Promise<ServedTool[]> {
+    const scopes = this.#options.scopes;
+    if (!scopes) return [];
+    const servers = [...scopes.sharedServers, ...scopes.perCallerServers];
     const lists = await Promise.all(
-      servers.map((server) =>
-        aggregator.listServerTools(server).catch((error: unknown) => {
+      servers.map(async (server) => {
+        const { aggregator } = this.#route(server, caller);
+        try {
+          const tools = (await aggregator?.listServerTools(server)) ?? [];
+          this.#known.set(server, tools);
+          return tools;
+        } catch (error) {
+          // A caller not logged in yet still sees the server's tools (as another caller listed
+          // them): calling one starts the login.
+          const known = this.#known.get(server);
+          if (known && handedOver(error)) return known;
           this.#options.logger?.warn(
             `the tools of server "${server}" are left out: ${error instanceof Error ? error.message : 'unknown error'}`,
             { server },
           );
           return [];
-        }),
-      ),
+        }
+      }),
     );
     return lists
       .flat()
-      .map((tool) => this.#served(tool.name, aggregator, { ...tool.definition, name: tool.name }));
+      .map((tool) =>
+        this.#served(tool.name, tool.server, caller, { ...tool.definition, name: tool.name }),
+      );
   }
 }

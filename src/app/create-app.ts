@@ -16,7 +16,7 @@ import type { AddressInfo } from 'node:net';
 import type { Settings } from '../config/schema/settings.js';
 import type { FetchLike } from '../fetch.js';
 import { type Logger, silentLogger } from '../logger.js';
-import { TokenManager } from '../oauth/token-manager.js';
+import type { TokenManager } from '../oauth/token-manager.js';
 import { BearerGuard } from '../server/guard.js';
 import { type HostCheck, isLoopbackBind, loopbackHostCheck } from '../server/host-check.js';
 import { createMcpHttpHandler, type McpHttpHandler } from '../server/http.js';
@@ -28,12 +28,13 @@ import {
 } from '../server/metadata.js';
 import { VerificationCache } from '../server/verification-cache.js';
 import { ConfiguredVerifier } from '../server/verifiers/configured.js';
-import { ToolAggregator } from '../servers/aggregator.js';
 import { createHttpStack, proxySettingsFrom } from '../servers/http.js';
-import { ServerRegistry } from '../servers/registry.js';
+import type { ServerRegistry } from '../servers/registry.js';
 import type { KeyValueStore } from '../stores/kv.js';
 import { RedisKeyValueStore } from '../stores/redis.js';
 import { createTokenStore } from '../stores/token-store.js';
+import { CALLBACK_PATH, internalCallback } from './callback-route.js';
+import { CallerScopes } from './callers.js';
 import { AppCatalog } from './catalog.js';
 import { AppDefinition, type AppSetup } from './define.js';
 import { WorkflowRuns } from './workflows.js';
@@ -82,8 +83,12 @@ export interface App {
   readonly guard: BearerGuard | undefined;
   readonly verifier: ConfiguredVerifier | undefined;
   readonly metadata: ProtectedResourceMetadata | undefined;
+  /** The app's own token manager (callers have theirs: {@link App.scopes}). */
   readonly tokens: TokenManager;
+  /** The app's own connections. */
   readonly registry: ServerRegistry;
+  /** The downstream scopes of the app and of each caller. */
+  readonly scopes: CallerScopes;
   /** A request listener to mount in a server of one's own. */
   createHandler(options?: { hostCheck?: HostCheck | undefined }): McpHttpHandler;
   listen(options?: ListenOptions): Promise<RunningApp>;
@@ -91,6 +96,13 @@ export interface App {
 }
 
 const MCP_PATH = '/mcp';
+
+/** The path of the internal callback: under `oauth.callback_base_url`'s path, if it has one. */
+function callbackPathOf(settings: Settings): string {
+  const base = settings.oauth.callback_base_url;
+  const prefix = base ? new URL(base).pathname.replace(/\/+$/, '') : '';
+  return `${prefix}${CALLBACK_PATH}`;
+}
 
 /** Build the app from `settings` (and the app module's setup). */
 export async function createApp(options: CreateAppOptions): Promise<App> {
@@ -104,30 +116,31 @@ export async function createApp(options: CreateAppOptions): Promise<App> {
   const store = createTokenStore(settings.oauth.token_store, {
     ...(options.cwd ? { cwd: options.cwd } : {}),
   });
-  const tokens = new TokenManager({
+  // The callback of handed-over logins: oauth.callback_base_url, else the address listened on.
+  let callbackBase = settings.oauth.callback_base_url?.replace(/\/+$/, '');
+  const scopes = new CallerScopes({
+    settings,
     store,
-    oauth: settings.oauth,
-    fetch: http.fetch,
-    backgroundRefresh: settings.oauth.background_refresh,
-    logger,
-    clientName: settings.name ?? 'mcp-agent-ts',
-  });
-  const registry = new ServerRegistry(settings, {
+    http,
     env,
     logger,
-    http,
-    authFor: (name, server) => tokens.forServer(name, server),
+    clientName: settings.name ?? 'mcp-agent-ts',
+    callbackUrl: () => (callbackBase ? `${callbackBase}${CALLBACK_PATH}` : undefined),
+    backgroundRefresh: settings.oauth.background_refresh,
+    ...(options.now ? { now: options.now } : {}),
   });
-  const aggregator = registry.names().length > 0 ? new ToolAggregator(registry) : undefined;
+  const tokens = scopes.app.tokens;
+  const registry = scopes.app.registry;
   const auth = settings.authorization?.enabled === true ? settings.authorization : undefined;
   const runs = new WorkflowRuns(options.now);
   const catalog = new AppCatalog({
     app: definition,
     runs,
-    aggregator,
+    scopes: registry.names().length > 0 ? scopes : undefined,
     toolScopes: auth?.tool_scopes ?? {},
     logger,
   });
+  const callbackRoute = internalCallback({ scopes, store, settings, logger });
 
   let verifier: ConfiguredVerifier | undefined;
   let guard: BearerGuard | undefined;
@@ -197,6 +210,7 @@ export async function createApp(options: CreateAppOptions): Promise<App> {
       metadata,
       mcpPath: MCP_PATH,
       hostCheck: handlerOptions.hostCheck,
+      routes: { [callbackPathOf(settings)]: callbackRoute },
       logger,
     });
     handlers.add(handler);
@@ -212,6 +226,7 @@ export async function createApp(options: CreateAppOptions): Promise<App> {
     metadata,
     tokens,
     registry,
+    scopes,
     createHandler,
     async listen(listenOptions = {}) {
       const host = listenOptions.host ?? '127.0.0.1';
@@ -239,6 +254,7 @@ export async function createApp(options: CreateAppOptions): Promise<App> {
       const shown = host.includes(':') ? `[${host}]` : host;
       const url = `http://${shown}:${port}${MCP_PATH}`;
       if (auth?.resource_server_url) selfCheck(auth.resource_server_url, url, logger);
+      callbackBase ??= `http://${shown}:${port}`;
       return {
         url,
         host,
@@ -261,8 +277,7 @@ export async function createApp(options: CreateAppOptions): Promise<App> {
       servers.clear();
       await Promise.all([...handlers].map((handler) => handler.close()));
       runs.cancelAll();
-      tokens.close();
-      await registry.closeAll();
+      await scopes.close();
       await store.close().catch(() => {});
       await shared?.close().catch(() => {});
       await http.close();

@@ -44,6 +44,18 @@ import { type Target, TargetResolver } from './target.js';
 
 import type { TokenManagerOptions } from './token-manager.js';
 
+/** A token obtained elsewhere (see {@link ServerAuth.adoptToken}). */
+export interface AdoptedToken {
+  readonly accessToken: Secret;
+  readonly refreshToken?: Secret | undefined;
+  /** Epoch milliseconds. */
+  readonly expiresAt?: number | undefined;
+  readonly scopes?: readonly string[] | undefined;
+  readonly tokenType?: string | undefined;
+  /** The issuer it claims to come from. */
+  readonly authorizationServer?: string | undefined;
+}
+
 /** The identity of the app itself (a CLI user, or callers when authorization is off). */
 export const APP_IDENTITY = 'app';
 
@@ -313,7 +325,10 @@ export class ServerAuth {
     }
     const error = await startDeferredLogin(this.#deferred(target), {
       scopes,
-      redirectUri: deferredRedirectUri(this.#receiverRequest()),
+      redirectUri:
+        this.#options.callbackUrl && this.#oauth.use_internal_callback
+          ? this.#options.callbackUrl
+          : deferredRedirectUri(this.#receiverRequest()),
       timeoutMs: this.loginTimeoutMs,
     });
     this.#pending = { error, scopes, expiresAt: error.expiresAt };
@@ -356,6 +371,39 @@ export class ServerAuth {
       now: this.#now,
       logger: this.#logger,
     };
+  }
+
+  /**
+   * Keep a token obtained elsewhere (the `workflows-store-credentials` tool) for this server and
+   * identity. Its authorization server, when named, must be the one the server uses (compared
+   * exactly, a trailing slash aside); only Bearer tokens.
+   */
+  async adoptToken(input: AdoptedToken): Promise<TokenRecord> {
+    const target = await this.target();
+    const issuer = target.discovery.authorizationServer.issuer;
+    const named = input.authorizationServer?.replace(/\/+$/, '');
+    if (named !== undefined && named !== issuer.replace(/\/+$/, '')) {
+      throw new McpAgentError(
+        'OAUTH_AUTHORIZATION',
+        `The token is from ${input.authorizationServer}, but server "${this.name}" uses ${issuer}.`,
+      );
+    }
+    if (input.tokenType !== undefined && input.tokenType.toLowerCase() !== 'bearer') {
+      throw new McpAgentError('OAUTH_TOKEN', 'Only Bearer tokens can be stored.');
+    }
+    const record: TokenRecord = {
+      accessToken: input.accessToken,
+      ...(input.refreshToken ? { refreshToken: input.refreshToken } : {}),
+      tokenType: 'Bearer',
+      ...(input.expiresAt !== undefined ? { expiresAt: input.expiresAt } : {}),
+      obtainedAt: this.#now(),
+      scopes: [...(input.scopes ?? [])],
+      issuer,
+      resource: target.key.resource,
+      server: this.name,
+    };
+    await this.#loggedIn(target, record);
+    return record;
   }
 
   async #loggedIn(target: Target, record: TokenRecord): Promise<void> {

@@ -39,6 +39,12 @@ export interface TokenManagerOptions {
   readonly consent?: Consent | undefined;
   /** Without `consent`: hand logins over as pending flows (default `true`). */
   readonly pendingLogins?: boolean;
+  /**
+   * The agent's own callback for handed-over logins (`{oauth.callback_base_url}/internal/oauth/callback`),
+   * used for servers with `use_internal_callback` (the default); others get their configured or
+   * loopback redirect URI.
+   */
+  readonly callbackUrl?: string | undefined;
   /** Whose tokens these are. Default {@link APP_IDENTITY}. */
   readonly identity?: string;
   readonly now?: () => number;

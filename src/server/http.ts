@@ -44,7 +44,15 @@ export interface McpHttpHandlerOptions {
   readonly sessionIdleMs?: number;
   readonly now?: () => number;
   readonly logger?: Logger | undefined;
+  /**
+   * Routes served without a bearer token, by exact path (the OAuth callback a browser is
+   * redirected to). `Host` is checked; nothing else.
+   */
+  readonly routes?: Readonly<Record<string, RouteHandler>>;
 }
+
+/** A route of {@link McpHttpHandlerOptions.routes}. */
+export type RouteHandler = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void>;
 
 /** The node:http request listener, with its sessions. */
 export interface McpHttpHandler {
@@ -391,6 +399,14 @@ export function createMcpHttpHandler(options: McpHttpHandlerOptions): McpHttpHan
     if (isMetadata && options.metadata) {
       const answer = metadataResponse(req.method ?? 'GET', options.metadata);
       send(res, answer.status, answer.headers, answer.body);
+      return;
+    }
+    const route =
+      options.routes && Object.hasOwn(options.routes, url.pathname)
+        ? options.routes[url.pathname]
+        : undefined;
+    if (route) {
+      await route(req, res, url);
       return;
     }
     const isMcp = url.pathname === mcpPath;

@@ -12,6 +12,7 @@ import {
   CallToolRequestSchema,
   type CallToolResult,
   ListToolsRequestSchema,
+  McpError,
   type Tool,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from '../logger.js';
@@ -23,6 +24,18 @@ export interface ToolCallContext {
   readonly caller: CallerIdentity | undefined;
   /** Aborted when the client cancels the request or the session ends. */
   readonly signal: AbortSignal;
+  /**
+   * Ask the client to open `url` (an MCP 2025-11-25 URL-mode elicitation); present only when the
+   * client declared it can. Resolves with the user's answer (not with the end of what the page
+   * does).
+   */
+  readonly elicitUrl?: (request: {
+    url: string;
+    message: string;
+    elicitationId: string;
+  }) => Promise<'accept' | 'decline' | 'cancel'>;
+  /** Tell the client the URL elicitation `elicitationId` has completed. */
+  readonly elicitationComplete?: (elicitationId: string) => Promise<void>;
 }
 
 /** One tool the server offers. */
@@ -35,10 +48,10 @@ export interface ServedTool {
 
 /** Where the served tools come from. */
 export interface ToolCatalog {
-  /** Every tool, in a stable order. */
-  list(): Promise<readonly ServedTool[]>;
-  /** The tool `name`, or `undefined`. */
-  find(name: string): Promise<ServedTool | undefined>;
+  /** Every tool `caller` may see, in a stable order. */
+  list(caller?: CallerIdentity): Promise<readonly ServedTool[]>;
+  /** The tool `name` as `caller` reaches it, or `undefined`. */
+  find(name: string, caller?: CallerIdentity): Promise<ServedTool | undefined>;
   /** Scopes `name` needs (without a lookup that may open a downstream connection). */
   scopesFor(name: string): readonly string[];
 }
@@ -55,22 +68,40 @@ export function createMcpServer(catalog: ToolCatalog, info: ServerInfo, logger?:
     { name: info.name, version: info.version },
     { capabilities: { tools: { listChanged: true } } },
   );
-  server.setRequestHandler(ListToolsRequestSchema, async () => ({
-    tools: (await catalog.list()).map((tool) => tool.definition),
+  server.setRequestHandler(ListToolsRequestSchema, async (_request, extra) => ({
+    tools: (await catalog.list(callerFromAuthInfo(extra.authInfo))).map((tool) => tool.definition),
   }));
   server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
     const { name } = request.params;
-    const tool = await catalog.find(name);
+    const caller = callerFromAuthInfo(extra.authInfo);
+    const tool = await catalog.find(name, caller);
     if (!tool) {
       return { isError: true, content: [{ type: 'text', text: `Unknown tool: ${name}` }] };
     }
-    const caller = callerFromAuthInfo(extra.authInfo);
+    const canOpenUrls = server.getClientCapabilities()?.elicitation?.url !== undefined;
+    const context: ToolCallContext = {
+      caller,
+      signal: extra.signal,
+      ...(canOpenUrls
+        ? {
+            elicitUrl: async ({ url, message, elicitationId }) =>
+              (
+                await server.elicitInput(
+                  { mode: 'url', url, message, elicitationId },
+                  { signal: extra.signal, timeout: 10 * 60_000 },
+                )
+              ).action,
+            elicitationComplete: (elicitationId) =>
+              server.createElicitationCompletionNotifier(elicitationId)(),
+          }
+        : {}),
+    };
     try {
       // Only the tool runs with the caller as `currentCaller()` (when the caller context is on).
-      return await runAsCaller(caller, () =>
-        tool.call(request.params.arguments ?? {}, { caller, signal: extra.signal }),
-      );
+      return await runAsCaller(caller, () => tool.call(request.params.arguments ?? {}, context));
     } catch (error) {
+      // Protocol errors (URL elicitation required, …) are the client's to see as such.
+      if (error instanceof McpError) throw error;
       // A handler's failure is the tool's result (the client sees it), not a protocol error; its
       // message is the handler's own.
       logger?.warn(`tool "${name}" failed`, { tool: name });

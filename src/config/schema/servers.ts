@@ -62,6 +62,11 @@ export const serverOAuthSchema = z.strictObject({
   extra_token_params: z.record(z.string(), z.string()).default({}),
   require_pkce: z.boolean().default(true),
   use_internal_callback: z.boolean().default(true),
+  /**
+   * Ours: the token configured here (`access_token`) serves every caller of a served agent that
+   * has none of its own. Off by default: it belongs to the app's own identity.
+   */
+  shared_preconfigured_token: z.boolean().default(false),
   /** Send the RFC 8707 `resource` parameter (set `false` for GitHub and Entra ID). */
   include_resource_parameter: z.boolean().default(true),
   /**

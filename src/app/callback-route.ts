@@ -1,0 +1,91 @@
+/**
+ * The agent's own OAuth callback (`GET {callback_base_url}/internal/oauth/callback`): where a
+ * browser lands after a caller approved a downstream login that the agent handed over. It needs
+ * no bearer token (it is a browser redirect) and accepts only a known, unexpired pending flow
+ * whose whole `state` matches, once (the flow is taken atomically, on any replica sharing the
+ * store); the code is exchanged with the verifier kept in the store and the token stored under the
+ * identity that started the flow. The page says what happened and echoes nothing.
+ *
+ * The redirect URI is the same for every flow (the flow id travels in `state`): authorization
+ * servers match redirect URIs exactly, so a per-flow path would need a registration per login.
+ *
+ * @module
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Settings } from '../config/schema/settings.js';
+import type { Logger } from '../logger.js';
+import type { TokenStore } from '../stores/token-store.js';
+import type { CallerScopes } from './callers.js';
+
+/** The path of the callback under `callback_base_url`. */
+export const CALLBACK_PATH = '/internal/oauth/callback';
+
+const PAGE_HEADERS = {
+  'content-type': 'text/html; charset=utf-8',
+  'cache-control': 'no-store',
+  // The address holds a code: it must not leak to other sites.
+  'referrer-policy': 'no-referrer',
+  'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'",
+  'x-content-type-options': 'nosniff',
+} as const;
+
+function page(res: ServerResponse, status: number, title: string, text: string): void {
+  res.writeHead(status, PAGE_HEADERS);
+  res.end(
+    `<!doctype html><html><head><meta charset="utf-8"><title>${title}</title></head><body style="font-family:sans-serif;max-width:40em;margin:4em auto"><h1>${title}</h1><p>${text}</p></body></html>`,
+  );
+}
+
+/** The route handler of the internal callback. */
+export function internalCallback(options: {
+  scopes: CallerScopes;
+  store: TokenStore;
+  settings: Settings;
+  logger: Logger;
+}): (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void> {
+  return async (req, res, url) => {
+    if (req.method !== 'GET') {
+      res.writeHead(405, { allow: 'GET' });
+      res.end();
+      return;
+    }
+    const state = url.searchParams.get('state') ?? '';
+    const flow = await options.store.flows.peek(state).catch(() => undefined);
+    const servers = options.settings.mcp.servers;
+    if (!flow || !Object.hasOwn(servers, flow.server)) {
+      page(
+        res,
+        404,
+        'Unknown sign-in',
+        'This sign-in is unknown, expired or already used. Start it again from your MCP client.',
+      );
+      return;
+    }
+    const scope = options.scopes.forIdentity(flow.identity);
+    const auth = scope.tokens.forServer(flow.server, scope.registry.settings(flow.server));
+    if (!auth) {
+      page(res, 404, 'Unknown sign-in', 'This sign-in is unknown, expired or already used.');
+      return;
+    }
+    try {
+      await auth.completeAuthorization(url);
+      page(
+        res,
+        200,
+        'Signed in',
+        'You are signed in. You can close this window and go back to your MCP client.',
+      );
+    } catch (error) {
+      options.logger.warn(
+        `a sign-in to server "${flow.server}" failed at the callback: ${error instanceof Error ? error.message : 'unknown error'}`,
+        { server: flow.server },
+      );
+      page(
+        res,
+        400,
+        'Sign-in failed',
+        'The sign-in could not be completed. Start it again from your MCP client.',
+      );
+    }
+  };
+}

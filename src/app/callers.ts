@@ -1,0 +1,177 @@
+/**
+ * Each caller's own downstream access: the inbound identity (issuer + subject) keys the token
+ * records and the connections of every server that uses OAuth, so a connection never carries
+ * another caller's token. A caller's scope is a token manager for its identity and a registry
+ * holding only those servers; servers without OAuth (stdio, static headers) and servers whose
+ * configured token is shared (`shared_preconfigured_token`) use the app's own scope. Scopes are
+ * kept for recent callers (least recently used out, idle ones closed).
+ *
+ * @module
+ */
+import type { ServerSettings } from '../config/schema/servers.js';
+import type { Settings } from '../config/schema/settings.js';
+import type { Logger } from '../logger.js';
+import { APP_IDENTITY } from '../oauth/server-auth.js';
+import { TokenManager, type TokenManagerOptions, usesOAuth } from '../oauth/token-manager.js';
+import { type CallerIdentity, principalOf } from '../server/identity.js';
+import { ToolAggregator } from '../servers/aggregator.js';
+import type { HttpStack } from '../servers/http.js';
+import { ServerRegistry } from '../servers/registry.js';
+import type { TokenStore } from '../stores/token-store.js';
+
+/** One identity's downstream state. */
+export interface CallerScope {
+  /** The token-store identity (`principalOf(caller)`, or `app`). */
+  readonly identity: string;
+  readonly tokens: TokenManager;
+  readonly registry: ServerRegistry;
+  readonly aggregator: ToolAggregator | undefined;
+}
+
+/** Options of {@link CallerScopes}. */
+export interface CallerScopesOptions {
+  readonly settings: Settings;
+  readonly store: TokenStore;
+  readonly http: HttpStack;
+  readonly env: NodeJS.ProcessEnv;
+  readonly logger: Logger;
+  readonly clientName: string;
+  /** The agent's callback for handed-over logins, once known (it is read at each login). */
+  readonly callbackUrl: () => string | undefined;
+  readonly backgroundRefresh: boolean;
+  /** Scopes kept at most. Default 1,000. */
+  readonly maxScopes?: number;
+  /** A scope unused this long is closed, in milliseconds. Default 15 minutes. */
+  readonly idleMs?: number;
+  readonly now?: () => number;
+}
+
+/** Whether server `settings` is reached with each caller's own tokens. */
+export function perCaller(settings: ServerSettings): boolean {
+  return usesOAuth(settings) && settings.auth?.oauth?.shared_preconfigured_token !== true;
+}
+
+/** The downstream scopes of the app and of its callers. */
+export class CallerScopes {
+  readonly #options: CallerScopesOptions;
+  readonly #now: () => number;
+  readonly #scopes = new Map<string, { scope: CallerScope; lastUsed: number }>();
+  /** The app's own scope: every server (callers use it for the servers not kept per caller). */
+  readonly app: CallerScope;
+  /** The servers kept per caller. */
+  readonly perCallerServers: readonly string[];
+  /** The servers every caller shares (through the app's scope). */
+  readonly sharedServers: readonly string[];
+  /** The app scope's aggregator over {@link sharedServers} only. */
+  readonly shared: ToolAggregator | undefined;
+
+  constructor(options: CallerScopesOptions) {
+    this.#options = options;
+    this.#now = options.now ?? Date.now;
+    const servers = options.settings.mcp.servers;
+    const names = Object.keys(servers);
+    this.perCallerServers = names.filter((name) => perCaller(servers[name] as ServerSettings));
+    this.sharedServers = names.filter((name) => !this.perCallerServers.includes(name));
+    this.app = this.#open(APP_IDENTITY, names);
+    this.shared =
+      this.sharedServers.length > 0
+        ? new ToolAggregator(this.app.registry, this.sharedServers)
+        : undefined;
+  }
+
+  /** The scope of `caller` (the app's when there is none: authorization off). */
+  scopeFor(caller: CallerIdentity | undefined): CallerScope {
+    return caller ? this.forIdentity(principalOf(caller)) : this.app;
+  }
+
+  /** The scope of a token-store identity (the callback route knows only that). */
+  forIdentity(identity: string): CallerScope {
+    if (identity === APP_IDENTITY) return this.app;
+    const kept = this.#scopes.get(identity);
+    const now = this.#now();
+    if (kept) {
+      kept.lastUsed = now;
+      this.#scopes.delete(identity);
+      this.#scopes.set(identity, kept);
+      return kept.scope;
+    }
+    this.#sweep(now);
+    const scope = this.#open(identity, this.perCallerServers);
+    this.#scopes.set(identity, { scope, lastUsed: now });
+    while (this.#scopes.size > (this.#options.maxScopes ?? 1_000)) {
+      const [oldest, entry] = this.#scopes.entries().next().value as [
+        string,
+        { scope: CallerScope },
+      ];
+      this.#scopes.delete(oldest);
+      void this.#close(entry.scope);
+    }
+    return scope;
+  }
+
+  #sweep(now: number): void {
+    const cutoff = now - (this.#options.idleMs ?? 15 * 60_000);
+    for (const [identity, entry] of this.#scopes) {
+      if (entry.lastUsed >= cutoff) continue;
+      this.#scopes.delete(identity);
+      void this.#close(entry.scope);
+    }
+  }
+
+  #open(identity: string, names: readonly string[]): CallerScope {
+    const options = this.#options;
+    const servers = options.settings.mcp.servers;
+    const callbackUrl = options.callbackUrl;
+    const tokenOptions: TokenManagerOptions = {
+      store: options.store,
+      oauth: options.settings.oauth,
+      fetch: options.http.fetch,
+      identity,
+      logger: options.logger,
+      clientName: options.clientName,
+      // Callers share the app's scheduler: one set of timers for every token in use.
+      backgroundRefresh:
+        identity === APP_IDENTITY
+          ? options.backgroundRefresh
+          : (this.app.tokens.scheduler ?? false),
+      get callbackUrl() {
+        return callbackUrl();
+      },
+    };
+    const tokens = new TokenManager(tokenOptions);
+    const registry = new ServerRegistry(
+      {
+        mcp: {
+          ...options.settings.mcp,
+          servers: Object.fromEntries(names.map((n) => [n, servers[n] as ServerSettings])),
+        },
+      },
+      {
+        env: options.env,
+        logger: options.logger,
+        http: options.http,
+        authFor: (name, settings) => tokens.forServer(name, settings),
+      },
+    );
+    return {
+      identity,
+      tokens,
+      registry,
+      aggregator: names.length > 0 ? new ToolAggregator(registry) : undefined,
+    };
+  }
+
+  async #close(scope: CallerScope): Promise<void> {
+    scope.tokens.close();
+    await scope.registry.closeAll().catch(() => {});
+  }
+
+  /** Close every scope. */
+  async close(): Promise<void> {
+    const scopes = [...this.#scopes.values()].map((entry) => entry.scope);
+    this.#scopes.clear();
+    await Promise.all(scopes.map((scope) => this.#close(scope)));
+    this.app.tokens.close();
+    await this.app.registry.closeAll().catch(() => {});
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * Logging a caller in to a downstream server through their MCP client. When the caller has no
+ * usable token, the token manager hands the login over ({@link AuthorizationRequiredError}: a
+ * pending flow whose redirect is the agent's own callback route); the caller is asked to open the
+ * URL with a URL-mode elicitation (MCP 2025-11-25) when the client can, and the call goes on once
+ * the callback has stored the token — or, when it cannot, the call fails with the spec's
+ * URL-elicitation-required error carrying the URL, and the client retries after the login. The
+ * PKCE verifier and the client secret never leave the agent.
+ *
+ * @module
+ */
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { UrlElicitationRequiredError } from '@modelcontextprotocol/sdk/types.js';
+import { AuthorizationRequiredError } from '../errors.js';
+import type { ServerAuth } from '../oauth/server-auth.js';
+import type { ToolCallContext } from '../server/mcp-server.js';
+
+/** The hand-over in `error` or its causes, if any. */
+export function handedOver(error: unknown): AuthorizationRequiredError | undefined {
+  let current: unknown = error;
+  for (let depth = 0; depth < 5 && current instanceof Error; depth += 1) {
+    if (current instanceof AuthorizationRequiredError) return current;
+    current = current.cause;
+  }
+  return undefined;
+}
+
+/** Wait until `auth` holds a token again (the callback stored one), the flow expires, or abort. */
+async function loggedIn(
+  auth: ServerAuth,
+  expiresAt: number,
+  signal: AbortSignal,
+  pollMs: number,
+): Promise<boolean> {
+  while (Date.now() < expiresAt && !signal.aborted) {
+    if ((await auth.token().catch(() => undefined)) !== undefined) return true;
+    await new Promise((done) => setTimeout(done, pollMs));
+  }
+  return false;
+}
+
+/**
+ * Run `call`; when it needs the caller to log in to `server`, ask the client to open the URL (or
+ * fail with the URL-elicitation-required error), wait for the login, and run it once more.
+ */
+export async function withDelegatedLogin(
+  server: string,
+  auth: ServerAuth | undefined,
+  context: ToolCallContext,
+  call: () => Promise<CallToolResult>,
+  options: { pollMs?: number } = {},
+): Promise<CallToolResult> {
+  try {
+    return await call();
+  } catch (error) {
+    const handed = handedOver(error);
+    if (!handed || !auth) throw error;
+    const message = `Sign in to ${server} so that the agent can use it on your behalf.`;
+    const elicitation = {
+      mode: 'url' as const,
+      url: handed.authorizationUrl,
+      message,
+      elicitationId: handed.flowId,
+    };
+    if (!context.elicitUrl) throw new UrlElicitationRequiredError([elicitation], message);
+    const answer = await context.elicitUrl(elicitation);
+    if (answer !== 'accept') {
+      return {
+        isError: true,
+        content: [
+          { type: 'text', text: `The sign-in to ${server} was not accepted; nothing was done.` },
+        ],
+      };
+    }
+    if (!(await loggedIn(auth, handed.expiresAt, context.signal, options.pollMs ?? 500))) {
+      return {
+        isError: true,
+        content: [
+          {
+            type: 'text',
+            text: `The sign-in to ${server} did not complete in time; call again to retry.`,
+          },
+        ],
+      };
+    }
+    await context.elicitationComplete?.(handed.flowId).catch(() => {});
+    return call();
+  }
+}
