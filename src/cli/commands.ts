@@ -5,6 +5,7 @@
  */
 
 import { authComplete, authLogin, authLogout, authStatus } from './commands/auth.js';
+import { authLogoutIdentity, authStatusAll } from './commands/auth-admin.js';
 import { configCheck, configShow } from './commands/config.js';
 import { doctor } from './commands/doctor.js';
 import { init } from './commands/init.js';
@@ -253,23 +254,44 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     path: ['auth', 'status'],
     summary: 'show stored tokens: identity, scopes, expiry, refresh token (never values)',
-    usage: 'mcp-agent [--config PATH] [--json] auth status [SERVER]',
+    usage: 'mcp-agent [--config PATH] [--json] auth status [SERVER] [--all-identities]',
     description:
-      'For each server that uses OAuth (or SERVER), shows whose token is stored, for which authorization\nserver and scopes, when it expires and whether a refresh token is held. No token value is shown and\nno request is made.',
-    options: {},
+      'For each server that uses OAuth (or SERVER), shows whose token is stored, for which authorization\nserver and scopes, when it expires and whether a refresh token is held. No token value is shown and\nno request is made. With --all-identities, every identity of the store (each caller of a served agent).',
+    options: {
+      'all-identities': { type: 'boolean', help: "every identity's tokens (an operator's view)" },
+    },
     maxArgs: 1,
-    run: ({ io, global, out, args }) => authStatus(io, global, out, args[0]),
+    run: ({ io, global, out, args, options }) =>
+      options['all-identities'] === true
+        ? authStatusAll(io, global, out, args[0])
+        : authStatus(io, global, out, args[0]),
   },
   {
     path: ['auth', 'logout'],
     summary: 'revoke (RFC 7009) and forget the tokens of a server, or of all',
-    usage: 'mcp-agent [--config PATH] [--json] auth logout SERVER | --all',
+    usage: "mcp-agent [--config PATH] [--json] auth logout SERVER | --all | --identity 'ID' SERVER",
     description:
       'Revokes the refresh token, then the access token, where the authorization server has a revocation\nendpoint, then deletes them from the token store. A revocation that fails is reported (exit code 1);\nthe tokens are deleted anyway.',
-    options: { all: { type: 'boolean', help: 'every server that uses OAuth' } },
+    options: {
+      all: { type: 'boolean', help: 'every server that uses OAuth' },
+      identity: {
+        type: 'string',
+        value: 'ID',
+        help: 'the identity whose tokens to forget (from auth status --all-identities)',
+      },
+    },
     maxArgs: 1,
     run: ({ io, global, out, args, options }) => {
       const all = options.all === true;
+      if (typeof options.identity === 'string') {
+        if (all || args[0] === undefined) {
+          throw new UsageError(
+            '"auth logout --identity ID" needs exactly one SERVER (not --all).',
+            'mcp-agent auth logout --help',
+          );
+        }
+        return authLogoutIdentity(io, global, out, options.identity, args[0]);
+      }
       if ((args[0] === undefined) === !all) {
         throw new UsageError(
           '"auth logout" needs a SERVER or --all (not both).',
