@@ -35,15 +35,10 @@ const bob = principalOf({ issuer: 'https://id.example.com', subject: 'bob' });
 async function seeded() {
   const tree = tempTree({ 'mcp_agent.config.yaml': CONFIG });
   trees.push(tree);
-  const store = createTokenStore(
-    {
-      backend: 'file',
-      path: join(tree.dir, 'tokens.json'),
-      redis_prefix: 'x',
-      refresh_leeway_seconds: 60,
-    } as never,
-    { cwd: tree.dir },
-  );
+  const settings = oauthSchema.parse({
+    token_store: { backend: 'file', path: join(tree.dir, 'tokens.json') },
+  });
+  const store = createTokenStore(settings.token_store, { cwd: tree.dir });
   for (const identity of ['app', alice, bob]) {
     await store.put(
       {
