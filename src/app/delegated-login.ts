@@ -29,12 +29,18 @@ export function handedOver(error: unknown): AuthorizationRequiredError | undefin
 async function loggedIn(
   auth: ServerAuth,
   expiresAt: number,
-  signal: AbortSignal,
+  context: ToolCallContext,
   pollMs: number,
 ): Promise<boolean> {
-  while (Date.now() < expiresAt && !signal.aborted) {
+  let polls = 0;
+  while (Date.now() < expiresAt && !context.signal.aborted) {
     if ((await auth.token().catch(() => undefined)) !== undefined) return true;
     await new Promise((done) => setTimeout(done, pollMs));
+    polls += 1;
+    // A progress notification every ~10 s keeps the client's request timeout from running out.
+    if (polls % Math.max(1, Math.round(10_000 / pollMs)) === 0) {
+      await context.progress?.('waiting for the sign-in to complete').catch(() => {});
+    }
   }
   return false;
 }
@@ -72,7 +78,7 @@ export async function withDelegatedLogin(
         ],
       };
     }
-    if (!(await loggedIn(auth, handed.expiresAt, context.signal, options.pollMs ?? 500))) {
+    if (!(await loggedIn(auth, handed.expiresAt, context, options.pollMs ?? 500))) {
       return {
         isError: true,
         content: [

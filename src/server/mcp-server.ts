@@ -36,6 +36,11 @@ export interface ToolCallContext {
   }) => Promise<'accept' | 'decline' | 'cancel'>;
   /** Tell the client the URL elicitation `elicitationId` has completed. */
   readonly elicitationComplete?: (elicitationId: string) => Promise<void>;
+  /**
+   * Report progress (when the client asked for it with a progress token): keeps a client's request
+   * timeout from running out while a person signs in.
+   */
+  readonly progress?: (message: string) => Promise<void>;
 }
 
 /** One tool the server offers. */
@@ -79,6 +84,8 @@ export function createMcpServer(catalog: ToolCatalog, info: ServerInfo, logger?:
       return { isError: true, content: [{ type: 'text', text: `Unknown tool: ${name}` }] };
     }
     const canOpenUrls = server.getClientCapabilities()?.elicitation?.url !== undefined;
+    const progressToken = request.params._meta?.progressToken;
+    let step = 0;
     const context: ToolCallContext = {
       caller,
       signal: extra.signal,
@@ -93,6 +100,17 @@ export function createMcpServer(catalog: ToolCatalog, info: ServerInfo, logger?:
               ).action,
             elicitationComplete: (elicitationId) =>
               server.createElicitationCompletionNotifier(elicitationId)(),
+          }
+        : {}),
+      ...(progressToken !== undefined
+        ? {
+            progress: async (message: string) => {
+              step += 1;
+              await extra.sendNotification({
+                method: 'notifications/progress',
+                params: { progressToken, progress: step, message },
+              });
+            },
           }
         : {}),
     };
