@@ -61,6 +61,22 @@ export function toolScopeMap(
   return map;
 }
 
+/** The tool part of the sign-in stand-in: `~` unescaped, so no server tool can have its name. */
+const SIGN_IN = '~sign_in';
+
+/** `SERVER/~sign_in`: listed for a server whose tools nobody has listed yet. */
+export function signInToolName(server: string): string {
+  return `${namespacedName(server, 'x').slice(0, -1)}${SIGN_IN}`;
+}
+
+function signInDefinition(server: string): Tool {
+  return {
+    name: signInToolName(server),
+    description: `Sign in to ${server} so that the agent can use its tools on your behalf.`,
+    inputSchema: { type: 'object' },
+  };
+}
+
 /** Options of {@link AppCatalog}. */
 export interface AppCatalogOptions {
   readonly app: AppDefinition;
@@ -205,8 +221,12 @@ export class AppCatalog implements ToolCatalog {
     const scopes = this.#options.scopes;
     // One spelling per tool: the one tools/list shows (escaped), which is also the one its scopes
     // are looked up by. `down/a/b` and `down/a~1b` would otherwise reach the same tool.
-    if (!scopes || canonicalToolName(name) !== name) return undefined;
+    if (!scopes) return undefined;
     const server = parseNamespacedName(name)?.server ?? '';
+    if (name === signInToolName(server) && scopes.perCallerServers.includes(server)) {
+      return this.#signIn(server, caller);
+    }
+    if (canonicalToolName(name) !== name) return undefined;
     if (!scopes.perCallerServers.includes(server) && !scopes.sharedServers.includes(server)) {
       return undefined;
     }
@@ -219,6 +239,33 @@ export class AppCatalog implements ToolCatalog {
     const scope = scopes.perCallerServers.includes(server) ? scopes.scopeFor(caller) : scopes.app;
     const settings = scope.registry.settings(server);
     return { aggregator: scope.aggregator, auth: scope.tokens.forServer(server, settings) };
+  }
+
+  /** The stand-in tool that signs the caller in to `server` and lists its tools. */
+  #signIn(server: string, caller: CallerIdentity | undefined): ServedTool {
+    return {
+      definition: signInDefinition(server),
+      scopes: [],
+      call: async (_args, context) => {
+        const { aggregator, auth } = this.#route(server, context.caller ?? caller);
+        try {
+          return await withDelegatedLogin(server, auth, context, async () => {
+            const tools = (await aggregator?.listServerTools(server)) ?? [];
+            this.#known.set(server, tools);
+            return text(
+              `Signed in to ${server}; its tools are available: ${tools.map((tool) => tool.name).join(', ') || '(none)'}. List the tools again to see them.`,
+            );
+          });
+        } catch (error) {
+          if (error instanceof McpError) throw error;
+          this.#options.logger?.warn(
+            `signing in to server "${server}" failed: ${error instanceof Error ? error.message : 'unknown error'}`,
+            { server },
+          );
+          return text(`Signing in to ${server} failed; try again later.`, true);
+        }
+      },
+    };
   }
 
   #served(
@@ -265,7 +312,18 @@ export class AppCatalog implements ToolCatalog {
           // A caller not logged in yet still sees the server's tools (as another caller listed
           // them): calling one starts the login.
           const known = this.#known.get(server);
-          if (known && handedOver(error)) return known;
+          if (handedOver(error)) {
+            if (known) return known;
+            // Nobody listed its tools yet: a tool that starts the caller's sign-in stands in.
+            return [
+              {
+                name: signInToolName(server),
+                server,
+                tool: SIGN_IN,
+                definition: signInDefinition(server),
+              },
+            ];
+          }
           this.#options.logger?.warn(
             `the tools of server "${server}" are left out: ${error instanceof Error ? error.message : 'unknown error'}`,
             { server },
@@ -277,7 +335,9 @@ export class AppCatalog implements ToolCatalog {
     return lists
       .flat()
       .map((tool) =>
-        this.#served(tool.name, tool.server, caller, { ...tool.definition, name: tool.name }),
+        tool.tool === SIGN_IN && tool.name === signInToolName(tool.server)
+          ? this.#signIn(tool.server, caller)
+          : this.#served(tool.name, tool.server, caller, { ...tool.definition, name: tool.name }),
       );
   }
 }

@@ -25,16 +25,26 @@ export function handedOver(error: unknown): AuthorizationRequiredError | undefin
   return undefined;
 }
 
-/** Wait until `auth` holds a token again (the callback stored one), the flow expires, or abort. */
+/**
+ * Wait until the sign-in handed over as `handed` has stored a token: a record obtained since the
+ * flow started (a token the server has just refused does not count), or the flow expires, or the
+ * call is aborted.
+ */
 async function loggedIn(
   auth: ServerAuth,
-  expiresAt: number,
+  handed: AuthorizationRequiredError,
   context: ToolCallContext,
   pollMs: number,
 ): Promise<boolean> {
+  const startedAt = handed.expiresAt - auth.loginTimeoutMs;
   let polls = 0;
-  while (Date.now() < expiresAt && !context.signal.aborted) {
-    if ((await auth.token().catch(() => undefined)) !== undefined) return true;
+  while (Date.now() < handed.expiresAt && !context.signal.aborted) {
+    // Done when the flow was taken (its callback came, on any replica) and a token obtained since
+    // it started is stored; a minute of clock difference between replicas is tolerated.
+    if (!(await auth.stillPending(handed).catch(() => true))) {
+      const records = await auth.storedRecords().catch(() => []);
+      if (records.some(({ record }) => record.obtainedAt >= startedAt - 60_000)) return true;
+    }
     await new Promise((done) => setTimeout(done, pollMs));
     polls += 1;
     // A progress notification every ~10 s keeps the client's request timeout from running out.
@@ -78,7 +88,7 @@ export async function withDelegatedLogin(
         ],
       };
     }
-    if (!(await loggedIn(auth, handed.expiresAt, context, options.pollMs ?? 500))) {
+    if (!(await loggedIn(auth, handed, context, options.pollMs ?? 500))) {
       return {
         isError: true,
         content: [

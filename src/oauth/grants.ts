@@ -62,6 +62,27 @@ export interface LogoutResult {
   readonly problems: readonly string[];
 }
 
+/** What `auth status` shows for `auth`: its stored tokens (never values) and the last event. */
+export async function grantStatus(
+  auth: ServerAuth,
+  store: TokenStore,
+  usable: (record: TokenRecord) => boolean,
+): Promise<TokenStatus[]> {
+  const lastEvent = await store.events.last(auth.identity, auth.name).catch(() => undefined);
+  return (await auth.storedRecords()).map(({ record }) => ({
+    server: record.server,
+    identity: auth.identity,
+    issuer: record.issuer,
+    resource: record.resource,
+    scopes: record.scopes,
+    ...(record.expiresAt !== undefined ? { expiresAt: record.expiresAt } : {}),
+    obtainedAt: record.obtainedAt,
+    hasRefreshToken: record.refreshToken !== undefined,
+    expired: !usable(record) && record.refreshToken === undefined,
+    ...(lastEvent ? { lastEvent } : {}),
+  }));
+}
+
 /** Log `auth` out: revoke, forget, unbind. */
 export async function logout(auth: ServerAuth, store: TokenStore): Promise<LogoutResult> {
   const problems: string[] = [];

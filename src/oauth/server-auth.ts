@@ -24,7 +24,13 @@ import {
   deferredRedirectUri,
   startDeferredLogin,
 } from './deferred.js';
-import { configuredRecord, type LogoutResult, logout, type TokenStatus } from './grants.js';
+import {
+  configuredRecord,
+  grantStatus,
+  type LogoutResult,
+  logout,
+  type TokenStatus,
+} from './grants.js';
 import {
   type AuthorizeReason,
   codeLogin,
@@ -358,6 +364,12 @@ export class ServerAuth {
   }
 
   /** What the logins need: the target's authorization server and this server's client. */
+  /** Whether the login handed over as `handed` still waits for its callback (in any process). */
+  async stillPending(handed: AuthorizationRequiredError): Promise<boolean> {
+    const state = new URL(handed.authorizationUrl).searchParams.get('state') ?? '';
+    return (await this.#options.store.flows.peek(state)) !== undefined;
+  }
+
   #deferred(target: Target): DeferredLoginContext {
     return {
       server: this.name,
@@ -554,22 +566,8 @@ export class ServerAuth {
   }
 
   /** The tokens stored for this server and identity (never their values). */
-  async status(): Promise<TokenStatus[]> {
-    const lastEvent = await this.#options.store.events
-      .last(this.#identity, this.name)
-      .catch(() => undefined);
-    return (await this.storedRecords()).map(({ record }) => ({
-      server: record.server,
-      identity: this.#identity,
-      issuer: record.issuer,
-      resource: record.resource,
-      scopes: record.scopes,
-      ...(record.expiresAt !== undefined ? { expiresAt: record.expiresAt } : {}),
-      obtainedAt: record.obtainedAt,
-      hasRefreshToken: record.refreshToken !== undefined,
-      expired: !this.#usable(record) && record.refreshToken === undefined,
-      ...(lastEvent ? { lastEvent } : {}),
-    }));
+  status(): Promise<TokenStatus[]> {
+    return grantStatus(this, this.#options.store, (record) => this.#usable(record));
   }
 
   /**

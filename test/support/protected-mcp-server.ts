@@ -60,7 +60,16 @@ export interface ProtectedMcpServer {
   /** `ws://127.0.0.1:<port>/ws` (subprotocol `mcp`) */
   readonly wsUrl: string;
   readonly requests: ProtectedRequest[];
+  /** Each `whoami` call as the server saw it: the token's `sub` and the token itself. */
+  readonly calls: ProtectedCall[];
   close(): Promise<void>;
+}
+
+/** One `whoami` call as the protected MCP server ran it. */
+export interface ProtectedCall {
+  readonly tool: string;
+  readonly sub: unknown;
+  readonly token: string | undefined;
 }
 
 type Verified = { readonly ok: true; readonly auth: AuthInfo } | { readonly ok: false };
@@ -74,6 +83,7 @@ export async function startProtectedMcpServer(
   const requiredScopes = options.requiredScopes ?? [];
   const toolScopes = options.toolScopes ?? {};
   const requests: ProtectedRequest[] = [];
+  const calls: ProtectedCall[] = [];
   const streamable = new Map<string, StreamableHTTPServerTransport>();
   const sse = new Map<string, SSEServerTransport>();
   const servers = new Set<McpServer>();
@@ -187,9 +197,16 @@ export async function startProtectedMcpServer(
     server.registerTool(
       'whoami',
       { description: "Returns the token's sub, scope and aud" },
-      (extra) => ({
-        content: [{ type: 'text', text: JSON.stringify(extra.authInfo?.extra ?? {}) }],
-      }),
+      (extra) => {
+        calls.push({
+          tool: 'whoami',
+          sub: extra.authInfo?.extra?.sub,
+          token: extra.authInfo?.token,
+        });
+        return {
+          content: [{ type: 'text', text: JSON.stringify(extra.authInfo?.extra ?? {}) }],
+        };
+      },
     );
     server.registerTool(
       'echo',
@@ -337,6 +354,7 @@ export async function startProtectedMcpServer(
     sseUrl: `${origin}/sse`,
     wsUrl: `ws://127.0.0.1:${port}/ws`,
     requests,
+    calls,
     async close() {
       await Promise.all([...servers].map((server) => server.close().catch(() => {})));
       for (const client of wss.clients) client.terminate();
