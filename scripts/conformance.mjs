@@ -184,18 +184,28 @@ const legacyAuth = tagged.filter((s) => s.tags.includes('2025-11-25')).map((s) =
 const newAuth = tagged
   .filter((s) => s.tags.length === 1 && s.tags[0] === '2026-07-28')
   .map((s) => s.name);
+// Extension scenarios we implement (the others — enterprise-managed authorization, DPoP, workload
+// identity — are not features of ours yet).
+const EXTENSIONS = ['auth/client-credentials-basic', 'auth/client-credentials-jwt'];
+const extensionAuth = tagged
+  .filter((s) => s.tags.includes('extension') && EXTENSIONS.includes(s.name))
+  .map((s) => s.name)
+  .filter((name, i, all) => all.indexOf(name) === i);
 if (legacyAuth.length === 0 || newAuth.length === 0) {
   fail(`unexpected \`list --client\` output:\n${listing.stdout}`);
 }
 const wanted = options.scenario ? new Set(options.scenario) : undefined;
 if (wanted) {
-  const unknown = [...wanted].filter((s) => !legacyAuth.includes(s) && !newAuth.includes(s));
+  const unknown = [...wanted].filter(
+    (s) => !legacyAuth.includes(s) && !newAuth.includes(s) && !extensionAuth.includes(s),
+  );
   if (unknown.length > 0) fail(`unknown client-auth scenario(s): ${unknown.join(', ')}`);
 }
 const pick = (names) => (wanted ? names.filter((s) => wanted.has(s)) : names);
 const groups = [
   { title: `2025-11-25 auth`, scenarios: pick(legacyAuth) },
   { title: `2026-07-28 client auth`, scenarios: pick(newAuth) },
+  { title: `extensions`, scenarios: pick(extensionAuth) },
 ].filter((g) => g.scenarios.length > 0);
 
 rmSync(resultsDir, { recursive: true, force: true });
@@ -215,6 +225,12 @@ const runs = [];
 // One process per scenario (a whole-suite process would need one deadline for all of them).
 for (const name of groups.find((g) => g.title.startsWith('2025'))?.scenarios ?? []) {
   runs.push({ label: name.replace('/', '-'), args: ['client', '--scenario', name, ...common] });
+}
+for (const name of groups.find((g) => g.title === 'extensions')?.scenarios ?? []) {
+  runs.push({
+    label: name.replace('/', '-'),
+    args: ['client', '--scenario', name, '--force', ...common],
+  });
 }
 for (const name of groups.find((g) => g.title.startsWith('2026'))?.scenarios ?? []) {
   runs.push({

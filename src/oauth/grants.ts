@@ -7,6 +7,8 @@
  * @module
  */
 import type { ServerOAuthSettings } from '../config/schema/servers.js';
+import type { Secret } from '../config/secret.js';
+import { McpAgentError } from '../errors.js';
 import type { GrantEvent } from '../stores/events.js';
 import type { TokenKey, TokenRecord } from '../stores/record.js';
 import type { TokenStore } from '../stores/token-store.js';
@@ -49,6 +51,52 @@ export function configuredRecord(
     issuer: key.issuer,
     resource: key.resource,
     server: key.server,
+  };
+}
+
+/** A token obtained elsewhere (see `ServerAuth.adoptToken`). */
+export interface AdoptedToken {
+  readonly accessToken: Secret;
+  readonly refreshToken?: Secret | undefined;
+  /** Epoch milliseconds. */
+  readonly expiresAt?: number | undefined;
+  readonly scopes?: readonly string[] | undefined;
+  readonly tokenType?: string | undefined;
+  /** The issuer it claims to come from. */
+  readonly authorizationServer?: string | undefined;
+}
+
+/**
+ * The record of an adopted token for `server` at `target`: its authorization server, when named,
+ * must be the one the server uses (compared exactly, a trailing slash aside); Bearer only.
+ */
+export function adoptedRecord(
+  input: AdoptedToken,
+  server: string,
+  target: { discovery: { authorizationServer: { issuer: string } }; key: TokenKey },
+  now: number,
+): TokenRecord {
+  const issuer = target.discovery.authorizationServer.issuer;
+  const named = input.authorizationServer?.replace(/\/+$/, '');
+  if (named !== undefined && named !== issuer.replace(/\/+$/, '')) {
+    throw new McpAgentError(
+      'OAUTH_AUTHORIZATION',
+      `The token is from ${input.authorizationServer}, but server "${server}" uses ${issuer}.`,
+    );
+  }
+  if (input.tokenType !== undefined && input.tokenType.toLowerCase() !== 'bearer') {
+    throw new McpAgentError('OAUTH_TOKEN', 'Only Bearer tokens can be stored.');
+  }
+  return {
+    accessToken: input.accessToken,
+    ...(input.refreshToken ? { refreshToken: input.refreshToken } : {}),
+    tokenType: 'Bearer',
+    ...(input.expiresAt !== undefined ? { expiresAt: input.expiresAt } : {}),
+    obtainedAt: now,
+    scopes: [...(input.scopes ?? [])],
+    issuer,
+    resource: target.key.resource,
+    server,
   };
 }
 

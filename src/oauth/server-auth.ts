@@ -25,6 +25,8 @@ import {
   startDeferredLogin,
 } from './deferred.js';
 import {
+  type AdoptedToken,
+  adoptedRecord,
   configuredRecord,
   grantStatus,
   type LogoutResult,
@@ -46,21 +48,10 @@ import { type TokenRequestContext, toTokenRecord } from './protocol/tokens.js';
 import type { BearerChallenge } from './protocol/www-authenticate.js';
 import { expiredError, pause, refreshWithLease, storeError } from './refresh.js';
 import type { RefreshScheduler } from './scheduler.js';
+import { SERVICE_ACCOUNT, serviceAccountToken } from './service-account.js';
 import { type Target, TargetResolver } from './target.js';
 
 import type { TokenManagerOptions } from './token-manager.js';
-
-/** A token obtained elsewhere (see {@link ServerAuth.adoptToken}). */
-export interface AdoptedToken {
-  readonly accessToken: Secret;
-  readonly refreshToken?: Secret | undefined;
-  /** Epoch milliseconds. */
-  readonly expiresAt?: number | undefined;
-  readonly scopes?: readonly string[] | undefined;
-  readonly tokenType?: string | undefined;
-  /** The issuer it claims to come from. */
-  readonly authorizationServer?: string | undefined;
-}
 
 /** The identity of the app itself (a CLI user, or callers when authorization is off). */
 export const APP_IDENTITY = 'app';
@@ -164,7 +155,12 @@ export class ServerAuth {
     if (!stored) stored = await this.#seed(target);
     if (!stored) return undefined;
     if (this.#usable(stored.record)) return this.#use(stored.record);
-    if (!stored.record.refreshToken) return undefined;
+    if (!stored.record.refreshToken) {
+      // A service account asks for a new token before the old one runs out.
+      return this.#oauth.grant_type === 'client_credentials'
+        ? (await this.authorize()).accessToken
+        : undefined;
+    }
     try {
       return this.#use((await this.#refresh(target, stored)).record);
     } catch (error) {
@@ -280,7 +276,8 @@ export class ServerAuth {
 
   async #authorize(reason: AuthorizeReason): Promise<TokenRecord> {
     const consent = this.#options.consent;
-    if (!consent && (this.#options.pendingLogins === false || reason.device === true)) {
+    const service = this.#oauth.grant_type === 'client_credentials';
+    if (!service && !consent && (this.#options.pendingLogins === false || reason.device)) {
       throw new McpAgentError(
         'OAUTH_LOGIN_REQUIRED',
         `Server "${this.name}" needs a login: run \`mcp-agent auth login ${this.name}\`.`,
@@ -298,6 +295,18 @@ export class ServerAuth {
       as: target.discovery.authorizationServer,
       previous,
     });
+    if (service) {
+      const response = await serviceAccountToken({
+        server: this.name,
+        oauth,
+        client: await this.#client(target, SERVICE_ACCOUNT),
+        context: (client) => this.#context(target, client),
+        scopes,
+      });
+      const record = this.#record(target, response, scopes, SERVICE_ACCOUNT);
+      await this.#loggedIn(target, record);
+      return record;
+    }
     if (!consent) throw await this.#handOver(target, scopes);
     const login = { ...this.#deferred(target), scopes, consent };
     const device = reason.device === true || oauth.flow === 'device' || consent.mode === 'device';
@@ -392,28 +401,7 @@ export class ServerAuth {
    */
   async adoptToken(input: AdoptedToken): Promise<TokenRecord> {
     const target = await this.target();
-    const issuer = target.discovery.authorizationServer.issuer;
-    const named = input.authorizationServer?.replace(/\/+$/, '');
-    if (named !== undefined && named !== issuer.replace(/\/+$/, '')) {
-      throw new McpAgentError(
-        'OAUTH_AUTHORIZATION',
-        `The token is from ${input.authorizationServer}, but server "${this.name}" uses ${issuer}.`,
-      );
-    }
-    if (input.tokenType !== undefined && input.tokenType.toLowerCase() !== 'bearer') {
-      throw new McpAgentError('OAUTH_TOKEN', 'Only Bearer tokens can be stored.');
-    }
-    const record: TokenRecord = {
-      accessToken: input.accessToken,
-      ...(input.refreshToken ? { refreshToken: input.refreshToken } : {}),
-      tokenType: 'Bearer',
-      ...(input.expiresAt !== undefined ? { expiresAt: input.expiresAt } : {}),
-      obtainedAt: this.#now(),
-      scopes: [...(input.scopes ?? [])],
-      issuer,
-      resource: target.key.resource,
-      server: this.name,
-    };
+    const record = adoptedRecord(input, this.name, target, this.#now());
     await this.#loggedIn(target, record);
     return record;
   }

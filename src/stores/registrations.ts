@@ -6,6 +6,7 @@
  *
  * @module
  */
+import type { webcrypto } from 'node:crypto';
 import * as z from 'zod';
 import { Secret } from '../config/secret.js';
 import type { KeyValueStore } from './kv.js';
@@ -27,7 +28,18 @@ export const BINDING_KEY_PREFIX = '#binding:';
 export type RegistrationSource = 'configured' | 'metadata-document' | 'dynamic';
 
 /** Token endpoint authentication methods the client supports (RFC 7591 §2). */
-export type TokenEndpointAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'none';
+export type TokenEndpointAuthMethod =
+  | 'client_secret_basic'
+  | 'client_secret_post'
+  | 'private_key_jwt'
+  | 'none';
+
+/** A client's signing key for `private_key_jwt` (RFC 7523 §2.2); in memory only, never stored. */
+export interface ClientSigningKey {
+  readonly key: webcrypto.CryptoKey;
+  /** The `kid` header of the assertions. */
+  readonly kid?: string | undefined;
+}
 
 /** A client as registered with one authorization server. */
 export interface ClientRegistration {
@@ -39,6 +51,8 @@ export interface ClientRegistration {
   /** The redirect URI registered (`urn:ietf:params:oauth:grant-type:device_code` for device clients). */
   readonly redirectUri: string;
   readonly source: RegistrationSource;
+  /** The key `private_key_jwt` signs with (configured clients only). */
+  readonly signingKey?: ClientSigningKey | undefined;
   /** When the client secret expires, epoch milliseconds (RFC 7591 `client_secret_expires_at`). */
   readonly clientSecretExpiresAt?: number | undefined;
 }

@@ -41,7 +41,10 @@ setTimeout(() => {
   process.exit(1);
 }, OVERALL_TIMEOUT_MS);
 
-/** The pre-registered client of scenarios that have one (`auth/pre-registration`). */
+/**
+ * The pre-registered client of scenarios that have one (`auth/pre-registration`, the
+ * client-credentials extension scenarios).
+ */
 function contextClient() {
   const raw = process.env.MCP_CONFORMANCE_CONTEXT;
   if (!raw) return {};
@@ -56,6 +59,15 @@ function contextClient() {
   return {
     ...(typeof context?.client_id === 'string' ? { client_id: context.client_id } : {}),
     ...(typeof context?.client_secret === 'string' ? { client_secret: context.client_secret } : {}),
+    // The client-credentials extension scenarios (SEP-1046): a service account, with a secret or
+    // a private_key_jwt key.
+    ...(scenario.startsWith('auth/client-credentials') ? { grant_type: 'client_credentials' } : {}),
+    ...(typeof context?.private_key_pem === 'string'
+      ? { private_key: context.private_key_pem }
+      : {}),
+    ...(typeof context?.signing_algorithm === 'string'
+      ? { signing_algorithm: context.signing_algorithm }
+      : {}),
   };
 }
 

@@ -74,6 +74,36 @@ export const serverOAuthSchema = z.strictObject({
    * callback (or a pasted redirect URL); `device`: the device authorization grant (RFC 8628).
    */
   flow: z.enum(['browser', 'device']).default('browser'),
+  /**
+   * Ours: how tokens are obtained. `authorization_code` (default): a person logs in;
+   * `client_credentials`: the agent runs as a service account (RFC 6749 §4.4), no browser.
+   */
+  grant_type: z.enum(['authorization_code', 'client_credentials']).default('authorization_code'),
+  /** Ours: how the configured client authenticates; default: from the server's metadata. */
+  token_endpoint_auth_method: z
+    .enum(['client_secret_basic', 'client_secret_post', 'private_key_jwt'])
+    .optional(),
+  /** Ours: the `private_key_jwt` key: PKCS#8 PEM or a private JWK (JSON); keep it in secrets. */
+  private_key: optionalSecret,
+  /** Ours: … or a file holding it (relative to the working directory). */
+  private_key_file: optionalString,
+  /** Ours: the `kid` of the assertions. */
+  private_key_id: optionalString,
+  /** Ours: the assertions' algorithm; default: from the key (RS256, ES256, ES384, EdDSA). */
+  signing_algorithm: z
+    .enum([
+      'RS256',
+      'RS384',
+      'RS512',
+      'PS256',
+      'PS384',
+      'PS512',
+      'ES256',
+      'ES384',
+      'ES512',
+      'EdDSA',
+    ])
+    .optional(),
 });
 
 /** A validated `auth.oauth` block. */

@@ -14,6 +14,7 @@ import {
   customFetch,
   dynamicClientRegistrationRequest,
   None,
+  PrivateKeyJwt,
   processDynamicClientRegistrationResponse,
 } from 'oauth4webapi';
 import { Secret } from '../../config/secret.js';
@@ -49,6 +50,13 @@ export function clientAuthentication(registration: ClientRegistration): ClientAu
       return clientSecretBasic(secret ?? '');
     case 'client_secret_post':
       return ClientSecretPost(secret ?? '');
+    case 'private_key_jwt': {
+      const signing = registration.signingKey;
+      if (!signing) throw new Error('private_key_jwt without a signing key');
+      // oauth4webapi signs a fresh assertion per request: iss = sub = client_id, aud = the issuer,
+      // a random jti, and a 60 s lifetime (RFC 7523 §3).
+      return PrivateKeyJwt(signing.kid ? { key: signing.key, kid: signing.kid } : signing.key);
+    }
     case 'none':
       return None();
   }

@@ -12,11 +12,13 @@ import {
   allowInsecureRequests,
   authorizationCodeGrantRequest,
   type Client,
+  clientCredentialsGrantRequest,
   customFetch,
   type DeviceAuthorizationResponse,
   deviceAuthorizationRequest,
   deviceCodeGrantRequest,
   processAuthorizationCodeResponse,
+  processClientCredentialsResponse,
   processDeviceAuthorizationResponse,
   processDeviceCodeResponse,
   processRefreshTokenResponse,
@@ -265,6 +267,41 @@ export async function refreshTokens(
     throw oauthFailure('OAUTH_TOKEN', error, `The token refresh at ${where}`, {
       secrets: secretsOf(context, refreshToken.reveal()),
     });
+  }
+}
+
+/**
+ * RFC 6749 §4.4: a token for the client itself (a service account), with `scopes` and the
+ * `resource` of the context. No refresh token is expected: a new one is asked for when due.
+ */
+export async function clientCredentialsToken(
+  context: TokenRequestContext,
+  scopes: readonly string[],
+): Promise<TokenEndpointResponse> {
+  const where = `${context.as.issuer}`;
+  const params: Record<string, string> = scopes.length > 0 ? { scope: scopes.join(' ') } : {};
+  try {
+    const client = clientOf(context.client);
+    const options = requestOptions(context, params);
+    const response = await clientCredentialsGrantRequest(
+      context.as,
+      client,
+      clientAuthentication(context.client),
+      options.additionalParameters,
+      options,
+    );
+    return await processClientCredentialsResponse(
+      context.as,
+      client,
+      await checkRawResponse(response, where),
+    );
+  } catch (error) {
+    throw oauthFailure(
+      'OAUTH_TOKEN',
+      error,
+      `The client credentials grant of client "${context.client.clientId}" at ${where}`,
+      { secrets: secretsOf(context) },
+    );
   }
 }
 

@@ -1,0 +1,60 @@
+/**
+ * Service accounts (`auth.oauth.grant_type: client_credentials`, RFC 6749 §4.4): the agent gets
+ * tokens as itself, with no browser and no refresh token. The configured client authenticates
+ * with its secret (`client_secret_basic` or `_post`, as configured or as the server advertises)
+ * or with a signed assertion (`private_key_jwt`, RFC 7523). A new token is asked for when the
+ * one held is due, through the token manager's single flight.
+ *
+ * @module
+ */
+import type { TokenEndpointResponse } from 'oauth4webapi';
+import type { ServerOAuthSettings } from '../config/schema/servers.js';
+import { McpAgentError } from '../errors.js';
+import type { ClientRegistration } from '../stores/registrations.js';
+import { hasPrivateKey, loadSigningKey } from './private-key.js';
+import { clientCredentialsToken, type TokenRequestContext } from './protocol/tokens.js';
+
+/** The redirect URI recorded with service-account tokens (none is used). */
+export const SERVICE_ACCOUNT = 'urn:ietf:params:oauth:grant-type:client_credentials';
+
+/** A token for `server`'s configured client itself. */
+export async function serviceAccountToken(input: {
+  server: string;
+  oauth: ServerOAuthSettings;
+  /** The configured client as resolved for the authorization server (binding checked). */
+  client: ClientRegistration;
+  context: (client: ClientRegistration) => TokenRequestContext;
+  scopes: readonly string[];
+}): Promise<TokenEndpointResponse> {
+  const { oauth, server } = input;
+  if (!oauth.client_id) {
+    throw new McpAgentError(
+      'CONFIG_INVALID',
+      `Server "${server}" uses grant_type: client_credentials, which needs mcp.servers.${server}.auth.oauth.client_id (and a client_secret or a private_key).`,
+    );
+  }
+  const keyed = oauth.token_endpoint_auth_method === 'private_key_jwt' || hasPrivateKey(oauth);
+  let client: ClientRegistration;
+  if (keyed) {
+    client = {
+      ...input.client,
+      tokenEndpointAuthMethod: 'private_key_jwt',
+      signingKey: await loadSigningKey(server, oauth),
+    };
+  } else if (!input.client.clientSecret) {
+    throw new McpAgentError(
+      'CONFIG_INVALID',
+      `Server "${server}" uses grant_type: client_credentials, which needs auth.oauth.client_secret or private_key for client "${oauth.client_id}".`,
+    );
+  } else {
+    client = {
+      ...input.client,
+      tokenEndpointAuthMethod:
+        oauth.token_endpoint_auth_method === 'client_secret_post' ||
+        oauth.token_endpoint_auth_method === 'client_secret_basic'
+          ? oauth.token_endpoint_auth_method
+          : input.client.tokenEndpointAuthMethod,
+    };
+  }
+  return clientCredentialsToken(input.context(client), input.scopes);
+}
