@@ -39,6 +39,8 @@ export interface CallerScopesOptions {
   /** The agent's callback for handed-over logins, once known (it is read at each login). */
   readonly callbackUrl: () => string | undefined;
   readonly backgroundRefresh: boolean;
+  /** Where relative configuration paths (`private_key_file`) are found. */
+  readonly cwd?: string | undefined;
   /** Scopes kept at most. Default 1,000. */
   readonly maxScopes?: number;
   /** A scope unused this long is closed, in milliseconds. Default 15 minutes. */
@@ -129,11 +131,11 @@ export class CallerScopes {
       identity,
       logger: options.logger,
       clientName: options.clientName,
-      // Callers share the app's scheduler: one set of timers for every token in use.
-      backgroundRefresh:
-        identity === APP_IDENTITY
-          ? options.backgroundRefresh
-          : (this.app.tokens.scheduler ?? false),
+      cwd: options.cwd,
+      // A caller's tokens are refreshed before use (the lease keeps that to one refresh across
+      // replicas); background timers are the app's own, so an idle caller costs nothing and
+      // closing a caller's scope stops nothing shared.
+      backgroundRefresh: identity === APP_IDENTITY ? options.backgroundRefresh : false,
       get callbackUrl() {
         return callbackUrl();
       },

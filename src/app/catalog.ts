@@ -233,12 +233,18 @@ export class AppCatalog implements ToolCatalog {
     return this.#served(name, server, caller);
   }
 
-  /** The aggregator that reaches `server` for `caller`, and its authorization. */
+  /**
+   * The aggregator that reaches `server` for `caller`, and the authorization a login of the
+   * caller's would go to. A shared server (its configured token serves everyone) never asks a
+   * caller to log in: the account they would sign in with would become everybody's.
+   */
   #route(server: string, caller: CallerIdentity | undefined) {
     const scopes = this.#options.scopes as CallerScopes;
-    const scope = scopes.perCallerServers.includes(server) ? scopes.scopeFor(caller) : scopes.app;
+    const own = scopes.perCallerServers.includes(server);
+    const scope = own ? scopes.scopeFor(caller) : scopes.app;
     const settings = scope.registry.settings(server);
-    return { aggregator: scope.aggregator, auth: scope.tokens.forServer(server, settings) };
+    const auth = own ? scope.tokens.forServer(server, settings) : undefined;
+    return { aggregator: scope.aggregator, auth };
   }
 
   /** The stand-in tool that signs the caller in to `server` and lists its tools. */

@@ -127,6 +127,7 @@ export async function createApp(options: CreateAppOptions): Promise<App> {
     clientName: settings.name ?? 'mcp-agent-ts',
     callbackUrl: () => (callbackBase ? `${callbackBase}${CALLBACK_PATH}` : undefined),
     backgroundRefresh: settings.oauth.background_refresh,
+    cwd: options.cwd,
     ...(options.now ? { now: options.now } : {}),
   });
   const tokens = scopes.app.tokens;

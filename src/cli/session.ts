@@ -67,6 +67,7 @@ export async function withSession<T>(
     backgroundRefresh: settings.oauth.background_refresh,
     logger,
     clientName: 'mcp-agent-ts',
+    cwd: io.cwd,
     ...(sessionOptions.interactive === false
       ? { pendingLogins: sessionOptions.handOver === true }
       : { consent: cliConsent(io, out, sessionOptions) }),

@@ -131,11 +131,22 @@ export function parseCallback(callback: URL | string): { url: URL; flowId: strin
   return { url, flowId };
 }
 
-const unknownFlow = () =>
-  new McpAgentError(
+/** Errors of completions that found no flow to take (another completion took it, or none was). */
+const notTaken = new WeakSet<Error>();
+
+const unknownFlow = () => {
+  const error = new McpAgentError(
     'OAUTH_CALLBACK',
     'This login is unknown, expired or already completed; start it again.',
   );
+  notTaken.add(error);
+  return error;
+};
+
+/** Whether `error` is from a completion that took no flow (so it says nothing of the flow). */
+export function tookNoFlow(error: unknown): boolean {
+  return error instanceof Error && notTaken.has(error);
+}
 
 /**
  * Complete the pending flow the callback names: taken once (a replay finds nothing), for this

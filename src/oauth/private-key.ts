@@ -90,12 +90,12 @@ export async function loadSigningKey(
       if (!alg) throw new Error('no algorithm');
       const key = await importJWK(jwk, alg);
       if (key instanceof Uint8Array) throw new Error('symmetric');
-      return { key, kid: oauth.private_key_id ?? jwk.kid };
+      return { key, kid: oauth.private_key_id ?? jwk.kid, ...(alg === 'EdDSA' ? { alg } : {}) };
     }
     const alg = oauth.signing_algorithm ?? (await pemAlgorithm(trimmed));
     if (!alg) throw new Error('no algorithm');
     const key = await importPKCS8(trimmed, alg);
-    return { key, kid: oauth.private_key_id };
+    return { key, kid: oauth.private_key_id, ...(alg === 'EdDSA' ? { alg } : {}) };
   } catch {
     // No cause: the parser's error may quote the key.
     throw keyError(

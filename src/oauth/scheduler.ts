@@ -26,10 +26,17 @@ export type RefreshEvent =
 /** A server whose token the scheduler keeps fresh. */
 export interface RefreshTarget {
   readonly name: string;
+  /** Whose token it is (a scheduler shared by several identities keeps one entry per pair). */
+  readonly identity?: string;
   /** Refresh now if the token is due. */
   refreshIfDue(): Promise<'none' | 'not-needed' | 'refreshed'>;
   /** When to refresh next (epoch ms), or `undefined` when nothing can be refreshed. */
   nextRefreshAt(): Promise<number | undefined>;
+}
+
+/** The entry of `target`: its identity and server (a name alone would mix identities). */
+function keyOf(target: Pick<RefreshTarget, 'name' | 'identity'>): string {
+  return `${target.identity ?? 'app'}\u0000${target.name}`;
 }
 
 /** Timer functions (injected in tests). */
@@ -92,9 +99,9 @@ export class RefreshScheduler {
     this.#schedule(target, at);
   }
 
-  /** Whether `server` has a refresh scheduled. */
-  isWatching(server: string): boolean {
-    return this.#scheduled.has(server);
+  /** Whether `server` (of `identity`, default the app's) has a refresh scheduled. */
+  isWatching(server: string, identity?: string): boolean {
+    return this.#scheduled.has(keyOf({ name: server, ...(identity ? { identity } : {}) }));
   }
 
   /** Cancel every scheduled refresh; later `watch` calls do nothing. */
@@ -105,24 +112,24 @@ export class RefreshScheduler {
   }
 
   #schedule(target: RefreshTarget, at: number): void {
-    const current = this.#scheduled.get(target.name);
+    const current = this.#scheduled.get(keyOf(target));
     if (current && current.at <= at) return;
     if (current) this.#timers.clear(current.handle);
     const handle = this.#timers.set(
       () => {
-        this.#scheduled.delete(target.name);
+        this.#scheduled.delete(keyOf(target));
         void this.#fire(target);
       },
       Math.max(0, at - this.#now()),
     );
-    this.#scheduled.set(target.name, { handle, at, target });
+    this.#scheduled.set(keyOf(target), { handle, at, target });
   }
 
   async #fire(target: RefreshTarget): Promise<void> {
     if (this.#stopped) return;
     try {
       const outcome = await target.refreshIfDue();
-      this.#failures.delete(target.name);
+      this.#failures.delete(keyOf(target));
       if (outcome === 'refreshed') this.#emit({ type: 'refreshed', server: target.name });
       await this.watch(target);
     } catch (caught) {
@@ -131,12 +138,12 @@ export class RefreshScheduler {
           ? caught
           : new McpAgentError('OAUTH_TOKEN', 'The background refresh failed.', { cause: caught });
       if (error.code === 'OAUTH_LOGIN_REQUIRED') {
-        this.#failures.delete(target.name);
+        this.#failures.delete(keyOf(target));
         this.#emit({ type: 'needs-login', server: target.name, error });
         return;
       }
-      const attempt = (this.#failures.get(target.name) ?? 0) + 1;
-      this.#failures.set(target.name, attempt);
+      const attempt = (this.#failures.get(keyOf(target)) ?? 0) + 1;
+      this.#failures.set(keyOf(target), attempt);
       const backoff = Math.min(RETRY_BASE_MS * 2 ** (attempt - 1), RETRY_MAX_MS);
       const retryInMs =
         error instanceof OAuthServerError && error.retryAfterMs !== undefined

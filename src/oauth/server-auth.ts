@@ -22,7 +22,9 @@ import {
   completeDeferredLogin,
   type DeferredLoginContext,
   deferredRedirectUri,
+  parseCallback,
   startDeferredLogin,
+  tookNoFlow,
 } from './deferred.js';
 import {
   type AdoptedToken,
@@ -48,7 +50,7 @@ import { type TokenRequestContext, toTokenRecord } from './protocol/tokens.js';
 import type { BearerChallenge } from './protocol/www-authenticate.js';
 import { expiredError, pause, refreshWithLease, storeError } from './refresh.js';
 import type { RefreshScheduler } from './scheduler.js';
-import { SERVICE_ACCOUNT, serviceAccountToken } from './service-account.js';
+import { checkServiceAccount, SERVICE_ACCOUNT, serviceAccountToken } from './service-account.js';
 import { type Target, TargetResolver } from './target.js';
 
 import type { TokenManagerOptions } from './token-manager.js';
@@ -106,6 +108,10 @@ export class ServerAuth {
     return this.#identity;
   }
 
+  get #service(): boolean {
+    return this.#oauth.grant_type === 'client_credentials';
+  }
+
   /** How long a login may take (`oauth.flow_timeout_seconds`), in milliseconds. */
   get loginTimeoutMs(): number {
     return this.#options.oauth.flow_timeout_seconds * 1000;
@@ -153,13 +159,11 @@ export class ServerAuth {
     }
     let stored = await this.#read(target.key);
     if (!stored) stored = await this.#seed(target);
-    if (!stored) return undefined;
+    // A service account asks for a token before the request, also when the one held is due.
+    if (!stored) return this.#service ? (await this.authorize()).accessToken : undefined;
     if (this.#usable(stored.record)) return this.#use(stored.record);
     if (!stored.record.refreshToken) {
-      // A service account asks for a new token before the old one runs out.
-      return this.#oauth.grant_type === 'client_credentials'
-        ? (await this.authorize()).accessToken
-        : undefined;
+      return this.#service ? (await this.authorize()).accessToken : undefined;
     }
     try {
       return this.#use((await this.#refresh(target, stored)).record);
@@ -213,10 +217,10 @@ export class ServerAuth {
     const stored = await this.#read(target.key);
     if (!stored) return 'none';
     if (this.#usable(stored.record)) return 'not-needed';
-    if (!stored.record.refreshToken) {
+    if (this.#service) await this.authorize();
+    else if (!stored.record.refreshToken) {
       return this.#loginRequired('its token expired and there is no refresh token');
-    }
-    await this.#refresh(target, stored);
+    } else await this.#refresh(target, stored);
     return 'refreshed';
   }
 
@@ -276,7 +280,7 @@ export class ServerAuth {
 
   async #authorize(reason: AuthorizeReason): Promise<TokenRecord> {
     const consent = this.#options.consent;
-    const service = this.#oauth.grant_type === 'client_credentials';
+    const service = this.#service;
     if (!service && !consent && (this.#options.pendingLogins === false || reason.device)) {
       throw new McpAgentError(
         'OAUTH_LOGIN_REQUIRED',
@@ -294,34 +298,32 @@ export class ServerAuth {
       resourceScopes: target.discovery.resourceMetadata?.scopes_supported,
       as: target.discovery.authorizationServer,
       previous,
-    });
+    }).filter((scope) => !service || scope !== 'offline_access'); // no refresh token for these
     if (service) {
+      checkServiceAccount(this.name, oauth);
       const response = await serviceAccountToken({
-        server: this.name,
-        oauth,
+        ...{ server: this.name, oauth, scopes, cwd: this.#options.cwd },
         client: await this.#client(target, SERVICE_ACCOUNT),
         context: (client) => this.#context(target, client),
-        scopes,
       });
-      const record = this.#record(target, response, scopes, SERVICE_ACCOUNT);
-      await this.#loggedIn(target, record);
-      return record;
+      return this.#keep(target, this.#record(target, response, scopes, SERVICE_ACCOUNT));
     }
     if (!consent) throw await this.#handOver(target, scopes);
-    const login = { ...this.#deferred(target), scopes, consent };
+    const sleep = this.#options.sleep ?? pause;
+    const login = {
+      ...this.#deferred(target),
+      scopes,
+      consent,
+      timeoutMs: this.loginTimeoutMs,
+      sleep,
+    };
     const device = reason.device === true || oauth.flow === 'device' || consent.mode === 'device';
     const record = device
-      ? this.#record(
-          target,
-          await deviceLogin({ ...login, timeoutMs: this.loginTimeoutMs, sleep: this.#sleep }),
-          scopes,
-          DEVICE_REDIRECT,
-        )
+      ? this.#record(target, await deviceLogin(login), scopes, DEVICE_REDIRECT)
       : await codeLogin({ ...login, request: this.#receiverRequest() }).then(
           ({ response, redirectUri }) => this.#record(target, response, scopes, redirectUri),
         );
-    await this.#loggedIn(target, record);
-    return record;
+    return this.#keep(target, record);
   }
 
   /** No user can be asked: a pending flow whose URL the error carries (one still young is reused). */
@@ -357,26 +359,37 @@ export class ServerAuth {
   async completeAuthorization(callback: URL | string): Promise<TokenRecord> {
     // Whatever happens, a flow handed over before is not handed over again (it may be taken now).
     this.#pending = undefined;
-    const target = await this.target();
-    const { response, flow } = await completeDeferredLogin(this.#deferred(target), callback);
-    const record = this.#record(target, response, flow.scopes, flow.redirectUri);
-    await this.#loggedIn(target, record);
-    return record;
+    const flowId = parseCallback(callback).flowId;
+    const flows = this.#options.store.flows;
+    try {
+      const target = await this.target();
+      const { response, flow } = await completeDeferredLogin(this.#deferred(target), callback);
+      const record = this.#record(target, response, flow.scopes, flow.redirectUri);
+      await this.#keep(target, record);
+      await flows.finish(flowId, 'ok').catch(() => {});
+      return record;
+    } catch (error) {
+      if (!tookNoFlow(error)) await flows.finish(flowId, 'failed').catch(() => {});
+      throw error;
+    }
   }
 
   #receiverRequest() {
     return receiverRequest(this.name, this.#oauth, this.#options.oauth);
   }
 
-  get #sleep() {
-    return this.#options.sleep ?? pause;
-  }
-
   /** What the logins need: the target's authorization server and this server's client. */
-  /** Whether the login handed over as `handed` still waits for its callback (in any process). */
-  async stillPending(handed: AuthorizationRequiredError): Promise<boolean> {
+  /** How the login handed over as `handed` is going (in any process). */
+  async signInStatus(handed: AuthorizationRequiredError): Promise<'waiting' | 'ok' | 'failed'> {
+    const flows = this.#options.store.flows;
+    const outcome = await flows.outcome(handed.flowId);
+    if (outcome) return outcome;
     const state = new URL(handed.authorizationUrl).searchParams.get('state') ?? '';
-    return (await this.#options.store.flows.peek(state)) !== undefined;
+    if (await flows.peek(state)) return 'waiting';
+    // Gone with no outcome (a crash mid-exchange): a token obtained since it started counts.
+    const record = (await this.#read((await this.target()).key))?.record;
+    const since = handed.expiresAt - this.loginTimeoutMs - 60_000;
+    return record && record.obtainedAt >= since ? 'ok' : 'waiting';
   }
 
   #deferred(target: Target): DeferredLoginContext {
@@ -402,11 +415,10 @@ export class ServerAuth {
   async adoptToken(input: AdoptedToken): Promise<TokenRecord> {
     const target = await this.target();
     const record = adoptedRecord(input, this.name, target, this.#now());
-    await this.#loggedIn(target, record);
-    return record;
+    return this.#keep(target, record);
   }
 
-  async #loggedIn(target: Target, record: TokenRecord): Promise<void> {
+  async #keep(target: Target, record: TokenRecord): Promise<TokenRecord> {
     await this.#options.store.put(target.key, record);
     this.#pending = undefined;
     this.#use(record);
@@ -416,6 +428,7 @@ export class ServerAuth {
       issuer: record.issuer,
       scopes: record.scopes.join(' '),
     });
+    return record;
   }
 
   async #client(target: Target, redirectUri: string): Promise<ClientRegistration> {

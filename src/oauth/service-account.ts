@@ -17,7 +17,21 @@ import { clientCredentialsToken, type TokenRequestContext } from './protocol/tok
 /** The redirect URI recorded with service-account tokens (none is used). */
 export const SERVICE_ACCOUNT = 'urn:ietf:params:oauth:grant-type:client_credentials';
 
-/** A token for `server`'s configured client itself. */
+/** Refuse a service account without a client id, or without a secret or a key. */
+export function checkServiceAccount(server: string, oauth: ServerOAuthSettings): void {
+  const secret = oauth.client_secret !== undefined && !oauth.client_secret.isEmpty;
+  if (!oauth.client_id || !(secret || hasPrivateKey(oauth))) {
+    const what = oauth.client_id
+      ? `a client_secret or a private_key (or private_key_file) for client "${oauth.client_id}"`
+      : 'a client_id, and a client_secret or a private_key (or private_key_file)';
+    throw new McpAgentError(
+      'CONFIG_INVALID',
+      `Server "${server}" uses grant_type: client_credentials, which needs ${what} in mcp.servers.${server}.auth.oauth.`,
+    );
+  }
+}
+
+/** A token for `server`'s configured client itself (see {@link checkServiceAccount}). */
 export async function serviceAccountToken(input: {
   server: string;
   oauth: ServerOAuthSettings;
@@ -25,36 +39,25 @@ export async function serviceAccountToken(input: {
   client: ClientRegistration;
   context: (client: ClientRegistration) => TokenRequestContext;
   scopes: readonly string[];
+  /** Where a relative `private_key_file` is found. */
+  cwd?: string | undefined;
 }): Promise<TokenEndpointResponse> {
   const { oauth, server } = input;
-  if (!oauth.client_id) {
-    throw new McpAgentError(
-      'CONFIG_INVALID',
-      `Server "${server}" uses grant_type: client_credentials, which needs mcp.servers.${server}.auth.oauth.client_id (and a client_secret or a private_key).`,
-    );
-  }
+  checkServiceAccount(server, oauth);
   const keyed = oauth.token_endpoint_auth_method === 'private_key_jwt' || hasPrivateKey(oauth);
-  let client: ClientRegistration;
-  if (keyed) {
-    client = {
-      ...input.client,
-      tokenEndpointAuthMethod: 'private_key_jwt',
-      signingKey: await loadSigningKey(server, oauth),
-    };
-  } else if (!input.client.clientSecret) {
-    throw new McpAgentError(
-      'CONFIG_INVALID',
-      `Server "${server}" uses grant_type: client_credentials, which needs auth.oauth.client_secret or private_key for client "${oauth.client_id}".`,
-    );
-  } else {
-    client = {
-      ...input.client,
-      tokenEndpointAuthMethod:
-        oauth.token_endpoint_auth_method === 'client_secret_post' ||
-        oauth.token_endpoint_auth_method === 'client_secret_basic'
-          ? oauth.token_endpoint_auth_method
-          : input.client.tokenEndpointAuthMethod,
-    };
-  }
+  const method = oauth.token_endpoint_auth_method;
+  const client: ClientRegistration = keyed
+    ? {
+        ...input.client,
+        tokenEndpointAuthMethod: 'private_key_jwt',
+        signingKey: await loadSigningKey(server, oauth, input.cwd),
+      }
+    : {
+        ...input.client,
+        tokenEndpointAuthMethod:
+          method === 'client_secret_post' || method === 'client_secret_basic'
+            ? method
+            : input.client.tokenEndpointAuthMethod,
+      };
   return clientCredentialsToken(input.context(client), input.scopes);
 }

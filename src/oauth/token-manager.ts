@@ -37,6 +37,8 @@ export interface TokenManagerOptions {
    * `OAUTH_LOGIN_REQUIRED` error.
    */
   readonly consent?: Consent | undefined;
+  /** Where relative paths of the configuration (`private_key_file`) are found. */
+  readonly cwd?: string | undefined;
   /** Without `consent`: hand logins over as pending flows (default `true`). */
   readonly pendingLogins?: boolean;
   /**

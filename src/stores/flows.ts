@@ -18,6 +18,11 @@ import type { Sealer } from './seal.js';
 /** Storage keys of pending flows start with this. */
 export const FLOW_KEY_PREFIX = '#flow:';
 
+/** Storage keys of finished flows' outcomes start with this (kept 2 minutes). */
+export const FLOW_OUTCOME_KEY_PREFIX = '#flow-outcome:';
+
+const OUTCOME_TTL_MS = 120_000;
+
 /** An authorization code flow waiting for its callback. */
 export interface PendingFlow {
   readonly flowId: string;
@@ -136,6 +141,19 @@ export class PendingFlowStore {
       expectVersion: found.version,
     });
     return deleted ? found.flow : undefined;
+  }
+
+  /** Record how flow `flowId` ended, for whoever waits for it (in any process). */
+  async finish(flowId: string, outcome: 'ok' | 'failed'): Promise<void> {
+    if (!FLOW_ID.test(flowId)) return;
+    await this.#kv.set(`${FLOW_OUTCOME_KEY_PREFIX}${flowId}`, outcome, { ttlMs: OUTCOME_TTL_MS });
+  }
+
+  /** How flow `flowId` ended, if it has (and not more than 2 minutes ago). */
+  async outcome(flowId: string): Promise<'ok' | 'failed' | undefined> {
+    if (!FLOW_ID.test(flowId)) return undefined;
+    const stored = await this.#kv.get(`${FLOW_OUTCOME_KEY_PREFIX}${flowId}`);
+    return stored?.value === 'ok' || stored?.value === 'failed' ? stored.value : undefined;
   }
 
   async #find(state: string): Promise<{ flow: PendingFlow; version: number } | undefined> {

@@ -39,6 +39,8 @@ export interface ClientSigningKey {
   readonly key: webcrypto.CryptoKey;
   /** The `kid` header of the assertions. */
   readonly kid?: string | undefined;
+  /** The `alg` header, when it must be named so (`EdDSA` rather than `Ed25519`). */
+  readonly alg?: string | undefined;
 }
 
 /** A client as registered with one authorization server. */

@@ -15,6 +15,7 @@ import { newFlowState } from '../../src/stores/flows.js';
 import { userTokens } from '../server/serve-support.js';
 import {
   callbackOf,
+  confirmConnection,
   connect,
   delegatedSettings,
   type Inbound,
@@ -89,6 +90,14 @@ async function open(address: string | URL, method = 'GET') {
   return { status: response.status, headers: response.headers, body: await response.text() };
 }
 
+/** Open the callback address, then answer the agent's confirmation page with `decision`. */
+async function openAndConfirm(address: URL, decision: 'connect' | 'cancel' = 'connect') {
+  const shown = await open(address);
+  expect(shown.status).toBe(200);
+  expect(shown.body).toContain('Connect your');
+  return confirmConnection({ finalUrl: address, status: shown.status, body: shown.body }, decision);
+}
+
 describe('a client without URL elicitation', () => {
   test('gets -32042 with the URL; the browser lands on the callback ("Signed in"); the retry succeeds', async () => {
     const token = await tokenOf('erin');
@@ -142,11 +151,22 @@ describe('the internal callback route', () => {
     expect(code).not.toBe('');
     expect(address.searchParams.get('iss')).toBe(realm.as.issuer);
 
-    const first = await open(address);
+    // First a confirmation naming the agent user the account will serve; it carries the response
+    // back (a POST), and is never cached or referred.
+    const confirmation = await open(address);
+    expect(confirmation.status).toBe(200);
+    expect(confirmation.body).toContain('Connect your down account?');
+    expect(confirmation.body).toContain('on behalf of gus');
+    expect(confirmation.headers.get('cache-control')).toBe('no-store');
+    expect(confirmation.headers.get('referrer-policy')).toBe('no-referrer');
+    expect(confirmation.headers.get('content-security-policy')).toContain("form-action 'self'");
+    expect(confirmation.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
+    const first = await confirmConnection(
+      { finalUrl: address, status: confirmation.status, body: confirmation.body },
+      'connect',
+    );
     expect(first.status).toBe(200);
     expect(first.body).toContain('Signed in');
-    expect(first.headers.get('cache-control')).toBe('no-store');
-    expect(first.headers.get('referrer-policy')).toBe('no-referrer');
     for (const secret of [code, state, ...state.split('.')])
       expect(first.body).not.toContain(secret);
 
@@ -239,7 +259,7 @@ describe('the internal callback route', () => {
       });
       const aliveAt = new URL(expiredAt);
       aliveAt.searchParams.set('state', alive.state);
-      const failed = await open(aliveAt);
+      const failed = await openAndConfirm(aliveAt);
       expect(failed.status).toBe(400);
       expect(failed.body).toContain('Sign-in failed');
       expect(failed.body).not.toContain(canary);
@@ -253,16 +273,39 @@ describe('the internal callback route', () => {
     }
   });
 
-  test('only GET: other methods are 405 and leave the flow in place', async () => {
+  test('GET shows the confirmation, POST answers it; other methods are 405; none uses the flow up unanswered', async () => {
     const { url } = await handOverUrl('jo');
     const callback = callbackOf(agent.origin);
     const address = (await signIn(url, 'jo-down', { stopAt: callback })).finalUrl;
-    for (const method of ['POST', 'PUT', 'DELETE']) {
+    for (const method of ['PUT', 'DELETE']) {
       const refused = await open(address, method);
       expect(refused.status).toBe(405);
-      expect(refused.headers.get('allow')).toBe('GET');
+      expect(refused.headers.get('allow')).toBe('GET, POST');
     }
-    expect((await open(address)).status).toBe(200);
+    // A POST without an answer (no decision, no state): nothing is taken.
+    expect((await open(address, 'POST')).status).toBe(404);
+    expect((await openAndConfirm(address)).body).toContain('Signed in');
+  });
+
+  test('Cancel on the confirmation: nothing is connected and the flow is gone', async () => {
+    const { url, token } = await handOverUrl('kit');
+    const callback = callbackOf(agent.origin);
+    const address = (await signIn(url, 'kit-down', { stopAt: callback })).finalUrl;
+    const cancelled = await openAndConfirm(address, 'cancel');
+    expect(cancelled.body).toContain('Nothing was connected');
+    expect((await open(address)).status).toBe(404);
+    const reader = openStore(storeDir.path);
+    try {
+      expect((await recordsByIdentity(reader)).has(inbound.identity('kit'))).toBe(false);
+    } finally {
+      await reader.close();
+    }
+    const client = await connect(agent.running.url, token);
+    try {
+      await expect(client.call('down/whoami')).rejects.toMatchObject({ code: -32042 });
+    } finally {
+      await client.close();
+    }
   });
 
   test('the page is the same for an unknown state, a garbage state and no parameters at all', async () => {

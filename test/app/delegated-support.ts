@@ -203,7 +203,45 @@ function formAction(html: string, base: URL): URL | undefined {
 export async function signIn(
   url: string | URL,
   user: string,
-  options: { jar?: CookieJar; stopAt?: string } = {},
+  options: { jar?: CookieJar; stopAt?: string; confirm?: 'connect' | 'cancel' | false } = {},
+): Promise<BrowserResult> {
+  const page = await signInPages(url, user, options);
+  const decision = options.confirm ?? 'connect';
+  return decision ? confirmConnection(page, decision) : page;
+}
+
+/** The agent's confirmation page ("Connect your … account?"), answered with `decision`. */
+export async function confirmConnection(
+  page: BrowserResult,
+  decision: 'connect' | 'cancel',
+): Promise<BrowserResult> {
+  if (!page.body.includes('name="decision"')) return page;
+  const form = new URLSearchParams();
+  for (const match of page.body.matchAll(
+    /<input type="hidden" name="([a-z_]+)" value="([^"]*)">/g,
+  )) {
+    const value = (match[2] ?? '')
+      .replaceAll('&quot;', '"')
+      .replaceAll('&#39;', "'")
+      .replaceAll('&lt;', '<')
+      .replaceAll('&gt;', '>')
+      .replaceAll('&amp;', '&');
+    form.set(match[1] ?? '', value);
+  }
+  form.set('decision', decision);
+  const response = await fetch(page.finalUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: form.toString(),
+    redirect: 'manual',
+  });
+  return { finalUrl: page.finalUrl, status: response.status, body: await response.text() };
+}
+
+async function signInPages(
+  url: string | URL,
+  user: string,
+  options: { jar?: CookieJar; stopAt?: string },
 ): Promise<BrowserResult> {
   const jar = options.jar ?? new CookieJar();
   const walk = { cookies: jar, ...(options.stopAt ? { stopAtRedirectUri: options.stopAt } : {}) };

@@ -13,6 +13,7 @@ import {
   ClientSecretPost,
   customFetch,
   dynamicClientRegistrationRequest,
+  modifyAssertion,
   None,
   PrivateKeyJwt,
   processDynamicClientRegistrationResponse,
@@ -55,7 +56,17 @@ export function clientAuthentication(registration: ClientRegistration): ClientAu
       if (!signing) throw new Error('private_key_jwt without a signing key');
       // oauth4webapi signs a fresh assertion per request: iss = sub = client_id, aud = the issuer,
       // a random jti, and a 60 s lifetime (RFC 7523 §3).
-      return PrivateKeyJwt(signing.kid ? { key: signing.key, kid: signing.kid } : signing.key);
+      const key = signing.kid ? { key: signing.key, kid: signing.kid } : signing.key;
+      const alg = signing.alg;
+      // oauth4webapi names an Ed25519 key's algorithm `Ed25519` (RFC 9864); servers that know only
+      // `EdDSA` get the name they were configured with (the signature is the same).
+      return alg
+        ? PrivateKeyJwt(key, {
+            [modifyAssertion]: (header) => {
+              header.alg = alg;
+            },
+          })
+        : PrivateKeyJwt(key);
     }
     case 'none':
       return None();
