@@ -37,6 +37,7 @@ export { formatOrigin, formatPath, OriginMap } from './config/paths.js';
 export type { RedactedValue } from './config/redact.js';
 export { redactSettings } from './config/redact.js';
 export type { AuthorizationSettings } from './config/schema/authorization.js';
+export type { CredentialProfile } from './config/schema/credentials.js';
 export type { OAuthSettings } from './config/schema/oauth.js';
 export { DEFAULT_LOOPBACK_PORTS, DEFAULT_TOKEN_FILE } from './config/schema/oauth.js';
 export type { ServerOAuthSettings, ServerSettings, Transport } from './config/schema/servers.js';
@@ -51,6 +52,8 @@ export type {
   VariableLookup,
 } from './config/substitute.js';
 export { substitute } from './config/substitute.js';
+export type { CredentialProfilesOptions } from './credentials/profiles.js';
+export { CredentialProfiles } from './credentials/profiles.js';
 export type { McpAgentErrorCode, McpAgentErrorOptions } from './errors.js';
 export { AuthorizationRequiredError, isMcpAgentError, McpAgentError } from './errors.js';
 export type { Logger } from './logger.js';

@@ -14,6 +14,7 @@
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Settings } from '../config/schema/settings.js';
+import { CredentialProfiles } from '../credentials/profiles.js';
 import type { FetchLike } from '../fetch.js';
 import { type Logger, silentLogger } from '../logger.js';
 import type { TokenManager } from '../oauth/token-manager.js';
@@ -132,6 +133,13 @@ export async function createApp(options: CreateAppOptions): Promise<App> {
   });
   const tokens = scopes.app.tokens;
   const registry = scopes.app.registry;
+  definition.attach(
+    new CredentialProfiles(settings.credentials, {
+      fetch: http.fetch,
+      ...(options.cwd ? { cwd: options.cwd } : {}),
+      ...(options.now ? { now: options.now } : {}),
+    }),
+  );
   const auth = settings.authorization?.enabled === true ? settings.authorization : undefined;
   const runs = new WorkflowRuns(options.now);
   const catalog = new AppCatalog({

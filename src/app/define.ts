@@ -19,6 +19,8 @@
  */
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import * as z from 'zod';
+import type { Secret } from '../config/secret.js';
+import type { CredentialProfiles } from '../credentials/profiles.js';
 import { type CallerIdentity, enableCallerContext } from '../server/identity.js';
 import type { ToolCallContext } from '../server/mcp-server.js';
 
@@ -88,6 +90,13 @@ export interface AppBuilder {
   /** Add a workflow (served as `workflows-<name>-run`). */
   workflow(name: string, run: WorkflowRun, options?: ToolOptions): AppBuilder;
   /**
+   * `fetch` with the named credential of `credentials:` (an API key, a bearer token, Basic, or
+   * OAuth 2.0 client credentials), to the hosts that profile lists only.
+   */
+  fetch(profile: string, url: string | URL, init?: RequestInit): Promise<Response>;
+  /** The credentials of `credentials:`: `token(profile)` is a bearer or OAuth 2.0 profile's token. */
+  readonly credentials: { token(profile: string): Promise<Secret> };
+  /**
    * Make `currentCaller()` work anywhere in a tool's async work (an `AsyncLocalStorage`; it
    * costs about 10 % of a trivial tool call's throughput on Node.js 20). Handlers always get
    * `context.caller` without it.
@@ -109,6 +118,27 @@ const NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 export class AppDefinition implements AppBuilder {
   readonly tools = new Map<string, AppTool>();
   readonly workflows = new Map<string, AppWorkflow>();
+  #credentials: CredentialProfiles | undefined;
+
+  /** Give the app's code its credentials (`createApp` does). */
+  attach(credentials: CredentialProfiles): void {
+    this.#credentials = credentials;
+  }
+
+  #profiles(): CredentialProfiles {
+    if (!this.#credentials) {
+      throw new Error(
+        'credentials are available once the app runs (createApp), not while it is defined',
+      );
+    }
+    return this.#credentials;
+  }
+
+  fetch(profile: string, url: string | URL, init?: RequestInit): Promise<Response> {
+    return this.#profiles().fetch(profile, url, init);
+  }
+
+  readonly credentials = { token: (profile: string) => this.#profiles().token(profile) };
 
   tool<S extends z.ZodRawShape>(
     name: string,

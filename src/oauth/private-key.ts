@@ -13,8 +13,14 @@ import type { ServerOAuthSettings } from '../config/schema/servers.js';
 import { McpAgentError } from '../errors.js';
 import type { ClientSigningKey } from '../stores/registrations.js';
 
+/** The keys of a configuration block that name a signing key. */
+export type SigningKeySettings = Pick<
+  ServerOAuthSettings,
+  'private_key' | 'private_key_file' | 'private_key_id' | 'signing_algorithm'
+>;
+
 /** Whether `oauth` configures a private key. */
-export function hasPrivateKey(oauth: ServerOAuthSettings): boolean {
+export function hasPrivateKey(oauth: SigningKeySettings): boolean {
   return (
     (oauth.private_key !== undefined && !oauth.private_key.isEmpty) || !!oauth.private_key_file
   );
@@ -66,7 +72,7 @@ async function pemAlgorithm(pem: string): Promise<string | undefined> {
 /** Load and import the key of `server`'s `private_key_jwt` client. */
 export async function loadSigningKey(
   server: string,
-  oauth: ServerOAuthSettings,
+  oauth: SigningKeySettings,
   cwd: string = process.cwd(),
 ): Promise<ClientSigningKey> {
   let text: string;

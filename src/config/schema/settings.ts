@@ -7,6 +7,7 @@
  */
 import * as z from 'zod';
 import { authorizationSchema } from './authorization.js';
+import { credentialsSchema } from './credentials.js';
 import {
   agentsSchema,
   deployEnvSchema,
@@ -70,6 +71,8 @@ export const settingsSchema = z.strictObject({
   mcp: mcpSchema.nullish().transform((value) => value ?? mcpSchema.parse({})),
   oauth: oauthSchema.nullish().transform((value) => value ?? oauthSchema.parse({})),
   authorization: optionalSection(authorizationSchema),
+  /** Ours: named credentials for the HTTP APIs the app's code calls (`app.fetch`). */
+  credentials: credentialsSchema.default({}),
   execution_engine: z.enum(['asyncio', 'temporal']).default('asyncio'),
   temporal: optionalSection(temporalSchema),
   workflow_task_modules: z.array(z.string()).optional(),

@@ -1,0 +1,89 @@
+/**
+ * `credentials:` (ours): named credentials for any HTTP API the app's own code calls, each bound
+ * to the hosts it may be sent to (see `app.fetch(profile, url, init)`).
+ *
+ * @module
+ */
+import * as z from 'zod';
+import { optionalHttpUrl, optionalSecret, optionalString, stringList } from './primitives.js';
+
+const hosts = z
+  .array(
+    z
+      .string()
+      .min(1)
+      .regex(/^[a-z0-9.-]+(:\d+)?$/i, 'a host name, optionally with :port'),
+  )
+  .min(1, 'at least one host the credential may be sent to');
+
+const apiKey = z.strictObject({
+  type: z.literal('api_key'),
+  api_key: optionalSecret,
+  /** The header carrying the key (default `X-Api-Key`), unless `query` names a parameter. */
+  header: optionalString,
+  /** The query parameter carrying the key instead of a header. */
+  query: optionalString,
+  hosts,
+});
+
+const bearer = z.strictObject({ type: z.literal('bearer'), token: optionalSecret, hosts });
+
+const basic = z.strictObject({
+  type: z.literal('basic'),
+  username: z.string().min(1),
+  password: optionalSecret,
+  hosts,
+});
+
+const oauth2 = z.strictObject({
+  type: z.literal('oauth2'),
+  grant_type: z.enum(['client_credentials']).default('client_credentials'),
+  /** The authorization server's issuer (its metadata gives the token endpoint). */
+  authorization_server: optionalHttpUrl,
+  /** … or the token endpoint itself. */
+  token_url: optionalHttpUrl,
+  client_id: z.string().min(1),
+  client_secret: optionalSecret,
+  token_endpoint_auth_method: z
+    .enum(['client_secret_basic', 'client_secret_post', 'private_key_jwt'])
+    .optional(),
+  private_key: optionalSecret,
+  private_key_file: optionalString,
+  private_key_id: optionalString,
+  signing_algorithm: z
+    .enum([
+      'RS256',
+      'RS384',
+      'RS512',
+      'PS256',
+      'PS384',
+      'PS512',
+      'ES256',
+      'ES384',
+      'ES512',
+      'EdDSA',
+    ])
+    .optional(),
+  scopes: stringList,
+  /** RFC 8707 `resource` of the API, when its authorization server wants one. */
+  resource: optionalHttpUrl,
+  hosts,
+});
+
+/** One named credential. */
+export const credentialProfileSchema = z
+  .discriminatedUnion('type', [apiKey, bearer, basic, oauth2])
+  .superRefine((profile, ctx) => {
+    if (profile.type === 'oauth2' && !profile.authorization_server && !profile.token_url) {
+      ctx.addIssue({ code: 'custom', message: 'needs authorization_server or token_url' });
+    }
+  });
+
+/** `credentials:`: profile name → credential. */
+export const credentialsSchema = z.record(
+  z.string().regex(/^[A-Za-z0-9_.-]+$/),
+  credentialProfileSchema,
+);
+
+/** A validated credential profile. */
+export type CredentialProfile = z.output<typeof credentialProfileSchema>;

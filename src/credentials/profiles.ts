@@ -1,0 +1,281 @@
+/**
+ * Named credentials for any HTTP API (`credentials:` in the configuration): an API key (a header
+ * or a query parameter), a bearer token, HTTP Basic, or OAuth 2.0 client credentials (a secret or
+ * `private_key_jwt`, a token kept until it is due and renewed through one request). Each profile
+ * names the hosts it may be sent to: a request to any other host is refused before anything is
+ * sent, and a redirect to another host is not followed — a credential never reaches another
+ * origin. Over plain `http` only to loopback.
+ *
+ * @module
+ */
+import {
+  type AuthorizationServer,
+  allowInsecureRequests,
+  customFetch,
+  discoveryRequest,
+  processDiscoveryResponse,
+} from 'oauth4webapi';
+import type { CredentialProfile } from '../config/schema/credentials.js';
+import { Secret } from '../config/secret.js';
+import { McpAgentError } from '../errors.js';
+import type { FetchLike } from '../fetch.js';
+import { hasPrivateKey, loadSigningKey } from '../oauth/private-key.js';
+import { chooseAuthMethod } from '../oauth/protocol/registration.js';
+import { clientCredentialsToken } from '../oauth/protocol/tokens.js';
+import type { ClientRegistration } from '../stores/registrations.js';
+
+/** Options of {@link CredentialProfiles}. */
+export interface CredentialProfilesOptions {
+  readonly fetch: FetchLike;
+  readonly now?: () => number;
+  /** Where a relative `private_key_file` is found. */
+  readonly cwd?: string | undefined;
+  /** A token is renewed this long before it expires (at most half its lifetime). Default 60 s. */
+  readonly leewayMs?: number;
+}
+
+interface HeldToken {
+  readonly token: Secret;
+  readonly expiresAt: number | undefined;
+  readonly obtainedAt: number;
+}
+
+const MAX_REDIRECTS = 5;
+
+function isLoopback(hostname: string): boolean {
+  return ['localhost', '127.0.0.1', '[::1]'].includes(hostname);
+}
+
+/** The named credentials of an app. */
+export class CredentialProfiles {
+  readonly #profiles: Readonly<Record<string, CredentialProfile>>;
+  readonly #options: CredentialProfilesOptions;
+  readonly #now: () => number;
+  readonly #held = new Map<string, HeldToken>();
+  readonly #renewing = new Map<string, Promise<HeldToken>>();
+  readonly #metadata = new Map<string, AuthorizationServer>();
+
+  constructor(
+    profiles: Readonly<Record<string, CredentialProfile>>,
+    options: CredentialProfilesOptions,
+  ) {
+    this.#profiles = profiles;
+    this.#options = options;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** The profile names. */
+  names(): string[] {
+    return Object.keys(this.#profiles);
+  }
+
+  #profile(name: string): CredentialProfile {
+    const profile = Object.hasOwn(this.#profiles, name) ? this.#profiles[name] : undefined;
+    if (!profile) {
+      throw new McpAgentError(
+        'CONFIG_INVALID',
+        `No credential profile "${name}" in credentials: (configured: ${this.names().join(', ') || 'none'}).`,
+      );
+    }
+    return profile;
+  }
+
+  /** Refuse `url` unless it is https (http on loopback) to one of `profile`'s hosts. */
+  #check(name: string, profile: CredentialProfile, url: URL): void {
+    const allowed = profile.hosts.some(
+      (host) =>
+        host.toLowerCase() === url.host.toLowerCase() ||
+        host.toLowerCase() === url.hostname.toLowerCase(),
+    );
+    if (!allowed) {
+      throw new McpAgentError(
+        'USAGE',
+        `Credential "${name}" may be sent to ${profile.hosts.join(', ')} only, not to ${url.host}; nothing was sent.`,
+      );
+    }
+    if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopback(url.hostname))) {
+      throw new McpAgentError(
+        'USAGE',
+        `Credential "${name}" is sent over https only (http to loopback); nothing was sent to ${url.origin}.`,
+      );
+    }
+  }
+
+  /**
+   * `fetch` with `profile`'s credential, to one of its hosts only. Redirects to its hosts are
+   * followed (the credential applied again), to another host refused.
+   */
+  async fetch(name: string, input: string | URL, init: RequestInit = {}): Promise<Response> {
+    const profile = this.#profile(name);
+    let url = new URL(input);
+    let method = init.method ?? 'GET';
+    let body = init.body;
+    for (let hop = 0; hop <= MAX_REDIRECTS; hop += 1) {
+      this.#check(name, profile, url);
+      const headers = new Headers(init.headers);
+      const target = new URL(url);
+      await this.#apply(name, profile, headers, target);
+      const response = await this.#options.fetch(target, {
+        ...init,
+        method,
+        headers,
+        ...(body !== undefined ? { body } : {}),
+        redirect: 'manual',
+      });
+      const location = response.headers.get('location');
+      if (response.status < 300 || response.status >= 400 || location === null) return response;
+      await response.body?.cancel().catch(() => {});
+      url = new URL(location, url);
+      if (
+        response.status === 303 ||
+        ((response.status === 301 || response.status === 302) && method === 'POST')
+      ) {
+        method = 'GET';
+        body = undefined;
+      }
+    }
+    throw new McpAgentError('USAGE', `Too many redirects for credential "${name}".`);
+  }
+
+  async #apply(
+    name: string,
+    profile: CredentialProfile,
+    headers: Headers,
+    url: URL,
+  ): Promise<void> {
+    switch (profile.type) {
+      case 'api_key': {
+        const key = this.#secret(name, profile.api_key, 'api_key');
+        if (profile.query) url.searchParams.set(profile.query, key);
+        else headers.set(profile.header ?? 'X-Api-Key', key);
+        return;
+      }
+      case 'basic': {
+        const password = profile.password?.reveal() ?? '';
+        headers.set(
+          'authorization',
+          `Basic ${Buffer.from(`${profile.username}:${password}`).toString('base64')}`,
+        );
+        return;
+      }
+      case 'bearer':
+      case 'oauth2':
+        headers.set('authorization', `Bearer ${(await this.token(name)).reveal()}`);
+        return;
+    }
+  }
+
+  #secret(name: string, value: Secret | undefined, key: string): string {
+    const revealed = value?.reveal();
+    if (!revealed) {
+      throw new McpAgentError('CONFIG_INVALID', `Credential "${name}" has no ${key}.`);
+    }
+    return revealed;
+  }
+
+  /** The bearer token of `name` (an OAuth 2.0 profile's, obtained or renewed when due). */
+  async token(name: string): Promise<Secret> {
+    const profile = this.#profile(name);
+    if (profile.type === 'bearer') return new Secret(this.#secret(name, profile.token, 'token'));
+    if (profile.type !== 'oauth2') {
+      throw new McpAgentError('USAGE', `Credential "${name}" is ${profile.type}, not a token.`);
+    }
+    const held = this.#held.get(name);
+    if (held && this.#fresh(held)) return held.token;
+    let running = this.#renewing.get(name);
+    if (!running) {
+      running = this.#obtain(name, profile).finally(() => this.#renewing.delete(name));
+      this.#renewing.set(name, running);
+    }
+    return (await running).token;
+  }
+
+  #fresh(held: HeldToken): boolean {
+    if (held.expiresAt === undefined) return true;
+    const lifetime = held.expiresAt - held.obtainedAt;
+    const leeway = Math.min(this.#options.leewayMs ?? 60_000, lifetime / 2);
+    return held.expiresAt - leeway > this.#now();
+  }
+
+  async #obtain(
+    name: string,
+    profile: Extract<CredentialProfile, { type: 'oauth2' }>,
+  ): Promise<HeldToken> {
+    const as = await this.#authorizationServer(profile);
+    const keyed =
+      profile.token_endpoint_auth_method === 'private_key_jwt' || hasPrivateKey(profile);
+    if (!keyed && !profile.client_secret) {
+      throw new McpAgentError(
+        'CONFIG_INVALID',
+        `Credential "${name}" needs a client_secret or a private_key for client "${profile.client_id}".`,
+      );
+    }
+    const method =
+      profile.token_endpoint_auth_method === 'client_secret_post' ||
+      profile.token_endpoint_auth_method === 'client_secret_basic'
+        ? profile.token_endpoint_auth_method
+        : chooseAuthMethod(as, true);
+    const client: ClientRegistration = {
+      clientId: profile.client_id,
+      ...(profile.client_secret ? { clientSecret: profile.client_secret } : {}),
+      tokenEndpointAuthMethod: keyed ? 'private_key_jwt' : method,
+      ...(keyed
+        ? { signingKey: await loadSigningKey(`credentials.${name}`, profile, this.#options.cwd) }
+        : {}),
+      issuer: as.issuer,
+      redirectUri: 'urn:ietf:params:oauth:grant-type:client_credentials',
+      source: 'configured',
+    };
+    const response = await clientCredentialsToken(
+      { as, client, fetch: this.#options.fetch, resource: profile.resource },
+      profile.scopes,
+    );
+    const now = this.#now();
+    const expiresIn = typeof response.expires_in === 'number' ? response.expires_in : undefined;
+    const held: HeldToken = {
+      token: new Secret(response.access_token),
+      expiresAt: expiresIn !== undefined && expiresIn > 0 ? now + expiresIn * 1000 : undefined,
+      obtainedAt: now,
+    };
+    this.#held.set(name, held);
+    return held;
+  }
+
+  async #authorizationServer(
+    profile: Extract<CredentialProfile, { type: 'oauth2' }>,
+  ): Promise<AuthorizationServer> {
+    if (profile.token_url) {
+      return {
+        issuer: profile.authorization_server ?? new URL(profile.token_url).origin,
+        token_endpoint: profile.token_url,
+      };
+    }
+    const issuer = new URL(profile.authorization_server as string);
+    const cached = this.#metadata.get(issuer.href);
+    if (cached) return cached;
+    // RFC 8414 metadata (OpenID Connect's as a fallback), with the issuer echo check.
+    let metadata: AuthorizationServer | undefined;
+    for (const algorithm of ['oauth2', 'oidc'] as const) {
+      try {
+        const response = await discoveryRequest(issuer, {
+          algorithm,
+          [customFetch]: (url, init) => this.#options.fetch(url, init as unknown as RequestInit),
+          [allowInsecureRequests]: isLoopback(issuer.hostname),
+          signal: AbortSignal.timeout(10_000),
+        });
+        metadata = await processDiscoveryResponse(issuer, response);
+        break;
+      } catch {
+        // try the next document
+      }
+    }
+    if (!metadata?.token_endpoint) {
+      throw new McpAgentError(
+        'OAUTH_DISCOVERY',
+        `The metadata of ${issuer.href} (authorization_server of a credential) could not be read, or names no token endpoint.`,
+      );
+    }
+    this.#metadata.set(issuer.href, metadata);
+    return metadata;
+  }
+}
