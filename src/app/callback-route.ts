@@ -17,6 +17,7 @@ import type { Logger } from '../logger.js';
 import { APP_IDENTITY } from '../oauth/server-auth.js';
 import type { TokenStore } from '../stores/token-store.js';
 import type { CallerScopes } from './callers.js';
+import { ownerCookieName, ownerHash } from './connect-route.js';
 
 /** The path of the callback under `callback_base_url`. */
 export const CALLBACK_PATH = '/internal/oauth/callback';
@@ -38,45 +39,19 @@ function page(res: ServerResponse, status: number, title: string, text: string):
   );
 }
 
-const MAX_FORM_BYTES = 16 * 1024;
-
-function escapeHtml(value: string): string {
-  return value.replace(
-    /[&<>"']/g,
-    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string,
-  );
-}
-
-/** `issuer#subject` (URL-encoded parts) as people read it. */
-function whoIs(identity: string): string {
-  const hash = identity.indexOf('#');
-  if (hash === -1) return identity;
-  try {
-    return `${decodeURIComponent(identity.slice(hash + 1))} (${decodeURIComponent(identity.slice(0, hash))})`;
-  } catch {
-    return identity;
+/** The value of cookie `name` in a `Cookie` header. */
+function cookie(header: string | undefined, name: string): string | undefined {
+  for (const part of (header ?? '').split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
   }
+  return undefined;
 }
-
-async function readForm(req: IncomingMessage): Promise<URLSearchParams | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_FORM_BYTES) return undefined;
-    chunks.push(chunk as Buffer);
-  }
-  return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
-}
-
-/** The parameters of the authorization response the confirmation form carries back. */
-const RESPONSE_PARAMETERS = ['code', 'state', 'iss', 'error', 'error_description'] as const;
 
 /**
- * The route handler of the internal callback. A login for a caller (not the app itself) is
- * confirmed first: the page names the agent user the account will be connected to, and only a
- * "Connect" (a POST of the same response) completes it — so a person who opens a sign-in link
- * someone else sent sees that it would connect their account to another user, and can cancel.
+ * The route handler of the internal callback. A caller's login (not the app's own) completes
+ * only in the browser the sign-in check bound it to (see `connect-route.ts`): its cookie must
+ * match the flow's owner.
  */
 export function internalCallback(options: {
   scopes: CallerScopes;
@@ -85,35 +60,13 @@ export function internalCallback(options: {
   logger: Logger;
 }): (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void> {
   return async (req, res, url) => {
-    let params = url.searchParams;
-    let confirmed = false;
-    if (req.method === 'POST') {
-      const form = await readForm(req);
-      if (!form) {
-        page(res, 413, 'Sign-in failed', 'The request is too large.');
-        return;
-      }
-      params = new URLSearchParams();
-      for (const name of RESPONSE_PARAMETERS) {
-        const value = form.get(name);
-        if (value !== null) params.set(name, value);
-      }
-      if (form.get('decision') === 'cancel') {
-        const taken = await options.store.flows
-          .take(params.get('state') ?? '')
-          .catch(() => undefined);
-        // The call waiting for this sign-in ends now, not when the flow would have expired.
-        if (taken) await options.store.flows.finish(taken.flowId, 'failed').catch(() => {});
-        page(res, 200, 'Cancelled', 'Nothing was connected. You can close this window.');
-        return;
-      }
-      confirmed = form.get('decision') === 'connect';
-    } else if (req.method !== 'GET') {
-      res.writeHead(405, { allow: 'GET, POST' });
+    if (req.method !== 'GET') {
+      res.writeHead(405, { allow: 'GET' });
       res.end();
       return;
     }
-    const flow = await options.store.flows.peek(params.get('state') ?? '').catch(() => undefined);
+    const state = url.searchParams.get('state') ?? '';
+    const flow = await options.store.flows.peek(state).catch(() => undefined);
     const servers = options.settings.mcp.servers;
     if (!flow || !Object.hasOwn(servers, flow.server)) {
       page(
@@ -124,21 +77,18 @@ export function internalCallback(options: {
       );
       return;
     }
-    if (flow.identity !== APP_IDENTITY && !confirmed && params.get('error') === null) {
-      const fields = RESPONSE_PARAMETERS.map((name) => {
-        const value = params.get(name);
-        return value === null
-          ? ''
-          : `<input type="hidden" name="${name}" value="${escapeHtml(value)}">`;
-      }).join('');
-      res.writeHead(200, PAGE_HEADERS);
-      res.end(
-        `<!doctype html><html><head><meta charset="utf-8"><title>Connect ${escapeHtml(flow.server)}?</title></head><body style="font-family:sans-serif;max-width:40em;margin:4em auto"><h1>Connect your ${escapeHtml(flow.server)} account?</h1><p>The agent will use the account you just signed in with <strong>on behalf of ${escapeHtml(whoIs(flow.identity))}</strong>.</p><p>If that is not you — if someone sent you this link — choose Cancel.</p><form method="post">${fields}<button type="submit" name="decision" value="connect">Connect</button> <button type="submit" name="decision" value="cancel">Cancel</button></form></body></html>`,
-      );
-      return;
+    if (flow.identity !== APP_IDENTITY) {
+      const secret = cookie(req.headers.cookie, ownerCookieName(flow.flowId));
+      if (!secret || !(await options.store.flows.isOwner(flow.flowId, ownerHash(secret)))) {
+        page(
+          res,
+          403,
+          'Not your sign-in',
+          'This sign-in can only be completed in the browser that opened the link from your MCP client (it first checks who you are). Start it again from your MCP client.',
+        );
+        return;
+      }
     }
-    const callback = new URL(url.pathname, url);
-    for (const [name, value] of params) callback.searchParams.set(name, value);
     const scope = options.scopes.forIdentity(flow.identity);
     const auth = scope.tokens.forServer(flow.server, scope.registry.settings(flow.server));
     if (!auth) {
@@ -146,7 +96,7 @@ export function internalCallback(options: {
       return;
     }
     try {
-      await auth.completeAuthorization(callback);
+      await auth.completeAuthorization(url);
       page(
         res,
         200,

@@ -83,6 +83,8 @@ export interface AppCatalogOptions {
   readonly runs: WorkflowRuns;
   /** The downstream servers, per caller (see {@link CallerScopes}). */
   readonly scopes?: CallerScopes | undefined;
+  /** The sign-in check's URL for a caller's flow (authorization on), else `undefined`. */
+  readonly connectUrl?: ((flowId: string) => string | undefined) | undefined;
   /** `authorization.tool_scopes`. */
   readonly toolScopes?: Readonly<Record<string, readonly string[]>>;
   readonly logger?: Logger | undefined;
@@ -94,6 +96,7 @@ export class AppCatalog implements ToolCatalog {
   readonly #own: ServedTool[];
 
   readonly #toolScopes: ReadonlyMap<string, readonly string[]>;
+  readonly #connect = (flowId: string): string | undefined => this.#options.connectUrl?.(flowId);
   /** The last tool list of each downstream server (shown to callers not logged in yet). */
   readonly #known = new Map<string, AggregatedTool[]>();
 
@@ -255,7 +258,7 @@ export class AppCatalog implements ToolCatalog {
       call: async (_args, context) => {
         const { aggregator, auth } = this.#route(server, context.caller ?? caller);
         try {
-          return await withDelegatedLogin(server, auth, context, async () => {
+          return await withDelegatedLogin(server, auth, context, this.#connect, async () => {
             const tools = (await aggregator?.listServerTools(server)) ?? [];
             this.#known.set(server, tools);
             return text(
@@ -286,7 +289,7 @@ export class AppCatalog implements ToolCatalog {
       call: async (args, context) => {
         const { aggregator, auth } = this.#route(server, context.caller ?? caller);
         try {
-          return await withDelegatedLogin(server, auth, context, () => {
+          return await withDelegatedLogin(server, auth, context, this.#connect, () => {
             if (!aggregator) throw new Error(`server ${server} is not reachable`);
             return aggregator.callTool(name, args);
           });

@@ -37,6 +37,7 @@ import { createTokenStore } from '../stores/token-store.js';
 import { CALLBACK_PATH, internalCallback } from './callback-route.js';
 import { CallerScopes } from './callers.js';
 import { AppCatalog } from './catalog.js';
+import { CONNECT_PATH, connectRoute } from './connect-route.js';
 import { AppDefinition, type AppSetup } from './define.js';
 import { WorkflowRuns } from './workflows.js';
 
@@ -99,10 +100,10 @@ export interface App {
 const MCP_PATH = '/mcp';
 
 /** The path of the internal callback: under `oauth.callback_base_url`'s path, if it has one. */
-function callbackPathOf(settings: Settings): string {
+function callbackPathOf(settings: Settings, path: string = CALLBACK_PATH): string {
   const base = settings.oauth.callback_base_url;
   const prefix = base ? new URL(base).pathname.replace(/\/+$/, '') : '';
-  return `${prefix}${CALLBACK_PATH}`;
+  return `${prefix}${path}`;
 }
 
 /** Build the app from `settings` (and the app module's setup). */
@@ -148,6 +149,9 @@ export async function createApp(options: CreateAppOptions): Promise<App> {
     scopes: registry.names().length > 0 ? scopes : undefined,
     toolScopes: auth?.tool_scopes ?? {},
     logger,
+    // A caller's sign-in goes through the check of who is at the browser (see connect-route.ts).
+    connectUrl: (flowId) =>
+      guard && callbackBase ? `${callbackBase}${CONNECT_PATH}?flow=${flowId}` : undefined,
   });
   const callbackRoute = internalCallback({ scopes, store, settings, logger });
 
@@ -209,6 +213,21 @@ export async function createApp(options: CreateAppOptions): Promise<App> {
     });
   }
 
+  const connect =
+    auth && guard
+      ? connectRoute({
+          authorization: auth,
+          guard,
+          store,
+          fetch: options.fetch ?? http.fetch,
+          logger,
+          clientName: `${settings.name ?? 'mcp-agent-ts'} (sign-in check)`,
+          connectUrl: () => (callbackBase ? `${callbackBase}${CONNECT_PATH}` : undefined),
+          cookiePath: callbackPathOf(settings, '/internal/oauth'),
+          ...(options.now ? { now: options.now } : {}),
+        })
+      : undefined;
+
   const info = options.info ?? { name: settings.name ?? 'mcp-agent-ts', version: '0.1.0' };
   const handlers = new Set<McpHttpHandler>();
   const createHandler = (handlerOptions: { hostCheck?: HostCheck | undefined } = {}) => {
@@ -219,7 +238,10 @@ export async function createApp(options: CreateAppOptions): Promise<App> {
       metadata,
       mcpPath: MCP_PATH,
       hostCheck: handlerOptions.hostCheck,
-      routes: { [callbackPathOf(settings)]: callbackRoute },
+      routes: {
+        [callbackPathOf(settings)]: callbackRoute,
+        ...(connect ? { [callbackPathOf(settings, CONNECT_PATH)]: connect } : {}),
+      },
       logger,
     });
     handlers.add(handler);

@@ -60,6 +60,8 @@ export async function withDelegatedLogin(
   server: string,
   auth: ServerAuth | undefined,
   context: ToolCallContext,
+  /** The sign-in check's URL for a flow (a caller's, authorization on); else the AS's URL. */
+  connectUrl: (flowId: string) => string | undefined,
   call: () => Promise<CallToolResult>,
   options: { pollMs?: number } = {},
 ): Promise<CallToolResult> {
@@ -71,7 +73,7 @@ export async function withDelegatedLogin(
     const message = `Sign in to ${server} so that the agent can use it on your behalf.`;
     const elicitation = {
       mode: 'url' as const,
-      url: handed.authorizationUrl,
+      url: (context.caller ? connectUrl(handed.flowId) : undefined) ?? handed.authorizationUrl,
       message,
       elicitationId: handed.flowId,
     };

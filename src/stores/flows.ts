@@ -18,6 +18,9 @@ import type { Sealer } from './seal.js';
 /** Storage keys of pending flows start with this. */
 export const FLOW_KEY_PREFIX = '#flow:';
 
+/** Storage keys of the owner check of a caller's flow start with this. */
+export const FLOW_OWNER_KEY_PREFIX = '#flow-owner:';
+
 /** Storage keys of finished flows' outcomes start with this (kept 2 minutes). */
 export const FLOW_OUTCOME_KEY_PREFIX = '#flow-outcome:';
 
@@ -41,6 +44,8 @@ export interface PendingFlow {
   readonly scopes: readonly string[];
   /** The URL the user opens. */
   readonly authorizationUrl: string;
+  /** The flow this one leads to (a sign-in check before a caller's downstream login). */
+  readonly next?: string | undefined;
   /** Epoch milliseconds. */
   readonly createdAt: number;
   /** Epoch milliseconds; the flow is gone after this. */
@@ -59,6 +64,7 @@ const storedSchema = z.object({
   redirect_uri: z.string(),
   scopes: z.array(z.string()),
   authorization_url: z.string(),
+  next: z.string().optional(),
   created_at: z.number(),
   expires_at: z.number(),
 });
@@ -115,6 +121,7 @@ export class PendingFlowStore {
       redirect_uri: flow.redirectUri,
       scopes: flow.scopes,
       authorization_url: flow.authorizationUrl,
+      ...(flow.next !== undefined ? { next: flow.next } : {}),
       created_at: flow.createdAt,
       expires_at: flow.expiresAt,
     });
@@ -141,6 +148,29 @@ export class PendingFlowStore {
       expectVersion: found.version,
     });
     return deleted ? found.flow : undefined;
+  }
+
+  /**
+   * The unexpired flow `flowId`, found by its id alone (no `state`): for the page that checks who
+   * a browser is before sending it on. Completing a flow still needs its whole `state`.
+   */
+  async byId(flowId: string): Promise<PendingFlow | undefined> {
+    return (await this.#read(flowId))?.flow;
+  }
+
+  /** Bind flow `flowId` to the browser holding a secret whose SHA-256 is `ownerHash`. */
+  async bindOwner(flowId: string, ownerHash: string, expiresAt: number): Promise<void> {
+    if (!FLOW_ID.test(flowId)) return;
+    await this.#kv.set(`${FLOW_OWNER_KEY_PREFIX}${flowId}`, ownerHash, {
+      ttlMs: Math.max(1, expiresAt - this.#now()),
+    });
+  }
+
+  /** Whether `ownerHash` is the one flow `flowId` was bound to. */
+  async isOwner(flowId: string, ownerHash: string): Promise<boolean> {
+    if (!FLOW_ID.test(flowId)) return false;
+    const stored = await this.#kv.get(`${FLOW_OWNER_KEY_PREFIX}${flowId}`);
+    return stored !== undefined && sameSecret(stored.value, ownerHash);
   }
 
   /** Record how flow `flowId` ended, for whoever waits for it (in any process). */
@@ -190,6 +220,7 @@ export class PendingFlowStore {
         redirectUri: parsed.redirect_uri,
         scopes: parsed.scopes,
         authorizationUrl: parsed.authorization_url,
+        ...(parsed.next !== undefined ? { next: parsed.next } : {}),
         createdAt: parsed.created_at,
         expiresAt: parsed.expires_at,
       },

@@ -10,14 +10,16 @@ import {
   UrlElicitationRequiredError,
 } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { ownerCookieName, ownerHash } from '../../src/app/connect-route.js';
 import { Secret } from '../../src/config/secret.js';
 import { newFlowState } from '../../src/stores/flows.js';
 import { userTokens } from '../server/serve-support.js';
+import { CookieJar } from '../support/browser.js';
 import {
   callbackOf,
-  confirmConnection,
   connect,
   delegatedSettings,
+  downstreamFlow,
   type Inbound,
   openStore,
   type Realm,
@@ -84,18 +86,16 @@ async function handOverUrl(user: string): Promise<{ url: string; token: string }
   return { url: error.elicitations[0]?.url ?? '', token };
 }
 
-/** GET the callback address with no credentials; the status and page. */
-async function open(address: string | URL, method = 'GET') {
-  const response = await fetch(address, { method, redirect: 'manual' });
+/** GET the callback address (with the cookies of `jar`, the browser that went through the check). */
+async function open(address: string | URL, method = 'GET', jar?: CookieJar) {
+  const url = new URL(address);
+  const cookie = jar?.header(url);
+  const response = await fetch(url, {
+    method,
+    redirect: 'manual',
+    ...(cookie ? { headers: { cookie } } : {}),
+  });
   return { status: response.status, headers: response.headers, body: await response.text() };
-}
-
-/** Open the callback address, then answer the agent's confirmation page with `decision`. */
-async function openAndConfirm(address: URL, decision: 'connect' | 'cancel' = 'connect') {
-  const shown = await open(address);
-  expect(shown.status).toBe(200);
-  expect(shown.body).toContain('Connect your');
-  return confirmConnection({ finalUrl: address, status: shown.status, body: shown.body }, decision);
 }
 
 describe('a client without URL elicitation', () => {
@@ -117,7 +117,9 @@ describe('a client without URL elicitation', () => {
       const elicitation = data.elicitations[0];
       expect(elicitation?.mode).toBe('url');
       expect(elicitation?.message).toContain('down');
-      expect(new URL(elicitation?.url ?? '').origin).toBe(realm.as.issuer);
+      // The link is the agent's sign-in check (who is at the browser?), then the realm's login.
+      const link = new URL(elicitation?.url ?? '');
+      expect(link.origin + link.pathname).toBe(`${agent.origin}/internal/oauth/connect`);
 
       const landed = await signIn(elicitation?.url ?? '', 'erin-down');
       expect(landed.finalUrl.origin + landed.finalUrl.pathname).toBe(callbackOf(agent.origin));
@@ -144,29 +146,23 @@ describe('the internal callback route', () => {
   test('needs no bearer, works once, and a replay is a 404 page; the page echoes neither code nor state', async () => {
     const { url, token } = await handOverUrl('gus');
     const callback = callbackOf(agent.origin);
-    const stopped = await signIn(url, 'gus-down', { stopAt: callback });
+    const jar = new CookieJar();
+    const stopped = await signIn(url, 'gus-down', { stopAt: callback, jar });
     const address = stopped.finalUrl;
     const code = address.searchParams.get('code') ?? '';
     const state = address.searchParams.get('state') ?? '';
     expect(code).not.toBe('');
     expect(address.searchParams.get('iss')).toBe(realm.as.issuer);
 
-    // First a confirmation naming the agent user the account will serve; it carries the response
-    // back (a POST), and is never cached or referred.
-    const confirmation = await open(address);
-    expect(confirmation.status).toBe(200);
-    expect(confirmation.body).toContain('Connect your down account?');
-    expect(confirmation.body).toContain('on behalf of gus');
-    expect(confirmation.headers.get('cache-control')).toBe('no-store');
-    expect(confirmation.headers.get('referrer-policy')).toBe('no-referrer');
-    expect(confirmation.headers.get('content-security-policy')).toContain("form-action 'self'");
-    expect(confirmation.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
-    const first = await confirmConnection(
-      { finalUrl: address, status: confirmation.status, body: confirmation.body },
-      'connect',
-    );
+    // Another browser (no cookie from the sign-in check) cannot complete it, and uses nothing up.
+    const stranger = await open(address);
+    expect(stranger.status).toBe(403);
+    expect(stranger.body).toContain('Not your sign-in');
+    const first = await open(address, 'GET', jar);
     expect(first.status).toBe(200);
     expect(first.body).toContain('Signed in');
+    expect(first.headers.get('cache-control')).toBe('no-store');
+    expect(first.headers.get('referrer-policy')).toBe('no-referrer');
     for (const secret of [code, state, ...state.split('.')])
       expect(first.body).not.toContain(secret);
 
@@ -189,7 +185,8 @@ describe('the internal callback route', () => {
   test('a state with a wrong secret is a 404 and does not use the flow up', async () => {
     const { url } = await handOverUrl('hal');
     const callback = callbackOf(agent.origin);
-    const address = (await signIn(url, 'hal-down', { stopAt: callback })).finalUrl;
+    const jar = new CookieJar();
+    const address = (await signIn(url, 'hal-down', { stopAt: callback, jar })).finalUrl;
     const state = address.searchParams.get('state') ?? '';
     const [flowId] = state.split('.');
     const forged = new URL(address);
@@ -206,14 +203,14 @@ describe('the internal callback route', () => {
     expect((await open(none)).status).toBe(404);
 
     // The real address still completes the flow.
-    expect((await open(address)).status).toBe(200);
+    expect((await open(address, 'GET', jar)).status).toBe(200);
   });
 
   test('an expired flow is a 404; the same flow unexpired is taken (a bad code then fails with 400, echoing nothing)', async () => {
     // A real registration and flow shape for Ivy, copied under new ids with other expiries.
     const { url } = await handOverUrl('ivy');
     const reader = openStore(storeDir.path);
-    const real = await reader.flows.peek(new URL(url).searchParams.get('state') ?? '');
+    const real = await downstreamFlow(reader, url);
     await reader.close();
     expect(real).toBeDefined();
     if (!real) return;
@@ -259,7 +256,17 @@ describe('the internal callback route', () => {
       });
       const aliveAt = new URL(expiredAt);
       aliveAt.searchParams.set('state', alive.state);
-      const failed = await openAndConfirm(aliveAt);
+      // This browser passed the sign-in check (its cookie is the flow's owner).
+      const owner = randomBytes(16).toString('base64url');
+      await writer.flows.bindOwner(alive.flowId, ownerHash(owner), Date.now() + 5 * 60_000);
+      const browser = new CookieJar();
+      browser.store(
+        aliveAt,
+        new Response(null, {
+          headers: { 'set-cookie': `${ownerCookieName(alive.flowId)}=${owner}` },
+        }),
+      );
+      const failed = await open(aliveAt, 'GET', browser);
       expect(failed.status).toBe(400);
       expect(failed.body).toContain('Sign-in failed');
       expect(failed.body).not.toContain(canary);
@@ -273,39 +280,17 @@ describe('the internal callback route', () => {
     }
   });
 
-  test('GET shows the confirmation, POST answers it; other methods are 405; none uses the flow up unanswered', async () => {
+  test('only GET: other methods are 405 and leave the flow in place for its browser', async () => {
     const { url } = await handOverUrl('jo');
     const callback = callbackOf(agent.origin);
-    const address = (await signIn(url, 'jo-down', { stopAt: callback })).finalUrl;
-    for (const method of ['PUT', 'DELETE']) {
-      const refused = await open(address, method);
+    const jar = new CookieJar();
+    const address = (await signIn(url, 'jo-down', { stopAt: callback, jar })).finalUrl;
+    for (const method of ['POST', 'PUT', 'DELETE']) {
+      const refused = await open(address, method, jar);
       expect(refused.status).toBe(405);
-      expect(refused.headers.get('allow')).toBe('GET, POST');
+      expect(refused.headers.get('allow')).toBe('GET');
     }
-    // A POST without an answer (no decision, no state): nothing is taken.
-    expect((await open(address, 'POST')).status).toBe(404);
-    expect((await openAndConfirm(address)).body).toContain('Signed in');
-  });
-
-  test('Cancel on the confirmation: nothing is connected and the flow is gone', async () => {
-    const { url, token } = await handOverUrl('kit');
-    const callback = callbackOf(agent.origin);
-    const address = (await signIn(url, 'kit-down', { stopAt: callback })).finalUrl;
-    const cancelled = await openAndConfirm(address, 'cancel');
-    expect(cancelled.body).toContain('Nothing was connected');
-    expect((await open(address)).status).toBe(404);
-    const reader = openStore(storeDir.path);
-    try {
-      expect((await recordsByIdentity(reader)).has(inbound.identity('kit'))).toBe(false);
-    } finally {
-      await reader.close();
-    }
-    const client = await connect(agent.running.url, token);
-    try {
-      await expect(client.call('down/whoami')).rejects.toMatchObject({ code: -32042 });
-    } finally {
-      await client.close();
-    }
+    expect((await open(address, 'GET', jar)).body).toContain('Signed in');
   });
 
   test('the page is the same for an unknown state, a garbage state and no parameters at all', async () => {

@@ -66,7 +66,8 @@ describe.skipIf(!redisUp)('replicas sharing a Redis token store', () => {
       expect(subOf(result)).toBe('alice-down');
       const request = onA.log.requests[0];
       const url = new URL(request?.mode === 'url' ? request.url : '');
-      expect(url.searchParams.get('redirect_uri')).toBe(callbackOf(replicaB.origin));
+      // The sign-in check and the callback are both at callback_base_url (replica B).
+      expect(url.origin + url.pathname).toBe(`${replicaB.origin}/internal/oauth/connect`);
       const landed = onA.log.pages[0];
       expect(landed?.finalUrl.origin).toBe(replicaB.origin);
       expect(landed?.status).toBe(200);

@@ -168,6 +168,11 @@ export async function serveAgent(settings: Settings, port = 0): Promise<ServedAg
   };
 }
 
+/** The downstream login behind a sign-in check URL (`…/internal/oauth/connect?flow=ID`). */
+export async function downstreamFlow(store: TokenStore, connectUrl: string | URL) {
+  return store.flows.byId(new URL(connectUrl).searchParams.get('flow') ?? '');
+}
+
 /** The agent's internal callback under `origin`. */
 export function callbackOf(origin: string): string {
   return `${origin}/internal/oauth/callback`;
@@ -203,54 +208,31 @@ function formAction(html: string, base: URL): URL | undefined {
 export async function signIn(
   url: string | URL,
   user: string,
-  options: { jar?: CookieJar; stopAt?: string; confirm?: 'connect' | 'cancel' | false } = {},
+  options: { jar?: CookieJar; stopAt?: string; inboundUser?: string } = {},
 ): Promise<BrowserResult> {
-  const page = await signInPages(url, user, options);
-  const decision = options.confirm ?? 'connect';
-  return decision ? confirmConnection(page, decision) : page;
-}
-
-/** The agent's confirmation page ("Connect your … account?"), answered with `decision`. */
-export async function confirmConnection(
-  page: BrowserResult,
-  decision: 'connect' | 'cancel',
-): Promise<BrowserResult> {
-  if (!page.body.includes('name="decision"')) return page;
-  const form = new URLSearchParams();
-  for (const match of page.body.matchAll(
-    /<input type="hidden" name="([a-z_]+)" value="([^"]*)">/g,
-  )) {
-    const value = (match[2] ?? '')
-      .replaceAll('&quot;', '"')
-      .replaceAll('&#39;', "'")
-      .replaceAll('&lt;', '<')
-      .replaceAll('&gt;', '>')
-      .replaceAll('&amp;', '&');
-    form.set(match[1] ?? '', value);
-  }
-  form.set('decision', decision);
-  const response = await fetch(page.finalUrl, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: form.toString(),
-    redirect: 'manual',
-  });
-  return { finalUrl: page.finalUrl, status: response.status, body: await response.text() };
+  return signInPages(url, user, options);
 }
 
 async function signInPages(
   url: string | URL,
   user: string,
-  options: { jar?: CookieJar; stopAt?: string },
+  options: { jar?: CookieJar; stopAt?: string; inboundUser?: string },
 ): Promise<BrowserResult> {
   const jar = options.jar ?? new CookieJar();
   const walk = { cookies: jar, ...(options.stopAt ? { stopAtRedirectUri: options.stopAt } : {}) };
+  // Through the agent's sign-in check, the first login page is the callers' authorization server
+  // (as the caller: `alice` for `alice-down` unless told), the next one the downstream realm's.
+  const viaCheck = new URL(url).pathname.endsWith('/internal/oauth/connect');
+  const inboundUser = options.inboundUser ?? user.replace(/-down$/, '');
+  let inboundOrigin: string | undefined;
   let page = await followAuthorization(url, walk);
-  for (let step = 0; step < 4; step++) {
+  for (let step = 0; step < 8; step++) {
     const action = formAction(page.body, page.finalUrl);
     if (!action) return page;
     if (action.pathname.endsWith('/login')) {
-      page = await followAuthorization(await postForm(action, { username: user }, jar), walk);
+      if (viaCheck && inboundOrigin === undefined) inboundOrigin = action.origin;
+      const name = viaCheck && action.origin === inboundOrigin ? inboundUser : user;
+      page = await followAuthorization(await postForm(action, { username: name }, jar), walk);
     } else if (action.pathname.endsWith('/confirm')) {
       page = await followAuthorization(await postForm(action, {}, jar), walk);
     } else {

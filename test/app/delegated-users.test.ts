@@ -14,6 +14,7 @@ import {
   callbackOf,
   connect,
   delegatedSettings,
+  downstreamFlow,
   type Inbound,
   openStore,
   type Realm,
@@ -127,9 +128,11 @@ describe('two callers, one downstream tool', () => {
       );
       expect(error).toBeInstanceOf(UrlElicitationRequiredError);
       const elicitation = (error as UrlElicitationRequiredError).elicitations[0];
-      url = new URL(elicitation?.url ?? '');
-      const state = url.searchParams.get('state') ?? '';
-      const flow = await store.flows.peek(state);
+      // The link is the agent's sign-in check; the downstream login behind it is in the store.
+      const link = new URL(elicitation?.url ?? '');
+      expect(link.origin + link.pathname).toBe(`${agent.origin}/internal/oauth/connect`);
+      const flow = await downstreamFlow(store, link);
+      url = new URL(flow?.authorizationUrl ?? '');
       expect(flow?.identity).toBe(inbound.identity('carol'));
       const verifier = flow?.codeVerifier.reveal() ?? '';
       expect(verifier.length).toBeGreaterThanOrEqual(43);
@@ -143,6 +146,7 @@ describe('two callers, one downstream tool', () => {
       });
       for (const secret of [verifier, ...clientSecrets]) {
         expect(url.href).not.toContain(secret);
+        expect(link.href).not.toContain(secret);
         expect(shown).not.toContain(secret);
       }
       expect(url.origin).toBe(realm.as.issuer);
@@ -168,7 +172,8 @@ describe('two callers, one downstream tool', () => {
     const elicited = new URL(request?.mode === 'url' ? request.url : '');
     expect(elicited.searchParams.has('code_verifier')).toBe(false);
     expect(elicited.searchParams.has('client_secret')).toBe(false);
-    expect(elicited.searchParams.get('client_id')).toBe(url.searchParams.get('client_id'));
+    // The elicited link is the sign-in check; it carries only the flow id.
+    expect([...elicited.searchParams.keys()]).toEqual(['flow']);
 
     const inboundTokens = [alice, bob, carol];
     const seen = realm.server.requests.map((entry) => entry.token).filter(Boolean);

@@ -16,7 +16,6 @@ import { createHttpStack } from '../../../src/servers/http.js';
 import { createTokenStore } from '../../../src/stores/token-store.js';
 import { userTokens } from '../../server/serve-support.js';
 import {
-  confirmConnection,
   connect,
   delegatedSettings,
   type Inbound,
@@ -62,7 +61,7 @@ const tokenOf = async (user: string) =>
   (await userTokens(inbound.as.issuer, inbound.resource, user)).accessToken;
 
 describe('review: callback binding', () => {
-  test("Mallory's sign-in URL opened by Alice: the page tells Alice it would connect her account to mallory; Cancel connects nothing", async () => {
+  test("Mallory's sign-in URL opened by Alice: the check finds Alice at the browser, not Mallory, and stops it; nothing is connected", async () => {
     const mallory = await tokenOf('mallory');
     const client = await connect(agent.running.url, mallory);
     try {
@@ -72,13 +71,13 @@ describe('review: callback binding', () => {
       );
       expect(error).toBeInstanceOf(UrlElicitationRequiredError);
       const url = (error as UrlElicitationRequiredError).elicitations[0]?.url ?? '';
-      // Mallory sends the link to Alice ("please approve the agent's access"). Alice signs in to
-      // the downstream realm as alice-down and lands on the agent's confirmation.
-      const landed = await signIn(url, 'alice-down', { confirm: false });
-      expect(landed.body).toContain('Connect your down account?');
-      expect(landed.body).toContain('on behalf of mallory');
-      const cancelled = await confirmConnection(landed, 'cancel');
-      expect(cancelled.body).toContain('Nothing was connected');
+      // The link is the agent's sign-in check, not the downstream server's page.
+      expect(new URL(url).pathname).toBe('/internal/oauth/connect');
+      // Mallory sends the link to Alice. Alice's browser signs in to the callers' authorization
+      // server as alice: the check compares her with the caller who started it and stops.
+      const landed = await signIn(url, 'alice-down', { inboundUser: 'alice' });
+      expect(landed.status).toBe(403);
+      expect(landed.body).toContain('Not your sign-in');
 
       const store = openStore(storeDir.path);
       const byIdentity = await recordsByIdentity(store);
@@ -238,6 +237,7 @@ describe('review: the wait for a sign-in', () => {
       'down',
       auth,
       context,
+      () => undefined,
       async () => {
         throw handed;
       },
