@@ -285,6 +285,12 @@ export async function createApp(options: CreateAppOptions): Promise<App> {
       const shown = host.includes(':') ? `[${host}]` : host;
       const url = `http://${shown}:${port}${MCP_PATH}`;
       if (auth?.resource_server_url) selfCheck(auth.resource_server_url, url, logger);
+      if (!callbackBase && (host === '0.0.0.0' || host === '::')) {
+        logger.warn(
+          `listening on ${host} without oauth.callback_base_url: logins of callers would come back to http://${shown}:${port}, which browsers cannot reach; set oauth.callback_base_url to the public address`,
+          {},
+        );
+      }
       callbackBase ??= `http://${shown}:${port}`;
       return {
         url,

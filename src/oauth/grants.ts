@@ -132,7 +132,11 @@ export async function grantStatus(
 }
 
 /** Log `auth` out: revoke, forget, unbind. */
-export async function logout(auth: ServerAuth, store: TokenStore): Promise<LogoutResult> {
+export async function logout(
+  auth: ServerAuth,
+  store: TokenStore,
+  options: { unbind?: boolean } = {},
+): Promise<LogoutResult> {
   const problems: string[] = [];
   let revoked = 0;
   let forgotten = 0;
@@ -155,7 +159,8 @@ export async function logout(auth: ServerAuth, store: TokenStore): Promise<Logou
   for (const { id } of records) {
     if (await store.deleteStored(id)) forgotten += 1;
   }
-  await auth.unbindClient();
+  // The configured client's binding belongs to the server, not to one identity.
+  if (options.unbind !== false) await auth.unbindClient();
   await store.events.clear(auth.identity, auth.name).catch(() => {});
   return { forgotten, revoked, problems };
 }

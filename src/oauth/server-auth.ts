@@ -589,8 +589,8 @@ export class ServerAuth {
   }
 
   /** Revoke where possible, then forget every token of this server and identity (see {@link logout}). */
-  logout(): Promise<LogoutResult> {
+  logout(options: { unbind?: boolean } = {}): Promise<LogoutResult> {
     this.#current = undefined;
-    return logout(this, this.#options.store);
+    return logout(this, this.#options.store, options);
   }
 }

@@ -107,7 +107,8 @@ export function authLogoutIdentity(
       if (!auth) {
         throw new McpAgentError('USAGE', `Server "${server}" does not use OAuth.`);
       }
-      const result = await auth.logout();
+      // One identity's tokens: the configured client's binding stays (it is everyone's).
+      const result = await auth.logout({ unbind: false });
       out.data({ identity, server, ...result });
       out.human(
         result.forgotten === 0
