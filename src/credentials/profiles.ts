@@ -109,29 +109,37 @@ export class CredentialProfiles {
     const profile = this.#profile(name);
     let url = new URL(input);
     let method = init.method ?? 'GET';
-    let body = init.body;
+    let body = init.body ?? null;
+    let dropBodyHeaders = false;
     for (let hop = 0; hop <= MAX_REDIRECTS; hop += 1) {
       this.#check(name, profile, url);
       const headers = new Headers(init.headers);
+      if (dropBodyHeaders) {
+        for (const header of ['content-type', 'content-length', 'content-encoding']) {
+          headers.delete(header);
+        }
+      }
       const target = new URL(url);
       await this.#apply(name, profile, headers, target);
       const response = await this.#options.fetch(target, {
         ...init,
         method,
         headers,
-        ...(body !== undefined ? { body } : {}),
+        body,
         redirect: 'manual',
       });
       const location = response.headers.get('location');
       if (response.status < 300 || response.status >= 400 || location === null) return response;
       await response.body?.cancel().catch(() => {});
       url = new URL(location, url);
+      // RFC 9110 §15.4: a 303 (and, as browsers do, a 301/302 after a POST) continues as a GET.
       if (
         response.status === 303 ||
-        ((response.status === 301 || response.status === 302) && method === 'POST')
+        ((response.status === 301 || response.status === 302) && method.toUpperCase() === 'POST')
       ) {
         method = 'GET';
-        body = undefined;
+        body = null;
+        dropBodyHeaders = true;
       }
     }
     throw new McpAgentError('USAGE', `Too many redirects for credential "${name}".`);
@@ -151,7 +159,7 @@ export class CredentialProfiles {
         return;
       }
       case 'basic': {
-        const password = profile.password?.reveal() ?? '';
+        const password = profile.password ? this.#secret(name, profile.password, 'password') : '';
         headers.set(
           'authorization',
           `Basic ${Buffer.from(`${profile.username}:${password}`).toString('base64')}`,
@@ -160,7 +168,10 @@ export class CredentialProfiles {
       }
       case 'bearer':
       case 'oauth2':
-        headers.set('authorization', `Bearer ${(await this.token(name)).reveal()}`);
+        headers.set(
+          'authorization',
+          `Bearer ${this.#secret(name, await this.token(name), 'token')}`,
+        );
         return;
     }
   }
@@ -169,6 +180,14 @@ export class CredentialProfiles {
     const revealed = value?.reveal();
     if (!revealed) {
       throw new McpAgentError('CONFIG_INVALID', `Credential "${name}" has no ${key}.`);
+    }
+    // A header value cannot hold these; fetch would quote the whole value in its error.
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing them is the point
+    if (/[\r\n\0]/.test(revealed)) {
+      throw new McpAgentError(
+        'CONFIG_INVALID',
+        `The ${key} of credential "${name}" contains a line break or NUL; it cannot be sent.`,
+      );
     }
     return revealed;
   }

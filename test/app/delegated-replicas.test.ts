@@ -9,7 +9,6 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { userTokens } from '../server/serve-support.js';
 import { deleteRedisKeys, rawRedis, redisReachable } from '../support/redis-server.js';
 import {
-  callbackOf,
   connect,
   delegatedSettings,
   type Inbound,

@@ -12,7 +12,10 @@ const hosts = z
     z
       .string()
       .min(1)
-      .regex(/^[a-z0-9.-]+(:\d+)?$/i, 'a host name, optionally with :port'),
+      .regex(
+        /^([a-z0-9.-]+|\[[0-9a-f:]+\])(:\d+)?$/i,
+        'a host name (or [IPv6]), optionally with :port',
+      ),
   )
   .min(1, 'at least one host the credential may be sent to');
 
