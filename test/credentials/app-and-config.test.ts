@@ -196,7 +196,7 @@ describe('the credentials: schema', () => {
         configError(
           `credentials:\n  w:\n    type: bearer\n    token: t\n    hosts: [${JSON.stringify(host)}]\n`,
         ),
-      ).toContain('a host name, optionally with :port');
+      ).toContain('a host name (or [IPv6]), optionally with :port');
     }
   });
 
