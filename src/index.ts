@@ -34,6 +34,13 @@ export type {
   ValueOrigin,
 } from './config/paths.js';
 export { formatOrigin, formatPath, OriginMap } from './config/paths.js';
+export type { AwsCredentials, ProviderProblem } from './config/providers.js';
+export {
+  bedrockCredentials,
+  PROVIDER_BASE_URLS,
+  providerProblems,
+  providerProfiles,
+} from './config/providers.js';
 export type { RedactedValue } from './config/redact.js';
 export { redactSettings } from './config/redact.js';
 export type { AuthorizationSettings } from './config/schema/authorization.js';

@@ -13,6 +13,7 @@
  */
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { providerProfiles } from '../config/providers.js';
 import type { Settings } from '../config/schema/settings.js';
 import { CredentialProfiles } from '../credentials/profiles.js';
 import type { FetchLike } from '../fetch.js';
@@ -135,11 +136,15 @@ export async function createApp(options: CreateAppOptions): Promise<App> {
   const tokens = scopes.app.tokens;
   const registry = scopes.app.registry;
   definition.attach(
-    new CredentialProfiles(settings.credentials, {
-      fetch: http.fetch,
-      ...(options.cwd ? { cwd: options.cwd } : {}),
-      ...(options.now ? { now: options.now } : {}),
-    }),
+    // The model providers' sections are profiles too (openai, anthropic, …); credentials: wins.
+    new CredentialProfiles(
+      { ...providerProfiles(settings), ...settings.credentials },
+      {
+        fetch: http.fetch,
+        ...(options.cwd ? { cwd: options.cwd } : {}),
+        ...(options.now ? { now: options.now } : {}),
+      },
+    ),
   );
   const auth = settings.authorization?.enabled === true ? settings.authorization : undefined;
   const runs = new WorkflowRuns(options.now);

@@ -23,6 +23,7 @@ import {
 import { ConfigError, type ConfigIssue } from './issues.js';
 import { type Layer, mergeLayers } from './merge.js';
 import { OriginMap, pathKey } from './paths.js';
+import { providerProblems } from './providers.js';
 import { isUsableServerUrl, type ServerSettings } from './schema/servers.js';
 import { SECTIONS_NOT_USED, type Settings } from './schema/settings.js';
 import { DEFAULT_MAX_FILE_BYTES, parseSource, readSourceFile } from './sources.js';
@@ -199,6 +200,15 @@ function build(
           'is an mcp-agent setting that mcp-agent-ts does not use; it is accepted and ignored',
       });
     }
+  }
+  for (const problem of providerProblems(validated.settings)) {
+    const origin = layer.origins.lookup([problem.key]);
+    warnings.push({
+      severity: 'warning',
+      path: [problem.key],
+      ...(origin ? { origin } : {}),
+      message: problem.message,
+    });
   }
   for (const [name, server] of Object.entries(validated.settings.mcp.servers)) {
     for (const problem of serverProblems(server)) {

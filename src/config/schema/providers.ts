@@ -1,7 +1,7 @@
 /**
  * Model-provider sections of an mcp-agent file (`openai`, `anthropic`, `azure`, `google`,
- * `bedrock`, `cohere`, `lm_studio`, `ollama`). They are accepted with mcp-agent's shapes; their
- * keys and secrets are validated and redacted, and `config check` says they are not used yet.
+ * `bedrock`, `cohere`, `lm_studio`, `ollama`), with mcp-agent's shapes; their keys and secrets
+ * are validated and redacted, and they become named credentials (see `config/providers.ts`).
  *
  * @module
  */

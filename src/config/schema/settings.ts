@@ -46,14 +46,6 @@ export const SECTIONS_NOT_USED: readonly string[] = [
   'otel',
   'usage_telemetry',
   'agents',
-  'openai',
-  'anthropic',
-  'azure',
-  'bedrock',
-  'google',
-  'cohere',
-  'lm_studio',
-  'ollama',
   'env',
 ];
 

@@ -1,0 +1,154 @@
+/**
+ * The model-provider sections of an mcp-agent file (`openai`, `anthropic`, `azure`, `google`,
+ * `cohere`, `lm_studio`, `ollama`) as named credentials for `app.fetch('openai', …)`: each
+ * provider's header convention (`Authorization: Bearer`, `x-api-key`, `api-key`,
+ * `x-goog-api-key`), bound to the host of its base URL. The env aliases mcp-agent accepts
+ * (`OPENAI_API_KEY`, `AZURE_OPENAI_ENDPOINT`, …) are applied when the configuration loads. A
+ * `credentials:` profile of the same name wins (an Entra ID service account for Azure, say).
+ * Bedrock signs requests (SigV4), which is the AWS SDK's work: its keys are resolved and exposed,
+ * not turned into a header.
+ *
+ * @module
+ */
+import type { CredentialProfile } from './schema/credentials.js';
+import type { Settings } from './schema/settings.js';
+import type { Secret } from './secret.js';
+
+/** Where each provider is, by default. */
+export const PROVIDER_BASE_URLS = {
+  openai: 'https://api.openai.com/v1',
+  anthropic: 'https://api.anthropic.com',
+  google: 'https://generativelanguage.googleapis.com',
+  cohere: 'https://api.cohere.com',
+  lm_studio: 'http://localhost:1234/v1',
+  ollama: 'http://localhost:11434',
+} as const;
+
+function hostOf(url: string | undefined): string | undefined {
+  return url && URL.canParse(url) ? new URL(url).host : undefined;
+}
+
+function usable(secret: Secret | undefined): secret is Secret {
+  return secret !== undefined && !secret.isEmpty;
+}
+
+/** The provider sections with a credential, as profiles (by provider name). */
+export function providerProfiles(settings: Settings): Record<string, CredentialProfile> {
+  const out: Record<string, CredentialProfile> = {};
+  const bearer = (name: string, token: Secret, base: string | undefined) => {
+    const host = hostOf(base);
+    if (host) out[name] = { type: 'bearer', token, hosts: [host] };
+  };
+  const header = (name: string, key: Secret, headerName: string, base: string | undefined) => {
+    const host = hostOf(base);
+    if (host) {
+      out[name] = {
+        type: 'api_key',
+        api_key: key,
+        header: headerName,
+        query: undefined,
+        hosts: [host],
+      };
+    }
+  };
+  const { openai, anthropic, azure, google, cohere, lm_studio, ollama } = settings;
+  if (usable(openai?.api_key))
+    bearer('openai', openai.api_key, openai.base_url ?? PROVIDER_BASE_URLS.openai);
+  if (usable(anthropic?.api_key)) {
+    header(
+      'anthropic',
+      anthropic.api_key,
+      'x-api-key',
+      anthropic.base_url ?? PROVIDER_BASE_URLS.anthropic,
+    );
+  }
+  if (azure?.endpoint) {
+    if (usable(azure.api_key)) header('azure', azure.api_key, 'api-key', azure.endpoint);
+    else if (usable(azure.azure_ad_token)) bearer('azure', azure.azure_ad_token, azure.endpoint);
+  }
+  if (usable(google?.api_key) && !google.vertexai) {
+    header('google', google.api_key, 'x-goog-api-key', PROVIDER_BASE_URLS.google);
+  }
+  if (usable(cohere?.api_key)) bearer('cohere', cohere.api_key, PROVIDER_BASE_URLS.cohere);
+  if (usable(lm_studio?.api_key)) {
+    bearer('lm_studio', lm_studio.api_key, lm_studio.base_url ?? PROVIDER_BASE_URLS.lm_studio);
+  }
+  if (usable(ollama?.api_key)) {
+    bearer('ollama', ollama.api_key, ollama.base_url ?? PROVIDER_BASE_URLS.ollama);
+  }
+  return out;
+}
+
+/** Bedrock's AWS keys (signing them into requests is the AWS SDK's work). */
+export interface AwsCredentials {
+  readonly accessKeyId?: Secret | undefined;
+  readonly secretAccessKey?: Secret | undefined;
+  readonly sessionToken?: Secret | undefined;
+  readonly region?: string | undefined;
+  /** A named profile of the AWS configuration files, when keys are not given. */
+  readonly profile?: string | undefined;
+}
+
+/** `bedrock:`'s credentials, or `undefined` without the section. */
+export function bedrockCredentials(settings: Settings): AwsCredentials | undefined {
+  const bedrock = settings.bedrock;
+  if (!bedrock) return undefined;
+  return {
+    accessKeyId: bedrock.aws_access_key_id,
+    secretAccessKey: bedrock.aws_secret_access_key,
+    sessionToken: bedrock.aws_session_token,
+    region: bedrock.aws_region,
+    profile: bedrock.profile,
+  };
+}
+
+/** A provider section that cannot authenticate: its key and what to set. */
+export interface ProviderProblem {
+  readonly key: string;
+  readonly message: string;
+}
+
+/** What `config check` reports of the provider sections present. */
+export function providerProblems(settings: Settings): ProviderProblem[] {
+  const problems: ProviderProblem[] = [];
+  const missing = (key: string, env: string) =>
+    problems.push({
+      key,
+      message: `has no credential: set ${key}.api_key in the secrets file or ${env}`,
+    });
+  if (settings.openai && !usable(settings.openai.api_key)) missing('openai', 'OPENAI_API_KEY');
+  if (
+    settings.anthropic &&
+    !usable(settings.anthropic.api_key) &&
+    !settings.anthropic.aws_access_key_id
+  ) {
+    missing('anthropic', 'ANTHROPIC_API_KEY');
+  }
+  if (settings.azure) {
+    if (!settings.azure.endpoint) {
+      problems.push({
+        key: 'azure',
+        message: 'has no endpoint: set azure.endpoint or AZURE_OPENAI_ENDPOINT',
+      });
+    } else if (!usable(settings.azure.api_key) && !usable(settings.azure.azure_ad_token)) {
+      problems.push({
+        key: 'azure',
+        message:
+          'has no credential: set azure.api_key (AZURE_OPENAI_API_KEY), azure.azure_ad_token, or a credentials.azure oauth2 profile (an Entra ID service account)',
+      });
+    }
+  }
+  if (settings.google && !settings.google.vertexai && !usable(settings.google.api_key)) {
+    missing('google', 'GOOGLE_API_KEY / GEMINI_API_KEY');
+  }
+  if (settings.cohere && !usable(settings.cohere.api_key)) missing('cohere', 'COHERE_API_KEY');
+  const bedrock = settings.bedrock;
+  if (bedrock && !bedrock.aws_access_key_id && !bedrock.profile) {
+    problems.push({
+      key: 'bedrock',
+      message:
+        'has no AWS credential: set bedrock.aws_access_key_id / aws_secret_access_key (AWS_ACCESS_KEY_ID, …) or bedrock.profile; the AWS SDK signs the requests',
+    });
+  }
+  return problems;
+}

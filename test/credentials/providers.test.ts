@@ -1,0 +1,167 @@
+/**
+ * The model-provider sections as named credentials: each provider's header convention and host,
+ * the env aliases, `credentials:` winning over a provider of the same name, Bedrock's keys exposed
+ * (not signed), and `config check` naming a provider without a credential.
+ */
+import { createServer, type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { createApp } from '../../src/app/create-app.js';
+import { AppDefinition } from '../../src/app/define.js';
+import { loadSettings } from '../../src/config/load.js';
+import {
+  bedrockCredentials,
+  providerProblems,
+  providerProfiles,
+} from '../../src/config/providers.js';
+import { settingsSchema } from '../../src/config/schema/settings.js';
+import { runCli, tempTree } from '../helpers/cli.js';
+
+const seen: IncomingHttpHeaders[] = [];
+const api = createServer((req, res) => {
+  seen.push(req.headers);
+  res.writeHead(200, { 'content-type': 'application/json' });
+  res.end('{"ok":true}');
+});
+let origin = '';
+beforeAll(async () => {
+  await new Promise<void>((done) => api.listen(0, '127.0.0.1', done));
+  origin = `http://127.0.0.1:${(api.address() as AddressInfo).port}`;
+});
+afterAll(() => new Promise<void>((done) => api.close(() => done())));
+const trees: { cleanup(): void }[] = [];
+afterEach(() => {
+  for (const tree of trees.splice(0)) tree.cleanup();
+});
+
+describe('providerProfiles', () => {
+  test("each provider's header convention, bound to the host of its base URL", () => {
+    const settings = settingsSchema.parse({
+      openai: { api_key: 'sk-canary-openai' },
+      anthropic: { api_key: 'canary-anthropic' },
+      azure: { api_key: 'canary-azure', endpoint: 'https://contoso.openai.azure.com/' },
+      google: { api_key: 'canary-google' },
+      cohere: { api_key: 'canary-cohere' },
+      ollama: { base_url: 'http://localhost:11434' },
+    });
+    const profiles = providerProfiles(settings);
+    expect(profiles.openai).toMatchObject({ type: 'bearer', hosts: ['api.openai.com'] });
+    expect(profiles.anthropic).toMatchObject({
+      type: 'api_key',
+      header: 'x-api-key',
+      hosts: ['api.anthropic.com'],
+    });
+    expect(profiles.azure).toMatchObject({
+      type: 'api_key',
+      header: 'api-key',
+      hosts: ['contoso.openai.azure.com'],
+    });
+    expect(profiles.google).toMatchObject({
+      type: 'api_key',
+      header: 'x-goog-api-key',
+      hosts: ['generativelanguage.googleapis.com'],
+    });
+    expect(profiles.cohere).toMatchObject({ type: 'bearer', hosts: ['api.cohere.com'] });
+    // No key, no profile (a local server needs none).
+    expect(profiles.ollama).toBeUndefined();
+    expect(JSON.stringify(profiles)).not.toContain('canary');
+  });
+
+  test('Azure with an Entra ID token instead of a key: bearer', () => {
+    const profiles = providerProfiles(
+      settingsSchema.parse({
+        azure: { azure_ad_token: 'canary-aad', endpoint: 'https://x.openai.azure.com' },
+      }),
+    );
+    expect(profiles.azure).toMatchObject({ type: 'bearer', hosts: ['x.openai.azure.com'] });
+  });
+
+  test('the env aliases mcp-agent accepts fill the sections', () => {
+    const tree = tempTree({ 'mcp_agent.config.yaml': 'openai: {}\nazure: {}\n' });
+    trees.push(tree);
+    const { settings } = loadSettings({
+      cwd: tree.dir,
+      env: {
+        OPENAI_API_KEY: 'sk-from-env',
+        AZURE_OPENAI_API_KEY: 'azure-from-env',
+        AZURE_OPENAI_ENDPOINT: 'https://env.openai.azure.com',
+      },
+      homeDir: tree.dir,
+      dotenv: false,
+    });
+    const profiles = providerProfiles(settings);
+    expect(profiles.openai?.type).toBe('bearer');
+    expect(profiles.azure).toMatchObject({ type: 'api_key', hosts: ['env.openai.azure.com'] });
+  });
+
+  test('Bedrock: the keys are exposed (as secrets), never turned into a header', () => {
+    const settings = settingsSchema.parse({
+      bedrock: {
+        aws_access_key_id: 'AKIA-canary',
+        aws_secret_access_key: 'secret-canary',
+        aws_region: 'eu-west-1',
+      },
+    });
+    expect(providerProfiles(settings).bedrock).toBeUndefined();
+    const aws = bedrockCredentials(settings);
+    expect(aws?.region).toBe('eu-west-1');
+    expect(aws?.accessKeyId?.reveal()).toBe('AKIA-canary');
+    expect(JSON.stringify(aws)).not.toContain('secret-canary');
+  });
+});
+
+describe('providerProblems and config check', () => {
+  test('a provider section without a credential is reported with what to set', () => {
+    const problems = providerProblems(
+      settingsSchema.parse({
+        openai: {},
+        azure: { endpoint: 'https://x.openai.azure.com' },
+        bedrock: {},
+      }),
+    );
+    expect(problems.map((problem) => problem.key).sort()).toEqual(['azure', 'bedrock', 'openai']);
+    expect(problems.find((problem) => problem.key === 'openai')?.message).toContain(
+      'OPENAI_API_KEY',
+    );
+  });
+
+  test('config check warns and still passes', async () => {
+    const tree = tempTree({ 'mcp_agent.config.yaml': 'anthropic:\n  default_model: claude\n' });
+    trees.push(tree);
+    const result = await runCli(['config', 'check'], { cwd: tree.dir });
+    expect(result.code).toBe(0);
+    expect(result.stderr).toMatch(/anthropic.*has no credential.*ANTHROPIC_API_KEY/);
+  });
+});
+
+describe('app.fetch with a provider profile', () => {
+  test("the provider's header arrives at its base URL's host; credentials: of the same name wins", async () => {
+    const settings = settingsSchema.parse({
+      openai: { api_key: 'sk-canary-1', base_url: `${origin}/v1` },
+      anthropic: { api_key: 'provider-key', base_url: origin },
+      credentials: {
+        anthropic: {
+          type: 'api_key',
+          api_key: 'profile-key',
+          header: 'x-api-key',
+          hosts: [new URL(origin).host],
+        },
+      },
+    });
+    const definition = new AppDefinition();
+    const app = await createApp({ settings, definition, env: {} });
+    try {
+      await definition.fetch('openai', `${origin}/v1/models`);
+      expect(seen.at(-1)?.authorization).toBe('Bearer sk-canary-1');
+      await definition.fetch('anthropic', `${origin}/v1/messages`);
+      expect(seen.at(-1)?.['x-api-key']).toBe('profile-key');
+      await expect(
+        definition.fetch('openai', 'https://api.openai.com.evil.example/v1'),
+      ).rejects.toMatchObject({
+        code: 'USAGE',
+      });
+    } finally {
+      await app.close();
+    }
+  });
+});
