@@ -10,10 +10,11 @@
  */
 import type { ServerSettings } from '../config/schema/servers.js';
 import type { Settings } from '../config/schema/settings.js';
+import { Secret } from '../config/secret.js';
 import type { Logger } from '../logger.js';
 import { APP_IDENTITY } from '../oauth/server-auth.js';
 import { TokenManager, type TokenManagerOptions, usesOAuth } from '../oauth/token-manager.js';
-import { type CallerIdentity, principalOf } from '../server/identity.js';
+import { type CallerIdentity, inboundTokenOf, principalOf } from '../server/identity.js';
 import { ToolAggregator } from '../servers/aggregator.js';
 import type { HttpStack } from '../servers/http.js';
 import { ServerRegistry } from '../servers/registry.js';
@@ -58,6 +59,8 @@ export class CallerScopes {
   readonly #options: CallerScopesOptions;
   readonly #now: () => number;
   readonly #scopes = new Map<string, { scope: CallerScope; lastUsed: number }>();
+  /** Each caller's latest verified identity (the token it came with, for token exchange). */
+  readonly #latest = new Map<string, CallerIdentity>();
   /** The app's own scope: every server (callers use it for the servers not kept per caller). */
   readonly app: CallerScope;
   /** The servers kept per caller. */
@@ -83,7 +86,11 @@ export class CallerScopes {
 
   /** The scope of `caller` (the app's when there is none: authorization off). */
   scopeFor(caller: CallerIdentity | undefined): CallerScope {
-    return caller ? this.forIdentity(principalOf(caller)) : this.app;
+    if (!caller) return this.app;
+    const identity = principalOf(caller);
+    // The caller's latest token is what a token exchange swaps (see `subjectToken`).
+    this.#latest.set(identity, caller);
+    return this.forIdentity(identity);
   }
 
   /** The scope of a token-store identity (the callback route knows only that). */
@@ -106,6 +113,7 @@ export class CallerScopes {
         { scope: CallerScope },
       ];
       this.#scopes.delete(oldest);
+      this.#latest.delete(oldest);
       void this.#close(entry.scope);
     }
     return scope;
@@ -116,6 +124,7 @@ export class CallerScopes {
     for (const [identity, entry] of this.#scopes) {
       if (entry.lastUsed >= cutoff) continue;
       this.#scopes.delete(identity);
+      this.#latest.delete(identity);
       void this.#close(entry.scope);
     }
   }
@@ -138,6 +147,13 @@ export class CallerScopes {
       backgroundRefresh: identity === APP_IDENTITY ? options.backgroundRefresh : false,
       get callbackUrl() {
         return callbackUrl();
+      },
+      subjectToken: () => {
+        const caller = this.#latest.get(identity);
+        const token = caller ? inboundTokenOf(caller) : undefined;
+        return caller && token
+          ? { token: new Secret(token), expiresAt: caller.expiresAt }
+          : undefined;
       },
     };
     const tokens = new TokenManager(tokenOptions);

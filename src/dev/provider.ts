@@ -7,6 +7,7 @@
 
 import { generateKeyPair, randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
+import type { JWK } from 'jose';
 import Provider, {
   type ClientMetadata,
   type Configuration,
@@ -24,6 +25,7 @@ import {
   PAGE_CSP,
 } from './pages.js';
 import { createDevStorage, type DevStorage, type IssuedTokenModel } from './storage.js';
+import { registerTokenExchange } from './token-exchange.js';
 
 /** The settled options {@link createDevProvider} works from. */
 export interface DevProviderSettings {
@@ -86,9 +88,10 @@ export async function createDevProvider(settings: DevProviderSettings): Promise<
   };
 
   const storage = createDevStorage();
+  const key = await signingKey();
   const configuration: Configuration = {
     adapter: storage.adapter,
-    jwks: { keys: [await signingKey()] },
+    jwks: { keys: [key] },
     cookies: { keys: [randomBytes(32).toString('base64url')] },
     clients: [introspector],
     clientDefaults: {
@@ -200,6 +203,13 @@ export async function createDevProvider(settings: DevProviderSettings): Promise<
   });
   trackJwtAccessTokens(provider, storage);
   logEvents(provider, logger);
+  await registerTokenExchange(provider, {
+    key: key as JWK,
+    alg: SIGNING_ALG,
+    resources,
+    scopes,
+    ttlSeconds: ttl,
+  });
   return provider;
 }
 

@@ -109,7 +109,7 @@ export class ServerAuth {
   }
 
   get #service(): boolean {
-    return this.#oauth.grant_type === 'client_credentials';
+    return this.#oauth.grant_type !== 'authorization_code';
   }
 
   /** How long a login may take (`oauth.flow_timeout_seconds`), in milliseconds. */
@@ -302,7 +302,8 @@ export class ServerAuth {
     if (service) {
       checkServiceAccount(this.name, oauth);
       const response = await serviceAccountToken({
-        ...{ server: this.name, oauth, scopes, cwd: this.#options.cwd },
+        ...{ server: this.name, oauth, scopes, cwd: this.#options.cwd, now: this.#now },
+        subject: this.#options.subjectToken?.(),
         client: await this.#client(target, SERVICE_ACCOUNT),
         context: (client) => this.#context(target, client),
       });

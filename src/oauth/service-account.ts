@@ -1,5 +1,7 @@
 /**
- * Service accounts (`auth.oauth.grant_type: client_credentials`, RFC 6749 §4.4): the agent gets
+ * Tokens without a person: service accounts (`auth.oauth.grant_type: client_credentials`, RFC
+ * 6749 §4.4), and on-behalf-of tokens (`token_exchange`, RFC 8693: the caller's token swapped for
+ * one for this server, living no longer than the caller's). For service accounts the agent gets
  * tokens as itself, with no browser and no refresh token. The configured client authenticates
  * with its secret (`client_secret_basic` or `_post`, as configured or as the server advertises)
  * or with a signed assertion (`private_key_jwt`, RFC 7523). A new token is asked for when the
@@ -9,10 +11,15 @@
  */
 import type { TokenEndpointResponse } from 'oauth4webapi';
 import type { ServerOAuthSettings } from '../config/schema/servers.js';
+import type { Secret } from '../config/secret.js';
 import { McpAgentError } from '../errors.js';
 import type { ClientRegistration } from '../stores/registrations.js';
 import { hasPrivateKey, loadSigningKey } from './private-key.js';
-import { clientCredentialsToken, type TokenRequestContext } from './protocol/tokens.js';
+import {
+  clientCredentialsToken,
+  exchangeToken,
+  type TokenRequestContext,
+} from './protocol/tokens.js';
 
 /** The redirect URI recorded with service-account tokens (none is used). */
 export const SERVICE_ACCOUNT = 'urn:ietf:params:oauth:grant-type:client_credentials';
@@ -41,6 +48,9 @@ export async function serviceAccountToken(input: {
   scopes: readonly string[];
   /** Where a relative `private_key_file` is found. */
   cwd?: string | undefined;
+  /** For `token_exchange`: the caller's token and when it expires (epoch ms). */
+  subject?: { token: Secret; expiresAt?: number | undefined } | undefined;
+  now?: () => number;
 }): Promise<TokenEndpointResponse> {
   const { oauth, server } = input;
   checkServiceAccount(server, oauth);
@@ -59,5 +69,20 @@ export async function serviceAccountToken(input: {
             ? method
             : input.client.tokenEndpointAuthMethod,
       };
-  return clientCredentialsToken(input.context(client), input.scopes);
+  if (oauth.grant_type !== 'token_exchange') {
+    return clientCredentialsToken(input.context(client), input.scopes);
+  }
+  const subject = input.subject;
+  if (!subject) {
+    throw new McpAgentError(
+      'OAUTH_LOGIN_REQUIRED',
+      `Server "${server}" uses grant_type: token_exchange, which needs a caller's token: serve the agent with authorization enabled and call it as a user.`,
+    );
+  }
+  const response = await exchangeToken(input.context(client), subject.token, input.scopes);
+  // The exchanged token lives no longer than the caller's own.
+  if (subject.expiresAt === undefined) return response;
+  const left = Math.max(1, Math.floor((subject.expiresAt - (input.now ?? Date.now)()) / 1000));
+  const expiresIn = typeof response.expires_in === 'number' ? response.expires_in : left;
+  return { ...response, expires_in: Math.min(expiresIn, left) };
 }

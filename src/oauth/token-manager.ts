@@ -8,6 +8,7 @@
  */
 import type { OAuthSettings } from '../config/schema/oauth.js';
 import type { ServerSettings } from '../config/schema/servers.js';
+import type { Secret } from '../config/secret.js';
 import type { Logger } from '../logger.js';
 import type { TokenStore } from '../stores/token-store.js';
 import type { Consent } from './consent.js';
@@ -37,6 +38,13 @@ export interface TokenManagerOptions {
    * `OAUTH_LOGIN_REQUIRED` error.
    */
   readonly consent?: Consent | undefined;
+  /**
+   * For servers with `grant_type: token_exchange`: the current caller's token and its expiry
+   * (epoch ms), exchanged for the server's own (never sent to it).
+   */
+  readonly subjectToken?:
+    | (() => { token: Secret; expiresAt?: number | undefined } | undefined)
+    | undefined;
   /** Where relative paths of the configuration (`private_key_file`) are found. */
   readonly cwd?: string | undefined;
   /** Without `consent`: hand logins over as pending flows (default `true`). */

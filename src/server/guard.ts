@@ -12,7 +12,7 @@ import {
   type RejectionResponse,
   rejectionResponse,
 } from './challenge.js';
-import type { CallerIdentity } from './identity.js';
+import { type CallerIdentity, rememberInboundToken } from './identity.js';
 import type { VerificationCache } from './verification-cache.js';
 import type { TokenVerifier } from './verifiers/verifier.js';
 
@@ -87,7 +87,9 @@ export class BearerGuard {
       };
     }
     const refused = this.authorize(result.identity);
-    return refused ? { ok: false, rejection: refused } : { ok: true, identity: result.identity };
+    if (refused) return { ok: false, rejection: refused };
+    rememberInboundToken(result.identity, credentials.token);
+    return { ok: true, identity: result.identity };
   }
 
   /**

@@ -64,6 +64,22 @@ export function callerFromAuthInfo(
   return value !== null && typeof value === 'object' ? (value as CallerIdentity) : undefined;
 }
 
+/** The token each verified identity came with (never serialised, never in `claims`). */
+const inboundTokens = new WeakMap<CallerIdentity, string>();
+
+/** Remember the token `identity` was verified from (the guard does, on every request). */
+export function rememberInboundToken(identity: CallerIdentity, token: string): void {
+  inboundTokens.set(identity, token);
+}
+
+/**
+ * The token `identity` was verified from: only for exchanging it at the authorization server
+ * (RFC 8693, on behalf of the caller); it is never sent to a downstream server.
+ */
+export function inboundTokenOf(identity: CallerIdentity): string | undefined {
+  return inboundTokens.get(identity);
+}
+
 const storage = new AsyncLocalStorage<CallerIdentity>();
 let contextEnabled = false;
 let callsInFlight = 0;

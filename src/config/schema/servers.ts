@@ -76,9 +76,13 @@ export const serverOAuthSchema = z.strictObject({
   flow: z.enum(['browser', 'device']).default('browser'),
   /**
    * Ours: how tokens are obtained. `authorization_code` (default): a person logs in;
-   * `client_credentials`: the agent runs as a service account (RFC 6749 §4.4), no browser.
+   * `client_credentials`: the agent runs as a service account (RFC 6749 §4.4), no browser;
+   * `token_exchange`: a served agent swaps each caller's token for one for this server
+   * (RFC 8693, on behalf of the caller).
    */
-  grant_type: z.enum(['authorization_code', 'client_credentials']).default('authorization_code'),
+  grant_type: z
+    .enum(['authorization_code', 'client_credentials', 'token_exchange'])
+    .default('authorization_code'),
   /** Ours: how the configured client authenticates; default: from the server's metadata. */
   token_endpoint_auth_method: z
     .enum(['client_secret_basic', 'client_secret_post', 'private_key_jwt'])

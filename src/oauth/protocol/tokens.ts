@@ -17,10 +17,12 @@ import {
   type DeviceAuthorizationResponse,
   deviceAuthorizationRequest,
   deviceCodeGrantRequest,
+  genericTokenEndpointRequest,
   processAuthorizationCodeResponse,
   processClientCredentialsResponse,
   processDeviceAuthorizationResponse,
   processDeviceCodeResponse,
+  processGenericTokenEndpointResponse,
   processRefreshTokenResponse,
   processRevocationResponse,
   refreshTokenGrantRequest,
@@ -301,6 +303,47 @@ export async function clientCredentialsToken(
       error,
       `The client credentials grant of client "${context.client.clientId}" at ${where}`,
       { secrets: secretsOf(context) },
+    );
+  }
+}
+
+/**
+ * RFC 8693 §2.1: exchange `subjectToken` (an access token for the agent) for one for the
+ * context's `resource`, on behalf of its subject.
+ */
+export async function exchangeToken(
+  context: TokenRequestContext,
+  subjectToken: Secret,
+  scopes: readonly string[],
+): Promise<TokenEndpointResponse> {
+  const where = `${context.as.issuer}`;
+  try {
+    const client = clientOf(context.client);
+    const options = requestOptions(context, {
+      subject_token: subjectToken.reveal(),
+      subject_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+      requested_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+      ...(scopes.length > 0 ? { scope: scopes.join(' ') } : {}),
+    });
+    const response = await genericTokenEndpointRequest(
+      context.as,
+      client,
+      clientAuthentication(context.client),
+      'urn:ietf:params:oauth:grant-type:token-exchange',
+      options.additionalParameters,
+      options,
+    );
+    return await processGenericTokenEndpointResponse(
+      context.as,
+      client,
+      await checkRawResponse(response, where),
+    );
+  } catch (error) {
+    throw oauthFailure(
+      'OAUTH_TOKEN',
+      error,
+      `The token exchange of client "${context.client.clientId}" at ${where}`,
+      { secrets: secretsOf(context, subjectToken.reveal()) },
     );
   }
 }
