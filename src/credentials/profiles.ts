@@ -22,7 +22,9 @@ import type { FetchLike } from '../fetch.js';
 import { hasPrivateKey, loadSigningKey } from '../oauth/private-key.js';
 import { chooseAuthMethod } from '../oauth/protocol/registration.js';
 import { clientCredentialsToken } from '../oauth/protocol/tokens.js';
+import type { TokenKey } from '../stores/record.js';
 import type { ClientRegistration } from '../stores/registrations.js';
+import type { TokenStore } from '../stores/token-store.js';
 
 /** Options of {@link CredentialProfiles}. */
 export interface CredentialProfilesOptions {
@@ -32,6 +34,26 @@ export interface CredentialProfilesOptions {
   readonly cwd?: string | undefined;
   /** A token is renewed this long before it expires (at most half its lifetime). Default 60 s. */
   readonly leewayMs?: number;
+  /**
+   * Where OAuth 2.0 profiles' tokens are kept between processes (the token store, under the
+   * app's identity and `credentials:NAME`); without it, in memory only.
+   */
+  readonly store?: TokenStore | undefined;
+}
+
+/** The token-store key of profile `name`'s token. */
+export function credentialKey(
+  name: string,
+  profile: { scopes: readonly string[]; resource?: string | undefined },
+  issuer: string,
+): TokenKey {
+  return {
+    identity: 'app',
+    server: `credentials:${name}`,
+    issuer,
+    resource: profile.resource ?? '',
+    scopes: profile.scopes,
+  };
 }
 
 interface HeldToken {
@@ -199,8 +221,11 @@ export class CredentialProfiles {
     if (profile.type !== 'oauth2') {
       throw new McpAgentError('USAGE', `Credential "${name}" is ${profile.type}, not a token.`);
     }
-    const held = this.#held.get(name);
-    if (held && this.#fresh(held)) return held.token;
+    const held = this.#held.get(name) ?? (await this.#stored(name, profile));
+    if (held && this.#fresh(held)) {
+      this.#held.set(name, held);
+      return held.token;
+    }
     let running = this.#renewing.get(name);
     if (!running) {
       running = this.#obtain(name, profile).finally(() => this.#renewing.delete(name));
@@ -257,7 +282,67 @@ export class CredentialProfiles {
       obtainedAt: now,
     };
     this.#held.set(name, held);
+    await this.#options.store
+      ?.put(credentialKey(name, profile, as.issuer), {
+        accessToken: held.token,
+        tokenType: 'Bearer',
+        ...(held.expiresAt !== undefined ? { expiresAt: held.expiresAt } : {}),
+        obtainedAt: now,
+        scopes: typeof response.scope === 'string' ? response.scope.split(' ') : profile.scopes,
+        issuer: as.issuer,
+        resource: profile.resource ?? '',
+        server: `credentials:${name}`,
+      })
+      .catch(() => undefined);
     return held;
+  }
+
+  /** The token of `name` kept in the store by an earlier process, if any. */
+  async #stored(
+    name: string,
+    profile: Extract<CredentialProfile, { type: 'oauth2' }>,
+  ): Promise<HeldToken | undefined> {
+    const store = this.#options.store;
+    if (!store) return undefined;
+    const as = await this.#authorizationServer(profile).catch(() => undefined);
+    if (!as) return undefined;
+    const stored = await store.get(credentialKey(name, profile, as.issuer)).catch(() => undefined);
+    if (!stored) return undefined;
+    const { record } = stored;
+    return {
+      token: record.accessToken,
+      expiresAt: record.expiresAt,
+      obtainedAt: record.obtainedAt,
+    };
+  }
+
+  /** The profile `name` (its type, hosts; never a value), or `undefined`. */
+  describe(
+    name: string,
+  ): { type: CredentialProfile['type']; hosts: readonly string[] } | undefined {
+    const profile = Object.hasOwn(this.#profiles, name) ? this.#profiles[name] : undefined;
+    return profile ? { type: profile.type, hosts: profile.hosts } : undefined;
+  }
+
+  /** What is held for OAuth 2.0 profile `name`: the token's expiry, or `undefined` when none. */
+  async held(
+    name: string,
+  ): Promise<{ expiresAt: number | undefined; obtainedAt: number } | undefined> {
+    const profile = this.#profile(name);
+    if (profile.type !== 'oauth2') return undefined;
+    const held = this.#held.get(name) ?? (await this.#stored(name, profile));
+    return held ? { expiresAt: held.expiresAt, obtainedAt: held.obtainedAt } : undefined;
+  }
+
+  /** Forget OAuth 2.0 profile `name`'s token, here and in the store; whether one was held. */
+  async forget(name: string): Promise<boolean> {
+    const profile = this.#profile(name);
+    if (profile.type !== 'oauth2') return false;
+    const had = this.#held.delete(name);
+    const store = this.#options.store;
+    if (!store) return had;
+    const as = await this.#authorizationServer(profile);
+    return (await store.delete(credentialKey(name, profile, as.issuer))) || had;
   }
 
   async #authorizationServer(

@@ -14,6 +14,12 @@ import type { TokenRecord } from '../../stores/record.js';
 import type { CliConsentOptions } from '../consent.js';
 import type { CliIo, GlobalOptions, Output } from '../io.js';
 import { type CliSession, withSession } from '../session.js';
+import {
+  credentialStatus,
+  isCredential,
+  loginCredential,
+  logoutCredential,
+} from './auth-credentials.js';
 
 /** The OAuth state of `name`, or a clear error when it does not use OAuth. */
 export function oauthServer(session: CliSession, name: string): ServerAuth {
@@ -90,6 +96,9 @@ export function authLogin(
     options,
     out,
     async (session) => {
+      if (isCredential(session.loaded.settings, server)) {
+        return loginCredential(session, out, server, io.cwd);
+      }
       const auth = oauthServer(session, server);
       warnMemoryStore(session, out, flags.noWait ? 'the pending login' : 'the token');
       try {
@@ -144,11 +153,15 @@ export function authStatus(
     options,
     out,
     async (session) => {
-      const names =
-        server !== undefined
+      const credential = server !== undefined && isCredential(session.loaded.settings, server);
+      const names = credential
+        ? []
+        : server !== undefined
           ? [server]
           : session.registry.names().filter((name) => usesOAuth(session.registry.settings(name)));
-      if (server !== undefined) oauthServer(session, server);
+      if (server !== undefined && !credential) oauthServer(session, server);
+      const credentialRows =
+        server === undefined || credential ? await credentialStatus(session, io.cwd, server) : [];
       const rows: TokenStatus[] = [];
       for (const name of names) {
         const auth = session.tokens.forServer(name, session.registry.settings(name));
@@ -157,6 +170,7 @@ export function authStatus(
       const now = Date.now();
       out.data({
         backend: session.loaded.settings.oauth.token_store.backend,
+        credentials: credentialRows.map(({ line: _line, ...row }) => row),
         servers: names.map((name) => ({
           server: name,
           tokens: rows
@@ -186,8 +200,13 @@ export function authStatus(
             })),
         })),
       });
+      for (const row of credentialRows) out.human(row.line);
       if (names.length === 0) {
-        out.human('No server uses OAuth (auth.oauth.enabled: true).');
+        if (credentialRows.length === 0) {
+          out.human(
+            'No server uses OAuth (auth.oauth.enabled: true), and no credential is configured.',
+          );
+        }
         return 0;
       }
       for (const name of names) {
@@ -223,6 +242,9 @@ export function authLogout(
     options,
     out,
     async (session) => {
+      if (!all && server !== undefined && isCredential(session.loaded.settings, server)) {
+        return logoutCredential(session, out, server, io.cwd);
+      }
       const names = all
         ? session.registry.names().filter((name) => usesOAuth(session.registry.settings(name)))
         : [server ?? ''];
