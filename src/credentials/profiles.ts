@@ -204,7 +204,6 @@ export class CredentialProfiles {
       throw new McpAgentError('CONFIG_INVALID', `Credential "${name}" has no ${key}.`);
     }
     // A header value cannot hold these; fetch would quote the whole value in its error.
-    // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing them is the point
     if (/[\r\n\0]/.test(revealed)) {
       throw new McpAgentError(
         'CONFIG_INVALID',

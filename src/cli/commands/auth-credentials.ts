@@ -87,7 +87,7 @@ export async function credentialStatus(session: CliSession, cwd: string, only?: 
         described.type === 'oauth2'
           ? held
             ? `; token ${describeExpiry(held.expiresAt, now)}`
-            : '; no token yet (mcp-agent auth login ' + name + ')'
+            : `; no token yet (mcp-agent auth login ${name})`
           : ''
       }`,
     });

@@ -151,7 +151,13 @@ function scopesFor(now: () => number) {
     idleMs: 1_000,
     now,
   });
-  return { scopes, close: async () => (await scopes.close(), await http.close()) };
+  return {
+    scopes,
+    close: async () => {
+      await scopes.close();
+      await http.close();
+    },
+  };
 }
 
 describe('review: background refresh shared with callers', () => {
