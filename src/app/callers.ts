@@ -141,6 +141,7 @@ export class CallerScopes {
       logger: options.logger,
       clientName: options.clientName,
       cwd: options.cwd,
+      ...(options.now ? { now: options.now } : {}),
       // A caller's tokens are refreshed before use (the lease keeps that to one refresh across
       // replicas); background timers are the app's own, so an idle caller costs nothing and
       // closing a caller's scope stops nothing shared.

@@ -33,7 +33,7 @@ export function checkServiceAccount(server: string, oauth: ServerOAuthSettings):
       : 'a client_id, and a client_secret or a private_key (or private_key_file)';
     throw new McpAgentError(
       'CONFIG_INVALID',
-      `Server "${server}" uses grant_type: client_credentials, which needs ${what} in mcp.servers.${server}.auth.oauth.`,
+      `Server "${server}" uses grant_type: ${oauth.grant_type}, which needs ${what} in mcp.servers.${server}.auth.oauth.`,
     );
   }
 }

@@ -561,7 +561,7 @@ describe('an exchange that cannot be done', () => {
     expect(down.calls.slice(from).length).toBe(0);
   });
 
-  test('bug: a token_exchange server without a client secret is reported as needing one for token_exchange, not client_credentials', async () => {
+  test('a token_exchange server without a client secret is reported as needing one for token_exchange, not client_credentials', async () => {
     const logFrom = agentLog.calls.length;
     const result = await call(henryClient, 'nosecret/whoami');
     expect(typeof result === 'string' ? result : result.isError).toBe(true);
