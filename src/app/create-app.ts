@@ -141,6 +141,8 @@ export async function createApp(options: CreateAppOptions): Promise<App> {
       { ...providerProfiles(settings), ...settings.credentials },
       {
         fetch: http.fetch,
+        store,
+        tokens: scopes.app.tokens,
         ...(options.cwd ? { cwd: options.cwd } : {}),
         ...(options.now ? { now: options.now } : {}),
       },

@@ -16,12 +16,16 @@ import {
   processDiscoveryResponse,
 } from 'oauth4webapi';
 import type { CredentialProfile } from '../config/schema/credentials.js';
+import type { ServerSettings } from '../config/schema/servers.js';
+import { serverSchema } from '../config/schema/servers.js';
 import { Secret } from '../config/secret.js';
 import { McpAgentError } from '../errors.js';
 import type { FetchLike } from '../fetch.js';
 import { hasPrivateKey, loadSigningKey } from '../oauth/private-key.js';
 import { chooseAuthMethod } from '../oauth/protocol/registration.js';
 import { clientCredentialsToken } from '../oauth/protocol/tokens.js';
+import type { ServerAuth } from '../oauth/server-auth.js';
+import type { TokenManager } from '../oauth/token-manager.js';
 import type { TokenKey } from '../stores/record.js';
 import type { ClientRegistration } from '../stores/registrations.js';
 import type { TokenStore } from '../stores/token-store.js';
@@ -39,6 +43,38 @@ export interface CredentialProfilesOptions {
    * app's identity and `credentials:NAME`); without it, in memory only.
    */
   readonly store?: TokenStore | undefined;
+  /** The token manager `authorization_code` profiles log in and refresh through. */
+  readonly tokens?: TokenManager | undefined;
+}
+
+/** The server name an `authorization_code` profile's tokens are kept under. */
+export function profileServerName(name: string): string {
+  return `credentials:${name}`;
+}
+
+/**
+ * An `authorization_code` profile as the token manager sees a server: its first host (where the
+ * protected-resource metadata would be; none is needed), its authorization server, client and
+ * scopes. Only what the login needs: the credential is never sent to this "server".
+ */
+export function profileServer(
+  profile: Extract<CredentialProfile, { type: 'oauth2' }>,
+): ServerSettings {
+  return serverSchema.parse({
+    transport: 'streamable_http',
+    url: `${isLoopback((profile.hosts[0] ?? '').replace(/:\d+$/, '')) ? 'http' : 'https'}://${profile.hosts[0]}/`,
+    auth: {
+      oauth: {
+        enabled: true,
+        authorization_server: profile.authorization_server,
+        ...(profile.client_id ? { client_id: profile.client_id } : {}),
+        ...(profile.client_secret ? { client_secret: profile.client_secret.reveal() } : {}),
+        scopes: profile.scopes,
+        ...(profile.resource ? { resource: profile.resource } : {}),
+        include_resource_parameter: profile.resource !== undefined,
+      },
+    },
+  });
 }
 
 /** The token-store key of profile `name`'s token. */
@@ -220,6 +256,7 @@ export class CredentialProfiles {
     if (profile.type !== 'oauth2') {
       throw new McpAgentError('USAGE', `Credential "${name}" is ${profile.type}, not a token.`);
     }
+    if (profile.grant_type === 'authorization_code') return this.#personToken(name, profile);
     const held = this.#held.get(name) ?? (await this.#stored(name, profile));
     if (held && this.#fresh(held)) {
       this.#held.set(name, held);
@@ -231,6 +268,38 @@ export class CredentialProfiles {
       this.#renewing.set(name, running);
     }
     return (await running).token;
+  }
+
+  /**
+   * The authorization of an `authorization_code` profile: the token manager's, as for a server
+   * named `credentials:NAME` (discovery from the configured authorization server, DCR or the
+   * configured client, refresh with the lease, step-up).
+   */
+  authorization(name: string): ServerAuth | undefined {
+    const profile = this.#profile(name);
+    if (profile.type !== 'oauth2' || profile.grant_type !== 'authorization_code') return undefined;
+    const tokens = this.#options.tokens;
+    if (!tokens) {
+      throw new McpAgentError(
+        'CONFIG_INVALID',
+        `Credential "${name}" logs a person in (authorization_code), which needs a token manager.`,
+      );
+    }
+    return tokens.forServer(profileServerName(name), profileServer(profile));
+  }
+
+  async #personToken(
+    name: string,
+    _profile: Extract<CredentialProfile, { type: 'oauth2' }>,
+  ): Promise<Secret> {
+    const token = await this.authorization(name)?.token();
+    if (!token) {
+      throw new McpAgentError(
+        'OAUTH_LOGIN_REQUIRED',
+        `Credential "${name}" needs a login: run \`mcp-agent auth login ${name}\`.`,
+      );
+    }
+    return token;
   }
 
   #fresh(held: HeldToken): boolean {
@@ -259,7 +328,7 @@ export class CredentialProfiles {
         ? profile.token_endpoint_auth_method
         : chooseAuthMethod(as, true);
     const client: ClientRegistration = {
-      clientId: profile.client_id,
+      clientId: profile.client_id ?? '',
       ...(profile.client_secret ? { clientSecret: profile.client_secret } : {}),
       tokenEndpointAuthMethod: keyed ? 'private_key_jwt' : method,
       ...(keyed

@@ -10,6 +10,7 @@ import {
 } from '../../src/dev/authorization-server.js';
 import { runCli, tempTree } from '../helpers/cli.js';
 import { type RegisteredClient, registerServiceClient } from '../oauth/service-account-harness.js';
+import { followAuthorization } from '../support/browser.js';
 
 let as: DevAuthorizationServer;
 let client: RegisteredClient;
@@ -110,5 +111,88 @@ describe('auth commands on credential profiles', () => {
     const tree = project();
     const login = await runCli(['auth', 'login', 'nothing'], { cwd: tree.dir });
     expect(login.code).toBe(2);
+  });
+});
+
+describe('an authorization_code profile (a person logs in to a third-party API)', () => {
+  test('auth login runs the browser login; app.fetch sends that token; status shows it; logout forgets it', async () => {
+    const { createServer } = await import('node:http');
+    const seen: (string | undefined)[] = [];
+    const api = createServer((req, res) => {
+      if (req.url?.startsWith('/.well-known/')) {
+        res.writeHead(404).end();
+        return;
+      }
+      seen.push(req.headers.authorization);
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
+    });
+    await new Promise<void>((done) => api.listen(0, '127.0.0.1', done));
+    const apiHost = `127.0.0.1:${(api.address() as { port: number }).port}`;
+    const personAs = await startDevAuthorizationServer({
+      port: 0,
+      resources: [`http://${apiHost}/`],
+      scopes: ['notes:read'],
+      autoApprove: true,
+      devUser: 'pat',
+    });
+    const tree = tempTree({
+      'mcp_agent.config.yaml': `oauth:
+  token_store:
+    backend: file
+    path: ./tokens.json
+credentials:
+  notes:
+    type: oauth2
+    grant_type: authorization_code
+    authorization_server: ${personAs.issuer}
+    scopes: [notes:read]
+    hosts: ['${apiHost}']
+`,
+    });
+    trees.push(tree);
+    const browser = async (url: URL): Promise<boolean> => {
+      await followAuthorization(url);
+      return true;
+    };
+    try {
+      const login = await runCli(['auth', 'login', 'notes'], {
+        cwd: tree.dir,
+        openBrowser: browser,
+      });
+      if (login.code !== 0) throw new Error(login.stderr);
+      expect(login.stderr).toMatch(/Credential "notes": logged in at/);
+
+      const status = await runCli(['auth', 'status', 'notes'], { cwd: tree.dir });
+      expect(status.stderr).toMatch(
+        /notes: oauth2 credential for 127\.0\.0\.1:\d+; token expires in/,
+      );
+
+      const { loadSettings } = await import('../../src/config/load.js');
+      const { createApp } = await import('../../src/app/create-app.js');
+      const { AppDefinition } = await import('../../src/app/define.js');
+      const { settings } = loadSettings({
+        cwd: tree.dir,
+        env: {},
+        homeDir: tree.dir,
+        dotenv: false,
+      });
+      const definition = new AppDefinition();
+      const app = await createApp({ settings, definition, env: {}, cwd: tree.dir });
+      try {
+        const response = await definition.fetch('notes', `http://${apiHost}/notes`);
+        expect(response.status).toBe(200);
+        expect(seen.at(-1)).toMatch(/^Bearer ey/);
+      } finally {
+        await app.close();
+      }
+
+      const logout = await runCli(['auth', 'logout', 'notes'], { cwd: tree.dir });
+      expect(logout.stderr).toContain('forgot its token');
+      const after = await runCli(['auth', 'status', 'notes'], { cwd: tree.dir });
+      expect(after.stderr).toContain('no token yet');
+    } finally {
+      await personAs.close();
+      await new Promise<void>((done) => api.close(() => done()));
+    }
   });
 });

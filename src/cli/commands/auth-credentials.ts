@@ -26,6 +26,7 @@ function credentials(session: CliSession, cwd: string): CredentialProfiles {
   return new CredentialProfiles(profilesOf(session.loaded.settings), {
     fetch: session.http.fetch,
     store: session.store,
+    tokens: session.tokens,
     cwd,
   });
 }
@@ -43,6 +44,23 @@ export async function loginCredential(
     out.data({ credential: name, type: described?.type, hosts: described?.hosts, login: false });
     out.human(
       `Credential "${name}" is ${described?.type === 'api_key' ? 'an' : 'a'} ${described?.type} credential: it needs no login and is sent to ${described?.hosts.join(', ')} only.`,
+    );
+    return 0;
+  }
+  const person = profiles.authorization(name);
+  if (person) {
+    // A person logs in (browser, pasted address or device code), as for a server.
+    const record = await person.authorize();
+    out.data({
+      credential: name,
+      type: 'oauth2',
+      issuer: record.issuer,
+      scopes: record.scopes,
+      expires_at: record.expiresAt !== undefined ? new Date(record.expiresAt).toISOString() : null,
+      refresh_token: record.refreshToken !== undefined,
+    });
+    out.human(
+      `Credential "${name}": logged in at ${record.issuer}; the token ${describeExpiry(record.expiresAt, Date.now())}${record.refreshToken ? ', and a refresh token is held' : ''}.`,
     );
     return 0;
   }
@@ -68,8 +86,15 @@ export async function credentialStatus(session: CliSession, cwd: string, only?: 
   for (const name of names) {
     const described = profiles.describe(name);
     if (!described) continue;
-    const held =
-      described.type === 'oauth2' ? await profiles.held(name).catch(() => undefined) : undefined;
+    const person = profiles.authorization(name);
+    const personal = person ? (await person.status().catch(() => []))[0] : undefined;
+    const held = person
+      ? personal
+        ? { expiresAt: personal.expiresAt, obtainedAt: personal.obtainedAt }
+        : undefined
+      : described.type === 'oauth2'
+        ? await profiles.held(name).catch(() => undefined)
+        : undefined;
     rows.push({
       name,
       type: described.type,
@@ -102,7 +127,9 @@ export async function logoutCredential(
   name: string,
   cwd: string,
 ): Promise<number> {
-  const forgotten = await credentials(session, cwd).forget(name);
+  const profiles = credentials(session, cwd);
+  const person = profiles.authorization(name);
+  const forgotten = person ? (await person.logout()).forgotten > 0 : await profiles.forget(name);
   out.data({ credential: name, forgotten: forgotten ? 1 : 0 });
   out.human(
     forgotten

@@ -40,12 +40,17 @@ const basic = z.strictObject({
 
 const oauth2 = z.strictObject({
   type: z.literal('oauth2'),
-  grant_type: z.enum(['client_credentials']).default('client_credentials'),
+  /**
+   * `client_credentials` (default): the agent as a service account; `authorization_code`: a person
+   * logs in once (`mcp-agent auth login PROFILE`), the token is kept and refreshed.
+   */
+  grant_type: z.enum(['client_credentials', 'authorization_code']).default('client_credentials'),
   /** The authorization server's issuer (its metadata gives the token endpoint). */
   authorization_server: optionalHttpUrl,
   /** … or the token endpoint itself. */
   token_url: optionalHttpUrl,
-  client_id: z.string().min(1),
+  /** The client; for `authorization_code` it may be left out when the server offers DCR. */
+  client_id: optionalString,
   client_secret: optionalSecret,
   token_endpoint_auth_method: z
     .enum(['client_secret_basic', 'client_secret_post', 'private_key_jwt'])
@@ -77,8 +82,17 @@ const oauth2 = z.strictObject({
 export const credentialProfileSchema = z
   .discriminatedUnion('type', [apiKey, bearer, basic, oauth2])
   .superRefine((profile, ctx) => {
-    if (profile.type === 'oauth2' && !profile.authorization_server && !profile.token_url) {
+    if (profile.type !== 'oauth2') return;
+    if (profile.grant_type === 'authorization_code' && !profile.authorization_server) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'needs authorization_server for authorization_code',
+      });
+    } else if (!profile.authorization_server && !profile.token_url) {
       ctx.addIssue({ code: 'custom', message: 'needs authorization_server or token_url' });
+    }
+    if (profile.grant_type === 'client_credentials' && !profile.client_id) {
+      ctx.addIssue({ code: 'custom', message: 'needs client_id for client_credentials' });
     }
   });
 
