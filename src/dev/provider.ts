@@ -132,7 +132,8 @@ export async function createDevProvider(settings: DevProviderSettings): Promise<
     scopes: ['openid', 'offline_access', ...scopes],
     claims: { openid: ['sub'] },
     responseTypes: ['code'],
-    clientAuthMethods: ['none', 'client_secret_basic', 'client_secret_post'],
+    // private_key_jwt: a client registered with its public key (`jwks`) signs assertions (RFC 7523).
+    clientAuthMethods: ['none', 'client_secret_basic', 'client_secret_post', 'private_key_jwt'],
     pkce: { methods: ['S256'], required: (_ctx, client) => client.clientAuthMethod === 'none' },
     findAccount: (_ctx, sub) => ({ accountId: sub, claims: () => ({ sub }) }),
     // Browser-based MCP clients (the Inspector) call the token endpoint cross-origin.
