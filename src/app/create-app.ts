@@ -143,6 +143,7 @@ export async function createApp(options: CreateAppOptions): Promise<App> {
         fetch: http.fetch,
         store,
         tokens: scopes.app.tokens,
+        tokensFor: (caller) => scopes.scopeFor(caller).tokens,
         ...(options.cwd ? { cwd: options.cwd } : {}),
         ...(options.now ? { now: options.now } : {}),
       },

@@ -26,6 +26,7 @@ import { chooseAuthMethod } from '../oauth/protocol/registration.js';
 import { clientCredentialsToken } from '../oauth/protocol/tokens.js';
 import type { ServerAuth } from '../oauth/server-auth.js';
 import type { TokenManager } from '../oauth/token-manager.js';
+import { type CallerIdentity, currentCaller } from '../server/identity.js';
 import type { TokenKey } from '../stores/record.js';
 import type { ClientRegistration } from '../stores/registrations.js';
 import type { TokenStore } from '../stores/token-store.js';
@@ -45,6 +46,8 @@ export interface CredentialProfilesOptions {
   readonly store?: TokenStore | undefined;
   /** The token manager `authorization_code` profiles log in and refresh through. */
   readonly tokens?: TokenManager | undefined;
+  /** A caller's token manager (`token_exchange` profiles exchange that caller's token). */
+  readonly tokensFor?: ((caller: CallerIdentity) => TokenManager) | undefined;
 }
 
 /** The server name an `authorization_code` profile's tokens are kept under. */
@@ -70,6 +73,14 @@ export function profileServer(
         ...(profile.client_id ? { client_id: profile.client_id } : {}),
         ...(profile.client_secret ? { client_secret: profile.client_secret.reveal() } : {}),
         scopes: profile.scopes,
+        grant_type: profile.grant_type,
+        ...(profile.private_key ? { private_key: profile.private_key.reveal() } : {}),
+        ...(profile.private_key_file ? { private_key_file: profile.private_key_file } : {}),
+        ...(profile.private_key_id ? { private_key_id: profile.private_key_id } : {}),
+        ...(profile.signing_algorithm ? { signing_algorithm: profile.signing_algorithm } : {}),
+        ...(profile.token_endpoint_auth_method
+          ? { token_endpoint_auth_method: profile.token_endpoint_auth_method }
+          : {}),
         ...(profile.resource ? { resource: profile.resource } : {}),
         include_resource_parameter: profile.resource !== undefined,
       },
@@ -256,7 +267,7 @@ export class CredentialProfiles {
     if (profile.type !== 'oauth2') {
       throw new McpAgentError('USAGE', `Credential "${name}" is ${profile.type}, not a token.`);
     }
-    if (profile.grant_type === 'authorization_code') return this.#personToken(name, profile);
+    if (profile.grant_type !== 'client_credentials') return this.#personToken(name, profile);
     const held = this.#held.get(name) ?? (await this.#stored(name, profile));
     if (held && this.#fresh(held)) {
       this.#held.set(name, held);
@@ -277,8 +288,12 @@ export class CredentialProfiles {
    */
   authorization(name: string): ServerAuth | undefined {
     const profile = this.#profile(name);
-    if (profile.type !== 'oauth2' || profile.grant_type !== 'authorization_code') return undefined;
-    const tokens = this.#options.tokens;
+    if (profile.type !== 'oauth2' || profile.grant_type === 'client_credentials') return undefined;
+    // On behalf of the caller: their own token manager (their tokens, their exchange).
+    const tokens =
+      profile.grant_type === 'token_exchange'
+        ? this.#options.tokensFor?.(this.#caller(name))
+        : this.#options.tokens;
     if (!tokens) {
       throw new McpAgentError(
         'CONFIG_INVALID',
@@ -286,6 +301,22 @@ export class CredentialProfiles {
       );
     }
     return tokens.forServer(profileServerName(name), profileServer(profile));
+  }
+
+  #caller(name: string): CallerIdentity {
+    let caller: CallerIdentity | undefined;
+    try {
+      caller = currentCaller();
+    } catch {
+      caller = undefined;
+    }
+    if (!caller) {
+      throw new McpAgentError(
+        'OAUTH_LOGIN_REQUIRED',
+        `Credential "${name}" exchanges the caller's token (token_exchange): call it from a tool of a served agent with authorization on, with app.useCallerContext() in the app module.`,
+      );
+    }
+    return caller;
   }
 
   async #personToken(

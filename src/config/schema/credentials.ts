@@ -42,9 +42,12 @@ const oauth2 = z.strictObject({
   type: z.literal('oauth2'),
   /**
    * `client_credentials` (default): the agent as a service account; `authorization_code`: a person
-   * logs in once (`mcp-agent auth login PROFILE`), the token is kept and refreshed.
+   * logs in once (`mcp-agent auth login PROFILE`), the token is kept and refreshed;
+   * `token_exchange`: a served agent's caller's token swapped for one for this API (RFC 8693).
    */
-  grant_type: z.enum(['client_credentials', 'authorization_code']).default('client_credentials'),
+  grant_type: z
+    .enum(['client_credentials', 'authorization_code', 'token_exchange'])
+    .default('client_credentials'),
   /** The authorization server's issuer (its metadata gives the token endpoint). */
   authorization_server: optionalHttpUrl,
   /** … or the token endpoint itself. */
@@ -91,8 +94,8 @@ export const credentialProfileSchema = z
     } else if (!profile.authorization_server && !profile.token_url) {
       ctx.addIssue({ code: 'custom', message: 'needs authorization_server or token_url' });
     }
-    if (profile.grant_type === 'client_credentials' && !profile.client_id) {
-      ctx.addIssue({ code: 'custom', message: 'needs client_id for client_credentials' });
+    if (profile.grant_type !== 'authorization_code' && !profile.client_id) {
+      ctx.addIssue({ code: 'custom', message: `needs client_id for ${profile.grant_type}` });
     }
   });
 
