@@ -153,7 +153,7 @@ export class CallerScopes {
         const caller = this.#latest.get(identity);
         const token = caller ? inboundTokenOf(caller) : undefined;
         return caller && token
-          ? { token: new Secret(token), expiresAt: caller.expiresAt }
+          ? { token: new Secret(token), issuer: caller.issuer, expiresAt: caller.expiresAt }
           : undefined;
       },
     };

@@ -162,6 +162,12 @@ export class CredentialProfiles {
         `Credential "${name}" may be sent to ${profile.hosts.join(', ')} only, not to ${url.host}; nothing was sent.`,
       );
     }
+    if (url.username !== '' || url.password !== '') {
+      throw new McpAgentError(
+        'USAGE',
+        `Credential "${name}" is not sent to a URL with user information; nothing was sent.`,
+      );
+    }
     if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopback(url.hostname))) {
       throw new McpAgentError(
         'USAGE',
@@ -180,6 +186,7 @@ export class CredentialProfiles {
     let method = init.method ?? 'GET';
     let body = init.body ?? null;
     let dropBodyHeaders = false;
+    let renewed = false;
     for (let hop = 0; hop <= MAX_REDIRECTS; hop += 1) {
       this.#check(name, profile, url);
       const headers = new Headers(init.headers);
@@ -190,13 +197,38 @@ export class CredentialProfiles {
       }
       const target = new URL(url);
       await this.#apply(name, profile, headers, target);
-      const response = await this.#options.fetch(target, {
-        ...init,
-        method,
-        headers,
-        body,
-        redirect: 'manual',
-      });
+      let response: Response;
+      try {
+        response = await this.#options.fetch(target, {
+          ...init,
+          method,
+          headers,
+          body,
+          redirect: 'manual',
+        });
+      } catch (error) {
+        // The runtime's error may quote the URL, which can hold the key (a query api_key).
+        const code = (error as { cause?: { code?: unknown } }).cause?.code;
+        throw new McpAgentError(
+          'SERVER_CONNECT',
+          `The request of credential "${name}" to ${url.host} failed${typeof code === 'string' ? ` (${code})` : ''}.`,
+        );
+      }
+      if (
+        response.status === 401 &&
+        !renewed &&
+        profile.type === 'oauth2' &&
+        profile.grant_type === 'client_credentials'
+      ) {
+        // The API refused the token held (revoked, or one without an expiry gone stale): once more
+        // with a new one.
+        renewed = true;
+        await response.body?.cancel().catch(() => {});
+        this.#held.delete(name);
+        await this.#forgetStored(name, profile).catch(() => undefined);
+        hop -= 1;
+        continue;
+      }
       const location = response.headers.get('location');
       if (response.status < 300 || response.status >= 400 || location === null) return response;
       await response.body?.cancel().catch(() => {});
@@ -418,9 +450,14 @@ export class CredentialProfiles {
   /** The profile `name` (its type, hosts; never a value), or `undefined`. */
   describe(
     name: string,
-  ): { type: CredentialProfile['type']; hosts: readonly string[] } | undefined {
+  ): { type: CredentialProfile['type']; hosts: readonly string[]; grant?: string } | undefined {
     const profile = Object.hasOwn(this.#profiles, name) ? this.#profiles[name] : undefined;
-    return profile ? { type: profile.type, hosts: profile.hosts } : undefined;
+    if (!profile) return undefined;
+    return {
+      type: profile.type,
+      hosts: profile.hosts,
+      ...(profile.type === 'oauth2' ? { grant: profile.grant_type } : {}),
+    };
   }
 
   /** What is held for OAuth 2.0 profile `name`: the token's expiry, or `undefined` when none. */
@@ -431,6 +468,16 @@ export class CredentialProfiles {
     if (profile.type !== 'oauth2') return undefined;
     const held = this.#held.get(name) ?? (await this.#stored(name, profile));
     return held ? { expiresAt: held.expiresAt, obtainedAt: held.obtainedAt } : undefined;
+  }
+
+  async #forgetStored(
+    name: string,
+    profile: Extract<CredentialProfile, { type: 'oauth2' }>,
+  ): Promise<void> {
+    const store = this.#options.store;
+    if (!store) return;
+    const as = await this.#authorizationServer(profile);
+    await store.delete(credentialKey(name, profile, as.issuer));
   }
 
   /** Forget OAuth 2.0 profile `name`'s token, here and in the store; whether one was held. */

@@ -48,8 +48,10 @@ export async function serviceAccountToken(input: {
   scopes: readonly string[];
   /** Where a relative `private_key_file` is found. */
   cwd?: string | undefined;
-  /** For `token_exchange`: the caller's token and when it expires (epoch ms). */
-  subject?: { token: Secret; expiresAt?: number | undefined } | undefined;
+  /** For `token_exchange`: the caller's token, its issuer, and when it expires (epoch ms). */
+  subject?:
+    | { token: Secret; issuer?: string | undefined; expiresAt?: number | undefined }
+    | undefined;
   now?: () => number;
 }): Promise<TokenEndpointResponse> {
   const { oauth, server } = input;
@@ -79,10 +81,21 @@ export async function serviceAccountToken(input: {
       `Server "${server}" uses grant_type: token_exchange, which needs a caller's token: serve the agent with authorization enabled and call it as a user.`,
     );
   }
-  const response = await exchangeToken(input.context(client), subject.token, input.scopes);
-  // The exchanged token lives no longer than the caller's own.
+  const context = input.context(client);
+  // The caller's token goes only to the server that issued it: any other one (named by the API's
+  // metadata, say) could replay it against the agent.
+  const issuer = context.as.issuer.replace(/\/+$/, '');
+  if (subject.issuer === undefined || subject.issuer.replace(/\/+$/, '') !== issuer) {
+    throw new McpAgentError(
+      'OAUTH_AUTHORIZATION',
+      `Server "${server}" would exchange the caller's token at ${context.as.issuer}, which did not issue it; set its authorization_server to the callers' issuer.`,
+    );
+  }
+  const response = await exchangeToken(context, subject.token, input.scopes);
+  // The exchanged token lives no longer than the caller's own (and has an expiry).
   if (subject.expiresAt === undefined) return response;
   const left = Math.max(1, Math.floor((subject.expiresAt - (input.now ?? Date.now)()) / 1000));
-  const expiresIn = typeof response.expires_in === 'number' ? response.expires_in : left;
-  return { ...response, expires_in: Math.min(expiresIn, left) };
+  const given = response.expires_in;
+  const expiresIn = typeof given === 'number' && given > 0 && given < left ? given : left;
+  return { ...response, expires_in: expiresIn };
 }

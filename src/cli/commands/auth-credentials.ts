@@ -40,6 +40,13 @@ export async function loginCredential(
 ): Promise<number> {
   const profiles = credentials(session, cwd);
   const described = profiles.describe(name);
+  if (described?.grant === 'token_exchange') {
+    out.data({ credential: name, type: 'oauth2', grant: 'token_exchange', login: false });
+    out.human(
+      `Credential "${name}" exchanges each caller's token in a served agent (token_exchange): there is nothing to log in here.`,
+    );
+    return 0;
+  }
   if (described?.type !== 'oauth2') {
     out.data({ credential: name, type: described?.type, hosts: described?.hosts, login: false });
     out.human(
@@ -86,13 +93,13 @@ export async function credentialStatus(session: CliSession, cwd: string, only?: 
   for (const name of names) {
     const described = profiles.describe(name);
     if (!described) continue;
-    const person = profiles.authorization(name);
+    const person = described.grant === 'token_exchange' ? undefined : profiles.authorization(name);
     const personal = person ? (await person.status().catch(() => []))[0] : undefined;
     const held = person
       ? personal
         ? { expiresAt: personal.expiresAt, obtainedAt: personal.obtainedAt }
         : undefined
-      : described.type === 'oauth2'
+      : described.type === 'oauth2' && described.grant === 'client_credentials'
         ? await profiles.held(name).catch(() => undefined)
         : undefined;
     rows.push({
@@ -100,20 +107,24 @@ export async function credentialStatus(session: CliSession, cwd: string, only?: 
       type: described.type,
       hosts: described.hosts,
       token:
-        described.type === 'oauth2'
-          ? held
-            ? {
-                expires_at:
-                  held.expiresAt !== undefined ? new Date(held.expiresAt).toISOString() : null,
-              }
-            : null
-          : undefined,
+        described.grant === 'token_exchange'
+          ? '; exchanged per caller (token_exchange)'
+          : described.type === 'oauth2'
+            ? held
+              ? {
+                  expires_at:
+                    held.expiresAt !== undefined ? new Date(held.expiresAt).toISOString() : null,
+                }
+              : null
+            : undefined,
       line: `${name}: ${described.type} credential for ${described.hosts.join(', ')}${
-        described.type === 'oauth2'
-          ? held
-            ? `; token ${describeExpiry(held.expiresAt, now)}`
-            : `; no token yet (mcp-agent auth login ${name})`
-          : ''
+        described.grant === 'token_exchange'
+          ? '; exchanged per caller (token_exchange)'
+          : described.type === 'oauth2'
+            ? held
+              ? `; token ${describeExpiry(held.expiresAt, now)}`
+              : `; no token yet (mcp-agent auth login ${name})`
+            : ''
       }`,
     });
   }
@@ -128,8 +139,13 @@ export async function logoutCredential(
   cwd: string,
 ): Promise<number> {
   const profiles = credentials(session, cwd);
-  const person = profiles.authorization(name);
-  const forgotten = person ? (await person.logout()).forgotten > 0 : await profiles.forget(name);
+  const exchanged = profiles.describe(name)?.grant === 'token_exchange';
+  const person = exchanged ? undefined : profiles.authorization(name);
+  const forgotten = exchanged
+    ? false
+    : person
+      ? (await person.logout()).forgotten > 0
+      : await profiles.forget(name);
   out.data({ credential: name, forgotten: forgotten ? 1 : 0 });
   out.human(
     forgotten
