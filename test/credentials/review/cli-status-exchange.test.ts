@@ -29,6 +29,5 @@ credentials:
   });
   trees.push(tree);
   const status = await runCli(['auth', 'status'], { cwd: tree.dir });
-  console.log(status.code, status.stdout, status.stderr);
   expect(status.code).toBe(0);
 });

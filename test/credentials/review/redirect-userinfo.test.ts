@@ -26,7 +26,6 @@ test('a Location with user:pass@ on a listed host is refused; the query api_key 
     () => undefined,
     (e: unknown) => e,
   );
-  console.log(String(error));
   expect(error).toBeDefined();
   expect(leaks(everyForm(error))).toEqual([]);
   void API_KEY;
@@ -38,6 +37,5 @@ test('a caller URL with user info is refused before anything is sent; no key in 
     () => undefined,
     (e: unknown) => e,
   );
-  console.log(String(error));
   expect(leaks(everyForm(error))).toEqual([]);
 });

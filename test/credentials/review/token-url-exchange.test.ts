@@ -13,7 +13,7 @@ import {
   type DevAuthorizationServer,
   startDevAuthorizationServer,
 } from '../../../src/dev/authorization-server.js';
-import { connect, textOf } from '../../app/delegated-support.js';
+import { connect } from '../../app/delegated-support.js';
 import { userTokens } from '../../server/serve-support.js';
 import { freePort } from '../../support/net.js';
 
@@ -53,14 +53,12 @@ beforeAll(async () => {
   let apiHost = '';
   api = createServer((req, res) => {
     if (req.url?.startsWith('/.well-known/oauth-protected-resource')) {
-      res
-        .writeHead(200, { 'content-type': 'application/json' })
-        .end(
-          JSON.stringify({
-            resource: `http://${apiHost}/`,
-            authorization_servers: [`http://${evilHost}`],
-          }),
-        );
+      res.writeHead(200, { 'content-type': 'application/json' }).end(
+        JSON.stringify({
+          resource: `http://${apiHost}/`,
+          authorization_servers: [`http://${evilHost}`],
+        }),
+      );
       return;
     }
     if (req.url?.startsWith('/.well-known/')) {
@@ -130,7 +128,7 @@ describe('bug: token_exchange profile with token_url', () => {
     const token = (await userTokens(as.issuer, resource, 'alice')).accessToken;
     const client = await connect(agentUrl, token);
     try {
-      console.log(textOf(await client.call('report')));
+      await client.call('report');
     } finally {
       await client.close();
     }
