@@ -5,7 +5,13 @@
  * @module
  */
 import * as z from 'zod';
-import { optionalHttpUrl, optionalSecret, optionalString, stringList } from './primitives.js';
+import {
+  clientAuthenticationShape,
+  optionalHttpUrl,
+  optionalSecret,
+  optionalString,
+  stringList,
+} from './primitives.js';
 
 const hosts = z
   .array(
@@ -55,26 +61,7 @@ const oauth2 = z.strictObject({
   /** The client; for `authorization_code` it may be left out when the server offers DCR. */
   client_id: optionalString,
   client_secret: optionalSecret,
-  token_endpoint_auth_method: z
-    .enum(['client_secret_basic', 'client_secret_post', 'private_key_jwt'])
-    .optional(),
-  private_key: optionalSecret,
-  private_key_file: optionalString,
-  private_key_id: optionalString,
-  signing_algorithm: z
-    .enum([
-      'RS256',
-      'RS384',
-      'RS512',
-      'PS256',
-      'PS384',
-      'PS512',
-      'ES256',
-      'ES384',
-      'ES512',
-      'EdDSA',
-    ])
-    .optional(),
+  ...clientAuthenticationShape,
   scopes: stringList,
   /** RFC 8707 `resource` of the API, when its authorization server wants one. */
   resource: optionalHttpUrl,

@@ -52,3 +52,35 @@ export const stringList = z
   .array(z.string())
   .nullish()
   .transform((value) => value ?? []);
+
+/**
+ * How a configured OAuth client authenticates at the token endpoint (ours): the method and, for
+ * `private_key_jwt` (RFC 7523), its key. Shared by `auth.oauth` of servers and `credentials:`.
+ */
+export const clientAuthenticationShape = {
+  /** Default: from the authorization server's metadata. */
+  token_endpoint_auth_method: z
+    .enum(['client_secret_basic', 'client_secret_post', 'private_key_jwt'])
+    .optional(),
+  /** The `private_key_jwt` key: PKCS#8 PEM or a private JWK (JSON); keep it in secrets. */
+  private_key: optionalSecret,
+  /** … or a file holding it (relative to the working directory). */
+  private_key_file: optionalString,
+  /** The `kid` of the assertions. */
+  private_key_id: optionalString,
+  /** The assertions' algorithm; default: from the key (RS256, ES256, ES384, EdDSA). */
+  signing_algorithm: z
+    .enum([
+      'RS256',
+      'RS384',
+      'RS512',
+      'PS256',
+      'PS384',
+      'PS512',
+      'ES256',
+      'ES384',
+      'ES512',
+      'EdDSA',
+    ])
+    .optional(),
+};

@@ -5,6 +5,7 @@
  */
 import * as z from 'zod';
 import {
+  clientAuthenticationShape,
   httpUrl,
   optionalHttpUrl,
   optionalSecret,
@@ -83,31 +84,8 @@ export const serverOAuthSchema = z.strictObject({
   grant_type: z
     .enum(['authorization_code', 'client_credentials', 'token_exchange'])
     .default('authorization_code'),
-  /** Ours: how the configured client authenticates; default: from the server's metadata. */
-  token_endpoint_auth_method: z
-    .enum(['client_secret_basic', 'client_secret_post', 'private_key_jwt'])
-    .optional(),
-  /** Ours: the `private_key_jwt` key: PKCS#8 PEM or a private JWK (JSON); keep it in secrets. */
-  private_key: optionalSecret,
-  /** Ours: … or a file holding it (relative to the working directory). */
-  private_key_file: optionalString,
-  /** Ours: the `kid` of the assertions. */
-  private_key_id: optionalString,
-  /** Ours: the assertions' algorithm; default: from the key (RS256, ES256, ES384, EdDSA). */
-  signing_algorithm: z
-    .enum([
-      'RS256',
-      'RS384',
-      'RS512',
-      'PS256',
-      'PS384',
-      'PS512',
-      'ES256',
-      'ES384',
-      'ES512',
-      'EdDSA',
-    ])
-    .optional(),
+  /** Ours: how the configured client authenticates (`private_key_jwt` and its key). */
+  ...clientAuthenticationShape,
 });
 
 /** A validated `auth.oauth` block. */
