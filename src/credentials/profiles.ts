@@ -22,6 +22,7 @@ import { Secret } from '../config/secret.js';
 import { McpAgentError } from '../errors.js';
 import type { FetchLike } from '../fetch.js';
 import { hasPrivateKey, loadSigningKey } from '../oauth/private-key.js';
+import { isLoopbackHost } from '../oauth/protocol/network.js';
 import { chooseAuthMethod } from '../oauth/protocol/registration.js';
 import { clientCredentialsToken } from '../oauth/protocol/tokens.js';
 import type { ServerAuth } from '../oauth/server-auth.js';
@@ -65,7 +66,7 @@ export function profileServer(
 ): ServerSettings {
   return serverSchema.parse({
     transport: 'streamable_http',
-    url: `${isLoopback((profile.hosts[0] ?? '').replace(/:\d+$/, '')) ? 'http' : 'https'}://${profile.hosts[0]}/`,
+    url: `${isLoopbackHost((profile.hosts[0] ?? '').replace(/:\d+$/, '')) ? 'http' : 'https'}://${profile.hosts[0]}/`,
     auth: {
       oauth: {
         enabled: true,
@@ -110,10 +111,6 @@ interface HeldToken {
 }
 
 const MAX_REDIRECTS = 5;
-
-function isLoopback(hostname: string): boolean {
-  return ['localhost', '127.0.0.1', '[::1]'].includes(hostname);
-}
 
 /** The named credentials of an app. */
 export class CredentialProfiles {
@@ -168,7 +165,7 @@ export class CredentialProfiles {
         `Credential "${name}" is not sent to a URL with user information; nothing was sent.`,
       );
     }
-    if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopback(url.hostname))) {
+    if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopbackHost(url.hostname))) {
       throw new McpAgentError(
         'USAGE',
         `Credential "${name}" is sent over https only (http to loopback); nothing was sent to ${url.origin}.`,
@@ -510,7 +507,7 @@ export class CredentialProfiles {
         const response = await discoveryRequest(issuer, {
           algorithm,
           [customFetch]: (url, init) => this.#options.fetch(url, init as unknown as RequestInit),
-          [allowInsecureRequests]: isLoopback(issuer.hostname),
+          [allowInsecureRequests]: isLoopbackHost(issuer.hostname),
           signal: AbortSignal.timeout(10_000),
         });
         metadata = await processDiscoveryResponse(issuer, response);
