@@ -30,6 +30,8 @@ export function describeEndpoint(settings: ServerSettings): string {
   }
   if (!settings.url || !URL.canParse(settings.url)) return 'its url';
   const url = new URL(settings.url);
+  // Only special schemes have an origin; "htp:" would print as "null".
+  if (url.origin === 'null') return 'its url';
   const path = url.pathname
     .split('/')
     .map((segment) => (segment.length >= 24 ? '…' : segment))

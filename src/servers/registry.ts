@@ -12,7 +12,7 @@ import {
   ToolListChangedNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 import { suggest } from '../config/issues.js';
-import type { ServerSettings } from '../config/schema/servers.js';
+import { isUsableServerUrl, type ServerSettings } from '../config/schema/servers.js';
 import type { Settings } from '../config/schema/settings.js';
 import { McpAgentError } from '../errors.js';
 import { type Logger, silentLogger } from '../logger.js';
@@ -47,6 +47,10 @@ function openingProblem(settings: ServerSettings): string | undefined {
   if (!settings.url) return 'has no url';
   if (!URL.canParse(settings.url)) return 'has a url that is not a URL';
   const url = new URL(settings.url);
+  if (!isUsableServerUrl(settings.url, settings.transport)) {
+    const wanted = settings.transport === 'websocket' ? 'ws: or wss:' : 'http: or https:';
+    return `has a url with the scheme "${url.protocol}", but transport ${settings.transport} needs ${wanted}`;
+  }
   if (url.username || url.password) {
     return 'has credentials in its url, which are never sent; put them in headers instead';
   }

@@ -78,6 +78,32 @@ describe('stdio servers that are a little untidy', () => {
   });
 });
 
+describe('a url with the wrong scheme', () => {
+  test.each([
+    [
+      'streamable_http',
+      'htp://127.0.0.1:9/mcp',
+      /scheme "htp:", but transport streamable_http needs http: or https:/,
+    ],
+    ['sse', 'ws://127.0.0.1:9/sse', /scheme "ws:", but transport sse needs http: or https:/],
+    [
+      'websocket',
+      'http://127.0.0.1:9/ws',
+      /scheme "http:", but transport websocket needs ws: or wss:/,
+    ],
+  ])(
+    '%s with %s names the scheme and the transport, not "null"',
+    async (transport, url, expected) => {
+      const registry = registryFor(
+        `mcp:\n  servers:\n    s:\n      transport: ${transport}\n      url: "${url}"\n`,
+      );
+      const error = await openError(registry, 's');
+      expect(error.message).toMatch(expected);
+      expect(error.message).not.toContain('null');
+    },
+  );
+});
+
 describe('credentials in a URL', () => {
   test('are refused before any request, without repeating them', async () => {
     const registry = registryFor(
