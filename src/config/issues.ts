@@ -41,7 +41,7 @@ export class ConfigError extends McpAgentError {
         ? `Invalid configuration: ${formatIssue(first)}`
         : `Invalid configuration: ${errors.length} errors`;
     super('CONFIG_INVALID', summary, options);
-    this.issues = issues;
+    this.issues = [...issues.filter((issue) => issue.severity !== 'error'), ...errors];
   }
 
   /** The error issues only. */
@@ -50,8 +50,23 @@ export class ConfigError extends McpAgentError {
   }
 }
 
+/** The error issues, in the order they stand in their files (config, then secrets, then others). */
 function errorsOf(issues: readonly ConfigIssue[]): readonly ConfigIssue[] {
-  return issues.filter((issue) => issue.severity === 'error');
+  return issues.filter((issue) => issue.severity === 'error').sort(byPosition);
+}
+
+const ROLE_ORDER = { config: 0, secrets: 1 } as const;
+
+/** Orders issues by file (config, then secrets), line and column; others keep their order, last. */
+function byPosition(a: ConfigIssue, b: ConfigIssue): number {
+  const x = a.origin?.kind === 'file' ? a.origin : undefined;
+  const y = b.origin?.kind === 'file' ? b.origin : undefined;
+  if (!x || !y) return (x ? 0 : 1) - (y ? 0 : 1);
+  return (
+    ROLE_ORDER[x.role] - ROLE_ORDER[y.role] ||
+    x.position.line - y.position.line ||
+    x.position.column - y.position.column
+  );
 }
 
 /** The known name closest to `input`, if it is close enough to be a likely typo. */

@@ -459,3 +459,22 @@ describe('mcp-agent forms that must keep loading', () => {
     expect(errorsOf(() => load())[0]).toMatch(/otel\.sample_rate must be at most 1$/);
   });
 });
+
+describe('error order', () => {
+  test('errors are listed as they stand in the file, config before secrets', () => {
+    tree = tempTree({
+      'mcp_agent.config.yaml':
+        'execution_engine: bogus\nmcp:\n  servers:\n    a:\n      transport: sse\n      bogus_key: 1\n    b:\n      transport: what\nlogger:\n  level: loud\noauth:\n  token_store:\n    backend: nope\n',
+      'mcp_agent.secrets.yaml': 'openai:\n  bogus: 1\n',
+    });
+    const lines = errorsOf(() => load()).map((line) => line.replace(/^.*\//, ''));
+    expect(lines.map((line) => line.split(' ')[0])).toEqual([
+      'mcp_agent.config.yaml:1:1:',
+      'mcp_agent.config.yaml:6:7:',
+      'mcp_agent.config.yaml:8:7:',
+      'mcp_agent.config.yaml:10:3:',
+      'mcp_agent.config.yaml:13:5:',
+      'mcp_agent.secrets.yaml:2:3:',
+    ]);
+  });
+});
