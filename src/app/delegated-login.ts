@@ -9,7 +9,7 @@
  *
  * @module
  */
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult, ElicitRequestURLParams } from '@modelcontextprotocol/sdk/types.js';
 import { UrlElicitationRequiredError } from '@modelcontextprotocol/sdk/types.js';
 import { AuthorizationRequiredError } from '../errors.js';
 import type { ServerAuth } from '../oauth/server-auth.js';
@@ -77,7 +77,7 @@ export async function withDelegatedLogin(
       message,
       elicitationId: handed.flowId,
     };
-    if (!context.elicitUrl) throw new UrlElicitationRequiredError([elicitation], message);
+    if (!context.elicitUrl) throw urlElicitationRequired(elicitation, message);
     const answer = await context.elicitUrl(elicitation);
     if (answer !== 'accept') {
       return {
@@ -101,4 +101,18 @@ export async function withDelegatedLogin(
     await context.elicitationComplete?.(handed.flowId).catch(() => {});
     return call();
   }
+}
+
+/**
+ * The URL-elicitation-required error (-32042) with `message` as its wire message. The SDK's
+ * errors put "MCP error -32042: " in `message`, which its server sends as the JSON-RPC message and
+ * its client prefixes once more; the client's own prefix is the only one it should get.
+ */
+function urlElicitationRequired(
+  elicitation: ElicitRequestURLParams,
+  message: string,
+): UrlElicitationRequiredError {
+  const error = new UrlElicitationRequiredError([elicitation], message);
+  error.message = message;
+  return error;
 }

@@ -110,6 +110,10 @@ describe('a client without URL elicitation', () => {
       expect(error).toBeInstanceOf(McpError);
       expect((error as McpError).code).toBe(-32042);
       expect((error as McpError).code).toBe(ErrorCode.UrlElicitationRequired);
+      // One prefix, the client's own (the SDK's server would otherwise send its prefix too).
+      expect((error as McpError).message).toBe(
+        'MCP error -32042: Sign in to down so that the agent can use it on your behalf.',
+      );
       const data = (error as McpError).data as {
         elicitations: { mode: string; url: string; elicitationId: string; message: string }[];
       };
