@@ -76,6 +76,13 @@ export function describeConnectError(
   );
   const text = messages.join(' | ');
 
+  if ((httpStatus === 401 || httpStatus === 403) && settings.auth?.oauth?.enabled) {
+    return new McpAgentError(
+      'SERVER_AUTH_REQUIRED',
+      `Server "${name}" at ${where} refused the request (HTTP ${httpStatus}) although mcp.servers.${name}.auth.oauth is enabled: either no token was sent (a ServerRegistry built without authFor; createApp and the CLI give it one) or the server refused ours; \`mcp-agent doctor ${name}\` tells which.`,
+      { cause: error },
+    );
+  }
   if (httpStatus === 401 || httpStatus === 403) {
     return new McpAgentError(
       'SERVER_AUTH_REQUIRED',

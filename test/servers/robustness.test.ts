@@ -6,7 +6,7 @@ import type { ServerRegistry } from '../../src/servers/registry.js';
 import { runCli } from '../helpers/cli.js';
 import { openRegistry, q, writeConfig } from '../support/config.js';
 import { EVERYTHING } from '../support/everything.js';
-import { type Stub, startHttpStub } from '../support/stub-servers.js';
+import { echoRequest, type Stub, startHttpStub } from '../support/stub-servers.js';
 
 const NODE = process.execPath;
 const cleanups: (() => unknown)[] = [];
@@ -102,6 +102,21 @@ describe('a url with the wrong scheme', () => {
       expect(error.message).not.toContain('null');
     },
   );
+});
+
+describe('a registry without authFor, for a server with OAuth enabled', () => {
+  test('a 401 says that no token was sent, not "enable auth.oauth"', async () => {
+    const server = await startHttpStub(echoRequest(401, { 'www-authenticate': 'Bearer' }));
+    cleanups.push(() => server.close());
+    const registry = registryFor(
+      `mcp:\n  servers:\n    o:\n      transport: streamable_http\n      url: ${server.url}/mcp\n      auth:\n        oauth:\n          enabled: true\n`,
+    );
+    const error = await openError(registry, 'o');
+    expect(error.code).toBe('SERVER_AUTH_REQUIRED');
+    expect(error.message).toContain('although mcp.servers.o.auth.oauth is enabled');
+    expect(error.message).toContain('without authFor');
+    expect(error.message).not.toMatch(/or enable/);
+  });
 });
 
 describe('credentials in a URL', () => {
