@@ -1,7 +1,9 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
+import { tempTree } from '../helpers/cli.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const bin = fileURLToPath(new URL('../../bin/mcp-agent.js', import.meta.url));
@@ -36,13 +38,20 @@ describe.skipIf(!existsSync(new URL('../../dist/cli/main.js', import.meta.url)))
     });
 
     test('shows the bundled example as JSON with secrets redacted', () => {
-      const result = mcpAgent([
-        '--json',
-        '-c',
-        'examples/basic/mcp_agent.config.yaml',
-        'config',
-        'show',
-      ]);
+      // As its comment says: the example secrets copied next to it and made private.
+      const tree = tempTree();
+      const config = tree.write(
+        'mcp_agent.config.yaml',
+        readFileSync(join(root, 'examples/basic/mcp_agent.config.yaml'), 'utf8'),
+      );
+      tree.write(
+        'mcp_agent.secrets.yaml',
+        readFileSync(join(root, 'examples/basic/mcp_agent.secrets.yaml.example'), 'utf8'),
+        0o600,
+      );
+      const result = mcpAgent(['--json', '-c', config, 'config', 'show']);
+      tree.cleanup();
+      expect(result.stderr).not.toContain('can be read by other users');
       expect(result.status).toBe(0);
       const shown = JSON.parse(result.stdout) as {
         settings: { mcp: { servers: Record<string, unknown> } };
