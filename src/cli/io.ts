@@ -105,16 +105,6 @@ export class Output {
     this.note(`error: ${text}`);
   }
 
-  /** @deprecated The old rule (results on stderr); being replaced command by command. */
-  data(value: unknown): void {
-    this.resultJson(value);
-  }
-
-  /** @deprecated The old rule (results on stderr); being replaced command by command. */
-  human(text: string): void {
-    this.note(text);
-  }
-
   /** A stream on stderr for a progress indicator (a spinner when stderr is a terminal). */
   progressStream(): NodeJS.WritableStream & { isTTY?: boolean } {
     const stderr = this.#io.stderr;
