@@ -97,7 +97,7 @@ describe('credentials in a URL', () => {
     cleanups.push(tree.cleanup);
     const result = await runCli(['config', 'check'], { cwd: tree.dir });
     expect(result.stderr).toMatch(/mcp\.servers\.u\.url has credentials in it/);
-    expect(result.stderr).not.toContain('S3cretPw-canary');
+    expect(result.stdout + result.stderr).not.toContain('S3cretPw-canary');
   });
 });
 
