@@ -32,6 +32,15 @@ test('the library never writes to the console or exits the process (only src/cli
   expect(offenders).toEqual([]);
 });
 
+test('CLI commands write only through Output, which names where each line goes', () => {
+  // DESIGN.md, "The CLI contract": results on stdout, everything else on stderr.
+  const offenders = files
+    .filter((file) => file.path.startsWith('cli/') && file.path !== 'cli/io.ts')
+    .filter((file) => /\.(stdout|stderr)\.write\(|console\./.test(file.text))
+    .map((file) => file.path);
+  expect(offenders).toEqual([]);
+});
+
 test('no export * and no source file over 600 lines', () => {
   expect(
     files.filter((file) => /^export \* from/m.test(file.text)).map((file) => file.path),

@@ -209,7 +209,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     summary: 'run the app as an MCP server (Streamable HTTP at /mcp)',
     usage: 'mcp-agent [--config PATH] [--json] serve [--host HOST] [--port PORT] [--app PATH]',
     description:
-      'Serves the aggregated tools of mcp.servers and the tools and workflows of the app module over MCP\nStreamable HTTP at /mcp (and legacy SSE at /sse). With authorization.enabled, every request needs a\nbearer token for resource_server_url (JWKS or introspection), the protected-resource metadata is served\nat /.well-known/oauth-protected-resource/mcp, and tool scopes are checked. The URL is printed when it\nlistens; Ctrl-C stops it.',
+      'Serves the aggregated tools of mcp.servers and the tools and workflows of the app module over MCP\nStreamable HTTP at /mcp (and legacy SSE at /sse). With authorization.enabled, every request needs a\nbearer token for resource_server_url (JWKS or introspection), the protected-resource metadata is served\nat /.well-known/oauth-protected-resource/mcp, and tool scopes are checked. The URL is printed on stdout\nwhen it listens; Ctrl-C stops it.',
     options: SERVE_OPTIONS,
     maxArgs: 0,
     run: ({ io, global, out, options }) =>

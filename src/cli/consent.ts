@@ -28,10 +28,7 @@ export interface CliConsentOptions {
 export function cliConsent(io: CliIo, out: Output, options: CliConsentOptions = {}): Consent {
   let progress: Progress | undefined;
   let pasting = false;
-  const stream = Object.assign(
-    { write: (text: string) => io.stderr.write(text) },
-    { isTTY: io.stderrIsTTY === true },
-  ) as unknown as NodeJS.WritableStream & { isTTY?: boolean };
+  const stream = out.progressStream();
 
   const waitFor = (label: string, deadline: number) => {
     progress?.stop();
@@ -65,7 +62,7 @@ export function cliConsent(io: CliIo, out: Output, options: CliConsentOptions = 
           redirectUri,
           input: io.stdin,
           timeoutMs: request.timeoutMs,
-          prompt: (text) => out.human(text),
+          prompt: (text) => out.note(text),
         }),
       );
     }
@@ -100,10 +97,10 @@ export function cliConsent(io: CliIo, out: Output, options: CliConsentOptions = 
 
     async showAuthorizationUrl(url, info) {
       const checked = assertOpenableUrl(url.href);
-      out.human(
+      out.note(
         `To authorize server "${info.server}" at ${info.issuer}, open this URL in a browser:`,
       );
-      out.human(checked.href);
+      out.note(checked.href);
       const availability = options.noBrowser
         ? { ok: false as const, reason: '--no-browser' }
         : io.openBrowser
@@ -120,15 +117,15 @@ export function cliConsent(io: CliIo, out: Output, options: CliConsentOptions = 
         // Not awaited: the callback may arrive before the browser (or launcher) is done.
         void open(checked).then(
           (opened) => {
-            if (!opened) out.human('(The browser could not be opened; open the URL yourself.)');
+            if (!opened) out.note('(The browser could not be opened; open the URL yourself.)');
           },
-          () => out.human('(The browser could not be opened; open the URL yourself.)'),
+          () => out.note('(The browser could not be opened; open the URL yourself.)'),
         );
       } else {
-        out.human(`(Not opening a browser: ${availability.reason}.)`);
+        out.note(`(Not opening a browser: ${availability.reason}.)`);
       }
       if (pasting) {
-        out.human(
+        out.note(
           'If the browser is on another machine, paste the address it ends on (starting with the redirect URI) here and press Enter.',
         );
       }
@@ -136,12 +133,12 @@ export function cliConsent(io: CliIo, out: Output, options: CliConsentOptions = 
     },
 
     showDeviceCode(prompt: DeviceCodePrompt) {
-      out.human(`To authorize server "${prompt.server}" at ${prompt.issuer}, visit:`);
-      out.human(assertOpenableUrl(prompt.verificationUri).href);
-      out.human(`and enter the code: ${printable(prompt.userCode)}`);
+      out.note(`To authorize server "${prompt.server}" at ${prompt.issuer}, visit:`);
+      out.note(assertOpenableUrl(prompt.verificationUri).href);
+      out.note(`and enter the code: ${printable(prompt.userCode)}`);
       if (prompt.verificationUriComplete) {
-        out.human('Or open this URL, which carries the code:');
-        out.human(assertOpenableUrl(prompt.verificationUriComplete).href);
+        out.note('Or open this URL, which carries the code:');
+        out.note(assertOpenableUrl(prompt.verificationUriComplete).href);
       }
       waitFor(
         `Waiting for the device code of "${prompt.server}" to be confirmed`,

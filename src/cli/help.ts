@@ -8,7 +8,7 @@ import type { CommandSpec } from './commands.js';
 /** Help for the global options, shared by every help page. */
 export const GLOBAL_OPTIONS_HELP = `Global options:
   -c, --config PATH   use this config file instead of discovering one
-      --json          machine-readable output on stdout (everything else goes to stderr)
+      --json          the result as one JSON document on stdout, instead of text
   -v, --verbose       more detail: value sources, stack traces on errors
   -h, --help          show help (also: mcp-agent COMMAND --help)
   -V, --version       print the version`;
@@ -29,7 +29,8 @@ ${lines.join('\n')}
 
 ${GLOBAL_OPTIONS_HELP}
 
-Exit codes: 0 success, 1 runtime failure, 2 usage or configuration error.
+A command's result goes to stdout (text, or JSON with --json); progress, prompts, warnings and
+errors go to stderr. Exit codes: 0 success, 1 runtime failure, 2 usage or configuration error.
 Run \`mcp-agent <command> --help\` for a command's options${groups.length > 0 ? ` (e.g. \`mcp-agent ${groups[0]} --help\`)` : ''}.
 `;
 }

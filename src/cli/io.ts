@@ -40,34 +40,103 @@ export interface GlobalOptions {
 }
 
 /**
- * Output rules: `--json` results go to stdout as one JSON document; everything meant for people
- * (results without `--json`, progress, warnings, errors) goes to stderr.
+ * Where every line a command writes goes, named by what it is (DESIGN.md, "The CLI contract"):
+ *
+ * - the command's **result** goes to stdout, so it can be piped and redirected: text for people
+ *   ({@link Output.result}), or with `--json` one JSON document ({@link Output.resultJson});
+ * - everything else goes to stderr, `--json` or not: progress, prompts, status and hints
+ *   ({@link Output.note}), warnings ({@link Output.warn}) and errors ({@link Output.error}).
+ *
+ * Commands write only through this class, never to `io.stdout` or `io.stderr` directly.
  */
 export class Output {
   readonly #io: CliIo;
   readonly #json: boolean;
+  #wroteJson = false;
 
   constructor(io: CliIo, json: boolean) {
     this.#io = io;
     this.#json = json;
   }
 
+  /** Whether `--json` was given: the result is then one JSON document and no result text. */
   get json(): boolean {
     return this.#json;
   }
 
-  /** The command's machine-readable result (only written with `--json`). */
-  data(value: unknown): void {
-    if (this.#json) this.#io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+  /** Whether the JSON document has been written (a failure after it adds no second one). */
+  get wroteJson(): boolean {
+    return this.#wroteJson;
   }
 
-  /** Text for people, on stderr. */
-  human(text: string): void {
-    this.#io.stderr.write(text.endsWith('\n') ? text : `${text}\n`);
+  /** Result text for people, on stdout; not written with `--json` (the document is the result). */
+  result(text: string): void {
+    if (!this.#json) this.#io.stdout.write(line(text));
   }
 
-  /** A warning line for people, on stderr. */
+  /**
+   * The command's result as one JSON document on stdout; written only with `--json`, and at most
+   * once per run (a second call is a bug in the command).
+   */
+  resultJson(value: unknown): void {
+    if (!this.#json) return;
+    if (this.#wroteJson) throw new Error('A command wrote a second JSON document on stdout.');
+    this.#wroteJson = true;
+    this.#io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+  }
+
+  /** Help text the user asked for (`--help`, `--version`), on stdout. */
+  help(text: string): void {
+    this.#io.stdout.write(line(text));
+  }
+
+  /** Progress, prompts, status and hints for people, on stderr (also with `--json`). */
+  note(text: string): void {
+    this.#io.stderr.write(line(text));
+  }
+
+  /** A warning line, on stderr. */
   warn(text: string): void {
-    this.human(`warning: ${text}`);
+    this.note(`warning: ${text}`);
   }
+
+  /** An error line, on stderr. */
+  error(text: string): void {
+    this.note(`error: ${text}`);
+  }
+
+  /** A stream on stderr for a progress indicator (a spinner when stderr is a terminal). */
+  progressStream(): NodeJS.WritableStream & { isTTY?: boolean } {
+    const stderr = this.#io.stderr;
+    return Object.assign(
+      { write: (text: string) => stderr.write(text) },
+      { isTTY: this.#io.stderrIsTTY === true },
+    ) as unknown as NodeJS.WritableStream & { isTTY?: boolean };
+  }
+}
+
+function line(text: string): string {
+  return text.endsWith('\n') ? text : `${text}\n`;
+}
+
+/**
+ * A {@link TextSink} over a process stream that survives the reader going away: after `EPIPE`
+ * (`mcp-agent tools list | head -1`) further output is dropped and the command ends normally,
+ * without a stack trace. Any other write error is passed to `onError` once.
+ */
+export function processSink(
+  stream: NodeJS.WritableStream,
+  onError: (error: NodeJS.ErrnoException) => void = () => {},
+): TextSink {
+  let closed = false;
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (closed) return;
+    closed = true;
+    if (error.code !== 'EPIPE') onError(error);
+  });
+  return {
+    write: (text: string) => {
+      if (!closed) stream.write(text);
+    },
+  };
 }

@@ -11,12 +11,12 @@ import type { Output } from './io.js';
 export function cliLogger(out: Output, verbose: boolean): Logger {
   return {
     debug: (message) => {
-      if (verbose) out.human(`debug: ${message}`);
+      if (verbose) out.note(`debug: ${message}`);
     },
     info: (message) => {
-      if (verbose) out.human(message);
+      if (verbose) out.note(message);
     },
     warn: (message) => out.warn(message),
-    error: (message) => out.human(`error: ${message}`),
+    error: (message) => out.error(message),
   };
 }

@@ -61,7 +61,8 @@ async function dispatch(argv: readonly string[], io: CliIo, out: Output): Promis
   const positionals = parsed.positionals;
 
   if (values.version) {
-    io.stdout.write(out.json ? `${JSON.stringify({ version: VERSION })}\n` : `${VERSION}\n`);
+    if (out.json) out.resultJson({ version: VERSION });
+    else out.help(VERSION);
     return EXIT.ok;
   }
   const command = findCommand(positionals);
@@ -69,11 +70,11 @@ async function dispatch(argv: readonly string[], io: CliIo, out: Output): Promis
     const group = positionals[0] ? COMMANDS.filter((c) => c.path[0] === positionals[0]) : [];
     if (values.help || positionals.length === 0 || (group.length > 0 && positionals.length === 1)) {
       if (values.help && group.length > 0) {
-        io.stdout.write(groupHelp(positionals[0] as string, group));
+        out.help(groupHelp(positionals[0] as string, group));
         return EXIT.ok;
       }
       if (values.help) {
-        io.stdout.write(mainHelp(COMMANDS, VERSION));
+        out.help(mainHelp(COMMANDS, VERSION));
         return EXIT.ok;
       }
       if (out.json) {
@@ -81,7 +82,8 @@ async function dispatch(argv: readonly string[], io: CliIo, out: Output): Promis
           group.length > 0 ? `"${positionals[0]}" needs a command.` : 'No command given.',
         );
       }
-      out.human(
+      // Help nobody asked for (a usage error) is not a result: stderr.
+      out.note(
         group.length > 0 ? groupHelp(positionals[0] as string, group) : mainHelp(COMMANDS, VERSION),
       );
       return EXIT.usage;
@@ -92,7 +94,7 @@ async function dispatch(argv: readonly string[], io: CliIo, out: Output): Promis
     throw new UsageError(`Unknown command "${typed}".${hint ? ` Did you mean "${hint}"?` : ''}`);
   }
   if (values.help) {
-    io.stdout.write(commandHelp(command));
+    out.help(commandHelp(command));
     return EXIT.ok;
   }
   const name = command.path.join(' ');
@@ -152,10 +154,14 @@ function exitCodeOf(error: unknown): number {
 function report(error: unknown, io: CliIo, out: Output, verbose: boolean): number {
   const code = exitCodeOf(error);
   const show = displayFile(io);
+  // With --json, stdout holds one document: the failure, unless the command wrote its result first.
+  const failure = (value: unknown) => {
+    if (!out.wroteJson) out.resultJson(value);
+  };
   if (error instanceof ConfigError) {
     const errors = error.errors;
     const warnings = error.issues.filter((issue) => issue.severity === 'warning');
-    out.data({
+    failure({
       ok: false,
       error: {
         code: error.code,
@@ -164,13 +170,11 @@ function report(error: unknown, io: CliIo, out: Output, verbose: boolean): numbe
       },
     });
     for (const warning of warnings) out.warn(formatIssue(warning, show));
-    out.human(
-      `error: the configuration has ${errors.length} error${errors.length === 1 ? '' : 's'}:`,
-    );
-    for (const issue of errors) out.human(`  ${formatIssue(issue, show)}`);
+    out.error(`the configuration has ${errors.length} error${errors.length === 1 ? '' : 's'}:`);
+    for (const issue of errors) out.note(`  ${formatIssue(issue, show)}`);
   } else {
     const message = error instanceof Error ? error.message : String(error);
-    out.data({
+    failure({
       ok: false,
       error: {
         code: error instanceof McpAgentError ? error.code : 'INTERNAL',
@@ -178,13 +182,13 @@ function report(error: unknown, io: CliIo, out: Output, verbose: boolean): numbe
         ...(error instanceof AuthorizationRequiredError ? handOverJson(error) : {}),
       },
     });
-    out.human(`error: ${message}`);
-    if (error instanceof AuthorizationRequiredError) out.human(handOverText(error));
-    if (error instanceof UsageError) out.human(`Run \`${error.helpFor}\` for usage.`);
+    out.error(message);
+    if (error instanceof AuthorizationRequiredError) out.note(handOverText(error));
+    if (error instanceof UsageError) out.note(`Run \`${error.helpFor}\` for usage.`);
     else if (!(error instanceof McpAgentError)) {
-      out.human('This is a bug in mcp-agent-ts; please report it with the output of --verbose.');
+      out.note('This is a bug in mcp-agent-ts; please report it with the output of --verbose.');
     }
   }
-  if (verbose && error instanceof Error && error.stack) out.human(error.stack);
+  if (verbose && error instanceof Error && error.stack) out.note(error.stack);
   return code;
 }

@@ -70,10 +70,10 @@ describe('auth status --all-identities', () => {
     const tree = await seeded();
     const human = await runCli(['auth', 'status', '--all-identities'], { cwd: tree.dir });
     expect(human.code).toBe(0);
-    expect(human.stderr).toContain('https://id.example.com alice');
-    expect(human.stderr).toContain(`--identity '${alice}'`);
-    expect(human.stderr).toContain('https://id.example.com bob');
-    expect(human.stderr).toMatch(/^app$/m);
+    expect(human.stdout).toContain('https://id.example.com alice');
+    expect(human.stdout).toContain(`--identity '${alice}'`);
+    expect(human.stdout).toContain('https://id.example.com bob');
+    expect(human.stdout).toMatch(/^app$/m);
     const json = await runCli(['--json', 'auth', 'status', '--all-identities'], { cwd: tree.dir });
     const data = JSON.parse(json.stdout) as { tokens: { identity: string; server: string }[] };
     expect(data.tokens.map((row) => row.identity).sort()).toEqual(['app', alice, bob].sort());

@@ -285,7 +285,7 @@ describe('config check: unusable files', () => {
         'mcp:\n  servers:\n    a:\n      command: npx\n      args: &args [x, y]\n    b:\n      command: npx\n      args: *args\n',
     });
     expect(result.code, result.stderr).toBe(0);
-    expect(result.stderr).toContain('2 servers (a, b)');
+    expect(result.stdout).toContain('2 servers (a, b)');
   });
 });
 
@@ -433,7 +433,9 @@ describe('config check: schema errors', () => {
     const files = { [CONFIG]: 'mcp:\n  servers:\n    fs:\n      args: [x]\n' };
     const result = await check(files);
     expect(result.code, result.stderr).toBe(0);
-    expect(result.stdout).toBe('');
+    // The warning on stderr; the verdict, the result, on stdout.
+    expect(result.stdout).not.toContain('warning');
+    expect(result.stdout).toMatch(/^Configuration OK: /);
     expect(result.stderr).toContain(
       'warning: mcp_agent.config.yaml:3:5: mcp.servers.fs.command is not set, so this stdio server cannot be started',
     );
@@ -561,12 +563,12 @@ describe('config check: MCP_APP_SETTINGS_PRELOAD', () => {
     const files = { [CONFIG]: VALID_CONFIG };
     const result = await check(files, { env });
     expect(result.code, result.stderr).toBe(0);
-    expect(result.stdout).toBe('');
     expect(result.stderr).not.toMatch(STACK_FRAME);
     expect(result.stderr).toContain('warning: MCP_APP_SETTINGS_PRELOAD is invalid and was ignored');
     expect(result.stderr).toMatch(/warning: MCP_APP_SETTINGS_PRELOAD:1:\d+: invalid YAML: /);
-    expect(result.stderr).toContain('Configuration OK: mcp_agent.config.yaml');
-    expect(result.stderr).toContain('1 server (fs)');
+    expect(result.stdout).not.toContain('warning');
+    expect(result.stdout).toContain('Configuration OK: mcp_agent.config.yaml');
+    expect(result.stdout).toContain('1 server (fs)');
 
     const json = await check(files, { env, argv: ['--json', 'config', 'check'] });
     expect(json.code).toBe(0);

@@ -34,7 +34,7 @@ describe.skipIf(!existsSync(new URL('../../dist/cli/main.js', import.meta.url)))
         'check',
       ]);
       expect(result.status).toBe(0);
-      expect(result.stderr).toContain('Configuration OK');
+      expect(result.stdout).toContain('Configuration OK');
     });
 
     test('shows the bundled example as JSON with secrets redacted', () => {

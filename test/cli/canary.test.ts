@@ -479,6 +479,8 @@ describe('every secret-bearing field, from every route, is redacted in CLI outpu
     [['config', 'show', '--verbose']],
     [['--json', 'config', 'show']],
     [['--json', '--verbose', 'config', 'show']],
+    [['servers', 'list']],
+    [['--json', 'servers', 'list']],
   ])('%j succeeds without printing a canary', async (argv) => {
     const tree = project();
     const result = await runClean(tree, argv);
@@ -514,11 +516,11 @@ describe('every secret-bearing field, from every route, is redacted in CLI outpu
     for (const result of [plain, verbose]) {
       expect(result.code).toBe(0);
       // One [redacted] per field (the redis password is masked inside its URL).
-      const count = result.stderr.split(REDACTED).length - 1;
+      const count = result.stdout.split(REDACTED).length - 1;
       expect(count).toBeGreaterThanOrEqual(FIELDS.length);
     }
-    expect(verbose.stderr).toContain('environment variable OPENAI_API_KEY');
-    expect(verbose.stderr).toContain('AZURE_OPENAI_API_KEY in .env');
+    expect(verbose.stdout).toContain('environment variable OPENAI_API_KEY');
+    expect(verbose.stdout).toContain('AZURE_OPENAI_API_KEY in .env');
   });
 });
 
@@ -706,7 +708,7 @@ describe('passwords in URLs written in the config file', () => {
     });
     const result = await runClean(tree, ['config', 'show']);
     expect(result.code).toBe(0);
-    expect(result.stderr).toContain(`rediss://:${REDACTED}@[::1]:6380/0`);
+    expect(result.stdout).toContain(`rediss://:${REDACTED}@[::1]:6380/0`);
   });
 
   test.each([

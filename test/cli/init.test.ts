@@ -11,7 +11,8 @@ describe('mcp-agent init', () => {
     tree = tempTree();
     const result = await runCli(['init'], { cwd: tree.dir });
     expect(result.code).toBe(0);
-    expect(result.stderr).toMatch(/created\s+mcp_agent\.config\.yaml/);
+    expect(result.stdout).toMatch(/created\s+mcp_agent\.config\.yaml/);
+    expect(result.stderr).toMatch(/^Next: /);
     expect(statSync(join(tree.dir, 'mcp_agent.secrets.yaml')).mode & 0o777).toBe(0o600);
     expect(readFileSync(join(tree.dir, '.gitignore'), 'utf8')).toBe('mcp_agent.secrets.yaml\n');
     const check = await runCli(['config', 'check'], { cwd: tree.dir });
@@ -61,6 +62,6 @@ describe('mcp-agent init and links', () => {
     const result = await runCli(['init'], { cwd: tree.dir });
     expect(result.code).toBe(0);
     expect(existsSync(target)).toBe(false);
-    expect(result.stderr).toMatch(/unchanged\s+mcp_agent\.secrets\.yaml/);
+    expect(result.stdout).toMatch(/unchanged\s+mcp_agent\.secrets\.yaml/);
   });
 });

@@ -5,12 +5,12 @@ let tree: ReturnType<typeof tempTree>;
 afterEach(() => tree?.cleanup());
 
 describe('mcp-agent config check', () => {
-  test('a valid config exits 0 and says so on stderr', async () => {
+  test('a valid config exits 0 and says so on stdout', async () => {
     tree = tempTree({ 'mcp_agent.config.yaml': 'mcp:\n  servers:\n    fs:\n      command: npx\n' });
     const result = await runCli(['config', 'check'], { cwd: tree.dir });
     expect(result.code).toBe(0);
-    expect(result.stdout).toBe('');
-    expect(result.stderr).toContain('Configuration OK');
+    expect(result.stderr).toBe('');
+    expect(result.stdout).toContain('Configuration OK');
   });
 });
 
@@ -32,11 +32,11 @@ describe('--verbose', () => {
       env: { OAUTH__TOKEN_STORE__BACKEND: 'file' },
     });
     expect(result.code).toBe(0);
-    expect(result.stderr).toContain('flow_timeout_seconds: 60 # mcp_agent.config.yaml:2:3');
-    expect(result.stderr).toContain(
+    expect(result.stdout).toContain('flow_timeout_seconds: 60 # mcp_agent.config.yaml:2:3');
+    expect(result.stdout).toContain(
       'backend: file # environment variable OAUTH__TOKEN_STORE__BACKEND',
     );
-    expect(result.stderr).toContain('refresh_leeway_seconds: 60 # default');
+    expect(result.stdout).toContain('refresh_leeway_seconds: 60 # default');
   });
 });
 
@@ -61,7 +61,7 @@ describe('config show --verbose inside lists', () => {
         'mcp:\n  servers:\n    fs:\n      command: npx\n      roots:\n        - uri: file:///tmp\n          name: tmp\n',
     });
     const result = await runCli(['config', 'show', '--verbose'], { cwd: tree.dir });
-    expect(result.stderr).toContain('- uri: file:///tmp # mcp_agent.config.yaml:6:11');
-    expect(result.stderr).toContain('name: tmp # mcp_agent.config.yaml:7:11');
+    expect(result.stdout).toContain('- uri: file:///tmp # mcp_agent.config.yaml:6:11');
+    expect(result.stdout).toContain('name: tmp # mcp_agent.config.yaml:7:11');
   });
 });

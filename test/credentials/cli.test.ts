@@ -68,7 +68,7 @@ describe('auth commands on credential profiles', () => {
     const tree = project();
     const login = await runCli(['auth', 'login', 'billing'], { cwd: tree.dir });
     expect(login.code).toBe(0);
-    expect(login.stderr).toMatch(/Credential "billing": got a token .* expires in/);
+    expect(login.stdout).toMatch(/Credential "billing": got a token .* expires in/);
 
     const status = await runCli(['--json', 'auth', 'status'], { cwd: tree.dir });
     expect(status.code).toBe(0);
@@ -81,15 +81,15 @@ describe('auth commands on credential profiles', () => {
     expect(data.credentials.find((row) => row.name === 'weather')?.type).toBe('api_key');
 
     const human = await runCli(['auth', 'status', 'billing'], { cwd: tree.dir });
-    expect(human.stderr).toMatch(
+    expect(human.stdout).toMatch(
       /billing: oauth2 credential for billing\.example\.com; token expires in/,
     );
 
     const logout = await runCli(['auth', 'logout', 'billing'], { cwd: tree.dir });
     expect(logout.code).toBe(0);
-    expect(logout.stderr).toContain('forgot its token');
+    expect(logout.stdout).toContain('forgot its token');
     const after = await runCli(['auth', 'status', 'billing'], { cwd: tree.dir });
-    expect(after.stderr).toContain('no token yet');
+    expect(after.stdout).toContain('no token yet');
 
     for (const output of [login, status, human, logout, after]) {
       const text = output.stdout + output.stderr;
@@ -102,8 +102,8 @@ describe('auth commands on credential profiles', () => {
     const tree = project();
     const login = await runCli(['auth', 'login', 'weather'], { cwd: tree.dir });
     expect(login.code).toBe(0);
-    expect(login.stderr).toContain('needs no login');
-    expect(login.stderr).toContain('api.weather.example');
+    expect(login.stdout).toContain('needs no login');
+    expect(login.stdout).toContain('api.weather.example');
     expect(login.stderr + login.stdout).not.toContain(API_KEY);
   });
 
@@ -160,10 +160,10 @@ credentials:
         openBrowser: browser,
       });
       if (login.code !== 0) throw new Error(login.stderr);
-      expect(login.stderr).toMatch(/Credential "notes": logged in at/);
+      expect(login.stdout).toMatch(/Credential "notes": logged in at/);
 
       const status = await runCli(['auth', 'status', 'notes'], { cwd: tree.dir });
-      expect(status.stderr).toMatch(
+      expect(status.stdout).toMatch(
         /notes: oauth2 credential for 127\.0\.0\.1:\d+; token expires in/,
       );
 
@@ -187,9 +187,9 @@ credentials:
       }
 
       const logout = await runCli(['auth', 'logout', 'notes'], { cwd: tree.dir });
-      expect(logout.stderr).toContain('forgot its token');
+      expect(logout.stdout).toContain('forgot its token');
       const after = await runCli(['auth', 'status', 'notes'], { cwd: tree.dir });
-      expect(after.stderr).toContain('no token yet');
+      expect(after.stdout).toContain('no token yet');
     } finally {
       await personAs.close();
       await new Promise<void>((done) => api.close(() => done()));

@@ -10,7 +10,7 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Run the CLI in process with captured output and an explicit environment. */
+/** Run the CLI in process with captured stdout and stderr and an explicit environment. */
 export async function runCli(
   argv: string[],
   options: {
@@ -20,6 +20,8 @@ export async function runCli(
     /** A headless browser for logins (default: none can be opened). */
     openBrowser?: (url: URL) => Promise<boolean>;
     stdin?: NodeJS.ReadableStream;
+    /** When a long-running command (`serve`, `dev`) stops; default: at once after it started. */
+    stop?: Promise<void>;
   },
 ): Promise<CliResult> {
   let stdout = '';
@@ -32,6 +34,7 @@ export async function runCli(
     homeDir: options.homeDir ?? join(options.cwd, '.home-that-does-not-exist'),
     ...(options.openBrowser ? { openBrowser: options.openBrowser } : {}),
     ...(options.stdin ? { stdin: options.stdin } : {}),
+    stop: options.stop ?? Promise.resolve(),
   });
   return { code, stdout, stderr };
 }

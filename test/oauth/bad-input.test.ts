@@ -908,7 +908,7 @@ describe('an unreachable token store', () => {
       const error = JSON.parse(result.stdout).error;
       expect(error.code, argv.join(' ')).toBe('STORE_UNAVAILABLE');
       expect(result.stderr).toContain(`redis://127.0.0.1:${port}`);
-      expect(result.stderr).not.toContain('hunter2');
+      expect(result.stdout + result.stderr).not.toContain('hunter2');
       expect(result.stderr).not.toContain('This is a bug');
     }
     expect(opened).toBe(0);

@@ -198,13 +198,13 @@ mcp:
     expect((await cli(['auth', 'login', 'notion'], true)).code).toBe(0);
     makeDue(file);
     const call = await cli(['tools', 'call', 'notion', 'whoami'], true);
-    expect(call.stderr).toContain('"sub":"alice"');
+    expect(call.stdout).toContain('"sub":"alice"');
     await cli(['auth', 'status']);
     await cli(['--json', 'auth', 'status', 'notion']);
     makeDue(file);
     const doctor = await cli(['doctor', 'notion']);
     expect(doctor.code).toBe(0);
-    expect(doctor.stderr).toContain('ok   refresh: the token was due and was refreshed');
+    expect(doctor.stdout).toContain('ok   refresh: the token was due and was refreshed');
     await cli(['--json', 'doctor', 'notion']);
 
     // A failing refresh: the AS no longer knows the stored refresh token.
@@ -220,7 +220,7 @@ mcp:
     // Then a new login started by tools call, a logout with revocation, and doctor once more.
     expect((await cli(['tools', 'call', 'notion', 'whoami'], true)).code).toBe(0);
     const logout = await cli(['auth', 'logout', 'notion']);
-    expect(logout.stderr).toContain('revoked');
+    expect(logout.stdout).toContain('revoked');
     await cli(['doctor', 'notion']);
 
     const authorizations = requestsTo(as.requests, '/auth');

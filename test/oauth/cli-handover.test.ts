@@ -148,7 +148,7 @@ describe('auth login --no-wait, then auth complete', () => {
     const address = await approve(url.href);
     const code = address.searchParams.get('code') ?? '';
     const complete = await runCli(['auth', 'complete', address.href], { cwd: tree.dir });
-    expect(complete.stderr).toContain('Logged in to "notion"');
+    expect(complete.stdout).toContain('Logged in to "notion"');
     expect(complete.code).toBe(0);
 
     const status = await statusJson(tree.dir);
@@ -162,11 +162,11 @@ describe('auth login --no-wait, then auth complete', () => {
       last_event: null,
     });
     const human = await runCli(['auth', 'status'], { cwd: tree.dir });
-    expect(human.stderr).toContain('notion: logged in as app at');
-    expect(human.stderr).not.toContain('background refresh:');
+    expect(human.stdout).toContain('notion: logged in as app at');
+    expect(human.stdout).not.toContain('background refresh:');
 
     const call = await runCli(['tools', 'call', 'notion', 'whoami'], { cwd: tree.dir });
-    expect(call.stderr).toContain('"sub":"alice"');
+    expect(call.stdout).toContain('"sub":"alice"');
     expect(call.code).toBe(0);
 
     const again = await runCli(['auth', 'complete', address.href], { cwd: tree.dir });
@@ -183,7 +183,7 @@ describe('auth login --no-wait, then auth complete', () => {
     }
   });
 
-  test('without --json the URL and the next step go to stderr; the exit is 0 and nothing waits', async () => {
+  test('without --json the URL and the next step are the result, on stdout; the exit is 0 and nothing waits', async () => {
     const tree = await cliTree();
     const login = await runCli(['auth', 'login', 'notion', '--no-wait'], {
       cwd: tree.dir,
@@ -192,11 +192,11 @@ describe('auth login --no-wait, then auth complete', () => {
       },
     });
     expect(login.code).toBe(0);
-    expect(login.stdout).toBe('');
-    const lines = login.stderr.split('\n');
+    expect(login.stderr).toBe('');
+    const lines = login.stdout.split('\n');
     const printed = lines.find((line) => line.trim().startsWith(`${as.issuer}/auth?`));
     expect(printed).toBeDefined();
-    expect(login.stderr).toContain("mcp-agent auth complete 'ADDRESS'");
+    expect(login.stdout).toContain("mcp-agent auth complete 'ADDRESS'");
     const complete = await runCli(
       ['auth', 'complete', (await approve(printed?.trim() ?? '')).href],
       {
@@ -319,7 +319,7 @@ describe('auth status shows the last background-refresh event', () => {
     });
     const human = await runCli(['auth', 'status', 'notion'], { cwd: tree.dir });
     expect(human.code).toBe(0);
-    const line = human.stderr.split('\n').find((text) => text.startsWith('  background refresh: '));
+    const line = human.stdout.split('\n').find((text) => text.startsWith('  background refresh: '));
     expect(line).toMatch(
       /^ {2}background refresh: failed 2 min ago \(The authorization server answered 503\.\); next attempt in 10 min$/,
     );
@@ -337,7 +337,7 @@ describe('auth status shows the last background-refresh event', () => {
       message: 'Server "notion" needs a new login.',
     });
     const stopped = await runCli(['auth', 'status'], { cwd: tree.dir });
-    expect(stopped.stderr).toContain(
+    expect(stopped.stdout).toContain(
       '  background refresh: stopped 0 s ago: Server "notion" needs a new login.',
     );
     // Another identity's event is not shown for the app.
@@ -407,7 +407,7 @@ describe('auth status shows the last background-refresh event', () => {
 
     const human = await runCli(['auth', 'status'], { cwd: tree.dir });
     // The event is on the manual clock (an hour ahead of the CLI's): only its shape is checked.
-    expect(human.stderr).toMatch(
+    expect(human.stdout).toMatch(
       /\n {2}background refresh: refreshed (just now|\d+ (s|min) ago)\n/,
     );
     const json = await statusJson(tree.dir);

@@ -67,16 +67,16 @@ describe('auth login from the CLI', () => {
         cwd: tree.dir,
         openBrowser: browser,
       });
-      expect(login.stderr).toContain('Logged in to "notion"');
+      expect(login.stdout).toContain('Logged in to "notion"');
       expect(login.code).toBe(0);
       const call = await runCli(['tools', 'call', 'notion', 'whoami'], { cwd: tree.dir });
-      expect(call.stderr).toContain('alice');
+      expect(call.stdout).toContain('alice');
       expect(call.code).toBe(0);
       const status = await runCli(['--json', 'auth', 'status'], { cwd: tree.dir });
       expect(JSON.parse(status.stdout).servers[0].tokens[0].refresh_token).toBe(true);
       const logout = await runCli(['auth', 'logout', 'notion'], { cwd: tree.dir });
       expect(logout.code).toBe(0);
-      expect(logout.stderr).toContain('revoked');
+      expect(logout.stdout).toContain('revoked');
     } finally {
       tree.cleanup();
     }

@@ -152,7 +152,7 @@ describe('CLI login with the browser step, on each backend', () => {
       openBrowser: headlessBrowser,
     });
     expect(login.stderr).toContain('warning: oauth.token_store.backend is "memory"');
-    expect(login.stderr).toContain('Logged in to "notion"');
+    expect(login.stdout).toContain('Logged in to "notion"');
     expect(login.code).toBe(0);
 
     const start = as.requests.length;
@@ -164,7 +164,7 @@ describe('CLI login with the browser step, on each backend', () => {
         return headlessBrowser(url);
       },
     });
-    expect(call.stderr).toContain('"sub":"alice"');
+    expect(call.stdout).toContain('"sub":"alice"');
     expect(call.code).toBe(0);
     // Nothing survived the first command: a new login ran, once, in the same process as the call.
     expect(opened).toBe(1);
@@ -198,7 +198,7 @@ describe('CLI login with the browser step, on each backend', () => {
       cwd: tree.dir,
       openBrowser: headlessBrowser,
     });
-    expect(login.stderr).toContain('Logged in to "notion"');
+    expect(login.stdout).toContain('Logged in to "notion"');
     expect(login.code).toBe(0);
     const file = join(tree.dir, 'tokens.json');
     expect(statSync(file).mode & 0o777).toBe(0o600);
@@ -206,7 +206,7 @@ describe('CLI login with the browser step, on each backend', () => {
 
     const start = as.requests.length;
     const call = await runCli(['tools', 'call', 'notion', 'whoami'], { cwd: tree.dir });
-    expect(call.stderr).toContain('"sub":"alice"');
+    expect(call.stdout).toContain('"sub":"alice"');
     expect(call.stderr).not.toContain('open this URL');
     expect(call.code).toBe(0);
     expect(requestsTo(since(start), '/auth')).toEqual([]);
@@ -236,7 +236,7 @@ describe('CLI login with the browser step, on each backend', () => {
         timeout: 15_000,
       },
     ).catch((error: { code?: number; stdout?: string; stderr?: string }) => error);
-    expect(child.stderr).toContain('"sub":"alice"');
+    expect(child.stdout).toContain('"sub":"alice"');
     expect((child as { code?: number }).code ?? 0).toBe(0);
     expect(requestsTo(since(start), '/auth')).toEqual([]);
     expect(requestsTo(since(start), '/token')).toEqual([]);
@@ -258,12 +258,12 @@ describe('CLI login with the browser step, on each backend', () => {
       cwd: tree.dir,
       openBrowser: headlessBrowser,
     });
-    expect(login.stderr).toContain('Logged in to "notion"');
+    expect(login.stdout).toContain('Logged in to "notion"');
     expect(login.code).toBe(0);
 
     const start = as.requests.length;
     const call = await runCli(['tools', 'call', 'notion', 'whoami'], { cwd: tree.dir });
-    expect(call.stderr).toContain('"sub":"alice"');
+    expect(call.stdout).toContain('"sub":"alice"');
     expect(call.code).toBe(0);
     const child = await execFileAsync(
       process.execPath,
@@ -274,7 +274,7 @@ describe('CLI login with the browser step, on each backend', () => {
         timeout: 15_000,
       },
     );
-    expect(child.stderr).toContain('"sub":"alice"');
+    expect(child.stdout).toContain('"sub":"alice"');
     expect(requestsTo(since(start), '/auth')).toEqual([]);
     expect(requestsTo(since(start), '/token')).toEqual([]);
   });
@@ -300,7 +300,7 @@ describe('other ways to consent', () => {
     const code = await cli.done;
     cli.stdin.end();
     expect(cli.stderr()).toContain('(Not opening a browser: --no-browser.)');
-    expect(cli.stderr()).toContain('Logged in to "notion"');
+    expect(cli.stdout()).toContain('Logged in to "notion"');
     expect(code).toBe(0);
     // The loopback receiver that ran alongside is closed too.
     const stillListening = await fetch(redirectUri).then(
@@ -309,14 +309,14 @@ describe('other ways to consent', () => {
     );
     expect(stillListening).toBe(false);
     const call = await runCli(['tools', 'call', 'notion', 'whoami'], { cwd: tree.dir });
-    expect(call.stderr).toContain('"sub":"alice"');
+    expect(call.stdout).toContain('"sub":"alice"');
   });
 
   test('--device: the code and verification URL are printed and the login completes', async () => {
     const tree = await cliTree({ backend: 'file' });
     const start = as.requests.length;
     const login = await runCli(['auth', 'login', 'notion', '--device'], { cwd: tree.dir });
-    expect(login.stderr).toContain('Logged in to "notion"');
+    expect(login.stdout).toContain('Logged in to "notion"');
     expect(login.code).toBe(0);
     const lines = login.stderr.split('\n');
     const visit = lines.findIndex((line) => line.startsWith('To authorize server "notion"'));
@@ -328,7 +328,7 @@ describe('other ways to consent', () => {
       tokenRequests(since(start), 'urn:ietf:params:oauth:grant-type:device_code').length,
     ).toBeGreaterThan(0);
     const call = await runCli(['tools', 'call', 'notion', 'whoami'], { cwd: tree.dir });
-    expect(call.stderr).toContain('"sub":"alice"');
+    expect(call.stdout).toContain('"sub":"alice"');
   });
 
   test('device grant through the library polls at the advertised interval (injected sleep and clock)', async () => {
@@ -495,7 +495,7 @@ describe('refresh', () => {
     makeDue(file);
     const start = as.requests.length;
     const call = await runCli(['tools', 'call', 'notion', 'whoami'], { cwd: tree.dir });
-    expect(call.stderr).toContain('"sub":"alice"');
+    expect(call.stdout).toContain('"sub":"alice"');
     expect(call.code).toBe(0);
     const refreshes = tokenRequests(since(start), REFRESH);
     expect(refreshes).toHaveLength(1);
@@ -688,7 +688,7 @@ describe('logout, status and doctor', () => {
     const start = as.requests.length;
     const logout = await runCli(['auth', 'logout', 'notion'], { cwd: tree.dir });
     expect(logout.code).toBe(0);
-    expect(logout.stderr).toContain('revoked 2 tokens');
+    expect(logout.stdout).toContain('revoked 2 tokens');
     const revocations = requestsTo(since(start), '/token/revocation', 'POST');
     expect(revocations.map((request) => field(request.body, 'token_type_hint'))).toEqual([
       'refresh_token',
@@ -702,7 +702,7 @@ describe('logout, status and doctor', () => {
     expect(storedRecords(file)).toEqual([]);
     expect(await as.provider.RefreshToken.find(String(stored?.refresh_token))).toBeUndefined();
     const status = await runCli(['auth', 'status'], { cwd: tree.dir });
-    expect(status.stderr).toContain('notion: not logged in (mcp-agent auth login notion)');
+    expect(status.stdout).toContain('notion: not logged in (mcp-agent auth login notion)');
   });
 
   test('auth status shows scopes, expiry and refresh, never a token value', async () => {
@@ -711,7 +711,7 @@ describe('logout, status and doctor', () => {
     const stored = storedRecords(join(tree.dir, 'tokens.json'))[0];
     const human = await runCli(['auth', 'status'], { cwd: tree.dir });
     const json = await runCli(['--json', 'auth', 'status', 'notion'], { cwd: tree.dir });
-    expect(human.stderr).toMatch(
+    expect(human.stdout).toMatch(
       /notion: logged in as app at .*; scopes: .*mcp:read.*; refresh token: yes/,
     );
     const row = JSON.parse(json.stdout).servers[0].tokens[0];
@@ -728,7 +728,7 @@ describe('logout, status and doctor', () => {
     const tree = await cliTree({ backend: 'file' });
     const doctor = await runCli(['doctor', 'notion'], { cwd: tree.dir });
     expect(doctor.code).toBe(1);
-    const out = doctor.stderr;
+    const out = doctor.stdout;
     expect(out).toMatch(/^ok {3}configuration: streamable_http server at .*authentication: oauth/m);
     expect(out).toMatch(
       new RegExp(
@@ -770,9 +770,9 @@ describe('logout, status and doctor', () => {
     expect(doctor.code).toBe(1);
     const refused = tokenRequests(since(start), REFRESH);
     expect(refused.map((request) => request.status)).toEqual([400]);
-    expect(doctor.stderr).toMatch(/^FAIL refresh: .*invalid_grant/m);
-    expect(doctor.stderr).not.toContain('ok   refresh');
-    expect(doctor.stderr).toContain('     fix: mcp-agent auth login notion');
+    expect(doctor.stdout).toMatch(/^FAIL refresh: .*invalid_grant/m);
+    expect(doctor.stdout).not.toContain('ok   refresh');
+    expect(doctor.stdout).toContain('     fix: mcp-agent auth login notion');
   });
 
   test('tools call with no browser available prints the URL; opening it completes the call', async () => {
@@ -784,7 +784,7 @@ describe('logout, status and doctor', () => {
     await followAuthorization(printed);
     const code = await cli.done;
     cli.stdin.end();
-    expect(cli.stderr()).toContain('"sub":"alice"');
+    expect(cli.stdout()).toContain('"sub":"alice"');
     expect(code).toBe(0);
   });
 });
@@ -826,11 +826,11 @@ describe('clients without dynamic registration, and Entra-style servers', () => 
       cwd: publicTree.dir,
       openBrowser: headlessBrowser,
     });
-    expect(login.stderr).toContain('Logged in to "notion"');
+    expect(login.stdout).toContain('Logged in to "notion"');
     expect(login.code).toBe(0);
     expect(requestsTo(github.requests, '/reg')).toEqual([]);
     const call = await runCli(['tools', 'call', 'notion', 'whoami'], { cwd: publicTree.dir });
-    expect(call.stderr).toContain('"client_id":"public-client"');
+    expect(call.stdout).toContain('"client_id":"public-client"');
 
     const confidentialTree = await cliTree({
       url: server.url,

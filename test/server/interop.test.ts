@@ -181,7 +181,9 @@ describe('mcp-agent dev with the SDK client doing the whole OAuth flow', () => {
     expect(printed.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/mcp$/);
     expect(printed.resource).toBe(printed.url);
     expect(printed.issuer).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
-    expect(cli.stderr()).toContain('Development authorization server');
+    // With --json, stdout is the document alone; the hints for people are on stderr.
+    expect(cli.stdout()).not.toContain('Development authorization server');
+    expect(cli.stderr()).toContain('Connect an MCP client');
   });
 
   test('discovery, DCR, code + PKCE, then tools/list and tools/call', async () => {
@@ -282,7 +284,7 @@ describe('mcp-agent serve', () => {
     try {
       const line = await waitFor(
         'the serving line',
-        () => cli.stderr().match(/Serving MCP at (\S+) \(authorization is off[^\n]*/) ?? undefined,
+        () => cli.stdout().match(/Serving MCP at (\S+) \(authorization is off[^\n]*/) ?? undefined,
         15_000,
       );
       expect(line[0]).toContain('anyone who can reach it may call its tools');

@@ -91,18 +91,18 @@ async function cliEcho(transport: Transport): Promise<void> {
     within(`mcp-agent ${argv.join(' ')}`, runCli(argv, { cwd: tree.dir, env: {} }), 2_000);
 
   const human = await cli(args);
-  expect(human).toMatchObject({ code: 0, stdout: '' });
-  expect(human.stderr).toContain('Echo: hi');
+  expect(human).toMatchObject({ code: 0, stdout: 'Echo: hi\n' });
+  expect(human.stderr).not.toContain('Echo: hi');
 
   const json = await cli([...args, '--json']);
   expect(json.code).toBe(0);
   expect(JSON.parse(json.stdout)).toMatchObject({ content: [{ type: 'text', text: 'Echo: hi' }] });
-  expect(json.stderr).not.toContain('Echo: hi');
+  expect(json.stderr).not.toContain('Echo');
 }
 
 describe('tools call on the CLI', () => {
   test.each<Transport>(['stdio', 'streamable_http'])(
-    'over %s: text on stderr, and the raw result on stdout with --json',
+    'over %s: the text on stdout, or the raw result with --json',
     (transport) => cliEcho(transport),
   );
 
@@ -115,7 +115,7 @@ describe('tools list on the CLI', () => {
     cleanups.push(tree.cleanup);
     const human = await runCli(['tools', 'list', 'ev'], { cwd: tree.dir, env: {} });
     expect(human.code).toBe(0);
-    expect(human.stderr).toMatch(/^ev\/echo +Echoes back the input string$/m);
+    expect(human.stdout).toMatch(/^ev\/echo +Echoes back the input string$/m);
 
     const json = await runCli(['tools', 'list', '--json'], { cwd: tree.dir, env: {} });
     expect(json.code).toBe(0);
@@ -224,7 +224,8 @@ describe('allowed_tools', () => {
       'error: Tool "get-env" of server "ev" is not in mcp.servers.ev.allowed_tools.',
     );
     const list = await runCli(['tools', 'list', 'ev'], { cwd: tree.dir, env: {} });
-    expect(list.stderr).not.toContain('ev/get-env');
+    expect(list.stdout).toContain('ev/echo');
+    expect(list.stdout).not.toContain('ev/get-env');
   });
 });
 
@@ -269,7 +270,7 @@ describe('servers list', () => {
     cleanups.push(tree.cleanup);
     const human = await runCli(['servers', 'list'], { cwd: tree.dir, env: {} });
     expect(human.code).toBe(0);
-    const rows = human.stderr
+    const rows = human.stdout
       .trim()
       .split('\n')
       .map((line) => line.split(/\s{2,}/));

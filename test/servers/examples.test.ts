@@ -19,8 +19,8 @@ describe('examples/slack: credentials through a stdio server environment', () =>
     };
     const args = ['-c', 'examples/slack/mcp_agent.config.yaml'];
     const listed = await runCli([...args, 'servers', 'list'], { cwd: root, env });
-    expect(listed.stderr).toMatch(/slack\s+stdio\s+env/);
-    expect(listed.stderr).not.toContain('xoxb-canary-example');
+    expect(listed.stdout).toMatch(/slack\s+stdio\s+env/);
+    expect(listed.stdout + listed.stderr).not.toContain('xoxb-canary-example');
 
     const result = await runCli([...args, '--json', 'tools', 'call', 'slack', 'get-env'], {
       cwd: root,
@@ -68,14 +68,14 @@ describe('examples/github: static headers over SSE', () => {
   test('tools list and tools call with the headers from the environment', async () => {
     const listed = await runCli([...args, 'tools', 'list'], { cwd: root, env: env() });
     expect(listed.code, listed.stderr).toBe(0);
-    expect(listed.stderr).toContain('github/whoami');
+    expect(listed.stdout).toContain('github/whoami');
     const called = await runCli([...args, 'tools', 'call', 'github', 'whoami'], {
       cwd: root,
       env: env(),
     });
     expect(called.code, called.stderr).toBe(0);
-    expect(called.stderr).toContain('organisation acme');
-    expect(`${listed.stderr}${called.stderr}`).not.toContain(TOKEN);
+    expect(called.stdout).toContain('organisation acme');
+    expect(`${listed.stdout}${listed.stderr}${called.stdout}${called.stderr}`).not.toContain(TOKEN);
   });
 
   test('a wrong token: exit 1 and a sentence that points at the headers, without the token', async () => {
@@ -87,6 +87,6 @@ describe('examples/github: static headers over SSE', () => {
     expect(result.stderr).toMatch(
       /needs authentication \(HTTP 401\); set its credentials in mcp\.servers\.github\.headers/,
     );
-    expect(result.stderr).not.toContain('wrong-token-canary');
+    expect(result.stdout + result.stderr).not.toContain('wrong-token-canary');
   });
 });

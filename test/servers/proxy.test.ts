@@ -118,8 +118,8 @@ describe('proxy variables', () => {
       runCli(['tools', 'call', 'own', 'whoami'], { cwd: tree.dir, env: { HTTP_PROXY: proxy.url } }),
       5_000,
     );
-    expect(result).toMatchObject({ code: 0, stdout: '' });
-    expect(result.stderr).toContain('org -');
+    expect(result).toMatchObject({ code: 0, stderr: '' });
+    expect(result.stdout).toContain('org -');
     expect(proxy.requests.filter(toPort(http.port)).length).toBeGreaterThan(0);
   });
 

@@ -138,7 +138,7 @@ describe('credentials in a URL', () => {
     cleanups.push(tree.cleanup);
     const result = await runCli(['config', 'check'], { cwd: tree.dir });
     expect(result.stderr).toMatch(/mcp\.servers\.u\.url has credentials in it/);
-    expect(result.stderr).not.toContain('S3cretPw-canary');
+    expect(result.stdout + result.stderr).not.toContain('S3cretPw-canary');
   });
 });
 
@@ -173,7 +173,7 @@ describe('a server without tools', () => {
       cwd: tree.dir,
       env: { PATH: process.env.PATH ?? '' },
     });
-    expect(result.stderr).toContain('ev/echo');
+    expect(result.stdout).toContain('ev/echo');
     expect(result.stderr).toMatch(/error: Server "down" cannot be started/);
     expect(result.code).toBe(1);
     const docsOnly = await runCli(['tools', 'list', 'docs'], {
@@ -181,6 +181,7 @@ describe('a server without tools', () => {
       env: { PATH: process.env.PATH ?? '' },
     });
     expect(docsOnly.code, docsOnly.stderr).toBe(0);
+    expect(docsOnly.stdout).toBe('');
     expect(docsOnly.stderr).toContain('No tools.');
   });
 });
@@ -202,6 +203,6 @@ describe('tool arguments against a JSON Schema 2020-12 input schema', () => {
     expect(bad.stderr).toMatch(/do not match the input schema of "x\/count": "n" must be integer/);
     const good = await runCli(['tools', 'call', 'x', 'count', '{"n": 3}'], { cwd: tree.dir, env });
     expect(good.code, good.stderr).toBe(0);
-    expect(good.stderr).toContain('n=3');
+    expect(good.stdout).toBe('n=3\n');
   });
 });

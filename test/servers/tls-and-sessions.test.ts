@@ -59,13 +59,17 @@ describe.skipIf(!built)(
 
     // Asynchronous: the HTTPS server runs in this process and must keep answering.
     const cli = (env: Record<string, string>) =>
-      new Promise<{ status: number | null; stderr: string }>((resolve) => {
+      new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
         execFile(
           process.execPath,
           [join(root, 'bin', 'mcp-agent.js'), 'tools', 'call', 'tls', 'hello'],
           { cwd: dir, env: { PATH: process.env.PATH ?? '', HOME: dir, ...env }, timeout: 20_000 },
-          (error, _stdout, stderr) =>
-            resolve({ status: error ? ((error as { code?: number }).code ?? -1) : 0, stderr }),
+          (error, stdout, stderr) =>
+            resolve({
+              status: error ? ((error as { code?: number }).code ?? -1) : 0,
+              stdout,
+              stderr,
+            }),
         );
       });
 
@@ -81,7 +85,7 @@ describe.skipIf(!built)(
     test('with it pointing at the CA, the same call works', async () => {
       const result = await cli({ NODE_EXTRA_CA_CERTS: caFile });
       expect(result.status, result.stderr).toBe(0);
-      expect(result.stderr).toContain('hello over TLS');
+      expect(result.stdout).toContain('hello over TLS');
     });
   },
 );

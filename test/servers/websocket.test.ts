@@ -98,9 +98,9 @@ describe('transport: websocket', () => {
       runCli(['tools', 'call', 'ws', 'whoami'], { cwd: tree.dir, env: ENV }),
       5_000,
     );
-    expect(result).toMatchObject({ code: 0, stdout: '' });
-    expect(result.stderr).toContain(`org ${ORG}`);
-    expect(result.stderr).not.toContain(TOKEN);
+    expect(result).toMatchObject({ code: 0, stderr: '' });
+    expect(result.stdout).toContain(`org ${ORG}`);
+    expect(result.stdout).not.toContain(TOKEN);
   });
 
   test('a handshake refused with 401: the connection fails without showing a header value', async () => {

@@ -46,7 +46,7 @@ export function authStatusAll(
           (a, b) =>
             a.identity.localeCompare(b.identity) || a.record.server.localeCompare(b.record.server),
         );
-      out.data({
+      out.resultJson({
         backend: session.loaded.settings.oauth.token_store.backend,
         tokens: rows.map(({ identity, record }) => ({
           identity,
@@ -61,18 +61,18 @@ export function authStatusAll(
         })),
       });
       if (rows.length === 0) {
-        out.human('No token is stored.');
+        out.note('No token is stored.');
         return 0;
       }
       let last: string | undefined;
       for (const { identity, record } of rows) {
         if (identity !== last) {
-          out.human(
+          out.result(
             `${readableIdentity(identity)}${identity.includes('#') ? ` (--identity '${identity}')` : ''}`,
           );
           last = identity;
         }
-        out.human(
+        out.result(
           `  ${record.server}: ${record.issuer}; scopes: ${record.scopes.join(' ') || '(none)'}; token ${describeExpiry(record.expiresAt, now)}; refresh token: ${record.refreshToken ? 'yes' : 'no'}`,
         );
       }
@@ -109,8 +109,8 @@ export function authLogoutIdentity(
       }
       // One identity's tokens: the configured client's binding stays (it is everyone's).
       const result = await auth.logout({ unbind: false });
-      out.data({ identity, server, ...result });
-      out.human(
+      out.resultJson({ identity, server, ...result });
+      out.result(
         result.forgotten === 0
           ? `${readableIdentity(identity)}: no stored token for "${server}".`
           : `${readableIdentity(identity)}: forgot ${result.forgotten} token record${result.forgotten === 1 ? '' : 's'} of "${server}"${result.revoked > 0 ? `, revoked ${result.revoked} at the authorization server` : ''}.`,

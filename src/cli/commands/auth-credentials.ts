@@ -41,15 +41,20 @@ export async function loginCredential(
   const profiles = credentials(session, cwd);
   const described = profiles.describe(name);
   if (described?.grant === 'token_exchange') {
-    out.data({ credential: name, type: 'oauth2', grant: 'token_exchange', login: false });
-    out.human(
+    out.resultJson({ credential: name, type: 'oauth2', grant: 'token_exchange', login: false });
+    out.result(
       `Credential "${name}" exchanges each caller's token in a served agent (token_exchange): there is nothing to log in here.`,
     );
     return 0;
   }
   if (described?.type !== 'oauth2') {
-    out.data({ credential: name, type: described?.type, hosts: described?.hosts, login: false });
-    out.human(
+    out.resultJson({
+      credential: name,
+      type: described?.type,
+      hosts: described?.hosts,
+      login: false,
+    });
+    out.result(
       `Credential "${name}" is ${described?.type === 'api_key' ? 'an' : 'a'} ${described?.type} credential: it needs no login and is sent to ${described?.hosts.join(', ')} only.`,
     );
     return 0;
@@ -58,7 +63,7 @@ export async function loginCredential(
   if (person) {
     // A person logs in (browser, pasted address or device code), as for a server.
     const record = await person.authorize();
-    out.data({
+    out.resultJson({
       credential: name,
       type: 'oauth2',
       issuer: record.issuer,
@@ -66,19 +71,19 @@ export async function loginCredential(
       expires_at: record.expiresAt !== undefined ? new Date(record.expiresAt).toISOString() : null,
       refresh_token: record.refreshToken !== undefined,
     });
-    out.human(
+    out.result(
       `Credential "${name}": logged in at ${record.issuer}; the token ${describeExpiry(record.expiresAt, Date.now())}${record.refreshToken ? ', and a refresh token is held' : ''}.`,
     );
     return 0;
   }
   await profiles.token(name);
   const held = await profiles.held(name);
-  out.data({
+  out.resultJson({
     credential: name,
     type: 'oauth2',
     expires_at: held?.expiresAt !== undefined ? new Date(held.expiresAt).toISOString() : null,
   });
-  out.human(
+  out.result(
     `Credential "${name}": got a token (client credentials); it ${describeExpiry(held?.expiresAt, Date.now())}.`,
   );
   return 0;
@@ -146,8 +151,8 @@ export async function logoutCredential(
     : person
       ? (await person.logout()).forgotten > 0
       : await profiles.forget(name);
-  out.data({ credential: name, forgotten: forgotten ? 1 : 0 });
-  out.human(
+  out.resultJson({ credential: name, forgotten: forgotten ? 1 : 0 });
+  out.result(
     forgotten
       ? `Credential "${name}": forgot its token.`
       : `Credential "${name}": no stored token.`,

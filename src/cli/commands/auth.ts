@@ -59,14 +59,14 @@ export function handOverText(error: AuthorizationRequiredError): string {
 
 function loggedIn(out: Output, server: string, record: TokenRecord): number {
   const status = describeExpiry(record.expiresAt, Date.now());
-  out.data({
+  out.resultJson({
     server,
     issuer: record.issuer,
     scopes: record.scopes,
     expires_at: record.expiresAt !== undefined ? new Date(record.expiresAt).toISOString() : null,
     refresh_token: record.refreshToken !== undefined,
   });
-  out.human(
+  out.result(
     `Logged in to "${server}" at ${record.issuer}${record.scopes.length > 0 ? ` with ${record.scopes.join(' ')}` : ''}; the token ${status}${record.refreshToken ? ', and a refresh token is held' : ''}.`,
   );
   return 0;
@@ -105,8 +105,8 @@ export function authLogin(
         return loggedIn(out, server, await auth.authorize(flags.device ? { device: true } : {}));
       } catch (error) {
         if (!flags.noWait || !(error instanceof AuthorizationRequiredError)) throw error;
-        out.data(handOverJson(error));
-        out.human(handOverText(error));
+        out.resultJson(handOverJson(error));
+        out.result(handOverText(error));
         return 0;
       }
     },
@@ -168,7 +168,7 @@ export function authStatus(
         if (auth) rows.push(...(await auth.status()));
       }
       const now = Date.now();
-      out.data({
+      out.resultJson({
         backend: session.loaded.settings.oauth.token_store.backend,
         credentials: credentialRows.map(({ line: _line, ...row }) => row),
         servers: names.map((name) => ({
@@ -200,10 +200,10 @@ export function authStatus(
             })),
         })),
       });
-      for (const row of credentialRows) out.human(row.line);
+      for (const row of credentialRows) out.result(row.line);
       if (names.length === 0) {
         if (credentialRows.length === 0) {
-          out.human(
+          out.note(
             'No server uses OAuth (auth.oauth.enabled: true), and no credential is configured.',
           );
         }
@@ -212,15 +212,15 @@ export function authStatus(
       for (const name of names) {
         const mine = rows.filter((row) => row.server === name);
         if (mine.length === 0) {
-          out.human(`${name}: not logged in (mcp-agent auth login ${name})`);
+          out.result(`${name}: not logged in (mcp-agent auth login ${name})`);
           continue;
         }
         for (const row of mine) {
-          out.human(
+          out.result(
             `${name}: logged in as ${row.identity} at ${row.issuer}; scopes: ${row.scopes.join(' ') || '(none)'}; token ${describeExpiry(row.expiresAt, now)}; refresh token: ${row.hasRefreshToken ? 'yes' : 'no'}${row.expired ? ' — log in again' : ''}`,
           );
           if (row.lastEvent)
-            out.human(`  background refresh: ${describeEvent(row.lastEvent, now)}`);
+            out.result(`  background refresh: ${describeEvent(row.lastEvent, now)}`);
         }
       }
       return 0;
@@ -254,9 +254,9 @@ export function authLogout(
         const result = await oauthServer(session, name).logout();
         results.push({ server: name, ...result });
         if (result.forgotten === 0) {
-          out.human(`${name}: no stored token.`);
+          out.result(`${name}: no stored token.`);
         } else {
-          out.human(
+          out.result(
             `${name}: forgot ${result.forgotten} token record${result.forgotten === 1 ? '' : 's'}${result.revoked > 0 ? `, revoked ${result.revoked} token${result.revoked === 1 ? '' : 's'} at the authorization server` : ''}.`,
           );
         }
@@ -265,7 +265,7 @@ export function authLogout(
           out.warn(`${name}: ${problem}`);
         }
       }
-      out.data({ servers: results });
+      out.resultJson({ servers: results });
       return failed ? 1 : 0;
     },
     { interactive: false },

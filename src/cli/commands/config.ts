@@ -34,21 +34,19 @@ export function configCheck(io: CliIo, options: GlobalOptions, out: Output): num
   const loaded = loadForCli(io, options);
   const show = displayFile(io);
   const servers = Object.keys(loaded.settings.mcp.servers);
-  if (out.json) {
-    out.data({
-      ok: true,
-      config_file: loaded.configFile ?? null,
-      secrets_file: loaded.secretsFile ?? null,
-      dotenv_file: loaded.dotenvFile ?? null,
-      preloaded: loaded.preloaded,
-      servers,
-      authorization_enabled: loaded.settings.authorization?.enabled ?? false,
-      warnings: loaded.warnings.map((issue) => issueJson(issue, show)),
-    });
-  }
+  out.resultJson({
+    ok: true,
+    config_file: loaded.configFile ?? null,
+    secrets_file: loaded.secretsFile ?? null,
+    dotenv_file: loaded.dotenvFile ?? null,
+    preloaded: loaded.preloaded,
+    servers,
+    authorization_enabled: loaded.settings.authorization?.enabled ?? false,
+    warnings: loaded.warnings.map((issue) => issueJson(issue, show)),
+  });
   for (const warning of loaded.warnings) out.warn(formatIssue(warning, show));
   const inbound = loaded.settings.authorization?.enabled ? 'enabled' : 'disabled';
-  out.human(
+  out.result(
     `Configuration OK: ${describeSources(loaded, show)}\n  ${servers.length} server${servers.length === 1 ? '' : 's'}${servers.length > 0 ? ` (${servers.join(', ')})` : ''}; inbound authorization ${inbound}; token store ${loaded.settings.oauth.token_store.backend}`,
   );
   return 0;
@@ -62,7 +60,7 @@ export function configShow(io: CliIo, options: GlobalOptions, out: Output): numb
   const { value, sources } = redactSettings(loaded);
   for (const warning of loaded.warnings) out.warn(formatIssue(warning, show));
   if (out.json) {
-    out.data({
+    out.resultJson({
       config_file: loaded.configFile ?? null,
       secrets_file: loaded.secretsFile ?? null,
       preloaded: loaded.preloaded,
@@ -96,7 +94,8 @@ export function configShow(io: CliIo, options: GlobalOptions, out: Output): numb
       },
     });
   }
-  out.human(`# effective configuration from ${describeSources(loaded, show)}; secrets redacted`);
-  out.human(doc.toString({ lineWidth: 0 }));
+  // The heading is a YAML comment: what stdout carries stays one YAML document.
+  out.result(`# effective configuration from ${describeSources(loaded, show)}; secrets redacted`);
+  out.result(doc.toString({ lineWidth: 0 }));
   return 0;
 }

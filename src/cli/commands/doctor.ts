@@ -36,8 +36,9 @@ export function doctor(
       const steps: Step[] = [];
       const report = (step: Step) => {
         steps.push(step);
-        out.human(`${step.ok ? 'ok  ' : 'FAIL'} ${step.step}: ${step.found}`);
-        if (step.fix) out.human(`     fix: ${step.fix}`);
+        // The walk is the result: each step on stdout as it is found.
+        out.result(`${step.ok ? 'ok  ' : 'FAIL'} ${step.step}: ${step.found}`);
+        if (step.fix) out.result(`     fix: ${step.fix}`);
       };
       const settings = session.registry.settings(server);
       report({
@@ -58,7 +59,7 @@ export function doctor(
       } catch (error) {
         report({ step: 'call', ok: false, found: messageOf(error), fix: fixFor(error, server) });
       }
-      out.data({ server, steps });
+      out.resultJson({ server, steps });
       return steps.every((step) => step.ok) ? 0 : 1;
     },
     { interactive: false },

@@ -13,8 +13,8 @@ export function init(io: CliIo, out: Output, options: { dir?: string; force: boo
   const dir = resolve(io.cwd, options.dir ?? '.');
   const results = initProject(dir, { force: options.force });
   const show = displayFile(io);
-  out.data({ ok: true, files: results });
-  for (const { file, action } of results) out.human(`${action.padEnd(9)} ${show(file)}`);
-  out.human('Next: edit mcp_agent.config.yaml, then run `npx mcp-agent config check`.');
+  out.resultJson({ ok: true, files: results });
+  for (const { file, action } of results) out.result(`${action.padEnd(9)} ${show(file)}`);
+  out.note('Next: edit mcp_agent.config.yaml, then run `npx mcp-agent config check`.');
   return 0;
 }

@@ -70,7 +70,7 @@ async function serveUntilStopped(
   close: () => Promise<void>,
 ): Promise<number> {
   await untilStopped(io);
-  out.human('Stopping.');
+  out.note('Stopping.');
   await running.close();
   await close();
   return 0;
@@ -105,8 +105,13 @@ export async function serve(
     throw listenError(error, serveOptions);
   }
   const auth = app.metadata;
-  out.data({ url: running.url, protected: auth !== undefined, resource: auth?.resource ?? null });
-  out.human(
+  // Where it serves is the result (scripts read it from stdout); the rest goes to stderr.
+  out.resultJson({
+    url: running.url,
+    protected: auth !== undefined,
+    resource: auth?.resource ?? null,
+  });
+  out.result(
     `Serving MCP at ${running.url}${auth ? ` (protected; tokens from ${auth.authorization_servers[0]})` : ' (authorization is off: anyone who can reach it may call its tools)'}`,
   );
   return serveUntilStopped(io, out, running, () => app.close());
@@ -203,11 +208,15 @@ export async function dev(
     const running = await app.listen({ host, port }).catch((error: unknown) => {
       throw listenError(error, { host, port });
     });
-    out.data({ url: running.url, issuer: issuerServer.issuer, resource });
-    out.human(
+    out.resultJson({ url: running.url, issuer: issuerServer.issuer, resource });
+    out.result(
       [
         `Development authorization server: ${issuerServer.issuer}${devOptions.autoApprove ? ` (approves at once as "${devOptions.devUser ?? 'dev'}")` : ' (log in with any user name)'}`,
         `Serving MCP at ${running.url} (protected; scopes: ${required.join(' ')})`,
+      ].join('\n'),
+    );
+    out.note(
+      [
         `Connect an MCP client (the MCP Inspector: npx @modelcontextprotocol/inspector, transport "Streamable HTTP", URL ${running.url});`,
         'it discovers the authorization server, registers itself and logs you in. Ctrl-C stops both.',
       ].join('\n'),

@@ -25,17 +25,18 @@ export function serversList(io: CliIo, options: GlobalOptions, out: Output): num
     auth: authMode(server),
     endpoint: describeEndpoint(server),
   }));
-  out.data({ servers: rows });
+  out.resultJson({ servers: rows });
   if (rows.length === 0) {
-    out.human('No servers are configured (add them under mcp.servers).');
+    // An empty listing: nothing on stdout, and a hint for people.
+    out.note('No servers are configured (add them under mcp.servers).');
     return 0;
   }
   const width = (key: 'name' | 'transport' | 'auth') =>
     Math.max(key.length, ...rows.map((row) => row[key].length));
   const line = (name: string, transport: string, auth: string, endpoint: string) =>
     `${name.padEnd(width('name'))}  ${transport.padEnd(width('transport'))}  ${auth.padEnd(width('auth'))}  ${endpoint}`;
-  out.human(line('NAME', 'TRANSPORT', 'AUTH', 'ENDPOINT'));
-  for (const row of rows) out.human(line(row.name, row.transport, row.auth, row.endpoint));
+  out.result(line('NAME', 'TRANSPORT', 'AUTH', 'ENDPOINT'));
+  for (const row of rows) out.result(line(row.name, row.transport, row.auth, row.endpoint));
   return 0;
 }
 
@@ -78,7 +79,7 @@ export function toolsList(
       const tools = settled.flatMap((result) =>
         result.status === 'fulfilled' ? result.value : [],
       );
-      out.data({
+      out.resultJson({
         tools: tools.map((tool) => ({
           name: tool.name,
           server: tool.server,
@@ -87,14 +88,14 @@ export function toolsList(
           inputSchema: tool.definition.inputSchema,
         })),
       });
-      if (tools.length === 0) out.human('No tools.');
+      if (tools.length === 0) out.note('No tools.');
       const width = Math.max(...tools.map((tool) => tool.name.length), 0);
       for (const tool of tools) {
         const description = (tool.definition.description ?? '').split('\n')[0] ?? '';
-        out.human(`${tool.name.padEnd(width)}  ${description}`.trimEnd());
+        out.result(`${tool.name.padEnd(width)}  ${description}`.trimEnd());
       }
       for (const failure of failures) {
-        out.human(`error: ${failure instanceof Error ? failure.message : 'a server failed'}`);
+        out.error(failure instanceof Error ? failure.message : 'a server failed');
       }
       return failures.length > 0 ? 1 : 0;
     },
@@ -123,14 +124,14 @@ export function toolsCall(
       checkArguments(found.name, found.definition.inputSchema, args);
       const connection = await registry.connect(server);
       const result = await connection.callTool(tool, args);
-      out.data(result);
+      out.resultJson(result);
       if (result.isError) {
         // An error text is a message, so the server's own secrets are scrubbed from it.
-        out.human(`error: tool "${found.name}" reported an error:`);
-        out.human(scrub(renderContent(result), secretValues(connection.settings)));
+        out.error(`tool "${found.name}" reported an error:`);
+        out.note(scrub(renderContent(result), secretValues(connection.settings)));
         return 1;
       }
-      if (!out.json) out.human(renderContent(result));
+      out.result(renderContent(result));
       return 0;
     },
     flags,
