@@ -14,6 +14,7 @@
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { providerProfiles } from '../config/providers.js';
+import type { AuthorizationSettings } from '../config/schema/authorization.js';
 import type { Settings } from '../config/schema/settings.js';
 import { CredentialProfiles } from '../credentials/profiles.js';
 import type { FetchLike } from '../fetch.js';
@@ -27,6 +28,7 @@ import {
   type ProtectedResourceMetadata,
   protectedResourceMetadata,
   resourceMetadataUrl,
+  sseResourceOf,
 } from '../server/metadata.js';
 import { VerificationCache } from '../server/verification-cache.js';
 import { ConfiguredVerifier } from '../server/verifiers/configured.js';
@@ -169,7 +171,7 @@ export async function createApp(options: CreateAppOptions): Promise<App> {
   let shared: KeyValueStore | undefined;
   if (auth) {
     const resource = auth.resource_server_url as string;
-    verifier = new ConfiguredVerifier(auth, {
+    verifier = new ConfiguredVerifier(withSseAudience(auth, resource), {
       fetch: options.fetch ?? http.fetch,
       logger,
       ...(options.now ? { now: options.now } : {}),
@@ -328,6 +330,18 @@ export async function createApp(options: CreateAppOptions): Promise<App> {
       await http.close();
     },
   };
+}
+
+/**
+ * A client of `/sse` asks for tokens for the SSE endpoint's resource (RFC 8707): when the
+ * audiences are resource URLs (they name `resource_server_url`), that one is accepted too, on
+ * both endpoints (one server, one set of tools).
+ */
+function withSseAudience(auth: AuthorizationSettings, resource: string): AuthorizationSettings {
+  const audiences = auth.expected_audiences;
+  const sse = sseResourceOf(resource);
+  if (!audiences.includes(resource) || audiences.includes(sse)) return auth;
+  return { ...auth, expected_audiences: [...audiences, sse] };
 }
 
 /**

@@ -41,6 +41,11 @@ export interface DevAuthorizationServerOptions {
    */
   readonly resources: readonly string[];
   /**
+   * The resource (one of {@link resources}) of requests that name none (RFC 8707 §2). Default:
+   * the only resource, when there is one; else such requests get no JWT.
+   */
+  readonly defaultResource?: string;
+  /**
    * The scopes the resources know, advertised in `scopes_supported` next to `openid` and
    * `offline_access`. Default `['mcp:tools']`.
    */
@@ -113,6 +118,12 @@ export async function startDevAuthorizationServer(
   const accessTokenTtlSeconds = options.accessTokenTtlSeconds ?? 3600;
   const logger = options.logger ?? silentLogger;
   validate(options.resources, scopes, port, accessTokenTtlSeconds, devUser);
+  if (
+    options.defaultResource !== undefined &&
+    !options.resources.includes(options.defaultResource)
+  ) {
+    throw new TypeError('defaultResource must be one of resources.');
+  }
   const bindHost = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
   if (!isLoopback(bindHost) && options.allowRemote !== true) {
     throw new Error(
@@ -140,6 +151,7 @@ export async function startDevAuthorizationServer(
     provider = await createDevProvider({
       issuer,
       resources: options.resources,
+      ...(options.defaultResource ? { defaultResource: options.defaultResource } : {}),
       scopes,
       accessTokenTtlSeconds,
       introspectionClient,
