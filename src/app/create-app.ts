@@ -11,13 +11,14 @@
  *
  * @module
  */
-import { createServer, type Server as HttpServer } from 'node:http';
+import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { providerProfiles } from '../config/providers.js';
 import type { AuthorizationSettings } from '../config/schema/authorization.js';
 import type { Settings } from '../config/schema/settings.js';
 import { CredentialProfiles } from '../credentials/profiles.js';
 import type { FetchLike } from '../fetch.js';
+import { createHttpServer, type RequestTimeouts } from '../http-server.js';
 import { type Logger, silentLogger } from '../logger.js';
 import type { TokenManager } from '../oauth/token-manager.js';
 import { BearerGuard } from '../server/guard.js';
@@ -68,6 +69,8 @@ export interface ListenOptions {
   readonly host?: string;
   /** Default 8000; 0 picks a free port. */
   readonly port?: number;
+  /** How long a client may take to send a request. Default: headers 10 s, whole request 30 s. */
+  readonly timeouts?: RequestTimeouts;
 }
 
 /** A listening app. */
@@ -280,7 +283,7 @@ export async function createApp(options: CreateAppOptions): Promise<App> {
       });
       // Slow senders may not hold a connection: headers within 10 s, the whole request within 30 s
       // (an SSE stream's response may last; its request does not).
-      const server = createServer({ headersTimeout: 10_000, requestTimeout: 30_000 }, handler);
+      const server = createHttpServer(handler, listenOptions.timeouts);
       await new Promise<void>((done, fail) => {
         server.once('error', fail);
         server.listen(port, host, () => {
