@@ -21,6 +21,7 @@ import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createApp } from '../../src/app/create-app.js';
 import { settingsSchema } from '../../src/config/schema/settings.js';
+import { resourceMetadataUrl, sseResourceOf } from '../../src/server/metadata.js';
 import { type RunningCli, runCli, startCli, tempTree } from '../helpers/cli.js';
 import { followAuthorization } from '../support/browser.js';
 import { freePort, waitFor } from '../support/net.js';
@@ -242,6 +243,17 @@ describe('the response contract on /sse and /messages (security.md §0.1)', () =
     }
   });
 
+  test('a valid token only in the query is ignored on /sse: 401 without error (IN-07)', async () => {
+    const response = await raw(`${served.origin}/sse?access_token=${forSse.accessToken}`, {
+      headers: { accept: 'text/event-stream' },
+    });
+    expect(response.status).toBe(401);
+    expect(challengeParams(response.headers['www-authenticate'])).toEqual({
+      resource_metadata: ssePrm,
+      scope: 'mcp:tools',
+    });
+  });
+
   test('malformed (C400) and bad tokens (C401) name the /sse metadata too', async () => {
     for (const kind of ['sse', 'messages'] as const) {
       const malformed = await hit(kind, {
@@ -351,5 +363,17 @@ describe('the response contract on /sse and /messages (security.md §0.1)', () =
     const challenged = await raw(`${open}/sse`, { headers: spoof });
     expect(challenged.status).toBe(401);
     expect(challengeParams(challenged.headers['www-authenticate']).resource_metadata).toBe(ssePrm);
+  });
+});
+
+describe('sseResourceOf', () => {
+  test('the last path segment becomes sse; prefix, root and trailing slash kept apart', () => {
+    expect(sseResourceOf('https://agent.example/mcp')).toBe('https://agent.example/sse');
+    expect(sseResourceOf('https://agent.example/team/mcp')).toBe('https://agent.example/team/sse');
+    expect(sseResourceOf('https://agent.example/team/mcp/')).toBe('https://agent.example/team/sse');
+    expect(sseResourceOf('https://agent.example')).toBe('https://agent.example/sse');
+    expect(resourceMetadataUrl(sseResourceOf('https://agent.example/team/mcp'))).toBe(
+      'https://agent.example/.well-known/oauth-protected-resource/team/sse',
+    );
   });
 });
