@@ -63,6 +63,8 @@ export type { CredentialProfilesOptions } from './credentials/profiles.js';
 export { CredentialProfiles } from './credentials/profiles.js';
 export type { McpAgentErrorCode, McpAgentErrorOptions } from './errors.js';
 export { AuthorizationRequiredError, isMcpAgentError, McpAgentError } from './errors.js';
+export type { RequestTimeouts } from './http-server.js';
+export { createHttpServer, DEFAULT_REQUEST_TIMEOUTS } from './http-server.js';
 export type { Logger } from './logger.js';
 export { silentLogger } from './logger.js';
 export type { AuthFetch, TokenSource } from './oauth/auth-fetch.js';
@@ -139,6 +141,7 @@ export {
   metadataPaths,
   protectedResourceMetadata,
   resourceMetadataUrl,
+  sseResourceOf,
 } from './server/metadata.js';
 export type { VerificationCacheOptions } from './server/verification-cache.js';
 export { VerificationCache } from './server/verification-cache.js';

@@ -11,12 +11,14 @@
  *
  * @module
  */
-import { createServer, type Server as HttpServer } from 'node:http';
+import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { providerProfiles } from '../config/providers.js';
+import type { AuthorizationSettings } from '../config/schema/authorization.js';
 import type { Settings } from '../config/schema/settings.js';
 import { CredentialProfiles } from '../credentials/profiles.js';
 import type { FetchLike } from '../fetch.js';
+import { createHttpServer, type RequestTimeouts } from '../http-server.js';
 import { type Logger, silentLogger } from '../logger.js';
 import type { TokenManager } from '../oauth/token-manager.js';
 import { BearerGuard } from '../server/guard.js';
@@ -27,6 +29,7 @@ import {
   type ProtectedResourceMetadata,
   protectedResourceMetadata,
   resourceMetadataUrl,
+  sseResourceOf,
 } from '../server/metadata.js';
 import { VerificationCache } from '../server/verification-cache.js';
 import { ConfiguredVerifier } from '../server/verifiers/configured.js';
@@ -66,6 +69,8 @@ export interface ListenOptions {
   readonly host?: string;
   /** Default 8000; 0 picks a free port. */
   readonly port?: number;
+  /** How long a client may take to send a request. Default: headers 10 s, whole request 30 s. */
+  readonly timeouts?: RequestTimeouts;
 }
 
 /** A listening app. */
@@ -169,7 +174,7 @@ export async function createApp(options: CreateAppOptions): Promise<App> {
   let shared: KeyValueStore | undefined;
   if (auth) {
     const resource = auth.resource_server_url as string;
-    verifier = new ConfiguredVerifier(auth, {
+    verifier = new ConfiguredVerifier(withSseAudience(auth, resource), {
       fetch: options.fetch ?? http.fetch,
       logger,
       ...(options.now ? { now: options.now } : {}),
@@ -278,7 +283,7 @@ export async function createApp(options: CreateAppOptions): Promise<App> {
       });
       // Slow senders may not hold a connection: headers within 10 s, the whole request within 30 s
       // (an SSE stream's response may last; its request does not).
-      const server = createServer({ headersTimeout: 10_000, requestTimeout: 30_000 }, handler);
+      const server = createHttpServer(handler, listenOptions.timeouts);
       await new Promise<void>((done, fail) => {
         server.once('error', fail);
         server.listen(port, host, () => {
@@ -328,6 +333,18 @@ export async function createApp(options: CreateAppOptions): Promise<App> {
       await http.close();
     },
   };
+}
+
+/**
+ * A client of `/sse` asks for tokens for the SSE endpoint's resource (RFC 8707): when the
+ * audiences are resource URLs (they name `resource_server_url`), that one is accepted too, on
+ * both endpoints (one server, one set of tools).
+ */
+function withSseAudience(auth: AuthorizationSettings, resource: string): AuthorizationSettings {
+  const audiences = auth.expected_audiences;
+  const sse = sseResourceOf(resource);
+  if (!audiences.includes(resource) || audiences.includes(sse)) return auth;
+  return { ...auth, expected_audiences: [...audiences, sse] };
 }
 
 /**

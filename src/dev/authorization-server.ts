@@ -18,8 +18,9 @@
  */
 
 import { randomBytes } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { isIP } from 'node:net';
+import { createHttpServer, type RequestTimeouts } from '../http-server.js';
 import { type Logger, silentLogger } from '../logger.js';
 import { handleInteraction, isInteractionPath, sendPage, USER_NAME } from './interactions.js';
 import { errorPage } from './pages.js';
@@ -34,12 +35,19 @@ export interface DevAuthorizationServerOptions {
   readonly host?: string;
   /** The port. Default 8001; 0 picks a free one (read it from the returned `issuer`). */
   readonly port?: number;
+  /** How long a client may take to send a request. Default: headers 10 s, whole request 30 s. */
+  readonly timeouts?: RequestTimeouts;
   /**
    * The app's resource URLs (absolute, no fragment). Access tokens requested for one of them are
    * JWTs with that URL as `aud`; any other `resource` is refused with `invalid_target`. When there
    * is exactly one, requests that name no resource get a token for it.
    */
   readonly resources: readonly string[];
+  /**
+   * The resource (one of {@link resources}) of requests that name none (RFC 8707 §2). Default:
+   * the only resource, when there is one; else such requests get no JWT.
+   */
+  readonly defaultResource?: string;
   /**
    * The scopes the resources know, advertised in `scopes_supported` next to `openid` and
    * `offline_access`. Default `['mcp:tools']`.
@@ -113,6 +121,12 @@ export async function startDevAuthorizationServer(
   const accessTokenTtlSeconds = options.accessTokenTtlSeconds ?? 3600;
   const logger = options.logger ?? silentLogger;
   validate(options.resources, scopes, port, accessTokenTtlSeconds, devUser);
+  if (
+    options.defaultResource !== undefined &&
+    !options.resources.includes(options.defaultResource)
+  ) {
+    throw new TypeError('defaultResource must be one of resources.');
+  }
   const bindHost = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
   if (!isLoopback(bindHost) && options.allowRemote !== true) {
     throw new Error(
@@ -120,7 +134,7 @@ export async function startDevAuthorizationServer(
     );
   }
 
-  const http = createServer();
+  const http = createHttpServer(undefined, options.timeouts);
   let handler: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
   http.on('request', (req: IncomingMessage, res: ServerResponse) => {
     if (handler) handler(req, res);
@@ -140,6 +154,7 @@ export async function startDevAuthorizationServer(
     provider = await createDevProvider({
       issuer,
       resources: options.resources,
+      ...(options.defaultResource ? { defaultResource: options.defaultResource } : {}),
       scopes,
       accessTokenTtlSeconds,
       introspectionClient,
@@ -256,12 +271,7 @@ function validate(
   }
 }
 
-function listen(
-  http: ReturnType<typeof createServer>,
-  host: string,
-  port: number,
-  shownHost: string,
-): Promise<void> {
+function listen(http: Server, host: string, port: number, shownHost: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (error: NodeJS.ErrnoException) => {
       http.off('listening', onListening);
@@ -282,7 +292,7 @@ function listen(
   });
 }
 
-function closeServer(http: ReturnType<typeof createServer>): Promise<void> {
+function closeServer(http: Server): Promise<void> {
   return new Promise((resolve) => {
     if (!http.listening) {
       resolve();

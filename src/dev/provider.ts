@@ -33,6 +33,8 @@ export interface DevProviderSettings {
   readonly issuer: string;
   /** Absolute resource URLs; each gets JWT access tokens with itself as `aud`. */
   readonly resources: readonly string[];
+  /** The resource of requests that name none. Default: the only resource, when there is one. */
+  readonly defaultResource?: string;
   /** Scopes a resource can be granted. */
   readonly scopes: readonly string[];
   /** Lifetime of access tokens (and client-credentials tokens), in seconds. */
@@ -59,7 +61,8 @@ const TTL = {
 /** A configured oidc-provider for {@link DevProviderSettings}, not yet listening. */
 export async function createDevProvider(settings: DevProviderSettings): Promise<Provider> {
   const { resources, scopes, accessTokenTtlSeconds: ttl, logger } = settings;
-  const defaultResource = resources.length === 1 ? resources[0] : undefined;
+  const defaultResource =
+    settings.defaultResource ?? (resources.length === 1 ? resources[0] : undefined);
 
   const resourceServer = (indicator: string): ResourceServer => {
     const audience = resources.find((resource) => sameResource(resource, indicator));

@@ -104,8 +104,14 @@ export class BearerGuard {
     return { kind: 'insufficient-scope', scopes: needed };
   }
 
-  /** The HTTP answer for `rejection`. */
-  response(rejection: Rejection): RejectionResponse {
-    return rejectionResponse(rejection, this.#context);
+  /**
+   * The HTTP answer for `rejection`, naming `resourceMetadataUrl` when given (the metadata of the
+   * endpoint that was called, RFC 9728 §5.1), else the configured one.
+   */
+  response(rejection: Rejection, resourceMetadataUrl?: string): RejectionResponse {
+    return rejectionResponse(
+      rejection,
+      resourceMetadataUrl === undefined ? this.#context : { ...this.#context, resourceMetadataUrl },
+    );
   }
 }

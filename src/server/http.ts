@@ -1,7 +1,8 @@
 /**
  * The agent's HTTP front (node:http): the protected-resource metadata (RFC 9728), the MCP
  * Streamable HTTP endpoint (`/mcp`) and the legacy SSE endpoints (`/sse`, `/messages`), each MCP
- * request authenticated by the {@link BearerGuard} first. Tool scopes are checked before the
+ * request authenticated by the {@link BearerGuard} first. Each endpoint is a resource with its
+ * own metadata document, which its challenges name (`/sse` and `/messages`: the `/sse` one). Tool scopes are checked before the
  * request reaches the MCP server, so a missing one is an HTTP 403 `insufficient_scope` the
  * client can step up on. A session belongs to the principal (`iss` + `sub`) that opened it:
  * another principal's token on it finds no session (404); the same principal with a refreshed
@@ -21,7 +22,15 @@ import type { BearerGuard } from './guard.js';
 import type { HostCheck } from './host-check.js';
 import { CALLER, type CallerIdentity, principalOf } from './identity.js';
 import { createMcpServer, type ServerInfo, type ToolCatalog } from './mcp-server.js';
-import { metadataPaths, metadataResponse, type ProtectedResourceMetadata } from './metadata.js';
+import {
+  metadataPaths,
+  metadataResponse,
+  type ProtectedResourceMetadata,
+  resourceMetadataUrl,
+  SSE_MESSAGES_PATH,
+  SSE_PATH,
+  sseResourceOf,
+} from './metadata.js';
 
 /** Options of {@link createMcpHttpHandler}. */
 export interface McpHttpHandlerOptions {
@@ -29,7 +38,10 @@ export interface McpHttpHandlerOptions {
   readonly info: ServerInfo;
   /** Authorization; `undefined` serves everyone (authorization off). */
   readonly guard?: BearerGuard | undefined;
-  /** The RFC 9728 document, served when `guard` is set. */
+  /**
+   * The RFC 9728 document of the MCP endpoint, served when `guard` is set. The legacy SSE
+   * endpoint gets the same one with its own `resource` ({@link sseResourceOf}).
+   */
   readonly metadata?: ProtectedResourceMetadata | undefined;
   /** The Streamable HTTP endpoint's path. Default `/mcp`. */
   readonly mcpPath?: string;
@@ -162,13 +174,29 @@ function authInfoOf(identity: CallerIdentity): NonNullable<AuthedRequest['auth']
   };
 }
 
+/**
+ * The metadata documents by path: the MCP endpoint's at its path-inserted and root URLs, the
+ * legacy SSE endpoint's (the same, for its own `resource`) at its path-inserted URL.
+ */
+function metadataDocuments(
+  metadata: ProtectedResourceMetadata | undefined,
+): Map<string, ProtectedResourceMetadata> {
+  const documents = new Map<string, ProtectedResourceMetadata>();
+  if (!metadata) return documents;
+  const sse = { ...metadata, resource: sseResourceOf(metadata.resource) };
+  documents.set(new URL(resourceMetadataUrl(sse.resource)).pathname, sse);
+  for (const path of metadataPaths(metadata.resource)) documents.set(path, metadata);
+  return documents;
+}
+
 /** The request listener serving the agent over HTTP. */
 export function createMcpHttpHandler(options: McpHttpHandlerOptions): McpHttpHandler {
   const mcpPath = options.mcpPath ?? '/mcp';
   const maxBody = options.maxBodyBytes ?? 4 * 1024 * 1024;
-  const metadataAt = new Set(
-    options.guard && options.metadata ? metadataPaths(options.metadata.resource) : [],
-  );
+  const documents = metadataDocuments(options.guard ? options.metadata : undefined);
+  const sseMetadataUrl = options.metadata
+    ? resourceMetadataUrl(sseResourceOf(options.metadata.resource))
+    : undefined;
   const sessions = new Map<string, Session>();
   const logger = options.logger;
   const now = options.now ?? Date.now;
@@ -207,10 +235,12 @@ export function createMcpHttpHandler(options: McpHttpHandlerOptions): McpHttpHan
   );
   sweeper.unref();
 
+  /** Who calls, or `undefined` once refused with a challenge naming `metadataUrl`. */
   async function authenticate(
     req: IncomingMessage,
     res: ServerResponse,
     url: URL,
+    metadataUrl: string | undefined,
   ): Promise<{ identity: CallerIdentity | undefined } | undefined> {
     const guard = options.guard;
     if (!guard) return { identity: undefined };
@@ -219,7 +249,7 @@ export function createMcpHttpHandler(options: McpHttpHandlerOptions): McpHttpHan
       queryHasToken: url.searchParams.has('access_token'),
     });
     if (result.ok) return { identity: result.identity };
-    const response = guard.response(result.rejection);
+    const response = guard.response(result.rejection, metadataUrl);
     send(res, response.status, response.headers, response.body);
     return undefined;
   }
@@ -229,13 +259,14 @@ export function createMcpHttpHandler(options: McpHttpHandlerOptions): McpHttpHan
     res: ServerResponse,
     identity: CallerIdentity | undefined,
     body: unknown,
+    metadataUrl?: string,
   ): boolean {
     const guard = options.guard;
     if (!guard || !identity) return true;
     for (const name of calledTools(body)) {
       const rejection = guard.authorize(identity, options.catalog.scopesFor(name));
       if (rejection) {
-        const response = guard.response(rejection);
+        const response = guard.response(rejection, metadataUrl);
         send(res, response.status, response.headers, response.body);
         return false;
       }
@@ -350,7 +381,7 @@ export function createMcpHttpHandler(options: McpHttpHandlerOptions): McpHttpHan
     // The SDK names SSE sessions with a UUID (122 random bits); ours adds 192 more, and a message
     // must carry both.
     const id = `sse:${randomBytes(24).toString('base64url')}`;
-    const transport = new SSEServerTransport(`/messages?s=${id.slice(4)}`, res);
+    const transport = new SSEServerTransport(`${SSE_MESSAGES_PATH}?s=${id.slice(4)}`, res);
     const session: Session = { kind: 'sse', principal, server, transport, lastUsed: now() };
     sessions.set(id, session);
     res.on('close', () => {
@@ -375,7 +406,7 @@ export function createMcpHttpHandler(options: McpHttpHandlerOptions): McpHttpHan
     }
     const body = await readJson(req, res);
     if (body === undefined) return;
-    if (!checkToolScopes(res, identity, body)) return;
+    if (!checkToolScopes(res, identity, body, sseMetadataUrl)) return;
     if (identity) req.auth = authInfoOf(identity);
     const transport = session.transport as SSEServerTransport;
     await transport.handlePostMessage(req, res, body);
@@ -383,7 +414,8 @@ export function createMcpHttpHandler(options: McpHttpHandlerOptions): McpHttpHan
 
   async function route(req: AuthedRequest, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://mcp-agent.invalid');
-    const isMetadata = metadataAt.has(url.pathname);
+    const document = documents.get(url.pathname);
+    const isMetadata = document !== undefined;
     // The metadata is public and meant to be read cross-origin (a browser-based client such as
     // the MCP Inspector): only its Host is checked.
     const origin = isMetadata ? undefined : req.headers.origin;
@@ -396,8 +428,8 @@ export function createMcpHttpHandler(options: McpHttpHandlerOptions): McpHttpHan
       );
       return;
     }
-    if (isMetadata && options.metadata) {
-      const answer = metadataResponse(req.method ?? 'GET', options.metadata);
+    if (document) {
+      const answer = metadataResponse(req.method ?? 'GET', document);
       send(res, answer.status, answer.headers, answer.body);
       return;
     }
@@ -410,8 +442,8 @@ export function createMcpHttpHandler(options: McpHttpHandlerOptions): McpHttpHan
       return;
     }
     const isMcp = url.pathname === mcpPath;
-    const isSse = url.pathname === '/sse' && req.method === 'GET';
-    const isMessage = url.pathname === '/messages' && req.method === 'POST';
+    const isSse = url.pathname === SSE_PATH && req.method === 'GET';
+    const isMessage = url.pathname === SSE_MESSAGES_PATH && req.method === 'POST';
     if (!isMcp && !isSse && !isMessage) {
       send(
         res,
@@ -421,7 +453,9 @@ export function createMcpHttpHandler(options: McpHttpHandlerOptions): McpHttpHan
       );
       return;
     }
-    const authenticated = await authenticate(req, res, url);
+    // Each endpoint's challenge names its own metadata: a client compares its `resource` with
+    // the URL it called (RFC 9728 §3.3), `/sse` for the legacy transport and its messages.
+    const authenticated = await authenticate(req, res, url, isMcp ? undefined : sseMetadataUrl);
     if (!authenticated) return;
     const { identity } = authenticated;
     if (isMcp) await streamable(req, res, identity);

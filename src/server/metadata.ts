@@ -3,6 +3,7 @@
  * document, where it is served (the path-inserted well-known URL of §3.1, and the root one for
  * clients that only try that), and its HTTP answers. Built from configuration only, never from the
  * request's `Host` or `X-Forwarded-*` (§7.3: a client compares `resource` with the URL it called).
+ * The legacy SSE endpoint is a resource of its own ({@link sseResourceOf}), with its own document.
  *
  * @module
  */
@@ -19,11 +20,31 @@ export interface ProtectedResourceMetadata {
 
 const WELL_KNOWN = '/.well-known/oauth-protected-resource';
 
+/** Where the legacy SSE stream is served; its messages go to {@link SSE_MESSAGES_PATH}. */
+export const SSE_PATH = '/sse';
+
+/** Where the messages of a legacy SSE session are posted. */
+export const SSE_MESSAGES_PATH = '/messages';
+
 /** The metadata URL for `resource` (RFC 9728 §3.1: the well-known segment before the path). */
 export function resourceMetadataUrl(resource: string): string {
   const url = new URL(resource);
   const path = url.pathname === '/' ? '' : url.pathname.replace(/\/$/, '');
   return `${url.origin}${WELL_KNOWN}${path}`;
+}
+
+/**
+ * The resource identifier of the legacy SSE endpoint served beside the MCP endpoint `resource`:
+ * its last path segment replaced by `sse` (`https://h/agent/mcp` → `https://h/agent/sse`). A
+ * client of `/sse` names this resource (RFC 8707), and the metadata it reads there must too
+ * (RFC 9728 §3.3).
+ */
+export function sseResourceOf(resource: string): string {
+  const url = new URL(resource);
+  url.pathname = url.pathname.replace(/\/+$/, '').replace(/\/[^/]*$/, '') + SSE_PATH;
+  url.search = '';
+  url.hash = '';
+  return url.href;
 }
 
 /** The paths the metadata is served at: the path-inserted one, and the root one. */

@@ -39,6 +39,45 @@ export async function runCli(
   return { code, stdout, stderr };
 }
 
+/** A long-running CLI command in process (`serve`, `dev`): its output so far, and how to stop it. */
+export interface RunningCli {
+  stdout(): string;
+  stderr(): string;
+  /** Ask it to stop (as Ctrl-C does); its exit code. */
+  stop(): Promise<number>;
+  readonly done: Promise<number>;
+}
+
+/** Start the CLI in process with captured output; it runs until {@link RunningCli.stop}. */
+export function startCli(
+  argv: string[],
+  options: { cwd: string; env?: Record<string, string>; homeDir?: string },
+): RunningCli {
+  let out = '';
+  let err = '';
+  let release = () => {};
+  const stop = new Promise<void>((done) => {
+    release = done;
+  });
+  const done = run(argv, {
+    stdout: { write: (text: string) => (out += text) },
+    stderr: { write: (text: string) => (err += text) },
+    env: options.env ?? {},
+    cwd: options.cwd,
+    homeDir: options.homeDir ?? join(options.cwd, '.home-that-does-not-exist'),
+    stop,
+  });
+  return {
+    stdout: () => out,
+    stderr: () => err,
+    done,
+    stop: () => {
+      release();
+      return done;
+    },
+  };
+}
+
 /** A temporary directory tree, removed by `cleanup()`. */
 export function tempTree(files: Record<string, string> = {}): {
   dir: string;

@@ -9,121 +9,23 @@ import { fileURLToPath } from 'node:url';
 import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import type {
-  OAuthClientInformationMixed,
-  OAuthClientMetadata,
-  OAuthTokens,
-} from '@modelcontextprotocol/sdk/shared/auth.js';
+import type { OAuthClientInformationMixed } from '@modelcontextprotocol/sdk/shared/auth.js';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { run } from '../../src/cli/run.js';
-import { followAuthorization } from '../support/browser.js';
+import { type RunningCli, startCli } from '../helpers/cli.js';
 import { waitFor } from '../support/net.js';
-import { REDIRECT_URI, textOf } from './serve-support.js';
+import { TestOAuthProvider } from '../support/sdk-oauth-provider.js';
+import { textOf } from './serve-support.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const CONFIG = ['--config', 'examples/agent/mcp_agent.config.yaml'];
 const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root' };
 
-/** A long-running CLI command in process: its output so far, and how to stop it. */
-interface Running {
-  stdout(): string;
-  stderr(): string;
-  stop(): Promise<number>;
-  readonly done: Promise<number>;
-}
-
-function startCommand(argv: string[]): Running {
-  let out = '';
-  let err = '';
-  let release = () => {};
-  const stop = new Promise<void>((done) => {
-    release = done;
-  });
-  const done = run(argv, {
-    stdout: { write: (text: string) => (out += text) },
-    stderr: { write: (text: string) => (err += text) },
-    env,
-    cwd: root,
-    homeDir: `${root}/.home-that-does-not-exist`,
-    stop,
-  });
-  return {
-    stdout: () => out,
-    stderr: () => err,
-    done,
-    stop: () => {
-      release();
-      return done;
-    },
-  };
-}
-
-/** The provider of the test: everything in memory; the "browser" is test/support/browser.ts. */
-class TestOAuthProvider {
-  client: OAuthClientInformationMixed | undefined;
-  saved: OAuthTokens | undefined;
-  verifier = '';
-  readonly authorizationUrls: URL[] = [];
-  code: string | undefined;
-  /** Where the last authorization ended (the redirect URI with `code` or `error`). */
-  lastRedirect: URL | undefined;
-
-  get redirectUrl(): string {
-    return REDIRECT_URI;
-  }
-
-  get clientMetadata(): OAuthClientMetadata {
-    return {
-      client_name: 'SDK interop test',
-      redirect_uris: [REDIRECT_URI],
-      grant_types: ['authorization_code', 'refresh_token'],
-      response_types: ['code'],
-      token_endpoint_auth_method: 'none',
-    };
-  }
-
-  clientInformation() {
-    return this.client;
-  }
-
-  saveClientInformation(info: OAuthClientInformationMixed) {
-    this.client = info;
-  }
-
-  tokens() {
-    return this.saved;
-  }
-
-  saveTokens(tokens: OAuthTokens) {
-    this.saved = tokens;
-  }
-
-  async redirectToAuthorization(url: URL) {
-    this.authorizationUrls.push(url);
-    const result = await followAuthorization(url, { stopAtRedirectUri: REDIRECT_URI });
-    this.lastRedirect = result.finalUrl;
-    this.code = result.finalUrl.searchParams.get('code') ?? undefined;
-  }
-
-  saveCodeVerifier(verifier: string) {
-    this.verifier = verifier;
-  }
-
-  codeVerifier() {
-    return this.verifier;
-  }
-
-  /** The code of the last authorization, once. */
-  takeCode(): string {
-    const code = this.code;
-    this.code = undefined;
-    if (!code) throw new Error('no authorization code');
-    return code;
-  }
+function startCommand(argv: string[]): RunningCli {
+  return startCli(argv, { cwd: root, env, homeDir: `${root}/.home-that-does-not-exist` });
 }
 
 describe('mcp-agent dev with the SDK client doing the whole OAuth flow', () => {
-  let cli: Running;
+  let cli: RunningCli;
   let printed: { url: string; issuer: string; resource: string };
   const mainProvider = new TestOAuthProvider();
   const clients: Client[] = [];

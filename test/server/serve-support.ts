@@ -291,7 +291,9 @@ export async function startServedApp(options: ServedAppOptions = {}): Promise<Se
   const resource = `http://127.0.0.1:${port}/mcp`;
   const as = await startDevAuthorizationServer({
     port: 0,
-    resources: [resource],
+    // As `mcp-agent dev`: the legacy SSE endpoint is a resource too.
+    resources: [resource, `http://127.0.0.1:${port}/sse`],
+    defaultResource: resource,
     scopes: ['mcp:tools', 'mcp:admin'],
   });
   const down = options.downstream

@@ -15,6 +15,7 @@ import { authorizationSchema } from '../../config/schema/authorization.js';
 import type { Settings } from '../../config/schema/settings.js';
 import { McpAgentError } from '../../errors.js';
 import { isLoopbackBind } from '../../server/host-check.js';
+import { sseResourceOf } from '../../server/metadata.js';
 import type { CliIo, GlobalOptions, Output } from '../io.js';
 import { cliLogger } from '../logger.js';
 import { VERSION } from '../version.js';
@@ -175,7 +176,9 @@ export async function dev(
   const { startDevAuthorizationServer } = await import('../../dev/authorization-server.js');
   const issuerServer = await startDevAuthorizationServer({
     port: devOptions.issuerPort ?? 8001,
-    resources: [resource],
+    // Clients of the legacy SSE endpoint ask for tokens for its own resource (RFC 8707).
+    resources: [resource, sseResourceOf(resource)],
+    defaultResource: resource,
     scopes: [...new Set(scopes)],
     autoApprove: devOptions.autoApprove === true,
     ...(devOptions.devUser ? { devUser: devOptions.devUser } : {}),
