@@ -1,0 +1,140 @@
+/**
+ * Our library and CLI log in to a FastMCP (TypeScript) server protected by its OAuth proxy, with
+ * the plain config a user writes: discovery (its 401 names the root metadata document, whose
+ * `resource` is the origin), registration at the proxy, PKCE login through its consent page and
+ * the upstream oidc-provider, tools listed and called, and a refresh.
+ */
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { runCli, tempTree } from '../helpers/cli.js';
+import {
+  headlessConsent,
+  makeDue,
+  openManager,
+  openRegistryWith,
+  resultText,
+  tokenRequests,
+} from '../oauth/harness.js';
+import { manualClock } from '../support/clock.js';
+import { loadConfig } from '../support/config.js';
+import { freePort } from '../support/net.js';
+import { type FastMcpPeer, startFastMcpPeer } from './support/fastmcp-peer.js';
+import { recordingFetch } from './support/recording-fetch.js';
+
+let peer: FastMcpPeer;
+const cleanups: (() => unknown)[] = [];
+
+beforeAll(async () => {
+  peer = await startFastMcpPeer();
+});
+
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+afterAll(async () => {
+  await peer?.close();
+});
+
+/** The config a user writes for the server, plus a test's own loopback port and token file. */
+function configYaml(port: number): string {
+  return `
+mcp:
+  servers:
+    fastmcp:
+      transport: streamable_http
+      url: ${peer.url}
+      auth:
+        oauth:
+          enabled: true
+oauth:
+  loopback_ports: [${port}]
+  token_store:
+    backend: file
+    path: ./tokens.json
+`;
+}
+
+describe('FastMCP (OAuth proxy in front of oidc-provider)', () => {
+  test('library: discovery from the root document, DCR at the proxy, PKCE login, tools, refresh', async () => {
+    const loaded = loadConfig(configYaml(await freePort()));
+    cleanups.push(loaded.cleanup);
+    const clock = manualClock(Date.now());
+    const consent = headlessConsent({ browse: (url) => peer.approve(url) });
+    const http = recordingFetch();
+    const { tokens } = openManager(loaded.settings, cleanups, {
+      consent,
+      now: clock.now,
+      fetch: http.fetch,
+      cwd: loaded.dir,
+    });
+    const registry = openRegistryWith(loaded.settings, tokens, cleanups);
+    const connection = await registry.connect('fastmcp');
+    const names = (await connection.listTools()).map((tool) => tool.name);
+    expect(names).toEqual(expect.arrayContaining(['whoami', 'echo']));
+    const whoami = JSON.parse(resultText(await connection.callTool('whoami', {})));
+    expect(whoami).toEqual({ sub: 'alice', aud: peer.origin });
+    expect(resultText(await connection.callTool('echo', { text: 'hello' }))).toBe('hello');
+    expect(consent.log.browserErrors).toEqual([]);
+    expect(consent.log.outcomes).toEqual(['ok']);
+
+    // Discovery took the root document the challenge named; registration and the code grant
+    // went to FastMCP's proxy, with PKCE (S256) and the origin as resource.
+    expect(http.log.map((entry) => `${entry.method} ${entry.path}`)).toEqual(
+      expect.arrayContaining([
+        'GET /.well-known/oauth-protected-resource',
+        'GET /.well-known/oauth-authorization-server',
+        'POST /oauth/register',
+        'POST /oauth/token',
+      ]),
+    );
+    const authorization = consent.log.urls[0];
+    expect(authorization?.origin).toBe(peer.origin);
+    expect(authorization?.pathname).toBe('/oauth/authorize');
+    expect(authorization?.searchParams.get('code_challenge_method')).toBe('S256');
+    expect(authorization?.searchParams.get('resource')).toBe(peer.origin);
+    expect(tokenRequests(peer.upstream.requests, 'authorization_code')).toHaveLength(1);
+
+    // An hour later on the client's clock: the token is refreshed (FastMCP refreshes upstream).
+    const upstreamRefreshes = tokenRequests(peer.upstream.requests, 'refresh_token').length;
+    clock.advance(2 * 3600_000);
+    const again = JSON.parse(resultText(await connection.callTool('whoami', {})));
+    expect(again.sub).toBe('alice');
+    expect(http.log.filter((entry) => entry.grantType === 'refresh_token')).toHaveLength(1);
+    expect(tokenRequests(peer.upstream.requests, 'refresh_token')).toHaveLength(
+      upstreamRefreshes + 1,
+    );
+    expect(consent.log.urls).toHaveLength(1);
+  });
+
+  test('CLI: auth login, then tools call in a new run, then a refresh when the token is due', async () => {
+    const tree = tempTree({ 'mcp_agent.config.yaml': configYaml(await freePort()) });
+    cleanups.push(tree.cleanup);
+    const login = await runCli(['auth', 'login', 'fastmcp'], {
+      cwd: tree.dir,
+      openBrowser: async (url) => {
+        await peer.approve(url);
+        return true;
+      },
+    });
+    expect(`${login.stdout}${login.stderr}`).toContain('Logged in to "fastmcp"');
+    expect(login.code).toBe(0);
+
+    const list = await runCli(['tools', 'list', 'fastmcp'], { cwd: tree.dir });
+    expect(list.code).toBe(0);
+    expect(`${list.stdout}${list.stderr}`).toMatch(/whoami/);
+
+    const call = await runCli(['tools', 'call', 'fastmcp', 'whoami'], { cwd: tree.dir });
+    expect(`${call.stdout}${call.stderr}`).toContain('"sub":"alice"');
+    expect(call.code).toBe(0);
+
+    const before = tokenRequests(peer.upstream.requests, 'refresh_token').length;
+    makeDue(join(tree.dir, 'tokens.json'));
+    const refreshed = await runCli(['tools', 'call', 'fastmcp', 'echo', '{"text":"again"}'], {
+      cwd: tree.dir,
+    });
+    expect(`${refreshed.stdout}${refreshed.stderr}`).toContain('again');
+    expect(refreshed.code).toBe(0);
+    expect(tokenRequests(peer.upstream.requests, 'refresh_token')).toHaveLength(before + 1);
+  });
+});
