@@ -4,21 +4,17 @@
  * `resource` is the origin), registration at the proxy, PKCE login through its consent page and
  * the upstream oidc-provider, tools listed and called, and a refresh.
  */
-import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import { runCli, tempTree } from '../helpers/cli.js';
 import {
   headlessConsent,
-  makeDue,
   openManager,
   openRegistryWith,
   resultText,
   tokenRequests,
 } from '../oauth/harness.js';
 import { manualClock } from '../support/clock.js';
-import { loadConfig } from '../support/config.js';
-import { freePort } from '../support/net.js';
 import { type FastMcpPeer, startFastMcpPeer } from './support/fastmcp-peer.js';
+import { cliRound, loadPeerConfig } from './support/peer-config.js';
 import { recordingFetch } from './support/recording-fetch.js';
 
 let peer: FastMcpPeer;
@@ -36,29 +32,9 @@ afterAll(async () => {
   await peer?.close();
 });
 
-/** The config a user writes for the server, plus a test's own loopback port and token file. */
-function configYaml(port: number): string {
-  return `
-mcp:
-  servers:
-    fastmcp:
-      transport: streamable_http
-      url: ${peer.url}
-      auth:
-        oauth:
-          enabled: true
-oauth:
-  loopback_ports: [${port}]
-  token_store:
-    backend: file
-    path: ./tokens.json
-`;
-}
-
 describe('FastMCP (OAuth proxy in front of oidc-provider)', () => {
   test('library: discovery from the root document, DCR at the proxy, PKCE login, tools, refresh', async () => {
-    const loaded = loadConfig(configYaml(await freePort()));
-    cleanups.push(loaded.cleanup);
+    const loaded = await loadPeerConfig('fastmcp', peer.url, cleanups);
     const clock = manualClock(Date.now());
     const consent = headlessConsent({ browse: (url) => peer.approve(url) });
     const http = recordingFetch();
@@ -107,34 +83,12 @@ describe('FastMCP (OAuth proxy in front of oidc-provider)', () => {
     expect(consent.log.urls).toHaveLength(1);
   });
 
-  test('CLI: auth login, then tools call in a new run, then a refresh when the token is due', async () => {
-    const tree = tempTree({ 'mcp_agent.config.yaml': configYaml(await freePort()) });
-    cleanups.push(tree.cleanup);
-    const login = await runCli(['auth', 'login', 'fastmcp'], {
-      cwd: tree.dir,
-      openBrowser: async (url) => {
-        await peer.approve(url);
-        return true;
-      },
+  test('CLI: auth login, tools list, tools call in new runs, then a refresh when the token is due', async () => {
+    await cliRound('fastmcp', peer.url, {
+      approve: (url) => peer.approve(url),
+      // FastMCP's own refresh grant refreshes upstream.
+      refreshes: () => tokenRequests(peer.upstream.requests, 'refresh_token').length,
+      cleanups,
     });
-    expect(`${login.stdout}${login.stderr}`).toContain('Logged in to "fastmcp"');
-    expect(login.code).toBe(0);
-
-    const list = await runCli(['tools', 'list', 'fastmcp'], { cwd: tree.dir });
-    expect(list.code).toBe(0);
-    expect(`${list.stdout}${list.stderr}`).toMatch(/whoami/);
-
-    const call = await runCli(['tools', 'call', 'fastmcp', 'whoami'], { cwd: tree.dir });
-    expect(`${call.stdout}${call.stderr}`).toContain('"sub":"alice"');
-    expect(call.code).toBe(0);
-
-    const before = tokenRequests(peer.upstream.requests, 'refresh_token').length;
-    makeDue(join(tree.dir, 'tokens.json'));
-    const refreshed = await runCli(['tools', 'call', 'fastmcp', 'echo', '{"text":"again"}'], {
-      cwd: tree.dir,
-    });
-    expect(`${refreshed.stdout}${refreshed.stderr}`).toContain('again');
-    expect(refreshed.code).toBe(0);
-    expect(tokenRequests(peer.upstream.requests, 'refresh_token')).toHaveLength(before + 1);
   });
 });
