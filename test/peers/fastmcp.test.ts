@@ -5,6 +5,7 @@
  * the upstream oidc-provider, tools listed and called, and a refresh.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { runCli, tempTree } from '../helpers/cli.js';
 import {
   headlessConsent,
   openManager,
@@ -13,8 +14,9 @@ import {
   tokenRequests,
 } from '../oauth/harness.js';
 import { manualClock } from '../support/clock.js';
+import { freePort } from '../support/net.js';
 import { type FastMcpPeer, startFastMcpPeer } from './support/fastmcp-peer.js';
-import { cliRound, loadPeerConfig } from './support/peer-config.js';
+import { cliRound, loadPeerConfig, peerConfigYaml } from './support/peer-config.js';
 import { recordingFetch } from './support/recording-fetch.js';
 
 let peer: FastMcpPeer;
@@ -81,6 +83,18 @@ describe('FastMCP (OAuth proxy in front of oidc-provider)', () => {
       upstreamRefreshes + 1,
     );
     expect(consent.log.urls).toHaveLength(1);
+  });
+
+  test('doctor: discovery finds the root document and names the resource as it is sent', async () => {
+    const tree = tempTree({
+      'mcp_agent.config.yaml': peerConfigYaml('fastmcp', peer.url, await freePort()),
+    });
+    cleanups.push(tree.cleanup);
+    const doctor = await runCli(['doctor', 'fastmcp'], { cwd: tree.dir });
+    const lines = `${doctor.stdout}${doctor.stderr}`.split('\n');
+    expect(lines).toContain(
+      `ok   discovery: resource ${peer.origin}; protected-resource metadata found; authorization server ${peer.origin}; PKCE S256 advertised`,
+    );
   });
 
   test('CLI: auth login, tools list, tools call in new runs, then a refresh when the token is due', async () => {
