@@ -40,7 +40,7 @@ export class TargetResolver {
   readonly #options: TokenManagerOptions;
   readonly #cache: DiscoveryCache;
   #policy: Promise<NetworkPolicy> | undefined;
-  /** The one probe of the server's challenge this resolver makes (see {@link probe}). */
+  /** The probe of the server's challenge this resolver made, once it found one. */
   #probe: Promise<BearerChallenge | undefined> | undefined;
   /** The protected-resource metadata URL the server's last challenge named. */
   challengeMetadata: string | undefined;
@@ -138,9 +138,14 @@ export class TargetResolver {
     return (await this.#probeOnce(target.fetch))?.scope;
   }
 
+  /** The server's challenge, asked for once; a probe that found none is not kept. */
   #probeOnce(fetch: OAuthFetch): Promise<BearerChallenge | undefined> {
     if (this.#settings.transport === 'websocket') return Promise.resolve(undefined);
     this.#probe ??= probeChallenge(this.metadataBase(), fetch);
-    return this.#probe;
+    const probe = this.#probe;
+    void probe.then((found) => {
+      if (!found && this.#probe === probe) this.#probe = undefined;
+    });
+    return probe;
   }
 }
