@@ -294,7 +294,7 @@ export class ServerAuth {
       : undefined;
     const scopes = chooseScopes({
       configured: oauth.scopes,
-      challenge: reason.challenge?.scope,
+      challenge: await this.#targets.challengeScope(target, reason.challenge),
       resourceScopes: target.discovery.resourceMetadata?.scopes_supported,
       as: target.discovery.authorizationServer,
       previous,

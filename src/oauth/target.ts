@@ -40,6 +40,8 @@ export class TargetResolver {
   readonly #options: TokenManagerOptions;
   readonly #cache: DiscoveryCache;
   #policy: Promise<NetworkPolicy> | undefined;
+  /** The probe of the server's challenge this resolver made, once it found one. */
+  #probe: Promise<BearerChallenge | undefined> | undefined;
   /** The protected-resource metadata URL the server's last challenge named. */
   challengeMetadata: string | undefined;
 
@@ -104,10 +106,7 @@ export class TargetResolver {
       });
     const discovery = await run().catch(async (error: unknown) => {
       // No metadata at the well-known URLs: the server's 401 may name it (RFC 9728 §5.1).
-      const probed =
-        !this.challengeMetadata && this.#settings.transport !== 'websocket'
-          ? await probeChallenge(this.metadataBase(), fetch)
-          : undefined;
+      const probed = this.challengeMetadata ? undefined : await this.#probeOnce(fetch);
       if (!probed?.resource_metadata) throw error;
       this.challengeMetadata = probed.resource_metadata;
       return run();
@@ -125,5 +124,28 @@ export class TargetResolver {
       resourceParam: oauth.include_resource_parameter ? resourceId : undefined,
       fetch,
     };
+  }
+
+  /**
+   * The `scope` of the server's 401 challenge (RFC 6750 §3), which the MCP "Scope Selection
+   * Strategy" puts before the metadata's `scopes_supported`: that of `challenge` when a request
+   * brought one; for a login without one (`auth login`) and without configured scopes, that of a
+   * request without credentials (one per resolver; none for a WebSocket server).
+   */
+  async challengeScope(target: Target, challenge?: BearerChallenge): Promise<string | undefined> {
+    if (challenge) return challenge.scope;
+    if (this.#oauth.scopes.length > 0) return undefined;
+    return (await this.#probeOnce(target.fetch))?.scope;
+  }
+
+  /** The server's challenge, asked for once; a probe that found none is not kept. */
+  #probeOnce(fetch: OAuthFetch): Promise<BearerChallenge | undefined> {
+    if (this.#settings.transport === 'websocket') return Promise.resolve(undefined);
+    this.#probe ??= probeChallenge(this.metadataBase(), fetch);
+    const probe = this.#probe;
+    void probe.then((found) => {
+      if (!found && this.#probe === probe) this.#probe = undefined;
+    });
+    return probe;
   }
 }

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { McpAgentError } from '../../src/errors.js';
 import {
@@ -6,6 +7,7 @@ import {
   DiscoveryCache,
   type DiscoveryFetch,
   discover,
+  resourceMatches,
   resourceMetadataUrls,
 } from '../../src/oauth/protocol/discovery.js';
 import {
@@ -378,5 +380,139 @@ describe('discover: hardening', () => {
       (await discoveryError(discover(server, { ...two, policy: { allowPrivate: false, lookup } })))
         .message,
     ).toMatch(/token_endpoint .* private or local address/);
+  });
+});
+
+describe('discover: servers that protect their whole origin (FastMCP, mcp-handler)', () => {
+  const origin = 'https://mcp.example.com';
+  const server = `${origin}/mcp`;
+  const ROOT = `${origin}/.well-known/oauth-protected-resource`;
+  const PATH = `${ROOT}/mcp`;
+  const meta = AS('https://auth.example.com');
+  const ASM = 'https://auth.example.com/.well-known/oauth-authorization-server';
+  const prm = (resource: string) => ({
+    resource,
+    authorization_servers: ['https://auth.example.com'],
+  });
+
+  test.each([
+    ['the origin', origin],
+    ['the origin with a trailing slash', `${origin}/`],
+  ])(
+    'a challenge naming the root document, whose resource is %s, is accepted',
+    async (_, claimed) => {
+      const { fetch, asked } = site({ [ROOT]: prm(claimed), [ASM]: meta });
+      const result = await discover(server, { fetch, policy: PUBLIC, challengeMetadataUrl: ROOT });
+      // The metadata's resource is what the tokens are for, sent verbatim (RFC 8707).
+      expect(result.resourceId).toBe(claimed);
+      expect(result.authorizationServer.issuer).toBe('https://auth.example.com');
+      expect(asked).toEqual([ROOT, ASM]);
+    },
+  );
+
+  test('a path-inserted document naming another resource falls back to the root one', async () => {
+    const { fetch, asked } = site({ [PATH]: prm(origin), [ROOT]: prm(origin), [ASM]: meta });
+    const result = await discover(server, { fetch, policy: PUBLIC });
+    expect(result.resourceId).toBe(origin);
+    expect(asked).toEqual([PATH, ROOT, ASM]);
+  });
+
+  test('a challenge document that is missing or for another resource falls back to the well-known ones', async () => {
+    const missing = site({ [PATH]: prm(server), [ASM]: meta });
+    const found = await discover(server, {
+      ...missing,
+      policy: PUBLIC,
+      challengeMetadataUrl: `${origin}/mcp/.well-known/oauth-protected-resource`,
+    });
+    expect(found.resourceId).toBe(server);
+    const other = site({
+      'https://meta.example.com/prm': prm('https://other.example.com/mcp'),
+      [PATH]: prm(server),
+      [ASM]: meta,
+    });
+    const result = await discover(server, {
+      ...other,
+      policy: PUBLIC,
+      challengeMetadataUrl: 'https://meta.example.com/prm',
+    });
+    expect(result.resourceId).toBe(server);
+    expect(other.asked).toEqual(['https://meta.example.com/prm', PATH, ASM]);
+  });
+
+  test('one trailing slash aside, the path must be the same anywhere', async () => {
+    const { fetch } = site({ [PATH]: prm(server), [ASM]: meta });
+    const result = await discover(`${server}/`, { fetch, policy: PUBLIC });
+    expect(result.resourceId).toBe(server);
+  });
+
+  test.each([
+    ['another origin', { [ROOT]: prm('https://other.example.com') }, {}],
+    ['another port', { [ROOT]: prm('https://mcp.example.com:8443') }, {}],
+    ['another scheme', { [ROOT]: prm('http://mcp.example.com') }, {}],
+    ['a parent from the path-inserted document only', { [PATH]: prm(origin) }, {}],
+    [
+      'a parent from a challenge URL that is not the root document',
+      { [PATH]: prm(origin) },
+      {
+        challengeMetadataUrl: 'https://meta.example.com/prm',
+      },
+    ],
+    ['a prefix that is not a whole segment', { [ROOT]: prm(`${origin}/mc`) }, {}],
+    ['a child of the server URL', { [ROOT]: prm(`${server}/tools`) }, {}],
+    ['a parent with a query', { [ROOT]: prm(`${origin}/?tenant=a`) }, {}],
+    ['a parent when resource is configured', { [ROOT]: prm(origin) }, { resource: server }],
+    [
+      'a parent with acceptParentResource: false',
+      { [ROOT]: prm(origin) },
+      {
+        acceptParentResource: false,
+      },
+    ],
+  ])(
+    'refused: %s, with one clear error and no authorization server asked',
+    async (_, table, extra) => {
+      const { fetch, asked } = site({
+        ...table,
+        'https://meta.example.com/prm': prm(origin),
+        [ASM]: meta,
+      });
+      const error = await discoveryError(
+        discover(server, {
+          fetch,
+          policy: PUBLIC,
+          // Even with one configured: a refused document is never passed over in silence.
+          authorizationServer: 'https://auth.example.com',
+          ...extra,
+        }),
+      );
+      expect(error.message).toMatch(
+        /is for another resource than https:\/\/mcp\.example\.com\/mcp/,
+      );
+      expect(asked).not.toContain(ASM);
+    },
+  );
+
+  test('resourceMatches: a parent is accepted exactly when it is a whole-segment prefix on the same origin', () => {
+    const segment = fc.stringMatching(/^[a-z0-9_~-]{1,6}$/);
+    fc.assert(
+      fc.property(
+        fc.array(segment, { maxLength: 4 }),
+        fc.array(segment, { maxLength: 4 }),
+        fc.boolean(),
+        (serverPath, claimedPath, slash) => {
+          const resource = new URL(`https://h.example/${serverPath.join('/')}`);
+          const claimed = `https://h.example/${claimedPath.join('/')}${slash && claimedPath.length ? '/' : ''}`;
+          const prefix =
+            claimedPath.length <= serverPath.length &&
+            claimedPath.every((part, index) => part === serverPath[index]);
+          const same = claimedPath.join('/') === serverPath.join('/');
+          expect(resourceMatches(resource, claimed, true)).toBe(prefix);
+          expect(resourceMatches(resource, claimed, false)).toBe(same);
+          expect(
+            resourceMatches(resource, claimed.replace('h.example', 'h.example:444'), true),
+          ).toBe(false);
+        },
+      ),
+    );
   });
 });

@@ -33,11 +33,17 @@ export interface ConsentLog {
  * A {@link Consent} that opens a loopback receiver on the requested ports and lets the headless
  * browser walk the authorization URL in the background (not awaited: the loopback server answers
  * the redirect only once the flow waits for it). Device codes are approved headlessly unless
- * `approveDevices` is false.
+ * `approveDevices` is false. `browse` replaces the walk (a peer's own consent step).
  */
 export function headlessConsent(
-  options: { mode?: 'code' | 'device'; approveDevices?: boolean; timeoutMs?: number } = {},
+  options: {
+    mode?: 'code' | 'device';
+    approveDevices?: boolean;
+    timeoutMs?: number;
+    browse?: (url: URL) => Promise<unknown>;
+  } = {},
 ): Consent & { readonly log: ConsentLog } {
+  const browse = options.browse ?? followAuthorization;
   const log: ConsentLog = { urls: [], devicePrompts: [], outcomes: [], browserErrors: [] };
   return {
     log,
@@ -51,7 +57,7 @@ export function headlessConsent(
     },
     async showAuthorizationUrl(url) {
       log.urls.push(url);
-      void followAuthorization(url).catch((error: unknown) => log.browserErrors.push(error));
+      void browse(url).catch((error: unknown) => log.browserErrors.push(error));
     },
     showDeviceCode(prompt) {
       log.devicePrompts.push(prompt);

@@ -82,7 +82,7 @@ async function walkOAuth(
     report({
       step: 'discovery',
       ok: true,
-      found: `resource ${target.discovery.resource.href}; ${target.discovery.resourceMetadata ? 'protected-resource metadata found' : 'no protected-resource metadata (configured authorization_server used)'}; authorization server ${as.issuer}; PKCE S256 ${as.code_challenge_methods_supported?.includes('S256') ? 'advertised' : 'NOT advertised'}${as.device_authorization_endpoint ? '; device grant offered' : ''}`,
+      found: `resource ${target.discovery.resourceId}; ${target.discovery.resourceMetadata ? 'protected-resource metadata found' : 'no protected-resource metadata (configured authorization_server used)'}; authorization server ${as.issuer}; PKCE S256 ${as.code_challenge_methods_supported?.includes('S256') ? 'advertised' : 'NOT advertised'}${as.device_authorization_endpoint ? '; device grant offered' : ''}`,
     });
   } catch (error) {
     report({

@@ -2,9 +2,9 @@
  * Discovery of a downstream MCP server's authorization server, in the order the MCP
  * authorization spec (2025-11-25, 2026-07-28) gives:
  *
- * 1. protected-resource metadata (RFC 9728): the `resource_metadata` of a 401 challenge, else the
- *    path-inserted well-known URL, else the root one; its `resource` must equal the server's
- *    resource identifier (RFC 9728 §3.3);
+ * 1. protected-resource metadata (RFC 9728): the `resource_metadata` of a 401 challenge, then the
+ *    path-inserted well-known URL, then the root one, until one names the server's resource
+ *    identifier (RFC 9728 §3.3; the root document may name a same-origin parent);
  * 2. the authorization server: the configured `authorization_server` when the metadata lists it
  *    (or when there is no metadata), else the first one listed;
  * 3. its metadata: RFC 8414 path-inserted, OIDC path-inserted, OIDC path-appended; its `issuer`
@@ -55,10 +55,11 @@ export interface DiscoveryOptions {
   /** The server's configured `auth.oauth.resource` (default: the server URL). */
   readonly resource?: string;
   /**
-   * Accept root metadata (`/.well-known/oauth-protected-resource`) whose `resource` is a parent of
-   * the server URL on the same origin: a server that protects its whole origin. Default `false`:
-   * the `resource` must be identical (RFC 9728 §3.3), as it always must for the path-inserted and
-   * challenge URLs. Never set it for a configured `resource`.
+   * Accept a `resource` that is a parent of the server URL on the same origin (a server that
+   * protects its whole origin, as FastMCP and mcp-handler do), from the root document
+   * `/.well-known/oauth-protected-resource` of the server's origin only, whether probed or named
+   * by the challenge. Default: `true` when no `resource` is given. Elsewhere the `resource` must
+   * be the resource identifier itself (RFC 9728 §3.3). Never set it for a configured `resource`.
    */
   readonly acceptParentResource?: boolean;
   readonly cache?: DiscoveryCache;
@@ -221,53 +222,81 @@ async function get(url: URL, options: DiscoveryOptions, what: string): Promise<R
   }
 }
 
+/** The root protected-resource metadata URL of `url`'s origin (RFC 9728 §3.1). */
+function rootMetadataUrl(url: URL): URL {
+  return new URL('/.well-known/oauth-protected-resource', url.origin);
+}
+
+/** The challenge's metadata URL (when there is one), then the well-known ones, each once. */
+function metadataCandidates(server: URL, challengeMetadataUrl: string | undefined): URL[] {
+  const urls = resourceMetadataUrls(server);
+  if (challengeMetadataUrl === undefined) return urls;
+  if (!URL.canParse(challengeMetadataUrl)) {
+    throw new McpAgentError(
+      'OAUTH_DISCOVERY',
+      `The server ${server.href} named protected-resource metadata that is not an absolute URL.`,
+    );
+  }
+  const named = new URL(challengeMetadataUrl);
+  return [named, ...urls.filter((url) => url.href !== named.href)];
+}
+
+/**
+ * The protected-resource metadata for `resource`: the first candidate URL whose document names
+ * it. A document that is missing, not valid or for another resource does not end the search;
+ * when none is found, the first refusal is the error (a server whose only document names another
+ * resource is refused, never silently passed over).
+ */
 async function fetchResourceMetadata(
   server: URL,
   resource: URL,
   options: DiscoveryOptions,
 ): Promise<ResourceServer | undefined> {
   const what = 'the protected-resource metadata';
-  if (options.challengeMetadataUrl) {
-    if (!URL.canParse(options.challengeMetadataUrl)) {
-      throw new McpAgentError(
-        'OAUTH_DISCOVERY',
-        `The server ${server.href} named protected-resource metadata that is not an absolute URL.`,
-      );
-    }
-    const url = new URL(options.challengeMetadataUrl);
-    return checkResource(resource, await get(url, options, what), url, false);
-  }
-  // The well-known URLs are built from the server's URL; the document must name the resource.
-  const urls = resourceMetadataUrls(server);
+  const urls = metadataCandidates(server, options.challengeMetadataUrl);
+  // A parent resource only from the root document of the server's own origin, which RFC 9728
+  // builds from the origin alone: it describes everything on that origin.
+  const root = rootMetadataUrl(server).href;
+  const acceptParent = options.acceptParentResource ?? options.resource === undefined;
+  let refused: McpAgentError | undefined;
   for (const [index, url] of urls.entries()) {
     const response = await get(url, options, what);
-    // Only the root document describes the whole origin: a parent resource is accepted there.
-    const root = index === urls.length - 1 && urls.length > 1;
     if (response.status === 200) {
-      return checkResource(resource, response, url, root && options.acceptParentResource === true);
+      try {
+        return await checkResource(resource, response, url, acceptParent && url.href === root);
+      } catch (error) {
+        refused ??= error as McpAgentError;
+        continue;
+      }
     }
-    if (index === urls.length - 1 && ![404, 405, 410].includes(response.status)) {
+    await response.body?.cancel();
+    const last = index === urls.length - 1;
+    if (last && !refused && ![404, 405, 410].includes(response.status)) {
       throw new McpAgentError(
         'OAUTH_DISCOVERY',
         `The protected-resource metadata at ${url.origin}${url.pathname} answered HTTP ${response.status}.`,
       );
     }
   }
+  if (refused) throw refused;
   return undefined;
 }
 
 /**
- * Whether metadata claiming `claimed` may describe `resource`: identical, or (when allowed) a
- * parent path on the same origin, ending at a path segment.
+ * Whether metadata naming `claimed` describes `resource` (RFC 9728 §3.3): the same URL (scheme,
+ * host and port compared as URLs; the path exactly, one trailing "/" aside), or, when
+ * `acceptParent`, a path on the same origin that ends at a segment boundary before or at
+ * `resource`'s path. Never a query, a fragment or user information.
  */
 export function resourceMatches(resource: URL, claimed: string, acceptParent: boolean): boolean {
   if (!URL.canParse(claimed)) return false;
-  const parent = new URL(claimed);
-  if (parent.href === resource.href) return true;
-  if (!acceptParent) return false;
-  if (parent.origin !== resource.origin || parent.search || parent.hash) return false;
-  const prefix = parent.pathname.endsWith('/') ? parent.pathname : `${parent.pathname}/`;
-  return resource.pathname.startsWith(prefix) || resource.pathname === parent.pathname;
+  const named = new URL(claimed);
+  if (named.origin === 'null' || named.origin !== resource.origin) return false;
+  if (named.search || named.hash || named.username || named.password) return false;
+  if (resource.search || resource.hash) return false;
+  const path = named.pathname.replace(/\/$/, '');
+  if (path === resource.pathname.replace(/\/$/, '')) return true;
+  return acceptParent && resource.pathname.startsWith(`${path}/`);
 }
 
 async function checkResource(
@@ -278,7 +307,7 @@ async function checkResource(
 ): Promise<ResourceServer> {
   try {
     // Read the claimed resource first: oauth4webapi then checks it is identical to itself.
-    const text = response.status === 200 ? await response.clone().text() : '';
+    const text = await response.clone().text();
     let claimed: unknown;
     try {
       claimed = (JSON.parse(text) as { resource?: unknown }).resource;
@@ -305,7 +334,7 @@ async function checkResource(
       'OAUTH_DISCOVERY',
       mismatch
         ? `The protected-resource metadata at ${url.origin}${url.pathname} is for another resource than ${resource.href} (RFC 9728 §3.3); it was not used.`
-        : `The protected-resource metadata at ${url.origin}${url.pathname} is not valid (HTTP ${response.status}, or no authorization_servers).`,
+        : `The protected-resource metadata at ${url.origin}${url.pathname} is not valid (no resource or no authorization_servers).`,
       { cause: error },
     );
   }
