@@ -130,7 +130,7 @@ describe('the SDK v1 client logs in to the served app and calls its tools', () =
       () => undefined,
       (error: unknown) => error,
     );
-    expect(String(failure)).toContain('403');
+    expect(String(failure)).toContain('Server returned 403 after trying upscoping');
     expect(provider.authorizationUrls).toHaveLength(1);
   });
 

@@ -16,6 +16,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { OAuthDiscoveryState } from '@modelcontextprotocol/sdk/client/auth.js';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type {
@@ -145,6 +146,17 @@ export class HeadlessOAuthProvider {
     const result = await signIn(url, this.user, { stopAtRedirectUri: REDIRECT_URI });
     this.lastRedirect = result.finalUrl;
     this.code = result.finalUrl.searchParams.get('code') ?? undefined;
+  }
+
+  /** Discovery as the SDK saved it with the verifier, to bind the callback to the same server. */
+  discovery: OAuthDiscoveryState | undefined;
+
+  saveDiscoveryState(state: OAuthDiscoveryState) {
+    this.discovery = state;
+  }
+
+  discoveryState() {
+    return this.discovery;
   }
 
   saveCodeVerifier(verifier: string) {
