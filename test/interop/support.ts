@@ -12,9 +12,9 @@
  * - {@link movableClock}: `Date` for the whole test file, to jump past an access token's expiry.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { OAuthDiscoveryState } from '@modelcontextprotocol/sdk/client/auth.js';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -244,9 +244,9 @@ export interface McpRemoteOptions {
 /**
  * Start `mcp-remote URL PORT` as an MCP host does (a child process on stdio, its tokens under
  * `MCP_REMOTE_CONFIG_DIR`), connect an SDK client to it, and play the person at the browser: each
- * authorization URL it prints (it also tries to open a browser; `BROWSER` points at `true` so
- * none opens) is walked, signing in on the pages, and the walk ends at its loopback callback.
- * Resolves once the client is connected, so after the first login.
+ * authorization URL it prints (it also tries to open a browser; stand-ins for `open`,
+ * `xdg-open` and `$BROWSER` do nothing) is walked, signing in on the pages, and the walk ends at
+ * its loopback callback. Resolves once the client is connected, so after the first login.
  */
 export async function startMcpRemote(
   url: string,
@@ -254,15 +254,22 @@ export async function startMcpRemote(
 ): Promise<McpRemote> {
   const home = mkdtempSync(join(tmpdir(), 'mcp-remote-home-'));
   const configDir = options.configDir ?? join(home, '.mcp-auth');
+  // No real browser: `open` (macOS) and `xdg-open` (Linux, which also runs $BROWSER) succeed
+  // and do nothing; the test reads the URL from stderr, as a headless user does.
+  const noBrowser = join(home, 'bin');
+  mkdirSync(noBrowser);
+  for (const opener of ['open', 'xdg-open']) {
+    writeFileSync(join(noBrowser, opener), '#!/bin/sh\nexit 0\n', { mode: 0o755 });
+  }
   const callbackPort = await freePort();
   const transport = new StdioClientTransport({
     command: process.execPath,
     args: [MCP_REMOTE, url, String(callbackPort), ...(options.args ?? [])],
     env: {
-      PATH: process.env.PATH ?? '',
+      PATH: `${noBrowser}${delimiter}${process.env.PATH ?? ''}`,
       HOME: home,
       MCP_REMOTE_CONFIG_DIR: configDir,
-      BROWSER: 'true',
+      BROWSER: join(noBrowser, 'open'),
     },
     stderr: 'pipe',
   });
