@@ -5,14 +5,16 @@
  * authorization URL, which the test follows as the person at the browser (login and consent
  * pages), and proxies MCP between its stdio and our Streamable HTTP endpoint. Its tokens live
  * under `MCP_REMOTE_CONFIG_DIR`; a second run reuses them; an expired access token is refreshed.
+ * With `--device-code` it signs in through the device grant instead (RFC 8628).
  */
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { type ServedApp, textOf } from '../server/serve-support.js';
+import { type ServedApp, startServedApp, textOf } from '../server/serve-support.js';
 import {
   ADMIN_SCOPE,
+  interopApp,
   type McpRemote,
   movableClock,
   PAST_EXPIRY_MS,
@@ -90,4 +92,31 @@ describe('mcp-remote logs in to the served app and proxies its tools', () => {
     );
     expect(whoami.subject).toBe('alice');
   });
+});
+
+describe('mcp-remote --device-code (no browser on this machine)', () => {
+  let served: ServedApp;
+  let remote: McpRemote | undefined;
+
+  beforeAll(async () => {
+    served = await startServedApp({ setup: interopApp, autoApprove: true });
+  }, 30_000);
+
+  afterAll(async () => {
+    await remote?.close();
+    await served?.close();
+  });
+
+  test('registers for the device grant, prints the verification URL, and calls tools once approved', async () => {
+    // mcp-remote waits the grant's polling interval (5 s) before it asks for the token.
+    remote = await startMcpRemote(served.resource, { deviceCode: true });
+    const [verification] = remote.authorizationUrls();
+    expect(verification?.origin).toBe(served.as.issuer);
+    expect(verification?.searchParams.get('user_code')).toBeTruthy();
+    expect(remote.stderr()).not.toContain('Please authorize this client by visiting');
+    const whoami = JSON.parse(
+      textOf(await remote.client.callTool({ name: 'whoami', arguments: {} })),
+    );
+    expect(whoami).toMatchObject({ subject: 'dev', issuer: served.as.issuer });
+  }, 30_000);
 });

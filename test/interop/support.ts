@@ -28,6 +28,7 @@ import { vi } from 'vitest';
 import * as z from 'zod';
 import type { AppSetup } from '../../src/app/define.js';
 import { REDIRECT_URI, type ServedApp, signIn, startServedApp } from '../server/serve-support.js';
+import { approveDevice } from '../support/browser.js';
 import { freePort, waitFor } from '../support/net.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -215,13 +216,14 @@ export function scopesOf(scope: string | null | undefined): string[] {
 
 const MCP_REMOTE = join(root, 'node_modules/mcp-remote/dist/proxy.js');
 const AUTHORIZE_LINE = /Please authorize this client by visiting:\s*\n(\S+)/g;
+const DEVICE_LINE = /To authorize this client, visit:\s*\n(?:\[\d+\])?\s*(\S+)/g;
 
 /** A running `mcp-remote`, an SDK client on its stdio, and what it printed. */
 export interface McpRemote {
   readonly client: Client;
   /** Its stderr so far (its log: the authorization URL, the sign-in progress). */
   stderr(): string;
-  /** The authorization URLs it printed, in order. */
+  /** The authorization URLs (with `deviceCode`, the verification URLs) it printed, in order. */
   authorizationUrls(): URL[];
   /** Errors of the test's browser while signing in to the URLs it printed. */
   browserErrors(): unknown[];
@@ -239,6 +241,11 @@ export interface McpRemoteOptions {
   readonly args?: readonly string[];
   /** Its token directory, to share between runs. Default a new temporary directory. */
   readonly configDir?: string;
+  /**
+   * `--device-code`: it prints a verification URL instead, which the test approves on the device
+   * page (the authorization server must auto-approve: no login page is walked then).
+   */
+  readonly deviceCode?: boolean;
 }
 
 /**
@@ -264,7 +271,13 @@ export async function startMcpRemote(
   const callbackPort = await freePort();
   const transport = new StdioClientTransport({
     command: process.execPath,
-    args: [MCP_REMOTE, url, String(callbackPort), ...(options.args ?? [])],
+    args: [
+      MCP_REMOTE,
+      url,
+      String(callbackPort),
+      ...(options.deviceCode ? ['--device-code'] : []),
+      ...(options.args ?? []),
+    ],
     env: {
       PATH: `${noBrowser}${delimiter}${process.env.PATH ?? ''}`,
       HOME: home,
@@ -280,7 +293,12 @@ export async function startMcpRemote(
   const walked = new Set<string>();
   /** What went wrong in the test's browser (a call waiting on a sign-in would only time out). */
   const failures: unknown[] = [];
-  const urls = () => [...log.matchAll(AUTHORIZE_LINE)].map((match) => match[1] as string);
+  const printed = options.deviceCode ? DEVICE_LINE : AUTHORIZE_LINE;
+  const urls = () => [...log.matchAll(printed)].map((match) => match[1] as string);
+  const approve = (next: string) =>
+    options.deviceCode
+      ? approveDevice(next).then(() => undefined)
+      : signInThenCallback(next, options.user ?? 'alice');
   // The person at the browser: every new authorization URL is signed in to, in order.
   let browsing = Promise.resolve();
   const watcher = setInterval(() => {
@@ -288,7 +306,7 @@ export async function startMcpRemote(
       if (walked.has(next)) continue;
       walked.add(next);
       browsing = browsing.then(() =>
-        signInThenCallback(next, options.user ?? 'alice').catch((error: unknown) => {
+        approve(next).catch((error: unknown) => {
           failures.push(error);
         }),
       );

@@ -284,6 +284,8 @@ export interface ServedAppOptions {
   readonly logger?: Logger;
   /** Serve a downstream Streamable HTTP server `down` that requires a static header. */
   readonly downstream?: boolean;
+  /** Let the development server approve every login at once as `dev` (no pages). */
+  readonly autoApprove?: boolean;
 }
 
 /** The static credential the app sends to its downstream server. */
@@ -302,8 +304,8 @@ export interface ServedApp {
 }
 
 /**
- * Start the development authorization server (login page, no auto-approve; scopes `mcp:tools`
- * and `mcp:admin`), then the app protected by it, listening on loopback.
+ * Start the development authorization server (login page unless `autoApprove`; scopes
+ * `mcp:tools` and `mcp:admin`), then the app protected by it, listening on loopback.
  */
 export async function startServedApp(options: ServedAppOptions = {}): Promise<ServedApp> {
   const port = await freePort();
@@ -312,6 +314,7 @@ export async function startServedApp(options: ServedAppOptions = {}): Promise<Se
     port: 0,
     resources: [resource],
     scopes: ['mcp:tools', 'mcp:admin'],
+    autoApprove: options.autoApprove === true,
   });
   const down = options.downstream
     ? await startMcpHttpServer({
