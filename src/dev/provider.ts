@@ -160,7 +160,7 @@ export async function createDevProvider(settings: DevProviderSettings): Promise<
     features: {
       devInteractions: { enabled: false },
       rpInitiatedLogout: { enabled: false },
-      registration: { enabled: true, initialAccessToken: false },
+      registration: { enabled: true, initialAccessToken: false, idFactory: registrationId },
       revocation: { enabled: true },
       clientCredentials: { enabled: true },
       introspection: {
@@ -215,6 +215,24 @@ export async function createDevProvider(settings: DevProviderSettings): Promise<
     ttlSeconds: ttl,
   });
   return provider;
+}
+
+/**
+ * The id of a client registering (RFC 7591), and the one hook oidc-provider runs on the parsed
+ * request before validating it. A client that asks only for grants without the authorization
+ * endpoint (the device grant, client credentials) but still sends `response_types: ["code"]`
+ * (`mcp-remote --device-code` does) is registered with `response_types: []` instead of being
+ * refused: RFC 7591 §2 lets the server replace requested values, and the response says so.
+ */
+function registrationId(ctx: KoaContextWithOIDC): string {
+  const body: unknown = ctx.oidc.body;
+  if (isObject(body) && Array.isArray(body.grant_types) && Array.isArray(body.response_types)) {
+    const grants: unknown[] = body.grant_types;
+    if (!grants.includes('authorization_code') && !grants.includes('implicit')) {
+      body.response_types = [];
+    }
+  }
+  return randomBytes(16).toString('base64url');
 }
 
 /** The one resource to use when a request names several (or the array, to fail). */

@@ -22,6 +22,14 @@ const JWT_KINDS = new Set(['AccessToken', 'ClientCredentials']);
 /** How many issued-but-not-yet-bound JWT access tokens are kept at most. */
 const MAX_PENDING = 1000;
 
+/**
+ * How long a rotated refresh token may still be used, in seconds: MCP clients (the SDK's
+ * transports) refresh from two requests at once when both get a 401 (the event stream's GET and a
+ * POST), and without a grace period the second use counts as a stolen token and revokes the whole
+ * grant (RFC 9700 §4.14.2), signing the user out at the next refresh. Later reuse still does.
+ */
+export const REFRESH_TOKEN_REUSE_GRACE_SECONDS = 30;
+
 /** A token model as oidc-provider emits it with `access_token.issued` (the fields used here). */
 export interface IssuedTokenModel {
   readonly kind: string;
@@ -49,7 +57,7 @@ export interface DevStorage {
 }
 
 /** A {@link DevStorage} whose entries live in this process only, for the life of one server. */
-export function createDevStorage(now: () => number = Date.now): DevStorage {
+export function createDevStorage(now: () => number = () => Date.now()): DevStorage {
   const store = new Map<string, Entry>();
   const byGrant = new Map<string, Set<string>>();
   /** `${kind}:${jti}` → payload, for JWTs issued but not yet bound to their value. */
@@ -100,7 +108,8 @@ export function createDevStorage(now: () => number = Date.now): DevStorage {
         if (key !== undefined && !store.has(key)) byValue.delete(hash);
         return payload;
       }
-      return live(`${name}:${id}`);
+      const payload = live(`${name}:${id}`);
+      return name === 'RefreshToken' && payload ? withinReuseGrace(payload, now()) : payload;
     },
     async findByUid(uid) {
       return findBy(name, 'uid', uid);
@@ -110,7 +119,8 @@ export function createDevStorage(now: () => number = Date.now): DevStorage {
     },
     async consume(id) {
       const payload = live(`${name}:${id}`);
-      if (payload) payload.consumed = Math.floor(now() / 1000);
+      // The first use starts the reuse grace period; a use within it does not extend it.
+      if (payload) payload.consumed ??= Math.floor(now() / 1000);
     },
     async destroy(id) {
       store.delete(`${name}:${id}`);
@@ -157,6 +167,15 @@ export function createDevStorage(now: () => number = Date.now): DevStorage {
       }
     },
   };
+}
+
+/** A refresh token consumed less than the grace period ago, as if it were not consumed yet. */
+function withinReuseGrace(payload: AdapterPayload, nowMs: number): AdapterPayload {
+  const consumed = payload.consumed;
+  if (typeof consumed !== 'number') return payload;
+  if (nowMs / 1000 - consumed >= REFRESH_TOKEN_REUSE_GRACE_SECONDS) return payload;
+  const { consumed: _, ...unconsumed } = payload;
+  return unconsumed;
 }
 
 function digest(value: string): string {

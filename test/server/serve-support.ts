@@ -14,7 +14,12 @@ import {
   startDevAuthorizationServer,
 } from '../../src/dev/authorization-server.js';
 import type { Logger } from '../../src/logger.js';
-import { CookieJar, followAuthorization } from '../support/browser.js';
+import {
+  type BrowserOptions,
+  type BrowserResult,
+  CookieJar,
+  followAuthorization,
+} from '../support/browser.js';
 import { type McpHttpServer, startMcpHttpServer } from '../support/mcp-http-server.js';
 import { freePort } from '../support/net.js';
 
@@ -64,6 +69,33 @@ async function tokenRequest(issuer: string, form: Record<string, string>): Promi
 }
 
 /**
+ * Walk an authorization URL of the development authorization server as a person would: sign in
+ * on its login page as `user`, approve on the consent page, and follow the redirect (to the
+ * redirect URI itself, unless `options.stopAtRedirectUri` says where to stop). The server must not
+ * auto-approve.
+ */
+export async function signIn(
+  authorizationUrl: string | URL,
+  user: string,
+  options: BrowserOptions = {},
+): Promise<BrowserResult> {
+  const jar = options.cookies ?? new CookieJar();
+  const walk = { ...options, cookies: jar };
+  const login = await followAuthorization(authorizationUrl, walk);
+  if (!login.body.includes('name="username"')) {
+    throw new Error(`no login page at ${login.finalUrl.href} (status ${login.status})`);
+  }
+  const base = login.finalUrl.origin;
+  const signedIn = await postForm(formAction(login.body, base), { username: user }, jar);
+  const consent = await followAuthorization(
+    new URL(signedIn.headers.get('location') ?? '', base),
+    walk,
+  );
+  const approved = await postForm(formAction(consent.body, base), {}, jar);
+  return followAuthorization(new URL(approved.headers.get('location') ?? '', base), walk);
+}
+
+/**
  * Register a public client (DCR), sign in on the login page as `user`, approve, and exchange the
  * code (PKCE) for a token for `resource` with `scope`. The server must not auto-approve.
  */
@@ -99,20 +131,7 @@ export async function userTokens(
     code_challenge: createHash('sha256').update(verifier).digest('base64url'),
     code_challenge_method: 'S256',
   }).toString();
-  const jar = new CookieJar();
-  const walk = { cookies: jar, stopAtRedirectUri: REDIRECT_URI };
-  const login = await followAuthorization(url, walk);
-  if (!login.body.includes('name="username"')) throw new Error('no login page');
-  const signedIn = await postForm(formAction(login.body, issuer), { username: user }, jar);
-  const consent = await followAuthorization(
-    new URL(signedIn.headers.get('location') ?? '', issuer),
-    walk,
-  );
-  const approved = await postForm(formAction(consent.body, issuer), {}, jar);
-  const callback = await followAuthorization(
-    new URL(approved.headers.get('location') ?? '', issuer),
-    walk,
-  );
+  const callback = await signIn(url, user, { stopAtRedirectUri: REDIRECT_URI });
   const code = callback.finalUrl.searchParams.get('code');
   if (!code) throw new Error(`no code: ${callback.finalUrl.href}`);
   const body = await tokenRequest(issuer, {
@@ -265,6 +284,8 @@ export interface ServedAppOptions {
   readonly logger?: Logger;
   /** Serve a downstream Streamable HTTP server `down` that requires a static header. */
   readonly downstream?: boolean;
+  /** Let the development server approve every login at once as `dev` (no pages). */
+  readonly autoApprove?: boolean;
 }
 
 /** The static credential the app sends to its downstream server. */
@@ -283,8 +304,8 @@ export interface ServedApp {
 }
 
 /**
- * Start the development authorization server (login page, no auto-approve; scopes `mcp:tools`
- * and `mcp:admin`), then the app protected by it, listening on loopback.
+ * Start the development authorization server (login page unless `autoApprove`; scopes
+ * `mcp:tools` and `mcp:admin`), then the app protected by it, listening on loopback.
  */
 export async function startServedApp(options: ServedAppOptions = {}): Promise<ServedApp> {
   const port = await freePort();
@@ -295,6 +316,7 @@ export async function startServedApp(options: ServedAppOptions = {}): Promise<Se
     resources: [resource, `http://127.0.0.1:${port}/sse`],
     defaultResource: resource,
     scopes: ['mcp:tools', 'mcp:admin'],
+    autoApprove: options.autoApprove === true,
   });
   const down = options.downstream
     ? await startMcpHttpServer({
