@@ -50,7 +50,9 @@ export type McpAgentErrorCode =
   /** The token endpoint refused or answered something unusable (exchange, refresh, revocation). */
   | 'OAUTH_TOKEN'
   /** A user must log in (again) before the server can be used: `mcp-agent auth login SERVER`. */
-  | 'OAUTH_LOGIN_REQUIRED';
+  | 'OAUTH_LOGIN_REQUIRED'
+  /** A server of ours (the development authorization server, say) cannot listen on its address. */
+  | 'LISTEN';
 
 /** Options accepted by {@link McpAgentError}. */
 export interface McpAgentErrorOptions {

@@ -20,6 +20,7 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { isIP } from 'node:net';
+import { McpAgentError } from '../errors.js';
 import { createHttpServer, type RequestTimeouts } from '../http-server.js';
 import { type Logger, silentLogger } from '../logger.js';
 import { handleInteraction, isInteractionPath, sendPage, USER_NAME } from './interactions.js';
@@ -280,7 +281,7 @@ function listen(http: Server, host: string, port: number, shownHost: string): Pr
         error.code === 'EADDRINUSE'
           ? `The development authorization server cannot listen on ${where}: the port is in use. Stop whatever uses it, or choose another port (0 picks a free one).`
           : `The development authorization server cannot listen on ${where}: ${error.message}.`;
-      reject(new Error(sentence, { cause: error }));
+      reject(new McpAgentError('LISTEN', sentence, { cause: error }));
     };
     const onListening = () => {
       http.off('error', onError);

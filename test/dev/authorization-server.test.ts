@@ -6,6 +6,7 @@ import {
   type DevAuthorizationServer,
   startDevAuthorizationServer,
 } from '../../src/dev/authorization-server.js';
+import { McpAgentError } from '../../src/errors.js';
 import type { Logger } from '../../src/logger.js';
 import { approveDevice, CookieJar, followAuthorization } from '../support/browser.js';
 
@@ -670,9 +671,14 @@ describe('listening', () => {
     const as = await startDevAuthorizationServer({ port: 0, resources: [RESOURCE] });
     const port = Number(new URL(as.issuer).port);
     expect(port).toBeGreaterThan(0);
-    await expect(startDevAuthorizationServer({ port, resources: [RESOURCE] })).rejects.toThrow(
-      /port is in use/,
+    const taken = await startDevAuthorizationServer({ port, resources: [RESOURCE] }).catch(
+      (error: unknown) => error,
     );
+    expect(taken).toBeInstanceOf(McpAgentError);
+    expect(taken).toMatchObject({
+      code: 'LISTEN',
+      message: expect.stringMatching(/port is in use/),
+    });
     const { keys } = (await (await fetch(as.jwksUri)).json()) as JSONWebKeySet;
     expect(keys).toHaveLength(1);
     expect(keys[0]).not.toHaveProperty('d');

@@ -66,6 +66,15 @@ describe('mcp-agent serve', () => {
       expect(cli.stderr()).not.toContain('This is a bug');
     }, 30_000);
 
+    test('dev with its --issuer-port in use: the same clear error, naming --issuer-port', async () => {
+      const cli = startCommand([...CONFIG, 'dev', '--port', '0', '--issuer-port', String(port)]);
+      expect(await cli.done).toBe(2);
+      expect(cli.stderr()).toContain(
+        `Port 127.0.0.1:${port} is in use; pick another with --issuer-port.`,
+      );
+      expect(cli.stderr()).not.toContain('This is a bug');
+    }, 30_000);
+
     test('--port abc: a usage error, exit code 2', async () => {
       const cli = startCommand([...CONFIG, 'serve', '--port', 'abc']);
       expect(await cli.done).toBe(2);

@@ -118,14 +118,16 @@ export async function serve(
   return serveUntilStopped(io, out, running, () => app.close());
 }
 
-function listenError(error: unknown, options: ServeOptions): McpAgentError {
-  const code = (error as NodeJS.ErrnoException).code;
+/** A listen failure of the app (`--port`) or of the development server (`--issuer-port`). */
+function listenError(error: unknown, options: ServeOptions, flag = '--port'): McpAgentError {
+  const cause = error instanceof McpAgentError ? error.cause : error;
+  const code = (cause as NodeJS.ErrnoException | undefined)?.code;
   const where = `${options.host ?? '127.0.0.1'}:${options.port ?? 8000}`;
   return new McpAgentError(
     'USAGE',
     code === 'EADDRINUSE'
-      ? `Port ${where} is in use; pick another with --port.`
-      : `Cannot listen on ${where} (${code ?? 'unknown error'}).`,
+      ? `Port ${where} is in use; pick another with ${flag}.`
+      : `Cannot listen on ${where} (${code ?? 'unknown error'}); pick another address with ${flag}.`,
     { cause: error },
   );
 }
@@ -174,8 +176,9 @@ export async function dev(
   ];
   // Loaded only here: the package root does not pull oidc-provider in.
   const { startDevAuthorizationServer } = await import('../../dev/authorization-server.js');
+  const issuerPort = devOptions.issuerPort ?? 8001;
   const issuerServer = await startDevAuthorizationServer({
-    port: devOptions.issuerPort ?? 8001,
+    port: issuerPort,
     // Clients of the legacy SSE endpoint ask for tokens for its own resource (RFC 8707).
     resources: [resource, sseResourceOf(resource)],
     defaultResource: resource,
@@ -183,6 +186,8 @@ export async function dev(
     autoApprove: devOptions.autoApprove === true,
     ...(devOptions.devUser ? { devUser: devOptions.devUser } : {}),
     logger,
+  }).catch((error: unknown) => {
+    throw listenError(error, { host, port: issuerPort }, '--issuer-port');
   });
   let app: Awaited<ReturnType<typeof createApp>> | undefined;
   try {
