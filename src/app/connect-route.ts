@@ -16,6 +16,7 @@ import type { AuthorizationServer } from 'oauth4webapi';
 import type { AuthorizationSettings } from '../config/schema/authorization.js';
 import { Secret } from '../config/secret.js';
 import type { FetchLike } from '../fetch.js';
+import { pageHeaders, textPage } from '../html.js';
 import type { Logger } from '../logger.js';
 import { resolveClient } from '../oauth/clients.js';
 import { prepareAuthorization, validateCallback } from '../oauth/protocol/authorization.js';
@@ -33,20 +34,18 @@ export const CONNECT_PATH = '/internal/oauth/connect';
 /** The `server` of a check's own pending flow. */
 const CHECK = '#connect';
 
-const PAGE_HEADERS = {
-  'content-type': 'text/html; charset=utf-8',
-  'cache-control': 'no-store',
-  'referrer-policy': 'no-referrer',
-  'content-security-policy':
-    "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
-  'x-content-type-options': 'nosniff',
-} as const;
-
-function page(res: ServerResponse, status: number, title: string, text: string): void {
-  res.writeHead(status, PAGE_HEADERS);
-  res.end(
-    `<!doctype html><html><head><meta charset="utf-8"><title>${title}</title></head><body style="font-family:sans-serif;max-width:40em;margin:4em auto"><h1>${title}</h1><p>${text}</p></body></html>`,
-  );
+/**
+ * Send a page of the agent's sign-in routes (the check, the callback): the shared look, no form,
+ * no referrer (the address may hold a code).
+ */
+export function sendSignInPage(
+  res: ServerResponse,
+  status: number,
+  title: string,
+  text: string,
+): void {
+  res.writeHead(status, pageHeaders({ forms: 'none', referrer: 'no-referrer' }));
+  res.end(textPage(title, text));
 }
 
 /** The cookie that binds downstream flow `flowId` to a browser. */
@@ -106,7 +105,7 @@ export function connectRoute(
     const flow = await options.store.flows.byId(flowId);
     const redirectUri = options.connectUrl();
     if (!flow || flow.identity === APP_IDENTITY || flow.server === CHECK || !redirectUri) {
-      page(
+      sendSignInPage(
         res,
         404,
         'Unknown sign-in',
@@ -151,7 +150,7 @@ export function connectRoute(
   async function back(res: ServerResponse, url: URL): Promise<void> {
     const check = await options.store.flows.take(url.searchParams.get('state') ?? '');
     if (!check || check.server !== CHECK || !check.next) {
-      page(
+      sendSignInPage(
         res,
         404,
         'Unknown sign-in',
@@ -161,7 +160,7 @@ export function connectRoute(
     }
     const next = await options.store.flows.byId(check.next);
     if (!next) {
-      page(
+      sendSignInPage(
         res,
         404,
         'Unknown sign-in',
@@ -203,7 +202,7 @@ export function connectRoute(
           server: next.server,
         },
       );
-      page(
+      sendSignInPage(
         res,
         403,
         'Not your sign-in',
@@ -239,7 +238,7 @@ export function connectRoute(
         `the sign-in check failed: ${error instanceof Error ? error.message : 'unknown error'}`,
         {},
       );
-      page(
+      sendSignInPage(
         res,
         502,
         'Sign-in check failed',
