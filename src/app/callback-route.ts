@@ -17,27 +17,10 @@ import type { Logger } from '../logger.js';
 import { APP_IDENTITY } from '../oauth/server-auth.js';
 import type { TokenStore } from '../stores/token-store.js';
 import type { CallerScopes } from './callers.js';
-import { ownerCookieName, ownerHash } from './connect-route.js';
+import { ownerCookieName, ownerHash, sendSignInPage } from './connect-route.js';
 
 /** The path of the callback under `callback_base_url`. */
 export const CALLBACK_PATH = '/internal/oauth/callback';
-
-const PAGE_HEADERS = {
-  'content-type': 'text/html; charset=utf-8',
-  'cache-control': 'no-store',
-  // The address holds a code: it must not leak to other sites.
-  'referrer-policy': 'no-referrer',
-  'content-security-policy':
-    "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
-  'x-content-type-options': 'nosniff',
-} as const;
-
-function page(res: ServerResponse, status: number, title: string, text: string): void {
-  res.writeHead(status, PAGE_HEADERS);
-  res.end(
-    `<!doctype html><html><head><meta charset="utf-8"><title>${title}</title></head><body style="font-family:sans-serif;max-width:40em;margin:4em auto"><h1>${title}</h1><p>${text}</p></body></html>`,
-  );
-}
 
 /** The value of cookie `name` in a `Cookie` header. */
 function cookie(header: string | undefined, name: string): string | undefined {
@@ -69,7 +52,7 @@ export function internalCallback(options: {
     const flow = await options.store.flows.peek(state).catch(() => undefined);
     const servers = options.settings.mcp.servers;
     if (!flow || !Object.hasOwn(servers, flow.server)) {
-      page(
+      sendSignInPage(
         res,
         404,
         'Unknown sign-in',
@@ -80,7 +63,7 @@ export function internalCallback(options: {
     if (flow.identity !== APP_IDENTITY) {
       const secret = cookie(req.headers.cookie, ownerCookieName(flow.flowId));
       if (!secret || !(await options.store.flows.isOwner(flow.flowId, ownerHash(secret)))) {
-        page(
+        sendSignInPage(
           res,
           403,
           'Not your sign-in',
@@ -92,12 +75,17 @@ export function internalCallback(options: {
     const scope = options.scopes.forIdentity(flow.identity);
     const auth = scope.tokens.forServer(flow.server, scope.registry.settings(flow.server));
     if (!auth) {
-      page(res, 404, 'Unknown sign-in', 'This sign-in is unknown, expired or already used.');
+      sendSignInPage(
+        res,
+        404,
+        'Unknown sign-in',
+        'This sign-in is unknown, expired or already used.',
+      );
       return;
     }
     try {
       await auth.completeAuthorization(url);
-      page(
+      sendSignInPage(
         res,
         200,
         'Signed in',
@@ -108,7 +96,7 @@ export function internalCallback(options: {
         `a sign-in to server "${flow.server}" failed at the callback: ${error instanceof Error ? error.message : 'unknown error'}`,
         { server: flow.server },
       );
-      page(
+      sendSignInPage(
         res,
         400,
         'Sign-in failed',

@@ -15,7 +15,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AuthorizationServer } from 'oauth4webapi';
 import type { AuthorizationSettings } from '../config/schema/authorization.js';
 import { Secret } from '../config/secret.js';
+import { McpAgentError } from '../errors.js';
 import type { FetchLike } from '../fetch.js';
+import { pageHeaders, textPage } from '../html.js';
 import type { Logger } from '../logger.js';
 import { resolveClient } from '../oauth/clients.js';
 import { prepareAuthorization, validateCallback } from '../oauth/protocol/authorization.js';
@@ -24,7 +26,8 @@ import { APP_IDENTITY } from '../oauth/server-auth.js';
 import type { BearerGuard } from '../server/guard.js';
 import { principalOf } from '../server/identity.js';
 import { issuerMetadata } from '../server/verifiers/configured.js';
-import { newFlowState } from '../stores/flows.js';
+import { newFlowState, type PendingFlow } from '../stores/flows.js';
+import type { ClientRegistration } from '../stores/registrations.js';
 import type { TokenStore } from '../stores/token-store.js';
 
 /** The path of the check under `callback_base_url`. */
@@ -33,20 +36,21 @@ export const CONNECT_PATH = '/internal/oauth/connect';
 /** The `server` of a check's own pending flow. */
 const CHECK = '#connect';
 
-const PAGE_HEADERS = {
-  'content-type': 'text/html; charset=utf-8',
-  'cache-control': 'no-store',
-  'referrer-policy': 'no-referrer',
-  'content-security-policy':
-    "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
-  'x-content-type-options': 'nosniff',
-} as const;
+/** How many clients a check may have started with are remembered (normally one per issuer). */
+const KNOWN_CLIENTS = 16;
 
-function page(res: ServerResponse, status: number, title: string, text: string): void {
-  res.writeHead(status, PAGE_HEADERS);
-  res.end(
-    `<!doctype html><html><head><meta charset="utf-8"><title>${title}</title></head><body style="font-family:sans-serif;max-width:40em;margin:4em auto"><h1>${title}</h1><p>${text}</p></body></html>`,
-  );
+/**
+ * Send a page of the agent's sign-in routes (the check, the callback): the shared look, no form,
+ * no referrer (the address may hold a code).
+ */
+export function sendSignInPage(
+  res: ServerResponse,
+  status: number,
+  title: string,
+  text: string,
+): void {
+  res.writeHead(status, pageHeaders({ forms: 'none', referrer: 'no-referrer' }));
+  res.end(textPage(title, text));
 }
 
 /** The cookie that binds downstream flow `flowId` to a browser. */
@@ -90,23 +94,63 @@ export function connectRoute(
     );
     return inbound;
   };
-  const client = async (as: AuthorizationServer, redirectUri: string) =>
-    resolveClient({
-      as,
-      redirectUri,
-      registrations: options.store.registrations,
-      fetch: options.fetch,
-      clientName: options.clientName,
-      configPath: 'authorization',
-      server: CHECK,
-      now,
+  // Several sign-in links opened at once on a fresh agent must not each register a client: the
+  // last registration stored would replace the others, and their codes (issued to another
+  // client_id) could not be exchanged. One resolution per issuer and redirect URI at a time; the
+  // others wait for it and use the same client.
+  const resolving = new Map<string, Promise<ClientRegistration>>();
+  /** The clients checks started with, by `client_id` (a secret is not in the flow record). */
+  const known = new Map<string, ClientRegistration>();
+  const client = (as: AuthorizationServer, redirectUri: string): Promise<ClientRegistration> => {
+    const key = JSON.stringify([as.issuer, redirectUri]);
+    let pending = resolving.get(key);
+    if (pending === undefined) {
+      pending = resolveClient({
+        as,
+        redirectUri,
+        registrations: options.store.registrations,
+        fetch: options.fetch,
+        clientName: options.clientName,
+        configPath: 'authorization',
+        server: CHECK,
+        now,
+      }).finally(() => resolving.delete(key));
+      resolving.set(key, pending);
+    }
+    return pending.then((registered) => {
+      known.delete(registered.clientId);
+      known.set(registered.clientId, registered);
+      const oldest = known.keys().next().value;
+      if (known.size > KNOWN_CLIENTS && oldest !== undefined) known.delete(oldest);
+      return registered;
     });
+  };
+
+  /**
+   * The client `check` started with: the code was issued to it, whatever registration the store
+   * holds now (another replica may have registered since). A public client needs only its id; a
+   * confidential one, its secret, which only the store or this process has.
+   */
+  const clientOfCheck = async (
+    as: AuthorizationServer,
+    check: PendingFlow,
+  ): Promise<ClientRegistration> => {
+    const current = await client(as, check.redirectUri);
+    if (current.clientId === check.clientId) return current;
+    const started = known.get(check.clientId);
+    if (started !== undefined) return started;
+    if (current.tokenEndpointAuthMethod === 'none') return { ...current, clientId: check.clientId };
+    throw new McpAgentError(
+      'OAUTH_CALLBACK',
+      `The agent's client at ${as.issuer} was registered again while this sign-in was under way, and its secret is not known here; start the sign-in again.`,
+    );
+  };
 
   async function start(res: ServerResponse, flowId: string): Promise<void> {
     const flow = await options.store.flows.byId(flowId);
     const redirectUri = options.connectUrl();
     if (!flow || flow.identity === APP_IDENTITY || flow.server === CHECK || !redirectUri) {
-      page(
+      sendSignInPage(
         res,
         404,
         'Unknown sign-in',
@@ -151,7 +195,7 @@ export function connectRoute(
   async function back(res: ServerResponse, url: URL): Promise<void> {
     const check = await options.store.flows.take(url.searchParams.get('state') ?? '');
     if (!check || check.server !== CHECK || !check.next) {
-      page(
+      sendSignInPage(
         res,
         404,
         'Unknown sign-in',
@@ -161,7 +205,7 @@ export function connectRoute(
     }
     const next = await options.store.flows.byId(check.next);
     if (!next) {
-      page(
+      sendSignInPage(
         res,
         404,
         'Unknown sign-in',
@@ -170,7 +214,7 @@ export function connectRoute(
       return;
     }
     const as = await authorizationServer();
-    const registered = await client(as, check.redirectUri);
+    const registered = await clientOfCheck(as, check);
     const request = {
       url: new URL(check.authorizationUrl),
       state: check.state.reveal(),
@@ -203,7 +247,7 @@ export function connectRoute(
           server: next.server,
         },
       );
-      page(
+      sendSignInPage(
         res,
         403,
         'Not your sign-in',
@@ -239,7 +283,7 @@ export function connectRoute(
         `the sign-in check failed: ${error instanceof Error ? error.message : 'unknown error'}`,
         {},
       );
-      page(
+      sendSignInPage(
         res,
         502,
         'Sign-in check failed',

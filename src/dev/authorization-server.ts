@@ -24,7 +24,7 @@ import { McpAgentError } from '../errors.js';
 import { createHttpServer, type RequestTimeouts } from '../http-server.js';
 import { type Logger, silentLogger } from '../logger.js';
 import { handleInteraction, isInteractionPath, sendPage, USER_NAME } from './interactions.js';
-import { errorPage } from './pages.js';
+import { errorPage, providerPageCsp } from './pages.js';
 import { createDevProvider } from './provider.js';
 
 /** Options of {@link startDevAuthorizationServer}. */
@@ -195,6 +195,11 @@ export async function startDevAuthorizationServer(
       void handleInteraction(interactions, req, res);
       return;
     }
+    // A policy for the pages oidc-provider renders itself (it adds its script's hash).
+    res.setHeader(
+      'content-security-policy',
+      providerPageCsp(url.pathname.startsWith('/device') ? 'self' : 'client'),
+    );
     // RFC 8414 metadata is the OpenID discovery document (a superset) at its own address.
     if (url.pathname === '/.well-known/oauth-authorization-server') {
       req.url = `/.well-known/openid-configuration${url.search}`;

@@ -10,9 +10,16 @@
  */
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Grant, default as Provider } from 'oidc-provider';
+import type { Grant, InteractionResults, default as Provider } from 'oidc-provider';
 import type { Logger } from '../logger.js';
-import { consentPage, errorPage, loginPage, type PageClient, pageCsp } from './pages.js';
+import {
+  consentPage,
+  errorPage,
+  interactionContinuePage,
+  loginPage,
+  PAGE_HEADERS,
+  type PageClient,
+} from './pages.js';
 
 /** What the interaction handler needs from the server. */
 export interface InteractionContext {
@@ -37,7 +44,10 @@ export const USER_NAME = /^[\p{L}\p{N}._@+-]{1,64}$/u;
 /** The largest form body read. */
 const MAX_BODY_BYTES = 16 * 1024;
 
-const PATH = /^\/interaction\/([A-Za-z0-9_-]{1,128})(?:\/(login|confirm|abort))?$/;
+const PATH = /^\/interaction\/([A-Za-z0-9_-]{1,128})(?:\/(login|confirm|abort|continue))?$/;
+
+/** The actions the pages' forms post to; the others are pages (GET). */
+const FORM_ACTIONS = new Set(['login', 'confirm', 'abort']);
 
 /** Whether `pathname` belongs to {@link handleInteraction}. */
 export function isInteractionPath(pathname: string): boolean {
@@ -92,14 +102,15 @@ async function route(
   }
   const [, uid = '', action] = match;
   const method = req.method ?? 'GET';
+  const posted = action !== undefined && FORM_ACTIONS.has(action);
   // Not even HEAD for the pages: with autoApprove, loading one completes the interaction.
-  if (action === undefined ? method !== 'GET' : method !== 'POST') {
-    res.setHeader('allow', action === undefined ? 'GET' : 'POST');
+  if (posted ? method !== 'POST' : method !== 'GET') {
+    res.setHeader('allow', posted ? 'POST' : 'GET');
     sendPage(res, 405, errorPage('method_not_allowed', 'This page does not accept that method.'));
     return;
   }
   let form = new URLSearchParams();
-  if (action !== undefined) {
+  if (posted) {
     const origin = req.headers.origin;
     if (origin !== undefined && origin !== new URL(context.issuer).origin) {
       sendPage(res, 403, errorPage('forbidden', 'The form was posted from another site.'));
@@ -123,17 +134,23 @@ async function route(
   const pageClient: PageClient = { clientId, clientName: client?.clientName };
   const redirectUri =
     typeof details.params.redirect_uri === 'string' ? details.params.redirect_uri : undefined;
-  const csp = pageCsp(redirectUri);
+
+  if (action === 'continue') {
+    sendPage(res, 200, interactionContinuePage(details.returnTo));
+    return;
+  }
 
   if (action === 'abort') {
     logger.info('development authorization server: the user denied access', {
       client_id: clientId,
     });
-    await provider.interactionFinished(
+    await finishFromForm(
+      context,
       req,
       res,
+      uid,
       { error: 'access_denied', error_description: 'The user denied the request.' },
-      { mergeWithLastSubmission: false },
+      false,
     );
     return;
   }
@@ -147,19 +164,14 @@ async function route(
         suggestedUser: context.devUser,
         message: 'Enter a user name of 1 to 64 letters, digits or . _ @ + -',
       });
-      sendPage(res, 400, page, csp);
+      sendPage(res, 400, page);
       return;
     }
     logger.info('development authorization server: user signed in', {
       user,
       client_id: clientId,
     });
-    await provider.interactionFinished(
-      req,
-      res,
-      { login: { accountId: user } },
-      { mergeWithLastSubmission: false },
-    );
+    await finishFromForm(context, req, res, uid, { login: { accountId: user } }, false);
     return;
   }
 
@@ -176,12 +188,7 @@ async function route(
       scope: requestedScopes(details.params).join(' '),
       resource: requestedResources(details.params),
     });
-    await provider.interactionFinished(
-      req,
-      res,
-      { consent: { grantId } },
-      { mergeWithLastSubmission: true },
-    );
+    await finishFromForm(context, req, res, uid, { consent: { grantId } }, true);
     return;
   }
 
@@ -208,7 +215,7 @@ async function route(
   }
   if (details.prompt.name === 'login' || details.session?.accountId === undefined) {
     const page = loginPage({ uid, client: pageClient, suggestedUser: context.devUser });
-    sendPage(res, 200, page, csp);
+    sendPage(res, 200, page);
     return;
   }
   const page = consentPage({
@@ -219,7 +226,32 @@ async function route(
     scopes: requestedScopes(details.params),
     redirectUri,
   });
-  sendPage(res, 200, page, csp);
+  sendPage(res, 200, page);
+}
+
+/**
+ * End an interaction from one of its forms: keep the result, then send the browser to the
+ * `continue` page of this origin rather than straight to the authorization endpoint. Browsers
+ * check `form-action` on every redirect a form submission leads to, and the chain goes on to the
+ * client's redirect URI and wherever that sends it (another authorization server, for the agent's
+ * sign-in check), origins no page can know; the `continue` page moves on by a refresh, which is not
+ * a form submission (see `src/html.ts`).
+ */
+async function finishFromForm(
+  context: InteractionContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  uid: string,
+  result: InteractionResults,
+  mergeWithLastSubmission: boolean,
+): Promise<void> {
+  await context.provider.interactionResult(req, res, result, { mergeWithLastSubmission });
+  res.writeHead(303, {
+    location: `/interaction/${encodeURIComponent(uid)}/continue`,
+    'cache-control': 'no-store',
+    'content-length': '0',
+  });
+  res.end();
 }
 
 type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
@@ -290,18 +322,11 @@ async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
 }
 
 /** Send one of our HTML pages with its security headers. */
-export function sendPage(res: ServerResponse, status: number, html: string, csp = pageCsp()): void {
+export function sendPage(res: ServerResponse, status: number, html: string): void {
   if (res.headersSent) {
     res.end();
     return;
   }
-  res.writeHead(status, {
-    'content-type': 'text/html; charset=utf-8',
-    'content-security-policy': csp,
-    'cache-control': 'no-store',
-    'x-content-type-options': 'nosniff',
-    'x-frame-options': 'DENY',
-    'referrer-policy': 'same-origin',
-  });
+  res.writeHead(status, PAGE_HEADERS);
   res.end(html);
 }

@@ -4,61 +4,40 @@
  * resources come from dynamic client registration and authorization requests, that is from
  * anyone who can reach the server.
  *
+ * The look and the headers are the ones every page of mcp-agent shares (`src/html.ts`).
+ *
  * @module
  */
-
-/** The `Content-Security-Policy` of every page: no scripts, no external loads, forms to self. */
-export const PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'";
-
-/** `text` with the five HTML-significant characters escaped (element content and attributes). */
-export function escapeHtml(text: string): string {
-  return text
-    .replaceAll('&', '&amp;')
-    .replaceAll('<', '&lt;')
-    .replaceAll('>', '&gt;')
-    .replaceAll('"', '&quot;')
-    .replaceAll("'", '&#39;');
-}
+import { continuePage, escapeHtml, htmlPage, pageCsp, pageHeaders } from '../html.js';
 
 /**
- * The CSP for a page whose form may end in a redirect to `redirectUri`: browsers apply
- * `form-action` to the redirects that follow a form submission, so the client's redirect URI
- * origin (or its custom scheme) is allowed next to `'self'`. Anything that is not a plain origin or
- * scheme is left out.
+ * The `Content-Security-Policy` of every page: no scripts, no external loads, no framing, forms to
+ * this server only. A form's answer never redirects off this origin (see {@link continuePage}),
+ * which is what lets `form-action` stay `'self'` although the flows end at other origins.
  */
-export function pageCsp(redirectUri?: string): string {
-  const source = redirectUri === undefined ? undefined : cspSource(redirectUri);
-  return source === undefined ? PAGE_CSP : `${PAGE_CSP} ${source}`;
+export const PAGE_CSP: string = pageCsp('self');
+
+/**
+ * The CSP of the pages oidc-provider renders itself: the auto-submitting forms of the device flow's
+ * complete URI (to `/device`, this origin) and of `response_mode=form_post` authorization responses
+ * (to the client's redirect URI: no `form-action`, see `src/html.ts`). `script-src` is there but
+ * empty: oidc-provider adds the hash of its one inline script to it, and nothing else runs.
+ */
+export function providerPageCsp(formsTo: 'self' | 'client'): string {
+  return `${pageCsp(formsTo === 'self' ? 'self' : null)}; script-src`;
 }
 
-function cspSource(uri: string): string | undefined {
-  let url: URL;
-  try {
-    url = new URL(uri);
-  } catch {
-    return undefined;
-  }
-  if (url.protocol === 'http:' || url.protocol === 'https:') {
-    return /^https?:\/\/[A-Za-z0-9.\-[\]:]+$/.test(url.origin) ? url.origin : undefined;
-  }
-  return /^[a-z][a-z0-9+.-]*:$/.test(url.protocol) ? url.protocol : undefined;
-}
+/** The security headers of every page (`same-origin` referrers: the forms' `Origin` is checked). */
+export const PAGE_HEADERS: Readonly<Record<string, string>> = pageHeaders({
+  forms: 'self',
+  referrer: 'same-origin',
+});
 
-const STYLE = `body{font-family:system-ui,sans-serif;max-width:34rem;margin:2rem auto;padding:0 1rem;color:#222}
-.banner{background:#fff3cd;border:1px solid #e0b000;padding:.5rem .75rem;border-radius:4px;font-weight:600}
-dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem}dt{font-weight:600}dd{margin:0;word-break:break-all}
-input[type=text]{font-size:1rem;padding:.4rem;width:100%;box-sizing:border-box;margin:.25rem 0 1rem}
-button{font-size:1rem;padding:.4rem 1rem;margin-right:.5rem}.code code{font-size:1.5rem}.error{color:#b00020}`;
+const BANNER = 'mcp-agent development server — do not use in production';
 
 /** A whole page: banner, title and `body` (already-safe HTML built by this module). */
 function layout(title: string, body: string): string {
-  return `<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="same-origin"><title>${escapeHtml(title)} · mcp-agent dev</title><style>${STYLE}</style></head>
-<body><p class="banner" role="alert">mcp-agent development server — do not use in production</p>
-<h1>${escapeHtml(title)}</h1>
-${body}
-</body></html>`;
+  return htmlPage({ title, body, banner: BANNER, site: 'mcp-agent dev' });
 }
 
 /** What a page shows about the client asking. */
@@ -155,6 +134,15 @@ export function deviceConfirmPage(form: string, client: PageClient, userCode: st
 /** The page shown once a device is approved. */
 export function deviceSuccessPage(): string {
   return layout('Device connected', '<p>You can close this window and return to your device.</p>');
+}
+
+/**
+ * The page a form's answer redirects to: on to `next` (the authorization endpoint's resume URL,
+ * this origin) by a refresh, not a redirect, so the rest of the chain (the client's redirect URI
+ * and wherever it leads) is no longer part of the form's navigation.
+ */
+export function interactionContinuePage(next: string): string {
+  return continuePage(next, { banner: BANNER, site: 'mcp-agent dev' });
 }
 
 /** An error page: the OAuth `error` code and its description. */

@@ -22,7 +22,7 @@ import {
   deviceInputPage,
   deviceSuccessPage,
   errorPage,
-  PAGE_CSP,
+  PAGE_HEADERS,
 } from './pages.js';
 import { createDevStorage, type DevStorage, type IssuedTokenModel } from './storage.js';
 import { registerTokenExchange } from './token-exchange.js';
@@ -142,9 +142,7 @@ export async function createDevProvider(settings: DevProviderSettings): Promise<
     // Browser-based MCP clients (the Inspector) call the token endpoint cross-origin.
     clientBasedCORS: () => true,
     renderError: (ctx, out) => {
-      ctx.type = 'html';
-      ctx.set('content-security-policy', PAGE_CSP);
-      ctx.body = errorPage(String(out.error), stringOrUndefined(out.error_description));
+      respondWithPage(ctx, errorPage(String(out.error), stringOrUndefined(out.error_description)));
     },
     interactions: {
       url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
@@ -173,20 +171,20 @@ export async function createDevProvider(settings: DevProviderSettings): Promise<
       deviceFlow: {
         enabled: true,
         userCodeInputSource: (ctx, form, _out, error) => {
-          ctx.set('content-security-policy', PAGE_CSP);
-          ctx.body = deviceInputPage(form, deviceProblem(error));
+          respondWithPage(ctx, deviceInputPage(withoutEventHandlers(form), deviceProblem(error)));
         },
         userCodeConfirmSource: (ctx, form, client, _info, userCode) => {
-          ctx.set('content-security-policy', PAGE_CSP);
-          ctx.body = deviceConfirmPage(
-            form,
-            { clientId: client.clientId, clientName: client.clientName },
-            userCode,
+          respondWithPage(
+            ctx,
+            deviceConfirmPage(
+              withoutEventHandlers(form),
+              { clientId: client.clientId, clientName: client.clientName },
+              userCode,
+            ),
           );
         },
         successSource: (ctx) => {
-          ctx.set('content-security-policy', PAGE_CSP);
-          ctx.body = deviceSuccessPage();
+          respondWithPage(ctx, deviceSuccessPage());
         },
       },
       resourceIndicators: {
@@ -233,6 +231,20 @@ function registrationId(ctx: KoaContextWithOIDC): string {
     }
   }
   return randomBytes(16).toString('base64url');
+}
+
+/** Answer with one of our pages and the headers every page carries (CSP, no caching, no framing). */
+function respondWithPage(ctx: KoaContextWithOIDC, html: string): void {
+  ctx.set({ ...PAGE_HEADERS });
+  ctx.body = html;
+}
+
+/**
+ * oidc-provider's device form without its inline event handler (`onfocus="this.select()…"`): the
+ * pages run no script, so the browser would refuse it and report a CSP violation on every visit.
+ */
+function withoutEventHandlers(form: string): string {
+  return form.replace(/\son[a-z]+="[^"]*"/gi, '');
 }
 
 /** The one resource to use when a request names several (or the array, to fail). */

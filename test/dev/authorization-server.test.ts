@@ -7,6 +7,7 @@ import {
   startDevAuthorizationServer,
 } from '../../src/dev/authorization-server.js';
 import { McpAgentError } from '../../src/errors.js';
+import { pageCsp } from '../../src/html.js';
 import type { Logger } from '../../src/logger.js';
 import { approveDevice, CookieJar, followAuthorization } from '../support/browser.js';
 
@@ -499,6 +500,18 @@ describe('without autoApprove: the login and consent pages', () => {
     expect(login.body).toContain('name="username"');
     const posted = await postForm(formAction(login.body, as.issuer), { username: user }, jar);
     expect(posted.status).toBe(303);
+    // The form's navigation ends on this origin; a page moves on from there (see src/html.ts).
+    const next = new URL(posted.headers.get('location') ?? '', as.issuer);
+    expect(next.origin).toBe(as.issuer);
+    expect(next.pathname).toMatch(/^\/interaction\/[\w-]+\/continue$/);
+    const continuePage = await fetch(next, { headers: { cookie: jar.header(next) ?? '' } });
+    const html = await continuePage.text();
+    expect(continuePage.status).toBe(200);
+    expect(continuePage.headers.get('content-security-policy')).toBe(pageCsp('self'));
+    expect(html).not.toContain('<form');
+    expect(html).toMatch(
+      new RegExp(`<meta http-equiv="refresh" content="0; url=${as.issuer}/auth/[\\w-]+">`),
+    );
     const consent = await followAuthorization(
       new URL(posted.headers.get('location') ?? '', as.issuer),
       { cookies: jar, stopAtRedirectUri: REDIRECT_URI },
@@ -579,9 +592,11 @@ describe('without autoApprove: the login and consent pages', () => {
     expect(html).not.toContain('<script>');
     expect(html).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
     const csp = page.headers.get('content-security-policy') ?? '';
-    expect(csp).toContain("default-src 'none'");
-    expect(csp).toContain("style-src 'unsafe-inline'");
-    expect(csp).toContain("form-action 'self' http://127.0.0.1:53682");
+    // No script, no inline style but the page's own, forms to this origin only, no framing.
+    expect(csp).toBe(pageCsp('self'));
+    expect(csp).toMatch(
+      /^default-src 'none'; style-src 'sha256-[A-Za-z0-9+/=]+'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'$/,
+    );
     expect(page.headers.get('x-frame-options')).toBe('DENY');
   });
 

@@ -1,7 +1,9 @@
 /**
  * A tiny headless "browser" for OAuth user steps: global fetch with `redirect: 'manual'`, 3xx
  * followed by hand, cookies kept per origin, auto-submitting forms (response_mode=form_post)
- * submitted. No JavaScript, no cookie paths or expiry beyond deletion.
+ * submitted, immediate `<meta http-equiv="refresh">` followed. No JavaScript, no CSP, no cookie
+ * paths or expiry beyond deletion: flows that must work in a real browser are also tested in
+ * Chromium (`test/browser/`).
  */
 
 /** Cookies per origin (`http://127.0.0.1:1234`), shared between calls when passed in. */
@@ -138,6 +140,15 @@ async function walk(first: Step, options: BrowserOptions): Promise<BrowserResult
       continue;
     }
     const body = await response.text();
+    // A page that moves on by itself (the development server's `continue` page after a form).
+    const refresh = metaRefresh(body, step.url);
+    if (refresh) {
+      if (stop && refresh.origin === stop.origin && refresh.pathname === stop.pathname) {
+        return { finalUrl: refresh, status: response.status, body };
+      }
+      step = { url: refresh, method: 'GET' };
+      continue;
+    }
     // response_mode=form_post (and oidc-provider's device "complete" URI) submit themselves.
     const autoSubmit = body.includes('document.forms[0].submit()')
       ? parseForm(body, step.url)
@@ -158,6 +169,12 @@ async function walk(first: Step, options: BrowserOptions): Promise<BrowserResult
     return { finalUrl: step.url, status: response.status, body };
   }
   throw new Error(`gave up after ${max} requests, last at ${step.url.origin}${step.url.pathname}`);
+}
+
+/** The target of an immediate `<meta http-equiv="refresh" content="0; url=…">`, if any. */
+function metaRefresh(html: string, base: URL): URL | undefined {
+  const content = /<meta\s+http-equiv="refresh"\s+content="0;\s*url=([^"]+)"/i.exec(html)?.[1];
+  return content === undefined ? undefined : new URL(htmlDecode(content), base);
 }
 
 /** The first POST form in `html`: its action (resolved against `base`) and hidden inputs. */

@@ -9,7 +9,7 @@
  * - A callback whose `state` is not this flow's gets a failure page and is ignored, so a stray or
  *   forged request cannot end the flow (RFC 6749 §10.12).
  * - Pages are static: they reflect nothing from the request, and forbid caching, framing, scripts
- *   and referrers.
+ *   and referrers. They have the look of every page mcp-agent serves (`src/html.ts`).
  * - After the callback, a timeout, an abort or `close()`, every connection is closed with the
  *   server, so nothing keeps the process alive.
  *
@@ -18,6 +18,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer } from 'node:http';
 import { McpAgentError } from '../../errors.js';
+import { pageHeaders, textPage } from '../../html.js';
 import {
   assertTimeout,
   type CallbackReceiver,
@@ -56,38 +57,32 @@ const CALLBACK_PATH = '/callback';
 /** Callbacks held while nobody waits yet (a browser faster than the caller); more get a 400. */
 const MAX_HELD = 16;
 
-function page(title: string, text: string): string {
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${title}</title></head><body><h1>${title}</h1><p>${text}</p></body></html>\n`;
-}
-
-const SUCCESS_PAGE = page(
+const SUCCESS_PAGE = textPage(
   'Signed in',
   'Authorization is complete. You can close this tab and return to the terminal.',
 );
-const FAILURE_PAGE = page(
+const FAILURE_PAGE = textPage(
   'Sign-in did not complete',
   'This authorization response was not accepted. Return to the terminal for details.',
 );
-const BAD_REQUEST_PAGE = page('Bad request', 'This request is not accepted here.');
-const NOT_FOUND_PAGE = page('Not found', 'There is nothing here.');
-const METHOD_PAGE = page('Method not allowed', 'Only GET is accepted here.');
+const BAD_REQUEST_PAGE = textPage('Bad request', 'This request is not accepted here.');
+const NOT_FOUND_PAGE = textPage('Not found', 'There is nothing here.');
+const METHOD_PAGE = textPage('Method not allowed', 'Only GET is accepted here.');
 
-/** Headers of every response: nothing cached, framed, scripted, sniffed or referred. */
+/**
+ * Headers of every response: the shared page headers (nothing cached, framed, scripted, loaded,
+ * sniffed or referred; no form), and the connection closed.
+ */
 const SECURITY_HEADERS: Readonly<Record<string, string>> = {
-  'Content-Type': 'text/html; charset=utf-8',
-  'Cache-Control': 'no-store',
-  'Content-Security-Policy': "default-src 'none'",
-  'Referrer-Policy': 'no-referrer',
-  'X-Content-Type-Options': 'nosniff',
-  'X-Frame-Options': 'DENY',
-  Connection: 'close',
+  ...pageHeaders({ forms: 'none', referrer: 'no-referrer' }),
+  connection: 'close',
 };
 
 function send(res: ServerResponse, status: number, body: string, extra?: Record<string, string>) {
   res.writeHead(status, {
     ...SECURITY_HEADERS,
     ...extra,
-    'Content-Length': String(Buffer.byteLength(body)),
+    'content-length': String(Buffer.byteLength(body)),
   });
   res.end(body);
 }
@@ -246,7 +241,7 @@ export async function startLoopbackReceiver(
     } else if (url === undefined) {
       send(res, 404, NOT_FOUND_PAGE);
     } else if (req.method !== 'GET') {
-      send(res, 405, METHOD_PAGE, { Allow: 'GET' });
+      send(res, 405, METHOD_PAGE, { allow: 'GET' });
     } else {
       callback(url, res);
     }

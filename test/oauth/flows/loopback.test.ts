@@ -2,6 +2,7 @@ import { request } from 'node:http';
 import { createServer, type Server } from 'node:net';
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import { isMcpAgentError } from '../../../src/errors.js';
+import { pageCsp } from '../../../src/html.js';
 import { startLoopbackReceiver } from '../../../src/oauth/flows/loopback.js';
 import type { CallbackReceiver } from '../../../src/oauth/flows/receiver.js';
 import { freePort, within } from '../../support/net.js';
@@ -226,7 +227,7 @@ describe('startLoopbackReceiver', () => {
     for (const reply of replies) {
       expect(reply.headers).toMatchObject({
         'cache-control': 'no-store',
-        'content-security-policy': "default-src 'none'",
+        'content-security-policy': pageCsp('none'),
         'referrer-policy': 'no-referrer',
         'x-content-type-options': 'nosniff',
         'x-frame-options': 'DENY',
