@@ -30,6 +30,7 @@
  * @module
  */
 import { createHash } from 'node:crypto';
+import type { Settings } from './schema/settings.js';
 
 /** What a served tool name must match (the LLM function-calling rule). */
 export const TOOL_NAME_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
@@ -186,4 +187,71 @@ export function legacyToolIdentity(spelling: string): ToolIdentity | undefined {
   if (at === -1) return undefined;
   const unescaped = (part: string) => part.replaceAll('~1', '/').replaceAll('~0', '~');
   return { server: unescaped(spelling.slice(0, at)), tool: unescaped(spelling.slice(at + 1)) };
+}
+
+/**
+ * The tool names `mcp.servers.<server>.allowed_tools` lets through. As in mcp-agent, an entry is
+ * the tool's own name on its server (not a served name); an entry in the old `SERVER/TOOL`
+ * spelling naming this server is also read as its TOOL (`config check` warns about it).
+ */
+export function allowedToolNames(server: string, entries: readonly string[]): ReadonlySet<string> {
+  const allowed = new Set(entries);
+  for (const entry of entries) {
+    const legacy = legacyToolIdentity(entry);
+    if (legacy?.server === server) allowed.add(legacy.tool);
+  }
+  return allowed;
+}
+
+/** A tool name in the configuration that is read differently from how it is written. */
+export interface ToolNameProblem {
+  /** Where it is, from the top of the settings. */
+  readonly path: readonly string[];
+  readonly message: string;
+}
+
+const SEE_LIST = 'tool names are SERVER_TOOL, as `mcp-agent tools list` shows them';
+
+/**
+ * Old `SERVER/TOOL` spellings in `authorization.tool_scopes` and `allowed_tools` (accepted, with
+ * the spelling to write instead), and `tool_scopes` keys no tool can have.
+ */
+export function toolNameProblems(
+  settings: Pick<Settings, 'mcp' | 'authorization'>,
+): ToolNameProblem[] {
+  const servers = Object.keys(settings.mcp.servers);
+  const names = new ToolNames(servers);
+  const problems: ToolNameProblem[] = [];
+  for (const key of Object.keys(settings.authorization?.tool_scopes ?? {})) {
+    const path = ['authorization', 'tool_scopes', key];
+    const legacy = legacyToolIdentity(key);
+    if (legacy && names.stem(legacy.server) !== undefined) {
+      const name = names.name(legacy.server, legacy.tool);
+      problems.push({
+        path,
+        message: `is the old SERVER/TOOL spelling, read as "${name}"; write "${name}" (${SEE_LIST})`,
+      });
+    } else if (legacy) {
+      problems.push({
+        path,
+        message: `names no configured server ("${legacy.server}"), so it protects nothing; ${SEE_LIST}`,
+      });
+    } else if (!TOOL_NAME_PATTERN.test(key)) {
+      problems.push({
+        path,
+        message: `is not a tool name, so it protects nothing; ${SEE_LIST} (1-64 of A-Z, a-z, 0-9, "_" and "-")`,
+      });
+    }
+  }
+  for (const [server, settingsOf] of Object.entries(settings.mcp.servers)) {
+    for (const entry of settingsOf.allowed_tools ?? []) {
+      const legacy = legacyToolIdentity(entry);
+      if (legacy?.server !== server) continue;
+      problems.push({
+        path: ['mcp', 'servers', server, 'allowed_tools'],
+        message: `lists "${entry}", the old SERVER/TOOL spelling, read as "${legacy.tool}"; write "${legacy.tool}" (allowed_tools lists the server's own tool names, as mcp-agent does)`,
+      });
+    }
+  }
+  return problems;
 }
