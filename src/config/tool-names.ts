@@ -8,14 +8,15 @@
  * (a restart, a replica, the CLI) gives every tool the same name:
  *
  * - Each configured server has a **stem**: its own name when that is 1–40 characters from
- *   `[A-Za-z0-9_-]`; otherwise the name with every other character replaced by `_`, cut to 40,
- *   and, when that is lossy in a way that meets another server's stem, cut to 29 with `-` and 10
- *   hex digits of SHA-256 of the name after it.
+ *   `[A-Za-z0-9_-]` not starting with `-`; otherwise the name with every other character (and a
+ *   leading `-`) replaced by `_`, cut to 40, and, when that meets another server's stem (or is
+ *   empty), cut to 29 with `-` and 10 hex digits of SHA-256 of the name after it.
  * - A name belongs to the server with the **longest** stem `s` such that the name starts with
  *   `s_` (servers `a` and `a_b`: `a_b_x` is `a_b`'s).
  * - The **plain** name of (server, tool) is `{stem}_{tool}`. It is used when the tool name is made
- *   of `[A-Za-z0-9_-]`, the result has at most 64 characters, it belongs to that server by the
- *   rule above, and it does not end like a hashed name (`_` and 10 hex digits).
+ *   of `[A-Za-z0-9_-]` and does not end with `-`, the result has at most 64 characters, it belongs
+ *   to that server by the rule above, and it does not end like a hashed name (`_` and 10 hex
+ *   digits).
  * - Otherwise the **hashed** name is `{stem}_{part}_{hash}`: `part` is the tool name with other
  *   characters replaced by `_`, cut so the whole fits in 64; `hash` is 10 hex digits of SHA-256 of
  *   the pair. When `{stem}_{part}` would belong to a longer stem, `part` is left out.
@@ -24,6 +25,8 @@
  * meets a hashed one (plain names never end like one), and two tools of one server meet only if
  * their 40-bit hashes do ({@link ToolNames} users drop both then). Dispatch goes the other way with
  * an exact map: {@link ToolNames.ownerOf} says whose listing to look in.
+ *
+ * No name starts or ends with `-` (the MCP SDK warns about those).
  *
  * This module sits in `config/` because `config check` warns in its terms.
  *
@@ -63,6 +66,11 @@ function sanitize(text: string): string {
   return text.replace(DISALLOWED_CHAR, '_');
 }
 
+/** A server name as the start of a tool name: {@link sanitize}d, a leading `-` made `_`. */
+function sanitizeServer(server: string): string {
+  return sanitize(server).replace(/^-/, '_');
+}
+
 /** Whether `name` has the form of a hashed name (`…_` and 10 hex digits). */
 export function isHashedToolName(name: string): boolean {
   return HASHED_ENDING.test(name);
@@ -70,9 +78,10 @@ export function isHashedToolName(name: string): boolean {
 
 /** The stems of a set of server names (see the module's description). */
 function stemsOf(servers: readonly string[]): Map<string, string> {
-  const valid = (server: string) => server.length <= MAX_STEM_LENGTH && ALLOWED.test(server);
+  const valid = (server: string) =>
+    server.length <= MAX_STEM_LENGTH && ALLOWED.test(server) && !server.startsWith('-');
   const candidate = (server: string) =>
-    valid(server) ? server : sanitize(server).slice(0, MAX_STEM_LENGTH);
+    valid(server) ? server : sanitizeServer(server).slice(0, MAX_STEM_LENGTH);
   const counts = new Map<string, number>();
   for (const server of servers) {
     const stem = candidate(server);
@@ -88,7 +97,7 @@ function stemsOf(servers: readonly string[]): Map<string, string> {
       server,
       unique
         ? stem
-        : `${sanitize(server).slice(0, MAX_STEM_LENGTH - HASH_LENGTH - 1)}-${hex('server', server)}`,
+        : `${sanitizeServer(server).slice(0, MAX_STEM_LENGTH - HASH_LENGTH - 1) || 'server'}-${hex('server', server)}`,
     );
   }
   return stems;
@@ -135,6 +144,7 @@ export class ToolNames {
     const plain = `${stem}_${tool}`;
     if (
       ALLOWED.test(tool) &&
+      !tool.endsWith('-') &&
       plain.length <= MAX_TOOL_NAME_LENGTH &&
       !isHashedToolName(plain) &&
       this.ownerOf(plain) === server
@@ -229,7 +239,7 @@ export function toolNameProblems(
       const name = names.name(legacy.server, legacy.tool);
       problems.push({
         path,
-        message: `is the old SERVER/TOOL spelling, read as "${name}"; write "${name}" (${SEE_LIST})`,
+        message: `is the old SERVER/TOOL spelling of "${name}", and read as that; write "${name}" (${SEE_LIST})`,
       });
     } else if (legacy) {
       problems.push({
@@ -249,7 +259,7 @@ export function toolNameProblems(
       if (legacy?.server !== server) continue;
       problems.push({
         path: ['mcp', 'servers', server, 'allowed_tools'],
-        message: `lists "${entry}", the old SERVER/TOOL spelling, read as "${legacy.tool}"; write "${legacy.tool}" (allowed_tools lists the server's own tool names, as mcp-agent does)`,
+        message: `lists "${entry}", the old SERVER/TOOL spelling of "${legacy.tool}", and reads it as that; write "${legacy.tool}" (allowed_tools lists the server's own tool names, as in mcp-agent)`,
       });
     }
   }

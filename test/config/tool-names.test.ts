@@ -1,11 +1,16 @@
+import { validateToolName } from '@modelcontextprotocol/sdk/shared/toolNameValidation.js';
 import fc from 'fast-check';
-import { describe, expect, test } from 'vitest';
+import { afterEach, describe, expect, test } from 'vitest';
+import { formatIssue } from '../../src/config/issues.js';
+import { loadSettings } from '../../src/config/load.js';
 import {
+  allowedToolNames,
   isHashedToolName,
   legacyToolIdentity,
   TOOL_NAME_PATTERN,
   ToolNames,
 } from '../../src/config/tool-names.js';
+import { tempTree } from '../helpers/cli.js';
 
 /** Names as configs and servers write them: mostly plain, with separators, dots, unicode. */
 const part = fc.oneof(
@@ -56,8 +61,11 @@ describe('served tool names', () => {
   });
 
   test('a server whose name is outside the rule gets a sanitized stem', () => {
-    const names = new ToolNames(['my.server', 'other']);
+    const names = new ToolNames(['my.server', 'other', '-dash', '']);
     expect(names.stem('my.server')).toBe('my_server');
+    expect(names.stem('-dash')).toBe('_dash');
+    expect(names.stem('')).toMatch(/^server-[0-9a-f]{10}$/);
+    expect(names.name('other', 'trailing-')).toMatch(/^other_trailing-_[0-9a-f]{10}$/);
     expect(names.name('my.server', 'read')).toBe('my_server_read');
     // Two servers that sanitize alike both get hashed stems; neither depends on the other's order.
     const clash = new ToolNames(['a.b', 'a b', 'a_b']);
@@ -124,13 +132,14 @@ describe('served tool names', () => {
 });
 
 describe('served tool names: properties', () => {
-  test('every name matches ^[A-Za-z0-9_-]{1,64}$ and belongs to its server', () => {
+  test('every name matches ^[A-Za-z0-9_-]{1,64}$, passes the SDK check without a warning, and belongs to its server', () => {
     fc.assert(
       fc.property(configuration, ({ servers, tools }) => {
         const names = new ToolNames(servers);
         for (const [server, tool] of tools) {
           const name = names.name(server, tool);
           expect(name).toMatch(TOOL_NAME_PATTERN);
+          expect(validateToolName(name)).toEqual({ isValid: true, warnings: [] });
           expect(names.ownerOf(name)).toBe(server);
         }
         for (const server of servers) {
@@ -230,5 +239,85 @@ describe('the old SERVER/TOOL spelling', () => {
 
   test('a name without "/" is not the old spelling', () => {
     expect(legacyToolIdentity('down_whoami')).toBeUndefined();
+  });
+});
+
+describe('allowed_tools', () => {
+  test("lists the server's own tool names; the old SERVER/TOOL spelling of this server is read as TOOL", () => {
+    const allowed = allowedToolNames('fs', ['read', 'fs/write', 'fs/a~1b', 'other/delete']);
+    expect([...allowed].sort()).toEqual([
+      'a/b',
+      'fs/a~1b',
+      'fs/write',
+      'other/delete',
+      'read',
+      'write',
+    ]);
+    // Another server's old spelling and a served name are no tool of fs.
+    expect(allowed.has('delete')).toBe(false);
+    expect(allowedToolNames('fs', ['fs_read']).has('read')).toBe(false);
+  });
+});
+
+describe('config check: tool names in the configuration', () => {
+  let tree: ReturnType<typeof tempTree> | undefined;
+  afterEach(() => tree?.cleanup());
+
+  function warningsOf(yaml: string): string[] {
+    tree = tempTree({ 'mcp_agent.config.yaml': yaml });
+    const loaded = loadSettings({ cwd: tree.dir, env: {}, homeDir: tree.dir });
+    return loaded.warnings.map((warning) => formatIssue(warning));
+  }
+
+  const SERVERS = [
+    'mcp:',
+    '  servers:',
+    '    down:',
+    '      command: node',
+    '      allowed_tools: [whoami, "down/echo", "other/x"]',
+    '    other:',
+    '      command: node',
+  ].join('\n');
+
+  test('old SERVER/TOOL keys of tool_scopes are accepted with a warning that names the new spelling', () => {
+    const names = new ToolNames(['down', 'other']);
+    const warnings = warningsOf(
+      [
+        SERVERS,
+        'authorization:',
+        '  tool_scopes:',
+        '    down/whoami: [admin]',
+        '    down/files~1delete: [admin]',
+        '    nowhere/x: [admin]',
+        '    "not a name": [admin]',
+        '    down_echo: [admin]',
+        '    app_tool: [admin]',
+        '',
+      ].join('\n'),
+    ).join('\n');
+    expect(warnings).toContain(
+      'authorization.tool_scopes["down/whoami"] is the old SERVER/TOOL spelling of "down_whoami", and read as that; write "down_whoami"',
+    );
+    const hashed = names.name('down', 'files/delete');
+    expect(warnings).toContain(`spelling of "${hashed}", and read as that; write "${hashed}"`);
+    expect(warnings).toMatch(
+      /tool_scopes\["nowhere\/x"\] names no configured server \("nowhere"\), so it protects nothing/,
+    );
+    expect(warnings).toMatch(
+      /tool_scopes\["not a name"\] is not a tool name, so it protects nothing/,
+    );
+    expect(warnings).not.toContain('down_echo');
+    expect(warnings).not.toContain('app_tool');
+    // Each warning says where the key was written.
+    expect(warnings).toMatch(/mcp_agent\.config\.yaml:\d+:\d+/);
+  });
+
+  test("an allowed_tools entry in the old spelling of its own server is read as the tool's name, with a warning", () => {
+    const warnings = warningsOf(`${SERVERS}\n`).join('\n');
+    expect(warnings).toContain(
+      'mcp.servers.down.allowed_tools lists "down/echo", the old SERVER/TOOL spelling of "echo", and reads it as that; write "echo"',
+    );
+    // Another server's spelling is a tool name like any other (mcp-agent compares names as written).
+    expect(warnings).not.toContain('other/x');
   });
 });

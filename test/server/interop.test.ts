@@ -203,13 +203,13 @@ describe('mcp-agent dev with the SDK client doing the whole OAuth flow', () => {
         'workflows-countdown-run',
         'workflows-get_status',
         'workflows-cancel',
-        'clock/now',
+        'clock_now',
       ]),
     );
     const whoami = JSON.parse(textOf(await client.callTool({ name: 'whoami', arguments: {} })));
     expect(whoami).toMatchObject({ subject: 'dev', issuer: printed.issuer });
     expect(whoami.scopes).toContain('mcp:tools');
-    const now = textOf(await client.callTool({ name: 'clock/now', arguments: {} }));
+    const now = textOf(await client.callTool({ name: 'clock_now', arguments: {} }));
     expect(Number.isNaN(Date.parse(now))).toBe(false);
     expect(textOf(await client.callTool({ name: 'add', arguments: { a: 2, b: 40 } }))).toBe('42');
   });
@@ -296,7 +296,7 @@ describe('mcp-agent serve', () => {
       expect(textOf(await client.callTool({ name: 'admin_report', arguments: {} }))).toContain(
         'all good',
       );
-      const now = textOf(await client.callTool({ name: 'clock/now', arguments: {} }));
+      const now = textOf(await client.callTool({ name: 'clock_now', arguments: {} }));
       expect(Number.isNaN(Date.parse(now))).toBe(false);
     } finally {
       await client?.close();

@@ -485,7 +485,7 @@ describe('tools call: bad arguments and unknown tools', () => {
     await expectError(servers, ['tools', 'call', 'everything', 'get-sum', '{"a": "one", "b": 2}'], {
       exit: 2,
       code: 'TOOL_ARGUMENTS',
-      says: ['do not match the input schema of "everything/get-sum"', '"a" must be number'],
+      says: ['do not match the input schema of "everything_get-sum"', '"a" must be number'],
     });
     await expectError(servers, ['tools', 'call', 'everything', 'get-sum', '{"a": 1}'], {
       exit: 2,

@@ -132,7 +132,7 @@ describe('a server without tools', () => {
       cwd: tree.dir,
       env: { PATH: process.env.PATH ?? '' },
     });
-    expect(result.stderr).toContain('ev/echo');
+    expect(result.stderr).toContain('ev_echo');
     expect(result.stderr).toMatch(/error: Server "down" cannot be started/);
     expect(result.code).toBe(1);
     const docsOnly = await runCli(['tools', 'list', 'docs'], {
