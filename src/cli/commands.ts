@@ -147,7 +147,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       const [first, second, third] = args;
       if (first === undefined) {
         throw new UsageError(
-          '"tools call" needs a tool: its NAME as "tools list" prints it, or SERVER and TOOL.',
+          '"tools call" needs a tool: its NAME as "tools list" prints it, or a SERVER and a TOOL.',
           'mcp-agent tools call --help',
         );
       }

@@ -361,8 +361,8 @@ describe('notifications/tools/list_changed', () => {
         'new-tool',
         'whoami',
       ]);
-      expect((await aggregator.listTools()).map((tool) => tool.name)).toContain('own/new-tool');
-      expect(text(await aggregator.callTool('own/new-tool', {}))).toBe('new');
+      expect((await aggregator.listTools()).map((tool) => tool.name)).toContain('own_new-tool');
+      expect(text(await aggregator.callTool('own_new-tool', {}))).toBe('new');
       unsubscribe();
     },
   );

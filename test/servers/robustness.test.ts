@@ -158,7 +158,7 @@ describe('tool arguments against a JSON Schema 2020-12 input schema', () => {
       env,
     });
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toMatch(/do not match the input schema of "x\/count": "n" must be integer/);
+    expect(bad.stderr).toMatch(/do not match the input schema of "x_count": "n" must be integer/);
     const good = await runCli(['tools', 'call', 'x', 'count', '{"n": 3}'], { cwd: tree.dir, env });
     expect(good.code, good.stderr).toBe(0);
     expect(good.stderr).toContain('n=3');

@@ -14,6 +14,7 @@ import type { ServerRegistry } from '../../servers/registry.js';
 import type { CliConsentOptions } from '../consent.js';
 import type { CliIo, GlobalOptions, Output } from '../io.js';
 import { withSession } from '../session.js';
+import { UsageError } from '../usage.js';
 import { loadForCli } from './config.js';
 
 /** `servers list`: name, transport, auth mode and endpoint of each server; never a credential. */
@@ -127,6 +128,12 @@ export function toolsCall(
     options,
     out,
     async (registry) => {
+      if ('name' in target && registry.names().includes(target.name)) {
+        throw new UsageError(
+          `"tools call ${target.name}" needs a TOOL of server "${target.name}" too, or the tool's name as "mcp-agent tools list ${target.name}" prints it.`,
+          'mcp-agent tools call --help',
+        );
+      }
       const found =
         'name' in target
           ? await new ToolAggregator(registry).resolve(target.name)
