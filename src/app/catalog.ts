@@ -49,13 +49,13 @@ function text(value: unknown, isError = false) {
 export function toolScopeMap(
   scopes: Readonly<Record<string, readonly string[]>>,
   names: ToolNames,
-  own: ReadonlySet<string> = new Set(),
 ): Map<string, readonly string[]> {
   const map = new Map<string, readonly string[]>();
   for (const key of Object.keys(scopes)) {
     const value = Object.hasOwn(scopes, key) ? scopes[key] : undefined;
     if (!value) continue;
-    const legacy = own.has(key) ? undefined : legacyToolIdentity(key);
+    // App tool names have no "/": a key with one is a downstream tool's.
+    const legacy = legacyToolIdentity(key);
     const name =
       legacy && names.stem(legacy.server) !== undefined
         ? names.name(legacy.server, legacy.tool)
@@ -96,10 +96,13 @@ export class AppCatalog implements ToolCatalog {
   readonly #connect = (flowId: string): string | undefined => this.#options.connectUrl?.(flowId);
   /** The last tool list of each downstream server (shown to callers not logged in yet). */
   readonly #known = new Map<string, AggregatedTool[]>();
+  /** Downstream names an app tool shadows that the log has been told about. */
+  readonly #shadowWarned = new Set<string>();
 
   constructor(options: AppCatalogOptions) {
     this.#options = options;
     this.#names = options.scopes?.names ?? new ToolNames([]);
+    this.#toolScopes = toolScopeMap(options.toolScopes ?? {}, this.#names);
     this.#own = [
       ...[...options.app.tools.values()].map(
         (tool): ServedTool => ({
@@ -126,11 +129,6 @@ export class AppCatalog implements ToolCatalog {
         ? [storeCredentialsTool(options.scopes, [...options.app.workflows.keys()])]
         : []),
     ];
-    this.#toolScopes = toolScopeMap(
-      options.toolScopes ?? {},
-      this.#names,
-      new Set(this.#own.map((tool) => tool.definition.name)),
-    );
   }
 
   #workflowTools(): ServedTool[] {
@@ -344,9 +342,11 @@ export class AppCatalog implements ToolCatalog {
       );
   }
 
-  /** Whether an app tool has the name of downstream `tool` (the app's own wins; said in the log). */
+  /** Whether an app tool has the name of downstream `tool` (the app's own wins; logged once). */
   #shadowed(tool: AggregatedTool): boolean {
     if (!this.#own.some((own) => own.definition.name === tool.name)) return false;
+    if (this.#shadowWarned.has(tool.name)) return true;
+    this.#shadowWarned.add(tool.name);
     this.#options.logger?.warn(
       `the tool "${tool.tool}" of server "${tool.server}" is not offered: the app has a tool named "${tool.name}"`,
       { server: tool.server },

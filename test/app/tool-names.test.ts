@@ -148,10 +148,10 @@ describe.each([
   });
 });
 
-test('a downstream tool an app tool shadows is left out, with a warning', () => {
-  expect(warnings).toContain(
+test('a downstream tool an app tool shadows is left out, with one warning however often it is listed', () => {
+  expect(warnings.filter((warning) => warning.includes('is not offered'))).toEqual([
     'the tool "whoami" of server "down" is not offered: the app has a tool named "down_whoami"',
-  );
+  ]);
 });
 
 test('app tool and workflow names must be inside the rule', () => {
