@@ -120,11 +120,6 @@ export class ToolNames {
       .sort((a, b) => b[0].length - a[0].length);
   }
 
-  /** The configured servers. */
-  get servers(): readonly string[] {
-    return [...this.#stems.keys()];
-  }
-
   /** The prefix of `server`'s tool names (without the `_`); `undefined` for an unknown server. */
   stem(server: string): string | undefined {
     return this.#stems.get(server);
