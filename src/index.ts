@@ -59,6 +59,13 @@ export type {
   VariableLookup,
 } from './config/substitute.js';
 export { substitute } from './config/substitute.js';
+export type { ToolIdentity } from './config/tool-names.js';
+export {
+  isHashedToolName,
+  MAX_TOOL_NAME_LENGTH,
+  TOOL_NAME_PATTERN,
+  ToolNames,
+} from './config/tool-names.js';
 export type { CredentialProfilesOptions } from './credentials/profiles.js';
 export { CredentialProfiles } from './credentials/profiles.js';
 export type { McpAgentErrorCode, McpAgentErrorOptions } from './errors.js';
@@ -153,13 +160,8 @@ export { JwksCache } from './server/verifiers/jwks.js';
 export type { JwtVerifierOptions } from './server/verifiers/jwt.js';
 export { JwtVerifier } from './server/verifiers/jwt.js';
 export type { TokenVerifier, Verification } from './server/verifiers/verifier.js';
-export type { AggregatedTool } from './servers/aggregator.js';
-export {
-  namespacedName,
-  parseNamespacedName,
-  TOOL_SEPARATOR,
-  ToolAggregator,
-} from './servers/aggregator.js';
+export type { AggregatedTool, ToolAggregatorOptions } from './servers/aggregator.js';
+export { ToolAggregator } from './servers/aggregator.js';
 export type { AuthMode } from './servers/credentials.js';
 export { authMode } from './servers/credentials.js';
 export type { FetchLike, HttpStack, HttpStackOptions, ProxySettings } from './servers/http.js';

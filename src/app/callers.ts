@@ -11,6 +11,7 @@
 import type { ServerSettings } from '../config/schema/servers.js';
 import type { Settings } from '../config/schema/settings.js';
 import { Secret } from '../config/secret.js';
+import { ToolNames } from '../config/tool-names.js';
 import type { Logger } from '../logger.js';
 import { APP_IDENTITY } from '../oauth/server-auth.js';
 import { TokenManager, type TokenManagerOptions, usesOAuth } from '../oauth/token-manager.js';
@@ -69,18 +70,21 @@ export class CallerScopes {
   readonly sharedServers: readonly string[];
   /** The app scope's aggregator over {@link sharedServers} only. */
   readonly shared: ToolAggregator | undefined;
+  /** How every scope names tools (from every configured server). */
+  readonly names: ToolNames;
 
   constructor(options: CallerScopesOptions) {
     this.#options = options;
     this.#now = options.now ?? Date.now;
     const servers = options.settings.mcp.servers;
     const names = Object.keys(servers);
+    this.names = new ToolNames(names);
     this.perCallerServers = names.filter((name) => perCaller(servers[name] as ServerSettings));
     this.sharedServers = names.filter((name) => !this.perCallerServers.includes(name));
     this.app = this.#open(APP_IDENTITY, names);
     this.shared =
       this.sharedServers.length > 0
-        ? new ToolAggregator(this.app.registry, this.sharedServers)
+        ? new ToolAggregator(this.app.registry, this.sharedServers, this.#aggregation())
         : undefined;
   }
 
@@ -176,8 +180,13 @@ export class CallerScopes {
       identity,
       tokens,
       registry,
-      aggregator: names.length > 0 ? new ToolAggregator(registry) : undefined,
+      aggregator:
+        names.length > 0 ? new ToolAggregator(registry, names, this.#aggregation()) : undefined,
     };
+  }
+
+  #aggregation() {
+    return { names: this.names, logger: this.#options.logger };
   }
 
   async #close(scope: CallerScope): Promise<void> {

@@ -1,17 +1,19 @@
 /**
- * The tools the app serves: its own (from the app module), its workflows' three tools, and the
- * downstream servers' tools as `SERVER/TOOL`. Scopes per tool come from the app module
- * (`{ scopes }`) and from `authorization.tool_scopes`. A downstream server that cannot be listed
- * is left out of `tools/list` with a warning, not the whole list.
+ * The tools the app serves: its own (from the app module), its workflows' tools, and the
+ * downstream servers' tools under their served names (`SERVER_TOOL`, see {@link ToolNames}).
+ * Scopes per tool come from the app module (`{ scopes }`) and from `authorization.tool_scopes`. A
+ * downstream server that cannot be listed is left out of `tools/list` with a warning, not the
+ * whole list.
  *
  * @module
  */
 import { McpError, type Tool } from '@modelcontextprotocol/sdk/types.js';
 import * as z from 'zod';
+import { isHashedToolName, legacyToolIdentity, ToolNames } from '../config/tool-names.js';
 import type { Logger } from '../logger.js';
 import { type CallerIdentity, principalOf } from '../server/identity.js';
 import type { ServedTool, ToolCatalog } from '../server/mcp-server.js';
-import { type AggregatedTool, namespacedName, parseNamespacedName } from '../servers/aggregator.js';
+import type { AggregatedTool } from '../servers/aggregator.js';
 import type { CallerScopes } from './callers.js';
 import { type AppDefinition, type AppWorkflow, toResult } from './define.js';
 import { handedOver, withDelegatedLogin } from './delegated-login.js';
@@ -37,41 +39,35 @@ function text(value: unknown, isError = false) {
   };
 }
 
-/** The one spelling of a downstream tool name (`SERVER/TOOL`, escaped), or `undefined`. */
-export function canonicalToolName(name: string): string | undefined {
-  const parsed = parseNamespacedName(name);
-  return parsed ? namespacedName(parsed.server, parsed.tool) : undefined;
-}
-
 /**
- * `authorization.tool_scopes` by the names tools are called with: a downstream tool's key is
- * brought to its escaped spelling (`down/a/b` → `down/a~1b`), an app tool's kept as written. Own
- * keys only (`constructor` is not a tool).
+ * `authorization.tool_scopes` by served name. A key is an app tool's name, a served name (as
+ * `tools/list` shows it), or the old `SERVER/TOOL` spelling of a configured server's tool, which
+ * is taken as that tool's served name (`config check` warns about it). Every tool has exactly one
+ * served name and calls are looked up by exact name, so a rule binds to the (server, tool), not to
+ * a spelling. Own keys only (`constructor` is not a tool).
  */
 export function toolScopeMap(
   scopes: Readonly<Record<string, readonly string[]>>,
+  names: ToolNames,
 ): Map<string, readonly string[]> {
   const map = new Map<string, readonly string[]>();
   for (const key of Object.keys(scopes)) {
     const value = Object.hasOwn(scopes, key) ? scopes[key] : undefined;
     if (!value) continue;
-    const name = key.includes('/') ? (canonicalToolName(key) ?? key) : key;
+    // App tool names have no "/": a key with one is a downstream tool's.
+    const legacy = legacyToolIdentity(key);
+    const name =
+      legacy && names.stem(legacy.server) !== undefined
+        ? names.name(legacy.server, legacy.tool)
+        : key;
     map.set(name, [...new Set([...(map.get(name) ?? []), ...value])]);
   }
   return map;
 }
 
-/** The tool part of the sign-in stand-in: `~` unescaped, so no server tool can have its name. */
-const SIGN_IN = '~sign_in';
-
-/** `SERVER/~sign_in`: listed for a server whose tools nobody has listed yet. */
-export function signInToolName(server: string): string {
-  return `${namespacedName(server, 'x').slice(0, -1)}${SIGN_IN}`;
-}
-
-function signInDefinition(server: string): Tool {
+function signInDefinition(name: string, server: string): Tool {
   return {
-    name: signInToolName(server),
+    name,
     description: `Sign in to ${server} so that the agent can use its tools on your behalf.`,
     inputSchema: { type: 'object' },
   };
@@ -96,13 +92,17 @@ export class AppCatalog implements ToolCatalog {
   readonly #own: ServedTool[];
 
   readonly #toolScopes: ReadonlyMap<string, readonly string[]>;
+  readonly #names: ToolNames;
   readonly #connect = (flowId: string): string | undefined => this.#options.connectUrl?.(flowId);
   /** The last tool list of each downstream server (shown to callers not logged in yet). */
   readonly #known = new Map<string, AggregatedTool[]>();
+  /** Downstream names an app tool shadows that the log has been told about. */
+  readonly #shadowWarned = new Set<string>();
 
   constructor(options: AppCatalogOptions) {
     this.#options = options;
-    this.#toolScopes = toolScopeMap(options.toolScopes ?? {});
+    this.#names = options.scopes?.names ?? new ToolNames([]);
+    this.#toolScopes = toolScopeMap(options.toolScopes ?? {}, this.#names);
     this.#own = [
       ...[...options.app.tools.values()].map(
         (tool): ServedTool => ({
@@ -222,17 +222,14 @@ export class AppCatalog implements ToolCatalog {
     const own = this.#own.find((tool) => tool.definition.name === name);
     if (own) return own;
     const scopes = this.#options.scopes;
-    // One spelling per tool: the one tools/list shows (escaped), which is also the one its scopes
-    // are looked up by. `down/a/b` and `down/a~1b` would otherwise reach the same tool.
-    if (!scopes) return undefined;
-    const server = parseNamespacedName(name)?.server ?? '';
-    if (name === signInToolName(server) && scopes.perCallerServers.includes(server)) {
-      return this.#signIn(server, caller);
-    }
-    if (canonicalToolName(name) !== name) return undefined;
-    if (!scopes.perCallerServers.includes(server) && !scopes.sharedServers.includes(server)) {
-      return undefined;
-    }
+    const server = this.#names.ownerOf(name);
+    if (!scopes || server === undefined) return undefined;
+    const perCaller = scopes.perCallerServers.includes(server);
+    if (!perCaller && !scopes.sharedServers.includes(server)) return undefined;
+    if (perCaller && name === this.#names.signInName(server)) return this.#signIn(server, caller);
+    // Only a name some tool of the server can have. Which tool it is, the server's listing says
+    // when it is called (the scopes were looked up by this exact name, which no other tool has).
+    if (!this.#names.plainIdentity(name) && !isHashedToolName(name)) return undefined;
     return this.#served(name, server, caller);
   }
 
@@ -253,7 +250,7 @@ export class AppCatalog implements ToolCatalog {
   /** The stand-in tool that signs the caller in to `server` and lists its tools. */
   #signIn(server: string, caller: CallerIdentity | undefined): ServedTool {
     return {
-      definition: signInDefinition(server),
+      definition: signInDefinition(this.#names.signInName(server), server),
       scopes: [],
       call: async (_args, context) => {
         const { aggregator, auth } = this.#route(server, context.caller ?? caller);
@@ -324,14 +321,8 @@ export class AppCatalog implements ToolCatalog {
           if (handedOver(error)) {
             if (known) return known;
             // Nobody listed its tools yet: a tool that starts the caller's sign-in stands in.
-            return [
-              {
-                name: signInToolName(server),
-                server,
-                tool: SIGN_IN,
-                definition: signInDefinition(server),
-              },
-            ];
+            const name = this.#names.signInName(server);
+            return [{ name, server, tool: '', definition: signInDefinition(name, server) }];
           }
           this.#options.logger?.warn(
             `the tools of server "${server}" are left out: ${error instanceof Error ? error.message : 'unknown error'}`,
@@ -343,10 +334,23 @@ export class AppCatalog implements ToolCatalog {
     );
     return lists
       .flat()
+      .filter((tool) => !this.#shadowed(tool))
       .map((tool) =>
-        tool.tool === SIGN_IN && tool.name === signInToolName(tool.server)
+        tool.name === this.#names.signInName(tool.server)
           ? this.#signIn(tool.server, caller)
           : this.#served(tool.name, tool.server, caller, { ...tool.definition, name: tool.name }),
       );
+  }
+
+  /** Whether an app tool has the name of downstream `tool` (the app's own wins; logged once). */
+  #shadowed(tool: AggregatedTool): boolean {
+    if (!this.#own.some((own) => own.definition.name === tool.name)) return false;
+    if (this.#shadowWarned.has(tool.name)) return true;
+    this.#shadowWarned.add(tool.name);
+    this.#options.logger?.warn(
+      `the tool "${tool.tool}" of server "${tool.server}" is not offered: the app has a tool named "${tool.name}"`,
+      { server: tool.server },
+    );
+    return true;
   }
 }

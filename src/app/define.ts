@@ -112,7 +112,10 @@ export function defineApp(setup: AppSetup): AppSetup {
   return setup;
 }
 
-const NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+/** A served tool name (the rule LLM function-calling APIs impose; see `config/tool-names.ts`). */
+const NAME = /^[A-Za-z0-9_-]{1,64}$/;
+/** `workflows-` + name + `-run` within 64 characters. */
+const MAX_WORKFLOW_NAME = 64 - 'workflows--run'.length;
 
 /** The tools and workflows a setup function defines. */
 export class AppDefinition implements AppBuilder {
@@ -176,8 +179,11 @@ export class AppDefinition implements AppBuilder {
   }
 
   #checkName(name: string, what: string): void {
-    if (!NAME.test(name) || name.includes('/')) {
-      throw new Error(`${what} name "${name}" must be 1-64 letters, digits, "_", "-" or "."`);
+    const max = what === 'workflow' ? MAX_WORKFLOW_NAME : 64;
+    if (!NAME.test(name) || name.length > max) {
+      throw new Error(
+        `${what} name "${name}" must be 1-${max} letters, digits, "_" or "-" (the tool-name rule of LLM APIs)`,
+      );
     }
     if (what === 'tool' && (this.tools.has(name) || name.startsWith('workflows-'))) {
       throw new Error(`tool "${name}" is defined twice or uses the reserved "workflows-" prefix`);

@@ -125,10 +125,10 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     path: ['tools', 'list'],
-    summary: 'list the tools of one server, or of all servers, as SERVER/TOOL',
+    summary: 'list the tools of one server, or of all servers, as SERVER_TOOL',
     usage: 'mcp-agent [--config PATH] [--json] tools list [SERVER]',
     description:
-      'Connects to the server (or every configured server) and lists its tools under namespaced\nnames SERVER/TOOL, honouring allowed_tools. A "/" or "~" inside a name is written "~1" or "~0".',
+      'Connects to the server (or every configured server) and lists its tools under the names they are\nserved and called by: SERVER_TOOL, as mcp-agent names them, honouring allowed_tools. A name that\nwould break the tool-name rule (characters other than A-Z a-z 0-9 _ -, over 64 characters, or one\nthat could be read as another server\'s) ends in "_" and 10 hex digits instead. --json also gives\neach tool\'s server and its own name there.',
     options: LOGIN_OPTIONS,
     maxArgs: 1,
     run: ({ io, global, out, args, options }) =>
@@ -137,20 +137,26 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     path: ['tools', 'call'],
     summary: 'call one tool and print its result',
-    usage: 'mcp-agent [--config PATH] [--json] tools call SERVER TOOL [\'{"arg": "value"}\']',
+    usage:
+      'mcp-agent [--config PATH] [--json] tools call NAME [\'{"arg": "value"}\']\n       mcp-agent [--config PATH] [--json] tools call SERVER TOOL [\'{"arg": "value"}\']',
     description:
-      "Calls TOOL on SERVER with the JSON object given (default {}), checked against the tool's input\nschema first. Text content is printed as text, other content as JSON; --json prints the raw result.\nExit code 1 when the tool reports an error.",
+      "Calls the tool NAME (as `tools list` prints it), or TOOL (its own name) on SERVER, with the JSON\nobject given (default {}), checked against the tool's input schema first. Text content is printed\nas text, other content as JSON; --json prints the raw result. Exit code 1 when the tool reports an\nerror.",
     options: LOGIN_OPTIONS,
     maxArgs: 3,
     run: ({ io, global, out, args, options }) => {
-      const [server, tool, json] = args;
-      if (server === undefined || tool === undefined) {
+      const [first, second, third] = args;
+      if (first === undefined) {
         throw new UsageError(
-          '"tools call" needs a SERVER and a TOOL.',
+          '"tools call" needs a tool: its NAME as "tools list" prints it, or a SERVER and a TOOL.',
           'mcp-agent tools call --help',
         );
       }
-      return toolsCall(io, global, out, server, tool, json, loginFlags(options));
+      // NAME [JSON] or SERVER TOOL [JSON]: a second word that is a JSON object is the arguments.
+      const byName =
+        second === undefined || (third === undefined && second.trimStart().startsWith('{'));
+      return byName
+        ? toolsCall(io, global, out, { name: first }, second, loginFlags(options))
+        : toolsCall(io, global, out, { server: first, tool: second }, third, loginFlags(options));
     },
   },
   {

@@ -27,6 +27,7 @@ import { providerProblems } from './providers.js';
 import { isUsableServerUrl, type ServerSettings } from './schema/servers.js';
 import { SECTIONS_NOT_USED, type Settings } from './schema/settings.js';
 import { DEFAULT_MAX_FILE_BYTES, parseSource, readSourceFile } from './sources.js';
+import { toolNameProblems } from './tool-names.js';
 import { validateSettings } from './validate.js';
 
 /** Options of {@link loadSettings}. Every one has a default taken from the process. */
@@ -206,6 +207,15 @@ function build(
     warnings.push({
       severity: 'warning',
       path: [problem.key],
+      ...(origin ? { origin } : {}),
+      message: problem.message,
+    });
+  }
+  for (const problem of toolNameProblems(validated.settings)) {
+    const origin = layer.origins.lookup(problem.path);
+    warnings.push({
+      severity: 'warning',
+      path: [...problem.path],
       ...(origin ? { origin } : {}),
       message: problem.message,
     });

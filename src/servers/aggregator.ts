@@ -1,23 +1,23 @@
 /**
- * The tools of several servers as one list, under namespaced names `server/tool`.
+ * The tools of several servers as one list, under the names {@link ToolNames} gives them:
+ * mcp-agent's `{server}_{tool}`, kept inside `^[A-Za-z0-9_-]{1,64}$` (a hashed suffix when a name
+ * has other characters, is too long or could be read as another server's).
  *
- * A name that contains the separator or the escape character is escaped the way JSON Pointer
- * (RFC 6901) does it: `~` becomes `~0` and `/` becomes `~1`. So `a/b` on server `x` is
- * `x/a~1b`, and every namespaced name has exactly one unescaped `/`.
+ * A call by name is looked up in the listing of the server the name belongs to: an exact map from
+ * served names to (server, tool), so a name is never taken apart to find the tool.
  *
  * @module
  */
 import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
 import { suggest } from '../config/issues.js';
+import { legacyToolIdentity, ToolNames } from '../config/tool-names.js';
 import { McpAgentError } from '../errors.js';
+import { type Logger, silentLogger } from '../logger.js';
 import type { ServerRegistry } from './registry.js';
-
-/** The separator between server and tool names. */
-export const TOOL_SEPARATOR = '/';
 
 /** A tool of one server, as the aggregate offers it. */
 export interface AggregatedTool {
-  /** `server/tool`, escaped. */
+  /** The served name (see {@link ToolNames}). */
   readonly name: string;
   readonly server: string;
   /** The tool's own name on its server. */
@@ -25,46 +25,50 @@ export interface AggregatedTool {
   readonly definition: Tool;
 }
 
-/** Escape one part of a namespaced name. */
-export function escapeNamePart(part: string): string {
-  return part.replaceAll('~', '~0').replaceAll('/', '~1');
+/** Options of {@link ToolAggregator}. */
+export interface ToolAggregatorOptions {
+  /**
+   * How tools are named. Default: from the registry's servers. A registry that holds only some of
+   * the configured servers needs the names of all of them, so that names match everywhere.
+   */
+  readonly names?: ToolNames;
+  /** Told about tools left out because two of them would have one name. */
+  readonly logger?: Logger;
 }
 
-/** Undo {@link escapeNamePart}. */
-export function unescapeNamePart(part: string): string {
-  return part.replaceAll('~1', '/').replaceAll('~0', '~');
-}
-
-/** `server/tool`, each part escaped. */
-export function namespacedName(server: string, tool: string): string {
-  return `${escapeNamePart(server)}${TOOL_SEPARATOR}${escapeNamePart(tool)}`;
-}
-
-/** Split a namespaced name; `undefined` when it has no separator. */
-export function parseNamespacedName(name: string): { server: string; tool: string } | undefined {
-  const at = name.indexOf(TOOL_SEPARATOR);
-  if (at === -1) return undefined;
-  return {
-    server: unescapeNamePart(name.slice(0, at)),
-    tool: unescapeNamePart(name.slice(at + 1)),
-  };
-}
-
-/** The tools of a set of servers under namespaced names, following their list changes. */
+/** The tools of a set of servers under their served names, following their list changes. */
 export class ToolAggregator {
   readonly #registry: ServerRegistry;
   readonly #servers: readonly string[];
+  readonly #names: ToolNames;
+  readonly #logger: Logger;
 
-  /** @param servers Server names to aggregate; default: every configured server. */
-  constructor(registry: ServerRegistry, servers?: readonly string[]) {
+  /** @param servers Server names to aggregate; default: every server of the registry. */
+  constructor(
+    registry: ServerRegistry,
+    servers?: readonly string[],
+    options: ToolAggregatorOptions = {},
+  ) {
     this.#registry = registry;
     this.#servers = servers ?? registry.names();
-    for (const name of this.#servers) registry.settings(name);
+    this.#names = options.names ?? new ToolNames(registry.names());
+    this.#logger = options.logger ?? silentLogger;
+    for (const name of this.#servers) {
+      registry.settings(name);
+      if (this.#names.stem(name) === undefined) {
+        throw new TypeError(`the tool names given do not cover server "${name}"`);
+      }
+    }
   }
 
   /** The names of the aggregated servers. */
   get servers(): readonly string[] {
     return this.#servers;
+  }
+
+  /** How tools are named. */
+  get names(): ToolNames {
+    return this.#names;
   }
 
   /** Every allowed tool of every server (servers are asked in parallel). */
@@ -73,16 +77,33 @@ export class ToolAggregator {
     return lists.flat();
   }
 
-  /** The allowed tools of one server. */
+  /**
+   * The allowed tools of one server. Tools that would share a name (a server listing one name
+   * twice with different definitions is kept once; two tool names whose hashes meet) are left out,
+   * both of them, whatever the order the server lists them in.
+   */
   async listServerTools(server: string): Promise<AggregatedTool[]> {
     const connection = await this.#registry.connect(server);
-    const tools = await connection.listTools();
-    return tools.map((tool) => ({
-      name: namespacedName(server, tool.name),
-      server,
-      tool: tool.name,
-      definition: tool,
-    }));
+    const byName = new Map<string, AggregatedTool[]>();
+    for (const definition of await connection.listTools()) {
+      const name = this.#names.name(server, definition.name);
+      const same = byName.get(name) ?? [];
+      if (!same.some((other) => other.tool === definition.name)) {
+        same.push({ name, server, tool: definition.name, definition });
+      }
+      byName.set(name, same);
+    }
+    const tools: AggregatedTool[] = [];
+    for (const [name, same] of byName) {
+      if (same.length === 1) tools.push(same[0] as AggregatedTool);
+      else {
+        this.#logger.warn(
+          `${same.length} tools of server "${server}" would be named "${name}"; none of them is offered`,
+          { server },
+        );
+      }
+    }
+    return tools;
   }
 
   /** The definition of `tool` on `server`; throws `TOOL_UNKNOWN` when it is not offered. */
@@ -107,18 +128,48 @@ export class ToolAggregator {
     );
   }
 
-  /** Call a tool by its namespaced name. */
-  async callTool(name: string, args: Record<string, unknown>): Promise<CallToolResult> {
-    const parsed = parseNamespacedName(name);
-    if (!parsed || !this.#servers.includes(parsed.server)) {
+  /**
+   * The tool a served name stands for, from the listing of the server the name belongs to;
+   * throws `TOOL_UNKNOWN` when no offered tool has that name.
+   */
+  async resolve(name: string): Promise<AggregatedTool> {
+    const server = this.#names.ownerOf(name);
+    if (server === undefined || !this.#servers.includes(server)) {
+      const legacy = legacyToolIdentity(name);
+      const hint =
+        legacy && this.#servers.includes(legacy.server)
+          ? `; the name of "${legacy.tool}" of server "${legacy.server}" is "${this.#names.name(legacy.server, legacy.tool)}"`
+          : '';
       throw new McpAgentError(
         'TOOL_UNKNOWN',
-        `"${name}" is not a tool of ${this.#servers.map((s) => `"${s}"`).join(', ') || 'any server'}; tool names are SERVER${TOOL_SEPARATOR}TOOL.`,
+        `"${name}" is not a tool of ${this.#servers.map((s) => `"${s}"`).join(', ') || 'any server'}${hint}; tool names are SERVER_TOOL, as "tools list" shows them.`,
       );
     }
-    await this.findTool(parsed.server, parsed.tool);
-    const connection = await this.#registry.connect(parsed.server);
-    return connection.callTool(parsed.tool, args);
+    const tools = await this.listServerTools(server);
+    const found = tools.find((tool) => tool.name === name);
+    if (found) return found;
+    const plain = this.#names.plainIdentity(name);
+    if (plain && !(await this.#registry.connect(server)).isAllowed(plain.tool)) {
+      throw new McpAgentError(
+        'TOOL_UNKNOWN',
+        `Tool "${plain.tool}" of server "${server}" is not in mcp.servers.${server}.allowed_tools.`,
+      );
+    }
+    const hint = suggest(
+      name,
+      tools.map((tool) => tool.name),
+    );
+    throw new McpAgentError(
+      'TOOL_UNKNOWN',
+      `Server "${server}" offers no tool named "${name}"${hint ? `; did you mean "${hint}"?` : ''}.`,
+    );
+  }
+
+  /** Call a tool by its served name. */
+  async callTool(name: string, args: Record<string, unknown>): Promise<CallToolResult> {
+    const found = await this.resolve(name);
+    const connection = await this.#registry.connect(found.server);
+    return connection.callTool(found.tool, args);
   }
 
   /**

@@ -14,6 +14,7 @@ import {
 import { suggest } from '../config/issues.js';
 import { isUsableServerUrl, type ServerSettings } from '../config/schema/servers.js';
 import type { Settings } from '../config/schema/settings.js';
+import { allowedToolNames } from '../config/tool-names.js';
 import { McpAgentError } from '../errors.js';
 import { type Logger, silentLogger } from '../logger.js';
 import type { TokenSource } from '../oauth/auth-fetch.js';
@@ -86,6 +87,7 @@ export class ServerConnection {
   readonly settings: ServerSettings;
   readonly client: Client;
   readonly #timeoutMs: number;
+  readonly #allowed: ReadonlySet<string> | undefined;
   #tools: Promise<Tool[]> | undefined;
   #listeners = new Set<() => void>();
 
@@ -94,6 +96,7 @@ export class ServerConnection {
     this.settings = settings;
     this.client = client;
     this.#timeoutMs = readTimeoutMs(settings);
+    this.#allowed = settings.allowed_tools && allowedToolNames(name, settings.allowed_tools);
     client.setNotificationHandler(ToolListChangedNotificationSchema, () => {
       this.#tools = undefined;
       for (const listener of this.#listeners) listener();
@@ -115,10 +118,12 @@ export class ServerConnection {
     return () => this.#listeners.delete(listener);
   }
 
-  /** Whether `tool` passes the server's `allowed_tools` (no list: every tool). */
+  /**
+   * Whether `tool` (its own name on this server) passes the server's `allowed_tools` (no list:
+   * every tool).
+   */
   isAllowed(tool: string): boolean {
-    const allowed = this.settings.allowed_tools;
-    return allowed === undefined || allowed.includes(tool);
+    return this.#allowed === undefined || this.#allowed.has(tool);
   }
 
   /**

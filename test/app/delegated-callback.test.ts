@@ -64,11 +64,11 @@ async function tokenOf(user: string): Promise<string> {
   return (await userTokens(inbound.as.issuer, inbound.resource, user)).accessToken;
 }
 
-/** The URL-elicitation-required error a client without URL support gets for `down/whoami`. */
+/** The URL-elicitation-required error a client without URL support gets for `down_whoami`. */
 async function urlRequired(token: string): Promise<UrlElicitationRequiredError> {
   const client = await connect(agent.running.url, token);
   try {
-    const error = await client.call('down/whoami').then(
+    const error = await client.call('down_whoami').then(
       () => undefined,
       (failure: unknown) => failure,
     );
@@ -103,7 +103,7 @@ describe('a client without URL elicitation', () => {
     const token = await tokenOf('erin');
     const client = await connect(agent.running.url, token);
     try {
-      const error = await client.call('down/whoami').then(
+      const error = await client.call('down_whoami').then(
         () => undefined,
         (failure: unknown) => failure,
       );
@@ -130,7 +130,7 @@ describe('a client without URL elicitation', () => {
       expect(landed.status).toBe(200);
       expect(landed.body).toContain('Signed in');
 
-      const retried = await client.call('down/whoami');
+      const retried = await client.call('down_whoami');
       expect(retried.isError).toBeFalsy();
       expect(subOf(retried)).toBe('erin-down');
     } finally {
@@ -180,7 +180,7 @@ describe('the internal callback route', () => {
     // The first landing stored Gus's token: his call goes through without another sign-in.
     const client = await connect(agent.running.url, token);
     try {
-      expect(subOf(await client.call('down/whoami'))).toBe('gus-down');
+      expect(subOf(await client.call('down_whoami'))).toBe('gus-down');
     } finally {
       await client.close();
     }

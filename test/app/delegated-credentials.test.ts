@@ -119,7 +119,7 @@ describe('workflows-store-credentials', () => {
     // Alice's call uses it at once, with no sign-in (a client that cannot open URLs).
     const aliceClient = await connect(agent.running.url, alice);
     try {
-      expect(subOf(await aliceClient.call('down/whoami'))).toBe('alice-down');
+      expect(subOf(await aliceClient.call('down_whoami'))).toBe('alice-down');
     } finally {
       await aliceClient.close();
     }
@@ -129,7 +129,7 @@ describe('workflows-store-credentials', () => {
     const callsBefore = realm.server.calls.length;
     const bobClient = await connect(agent.running.url, bob);
     try {
-      const error = await failure(bobClient.call('down/whoami'));
+      const error = await failure(bobClient.call('down_whoami'));
       expect(error).toBeInstanceOf(UrlElicitationRequiredError);
     } finally {
       await bobClient.close();
@@ -263,7 +263,7 @@ describe('shared_preconfigured_token', () => {
     const erin = (await userTokens(inbound.as.issuer, inbound.resource, 'erin')).accessToken;
     const client = await connect(agent.running.url, erin);
     try {
-      const error = await failure(client.call('down/whoami'));
+      const error = await failure(client.call('down_whoami'));
       expect(error).toBeInstanceOf(UrlElicitationRequiredError);
     } finally {
       await client.close();
@@ -286,12 +286,12 @@ describe('shared_preconfigured_token', () => {
       // audience (a second replica behind the same public URL).
       const client = await connect(shared.running.url, bob);
       try {
-        const result = await client.call('down/whoami');
+        const result = await client.call('down_whoami');
         expect(result.isError).toBeFalsy();
         expect(subOf(result)).toBe('app-down');
         expect(realm.server.calls.at(-1)?.token).toBe(appDown);
         const tools = (await client.client.listTools()).tools.map((tool) => tool.name);
-        expect(tools).toContain('down/whoami');
+        expect(tools).toContain('down_whoami');
         expect(tools).not.toContain(TOOL);
       } finally {
         await client.close();

@@ -4,6 +4,7 @@
  * caller who is not signed in yet sees in `tools/list`.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { ToolNames } from '../../src/config/tool-names.js';
 import { userTokens } from '../server/serve-support.js';
 import { waitFor } from '../support/net.js';
 import {
@@ -52,7 +53,7 @@ describe('the wait after the elicitation', () => {
       background: true,
     });
     try {
-      const result = await client.call('down/whoami');
+      const result = await client.call('down_whoami');
       expect(result.isError).toBeFalsy();
       expect(subOf(result)).toBe('kim-down');
       await Promise.all(client.log.running);
@@ -68,7 +69,7 @@ describe('the wait after the elicitation', () => {
       signInAs: 'lou-down',
     });
     try {
-      expect(subOf(await client.call('down/whoami'))).toBe('lou-down');
+      expect(subOf(await client.call('down_whoami'))).toBe('lou-down');
       const request = client.log.requests[0];
       const id = request?.mode === 'url' ? request.elicitationId : undefined;
       await waitFor('the completion notification', () =>
@@ -86,7 +87,7 @@ describe('the wait after the elicitation', () => {
       answer: 'cancel',
     });
     try {
-      const result = await client.call('down/whoami');
+      const result = await client.call('down_whoami');
       expect(result.isError).toBe(true);
       expect(textOf(result)).toMatch(/not accepted/);
     } finally {
@@ -128,7 +129,7 @@ describe('the wait after the elicitation', () => {
       },
     });
     try {
-      const result = await client.call('down/whoami');
+      const result = await client.call('down_whoami');
       expect(client.log.requests).toHaveLength(1);
       // Expected: the call waits for a new token (not the rejected one) and completes with it.
       // Observed: the retry goes out at once with the rejected token, 401, and the tool fails.
@@ -149,9 +150,9 @@ describe('tools/list for a caller not signed in yet', () => {
       signInAs: 'nia-down',
     });
     try {
-      expect(subOf(await signedIn.call('down/whoami'))).toBe('nia-down');
+      expect(subOf(await signedIn.call('down_whoami'))).toBe('nia-down');
       const listed = (await signedIn.client.listTools()).tools.map((tool) => tool.name);
-      expect(listed).toContain('down/whoami');
+      expect(listed).toContain('down_whoami');
     } finally {
       await signedIn.close();
     }
@@ -160,10 +161,10 @@ describe('tools/list for a caller not signed in yet', () => {
     });
     try {
       const names = (await newcomer.client.listTools()).tools.map((tool) => tool.name);
-      expect(names).toContain('down/whoami');
+      expect(names).toContain('down_whoami');
       expect(names).toContain('workflows-store-credentials');
       expect(newcomer.log.requests).toHaveLength(0);
-      expect(subOf(await newcomer.call('down/whoami'))).toBe('oli-down');
+      expect(subOf(await newcomer.call('down_whoami'))).toBe('oli-down');
       expect(newcomer.log.requests).toHaveLength(1);
     } finally {
       await newcomer.close();
@@ -172,22 +173,25 @@ describe('tools/list for a caller not signed in yet', () => {
 });
 
 describe('the first caller of a fresh agent', () => {
-  test('sees a sign-in stand-in (SERVER/~sign_in, a name no server tool can have); calling it signs in and the real tools follow', async () => {
+  test('sees a sign-in stand-in (SERVER_sign_in_HASH, a name no server tool can have); calling it signs in and the real tools follow', async () => {
+    const signIn = new ToolNames(['down']).signInName('down');
+    expect(signIn).toMatch(/^down_sign_in_[0-9a-f]{10}$/);
     const fresh = await serveAgent(delegatedSettings({ realm, inbound }), 0);
     const client = await connect(fresh.running.url, await tokenOf('pia'), { signInAs: 'pia-down' });
     try {
       const before = (await client.client.listTools()).tools.map((tool) => tool.name);
-      expect(before).toContain('down/~sign_in');
-      expect(before).not.toContain('down/whoami');
-      const signedIn = await client.call('down/~sign_in');
+      expect(before).toContain(signIn);
+      expect(before).not.toContain('down_whoami');
+      const signedIn = await client.call(signIn);
       expect(signedIn.isError).toBeFalsy();
-      expect(textOf(signedIn)).toContain('down/whoami');
+      expect(textOf(signedIn)).toContain('down_whoami');
       expect(client.log.requests).toHaveLength(1);
       const after = (await client.client.listTools()).tools.map((tool) => tool.name);
-      expect(after).toContain('down/whoami');
-      expect(after).not.toContain('down/~sign_in');
-      expect(subOf(await client.call('down/whoami'))).toBe('pia-down');
-      // The escaped spelling is not a way to the stand-in (or to anything).
+      expect(after).toContain('down_whoami');
+      expect(after).not.toContain(signIn);
+      expect(subOf(await client.call('down_whoami'))).toBe('pia-down');
+      // The old spellings are not a way to the stand-in (or to anything).
+      expect((await client.call('down/~sign_in')).isError).toBe(true);
       expect((await client.call('down/~0sign_in')).isError).toBe(true);
     } finally {
       await client.close();

@@ -128,7 +128,7 @@ authorization:
     const token = (await userTokens(inbound.as.issuer, inbound.resource, 'alice')).accessToken;
     const onA = await connect(urlA, token, { signInAs: 'alice-down' });
     try {
-      const result = await onA.call('down/whoami');
+      const result = await onA.call('down_whoami');
       expect(result.isError).toBeFalsy();
       expect(subOf(result)).toBe('alice-down');
       const request = onA.log.requests[0];
@@ -140,7 +140,7 @@ authorization:
     }
     const onB = await connect(urlB, token, { signInAs: 'alice-down' });
     try {
-      expect(subOf(await onB.call('down/whoami'))).toBe('alice-down');
+      expect(subOf(await onB.call('down_whoami'))).toBe('alice-down');
       expect(onB.log.requests).toHaveLength(0);
     } finally {
       await onB.close();

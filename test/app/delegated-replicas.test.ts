@@ -60,7 +60,7 @@ describe.skipIf(!redisUp)('replicas sharing a Redis token store', () => {
     const token = (await userTokens(inbound.as.issuer, inbound.resource, 'alice')).accessToken;
     const onA = await connect(replicaA.running.url, token, { signInAs: 'alice-down' });
     try {
-      const result = await onA.call('down/whoami');
+      const result = await onA.call('down_whoami');
       expect(result.isError).toBeFalsy();
       expect(subOf(result)).toBe('alice-down');
       const request = onA.log.requests[0];
@@ -78,7 +78,7 @@ describe.skipIf(!redisUp)('replicas sharing a Redis token store', () => {
     // B has the token too (same store): no sign-in there.
     const onB = await connect(replicaB.running.url, token, { signInAs: 'alice-down' });
     try {
-      expect(subOf(await onB.call('down/whoami'))).toBe('alice-down');
+      expect(subOf(await onB.call('down_whoami'))).toBe('alice-down');
       expect(onB.log.requests).toHaveLength(0);
     } finally {
       await onB.close();
@@ -104,7 +104,7 @@ describe.skipIf(!redisUp)('replicas sharing a Redis token store', () => {
     const bob = (await userTokens(inbound.as.issuer, inbound.resource, 'bob')).accessToken;
     const onB = await connect(replicaB.running.url, bob, { signInAs: 'bob-down' });
     try {
-      expect(subOf(await onB.call('down/whoami'))).toBe('bob-down');
+      expect(subOf(await onB.call('down_whoami'))).toBe('bob-down');
       expect(onB.log.requests).toHaveLength(1);
     } finally {
       await onB.close();

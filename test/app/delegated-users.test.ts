@@ -63,7 +63,7 @@ describe('two callers, one downstream tool', () => {
     const aliceClient = await connect(agent.running.url, alice, { signInAs: 'alice-down' });
     const bobClient = await connect(agent.running.url, bob, { signInAs: 'bob-down' });
     try {
-      const first = await aliceClient.call('down/whoami');
+      const first = await aliceClient.call('down_whoami');
       expect(first.isError).toBeFalsy();
       expect(subOf(first)).toBe('alice-down');
       expect(aliceClient.log.requests).toHaveLength(1);
@@ -74,14 +74,14 @@ describe('two callers, one downstream tool', () => {
       );
       expect(aliceClient.log.pages[0]?.body).toContain('Signed in');
 
-      const bobFirst = await bobClient.call('down/whoami');
+      const bobFirst = await bobClient.call('down_whoami');
       expect(bobFirst.isError).toBeFalsy();
       expect(subOf(bobFirst)).toBe('bob-down');
       expect(bobClient.log.requests).toHaveLength(1);
 
       // Second calls: no elicitation, each caller's own token again.
-      expect(subOf(await aliceClient.call('down/whoami'))).toBe('alice-down');
-      expect(subOf(await bobClient.call('down/whoami'))).toBe('bob-down');
+      expect(subOf(await aliceClient.call('down_whoami'))).toBe('alice-down');
+      expect(subOf(await bobClient.call('down_whoami'))).toBe('bob-down');
       expect(aliceClient.log.requests).toHaveLength(1);
       expect(bobClient.log.requests).toHaveLength(1);
 
@@ -122,7 +122,7 @@ describe('two callers, one downstream tool', () => {
     const store = openStore(storeDir.path);
     let url: URL;
     try {
-      const error = await plain.call('down/whoami').then(
+      const error = await plain.call('down_whoami').then(
         () => undefined,
         (failure: unknown) => failure,
       );
@@ -164,7 +164,7 @@ describe('two callers, one downstream tool', () => {
     // Completed through the elicitation path this time: the same checks on what the client saw.
     const client = await connect(agent.running.url, carol, { signInAs: 'carol-down' });
     try {
-      expect(subOf(await client.call('down/whoami'))).toBe('carol-down');
+      expect(subOf(await client.call('down_whoami'))).toBe('carol-down');
     } finally {
       await client.close();
     }
@@ -192,7 +192,7 @@ describe('isolation between callers', () => {
     });
     const callsBefore = realm.server.calls.length;
     try {
-      const result = await declining.call('down/whoami');
+      const result = await declining.call('down_whoami');
       expect(result.isError).toBe(true);
       expect(textOf(result)).toContain('not accepted');
       expect(declining.log.requests).toHaveLength(1);
@@ -211,7 +211,7 @@ describe('isolation between callers', () => {
 
     const accepting = await connect(agent.running.url, dave, { signInAs: 'dave-down' });
     try {
-      const result = await accepting.call('down/whoami');
+      const result = await accepting.call('down_whoami');
       expect(subOf(result)).toBe('dave-down');
       expect(accepting.log.requests).toHaveLength(1);
     } finally {
@@ -227,7 +227,7 @@ describe('isolation between callers', () => {
     const ned = (await userTokens(inbound.as.issuer, inbound.resource, 'ned')).accessToken;
     const client = await connect(agent.running.url, ned, { signInAs: 'ned-down' });
     try {
-      const results = await Promise.all([client.call('down/whoami'), client.call('down/whoami')]);
+      const results = await Promise.all([client.call('down_whoami'), client.call('down_whoami')]);
       expect(results.map((result) => [result.isError ?? false, subOf(result)])).toEqual([
         [false, 'ned-down'],
         [false, 'ned-down'],

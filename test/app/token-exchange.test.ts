@@ -276,8 +276,8 @@ describe('each caller gets a token exchanged for them', () => {
   test('alice then bob: the downstream sees each caller as themselves, never their inbound token', async () => {
     const from = down.calls.length;
     const before = exchanges().length;
-    expect(subOf(ok(await call(aliceClient, 'down/whoami')))).toBe('alice');
-    expect(subOf(ok(await call(bobClient, 'down/whoami')))).toBe('bob');
+    expect(subOf(ok(await call(aliceClient, 'down_whoami')))).toBe('alice');
+    expect(subOf(ok(await call(bobClient, 'down_whoami')))).toBe('bob');
 
     const seen = callsSince(from);
     expect(seen.map((each) => each.sub)).toEqual(['alice', 'bob']);
@@ -313,14 +313,14 @@ describe('each caller gets a token exchanged for them', () => {
   test("alice's second call reuses her exchanged token: no new exchange", async () => {
     const from = down.calls.length;
     const before = exchanges().length;
-    expect(subOf(ok(await call(aliceClient, 'down/whoami')))).toBe('alice');
-    expect(subOf(ok(await call(aliceClient, 'down/whoami')))).toBe('alice');
+    expect(subOf(ok(await call(aliceClient, 'down_whoami')))).toBe('alice');
+    expect(subOf(ok(await call(aliceClient, 'down_whoami')))).toBe('alice');
     const seen = callsSince(from);
     expect(seen.map((each) => each.sub)).toEqual(['alice', 'alice']);
     expect(seen[0]?.token).toBe(seen[1]?.token);
     expect(exchanges().length - before).toBe(0);
     // Bob's stays his own.
-    expect(subOf(ok(await call(bobClient, 'down/whoami')))).toBe('bob');
+    expect(subOf(ok(await call(bobClient, 'down_whoami')))).toBe('bob');
     expect(down.calls.at(-1)?.token).not.toBe(seen[0]?.token);
     expect(exchanges().length - before).toBe(0);
   });
@@ -357,7 +357,7 @@ describe('the exchanged token lives no longer than the caller’s', () => {
     const before = exchanges().length;
     const from = down.calls.length;
     const carolClient = await client_(agent.origin, carol);
-    expect(subOf(ok(await call(carolClient, 'down/whoami')))).toBe('carol');
+    expect(subOf(ok(await call(carolClient, 'down_whoami')))).toBe('carol');
     expect(exchanges().length - before).toBe(1);
 
     const exchanged = decodeJwt(String(callsSince(from)[0]?.token));
@@ -388,12 +388,12 @@ describe('when the exchanged token is due', () => {
     const before = exchanges().length;
     const from = down.calls.length;
     const firstClient = await client_(agent.origin, first);
-    expect(subOf(ok(await call(firstClient, 'down/whoami')))).toBe('frank');
+    expect(subOf(ok(await call(firstClient, 'down_whoami')))).toBe('frank');
     const second = await inboundToken('frank');
     // A minute later (the first token still good), Frank calls with his new token.
     await at(60_000, async () => {
       const secondClient = await client_(agent.origin, second);
-      expect(subOf(ok(await call(secondClient, 'down/whoami')))).toBe('frank');
+      expect(subOf(ok(await call(secondClient, 'down_whoami')))).toBe('frank');
     });
     expect(exchanges().length - before).toBe(2);
     const [early, late] = callsSince(from).map((each) => decodeJwt(String(each.token)));
@@ -407,7 +407,7 @@ describe('when the exchanged token is due', () => {
     const gina = await inboundToken('gina');
     const before = exchanges().length;
     const ginaClient = await client_(agent.origin, gina);
-    const results = await Promise.all([1, 2, 3].map(() => call(ginaClient, 'down/whoami')));
+    const results = await Promise.all([1, 2, 3].map(() => call(ginaClient, 'down_whoami')));
     expect(results.map((result) => subOf(ok(result)))).toEqual(['gina', 'gina', 'gina']);
     expect(exchanges().length - before).toBe(1);
   });
@@ -437,7 +437,7 @@ describe('expired and foreign subject tokens', () => {
         jsonrpc: '2.0',
         id: 1,
         method: 'tools/call',
-        params: { name: 'down/whoami', arguments: {} },
+        params: { name: 'down_whoami', arguments: {} },
       }),
     });
     expect(response.status).toBe(401);
@@ -503,12 +503,12 @@ describe('without authorization', () => {
     const from = down.calls.length;
     const logFrom = agentLog.calls.length;
     const plain = await client_(anonymous.origin, undefined);
-    const result = await call(plain, 'down/whoami');
+    const result = await call(plain, 'down_whoami');
     // The catalog tells callers no library sentence (they name servers and config keys): the
     // reason goes to the operator's log.
     expect(typeof result === 'string' ? result : result.isError).toBe(true);
     expect(typeof result === 'string' ? result : textOf(result)).toBe(
-      'The tool down/whoami could not be run right now.',
+      'The tool down_whoami could not be run right now.',
     );
     const logged = agentLog.calls.slice(logFrom).map((each) => each.message);
     expect(logged.some((line) => /token_exchange, which needs a caller's token/.test(line))).toBe(
@@ -553,7 +553,7 @@ describe('an exchange that cannot be done', () => {
   test('the AS refuses the client: the call fails, the log says why, the downstream sees nothing', async () => {
     const from = down.requests.length;
     const logFrom = agentLog.calls.length;
-    const result = await call(henryClient, 'wrongsecret/whoami');
+    const result = await call(henryClient, 'wrongsecret_whoami');
     expect(typeof result === 'string' ? result : result.isError).toBe(true);
     const logged = agentLog.calls.slice(logFrom).map((each) => each.message);
     expect(logged.some((line) => /token exchange/i.test(line))).toBe(true);
@@ -563,7 +563,7 @@ describe('an exchange that cannot be done', () => {
 
   test('a token_exchange server without a client secret is reported as needing one for token_exchange, not client_credentials', async () => {
     const logFrom = agentLog.calls.length;
-    const result = await call(henryClient, 'nosecret/whoami');
+    const result = await call(henryClient, 'nosecret_whoami');
     expect(typeof result === 'string' ? result : result.isError).toBe(true);
     const line = agentLog.calls
       .slice(logFrom)

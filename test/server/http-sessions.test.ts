@@ -36,7 +36,7 @@ const clients: Client[] = [];
 beforeAll(async () => {
   served = await startServedApp({
     downstream: true,
-    authorization: { tool_scopes: { 'down/whoami': ['mcp:admin'] } },
+    authorization: { tool_scopes: { down_whoami: ['mcp:admin'] } },
     setup: (app) => {
       app.useCallerContext();
       app.tool('me', {}, async (_args, { caller }) => {
@@ -131,13 +131,13 @@ describe('tools through the SDK client (Streamable HTTP)', () => {
         'workflows-slow-run',
         'workflows-get_status',
         'workflows-cancel',
-        'down/echo',
-        'down/whoami',
+        'down_echo',
+        'down_whoami',
       ]),
     );
     expect(await call(client, 'add', { a: 2, b: 3 })).toEqual({ text: '5', isError: false });
     expect((await call(client, 'add', { a: 'x' })).isError).toBe(true);
-    expect(await call(client, 'down/echo', { text: 'hi' })).toEqual({
+    expect(await call(client, 'down_echo', { text: 'hi' })).toEqual({
       text: 'echo hi',
       isError: false,
     });
@@ -148,14 +148,14 @@ describe('tools through the SDK client (Streamable HTTP)', () => {
     await expect(client.callTool({ name: 'admin_report', arguments: {} })).rejects.toThrow(
       /insufficient_scope/,
     );
-    await expect(client.callTool({ name: 'down/whoami', arguments: {} })).rejects.toThrow(
+    await expect(client.callTool({ name: 'down_whoami', arguments: {} })).rejects.toThrow(
       /insufficient_scope/,
     );
     // The session goes on after the refusal.
     expect((await call(client, 'add', { a: 1, b: 1 })).text).toBe('2');
     const admin = await connect(root.accessToken);
     expect(await call(admin, 'admin_report')).toEqual({ text: 'report for root', isError: false });
-    expect((await call(admin, 'down/whoami')).text).toBe('org -');
+    expect((await call(admin, 'down_whoami')).text).toBe('org -');
   });
 });
 
@@ -376,11 +376,11 @@ describe('the inbound token is never sent downstream (IN-81)', () => {
     const users = [alice, bob, root];
     for (const user of users) {
       const client = await connect(user.accessToken);
-      expect((await call(client, 'down/echo', { text: 'canary' })).text).toBe('echo canary');
+      expect((await call(client, 'down_echo', { text: 'canary' })).text).toBe('echo canary');
       await client.listTools();
     }
     const admin = await connect(root.accessToken);
-    expect((await call(admin, 'down/whoami')).text).toBe('org -');
+    expect((await call(admin, 'down_whoami')).text).toBe('org -');
     expect(down.requests.length).toBeGreaterThan(0);
     for (const request of down.requests) {
       expect(request.headers.authorization).toBe(`Bearer ${DOWNSTREAM_KEY}`);

@@ -46,7 +46,7 @@ beforeAll(async () => {
     authorization: {
       service_documentation_url: DOCS,
       resource_name: 'The test agent',
-      tool_scopes: { 'down/whoami': ['mcp:admin'] },
+      tool_scopes: { down_whoami: ['mcp:admin'] },
     },
     setup: (app) => {
       app.tool('add', {}, () => 'ok', { scopes: ['mcp:tools'] });
@@ -264,7 +264,7 @@ describe('challenges (security.md §0.1)', () => {
     const session = String(opened.headers['mcp-session-id']);
     for (const [name, scope] of [
       ['admin_report', 'mcp:tools mcp:admin'],
-      ['down/whoami', 'mcp:tools mcp:admin'],
+      ['down_whoami', 'mcp:tools mcp:admin'],
     ] as const) {
       const response = await raw(`${served.origin}/mcp`, {
         method: 'POST',

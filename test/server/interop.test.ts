@@ -40,7 +40,7 @@ describe('mcp-agent serve', () => {
       expect(textOf(await client.callTool({ name: 'admin_report', arguments: {} }))).toContain(
         'all good',
       );
-      const now = textOf(await client.callTool({ name: 'clock/now', arguments: {} }));
+      const now = textOf(await client.callTool({ name: 'clock_now', arguments: {} }));
       expect(Number.isNaN(Date.parse(now))).toBe(false);
     } finally {
       await client?.close();

@@ -68,16 +68,16 @@ function recordingLogger(): Logger & { lines: string[] } {
 describe.each<Transport>(['stdio', 'sse', 'streamable_http'])(
   'server-everything over %s',
   (transport) => {
-    test('lists its tools under namespaced names and calls echo and get-sum', async () => {
+    test('lists its tools as SERVER_TOOL and calls echo and get-sum by those names', async () => {
       const aggregator = new ToolAggregator(registryFor(evServer(transport)));
       const names = (await aggregator.listTools()).map((tool) => tool.name);
-      expect(names).toEqual(expect.arrayContaining(['ev/echo', 'ev/get-sum', 'ev/get-env']));
-      expect(names.every((name) => name.startsWith('ev/'))).toBe(true);
+      expect(names).toEqual(expect.arrayContaining(['ev_echo', 'ev_get-sum', 'ev_get-env']));
+      expect(names.every((name) => /^ev_[A-Za-z0-9_-]{1,61}$/.test(name))).toBe(true);
 
-      const echo = await aggregator.callTool('ev/echo', { message: 'hi' });
+      const echo = await aggregator.callTool('ev_echo', { message: 'hi' });
       expect(echo.isError).toBeFalsy();
       expect(text(echo)).toBe('Echo: hi');
-      const sum = await aggregator.callTool('ev/get-sum', { a: 2, b: 40 });
+      const sum = await aggregator.callTool('ev_get-sum', { a: 2, b: 40 });
       expect(text(sum)).toBe('The sum of 2 and 40 is 42.');
     });
   },
@@ -115,12 +115,12 @@ describe('tools list on the CLI', () => {
     cleanups.push(tree.cleanup);
     const human = await runCli(['tools', 'list', 'ev'], { cwd: tree.dir, env: {} });
     expect(human.code).toBe(0);
-    expect(human.stdout).toMatch(/^ev\/echo +Echoes back the input string$/m);
+    expect(human.stdout).toMatch(/^ev_echo +Echoes back the input string$/m);
 
     const json = await runCli(['tools', 'list', '--json'], { cwd: tree.dir, env: {} });
     expect(json.code).toBe(0);
     const doc = JSON.parse(json.stdout) as { tools: { name: string; inputSchema: unknown }[] };
-    expect(doc.tools.find((tool) => tool.name === 'ev/get-sum')).toMatchObject({
+    expect(doc.tools.find((tool) => tool.name === 'ev_get-sum')).toMatchObject({
       server: 'ev',
       tool: 'get-sum',
       inputSchema: { type: 'object', required: ['a', 'b'] },
@@ -140,7 +140,7 @@ describe('the environment of a stdio server', () => {
       evServer('stdio', ['env:', '  SLACK_BOT_TOKEN: "${SLACK_BOT_TOKEN}"', ...extra]),
       { loadEnv: { SLACK_BOT_TOKEN: TOKEN }, env: parent },
     );
-    const result = await new ToolAggregator(registry).callTool('ev/get-env', {});
+    const result = await new ToolAggregator(registry).callTool('ev_get-env', {});
     return JSON.parse(text(result)) as Record<string, string>;
   }
 
@@ -204,11 +204,11 @@ describe('allowed_tools', () => {
   test('only the allowed tools are listed, and another one cannot be called', async () => {
     const aggregator = new ToolAggregator(registryFor(yaml()));
     expect((await aggregator.listTools()).map((tool) => tool.name).sort()).toEqual([
-      'ev/echo',
-      'ev/get-sum',
+      'ev_echo',
+      'ev_get-sum',
     ]);
-    expect(text(await aggregator.callTool('ev/echo', { message: 'ok' }))).toBe('Echo: ok');
-    const error = await aggregator.callTool('ev/get-env', {}).catch((caught: unknown) => caught);
+    expect(text(await aggregator.callTool('ev_echo', { message: 'ok' }))).toBe('Echo: ok');
+    const error = await aggregator.callTool('ev_get-env', {}).catch((caught: unknown) => caught);
     expect(error).toMatchObject({
       code: 'TOOL_UNKNOWN',
       message: 'Tool "get-env" of server "ev" is not in mcp.servers.ev.allowed_tools.',
@@ -224,8 +224,7 @@ describe('allowed_tools', () => {
       'error: Tool "get-env" of server "ev" is not in mcp.servers.ev.allowed_tools.',
     );
     const list = await runCli(['tools', 'list', 'ev'], { cwd: tree.dir, env: {} });
-    expect(list.stdout).toContain('ev/echo');
-    expect(list.stdout).not.toContain('ev/get-env');
+    expect(list.stdout).not.toContain('ev_get-env');
   });
 });
 
@@ -362,8 +361,8 @@ describe('notifications/tools/list_changed', () => {
         'new-tool',
         'whoami',
       ]);
-      expect((await aggregator.listTools()).map((tool) => tool.name)).toContain('own/new-tool');
-      expect(text(await aggregator.callTool('own/new-tool', {}))).toBe('new');
+      expect((await aggregator.listTools()).map((tool) => tool.name)).toContain('own_new-tool');
+      expect(text(await aggregator.callTool('own_new-tool', {}))).toBe('new');
       unsubscribe();
     },
   );

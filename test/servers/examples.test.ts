@@ -68,7 +68,7 @@ describe('examples/github: static headers over SSE', () => {
   test('tools list and tools call with the headers from the environment', async () => {
     const listed = await runCli([...args, 'tools', 'list'], { cwd: root, env: env() });
     expect(listed.code, listed.stderr).toBe(0);
-    expect(listed.stdout).toContain('github/whoami');
+    expect(listed.stdout).toContain('github_whoami');
     const called = await runCli([...args, 'tools', 'call', 'github', 'whoami'], {
       cwd: root,
       env: env(),

@@ -173,7 +173,7 @@ describe('a server without tools', () => {
       cwd: tree.dir,
       env: { PATH: process.env.PATH ?? '' },
     });
-    expect(result.stdout).toContain('ev/echo');
+    expect(result.stdout).toContain('ev_echo');
     expect(result.stderr).toMatch(/error: Server "down" cannot be started/);
     expect(result.code).toBe(1);
     const docsOnly = await runCli(['tools', 'list', 'docs'], {
@@ -200,7 +200,7 @@ describe('tool arguments against a JSON Schema 2020-12 input schema', () => {
       env,
     });
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toMatch(/do not match the input schema of "x\/count": "n" must be integer/);
+    expect(bad.stderr).toMatch(/do not match the input schema of "x_count": "n" must be integer/);
     const good = await runCli(['tools', 'call', 'x', 'count', '{"n": 3}'], { cwd: tree.dir, env });
     expect(good.code, good.stderr).toBe(0);
     expect(good.stdout).toBe('n=3\n');

@@ -1,44 +1,12 @@
-import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import type { ServerSettings } from '../../src/config/schema/servers.js';
 import { serverSchema } from '../../src/config/schema/servers.js';
 import { Secret } from '../../src/config/secret.js';
-import {
-  escapeNamePart,
-  namespacedName,
-  parseNamespacedName,
-} from '../../src/servers/aggregator.js';
 import { authMode, scrub, secretValues, staticHeaders } from '../../src/servers/credentials.js';
 import { type FetchLike, withOriginHeaders, withResponseTimeout } from '../../src/servers/http.js';
 import { buildStdioEnv } from '../../src/servers/stdio-env.js';
 
 const server = (input: Record<string, unknown>): ServerSettings => serverSchema.parse(input);
-
-describe('namespaced tool names', () => {
-  test.each([
-    ['github', 'search', 'github/search'],
-    ['git/hub', 'a/b', 'git~1hub/a~1b'],
-    ['x', '~tilde', 'x/~0tilde'],
-    ['x', '~1', 'x/~01'],
-  ])('%s + %s = %s', (s, t, name) => {
-    expect(namespacedName(s, t)).toBe(name);
-    expect(parseNamespacedName(name)).toEqual({ server: s, tool: t });
-  });
-
-  test('round trip for any names, and exactly one unescaped separator', () => {
-    fc.assert(
-      fc.property(fc.string(), fc.string(), (s, t) => {
-        const name = namespacedName(s, t);
-        expect(parseNamespacedName(name)).toEqual({ server: s, tool: t });
-        expect(escapeNamePart(s)).not.toContain('/');
-      }),
-    );
-  });
-
-  test('a name without a separator is not a namespaced name', () => {
-    expect(parseNamespacedName('echo')).toBeUndefined();
-  });
-});
 
 describe('stdio environment', () => {
   const parent = {

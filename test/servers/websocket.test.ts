@@ -57,8 +57,8 @@ describe('transport: websocket', () => {
   test('sends the configured headers on the handshake; tools are listed and called', async () => {
     const registry = registryFor(wsYaml(HEADERS));
     const aggregator = new ToolAggregator(registry);
-    expect((await aggregator.listTools()).map((tool) => tool.name)).toEqual(['ws/whoami']);
-    expect(text(await aggregator.callTool('ws/whoami', {}))).toBe(`org ${ORG}`);
+    expect((await aggregator.listTools()).map((tool) => tool.name)).toEqual(['ws_whoami']);
+    expect(text(await aggregator.callTool('ws_whoami', {}))).toBe(`org ${ORG}`);
     expect(server.handshakes).toHaveLength(1);
     expect(server.handshakes[0]).toMatchObject({
       method: 'GET',

@@ -1,5 +1,5 @@
 /**
- * `mcp-agent servers list`, `tools list [SERVER]` and `tools call SERVER TOOL [JSON_ARGS]`.
+ * `mcp-agent servers list`, `tools list [SERVER]` and `tools call NAME|SERVER TOOL [JSON_ARGS]`.
  *
  * @module
  */
@@ -14,6 +14,7 @@ import type { ServerRegistry } from '../../servers/registry.js';
 import type { CliConsentOptions } from '../consent.js';
 import type { CliIo, GlobalOptions, Output } from '../io.js';
 import { withSession } from '../session.js';
+import { UsageError } from '../usage.js';
 import { loadForCli } from './config.js';
 
 /** `servers list`: name, transport, auth mode and endpoint of each server; never a credential. */
@@ -103,27 +104,47 @@ export function toolsList(
   );
 }
 
-/** `tools call SERVER TOOL [JSON_ARGS]`. */
+/** The tool `tools call` names: its served name (as `tools list` shows it), or server and tool. */
+export type ToolTarget =
+  | { readonly name: string }
+  | { readonly server: string; readonly tool: string };
+
+/** `tools call NAME [JSON_ARGS]` or `tools call SERVER TOOL [JSON_ARGS]`. */
 export function toolsCall(
   io: CliIo,
   options: GlobalOptions,
   out: Output,
-  server: string,
-  tool: string,
+  target: ToolTarget,
   json: string | undefined,
   flags: LoginFlags = {},
 ): Promise<number> {
-  const args = parseArguments(json, `tool "${tool}" of server "${server}"`);
+  const args = parseArguments(
+    json,
+    'name' in target
+      ? `tool "${target.name}"`
+      : `tool "${target.tool}" of server "${target.server}"`,
+  );
   return withRegistry(
     io,
     options,
     out,
     async (registry) => {
-      const aggregator = new ToolAggregator(registry, [server]);
-      const found = await aggregator.findTool(server, tool);
+      if ('name' in target && registry.names().includes(target.name)) {
+        throw new UsageError(
+          `"tools call ${target.name}" needs a TOOL of server "${target.name}" too, or the tool's name as "mcp-agent tools list ${target.name}" prints it.`,
+          'mcp-agent tools call --help',
+        );
+      }
+      const found =
+        'name' in target
+          ? await new ToolAggregator(registry).resolve(target.name)
+          : await new ToolAggregator(registry, [target.server]).findTool(
+              target.server,
+              target.tool,
+            );
       checkArguments(found.name, found.definition.inputSchema, args);
-      const connection = await registry.connect(server);
-      const result = await connection.callTool(tool, args);
+      const connection = await registry.connect(found.server);
+      const result = await connection.callTool(found.tool, args);
       out.resultJson(result);
       if (result.isError) {
         // An error text is a message, so the server's own secrets are scrubbed from it.

@@ -55,7 +55,10 @@ export const authorizationSchema = z
     max_token_age_seconds: z.number().int().min(60).default(86_400),
     /** Ours: require the RFC 9068 `typ: at+jwt` header (many providers send `JWT`). */
     require_at_jwt_type: z.boolean().default(false),
-    /** Ours: scopes a tool needs beyond `required_scopes`, by `SERVER/TOOL` or app tool name. */
+    /**
+     * Ours: scopes a tool needs beyond `required_scopes`, by served name (`SERVER_TOOL`, as
+     * `tools list` shows it) or app tool name.
+     */
     tool_scopes: z.record(z.string(), z.array(z.string())).default({}),
     /** Ours: the `resource_name` advertised in the protected-resource metadata. */
     resource_name: optionalString,

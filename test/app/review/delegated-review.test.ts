@@ -65,7 +65,7 @@ describe('review: callback binding', () => {
     const mallory = await tokenOf('mallory');
     const client = await connect(agent.running.url, mallory);
     try {
-      const error = await client.call('down/whoami').then(
+      const error = await client.call('down_whoami').then(
         () => undefined,
         (failure: unknown) => failure,
       );
@@ -84,7 +84,7 @@ describe('review: callback binding', () => {
       await store.close();
       expect(byIdentity.has(inbound.identity('mallory'))).toBe(false);
       // Mallory is asked again; she never acts as alice-down.
-      await expect(client.call('down/whoami')).rejects.toBeInstanceOf(UrlElicitationRequiredError);
+      await expect(client.call('down_whoami')).rejects.toBeInstanceOf(UrlElicitationRequiredError);
     } finally {
       await client.close();
     }
@@ -106,10 +106,10 @@ describe('review: shared_preconfigured_token', () => {
       const mallory = await connect(shared.running.url, await tokenOf('mallory'), {
         signInAs: 'mallory-down',
       });
-      const asMallory = await mallory.call('down/whoami');
+      const asMallory = await mallory.call('down_whoami');
       await mallory.close();
       const bob = await connect(shared.running.url, await tokenOf('bob'));
-      const asBob = await bob.call('down/whoami').catch(() => undefined);
+      const asBob = await bob.call('down_whoami').catch(() => undefined);
       await bob.close();
       // Docs (hosting.md): on a shared server "no caller is asked to log in"; every caller acts
       // as the configured service account, never as another caller's personal account.

@@ -1,13 +1,18 @@
 /**
- * Review follow-up: a downstream tool is reached by one spelling only, the escaped one tools/list
- * shows (`~1` for `/`, `~0` for `~`), which is also the one `authorization.tool_scopes` is looked
- * up by. Other spellings that parseNamespacedName() would unescape to the same tool are unknown
- * tools; a `tool_scopes` key written unescaped protects the escaped name.
+ * Review follow-up, for the served names `SERVER_TOOL` (see `src/config/tool-names.ts`): a
+ * downstream tool is reached by one name only, the one tools/list shows, and a `tool_scopes` rule
+ * binds to the (server, tool) that name stands for. Old `SERVER/TOOL` spellings, the sanitized name
+ * without its hash, a wrong hash, another case, or a lookalike tool never reach a protected tool;
+ * a `tool_scopes` key in the old spelling protects the tool's served name.
+ *
+ * Two servers whose names can be read into each other: `down` (tools `files/delete`, `a~b`,
+ * `files_delete`) and `down_files` (tool `delete`): `down_files_delete` is down_files's delete.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import * as z from 'zod';
 import { type App, createApp, type RunningApp } from '../../../src/app/create-app.js';
 import { settingsSchema } from '../../../src/config/schema/settings.js';
+import { TOOL_NAME_PATTERN, ToolNames } from '../../../src/config/tool-names.js';
 import {
   type DevAuthorizationServer,
   startDevAuthorizationServer,
@@ -27,25 +32,37 @@ import {
 
 let as: DevAuthorizationServer;
 let down: McpHttpServer;
+let downFiles: McpHttpServer;
 /** The app whose `tool_scopes` name the tools as tools/list shows them. */
 let app: App;
 let running: RunningApp;
 let resource: string;
-/** The app whose `tool_scopes` key is written unescaped (`down/files/delete`). */
-let plainApp: App;
-let plainRunning: RunningApp;
-let plainResource: string;
+/** The app whose `tool_scopes` keys are in the old `SERVER/TOOL` spelling. */
+let legacyApp: App;
+let legacyRunning: RunningApp;
+let legacyResource: string;
 let alice: UserTokens;
 let root: UserTokens;
-let alicePlain: UserTokens;
-let rootPlain: UserTokens;
-/** What the downstream tools ran, in order. */
+let aliceLegacy: UserTokens;
+let rootLegacy: UserTokens;
+/** What the downstream tools ran, in order (`SERVER TOOL`). */
 const ran: string[] = [];
+
+const names = new ToolNames(['down', 'down_files']);
+const DELETE = names.name('down', 'files/delete');
+const A_B = names.name('down', 'a~b');
+const LOOKALIKE = names.name('down', 'files_delete');
+const OTHER_DELETE = 'down_files_delete';
 
 function settingsFor(resourceUrl: string, toolScopes: Record<string, string[]>) {
   return settingsSchema.parse({
     name: 'review',
-    mcp: { servers: { down: { transport: 'streamable_http', url: `${down.origin}/mcp` } } },
+    mcp: {
+      servers: {
+        down: { transport: 'streamable_http', url: `${down.origin}/mcp` },
+        down_files: { transport: 'streamable_http', url: `${downFiles.origin}/mcp` },
+      },
+    },
     authorization: {
       enabled: true,
       issuer_url: as.issuer,
@@ -57,53 +74,66 @@ function settingsFor(resourceUrl: string, toolScopes: Record<string, string[]>) 
   });
 }
 
+function recording(server: string, tool: string) {
+  return () => {
+    ran.push(`${server} ${tool}`);
+    return { content: [{ type: 'text' as const, text: `${server} ran ${tool}` }] };
+  };
+}
+
 beforeAll(async () => {
   const port = await freePort();
   resource = `http://127.0.0.1:${port}/mcp`;
-  const plainPort = await freePort();
-  plainResource = `http://127.0.0.1:${plainPort}/mcp`;
+  const legacyPort = await freePort();
+  legacyResource = `http://127.0.0.1:${legacyPort}/mcp`;
   as = await startDevAuthorizationServer({
     port: 0,
-    resources: [resource, plainResource],
+    resources: [resource, legacyResource],
     scopes: ['mcp:tools', 'mcp:admin'],
   });
   down = await startMcpHttpServer({
     setup: (server) => {
       server.registerTool('files/delete', { inputSchema: { path: z.string() } }, ({ path }) => {
-        ran.push(`files/delete ${path}`);
+        ran.push(`down files/delete ${path}`);
         return { content: [{ type: 'text', text: `deleted ${path}` }] };
       });
-      server.registerTool('a~b', {}, () => {
-        ran.push('a~b');
-        return { content: [{ type: 'text', text: 'ran a~b' }] };
-      });
+      server.registerTool('a~b', {}, recording('down', 'a~b'));
+      server.registerTool('files_delete', {}, recording('down', 'files_delete'));
     },
   });
+  downFiles = await startMcpHttpServer({
+    setup: (server) => server.registerTool('delete', {}, recording('down_files', 'delete')),
+  });
   app = await createApp({
-    // The names exactly as tools/list shows them.
     settings: settingsFor(resource, {
-      'down/files~1delete': ['mcp:admin'],
-      'down/a~0b': ['mcp:admin'],
+      [DELETE]: ['mcp:admin'],
+      [A_B]: ['mcp:admin'],
+      [OTHER_DELETE]: ['mcp:admin'],
     }),
     env: {},
   });
   running = await app.listen({ host: '127.0.0.1', port });
-  plainApp = await createApp({
-    settings: settingsFor(plainResource, { 'down/files/delete': ['mcp:admin'] }),
+  legacyApp = await createApp({
+    settings: settingsFor(legacyResource, {
+      'down/files/delete': ['mcp:admin'],
+      'down/a~0b': ['mcp:admin'],
+      'down_files/delete': ['mcp:admin'],
+    }),
     env: {},
   });
-  plainRunning = await plainApp.listen({ host: '127.0.0.1', port: plainPort });
+  legacyRunning = await legacyApp.listen({ host: '127.0.0.1', port: legacyPort });
   alice = await userTokens(as.issuer, resource, 'alice'); // mcp:tools only
   root = await userTokens(as.issuer, resource, 'root', 'mcp:tools mcp:admin');
-  alicePlain = await userTokens(as.issuer, plainResource, 'alice');
-  rootPlain = await userTokens(as.issuer, plainResource, 'root', 'mcp:tools mcp:admin');
+  aliceLegacy = await userTokens(as.issuer, legacyResource, 'alice');
+  rootLegacy = await userTokens(as.issuer, legacyResource, 'root', 'mcp:tools mcp:admin');
 }, 60_000);
 
 afterAll(async () => {
-  await plainRunning?.close();
-  await plainApp?.close();
+  await legacyRunning?.close();
+  await legacyApp?.close();
   await running?.close();
   await app?.close();
+  await downFiles?.close();
   await down?.close();
   await as?.close();
 });
@@ -140,85 +170,89 @@ function call(
   return post(url, token, id, rpc('tools/call', { name, arguments: args }));
 }
 
-/** The call answered 200 with the "Unknown tool" result. */
-async function expectUnknown(response: Promise<Awaited<ReturnType<typeof raw>>>, name: string) {
+/** The call answered 200 with an error result and ran nothing. */
+async function expectNotRun(response: Promise<Awaited<ReturnType<typeof raw>>>) {
   const answered = await response;
   expect(answered.status).toBe(200);
-  const result = message(answered.body).result;
-  expect(result).toMatchObject({ isError: true });
-  expect(textOf(result)).toBe(`Unknown tool: ${name}`);
+  expect(message(answered.body).result).toMatchObject({ isError: true });
 }
 
-describe('tool_scopes and namespaced-name spellings', () => {
-  test('tools/list shows the escaped names; only they reach the tools, and they need the scope', async () => {
+describe('tool_scopes and served names', () => {
+  test('tools/list shows SERVER_TOOL names inside the rule; a protected name needs its scope', async () => {
     const id = await session(resource, alice.accessToken);
     const list = await post(resource, alice.accessToken, id, rpc('tools/list'));
-    const names = ((message(list.body).result as { tools: { name: string }[] }).tools ?? []).map(
+    const listed = ((message(list.body).result as { tools: { name: string }[] }).tools ?? []).map(
       (tool) => tool.name,
     );
-    expect(names).toContain('down/files~1delete');
-    expect(names).toContain('down/a~0b');
-    expect(names).not.toContain('down/files/delete');
-    expect(names).not.toContain('down/a~b');
-    expect(
-      (await call(resource, alice.accessToken, id, 'down/files~1delete', { path: '/x' })).status,
-    ).toBe(403);
-    expect((await call(resource, alice.accessToken, id, 'down/a~0b')).status).toBe(403);
+    expect(listed).toEqual(
+      expect.arrayContaining([DELETE, A_B, LOOKALIKE, OTHER_DELETE, 'down_whoami']),
+    );
+    for (const name of listed) expect(name).toMatch(TOOL_NAME_PATTERN);
+    // down's files_delete would be "down_files_delete", which is down_files's delete: it is hashed.
+    expect(LOOKALIKE).not.toBe(OTHER_DELETE);
+    expect(DELETE).not.toBe(OTHER_DELETE);
+    for (const name of [DELETE, A_B, OTHER_DELETE]) {
+      expect((await call(resource, alice.accessToken, id, name, { path: '/x' })).status).toBe(403);
+    }
     expect(ran).toEqual([]);
-    // With the scope, the escaped names run the tools.
     const admin = await session(resource, root.accessToken);
-    const deleted = await call(resource, root.accessToken, admin, 'down/files~1delete', {
-      path: '/y',
-    });
-    expect(deleted.status).toBe(200);
+    const deleted = await call(resource, root.accessToken, admin, DELETE, { path: '/y' });
     expect(textOf(message(deleted.body).result)).toBe('deleted /y');
-    const ranAB = await call(resource, root.accessToken, admin, 'down/a~0b');
-    expect(ranAB.status).toBe(200);
-    expect(textOf(message(ranAB.body).result)).toBe('ran a~b');
-    expect(ran).toEqual(['files/delete /y', 'a~b']);
+    await call(resource, root.accessToken, admin, A_B);
+    await call(resource, root.accessToken, admin, OTHER_DELETE);
+    expect(ran).toEqual(['down files/delete /y', 'down a~b', 'down_files delete']);
   });
 
-  test('"down/files/delete" (unescaped "/") is an unknown tool: the tool does not run', async () => {
+  test('other spellings of a protected tool do not reach it, with or without the scope', async () => {
+    const attempts = [
+      'down/files~1delete',
+      'down/files/delete',
+      'down/a~0b',
+      'down/a~b',
+      // The sanitized name without its hash, a wrong hash, another case.
+      'down_a_b',
+      `${A_B.slice(0, -10)}0000000000`,
+      A_B.toUpperCase(),
+      DELETE.replace('down_', 'Down_'),
+      `${DELETE} `,
+    ];
+    for (const token of [alice.accessToken, root.accessToken]) {
+      const id = await session(resource, token);
+      for (const name of attempts)
+        await expectNotRun(call(resource, token, id, name, { path: '/x' }));
+    }
+    expect(ran).toEqual([]);
+  });
+
+  test("a lookalike reaches only its own tool: down's files_delete is not down_files's delete", async () => {
     const id = await session(resource, alice.accessToken);
-    await expectUnknown(
-      call(resource, alice.accessToken, id, 'down/files/delete', { path: '/x' }),
-      'down/files/delete',
-    );
-    // Not for a caller with the scope either: there is one spelling.
-    const admin = await session(resource, root.accessToken);
-    await expectUnknown(
-      call(resource, root.accessToken, admin, 'down/files/delete', { path: '/x' }),
-      'down/files/delete',
-    );
-    expect(ran).toEqual([]);
+    const lookalike = await call(resource, alice.accessToken, id, LOOKALIKE);
+    expect(lookalike.status).toBe(200);
+    expect(textOf(message(lookalike.body).result)).toBe('down ran files_delete');
+    expect(ran).toEqual(['down files_delete']);
+    expect(app.catalog.scopesFor(LOOKALIKE)).toEqual([]);
+    expect(app.catalog.scopesFor(OTHER_DELETE)).toEqual(['mcp:admin']);
   });
 
-  test('"down/a~b" (unescaped "~") is an unknown tool: the tool does not run', async () => {
-    const id = await session(resource, alice.accessToken);
-    await expectUnknown(call(resource, alice.accessToken, id, 'down/a~b'), 'down/a~b');
-    const admin = await session(resource, root.accessToken);
-    await expectUnknown(call(resource, root.accessToken, admin, 'down/a~b'), 'down/a~b');
-    expect(ran).toEqual([]);
-  });
-
-  test('a tool_scopes key written unescaped ("down/files/delete") protects "down/files~1delete"', async () => {
-    expect(plainApp.catalog.scopesFor('down/files~1delete')).toEqual(['mcp:admin']);
-    const id = await session(plainResource, alicePlain.accessToken);
-    const refused = await call(plainResource, alicePlain.accessToken, id, 'down/files~1delete', {
-      path: '/x',
-    });
-    expect(refused.status).toBe(403);
-    await expectUnknown(
-      call(plainResource, alicePlain.accessToken, id, 'down/files/delete', { path: '/x' }),
-      'down/files/delete',
+  test('tool_scopes keys in the old SERVER/TOOL spelling protect the served names', async () => {
+    for (const name of [DELETE, A_B, OTHER_DELETE]) {
+      expect(legacyApp.catalog.scopesFor(name)).toEqual(['mcp:admin']);
+    }
+    const id = await session(legacyResource, aliceLegacy.accessToken);
+    for (const name of [DELETE, A_B, OTHER_DELETE]) {
+      const refused = await call(legacyResource, aliceLegacy.accessToken, id, name, { path: '/x' });
+      expect(refused.status).toBe(403);
+    }
+    // The old spellings are not names of tools.
+    await expectNotRun(
+      call(legacyResource, aliceLegacy.accessToken, id, 'down/files/delete', { path: '/x' }),
     );
     expect(ran).toEqual([]);
-    const admin = await session(plainResource, rootPlain.accessToken);
-    const deleted = await call(plainResource, rootPlain.accessToken, admin, 'down/files~1delete', {
+    const admin = await session(legacyResource, rootLegacy.accessToken);
+    const deleted = await call(legacyResource, rootLegacy.accessToken, admin, DELETE, {
       path: '/z',
     });
-    expect(deleted.status).toBe(200);
     expect(textOf(message(deleted.body).result)).toBe('deleted /z');
-    expect(ran).toEqual(['files/delete /z']);
+    expect(ran).toEqual(['down files/delete /z']);
   });
 });
