@@ -24,7 +24,6 @@ import {
   startRealm,
   subOf,
   tempStoreDir,
-  textOf,
 } from './delegated-support.js';
 
 let inbound: Inbound;
@@ -69,10 +68,9 @@ async function handedLink(user: string) {
   return { user, client, link: (error as UrlElicitationRequiredError).elicitations[0]?.url ?? '' };
 }
 
-/** `down_whoami` (issue 13, item 4), or `down/whoami` before that naming rule. */
-async function whoami(client: Awaited<ReturnType<typeof connect>>) {
-  const result = await client.call('down_whoami');
-  return /^Unknown tool/.test(textOf(result)) ? client.call('down/whoami') : result;
+/** The downstream server's whoami, under its served name. */
+function whoami(client: Awaited<ReturnType<typeof connect>>) {
+  return client.call('down_whoami');
 }
 
 test('four first sign-ins opened at once on a fresh agent all complete, each as its own user', async () => {

@@ -21,7 +21,6 @@ import {
   startInbound,
   startRealm,
   subOf,
-  textOf,
 } from '../app/delegated-support.js';
 import { userTokens } from '../server/serve-support.js';
 import {
@@ -101,11 +100,7 @@ browserDescribe('hosted sign-in in Chromium', () => {
     return {
       client,
       link,
-      // The aggregated name is `down_whoami` (issue 13, item 4); before that rule, `down/whoami`.
-      call: async () => {
-        const result = await call('down_whoami');
-        return /^Unknown tool/.test(textOf(result)) ? call('down/whoami') : result;
-      },
+      call: () => call('down_whoami'),
     };
   }
 
