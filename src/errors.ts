@@ -50,7 +50,12 @@ export type McpAgentErrorCode =
   /** The token endpoint refused or answered something unusable (exchange, refresh, revocation). */
   | 'OAUTH_TOKEN'
   /** A user must log in (again) before the server can be used: `mcp-agent auth login SERVER`. */
-  | 'OAUTH_LOGIN_REQUIRED';
+  | 'OAUTH_LOGIN_REQUIRED'
+  /**
+   * A server's response passed a limit: larger than allowed, or not complete in time (see
+   * `ResponseLimitError`); the request was stopped and nothing of it was kept.
+   */
+  | 'RESPONSE_LIMIT';
 
 /** Options accepted by {@link McpAgentError}. */
 export interface McpAgentErrorOptions {
