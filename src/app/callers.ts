@@ -11,6 +11,7 @@
 import type { ServerSettings } from '../config/schema/servers.js';
 import type { Settings } from '../config/schema/settings.js';
 import { Secret } from '../config/secret.js';
+import type { FetchLike } from '../fetch.js';
 import type { Logger } from '../logger.js';
 import { APP_IDENTITY } from '../oauth/server-auth.js';
 import { TokenManager, type TokenManagerOptions, usesOAuth } from '../oauth/token-manager.js';
@@ -34,6 +35,11 @@ export interface CallerScopesOptions {
   readonly settings: Settings;
   readonly store: TokenStore;
   readonly http: HttpStack;
+  /**
+   * The `fetch` of OAuth requests for servers that may not reach private addresses, checked when
+   * connecting (`TokenManagerOptions.guardedFetch`); every scope's token manager gets it.
+   */
+  readonly guardedFetch?: FetchLike | undefined;
   readonly env: NodeJS.ProcessEnv;
   readonly logger: Logger;
   readonly clientName: string;
@@ -137,6 +143,7 @@ export class CallerScopes {
       store: options.store,
       oauth: options.settings.oauth,
       fetch: options.http.fetch,
+      guardedFetch: options.guardedFetch,
       identity,
       logger: options.logger,
       clientName: options.clientName,
