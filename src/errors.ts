@@ -52,7 +52,12 @@ export type McpAgentErrorCode =
   /** A user must log in (again) before the server can be used: `mcp-agent auth login SERVER`. */
   | 'OAUTH_LOGIN_REQUIRED'
   /** A server of ours (the development authorization server, say) cannot listen on its address. */
-  | 'LISTEN';
+  | 'LISTEN'
+  /**
+   * A server's response passed a limit: larger than allowed, or not complete in time (see
+   * `ResponseLimitError`); the request was stopped and nothing of it was kept.
+   */
+  | 'RESPONSE_LIMIT';
 
 /** Options accepted by {@link McpAgentError}. */
 export interface McpAgentErrorOptions {

@@ -19,6 +19,7 @@ export type {
   WorkflowRun,
 } from './app/define.js';
 export { AppDefinition, defineApp } from './app/define.js';
+export { guardedHttpStack } from './app/guarded-http.js';
 export { loadAppModule } from './app/module.js';
 export type { RunState, RunStatus } from './app/workflows.js';
 export { CONFIG_FILE_NAMES, candidatePaths, SECRETS_FILE_NAMES } from './config/discovery.js';
@@ -70,6 +71,8 @@ export type { CredentialProfilesOptions } from './credentials/profiles.js';
 export { CredentialProfiles } from './credentials/profiles.js';
 export type { McpAgentErrorCode, McpAgentErrorOptions } from './errors.js';
 export { AuthorizationRequiredError, isMcpAgentError, McpAgentError } from './errors.js';
+export type { ResponseLimits } from './fetch.js';
+export { boundedFetch, ResponseLimitError, readBounded } from './fetch.js';
 export type { RequestTimeouts } from './http-server.js';
 export { createHttpServer, DEFAULT_REQUEST_TIMEOUTS } from './http-server.js';
 export type { Logger } from './logger.js';
@@ -114,8 +117,10 @@ export type { ConnectLookup, Lookup, NetworkPolicy } from './oauth/protocol/netw
 export {
   isLoopbackHost,
   isNonPublicAddress,
+  METADATA_LIMITS,
   policyFor,
   publicOnlyLookup,
+  TOKEN_RESPONSE_MAX_BYTES,
 } from './oauth/protocol/network.js';
 export type { OAuthFetch, RegisterClientOptions } from './oauth/protocol/registration.js';
 export { DEVICE_REDIRECT, registerClient } from './oauth/protocol/registration.js';
@@ -164,8 +169,20 @@ export type { AggregatedTool, ToolAggregatorOptions } from './servers/aggregator
 export { ToolAggregator } from './servers/aggregator.js';
 export type { AuthMode } from './servers/credentials.js';
 export { authMode } from './servers/credentials.js';
-export type { FetchLike, HttpStack, HttpStackOptions, ProxySettings } from './servers/http.js';
-export { createHttpStack, hasProxy, proxySettingsFrom } from './servers/http.js';
+export type {
+  FetchLike,
+  HttpStack,
+  HttpStackOptions,
+  ProxySettings,
+  ServerResponseLimits,
+} from './servers/http.js';
+export {
+  createHttpStack,
+  DEFAULT_MAX_RESPONSE_BYTES,
+  hasProxy,
+  proxySettingsFrom,
+  withResponseLimits,
+} from './servers/http.js';
 export type { ServerRegistryOptions } from './servers/registry.js';
 export { ServerConnection, ServerRegistry } from './servers/registry.js';
 export type { FetchWrapper } from './servers/transports.js';

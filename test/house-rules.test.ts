@@ -79,10 +79,10 @@ test('the layers of DESIGN.md: each folder imports (at run time) only what its r
     // folder → modules it may import at run time
     [/^config\//, /^(config\/|errors\.js)/],
     [/^stores\//, /^(stores\/|config\/|errors\.js|logger\.js)/],
-    [/^oauth\/protocol\//, /^(oauth\/protocol\/|config\/|errors\.js|logger\.js)/],
-    [/^oauth\//, /^(oauth\/|stores\/|config\/|errors\.js|logger\.js|html\.js)/],
-    [/^servers\//, /^(servers\/|oauth\/auth-fetch\.js|config\/|errors\.js|logger\.js)/],
-    [/^server\//, /^(server\/|stores\/|config\/|errors\.js|logger\.js|http-server\.js)/],
+    [/^oauth\/protocol\//, /^(oauth\/protocol\/|config\/|errors\.js|fetch\.js|logger\.js)/],
+    [/^oauth\//, /^(oauth\/|stores\/|config\/|errors\.js|fetch\.js|logger\.js|html\.js)/],
+    [/^servers\//, /^(servers\/|oauth\/auth-fetch\.js|config\/|errors\.js|fetch\.js|logger\.js)/],
+    [/^server\//, /^(server\/|stores\/|config\/|errors\.js|fetch\.js|logger\.js|http-server\.js)/],
     // http-server.js is a leaf (node:http only): the servers we listen with and their limits.
     [/^dev\//, /^(dev\/|config\/|errors\.js|logger\.js|http-server\.js|html\.js)/],
     // The shared look and headers of HTML pages: a leaf.

@@ -12,6 +12,7 @@ import type { ServerSettings } from '../config/schema/servers.js';
 import type { Settings } from '../config/schema/settings.js';
 import { Secret } from '../config/secret.js';
 import { ToolNames } from '../config/tool-names.js';
+import type { FetchLike } from '../fetch.js';
 import type { Logger } from '../logger.js';
 import { APP_IDENTITY } from '../oauth/server-auth.js';
 import { TokenManager, type TokenManagerOptions, usesOAuth } from '../oauth/token-manager.js';
@@ -35,6 +36,11 @@ export interface CallerScopesOptions {
   readonly settings: Settings;
   readonly store: TokenStore;
   readonly http: HttpStack;
+  /**
+   * The `fetch` of OAuth requests for servers that may not reach private addresses, checked when
+   * connecting (`TokenManagerOptions.guardedFetch`); every scope's token manager gets it.
+   */
+  readonly guardedFetch?: FetchLike | undefined;
   readonly env: NodeJS.ProcessEnv;
   readonly logger: Logger;
   readonly clientName: string;
@@ -141,6 +147,7 @@ export class CallerScopes {
       store: options.store,
       oauth: options.settings.oauth,
       fetch: options.http.fetch,
+      guardedFetch: options.guardedFetch,
       identity,
       logger: options.logger,
       clientName: options.clientName,

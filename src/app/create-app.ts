@@ -43,6 +43,7 @@ import { CallerScopes } from './callers.js';
 import { AppCatalog } from './catalog.js';
 import { CONNECT_PATH, connectRoute } from './connect-route.js';
 import { AppDefinition, type AppSetup } from './define.js';
+import { guardedHttpStack } from './guarded-http.js';
 import { WorkflowRuns } from './workflows.js';
 
 /** Options of {@link createApp}. */
@@ -120,7 +121,10 @@ export async function createApp(options: CreateAppOptions): Promise<App> {
   const definition = options.definition ?? new AppDefinition();
   if (!options.definition) await options.setup?.(definition);
 
-  const http = createHttpStack(proxySettingsFrom(env));
+  const proxy = proxySettingsFrom(env);
+  const http = createHttpStack(proxy);
+  // OAuth requests of public servers connect only to public addresses (checked at connect time).
+  const guarded = guardedHttpStack(proxy);
   const store = createTokenStore(settings.oauth.token_store, {
     ...(options.cwd ? { cwd: options.cwd } : {}),
   });
@@ -130,6 +134,7 @@ export async function createApp(options: CreateAppOptions): Promise<App> {
     settings,
     store,
     http,
+    guardedFetch: guarded?.fetch,
     env,
     logger,
     clientName: settings.name ?? 'mcp-agent-ts',
@@ -149,6 +154,7 @@ export async function createApp(options: CreateAppOptions): Promise<App> {
         store,
         tokens: scopes.app.tokens,
         tokensFor: (caller) => scopes.scopeFor(caller).tokens,
+        maxTokenBytes: settings.oauth.max_token_bytes,
         ...(options.cwd ? { cwd: options.cwd } : {}),
         ...(options.now ? { now: options.now } : {}),
       },
@@ -331,6 +337,7 @@ export async function createApp(options: CreateAppOptions): Promise<App> {
       await store.close().catch(() => {});
       await shared?.close().catch(() => {});
       await http.close();
+      await guarded?.close();
     },
   };
 }

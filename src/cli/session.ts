@@ -4,10 +4,11 @@
  *
  * @module
  */
+import { guardedHttpStack } from '../app/guarded-http.js';
 import type { LoadedSettings } from '../config/load.js';
-import { publicOnlyLookup } from '../oauth/protocol/network.js';
+import type { FetchLike } from '../fetch.js';
 import { TokenManager } from '../oauth/token-manager.js';
-import { createHttpStack, type HttpStack, hasProxy, proxySettingsFrom } from '../servers/http.js';
+import { createHttpStack, type HttpStack, proxySettingsFrom } from '../servers/http.js';
 import { ServerRegistry } from '../servers/registry.js';
 import type { TokenStore } from '../stores/token-store.js';
 import { createTokenStore } from '../stores/token-store.js';
@@ -21,6 +22,11 @@ import { VERSION } from './version.js';
 export interface CliSession {
   readonly loaded: LoadedSettings;
   readonly http: HttpStack;
+  /**
+   * The `fetch` of OAuth requests for servers that may not reach private addresses (checked when
+   * connecting); `undefined` through a proxy. Give it to any other token manager built.
+   */
+  readonly guardedFetch: FetchLike | undefined;
   readonly store: TokenStore;
   readonly tokens: TokenManager;
   readonly registry: ServerRegistry;
@@ -50,11 +56,8 @@ export async function withSession<T>(
   const logger = cliLogger(out, options.verbose);
   const proxy = proxySettingsFrom(io.env);
   const http = createHttpStack(proxy);
-  // OAuth requests of public servers connect only to public addresses (checked at connect time);
-  // through a proxy the proxy resolves names, and the check at discovery is what remains.
-  const guarded = hasProxy(proxy)
-    ? undefined
-    : createHttpStack(proxy, { lookup: publicOnlyLookup() });
+  // OAuth requests of public servers connect only to public addresses (checked at connect time).
+  const guarded = guardedHttpStack(proxy);
   const store = createTokenStore(settings.oauth.token_store, {
     cwd: io.cwd,
     ...(io.homeDir ? { homeDir: io.homeDir } : {}),
@@ -80,7 +83,7 @@ export async function withSession<T>(
     authFor: (name, server) => tokens.forServer(name, server),
   });
   try {
-    return await body({ loaded, http, store, tokens, registry });
+    return await body({ loaded, http, guardedFetch: guarded?.fetch, store, tokens, registry });
   } finally {
     tokens.close();
     await registry.closeAll();

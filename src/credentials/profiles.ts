@@ -20,9 +20,9 @@ import type { ServerSettings } from '../config/schema/servers.js';
 import { serverSchema } from '../config/schema/servers.js';
 import { Secret } from '../config/secret.js';
 import { McpAgentError } from '../errors.js';
-import type { FetchLike } from '../fetch.js';
+import { boundedFetch, type FetchLike, ResponseLimitError } from '../fetch.js';
 import { hasPrivateKey, loadSigningKey } from '../oauth/private-key.js';
-import { isLoopbackHost } from '../oauth/protocol/network.js';
+import { isLoopbackHost, METADATA_LIMITS } from '../oauth/protocol/network.js';
 import { chooseAuthMethod } from '../oauth/protocol/registration.js';
 import { clientCredentialsToken } from '../oauth/protocol/tokens.js';
 import type { ServerAuth } from '../oauth/server-auth.js';
@@ -49,6 +49,8 @@ export interface CredentialProfilesOptions {
   readonly tokens?: TokenManager | undefined;
   /** A caller's token manager (`token_exchange` profiles exchange that caller's token). */
   readonly tokensFor?: ((caller: CallerIdentity) => TokenManager) | undefined;
+  /** The longest token accepted from an authorization server (`oauth.max_token_bytes`). */
+  readonly maxTokenBytes?: number | undefined;
 }
 
 /** The server name an `authorization_code` profile's tokens are kept under. */
@@ -399,7 +401,13 @@ export class CredentialProfiles {
       source: 'configured',
     };
     const response = await clientCredentialsToken(
-      { as, client, fetch: this.#options.fetch, resource: profile.resource },
+      {
+        as,
+        client,
+        fetch: this.#options.fetch,
+        resource: profile.resource,
+        maxTokenBytes: this.#options.maxTokenBytes,
+      },
       profile.scopes,
     );
     const now = this.#now();
@@ -502,24 +510,30 @@ export class CredentialProfiles {
     if (cached) return cached;
     // RFC 8414 metadata (OpenID Connect's as a fallback), with the issuer echo check.
     let metadata: AuthorizationServer | undefined;
+    let failure: unknown;
+    const fetch = boundedFetch(this.#options.fetch, {
+      ...METADATA_LIMITS,
+      what: 'the authorization server metadata',
+    });
     for (const algorithm of ['oauth2', 'oidc'] as const) {
       try {
         const response = await discoveryRequest(issuer, {
           algorithm,
-          [customFetch]: (url, init) => this.#options.fetch(url, init as unknown as RequestInit),
+          [customFetch]: (url, init) => fetch(url, init as unknown as RequestInit),
           [allowInsecureRequests]: isLoopbackHost(issuer.hostname),
-          signal: AbortSignal.timeout(10_000),
         });
         metadata = await processDiscoveryResponse(issuer, response);
         break;
-      } catch {
+      } catch (error) {
         // try the next document
+        failure = error;
       }
     }
     if (!metadata?.token_endpoint) {
       throw new McpAgentError(
         'OAUTH_DISCOVERY',
-        `The metadata of ${issuer.href} (authorization_server of a credential) could not be read, or names no token endpoint.`,
+        `The metadata of ${issuer.href} (authorization_server of a credential) could not be read, or names no token endpoint.${failure instanceof ResponseLimitError ? ` ${failure.message}` : ''}`,
+        { ...(failure === undefined ? {} : { cause: failure }) },
       );
     }
     this.#metadata.set(issuer.href, metadata);

@@ -17,6 +17,7 @@ import Provider, {
   type ResourceServer,
 } from 'oidc-provider';
 import type { Logger } from '../logger.js';
+import { devHttpOptions } from './outbound.js';
 import {
   deviceConfirmPage,
   deviceInputPage,
@@ -141,6 +142,8 @@ export async function createDevProvider(settings: DevProviderSettings): Promise<
     findAccount: (_ctx, sub) => ({ accountId: sub, claims: () => ({ sub }) }),
     // Browser-based MCP clients (the Inspector) call the token endpoint cross-origin.
     clientBasedCORS: () => true,
+    // A client's jwks_uri (or sector_identifier_uri) is read within a size and a time.
+    httpOptions: devHttpOptions(),
     renderError: (ctx, out) => {
       respondWithPage(ctx, errorPage(String(out.error), stringOrUndefined(out.error_description)));
     },

@@ -457,6 +457,7 @@ export class ServerAuth {
       fetch: target.fetch,
       resource: target.resourceParam,
       extraParams: this.#oauth.extra_token_params,
+      maxTokenBytes: this.#options.oauth.max_token_bytes,
     };
   }
 

@@ -7,7 +7,7 @@
  */
 import { type Dispatcher, EnvHttpProxyAgent, fetch as undiciFetch } from 'undici';
 import { McpAgentError } from '../errors.js';
-import type { FetchLike } from '../fetch.js';
+import { type FetchLike, ResponseLimitError, type ResponseLimits } from '../fetch.js';
 import type { ConnectLookup } from '../oauth/protocol/network.js';
 
 export type { FetchLike };
@@ -129,4 +129,128 @@ class TimeoutAbort extends Error {
   constructor() {
     super('response timeout');
   }
+}
+
+/** Default `max_response_bytes` of a server: the largest JSON body, or event of a stream. */
+export const DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
+
+/** Options of {@link withResponseLimits}. */
+export interface ServerResponseLimits {
+  /** The largest body, or event of an event stream, in bytes. */
+  readonly maxBytes: number;
+  /** Milliseconds a body that is not an event stream may take after its headers. */
+  readonly bodyTimeoutMs: number;
+  /** The `mcp.servers` name, for the error. */
+  readonly server: string;
+}
+
+/**
+ * Bound what a downstream server's responses can make us hold. A body (JSON, say) is at most
+ * `maxBytes` and complete within `bodyTimeoutMs` of its headers; an event stream may last as long
+ * as it likes, but each event is at most `maxBytes` (the SDK's parser keeps an event whole until
+ * its blank line). Past a limit the body errors with a {@link ResponseLimitError} and the
+ * connection is closed.
+ */
+export function withResponseLimits(fetch: FetchLike, options: ServerResponseLimits): FetchLike {
+  return async (input, init) => {
+    const response = await fetch(input, init);
+    if (!response.body || [101, 103, 204, 205, 304].includes(response.status)) return response;
+    const stream = (response.headers.get('content-type') ?? '')
+      .toLowerCase()
+      .startsWith('text/event-stream');
+    const url = String(input);
+    const limits = (what: string): ResponseLimits => ({
+      maxBytes: options.maxBytes,
+      timeoutMs: options.bodyTimeoutMs,
+      what,
+      hint: `Raise mcp.servers.${options.server}.max_response_bytes if ${stream ? 'events' : 'responses'} this large are expected.`,
+    });
+    const limited = response.body.pipeThrough(
+      stream
+        ? eventSizeLimit(options.maxBytes, url, () =>
+            limits(`an event of server "${options.server}"`),
+          )
+        : bodyLimit(options, () => limits(`the response of server "${options.server}"`), url),
+    );
+    return new Response(limited, {
+      status: response.status,
+      statusText: response.statusText,
+      headers: response.headers,
+    });
+  };
+}
+
+/** A body of at most `maxBytes`, complete within `bodyTimeoutMs`. */
+function bodyLimit(
+  options: ServerResponseLimits,
+  limits: () => ResponseLimits,
+  url: string,
+): TransformStream<Uint8Array, Uint8Array> {
+  let size = 0;
+  let timer: NodeJS.Timeout | undefined;
+  return new TransformStream({
+    start(controller) {
+      timer = setTimeout(
+        () => controller.error(new ResponseLimitError('time', url, limits())),
+        options.bodyTimeoutMs,
+      );
+      // A body the caller gave up on must not keep the process alive.
+      timer.unref();
+    },
+    transform(chunk, controller) {
+      size += chunk.byteLength;
+      if (size > options.maxBytes) {
+        clearTimeout(timer);
+        controller.error(new ResponseLimitError('size', url, limits()));
+        return;
+      }
+      controller.enqueue(chunk);
+    },
+    flush() {
+      clearTimeout(timer);
+    },
+  });
+}
+
+const LF = 0x0a;
+const CR = 0x0d;
+
+/**
+ * An event stream whose events (the bytes between blank lines, line ends not counted) are at most
+ * `maxBytes` each (text/event-stream: a line ends with CRLF, LF or CR).
+ */
+function eventSizeLimit(
+  maxBytes: number,
+  url: string,
+  limits: () => ResponseLimits,
+): TransformStream<Uint8Array, Uint8Array> {
+  let pending = 0;
+  let lineEnded = false;
+  let afterCr = false;
+  return new TransformStream({
+    transform(chunk, controller) {
+      for (let i = 0; i < chunk.length; i++) {
+        const byte = chunk[i];
+        if (byte === LF || byte === CR) {
+          if (byte === LF && afterCr) {
+            afterCr = false;
+            continue;
+          }
+          afterCr = byte === CR;
+          // A line end right after another: a blank line, the end of an event.
+          if (lineEnded) pending = 0;
+          lineEnded = !lineEnded;
+          continue;
+        }
+        lineEnded = false;
+        afterCr = false;
+        pending += 1;
+        if (pending > maxBytes) {
+          controller.error(new ResponseLimitError('size', url, limits()));
+          return;
+        }
+      }
+      controller.enqueue(chunk);
+    },
+  });
 }

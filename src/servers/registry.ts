@@ -20,18 +20,10 @@ import { type Logger, silentLogger } from '../logger.js';
 import type { TokenSource } from '../oauth/auth-fetch.js';
 import { describeConnectError, describeEndpoint } from './connect-errors.js';
 import { createHttpStack, type HttpStack, proxySettingsFrom } from './http.js';
-import { createTransport, type FetchWrapper } from './transports.js';
-
-/** Default time an MCP request may take, in seconds (`read_timeout_seconds` overrides it). */
-export const DEFAULT_READ_TIMEOUT_SECONDS = 60;
+import { createTransport, type FetchWrapper, readTimeoutMs } from './transports.js';
 
 /** Lines that are not JSON-RPC a server may write before its connection is given up. */
 const MAX_STRAY_LINES = 3;
-
-/** A server's `read_timeout_seconds`, in milliseconds. */
-function readTimeoutMs(settings: ServerSettings): number {
-  return (settings.read_timeout_seconds ?? DEFAULT_READ_TIMEOUT_SECONDS) * 1000;
-}
 
 /** A transport error about a message that could not be read (not JSON, not JSON-RPC). */
 function isUnreadableMessage(error: Error): boolean {

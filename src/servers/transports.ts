@@ -15,12 +15,27 @@ import type { Secret } from '../config/secret.js';
 import type { Logger } from '../logger.js';
 import { credentialsChallenge, type TokenSource, withOAuth } from '../oauth/auth-fetch.js';
 import { scrub, secretValues, staticHeaders } from './credentials.js';
-import { type FetchLike, type HttpStack, withOriginHeaders, withResponseTimeout } from './http.js';
+import {
+  DEFAULT_MAX_RESPONSE_BYTES,
+  type FetchLike,
+  type HttpStack,
+  withOriginHeaders,
+  withResponseLimits,
+  withResponseTimeout,
+} from './http.js';
 import { buildStdioEnv } from './stdio-env.js';
 import { HeaderWebSocketTransport, probeHandshake } from './websocket.js';
 
 /** Default time to wait for response headers from an HTTP server, in seconds. */
 export const DEFAULT_HTTP_TIMEOUT_SECONDS = 30;
+
+/** Default time an MCP request may take, in seconds (`read_timeout_seconds` overrides it). */
+export const DEFAULT_READ_TIMEOUT_SECONDS = 60;
+
+/** A server's `read_timeout_seconds`, in milliseconds. */
+export function readTimeoutMs(settings: ServerSettings): number {
+  return (settings.read_timeout_seconds ?? DEFAULT_READ_TIMEOUT_SECONDS) * 1000;
+}
 
 /** Wraps a server's `fetch`; the seam where OAuth adds its bearer token and 401 handling. */
 export type FetchWrapper = (
@@ -59,6 +74,13 @@ export function createTransport(
     (settings.http_timeout_seconds ?? DEFAULT_HTTP_TIMEOUT_SECONDS) * 1000,
     name,
   );
+  // What the server sends is bounded too: a JSON body within the request's time, an event of a
+  // stream in size.
+  fetch = withResponseLimits(fetch, {
+    maxBytes: settings.max_response_bytes ?? DEFAULT_MAX_RESPONSE_BYTES,
+    bodyTimeoutMs: readTimeoutMs(settings),
+    server: name,
+  });
   if (context.auth) fetch = withOAuth(fetch, context.auth, url);
   if (context.wrapFetch) fetch = context.wrapFetch(name, settings, fetch);
   const onFetchError = context.onFetchError;

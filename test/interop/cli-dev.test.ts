@@ -9,6 +9,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { textOf } from '../server/serve-support.js';
+import { waitFor } from '../support/net.js';
 import {
   connectWithLogin,
   type DevCommand,
@@ -42,11 +43,16 @@ describe('mcp-agent dev (the bin, as npm start runs it) with third-party clients
     expect(dev.stderr()).toContain('Stopping.');
   });
 
-  test('prints the app, the issuer and the resource as JSON; the hint for people on stderr', () => {
+  test('prints the app, the issuer and the resource as JSON; the hint for people on stderr', async () => {
     expect(dev.printed.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/mcp$/);
     expect(dev.printed.resource).toBe(dev.printed.url);
     expect(dev.printed.issuer).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
-    expect(dev.stderr()).toContain('Connect an MCP client');
+    // stderr is another pipe: its line may arrive after the JSON document.
+    await waitFor(
+      'the hint on stderr',
+      () => dev.stderr().includes('Connect an MCP client') || undefined,
+      5_000,
+    );
   });
 
   test('the SDK v1 client signs in and calls the app’s tool and an aggregated one', async () => {

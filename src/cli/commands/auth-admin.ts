@@ -100,6 +100,7 @@ export function authLogoutIdentity(
         store: session.store,
         oauth: session.loaded.settings.oauth,
         fetch: session.http.fetch,
+        guardedFetch: session.guardedFetch,
         identity,
         pendingLogins: false,
       });

@@ -28,6 +28,7 @@ function credentials(session: CliSession, cwd: string): CredentialProfiles {
     store: session.store,
     tokens: session.tokens,
     cwd,
+    maxTokenBytes: session.loaded.settings.oauth.max_token_bytes,
   });
 }
 

@@ -13,6 +13,14 @@ export const DEFAULT_TOKEN_FILE = '~/.mcp-agent/oauth-tokens.json';
 /** Default loopback callback ports, as in mcp-agent. */
 export const DEFAULT_LOOPBACK_PORTS: readonly number[] = [33418, 33419, 33420];
 
+/**
+ * Default `oauth.max_token_bytes`: a bearer token longer than this is refused when an
+ * authorization server issues it. Common servers limit one request header line to about 8 KiB
+ * (nginx `large_client_header_buffers`, Apache `LimitRequestFieldSize`), so a longer token would
+ * be refused (HTTP 400 or 431) on every request it went with.
+ */
+export const DEFAULT_MAX_TOKEN_BYTES = 8 * 1024;
+
 /** `oauth.token_store`: where OAuth tokens and client registrations are kept. */
 export const tokenStoreSchema = z
   .strictObject({
@@ -61,6 +69,17 @@ export const oauthSchema = z.strictObject({
   loopback_ports: z.array(port).default([...DEFAULT_LOOPBACK_PORTS]),
   /** Ours: refresh tokens in use in the background, before they expire. */
   background_refresh: z.boolean().default(true),
+  /**
+   * Ours: the longest access or refresh token accepted from an authorization server, in bytes;
+   * a longer one is refused and never stored. At most 16 KiB, Node's own limit for all the
+   * headers of a request.
+   */
+  max_token_bytes: z
+    .number()
+    .int()
+    .min(1024)
+    .max(16 * 1024)
+    .default(DEFAULT_MAX_TOKEN_BYTES),
 });
 
 /** The validated `oauth:` section. */

@@ -141,6 +141,16 @@ export const serverSchema = z.strictObject({
     .min(0)
     .nullish()
     .transform((value) => value ?? undefined),
+  /**
+   * Ours: the largest response body read from the server, or event of its event streams, in
+   * bytes (default 16 MiB); a larger one fails the request.
+   */
+  max_response_bytes: z
+    .number()
+    .int()
+    .min(1024)
+    .nullish()
+    .transform((value) => value ?? undefined),
   terminate_on_close: z.boolean().default(true),
   auth: serverAuthSchema.nullish().transform((value) => value ?? undefined),
   roots: z

@@ -22,8 +22,8 @@ import {
   type ResourceServer,
 } from 'oauth4webapi';
 import { McpAgentError } from '../../errors.js';
-import type { FetchLike } from '../../fetch.js';
-import { assertFetchable, isLoopbackHost, type NetworkPolicy } from './network.js';
+import { boundedFetch, type FetchLike, ResponseLimitError } from '../../fetch.js';
+import { assertFetchable, isLoopbackHost, METADATA_LIMITS, type NetworkPolicy } from './network.js';
 import { type BearerChallenge, bearerChallenge } from './www-authenticate.js';
 
 /** A `fetch` (injected; the shared HTTP stack in production). */
@@ -65,7 +65,7 @@ export interface DiscoveryOptions {
   readonly cache?: DiscoveryCache;
   /** Do not read the cache (a challenge suggests the metadata changed); the result is cached. */
   readonly fresh?: boolean;
-  /** Milliseconds per request. Default 10 000. */
+  /** Milliseconds per request, body included. Default {@link METADATA_LIMITS} (10 s). */
   readonly timeoutMs?: number;
 }
 
@@ -202,15 +202,22 @@ export async function discover(
 
 async function get(url: URL, options: DiscoveryOptions, what: string): Promise<Response> {
   await assertFetchable(url, options.policy, what);
+  const bounded = boundedFetch(options.fetch, {
+    ...METADATA_LIMITS,
+    ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
+    what,
+  });
   try {
-    const response = await options.fetch(url, {
+    return await bounded(url, {
       method: 'GET',
       headers: { accept: 'application/json' },
       redirect: 'manual',
-      signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
     });
-    return await limitBody(response, MAX_METADATA_BYTES);
   } catch (error) {
+    if (error instanceof ResponseLimitError) {
+      // Discovery failed (a stored token may still be used): the limit is the reason.
+      throw new McpAgentError('OAUTH_DISCOVERY', error.message, { cause: error });
+    }
     if (error instanceof McpAgentError) throw error;
     throw new McpAgentError(
       'OAUTH_DISCOVERY',
@@ -422,37 +429,6 @@ async function fetchAuthorizationServerMetadata(
       .map((url) => url.pathname)
       .join(', ')}).`,
   );
-}
-
-/** Largest metadata document read (bytes). */
-const MAX_METADATA_BYTES = 256 * 1024;
-
-/** `response` with its body read, refusing one over `max` bytes. */
-async function limitBody(response: Response, max: number): Promise<Response> {
-  const tooLarge = () =>
-    new McpAgentError(
-      'OAUTH_DISCOVERY',
-      `A metadata document is larger than ${max / 1024} KiB; it was not read.`,
-    );
-  if (Number(response.headers.get('content-length') ?? '0') > max) {
-    await response.body?.cancel();
-    throw tooLarge();
-  }
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  if (response.body) {
-    for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
-      size += chunk.byteLength;
-      if (size > max) throw tooLarge();
-      chunks.push(chunk);
-    }
-  }
-  const noBody = [101, 204, 205, 304].includes(response.status);
-  return new Response(noBody ? null : Buffer.concat(chunks), {
-    status: response.status,
-    statusText: response.statusText,
-    headers: response.headers,
-  });
 }
 
 /** The endpoints a client will call: https (or loopback http), and the network policy. */

@@ -10,6 +10,19 @@ import { lookup as dnsLookup } from 'node:dns/promises';
 import { BlockList, isIP, type LookupFunction } from 'node:net';
 import { McpAgentError } from '../../errors.js';
 
+/**
+ * Limits of a metadata document (RFC 9728, RFC 8414, OpenID Discovery): real ones are a few KiB;
+ * 256 KiB leaves room for long scope and algorithm lists, and 10 s for a slow server.
+ */
+export const METADATA_LIMITS = { maxBytes: 256 * 1024, timeoutMs: 10_000 } as const;
+
+/**
+ * Largest body read from a token, registration, revocation or device authorization endpoint:
+ * a response holds a few tokens of at most `oauth.max_token_bytes` (16 KiB at most) and a few
+ * short fields, so 64 KiB is four times the largest legitimate one. The time is the request's own.
+ */
+export const TOKEN_RESPONSE_MAX_BYTES = 64 * 1024;
+
 /** Resolves a host name to addresses (injected in tests). */
 export type Lookup = (host: string) => Promise<readonly string[]>;
 

@@ -19,10 +19,10 @@ import {
   processDynamicClientRegistrationResponse,
 } from 'oauth4webapi';
 import { Secret } from '../../config/secret.js';
-import type { FetchLike } from '../../fetch.js';
+import { boundedFetch, type FetchLike } from '../../fetch.js';
 import type { ClientRegistration, TokenEndpointAuthMethod } from '../../stores/registrations.js';
 import { oauthFailure } from './failures.js';
-import { isLoopbackHost } from './network.js';
+import { isLoopbackHost, TOKEN_RESPONSE_MAX_BYTES } from './network.js';
 
 /** A `fetch` for OAuth requests. */
 export type OAuthFetch = FetchLike;
@@ -40,6 +40,7 @@ export interface RegisterClientOptions {
   readonly clientName: string;
   /** For the "what to set" sentence: `mcp.servers.<name>.auth.oauth`. */
   readonly configPath: string;
+  /** Milliseconds for the whole request, response body included. Default 30 000. */
   readonly timeoutMs?: number;
 }
 
@@ -103,6 +104,11 @@ export async function registerClient(options: RegisterClientOptions): Promise<Cl
     device ||
     (URL.canParse(options.redirectUri) && isLoopbackHost(new URL(options.redirectUri).hostname));
   const types: readonly ('native' | 'web')[] = loopback ? ['native', 'web'] : ['web', 'native'];
+  const fetch = boundedFetch(options.fetch, {
+    maxBytes: TOKEN_RESPONSE_MAX_BYTES,
+    timeoutMs: options.timeoutMs ?? 30_000,
+    what: 'the registration response',
+  });
   let lastError: unknown;
   for (const applicationType of types) {
     const metadata = {
@@ -123,9 +129,8 @@ export async function registerClient(options: RegisterClientOptions): Promise<Cl
     };
     try {
       const response = await dynamicClientRegistrationRequest(as, metadata, {
-        [customFetch]: options.fetch,
+        [customFetch]: fetch,
         [allowInsecureRequests]: true,
-        signal: AbortSignal.timeout(options.timeoutMs ?? 30_000),
       });
       const client = await processDynamicClientRegistrationResponse(
         await defaultSecretExpiry(response),

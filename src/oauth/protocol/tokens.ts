@@ -29,12 +29,15 @@ import {
   revocationRequest,
   type TokenEndpointResponse,
 } from 'oauth4webapi';
+import { DEFAULT_MAX_TOKEN_BYTES } from '../../config/schema/oauth.js';
 import { Secret } from '../../config/secret.js';
 import { McpAgentError } from '../../errors.js';
+import { boundedFetch, formatBytes } from '../../fetch.js';
 import type { TokenRecord } from '../../stores/record.js';
 import type { ClientRegistration } from '../../stores/registrations.js';
 import { scopeList } from './authorization.js';
 import { OAuthServerError, oauthFailure, retryAfterMs } from './failures.js';
+import { TOKEN_RESPONSE_MAX_BYTES } from './network.js';
 import { clientAuthentication, type OAuthFetch } from './registration.js';
 
 /** The longest `expires_in` taken at its word: ten years, in seconds. */
@@ -48,7 +51,13 @@ export interface TokenRequestContext {
   /** The RFC 8707 resource, or `undefined` when the server omits it (`include_resource_parameter: false`). */
   readonly resource?: string | undefined;
   readonly extraParams?: Readonly<Record<string, string>> | undefined;
+  /** Milliseconds for the whole request, response body included. Default 30 000. */
   readonly timeoutMs?: number | undefined;
+  /**
+   * The longest access or refresh token accepted, in bytes (`oauth.max_token_bytes`); a longer
+   * one is refused, never stored. Default {@link DEFAULT_MAX_TOKEN_BYTES}.
+   */
+  readonly maxTokenBytes?: number | undefined;
 }
 
 /** The oauth4webapi client of a registration. */
@@ -65,17 +74,21 @@ function requestOptions(context: TokenRequestContext, extra: Record<string, stri
   else params.delete('resource');
   return {
     additionalParameters: params,
-    [customFetch]: noRedirectFetch(context.fetch),
+    [customFetch]: noRedirectFetch(context),
     [allowInsecureRequests]: true,
-    signal: AbortSignal.timeout(context.timeoutMs ?? 30_000),
   };
 }
 
 /**
  * A fetch that refuses a redirect from the token endpoint: credentials and codes are never
- * replayed to wherever it points (OAuth 2.1 §3.2).
+ * replayed to wherever it points (OAuth 2.1 §3.2). The body is read within
+ * {@link TOKEN_RESPONSE_MAX_BYTES} and the context's time (default 30 s), or the request stops.
  */
-function noRedirectFetch(fetch: OAuthFetch): OAuthFetch {
+function noRedirectFetch(context: TokenRequestContext): OAuthFetch {
+  const fetch = boundedFetch(context.fetch, {
+    maxBytes: TOKEN_RESPONSE_MAX_BYTES,
+    timeoutMs: context.timeoutMs ?? 30_000,
+  });
   return async (input, init) => {
     const response = await fetch(input, { ...init, redirect: 'manual' });
     if (response.status === 429 || response.status >= 500) {
@@ -119,7 +132,11 @@ function noRedirectFetch(fetch: OAuthFetch): OAuthFetch {
  * Refuse a token response whose `expires_in` is not a non-negative JSON number (a string, even a
  * numeric one, is refused too: RFC 6749 §5.1 says number), before oauth4webapi reads it.
  */
-async function checkRawResponse(response: Response, where: string): Promise<Response> {
+async function checkRawResponse(
+  response: Response,
+  where: string,
+  context: TokenRequestContext,
+): Promise<Response> {
   if (!response.ok) return response;
   const text = await response.text();
   let json: unknown;
@@ -143,6 +160,7 @@ async function checkRawResponse(response: Response, where: string): Promise<Resp
       `The token response of ${where} has a token_type other than Bearer, which is not supported.`,
     );
   }
+  checkTokenSizes(record, where, context.maxTokenBytes ?? DEFAULT_MAX_TOKEN_BYTES);
   const expiresIn = record.expires_in;
   if (
     expiresIn !== undefined &&
@@ -158,6 +176,23 @@ async function checkRawResponse(response: Response, where: string): Promise<Resp
     statusText: response.statusText,
     headers: response.headers,
   });
+}
+
+/**
+ * Refuse an access or refresh token longer than `max` bytes: sent as a header it would make
+ * servers refuse every request (HTTP 431), and it is never stored.
+ */
+function checkTokenSizes(record: Record<string, unknown>, where: string, max: number): void {
+  for (const name of ['access_token', 'refresh_token'] as const) {
+    const value = record[name];
+    if (typeof value !== 'string') continue;
+    const size = Buffer.byteLength(value, 'utf8');
+    if (size <= max) continue;
+    throw new McpAgentError(
+      'OAUTH_TOKEN',
+      `The token response of ${where} has ${name === 'access_token' ? 'an' : 'a'} ${name} of ${size} bytes, more than the ${formatBytes(max)} allowed (oauth.max_token_bytes); it was not stored, as servers would refuse every request that carried it (HTTP 431). Ask for fewer scopes or claims, or raise oauth.max_token_bytes if such tokens are expected.`,
+    );
+  }
 }
 
 /** A token response as a record (see {@link TokenRecord}); `now` is the time of receipt. */
@@ -228,7 +263,7 @@ export async function exchangeCode(
     return await processAuthorizationCodeResponse(
       context.as,
       client,
-      await checkRawResponse(response, where),
+      await checkRawResponse(response, where, context),
     );
   } catch (error) {
     throw oauthFailure('OAUTH_TOKEN', error, `The code exchange at ${where}`, {
@@ -263,7 +298,7 @@ export async function refreshTokens(
     return await processRefreshTokenResponse(
       context.as,
       client,
-      await checkRawResponse(response, where),
+      await checkRawResponse(response, where, context),
     );
   } catch (error) {
     throw oauthFailure('OAUTH_TOKEN', error, `The token refresh at ${where}`, {
@@ -295,7 +330,7 @@ export async function clientCredentialsToken(
     return await processClientCredentialsResponse(
       context.as,
       client,
-      await checkRawResponse(response, where),
+      await checkRawResponse(response, where, context),
     );
   } catch (error) {
     throw oauthFailure(
@@ -336,7 +371,7 @@ export async function exchangeToken(
     return await processGenericTokenEndpointResponse(
       context.as,
       client,
-      await checkRawResponse(response, where),
+      await checkRawResponse(response, where, context),
     );
   } catch (error) {
     throw oauthFailure(
@@ -362,9 +397,8 @@ export async function revokeToken(
       token.reveal(),
       {
         additionalParameters: { token_type_hint: hint },
-        [customFetch]: noRedirectFetch(context.fetch),
+        [customFetch]: noRedirectFetch(context),
         [allowInsecureRequests]: true,
-        signal: AbortSignal.timeout(context.timeoutMs ?? 30_000),
       },
     );
     await processRevocationResponse(response);
@@ -390,9 +424,8 @@ export async function startDeviceAuthorization(
       clientAuthentication(context.client),
       params,
       {
-        [customFetch]: noRedirectFetch(context.fetch),
+        [customFetch]: noRedirectFetch(context),
         [allowInsecureRequests]: true,
-        signal: AbortSignal.timeout(context.timeoutMs ?? 30_000),
       },
     );
     return await processDeviceAuthorizationResponse(context.as, clientOf(context.client), response);
@@ -432,7 +465,7 @@ export async function pollDeviceToken(
       response: await processDeviceCodeResponse(
         context.as,
         client,
-        await checkRawResponse(response, context.as.issuer),
+        await checkRawResponse(response, context.as.issuer, context),
       ),
     };
   } catch (error) {

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { FetchLike } from '../../fetch.js';
+import { type FetchLike, ResponseLimitError, readBounded } from '../../fetch.js';
 
 /** Limits of one request. */
 export interface RequestLimits {
@@ -57,46 +57,24 @@ export async function requestJson(
       200,
     );
   }
-  const text = await readCapped(response, limits.maxBytes, url, signal);
+  let text: string;
+  try {
+    const body = await readBounded(response, { ...limits, what: 'the answer' }, signal, url);
+    text = Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
+  } catch (error) {
+    if (error instanceof ResponseLimitError) {
+      throw new VerificationRequestError(
+        error.limit === 'size'
+          ? `${url} answered more than ${limits.maxBytes} bytes`
+          : `${url} did not answer in time`,
+        200,
+      );
+    }
+    throw new VerificationRequestError(`${url} broke off its answer`, 200);
+  }
   try {
     return JSON.parse(text);
   } catch {
     throw new VerificationRequestError(`${url} answered something that is not JSON`, 200);
   }
-}
-
-async function readCapped(
-  response: Response,
-  maxBytes: number,
-  url: string,
-  signal: AbortSignal,
-): Promise<string> {
-  const declared = Number(response.headers.get('content-length') ?? Number.NaN);
-  if (declared > maxBytes) {
-    await response.body?.cancel().catch(() => {});
-    throw new VerificationRequestError(`${url} answered more than ${maxBytes} bytes`, 200);
-  }
-  if (!response.body) return '';
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      size += value.byteLength;
-      if (size > maxBytes) {
-        throw new VerificationRequestError(`${url} answered more than ${maxBytes} bytes`, 200);
-      }
-      chunks.push(value);
-    }
-  } catch (error) {
-    await reader.cancel().catch(() => {});
-    if (error instanceof VerificationRequestError) throw error;
-    throw new VerificationRequestError(
-      signal.aborted ? `${url} did not answer in time` : `${url} broke off its answer`,
-      200,
-    );
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }
