@@ -18,10 +18,12 @@ import { type Logger, silentLogger } from '../logger.js';
 import { storageKey, type TokenKey, type TokenRecord } from '../stores/record.js';
 import type { ClientRegistration } from '../stores/registrations.js';
 import type { StoredToken } from '../stores/token-store.js';
-import { resolveClient } from './clients.js';
+import { clientRefused, resolveClient } from './clients.js';
 import {
   type AdoptedToken,
   adoptedRecord,
+  type ClientStatus,
+  clientStatus,
   configuredRecord,
   grantStatus,
   type LogoutResult,
@@ -410,6 +412,12 @@ export class ServerAuth {
             previous.refreshToken,
           ),
         loginRequired: (why) => this.#loginRequired(why),
+        clientRefused: (client, error) =>
+          clientRefused(client, error, {
+            server: this.name,
+            configPath: `mcp.servers.${this.name}.auth.oauth`,
+            registrations: this.#options.store.registrations,
+          }),
       },
       target.key,
       stored,
@@ -449,6 +457,11 @@ export class ServerAuth {
   /** The tokens stored for this server and identity (never their values). */
   status(): Promise<TokenStatus[]> {
     return grantStatus(this, this.#options.store, (record) => this.#usable(record));
+  }
+
+  /** The clients this server uses (never a secret; no network). */
+  clients(): Promise<ClientStatus[]> {
+    return clientStatus(this.name, this.#oauth, this.#options.store.registrations);
   }
 
   /**

@@ -14,6 +14,7 @@ import type { Logger } from '../logger.js';
 import type { TokenKey, TokenRecord } from '../stores/record.js';
 import type { ClientRegistration } from '../stores/registrations.js';
 import type { StoredToken } from '../stores/token-store.js';
+import { clientRefused, isKeptRegistration, refusesClient } from './clients.js';
 import {
   completeDeferredLogin,
   type DeferredLoginContext,
@@ -24,6 +25,7 @@ import {
 } from './deferred.js';
 import { type AuthorizeReason, codeLogin, deviceLogin, receiverRequest } from './login.js';
 import { chooseScopes } from './protocol/authorization.js';
+import { probeAuthorization } from './protocol/authorization-probe.js';
 import { DEVICE_REDIRECT } from './protocol/registration.js';
 import type { TokenRequestContext } from './protocol/tokens.js';
 import { pause } from './refresh.js';
@@ -56,6 +58,14 @@ export interface LoginHost {
     scopes: readonly string[],
     redirectUri: string,
   ): TokenRecord;
+}
+
+/** How one attempt of a login gets its client (see `ServerLogin.#recovering`). */
+interface ClientHooks {
+  readonly client: (redirectUri: string) => Promise<ClientRegistration>;
+  readonly checkClient?:
+    | ((client: ClientRegistration, url: URL, redirectUri: string) => Promise<void>)
+    | undefined;
 }
 
 /** The logins of one server for one identity. */
@@ -126,12 +136,82 @@ export class ServerLogin {
       sleep,
     };
     const device = reason.device === true || oauth.flow === 'device' || consent.mode === 'device';
-    const record = device
-      ? host.record(target, await deviceLogin(login), scopes, DEVICE_REDIRECT)
-      : await codeLogin({ ...login, request: this.#receiverRequest() }).then(
-          ({ response, redirectUri }) => host.record(target, response, scopes, redirectUri),
-        );
+    const record = await this.#recovering(target, (hooks) =>
+      device
+        ? deviceLogin({ ...login, ...hooks }).then((response) =>
+            host.record(target, response, scopes, DEVICE_REDIRECT),
+          )
+        : codeLogin({ ...login, ...hooks, request: this.#receiverRequest() }).then(
+            ({ response, redirectUri }) => host.record(target, response, scopes, redirectUri),
+          ),
+    );
     return host.keep(target, record);
+  }
+
+  /**
+   * Run `attempt`; when the authorization server refuses a registration kept from before (it
+   * restarted, or expired it: at the authorization, device or token endpoint, or already when
+   * probed), forget it and run once more with a new one. A refusal of a configured client, or of
+   * a registration just made, is reported with what to do, and not retried.
+   */
+  async #recovering<T>(target: Target, attempt: (hooks: ClientHooks) => Promise<T>): Promise<T> {
+    const host = this.#host;
+    let used: ClientRegistration | undefined;
+    const hooks = (check: boolean): ClientHooks => ({
+      client: async (redirectUri) => {
+        used = await host.client(target, redirectUri);
+        return used;
+      },
+      checkClient: check
+        ? (client, url, uri) => this.#checkClient(target, client, url, uri)
+        : undefined,
+    });
+    try {
+      return await attempt(hooks(true));
+    } catch (error) {
+      const refused = used;
+      if (!refusesClient(error) || !refused) throw error;
+      const reported = await clientRefused(refused, error, this.#where());
+      if (!isKeptRegistration(refused)) throw reported;
+      host.logger.info(
+        `the authorization server ${refused.issuer} no longer accepts the client registered for server "${host.name}" (${error.error}); registering a new one`,
+        { server: host.name, issuer: refused.issuer },
+      );
+    }
+    used = undefined;
+    try {
+      return await attempt(hooks(false));
+    } catch (error) {
+      if (refusesClient(error) && used) throw await clientRefused(used, error, this.#where());
+      throw error;
+    }
+  }
+
+  /**
+   * Before a person is sent to the authorization server with a registration kept from before:
+   * whether the server still knows it (see {@link probeAuthorization}). Asked only of the host of
+   * the registration endpoint, which discovery checked against the network policy.
+   */
+  async #checkClient(
+    target: Target,
+    client: ClientRegistration,
+    url: URL,
+    redirectUri: string,
+  ): Promise<void> {
+    if (!isKeptRegistration(client)) return;
+    const endpoint = target.discovery.authorizationServer.registration_endpoint;
+    if (!endpoint || !URL.canParse(endpoint) || new URL(endpoint).origin !== url.origin) return;
+    const refusal = await probeAuthorization(url, redirectUri, target.fetch);
+    if (refusal) throw refusal;
+  }
+
+  #where() {
+    const host = this.#host;
+    return {
+      server: host.name,
+      configPath: `mcp.servers.${host.name}.auth.oauth`,
+      registrations: host.options.store.registrations,
+    };
   }
 
   /** No user can be asked: a pending flow whose URL the error carries (one still young is reused). */
@@ -149,14 +229,16 @@ export class ServerLogin {
     ) {
       return pending.error;
     }
-    const error = await startDeferredLogin(this.#deferred(target), {
-      scopes,
-      redirectUri:
-        host.options.callbackUrl && host.oauth().use_internal_callback
-          ? host.options.callbackUrl
-          : deferredRedirectUri(this.#receiverRequest()),
-      timeoutMs: host.loginTimeoutMs,
-    });
+    const redirectUri =
+      host.options.callbackUrl && host.oauth().use_internal_callback
+        ? host.options.callbackUrl
+        : deferredRedirectUri(this.#receiverRequest());
+    const error = await this.#recovering(target, (hooks) =>
+      startDeferredLogin(
+        { ...this.#deferred(target), ...hooks },
+        { scopes, redirectUri, timeoutMs: host.loginTimeoutMs },
+      ),
+    );
     this.#pending = { error, scopes, expiresAt: error.expiresAt };
     return error;
   }
@@ -215,6 +297,7 @@ export class ServerLogin {
       flows: host.options.store.flows,
       client: (redirect) => host.client(target, redirect),
       context: (client) => host.context(target, client),
+      refused: (client, error) => clientRefused(client, error, this.#where()),
       now: host.now,
       logger: host.logger,
     };
