@@ -13,7 +13,7 @@ import type { Secret } from '../config/secret.js';
 import { McpAgentError } from '../errors.js';
 import type { GrantEvent } from '../stores/events.js';
 import type { TokenKey, TokenRecord } from '../stores/record.js';
-import type { RegistrationSource, RegistrationStore } from '../stores/registrations.js';
+import type { ClientUse, RegistrationSource, RegistrationStore } from '../stores/registrations.js';
 import type { TokenStore } from '../stores/token-store.js';
 import { revokeToken } from './protocol/tokens.js';
 import type { ServerAuth } from './server-auth.js';
@@ -117,13 +117,43 @@ export interface ClientStatus {
 }
 
 /**
+ * The clients `server` noted it uses, and the dynamic registrations its `records` were issued
+ * under that it did not note (a store written before uses were noted).
+ */
+async function usesOf(
+  server: string,
+  registrations: RegistrationStore,
+  records: readonly TokenRecord[],
+): Promise<ClientUse[]> {
+  const uses = await registrations.usesOf(server);
+  for (const record of records) {
+    const { issuer, redirectUri } = record;
+    if (!redirectUri) continue;
+    if (uses.some((use) => use.issuer === issuer && use.redirectUri === redirectUri)) continue;
+    const kept = await registrations.get(issuer, redirectUri);
+    if (!kept) continue;
+    uses.push({
+      server,
+      source: 'dynamic',
+      clientId: kept.clientId,
+      issuer,
+      redirectUri,
+      since: kept.registeredAt ?? record.obtainedAt,
+    });
+  }
+  return uses;
+}
+
+/**
  * The clients `server` uses: the configured one (and the issuer it is bound to), or those it
- * registered dynamically or used as metadata documents and still has. No network.
+ * registered dynamically (for its stored `records` too) or used as metadata documents and still
+ * has. No network.
  */
 export async function clientStatus(
   server: string,
   oauth: ServerOAuthSettings,
   registrations: RegistrationStore,
+  records: readonly TokenRecord[] = [],
 ): Promise<ClientStatus[]> {
   if (oauth.client_id) {
     const issuer =
@@ -131,7 +161,7 @@ export async function clientStatus(
     return [{ clientId: oauth.client_id, source: 'configured', issuer }];
   }
   const out: ClientStatus[] = [];
-  for (const use of await registrations.usesOf(server)) {
+  for (const use of await usesOf(server, registrations, records)) {
     const kept =
       use.source === 'dynamic' ? await registrations.get(use.issuer, use.redirectUri) : undefined;
     // A registration forgotten (or replaced) since is not shown under this server.
@@ -148,12 +178,17 @@ export async function clientStatus(
 }
 
 /**
- * Forget the dynamic registrations `server` used that no stored grant (of any server or identity)
- * still uses, and that it used them; returns how many registrations were forgotten.
+ * Forget the dynamic registrations `server` used (or its `forgottenRecords` were issued under)
+ * that no stored grant (of any server or identity) still uses, and that it used them; returns how
+ * many registrations were forgotten.
  */
-export async function forgetRegistrations(server: string, store: TokenStore): Promise<number> {
+export async function forgetRegistrations(
+  server: string,
+  store: TokenStore,
+  forgottenRecords: readonly TokenRecord[] = [],
+): Promise<number> {
   const registrations = store.registrations;
-  const uses = await registrations.usesOf(server);
+  const uses = await usesOf(server, registrations, forgottenRecords);
   if (uses.length === 0) return 0;
   const records = (await store.list()).map(({ record }) => record);
   let forgotten = 0;
@@ -240,7 +275,14 @@ export async function logout(
   // The configured client's binding and the registrations belong to the server, not to one
   // identity.
   if (options.unbind !== false) await auth.unbindClient();
-  const registrations = options.unbind !== false ? await forgetRegistrations(auth.name, store) : 0;
+  const registrations =
+    options.unbind !== false
+      ? await forgetRegistrations(
+          auth.name,
+          store,
+          records.map(({ record }) => record),
+        )
+      : 0;
   await store.events.clear(auth.identity, auth.name).catch(() => {});
   return { forgotten, registrations, revoked, problems };
 }

@@ -460,8 +460,9 @@ export class ServerAuth {
   }
 
   /** The clients this server uses (never a secret; no network). */
-  clients(): Promise<ClientStatus[]> {
-    return clientStatus(this.name, this.#oauth, this.#options.store.registrations);
+  async clients(): Promise<ClientStatus[]> {
+    const records = (await this.storedRecords()).map(({ record }) => record);
+    return clientStatus(this.name, this.#oauth, this.#options.store.registrations, records);
   }
 
   /**

@@ -246,6 +246,67 @@ describe('through the library', () => {
     expect((await store.registrations.get(as.issuer, redirect))?.clientId).toBe(replaced.clientId);
   });
 
+  test('an authorization server that redirects back with unauthorized_client: registered again once, the login completes', async () => {
+    const { settings, dir } = await settingsFor();
+    const base = headlessConsent();
+    let shown = 0;
+    const consent: typeof base = {
+      ...base,
+      async showAuthorizationUrl(url, info) {
+        shown += 1;
+        // The second login's first authorization: the server answers with a redirect back.
+        if (shown !== 2) return base.showAuthorizationUrl(url, info);
+        const back = new URL(url.searchParams.get('redirect_uri') ?? '');
+        back.search = new URLSearchParams({
+          error: 'unauthorized_client',
+          state: url.searchParams.get('state') ?? '',
+          iss: as.issuer,
+        }).toString();
+        void fetch(back).catch(() => {});
+      },
+    };
+    const { tokens, store } = openManager(settings, cleanups, { consent, cwd: dir });
+    const auth = serverAuthOf(tokens, settings);
+    const first = await auth.authorize();
+    const redirect = first.redirectUri ?? '';
+    const before = await store.registrations.get(as.issuer, redirect);
+    const start = as.requests.length;
+    const record = await auth.authorize();
+    expect(record.issuer).toBe(as.issuer);
+    expect(shown).toBe(3);
+    expect(registrations(since(start))).toHaveLength(1);
+    const after = await store.registrations.get(as.issuer, redirect);
+    expect(after?.clientId).not.toBe(before?.clientId);
+    expect(field(tokenRequests(since(start), 'authorization_code')[0]?.body, 'client_id')).toBe(
+      after?.clientId,
+    );
+  });
+
+  test('a handed-over login whose redirect back says invalid_client forgets the registration; the next hand-over registers anew', async () => {
+    const { settings, dir } = await settingsFor();
+    const { tokens, store } = openManager(settings, cleanups, { cwd: dir });
+    const auth = serverAuthOf(tokens, settings);
+    const handed = (await auth.authorize().catch((caught: unknown) => caught)) as Error;
+    expect(handed).toBeInstanceOf(AuthorizationRequiredError);
+    const url = new URL((handed as AuthorizationRequiredError).authorizationUrl);
+    const redirect = url.searchParams.get('redirect_uri') ?? '';
+    const back = new URL(redirect);
+    back.search = new URLSearchParams({
+      error: 'invalid_client',
+      state: url.searchParams.get('state') ?? '',
+      iss: as.issuer,
+    }).toString();
+    const error = await auth.completeAuthorization(back).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(McpAgentError);
+    expect((error as McpAgentError).code).toBe('OAUTH_REGISTRATION');
+    expect((error as McpAgentError).message).toContain('mcp-agent auth login notion');
+    expect(await store.registrations.get(as.issuer, redirect)).toBeUndefined();
+    const start = as.requests.length;
+    const next = (await auth.authorize().catch((caught: unknown) => caught)) as Error;
+    expect(next).toBeInstanceOf(AuthorizationRequiredError);
+    expect(registrations(since(start))).toHaveLength(1);
+  });
+
   test('the device endpoint refusing a kept registration: registered again once, the device login completes', async () => {
     const { settings, dir } = await settingsFor(['flow: device']);
     const clock = manualClock(Date.now());

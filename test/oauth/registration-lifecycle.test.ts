@@ -275,6 +275,41 @@ describe('what auth status shows and auth logout forgets', () => {
   });
 });
 
+describe('a store written before uses were noted', () => {
+  test('status and logout find a registration through the grants issued under it', async () => {
+    const tokens = new TokenStore(new MemoryKeyValueStore());
+    await tokens.registrations.put({
+      clientId: 'older-dcr',
+      tokenEndpointAuthMethod: 'none',
+      issuer: ISSUER,
+      redirectUri: LOOPBACK,
+      source: 'dynamic',
+    });
+    const grant: TokenRecord = {
+      accessToken: new Secret('access'),
+      tokenType: 'Bearer',
+      obtainedAt: 42,
+      scopes: [],
+      issuer: ISSUER,
+      resource: 'https://mcp.example.com/mcp',
+      server: 'github',
+      redirectUri: LOOPBACK,
+    };
+    const oauth = { client_id: undefined, authorization_server: undefined };
+    expect(await clientStatus('github', oauth as never, tokens.registrations, [grant])).toEqual([
+      {
+        clientId: 'older-dcr',
+        source: 'dynamic',
+        issuer: ISSUER,
+        redirectUri: LOOPBACK,
+        since: 42,
+      },
+    ]);
+    expect(await forgetRegistrations('github', tokens, [grant])).toBe(1);
+    expect(await tokens.registrations.get(ISSUER, LOOPBACK)).toBeUndefined();
+  });
+});
+
 describe('probeAuthorization', () => {
   const REDIRECT = 'http://127.0.0.1:33418/callback';
   const url = new URL(
