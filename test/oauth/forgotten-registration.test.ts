@@ -7,9 +7,15 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { AuthorizationServer as AuthorizationServerMetadata } from 'oauth4webapi';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { startDevAuthorizationServer } from '../../src/dev/authorization-server.js';
 import { AuthorizationRequiredError, McpAgentError } from '../../src/errors.js';
 import { resolveClient } from '../../src/oauth/clients.js';
+import { prepareAuthorization } from '../../src/oauth/protocol/authorization.js';
+import { probeAuthorization } from '../../src/oauth/protocol/authorization-probe.js';
+import { MemoryKeyValueStore } from '../../src/stores/memory.js';
+import { RegistrationStore } from '../../src/stores/registrations.js';
 import { runCli, tempTree } from '../helpers/cli.js';
 import {
   type AuthorizationServer,
@@ -394,6 +400,42 @@ describe('through the library', () => {
     expect(await auth.clients()).toEqual([
       { clientId: 'configured-client', source: 'configured', issuer: github.issuer },
     ]);
+  });
+});
+
+describe('the development authorization server', () => {
+  test('its HTML error page for a client it forgot (restarted) is recognised by the probe', async () => {
+    const resources = ['http://127.0.0.1:9/mcp'];
+    let dev = await startDevAuthorizationServer({ port: 0, resources });
+    cleanups.push(() => dev.close());
+    const port = Number(new URL(dev.issuer).port);
+    const plainFetch = (input: string | URL, init?: RequestInit) => fetch(input, init);
+    const metadata = (await (
+      await fetch(`${dev.issuer}/.well-known/oauth-authorization-server`)
+    ).json()) as AuthorizationServerMetadata;
+    const redirect = `http://127.0.0.1:${await freePort()}/callback`;
+    const client = await resolveClient({
+      as: metadata,
+      redirectUri: redirect,
+      registrations: new RegistrationStore(new MemoryKeyValueStore()),
+      fetch: plainFetch,
+      clientName: 'probe test',
+      configPath: 'mcp.servers.notion.auth.oauth',
+      server: 'notion',
+    });
+    const { url } = await prepareAuthorization({
+      as: metadata,
+      clientId: client.clientId,
+      redirectUri: redirect,
+      scopes: ['mcp:tools'],
+      resource: resources[0],
+    });
+    expect(await probeAuthorization(url, redirect, plainFetch)).toBeUndefined();
+
+    await dev.close();
+    dev = await startDevAuthorizationServer({ port, resources });
+    const refused = await probeAuthorization(url, redirect, plainFetch);
+    expect(refused?.error).toBe('invalid_client');
   });
 });
 
