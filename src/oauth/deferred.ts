@@ -20,6 +20,7 @@ import {
   type PendingFlowStore,
 } from '../stores/flows.js';
 import type { ClientRegistration } from '../stores/registrations.js';
+import { refusesClient } from './clients.js';
 import type { ReceiverRequest } from './consent.js';
 import { assertOpenableUrl } from './flows/browser.js';
 import {
@@ -27,6 +28,7 @@ import {
   prepareAuthorization,
   validateCallback,
 } from './protocol/authorization.js';
+import type { OAuthServerError } from './protocol/failures.js';
 import { clientOf, exchangeCode, type TokenRequestContext } from './protocol/tokens.js';
 
 /** What a deferred login needs from the token manager. */
@@ -39,6 +41,14 @@ export interface DeferredLoginContext {
   readonly flows: PendingFlowStore;
   readonly client: (redirectUri: string) => Promise<ClientRegistration>;
   readonly context: (client: ClientRegistration) => TokenRequestContext;
+  /** Throws when the authorization server refuses `client` (checked before the URL is shown). */
+  readonly checkClient?:
+    | ((client: ClientRegistration, url: URL, redirectUri: string) => Promise<void>)
+    | undefined;
+  /** The error to report when the authorization server refused `client` at completion. */
+  readonly refused?:
+    | ((client: ClientRegistration, error: OAuthServerError) => Promise<McpAgentError>)
+    | undefined;
   readonly now: () => number;
   readonly logger: Logger;
 }
@@ -80,6 +90,7 @@ export async function startDeferredLogin(
     state,
   });
   assertOpenableUrl(authorization.url.href);
+  await login.checkClient?.(client, authorization.url, options.redirectUri);
   const createdAt = login.now();
   const flow: PendingFlow = {
     flowId,
@@ -89,6 +100,13 @@ export async function startDeferredLogin(
     identity: login.identity,
     issuer: as.issuer,
     clientId: client.clientId,
+    ...(client.source !== 'configured'
+      ? {
+          clientSource: client.source,
+          tokenEndpointAuthMethod: client.tokenEndpointAuthMethod,
+          ...(client.clientSecret ? { clientSecret: client.clientSecret } : {}),
+        }
+      : { clientSource: client.source }),
     redirectUri: options.redirectUri,
     scopes: options.scopes,
     authorizationUrl: authorization.url.href,
@@ -174,13 +192,7 @@ export async function completeDeferredLogin(
       `Server "${login.server}" now uses the authorization server ${login.as.issuer}, not ${flow.issuer} where this login started; start it again.`,
     );
   }
-  const client = await login.client(flow.redirectUri);
-  if (client.clientId !== flow.clientId) {
-    throw new McpAgentError(
-      'OAUTH_CALLBACK',
-      `The client registered for server "${login.server}" changed since this login started; start it again.`,
-    );
-  }
+  const client = await flowClient(login, flow);
   const request = {
     url: new URL(flow.authorizationUrl),
     state: flow.state.reveal(),
@@ -189,7 +201,40 @@ export async function completeDeferredLogin(
     issuer: flow.issuer,
     scopes: flow.scopes,
   };
-  const params = validateCallback(login.as, clientOf(client), url, request);
-  const response = await exchangeCode(login.context(client), params, request);
-  return { response, flow };
+  try {
+    const params = validateCallback(login.as, clientOf(client), url, request);
+    const response = await exchangeCode(login.context(client), params, request);
+    return { response, flow };
+  } catch (error) {
+    if (refusesClient(error) && login.refused) throw await login.refused(client, error);
+    throw error;
+  }
+}
+
+/**
+ * The client `flow` started with: kept in the flow for a dynamic or metadata-document client
+ * (the registration may have been replaced since); the configured one, which must still be it.
+ */
+async function flowClient(
+  login: DeferredLoginContext,
+  flow: PendingFlow,
+): Promise<ClientRegistration> {
+  if (flow.clientSource === 'dynamic' || flow.clientSource === 'metadata-document') {
+    return {
+      clientId: flow.clientId,
+      ...(flow.clientSecret ? { clientSecret: flow.clientSecret } : {}),
+      tokenEndpointAuthMethod: flow.tokenEndpointAuthMethod ?? 'none',
+      issuer: flow.issuer,
+      redirectUri: flow.redirectUri,
+      source: flow.clientSource,
+    };
+  }
+  const client = await login.client(flow.redirectUri);
+  if (client.clientId !== flow.clientId) {
+    throw new McpAgentError(
+      'OAUTH_CALLBACK',
+      `The client configured for server "${login.server}" changed since this login started; start it again.`,
+    );
+  }
+  return client;
 }

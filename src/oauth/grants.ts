@@ -1,8 +1,10 @@
 /**
- * What is stored for a server: its status, and logging out of it: revoke (RFC 7009 §2.1: the refresh token first, as revoking it may
- * revoke the access tokens of the grant, then the access token) where the authorization server has
- * a revocation endpoint, then forget the records and the configured client's binding. Revocation
- * failures are reported; the tokens are forgotten anyway.
+ * What is stored for a server: its status (tokens, never their values, and the client it uses),
+ * and logging out of it: revoke (RFC 7009 §2.1: the refresh token first, as revoking it may revoke
+ * the access tokens of the grant, then the access token) where the authorization server has a
+ * revocation endpoint, then forget the records, the configured client's binding, and the dynamic
+ * registrations no other stored grant uses. Revocation failures are reported; the tokens are
+ * forgotten anyway.
  *
  * @module
  */
@@ -11,6 +13,7 @@ import type { Secret } from '../config/secret.js';
 import { McpAgentError } from '../errors.js';
 import type { GrantEvent } from '../stores/events.js';
 import type { TokenKey, TokenRecord } from '../stores/record.js';
+import type { ClientUse, RegistrationSource, RegistrationStore } from '../stores/registrations.js';
 import type { TokenStore } from '../stores/token-store.js';
 import { revokeToken } from './protocol/tokens.js';
 import type { ServerAuth } from './server-auth.js';
@@ -100,10 +103,117 @@ export function adoptedRecord(
   };
 }
 
+/** What `auth status` shows of the client a server uses with an authorization server. */
+export interface ClientStatus {
+  /** The `client_id` (never the secret). */
+  readonly clientId: string;
+  /** Configured (pre-registered), a client ID metadata document, or dynamically registered. */
+  readonly source: RegistrationSource;
+  /** The authorization server's issuer, when known (a configured client: once it was used). */
+  readonly issuer?: string | undefined;
+  readonly redirectUri?: string | undefined;
+  /** When it was registered (dynamic) or first used (metadata document), epoch milliseconds. */
+  readonly since?: number | undefined;
+}
+
+/**
+ * The clients `server` noted it uses, and the dynamic registrations its `records` were issued
+ * under that it did not note (a store written before uses were noted).
+ */
+async function usesOf(
+  server: string,
+  registrations: RegistrationStore,
+  records: readonly TokenRecord[],
+): Promise<ClientUse[]> {
+  const uses = await registrations.usesOf(server);
+  for (const record of records) {
+    const { issuer, redirectUri } = record;
+    if (!redirectUri) continue;
+    if (uses.some((use) => use.issuer === issuer && use.redirectUri === redirectUri)) continue;
+    const kept = await registrations.get(issuer, redirectUri);
+    if (!kept) continue;
+    uses.push({
+      server,
+      source: 'dynamic',
+      clientId: kept.clientId,
+      issuer,
+      redirectUri,
+      since: kept.registeredAt ?? record.obtainedAt,
+    });
+  }
+  return uses;
+}
+
+/**
+ * The clients `server` uses: the configured one (and the issuer it is bound to), or those it
+ * registered dynamically (for its stored `records` too) or used as metadata documents and still
+ * has. No network.
+ */
+export async function clientStatus(
+  server: string,
+  oauth: ServerOAuthSettings,
+  registrations: RegistrationStore,
+  records: readonly TokenRecord[] = [],
+): Promise<ClientStatus[]> {
+  if (oauth.client_id) {
+    const issuer =
+      (await registrations.boundIssuer(server, oauth.client_id)) ?? oauth.authorization_server;
+    return [{ clientId: oauth.client_id, source: 'configured', issuer }];
+  }
+  const out: ClientStatus[] = [];
+  for (const use of await usesOf(server, registrations, records)) {
+    const kept =
+      use.source === 'dynamic' ? await registrations.get(use.issuer, use.redirectUri) : undefined;
+    // A registration forgotten (or replaced) since is not shown under this server.
+    if (use.source === 'dynamic' && kept?.clientId !== use.clientId) continue;
+    out.push({
+      clientId: use.clientId,
+      source: use.source,
+      issuer: use.issuer,
+      redirectUri: use.redirectUri,
+      since: kept?.registeredAt ?? use.since,
+    });
+  }
+  return out;
+}
+
+/**
+ * Forget the dynamic registrations `server` used (or its `forgottenRecords` were issued under)
+ * that no stored grant (of any server or identity) still uses, and that it used them; returns how
+ * many registrations were forgotten.
+ */
+export async function forgetRegistrations(
+  server: string,
+  store: TokenStore,
+  forgottenRecords: readonly TokenRecord[] = [],
+): Promise<number> {
+  const registrations = store.registrations;
+  const uses = await usesOf(server, registrations, forgottenRecords);
+  if (uses.length === 0) return 0;
+  const records = (await store.list()).map(({ record }) => record);
+  let forgotten = 0;
+  for (const use of uses) {
+    const inUse = records.some(
+      (record) => record.issuer === use.issuer && record.redirectUri === use.redirectUri,
+    );
+    if (inUse) continue;
+    await registrations.dropUse(server, use.issuer, use.redirectUri);
+    if (
+      use.source === 'dynamic' &&
+      (await registrations.forget(use.issuer, use.redirectUri, use.clientId))
+    ) {
+      forgotten += 1;
+    }
+  }
+  return forgotten;
+}
+
 /** What a logout did. */
 export interface LogoutResult {
   /** Records deleted from the store. */
   readonly forgotten: number;
+  /** Dynamic client registrations forgotten (no other stored grant used them). */
+  readonly registrations: number;
   /** Tokens the authorization server accepted to revoke. */
   readonly revoked: number;
   /** One sentence per revocation that failed. */
@@ -131,7 +241,10 @@ export async function grantStatus(
   }));
 }
 
-/** Log `auth` out: revoke, forget, unbind. */
+/**
+ * Log `auth` out: revoke, forget; unless `unbind: false` (one identity of several), also the
+ * configured client's binding and the dynamic registrations no stored grant uses any more.
+ */
 export async function logout(
   auth: ServerAuth,
   store: TokenStore,
@@ -159,8 +272,17 @@ export async function logout(
   for (const { id } of records) {
     if (await store.deleteStored(id)) forgotten += 1;
   }
-  // The configured client's binding belongs to the server, not to one identity.
+  // The configured client's binding and the registrations belong to the server, not to one
+  // identity.
   if (options.unbind !== false) await auth.unbindClient();
+  const registrations =
+    options.unbind !== false
+      ? await forgetRegistrations(
+          auth.name,
+          store,
+          records.map(({ record }) => record),
+        )
+      : 0;
   await store.events.clear(auth.identity, auth.name).catch(() => {});
-  return { forgotten, revoked, problems };
+  return { forgotten, registrations, revoked, problems };
 }

@@ -116,6 +116,10 @@ interface LoginContext {
   /** The client registered for a redirect URI. */
   readonly client: (redirectUri: string) => Promise<ClientRegistration>;
   readonly context: (client: ClientRegistration) => TokenRequestContext;
+  /** Throws when the authorization server refuses `client` (checked before the URL is shown). */
+  readonly checkClient?:
+    | ((client: ClientRegistration, url: URL, redirectUri: string) => Promise<void>)
+    | undefined;
   readonly now: () => number;
 }
 
@@ -151,6 +155,7 @@ export async function codeLogin(
     });
     // Checked here too, so no Consent (a library user's own) is handed an unsafe URL.
     assertOpenableUrl(authorization.url.href);
+    await login.checkClient?.(client, authorization.url, receiver.redirectUri);
     await consent.showAuthorizationUrl(authorization.url, {
       server: login.server,
       issuer: as.issuer,

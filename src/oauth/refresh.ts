@@ -40,6 +40,11 @@ export interface RefreshSteps {
     client: ClientRegistration,
   ): TokenRecord;
   loginRequired(why: string): never;
+  /**
+   * The authorization server refused `client` (`invalid_client`): forget it if it is a dynamic
+   * registration; returns the error that says what to do.
+   */
+  clientRefused(client: ClientRegistration, error: OAuthServerError): Promise<McpAgentError>;
 }
 
 /** Refresh the token under `key` (read at `stored`); `rejected` is a token the server refused. */
@@ -123,6 +128,11 @@ async function refreshHeld(
       error instanceof OAuthServerError &&
       (error.error === 'invalid_grant' || error.error === 'invalid_client')
     ) {
+      if (error.error === 'invalid_client') {
+        const reported = await steps.clientRefused(client, error);
+        // A configured client is wrong, not the grant: it may work again once that is fixed.
+        if (client.source === 'configured') throw reported;
+      }
       const current = await steps.read(key);
       if (current && current.record.refreshToken?.reveal() === refreshToken.reveal()) {
         await steps.store.delete(key, { expectVersion: current.version });

@@ -3,9 +3,10 @@
  * finds or registers the client, seeds tokens configured in `auth.oauth`, refreshes a token within
  * `refresh_leeway_seconds` of its expiry (one refresh per token at a time in this process, one
  * across processes through a lease; writes are compare-and-set so a slower writer never replaces
- * a newer token), and runs a login through the injected {@link Consent} when no token will do —
- * or, where no user can be asked, hands it over as an {@link AuthorizationRequiredError}. Step-up
- * asks for the union of the granted and the challenged scopes.
+ * a newer token), and runs a login when no token will do (`server-login.ts`: through the injected
+ * {@link Consent}, or, where no user can be asked, handed over as an
+ * {@link AuthorizationRequiredError}). Step-up asks for the union of the granted and the
+ * challenged scopes.
  *
  * @module
  */
@@ -17,42 +18,29 @@ import { type Logger, silentLogger } from '../logger.js';
 import { storageKey, type TokenKey, type TokenRecord } from '../stores/record.js';
 import type { ClientRegistration } from '../stores/registrations.js';
 import type { StoredToken } from '../stores/token-store.js';
-import { resolveClient } from './clients.js';
-import {
-  completeDeferredLogin,
-  type DeferredLoginContext,
-  deferredRedirectUri,
-  parseCallback,
-  startDeferredLogin,
-  tookNoFlow,
-} from './deferred.js';
+import { clientRefused, resolveClient } from './clients.js';
 import {
   type AdoptedToken,
   adoptedRecord,
+  type ClientStatus,
+  clientStatus,
   configuredRecord,
   grantStatus,
   type LogoutResult,
   logout,
   type TokenStatus,
 } from './grants.js';
-import {
-  type AuthorizeReason,
-  codeLogin,
-  deviceLogin,
-  receiverRequest,
-  stepUpRefusal,
-} from './login.js';
-import { chooseScopes, scopeList } from './protocol/authorization.js';
+import { type AuthorizeReason, stepUpRefusal } from './login.js';
+import { scopeList } from './protocol/authorization.js';
 import type { DiscoveryCache } from './protocol/discovery.js';
 import { OAuthServerError } from './protocol/failures.js';
 import { DEVICE_REDIRECT } from './protocol/registration.js';
 import { type TokenRequestContext, toTokenRecord } from './protocol/tokens.js';
 import type { BearerChallenge } from './protocol/www-authenticate.js';
-import { expiredError, pause, refreshWithLease, storeError } from './refresh.js';
+import { expiredError, refreshWithLease, storeError } from './refresh.js';
 import type { RefreshScheduler } from './scheduler.js';
-import { checkServiceAccount, SERVICE_ACCOUNT, serviceAccountToken } from './service-account.js';
+import { ServerLogin } from './server-login.js';
 import { type Target, TargetResolver } from './target.js';
-
 import type { TokenManagerOptions } from './token-manager.js';
 
 /** The identity of the app itself (a CLI user, or callers when authorization is off). */
@@ -68,7 +56,7 @@ export class ServerAuth {
   readonly #identity: string;
   /** One refresh per token key at a time (and one login at a time, below). */
   readonly #refreshing = new Map<string, Promise<StoredToken>>();
-  #authorizing: Promise<TokenRecord> | undefined;
+  readonly #login: ServerLogin;
   #seeded = false;
   readonly #targets: TargetResolver;
   /** Scopes a step-up asked for and the authorization server did not grant (not asked again). */
@@ -76,8 +64,6 @@ export class ServerAuth {
   /** The token this process last used (see {@link ServerAuth.token}). */
   #current: TokenRecord | undefined;
   #jitter: { expiresAt: number; fraction: number } | undefined;
-  /** The login last handed over (see {@link AuthorizationRequiredError}). */
-  #pending: { error: AuthorizationRequiredError; scopes: string[]; expiresAt: number } | undefined;
   readonly #scheduler: RefreshScheduler | undefined;
 
   constructor(
@@ -95,6 +81,24 @@ export class ServerAuth {
     this.#now = options.now ?? Date.now;
     this.#identity = options.identity ?? APP_IDENTITY;
     this.#targets = new TargetResolver(name, settings, this.#identity, options, cache);
+    this.#login = new ServerLogin({
+      name,
+      identity: this.#identity,
+      options,
+      logger: this.#logger,
+      now: this.#now,
+      loginTimeoutMs: this.loginTimeoutMs,
+      oauth: () => this.#oauth,
+      service: () => this.#service,
+      target: (challenge) => this.target(challenge),
+      challengeScope: (target, challenge) => this.#targets.challengeScope(target, challenge),
+      read: (key) => this.#read(key),
+      keep: (target, record) => this.#keep(target, record),
+      client: (target, redirectUri) => this.#client(target, redirectUri),
+      context: (target, client) => this.#context(target, client),
+      record: (target, response, scopes, redirectUri) =>
+        this.#record(target, response, scopes, redirectUri),
+    });
   }
 
   get #oauth() {
@@ -270,142 +274,20 @@ export class ServerAuth {
 
   /** Run a login now (the `auth login` command, or a request that needs one). */
   authorize(reason: AuthorizeReason = {}): Promise<TokenRecord> {
-    if (this.#authorizing) return this.#authorizing;
-    const run = this.#authorize(reason).finally(() => {
-      this.#authorizing = undefined;
-    });
-    this.#authorizing = run;
-    return run;
-  }
-
-  async #authorize(reason: AuthorizeReason): Promise<TokenRecord> {
-    const consent = this.#options.consent;
-    const service = this.#service;
-    if (!service && !consent && (this.#options.pendingLogins === false || reason.device)) {
-      throw new McpAgentError(
-        'OAUTH_LOGIN_REQUIRED',
-        `Server "${this.name}" needs a login: run \`mcp-agent auth login ${this.name}\`.`,
-      );
-    }
-    const oauth = this.#oauth;
-    const target = await this.target(reason.challenge);
-    const previous = reason.stepUp
-      ? ((await this.#read(target.key))?.record.scopes ?? [])
-      : undefined;
-    const scopes = chooseScopes({
-      configured: oauth.scopes,
-      challenge: await this.#targets.challengeScope(target, reason.challenge),
-      resourceScopes: target.discovery.resourceMetadata?.scopes_supported,
-      as: target.discovery.authorizationServer,
-      previous,
-    }).filter((scope) => !service || scope !== 'offline_access'); // no refresh token for these
-    if (service) {
-      checkServiceAccount(this.name, oauth);
-      const response = await serviceAccountToken({
-        ...{ server: this.name, oauth, scopes, cwd: this.#options.cwd, now: this.#now },
-        subject: this.#options.subjectToken?.(),
-        client: await this.#client(target, SERVICE_ACCOUNT),
-        context: (client) => this.#context(target, client),
-      });
-      return this.#keep(target, this.#record(target, response, scopes, SERVICE_ACCOUNT));
-    }
-    if (!consent) throw await this.#handOver(target, scopes);
-    const sleep = this.#options.sleep ?? pause;
-    const login = {
-      ...this.#deferred(target),
-      scopes,
-      consent,
-      timeoutMs: this.loginTimeoutMs,
-      sleep,
-    };
-    const device = reason.device === true || oauth.flow === 'device' || consent.mode === 'device';
-    const record = device
-      ? this.#record(target, await deviceLogin(login), scopes, DEVICE_REDIRECT)
-      : await codeLogin({ ...login, request: this.#receiverRequest() }).then(
-          ({ response, redirectUri }) => this.#record(target, response, scopes, redirectUri),
-        );
-    return this.#keep(target, record);
-  }
-
-  /** No user can be asked: a pending flow whose URL the error carries (one still young is reused). */
-  async #handOver(target: Target, scopes: string[]): Promise<AuthorizationRequiredError> {
-    const pending = this.#pending;
-    if (
-      pending &&
-      pending.expiresAt - this.#now() > this.loginTimeoutMs / 2 &&
-      scopes.every((scope) => pending.scopes.includes(scope)) &&
-      // Still waiting: not completed (or failed) here or in another process since.
-      (await this.#options.store.flows.peek(
-        new URL(pending.error.authorizationUrl).searchParams.get('state') ?? '',
-      ))
-    ) {
-      return pending.error;
-    }
-    const error = await startDeferredLogin(this.#deferred(target), {
-      scopes,
-      redirectUri:
-        this.#options.callbackUrl && this.#oauth.use_internal_callback
-          ? this.#options.callbackUrl
-          : deferredRedirectUri(this.#receiverRequest()),
-      timeoutMs: this.loginTimeoutMs,
-    });
-    this.#pending = { error, scopes, expiresAt: error.expiresAt };
-    return error;
+    return this.#login.authorize(reason);
   }
 
   /**
    * Complete a login handed over by an {@link AuthorizationRequiredError} with the address the
    * browser was redirected to (in this process or another one sharing the store).
    */
-  async completeAuthorization(callback: URL | string): Promise<TokenRecord> {
-    // Whatever happens, a flow handed over before is not handed over again (it may be taken now).
-    this.#pending = undefined;
-    const flowId = parseCallback(callback).flowId;
-    const flows = this.#options.store.flows;
-    try {
-      const target = await this.target();
-      const { response, flow } = await completeDeferredLogin(this.#deferred(target), callback);
-      const record = this.#record(target, response, flow.scopes, flow.redirectUri);
-      await this.#keep(target, record);
-      await flows.finish(flowId, 'ok').catch(() => {});
-      return record;
-    } catch (error) {
-      if (!tookNoFlow(error)) await flows.finish(flowId, 'failed').catch(() => {});
-      throw error;
-    }
+  completeAuthorization(callback: URL | string): Promise<TokenRecord> {
+    return this.#login.completeAuthorization(callback);
   }
 
-  #receiverRequest() {
-    return receiverRequest(this.name, this.#oauth, this.#options.oauth);
-  }
-
-  /** What the logins need: the target's authorization server and this server's client. */
   /** How the login handed over as `handed` is going (in any process). */
-  async signInStatus(handed: AuthorizationRequiredError): Promise<'waiting' | 'ok' | 'failed'> {
-    const flows = this.#options.store.flows;
-    const outcome = await flows.outcome(handed.flowId);
-    if (outcome) return outcome;
-    const state = new URL(handed.authorizationUrl).searchParams.get('state') ?? '';
-    if (await flows.peek(state)) return 'waiting';
-    // Gone with no outcome (a crash mid-exchange): a token obtained since it started counts.
-    const record = (await this.#read((await this.target()).key))?.record;
-    const since = handed.expiresAt - this.loginTimeoutMs - 60_000;
-    return record && record.obtainedAt >= since ? 'ok' : 'waiting';
-  }
-
-  #deferred(target: Target): DeferredLoginContext {
-    return {
-      server: this.name,
-      identity: this.#identity,
-      as: target.discovery.authorizationServer,
-      oauth: this.#oauth,
-      resource: target.resourceParam,
-      flows: this.#options.store.flows,
-      client: (redirect) => this.#client(target, redirect),
-      context: (client) => this.#context(target, client),
-      now: this.#now,
-      logger: this.#logger,
-    };
+  signInStatus(handed: AuthorizationRequiredError): Promise<'waiting' | 'ok' | 'failed'> {
+    return this.#login.signInStatus(handed);
   }
 
   /**
@@ -421,7 +303,7 @@ export class ServerAuth {
 
   async #keep(target: Target, record: TokenRecord): Promise<TokenRecord> {
     await this.#options.store.put(target.key, record);
-    this.#pending = undefined;
+    this.#login.forgetPending();
     this.#use(record);
     await this.#options.store.events.clear(this.#identity, this.name).catch(() => {});
     this.#logger.info(`logged in to server "${this.name}" at ${record.issuer}`, {
@@ -532,6 +414,12 @@ export class ServerAuth {
             previous.refreshToken,
           ),
         loginRequired: (why) => this.#loginRequired(why),
+        clientRefused: (client, error) =>
+          clientRefused(client, error, {
+            server: this.name,
+            configPath: `mcp.servers.${this.name}.auth.oauth`,
+            registrations: this.#options.store.registrations,
+          }),
       },
       target.key,
       stored,
@@ -571,6 +459,12 @@ export class ServerAuth {
   /** The tokens stored for this server and identity (never their values). */
   status(): Promise<TokenStatus[]> {
     return grantStatus(this, this.#options.store, (record) => this.#usable(record));
+  }
+
+  /** The clients this server uses (never a secret; no network). */
+  async clients(): Promise<ClientStatus[]> {
+    const records = (await this.storedRecords()).map(({ record }) => record);
+    return clientStatus(this.name, this.#oauth, this.#options.store.registrations, records);
   }
 
   /**

@@ -13,6 +13,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import * as z from 'zod';
 import { Secret } from '../config/secret.js';
 import type { KeyValueStore } from './kv.js';
+import type { RegistrationSource, TokenEndpointAuthMethod } from './registrations.js';
 import type { Sealer } from './seal.js';
 
 /** Storage keys of pending flows start with this. */
@@ -40,6 +41,14 @@ export interface PendingFlow {
   /** The authorization server's issuer the request went to. */
   readonly issuer: string;
   readonly clientId: string;
+  /**
+   * How the client was obtained; with a dynamic or metadata-document client the flow keeps what
+   * its code exchange needs ({@link clientSecret}, {@link tokenEndpointAuthMethod}), so the code
+   * is exchanged with the client the flow started with even if the registration changed since.
+   */
+  readonly clientSource?: RegistrationSource | undefined;
+  readonly clientSecret?: Secret | undefined;
+  readonly tokenEndpointAuthMethod?: TokenEndpointAuthMethod | undefined;
   readonly redirectUri: string;
   readonly scopes: readonly string[];
   /** The URL the user opens. */
@@ -61,6 +70,11 @@ const storedSchema = z.object({
   identity: z.string(),
   issuer: z.string(),
   client_id: z.string(),
+  client_source: z.enum(['configured', 'metadata-document', 'dynamic']).optional(),
+  client_secret: z.string().optional(),
+  token_endpoint_auth_method: z
+    .enum(['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'])
+    .optional(),
   redirect_uri: z.string(),
   scopes: z.array(z.string()),
   authorization_url: z.string(),
@@ -118,6 +132,11 @@ export class PendingFlowStore {
       identity: flow.identity,
       issuer: flow.issuer,
       client_id: flow.clientId,
+      ...(flow.clientSource !== undefined ? { client_source: flow.clientSource } : {}),
+      ...(flow.clientSecret !== undefined ? { client_secret: flow.clientSecret.reveal() } : {}),
+      ...(flow.tokenEndpointAuthMethod !== undefined
+        ? { token_endpoint_auth_method: flow.tokenEndpointAuthMethod }
+        : {}),
       redirect_uri: flow.redirectUri,
       scopes: flow.scopes,
       authorization_url: flow.authorizationUrl,
@@ -217,6 +236,13 @@ export class PendingFlowStore {
         identity: parsed.identity,
         issuer: parsed.issuer,
         clientId: parsed.client_id,
+        ...(parsed.client_source !== undefined ? { clientSource: parsed.client_source } : {}),
+        ...(parsed.client_secret !== undefined
+          ? { clientSecret: new Secret(parsed.client_secret) }
+          : {}),
+        ...(parsed.token_endpoint_auth_method !== undefined
+          ? { tokenEndpointAuthMethod: parsed.token_endpoint_auth_method }
+          : {}),
         redirectUri: parsed.redirect_uri,
         scopes: parsed.scopes,
         authorizationUrl: parsed.authorization_url,

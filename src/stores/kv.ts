@@ -6,6 +6,8 @@
  * @module
  */
 
+import { randomUUID } from 'node:crypto';
+
 /** A stored value and its version. */
 export interface VersionedValue {
   readonly value: string;
@@ -64,4 +66,32 @@ export function versionMatches(
   if (expectVersion === undefined) return true;
   if (expectVersion === null) return current === undefined;
   return current?.version === expectVersion;
+}
+
+/** A held lease: release it when done (it also ends by itself after its time). */
+export interface Lease {
+  /** The fencing value that identifies this holder. */
+  readonly fence: string;
+  release(): Promise<void>;
+}
+
+/**
+ * Take the lease `id` on `kv` for `ttlMs`: a compare-and-set create with expiry, so a holder that
+ * dies releases it when the time is up. `undefined` when someone else holds it. Released by
+ * compare-and-delete on the fencing value, so a holder whose lease lapsed never releases another's.
+ */
+export async function acquireLease(
+  kv: KeyValueStore,
+  id: string,
+  ttlMs: number,
+): Promise<Lease | undefined> {
+  const fence = randomUUID();
+  const version = await kv.set(id, fence, { expectVersion: null, ttlMs });
+  if (version === undefined) return undefined;
+  return {
+    fence,
+    release: async () => {
+      await kv.delete(id, { expectValue: fence });
+    },
+  };
 }

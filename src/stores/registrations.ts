@@ -2,14 +2,16 @@
  * Client registrations obtained by Dynamic Client Registration (RFC 7591), kept in the token
  * store's backend beside the tokens, keyed by the authorization server's issuer and the redirect
  * URI: another issuer, or another redirect URI, never finds them (MCP 2026-07-28,
- * "Authorization Server Binding").
+ * "Authorization Server Binding"). Beside them: a lease per (issuer, redirect URI), so processes
+ * sharing the store register one client at a time, and which servers use which client (for
+ * `auth status` and `auth logout`).
  *
  * @module
  */
 import type { webcrypto } from 'node:crypto';
 import * as z from 'zod';
 import { Secret } from '../config/secret.js';
-import type { KeyValueStore } from './kv.js';
+import { acquireLease, type KeyValueStore, type Lease } from './kv.js';
 import type { Sealer } from './seal.js';
 
 /**
@@ -23,6 +25,12 @@ export const REGISTRATION_KEY_PREFIX = '#registration:';
 
 /** Storage keys of pre-registered client bindings start with this. */
 export const BINDING_KEY_PREFIX = '#binding:';
+
+/** Storage keys of registration leases start with this (one registration at a time). */
+export const REGISTRATION_LEASE_PREFIX = '#registration-lease:';
+
+/** Storage keys of the record that a server uses a client start with this. */
+export const CLIENT_USE_KEY_PREFIX = '#client-use:';
 
 /** How a client was registered with an authorization server. */
 export type RegistrationSource = 'configured' | 'metadata-document' | 'dynamic';
@@ -57,6 +65,19 @@ export interface ClientRegistration {
   readonly signingKey?: ClientSigningKey | undefined;
   /** When the client secret expires, epoch milliseconds (RFC 7591 `client_secret_expires_at`). */
   readonly clientSecretExpiresAt?: number | undefined;
+  /** When the client was registered (dynamic ones), epoch milliseconds. */
+  readonly registeredAt?: number | undefined;
+}
+
+/** That `server` uses a client it did not configure (a dynamic or metadata-document one). */
+export interface ClientUse {
+  readonly server: string;
+  readonly source: 'metadata-document' | 'dynamic';
+  readonly clientId: string;
+  readonly issuer: string;
+  readonly redirectUri: string;
+  /** When the server first used this client, epoch milliseconds. */
+  readonly since: number;
 }
 
 const storedSchema = z.looseObject({
@@ -67,11 +88,26 @@ const storedSchema = z.looseObject({
   issuer: z.string(),
   redirect_uri: z.string(),
   client_secret_expires_at: z.number().optional(),
+  registered_at: z.number().optional(),
+});
+
+const useSchema = z.looseObject({
+  v: z.literal(1),
+  server: z.string(),
+  source: z.enum(['metadata-document', 'dynamic']),
+  client_id: z.string().min(1),
+  issuer: z.string(),
+  redirect_uri: z.string(),
+  since: z.number(),
 });
 
 /** The storage key of the registration for (`issuer`, `redirectUri`). */
 export function registrationKey(issuer: string, redirectUri: string): string {
   return `${REGISTRATION_KEY_PREFIX}${encodeURIComponent(issuer.toWellFormed())}:${encodeURIComponent(redirectUri.toWellFormed())}`;
+}
+
+function useKey(server: string, issuer: string, redirectUri: string): string {
+  return `${CLIENT_USE_KEY_PREFIX}${encodeURIComponent(server.toWellFormed())}:${registrationKey(issuer, redirectUri).slice(REGISTRATION_KEY_PREFIX.length)}`;
 }
 
 function bindingKey(server: string, clientId: string): string {
@@ -90,6 +126,13 @@ export class RegistrationStore {
 
   /** The registration for (`issuer`, `redirectUri`), or `undefined`. */
   async get(issuer: string, redirectUri: string): Promise<ClientRegistration | undefined> {
+    return (await this.#read(issuer, redirectUri))?.registration;
+  }
+
+  async #read(
+    issuer: string,
+    redirectUri: string,
+  ): Promise<{ registration: ClientRegistration; version: number } | undefined> {
     const id = registrationKey(issuer, redirectUri);
     const stored = await this.#kv.get(id);
     if (!stored) return undefined;
@@ -111,7 +154,7 @@ export class RegistrationStore {
       return undefined;
     }
     const data = parsed.data;
-    return {
+    const registration: ClientRegistration = {
       clientId: data.client_id,
       ...(data.client_secret !== undefined ? { clientSecret: new Secret(data.client_secret) } : {}),
       tokenEndpointAuthMethod: data.token_endpoint_auth_method,
@@ -121,7 +164,9 @@ export class RegistrationStore {
       ...(data.client_secret_expires_at !== undefined
         ? { clientSecretExpiresAt: data.client_secret_expires_at }
         : {}),
+      ...(data.registered_at !== undefined ? { registeredAt: data.registered_at } : {}),
     };
+    return { registration, version: stored.version };
   }
 
   /** Keep `registration` (a dynamic one) for its issuer and redirect URI. */
@@ -137,8 +182,70 @@ export class RegistrationStore {
       ...(registration.clientSecretExpiresAt !== undefined
         ? { client_secret_expires_at: registration.clientSecretExpiresAt }
         : {}),
+      ...(registration.registeredAt !== undefined
+        ? { registered_at: registration.registeredAt }
+        : {}),
     });
     await this.#kv.set(id, this.#sealer ? this.#sealer.seal(text, id) : text);
+  }
+
+  /**
+   * Forget the registration for (`issuer`, `redirectUri`) if it is still client `clientId` (not
+   * one registered since, by this process or another): a compare-and-delete on its version.
+   */
+  async forget(issuer: string, redirectUri: string, clientId: string): Promise<boolean> {
+    const found = await this.#read(issuer, redirectUri);
+    if (found?.registration.clientId !== clientId) return false;
+    return this.#kv.delete(registrationKey(issuer, redirectUri), {
+      expectVersion: found.version,
+    });
+  }
+
+  /**
+   * The lease of registering a client for (`issuer`, `redirectUri`), held by one process at a
+   * time; `undefined` while another holds it.
+   */
+  acquireLease(issuer: string, redirectUri: string, ttlMs: number): Promise<Lease | undefined> {
+    const id = registrationKey(issuer, redirectUri).slice(REGISTRATION_KEY_PREFIX.length);
+    return acquireLease(this.#kv, `${REGISTRATION_LEASE_PREFIX}${id}`, ttlMs);
+  }
+
+  /** Note that `use.server` uses this client (kept until {@link RegistrationStore.dropUse}). */
+  async noteUse(use: ClientUse): Promise<void> {
+    const id = useKey(use.server, use.issuer, use.redirectUri);
+    const stored = await this.#kv.get(id);
+    const known = stored ? parseUse(stored.value) : undefined;
+    if (known?.clientId === use.clientId && known.source === use.source) return;
+    await this.#kv.set(
+      id,
+      JSON.stringify({
+        v: 1,
+        server: use.server,
+        source: use.source,
+        client_id: use.clientId,
+        issuer: use.issuer,
+        redirect_uri: use.redirectUri,
+        since: use.since,
+      }),
+    );
+  }
+
+  /** The clients `server` uses (other than a configured one), noted by {@link noteUse}. */
+  async usesOf(server: string): Promise<ClientUse[]> {
+    const prefix = `${CLIENT_USE_KEY_PREFIX}${encodeURIComponent(server.toWellFormed())}:`;
+    const out: ClientUse[] = [];
+    for (const id of await this.#kv.keys()) {
+      if (!id.startsWith(prefix)) continue;
+      const stored = await this.#kv.get(id);
+      const use = stored ? parseUse(stored.value) : undefined;
+      if (use?.server === server) out.push(use);
+    }
+    return out.sort((a, b) => a.since - b.since);
+  }
+
+  /** Forget that `server` uses the client for (`issuer`, `redirectUri`). */
+  async dropUse(server: string, issuer: string, redirectUri: string): Promise<void> {
+    await this.#kv.delete(useKey(server, issuer, redirectUri));
   }
 
   /**
@@ -164,4 +271,24 @@ export class RegistrationStore {
   async delete(issuer: string, redirectUri: string): Promise<void> {
     await this.#kv.delete(registrationKey(issuer, redirectUri));
   }
+}
+
+function parseUse(text: string): ClientUse | undefined {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  const parsed = useSchema.safeParse(json);
+  if (!parsed.success) return undefined;
+  const data = parsed.data;
+  return {
+    server: data.server,
+    source: data.source,
+    clientId: data.client_id,
+    issuer: data.issuer,
+    redirectUri: data.redirect_uri,
+    since: data.since,
+  };
 }

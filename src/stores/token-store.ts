@@ -4,14 +4,13 @@
  *
  * @module
  */
-import { randomUUID } from 'node:crypto';
 import { homedir } from 'node:os';
 import type { OAuthSettings } from '../config/schema/oauth.js';
 import { McpAgentError } from '../errors.js';
 import { GrantEventStore } from './events.js';
 import { FileKeyValueStore } from './file.js';
 import { PendingFlowStore } from './flows.js';
-import type { KeyValueStore } from './kv.js';
+import { acquireLease, type KeyValueStore, type Lease } from './kv.js';
 import { MemoryKeyValueStore } from './memory.js';
 import {
   parseRecord,
@@ -30,12 +29,7 @@ export const REFRESH_WINDOW_MS = 30 * 24 * 60 * 60 * 1000;
 /** Storage keys of refresh leases start with this (see {@link TokenStore.acquireLease}). */
 export const LEASE_KEY_PREFIX = '#lease:';
 
-/** A held lease: release it when done (it also ends by itself after its time). */
-export interface Lease {
-  /** The fencing value that identifies this holder. */
-  readonly fence: string;
-  release(): Promise<void>;
-}
+export type { Lease } from './kv.js';
 
 /** A record and the version it was read at. */
 export interface StoredToken {
@@ -125,17 +119,8 @@ export class TokenStore {
    * a compare-and-set create with expiry, so a holder that dies releases it when the time is up.
    * `undefined` when someone else holds it. Released by compare-and-delete on the fencing value.
    */
-  async acquireLease(key: TokenKey, ttlMs: number): Promise<Lease | undefined> {
-    const id = `${LEASE_KEY_PREFIX}${storageKey(key)}`;
-    const fence = randomUUID();
-    const version = await this.#kv.set(id, fence, { expectVersion: null, ttlMs });
-    if (version === undefined) return undefined;
-    return {
-      fence,
-      release: async () => {
-        await this.#kv.delete(id, { expectValue: fence });
-      },
-    };
+  acquireLease(key: TokenKey, ttlMs: number): Promise<Lease | undefined> {
+    return acquireLease(this.#kv, `${LEASE_KEY_PREFIX}${storageKey(key)}`, ttlMs);
   }
 
   /** Delete a record by its storage id (from {@link TokenStore.list}). */

@@ -209,6 +209,18 @@ export function requestsTo(
   );
 }
 
+/**
+ * The authorization requests a browser made: the agent's probe of a kept client registration
+ * (`probeAuthorization`, which sends no `state`) left out.
+ */
+export function authorizations(
+  requests: readonly AuthorizationServerRequest[],
+): AuthorizationServerRequest[] {
+  return requestsTo(requests, '/auth', 'GET').filter(
+    (request) => field(request.query, 'state') !== undefined,
+  );
+}
+
 /** The token endpoint requests of one grant type. */
 export function tokenRequests(
   requests: readonly AuthorizationServerRequest[],

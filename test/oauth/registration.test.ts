@@ -1,99 +1,27 @@
 import { inspect } from 'node:util';
-import type { AuthorizationServer } from 'oauth4webapi';
 import { describe, expect, test } from 'vitest';
 import { Secret } from '../../src/config/secret.js';
 import { McpAgentError } from '../../src/errors.js';
-import { type ResolveClientOptions, resolveClient } from '../../src/oauth/clients.js';
-import {
-  chooseAuthMethod,
-  DEVICE_REDIRECT,
-  type OAuthFetch,
-} from '../../src/oauth/protocol/registration.js';
-import { MemoryKeyValueStore } from '../../src/stores/memory.js';
-import { RegistrationStore } from '../../src/stores/registrations.js';
+import { resolveClient } from '../../src/oauth/clients.js';
+import { chooseAuthMethod, DEVICE_REDIRECT } from '../../src/oauth/protocol/registration.js';
+import type { RegistrationStore } from '../../src/stores/registrations.js';
 import { manualClock } from '../support/clock.js';
-
-const ISSUER = 'https://as.example.com';
-const OTHER_ISSUER = 'https://other-as.example.com';
-const LOOPBACK = 'http://127.0.0.1:33418/callback';
-const WEB = 'https://app.example.com/oauth/callback';
-const CIMD = 'https://client.example.com/client.json';
-const CONFIG_PATH = 'mcp.servers.github.auth.oauth';
-const DCR_SECRET = 'CANARY-dcr-secret-4f1e';
-const CONFIGURED_SECRET = 'CANARY-configured-secret-77aa';
-
-/** Metadata overrides; an `undefined` value removes the field. */
-type Overrides = { readonly [K in keyof AuthorizationServer]?: AuthorizationServer[K] | undefined };
-
-/** Authorization server metadata for `issuer`, with a registration endpoint unless overridden. */
-function metadata(extra: Overrides = {}, issuer: string = ISSUER): AuthorizationServer {
-  const out: Record<string, unknown> = {
-    issuer,
-    authorization_endpoint: `${issuer}/authorize`,
-    token_endpoint: `${issuer}/token`,
-    registration_endpoint: `${issuer}/register`,
-    code_challenge_methods_supported: ['S256'],
-    ...extra,
-  };
-  for (const [name, value] of Object.entries(out)) if (value === undefined) delete out[name];
-  return out as AuthorizationServer;
-}
-
-function json(body: unknown, status = 200): Response {
-  return new Response(JSON.stringify(body), {
-    status,
-    headers: { 'content-type': 'application/json' },
-  });
-}
-
-interface Sent {
-  readonly url: string;
-  readonly method: string | undefined;
-  readonly body: Record<string, unknown>;
-}
-
-/** A registration endpoint answering with `answer` (201 + a fresh client by default). */
-function registrar(answer?: (sent: Sent, index: number) => Response): {
-  fetch: OAuthFetch;
-  sent: Sent[];
-} {
-  const sent: Sent[] = [];
-  const fetch: OAuthFetch = async (input, init) => {
-    const entry: Sent = {
-      url: String(input),
-      method: init?.method,
-      body: typeof init?.body === 'string' ? JSON.parse(init.body) : {},
-    };
-    sent.push(entry);
-    const index = sent.length - 1;
-    return answer
-      ? answer(entry, index)
-      : json({ client_id: `dcr-client-${index + 1}`, ...entry.body }, 201);
-  };
-  return { fetch, sent };
-}
-
-/** A fetch that must not be called. */
-const noFetch: OAuthFetch = async (input) => {
-  throw new Error(`unexpected request to ${String(input)}`);
-};
-
-function store(): RegistrationStore {
-  return new RegistrationStore(new MemoryKeyValueStore());
-}
-
-function options(overrides: Partial<ResolveClientOptions> = {}): ResolveClientOptions {
-  return {
-    as: metadata(),
-    redirectUri: LOOPBACK,
-    registrations: store(),
-    fetch: noFetch,
-    clientName: 'mcp-agent-ts test',
-    configPath: CONFIG_PATH,
-    server: 'github',
-    ...overrides,
-  };
-}
+import {
+  CIMD,
+  CONFIG_PATH,
+  CONFIGURED_SECRET,
+  DCR_SECRET,
+  ISSUER,
+  json,
+  LOOPBACK,
+  metadata,
+  noFetch,
+  OTHER_ISSUER,
+  options,
+  registrar,
+  store,
+  WEB,
+} from './registration-fixtures.js';
 
 async function failure(promise: Promise<unknown>): Promise<McpAgentError> {
   const error = await promise.catch((caught: unknown) => caught);

@@ -75,6 +75,8 @@ export interface AuthorizationServerOptions {
   readonly deviceInterval?: number | null;
   /** `auto`: every device authorization is approved by a headless user at once. Default manual. */
   readonly deviceApproval?: 'manual' | 'auto';
+  /** Called with each request before it is handled; a promise returned holds it until settled. */
+  readonly hold?: (request: AuthorizationServerRequest) => Promise<void> | undefined;
 }
 
 /** An oidc-provider authorization server on 127.0.0.1 whose user approves everything at once. */
@@ -92,6 +94,12 @@ export interface AuthorizationServer {
   defaultResource: string | undefined;
   /** `deny`: interactions end with `access_denied` instead of approving. */
   setApproval(mode: 'approve' | 'deny'): void;
+  /**
+   * Restart on the same port with a fresh in-memory adapter: every dynamic registration, grant,
+   * token and session is forgotten; the signing keys and the configured clients stay (they come
+   * from its configuration). {@link requests} keeps growing across restarts.
+   */
+  restart(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -109,10 +117,11 @@ export async function startAuthorizationServer(
   const serverErrors: Error[] = [];
   let approval: 'approve' | 'deny' = 'approve';
 
-  const http = createServer();
+  let http = createServer();
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
   const { port } = http.address() as AddressInfo;
   const issuer = `http://127.0.0.1:${port}`;
+  const keys = [await signingKey()];
 
   const resourceServer = (ctx: KoaContextWithOIDC, indicator: string): ResourceServer => {
     if (!resourceIndicators && carriesResource(ctx)) {
@@ -127,9 +136,9 @@ export async function startAuthorizationServer(
     };
   };
 
-  const configuration: Configuration = {
+  const configuration = (): Configuration => ({
     adapter: memoryAdapter(),
-    jwks: { keys: [await signingKey()] },
+    jwks: { keys },
     cookies: { keys: [randomBytes(32).toString('base64url')] },
     clients: [...(options.clients ?? [])],
     scopes: [...AS_SCOPES],
@@ -191,11 +200,24 @@ export async function startAuthorizationServer(
         getResourceServerInfo: (ctx, indicator) => resourceServer(ctx, indicator),
       },
     },
+  });
+  const createProvider = (): Provider => {
+    const created = new Provider(issuer, configuration());
+    created.on('server_error', (_ctx: unknown, error: Error) => serverErrors.push(error));
+    created.use(recordBodies);
+    if (options.deviceApproval === 'auto') {
+      created.on('device_authorization.success', (_ctx: unknown, response: unknown) => {
+        const uri = isObject(response) ? response.verification_uri_complete : undefined;
+        if (typeof uri !== 'string') return;
+        approveDevice(uri).catch((error: unknown) => {
+          serverErrors.push(error instanceof Error ? error : new Error(String(error)));
+        });
+      });
+    }
+    return created;
   };
-  const provider = new Provider(issuer, configuration);
-  provider.on('server_error', (_ctx: unknown, error: Error) => serverErrors.push(error));
 
-  provider.use(async (ctx, next) => {
+  const recordBodies: Parameters<Provider['use']>[0] = async (ctx, next) => {
     await next();
     const record = recorded.get(ctx.req);
     const body = (ctx as unknown as KoaContextWithOIDC).oidc?.body;
@@ -209,16 +231,8 @@ export async function startAuthorizationServer(
     ) {
       ctx.body = { ...ctx.body, interval: deviceInterval };
     }
-  });
-  if (options.deviceApproval === 'auto') {
-    provider.on('device_authorization.success', (_ctx: unknown, response: unknown) => {
-      const uri = isObject(response) ? response.verification_uri_complete : undefined;
-      if (typeof uri !== 'string') return;
-      approveDevice(uri).catch((error: unknown) => {
-        serverErrors.push(error instanceof Error ? error : new Error(String(error)));
-      });
-    });
-  }
+  };
+  let provider = createProvider();
 
   const interact = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const details = await provider.interactionDetails(req, res);
@@ -253,8 +267,8 @@ export async function startAuthorizationServer(
     );
   };
 
-  const callback = provider.callback();
-  http.on('request', (req: IncomingMessage, res: ServerResponse) => {
+  let callback = provider.callback();
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', issuer);
     const record: AuthorizationServerRequest = {
       method: req.method ?? '',
@@ -274,7 +288,16 @@ export async function startAuthorizationServer(
     res.on('finish', () => {
       record.status = res.statusCode;
     });
+    const held = options.hold?.(record);
+    if (held) {
+      const go = () => route(req, res, url);
+      void held.then(go, go);
+      return;
+    }
+    route(req, res, url);
+  };
 
+  const route = (req: IncomingMessage, res: ServerResponse, url: URL): void => {
     if (url.pathname.startsWith('/interaction/')) {
       interact(req, res).catch((error: unknown) => {
         serverErrors.push(error instanceof Error ? error : new Error(String(error)));
@@ -290,18 +313,29 @@ export async function startAuthorizationServer(
       if (discovery === 'oauth-authorization-server') return void res.writeHead(404).end();
     }
     void callback(req, res);
-  });
+  };
+  http.on('request', onRequest);
 
   const handle: AuthorizationServer = {
     issuer,
     port,
     url: (path) => new URL(path, `${issuer}/`).href,
-    provider,
+    get provider() {
+      return provider;
+    },
     requests,
     serverErrors,
     defaultResource: options.defaultResource,
     setApproval(mode) {
       approval = mode;
+    },
+    async restart() {
+      http.closeAllConnections();
+      await new Promise<void>((resolve) => http.close(() => resolve()));
+      provider = createProvider();
+      callback = provider.callback();
+      http = createServer(onRequest);
+      await new Promise<void>((resolve) => http.listen(port, '127.0.0.1', resolve));
     },
     async close() {
       http.closeAllConnections();

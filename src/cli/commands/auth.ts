@@ -6,7 +6,7 @@
  */
 import { AuthorizationRequiredError, McpAgentError } from '../../errors.js';
 import { parseCallback } from '../../oauth/deferred.js';
-import type { TokenStatus } from '../../oauth/grants.js';
+import type { ClientStatus, TokenStatus } from '../../oauth/grants.js';
 import type { ServerAuth } from '../../oauth/server-auth.js';
 import { usesOAuth } from '../../oauth/token-manager.js';
 import type { GrantEvent } from '../../stores/events.js';
@@ -163,9 +163,11 @@ export function authStatus(
       const credentialRows =
         server === undefined || credential ? await credentialStatus(session, io.cwd, server) : [];
       const rows: TokenStatus[] = [];
+      const clients = new Map<string, ClientStatus[]>();
       for (const name of names) {
         const auth = session.tokens.forServer(name, session.registry.settings(name));
         if (auth) rows.push(...(await auth.status()));
+        if (auth) clients.set(name, await auth.clients());
       }
       const now = Date.now();
       out.resultJson({
@@ -173,6 +175,7 @@ export function authStatus(
         credentials: credentialRows.map(({ line: _line, ...row }) => row),
         servers: names.map((name) => ({
           server: name,
+          clients: (clients.get(name) ?? []).map(clientJson),
           tokens: rows
             .filter((row) => row.server === name)
             .map((row) => ({
@@ -213,7 +216,6 @@ export function authStatus(
         const mine = rows.filter((row) => row.server === name);
         if (mine.length === 0) {
           out.result(`${name}: not logged in (mcp-agent auth login ${name})`);
-          continue;
         }
         for (const row of mine) {
           out.result(
@@ -221,6 +223,9 @@ export function authStatus(
           );
           if (row.lastEvent)
             out.result(`  background refresh: ${describeEvent(row.lastEvent, now)}`);
+        }
+        for (const client of clients.get(name) ?? []) {
+          out.result(`  client: ${describeClient(client, name, now)}`);
         }
       }
       return 0;
@@ -253,11 +258,15 @@ export function authLogout(
       for (const name of names) {
         const result = await oauthServer(session, name).logout();
         results.push({ server: name, ...result });
+        const registrations =
+          result.registrations > 0
+            ? `the dynamic client registration${result.registrations === 1 ? '' : 's'} it used`
+            : undefined;
         if (result.forgotten === 0) {
-          out.result(`${name}: no stored token.`);
+          out.result(`${name}: no stored token${registrations ? `; forgot ${registrations}` : ''}.`);
         } else {
           out.result(
-            `${name}: forgot ${result.forgotten} token record${result.forgotten === 1 ? '' : 's'}${result.revoked > 0 ? `, revoked ${result.revoked} token${result.revoked === 1 ? '' : 's'} at the authorization server` : ''}.`,
+            `${name}: forgot ${result.forgotten} token record${result.forgotten === 1 ? '' : 's'}${registrations ? ` and ${registrations}` : ''}${result.revoked > 0 ? `, revoked ${result.revoked} token${result.revoked === 1 ? '' : 's'} at the authorization server` : ''}.`,
           );
         }
         for (const problem of result.problems) {
@@ -270,6 +279,43 @@ export function authLogout(
     },
     { interactive: false },
   );
+}
+
+/** How a client was obtained, as `auth status --json` names it. */
+const OBTAINED = {
+  configured: 'pre-registered',
+  'metadata-document': 'cimd',
+  dynamic: 'dcr',
+} as const;
+
+function clientJson(client: ClientStatus) {
+  return {
+    client_id: client.clientId,
+    obtained: OBTAINED[client.source],
+    issuer: client.issuer ?? null,
+    redirect_uri: client.redirectUri ?? null,
+    since: client.since !== undefined ? new Date(client.since).toISOString() : null,
+  };
+}
+
+/** One line for the client a server uses (never its secret). */
+export function describeClient(client: ClientStatus, server: string, now: number): string {
+  const at = client.issuer ? ` at ${client.issuer}` : '';
+  const when = client.since !== undefined ? `, ${ago(client.since, now)}` : '';
+  const redirect =
+    client.redirectUri !== undefined && /^https?:/.test(client.redirectUri)
+      ? ` for ${client.redirectUri}`
+      : client.redirectUri !== undefined
+        ? ' for the device grant'
+        : '';
+  switch (client.source) {
+    case 'configured':
+      return `${client.clientId} (pre-registered: mcp.servers.${server}.auth.oauth.client_id${client.issuer ? `, used with ${client.issuer}` : ''})`;
+    case 'metadata-document':
+      return `${client.clientId} (client ID metadata document${at}, first used${when.slice(1)}${redirect})`;
+    case 'dynamic':
+      return `${client.clientId} (registered dynamically${at}${when}${redirect})`;
+  }
 }
 
 /** One line for the last background-refresh event. */
