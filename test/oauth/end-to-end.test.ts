@@ -27,7 +27,8 @@ import {
   type ProtectedMcpServer,
   startProtectedMcpServer,
 } from '../support/protected-mcp-server.js';
-import { deleteRedisKeys, redisReachable } from '../support/redis-server.js';
+import { deleteRedisKeys } from '../support/redis-server.js';
+import { REDIS_URL, redisService, testWith } from '../support/services.js';
 import {
   field,
   headlessConsent,
@@ -44,12 +45,11 @@ import {
 const execFileAsync = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = join(ROOT, 'bin', 'mcp-agent.js');
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const redis = await redisService();
 const REFRESH = 'refresh_token';
 
 let as: AuthorizationServer;
 let mcp: ProtectedMcpServer;
-let redisUp = false;
 const cleanups: (() => unknown)[] = [];
 
 beforeAll(async () => {
@@ -59,7 +59,6 @@ beforeAll(async () => {
     requiredScopes: ['mcp:read'],
     toolScopes: { echo: 'mcp:write' },
   });
-  redisUp = await redisReachable(REDIS_URL);
 });
 
 afterEach(async () => {
@@ -246,38 +245,40 @@ describe('CLI login with the browser step, on each backend', () => {
     expect(sent.every((request) => request.token === stored?.access_token)).toBe(true);
   });
 
-  test('redis: login, then a second runCli invocation and a separate process reuse the token', async () => {
-    expect(redisUp, `Redis must answer at ${REDIS_URL} (set REDIS_URL)`).toBe(true);
-    const prefix = `mcp-agent-ts-e2e-${process.pid}-${Date.now()}`;
-    cleanups.push(() => deleteRedisKeys(REDIS_URL, prefix));
-    const tree = await cliTree({
-      backend: 'redis',
-      store: [`redis_url: ${REDIS_URL}`, `redis_prefix: ${prefix}`],
-    });
-    const login = await runCli(['auth', 'login', 'notion'], {
-      cwd: tree.dir,
-      openBrowser: headlessBrowser,
-    });
-    expect(login.stdout).toContain('Logged in to "notion"');
-    expect(login.code).toBe(0);
-
-    const start = as.requests.length;
-    const call = await runCli(['tools', 'call', 'notion', 'whoami'], { cwd: tree.dir });
-    expect(call.stdout).toContain('"sub":"alice"');
-    expect(call.code).toBe(0);
-    const child = await execFileAsync(
-      process.execPath,
-      [BIN, 'tools', 'call', 'notion', 'whoami'],
-      {
+  testWith(redis)(
+    'redis: login, then a second runCli invocation and a separate process reuse the token',
+    async () => {
+      const prefix = `mcp-agent-ts-e2e-${process.pid}-${Date.now()}`;
+      cleanups.push(() => deleteRedisKeys(REDIS_URL, prefix));
+      const tree = await cliTree({
+        backend: 'redis',
+        store: [`redis_url: ${REDIS_URL}`, `redis_prefix: ${prefix}`],
+      });
+      const login = await runCli(['auth', 'login', 'notion'], {
         cwd: tree.dir,
-        env: { PATH: process.env.PATH ?? '', HOME: tree.dir, CI: '1' },
-        timeout: 15_000,
-      },
-    );
-    expect(child.stdout).toContain('"sub":"alice"');
-    expect(requestsTo(since(start), '/auth')).toEqual([]);
-    expect(requestsTo(since(start), '/token')).toEqual([]);
-  });
+        openBrowser: headlessBrowser,
+      });
+      expect(login.stdout).toContain('Logged in to "notion"');
+      expect(login.code).toBe(0);
+
+      const start = as.requests.length;
+      const call = await runCli(['tools', 'call', 'notion', 'whoami'], { cwd: tree.dir });
+      expect(call.stdout).toContain('"sub":"alice"');
+      expect(call.code).toBe(0);
+      const child = await execFileAsync(
+        process.execPath,
+        [BIN, 'tools', 'call', 'notion', 'whoami'],
+        {
+          cwd: tree.dir,
+          env: { PATH: process.env.PATH ?? '', HOME: tree.dir, CI: '1' },
+          timeout: 15_000,
+        },
+      );
+      expect(child.stdout).toContain('"sub":"alice"');
+      expect(requestsTo(since(start), '/auth')).toEqual([]);
+      expect(requestsTo(since(start), '/token')).toEqual([]);
+    },
+  );
 });
 
 describe('other ways to consent', () => {
