@@ -9,7 +9,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
-import { errors, type KoaContextWithOIDC } from 'oidc-provider';
+import { errors, type KoaContextWithOIDC, type ResourceServer } from 'oidc-provider';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createApp } from '../../src/app/create-app.js';
 import { type Settings, settingsSchema } from '../../src/config/schema/settings.js';
@@ -62,6 +62,12 @@ const connected: ConnectedClient[] = [];
  */
 function registerTokenExchange(provider: AuthorizationServer['provider'], targets: string[]) {
   const keys = createRemoteJWKSet(new URL(`${provider.issuer}/jwks`));
+  // oidc-provider's own class (its typings describe only the plain object it is built from).
+  const Resource = (
+    provider as unknown as {
+      ResourceServer: new (identifier: string, info: ResourceServer) => ResourceServer;
+    }
+  ).ResourceServer;
   const handler = async (ctx: KoaContextWithOIDC, next: () => Promise<void>) => {
     const { params, client: caller } = ctx.oidc;
     if (!caller || caller.clientAuthMethod === 'none') {
@@ -79,19 +85,25 @@ function registerTokenExchange(provider: AuthorizationServer['provider'], target
     } catch {
       throw new errors.InvalidGrant('subject_token is not an access token of this server');
     }
+    if (!subject.sub) throw new errors.InvalidGrant('subject_token has no subject');
     const target = String(params.resource ?? params.audience ?? '');
     if (!targets.includes(target)) throw new errors.InvalidTarget('unknown resource');
     const scope = String(params.scope ?? SCOPE)
       .split(' ')
       .filter((each) => each === SCOPE)
       .join(' ');
+    // As oidc-provider's own grants do: the token belongs to a Grant of the account and client.
+    const grant = new provider.Grant({ accountId: subject.sub, clientId: caller.clientId });
+    grant.addResourceScope(target, scope);
+    const grantId = await grant.save();
     const token = new provider.AccessToken({
       accountId: subject.sub,
+      grantId,
       client: caller,
       scope,
       gty: 'token_exchange',
       expiresIn: EXCHANGED_TTL_S,
-      resourceServer: new provider.ResourceServer(target, {
+      resourceServer: new Resource(target, {
         audience: target,
         scope: SCOPE,
         accessTokenFormat: 'jwt',

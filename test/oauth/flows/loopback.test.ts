@@ -78,7 +78,7 @@ function requestRead(): Promise<void> {
       event,
       ...args
     ) {
-      if (event === 'request') {
+      if (String(event) === 'request') {
         spy.mockRestore();
         resolve();
       }
