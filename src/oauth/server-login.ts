@@ -48,7 +48,10 @@ export interface LoginHost {
   service(): boolean;
   target(challenge?: AuthorizeReason['challenge']): Promise<Target>;
   /** The scope a login should ask for: the challenge's, or one probed from the server's 401. */
-  challengeScope(target: Target, challenge?: AuthorizeReason['challenge']): Promise<string | undefined>;
+  challengeScope(
+    target: Target,
+    challenge?: AuthorizeReason['challenge'],
+  ): Promise<string | undefined>;
   read(key: TokenKey): Promise<StoredToken | undefined>;
   /** Store a new token and use it. */
   keep(target: Target, record: TokenRecord): Promise<TokenRecord>;

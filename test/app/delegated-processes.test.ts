@@ -9,10 +9,11 @@ import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, expect, test } from 'vitest';
 import { tempTree } from '../helpers/cli.js';
 import { userTokens } from '../server/serve-support.js';
-import { deleteRedisKeys, redisReachable } from '../support/redis-server.js';
+import { deleteRedisKeys } from '../support/redis-server.js';
+import { builtFile, describeWith, REDIS_URL, redisService } from '../support/services.js';
 import {
   connect,
   DOWN_SCOPE,
@@ -23,8 +24,7 @@ import {
   subOf,
 } from './delegated-support.js';
 
-const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
-const redisUp = await redisReachable(REDIS_URL);
+const redis = await redisService();
 const PREFIX = `mcp-agent-test-processes-${randomUUID()}`;
 const CLI = fileURLToPath(new URL('../../bin/mcp-agent.js', import.meta.url));
 
@@ -69,7 +69,7 @@ async function serveProcess(config: string, port: number): Promise<string> {
   });
 }
 
-describe.skipIf(!redisUp)('two serve processes sharing Redis', () => {
+describeWith([redis, builtFile('dist/cli/main.js')])('two serve processes sharing Redis', () => {
   let urlA = '';
   let urlB = '';
 
@@ -120,7 +120,7 @@ authorization:
     await realm?.close();
     await inbound?.as.close();
     tree?.cleanup();
-    if (redisUp) await deleteRedisKeys(REDIS_URL, PREFIX);
+    if (redis.available) await deleteRedisKeys(REDIS_URL, PREFIX);
   });
 
   test("a sign-in asked by process A completes at process B's check and callback; A's call goes on; B then serves the caller", async () => {

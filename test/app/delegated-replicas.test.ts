@@ -5,9 +5,10 @@
  * then serves the caller without another sign-in. Skipped when Redis does not answer.
  */
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, expect, test } from 'vitest';
 import { userTokens } from '../server/serve-support.js';
-import { deleteRedisKeys, rawRedis, redisReachable } from '../support/redis-server.js';
+import { deleteRedisKeys, rawRedis } from '../support/redis-server.js';
+import { describeWith, REDIS_URL, redisService } from '../support/services.js';
 import {
   connect,
   delegatedSettings,
@@ -20,8 +21,7 @@ import {
   subOf,
 } from './delegated-support.js';
 
-const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
-const redisUp = await redisReachable(REDIS_URL);
+const redis = await redisService();
 const PREFIX = `mcp-agent-test-delegated-${randomUUID()}`;
 
 let inbound: Inbound;
@@ -29,7 +29,7 @@ let realm: Realm;
 let replicaA: ServedAgent;
 let replicaB: ServedAgent;
 
-describe.skipIf(!redisUp)('replicas sharing a Redis token store', () => {
+describeWith(redis)('replicas sharing a Redis token store', () => {
   beforeAll(async () => {
     inbound = await startInbound();
     realm = await startRealm();
@@ -52,7 +52,7 @@ describe.skipIf(!redisUp)('replicas sharing a Redis token store', () => {
     await replicaB?.close();
     await realm?.close();
     await inbound?.as.close();
-    if (redisUp) await deleteRedisKeys(REDIS_URL, PREFIX);
+    if (redis.available) await deleteRedisKeys(REDIS_URL, PREFIX);
   });
 
   test("the sign-in asked on replica A lands on B's callback; A's call completes; both serve the caller after", async () => {

@@ -6,6 +6,7 @@ import { ConfigError, formatIssue } from '../../src/config/issues.js';
 import { loadSettings } from '../../src/config/load.js';
 import { Secret } from '../../src/config/secret.js';
 import { tempTree } from '../helpers/cli.js';
+import { onPlatform, testWith } from '../support/services.js';
 
 let tree: ReturnType<typeof tempTree>;
 afterEach(() => tree?.cleanup());
@@ -392,7 +393,7 @@ describe('validation', () => {
 });
 
 describe('files that are not regular files', () => {
-  test.skipIf(process.platform === 'win32')(
+  testWith(onPlatform(process.platform !== 'win32', 'Windows has no /dev/zero and no FIFOs'))(
     'a device or a FIFO is refused without reading it',
     () => {
       tree = tempTree();

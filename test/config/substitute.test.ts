@@ -602,14 +602,31 @@ describe('substitute: properties', () => {
     );
   });
 
-  test('the lookup is only ever asked for valid variable names', () => {
+  // Names as a config file might spell them, valid or not ("1A", "A-B", "", "A B", "A.b").
+  const anyName = fc.string({ unit: fc.constantFrom('A', 'b', '_', '1', '-', '.', ' ', '$', ':') });
+  const reference = fc
+    .tuple(anyName, fc.constantFrom('', ':-', '-'), dollarHeavy)
+    .map(([name, op, fallback]) => `\${${name}${op === '' ? '' : op + fallback}}`);
+
+  test('the lookup is only ever asked for valid variable names (and is asked on every run)', () => {
     fc.assert(
-      fc.property(dollarHeavy, (s) => {
-        substitute(s, (name) => {
-          expect(name).toMatch(VALID_NAME);
-          return undefined;
-        });
-      }),
+      fc.property(
+        // A valid reference first, so that every run reaches the lookup; then dollar-heavy text
+        // and references with any name, in any order.
+        fc.constantFrom('A', '_b', 'C_1'),
+        fc.array(fc.oneof(dollarHeavy, reference), { maxLength: 6 }),
+        smallEnv,
+        (first, rest, vars) => {
+          const asked: string[] = [];
+          substitute(`\${${first}}${rest.join('')}`, (name) => {
+            asked.push(name);
+            return vars[name];
+          });
+          expect(asked[0]).toBe(first);
+          for (const name of asked) expect(name).toMatch(VALID_NAME);
+        },
+      ),
+      { numRuns: 500 },
     );
   });
 

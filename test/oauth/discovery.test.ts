@@ -195,6 +195,33 @@ describe('discover', () => {
     );
   });
 
+  test('without PRM or a configured one, the server is its own authorization server at its origin (MCP 2025-03-26)', async () => {
+    const { fetch, asked } = site({
+      'https://mcp.example.com/.well-known/oauth-authorization-server': {
+        ...AS('https://mcp.example.com'),
+        authorization_endpoint: 'https://mcp.example.com/oauth/authorize',
+      },
+    });
+    const result = await discover(server, { fetch, policy: PUBLIC });
+    expect(result.resourceMetadata).toBeUndefined();
+    expect(result.resourceId).toBe(server);
+    expect(result.authorizationServer.issuer).toBe('https://mcp.example.com');
+    expect(result.authorizationServer.authorization_endpoint).toBe(
+      'https://mcp.example.com/oauth/authorize',
+    );
+    expect(asked).toEqual([
+      'https://mcp.example.com/.well-known/oauth-protected-resource/mcp',
+      'https://mcp.example.com/.well-known/oauth-protected-resource',
+      'https://mcp.example.com/.well-known/oauth-authorization-server',
+    ]);
+    // The origin's metadata must name the origin (mix-up defence), as any other.
+    const other = site({
+      'https://mcp.example.com/.well-known/openid-configuration': AS('https://evil.example'),
+    });
+    const error = await discoveryError(discover(server, { fetch: other.fetch, policy: PUBLIC }));
+    expect(error.message).toMatch(/names another issuer than https:\/\/mcp\.example\.com/);
+  });
+
   test('results are cached for the TTL', async () => {
     let now = 0;
     const cache = new DiscoveryCache({ ttlMs: 1000, now: () => now });

@@ -27,7 +27,8 @@ import {
   type ProtectedMcpServer,
   startProtectedMcpServer,
 } from '../support/protected-mcp-server.js';
-import { deleteRedisKeys, redisReachable } from '../support/redis-server.js';
+import { deleteRedisKeys } from '../support/redis-server.js';
+import { REDIS_URL, redisService, testWith } from '../support/services.js';
 import {
   authorizations,
   field,
@@ -45,12 +46,11 @@ import {
 const execFileAsync = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = join(ROOT, 'bin', 'mcp-agent.js');
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const redis = await redisService();
 const REFRESH = 'refresh_token';
 
 let as: AuthorizationServer;
 let mcp: ProtectedMcpServer;
-let redisUp = false;
 const cleanups: (() => unknown)[] = [];
 
 beforeAll(async () => {
@@ -60,7 +60,6 @@ beforeAll(async () => {
     requiredScopes: ['mcp:read'],
     toolScopes: { echo: 'mcp:write' },
   });
-  redisUp = await redisReachable(REDIS_URL);
 });
 
 afterEach(async () => {
@@ -247,8 +246,9 @@ describe('CLI login with the browser step, on each backend', () => {
     expect(sent.every((request) => request.token === stored?.access_token)).toBe(true);
   });
 
-  test('redis: login, then a second runCli invocation and a separate process reuse the token', async () => {
-    expect(redisUp, `Redis must answer at ${REDIS_URL} (set REDIS_URL)`).toBe(true);
+  testWith(redis)(
+    'redis: login, then a second runCli invocation and a separate process reuse the token',
+    async () => {
     const prefix = `mcp-agent-ts-e2e-${process.pid}-${Date.now()}`;
     cleanups.push(() => deleteRedisKeys(REDIS_URL, prefix));
     const tree = await cliTree({
@@ -278,7 +278,8 @@ describe('CLI login with the browser step, on each backend', () => {
     expect(child.stdout).toContain('"sub":"alice"');
     expect(requestsTo(since(start), '/auth')).toEqual([]);
     expect(requestsTo(since(start), '/token')).toEqual([]);
-  });
+    },
+  );
 });
 
 describe('other ways to consent', () => {

@@ -19,7 +19,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, test, vi } from 'vitest';
 import type { Settings } from '../../src/config/schema/settings.js';
 import { Secret } from '../../src/config/secret.js';
 import { AuthorizationRequiredError, McpAgentError } from '../../src/errors.js';
@@ -54,12 +54,14 @@ import {
   type ProtectedMcpServer,
   startProtectedMcpServer,
 } from '../support/protected-mcp-server.js';
+import { deleteRedisKeys, rawRedis } from '../support/redis-server.js';
 import {
-  deleteRedisKeys,
-  rawRedis,
-  redisReachable,
-  redisServerInstalled,
-} from '../support/redis-server.js';
+  describeWith,
+  REDIS_URL,
+  redisServerBinary as redisServer,
+  redisService,
+  testWith,
+} from '../support/services.js';
 import {
   headlessConsent,
   openRegistryWith,
@@ -72,20 +74,18 @@ import {
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const WORKER = fileURLToPath(new URL('./lifecycle-worker.mjs', import.meta.url));
 const DIST_INDEX = join(ROOT, 'dist', 'index.js');
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const sharedRedis = await redisService();
 const REFRESH = 'refresh_token';
 /** Access token lifetime at the shared AS: the refresh leeway is then half of it, 15 s. */
 const TTL_S = 30;
 
 let as: AuthorizationServer;
 let mcp: ProtectedMcpServer;
-let redisUp = false;
 const cleanups: (() => unknown)[] = [];
 
 beforeAll(async () => {
   as = await startAuthorizationServer({ accessTokenTtl: TTL_S });
   mcp = await startProtectedMcpServer({ issuer: as.issuer, requiredScopes: ['mcp:read'] });
-  redisUp = await redisReachable(REDIS_URL);
 });
 
 afterEach(async () => {
@@ -318,6 +318,18 @@ function fakeTimers(clock: ManualClock) {
 function backgroundOn(clock: ManualClock) {
   const timers = fakeTimers(clock);
   const scheduler = new RefreshScheduler({ now: clock.now, timers: timers.impl });
+  // token() starts a watch() without awaiting it; keep each one so the test can await them all.
+  const watches: Promise<void>[] = [];
+  const watch = scheduler.watch.bind(scheduler);
+  scheduler.watch = (target) => {
+    const watching = watch(target);
+    watches.push(watching);
+    return watching;
+  };
+  /** Every watch() started so far has scheduled (or not) its refresh. */
+  const watched = async (): Promise<void> => {
+    while (watches.length > 0) await Promise.all(watches.splice(0));
+  };
   const events: RefreshEvent[] = [];
   scheduler.on((event) => events.push(event));
   const event = <T extends RefreshEvent['type']>(type: T, after = 0) =>
@@ -326,7 +338,7 @@ function backgroundOn(clock: ManualClock) {
         .slice(after)
         .find((each): each is Extract<RefreshEvent, { type: T }> => each.type === type),
     );
-  return { timers, scheduler, events, event };
+  return { timers, scheduler, events, event, watched };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -776,10 +788,12 @@ describe('single flight across processes', () => {
     await acrossProcesses('file');
   });
 
-  test('redis store: 4 processes × 25 concurrent token() over one expired token → 1 refresh grant, one token everywhere, no invalid_grant', async () => {
-    expect(redisUp, `Redis must answer at ${REDIS_URL} (set REDIS_URL)`).toBe(true);
-    await acrossProcesses('redis');
-  });
+  testWith(sharedRedis)(
+    'redis store: 4 processes × 25 concurrent token() over one expired token → 1 refresh grant, one token everywhere, no invalid_grant',
+    async () => {
+      await acrossProcesses('redis');
+    },
+  );
 
   test('regression: file store, a refused refresh token, 4 processes: one invalid_grant in all (the processes waiting on the lease do not send it again), no token, the record deleted', async () => {
     // Each waiting process used to find the record gone under the lease, fall back to its stale
@@ -996,10 +1010,9 @@ describe('outages of the authorization server', () => {
   });
 });
 
-describe('outages of Redis (a redis-server of our own, with persistence)', () => {
+describeWith(redisServer)('outages of Redis (a redis-server of our own, with persistence)', () => {
   let redis: OwnRedis;
   beforeAll(async () => {
-    expect(redisServerInstalled, 'redis-server must be on the PATH').toBe(true);
     redis = await startOwnRedis();
   });
   afterAll(async () => {
@@ -1119,7 +1132,7 @@ describe('background refresh', () => {
     expect((await auth.token())?.reveal()).toBe(stored?.accessToken.reveal());
     expect(refreshesSince(as, start)).toHaveLength(1);
     // token() watches again (a new jittered time may replace the scheduled one): let it land.
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await background.watched();
     expect(background.timers.pending()).toHaveLength(1);
     const [second] = background.timers.pending();
     if (!second) throw new Error('unreachable');
@@ -1152,7 +1165,7 @@ describe('background refresh', () => {
     });
     const first = await background.timers.next();
     for (let i = 0; i < 200; i++) await auth.token();
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await background.watched();
     const scheduled = background.timers.pending();
     expect(scheduled).toHaveLength(1);
     const windowStart = (record.expiresAt ?? 0) - (TTL_S * 1000) / 2;
@@ -1169,15 +1182,18 @@ describe('background refresh', () => {
   });
 
   test('switched off (the default): no scheduler, nothing refreshed behind the caller', async () => {
+    // Nothing is left behind to run later: neither the login nor token() starts a background watch.
+    const watch = vi.spyOn(RefreshScheduler.prototype, 'watch');
+    cleanups.push(() => watch.mockRestore());
     const clock = manualClock(Date.now());
     const { tokens, auth, record } = await loggedIn({ now: clock.now });
     expect(tokens.scheduler).toBeUndefined();
     const events: RefreshEvent[] = [];
-    tokens.onRefreshEvent((event) => events.push(event))();
+    cleanups.push(tokens.onRefreshEvent((event) => events.push(event)));
     const start = as.requests.length;
     expect((await auth.token())?.reveal()).toBe(record.accessToken.reveal());
     clock.set((record.expiresAt ?? 0) - 5_000);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(watch).not.toHaveBeenCalled();
     expect(refreshesSince(as, start)).toEqual([]);
     expect(events).toEqual([]);
   });

@@ -4,14 +4,14 @@
  * Redis is away still verifies on its own.
  */
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, expect, test } from 'vitest';
 import { type App, createApp } from '../../src/app/create-app.js';
 import { settingsSchema } from '../../src/config/schema/settings.js';
-import { deleteRedisKeys, rawRedis, redisReachable } from '../support/redis-server.js';
+import { deleteRedisKeys, rawRedis } from '../support/redis-server.js';
+import { describeWith, REDIS_URL, redisService } from '../support/services.js';
 import { type FakeServer, send, startFakeServer } from './fixtures.js';
 
-const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
-const redisUp = await redisReachable(REDIS_URL);
+const redis = await redisService();
 const PREFIX = `mcp-agent-test-replicas-${randomUUID()}`;
 const RESOURCE = 'http://127.0.0.1/mcp';
 
@@ -57,10 +57,10 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const app of apps) await app.close();
   await issuer?.close();
-  if (redisUp) await deleteRedisKeys(REDIS_URL, PREFIX);
+  if (redis.available) await deleteRedisKeys(REDIS_URL, PREFIX);
 });
 
-describe.skipIf(!redisUp)('verifications shared through Redis', () => {
+describeWith(redis)('verifications shared through Redis', () => {
   test('two replicas: one introspection for one token; Redis holds its hash, never the token', async () => {
     const a = await createApp({ settings: settingsFor(REDIS_URL), env: {} });
     const b = await createApp({ settings: settingsFor(REDIS_URL), env: {} });

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -11,12 +11,12 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { loadSettings } from '../../src/config/load.js';
 import { ServerRegistry } from '../../src/servers/registry.js';
 import { type EverythingServer, startEverything } from '../support/everything.js';
+import { builtFile, describeWith } from '../support/services.js';
 import { selfSignedCertificate } from '../support/stub-servers.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const built = existsSync(join(root, 'dist', 'cli', 'main.js'));
 
-describe.skipIf(!built)(
+describeWith(builtFile('dist/cli/main.js'))(
   'NODE_EXTRA_CA_CERTS (a private CA, as behind a TLS-inspecting proxy)',
   () => {
     let dir: string;

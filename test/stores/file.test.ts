@@ -19,10 +19,14 @@ import {
 } from '../../src/stores/file.js';
 import { tempTree } from '../helpers/cli.js';
 import { within } from '../support/net.js';
+import { builtFile, describeWith, onPlatform } from '../support/services.js';
 
 const BUILT = fileURLToPath(new URL('../../dist/stores/file.js', import.meta.url));
-const built = existsSync(BUILT);
-const posix = process.platform !== 'win32';
+const built = builtFile('dist/stores/file.js');
+const posixModes = onPlatform(
+  process.platform !== 'win32',
+  'POSIX file modes (0600, 0700) do not exist on Windows',
+);
 const CANARY = 'CANARYTOKEN-f1le-93kd';
 
 const trees: ReturnType<typeof tempTree>[] = [];
@@ -60,7 +64,7 @@ function deadPid(): number {
   return child.pid;
 }
 
-describe.skipIf(!posix)('permissions', () => {
+describeWith(posixModes)('permissions', () => {
   test('the file is written with mode 0600 in a new directory created with mode 0700', async () => {
     const { dir } = tree();
     const path = join(dir, 'new', 'nested', 'tokens.json');
@@ -159,12 +163,14 @@ describe('atomic replacement', () => {
   });
 });
 
-describe.skipIf(!built)('two processes (the built dist/stores/file.js)', () => {
+describeWith(built)('two processes (the built dist/stores/file.js)', () => {
   const script = `
     const { FileKeyValueStore } = await import(process.env.STORE_MODULE);
     const store = new FileKeyValueStore({ path: process.env.STORE_PATH });
-    const startAt = Number(process.env.START_AT);
-    await new Promise((go) => setTimeout(go, Math.max(0, startAt - Date.now())));
+    // Ready, then wait for the test's "go" on stdin so that both processes start together.
+    process.stdout.write('ready\\n');
+    await new Promise((go) => process.stdin.once('data', go));
+    process.stdin.destroy();
     let retries = 0;
     for (let i = 0; i < 50; i++) {
       for (;;) {
@@ -178,33 +184,48 @@ describe.skipIf(!built)('two processes (the built dist/stores/file.js)', () => {
     process.stdout.write(JSON.stringify({ retries }));
   `;
 
-  /** Run the increment script; resolves with its retry count once it exits with 0. */
-  async function incrementer(path: string, startAt: number): Promise<number> {
+  /** A started increment script: `ready` once it waits for `go()`; `done` its retry count. */
+  function incrementer(path: string): {
+    ready: Promise<void>;
+    go(): void;
+    done: Promise<number>;
+  } {
     const child: ChildProcess = spawn(process.execPath, ['--input-type=module', '-e', script], {
-      env: {
-        ...process.env,
-        STORE_MODULE: pathToFileURL(BUILT).href,
-        STORE_PATH: path,
-        START_AT: String(startAt),
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, STORE_MODULE: pathToFileURL(BUILT).href, STORE_PATH: path },
+      stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stdout = '';
     let stderr = '';
-    child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    const exited = once(child, 'exit') as Promise<[number | null]>;
+    const ready = new Promise<void>((resolve, reject) => {
+      child.stdout?.on('data', (chunk: Buffer) => {
+        stdout += chunk.toString();
+        if (stdout.startsWith('ready\n')) resolve();
+      });
+      exited.then(() => reject(new Error(`incrementer exited before it was ready: ${stderr}`)));
+    });
     child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const [code] = (await once(child, 'exit')) as [number | null];
-    if (code !== 0) throw new Error(`incrementer exited with ${code}: ${stderr}`);
-    return (JSON.parse(stdout) as { retries: number }).retries;
+    const done = exited.then(([code]) => {
+      if (code !== 0) throw new Error(`incrementer exited with ${code}: ${stderr}`);
+      return (JSON.parse(stdout.slice('ready\n'.length)) as { retries: number }).retries;
+    });
+    done.catch(() => {}); // Reported by the test that awaits it, not as unhandled.
+    return { ready, go: () => child.stdin?.end('go\n'), done };
   }
 
   test('50 + 50 read-modify-write increments with expectVersion end at exactly 100', async () => {
     const { dir } = tree();
     const path = join(dir, 'tokens.json');
-    const startAt = Date.now() + 500;
+    const both = [incrementer(path), incrementer(path)];
+    await within(
+      'two incrementing processes to start',
+      Promise.all(both.map((p) => p.ready)),
+      10_000,
+    );
+    for (const child of both) child.go();
     const retries = await within(
       'two incrementing processes',
-      Promise.all([incrementer(path, startAt), incrementer(path, startAt)]),
+      Promise.all(both.map((p) => p.done)),
       18_000,
     );
     const store = new FileKeyValueStore({ path });

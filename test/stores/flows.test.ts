@@ -25,12 +25,8 @@ import { Sealer } from '../../src/stores/seal.js';
 import { createTokenStore, TokenStore } from '../../src/stores/token-store.js';
 import { tempTree } from '../helpers/cli.js';
 import { type ManualClock, manualClock } from '../support/clock.js';
-import {
-  type RedisServer,
-  rawRedis,
-  redisServerInstalled,
-  startRedisServer,
-} from '../support/redis-server.js';
+import { type RedisServer, rawRedis, startRedisServer } from '../support/redis-server.js';
+import { type Requirement, redisServerBinary, testWith } from '../support/services.js';
 
 const VERIFIER = 'CANARY-code-verifier-7f3k9q2m5x8w1z4v6b0n3c7d9e2r5t8y1u4i6o0p3a5s';
 const STATE_SECRET = 'CANARY-state-secret-4h8j2l6n0q';
@@ -71,7 +67,8 @@ interface Backing {
 
 interface Backend {
   readonly name: string;
-  readonly skip: boolean;
+  /** What the backend needs beyond Node (test/support/services.ts). */
+  readonly needs: readonly Requirement[];
   create(clock: ManualClock): Backing;
 }
 
@@ -80,7 +77,7 @@ const trees: ReturnType<typeof tempTree>[] = [];
 let redis: RedisServer | undefined;
 
 beforeAll(async () => {
-  if (redisServerInstalled) redis = await startRedisServer();
+  if (redisServerBinary.available) redis = await startRedisServer();
 });
 afterEach(async () => {
   for (const kv of opened.splice(0)) await kv.close().catch(() => {});
@@ -98,7 +95,7 @@ function track<T extends KeyValueStore>(kv: T): T {
 const backends: Backend[] = [
   {
     name: 'memory',
-    skip: false,
+    needs: [],
     create(clock) {
       const kv = new MemoryKeyValueStore({ now: clock.now });
       return {
@@ -113,7 +110,7 @@ const backends: Backend[] = [
   },
   {
     name: 'file',
-    skip: false,
+    needs: [],
     create(clock) {
       const tree = tempTree();
       trees.push(tree);
@@ -126,7 +123,7 @@ const backends: Backend[] = [
   },
   {
     name: 'redis',
-    skip: !redisServerInstalled,
+    needs: [redisServerBinary],
     create() {
       const url = redis?.url ?? 'redis://127.0.0.1:1';
       const prefix = `flows-test-${randomBytes(6).toString('hex')}`;
@@ -157,7 +154,7 @@ describe.each(backends)('PendingFlowStore on $name', (backend) => {
     return { clock, backing, open, store: open() };
   };
 
-  test.skipIf(backend.skip)(
+  testWith(backend.needs)(
     'put, then peek (repeatable) and take (once): every field comes back',
     async () => {
       const { clock, store, open } = setup();
@@ -191,7 +188,7 @@ describe.each(backends)('PendingFlowStore on $name', (backend) => {
     },
   );
 
-  test.skipIf(backend.skip)(
+  testWith(backend.needs)(
     '20 concurrent takes of one state (from two store instances): exactly one wins',
     async () => {
       const { clock, open } = setup();
@@ -212,7 +209,7 @@ describe.each(backends)('PendingFlowStore on $name', (backend) => {
     },
   );
 
-  test.skipIf(backend.skip)(
+  testWith(backend.needs)(
     'a state that is not exactly the flow’s own finds nothing and leaves the flow in place',
     async () => {
       const { clock, store } = setup();
@@ -244,7 +241,7 @@ describe.each(backends)('PendingFlowStore on $name', (backend) => {
     },
   );
 
-  test.skipIf(backend.skip)(
+  testWith(backend.needs)(
     'expiry on the injected clock: there until expiresAt, gone from then on',
     async () => {
       const { clock, store } = setup();
@@ -259,7 +256,7 @@ describe.each(backends)('PendingFlowStore on $name', (backend) => {
     },
   );
 
-  test.skipIf(backend.skip)(
+  testWith(backend.needs)(
     'sealed: the backend holds neither the verifier nor the state secret; without the key (or with another) nothing is read',
     async () => {
       const { clock, backing, open } = setup(SEALER);
@@ -283,7 +280,7 @@ describe.each(backends)('PendingFlowStore on $name', (backend) => {
     },
   );
 
-  test.skipIf(backend.skip)(
+  testWith(backend.needs)(
     'flows and events are internal: list() shows no record for them',
     async () => {
       const { clock, store } = setup();
@@ -295,7 +292,7 @@ describe.each(backends)('PendingFlowStore on $name', (backend) => {
 });
 
 describe.each(backends)('GrantEventStore on $name', (backend) => {
-  test.skipIf(backend.skip)(
+  testWith(backend.needs)(
     'record, last, clear: per identity and server; the last record wins',
     async () => {
       const clock = manualClock();

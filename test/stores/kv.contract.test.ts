@@ -16,10 +16,10 @@ import { MemoryKeyValueStore } from '../../src/stores/memory.js';
 import { RedisKeyValueStore } from '../../src/stores/redis.js';
 import { type ManualClock, manualClock } from '../support/clock.js';
 import { waitFor } from '../support/net.js';
-import { deleteRedisKeys, redisReachable } from '../support/redis-server.js';
+import { deleteRedisKeys } from '../support/redis-server.js';
+import { describeWith, REDIS_URL, type Requirement, redisService } from '../support/services.js';
 
-const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
-const redisUp = await redisReachable(REDIS_URL);
+const redis = await redisService();
 const RUN_PREFIX = `mcp-agent-ts-test-${randomBytes(6).toString('hex')}`;
 
 /** A fresh, empty store of one backend. */
@@ -31,8 +31,10 @@ interface Opened {
 
 interface Backend {
   readonly name: string;
-  /** Why the backend is skipped, if it is. */
-  readonly skip: string | false;
+  /** What the backend needs beyond Node (test/support/services.ts). */
+  readonly needs: readonly Requirement[];
+  /** Whether the backend takes an injected `now` (Redis expires keys on its own clock). */
+  readonly injectedNow: boolean;
   /** The TTL the expiry tests use. */
   readonly ttlMs: number;
   open(): Opened;
@@ -45,7 +47,8 @@ let opened = 0;
 const backends: Backend[] = [
   {
     name: 'memory',
-    skip: false,
+    needs: [],
+    injectedNow: true,
     ttlMs: 50,
     open: () => {
       const clock = manualClock();
@@ -55,7 +58,8 @@ const backends: Backend[] = [
   },
   {
     name: 'file',
-    skip: false,
+    needs: [],
+    injectedNow: true,
     ttlMs: 50,
     open: () => {
       const clock = manualClock();
@@ -66,13 +70,14 @@ const backends: Backend[] = [
   },
   {
     name: 'redis',
-    skip: redisUp ? false : `no Redis answers at ${REDIS_URL}`,
+    needs: [redis],
+    injectedNow: false,
     ttlMs: 200,
     open: () => ({
       store: new RedisKeyValueStore({ url: REDIS_URL, prefix: `${RUN_PREFIX}:${++opened}` }),
     }),
     cleanup: async () => {
-      if (!redisUp) return;
+      if (!redis.available) return;
       await deleteRedisKeys(REDIS_URL, `${RUN_PREFIX}:`);
       // Nothing of this run is left behind.
       expect(await deleteRedisKeys(REDIS_URL, `${RUN_PREFIX}:`)).toBe(0);
@@ -115,7 +120,7 @@ describe.each(backends)('KeyValueStore contract: $name', (backend) => {
     );
   }
 
-  describe.skipIf(backend.skip !== false)(backend.skip || 'contract', () => {
+  describeWith(backend.needs)('contract', () => {
     test('get, set and delete', async () => {
       const { store } = fresh();
       expect(await store.get('a')).toBeUndefined();
@@ -303,9 +308,9 @@ describe.each(backends)('KeyValueStore contract: $name', (backend) => {
       expect(await store.get('k')).toEqual({ value: 'permanent', version: 2 });
     });
 
-    test.skipIf(backend.name === 'redis')(
-      'expiry is measured with the injected now, to the millisecond',
-      async () => {
+    // Redis expires keys on its own clock: there is no injected now to test there.
+    if (backend.injectedNow)
+      test('expiry is measured with the injected now, to the millisecond', async () => {
         const { store, clock } = fresh();
         if (!clock) throw new Error('this backend takes an injected now');
         await store.set('k', 'v', { ttlMs: 1_000 });
@@ -315,7 +320,6 @@ describe.each(backends)('KeyValueStore contract: $name', (backend) => {
         clock.advance(1);
         expect(await store.get('k')).toBeUndefined();
         expect(await store.keys()).toEqual([]);
-      },
-    );
+      });
   });
 });

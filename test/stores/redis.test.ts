@@ -4,17 +4,13 @@
  * compare-and-set holds across connections.
  */
 import { inspect } from 'node:util';
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
 import { isMcpAgentError } from '../../src/errors.js';
 import type { KeyValueStore } from '../../src/stores/kv.js';
 import { RedisKeyValueStore } from '../../src/stores/redis.js';
 import { freePort, waitFor, within } from '../support/net.js';
-import {
-  type RedisServer,
-  rawRedis,
-  redisServerInstalled,
-  startRedisServer,
-} from '../support/redis-server.js';
+import { type RedisServer, rawRedis, startRedisServer } from '../support/redis-server.js';
+import { describeWith, redisServerBinary } from '../support/services.js';
 
 const PASSWORD = 'CANARY-redis-pw-4k2j';
 const TOKEN = 'CANARYTOKEN-redis-value-8s1m';
@@ -36,7 +32,7 @@ async function rejection(promise: Promise<unknown>, ms = 5_000): Promise<Error> 
   throw new Error('expected a rejection, but the promise resolved');
 }
 
-describe.skipIf(!redisServerInstalled)('RedisKeyValueStore on a private redis-server', () => {
+describeWith(redisServerBinary)('RedisKeyValueStore on a private redis-server', () => {
   let server: RedisServer;
   const stores: KeyValueStore[] = [];
 

@@ -13,13 +13,13 @@ import { createTokenStore, REFRESH_WINDOW_MS, TokenStore } from '../../src/store
 import { tempTree } from '../helpers/cli.js';
 import { manualClock } from '../support/clock.js';
 import { freePort } from '../support/net.js';
-import { deleteRedisKeys, rawRedis, redisReachable } from '../support/redis-server.js';
+import { deleteRedisKeys, rawRedis } from '../support/redis-server.js';
+import { REDIS_URL, redisService, testWith } from '../support/services.js';
 
 const ACCESS = 'CANARY-access-tok-5d8e';
 const REFRESH = 'CANARY-refresh-tok-0b7c';
 const PASSPHRASE = 'CANARY-passphrase-long-enough';
-const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
-const redisUp = await redisReachable(REDIS_URL);
+const redis = await redisService();
 const REDIS_PREFIX = `mcp-agent-ts-test-${randomBytes(6).toString('hex')}`;
 
 const key: TokenKey = {
@@ -62,7 +62,7 @@ afterEach(() => {
   for (const tree of trees.splice(0)) tree.cleanup();
 });
 afterAll(async () => {
-  if (redisUp) await deleteRedisKeys(REDIS_URL, `${REDIS_PREFIX}:`);
+  if (redis.available) await deleteRedisKeys(REDIS_URL, `${REDIS_PREFIX}:`);
 });
 
 describe('TokenStore over memory', () => {
@@ -310,38 +310,35 @@ describe('createTokenStore from the parsed oauth.token_store', () => {
     expect(await wrongKey.get(key)).toBeUndefined();
   });
 
-  test.skipIf(!redisUp)(
-    'redis, under redis_prefix (a trailing ":" dropped), encrypted',
-    async () => {
-      const settings = tokenStore({
-        backend: 'redis',
-        redis_url: REDIS_URL,
-        redis_prefix: `${REDIS_PREFIX}:`,
-        encryption_key: PASSPHRASE,
-      });
-      const store = createTokenStore(settings);
+  testWith(redis)('redis, under redis_prefix (a trailing ":" dropped), encrypted', async () => {
+    const settings = tokenStore({
+      backend: 'redis',
+      redis_url: REDIS_URL,
+      redis_prefix: `${REDIS_PREFIX}:`,
+      encryption_key: PASSPHRASE,
+    });
+    const store = createTokenStore(settings);
+    try {
+      expect(await store.put(key, record(Date.now(), { expiresIn: 3_600_000 }))).toBe(1);
+      expect((await store.get(key))?.record.accessToken.reveal()).toBe(ACCESS);
+      const raw = await rawRedis(REDIS_URL);
       try {
-        expect(await store.put(key, record(Date.now(), { expiresIn: 3_600_000 }))).toBe(1);
-        expect((await store.get(key))?.record.accessToken.reveal()).toBe(ACCESS);
-        const raw = await rawRedis(REDIS_URL);
-        try {
-          const id = `${REDIS_PREFIX}:${storageKey(key)}`;
-          expect(await raw.keys(`${REDIS_PREFIX}:*`)).toEqual([id]);
-          const value = await raw.get(id);
-          expect(value).not.toContain(ACCESS);
-          // Expiry is Redis's own: expiresAt + the 30-day refresh window.
-          const ttl = await raw.pTTL(id);
-          expect(ttl).toBeGreaterThan(REFRESH_WINDOW_MS);
-          expect(ttl).toBeLessThanOrEqual(REFRESH_WINDOW_MS + 3_600_000);
-        } finally {
-          raw.destroy();
-        }
-        expect(await store.delete(key, { expectVersion: 1 })).toBe(true);
+        const id = `${REDIS_PREFIX}:${storageKey(key)}`;
+        expect(await raw.keys(`${REDIS_PREFIX}:*`)).toEqual([id]);
+        const value = await raw.get(id);
+        expect(value).not.toContain(ACCESS);
+        // Expiry is Redis's own: expiresAt + the 30-day refresh window.
+        const ttl = await raw.pTTL(id);
+        expect(ttl).toBeGreaterThan(REFRESH_WINDOW_MS);
+        expect(ttl).toBeLessThanOrEqual(REFRESH_WINDOW_MS + 3_600_000);
       } finally {
-        await store.close();
+        raw.destroy();
       }
-    },
-  );
+      expect(await store.delete(key, { expectVersion: 1 })).toBe(true);
+    } finally {
+      await store.close();
+    }
+  });
 
   test('redis that is not reachable: STORE_UNAVAILABLE without the password', async () => {
     const password = 'CANARY-cfg-redis-pw';

@@ -9,9 +9,8 @@
  * When Chromium is missing, {@link browserDescribe} fails the file with how to install it when
  * `CI` is set, and otherwise skips it with a line saying so.
  */
-import { existsSync } from 'node:fs';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
-import { describe, test } from 'vitest';
+import { chromiumBrowser, describeWith } from './services.js';
 
 /** Debian's Chromium (`apt-get install chromium`). */
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
@@ -26,28 +25,18 @@ export const CHROMIUM_ARGS: readonly string[] = [
   '--no-first-run',
 ];
 
-const INSTALL_HINT = `Chromium is not installed at ${CHROMIUM_PATH}: install it with \`apt-get install -y chromium\` (Debian; .ci/run does this) or set CHROMIUM_PATH.`;
+const chromiumNeed = chromiumBrowser(CHROMIUM_PATH);
 
 /** Whether the browser tests can run here. */
-export const chromiumInstalled: boolean = existsSync(CHROMIUM_PATH);
+export const chromiumInstalled: boolean = chromiumNeed.available;
 
 /**
- * `describe(name, body)` when Chromium is installed. Without it: under `CI`, one failing test
- * saying how to install it; elsewhere the suite is skipped and a line on stderr says why.
+ * `describe(name, body)` when Chromium is installed; without it, the rule of every service the
+ * tests need (test/support/services.ts): a failure saying how to install it under `CI` (or
+ * `MCP_AGENT_TEST_REQUIRE`), elsewhere skipped with a summary line.
  */
 export function browserDescribe(name: string, body: () => void): void {
-  if (chromiumInstalled) {
-    describe(name, body);
-  } else if (process.env.CI) {
-    describe(name, () => {
-      test('Chromium is installed', () => {
-        throw new Error(INSTALL_HINT);
-      });
-    });
-  } else {
-    process.stderr.write(`browser tests skipped (${name}): ${INSTALL_HINT}\n`);
-    describe.skip(`${name} (skipped: no Chromium)`, body);
-  }
+  describeWith(chromiumNeed)(name, body);
 }
 
 /** What a context saw that fails a test. */

@@ -263,7 +263,9 @@ export function authLogout(
             ? `the dynamic client registration${result.registrations === 1 ? '' : 's'} it used`
             : undefined;
         if (result.forgotten === 0) {
-          out.result(`${name}: no stored token${registrations ? `; forgot ${registrations}` : ''}.`);
+          out.result(
+            `${name}: no stored token${registrations ? `; forgot ${registrations}` : ''}.`,
+          );
         } else {
           out.result(
             `${name}: forgot ${result.forgotten} token record${result.forgotten === 1 ? '' : 's'}${registrations ? ` and ${registrations}` : ''}${result.revoked > 0 ? `, revoked ${result.revoked} token${result.revoked === 1 ? '' : 's'} at the authorization server` : ''}.`,

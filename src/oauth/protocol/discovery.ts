@@ -6,7 +6,8 @@
  *    path-inserted well-known URL, then the root one, until one names the server's resource
  *    identifier (RFC 9728 §3.3; the root document may name a same-origin parent);
  * 2. the authorization server: the configured `authorization_server` when the metadata lists it
- *    (or when there is no metadata), else the first one listed;
+ *    (or when there is no metadata), else the first one listed; without metadata or a configured
+ *    one, the MCP server's origin (the 2025-03-26 rule, for servers of that revision);
  * 3. its metadata: RFC 8414 path-inserted, OIDC path-inserted, OIDC path-appended; its `issuer`
  *    must equal the issuer the URL was built from (RFC 8414 §3.3).
  *
@@ -175,19 +176,19 @@ export async function discover(
 
   const resourceMetadata = await fetchResourceMetadata(server, resource, options);
   let issuer: URL;
+  let notFound: (() => McpAgentError) | undefined;
   if (resourceMetadata) {
     issuer = chooseAuthorizationServer(resource, resourceMetadata, options.authorizationServer);
   } else if (options.authorizationServer) {
     issuer = writtenUrl(options.authorizationServer);
   } else {
-    throw new McpAgentError(
-      'OAUTH_DISCOVERY',
-      `No protected-resource metadata for ${resource.href} (tried ${resourceMetadataUrls(server)
-        .map((url) => url.pathname)
-        .join(', ')}); set auth.oauth.authorization_server to name its authorization server.`,
-    );
+    // MCP 2025-03-26 ("Authorization Base URL"): a server without protected-resource metadata
+    // is its own authorization server, at its origin (the path discarded). Its metadata must
+    // name that origin as issuer; without metadata there, nothing is guessed.
+    issuer = writtenUrl(server.origin);
+    notFound = () => noMetadata(server, resource);
   }
-  const authorizationServer = await fetchAuthorizationServerMetadata(issuer, options);
+  const authorizationServer = await fetchAuthorizationServerMetadata(issuer, options, notFound);
   await checkEndpoints(authorizationServer, options);
   const resourceId = resourceMetadata?.resource ?? resource.href;
   const result: DiscoveryResult = {
@@ -198,6 +199,15 @@ export async function discover(
   };
   options.cache?.set(cacheKey, result);
   return result;
+}
+
+/** Neither protected-resource metadata nor authorization server metadata at the origin. */
+function noMetadata(server: URL, resource: URL): McpAgentError {
+  const tried = (urls: URL[]) => urls.map((url) => url.pathname).join(', ');
+  return new McpAgentError(
+    'OAUTH_DISCOVERY',
+    `No protected-resource metadata for ${resource.href} (tried ${tried(resourceMetadataUrls(server))}) and no authorization server metadata at ${server.origin} (tried ${tried(authorizationServerMetadataUrls(new URL(server.origin)))}); set auth.oauth.authorization_server to name its authorization server.`,
+  );
 }
 
 async function get(url: URL, options: DiscoveryOptions, what: string): Promise<Response> {
@@ -391,6 +401,7 @@ function writtenUrl(text: string): URL {
 async function fetchAuthorizationServerMetadata(
   issuer: URL,
   options: DiscoveryOptions,
+  notFound?: () => McpAgentError,
 ): Promise<AuthorizationServer> {
   const what = 'the authorization server metadata';
   for (const url of authorizationServerMetadataUrls(issuer)) {
@@ -421,6 +432,7 @@ async function fetchAuthorizationServerMetadata(
       );
     }
   }
+  if (notFound) throw notFound();
   throw new McpAgentError(
     'OAUTH_DISCOVERY',
     `No authorization server metadata for ${issuer.href} (tried ${authorizationServerMetadataUrls(

@@ -1,9 +1,9 @@
 /**
- * Review proofs for the per-user delegated access (cde4cab..f4ce7d3). Each `bug:` test asserts the
- * behaviour a fix should give and fails today.
+ * Review proofs for the per-user delegated access (cde4cab..f4ce7d3): each test asserts the
+ * behaviour a review found missing, and has passed since the fix.
  */
 import { UrlElicitationRequiredError } from '@modelcontextprotocol/sdk/types.js';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import { CallerScopes } from '../../../src/app/callers.js';
 import { withDelegatedLogin } from '../../../src/app/delegated-login.js';
 import { settingsSchema } from '../../../src/config/schema/settings.js';
@@ -15,6 +15,7 @@ import type { ToolCallContext } from '../../../src/server/mcp-server.js';
 import { createHttpStack } from '../../../src/servers/http.js';
 import { createTokenStore } from '../../../src/stores/token-store.js';
 import { userTokens } from '../../server/serve-support.js';
+import { within } from '../../support/net.js';
 import {
   connect,
   delegatedSettings,
@@ -167,10 +168,11 @@ describe('review: background refresh shared with callers', () => {
     try {
       const scheduler = scopes.app.tokens.scheduler as RefreshScheduler;
       expect(scheduler).toBeDefined();
-      scopes.forIdentity('iss#alice');
+      const alice = scopes.forIdentity('iss#alice');
+      const closed = vi.spyOn(alice.tokens, 'close');
       t += 5_000; // alice idle beyond idleMs
-      scopes.forIdentity('iss#bob'); // the sweep closes alice's scope → tokens.close() → scheduler.stop()
-      await new Promise((done) => setTimeout(done, 10));
+      scopes.forIdentity('iss#bob'); // the sweep closes alice's scope → tokens.close()
+      expect(closed).toHaveBeenCalled();
       await scheduler.watch({
         name: 'down',
         nextRefreshAt: async () => Date.now() + 60_000,
@@ -195,6 +197,12 @@ describe('review: background refresh shared with callers', () => {
       } as never,
     });
     const refreshed: string[] = [];
+    const bothRefreshed = new Promise<void>((resolve) => {
+      let count = 0;
+      scheduler.on((event) => {
+        if (event.type === 'refreshed' && ++count === 2) resolve();
+      });
+    });
     const target = (who: string, at: number) =>
       ({
         name: 'down',
@@ -208,7 +216,7 @@ describe('review: background refresh shared with callers', () => {
     await scheduler.watch(target('alice', 100));
     await scheduler.watch(target('bob', 200));
     for (const timer of timers) timer.fn();
-    await new Promise((done) => setTimeout(done, 10));
+    await within('both refreshes', bothRefreshed, 5_000);
     scheduler.stop();
     expect(refreshed.sort()).toEqual(['alice', 'bob']);
   });

@@ -1,4 +1,7 @@
-/** bug: `auth status` fails as a whole when any credential profile uses grant_type: token_exchange. */
+/**
+ * Regression (found in review, fixed in a95f544): `auth status` failed as a whole when any
+ * credential profile used grant_type: token_exchange.
+ */
 import { afterEach, expect, test } from 'vitest';
 import { runCli, tempTree } from '../../helpers/cli.js';
 

@@ -1,4 +1,7 @@
-/** bug: a same-host redirect whose Location carries user information makes fetch throw with the query key in its message. */
+/**
+ * Regression (found in review, fixed in a95f544): a same-host redirect whose Location carries user
+ * information made fetch throw with the query key in its message.
+ */
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import {
   API_KEY,

@@ -1,7 +1,8 @@
 /**
- * bug: a token_exchange profile configured with token_url (the schema accepts it) ignores it;
- * the authorization server is then whatever the API host's protected-resource metadata names,
- * and the caller's inbound token plus the client secret are sent there.
+ * Regression (found in review, fixed in a95f544): a token_exchange profile configured with
+ * token_url (the schema accepts it) ignored it; the authorization server was then whatever the API
+ * host's protected-resource metadata named, and the caller's inbound token plus the client secret
+ * were sent there.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -123,7 +124,7 @@ afterAll(async () => {
   await new Promise<void>((done) => evil.close(() => done()));
 });
 
-describe('bug: token_exchange profile with token_url', () => {
+describe('regression: token_exchange profile with token_url', () => {
   test("a token exchange never goes to an authorization server other than the caller's issuer (not the one the API names)", async () => {
     const token = (await userTokens(as.issuer, resource, 'alice')).accessToken;
     const client = await connect(agentUrl, token);

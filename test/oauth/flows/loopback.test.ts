@@ -1,4 +1,4 @@
-import { request } from 'node:http';
+import { Server as HttpServer, request } from 'node:http';
 import { createServer, type Server } from 'node:net';
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import { isMcpAgentError } from '../../../src/errors.js';
@@ -68,6 +68,24 @@ async function isFree(port: number): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/** Resolves once an HTTP server of this process has read a request (emitted 'request'). */
+function requestRead(): Promise<void> {
+  const emit = HttpServer.prototype.emit;
+  return new Promise((resolve) => {
+    const spy = vi.spyOn(HttpServer.prototype, 'emit').mockImplementation(function (
+      this: HttpServer,
+      event,
+      ...args
+    ) {
+      if (String(event) === 'request') {
+        spy.mockRestore();
+        resolve();
+      }
+      return emit.call(this, event, ...args);
+    });
+  });
 }
 
 const open: CallbackReceiver[] = [];
@@ -255,9 +273,10 @@ describe('startLoopbackReceiver', () => {
   test('a callback that arrives before wait() is held, then answered', async () => {
     const receiver = await start();
     const port = portOf(receiver);
+    const read = requestRead();
     const early = send(port, '/callback?code=c&state=s1');
-    // The request is on the wire before wait() is called; let the server read it.
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    // The server has read the request before wait() is called.
+    await within('the server to read the request', read, 5_000);
     const url = receiver.wait('s1');
     expect((await early).status).toBe(200);
     expect((await url).searchParams.get('code')).toBe('c');
@@ -293,12 +312,18 @@ describe('startLoopbackReceiver', () => {
   });
 
   test('the timeout counts from wait(), not from the start', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
     const receiver = await start({ timeoutMs: 40 });
     const port = portOf(receiver);
-    await new Promise((resolve) => setTimeout(resolve, 60));
+      vi.advanceTimersByTime(60); // longer than the timeout, before wait()
     const url = receiver.wait('s1');
+      vi.advanceTimersByTime(39);
     await send(port, '/callback?code=c&state=s1');
     await expect(url).resolves.toBeInstanceOf(URL);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   test('abort: OAUTH_CALLBACK, the port is free again', async () => {
