@@ -23,15 +23,14 @@
  * The AS and MCP server are small node:http stubs (bench/stub-servers.mjs). Redis is REDIS_URL,
  * else redis://127.0.0.1:6379, else a redis-server started here on a free port.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createClient } from 'redis';
 import { Secret, withOAuth } from '../dist/index.js';
 import { openAuth, pooledFetch, toolCall, writeConfig } from './common.mjs';
+import { deletePrefix, redisForBench } from './redis.mjs';
 import { startStubServers } from './stub-servers.mjs';
 
 const WORKER = fileURLToPath(new URL('./lifecycle-worker.mjs', import.meta.url));
@@ -44,71 +43,6 @@ function bench(name, value) {
 
 function note(text) {
   console.log(`# ${text}`);
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function redisAnswers(url) {
-  const client = createClient({ url, socket: { connectTimeout: 1_000, reconnectStrategy: false } });
-  client.on('error', () => {});
-  try {
-    await client.connect();
-    await client.ping();
-    return true;
-  } catch {
-    return false;
-  } finally {
-    if (client.isOpen) client.destroy();
-  }
-}
-
-/** A Redis to use: REDIS_URL, the default local one, or one started here. */
-async function redisForBench() {
-  const configured = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-  if (await redisAnswers(configured)) return configured;
-  if (spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status !== 0) {
-    throw new Error(`no Redis at ${configured} and no redis-server to start: set REDIS_URL`);
-  }
-  const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'mcp-agent-ts-bench-redis-'));
-  const child = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-    { cwd: dir, stdio: 'ignore' },
-  );
-  cleanups.push(() => {
-    child.kill('SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
-  });
-  const url = `redis://127.0.0.1:${port}`;
-  for (let i = 0; i < 50 && !(await redisAnswers(url)); i++) {
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  note(`started redis-server on port ${port} (nothing answered at ${configured})`);
-  return url;
-}
-
-async function deletePrefix(url, prefix) {
-  const client = createClient({ url, socket: { reconnectStrategy: false } });
-  client.on('error', () => {});
-  await client.connect();
-  try {
-    for await (const batch of client.scanIterator({ MATCH: `${prefix}:*`, COUNT: 500 })) {
-      const keys = Array.isArray(batch) ? batch.map(String) : [String(batch)];
-      if (keys.length > 0) await client.del(keys);
-    }
-  } finally {
-    client.destroy();
-  }
 }
 
 function tempDir(name) {
@@ -171,7 +105,10 @@ function percentile(sorted, p) {
 
 const stub = await startStubServers();
 cleanups.push(() => stub.close());
-const redisUrl = await redisForBench();
+const redis = await redisForBench();
+cleanups.push(() => redis.close());
+if (redis.started) note(redis.started);
+const redisUrl = redis.url;
 const redisPrefix = `mcp-agent-ts-bench-${process.pid}`;
 cleanups.push(() => deletePrefix(redisUrl, redisPrefix));
 const mcpFetch = pooledFetch();
