@@ -162,7 +162,8 @@ if (section('memory')) {
 /** Start a server process: its URL, and `cpu()`, the CPU time it has used (µs, user + system). */
 async function startServer(mode) {
   const child = spawn(process.execPath, [SERVER, mode], {
-    env: { ...process.env, ISSUER, JWKS_URI, RESOURCE },
+    // NODE_ENV=production, as Express apps are run in production (every server gets it alike).
+    env: { ...process.env, NODE_ENV: 'production', ISSUER, JWKS_URI, RESOURCE },
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   const lines = createInterface({ input: child.stdout });
