@@ -6,7 +6,7 @@
  * - `rotate`: calls `token()` one call after the other (each one due for a refresh, as the AS
  *   issues tokens that expire at once) until the AS has answered `count` refreshes in all,
  *
- * and prints `result {"ok":…,"failed":…,"errors":[…]}`.
+ * and prints `result {"ok":…,"failed":…,"errors":[…],"ms":…}` (ms: from `go` to the last result).
  *
  * Usage: node bench/lifecycle-worker.mjs '{"dir":"…","mode":"calls","count":250,"mcpUrl":"…","issuer":"…"}'
  */
@@ -23,6 +23,7 @@ for await (const line of createInterface({ input: process.stdin })) {
   if (line.trim() === 'go') break;
 }
 
+const began = performance.now();
 let ok = 0;
 let failed = 0;
 const errors = new Set();
@@ -47,7 +48,8 @@ if (job.mode === 'calls') {
     }
   }
 }
-process.stdout.write(`result ${JSON.stringify({ ok, failed, errors: [...errors] })}\n`);
+const ms = performance.now() - began;
+process.stdout.write(`result ${JSON.stringify({ ok, failed, errors: [...errors], ms })}\n`);
 await store.close();
 await mcpFetch.close();
 process.exit(0);

@@ -1,6 +1,6 @@
 /**
  * Hostile-endpoint benchmark (issue 13 item 8), on the built library (dist/): memory while servers
- * we do not control stream without end. `npm run bench` runs it from bench/lifecycle.mjs, under
+ * we do not control stream without end. `npm run bench` runs it after bench/lifecycle.mjs, under
  * `node --expose-gc` (it needs `gc()`).
  *
  * Prints one `BENCH <name> <number>` line per figure (and `#` lines that explain them):

@@ -2,8 +2,8 @@
  * The minimal servers the lifecycle benchmark talks to, on 127.0.0.1 (node:http only):
  *
  * - an authorization server (RFC 8414 metadata, a token endpoint for the refresh_token grant with
- *   rotation: every refresh token works once, and the new one replaces it) that counts the
- *   refreshes it answered and the refresh tokens it refused;
+ *   rotation: every refresh token works once, and the new one replaces it; optionally slow) that
+ *   counts the refreshes it answered and the refresh tokens it refused;
  * - an MCP server (RFC 9728 metadata, `POST /mcp` answering `tools/call` with a JSON result) that
  *   accepts the access tokens the AS issued, and any static token added with `allow()`.
  *
@@ -48,6 +48,8 @@ function json(res, status, body, headers = {}) {
 export async function startStubServers() {
   const state = {
     expiresIn: 3600,
+    /** How long the token endpoint takes to answer, in milliseconds. */
+    tokenDelayMs: 0,
     refreshes: 0,
     invalidGrants: 0,
     /** Refresh tokens that still work (one use each). */
@@ -75,7 +77,11 @@ export async function startStubServers() {
       return json(res, 200, { refreshes: state.refreshes });
     }
     if (req.method === 'POST' && url.pathname === '/token') {
-      readBody(req).then((body) => {
+      const delay = state.tokenDelayMs;
+      readBody(req).then(async (body) => {
+        // A slow AS (its database, a remote IdP): the refresh token is checked and rotated when
+        // the answer is due, so a second request with it in the meantime is refused.
+        if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
         const form = new URLSearchParams(body);
         if (form.get('grant_type') !== 'refresh_token') {
           return json(res, 400, { error: 'unsupported_grant_type' });
@@ -155,6 +161,10 @@ export async function startStubServers() {
     state,
     setExpiresIn(seconds) {
       state.expiresIn = seconds;
+    },
+    /** Make the token endpoint answer `ms` milliseconds late. */
+    setTokenDelay(ms) {
+      state.tokenDelayMs = ms;
     },
     /** A refresh token the AS will accept once (the start of a rotation chain). */
     issueRefreshToken() {

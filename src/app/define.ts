@@ -98,7 +98,7 @@ export interface AppBuilder {
   readonly credentials: { token(profile: string): Promise<Secret> };
   /**
    * Make `currentCaller()` work anywhere in a tool's async work (an `AsyncLocalStorage`; it
-   * costs about 10 % of a trivial tool call's throughput on Node.js 20). Handlers always get
+   * costs 10 to 20 % of a trivial tool call's throughput on Node.js 20). Handlers always get
    * `context.caller` without it.
    */
   useCallerContext(): AppBuilder;

@@ -87,7 +87,7 @@ let callsInFlight = 0;
 /**
  * Turn on {@link currentCaller} for this process. Off by default: on Node.js 20 and 22 an
  * `AsyncLocalStorage` in use makes every promise of the process pay for context propagation
- * (about 10 % of a `tools/call` on loopback, measured by `npm run bench`); handlers get the
+ * (10 to 20 % of a `tools/call` on loopback, measured by `npm run bench`); handlers get the
  * caller as `context.caller` at no cost. `app.useCallerContext()` in an app module turns it on.
  */
 export function enableCallerContext(): void {

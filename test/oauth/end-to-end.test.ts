@@ -249,35 +249,35 @@ describe('CLI login with the browser step, on each backend', () => {
   testWith(redis)(
     'redis: login, then a second runCli invocation and a separate process reuse the token',
     async () => {
-    const prefix = `mcp-agent-ts-e2e-${process.pid}-${Date.now()}`;
-    cleanups.push(() => deleteRedisKeys(REDIS_URL, prefix));
-    const tree = await cliTree({
-      backend: 'redis',
-      store: [`redis_url: ${REDIS_URL}`, `redis_prefix: ${prefix}`],
-    });
-    const login = await runCli(['auth', 'login', 'notion'], {
-      cwd: tree.dir,
-      openBrowser: headlessBrowser,
-    });
-    expect(login.stdout).toContain('Logged in to "notion"');
-    expect(login.code).toBe(0);
-
-    const start = as.requests.length;
-    const call = await runCli(['tools', 'call', 'notion', 'whoami'], { cwd: tree.dir });
-    expect(call.stdout).toContain('"sub":"alice"');
-    expect(call.code).toBe(0);
-    const child = await execFileAsync(
-      process.execPath,
-      [BIN, 'tools', 'call', 'notion', 'whoami'],
-      {
+      const prefix = `mcp-agent-ts-e2e-${process.pid}-${Date.now()}`;
+      cleanups.push(() => deleteRedisKeys(REDIS_URL, prefix));
+      const tree = await cliTree({
+        backend: 'redis',
+        store: [`redis_url: ${REDIS_URL}`, `redis_prefix: ${prefix}`],
+      });
+      const login = await runCli(['auth', 'login', 'notion'], {
         cwd: tree.dir,
-        env: { PATH: process.env.PATH ?? '', HOME: tree.dir, CI: '1' },
-        timeout: 15_000,
-      },
-    );
-    expect(child.stdout).toContain('"sub":"alice"');
-    expect(requestsTo(since(start), '/auth')).toEqual([]);
-    expect(requestsTo(since(start), '/token')).toEqual([]);
+        openBrowser: headlessBrowser,
+      });
+      expect(login.stdout).toContain('Logged in to "notion"');
+      expect(login.code).toBe(0);
+
+      const start = as.requests.length;
+      const call = await runCli(['tools', 'call', 'notion', 'whoami'], { cwd: tree.dir });
+      expect(call.stdout).toContain('"sub":"alice"');
+      expect(call.code).toBe(0);
+      const child = await execFileAsync(
+        process.execPath,
+        [BIN, 'tools', 'call', 'notion', 'whoami'],
+        {
+          cwd: tree.dir,
+          env: { PATH: process.env.PATH ?? '', HOME: tree.dir, CI: '1' },
+          timeout: 15_000,
+        },
+      );
+      expect(child.stdout).toContain('"sub":"alice"');
+      expect(requestsTo(since(start), '/auth')).toEqual([]);
+      expect(requestsTo(since(start), '/token')).toEqual([]);
     },
   );
 });

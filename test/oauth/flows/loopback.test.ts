@@ -314,13 +314,13 @@ describe('startLoopbackReceiver', () => {
   test('the timeout counts from wait(), not from the start', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
     try {
-    const receiver = await start({ timeoutMs: 40 });
-    const port = portOf(receiver);
+      const receiver = await start({ timeoutMs: 40 });
+      const port = portOf(receiver);
       vi.advanceTimersByTime(60); // longer than the timeout, before wait()
-    const url = receiver.wait('s1');
+      const url = receiver.wait('s1');
       vi.advanceTimersByTime(39);
-    await send(port, '/callback?code=c&state=s1');
-    await expect(url).resolves.toBeInstanceOf(URL);
+      await send(port, '/callback?code=c&state=s1');
+      await expect(url).resolves.toBeInstanceOf(URL);
     } finally {
       vi.useRealTimers();
     }
