@@ -15,8 +15,31 @@ import type { GrantEvent } from '../stores/events.js';
 import type { TokenKey, TokenRecord } from '../stores/record.js';
 import type { ClientUse, RegistrationSource, RegistrationStore } from '../stores/registrations.js';
 import type { TokenStore } from '../stores/token-store.js';
+import { DEVICE_REDIRECT } from './protocol/registration.js';
 import { revokeToken } from './protocol/tokens.js';
 import type { ServerAuth } from './server-auth.js';
+import { SERVICE_ACCOUNT } from './service-account.js';
+
+/**
+ * How a stored token was obtained: a person's login with the authorization code (RFC 6749 §4.1)
+ * or the device grant (RFC 8628), the client credentials grant (§4.4, a service account), token
+ * exchange (RFC 8693), or `access_token` from the configuration.
+ */
+export type TokenGrant =
+  | 'authorization_code'
+  | 'device_code'
+  | 'client_credentials'
+  | 'token_exchange'
+  | 'configured';
+
+/** The {@link TokenGrant} of `record`, a token of a server configured with `oauth`. */
+export function grantOf(record: TokenRecord, oauth: ServerOAuthSettings | undefined): TokenGrant {
+  if (record.redirectUri === DEVICE_REDIRECT) return 'device_code';
+  if (record.redirectUri === SERVICE_ACCOUNT) {
+    return oauth?.grant_type === 'token_exchange' ? 'token_exchange' : 'client_credentials';
+  }
+  return record.redirectUri === undefined ? 'configured' : 'authorization_code';
+}
 
 /** What `auth status` shows of one stored token: never its value. */
 export interface TokenStatus {
@@ -28,6 +51,8 @@ export interface TokenStatus {
   readonly expiresAt?: number | undefined;
   readonly obtainedAt: number;
   readonly hasRefreshToken: boolean;
+  /** How the token was obtained (see {@link grantOf}). */
+  readonly grant: TokenGrant;
   /** Expired (past the leeway) and not refreshable. */
   readonly expired: boolean;
   /** What the background refresh (of any process sharing the store) last did for this server. */
@@ -236,6 +261,7 @@ export async function grantStatus(
     ...(record.expiresAt !== undefined ? { expiresAt: record.expiresAt } : {}),
     obtainedAt: record.obtainedAt,
     hasRefreshToken: record.refreshToken !== undefined,
+    grant: grantOf(record, auth.settings.auth?.oauth),
     expired: !usable(record) && record.refreshToken === undefined,
     ...(lastEvent ? { lastEvent } : {}),
   }));

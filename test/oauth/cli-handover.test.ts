@@ -162,7 +162,7 @@ describe('auth login --no-wait, then auth complete', () => {
       last_event: null,
     });
     const human = await runCli(['auth', 'status'], { cwd: tree.dir });
-    expect(human.stdout).toContain('notion: logged in as app at');
+    expect(human.stdout).toContain('notion: logged in at');
     expect(human.stdout).not.toContain('background refresh:');
 
     const call = await runCli(['tools', 'call', 'notion', 'whoami'], { cwd: tree.dir });

@@ -715,10 +715,15 @@ describe('logout, status and doctor', () => {
     const human = await runCli(['auth', 'status'], { cwd: tree.dir });
     const json = await runCli(['--json', 'auth', 'status', 'notion'], { cwd: tree.dir });
     expect(human.stdout).toMatch(
-      /notion: logged in as app at .*; scopes: .*mcp:read.*; refresh token: yes/,
+      /notion: logged in at .* \(the agent's token, from a person's sign-in\); scopes: .*mcp:read.*; refresh token: yes/,
     );
     const row = JSON.parse(json.stdout).servers[0].tokens[0];
-    expect(row).toMatchObject({ issuer: as.issuer, resource: mcp.url, refresh_token: true });
+    expect(row).toMatchObject({
+      issuer: as.issuer,
+      resource: mcp.url,
+      refresh_token: true,
+      grant: 'authorization_code',
+    });
     for (const value of [stored?.access_token, stored?.refresh_token]) {
       expect(typeof value).toBe('string');
       for (const output of [human.stdout, human.stderr, json.stdout, json.stderr]) {

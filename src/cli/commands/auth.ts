@@ -6,7 +6,7 @@
  */
 import { AuthorizationRequiredError, McpAgentError } from '../../errors.js';
 import { parseCallback } from '../../oauth/deferred.js';
-import type { ClientStatus, TokenStatus } from '../../oauth/grants.js';
+import type { ClientStatus, TokenGrant, TokenStatus } from '../../oauth/grants.js';
 import type { ServerAuth } from '../../oauth/server-auth.js';
 import { usesOAuth } from '../../oauth/token-manager.js';
 import type { GrantEvent } from '../../stores/events.js';
@@ -187,6 +187,7 @@ export function authStatus(
                 row.expiresAt !== undefined ? new Date(row.expiresAt).toISOString() : null,
               obtained_at: new Date(row.obtainedAt).toISOString(),
               refresh_token: row.hasRefreshToken,
+              grant: row.grant,
               expired: row.expired,
               last_event: row.lastEvent
                 ? {
@@ -219,7 +220,7 @@ export function authStatus(
         }
         for (const row of mine) {
           out.result(
-            `${name}: logged in as ${row.identity} at ${row.issuer}; scopes: ${row.scopes.join(' ') || '(none)'}; token ${describeExpiry(row.expiresAt, now)}; refresh token: ${row.hasRefreshToken ? 'yes' : 'no'}${row.expired ? ' — log in again' : ''}`,
+            `${name}: logged in at ${row.issuer} (${GRANT_TEXT[row.grant]}); scopes: ${row.scopes.join(' ') || '(none)'}; token ${describeExpiry(row.expiresAt, now)}; refresh token: ${row.hasRefreshToken ? 'yes' : 'no'}${row.expired ? ' — log in again' : ''}`,
           );
           if (row.lastEvent)
             out.result(`  background refresh: ${describeEvent(row.lastEvent, now)}`);
@@ -282,6 +283,15 @@ export function authLogout(
     { interactive: false },
   );
 }
+
+/** How the agent's own token of a server was obtained, for people. */
+const GRANT_TEXT: Readonly<Record<TokenGrant, string>> = {
+  authorization_code: "the agent's token, from a person's sign-in",
+  device_code: "the agent's token, from a person's sign-in with a device code",
+  client_credentials: "the agent's service account",
+  token_exchange: 'exchanged for a caller',
+  configured: 'a token from the configuration',
+};
 
 /** How a client was obtained, as `auth status --json` names it. */
 const OBTAINED = {
