@@ -81,7 +81,7 @@ export type { AuthFetch, TokenSource } from './oauth/auth-fetch.js';
 export { MAX_STEP_UPS, withOAuth } from './oauth/auth-fetch.js';
 export type { ResolveClientOptions } from './oauth/clients.js';
 export { resolveClient } from './oauth/clients.js';
-export type { Consent, DeviceCodePrompt, ReceiverRequest } from './oauth/consent.js';
+export type { Consent, DeviceCodePrompt, LoginScopes, ReceiverRequest } from './oauth/consent.js';
 export type { OpenBrowserOptions } from './oauth/flows/browser.js';
 export { assertOpenableUrl, browserAvailability, openBrowser } from './oauth/flows/browser.js';
 export type { LoopbackReceiverOptions } from './oauth/flows/loopback.js';

@@ -8,7 +8,7 @@
  * @module
  */
 import { McpAgentError } from '../errors.js';
-import type { Consent, DeviceCodePrompt, ReceiverRequest } from '../oauth/consent.js';
+import type { Consent, DeviceCodePrompt, LoginScopes, ReceiverRequest } from '../oauth/consent.js';
 import { assertOpenableUrl, browserAvailability, openBrowser } from '../oauth/flows/browser.js';
 import { startLoopbackReceiver } from '../oauth/flows/loopback.js';
 import { createPasteReceiver } from '../oauth/flows/paste.js';
@@ -97,9 +97,7 @@ export function cliConsent(io: CliIo, out: Output, options: CliConsentOptions = 
 
     async showAuthorizationUrl(url, info) {
       const checked = assertOpenableUrl(url.href);
-      out.note(
-        `To authorize server "${info.server}" at ${info.issuer}, open this URL in a browser:`,
-      );
+      out.note(`${asking(info)} at ${info.issuer}, open this URL in a browser:`);
       out.note(checked.href);
       const availability = options.noBrowser
         ? { ok: false as const, reason: '--no-browser' }
@@ -133,7 +131,7 @@ export function cliConsent(io: CliIo, out: Output, options: CliConsentOptions = 
     },
 
     showDeviceCode(prompt: DeviceCodePrompt) {
-      out.note(`To authorize server "${prompt.server}" at ${prompt.issuer}, visit:`);
+      out.note(`${asking(prompt)} at ${prompt.issuer}, visit:`);
       out.note(assertOpenableUrl(prompt.verificationUri).href);
       out.note(`and enter the code: ${printable(prompt.userCode)}`);
       if (prompt.verificationUriComplete) {
@@ -152,6 +150,19 @@ export function cliConsent(io: CliIo, out: Output, options: CliConsentOptions = 
       releaseTurn();
     },
   };
+}
+
+/**
+ * How a login prompt starts: the server and the scopes asked for, and for a step-up the scopes
+ * the server wants in addition.
+ */
+function asking(info: { server: string } & Partial<LoginScopes>): string {
+  const scopes = (list: readonly string[]) => printable(list.join(' '));
+  if (info.added && info.added.length > 0) {
+    return `Server "${info.server}" asks for more access (${scopes(info.added)}); to authorize it`;
+  }
+  const wanted = info.scopes && info.scopes.length > 0 ? ` (scopes: ${scopes(info.scopes)})` : '';
+  return `To authorize server "${info.server}"${wanted}`;
 }
 
 /** Server-supplied text without control characters (no terminal escape sequences). */

@@ -21,8 +21,16 @@ export interface ReceiverRequest {
   readonly timeoutMs: number;
 }
 
+/** What a login asks for, to tell the user (see {@link Consent}). */
+export interface LoginScopes {
+  /** Every scope requested. */
+  readonly scopes: readonly string[];
+  /** A step-up (MCP "Step-Up Authorization Flow"): the scopes the server asked for in addition. */
+  readonly added?: readonly string[] | undefined;
+}
+
 /** A device authorization the user must complete elsewhere (RFC 8628 §3.3). */
-export interface DeviceCodePrompt {
+export interface DeviceCodePrompt extends Partial<LoginScopes> {
   readonly server: string;
   readonly issuer: string;
   readonly userCode: string;
@@ -41,7 +49,7 @@ export interface Consent {
   /** Show the authorization URL to the user (print it, open a browser, or follow it headlessly). */
   showAuthorizationUrl(
     url: URL,
-    info: { server: string; issuer: string; deadline: number },
+    info: { server: string; issuer: string; deadline: number } & Partial<LoginScopes>,
   ): Promise<void>;
   /** Show a device code to the user. */
   showDeviceCode(prompt: DeviceCodePrompt): void;

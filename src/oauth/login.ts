@@ -112,6 +112,8 @@ interface LoginContext {
   readonly server: string;
   readonly as: AuthorizationServer;
   readonly scopes: readonly string[];
+  /** A step-up: the scopes asked for beyond those of the token it replaces. */
+  readonly added?: readonly string[] | undefined;
   readonly consent: Consent;
   /** The client registered for a redirect URI. */
   readonly client: (redirectUri: string) => Promise<ClientRegistration>;
@@ -160,6 +162,8 @@ export async function codeLogin(
       server: login.server,
       issuer: as.issuer,
       deadline: login.now() + request.timeoutMs,
+      scopes: login.scopes,
+      added: login.added,
     });
     callback = await receiver.wait(authorization.state);
     outcome = 'ok';
@@ -194,6 +198,8 @@ export async function deviceLogin(
     verificationUri: start.verification_uri,
     verificationUriComplete: start.verification_uri_complete,
     expiresAt: deadline,
+    scopes: login.scopes,
+    added: login.added,
   });
   // RFC 8628 §3.2: 5 seconds when the server does not say.
   let interval = Math.max(1, start.interval ?? 5) * 1000;

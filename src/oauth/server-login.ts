@@ -136,6 +136,7 @@ export class ServerLogin {
     const login = {
       ...this.#deferred(target),
       scopes,
+      added: previous && scopes.filter((scope) => !previous.includes(scope)),
       consent,
       timeoutMs: host.loginTimeoutMs,
       sleep,

@@ -556,6 +556,9 @@ describe('step-up and recovery', () => {
     const whoami = JSON.parse(resultText(await connection.callTool('whoami', {})));
     expect(whoami.scope.split(' ')).toEqual(expect.arrayContaining(['mcp:read', 'mcp:write']));
     expect(consent.log.urls).toHaveLength(2);
+    // The user is told what the step-up is for: the scope the server asked for in addition.
+    expect(consent.log.infos[0]?.added).toBeUndefined();
+    expect(consent.log.infos[1]?.added).toEqual(['mcp:write']);
   });
 
   /**

@@ -23,6 +23,8 @@ import { waitFor, within } from '../support/net.js';
 /** What a {@link headlessConsent} saw. */
 export interface ConsentLog {
   readonly urls: URL[];
+  /** What each authorization URL was shown with (server, issuer, scopes, a step-up's added ones). */
+  readonly infos: Parameters<Consent['showAuthorizationUrl']>[1][];
   readonly devicePrompts: DeviceCodePrompt[];
   readonly outcomes: ('ok' | 'failed')[];
   /** Errors of the background browser walks. */
@@ -44,7 +46,13 @@ export function headlessConsent(
   } = {},
 ): Consent & { readonly log: ConsentLog } {
   const browse = options.browse ?? followAuthorization;
-  const log: ConsentLog = { urls: [], devicePrompts: [], outcomes: [], browserErrors: [] };
+  const log: ConsentLog = {
+    urls: [],
+    infos: [],
+    devicePrompts: [],
+    outcomes: [],
+    browserErrors: [],
+  };
   return {
     log,
     mode: options.mode ?? 'code',
@@ -55,8 +63,9 @@ export function headlessConsent(
         timeoutMs: options.timeoutMs ?? request.timeoutMs,
       });
     },
-    async showAuthorizationUrl(url) {
+    async showAuthorizationUrl(url, info) {
       log.urls.push(url);
+      log.infos.push(info);
       void browse(url).catch((error: unknown) => log.browserErrors.push(error));
     },
     showDeviceCode(prompt) {
