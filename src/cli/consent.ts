@@ -7,8 +7,9 @@
  *
  * @module
  */
-import { McpAgentError } from '../errors.js';
+import { isMcpAgentError, McpAgentError } from '../errors.js';
 import type { Consent, DeviceCodePrompt, LoginScopes, ReceiverRequest } from '../oauth/consent.js';
+import { deferredRedirectUri } from '../oauth/deferred.js';
 import { assertOpenableUrl, browserAvailability, openBrowser } from '../oauth/flows/browser.js';
 import { startLoopbackReceiver } from '../oauth/flows/loopback.js';
 import { createPasteReceiver } from '../oauth/flows/paste.js';
@@ -40,19 +41,18 @@ export function cliConsent(io: CliIo, out: Output, options: CliConsentOptions = 
 
   const openReceivers = async (request: ReceiverRequest): Promise<CallbackReceiver> => {
     const receivers: CallbackReceiver[] = [];
-    if (request.ports.length > 0) {
-      receivers.push(
-        await startLoopbackReceiver({
-          ports: request.ports,
-          host: request.host,
-          timeoutMs: request.timeoutMs,
-        }),
-      );
-    }
-    const redirectUri = receivers[0]?.redirectUri ?? request.redirectUris[0];
+    const loopback = await openLoopback(request);
+    if (loopback) receivers.push(loopback);
+    const redirectUri =
+      loopback?.redirectUri ??
+      (request.ports.length > 0 || request.redirectUris.length > 0
+        ? deferredRedirectUri(request)
+        : undefined);
     if (!redirectUri) {
-      // startLoopbackReceiver explains an empty port list.
-      return startLoopbackReceiver({ ports: [], timeoutMs: request.timeoutMs });
+      throw new McpAgentError(
+        'OAUTH_CALLBACK',
+        `The loopback redirect is disabled (oauth.loopback_ports is empty) and mcp.servers.${request.server}.auth.oauth.redirect_uri_options names no other redirect URI; list ports, add a redirect URI to paste, or log in with --device.`,
+      );
     }
     // Pasting works alongside the loopback: the browser may be on another machine.
     if (io.stdin) {
@@ -69,10 +69,35 @@ export function cliConsent(io: CliIo, out: Output, options: CliConsentOptions = 
     if (receivers.length === 0) {
       throw new McpAgentError(
         'OAUTH_CALLBACK',
-        `Server "${request.server}" redirects to ${redirectUri}, which can only be pasted back, and there is no input to paste it on; run the login in a terminal.`,
+        `Server "${request.server}" redirects to ${redirectUri}, which can only be pasted back, and there is no input to paste it on; run the login in a terminal, or log in with --device.`,
       );
     }
     return combine(redirectUri, receivers);
+  };
+
+  /**
+   * The loopback receiver, or `undefined` when there are no ports, or none can be listened on
+   * and the address can be pasted instead (a warning says so); without input to paste on, the
+   * failure, with the flag that still works.
+   */
+  const openLoopback = async (request: ReceiverRequest): Promise<CallbackReceiver | undefined> => {
+    if (request.ports.length === 0) return undefined;
+    try {
+      return await startLoopbackReceiver({
+        ports: request.ports,
+        host: request.host,
+        timeoutMs: request.timeoutMs,
+      });
+    } catch (error) {
+      if (!isMcpAgentError(error, 'OAUTH_CALLBACK')) throw error;
+      if (!io.stdin) {
+        throw new McpAgentError('OAUTH_CALLBACK', `${error.message} Or log in with --device.`, {
+          cause: error,
+        });
+      }
+      out.warn(`${error.message} Paste the address the browser ends on instead.`);
+      return undefined;
+    }
   };
 
   return {

@@ -154,14 +154,14 @@ async function bindFirstFree(
       if (code === 'EADDRINUSE' || code === 'EACCES') continue;
       throw new McpAgentError(
         'OAUTH_CALLBACK',
-        `The loopback callback server could not listen on ${BIND_ADDRESS}; use --no-browser to paste the redirect URL, or --device.`,
+        `The loopback callback server could not listen on ${BIND_ADDRESS} (${code ?? 'unknown error'}).`,
         { cause: error },
       );
     }
   }
   throw new McpAgentError(
     'OAUTH_CALLBACK',
-    `No loopback port is free (tried ${ports.join(', ')} from oauth.loopback_ports); free one of them, list other ports, or use --no-browser or --device.`,
+    `No loopback port is free (tried ${ports.join(', ')} from oauth.loopback_ports); free one of them or list others.`,
   );
 }
 
@@ -184,7 +184,7 @@ export async function startLoopbackReceiver(
   if (ports.length === 0) {
     throw new McpAgentError(
       'OAUTH_CALLBACK',
-      'The loopback redirect is disabled (oauth.loopback_ports is empty); use --no-browser to paste the redirect URL, or --device.',
+      'The loopback redirect is disabled (oauth.loopback_ports is empty).',
     );
   }
   if (signal?.aborted) throw callbackAbortedError(signal);
