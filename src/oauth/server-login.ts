@@ -136,7 +136,10 @@ export class ServerLogin {
     const login = {
       ...this.#deferred(target),
       scopes,
-      added: previous && scopes.filter((scope) => !previous.includes(scope)),
+      // offline_access asks for a refresh token, not for access the server wants.
+      added: previous?.length
+        ? scopes.filter((scope) => !previous.includes(scope) && scope !== 'offline_access')
+        : undefined,
       consent,
       timeoutMs: host.loginTimeoutMs,
       sleep,
