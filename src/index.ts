@@ -203,5 +203,10 @@ export type {
 } from './stores/registrations.js';
 export { RegistrationStore } from './stores/registrations.js';
 export { Sealer } from './stores/seal.js';
-export type { StoredToken, TokenStoreOptions } from './stores/token-store.js';
+export type {
+  StoredToken,
+  TokenStoreOptions,
+  UnreadableReason,
+  UnreadableRecord,
+} from './stores/token-store.js';
 export { createTokenStore, TokenStore } from './stores/token-store.js';

@@ -37,6 +37,29 @@ export interface StoredToken {
   readonly version: number;
 }
 
+/** Why a stored record cannot be read (see {@link TokenStore.unreadable}). */
+export type UnreadableReason =
+  /** Encrypted with another `encryption_key`. */
+  | 'other-key'
+  /** Encrypted, and this store has no `encryption_key`. */
+  | 'no-key'
+  /** Written unencrypted, and this store has an `encryption_key` (it reads sealed records only). */
+  | 'not-encrypted'
+  /** Not a token record this version can read. */
+  | 'not-a-record';
+
+/** A stored token record this store cannot read, and whose it is. */
+export interface UnreadableRecord {
+  readonly id: string;
+  /** The identity and server of its storage key. */
+  readonly identity: string;
+  readonly server: string;
+  readonly reason: UnreadableReason;
+}
+
+/** A stored value opened: its record, or why it cannot be read. */
+type Opened = { readonly record: TokenRecord } | { readonly reason: UnreadableReason };
+
 /** Options of {@link TokenStore}. */
 export interface TokenStoreOptions {
   /** Encrypt records at rest with a key derived from this passphrase. */
@@ -78,14 +101,27 @@ export class TokenStore {
     return this.#leewayMs;
   }
 
-  /** The record under `key`, or `undefined` (also for one this store cannot read or open). */
+  /**
+   * The record under `key`, or `undefined` (also for one this store cannot read or open: see
+   * {@link TokenStore.unreadable}).
+   */
   async get(key: TokenKey): Promise<StoredToken | undefined> {
     const id = storageKey(key);
     const stored = await this.#kv.get(id);
     if (!stored) return undefined;
-    const text = this.#sealer ? this.#sealer.open(stored.value, id) : stored.value;
-    const record = text === undefined ? undefined : parseRecord(text);
-    return record ? { record, version: stored.version } : undefined;
+    const opened = this.#open(id, stored.value);
+    return 'record' in opened ? { record: opened.record, version: stored.version } : undefined;
+  }
+
+  /** The record stored as `value` under `id`, or why it cannot be read. */
+  #open(id: string, value: string): Opened {
+    const sealed = Sealer.isSealed(value);
+    if (!this.#sealer && sealed) return { reason: 'no-key' };
+    if (this.#sealer && !sealed) return { reason: 'not-encrypted' };
+    const text = this.#sealer ? this.#sealer.open(value, id) : value;
+    if (text === undefined) return { reason: 'other-key' };
+    const record = parseRecord(text);
+    return record ? { record } : { reason: 'not-a-record' };
   }
 
   /**
@@ -131,13 +167,33 @@ export class TokenStore {
   /** Every record this store can read, with its key's storage form. */
   async list(): Promise<{ id: string; record: TokenRecord }[]> {
     const out: { id: string; record: TokenRecord }[] = [];
+    for (const { id, opened } of await this.#all()) {
+      if ('record' in opened) out.push({ id, record: opened.record });
+    }
+    return out;
+  }
+
+  /**
+   * The token records stored that this store cannot read (encrypted with another key, say),
+   * which {@link TokenStore.get} and {@link TokenStore.list} pass over: a new login replaces them.
+   */
+  async unreadable(): Promise<UnreadableRecord[]> {
+    const out: UnreadableRecord[] = [];
+    for (const { id, opened } of await this.#all()) {
+      if (!('reason' in opened)) continue;
+      const [identity = '', server = ''] = id.split(':').map(decodeSafely);
+      out.push({ id, identity, server, reason: opened.reason });
+    }
+    return out;
+  }
+
+  /** Every token record stored (not the internal keys), opened or with why it cannot be. */
+  async #all(): Promise<{ id: string; opened: Opened }[]> {
+    const out: { id: string; opened: Opened }[] = [];
     for (const id of await this.#kv.keys()) {
       if (id.startsWith(INTERNAL_KEY_PREFIX)) continue;
       const stored = await this.#kv.get(id);
-      if (!stored) continue;
-      const text = this.#sealer ? this.#sealer.open(stored.value, id) : stored.value;
-      const record = text === undefined ? undefined : parseRecord(text);
-      if (record) out.push({ id, record });
+      if (stored) out.push({ id, opened: this.#open(id, stored.value) });
     }
     return out;
   }
@@ -190,4 +246,13 @@ export function createTokenStore(
     leewayMs: settings.refresh_leeway_seconds * 1000,
     ...(settings.encryption_key ? { sealer: new Sealer(settings.encryption_key) } : {}),
   });
+}
+
+/** A storage-key part decoded, or as it is when it is not valid percent-encoding. */
+function decodeSafely(part: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    return part;
+  }
 }

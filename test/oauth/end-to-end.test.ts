@@ -5,7 +5,7 @@
  * process), on the memory, file and redis backends.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -732,6 +732,30 @@ describe('logout, status and doctor', () => {
       for (const output of [human.stdout, human.stderr, json.stdout, json.stderr]) {
         expect(output).not.toContain(value as string);
       }
+    }
+  });
+
+  test('auth status with another encryption_key says the token cannot be read, not that there is none', async () => {
+    const first = 'CANARY-first-encryption-key-1';
+    const tree = await cliTree({ backend: 'file', store: [`encryption_key: ${first}`] });
+    const login = await runCli(['auth', 'login', 'notion'], {
+      cwd: tree.dir,
+      openBrowser: headlessBrowser,
+    });
+    expect(login.code).toBe(0);
+    const second = 'CANARY-second-encryption-key-2';
+    const config = join(tree.dir, 'mcp_agent.config.yaml');
+    writeFileSync(config, readFileSync(config, 'utf8').replace(first, second));
+    const human = await runCli(['auth', 'status', 'notion'], { cwd: tree.dir });
+    expect(human.stdout).toContain('notion: not logged in (mcp-agent auth login notion)');
+    expect(human.stdout).toContain(
+      'notion: a stored token cannot be read: it is encrypted with another oauth.token_store.encryption_key',
+    );
+    const json = await runCli(['--json', 'auth', 'status', 'notion'], { cwd: tree.dir });
+    expect(JSON.parse(json.stdout).servers[0].unreadable).toEqual(['other-key']);
+    for (const output of [human.stdout, human.stderr, json.stdout, json.stderr]) {
+      expect(output).not.toContain(first);
+      expect(output).not.toContain(second);
     }
   });
 

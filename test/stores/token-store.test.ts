@@ -232,12 +232,26 @@ describe('encryption at rest', () => {
     const plain = new TokenStore(kv, { now: clock.now });
     expect(await plain.get(key)).toBeUndefined();
     expect(await plain.list()).toEqual([]);
+    // …and each says why, with whose record it is (never its content).
+    const whose = { id: storageKey(key), identity: key.identity, server: key.server };
+    expect(await wrong.unreadable()).toEqual([{ ...whose, reason: 'other-key' }]);
+    expect(await plain.unreadable()).toEqual([{ ...whose, reason: 'no-key' }]);
+    expect(await store.unreadable()).toEqual([]);
   });
 
   test('an encrypting store does not accept a plaintext record', async () => {
     const { clock, kv } = memoryStore();
     await new TokenStore(kv, { now: clock.now }).put(key, record(clock.now()));
-    expect(await new TokenStore(kv, { now: clock.now, sealer }).get(key)).toBeUndefined();
+    const encrypting = new TokenStore(kv, { now: clock.now, sealer });
+    expect(await encrypting.get(key)).toBeUndefined();
+    expect((await encrypting.unreadable()).map((entry) => entry.reason)).toEqual(['not-encrypted']);
+  });
+
+  test('a value that is no token record is unreadable, not an error', async () => {
+    const { kv, store } = memoryStore();
+    await kv.set(storageKey(key), '{"not":"a record"}');
+    expect(await store.get(key)).toBeUndefined();
+    expect((await store.unreadable()).map((entry) => entry.reason)).toEqual(['not-a-record']);
   });
 
   test('a passphrase shorter than 16 characters is refused, without showing it', () => {

@@ -7,10 +7,11 @@
 import { AuthorizationRequiredError, McpAgentError } from '../../errors.js';
 import { parseCallback } from '../../oauth/deferred.js';
 import type { ClientStatus, TokenGrant, TokenStatus } from '../../oauth/grants.js';
-import type { ServerAuth } from '../../oauth/server-auth.js';
+import { APP_IDENTITY, type ServerAuth } from '../../oauth/server-auth.js';
 import { usesOAuth } from '../../oauth/token-manager.js';
 import type { GrantEvent } from '../../stores/events.js';
 import type { TokenRecord } from '../../stores/record.js';
+import type { UnreadableReason } from '../../stores/token-store.js';
 import type { CliConsentOptions } from '../consent.js';
 import type { CliIo, GlobalOptions, Output } from '../io.js';
 import { type CliSession, withSession } from '../session.js';
@@ -169,6 +170,9 @@ export function authStatus(
         if (auth) rows.push(...(await auth.status()));
         if (auth) clients.set(name, await auth.clients());
       }
+      const unreadable = (await session.store.unreadable()).filter(
+        (entry) => entry.identity === APP_IDENTITY && names.includes(entry.server),
+      );
       const now = Date.now();
       out.resultJson({
         backend: session.loaded.settings.oauth.token_store.backend,
@@ -176,6 +180,7 @@ export function authStatus(
         servers: names.map((name) => ({
           server: name,
           clients: (clients.get(name) ?? []).map(clientJson),
+          unreadable: unreadable.filter((entry) => entry.server === name).map((e) => e.reason),
           tokens: rows
             .filter((row) => row.server === name)
             .map((row) => ({
@@ -227,6 +232,11 @@ export function authStatus(
         }
         for (const client of clients.get(name) ?? []) {
           out.result(`  client: ${describeClient(client, name, now)}`);
+        }
+        for (const entry of unreadable.filter((each) => each.server === name)) {
+          out.result(
+            `${name}: a stored token cannot be read: ${UNREADABLE_TEXT[entry.reason]}; log in again to replace it.`,
+          );
         }
       }
       return 0;
@@ -283,6 +293,16 @@ export function authLogout(
     { interactive: false },
   );
 }
+
+/** Why a stored token cannot be read, for people. */
+const UNREADABLE_TEXT: Readonly<Record<UnreadableReason, string>> = {
+  'other-key':
+    'it is encrypted with another oauth.token_store.encryption_key (set the one it was written with to use it)',
+  'no-key': 'it is encrypted, and oauth.token_store.encryption_key is not set',
+  'not-encrypted':
+    'it was written unencrypted, before oauth.token_store.encryption_key was set, and encrypted stores read only encrypted records',
+  'not-a-record': 'it is not a token record this version can read',
+};
 
 /** How the agent's own token of a server was obtained, for people. */
 const GRANT_TEXT: Readonly<Record<TokenGrant, string>> = {
