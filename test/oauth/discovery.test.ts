@@ -543,3 +543,26 @@ describe('discover: servers that protect their whole origin (FastMCP, mcp-handle
     );
   });
 });
+
+describe('a server that wants credentials for everything', () => {
+  test('a 401 on its metadata says it probably takes a static key, not OAuth', async () => {
+    const fetch: DiscoveryFetch = async () =>
+      new Response('unauthorized', { status: 401, headers: { 'www-authenticate': 'Bearer' } });
+    const error = await discoveryError(
+      discover('https://mcp.example.com/mcp', { fetch, policy: PUBLIC }),
+    );
+    expect(error.code).toBe('OAUTH_DISCOVERY');
+    expect(error.message).toContain('answered HTTP 401');
+    expect(error.message).toContain(
+      'a static key or token in a header (headers) rather than OAuth',
+    );
+  });
+
+  test('a 500 says only what happened', async () => {
+    const fetch: DiscoveryFetch = async () => new Response('oops', { status: 500 });
+    const error = await discoveryError(
+      discover('https://mcp.example.com/mcp', { fetch, policy: PUBLIC }),
+    );
+    expect(error.message).toMatch(/answered HTTP 500\.$/);
+  });
+});

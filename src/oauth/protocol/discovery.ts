@@ -289,9 +289,14 @@ async function fetchResourceMetadata(
     await response.body?.cancel();
     const last = index === urls.length - 1;
     if (last && !refused && ![404, 405, 410].includes(response.status)) {
+      // A server that wants credentials even for its metadata does not use OAuth (RFC 9728 §3:
+      // the document is public): most likely it takes a static key in a header.
+      const hint = [401, 403].includes(response.status)
+        ? ': the server wants credentials even for its OAuth metadata, which a server using OAuth does not; it probably takes a static key or token in a header (headers) rather than OAuth'
+        : '';
       throw new McpAgentError(
         'OAUTH_DISCOVERY',
-        `The protected-resource metadata at ${url.origin}${url.pathname} answered HTTP ${response.status}.`,
+        `The protected-resource metadata at ${url.origin}${url.pathname} answered HTTP ${response.status}${hint}.`,
       );
     }
   }
