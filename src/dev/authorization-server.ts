@@ -24,7 +24,7 @@ import { McpAgentError } from '../errors.js';
 import { createHttpServer, type RequestTimeouts } from '../http-server.js';
 import { type Logger, silentLogger } from '../logger.js';
 import { handleInteraction, isInteractionPath, sendPage, USER_NAME } from './interactions.js';
-import { errorPage, providerPageCsp } from './pages.js';
+import { errorPage, indexPage, providerPageCsp } from './pages.js';
 import { createDevProvider } from './provider.js';
 
 /** Options of {@link startDevAuthorizationServer}. */
@@ -175,6 +175,12 @@ export async function startDevAuthorizationServer(
     logger,
   };
   const callback = provider.callback();
+  const index = indexPage({
+    issuer,
+    resources: options.resources,
+    scopes: [...scopes],
+    autoApprove: interactions.autoApprove,
+  });
   const allowedHosts = new Set(
     ['127.0.0.1', 'localhost', '[::1]', isIP(bindHost) === 6 ? `[${bindHost}]` : bindHost].map(
       (name) => `${name}:${actualPort}`,
@@ -195,6 +201,10 @@ export async function startDevAuthorizationServer(
       void handleInteraction(interactions, req, res);
       return;
     }
+    if (url.pathname === '/' && (req.method === 'GET' || req.method === 'HEAD')) {
+      sendPage(res, 200, index);
+      return;
+    }
     // A policy for the pages oidc-provider renders itself (it adds its script's hash).
     res.setHeader(
       'content-security-policy',
@@ -207,7 +217,7 @@ export async function startDevAuthorizationServer(
     void callback(req, res);
   };
 
-  logger.info('development authorization server: listening', {
+  logger.debug('development authorization server: listening', {
     issuer,
     resources: [...options.resources],
     scopes: [...scopes],

@@ -141,7 +141,7 @@ async function route(
   }
 
   if (action === 'abort') {
-    logger.info('development authorization server: the user denied access', {
+    logger.info(`development authorization server: access denied to client ${clientId}`, {
       client_id: clientId,
     });
     await finishFromForm(
@@ -167,7 +167,7 @@ async function route(
       sendPage(res, 400, page);
       return;
     }
-    logger.info('development authorization server: user signed in', {
+    logger.info(`development authorization server: ${user} signed in (client ${clientId})`, {
       user,
       client_id: clientId,
     });
@@ -182,12 +182,15 @@ async function route(
       return;
     }
     const grantId = await saveGrant(context, details, user);
-    logger.info('development authorization server: the user approved access', {
-      user,
-      client_id: clientId,
-      scope: requestedScopes(details.params).join(' '),
-      resource: requestedResources(details.params),
-    });
+    logger.info(
+      `development authorization server: ${user} approved ${requestedScopes(details.params).join(' ') || 'no scope'} for client ${clientId}`,
+      {
+        user,
+        client_id: clientId,
+        scope: requestedScopes(details.params).join(' '),
+        resource: requestedResources(details.params),
+      },
+    );
     await finishFromForm(context, req, res, uid, { consent: { grantId } }, true);
     return;
   }
@@ -196,12 +199,15 @@ async function route(
   if (context.autoApprove) {
     const user = details.session?.accountId ?? context.devUser;
     const grantId = await saveGrant(context, details, user);
-    logger.info('development authorization server: auto-approved', {
-      user,
-      client_id: clientId,
-      scope: requestedScopes(details.params).join(' '),
-      resource: requestedResources(details.params),
-    });
+    logger.info(
+      `development authorization server: approved ${requestedScopes(details.params).join(' ') || 'no scope'} for client ${clientId} as ${user} (--auto-approve)`,
+      {
+        user,
+        client_id: clientId,
+        scope: requestedScopes(details.params).join(' '),
+        resource: requestedResources(details.params),
+      },
+    );
     await provider.interactionFinished(
       req,
       res,

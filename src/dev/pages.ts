@@ -145,6 +145,40 @@ export function interactionContinuePage(next: string): string {
   return continuePage(next, { banner: BANNER, site: 'mcp-agent dev' });
 }
 
+/** What the index page of the development server lists. */
+export interface IndexPageOptions {
+  readonly issuer: string;
+  /** The resources (MCP servers) it issues tokens for. */
+  readonly resources: readonly string[];
+  readonly scopes: readonly string[];
+  readonly autoApprove: boolean;
+}
+
+/**
+ * `/`: what this server is, its discovery documents and endpoints, and what it issues tokens
+ * for. A person opening the address the banner prints lands here.
+ */
+export function indexPage(options: IndexPageOptions): string {
+  const link = (path: string) => {
+    const url = escapeHtml(`${options.issuer}${path}`);
+    return `<a href="${url}">${url}</a>`;
+  };
+  const list = (items: readonly string[]) =>
+    items.map((item) => `<code>${escapeHtml(item)}</code>`).join(', ') || '(none)';
+  return layout(
+    'Development authorization server',
+    `<p>An OAuth 2.1 authorization server for trying out an MCP agent: MCP clients discover it
+from the agent's protected-resource metadata, register, and sign in here.</p>
+<dl>
+<dt>Issuer</dt><dd><code>${escapeHtml(options.issuer)}</code></dd>
+<dt>Metadata</dt><dd>${link('/.well-known/oauth-authorization-server')}</dd>
+<dt>Tokens for</dt><dd>${list(options.resources)}</dd>
+<dt>Scopes</dt><dd>${list(options.scopes)}</dd>
+<dt>Sign-in</dt><dd>${options.autoApprove ? 'approved at once (--auto-approve)' : 'a login page (any user name), then a consent page'}</dd>
+</dl>`,
+  );
+}
+
 /** An error page: the OAuth `error` code and its description. */
 export function errorPage(error: string, description?: string): string {
   return layout(

@@ -292,17 +292,20 @@ function trackJwtAccessTokens(provider: Provider, storage: DevStorage): void {
 function logEvents(provider: Provider, logger: Logger): void {
   const prefix = 'development authorization server:';
   provider.on('registration_create.success', (_ctx: KoaContextWithOIDC, client) => {
-    logger.info(`${prefix} client registered`, {
-      client_id: client.clientId,
-      client_name: client.clientName,
-      token_endpoint_auth_method: client.clientAuthMethod,
-      grant_types: client.grantTypes,
-    });
+    logger.info(
+      `${prefix} client ${client.clientId} registered (${client.clientName ?? 'no name'})`,
+      {
+        client_id: client.clientId,
+        client_name: client.clientName,
+        token_endpoint_auth_method: client.clientAuthMethod,
+        grant_types: client.grantTypes,
+      },
+    );
   });
   provider.on('grant.success', (ctx: KoaContextWithOIDC) => {
     const { entities, params } = ctx.oidc;
     const token = entities.AccessToken ?? entities.ClientCredentials;
-    logger.info(`${prefix} token issued`, {
+    logger.debug(`${prefix} token issued (${params?.grant_type ?? 'grant'})`, {
       grant_type: params?.grant_type,
       client_id: ctx.oidc.client?.clientId,
       sub: entities.AccessToken?.accountId,
@@ -329,17 +332,32 @@ function logEvents(provider: Provider, logger: Logger): void {
     'code_verification.error',
   ]) {
     provider.on(event, (ctx: KoaContextWithOIDC, error: unknown) => {
-      logger.warn(`${prefix} request refused`, {
-        event,
-        client_id: ctx.oidc?.client?.clientId,
-        error: isObject(error) ? error.error : undefined,
-        error_description: isObject(error) ? error.error_description : undefined,
-      });
+      const code = isObject(error) && typeof error.error === 'string' ? error.error : 'error';
+      const description =
+        isObject(error) && typeof error.error_description === 'string'
+          ? ` (${printable(error.error_description)})`
+          : '';
+      const client = ctx.oidc?.client?.clientId;
+      logger.warn(
+        `${prefix} refused ${ctx.method} ${ctx.path}${client ? ` of client ${client}` : ''}: ${code}${description}`,
+        {
+          event,
+          client_id: client,
+          error: code,
+          error_description: isObject(error) ? error.error_description : undefined,
+        },
+      );
     });
   }
   provider.on('server_error', (ctx: KoaContextWithOIDC, error: unknown) => {
     logger.error(`${prefix} server error`, { path: ctx.path, message: message(error) });
   });
+}
+
+/** Text from a request, for one log line: no control characters (terminal escapes). */
+function printable(text: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: removing them is the point
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, '');
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

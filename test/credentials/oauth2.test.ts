@@ -85,7 +85,7 @@ afterAll(async () => {
 function issuedTo(clientId: string) {
   return asLog.calls.filter(
     (call) =>
-      call.message.endsWith('token issued') &&
+      call.message.includes('token issued') &&
       call.fields?.grant_type === 'client_credentials' &&
       call.fields?.client_id === clientId,
   );

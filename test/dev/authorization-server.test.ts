@@ -187,6 +187,34 @@ describe('with autoApprove', () => {
     await as.close();
   });
 
+  test('/ is a page that says what the server is, with its metadata and resources', async () => {
+    const response = await fetch(`${as.issuer}/`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(response.headers.get('content-security-policy')).toContain("default-src 'none'");
+    const page = await response.text();
+    expect(page).toContain('<h1>Development authorization server</h1>');
+    expect(page).toContain(`${as.issuer}/.well-known/oauth-authorization-server`);
+    expect(page).toContain(RESOURCE);
+    expect(page).toContain('--auto-approve');
+  });
+
+  test('a refused request is logged with its endpoint and OAuth error code', async () => {
+    const before = logged.length;
+    const { status } = await tokenRequest(as, {
+      grant_type: 'authorization_code',
+      code: 'no-such-code',
+      redirect_uri: REDIRECT_URI,
+      code_verifier: 'v'.repeat(43),
+      client_id: String((await registerPublic(as)).client_id),
+    });
+    expect(status).toBe(400);
+    const lines = (logged.slice(before) as { message: string }[]).map((line) => line.message);
+    expect(lines).toContainEqual(
+      expect.stringMatching(/refused POST \/token of client \S+: invalid_grant/),
+    );
+  });
+
   test('discovery: RFC 8414 and OpenID metadata, same issuer, scopes, no secrets', async () => {
     const rfc8414 = await fetch(`${as.issuer}/.well-known/oauth-authorization-server`);
     const oidc = await fetch(`${as.issuer}/.well-known/openid-configuration`);
@@ -485,7 +513,7 @@ describe('with autoApprove', () => {
 describe('without autoApprove: the login and consent pages', () => {
   let as: DevAuthorizationServer;
   beforeAll(async () => {
-    as = await startDevAuthorizationServer({ port: 0, resources: [RESOURCE] });
+    as = await startDevAuthorizationServer({ port: 0, resources: [RESOURCE], logger });
   });
   afterAll(() => as.close());
 
@@ -553,6 +581,14 @@ describe('without autoApprove: the login and consent pages', () => {
     });
     expect(status, JSON.stringify(body)).toBe(200);
     expect((await verifyAccessToken(as, String(body.access_token))).payload.sub).toBe('alice');
+    // The sign-in and the approval are logged for whoever runs the server, by name.
+    const lines = (logged as { message: string }[]).map((line) => line.message);
+    expect(lines).toContain(
+      `development authorization server: alice signed in (client ${clientId})`,
+    );
+    expect(lines).toContainEqual(
+      expect.stringMatching(new RegExp(`alice approved .*mcp:tools.* for client ${clientId}`)),
+    );
   });
 
   test('Deny sends access_denied to the client', async () => {

@@ -72,6 +72,8 @@ describe('mcp-agent dev (the bin, as npm start runs it) with third-party clients
     expect(whoami).toMatchObject({ subject: 'alice', issuer: dev.printed.issuer });
     const now = textOf(await client.callTool({ name: clockTool(names), arguments: {} }));
     expect(Number.isNaN(Date.parse(now))).toBe(false);
+    // Whoever runs `dev` sees the sign-in, without --verbose.
+    expect(dev.stderr()).toMatch(/development authorization server: alice signed in \(client /);
   });
 
   test('mcp-remote signs in (its localhost callback) and calls tools over stdio', async () => {

@@ -185,7 +185,9 @@ export async function dev(
     scopes: [...new Set(scopes)],
     autoApprove: devOptions.autoApprove === true,
     ...(devOptions.devUser ? { devUser: devOptions.devUser } : {}),
-    logger,
+    // What happens at the development server (registrations, sign-ins, refusals) is what a
+    // person running `dev` watches for: shown without --verbose.
+    logger: { ...logger, info: (message) => out.note(message) },
   }).catch((error: unknown) => {
     throw listenError(error, { host, port: issuerPort }, '--issuer-port');
   });
