@@ -10,7 +10,12 @@ function consentWithOutput() {
   let stderr = '';
   const io: CliIo = {
     stdout: { write: () => true },
-    stderr: { write: (text: string) => ((stderr += text), true) },
+    stderr: {
+      write: (text: string) => {
+        stderr += text;
+        return true;
+      },
+    },
     env: {},
     cwd: '/',
     openBrowser: async () => true,
@@ -93,7 +98,12 @@ describe('when no loopback port can be listened on', () => {
     let stderr = '';
     const io: CliIo = {
       stdout: { write: () => true },
-      stderr: { write: (text: string) => ((stderr += text), true) },
+      stderr: {
+        write: (text: string) => {
+          stderr += text;
+          return true;
+        },
+      },
       env: {},
       cwd: '/',
       stdin,
