@@ -228,9 +228,19 @@ export function isKeptRegistration(client: ClientRegistration): boolean {
   return client.source === 'dynamic' && !registeredHere.has(client);
 }
 
-/** Whether `error` is an authorization server refusing the client itself (RFC 6749 §5.2). */
+/**
+ * Whether `error` is an authorization server refusing the client itself (RFC 6749 §5.2), in an
+ * answer to a request of ours (it has an HTTP status: the token or device endpoint, the probe of
+ * the authorization endpoint). An error that arrived at the redirect URI is not: anyone holding a
+ * pending flow's `state` can send one, and an authorization server does not redirect for a client
+ * it does not know (RFC 6749 §4.1.2.1), so it never makes a shared registration forgotten.
+ */
 export function refusesClient(error: unknown): error is OAuthServerError {
-  return error instanceof OAuthServerError && CLIENT_REFUSALS.has(error.error);
+  return (
+    error instanceof OAuthServerError &&
+    error.status !== undefined &&
+    CLIENT_REFUSALS.has(error.error)
+  );
 }
 
 /**

@@ -313,7 +313,7 @@ describe('a store written before uses were noted', () => {
 describe('probeAuthorization', () => {
   const REDIRECT = 'http://127.0.0.1:33418/callback';
   const url = new URL(
-    `${ISSUER}/authorize?response_type=code&client_id=kept-client&redirect_uri=${encodeURIComponent(REDIRECT)}&scope=mcp%3Aread&state=the-real-state&code_challenge=the-real-challenge&code_challenge_method=S256`,
+    `${ISSUER}/authorize?response_type=code&client_id=kept-client&redirect_uri=${encodeURIComponent(REDIRECT)}&scope=mcp%3Aread&resource=https%3A%2F%2Fmcp.example.com%2Fmcp&state=the-real-state&code_challenge=the-real-challenge&code_challenge_method=S256`,
   );
 
   function answering(response: () => Response): { fetch: OAuthFetch; sent: Request[] } {
@@ -391,9 +391,12 @@ describe('probeAuthorization', () => {
     expect(sent[0]?.redirect).toBe('manual');
     expect(probe.searchParams.has('state')).toBe(false);
     expect(probe.searchParams.get('code_challenge')).not.toBe('the-real-challenge');
-    for (const name of ['client_id', 'redirect_uri', 'scope', 'response_type']) {
+    for (const name of ['client_id', 'redirect_uri', 'response_type']) {
       expect(probe.searchParams.get(name)).toBe(url.searchParams.get(name));
     }
+    // Nothing a server chose, which its error page could echo back.
+    expect(probe.searchParams.has('scope')).toBe(false);
+    expect(probe.searchParams.has('resource')).toBe(false);
   });
 
   test('reads a bounded prefix of an endless error page', async () => {

@@ -2,9 +2,9 @@
  * Whether an authorization server still knows a client, asked before a person is sent to it.
  * RFC 6749 §4.1.2.1: for an invalid `client_id` the server informs the user and does not redirect,
  * so a browser would stay on its error page and the login would only time out. The probe sends
- * the same authorization request without `state` and with another PKCE challenge (so it can never
- * complete anything, and is told apart from the person's request), follows no redirect and reads
- * at most a few kilobytes of the answer.
+ * the authorization request's client, redirect URI and response type only, without `state` and
+ * with another PKCE challenge (so it can never complete anything, and is told apart from the
+ * person's request), follows no redirect and reads at most a few kilobytes of the answer.
  *
  * @module
  */
@@ -20,6 +20,15 @@ const PROBE_TIMEOUT_MS = 10_000;
 
 const REFUSALS = ['invalid_client', 'unauthorized_client'] as const;
 
+/** The parameters the probe keeps: what names the client and the flow, nothing a server chose. */
+const PROBE_PARAMETERS: ReadonlySet<string> = new Set([
+  'response_type',
+  'client_id',
+  'redirect_uri',
+  'code_challenge',
+  'code_challenge_method',
+]);
+
 /**
  * The error with which the authorization server refuses the client of the authorization request
  * `url` (`invalid_client`, `unauthorized_client`), as an {@link OAuthServerError}; `undefined`
@@ -33,6 +42,11 @@ export async function probeAuthorization(
 ): Promise<OAuthServerError | undefined> {
   const probe = new URL(url);
   probe.searchParams.delete('state');
+  // Only what identifies the client: values a server can choose (the scope of its challenge, the
+  // resource of its metadata) could be echoed on an error page and read as a refusal.
+  for (const name of [...probe.searchParams.keys()]) {
+    if (!PROBE_PARAMETERS.has(name)) probe.searchParams.delete(name);
+  }
   if (probe.searchParams.has('code_challenge')) {
     probe.searchParams.set('code_challenge', randomBytes(32).toString('base64url'));
   }
