@@ -181,12 +181,16 @@ export async function discover(
     issuer = chooseAuthorizationServer(resource, resourceMetadata, options.authorizationServer);
   } else if (options.authorizationServer) {
     issuer = writtenUrl(options.authorizationServer);
-  } else {
+  } else if (isNearOriginRoot(server)) {
     // MCP 2025-03-26 ("Authorization Base URL"): a server without protected-resource metadata
     // is its own authorization server, at its origin (the path discarded). Its metadata must
     // name that origin as issuer; without metadata there, nothing is guessed.
     issuer = writtenUrl(server.origin);
     notFound = () => noMetadata(server, resource);
+  } else {
+    // Deeper under an origin (a gateway, a hosting platform), the origin's authorization server
+    // may belong to someone else than the server: it is not assumed.
+    throw noMetadata(server, resource, false);
   }
   const authorizationServer = await fetchAuthorizationServerMetadata(issuer, options, notFound);
   await checkEndpoints(authorizationServer, options);
@@ -202,12 +206,23 @@ export async function discover(
 }
 
 /** Neither protected-resource metadata nor authorization server metadata at the origin. */
-function noMetadata(server: URL, resource: URL): McpAgentError {
+function noMetadata(server: URL, resource: URL, triedOrigin = true): McpAgentError {
   const tried = (urls: URL[]) => urls.map((url) => url.pathname).join(', ');
+  const origin = triedOrigin
+    ? ` and no authorization server metadata at ${server.origin} (tried ${tried(authorizationServerMetadataUrls(new URL(server.origin)))})`
+    : ` (the origin's own authorization server is assumed only for a server at most one path segment below it, as MCP 2025-03-26 servers are)`;
   return new McpAgentError(
     'OAUTH_DISCOVERY',
-    `No protected-resource metadata for ${resource.href} (tried ${tried(resourceMetadataUrls(server))}) and no authorization server metadata at ${server.origin} (tried ${tried(authorizationServerMetadataUrls(new URL(server.origin)))}); set auth.oauth.authorization_server to name its authorization server.`,
+    `No protected-resource metadata for ${resource.href} (tried ${tried(resourceMetadataUrls(server))})${origin}; set auth.oauth.authorization_server to name its authorization server.`,
   );
+}
+
+/**
+ * Whether `server` is at its origin's root or one path segment below it (`/mcp`, `/sse`): where
+ * the MCP 2025-03-26 fallback takes the origin as the server's authorization server.
+ */
+function isNearOriginRoot(server: URL): boolean {
+  return server.pathname.split('/').filter(Boolean).length <= 1;
 }
 
 async function get(url: URL, options: DiscoveryOptions, what: string): Promise<Response> {
