@@ -22,6 +22,7 @@ import {
   type RegistrationStore,
   registrationKey,
 } from '../stores/registrations.js';
+import { probeAuthorization } from './protocol/authorization-probe.js';
 import { OAuthServerError } from './protocol/failures.js';
 import {
   chooseAuthMethod,
@@ -217,6 +218,27 @@ async function registerUnderLease(options: ResolveClientOptions): Promise<Client
       );
     }
   }
+}
+
+/**
+ * Before a person is sent to `as` with a registration kept from before: the refusal with which
+ * the authorization server answers the authorization request `url` for `client` when it no longer
+ * knows it (see {@link probeAuthorization}), else `undefined`. Asked only of the origin of the
+ * registration endpoint (which discovery checked), and only for a kept dynamic registration.
+ */
+export async function keptClientRefusal(
+  as: AuthorizationServer,
+  client: ClientRegistration,
+  url: URL,
+  redirectUri: string,
+  fetch: OAuthFetch,
+): Promise<OAuthServerError | undefined> {
+  if (!isKeptRegistration(client)) return undefined;
+  const endpoint = as.registration_endpoint;
+  if (!endpoint || !URL.canParse(endpoint) || new URL(endpoint).origin !== url.origin) {
+    return undefined;
+  }
+  return probeAuthorization(url, redirectUri, fetch);
 }
 
 /**

@@ -14,7 +14,12 @@ import type { Logger } from '../logger.js';
 import type { TokenKey, TokenRecord } from '../stores/record.js';
 import type { ClientRegistration } from '../stores/registrations.js';
 import type { StoredToken } from '../stores/token-store.js';
-import { clientRefused, isKeptRegistration, refusesClient } from './clients.js';
+import {
+  clientRefused,
+  isKeptRegistration,
+  keptClientRefusal,
+  refusesClient,
+} from './clients.js';
 import {
   completeDeferredLogin,
   type DeferredLoginContext,
@@ -25,7 +30,6 @@ import {
 } from './deferred.js';
 import { type AuthorizeReason, codeLogin, deviceLogin, receiverRequest } from './login.js';
 import { chooseScopes } from './protocol/authorization.js';
-import { probeAuthorization } from './protocol/authorization-probe.js';
 import { DEVICE_REDIRECT } from './protocol/registration.js';
 import type { TokenRequestContext } from './protocol/tokens.js';
 import { pause } from './refresh.js';
@@ -198,7 +202,7 @@ export class ServerLogin {
 
   /**
    * Before a person is sent to the authorization server with a registration kept from before:
-   * whether the server still knows it (see {@link probeAuthorization}). Asked only of the host of
+   * whether the server still knows it (see {@link keptClientRefusal}). Asked only of the host of
    * the registration endpoint, which discovery checked against the network policy.
    */
   async #checkClient(
@@ -207,10 +211,8 @@ export class ServerLogin {
     url: URL,
     redirectUri: string,
   ): Promise<void> {
-    if (!isKeptRegistration(client)) return;
-    const endpoint = target.discovery.authorizationServer.registration_endpoint;
-    if (!endpoint || !URL.canParse(endpoint) || new URL(endpoint).origin !== url.origin) return;
-    const refusal = await probeAuthorization(url, redirectUri, target.fetch);
+    const as = target.discovery.authorizationServer;
+    const refusal = await keptClientRefusal(as, client, url, redirectUri, target.fetch);
     if (refusal) throw refusal;
   }
 
