@@ -350,7 +350,10 @@ export async function createApp(options: CreateAppOptions): Promise<App> {
 function withSseAudience(auth: AuthorizationSettings, resource: string): AuthorizationSettings {
   const audiences = auth.expected_audiences;
   const sse = sseResourceOf(resource);
-  if (!audiences.includes(resource) || audiences.includes(sse)) return auth;
+  // Only for the sibling of the MCP endpoint: a resource_server_url ending elsewhere (a proxy's
+  // path) would make `…/sse` a guess at another application's address.
+  const endpoint = new URL(resource).pathname.replace(/\/+$/, '').split('/').pop();
+  if (endpoint !== 'mcp' || !audiences.includes(resource) || audiences.includes(sse)) return auth;
   return { ...auth, expected_audiences: [...audiences, sse] };
 }
 

@@ -330,6 +330,38 @@ describe('the response contract on /sse and /messages (security.md §0.1)', () =
     }
   });
 
+  test('a resource_server_url that does not end in /mcp adds no …/sse audience (a guess at another address)', async () => {
+    // `…/agent` (a proxy's path): its "sibling" `…/sse` is the very audience of forSse, which
+    // must not become acceptable by a guess.
+    const resource = `${served.origin}/agent`;
+    const other = await createApp({
+      settings: settingsSchema.parse({
+        authorization: {
+          enabled: true,
+          issuer_url: served.as.issuer,
+          resource_server_url: resource,
+          expected_audiences: [resource],
+          required_scopes: ['mcp:tools'],
+        },
+      }),
+      env: {},
+    });
+    const server = createServer(other.createHandler());
+    try {
+      await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+      const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const refused = await raw(`${origin}/sse`, {
+        headers: { accept: 'text/event-stream', authorization: `Bearer ${forSse.accessToken}` },
+      });
+      expect(refused.status).toBe(401);
+      expect(challengeParams(refused.headers['www-authenticate']).error).toBe('invalid_token');
+    } finally {
+      server.closeAllConnections();
+      await new Promise((done) => server.close(done));
+      await other.close();
+    }
+  });
+
   test('a missing tool scope on /messages: 403 naming the /sse metadata (C403)', async () => {
     const client = new Client({ name: 'scoped', version: '1.0.0' });
     let refused: Response | undefined;
