@@ -30,6 +30,9 @@ const MAX_PENDING = 1000;
  */
 export const REFRESH_TOKEN_REUSE_GRACE_SECONDS = 30;
 
+/** How many times a rotated refresh token may be used again within the grace period. */
+export const REFRESH_TOKEN_REUSES = 1;
+
 /** A token model as oidc-provider emits it with `access_token.issued` (the fields used here). */
 export interface IssuedTokenModel {
   readonly kind: string;
@@ -119,8 +122,11 @@ export function createDevStorage(now: () => number = () => Date.now()): DevStora
     },
     async consume(id) {
       const payload = live(`${name}:${id}`);
-      // The first use starts the reuse grace period; a use within it does not extend it.
-      if (payload) payload.consumed ??= Math.floor(now() / 1000);
+      // The first use starts the reuse grace period; a use within it does not extend it, and
+      // counts: one reuse is a client's second request racing the first, more are not.
+      if (payload && payload.consumed === undefined) payload.consumed = Math.floor(now() / 1000);
+      else if (payload)
+        payload.reuses = (typeof payload.reuses === 'number' ? payload.reuses : 0) + 1;
     },
     async destroy(id) {
       store.delete(`${name}:${id}`);
@@ -169,11 +175,15 @@ export function createDevStorage(now: () => number = () => Date.now()): DevStora
   };
 }
 
-/** A refresh token consumed less than the grace period ago, as if it were not consumed yet. */
+/**
+ * A refresh token consumed less than the grace period ago, and reused at most
+ * {@link REFRESH_TOKEN_REUSES} times, as if it were not consumed yet.
+ */
 function withinReuseGrace(payload: AdapterPayload, nowMs: number): AdapterPayload {
   const consumed = payload.consumed;
   if (typeof consumed !== 'number') return payload;
   if (nowMs / 1000 - consumed >= REFRESH_TOKEN_REUSE_GRACE_SECONDS) return payload;
+  if (typeof payload.reuses === 'number' && payload.reuses >= REFRESH_TOKEN_REUSES) return payload;
   const { consumed: _, ...unconsumed } = payload;
   return unconsumed;
 }
