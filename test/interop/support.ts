@@ -28,7 +28,7 @@ import { vi } from 'vitest';
 import * as z from 'zod';
 import type { AppSetup } from '../../src/app/define.js';
 import { REDIRECT_URI, type ServedApp, signIn, startServedApp } from '../server/serve-support.js';
-import { approveDevice } from '../support/browser.js';
+import { approveDevice, followAuthorization } from '../support/browser.js';
 import { freePort, waitFor } from '../support/net.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -105,10 +105,15 @@ export class HeadlessOAuthProvider {
   readonly user: string;
   /** The `client_name` it registers. */
   readonly name: string;
+  /** The browser: signs `user` in on the pages, or follows an authorization approved at once. */
+  readonly #walk: (url: URL) => Promise<{ finalUrl: URL }>;
 
-  constructor(user = 'alice', name = 'interop test') {
+  constructor(user = 'alice', name = 'interop test', options: { autoApproved?: boolean } = {}) {
     this.user = user;
     this.name = name;
+    this.#walk = options.autoApproved
+      ? (url) => followAuthorization(url, { stopAtRedirectUri: REDIRECT_URI })
+      : (url) => signIn(url, this.user, { stopAtRedirectUri: REDIRECT_URI });
   }
 
   get redirectUrl(): string {
@@ -144,7 +149,7 @@ export class HeadlessOAuthProvider {
 
   async redirectToAuthorization(url: URL) {
     this.authorizationUrls.push(url);
-    const result = await signIn(url, this.user, { stopAtRedirectUri: REDIRECT_URI });
+    const result = await this.#walk(url);
     this.lastRedirect = result.finalUrl;
     this.code = result.finalUrl.searchParams.get('code') ?? undefined;
   }

@@ -23,9 +23,9 @@ import { createApp } from '../../src/app/create-app.js';
 import { settingsSchema } from '../../src/config/schema/settings.js';
 import { resourceMetadataUrl, sseResourceOf } from '../../src/server/metadata.js';
 import { type RunningCli, runCli, startCli, tempTree } from '../helpers/cli.js';
+import { HeadlessOAuthProvider } from '../interop/support.js';
 import { followAuthorization } from '../support/browser.js';
 import { freePort, waitFor } from '../support/net.js';
-import { TestOAuthProvider } from '../support/sdk-oauth-provider.js';
 import {
   challengeParams,
   mcpHeaders,
@@ -78,7 +78,7 @@ describe('mcp-agent dev: SSE clients log in to /sse and call a tool', () => {
   });
 
   test('the SDK v1 SSEClientTransport: discovery, DCR, code + PKCE for …/sse, then tools/call', async () => {
-    const provider = new TestOAuthProvider('SDK v1 SSE client');
+    const provider = new HeadlessOAuthProvider('dev', 'SDK v1 SSE client', { autoApproved: true });
     const client = new Client({ name: 'sse-v1', version: '1.0.0' });
     closers.push(() => client.close());
     const first = new SSEClientTransport(sseUrl, { authProvider: provider });
@@ -106,7 +106,7 @@ describe('mcp-agent dev: SSE clients log in to /sse and call a tool', () => {
   });
 
   test('the SDK v2 SSEClientTransport: the same flow, the callback with iss, then tools/call', async () => {
-    const provider = new TestOAuthProvider('SDK v2 SSE client');
+    const provider = new HeadlessOAuthProvider('dev', 'SDK v2 SSE client', { autoApproved: true });
     const client = new ClientV2({ name: 'sse-v2', version: '1.0.0' });
     closers.push(() => client.close());
     const first = new SSEClientTransportV2(sseUrl, { authProvider: provider });
