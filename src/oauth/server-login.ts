@@ -14,12 +14,7 @@ import type { Logger } from '../logger.js';
 import type { TokenKey, TokenRecord } from '../stores/record.js';
 import type { ClientRegistration } from '../stores/registrations.js';
 import type { StoredToken } from '../stores/token-store.js';
-import {
-  clientRefused,
-  isKeptRegistration,
-  keptClientRefusal,
-  refusesClient,
-} from './clients.js';
+import { clientRefused, isKeptRegistration, keptClientRefusal, refusesClient } from './clients.js';
 import {
   completeDeferredLogin,
   type DeferredLoginContext,
