@@ -1,0 +1,46 @@
+/**
+ * The answers the agent's HTTP front writes itself (the MCP transports write the others).
+ *
+ * @module
+ */
+import type { ServerResponse } from 'node:http';
+
+/** Answer `status` with `headers` and `body`; only end the response once headers are sent. */
+export function send(
+  res: ServerResponse,
+  status: number,
+  headers: Readonly<Record<string, string>>,
+  body: string,
+): void {
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  res.writeHead(status, headers);
+  res.end(body);
+}
+
+/** Answer `status` with a JSON-RPC 2.0 error object (JSON-RPC 2.0 §5.1) of no request id. */
+export function jsonRpcError(
+  res: ServerResponse,
+  status: number,
+  code: number,
+  message: string,
+): void {
+  send(
+    res,
+    status,
+    { 'content-type': 'application/json' },
+    JSON.stringify({ jsonrpc: '2.0', error: { code, message }, id: null }),
+  );
+}
+
+/** Answer 503 with `Retry-After` (RFC 9110 §10.2.3): no room for another session. */
+export function tooManySessions(res: ServerResponse): void {
+  send(
+    res,
+    503,
+    { 'content-type': 'application/json', 'retry-after': '30' },
+    JSON.stringify({ error: 'too_many_sessions' }),
+  );
+}

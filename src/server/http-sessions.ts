@@ -1,0 +1,131 @@
+/**
+ * The sessions of the agent's HTTP front, each bound to the principal that opened it: looked up
+ * only for that principal, capped per principal (the least recently used goes) and in all, and
+ * closed once idle.
+ *
+ * @module
+ */
+import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import type { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
+import type { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+
+/** The principal of every caller when authorization is off. */
+export const ANONYMOUS = 'anonymous';
+
+interface SessionBase {
+  /** Who opened it ({@link principalOf}, or {@link ANONYMOUS}). */
+  readonly principal: string;
+  readonly server: Server;
+  lastUsed: number;
+}
+
+/** A session of the Streamable HTTP endpoint. */
+export interface StreamableSession extends SessionBase {
+  readonly kind: 'streamable';
+  readonly transport: StreamableHTTPServerTransport;
+}
+
+/** A session of the legacy SSE endpoint. */
+export interface SseSession extends SessionBase {
+  readonly kind: 'sse';
+  readonly transport: SSEServerTransport;
+}
+
+/** An open MCP session. */
+export type Session = StreamableSession | SseSession;
+
+/** The limits of a {@link SessionTable}. */
+export interface SessionLimits {
+  readonly now: () => number;
+  /** Sessions one principal may hold; one more closes its least recently used. */
+  readonly perPrincipal: number;
+  /** Sessions in all. */
+  readonly total: number;
+  /** A session unused this long is closed, in milliseconds. */
+  readonly idleMs: number;
+}
+
+/** The open sessions by id, with their limits and the sweeper that closes idle ones. */
+export class SessionTable {
+  readonly #sessions = new Map<string, Session>();
+  readonly #limits: SessionLimits;
+  readonly #sweeper: ReturnType<typeof setInterval>;
+
+  constructor(limits: SessionLimits) {
+    this.#limits = limits;
+    this.#sweeper = setInterval(() => this.#sweep(), Math.min(60_000, limits.idleMs));
+    this.#sweeper.unref();
+  }
+
+  /** Open sessions. */
+  get size(): number {
+    return this.#sessions.size;
+  }
+
+  /** Register `session` under `id`. */
+  add(id: string, session: Session): void {
+    this.#sessions.set(id, session);
+  }
+
+  /** Forget session `id` (its transport closed). */
+  delete(id: string): void {
+    this.#sessions.delete(id);
+  }
+
+  /**
+   * Session `id` of `kind` when `principal` opened it, marked used; another principal's session
+   * does not exist for this caller.
+   */
+  find<K extends Session['kind']>(
+    id: string | undefined,
+    principal: string,
+    kind: K,
+  ): Extract<Session, { kind: K }> | undefined {
+    const session = id === undefined ? undefined : this.#sessions.get(id);
+    if (!session || session.kind !== kind || session.principal !== principal) return undefined;
+    session.lastUsed = this.#limits.now();
+    return session as Extract<Session, { kind: K }>;
+  }
+
+  /** Room for one more session of `principal`: its least recently used goes beyond the cap. */
+  makeRoom(principal: string): boolean {
+    // Without authorization every caller is "anonymous": only the global cap applies then.
+    const mine =
+      principal === ANONYMOUS
+        ? []
+        : [...this.#sessions].filter(([, session]) => session.principal === principal);
+    if (mine.length >= this.#limits.perPrincipal) {
+      const [id, oldest] = mine.reduce((a, b) => (b[1].lastUsed < a[1].lastUsed ? b : a));
+      this.#close(id, oldest);
+    }
+    return this.#sessions.size < this.#limits.total;
+  }
+
+  /** Tell every session the tool list changed. */
+  notifyToolsChanged(): void {
+    for (const session of this.#sessions.values()) {
+      void session.server.sendToolListChanged().catch(() => {});
+    }
+  }
+
+  /** Stop the sweeper and end every session. */
+  async closeAll(): Promise<void> {
+    clearInterval(this.#sweeper);
+    const open = [...this.#sessions.values()];
+    this.#sessions.clear();
+    await Promise.all(open.map((session) => session.server.close().catch(() => {})));
+  }
+
+  #close(id: string, session: Session): void {
+    this.#sessions.delete(id);
+    void session.transport.close().catch(() => {});
+    void session.server.close().catch(() => {});
+  }
+
+  #sweep(): void {
+    const cutoff = this.#limits.now() - this.#limits.idleMs;
+    for (const [id, session] of this.#sessions) {
+      if (session.lastUsed < cutoff) this.#close(id, session);
+    }
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * The MCP Streamable HTTP endpoint (MCP 2025-11-25, Transports): POST carries JSON-RPC messages
+ * (an `initialize` without a session opens one), GET opens the server's stream, DELETE ends a
+ * session. A session is found only for the principal that opened it.
+ *
+ * @module
+ */
+import { randomBytes } from 'node:crypto';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { attachCaller, checkToolScopes } from './http-auth.js';
+import { isInitialize, readJson } from './http-body.js';
+import type { HttpContext, McpCall } from './http-context.js';
+import { jsonRpcError, send, tooManySessions } from './http-reply.js';
+import type { StreamableSession } from './http-sessions.js';
+import { createMcpServer } from './mcp-server.js';
+
+/** Serve an authenticated request to the endpoint by its method; others get 405. */
+export async function serveStreamable(ctx: HttpContext, call: McpCall): Promise<void> {
+  const method = call.req.method;
+  if (method === 'POST') await streamablePost(ctx, call);
+  else if (method === 'GET' || method === 'DELETE') await streamableGetOrDelete(ctx, call);
+  else send(call.res, 405, { allow: 'GET, POST, DELETE' }, '');
+}
+
+/** Messages for the caller's session, or an `initialize` opening one; body and scopes first. */
+async function streamablePost(ctx: HttpContext, call: McpCall): Promise<void> {
+  const body = await readJson(call.req, call.res, ctx.maxBodyBytes);
+  if (body === undefined) return;
+  if (!checkToolScopes(ctx, call.res, call.identity, body)) return;
+  const session = callerSession(ctx, call) ?? (await openOnInitialize(ctx, call, body));
+  if (session) await deliver(call, session, body);
+}
+
+/** The server's stream (GET) or the end of a session (DELETE): the session must exist. */
+async function streamableGetOrDelete(ctx: HttpContext, call: McpCall): Promise<void> {
+  const session = callerSession(ctx, call);
+  if (session) await deliver(call, session, undefined);
+  else refuseWithoutSession(call);
+}
+
+/** A new session for an `initialize` without `Mcp-Session-Id`, or `undefined` once refused. */
+async function openOnInitialize(
+  ctx: HttpContext,
+  call: McpCall,
+  body: unknown,
+): Promise<StreamableSession | undefined> {
+  if (sessionIdOf(call) !== undefined || !isInitialize(body)) {
+    refuseWithoutSession(call);
+    return undefined;
+  }
+  if (!ctx.sessions.makeRoom(call.principal)) {
+    tooManySessions(call.res);
+    return undefined;
+  }
+  return await openStreamable(ctx, call.principal);
+}
+
+/** 404 for a session id the caller has no session of, else 400: `initialize` comes first. */
+function refuseWithoutSession(call: McpCall): void {
+  if (sessionIdOf(call) !== undefined) {
+    jsonRpcError(call.res, 404, -32001, 'Session not found');
+  } else {
+    jsonRpcError(call.res, 400, -32000, 'Bad Request: no session; send initialize first');
+  }
+}
+
+function sessionIdOf(call: McpCall): string | undefined {
+  const header = call.req.headers['mcp-session-id'];
+  return typeof header === 'string' ? header : undefined;
+}
+
+function callerSession(ctx: HttpContext, call: McpCall): StreamableSession | undefined {
+  return ctx.sessions.find(sessionIdOf(call), call.principal, 'streamable');
+}
+
+async function deliver(call: McpCall, session: StreamableSession, body: unknown): Promise<void> {
+  attachCaller(call);
+  await session.transport.handleRequest(call.req, call.res, body);
+}
+
+/** A session of `principal` with its own MCP server; registered once the transport names it. */
+async function openStreamable(ctx: HttpContext, principal: string): Promise<StreamableSession> {
+  const server = createMcpServer(ctx.catalog, ctx.info, ctx.logger);
+  let session: StreamableSession | undefined;
+  const transport = new StreamableHTTPServerTransport({
+    // 192 bits from the CSPRNG, never derived from the token.
+    sessionIdGenerator: () => randomBytes(24).toString('base64url'),
+    onsessioninitialized: (id) => {
+      if (session) ctx.sessions.add(id, session);
+    },
+    onsessionclosed: (id) => {
+      ctx.sessions.delete(id);
+    },
+  });
+  transport.onclose = () => {
+    if (transport.sessionId) ctx.sessions.delete(transport.sessionId);
+  };
+  session = { kind: 'streamable', principal, server, transport, lastUsed: ctx.now() };
+  await server.connect(transport);
+  return session;
+}
