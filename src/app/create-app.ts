@@ -6,44 +6,38 @@
  * introspection) behind a verification cache (shared through Redis when the token store is
  * Redis), and the bearer guard. `listen()` serves it over node:http.
  *
+ * Its body is the list of steps, each in a module of its own: the options resolved to their
+ * defaults (`context.ts`), the HTTP stacks, token store and caller scopes (`downstream.ts`), the
+ * tool catalog, the inbound protection (`inbound.ts`), the app's own routes (`routes.ts`), and the
+ * handlers and servers it serves with (`serving.ts`).
+ *
  * Downstream servers are reached with the app's own identity here: per-caller downstream tokens
  * are the delegated-access work. The inbound token is never sent downstream.
  *
  * @module
  */
 import type { Server as HttpServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { providerProfiles } from '../config/providers.js';
-import type { AuthorizationSettings } from '../config/schema/authorization.js';
 import type { Settings } from '../config/schema/settings.js';
-import { CredentialProfiles } from '../credentials/profiles.js';
 import type { FetchLike } from '../fetch.js';
-import { createHttpServer, type RequestTimeouts } from '../http-server.js';
-import { type Logger, silentLogger } from '../logger.js';
+import type { RequestTimeouts } from '../http-server.js';
+import type { Logger } from '../logger.js';
 import type { TokenManager } from '../oauth/token-manager.js';
-import { BearerGuard } from '../server/guard.js';
-import { type HostCheck, isLoopbackBind, loopbackHostCheck } from '../server/host-check.js';
-import { createMcpHttpHandler, type McpHttpHandler } from '../server/http.js';
+import type { BearerGuard } from '../server/guard.js';
+import type { HostCheck } from '../server/host-check.js';
+import type { McpHttpHandler } from '../server/http.js';
 import type { ServerInfo } from '../server/mcp-server.js';
-import {
-  type ProtectedResourceMetadata,
-  protectedResourceMetadata,
-  resourceMetadataUrl,
-  sseResourceOf,
-} from '../server/metadata.js';
-import { VerificationCache } from '../server/verification-cache.js';
-import { ConfiguredVerifier } from '../server/verifiers/configured.js';
-import { createHttpStack, proxySettingsFrom } from '../servers/http.js';
+import type { ProtectedResourceMetadata } from '../server/metadata.js';
+import type { ConfiguredVerifier } from '../server/verifiers/configured.js';
 import type { ServerRegistry } from '../servers/registry.js';
-import type { KeyValueStore } from '../stores/kv.js';
-import { RedisKeyValueStore } from '../stores/redis.js';
-import { createTokenStore } from '../stores/token-store.js';
-import { CALLBACK_PATH, internalCallback } from './callback-route.js';
-import { CallerScopes } from './callers.js';
+import type { CallerScopes } from './callers.js';
 import { AppCatalog } from './catalog.js';
-import { CONNECT_PATH, connectRoute } from './connect-route.js';
-import { AppDefinition, type AppSetup } from './define.js';
-import { guardedHttpStack } from './guarded-http.js';
+import { CONNECT_PATH } from './connect-route.js';
+import { type AppContext, resolveContext } from './context.js';
+import type { AppDefinition, AppSetup } from './define.js';
+import { attachCredentials, type Downstream, openDownstream } from './downstream.js';
+import { type InboundProtection, protectInbound } from './inbound.js';
+import { CallbackAddress, internalRoutes } from './routes.js';
+import { AppServing } from './serving.js';
 import { WorkflowRuns } from './workflows.js';
 
 /** Options of {@link createApp}. */
@@ -104,275 +98,84 @@ export interface App {
   close(): Promise<void>;
 }
 
-const MCP_PATH = '/mcp';
-
-/** The path of the internal callback: under `oauth.callback_base_url`'s path, if it has one. */
-function callbackPathOf(settings: Settings, path: string = CALLBACK_PATH): string {
-  const base = settings.oauth.callback_base_url;
-  const prefix = base ? new URL(base).pathname.replace(/\/+$/, '') : '';
-  return `${prefix}${path}`;
-}
-
 /** Build the app from `settings` (and the app module's setup). */
 export async function createApp(options: CreateAppOptions): Promise<App> {
-  const { settings } = options;
-  const logger = options.logger ?? silentLogger;
-  const env = options.env ?? process.env;
-  const definition = options.definition ?? new AppDefinition();
-  if (!options.definition) await options.setup?.(definition);
+  const context = await resolveContext(options);
+  const address = new CallbackAddress(context.settings);
+  const downstream = openDownstream(context, address);
+  attachCredentials(context, downstream);
+  const runs = new WorkflowRuns(context.now);
+  const catalog = appCatalog(context, downstream.scopes, runs, address);
+  // The verification requests (JWKS, introspection, issuer metadata) and the sign-in check's.
+  const fetch = context.fetch ?? downstream.http.fetch;
+  const inbound = context.auth ? await protectInbound(context, context.auth, fetch) : undefined;
+  const routes = internalRoutes(context, { ...downstream, guard: inbound?.guard, fetch, address });
+  const serving = new AppServing({ context, catalog, inbound, routes, address });
+  return assembleApp({ context, downstream, runs, catalog, inbound, serving });
+}
 
-  const proxy = proxySettingsFrom(env);
-  const http = createHttpStack(proxy);
-  // OAuth requests of public servers connect only to public addresses (checked at connect time).
-  const guarded = guardedHttpStack(proxy);
-  const store = createTokenStore(settings.oauth.token_store, {
-    ...(options.cwd ? { cwd: options.cwd } : {}),
-  });
-  // The callback of handed-over logins: oauth.callback_base_url, else the address listened on.
-  let callbackBase = settings.oauth.callback_base_url?.replace(/\/+$/, '');
-  const scopes = new CallerScopes({
-    settings,
-    store,
-    http,
-    guardedFetch: guarded?.fetch,
-    env,
-    logger,
-    clientName: settings.name ?? 'mcp-agent-ts',
-    callbackUrl: () => (callbackBase ? `${callbackBase}${CALLBACK_PATH}` : undefined),
-    backgroundRefresh: settings.oauth.background_refresh,
-    cwd: options.cwd,
-    ...(options.now ? { now: options.now } : {}),
-  });
-  const tokens = scopes.app.tokens;
-  const registry = scopes.app.registry;
-  definition.attach(
-    // The model providers' sections are profiles too (openai, anthropic, …); credentials: wins.
-    new CredentialProfiles(
-      { ...providerProfiles(settings), ...settings.credentials },
-      {
-        fetch: http.fetch,
-        store,
-        tokens: scopes.app.tokens,
-        tokensFor: (caller) => scopes.scopeFor(caller).tokens,
-        maxTokenBytes: settings.oauth.max_token_bytes,
-        ...(options.cwd ? { cwd: options.cwd } : {}),
-        ...(options.now ? { now: options.now } : {}),
-      },
-    ),
-  );
-  const auth = settings.authorization?.enabled === true ? settings.authorization : undefined;
-  const runs = new WorkflowRuns(options.now);
-  const catalog = new AppCatalog({
-    app: definition,
+/**
+ * The served tools: the app module's tools and workflows, and the downstream servers' tools of
+ * the app and of each caller (when servers are configured).
+ */
+function appCatalog(
+  context: AppContext,
+  scopes: CallerScopes,
+  runs: WorkflowRuns,
+  address: CallbackAddress,
+): AppCatalog {
+  const { auth } = context;
+  return new AppCatalog({
+    app: context.definition,
     runs,
-    scopes: registry.names().length > 0 ? scopes : undefined,
+    scopes: scopes.app.registry.names().length > 0 ? scopes : undefined,
     toolScopes: auth?.tool_scopes ?? {},
-    logger,
-    // A caller's sign-in goes through the check of who is at the browser (see connect-route.ts).
-    connectUrl: (flowId) =>
-      guard && callbackBase ? `${callbackBase}${CONNECT_PATH}?flow=${flowId}` : undefined,
+    logger: context.logger,
+    // A caller's sign-in goes through the check of who is at the browser (see connect-route.ts),
+    // served with the inbound protection only.
+    connectUrl: (flowId) => (auth ? address.url(`${CONNECT_PATH}?flow=${flowId}`) : undefined),
   });
-  const callbackRoute = internalCallback({ scopes, store, settings, logger });
+}
 
-  let verifier: ConfiguredVerifier | undefined;
-  let guard: BearerGuard | undefined;
-  let metadata: ProtectedResourceMetadata | undefined;
-  let shared: KeyValueStore | undefined;
-  if (auth) {
-    const resource = auth.resource_server_url as string;
-    verifier = new ConfiguredVerifier(withSseAudience(auth, resource), {
-      fetch: options.fetch ?? http.fetch,
-      logger,
-      ...(options.now ? { now: options.now } : {}),
-    });
-    await verifier.prepare();
-    const tokenStore = settings.oauth.token_store;
-    if (tokenStore.backend === 'redis' && tokenStore.redis_url) {
-      // Replicas share verifications: keys are token hashes, values the verified claims.
-      shared = new RedisKeyValueStore({
-        url: tokenStore.redis_url.reveal(),
-        prefix: `${tokenStore.redis_prefix}:verify`,
-      });
-    }
-    const cache = new VerificationCache({
-      ttlSeconds: auth.token_cache_ttl_seconds,
-      // Every rule of acceptance is in the namespace: replicas with other rules (a rolling
-      // change) never take each other's verdicts.
-      namespace: JSON.stringify([
-        auth.issuer_url,
-        auth.expected_audiences,
-        resource,
-        auth.jwks_uri ?? null,
-        auth.introspection_endpoint ?? null,
-        auth.algorithms ?? null,
-        auth.clock_tolerance_seconds,
-        auth.max_token_age_seconds,
-        auth.require_at_jwt_type,
-      ]),
-      shared,
-      ...(options.now ? { now: options.now } : {}),
-    });
-    guard = new BearerGuard({
-      verifier,
-      cache,
-      resourceMetadataUrl: resourceMetadataUrl(resource),
-      requiredScopes: auth.required_scopes,
-    });
-    const toolScopes = [
-      ...[...definition.tools.values()].flatMap((tool) => tool.scopes),
-      ...[...definition.workflows.values()].flatMap((workflow) => workflow.scopes),
-      ...Object.values(auth.tool_scopes).flat(),
-    ];
-    metadata = protectedResourceMetadata({
-      resource,
-      authorizationServers: [auth.issuer_url as string],
-      scopes: [...auth.required_scopes, ...toolScopes],
-      resourceName: auth.resource_name ?? settings.name,
-      documentation: auth.service_documentation_url,
-    });
-  }
+/** What an app is made of (the steps' results). */
+interface AppParts {
+  readonly context: AppContext;
+  readonly downstream: Downstream;
+  readonly runs: WorkflowRuns;
+  readonly catalog: AppCatalog;
+  readonly inbound: InboundProtection | undefined;
+  readonly serving: AppServing;
+}
 
-  const connect =
-    auth && guard
-      ? connectRoute({
-          authorization: auth,
-          guard,
-          store,
-          fetch: options.fetch ?? http.fetch,
-          logger,
-          clientName: `${settings.name ?? 'mcp-agent-ts'} (sign-in check)`,
-          connectUrl: () => (callbackBase ? `${callbackBase}${CONNECT_PATH}` : undefined),
-          cookiePath: callbackPathOf(settings, '/internal/oauth'),
-          ...(options.now ? { now: options.now } : {}),
-        })
-      : undefined;
-
-  const info = options.info ?? { name: settings.name ?? 'mcp-agent-ts', version: '0.1.0' };
-  const handlers = new Set<McpHttpHandler>();
-  const createHandler = (handlerOptions: { hostCheck?: HostCheck | undefined } = {}) => {
-    const handler = createMcpHttpHandler({
-      catalog,
-      info,
-      guard,
-      metadata,
-      mcpPath: MCP_PATH,
-      hostCheck: handlerOptions.hostCheck,
-      routes: {
-        [callbackPathOf(settings)]: callbackRoute,
-        ...(connect ? { [callbackPathOf(settings, CONNECT_PATH)]: connect } : {}),
-      },
-      logger,
-    });
-    handlers.add(handler);
-    return handler;
-  };
-  const servers = new Set<HttpServer>();
-
+/** The {@link App} object of `parts`. */
+function assembleApp(parts: AppParts): App {
+  const { downstream, inbound, serving } = parts;
   return {
-    settings,
-    catalog,
-    guard,
-    verifier,
-    metadata,
-    tokens,
-    registry,
-    scopes,
-    createHandler,
-    async listen(listenOptions = {}) {
-      const host = listenOptions.host ?? '127.0.0.1';
-      const loopback = isLoopbackBind(host);
-      let port = listenOptions.port ?? 8000;
-      // The check needs the port, which 0 only reveals once listening: a late-bound check.
-      let check: HostCheck | undefined;
-      const handler = createHandler({
-        hostCheck: loopback ? (h, o) => (check ? check(h, o) : false) : undefined,
-      });
-      // Slow senders may not hold a connection: headers within 10 s, the whole request within 30 s
-      // (an SSE stream's response may last; its request does not).
-      const server = createHttpServer(handler, listenOptions.timeouts);
-      await new Promise<void>((done, fail) => {
-        server.once('error', fail);
-        server.listen(port, host, () => {
-          server.off('error', fail);
-          done();
-        });
-      });
-      port = (server.address() as AddressInfo).port;
-      const publicHosts = auth?.resource_server_url ? [new URL(auth.resource_server_url).host] : [];
-      check = loopbackHostCheck(port, publicHosts);
-      servers.add(server);
-      const shown = host.includes(':') ? `[${host}]` : host;
-      const url = `http://${shown}:${port}${MCP_PATH}`;
-      if (auth?.resource_server_url) selfCheck(auth.resource_server_url, url, logger);
-      if (!callbackBase && (host === '0.0.0.0' || host === '::')) {
-        logger.warn(
-          `listening on ${host} without oauth.callback_base_url: logins of callers would come back to http://${shown}:${port}, which browsers cannot reach; set oauth.callback_base_url to the public address`,
-          {},
-        );
-      }
-      callbackBase ??= `http://${shown}:${port}`;
-      return {
-        url,
-        host,
-        port,
-        server,
-        close: async () => {
-          servers.delete(server);
-          handlers.delete(handler);
-          await handler.close();
-          server.closeAllConnections();
-          await new Promise<void>((done) => server.close(() => done()));
-        },
-      };
-    },
-    async close() {
-      for (const server of servers) {
-        server.closeAllConnections();
-        server.close();
-      }
-      servers.clear();
-      await Promise.all([...handlers].map((handler) => handler.close()));
-      runs.cancelAll();
-      await scopes.close();
-      await store.close().catch(() => {});
-      await shared?.close().catch(() => {});
-      await http.close();
-      await guarded?.close();
-    },
+    settings: parts.context.settings,
+    catalog: parts.catalog,
+    guard: inbound?.guard,
+    verifier: inbound?.verifier,
+    metadata: inbound?.metadata,
+    tokens: downstream.scopes.app.tokens,
+    registry: downstream.scopes.app.registry,
+    scopes: downstream.scopes,
+    createHandler: (options) => serving.createHandler(options),
+    listen: (options) => serving.listen(options),
+    close: () => closeApp(parts),
   };
 }
 
 /**
- * A client of `/sse` asks for tokens for the SSE endpoint's resource (RFC 8707): when the
- * audiences are resource URLs (they name `resource_server_url`), that one is accepted too, on
- * both endpoints (one server, one set of tools).
+ * Close the app: its servers and handlers, the workflow runs, every caller's and the app's
+ * connections, the token store, the shared verification store, then the HTTP stacks.
  */
-function withSseAudience(auth: AuthorizationSettings, resource: string): AuthorizationSettings {
-  const audiences = auth.expected_audiences;
-  const sse = sseResourceOf(resource);
-  // Only for the sibling of the MCP endpoint: a resource_server_url ending elsewhere (a proxy's
-  // path) would make `…/sse` a guess at another application's address.
-  const endpoint = new URL(resource).pathname.replace(/\/+$/, '').split('/').pop();
-  if (endpoint !== 'mcp' || !audiences.includes(resource) || audiences.includes(sse)) return auth;
-  return { ...auth, expected_audiences: [...audiences, sse] };
-}
-
-/**
- * Warn when the advertised `resource` cannot be the URL clients call: another path (clients
- * look for the metadata under it), or — behind a reverse proxy — say which URL must reach us.
- */
-function selfCheck(resource: string, served: string, logger: Logger): void {
-  const advertised = new URL(resource);
-  const actual = new URL(served);
-  if (advertised.pathname.replace(/\/$/, '') !== actual.pathname) {
-    logger.warn(
-      `authorization.resource_server_url (${resource}) does not end in ${actual.pathname}, where the MCP endpoint is: clients calling ${served} will not accept the protected-resource metadata`,
-      { resource, served },
-    );
-  } else if (advertised.origin !== actual.origin) {
-    logger.warn(
-      `authorization.resource_server_url is ${resource} but the server listens at ${served}: this is right only behind a reverse proxy that forwards ${resource} here; clients must call ${resource}, which the metadata advertises`,
-      { resource, served },
-    );
-  }
+async function closeApp(parts: AppParts): Promise<void> {
+  const { downstream } = parts;
+  await parts.serving.close();
+  parts.runs.cancelAll();
+  await downstream.scopes.close();
+  await downstream.store.close().catch(() => {});
+  await parts.inbound?.shared?.close().catch(() => {});
+  await downstream.http.close();
+  await downstream.guarded?.close();
 }

@@ -10,7 +10,9 @@ import { createServer } from 'node:net';
 import { dirname } from 'node:path';
 import { createApp, type RunningApp } from '../../app/create-app.js';
 import { AppDefinition } from '../../app/define.js';
+import { advertisedScopes } from '../../app/inbound.js';
 import { loadAppModule } from '../../app/module.js';
+import { MCP_PATH, originOf } from '../../app/serving.js';
 import { authorizationSchema } from '../../config/schema/authorization.js';
 import type { Settings } from '../../config/schema/settings.js';
 import { McpAgentError } from '../../errors.js';
@@ -165,15 +167,11 @@ export async function dev(
         ? await freePort()
         : 8000
       : devOptions.port;
-  const resource = `http://${host.includes(':') ? `[${host}]` : host}:${port}/mcp`;
+  // The URL `listen()` will serve at: the development server issues tokens for it.
+  const resource = `${originOf(host, port)}${MCP_PATH}`;
   const configured = loaded.settings.authorization;
   const required = configured?.required_scopes.length ? configured.required_scopes : ['mcp:tools'];
-  const scopes = [
-    ...required,
-    ...[...definition.tools.values()].flatMap((tool) => tool.scopes),
-    ...[...definition.workflows.values()].flatMap((workflow) => workflow.scopes),
-    ...Object.values(configured?.tool_scopes ?? {}).flat(),
-  ];
+  const scopes = advertisedScopes(required, definition, configured?.tool_scopes ?? {});
   // Loaded only here: the package root does not pull oidc-provider in.
   const { startDevAuthorizationServer } = await import('../../dev/authorization-server.js');
   const issuerPort = devOptions.issuerPort ?? 8001;
