@@ -103,15 +103,21 @@ export async function createApp(options: CreateAppOptions): Promise<App> {
   const context = await resolveContext(options);
   const address = new CallbackAddress(context.settings);
   const downstream = openDownstream(context, address);
-  attachCredentials(context, downstream);
-  const runs = new WorkflowRuns(context.now);
-  const catalog = appCatalog(context, downstream.scopes, runs, address);
-  // The verification requests (JWKS, introspection, issuer metadata) and the sign-in check's.
-  const fetch = context.fetch ?? downstream.http.fetch;
-  const inbound = context.auth ? await protectInbound(context, context.auth, fetch) : undefined;
-  const routes = internalRoutes(context, { ...downstream, guard: inbound?.guard, fetch, address });
-  const serving = new AppServing({ context, catalog, inbound, routes, address });
-  return assembleApp({ context, downstream, runs, catalog, inbound, serving });
+  try {
+    attachCredentials(context, downstream);
+    const runs = new WorkflowRuns(context.now);
+    const catalog = appCatalog(context, downstream.scopes, runs, address);
+    // The verification requests (JWKS, introspection, issuer metadata) and the sign-in check's.
+    const fetch = context.fetch ?? downstream.http.fetch;
+    const inbound = context.auth ? await protectInbound(context, context.auth, fetch) : undefined;
+    const routes = internalRoutes(context, { ...downstream, guard: inbound?.guard, fetch, address });
+    const serving = new AppServing({ context, catalog, inbound, routes, address });
+    return assembleApp({ context, downstream, runs, catalog, inbound, serving });
+  } catch (error) {
+    // A later step failed (the verifier's configuration, say): what was opened is closed.
+    await closeDownstream(downstream);
+    throw error;
+  }
 }
 
 /**
@@ -170,12 +176,19 @@ function assembleApp(parts: AppParts): App {
  * connections, the token store, the shared verification store, then the HTTP stacks.
  */
 async function closeApp(parts: AppParts): Promise<void> {
-  const { downstream } = parts;
   await parts.serving.close();
   parts.runs.cancelAll();
+  await closeDownstream(parts.downstream, () => parts.inbound?.shared?.close());
+}
+
+/** Close the scopes, the token store, `alsoAfterStore` (a shared cache), then the HTTP stacks. */
+async function closeDownstream(
+  downstream: Downstream,
+  alsoAfterStore: () => Promise<void> | undefined = () => undefined,
+): Promise<void> {
   await downstream.scopes.close();
   await downstream.store.close().catch(() => {});
-  await parts.inbound?.shared?.close().catch(() => {});
+  await alsoAfterStore()?.catch(() => {});
   await downstream.http.close();
   await downstream.guarded?.close();
 }
