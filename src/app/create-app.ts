@@ -11,8 +11,10 @@
  * tool catalog, the inbound protection (`inbound.ts`), the app's own routes (`routes.ts`), and the
  * handlers and servers it serves with (`serving.ts`).
  *
- * Downstream servers are reached with the app's own identity here: per-caller downstream tokens
- * are the delegated-access work. The inbound token is never sent downstream.
+ * With authorization on, each caller's downstream OAuth servers are reached with that caller's
+ * own tokens (`callers.ts`); other servers, and those with `shared_preconfigured_token`, with the
+ * app's. The inbound token is never sent downstream (token exchange swaps it at the token
+ * endpoint only).
  *
  * @module
  */
