@@ -112,7 +112,12 @@ export async function createApp(options: CreateAppOptions): Promise<App> {
     // The verification requests (JWKS, introspection, issuer metadata) and the sign-in check's.
     const fetch = context.fetch ?? downstream.http.fetch;
     const inbound = context.auth ? await protectInbound(context, context.auth, fetch) : undefined;
-    const routes = internalRoutes(context, { ...downstream, guard: inbound?.guard, fetch, address });
+    const routes = internalRoutes(context, {
+      ...downstream,
+      guard: inbound?.guard,
+      fetch,
+      address,
+    });
     const serving = new AppServing({ context, catalog, inbound, routes, address });
     return assembleApp({ context, downstream, runs, catalog, inbound, serving });
   } catch (error) {
