@@ -24,6 +24,7 @@ import {
   errorPage,
   PAGE_CSP,
 } from './pages.js';
+import { allowCrossOriginRegistration } from './registration-cors.js';
 import { createDevStorage, type DevStorage, type IssuedTokenModel } from './storage.js';
 import { registerTokenExchange } from './token-exchange.js';
 
@@ -205,6 +206,7 @@ export async function createDevProvider(settings: DevProviderSettings): Promise<
   provider.app.on('error', (error: unknown) => {
     logger.debug('development authorization server: request error', { message: message(error) });
   });
+  allowCrossOriginRegistration(provider);
   trackJwtAccessTokens(provider, storage);
   logEvents(provider, logger);
   await registerTokenExchange(provider, {
