@@ -145,7 +145,10 @@ export async function createDevProvider(settings: DevProviderSettings): Promise<
     renderError: (ctx, out) => {
       ctx.type = 'html';
       ctx.set('content-security-policy', PAGE_CSP);
-      ctx.body = errorPage(String(out.error), stringOrUndefined(out.error_description));
+      ctx.body = errorPage(
+        String(out.error),
+        errorDescription(ctx, out.error, out.error_description),
+      );
     },
     interactions: {
       url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
@@ -327,6 +330,18 @@ function logEvents(provider: Provider, logger: Logger): void {
   provider.on('server_error', (ctx: KoaContextWithOIDC, error: unknown) => {
     logger.error(`${prefix} server error`, { path: ctx.path, message: message(error) });
   });
+}
+
+/**
+ * What an error page says. An unknown client at the authorization endpoint (RFC 6749 §4.1.2.1:
+ * the user is told, not redirected) is nearly always one that registered with an earlier run of
+ * this server, which forgets its registrations when it stops: say so, and how to recover.
+ */
+function errorDescription(ctx: KoaContextWithOIDC, error: unknown, description: unknown) {
+  if (error === 'invalid_client' && ctx.oidc?.route === 'authorization') {
+    return 'This development server does not know this client. It keeps client registrations in memory, so a client that registered before the server restarted must register again: make it forget its registration and connect again (MCP Inspector: --relogin, or delete ~/.mcp-inspector/storage/oauth.json; mcp-agent: auth logout).';
+  }
+  return stringOrUndefined(description);
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
