@@ -25,6 +25,7 @@ import {
   errorPage,
   PAGE_HEADERS,
 } from './pages.js';
+import { allowCrossOriginRegistration } from './registration-cors.js';
 import { createDevStorage, type DevStorage, type IssuedTokenModel } from './storage.js';
 import { registerTokenExchange } from './token-exchange.js';
 
@@ -145,7 +146,10 @@ export async function createDevProvider(settings: DevProviderSettings): Promise<
     // A client's jwks_uri (or sector_identifier_uri) is read within a size and a time.
     httpOptions: devHttpOptions(),
     renderError: (ctx, out) => {
-      respondWithPage(ctx, errorPage(String(out.error), stringOrUndefined(out.error_description)));
+      respondWithPage(
+        ctx,
+        errorPage(String(out.error), errorDescription(ctx, out.error, out.error_description)),
+      );
     },
     interactions: {
       url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
@@ -206,6 +210,7 @@ export async function createDevProvider(settings: DevProviderSettings): Promise<
   provider.app.on('error', (error: unknown) => {
     logger.debug('development authorization server: request error', { message: message(error) });
   });
+  allowCrossOriginRegistration(provider);
   trackJwtAccessTokens(provider, storage);
   logEvents(provider, logger);
   await registerTokenExchange(provider, {
@@ -358,6 +363,18 @@ function logEvents(provider: Provider, logger: Logger): void {
 function printable(text: string): string {
   // biome-ignore lint/suspicious/noControlCharactersInRegex: removing them is the point
   return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, '');
+}
+
+/**
+ * What an error page says. An unknown client at the authorization endpoint (RFC 6749 §4.1.2.1:
+ * the user is told, not redirected) is nearly always one that registered with an earlier run of
+ * this server, which forgets its registrations when it stops: say so, and how to recover.
+ */
+function errorDescription(ctx: KoaContextWithOIDC, error: unknown, description: unknown) {
+  if (error === 'invalid_client' && ctx.oidc?.route === 'authorization') {
+    return 'This development server does not know this client. It keeps client registrations in memory, so a client that registered before the server restarted must register again: make it forget its registration and connect again (MCP Inspector: --relogin, or delete ~/.mcp-inspector/storage/oauth.json; mcp-agent: auth logout).';
+  }
+  return stringOrUndefined(description);
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

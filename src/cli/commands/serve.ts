@@ -18,6 +18,7 @@ import type { Settings } from '../../config/schema/settings.js';
 import { McpAgentError } from '../../errors.js';
 import { isLoopbackBind } from '../../server/host-check.js';
 import { sseResourceOf } from '../../server/metadata.js';
+import { inspectorCommand } from '../inspector.js';
 import type { CliIo, GlobalOptions, Output } from '../io.js';
 import { cliLogger } from '../logger.js';
 import { VERSION } from '../version.js';
@@ -225,8 +226,9 @@ export async function dev(
     );
     out.note(
       [
-        `Connect an MCP client (the MCP Inspector: npx @modelcontextprotocol/inspector, transport "Streamable HTTP", URL ${running.url});`,
-        'it discovers the authorization server, registers itself and logs you in. Ctrl-C stops both.',
+        'Connect an MCP client, e.g. the MCP Inspector 2.x (web UI; docs/serve.md has its --cli):',
+        `  ${inspectorCommand(running.url, process.versions.node)}`,
+        'It discovers the authorization server, registers itself and logs you in. Ctrl-C stops both.',
       ].join('\n'),
     );
     const started = app;
