@@ -37,10 +37,16 @@ Run \`mcp-agent <command> --help\` for a command's options${groups.length > 0 ? 
 
 /** Help for one command. */
 export function commandHelp(command: CommandSpec): string {
-  const options = Object.entries(command.options).map(([name, spec]) => {
-    const flag = `${spec.short ? `-${spec.short}, ` : '    '}--${name}${spec.value ? ` ${spec.value}` : ''}`;
-    return `  ${flag.padEnd(20)}${spec.help}`;
-  });
+  const flags = Object.entries(command.options).map(
+    ([name, spec]) =>
+      [
+        `${spec.short ? `-${spec.short}, ` : '    '}--${name}${spec.value ? ` ${spec.value}` : ''}`,
+        spec.help,
+      ] as const,
+  );
+  // Two spaces at least between a flag and its help, however long the flag.
+  const width = Math.max(20, ...flags.map(([flag]) => flag.length + 2));
+  const options = flags.map(([flag, help]) => `  ${flag.padEnd(width)}${help}`);
   return `Usage: ${command.usage}
 
 ${command.description}

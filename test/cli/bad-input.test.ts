@@ -5,6 +5,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, test } from 'vitest';
+import { COMMANDS } from '../../src/cli/commands.js';
+import { commandHelp } from '../../src/cli/help.js';
 import { type CliResult, runCli, tempTree } from '../helpers/cli.js';
 
 const CONFIG = 'mcp_agent.config.yaml';
@@ -717,6 +719,15 @@ describe('--help and --version', () => {
     expect(result.stderr).toBe('');
     expect(result.stdout).toContain(usageLine);
     expect(result.stdout).toContain('Global options:');
+  });
+
+  test('every option of every command is set apart from its help, however long the flag', async () => {
+    for (const command of COMMANDS) {
+      const help = commandHelp(command);
+      for (const line of help.split('\n').filter((each) => /^ {2}(-\w, | {4})--/.test(each))) {
+        expect(line, command.path.join(' ')).toMatch(/^ {2}(-\w, | {4})--[\w-]+( [A-Z_]+)? {2,}\S/);
+      }
+    }
   });
 
   test('--help of a command does not load the configuration', async () => {
