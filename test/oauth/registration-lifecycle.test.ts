@@ -391,12 +391,21 @@ describe('probeAuthorization', () => {
     expect(sent[0]?.redirect).toBe('manual');
     expect(probe.searchParams.has('state')).toBe(false);
     expect(probe.searchParams.get('code_challenge')).not.toBe('the-real-challenge');
-    for (const name of ['client_id', 'redirect_uri', 'response_type']) {
+    for (const name of ['client_id', 'redirect_uri', 'scope', 'resource', 'response_type']) {
       expect(probe.searchParams.get(name)).toBe(url.searchParams.get(name));
     }
-    // Nothing a server chose, which its error page could echo back.
-    expect(probe.searchParams.has('scope')).toBe(false);
-    expect(probe.searchParams.has('resource')).toBe(false);
+  });
+
+  test('an HTML page is not read as a refusal when the request carries the code (an echo)', async () => {
+    const echoing = new URL(url);
+    echoing.searchParams.set('scope', 'mcp:read invalid_client');
+    const { fetch } = answering(
+      () => new Response('<p>scope invalid_client is not allowed</p>', { status: 400 }),
+    );
+    expect(await probeAuthorization(echoing, REDIRECT, fetch)).toBeUndefined();
+    // A JSON error still counts: it is the server's own code, not an echo.
+    const json = answering(() => Response.json({ error: 'invalid_client' }, { status: 400 }));
+    expect((await probeAuthorization(echoing, REDIRECT, json.fetch))?.error).toBe('invalid_client');
   });
 
   test('reads a bounded prefix of an endless error page', async () => {

@@ -2,9 +2,10 @@
  * Whether an authorization server still knows a client, asked before a person is sent to it.
  * RFC 6749 §4.1.2.1: for an invalid `client_id` the server informs the user and does not redirect,
  * so a browser would stay on its error page and the login would only time out. The probe sends
- * the authorization request's client, redirect URI and response type only, without `state` and
- * with another PKCE challenge (so it can never complete anything, and is told apart from the
- * person's request), follows no redirect and reads at most a few kilobytes of the answer.
+ * the same authorization request without `state` and with another PKCE challenge (so it can never
+ * complete anything, and is told apart from the person's request), follows no redirect and reads
+ * at most a few kilobytes of the answer. It asks for the same scope: an authorization server may
+ * judge a client by its first authorization request after a challenge.
  *
  * @module
  */
@@ -20,15 +21,6 @@ const PROBE_TIMEOUT_MS = 10_000;
 
 const REFUSALS = ['invalid_client', 'unauthorized_client'] as const;
 
-/** The parameters the probe keeps: what names the client and the flow, nothing a server chose. */
-const PROBE_PARAMETERS: ReadonlySet<string> = new Set([
-  'response_type',
-  'client_id',
-  'redirect_uri',
-  'code_challenge',
-  'code_challenge_method',
-]);
-
 /**
  * The error with which the authorization server refuses the client of the authorization request
  * `url` (`invalid_client`, `unauthorized_client`), as an {@link OAuthServerError}; `undefined`
@@ -42,11 +34,6 @@ export async function probeAuthorization(
 ): Promise<OAuthServerError | undefined> {
   const probe = new URL(url);
   probe.searchParams.delete('state');
-  // Only what identifies the client: values a server can choose (the scope of its challenge, the
-  // resource of its metadata) could be echoed on an error page and read as a refusal.
-  for (const name of [...probe.searchParams.keys()]) {
-    if (!PROBE_PARAMETERS.has(name)) probe.searchParams.delete(name);
-  }
   if (probe.searchParams.has('code_challenge')) {
     probe.searchParams.set('code_challenge', randomBytes(32).toString('base64url'));
   }
@@ -64,7 +51,7 @@ export async function probeAuthorization(
     response.status >= 300 && response.status < 400
       ? redirectedError(response, probe, redirectUri)
       : response.status >= 400 && response.status < 500
-        ? pageError(await prefix(response).catch(() => ''))
+        ? pageError(await prefix(response).catch(() => ''), echoable(probe))
         : undefined;
   await response.body?.cancel().catch(() => {});
   if (code === undefined) return undefined;
@@ -88,14 +75,25 @@ function redirectedError(response: Response, probe: URL, redirectUri: string): s
   return REFUSALS.find((refusal) => refusal === error);
 }
 
-/** The refusal an error page names: a JSON `error`, or the code as a word of an HTML page. */
-function pageError(text: string): string | undefined {
+/**
+ * The refusal an error page names: a JSON `error`, or the code as a word of an HTML page, unless
+ * the request itself carries it (a scope or resource a server chose could be echoed on the page).
+ */
+function pageError(text: string, echoable: boolean): string | undefined {
   try {
     const json = JSON.parse(text) as { error?: unknown };
     return REFUSALS.find((refusal) => refusal === json?.error);
   } catch {
+    if (echoable) return undefined;
     return REFUSALS.find((refusal) => new RegExp(`\\b${refusal}\\b`).test(text));
   }
+}
+
+/** Whether a value of the request contains one of the refusal codes (it could be echoed). */
+function echoable(probe: URL): boolean {
+  return [...probe.searchParams.values()].some((value) =>
+    REFUSALS.some((refusal) => value.includes(refusal)),
+  );
 }
 
 /** The first {@link PROBE_BYTES} bytes of the body, as text. */
