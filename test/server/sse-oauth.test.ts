@@ -300,47 +300,15 @@ describe('the response contract on /sse and /messages (security.md §0.1)', () =
     }
   });
 
-  test('the …/sse audience is accepted only when the audiences are resource URLs (IN-42)', async () => {
-    // expected_audiences names another identifier than resource_server_url: nothing is added.
-    const other = await createApp({
-      settings: settingsSchema.parse({
-        authorization: {
-          enabled: true,
-          issuer_url: served.as.issuer,
-          resource_server_url: served.resource,
-          expected_audiences: ['api://agent'],
-          required_scopes: ['mcp:tools'],
-        },
-      }),
-      env: {},
-    });
-    const server = createServer(other.createHandler());
-    try {
-      await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-      const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-      const refused = await raw(`${origin}/sse`, {
-        headers: { accept: 'text/event-stream', authorization: `Bearer ${forSse.accessToken}` },
-      });
-      expect(refused.status).toBe(401);
-      expect(challengeParams(refused.headers['www-authenticate']).error).toBe('invalid_token');
-    } finally {
-      server.closeAllConnections();
-      await new Promise((done) => server.close(done));
-      await other.close();
-    }
-  });
-
-  test('a resource_server_url that does not end in /mcp adds no …/sse audience (a guess at another address)', async () => {
-    // `…/agent` (a proxy's path): its "sibling" `…/sse` is the very audience of forSse, which
-    // must not become acceptable by a guess.
-    const resource = `${served.origin}/agent`;
+  /** Serve another app with these audiences, and ask its /sse with the token for …/sse. */
+  async function sseAnswerWith(resource: string, audiences: string[]) {
     const other = await createApp({
       settings: settingsSchema.parse({
         authorization: {
           enabled: true,
           issuer_url: served.as.issuer,
           resource_server_url: resource,
-          expected_audiences: [resource],
+          expected_audiences: audiences,
           required_scopes: ['mcp:tools'],
         },
       }),
@@ -350,16 +318,30 @@ describe('the response contract on /sse and /messages (security.md §0.1)', () =
     try {
       await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
       const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-      const refused = await raw(`${origin}/sse`, {
+      return await raw(`${origin}/sse`, {
         headers: { accept: 'text/event-stream', authorization: `Bearer ${forSse.accessToken}` },
       });
-      expect(refused.status).toBe(401);
-      expect(challengeParams(refused.headers['www-authenticate']).error).toBe('invalid_token');
     } finally {
       server.closeAllConnections();
       await new Promise((done) => server.close(done));
       await other.close();
     }
+  }
+
+  test('the …/sse audience is accepted only when the audiences are resource URLs (IN-42)', async () => {
+    // expected_audiences names another identifier than resource_server_url: nothing is added.
+    const refused = await sseAnswerWith(served.resource, ['api://agent']);
+    expect(refused.status).toBe(401);
+    expect(challengeParams(refused.headers['www-authenticate']).error).toBe('invalid_token');
+  });
+
+  test('a resource_server_url that does not end in /mcp adds no …/sse audience (a guess at another address)', async () => {
+    // `…/agent` (a proxy's path): its "sibling" `…/sse` is the very audience of forSse, which
+    // must not become acceptable by a guess.
+    const resource = `${served.origin}/agent`;
+    const refused = await sseAnswerWith(resource, [resource]);
+    expect(refused.status).toBe(401);
+    expect(challengeParams(refused.headers['www-authenticate']).error).toBe('invalid_token');
   });
 
   test('a missing tool scope on /messages: 403 naming the /sse metadata (C403)', async () => {
