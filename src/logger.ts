@@ -20,3 +20,12 @@ export const silentLogger: Logger = Object.freeze({
   warn() {},
   error() {},
 });
+
+/**
+ * `text` (from a server or a request) for one log or terminal line: its control characters
+ * removed, so no escape sequence or line break reaches the reader.
+ */
+export function printable(text: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: removing them is the point
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, '');
+}

@@ -8,6 +8,7 @@
  * @module
  */
 import { isMcpAgentError, McpAgentError } from '../errors.js';
+import { printable } from '../logger.js';
 import type { Consent, DeviceCodePrompt, LoginScopes, ReceiverRequest } from '../oauth/consent.js';
 import { deferredRedirectUri } from '../oauth/deferred.js';
 import { assertOpenableUrl, browserAvailability, openBrowser } from '../oauth/flows/browser.js';
@@ -188,12 +189,6 @@ function asking(info: { server: string } & Partial<LoginScopes>): string {
   }
   const wanted = info.scopes && info.scopes.length > 0 ? ` (scopes: ${scopes(info.scopes)})` : '';
   return `To authorize server "${info.server}"${wanted}`;
-}
-
-/** Server-supplied text without control characters (no terminal escape sequences). */
-function printable(text: string): string {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: removing them is the point
-  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, '');
 }
 
 /** One receiver out of several: the first callback wins; closing closes them all. */

@@ -16,7 +16,7 @@ import Provider, {
   type KoaContextWithOIDC,
   type ResourceServer,
 } from 'oidc-provider';
-import type { Logger } from '../logger.js';
+import { type Logger, printable } from '../logger.js';
 import { devHttpOptions } from './outbound.js';
 import {
   deviceConfirmPage,
@@ -357,12 +357,6 @@ function logEvents(provider: Provider, logger: Logger): void {
   provider.on('server_error', (ctx: KoaContextWithOIDC, error: unknown) => {
     logger.error(`${prefix} server error`, { path: ctx.path, message: message(error) });
   });
-}
-
-/** Text from a request, for one log line: no control characters (terminal escapes). */
-function printable(text: string): string {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: removing them is the point
-  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, '');
 }
 
 /**
