@@ -185,17 +185,17 @@ function assembleApp(parts: AppParts): App {
 async function closeApp(parts: AppParts): Promise<void> {
   await parts.serving.close();
   parts.runs.cancelAll();
-  await closeDownstream(parts.downstream, () => parts.inbound?.shared?.close());
+  await closeDownstream(parts.downstream, parts.inbound?.shared);
 }
 
-/** Close the scopes, the token store, `alsoAfterStore` (a shared cache), then the HTTP stacks. */
+/** Close the scopes, the token store, the shared verification cache, then the HTTP stacks. */
 async function closeDownstream(
   downstream: Downstream,
-  alsoAfterStore: () => Promise<void> | undefined = () => undefined,
+  sharedCache?: { close(): Promise<void> },
 ): Promise<void> {
   await downstream.scopes.close();
   await downstream.store.close().catch(() => {});
-  await alsoAfterStore()?.catch(() => {});
+  await sharedCache?.close().catch(() => {});
   await downstream.http.close();
   await downstream.guarded?.close();
 }
