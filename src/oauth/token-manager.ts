@@ -113,9 +113,13 @@ export class TokenManager {
     return this.scheduler?.on(listener) ?? (() => {});
   }
 
-  /** Stop the background refresh. */
+  /**
+   * Stop the background refresh: a scheduler of our own stops; a shared one only forgets this
+   * identity's servers (it may serve managers of other identities).
+   */
   close(): void {
-    this.scheduler?.stop();
+    if (this.#options.backgroundRefresh === true) this.scheduler?.stop();
+    else this.scheduler?.unwatch(this.#options.identity ?? APP_IDENTITY);
   }
 
   /** The authorization of server `name`, or `undefined` when it does not use OAuth. */
