@@ -33,6 +33,7 @@ export type { McpAuthProvider } from './client/auth-provider.js';
 export type {
   ConsentOutput,
   HandOverConsent,
+  HandOverOptions,
   InteractiveConsentOptions,
   LoginConsent,
 } from './client/consent.js';

@@ -61,6 +61,8 @@ export interface CallerScopesOptions {
   readonly consent?: Consent | undefined;
   /** Without `consent`: hand logins over as pending flows. Default true. */
   readonly pendingLogins?: boolean;
+  /** Told of every login handed over (see `TokenManagerOptions.onHandOver`). */
+  readonly onHandOver?: TokenManagerOptions['onHandOver'];
   /** How the registries' clients introduce themselves to servers. */
   readonly clientInfo?: { readonly name: string; readonly version: string };
   /** Where relative configuration paths (`private_key_file`) are found. */
@@ -171,6 +173,7 @@ export class CallerScopes {
       ...(options.now ? { now: options.now } : {}),
       ...(options.consent ? { consent: options.consent } : {}),
       ...(options.pendingLogins !== undefined ? { pendingLogins: options.pendingLogins } : {}),
+      ...(options.onHandOver ? { onHandOver: options.onHandOver } : {}),
       // A caller's tokens are refreshed before use (the lease keeps that to one refresh across
       // replicas); background timers are the app's own, so an idle caller costs nothing and
       // closing a caller's scope stops nothing shared.

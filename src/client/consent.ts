@@ -282,6 +282,21 @@ function combine(redirectUri: string, receivers: readonly CallbackReceiver[]): C
  */
 export interface HandOverConsent {
   readonly mode: 'hand-over';
+  /** See {@link HandOverOptions.onAuthorizationRequired}. */
+  readonly onAuthorizationRequired?: HandOverOptions['onAuthorizationRequired'];
+}
+
+/** Options of {@link handOverConsent}. */
+export interface HandOverOptions {
+  /**
+   * Called with every login handed over (the `AuthorizationRequiredError` about to be thrown, and
+   * whose login it is: `app` or the end user's identity), before the request that needed it
+   * fails: the way to reach the URL when a framework turns the error into one of its own that
+   * keeps only its text. Its own failures are ignored.
+   */
+  readonly onAuthorizationRequired?:
+    | ((login: AuthorizationRequiredError, identity: string) => void)
+    | undefined;
 }
 
 /** How logins reach a person: a {@link Consent}, or {@link handOverConsent}. */
@@ -295,9 +310,12 @@ const HAND_OVER: HandOverConsent = Object.freeze({ mode: 'hand-over' as const })
  * and `completeLogin(server, callbackUrl)` completes it with the address the browser was
  * redirected to, before the error's `expiresAt`, in this process or another one sharing the
  * token store (`state` and RFC 9207 `iss` are checked, the flow is taken once).
+ * `options.onAuthorizationRequired` is told of each one as well.
  */
-export function handOverConsent(): HandOverConsent {
-  return HAND_OVER;
+export function handOverConsent(options: HandOverOptions = {}): HandOverConsent {
+  return options.onAuthorizationRequired
+    ? Object.freeze({ mode: 'hand-over', onAuthorizationRequired: options.onAuthorizationRequired })
+    : HAND_OVER;
 }
 
 /** Whether `consent` is {@link handOverConsent}. */

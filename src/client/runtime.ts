@@ -88,6 +88,9 @@ export function openClientRuntime(
     callersRefreshInBackground: options.usersRefreshInBackground === true,
     cwd: options.cwd,
     ...(consent && !isHandOver(consent) ? { consent } : { pendingLogins: isHandOver(consent) }),
+    ...(isHandOver(consent) && consent.onAuthorizationRequired
+      ? { onHandOver: consent.onAuthorizationRequired }
+      : {}),
     ...(options.maxUsers !== undefined ? { maxScopes: options.maxUsers } : {}),
     ...(options.userIdleMs !== undefined ? { idleMs: options.userIdleMs } : {}),
     ...(options.now ? { now: options.now } : {}),

@@ -6,7 +6,11 @@
  * with the browser replaced; and the errors of completing a login that is not one.
  */
 import { afterEach, describe, expect, test } from 'vitest';
-import { authorizationRequiredIn, interactiveConsent } from '../../src/client/consent.js';
+import {
+  authorizationRequiredIn,
+  handOverConsent,
+  interactiveConsent,
+} from '../../src/client/consent.js';
 import { AuthorizationRequiredError } from '../../src/errors.js';
 import { freePort } from '../support/net.js';
 import { failure, fakeSettings, ISSUER, MCP_URL, openFake } from './fake-world.js';
@@ -100,6 +104,21 @@ describe('the hand-over consent (the default)', () => {
     );
     const garbage = await failure(() => alice.completeLogin('docs', 'not a url at all'));
     expect(garbage.code).toBe('OAUTH_CALLBACK');
+  });
+
+  test('onAuthorizationRequired is told of each login handed over, and whose it is', async () => {
+    const told: [string, string][] = [];
+    const { auth } = openFake(closing, {
+      consent: handOverConsent({
+        onAuthorizationRequired: (login, identity) => {
+          told.push([login.authorizationUrl, identity]);
+          throw new Error('a listener that fails changes nothing');
+        },
+      }),
+    });
+    const handed = await failure(() => auth.forUser('erin').login('docs'));
+    expect(handed).toBeInstanceOf(AuthorizationRequiredError);
+    expect(told).toEqual([[(handed as AuthorizationRequiredError).authorizationUrl, 'erin']]);
   });
 
   test('authorizationRequiredIn finds the hand-over inside the errors a framework wraps it in', async () => {
