@@ -174,6 +174,8 @@ export class CallerScopes {
       ...(options.consent ? { consent: options.consent } : {}),
       ...(options.pendingLogins !== undefined ? { pendingLogins: options.pendingLogins } : {}),
       ...(options.onHandOver ? { onHandOver: options.onHandOver } : {}),
+      // Metadata is the same for everyone: one discovery cache (the app's) for every scope.
+      ...(identity === APP_IDENTITY ? {} : { discoveryCache: this.app.tokens.discoveryCache }),
       // A caller's tokens are refreshed before use (the lease keeps that to one refresh across
       // replicas); background timers are the app's own, so an idle caller costs nothing and
       // closing a caller's scope stops nothing shared.

@@ -197,6 +197,18 @@ describe('forUser', () => {
     expect(alice.server('notes').identity).toBe('app');
   });
 
+  test('end users share the discovery: the metadata is fetched once for everyone', async () => {
+    const { auth, world } = open();
+    const metadata = () =>
+      world.seen.filter((request) => request.url.pathname.startsWith('/.well-known/')).length;
+    await auth.server('docs').fetch(MCP_URL, { method: 'POST', body: '{}' });
+    const fetched = metadata();
+    expect(fetched).toBeGreaterThan(0);
+    await failure(() => auth.forUser('alice').login('docs'));
+    await failure(() => auth.forUser('bob').login('docs'));
+    expect(metadata()).toBe(fetched);
+  });
+
   test('kept for the most recent users (maxUsers): an evicted user gets a new scope', () => {
     const { auth } = openFake(closing, { maxUsers: 2 });
     const a = auth.forUser('a');
