@@ -2,11 +2,13 @@
  * `createAgentAuth` against the real development authorization server (oidc-provider, with its
  * login and consent pages) protecting the interop app: the exported interactive consent (the
  * CLI's, as a library) with the person's browser played headlessly, then `connect()`, `status()`
- * and `logout()`; and a handed-over login started in one `AgentAuth` and completed in another that
- * shares the token file (another process, as `mcp-agent auth complete` would be).
+ * and `logout()`; a login that a framework's request timeout gave up on goes on, and the next
+ * request uses its token; and a handed-over login started in one `AgentAuth` and completed in
+ * another that shares the token file (another process, as `mcp-agent auth complete` would be).
  */
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import { createAgentAuth } from '../../src/client/agent-auth.js';
 import { interactiveConsent } from '../../src/client/consent.js';
 import type { SettingsInput } from '../../src/config/schema/settings.js';
@@ -78,6 +80,50 @@ describe('the interactive consent with a real authorization server', () => {
     expect(logout).toMatchObject({ server: 'served', forgotten: 1 });
     expect(await auth.status()).toEqual([]);
     expect(written + JSON.stringify({ login, status })).not.toMatch(/eyJ|"access_token"/);
+  });
+});
+
+describe("a framework's request timeout", () => {
+  test('does not cut a login off: it goes on, and the next connection uses its token', async () => {
+    let openTheBrowser: () => void = () => {};
+    const browserOpened = new Promise<void>((resolve) => {
+      openTheBrowser = resolve;
+    });
+    const urls: URL[] = [];
+    const auth = createAgentAuth({
+      settings: await settings({ backend: 'memory' }),
+      env: {},
+      consent: interactiveConsent({
+        output: { write: () => true },
+        openBrowser: async (url) => {
+          urls.push(url);
+          // The person takes longer than the framework waits.
+          void browserOpened.then(() => signIn(url, 'frank'));
+          return true;
+        },
+      }),
+    });
+    closing.push(auth);
+    const server = auth.server('served');
+    const impatient = new Client({ name: 'impatient', version: '1.0.0' });
+    const gaveUp = await impatient
+      .connect(new StreamableHTTPClientTransport(server.url, { fetch: server.fetch }), {
+        timeout: 300,
+      })
+      .catch((error: unknown) => error);
+    expect(String(gaveUp)).toMatch(/timed out|timeout/i);
+    await impatient.close();
+
+    openTheBrowser();
+    await vi.waitFor(async () => expect(await auth.status('served')).toHaveLength(1), {
+      timeout: 10_000,
+    });
+    const client = new Client({ name: 'after the login', version: '1.0.0' });
+    await client.connect(new StreamableHTTPClientTransport(server.url, { fetch: server.fetch }));
+    const whoami = JSON.parse(textOf(await client.callTool({ name: 'whoami', arguments: {} })));
+    expect(whoami.subject).toBe('frank');
+    expect(urls).toHaveLength(1);
+    await client.close();
   });
 });
 
