@@ -152,12 +152,13 @@ class Scope implements AgentAuthScope {
     return handle;
   }
 
-  login(server: string, options?: LoginOptions): Promise<LoginResult> {
-    return this.#call(() => this.server(server).login(options));
+  // Async: an unknown name or a closed auth is a rejection, as every other failure.
+  async login(server: string, options?: LoginOptions): Promise<LoginResult> {
+    return this.server(server).login(options);
   }
 
-  completeLogin(server: string, callbackUrl: string | URL): Promise<LoginResult> {
-    return this.#call(() => this.server(server).completeLogin(callbackUrl));
+  async completeLogin(server: string, callbackUrl: string | URL): Promise<LoginResult> {
+    return this.server(server).completeLogin(callbackUrl);
   }
 
   async status(server?: string): Promise<TokenStatus[]> {
@@ -174,13 +175,8 @@ class Scope implements AgentAuthScope {
     return results;
   }
 
-  connect(server: string): Promise<Client> {
-    return this.#call(() => this.server(server).connect());
-  }
-
-  /** `run`, its synchronous errors (a closed auth, an unknown name) as a rejection. */
-  async #call<T>(run: () => Promise<T>): Promise<T> {
-    return run();
+  async connect(server: string): Promise<Client> {
+    return this.server(server).connect();
   }
 
   #oauthServers(): string[] {

@@ -25,7 +25,7 @@ export async function fetchCall(input: unknown, init: RequestInit | undefined): 
         'fetch needs an absolute URL (http: or https:); a relative one has no server to go to. Build it from the server handle, e.g. new URL(path, server.url).',
       );
     }
-    return { url, init: withHeaders(init, init?.headers) };
+    return { url, init: { ...init, headers: headersOf(init?.headers) } };
   }
   if (isRequest(input)) return fromRequest(input, init);
   throw usage('fetch takes a URL (a string or a URL object) or a Request as its first argument.');
@@ -65,11 +65,6 @@ async function fromRequest(request: Request, init: RequestInit | undefined): Pro
     ...(body !== undefined ? { body } : {}),
   };
   return { url: request.url, init: merged };
-}
-
-/** `init` with its headers as a `Headers`. */
-function withHeaders(init: RequestInit | undefined, headers: unknown): RequestInit {
-  return { ...init, headers: headersOf(headers) };
 }
 
 /**
