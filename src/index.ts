@@ -22,6 +22,33 @@ export { AppDefinition, defineApp } from './app/define.js';
 export { guardedHttpStack } from './app/guarded-http.js';
 export { loadAppModule } from './app/module.js';
 export type { RunState, RunStatus } from './app/workflows.js';
+// The client side in one call: createAgentAuth and the ready-made consents.
+export type {
+  AgentAuth,
+  AgentAuthScope,
+  CreateAgentAuthOptions,
+} from './client/agent-auth.js';
+export { createAgentAuth, MAX_IDENTITY_LENGTH } from './client/agent-auth.js';
+export type { McpAuthProvider } from './client/auth-provider.js';
+export type {
+  ConsentOutput,
+  HandOverConsent,
+  HandOverOptions,
+  InteractiveConsentOptions,
+  LoginConsent,
+} from './client/consent.js';
+export {
+  authorizationRequiredIn,
+  handOverConsent,
+  interactiveConsent,
+} from './client/consent.js';
+export type {
+  AgentFetch,
+  AgentServer,
+  LoginOptions,
+  LoginResult,
+} from './client/server-handle.js';
+export type { SettingsSource } from './client/settings.js';
 export { CONFIG_FILE_NAMES, candidatePaths, SECRETS_FILE_NAMES } from './config/discovery.js';
 export type { Environment } from './config/environment.js';
 export type { ConfigIssue } from './config/issues.js';

@@ -14,6 +14,7 @@ import { Secret } from '../config/secret.js';
 import { ToolNames } from '../config/tool-names.js';
 import type { FetchLike } from '../fetch.js';
 import type { Logger } from '../logger.js';
+import type { Consent } from '../oauth/consent.js';
 import { APP_IDENTITY } from '../oauth/server-auth.js';
 import { TokenManager, type TokenManagerOptions, usesOAuth } from '../oauth/token-manager.js';
 import { type CallerIdentity, inboundTokenOf, principalOf } from '../server/identity.js';
@@ -47,6 +48,23 @@ export interface CallerScopesOptions {
   /** The agent's callback for handed-over logins, once known (it is read at each login). */
   readonly callbackUrl: () => string | undefined;
   readonly backgroundRefresh: boolean;
+  /**
+   * Callers' tokens are refreshed in the background too, by the app's scheduler (a caller's
+   * scope, when closed, leaves it). Default false: refreshed before use only, so an idle caller
+   * costs nothing.
+   */
+  readonly callersRefreshInBackground?: boolean;
+  /**
+   * How logins reach a person (every scope's). Default: none; a needed login is handed over as
+   * an `AuthorizationRequiredError` (or, with `pendingLogins: false`, a plain error).
+   */
+  readonly consent?: Consent | undefined;
+  /** Without `consent`: hand logins over as pending flows. Default true. */
+  readonly pendingLogins?: boolean;
+  /** Told of every login handed over (see `TokenManagerOptions.onHandOver`). */
+  readonly onHandOver?: TokenManagerOptions['onHandOver'];
+  /** How the registries' clients introduce themselves to servers. */
+  readonly clientInfo?: { readonly name: string; readonly version: string };
   /** Where relative configuration paths (`private_key_file`) are found. */
   readonly cwd?: string | undefined;
   /** Scopes kept at most. Default 1,000. */
@@ -153,10 +171,18 @@ export class CallerScopes {
       clientName: options.clientName,
       cwd: options.cwd,
       ...(options.now ? { now: options.now } : {}),
+      ...(options.consent ? { consent: options.consent } : {}),
+      ...(options.pendingLogins !== undefined ? { pendingLogins: options.pendingLogins } : {}),
+      ...(options.onHandOver ? { onHandOver: options.onHandOver } : {}),
+      // Metadata is the same for everyone: one discovery cache (the app's) for every scope.
+      ...(identity === APP_IDENTITY ? {} : { discoveryCache: this.app.tokens.discoveryCache }),
       // A caller's tokens are refreshed before use (the lease keeps that to one refresh across
       // replicas); background timers are the app's own, so an idle caller costs nothing and
       // closing a caller's scope stops nothing shared.
-      backgroundRefresh: identity === APP_IDENTITY ? options.backgroundRefresh : false,
+      backgroundRefresh:
+        identity === APP_IDENTITY
+          ? options.backgroundRefresh
+          : (options.callersRefreshInBackground === true && this.app.tokens.scheduler) || false,
       get callbackUrl() {
         return callbackUrl();
       },
@@ -181,6 +207,7 @@ export class CallerScopes {
         logger: options.logger,
         http: options.http,
         authFor: (name, settings) => tokens.forServer(name, settings),
+        ...(options.clientInfo ? { clientInfo: options.clientInfo } : {}),
       },
     );
     return {

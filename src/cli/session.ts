@@ -4,14 +4,14 @@
  *
  * @module
  */
-import { guardedHttpStack } from '../app/guarded-http.js';
+import { handOverConsent } from '../client/consent.js';
+import { openClientRuntime } from '../client/runtime.js';
 import type { LoadedSettings } from '../config/load.js';
 import type { FetchLike } from '../fetch.js';
-import { TokenManager } from '../oauth/token-manager.js';
-import { createHttpStack, type HttpStack, proxySettingsFrom } from '../servers/http.js';
-import { ServerRegistry } from '../servers/registry.js';
+import type { TokenManager } from '../oauth/token-manager.js';
+import type { HttpStack } from '../servers/http.js';
+import type { ServerRegistry } from '../servers/registry.js';
 import type { TokenStore } from '../stores/token-store.js';
-import { createTokenStore } from '../stores/token-store.js';
 import { loadForCli } from './commands/config.js';
 import { type CliConsentOptions, cliConsent } from './consent.js';
 import type { CliIo, GlobalOptions, Output } from './io.js';
@@ -52,43 +52,31 @@ export async function withSession<T>(
   sessionOptions: SessionOptions = {},
 ): Promise<T> {
   const loaded = loadForCli(io, options);
-  const { settings } = loaded;
-  const logger = cliLogger(out, options.verbose);
-  const proxy = proxySettingsFrom(io.env);
-  const http = createHttpStack(proxy);
-  // OAuth requests of public servers connect only to public addresses (checked at connect time).
-  const guarded = guardedHttpStack(proxy);
-  const store = createTokenStore(settings.oauth.token_store, {
-    cwd: io.cwd,
-    ...(io.homeDir ? { homeDir: io.homeDir } : {}),
-  });
-  const tokens = new TokenManager({
-    store,
-    oauth: settings.oauth,
-    fetch: http.fetch,
-    guardedFetch: guarded?.fetch,
-    backgroundRefresh: settings.oauth.background_refresh,
-    logger,
-    clientName: 'mcp-agent-ts',
-    cwd: io.cwd,
-    ...(sessionOptions.interactive === false
-      ? { pendingLogins: sessionOptions.handOver === true }
-      : { consent: cliConsent(io, out, sessionOptions) }),
-  });
-  const registry = new ServerRegistry(settings, {
+  const runtime = openClientRuntime(loaded.settings, {
     env: io.env,
-    logger,
-    http,
+    cwd: io.cwd,
+    homeDir: io.homeDir,
+    logger: cliLogger(out, options.verbose),
+    clientName: 'mcp-agent-ts',
     clientInfo: { name: 'mcp-agent-ts', version: VERSION },
-    authFor: (name, server) => tokens.forServer(name, server),
+    consent:
+      sessionOptions.interactive === false
+        ? sessionOptions.handOver === true
+          ? handOverConsent()
+          : undefined
+        : cliConsent(io, out, sessionOptions),
   });
+  const { http, guardedFetch, store, scopes } = runtime;
   try {
-    return await body({ loaded, http, guardedFetch: guarded?.fetch, store, tokens, registry });
+    return await body({
+      loaded,
+      http,
+      guardedFetch,
+      store,
+      tokens: scopes.app.tokens,
+      registry: scopes.app.registry,
+    });
   } finally {
-    tokens.close();
-    await registry.closeAll();
-    await store.close().catch(() => {});
-    await http.close();
-    await guarded?.close();
+    await runtime.close();
   }
 }

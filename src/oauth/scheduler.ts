@@ -104,6 +104,20 @@ export class RefreshScheduler {
     return this.#scheduled.has(keyOf({ name: server, ...(identity ? { identity } : {}) }));
   }
 
+  /**
+   * Cancel the scheduled refreshes of `identity`'s servers (its token manager was closed; the
+   * scheduler goes on for the others). A refresh already running may schedule its next one.
+   */
+  unwatch(identity: string): void {
+    const prefix = keyOf({ name: '', identity });
+    for (const [key, { handle }] of this.#scheduled) {
+      if (!key.startsWith(prefix)) continue;
+      this.#timers.clear(handle);
+      this.#scheduled.delete(key);
+      this.#failures.delete(key);
+    }
+  }
+
   /** Cancel every scheduled refresh; later `watch` calls do nothing. */
   stop(): void {
     this.#stopped = true;

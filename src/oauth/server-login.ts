@@ -130,7 +130,15 @@ export class ServerLogin {
       });
       return host.keep(target, host.record(target, response, scopes, SERVICE_ACCOUNT));
     }
-    if (!consent) throw await this.#handOver(target, scopes);
+    if (!consent) {
+      const handed = await this.#handOver(target, scopes);
+      try {
+        host.options.onHandOver?.(handed, host.identity);
+      } catch {
+        // The listener's failure is its own: the login is handed over all the same.
+      }
+      throw handed;
+    }
     const sleep = host.options.sleep ?? pause;
     const login = {
       ...this.#deferred(target),

@@ -9,6 +9,7 @@
 import type { OAuthSettings } from '../config/schema/oauth.js';
 import type { ServerSettings } from '../config/schema/servers.js';
 import type { Secret } from '../config/secret.js';
+import type { AuthorizationRequiredError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { TokenStore } from '../stores/token-store.js';
 import type { Consent } from './consent.js';
@@ -49,6 +50,11 @@ export interface TokenManagerOptions {
   readonly cwd?: string | undefined;
   /** Without `consent`: hand logins over as pending flows (default `true`). */
   readonly pendingLogins?: boolean;
+  /**
+   * Told of every login handed over (the error about to be thrown, and whose login it is), also
+   * when the request that needed it is inside a framework that drops the error's details.
+   */
+  readonly onHandOver?: ((login: AuthorizationRequiredError, identity: string) => void) | undefined;
   /**
    * The agent's own callback for handed-over logins (`{oauth.callback_base_url}/internal/oauth/callback`),
    * used for servers with `use_internal_callback` (the default); others get their configured or
@@ -113,9 +119,13 @@ export class TokenManager {
     return this.scheduler?.on(listener) ?? (() => {});
   }
 
-  /** Stop the background refresh. */
+  /**
+   * Stop the background refresh: a scheduler of our own stops; a shared one only forgets this
+   * identity's servers (it may serve managers of other identities).
+   */
   close(): void {
-    this.scheduler?.stop();
+    if (this.#options.backgroundRefresh === true) this.scheduler?.stop();
+    else this.scheduler?.unwatch(this.#options.identity ?? APP_IDENTITY);
   }
 
   /** The authorization of server `name`, or `undefined` when it does not use OAuth. */

@@ -68,20 +68,7 @@ export function createTransport(
   if (settings.transport === 'stdio') return stdioTransport(name, settings, context);
   const url = new URL(settings.url ?? '');
   if (settings.transport === 'websocket') return websocketTransport(url, settings, context);
-  let fetch = withOriginHeaders(context.http.fetch, url, () => staticHeaders(settings));
-  fetch = withResponseTimeout(
-    fetch,
-    (settings.http_timeout_seconds ?? DEFAULT_HTTP_TIMEOUT_SECONDS) * 1000,
-    name,
-  );
-  // What the server sends is bounded too: a JSON body within the request's time, an event of a
-  // stream in size.
-  fetch = withResponseLimits(fetch, {
-    maxBytes: settings.max_response_bytes ?? DEFAULT_MAX_RESPONSE_BYTES,
-    bodyTimeoutMs: readTimeoutMs(settings),
-    server: name,
-  });
-  if (context.auth) fetch = withOAuth(fetch, context.auth, url);
+  let fetch = serverFetch(name, settings, context.http, context.auth);
   if (context.wrapFetch) fetch = context.wrapFetch(name, settings, fetch);
   const onFetchError = context.onFetchError;
   if (onFetchError) {
@@ -100,6 +87,36 @@ export function createTransport(
     fetch,
     ...(context.sessionId ? { sessionId: context.sessionId } : {}),
   });
+}
+
+/**
+ * The `fetch` of HTTP server `name` (SSE, Streamable HTTP; `settings.url` must be set): the
+ * shared HTTP stack, the server's static headers on its own origin only, the response's headers
+ * within `http_timeout_seconds`, its body bounded in size (`max_response_bytes`) and time
+ * (`read_timeout_seconds`), and with `auth`, the server's OAuth token ({@link withOAuth}: RFC 6750
+ * bearer, refresh on 401, MCP step-up on 403 `insufficient_scope`).
+ */
+export function serverFetch(
+  name: string,
+  settings: ServerSettings,
+  http: HttpStack,
+  auth?: TokenSource,
+): FetchLike {
+  const url = new URL(settings.url ?? '');
+  let fetch = withOriginHeaders(http.fetch, url, () => staticHeaders(settings));
+  fetch = withResponseTimeout(
+    fetch,
+    (settings.http_timeout_seconds ?? DEFAULT_HTTP_TIMEOUT_SECONDS) * 1000,
+    name,
+  );
+  // What the server sends is bounded too: a JSON body within the request's time, an event of a
+  // stream in size.
+  fetch = withResponseLimits(fetch, {
+    maxBytes: settings.max_response_bytes ?? DEFAULT_MAX_RESPONSE_BYTES,
+    bodyTimeoutMs: readTimeoutMs(settings),
+    server: name,
+  });
+  return auth ? withOAuth(fetch, auth, url) : fetch;
 }
 
 /** WebSocket: the OAuth token goes on the handshake; a refused handshake gets one more try. */

@@ -1,0 +1,115 @@
+/**
+ * What a client of downstream servers holds, built in one place for the CLI's commands and
+ * {@link createAgentAuth}: one HTTP stack (proxy settings honoured) and the guarded one of the
+ * OAuth requests of servers that may not reach private addresses, the token store, and the token
+ * managers and server registries of the agent's own identity and of each end user
+ * ({@link CallerScopes}: one discovery cache and refresh scheduler per manager, the store and the
+ * HTTP stacks shared). Closed together.
+ *
+ * @module
+ */
+import { CallerScopes } from '../app/callers.js';
+import { guardedHttpStack } from '../app/guarded-http.js';
+import type { Settings } from '../config/schema/settings.js';
+import type { FetchLike } from '../fetch.js';
+import type { Logger } from '../logger.js';
+import { createHttpStack, type HttpStack, proxySettingsFrom } from '../servers/http.js';
+import { createTokenStore, type TokenStore } from '../stores/token-store.js';
+import { isHandOver, type LoginConsent } from './consent.js';
+
+/** Options of {@link openClientRuntime}. */
+export interface ClientRuntimeOptions {
+  /** The environment: proxy variables, stdio servers' allow-list. */
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** Where relative token-store and configuration paths resolve. */
+  readonly cwd?: string | undefined;
+  readonly homeDir?: string | undefined;
+  readonly logger: Logger;
+  /**
+   * How logins reach a person; {@link handOverConsent} keeps them as pending flows; `undefined`:
+   * a needed login is a plain `OAUTH_LOGIN_REQUIRED` error.
+   */
+  readonly consent?: LoginConsent | undefined;
+  /** `client_name` of dynamic registrations. */
+  readonly clientName: string;
+  /** How the MCP clients introduce themselves to servers. */
+  readonly clientInfo: { readonly name: string; readonly version: string };
+  /** The `fetch` under every request (tests); default the HTTP stack's (undici). */
+  readonly fetch?: FetchLike | undefined;
+  readonly now?: (() => number) | undefined;
+  /** End users' scopes kept at most (least recently used out). */
+  readonly maxUsers?: number | undefined;
+  /** An end user's scope unused this long is closed, in milliseconds. */
+  readonly userIdleMs?: number | undefined;
+  /** End users' tokens are refreshed in the background too (by the one scheduler). */
+  readonly usersRefreshInBackground?: boolean;
+}
+
+/** The stacks, store and scopes of {@link openClientRuntime}. */
+export interface ClientRuntime {
+  readonly settings: Settings;
+  readonly http: HttpStack;
+  /** The `fetch` of OAuth requests of servers that may not reach private addresses. */
+  readonly guardedFetch: FetchLike | undefined;
+  readonly store: TokenStore;
+  readonly scopes: CallerScopes;
+  /** Close the scopes (connections, refresh timers), the store and the HTTP stacks. */
+  close(): Promise<void>;
+}
+
+/** Open the HTTP stacks, the token store and the scopes of `settings`, in that order. */
+export function openClientRuntime(
+  settings: Settings,
+  options: ClientRuntimeOptions,
+): ClientRuntime {
+  const proxy = proxySettingsFrom(options.env);
+  const stack = createHttpStack(proxy);
+  const http: HttpStack = options.fetch ? { ...stack, fetch: options.fetch } : stack;
+  // OAuth requests of public servers connect only to public addresses (checked at connect time);
+  // an injected fetch is used as it is (the policy is then checked at discovery).
+  const guarded = options.fetch ? undefined : guardedHttpStack(proxy);
+  const store = createTokenStore(settings.oauth.token_store, {
+    ...(options.cwd ? { cwd: options.cwd } : {}),
+    ...(options.homeDir ? { homeDir: options.homeDir } : {}),
+    ...(options.now ? { now: options.now } : {}),
+  });
+  const consent = options.consent;
+  const scopes = new CallerScopes({
+    settings,
+    store,
+    http,
+    guardedFetch: guarded?.fetch,
+    env: options.env as NodeJS.ProcessEnv,
+    logger: options.logger,
+    clientName: options.clientName,
+    clientInfo: options.clientInfo,
+    callbackUrl: () => undefined,
+    backgroundRefresh: settings.oauth.background_refresh,
+    callersRefreshInBackground: options.usersRefreshInBackground === true,
+    cwd: options.cwd,
+    ...(consent && !isHandOver(consent) ? { consent } : { pendingLogins: isHandOver(consent) }),
+    ...(isHandOver(consent) && consent.onAuthorizationRequired
+      ? { onHandOver: consent.onAuthorizationRequired }
+      : {}),
+    ...(options.maxUsers !== undefined ? { maxScopes: options.maxUsers } : {}),
+    ...(options.userIdleMs !== undefined ? { idleMs: options.userIdleMs } : {}),
+    ...(options.now ? { now: options.now } : {}),
+  });
+  let closed: Promise<void> | undefined;
+  return {
+    settings,
+    http,
+    guardedFetch: guarded?.fetch,
+    store,
+    scopes,
+    close: () => {
+      closed ??= (async () => {
+        await scopes.close();
+        await store.close().catch(() => {});
+        await stack.close();
+        await guarded?.close();
+      })();
+      return closed;
+    },
+  };
+}
