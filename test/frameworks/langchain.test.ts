@@ -117,8 +117,8 @@ describe('LangChain with handOverConsent(): log in before the run', () => {
     return handed;
   }
 
-  test('login hands its URL over; inside a tool call LangChain keeps only the text', async () => {
-    const { auth } = world();
+  test('login hands its URL over; inside a tool call LangChain keeps only the text, onAuthorizationRequired gets the URL', async () => {
+    const { auth, handedOver } = world();
     await completeHandOver(auth.login(SERVER));
     const tools = await langchainTools(auth, SERVER);
     const admin = tools.find((tool) => tool.name === 'admin_report');
@@ -130,11 +130,14 @@ describe('LangChain with handOverConsent(): log in before the run', () => {
     expect(refused?.name).toBe('ToolException');
     expect(refused?.message).toContain('AuthorizationRequiredError');
     expect(authorizationRequiredIn(refused)).toBeUndefined();
-
-    const stepUp = await completeHandOver(auth.login(SERVER, { scopes: [ADMIN_SCOPE] }));
-    expect(scopesOf(new URL(stepUp?.authorizationUrl ?? '').searchParams.get('scope'))).toEqual(
+    // The host still reaches the step-up's URL: handOverConsent told it before the call failed.
+    const inCall = handedOver.at(-1);
+    expect(inCall?.server).toBe(SERVER);
+    expect(refused?.message).not.toContain(inCall?.authorizationUrl ?? '-');
+    expect(scopesOf(new URL(inCall?.authorizationUrl ?? '').searchParams.get('scope'))).toEqual(
       expect.arrayContaining(['mcp:tools', ADMIN_SCOPE]),
     );
+    await auth.completeLogin(SERVER, await signInHandedOver(inCall?.authorizationUrl ?? ''));
     expect(await admin?.invoke({})).toBe('Report for alice: all good.');
   });
 });

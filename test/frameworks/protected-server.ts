@@ -7,7 +7,12 @@
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll } from 'vitest';
-import { type AgentAuth, createAgentAuth, handOverConsent } from '../../src/index.js';
+import {
+  type AgentAuth,
+  type AuthorizationRequiredError,
+  createAgentAuth,
+  handOverConsent,
+} from '../../src/index.js';
 import { movableClock, startInteropApp } from '../interop/support.js';
 import { type ConsentLog, headlessConsent } from '../oauth/harness.js';
 import { type RecordedRequest, recordingFetch } from '../peers/support/recording-fetch.js';
@@ -23,6 +28,8 @@ export interface ProtectedWorld {
   readonly auth: AgentAuth;
   /** What the consent showed (authorization URLs, the scopes a step-up added). */
   readonly consent: ConsentLog;
+  /** With `handOver`: each login handed over, as `onAuthorizationRequired` was told of it. */
+  readonly handedOver: AuthorizationRequiredError[];
   /** Every request of the agent's `fetch` (token grants, MCP POSTs, their statuses). */
   readonly requests: RecordedRequest[];
   /** Who signs in at the next authorization. Default `alice`. */
@@ -73,6 +80,7 @@ async function startWorld(
   const recording = recordingFetch();
   const person = { user: 'alice' };
   const consent = headlessConsent({ browse: (url) => signIn(url, person.user) });
+  const handedOver: AuthorizationRequiredError[] = [];
   const auth = createAgentAuth({
     settings: {
       mcp: {
@@ -86,7 +94,9 @@ async function startWorld(
       },
       oauth: { loopback_ports: [await freePort()] },
     },
-    consent: options.handOver ? handOverConsent() : consent,
+    consent: options.handOver
+      ? handOverConsent({ onAuthorizationRequired: (login) => handedOver.push(login) })
+      : consent,
     fetch: recording.fetch,
   });
   cleanups.push(() => auth.close());
@@ -94,6 +104,7 @@ async function startWorld(
     served,
     auth,
     consent: consent.log,
+    handedOver,
     requests: recording.log,
     advance: (ms: number) => clock.advance(ms),
     closing: (close: () => unknown) => {
