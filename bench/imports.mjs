@@ -31,7 +31,9 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const RUNS = Number(process.env.BENCH_IMPORT_RUNS ?? 21);
-const packageDir = resolve(process.argv[2] ?? fileURLToPath(new URL('..', import.meta.url)));
+const packageDir = fileURLToPath(new URL('..', import.meta.url));
+const compareAt = process.argv.indexOf('--compare');
+const compareDir = compareAt > 0 ? resolve(process.argv[compareAt + 1] ?? '.') : undefined;
 const PROBE = fileURLToPath(new URL('../scripts/module-probe.mjs', import.meta.url));
 const work = mkdtempSync(join(tmpdir(), 'mcp-agent-ts-bench-imports-'));
 
@@ -54,35 +56,51 @@ writeFileSync(
 
 writeFileSync(join(work, 'empty.mjs'), '');
 
-/** Every target: its name, the Node arguments, and the directory it runs in. */
-function targets() {
-  const { exports } = JSON.parse(readFileSync(join(packageDir, 'package.json'), 'utf8'));
+/**
+ * The targets of the package in `dir`: its name, the Node arguments, the directory it runs in.
+ * `label` marks those of a checkout compared with.
+ */
+function packageTargets(dir, label = '') {
+  const prefix = label ? 'before_' : '';
+  const compared = label !== '';
+  const { exports } = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
   const entries = Object.keys(exports)
     .filter((subpath) => subpath !== './package.json')
     .map((subpath) => {
       const specifier = subpath === '.' ? 'mcp-agent-ts' : `mcp-agent-ts/${subpath.slice(2)}`;
       return {
-        name: subpath === '.' ? 'root' : subpath.slice(2).replaceAll(/[^\w]/g, '_'),
-        what: `import '${specifier}'`,
+        name: `${prefix}${subpath === '.' ? 'root' : subpath.slice(2).replaceAll(/[^\w]/g, '_')}`,
+        what: `${label}import '${specifier}'`,
+        compared,
         args: ['--input-type=module', '-e', `await import('${specifier}');`],
-        cwd: packageDir,
+        cwd: dir,
       };
     });
-  const bin = join(packageDir, 'bin', 'mcp-agent.js');
+  const bin = join(dir, 'bin', 'mcp-agent.js');
   const env = { HOME: work };
+  const command = (name, args) => ({
+    name: `${prefix}cli_${name}`,
+    what: `${label}mcp-agent ${args.join(' ')}`,
+    compared,
+    args: [bin, ...args],
+    cwd: work,
+    env,
+  });
+  return [
+    ...entries,
+    command('version', ['--version']),
+    command('help', ['--help']),
+    command('config_check', ['config', 'check']),
+  ];
+}
+
+/** Every target: the two baselines, this package's, and those of the checkout compared with. */
+function targets() {
   return [
     { name: 'node', what: "node -e ''", args: ['-e', ''], cwd: work },
     { name: 'node_esm', what: 'node empty.mjs', args: [join(work, 'empty.mjs')], cwd: work },
-    ...entries,
-    { name: 'cli_version', what: 'mcp-agent --version', args: [bin, '--version'], cwd: work, env },
-    { name: 'cli_help', what: 'mcp-agent --help', args: [bin, '--help'], cwd: work, env },
-    {
-      name: 'cli_config_check',
-      what: 'mcp-agent config check',
-      args: [bin, 'config', 'check'],
-      cwd: work,
-      env,
-    },
+    ...packageTargets(packageDir),
+    ...(compareDir ? packageTargets(compareDir, 'before: ') : []),
   ];
 }
 
@@ -137,7 +155,7 @@ try {
     return { target, ms, ratio: ms / baseline, probed: probe(target) };
   });
   console.log(
-    `# Node ${process.version}, ${RUNS} fresh processes per target, package ${packageDir}`,
+    `# Node ${process.version}, ${RUNS} fresh processes per target${compareDir ? `; before: ${compareDir}` : ''}`,
   );
   const width = Math.max(...all.map((target) => target.what.length));
   console.log(
@@ -151,7 +169,7 @@ try {
   for (const { target, probed } of rows) {
     if (probed.packages.length > 0) console.log(`# ${target.what}: ${probed.packages.join(' ')}`);
   }
-  for (const { target, ms, ratio, probed } of rows) {
+  for (const { target, ms, ratio, probed } of rows.filter((row) => !row.target.compared)) {
     console.log(`BENCH imports.${target.name}_ms ${ms.toFixed(1)}`);
     console.log(`BENCH imports.${target.name}_ratio ${ratio.toFixed(2)}`);
     console.log(`BENCH imports.${target.name}_heap_mib ${mib(probed.heapUsed)}`);
