@@ -5,7 +5,7 @@
  * scripts/module-probe.mjs, which records every module resolved (import and require alike).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -186,6 +186,43 @@ describeWith(builtFile('dist/index.js'))('the entry points of the built package'
       subpaths.filter((subpath) => subpath !== '.').flatMap((s) => imported.get(s)?.names ?? []),
     );
     expect(imported.get('.')?.names.filter((name) => !layered.has(name))).toEqual([]);
+  });
+
+  test("the README's verify-only.ts runs on mcp-agent-ts/server, loading jose and nothing else", () => {
+    // The snippet, as the README shows it, run by Node (types stripped) from inside the package,
+    // so that `mcp-agent-ts/server` resolves to this build. Requests it refuses without a network.
+    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    const snippet = /^```ts\n(\/\/ verify-only\.ts\n[\s\S]*?)^```$/m.exec(readme)?.[1];
+    expect(snippet, 'README.md has a ```ts block starting with // verify-only.ts').toBeDefined();
+    mkdirSync(join(root, '.tools'), { recursive: true });
+    const dir = mkdtempSync(join(root, '.tools', 'verify-only-'));
+    try {
+      writeFileSync(join(dir, 'verify-only.ts'), snippet as string);
+      const out = join(dir, 'probe.json');
+      const child = spawnSync(
+        process.execPath,
+        [
+          '--import',
+          PROBE,
+          '--input-type=module',
+          '-e',
+          [
+            "const { callerOf } = await import('./verify-only.ts');",
+            "const none = await callerOf(new Request('http://127.0.0.1/mcp'));",
+            "const bad = await callerOf(new Request('http://127.0.0.1/mcp', { headers: { authorization: 'Bearer not-a-jwt' } }));",
+            'process.stdout.write(JSON.stringify([none ?? null, bad ?? null]));',
+          ].join('\n'),
+        ],
+        { cwd: dir, encoding: 'utf8', env: { ...process.env, MODULE_PROBE_OUT: out } },
+      );
+      expect(child.status, child.stderr).toBe(0);
+      expect(JSON.parse(child.stdout)).toEqual([null, null]);
+      expect((JSON.parse(readFileSync(out, 'utf8')) as { packages: string[] }).packages).toEqual([
+        'jose',
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('npm pack ships every file the exports map points at', () => {
