@@ -4,8 +4,9 @@
 // `packages`: every npm package a module was resolved from (import or require), sorted; `files`:
 // how many modules outside node_modules were resolved (this package's own, from a checkout);
 // `urls`: every module resolved; `heapUsed`: after a full garbage collection when the process
-// runs with --expose-gc; `maxRss`: the peak resident set. Used by test/package/entries.test.ts,
-// test/cli/startup.test.ts and bench/imports.mjs. Needs module.registerHooks (Node ≥ 22.15).
+// runs with --expose-gc; `maxRss`: the peak resident set. Used through test/support/module-probe.ts
+// (the entry-point and start-up tests) and by bench/imports.mjs. Needs module.registerHooks
+// (Node ≥ 22.15).
 import { writeFileSync } from 'node:fs';
 import * as nodeModule from 'node:module';
 

@@ -4,31 +4,23 @@
  * (yaml, zod). Each run is a fresh process under scripts/module-probe.mjs, which records every
  * module resolved.
  */
-import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, expect, test } from 'vitest';
 import { tempTree } from '../helpers/cli.js';
+import { runProbed } from '../support/module-probe.js';
 import { builtFile, describeWith } from '../support/services.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
-const bin = join(root, 'bin', 'mcp-agent.js');
-const PROBE = join(root, 'scripts', 'module-probe.mjs');
+const bin = fileURLToPath(new URL('../../bin/mcp-agent.js', import.meta.url));
 const tree = tempTree();
 
 afterAll(() => tree.cleanup());
 
-/** Run `mcp-agent ARGS` in the temporary tree: its exit code, output and the packages it loaded. */
+/** Run `mcp-agent ARGS` in the temporary tree: its exit code, output and what it loaded. */
 function mcpAgent(args: string[]) {
-  const out = join(tree.dir, `probe-${args.join('-').replaceAll(/\W/g, '_')}.json`);
-  const result = spawnSync(process.execPath, ['--import', PROBE, bin, ...args], {
+  return runProbed([bin, ...args], {
     cwd: tree.dir,
-    encoding: 'utf8',
-    env: { PATH: process.env.PATH ?? '', HOME: tree.dir, MODULE_PROBE_OUT: out },
+    env: { PATH: process.env.PATH ?? '', HOME: tree.dir },
   });
-  const { packages } = JSON.parse(readFileSync(out, 'utf8')) as { packages: string[] };
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr, packages };
 }
 
 describeWith(builtFile('dist/cli/main.js'))('what each command loads', () => {

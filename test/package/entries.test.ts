@@ -6,14 +6,13 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import { beforeAll, expect, test } from 'vitest';
+import { type ProbedRun, runProbed } from '../support/module-probe.js';
 import { builtFile, describeWith } from '../support/services.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const PROBE = join(root, 'scripts', 'module-probe.mjs');
 
 /** Something an entry must not load, recognised in the list of modules a process resolved. */
 interface Forbidden {
@@ -112,44 +111,32 @@ const exportsMap = (
 ).exports;
 const subpaths = Object.keys(exportsMap).filter((subpath) => subpath !== './package.json');
 
-/** What importing one entry did in a fresh process. */
-interface Imported {
-  readonly names: readonly string[];
-  readonly urls: readonly string[];
-  readonly packages: readonly string[];
-}
+const imported = new Map<string, ProbedRun>();
 
-const imported = new Map<string, Imported>();
-let work: string | undefined;
-
-function importInFreshProcess(subpath: string): Imported {
+/** Import `subpath` of the package by its name in a fresh process; it prints the names exported. */
+function importInFreshProcess(subpath: string): ProbedRun {
   const specifier = subpath === '.' ? 'mcp-agent-ts' : `mcp-agent-ts/${subpath.slice(2)}`;
-  const out = join(work as string, `${subpath.replaceAll(/\W/g, '_')}.json`);
-  const child = spawnSync(
-    process.execPath,
+  const run = runProbed(
     [
-      '--import',
-      PROBE,
       '--input-type=module',
       '-e',
       `const m = await import('${specifier}'); process.stdout.write(JSON.stringify(Object.keys(m)));`,
     ],
-    { cwd: root, encoding: 'utf8', env: { ...process.env, MODULE_PROBE_OUT: out } },
+    { cwd: root },
   );
-  expect(child.status, `import '${specifier}': ${child.stderr}`).toBe(0);
-  const report = JSON.parse(readFileSync(out, 'utf8')) as { urls: string[]; packages: string[] };
-  return { names: JSON.parse(child.stdout) as string[], ...report };
+  expect(run.status, `import '${specifier}': ${run.stderr}`).toBe(0);
+  return run;
+}
+
+/** The names `subpath` exports. */
+function namesOf(subpath: string): string[] {
+  return JSON.parse(imported.get(subpath)?.stdout ?? '[]') as string[];
 }
 
 describeWith(builtFile('dist/index.js'))('the entry points of the built package', () => {
   beforeAll(() => {
-    work = mkdtempSync(join(tmpdir(), 'mcp-agent-ts-entries-'));
     for (const subpath of subpaths) imported.set(subpath, importInFreshProcess(subpath));
   }, 60_000);
-
-  afterAll(() => {
-    if (work) rmSync(work, { recursive: true, force: true });
-  });
 
   test('every entry listed here is a subpath of package.json, with types and code', () => {
     expect(subpaths).toEqual(expect.arrayContaining(Object.keys(ENTRIES)));
@@ -167,14 +154,14 @@ describeWith(builtFile('dist/index.js'))('the entry points of the built package'
   test.each(subpaths)(
     '%s resolves by the package name and exports its documented names',
     (subpath) => {
-      const { names } = imported.get(subpath) as Imported;
+      const names = namesOf(subpath);
       expect(names.length).toBeGreaterThan(0);
       expect(names).toEqual(expect.arrayContaining([...(ENTRIES[subpath]?.documented ?? [])]));
     },
   );
 
   test.each(Object.keys(ENTRIES))('%s loads only its layer', (subpath) => {
-    const { urls, packages: loaded } = imported.get(subpath) as Imported;
+    const { urls, packages: loaded } = imported.get(subpath) as ProbedRun;
     const offenders = (ENTRIES[subpath]?.forbidden ?? [])
       .filter((forbidden) => urls.some(forbidden.matches))
       .map((forbidden) => forbidden.name);
@@ -182,10 +169,8 @@ describeWith(builtFile('dist/index.js'))('the entry points of the built package'
   });
 
   test('the root exports nothing that no layer entry exports (every name has a layer)', () => {
-    const layered = new Set(
-      subpaths.filter((subpath) => subpath !== '.').flatMap((s) => imported.get(s)?.names ?? []),
-    );
-    expect(imported.get('.')?.names.filter((name) => !layered.has(name))).toEqual([]);
+    const layered = new Set(subpaths.filter((subpath) => subpath !== '.').flatMap(namesOf));
+    expect(namesOf('.').filter((name) => !layered.has(name))).toEqual([]);
   });
 
   test("the README's verify-only.ts runs on mcp-agent-ts/server, loading jose and nothing else", () => {
@@ -198,12 +183,8 @@ describeWith(builtFile('dist/index.js'))('the entry points of the built package'
     const dir = mkdtempSync(join(root, '.tools', 'verify-only-'));
     try {
       writeFileSync(join(dir, 'verify-only.ts'), snippet as string);
-      const out = join(dir, 'probe.json');
-      const child = spawnSync(
-        process.execPath,
+      const run = runProbed(
         [
-          '--import',
-          PROBE,
           '--input-type=module',
           '-e',
           [
@@ -213,13 +194,11 @@ describeWith(builtFile('dist/index.js'))('the entry points of the built package'
             'process.stdout.write(JSON.stringify([none ?? null, bad ?? null]));',
           ].join('\n'),
         ],
-        { cwd: dir, encoding: 'utf8', env: { ...process.env, MODULE_PROBE_OUT: out } },
+        { cwd: dir },
       );
-      expect(child.status, child.stderr).toBe(0);
-      expect(JSON.parse(child.stdout)).toEqual([null, null]);
-      expect((JSON.parse(readFileSync(out, 'utf8')) as { packages: string[] }).packages).toEqual([
-        'jose',
-      ]);
+      expect(run.status, run.stderr).toBe(0);
+      expect(JSON.parse(run.stdout)).toEqual([null, null]);
+      expect(run.packages).toEqual(['jose']);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
