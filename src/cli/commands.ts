@@ -1,18 +1,23 @@
 /**
  * The command table: names, options, help texts and handlers.
  *
+ * A command's module is imported when the command runs, not with the table: `--version`,
+ * `--help` and a usage error load none, and each command loads only what it uses (`config
+ * check` the configuration layer, `serve` the MCP server, `tools list` the MCP client).
+ *
  * @module
  */
 
-import { authComplete, authLogin, authLogout, authStatus } from './commands/auth.js';
-import { authLogoutIdentity, authStatusAll } from './commands/auth-admin.js';
-import { configCheck, configShow } from './commands/config.js';
-import { doctor } from './commands/doctor.js';
-import { init } from './commands/init.js';
-import { dev, serve } from './commands/serve.js';
-import { serversList, toolsCall, toolsList } from './commands/servers.js';
 import type { CliIo, GlobalOptions, Output } from './io.js';
 import { UsageError } from './usage.js';
+
+const authCommands = () => import('./commands/auth.js');
+const authAdminCommands = () => import('./commands/auth-admin.js');
+const configCommands = () => import('./commands/config.js');
+const doctorCommand = () => import('./commands/doctor.js');
+const initCommand = () => import('./commands/init.js');
+const serveCommands = () => import('./commands/serve.js');
+const serversCommands = () => import('./commands/servers.js');
 
 /** A command-specific option. */
 export interface OptionSpec {
@@ -101,7 +106,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       'Finds and loads the configuration (config file, secrets file, .env, environment, MCP_APP_SETTINGS_PRELOAD),\nvalidates it, and prints a summary and any warnings. Every error names the key and the file:line:column\nit came from. Exit code 0 when valid, 2 when not.',
     options: {},
     maxArgs: 0,
-    run: ({ io, global, out }) => configCheck(io, global, out),
+    run: async ({ io, global, out }) => (await configCommands()).configCheck(io, global, out),
   },
   {
     path: ['config', 'show'],
@@ -111,7 +116,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       'Prints the merged configuration with defaults applied. Secret values (client secrets, tokens, API keys,\nheader and env values, and everything from the secrets file) are shown as [redacted].\nWith --verbose, each value is annotated with where it came from; --json always includes the sources.',
     options: {},
     maxArgs: 0,
-    run: ({ io, global, out }) => configShow(io, global, out),
+    run: async ({ io, global, out }) => (await configCommands()).configShow(io, global, out),
   },
   {
     path: ['servers', 'list'],
@@ -121,7 +126,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       'Lists mcp.servers: name, transport, authentication mode (none, headers, env or oauth) and\nendpoint (the command, or the URL without its query). Credential values are never shown.',
     options: {},
     maxArgs: 0,
-    run: ({ io, global, out }) => serversList(io, global, out),
+    run: async ({ io, global, out }) => (await serversCommands()).serversList(io, global, out),
   },
   {
     path: ['tools', 'list'],
@@ -131,8 +136,8 @@ export const COMMANDS: readonly CommandSpec[] = [
       'Connects to the server (or every configured server) and lists its tools under the names they are\nserved and called by: SERVER_TOOL, as mcp-agent names them, honouring allowed_tools. A name that\nwould break the tool-name rule (characters other than A-Z a-z 0-9 _ -, over 64 characters, or one\nthat could be read as another server\'s) ends in "_" and 10 hex digits instead. --json also gives\neach tool\'s server and its own name there.',
     options: LOGIN_OPTIONS,
     maxArgs: 1,
-    run: ({ io, global, out, args, options }) =>
-      toolsList(io, global, out, args[0], loginFlags(options)),
+    run: async ({ io, global, out, args, options }) =>
+      (await serversCommands()).toolsList(io, global, out, args[0], loginFlags(options)),
   },
   {
     path: ['tools', 'call'],
@@ -143,7 +148,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       "Calls the tool NAME (as `tools list` prints it), or TOOL (its own name) on SERVER, with the JSON\nobject given (default {}), checked against the tool's input schema first. Text content is printed\nas text, other content as JSON; --json prints the raw result. Exit code 1 when the tool reports an\nerror.",
     options: LOGIN_OPTIONS,
     maxArgs: 3,
-    run: ({ io, global, out, args, options }) => {
+    run: async ({ io, global, out, args, options }) => {
       const [first, second, third] = args;
       if (first === undefined) {
         throw new UsageError(
@@ -154,6 +159,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       // NAME [JSON] or SERVER TOOL [JSON]: a second word that is a JSON object is the arguments.
       const byName =
         second === undefined || (third === undefined && second.trimStart().startsWith('{'));
+      const { toolsCall } = await serversCommands();
       return byName
         ? toolsCall(io, global, out, { name: first }, second, loginFlags(options))
         : toolsCall(io, global, out, { server: first, tool: second }, third, loginFlags(options));
@@ -174,7 +180,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       },
     },
     maxArgs: 1,
-    run: ({ io, global, out, args, options }) => {
+    run: async ({ io, global, out, args, options }) => {
       const [server] = args;
       if (server === undefined) {
         throw new UsageError('"auth login" needs a SERVER.', 'mcp-agent auth login --help');
@@ -185,7 +191,7 @@ export const COMMANDS: readonly CommandSpec[] = [
           'mcp-agent auth login --help',
         );
       }
-      return authLogin(io, global, out, server, {
+      return (await authCommands()).authLogin(io, global, out, server, {
         ...loginFlags(options),
         noWait: options['no-wait'] === true,
       });
@@ -199,7 +205,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       'Takes the address the browser was redirected to after approving a login started with\n`auth login SERVER --no-wait` (or handed over by a tool call where no user could be asked), checks its\nstate and issuer, exchanges the code with the PKCE verifier kept in the token store, and keeps the token.\nA login completes once; an unknown, expired or completed one is refused.',
     options: {},
     maxArgs: 1,
-    run: ({ io, global, out, args }) => {
+    run: async ({ io, global, out, args }) => {
       const [address] = args;
       if (address === undefined) {
         throw new UsageError(
@@ -207,7 +213,7 @@ export const COMMANDS: readonly CommandSpec[] = [
           'mcp-agent auth complete --help',
         );
       }
-      return authComplete(io, global, out, address);
+      return (await authCommands()).authComplete(io, global, out, address);
     },
   },
   {
@@ -218,8 +224,8 @@ export const COMMANDS: readonly CommandSpec[] = [
       'Serves the aggregated tools of mcp.servers and the tools and workflows of the app module over MCP\nStreamable HTTP at /mcp (and legacy SSE at /sse). With authorization.enabled, every request needs a\nbearer token for resource_server_url (JWKS or introspection), the protected-resource metadata is served\nat /.well-known/oauth-protected-resource/mcp, and tool scopes are checked. The URL is printed on stdout\nwhen it listens; Ctrl-C stops it.',
     options: SERVE_OPTIONS,
     maxArgs: 0,
-    run: ({ io, global, out, options }) =>
-      serve(io, global, out, {
+    run: async ({ io, global, out, options }) =>
+      (await serveCommands()).serve(io, global, out, {
         host: stringOption(options.host),
         port: portOption(options.port, 'port'),
         app: stringOption(options.app),
@@ -247,8 +253,8 @@ export const COMMANDS: readonly CommandSpec[] = [
       },
     },
     maxArgs: 0,
-    run: ({ io, global, out, options }) =>
-      dev(io, global, out, {
+    run: async ({ io, global, out, options }) =>
+      (await serveCommands()).dev(io, global, out, {
         host: stringOption(options.host),
         port: portOption(options.port, 'port'),
         app: stringOption(options.app),
@@ -267,10 +273,10 @@ export const COMMANDS: readonly CommandSpec[] = [
       'all-identities': { type: 'boolean', help: "every identity's tokens (an operator's view)" },
     },
     maxArgs: 1,
-    run: ({ io, global, out, args, options }) =>
+    run: async ({ io, global, out, args, options }) =>
       options['all-identities'] === true
-        ? authStatusAll(io, global, out, args[0])
-        : authStatus(io, global, out, args[0]),
+        ? (await authAdminCommands()).authStatusAll(io, global, out, args[0])
+        : (await authCommands()).authStatus(io, global, out, args[0]),
   },
   {
     path: ['auth', 'logout'],
@@ -287,7 +293,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       },
     },
     maxArgs: 1,
-    run: ({ io, global, out, args, options }) => {
+    run: async ({ io, global, out, args, options }) => {
       const all = options.all === true;
       if (typeof options.identity === 'string') {
         if (all || args[0] === undefined) {
@@ -296,7 +302,13 @@ export const COMMANDS: readonly CommandSpec[] = [
             'mcp-agent auth logout --help',
           );
         }
-        return authLogoutIdentity(io, global, out, options.identity, args[0]);
+        return (await authAdminCommands()).authLogoutIdentity(
+          io,
+          global,
+          out,
+          options.identity,
+          args[0],
+        );
       }
       if ((args[0] === undefined) === !all) {
         throw new UsageError(
@@ -304,7 +316,7 @@ export const COMMANDS: readonly CommandSpec[] = [
           'mcp-agent auth logout --help',
         );
       }
-      return authLogout(io, global, out, args[0], all);
+      return (await authCommands()).authLogout(io, global, out, args[0], all);
     },
   },
   {
@@ -315,12 +327,12 @@ export const COMMANDS: readonly CommandSpec[] = [
       'Checks a server step by step: its configuration, OAuth discovery (protected-resource and authorization\nserver metadata), client registration, the stored login, a refresh when one is due, and one tools/list.\nEach step prints what it found; a failed step says what to do. Never starts a login.',
     options: {},
     maxArgs: 1,
-    run: ({ io, global, out, args }) => {
+    run: async ({ io, global, out, args }) => {
       const [server] = args;
       if (server === undefined) {
         throw new UsageError('"doctor" needs a SERVER.', 'mcp-agent doctor --help');
       }
-      return doctor(io, global, out, server);
+      return (await doctorCommand()).doctor(io, global, out, server);
     },
   },
   {
@@ -338,8 +350,8 @@ export const COMMANDS: readonly CommandSpec[] = [
       force: { type: 'boolean', help: 'replace an existing mcp_agent.config.yaml' },
     },
     maxArgs: 0,
-    run: ({ io, out, options }) =>
-      init(io, out, {
+    run: async ({ io, out, options }) =>
+      (await initCommand()).init(io, out, {
         ...(typeof options.dir === 'string' ? { dir: options.dir } : {}),
         force: options.force === true,
       }),

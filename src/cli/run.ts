@@ -8,9 +8,9 @@
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { ConfigError, formatIssue, suggest } from '../config/issues.js';
 import { AuthorizationRequiredError, McpAgentError } from '../errors.js';
-import { handOverJson, handOverText } from './commands/auth.js';
 import { COMMANDS, type CommandSpec } from './commands.js';
 import { displayFile, issueJson } from './format.js';
+import { handOverJson, handOverText } from './hand-over.js';
 import { commandHelp, groupHelp, mainHelp } from './help.js';
 import { type CliIo, type GlobalOptions, Output } from './io.js';
 import { UsageError } from './usage.js';

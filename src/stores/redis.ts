@@ -3,11 +3,29 @@
  * `redis_prefix`, holding its version and value; compare-and-set and expiry happen in one Lua
  * script, so two replicas never overwrite each other's newer token.
  *
+ * The client package is imported on the first command, not with this module: a program that
+ * never uses a Redis store does not load it.
+ *
  * @module
  */
-import { createClient, ErrorReply } from 'redis';
+import type { createClient } from 'redis';
 import { McpAgentError } from '../errors.js';
 import type { DeleteOptions, KeyValueStore, SetOptions, VersionedValue } from './kv.js';
+
+type RedisClient = ReturnType<typeof createClient>;
+type RedisModule = typeof import('redis');
+
+/** The `redis` package, once a store has needed it. */
+let loaded: Promise<RedisModule> | undefined;
+let redisModule: RedisModule | undefined;
+
+function loadRedis(): Promise<RedisModule> {
+  loaded ??= import('redis').then((module) => {
+    redisModule = module;
+    return module;
+  });
+  return loaded;
+}
 
 // KEYS[1] key; ARGV: value, expected version ('' = any, 'none' = must not exist), ttl ms ('' = none)
 const SET_SCRIPT = `
@@ -51,10 +69,12 @@ export interface RedisStoreOptions {
 
 /** A {@link KeyValueStore} in Redis. Call `close()` to end the connection. */
 export class RedisKeyValueStore implements KeyValueStore {
-  readonly #client: ReturnType<typeof createClient>;
+  readonly #url: string;
   readonly #prefix: string;
   readonly #origin: string;
   readonly #timeoutMs: number;
+  #client: RedisClient | undefined;
+  #creating: Promise<RedisClient> | undefined;
   #connecting: Promise<unknown> | undefined;
   #connected = false;
 
@@ -66,40 +86,57 @@ export class RedisKeyValueStore implements KeyValueStore {
         'oauth.token_store.redis_url is not a URL; write it as redis://[:password@]host:port[/db].',
       );
     }
+    if (!['redis:', 'rediss:'].includes(new URL(options.url).protocol)) {
+      throw new McpAgentError(
+        'CONFIG_INVALID',
+        'oauth.token_store.redis_url must start with redis:// or rediss://.',
+      );
+    }
+    this.#url = options.url;
     this.#prefix = `${options.prefix}:`;
     this.#timeoutMs = options.commandTimeoutMs ?? 5_000;
     this.#origin = describeRedis(options.url);
-    this.#client = createClient({
-      url: options.url,
-      socket: {
-        connectTimeout: options.commandTimeoutMs ?? 5_000,
-        // The first connection fails at once (the caller gets an error, and the next call tries
-        // again); a lost connection is retried in the background while commands fail at once.
-        reconnectStrategy: (retries, cause) =>
-          this.#connected
-            ? Math.min(50 * 2 ** retries, 2_000)
-            : (cause ?? new Error('unreachable')),
-      },
-      disableOfflineQueue: true,
-    });
-    // Errors surface on the commands; without a listener the client would throw them globally.
-    this.#client.on('error', () => {});
   }
 
-  async #ready(): Promise<ReturnType<typeof createClient>> {
-    if (!this.#client.isOpen) this.#connecting ??= this.#client.connect();
+  /** The client, made on first use (which loads the `redis` package). */
+  #create(): Promise<RedisClient> {
+    this.#creating ??= loadRedis().then(({ createClient }) => {
+      const client = createClient({
+        url: this.#url,
+        socket: {
+          connectTimeout: this.#timeoutMs,
+          // The first connection fails at once (the caller gets an error, and the next call tries
+          // again); a lost connection is retried in the background while commands fail at once.
+          reconnectStrategy: (retries, cause) =>
+            this.#connected
+              ? Math.min(50 * 2 ** retries, 2_000)
+              : (cause ?? new Error('unreachable')),
+        },
+        disableOfflineQueue: true,
+      });
+      // Errors surface on the commands; without a listener the client would throw them globally.
+      client.on('error', () => {});
+      this.#client = client;
+      return client;
+    });
+    return this.#creating;
+  }
+
+  async #ready(): Promise<RedisClient> {
     try {
+      const client = this.#client ?? (await this.#create());
+      if (!client.isOpen) this.#connecting ??= client.connect();
       await this.#connecting;
       this.#connected = true;
+      return client;
     } catch (error) {
       this.#connecting = undefined;
       throw this.#unavailable(error);
     }
-    return this.#client;
   }
 
   #unavailable(error: unknown): McpAgentError {
-    if (error instanceof ErrorReply) {
+    if (redisModule && error instanceof redisModule.ErrorReply) {
       // Redis is up but refused the command (a foreign value under the prefix, say); its reply
       // may quote data, so it is not repeated.
       return new McpAgentError(
@@ -118,7 +155,7 @@ export class RedisKeyValueStore implements KeyValueStore {
    * Run one command, bounded by `commandTimeoutMs`: a Redis that accepts the connection but stops
    * answering (paused, partitioned) fails the call instead of holding it for ever.
    */
-  async #run<T>(command: (client: ReturnType<typeof createClient>) => Promise<T>): Promise<T> {
+  async #run<T>(command: (client: RedisClient) => Promise<T>): Promise<T> {
     const client = await this.#ready();
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
@@ -197,14 +234,16 @@ export class RedisKeyValueStore implements KeyValueStore {
   }
 
   async close(): Promise<void> {
-    if (!this.#client.isOpen) return;
+    // A client being made (the package still loading) is closed once it exists.
+    const client = this.#client ?? (await this.#creating?.catch(() => undefined));
+    if (!client?.isOpen) return;
     // QUIT waits for an answer; a Redis that went away (even if the client has not noticed yet)
     // never gives one, so the socket is dropped after a moment.
-    if (this.#client.isReady) {
+    if (client.isReady) {
       let timer: NodeJS.Timeout | undefined;
       let quit: Promise<boolean>;
       try {
-        quit = this.#client.quit().then(
+        quit = client.quit().then(
           () => true,
           () => false,
         );
@@ -219,7 +258,7 @@ export class RedisKeyValueStore implements KeyValueStore {
       if (quitted) return;
     }
     try {
-      if (this.#client.isOpen) this.#client.destroy();
+      if (client.isOpen) client.destroy();
     } catch {
       // Already closed while QUIT was pending.
     }

@@ -400,4 +400,24 @@ describe('createTokenStore from the parsed oauth.token_store', () => {
     expect(result.success).toBe(false);
     expect(result.error?.issues.map((issue) => issue.path)).toEqual([['token_store', 'redis_url']]);
   });
+
+  test('a redis_url that is not redis:// or rediss:// is a config error when the store is made, without the URL', () => {
+    // The client package is loaded on the first command; the URL is checked before that.
+    const password = 'CANARY-http-redis-pw';
+    const settings = tokenStore({
+      backend: 'redis',
+      redis_url: `http://:${password}@127.0.0.1:6379`,
+    });
+    let thrown: unknown;
+    try {
+      createTokenStore(settings);
+    } catch (error) {
+      thrown = error;
+    }
+    expect(isMcpAgentError(thrown, 'CONFIG_INVALID'), inspect(thrown)).toBe(true);
+    expect((thrown as Error).message).toBe(
+      'oauth.token_store.redis_url must start with redis:// or rediss://.',
+    );
+    expect(inspect(thrown, { depth: 10 })).not.toContain(password);
+  });
 });

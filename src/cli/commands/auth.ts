@@ -13,6 +13,7 @@ import type { GrantEvent } from '../../stores/events.js';
 import type { TokenRecord } from '../../stores/record.js';
 import type { UnreadableReason } from '../../stores/token-store.js';
 import type { CliConsentOptions } from '../consent.js';
+import { handOverJson, handOverText } from '../hand-over.js';
 import type { CliIo, GlobalOptions, Output } from '../io.js';
 import { type CliSession, withSession } from '../session.js';
 import {
@@ -35,27 +36,6 @@ export function oauthServer(session: CliSession, name: string): ServerAuth {
     );
   }
   return auth;
-}
-
-/** The JSON fields of a handed-over login (see {@link AuthorizationRequiredError}). */
-export function handOverJson(error: AuthorizationRequiredError): Record<string, string> {
-  return {
-    server: error.server,
-    issuer: error.issuer,
-    authorization_url: error.authorizationUrl,
-    expires_at: new Date(error.expiresAt).toISOString(),
-  };
-}
-
-/** What a person does with a handed-over login. */
-export function handOverText(error: AuthorizationRequiredError): string {
-  const minutes = Math.max(1, Math.round((error.expiresAt - Date.now()) / 60_000));
-  return [
-    `Open this URL in a browser and approve the access (within ${minutes} min):`,
-    `  ${error.authorizationUrl}`,
-    'Then copy the address the browser ends on (it may show an error page) and run:',
-    "  mcp-agent auth complete 'ADDRESS'",
-  ].join('\n');
 }
 
 function loggedIn(out: Output, server: string, record: TokenRecord): number {

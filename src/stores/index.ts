@@ -1,0 +1,39 @@
+/**
+ * `mcp-agent-ts/stores`: where tokens, client registrations (RFC 7591), pending logins and grant
+ * events are kept. A {@link KeyValueStore} with versioned compare-and-set (memory, a locked
+ * file, or Redis) under a {@link TokenStore} (optionally sealed with AES-256-GCM by a
+ * {@link Sealer}); {@link createTokenStore} builds the one `oauth.token_store` configures.
+ *
+ * It loads `zod` only. The `redis` client is loaded when a Redis store first runs a command, so a
+ * program on the file or memory store never loads it. No MCP SDK, no OpenID provider.
+ *
+ * @module
+ */
+export type { McpAgentErrorCode } from '../errors.js';
+export { isMcpAgentError, McpAgentError } from '../errors.js';
+export type { GrantEvent } from './events.js';
+export { GrantEventStore } from './events.js';
+export type { FileStoreOptions } from './file.js';
+export { FileKeyValueStore } from './file.js';
+export type { PendingFlow } from './flows.js';
+export { PendingFlowStore } from './flows.js';
+export type { DeleteOptions, KeyValueStore, SetOptions, VersionedValue } from './kv.js';
+export { MemoryKeyValueStore } from './memory.js';
+export type { TokenKey, TokenRecord } from './record.js';
+export { parseRecord, scopeFingerprint, serializeRecord, storageKey } from './record.js';
+export type { RedisStoreOptions } from './redis.js';
+export { RedisKeyValueStore } from './redis.js';
+export type {
+  ClientRegistration,
+  RegistrationSource,
+  TokenEndpointAuthMethod,
+} from './registrations.js';
+export { RegistrationStore } from './registrations.js';
+export { Sealer } from './seal.js';
+export type {
+  StoredToken,
+  TokenStoreOptions,
+  UnreadableReason,
+  UnreadableRecord,
+} from './token-store.js';
+export { createTokenStore, TokenStore } from './token-store.js';
