@@ -12,6 +12,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { Secret } from '../../src/config/secret.js';
 import {
   type DevAuthorizationServer,
   startDevAuthorizationServer,
@@ -38,6 +39,7 @@ import {
 } from '../../src/middleware/index.js';
 import { withMcpAuth as nodeAuth } from '../../src/middleware/node.js';
 import { metadataHandler, withMcpAuth as webAuth } from '../../src/middleware/web.js';
+import { IntrospectionVerifier } from '../../src/server/verifiers/introspection.js';
 import { rpc, type UserTokens, userTokens } from '../server/serve-support.js';
 
 const CANARY = 'eyJhbGciOiJSUzI1NiJ9.eyJjYW5hcnkiOiJDQU5BUlktN2YzYSJ9.Q0FOQVJZLXNpZ25hdHVyZQ';
@@ -331,6 +333,46 @@ describe('options and settings', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('verifiers', () => {
+  test("introspection (RFC 7662) as the verifier: the development server's answer is the caller", async () => {
+    const introspected = await createMcpAuth({
+      authorization: section(),
+      verifier: new IntrospectionVerifier({
+        endpoint: as.introspection.endpoint,
+        clientId: as.introspection.clientId,
+        clientSecret: new Secret(as.introspection.clientSecret),
+        issuer: as.issuer,
+        audiences: [RESOURCE],
+        fetch: globalThis.fetch,
+      }),
+    });
+    try {
+      const outcome = await introspected.authenticate(
+        input({ authorization: `Bearer ${alice.accessToken}` }),
+      );
+      expect(outcome.action === 'next' && outcome.caller).toMatchObject({
+        subject: 'alice',
+        verifiedBy: 'introspection',
+      });
+      expectStatus(
+        await introspected.authenticate(input({ authorization: `Bearer ${CANARY}` })),
+        401,
+      );
+    } finally {
+      await introspected.close();
+    }
+  });
+
+  test('a non-HTTPS issuer that is not loopback, or a resource with a fragment: a start-up error (IN-85)', async () => {
+    await expect(
+      createMcpAuth({ authorization: section({ issuer_url: 'http://as.example' }) }),
+    ).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
+    await expect(
+      createMcpAuth({ authorization: section({ resource_server_url: `${RESOURCE}#x` }) }),
+    ).rejects.toBeInstanceOf(ConfigError);
   });
 });
 
