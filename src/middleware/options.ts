@@ -60,8 +60,10 @@ export interface McpAuthOptions {
    * Default true; turn off when sessions move between replicas.
    */
   readonly bindSessions?: boolean;
-  /** Sessions remembered (least recently used forgotten first). Default 10,000. */
+  /** Sessions remembered in all (the least recently used is forgotten first). Default 10,000. */
   readonly maxSessions?: number;
+  /** Sessions one caller may hold (one more forgets its least recently used). Default 16. */
+  readonly maxSessionsPerCaller?: number;
   /** Largest request body read for the tool scopes, in bytes. Default 4 MiB. */
   readonly maxBodyBytes?: number;
 }

@@ -144,8 +144,14 @@ class ProtectedEndpoint implements McpAuth {
       resourceName: auth.resource_name ?? settings.name,
       documentation: auth.service_documentation_url,
     });
-    const { bindSessions, maxSessions, maxBodyBytes } = parts.options;
-    this.#sessions = bindSessions === false ? undefined : new SessionOwners(maxSessions ?? 10_000);
+    const { bindSessions, maxSessions, maxSessionsPerCaller, maxBodyBytes } = parts.options;
+    this.#sessions =
+      bindSessions === false
+        ? undefined
+        : new SessionOwners({
+            total: maxSessions ?? 10_000,
+            perPrincipal: maxSessionsPerCaller ?? 16,
+          });
     this.#maxBody = maxBodyBytes ?? 4 * 1024 * 1024;
   }
 
@@ -260,10 +266,7 @@ class ProtectedEndpoint implements McpAuth {
   #hostAllowed(request: NormalizedRequest, withOrigin: boolean): boolean {
     const check = this.#parts.options.hostCheck;
     if (!check) return true;
-    const host =
-      request.header('host')[0] ??
-      (request.url.hostname === 'mcp-agent.invalid' ? undefined : request.url.host);
-    return check(host, withOrigin ? request.header('origin')[0] : undefined);
+    return check(request.host, withOrigin ? request.header('origin')[0] : undefined);
   }
 }
 

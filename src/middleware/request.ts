@@ -36,6 +36,8 @@ export interface RequestInput {
 export interface NormalizedRequest {
   readonly method: string;
   readonly url: URL;
+  /** `Host` (or the host of an absolute URL when no `Host` header came). */
+  readonly host: string | undefined;
   /** Every value of header `name` (lower case), in order. */
   header(name: string): readonly string[];
   /** The JSON body, read at most once, capped at `max` bytes. */
@@ -146,6 +148,7 @@ export function normalizeRequest(input: Request | RequestInput): NormalizedReque
   return {
     method: request.method.toUpperCase(),
     url,
+    host: headers.get('host')?.[0] ?? (url.origin === PATH_BASE ? undefined : url.host),
     header: (name) => headers.get(name) ?? EMPTY,
     json: bodyOnce(request.body ?? (() => undefined), request.parsedBody, length),
   };

@@ -16,7 +16,7 @@ import {
 import { freePort } from '../support/net.js';
 import type { AttackRow } from './attack-rows.js';
 import { ADMIN, type Environment } from './environment.js';
-import { bearer, callTool, openSession, post, resultText } from './http.js';
+import { bearer, callTool, type Headers, openSession, post, resultText } from './http.js';
 
 function expectScopeRefused(env: Environment, response: RawResponse, scope: string) {
   expect(response.status, response.body).toBe(403);
@@ -173,6 +173,23 @@ const mcp: AttackRow[] = [
       const ended = await raw(`${env.origin}/mcp`, { method: 'DELETE', headers: alice });
       expect(ended.status).toBe(200);
       expect((await callTool(env, alice, 'whoami')).status).toBe(404);
+    },
+  },
+  {
+    id: 'IN-79 cap',
+    title:
+      "a caller's 17th session gives up its least recently used (404), as serve caps them, and no other caller's",
+    async run(env) {
+      if (!env.adapter.sessions) return;
+      const bob = await openSession(env, env.tokens.bob.accessToken);
+      const root: Headers[] = [];
+      for (let opened = 0; opened < 17; opened++) {
+        root.push(await openSession(env, env.tokens.root.accessToken));
+      }
+      expect((await callTool(env, root[0] as Headers, 'whoami')).status).toBe(404);
+      for (const session of [root[1], root[16], bob]) {
+        expect((await callTool(env, session as Headers, 'whoami')).status).toBe(200);
+      }
     },
   },
   {
