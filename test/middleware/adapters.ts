@@ -5,14 +5,18 @@
  * are not weaker than it.
  */
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { toNodeHandler } from '@modelcontextprotocol/node';
 import { startExpress } from '../../examples/middleware/express.js';
 import { startFastify } from '../../examples/middleware/fastify.js';
 import { startHono } from '../../examples/middleware/hono.js';
 import { startNode } from '../../examples/middleware/node.js';
+import { statelessHandler } from '../../examples/middleware/server-v2.js';
 import { startWeb } from '../../examples/middleware/web.js';
 import { createApp } from '../../src/app/create-app.js';
 import { settingsSchema } from '../../src/config/schema/settings.js';
-import type { McpAuth, McpAuthOptions } from '../../src/middleware/index.js';
+import { createMcpAuth, type McpAuth, type McpAuthOptions } from '../../src/middleware/index.js';
+import { withMcpAuth } from '../../src/middleware/node.js';
 
 const modules = new URL('../../node_modules/', import.meta.url);
 /** The installed version of package `name`. */
@@ -32,7 +36,7 @@ export interface Started {
 
 /** One way of protecting the server. */
 export interface Adapter {
-  readonly name: 'express' | 'hono' | 'fastify' | 'node' | 'web' | 'serve';
+  readonly name: 'express' | 'hono' | 'fastify' | 'node' | 'node-v2' | 'web' | 'serve';
   /** The framework and SDK server, with their versions. */
   readonly stack: string;
   /** Whether the SDK server behind it keeps sessions (`Mcp-Session-Id`). */
@@ -66,6 +70,21 @@ function recipe(start: (options: McpAuthOptions, port: number) => Promise<Recipe
       },
     };
   };
+}
+
+/**
+ * The node:http adapter in front of the SDK v2's own Node face: `createMcpHandler` through
+ * `toNodeHandler` (`@modelcontextprotocol/node`), which reads the caller from `req.auth`.
+ */
+async function startNodeV2(options: McpAuthOptions, port: number): Promise<Recipe> {
+  const auth = await createMcpAuth(options);
+  const mcp = statelessHandler();
+  const node = toNodeHandler(mcp);
+  // Its request type has `method?: string`, node:http's `string | undefined`: the same at run
+  // time, two types under exactOptionalPropertyTypes.
+  const server = createServer(withMcpAuth(auth, (req, res, body) => node(req as never, res, body)));
+  await new Promise<void>((listening) => server.listen(port, '127.0.0.1', listening));
+  return { auth, mcp, server };
 }
 
 /** `serve`: `createApp` with the section and the same three tools, listening on loopback. */
@@ -129,6 +148,13 @@ export const ADAPTERS = {
     sessions: true,
     client: 'v1',
     start: recipe(startNode),
+  },
+  'node-v2': {
+    name: 'node-v2',
+    stack: `node:http ${process.version} + @modelcontextprotocol/node ${version('@modelcontextprotocol/node')} toNodeHandler + ${v2} createMcpHandler`,
+    sessions: false,
+    client: 'v2',
+    start: recipe(startNodeV2),
   },
   web: {
     name: 'web',
