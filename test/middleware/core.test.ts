@@ -7,10 +7,18 @@
  * and canary tokens that must appear in no answer and no error.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, IncomingMessage, type Server, ServerResponse } from 'node:http';
+import {
+  createServer,
+  IncomingMessage,
+  type RequestListener,
+  request,
+  type Server,
+  ServerResponse,
+} from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import express from 'express';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { Secret } from '../../src/config/secret.js';
 import {
@@ -30,6 +38,7 @@ import {
   mcpAuthMetadata as honoMetadata,
 } from '../../src/middleware/hono.js';
 import {
+  type AuthInfo,
   ConfigError,
   createMcpAuth,
   McpAgentError,
@@ -40,7 +49,7 @@ import {
 import { withMcpAuth as nodeAuth } from '../../src/middleware/node.js';
 import { metadataHandler, withMcpAuth as webAuth } from '../../src/middleware/web.js';
 import { IntrospectionVerifier } from '../../src/server/verifiers/introspection.js';
-import { rpc, type UserTokens, userTokens } from '../server/serve-support.js';
+import { mcpHeaders, raw, rpc, type UserTokens, userTokens } from '../server/serve-support.js';
 
 const CANARY = 'eyJhbGciOiJSUzI1NiJ9.eyJjYW5hcnkiOiJDQU5BUlktN2YzYSJ9.Q0FOQVJZLXNpZ25hdHVyZQ';
 const RESOURCE = 'http://127.0.0.1:1/mcp';
@@ -60,9 +69,23 @@ beforeAll(async () => {
 }, 30_000);
 
 afterAll(async () => {
+  for (const server of servers) {
+    server.closeAllConnections();
+    await new Promise((closed) => server.close(closed));
+  }
   await auth?.close();
   await as?.close();
 });
+
+const servers: Server[] = [];
+
+/** Serve `listener` on a free loopback port; its origin. */
+async function listen(listener: RequestListener): Promise<string> {
+  const server = createServer(listener);
+  servers.push(server);
+  await new Promise<void>((listening) => server.listen(0, '127.0.0.1', listening));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
 
 function section(extra: Record<string, unknown> = {}) {
   return {
@@ -182,7 +205,7 @@ describe('requests in every form a framework hands over', () => {
   });
 });
 
-describe('adapters handed the wrong kind of request', () => {
+describe('adapters: the wrong kind of request, an unreadable one, a body read for them', () => {
   test('a fetch Request to a node:http adapter, and a node:http request to a fetch adapter: a TypeError naming the right one', async () => {
     const request = new Request(RESOURCE, { method: 'POST' });
     const listener = nodeAuth(auth, () => {});
@@ -203,24 +226,41 @@ describe('adapters handed the wrong kind of request', () => {
   });
 
   test('an asterisk-form request target (OPTIONS *) reaching the node adapter: 400, the server goes on', async () => {
-    const server: Server = createServer(nodeAuth(auth, (_req, res) => void res.end('ok')));
-    await new Promise<void>((listening) => server.listen(0, '127.0.0.1', listening));
-    try {
-      const { port } = server.address() as AddressInfo;
-      const { request } = await import('node:http');
-      const status = await new Promise<number>((resolve, reject) => {
-        request({ host: '127.0.0.1', port, method: 'OPTIONS', path: '*', agent: false }, (res) => {
-          res.resume();
-          resolve(res.statusCode ?? 0);
-        })
-          .on('error', reject)
-          .end();
+    const origin = await listen(nodeAuth(auth, (_req, res) => void res.end('ok')));
+    const { port } = new URL(origin);
+    const status = await new Promise<number>((resolve, reject) => {
+      request({ host: '127.0.0.1', port, method: 'OPTIONS', path: '*', agent: false }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      })
+        .on('error', reject)
+        .end();
+    });
+    expect(status).toBe(400);
+    const next = await raw(`${origin}/mcp`, { headers: mcpHeaders(alice.accessToken) });
+    expect([next.status, next.body]).toEqual([200, 'ok']);
+  });
+
+  test('Express without express.json(): the body read for the tool scopes is handed on as req.body', async () => {
+    const app = express();
+    app.post('/mcp', expressAuth(auth), (req, res) => {
+      const { auth: info } = req as typeof req & { auth?: AuthInfo };
+      res.json({ body: req.body, clientId: info?.clientId, token: info?.token });
+    });
+    const origin = await listen(app);
+    const call = (name: string) =>
+      raw(`${origin}/mcp`, {
+        method: 'POST',
+        headers: mcpHeaders(alice.accessToken),
+        body: rpc('tools/call', { name, arguments: {} }),
       });
-      expect(status).toBe(400);
-    } finally {
-      server.closeAllConnections();
-      await new Promise((closed) => server.close(closed));
-    }
+    const allowed = await call('add');
+    expect(JSON.parse(allowed.body)).toMatchObject({
+      body: { method: 'tools/call', params: { name: 'add' } },
+      clientId: alice.clientId,
+      token: '',
+    });
+    expect((await call('admin_report')).status).toBe(403);
   });
 });
 
