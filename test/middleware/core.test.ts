@@ -7,15 +7,8 @@
  * and canary tokens that must appear in no answer and no error.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import {
-  createServer,
-  IncomingMessage,
-  type RequestListener,
-  request,
-  type Server,
-  ServerResponse,
-} from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { IncomingMessage, request, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import express from 'express';
@@ -50,6 +43,7 @@ import { withMcpAuth as nodeAuth } from '../../src/middleware/node.js';
 import { metadataHandler, withMcpAuth as webAuth } from '../../src/middleware/web.js';
 import { IntrospectionVerifier } from '../../src/server/verifiers/introspection.js';
 import { mcpHeaders, raw, rpc, type UserTokens, userTokens } from '../server/serve-support.js';
+import { loopbackServers } from '../support/net.js';
 
 const CANARY = 'eyJhbGciOiJSUzI1NiJ9.eyJjYW5hcnkiOiJDQU5BUlktN2YzYSJ9.Q0FOQVJZLXNpZ25hdHVyZQ';
 const RESOURCE = 'http://127.0.0.1:1/mcp';
@@ -57,6 +51,8 @@ const RESOURCE = 'http://127.0.0.1:1/mcp';
 let as: DevAuthorizationServer;
 let auth: McpAuth;
 let alice: UserTokens;
+const servers = loopbackServers();
+const listen = servers.listen;
 
 beforeAll(async () => {
   as = await startDevAuthorizationServer({
@@ -69,23 +65,10 @@ beforeAll(async () => {
 }, 30_000);
 
 afterAll(async () => {
-  for (const server of servers) {
-    server.closeAllConnections();
-    await new Promise((closed) => server.close(closed));
-  }
+  await servers.closeAll();
   await auth?.close();
   await as?.close();
 });
-
-const servers: Server[] = [];
-
-/** Serve `listener` on a free loopback port; its origin. */
-async function listen(listener: RequestListener): Promise<string> {
-  const server = createServer(listener);
-  servers.push(server);
-  await new Promise<void>((listening) => server.listen(0, '127.0.0.1', listening));
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
 
 function section(extra: Record<string, unknown> = {}) {
   return {
