@@ -1,6 +1,20 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
+const middleware = fileURLToPath(new URL('./src/middleware/', import.meta.url));
+
 export default defineConfig({
+  resolve: {
+    // The recipes of docs/middleware.md (examples/middleware/) import the package by name, as a
+    // user's project does; in the tests they run against the sources (tsconfig.json "paths" alike).
+    alias: [
+      { find: /^mcp-agent-ts\/middleware$/, replacement: `${middleware}index.ts` },
+      {
+        find: /^mcp-agent-ts\/(express|hono|fastify|node|web)$/,
+        replacement: `${middleware}$1.ts`,
+      },
+    ],
+  },
   test: {
     include: ['test/**/*.test.ts'],
     environment: 'node',

@@ -7,19 +7,16 @@
  * @module
  */
 import type { AuthorizationSettings } from '../config/schema/authorization.js';
-import type { Settings } from '../config/schema/settings.js';
 import type { FetchLike } from '../fetch.js';
-import { BearerGuard } from '../server/guard.js';
+import type { BearerGuard } from '../server/guard.js';
 import {
   type ProtectedResourceMetadata,
   protectedResourceMetadata,
-  resourceMetadataUrl,
   sseResourceOf,
 } from '../server/metadata.js';
-import { VerificationCache } from '../server/verification-cache.js';
+import { guardFromSettings, sharedVerifications } from '../server/protection.js';
 import { ConfiguredVerifier } from '../server/verifiers/configured.js';
 import type { KeyValueStore } from '../stores/kv.js';
-import { RedisKeyValueStore } from '../stores/redis.js';
 import { type AppContext, nowOf } from './context.js';
 import type { AppDefinition } from './define.js';
 
@@ -48,50 +45,10 @@ export async function protectInbound(
     ...nowOf(context),
   });
   await verifier.prepare();
-  const shared = sharedVerifications(context.settings);
-  const cache = new VerificationCache({
-    ttlSeconds: auth.token_cache_ttl_seconds,
-    namespace: cacheNamespace(auth, resource),
-    shared,
-    ...nowOf(context),
-  });
-  const guard = new BearerGuard({
-    verifier,
-    cache,
-    resourceMetadataUrl: resourceMetadataUrl(resource),
-    requiredScopes: auth.required_scopes,
-  });
+  const shared = await sharedVerifications(context.settings);
+  const { guard } = guardFromSettings(auth, resource, verifier, { shared, ...nowOf(context) });
   const metadata = advertisedMetadata(context, auth, resource);
   return { verifier, guard, metadata, shared };
-}
-
-/** The Redis store replicas share verifications in, when the token store is Redis. */
-function sharedVerifications(settings: Settings): KeyValueStore | undefined {
-  const tokenStore = settings.oauth.token_store;
-  if (tokenStore.backend !== 'redis' || !tokenStore.redis_url) return undefined;
-  // Replicas share verifications: keys are token hashes, values the verified claims.
-  return new RedisKeyValueStore({
-    url: tokenStore.redis_url.reveal(),
-    prefix: `${tokenStore.redis_prefix}:verify`,
-  });
-}
-
-/**
- * The verification cache's namespace: every rule of acceptance is in it, so replicas with other
- * rules (a rolling change) never take each other's verdicts.
- */
-function cacheNamespace(auth: AuthorizationSettings, resource: string): string {
-  return JSON.stringify([
-    auth.issuer_url,
-    auth.expected_audiences,
-    resource,
-    auth.jwks_uri ?? null,
-    auth.introspection_endpoint ?? null,
-    auth.algorithms ?? null,
-    auth.clock_tolerance_seconds,
-    auth.max_token_age_seconds,
-    auth.require_at_jwt_type,
-  ]);
 }
 
 /** The protected-resource metadata (RFC 9728 §2), with every scope a tool may require. */

@@ -1,52 +1,75 @@
 /**
- * Reading a JSON-RPC request body, capped in size, and what it asks for.
+ * Reading a JSON-RPC request body, capped in size, and what it asks for. {@link readJsonBody} reads
+ * any byte stream (a node:http request, a fetch `Request`'s body), so the server middleware
+ * (`src/middleware/`) reads bodies as `serve` does.
  *
  * @module
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { jsonRpcError } from './http-reply.js';
+import { type HttpAnswer, jsonRpcErrorAnswer, send } from './http-reply.js';
+
+/** A JSON body, or the answer that refuses it. */
+export type JsonBody =
+  | { readonly ok: true; readonly value: unknown }
+  | { readonly ok: false; readonly answer: HttpAnswer };
 
 class BodyTooLarge extends Error {}
 
-async function readBody(req: IncomingMessage, max: number): Promise<string> {
-  const declared = Number(req.headers['content-length'] ?? Number.NaN);
+async function readText(
+  chunks: AsyncIterable<Uint8Array>,
+  declaredLength: string | null | undefined,
+  max: number,
+): Promise<string> {
+  const declared = Number(declaredLength ?? Number.NaN);
   if (declared > max) throw new BodyTooLarge();
-  const chunks: Buffer[] = [];
+  const parts: Uint8Array[] = [];
   let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
+  for await (const chunk of chunks) {
+    size += chunk.byteLength;
     if (size > max) throw new BodyTooLarge();
-    chunks.push(chunk as Buffer);
+    parts.push(chunk);
   }
-  return Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(parts).toString('utf8');
 }
 
 /**
- * The parsed JSON body of `req`, or `undefined` once refused: 413 beyond `max` bytes (declared
- * or read), 400 `Parse error` (JSON-RPC 2.0 §5.1) when it cannot be read or parsed.
+ * The JSON body of `chunks` (its `content-length` is `declaredLength`), or the answer refusing it:
+ * 413 beyond `max` bytes (declared or read), 400 `Parse error` (JSON-RPC 2.0 §5.1) when it cannot
+ * be read or parsed.
  */
+export async function readJsonBody(
+  chunks: AsyncIterable<Uint8Array>,
+  declaredLength: string | null | undefined,
+  max: number,
+): Promise<JsonBody> {
+  let text: string;
+  try {
+    text = await readText(chunks, declaredLength, max);
+  } catch (error) {
+    return error instanceof BodyTooLarge
+      ? {
+          ok: false,
+          answer: jsonRpcErrorAnswer(413, -32600, `Request body larger than ${max} bytes`),
+        }
+      : { ok: false, answer: jsonRpcErrorAnswer(400, -32700, 'Parse error') };
+  }
+  try {
+    return { ok: true, value: JSON.parse(text) as unknown };
+  } catch {
+    return { ok: false, answer: jsonRpcErrorAnswer(400, -32700, 'Parse error') };
+  }
+}
+
+/** The parsed JSON body of `req`, or `undefined` once refused (see {@link readJsonBody}). */
 export async function readJson(
   req: IncomingMessage,
   res: ServerResponse,
   max: number,
 ): Promise<unknown> {
-  let text: string;
-  try {
-    text = await readBody(req, max);
-  } catch (error) {
-    if (error instanceof BodyTooLarge) {
-      jsonRpcError(res, 413, -32600, `Request body larger than ${max} bytes`);
-    } else {
-      jsonRpcError(res, 400, -32700, 'Parse error');
-    }
-    return undefined;
-  }
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    jsonRpcError(res, 400, -32700, 'Parse error');
-    return undefined;
-  }
+  const body = await readJsonBody(req, req.headers['content-length'], max);
+  if (body.ok) return body.value;
+  send(res, body.answer.status, body.answer.headers, body.answer.body);
+  return undefined;
 }
 
 /** Whether a JSON-RPC body (a message or a batch) holds an `initialize` request. */

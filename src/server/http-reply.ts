@@ -20,6 +20,22 @@ export function send(
   res.end(body);
 }
 
+/** An answer to write, whatever writes it (node:http, a fetch `Response`, a framework's reply). */
+export interface HttpAnswer {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: string;
+}
+
+/** `status` with a JSON-RPC 2.0 error object (JSON-RPC 2.0 §5.1) of no request id. */
+export function jsonRpcErrorAnswer(status: number, code: number, message: string): HttpAnswer {
+  return {
+    status,
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ jsonrpc: '2.0', error: { code, message }, id: null }),
+  };
+}
+
 /** Answer `status` with a JSON-RPC 2.0 error object (JSON-RPC 2.0 §5.1) of no request id. */
 export function jsonRpcError(
   res: ServerResponse,
@@ -27,12 +43,8 @@ export function jsonRpcError(
   code: number,
   message: string,
 ): void {
-  send(
-    res,
-    status,
-    { 'content-type': 'application/json' },
-    JSON.stringify({ jsonrpc: '2.0', error: { code, message }, id: null }),
-  );
+  const answer = jsonRpcErrorAnswer(status, code, message);
+  send(res, answer.status, answer.headers, answer.body);
 }
 
 /** Answer 503 with `Retry-After` (RFC 9110 §10.2.3): no room for another session. */

@@ -56,6 +56,51 @@ export function scopesOf(claims: Readonly<Record<string, unknown>>): string[] {
  */
 export const CALLER: unique symbol = Symbol('mcp-agent-ts.caller');
 
+/**
+ * The MCP SDK's `AuthInfo` (v1 `req.auth`, v2 `authInfo`), structurally: what a request handler of
+ * an SDK server reads as `extra.authInfo` (v1) or `ctx.http.authInfo` (v2).
+ */
+export interface AuthInfo {
+  /** Always empty: the inbound token is not handed to tools (MCP "Token Passthrough"). */
+  token: string;
+  clientId: string;
+  scopes: string[];
+  /** Epoch seconds. */
+  expiresAt?: number;
+  /** The RFC 8707 resource the token was accepted for. */
+  resource?: URL;
+  /** The RFC 9728 metadata URL of that resource (SDK v2 names it in its own scope challenges). */
+  resourceMetadataUrl?: string;
+  extra?: Record<string, unknown>;
+}
+
+/**
+ * The SDK `AuthInfo` of `identity`, never carrying the inbound token (tools cannot pass it on, MCP
+ * 2025-11-25 "Token Passthrough"); the identity itself rides in `extra` under {@link CALLER}.
+ */
+export function authInfoOf(
+  identity: CallerIdentity,
+  resource?: { readonly resource: string; readonly resourceMetadataUrl: string },
+): AuthInfo {
+  return {
+    token: '',
+    clientId: identity.clientId ?? '',
+    scopes: [...identity.scopes],
+    ...(identity.expiresAt !== undefined
+      ? { expiresAt: Math.floor(identity.expiresAt / 1000) }
+      : {}),
+    ...(resource
+      ? { resource: new URL(resource.resource), resourceMetadataUrl: resource.resourceMetadataUrl }
+      : {}),
+    extra: {
+      issuer: identity.issuer,
+      subject: identity.subject,
+      claims: identity.claims,
+      [CALLER]: identity,
+    },
+  };
+}
+
 /** The identity the HTTP layer attached to an SDK `authInfo`, if any. */
 export function callerFromAuthInfo(
   authInfo: { extra?: Record<string | symbol, unknown> } | undefined,
@@ -108,6 +153,15 @@ export function currentCaller(): CallerIdentity | undefined {
     );
   }
   return undefined;
+}
+
+/**
+ * Call `body` at once with `identity` as the {@link currentCaller} of everything it starts (when
+ * the caller context is on; else it is just called): how middleware hands the caller to the
+ * handler after it.
+ */
+export function withCaller<T>(identity: CallerIdentity, body: () => T): T {
+  return contextEnabled ? storage.run(identity, body) : body();
 }
 
 /** Run the tool call `body` with `identity` as the {@link currentCaller}. */

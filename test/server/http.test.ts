@@ -4,16 +4,15 @@
  * of the response contract (security.md §0.1: C0, C400, C401, C403, C503), the loopback
  * `Host`/`Origin` check, the body cap, and the start-up self-check.
  */
-import { createServer, type RequestListener, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createApp } from '../../src/app/create-app.js';
 import { settingsSchema } from '../../src/config/schema/settings.js';
 import { McpAgentError } from '../../src/errors.js';
 import { recordingLogger } from '../oauth/harness.js';
-import { freePort } from '../support/net.js';
+import { freePort, loopbackServers } from '../support/net.js';
 import {
   challengeParams,
+  expectUnavailable,
   initialize,
   mcpHeaders,
   message,
@@ -31,15 +30,8 @@ let served: ServedApp;
 let alice: UserTokens;
 let admin: UserTokens;
 let prmUrl: string;
-const mounted: Server[] = [];
-
-/** Serve `listener` on 127.0.0.1:0 (no host check); its origin. */
-async function mount(listener: RequestListener): Promise<string> {
-  const server = createServer(listener);
-  mounted.push(server);
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
+const servers = loopbackServers();
+const mount = servers.listen;
 
 beforeAll(async () => {
   served = await startServedApp({
@@ -61,10 +53,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  for (const server of mounted) {
-    server.closeAllConnections();
-    await new Promise((done) => server.close(done));
-  }
+  await servers.closeAll();
   await served?.close();
 });
 
@@ -309,10 +298,7 @@ describe('challenges (security.md §0.1)', () => {
         headers: mcpHeaders(alice.accessToken),
         body: initialize(),
       });
-      expect(response.status).toBe(503);
-      expect(Number(response.headers['retry-after'])).toBeGreaterThan(0);
-      expect(response.headers['www-authenticate']).toBeUndefined();
-      expect(response.body).not.toContain('invalid_token');
+      expectUnavailable(response);
     } finally {
       await down.close();
     }

@@ -5,6 +5,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { type IncomingHttpHeaders, type OutgoingHttpHeaders, request } from 'node:http';
+import { expect } from 'vitest';
 import * as z from 'zod';
 import { type App, createApp, type RunningApp } from '../../src/app/create-app.js';
 import type { AppSetup } from '../../src/app/define.js';
@@ -265,6 +266,17 @@ export function challengeParams(header: string | undefined): Record<string, stri
     out[match[1] as string] = (match[2] as string).replace(/\\(.)/g, '$1');
   }
   return out;
+}
+
+/**
+ * The answer while tokens cannot be verified (security.md §0.1 C503): 503 with `Retry-After`, no
+ * challenge, nothing that tells the client its token is bad.
+ */
+export function expectUnavailable(response: RawResponse): void {
+  expect(response.status).toBe(503);
+  expect(Number(response.headers['retry-after'])).toBeGreaterThan(0);
+  expect(response.headers['www-authenticate']).toBeUndefined();
+  expect(response.body).not.toContain('invalid_token');
 }
 
 /** The text of the first text content of a tool result. */

@@ -1,3 +1,5 @@
+import { createServer as createHttpServer, type RequestListener, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { createServer } from 'node:net';
 
 /** A TCP port that was free on 127.0.0.1 a moment ago (for servers that take a port number). */
@@ -38,4 +40,31 @@ export function within<T>(what: string, promise: Promise<T>, ms: number): Promis
     timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
   });
   return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
+
+/** Request listeners served on free loopback ports, closed together. */
+export interface LoopbackServers {
+  /** Serve `listener` on 127.0.0.1 (no host check); its origin. */
+  listen(listener: RequestListener): Promise<string>;
+  /** Drop every connection and close every server. */
+  closeAll(): Promise<void>;
+}
+
+/** A new {@link LoopbackServers}. */
+export function loopbackServers(): LoopbackServers {
+  const servers: Server[] = [];
+  return {
+    async listen(listener) {
+      const server = createHttpServer(listener);
+      servers.push(server);
+      await new Promise<void>((listening) => server.listen(0, '127.0.0.1', listening));
+      return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    },
+    async closeAll() {
+      for (const server of servers.splice(0)) {
+        server.closeAllConnections();
+        await new Promise((closed) => server.close(closed));
+      }
+    },
+  };
 }

@@ -1,0 +1,18 @@
+// express.ts
+import type { Server } from 'node:http';
+import express from 'express';
+import { mcpAuthMetadata, requireMcpAuth } from 'mcp-agent-ts/express';
+import { createMcpAuth, type McpAuthOptions } from 'mcp-agent-ts/middleware';
+import { sessionHandler } from './server-v1.js';
+
+/** An SDK v1 server in Express, protected; `options`: e.g. `{ configPath: 'mcp_agent.config.yaml' }`. */
+export async function startExpress(options: McpAuthOptions, port = 8000) {
+  const auth = await createMcpAuth(options);
+  const mcp = sessionHandler();
+  const app = express();
+  app.use(mcpAuthMetadata(auth));
+  app.all('/mcp', express.json(), requireMcpAuth(auth), (req, res) => mcp(req, res, req.body));
+  const server: Server = app.listen(port, '127.0.0.1');
+  await new Promise((listening) => server.once('listening', listening));
+  return { auth, mcp, server };
+}

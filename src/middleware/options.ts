@@ -1,0 +1,130 @@
+/**
+ * What the server middleware is configured with: the `authorization:` section of
+ * `mcp_agent.config.yaml` as `serve` reads it (from the file, from loaded settings, or written
+ * inline with the same keys and the same validation), and the parts a program injects.
+ *
+ * @module
+ */
+import type * as z from 'zod';
+import { ConfigError } from '../config/issues.js';
+import { loadSettings } from '../config/load.js';
+import { OriginMap } from '../config/paths.js';
+import type { AuthorizationSettings, authorizationSchema } from '../config/schema/authorization.js';
+import type { Settings } from '../config/schema/settings.js';
+import { validateSettings } from '../config/validate.js';
+import { McpAgentError } from '../errors.js';
+import type { FetchLike } from '../fetch.js';
+import type { Logger } from '../logger.js';
+import type { HostCheck } from '../server/host-check.js';
+import type { TokenVerifier } from '../server/verifiers/verifier.js';
+import type { KeyValueStore } from '../stores/kv.js';
+
+/**
+ * The `authorization:` section written inline: the YAML keys (`issuer_url`,
+ * `resource_server_url`, `expected_audiences`, `required_scopes`, `tool_scopes`, `jwks_uri`,
+ * `introspection_endpoint`, …), validated by the same schema. `enabled` defaults to `true` here.
+ */
+export type AuthorizationInput = z.input<typeof authorizationSchema>;
+
+/** Options of `createMcpAuth`: exactly one of `configPath`, `settings`, `authorization`. */
+export interface McpAuthOptions {
+  /** A config file (with its secrets file and environment, as `mcp-agent` loads it). */
+  readonly configPath?: string;
+  /** Settings loaded already (`loadSettings().settings`). */
+  readonly settings?: Settings;
+  /** The `authorization:` section itself. */
+  readonly authorization?: AuthorizationInput;
+  /**
+   * Verifies tokens instead of the configured JWKS / introspection verifier (the section still
+   * names the issuer, the resource and the scopes).
+   */
+  readonly verifier?: TokenVerifier;
+  /** The `fetch` of the verification requests (JWKS, introspection, issuer metadata). */
+  readonly fetch?: FetchLike;
+  readonly now?: () => number;
+  readonly logger?: Logger;
+  /**
+   * Where replicas share verifications. Default: Redis when the settings' token store is Redis
+   * (as `serve`), else none.
+   */
+  readonly sharedCache?: KeyValueStore;
+  /** Checks `Host` and `Origin` first (DNS rebinding, e.g. `loopbackHostCheck(port)`). */
+  readonly hostCheck?: HostCheck;
+  /**
+   * Turn on `currentCaller()` in the handlers after the middleware (an `AsyncLocalStorage`, for
+   * the whole process). Default true; without it, handlers read `callerFromAuthInfo(authInfo)`.
+   */
+  readonly callerContext?: boolean;
+  /**
+   * Bind each MCP session to the caller that opened it (another caller's token on it gets 404).
+   * Default true; turn off when sessions move between replicas.
+   */
+  readonly bindSessions?: boolean;
+  /** Sessions remembered in all (the least recently used is forgotten first). Default 10,000. */
+  readonly maxSessions?: number;
+  /** Sessions one caller may hold (one more forgets its least recently used). Default 16. */
+  readonly maxSessionsPerCaller?: number;
+  /** Largest request body read for the tool scopes, in bytes. Default 4 MiB. */
+  readonly maxBodyBytes?: number;
+}
+
+/** The section to enforce and the settings it came from. */
+export interface ResolvedAuthorization {
+  readonly auth: AuthorizationSettings & { readonly resource_server_url: string };
+  readonly settings: Settings;
+}
+
+function usage(message: string): TypeError {
+  return Object.assign(new TypeError(message), { code: 'ERR_INVALID_ARG_VALUE' });
+}
+
+/** The settings `options` name; bad option shapes throw a `TypeError`, bad settings a `ConfigError`. */
+function settingsOf(options: McpAuthOptions): Settings {
+  const given = (['configPath', 'settings', 'authorization'] as const).filter(
+    (key) => options[key] !== undefined,
+  );
+  if (given.length !== 1) {
+    throw usage(
+      `createMcpAuth needs exactly one of configPath, settings, authorization (got ${given.length === 0 ? 'none' : given.join(', ')})`,
+    );
+  }
+  if (options.configPath !== undefined) {
+    return loadSettings({ configPath: options.configPath }).settings;
+  }
+  if (options.settings !== undefined) {
+    if (typeof options.settings !== 'object' || options.settings === null) {
+      throw usage('settings must be the settings object loadSettings() returns');
+    }
+    return options.settings;
+  }
+  const section = options.authorization;
+  if (typeof section !== 'object' || section === null || Array.isArray(section)) {
+    throw usage('authorization must be an object with the keys of the authorization: section');
+  }
+  const result = validateSettings(
+    { authorization: { enabled: true, ...section } },
+    new OriginMap(),
+  );
+  if (!result.ok) throw new ConfigError(result.issues);
+  return result.settings;
+}
+
+/** The `authorization:` section `options` configure, checked to be on and complete. */
+export function resolveAuthorization(options: McpAuthOptions): ResolvedAuthorization {
+  const settings = settingsOf(options);
+  const auth = settings.authorization;
+  if (!auth?.enabled) {
+    throw new McpAgentError(
+      'CONFIG_INVALID',
+      'authorization.enabled is not true: the middleware would protect nothing. Set authorization.enabled: true (with issuer_url, resource_server_url and expected_audiences).',
+    );
+  }
+  const resource = auth.resource_server_url;
+  if (!resource) {
+    throw new McpAgentError(
+      'CONFIG_INVALID',
+      'authorization.resource_server_url is missing: it is the URL clients call.',
+    );
+  }
+  return { auth: { ...auth, resource_server_url: resource }, settings };
+}
