@@ -1,9 +1,9 @@
 // `npm run test:conformance`: the official MCP conformance suite's client-auth scenarios against
 // a client driver (default `node test/conformance/client.mjs`).
 //
-// The suite's bundle needs Node >= 22 (it imports `globSync` from 'fs'), so the suite runs on a
-// Node 22 installed from npm (the `node` package) into .tools/conformance/, while the client under
-// test keeps running on the Node that runs this script. Only the npm registry is used; every
+// The suite (installed from npm into .tools/conformance/ on first use) and the client under test
+// both run on the Node that runs this script: the project's Node 24 under `npm run` (the suite's
+// bundle needs Node >= 22: it imports `globSync` from 'fs'). Only the npm registry is used; every
 // scenario binds ephemeral localhost ports.
 //
 // What runs, every scenario in its own suite process, all of them side by side (bounded):
@@ -37,15 +37,14 @@ import { delimiter, dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
+import { requireProjectNode } from './node-runtime.mjs';
 
 const CONFORMANCE_VERSION = '0.2.0-alpha.12';
-const NODE_VERSION = '22.23.3';
 const DEFAULT_COMMAND = 'node test/conformance/client.mjs';
 const BASELINE = 'test/conformance/baseline.yml';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const toolsDir = join(root, '.tools', 'conformance');
-const node22 = join(toolsDir, 'node_modules', 'node', 'bin', 'node');
 const suitePackage = join(toolsDir, 'node_modules', '@modelcontextprotocol', 'conformance');
 const suiteEntry = join(suitePackage, 'dist', 'index.js');
 const resultsDir = join(toolsDir, 'results');
@@ -78,6 +77,7 @@ if (options.help) {
   );
   process.exit(0);
 }
+requireProjectNode('conformance');
 const timeoutMs = Number.parseInt(options.timeout, 10);
 if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) fail(`--timeout must be a positive integer`);
 
@@ -90,14 +90,10 @@ function installedVersion(dir) {
 }
 
 function ensureInstalled() {
-  const ready =
-    existsSync(node22) &&
-    existsSync(suiteEntry) &&
-    installedVersion(suitePackage) === CONFORMANCE_VERSION &&
-    installedVersion(join(toolsDir, 'node_modules', 'node')) === NODE_VERSION;
+  const ready = existsSync(suiteEntry) && installedVersion(suitePackage) === CONFORMANCE_VERSION;
   if (!ready) {
     console.error(
-      `conformance: installing node@${NODE_VERSION} and @modelcontextprotocol/conformance@${CONFORMANCE_VERSION} into ${relative(root, toolsDir)}/ (once)…`,
+      `conformance: installing @modelcontextprotocol/conformance@${CONFORMANCE_VERSION} into ${relative(root, toolsDir)}/ (once)…`,
     );
     mkdirSync(toolsDir, { recursive: true });
     writeFileSync(
@@ -106,16 +102,12 @@ function ensureInstalled() {
         {
           private: true,
           description: 'Tools for scripts/conformance.mjs; not part of the package.',
-          dependencies: {
-            '@modelcontextprotocol/conformance': CONFORMANCE_VERSION,
-            node: NODE_VERSION,
-          },
+          dependencies: { '@modelcontextprotocol/conformance': CONFORMANCE_VERSION },
         },
         null,
         2,
       )}\n`,
     );
-    // `node` installs its binary from a preinstall script, hence --ignore-scripts=false.
     const npm = spawnSync(
       'npm',
       [
@@ -125,25 +117,19 @@ function ensureInstalled() {
         '--no-audit',
         '--no-fund',
         '--loglevel=error',
-        '--ignore-scripts=false',
         '--save-exact',
       ],
       { cwd: toolsDir, encoding: 'utf8' },
     );
-    if (npm.status !== 0 || !existsSync(node22) || !existsSync(suiteEntry)) {
+    if (npm.status !== 0 || !existsSync(suiteEntry)) {
       process.stderr.write(npm.stdout ?? '');
       process.stderr.write(npm.stderr ?? '');
       fail(`npm install into ${toolsDir} failed${npm.error ? `: ${npm.error.message}` : ''}`);
     }
   }
-  const version = spawnSync(node22, ['--version'], { encoding: 'utf8' });
-  if (version.status !== 0 || !version.stdout.startsWith('v22.')) {
-    fail(`${node22} does not run (${version.stderr || version.error?.message || 'no output'})`);
-  }
-  return version.stdout.trim();
 }
 
-const nodeVersion = ensureInstalled();
+ensureInstalled();
 if (options['install-only']) process.exit(0);
 
 if (options.command === DEFAULT_COMMAND) {
@@ -174,7 +160,12 @@ const env = {
 };
 
 function suite(args, extra = {}) {
-  return spawnSync(node22, [suiteEntry, ...args], { cwd: root, env, encoding: 'utf8', ...extra });
+  return spawnSync(process.execPath, [suiteEntry, ...args], {
+    cwd: root,
+    env,
+    encoding: 'utf8',
+    ...extra,
+  });
 }
 
 // Scenario lists, from the installed suite itself: `- auth/x [2025-11-25,2026-07-28]`.
@@ -288,7 +279,7 @@ function run({ label, dir, args }) {
   const out = join(dir, label);
   const log = join(resultsDir, `${label}.log`);
   return new Promise((resolve) => {
-    const child = spawn(node22, [suiteEntry, ...args, '--output-dir', out], {
+    const child = spawn(process.execPath, [suiteEntry, ...args, '--output-dir', out], {
       cwd: root,
       env,
       detached: true,
@@ -317,7 +308,7 @@ function run({ label, dir, args }) {
     });
   });
 }
-// Bounded parallelism: every run is a Node 22 suite process plus a Node client, mostly waiting on
+// Bounded parallelism: every run is a suite process plus a client process, mostly waiting on
 // each other and on process start-up; twice the cores keeps a small machine busy without
 // starving it (each client has its own 25 s deadline).
 async function pool(items, size, worker) {
@@ -439,7 +430,7 @@ for (const entry of checkExcused) {
 const suiteFailed = exits.filter((e, i) => e.code !== 0 && !runs[i].group.informational);
 
 console.log(
-  `MCP conformance ${CONFORMANCE_VERSION} (suite on Node ${nodeVersion}, client on ${process.version}, wire ${wire})`,
+  `MCP conformance ${CONFORMANCE_VERSION} (suite and client on Node ${process.version}, wire ${wire})`,
 );
 console.log(`client: ${options.command}`);
 for (const line of lines) console.log(line);

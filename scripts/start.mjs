@@ -1,9 +1,14 @@
 // `npm start`: the example agent (examples/agent) served by `mcp-agent dev`, protected by the
 // embedded development authorization server: no external service needed. Extra arguments are
-// passed on (`npm start -- --auto-approve`). Builds first when dist/ is missing.
+// passed on (`npm start -- --auto-approve`). Builds first when dist/ is missing. Runs on the
+// project's Node 24 (npm's `node` package, first on npm scripts' PATH), and stops with the fix
+// when an older Node took its place.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { requireProjectNode } from './node-runtime.mjs';
+
+requireProjectNode('npm start');
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';

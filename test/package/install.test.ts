@@ -3,7 +3,15 @@
  * command and its library entry used from there (the README's "Use it in your own project").
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -75,6 +83,15 @@ describe('the packed tarball installed in a new project', () => {
     const used = run(process.execPath, ['use.mjs'], project);
     expect(used.status, used.stderr).toBe(0);
     expect(used.stdout.trim()).toBe('fetch');
+  });
+
+  test("installing it brings no Node.js of its own: npm's node package is only this repository's devDependency", () => {
+    expect(existsSync(join(project, 'node_modules', 'node'))).toBe(false);
+    const installed = JSON.parse(
+      readFileSync(join(project, 'node_modules', 'mcp-agent-ts', 'package.json'), 'utf8'),
+    ) as { engines?: { node?: string }; dependencies?: Record<string, string> };
+    expect(Object.keys(installed.dependencies ?? {})).not.toContain('node');
+    expect(installed.engines?.node).toBe('>=22.13.0');
   });
 
   test('the tarball holds the built code, not the sources or the tests', () => {

@@ -10,9 +10,10 @@ function inFailedSuite(test: TestCase): boolean {
 
 /**
  * Prints, at the end of a run, one `skipped N tests: <why and how to start it>` line per missing
- * service (test/support/services.ts), then one plain `N passed, N failed, N skipped` line for
- * tools that read a run's closing line rather than Vitest's coloured summary. A test that did not
- * run because its suite's hooks failed counts as failed, not skipped.
+ * service (test/support/services.ts), the Node.js the run was on (`npm test` runs the suite on
+ * Node 24 and 22), then one plain `N passed, N failed, N skipped` line for tools that read a
+ * run's closing line rather than Vitest's coloured summary. A test that did not run because its
+ * suite's hooks failed counts as failed, not skipped.
  */
 export default class SummaryLineReporter implements Reporter {
   onTestRunEnd(testModules: ReadonlyArray<TestModule>): void {
@@ -35,6 +36,7 @@ export default class SummaryLineReporter implements Reporter {
     for (const [why, count] of unavailable) {
       process.stdout.write(`skipped ${count} test${count === 1 ? '' : 's'}: ${why}\n`);
     }
+    process.stdout.write(`on Node.js ${process.version} (${process.execPath})\n`);
     process.stdout.write(`${passed} passed, ${failed} failed, ${skipped} skipped\n`);
   }
 }
