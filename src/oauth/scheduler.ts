@@ -39,6 +39,12 @@ function keyOf(target: Pick<RefreshTarget, 'name' | 'identity'>): string {
   return `${target.identity ?? 'app'}\u0000${target.name}`;
 }
 
+/**
+ * The longest delay a Node timer keeps (2^31 - 1 ms, about 24.8 days): a longer one fires after
+ * 1 ms. A refresh due later is looked at again after this long, then rescheduled.
+ */
+export const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
+
 /** Timer functions (injected in tests). */
 export interface SchedulerTimers {
   set(run: () => void, ms: number): unknown;
@@ -134,7 +140,7 @@ export class RefreshScheduler {
         this.#scheduled.delete(keyOf(target));
         void this.#fire(target);
       },
-      Math.max(0, at - this.#now()),
+      Math.min(MAX_TIMER_DELAY_MS, Math.max(0, at - this.#now())),
     );
     this.#scheduled.set(keyOf(target), { handle, at, target });
   }

@@ -10,6 +10,7 @@ import { describe, expect, test } from 'vitest';
 import { McpAgentError } from '../../src/errors.js';
 import { OAuthServerError } from '../../src/oauth/protocol/failures.js';
 import {
+  MAX_TIMER_DELAY_MS,
   RETRY_BASE_MS,
   RETRY_MAX_MS,
   type RefreshEvent,
@@ -148,6 +149,17 @@ describe('scheduling', () => {
     expect(timers.pending()).toEqual([]);
     expect(scheduler.isWatching('none')).toBe(false);
     expect(scheduler.isWatching('broken')).toBe(false);
+  });
+
+  test('a refresh due in 40 days waits the longest delay a Node timer keeps, then is rescheduled, not run early', async () => {
+    const { clock, timers, scheduler, events } = setup();
+    const due = clock.now() + 40 * 24 * 3_600_000;
+    const target = scriptedTarget('far', { next: () => due, outcomes: ['not-needed'] });
+    await scheduler.watch(target);
+    expect(timers.pending()[0]?.ms).toBe(MAX_TIMER_DELAY_MS);
+    await timers.fireNext();
+    expect(events).toEqual([]);
+    expect(timers.pending()[0]?.ms).toBe(due - clock.now());
   });
 
   test('a time in the past fires at once (delay 0)', async () => {
