@@ -8,8 +8,11 @@
  *
  * - `node`: `node -e ''`, the baseline; `node_esm`: `node empty.mjs`, an empty ES module file (what
  *   starting any ES module costs on top: the CLI is one);
- * - `root`, `config`, `client`, …: `node --input-type=module -e "await import('mcp-agent-ts/…')"`
- *   in the package directory (the name resolves to the package itself, through its `exports`);
+ * - `root`, `config`, `client`, … (`node_http` for `/node`): `node --input-type=module -e "await
+ *   import('mcp-agent-ts/…')"` in the package directory (the name resolves to the package itself,
+ *   through its `exports`);
+ * - `client_agent_auth`: what an agent's start-up costs on top of `/client`: `createAgentAuth({
+ *   configPath })` on that configuration, `server('github')`, `status()` and `close()`;
  * - `cli_version`, `cli_help`, `cli_config_check`: `node bin/mcp-agent.js …`, the last in a
  *   directory holding a small `mcp_agent.config.yaml` (two servers, one with OAuth).
  *
@@ -69,7 +72,7 @@ function packageTargets(dir, label = '') {
     .map((subpath) => {
       const specifier = subpath === '.' ? 'mcp-agent-ts' : `mcp-agent-ts/${subpath.slice(2)}`;
       return {
-        name: `${prefix}${subpath === '.' ? 'root' : subpath.slice(2).replaceAll(/[^\w]/g, '_')}`,
+        name: `${prefix}${entryName(subpath)}`,
         what: `${label}import '${specifier}'`,
         compared,
         args: ['--input-type=module', '-e', `await import('${specifier}');`],
@@ -78,6 +81,22 @@ function packageTargets(dir, label = '') {
     });
   const bin = join(dir, 'bin', 'mcp-agent.js');
   const env = { HOME: work };
+  const agentAuth = {
+    name: `${prefix}client_agent_auth`,
+    what: `${label}createAgentAuth() from 'mcp-agent-ts/client'`,
+    compared,
+    args: [
+      '--input-type=module',
+      '-e',
+      `const { createAgentAuth } = await import('mcp-agent-ts/client');
+const auth = createAgentAuth({ configPath: ${JSON.stringify(join(work, 'mcp_agent.config.yaml'))} });
+auth.server('github');
+await auth.status();
+await auth.close();`,
+    ],
+    cwd: dir,
+    env,
+  };
   const command = (name, args) => ({
     name: `${prefix}cli_${name}`,
     what: `${label}mcp-agent ${args.join(' ')}`,
@@ -88,20 +107,37 @@ function packageTargets(dir, label = '') {
   });
   return [
     ...entries,
+    // A checkout without a `/client` entry (before issue 16) has no such target.
+    ...(exports['./client'] ? [agentAuth] : []),
     command('version', ['--version']),
     command('help', ['--help']),
     command('config_check', ['config', 'check']),
   ];
 }
 
+/**
+ * The figure name of an entry: `root`, or its subpath (`server`, `config`, …); `/node` is
+ * `node_http`, since `node` is the baseline's.
+ */
+function entryName(subpath) {
+  if (subpath === '.') return 'root';
+  const name = subpath.slice(2).replaceAll(/[^\w]/g, '_');
+  return name === 'node' ? 'node_http' : name;
+}
+
 /** Every target: the two baselines, this package's, and those of the checkout compared with. */
 function targets() {
-  return [
+  const all = [
     { name: 'node', what: "node -e ''", args: ['-e', ''], cwd: work },
     { name: 'node_esm', what: 'node empty.mjs', args: [join(work, 'empty.mjs')], cwd: work },
     ...packageTargets(packageDir),
     ...(compareDir ? packageTargets(compareDir, 'before: ') : []),
   ];
+  // Their times are kept by name: two targets of one name would share (and spoil) one median.
+  const names = all.map((target) => target.name);
+  const twice = names.filter((name, index) => names.indexOf(name) !== index);
+  if (twice.length > 0) throw new Error(`targets named twice: ${twice.join(', ')}`);
+  return all;
 }
 
 /** Run `target` once; its wall time in ms. */

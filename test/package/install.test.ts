@@ -1,9 +1,14 @@
 /**
- * The package as a user gets it: `npm pack`, installed into a new project with npm, then its
- * command and its library entry used from there (the README's "Use it in your own project").
+ * The package as a user gets it: `npm pack`, installed into a new project with npm (with the
+ * TypeScript and `@types/node` of such a project), then used from there by its name only (the
+ * README's "Use it in your own project"): its command, its library entry, and recipes of the docs
+ * copied as they are (`node.ts` and `server-v1.ts` of docs/middleware.md, `sdk-v1.ts` of
+ * docs/frameworks.md), run end to end by test/package/project/driver.ts under the `tsx` the
+ * package brings, and type-checked, with every subpath's types, against the installed declarations.
  */
 import { spawnSync } from 'node:child_process';
 import {
+  copyFileSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -14,8 +19,10 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { recipe } from '../frameworks/protected-server.js';
+import { freePort } from '../support/net.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
@@ -49,9 +56,80 @@ beforeAll(() => {
     join(project, 'package.json'),
     JSON.stringify({ name: 'app', private: true, type: 'module' }),
   );
-  const installed = run(npm, ['install', '--prefer-offline', join(work, tarball ?? '')], project);
+  // The TypeScript a project of the user's has: the versions this repository uses (in npm's cache).
+  const installed = run(
+    npm,
+    [
+      'install',
+      '--prefer-offline',
+      join(work, tarball ?? ''),
+      ...devVersions('typescript', '@types/node'),
+    ],
+    project,
+  );
   expect(installed.status, installed.stderr).toBe(0);
+  copyRecipes();
 }, 240_000);
+
+/** `name@version` of each package as this repository has it installed. */
+function devVersions(...names: string[]): string[] {
+  return names.map((name) => {
+    const manifest = readFileSync(join(root, 'node_modules', name, 'package.json'), 'utf8');
+    return `${name}@${(JSON.parse(manifest) as { version: string }).version}`;
+  });
+}
+
+/**
+ * A module importing the types of every subpath of `exports`, by name: each one's `types`
+ * condition must resolve in the project (the frameworks' own types, `express` and the like, are
+ * the user's and not installed here: `skipLibCheck` lets the adapters' declarations refer to them).
+ */
+function entriesModule(): string {
+  const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
+    exports: Record<string, unknown>;
+  };
+  const names = Object.keys(manifest.exports)
+    .filter((subpath) => subpath !== './package.json')
+    .map((subpath) => `mcp-agent-ts${subpath.slice(1)}`);
+  return [
+    ...names.map((name, index) => `import type * as entry${index} from '${name}';`),
+    `export type Entries = [${names.map((_, index) => `typeof entry${index}`).join(', ')}];`,
+    '',
+  ].join('\n');
+}
+
+/**
+ * Into the project, as they are: the middleware recipes, the SDK v1 recipe (importing the package
+ * by its name, as docs/frameworks.md shows it), the tests' headless browser standing in for the
+ * person, the driver, and a minimal tsconfig.json.
+ */
+function copyRecipes(): void {
+  for (const [to, from] of [
+    ['node.ts', 'examples/middleware/node.ts'],
+    ['server-v1.ts', 'examples/middleware/server-v1.ts'],
+    ['browser.ts', 'test/support/browser.ts'],
+    ['driver.ts', 'test/package/project/driver.ts'],
+  ] as const) {
+    copyFileSync(join(root, from), join(project, to));
+  }
+  writeFileSync(join(project, 'sdk-v1.ts'), recipe('sdk-v1.ts').example);
+  writeFileSync(join(project, 'entries.ts'), entriesModule());
+  writeFileSync(
+    join(project, 'tsconfig.json'),
+    JSON.stringify({
+      compilerOptions: {
+        target: 'ES2023',
+        module: 'nodenext',
+        moduleResolution: 'nodenext',
+        types: ['node'],
+        strict: true,
+        skipLibCheck: true,
+        noEmit: true,
+      },
+      include: ['*.ts'],
+    }),
+  );
+}
 
 afterAll(() => {
   if (work) rmSync(work, { recursive: true, force: true });
@@ -92,6 +170,36 @@ describe('the packed tarball installed in a new project', () => {
     ) as { engines?: { node?: string }; dependencies?: Record<string, string> };
     expect(Object.keys(installed.dependencies ?? {})).not.toContain('node');
     expect(installed.engines?.node).toBe('>=22.13.0');
+  });
+
+  test('recipes of the docs run from the installed package: protected on node:http, logged in, called', async () => {
+    expect(readFileSync(join(project, 'sdk-v1.ts'), 'utf8')).toContain("from 'mcp-agent-ts'");
+    const ports = [await freePort(), await freePort()].map(String);
+    // Node's own loader with the tsx the package depends on (hoisted into the project).
+    const ran = run(process.execPath, ['--import', 'tsx', 'driver.ts', ...ports], project);
+    expect(ran.status, ran.stderr).toBe(0);
+    const result = JSON.parse(ran.stdout.trim().split('\n').at(-1) ?? '');
+    const installed = pathToFileURL(join(project, 'node_modules', 'mcp-agent-ts', 'dist')).href;
+    for (const url of Object.values(result.resolved as Record<string, string>)) {
+      expect(url.startsWith(`${installed}/`), url).toBe(true);
+    }
+    expect(result.whoami.issuer).toBe(result.issuer);
+    expect(result).toMatchObject({
+      tools: ['add', 'admin_report', 'whoami'],
+      whoami: { subject: 'alice', fromAuthInfo: 'alice', scopes: ['mcp:tools'], token: 'held' },
+      add: '5',
+      status: { scopes: ['mcp:tools'], hasRefreshToken: true },
+      browsed: 1,
+      shownIssuer: true,
+    });
+    // Nothing printed a token (the dev server's access tokens are JWTs).
+    expect(`${ran.stdout}${ran.stderr}`).not.toMatch(/eyJ[\w-]+\.eyJ[\w-]+\./);
+  });
+
+  test('the copied recipes, the driver and every subpath type-check against the installed declarations', () => {
+    const tsc = join(project, 'node_modules', 'typescript', 'bin', 'tsc');
+    const checked = run(process.execPath, [tsc, '-p', 'tsconfig.json'], project);
+    expect(checked.status, checked.stdout).toBe(0);
   });
 
   test('the tarball holds the built code, not the sources or the tests', () => {
