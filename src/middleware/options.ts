@@ -12,7 +12,7 @@ import { OriginMap } from '../config/paths.js';
 import type { AuthorizationSettings, authorizationSchema } from '../config/schema/authorization.js';
 import type { Settings } from '../config/schema/settings.js';
 import { validateSettings } from '../config/validate.js';
-import { McpAgentError } from '../errors.js';
+import { codedTypeError, McpAgentError } from '../errors.js';
 import type { FetchLike } from '../fetch.js';
 import type { Logger } from '../logger.js';
 import type { HostCheck } from '../server/host-check.js';
@@ -74,9 +74,7 @@ export interface ResolvedAuthorization {
   readonly settings: Settings;
 }
 
-function usage(message: string): TypeError {
-  return Object.assign(new TypeError(message), { code: 'ERR_INVALID_ARG_VALUE' });
-}
+const usage = (message: string): TypeError => codedTypeError('ERR_INVALID_ARG_VALUE', message);
 
 /** The settings `options` name; bad option shapes throw a `TypeError`, bad settings a `ConfigError`. */
 function settingsOf(options: McpAuthOptions): Settings {

@@ -13,6 +13,7 @@
  *
  * @module
  */
+import { codedTypeError } from '../errors.js';
 import type { BearerGuard } from '../server/guard.js';
 import { toolCallRejection } from '../server/http-auth.js';
 import { type HttpAnswer, jsonRpcErrorAnswer } from '../server/http-reply.js';
@@ -306,8 +307,6 @@ export async function createMcpAuth(options: McpAuthOptions): Promise<McpAuth> {
  */
 export function assertOpen(auth: McpAuth, adapter: string): void {
   if (auth.closed) {
-    throw Object.assign(new TypeError(`${adapter}: this McpAuth was closed`), {
-      code: 'ERR_INVALID_STATE',
-    });
+    throw codedTypeError('ERR_INVALID_STATE', `${adapter}: this McpAuth was closed`);
   }
 }

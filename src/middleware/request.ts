@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { codedTypeError } from '../errors.js';
 import { type JsonBody, readJsonBody } from '../server/http-body.js';
 import type { HttpAnswer } from '../server/http-reply.js';
 
@@ -47,9 +48,7 @@ export interface NormalizedRequest {
 const PATH_BASE = 'http://mcp-agent.invalid';
 const EMPTY: readonly string[] = [];
 
-function badInput(message: string): TypeError {
-  return Object.assign(new TypeError(message), { code: 'ERR_INVALID_ARG_VALUE' });
-}
+const badInput = (message: string): TypeError => codedTypeError('ERR_INVALID_ARG_VALUE', message);
 
 /** `url` as a URL: absolute, or a path starting with `/` (kept as the path, `//x` included). */
 function urlOf(url: unknown): URL {

@@ -10,6 +10,8 @@
  * @module
  */
 
+import { codedTypeError } from '../errors.js';
+
 /** The limits of a {@link SessionOwners}. */
 export interface SessionLimits {
   /** Sessions remembered in all. */
@@ -20,9 +22,7 @@ export interface SessionLimits {
 
 function assertCount(value: number, name: string): void {
   if (!(Number.isInteger(value) && value > 0)) {
-    throw Object.assign(new TypeError(`${name} must be a positive integer`), {
-      code: 'ERR_INVALID_ARG_VALUE',
-    });
+    throw codedTypeError('ERR_INVALID_ARG_VALUE', `${name} must be a positive integer`);
   }
 }
 
