@@ -76,6 +76,54 @@ export interface ResolvedAuthorization {
 
 const usage = (message: string): TypeError => codedTypeError('ERR_INVALID_ARG_VALUE', message);
 
+type Check = (value: unknown) => boolean;
+
+const isObject: Check = (value) => typeof value === 'object' && value !== null;
+const isFunction: Check = (value) => typeof value === 'function';
+const isBoolean: Check = (value) => typeof value === 'boolean';
+const isCount: Check = (value) => Number.isSafeInteger(value) && (value as number) > 0;
+const withMethods =
+  (...names: string[]): Check =>
+  (value) =>
+    isObject(value) && names.every((name) => isFunction((value as Record<string, unknown>)[name]));
+
+/** What each option must be, and how its error says it. */
+const OPTION_RULES: Readonly<Record<keyof McpAuthOptions, readonly [Check, string]>> = {
+  configPath: [(value) => typeof value === 'string' && value !== '', 'a non-empty path'],
+  settings: [isObject, 'the settings object loadSettings() returns'],
+  authorization: [
+    (value) => isObject(value) && !Array.isArray(value),
+    'an object with the keys of the authorization: section',
+  ],
+  verifier: [withMethods('verify'), 'a TokenVerifier (an object with verify(token))'],
+  fetch: [isFunction, 'a fetch function'],
+  now: [isFunction, 'a function returning epoch milliseconds'],
+  logger: [withMethods('debug', 'info', 'warn', 'error'), 'a Logger (debug, info, warn, error)'],
+  sharedCache: [withMethods('get', 'set', 'delete', 'close'), 'a KeyValueStore'],
+  hostCheck: [isFunction, 'a function (host, origin) => boolean, e.g. loopbackHostCheck(port)'],
+  callerContext: [isBoolean, 'true or false'],
+  bindSessions: [isBoolean, 'true or false'],
+  maxSessions: [isCount, 'a positive integer'],
+  maxSessionsPerCaller: [isCount, 'a positive integer'],
+  maxBodyBytes: [isCount, 'a positive integer (bytes)'],
+};
+
+/**
+ * Throw a `TypeError` (`ERR_INVALID_ARG_VALUE`) for the first option that is unknown or not what
+ * it must be, naming it and never its value: before anything is read or fetched (style.md §2.9).
+ */
+function checkOptions(options: unknown): asserts options is McpAuthOptions {
+  if (!isObject(options)) throw usage('createMcpAuth takes an options object');
+  for (const [name, value] of Object.entries(options as object)) {
+    if (value === undefined) continue;
+    const rule = OPTION_RULES[name as keyof McpAuthOptions];
+    if (!Object.hasOwn(OPTION_RULES, name) || !rule) {
+      throw usage(`createMcpAuth has no option ${JSON.stringify(name.slice(0, 64))}`);
+    }
+    if (!rule[0](value)) throw usage(`${name} must be ${rule[1]}`);
+  }
+}
+
 /** The settings `options` name; bad option shapes throw a `TypeError`, bad settings a `ConfigError`. */
 function settingsOf(options: McpAuthOptions): Settings {
   const given = (['configPath', 'settings', 'authorization'] as const).filter(
@@ -89,26 +137,21 @@ function settingsOf(options: McpAuthOptions): Settings {
   if (options.configPath !== undefined) {
     return loadSettings({ configPath: options.configPath }).settings;
   }
-  if (options.settings !== undefined) {
-    if (typeof options.settings !== 'object' || options.settings === null) {
-      throw usage('settings must be the settings object loadSettings() returns');
-    }
-    return options.settings;
-  }
-  const section = options.authorization;
-  if (typeof section !== 'object' || section === null || Array.isArray(section)) {
-    throw usage('authorization must be an object with the keys of the authorization: section');
-  }
+  if (options.settings !== undefined) return options.settings;
   const result = validateSettings(
-    { authorization: { enabled: true, ...section } },
+    { authorization: { enabled: true, ...options.authorization } },
     new OriginMap(),
   );
   if (!result.ok) throw new ConfigError(result.issues);
   return result.settings;
 }
 
-/** The `authorization:` section `options` configure, checked to be on and complete. */
+/**
+ * The `authorization:` section `options` configure, checked to be on and complete; every option
+ * is checked first, before any file is read.
+ */
 export function resolveAuthorization(options: McpAuthOptions): ResolvedAuthorization {
+  checkOptions(options);
   const settings = settingsOf(options);
   const auth = settings.authorization;
   if (!auth?.enabled) {

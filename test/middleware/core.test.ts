@@ -294,6 +294,45 @@ describe('options and settings', () => {
     }
   });
 
+  test('an option unknown or of the wrong type or value: a TypeError naming it, before any file is read or request sent', async () => {
+    const fetched: string[] = [];
+    const fetch = async (url: string | URL) => {
+      fetched.push(String(url));
+      return new Response(null, { status: 503 });
+    };
+    const missing = join(tmpdir(), 'middleware-no-such-dir', 'mcp_agent.config.yaml');
+    const bad: [Record<string, unknown>, RegExp][] = [
+      [{ maxBodyBytes: Number.NaN }, /^maxBodyBytes must be a positive integer/],
+      [{ maxBodyBytes: '4mb' }, /^maxBodyBytes must be/],
+      [{ maxBodyBytes: 0 }, /^maxBodyBytes must be/],
+      [{ maxSessions: 0 }, /^maxSessions must be a positive integer/],
+      [{ maxSessionsPerCaller: 1.5 }, /^maxSessionsPerCaller must be a positive integer/],
+      [{ bindSessions: 'no' }, /^bindSessions must be true or false/],
+      [{ callerContext: 0 }, /^callerContext must be true or false/],
+      [{ now: Date.now() }, /^now must be a function/],
+      [{ hostCheck: ['127.0.0.1'] }, /^hostCheck must be a function/],
+      [{ logger: { warn() {} } }, /^logger must be a Logger/],
+      [{ verifier: { check() {} } }, /^verifier must be a TokenVerifier/],
+      [{ sharedCache: new Map() }, /^sharedCache must be a KeyValueStore/],
+      [{ fetch: 'https://proxy.example' }, /^fetch must be a fetch function/],
+      [{ maxBodyByte: 1024 }, /^createMcpAuth has no option "maxBodyByte"/],
+    ];
+    for (const [option, message] of bad) {
+      for (const source of [{ authorization: section() }, { configPath: missing }]) {
+        const error = await createMcpAuth({ fetch, ...source, ...option } as never).then(
+          () => undefined,
+          (caught: unknown) => caught,
+        );
+        expect(error, JSON.stringify(option)).toMatchObject({
+          name: 'TypeError',
+          code: 'ERR_INVALID_ARG_VALUE',
+        });
+        expect((error as Error).message).toMatch(message);
+      }
+    }
+    expect(fetched).toEqual([]);
+  });
+
   test('a section that does not validate: every problem as config check lists it, no value in it', async () => {
     const error = await createMcpAuth({
       authorization: { ...section(), issuer_uri: CANARY, client_secret: 7 } as never,
