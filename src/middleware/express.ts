@@ -48,6 +48,7 @@ export function requireMcpAuth(auth: McpAuth): RequestHandler {
           writeAnswer(res, outcome.response);
           return;
         }
+        // Read here, or decoded from express.text()/raw(): the JSON the tool scopes were checked on.
         if (outcome.parsedBody !== undefined) req.body = outcome.parsedBody;
         passCaller(req, res, outcome);
         outcome.run(() => next());

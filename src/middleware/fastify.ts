@@ -63,6 +63,8 @@ export function requireMcpAuth(auth: McpAuth): preHandlerHookHandler {
           reply(response, outcome.response);
           return;
         }
+        // Text or bytes (a parser with parseAs) go on as the JSON the tool scopes were checked on.
+        if (outcome.parsedBody !== undefined) request.body = outcome.parsedBody;
         passCaller(request.raw, response.raw, outcome);
         // The handler runs inside done(): it starts with the caller as currentCaller().
         outcome.run(() => done());

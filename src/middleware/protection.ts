@@ -57,7 +57,8 @@ export interface McpAuthNext {
   readonly authInfo: AuthInfo;
   /**
    * The JSON body, when the middleware read it to check tool scopes (its stream is consumed: hand
-   * this to the transport as `parsedBody`), or when the framework had parsed it; else `undefined`.
+   * this to the transport as `parsedBody`), or decoded from the text or bytes the framework had
+   * read (the value checked, so the server runs what was checked); else `undefined`.
    */
   readonly parsedBody: unknown;
   /** Call `handler` with the caller as `currentCaller()` of everything it starts. */
