@@ -11,7 +11,8 @@ export async function startExpress(options: McpAuthOptions, port = 8000) {
   const mcp = sessionHandler();
   const app = express();
   app.use(mcpAuthMetadata(auth));
-  app.all('/mcp', express.json(), requireMcpAuth(auth), (req, res) => mcp(req, res, req.body));
+  // No body parser before it: the token is checked first, then the body read if a scope needs it.
+  app.all('/mcp', requireMcpAuth(auth), (req, res) => mcp(req, res, req.body));
   const server: Server = app.listen(port, '127.0.0.1');
   await new Promise((listening) => server.once('listening', listening));
   return { auth, mcp, server };

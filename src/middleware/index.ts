@@ -28,6 +28,12 @@ export type { ProtectedResourceMetadata } from '../server/metadata.js';
 export type { TokenVerifier, Verification } from '../server/verifiers/verifier.js';
 export type { KeyValueStore } from '../stores/kv.js';
 export type { AuthorizationInput, McpAuthOptions } from './options.js';
-export type { McpAuth, McpAuthNext, McpAuthOutcome, McpAuthRespond } from './protection.js';
+export type {
+  McpAuth,
+  McpAuthHeadersChecked,
+  McpAuthNext,
+  McpAuthOutcome,
+  McpAuthRespond,
+} from './protection.js';
 export { createMcpAuth } from './protection.js';
 export type { HeadersInput, RequestInput } from './request.js';

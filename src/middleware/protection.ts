@@ -73,6 +73,20 @@ export interface McpAuthNext {
 /** What the framework does with a request. */
 export type McpAuthOutcome = McpAuthRespond | McpAuthNext;
 
+/**
+ * The caller, authenticated from the headers alone ({@link McpAuth.authenticateHeaders}): the
+ * body, which the tool scopes need, comes next.
+ */
+export interface McpAuthHeadersChecked {
+  readonly action: 'body';
+  readonly caller: CallerIdentity;
+  /**
+   * Check the tool scopes on `parsedBody`, the body the framework read since (in any form
+   * `RequestInput.parsedBody` takes; `undefined`: the request's own body is read), and go on.
+   */
+  withBody(parsedBody: unknown): Promise<McpAuthOutcome>;
+}
+
 /** The protection of one MCP endpoint (one resource). */
 export interface McpAuth {
   /** The resource identifier (`resource_server_url`). */
@@ -89,6 +103,14 @@ export interface McpAuth {
   metadataFor(request: Request | RequestInput): HttpAnswer | undefined;
   /** Decide about a request the framework routed to the MCP endpoint: answer, or go on. */
   authenticate(request: Request | RequestInput): Promise<McpAuthOutcome>;
+  /**
+   * {@link authenticate} in two steps, for a framework that parses the body between them (Fastify's
+   * `onRequest` then `preHandler`): `Host`, the token and the session from the headers, the body
+   * unread, so no unauthenticated body is ever parsed; then `withBody` for the tool scopes.
+   */
+  authenticateHeaders(
+    request: Request | RequestInput,
+  ): Promise<McpAuthRespond | McpAuthHeadersChecked>;
   /** {@link metadataFor}, else {@link authenticate}: for one handler serving every path. */
   handle(request: Request | RequestInput): Promise<McpAuthOutcome>;
   /** Forget the sessions, close the shared cache it opened; later requests get 503. */
@@ -169,6 +191,12 @@ class ProtectedEndpoint implements McpAuth {
     return this.#authenticate(normalizeRequest(input));
   }
 
+  async authenticateHeaders(
+    input: Request | RequestInput,
+  ): Promise<McpAuthRespond | McpAuthHeadersChecked> {
+    return this.#headers(normalizeRequest(input));
+  }
+
   async handle(input: Request | RequestInput): Promise<McpAuthOutcome> {
     const request = normalizeRequest(input);
     const document = this.#metadata(request);
@@ -191,6 +219,12 @@ class ProtectedEndpoint implements McpAuth {
   }
 
   async #authenticate(request: NormalizedRequest): Promise<McpAuthOutcome> {
+    const checked = await this.#headers(request);
+    return checked.action === 'respond' ? checked : checked.withBody(undefined);
+  }
+
+  /** `Host`, the token, the session: everything but the body. */
+  async #headers(request: NormalizedRequest): Promise<McpAuthRespond | McpAuthHeadersChecked> {
     if (this.#closed) return respond(CLOSED);
     if (!this.#hostAllowed(request, true)) return respond(FORBIDDEN_HOST);
     const { guard } = this.#parts;
@@ -205,9 +239,16 @@ class ProtectedEndpoint implements McpAuth {
     if (sessionIds.length > 0 && !this.#ownsSession(sessionIds, principal)) {
       return respond(jsonRpcErrorAnswer(404, -32001, 'Session not found'));
     }
-    const body = await this.#checkToolScopes(request, caller);
-    if (body.action === 'respond') return body;
-    return this.#next(request, caller, principal, body.parsedBody);
+    return {
+      action: 'body',
+      caller,
+      withBody: async (parsedBody) => {
+        const full = parsedBody === undefined ? request : request.withParsedBody(parsedBody);
+        const body = await this.#checkToolScopes(full, caller);
+        if (body.action === 'respond') return body;
+        return this.#next(full, caller, principal, body.parsedBody);
+      },
+    };
   }
 
   #ownsSession(ids: readonly string[], principal: string): boolean {
@@ -220,9 +261,9 @@ class ProtectedEndpoint implements McpAuth {
   async #checkToolScopes(
     request: NormalizedRequest,
     caller: CallerIdentity,
-  ): Promise<McpAuthRespond | { action: 'body'; parsedBody: unknown }> {
+  ): Promise<McpAuthRespond | { action: 'checked'; parsedBody: unknown }> {
     if (request.method !== 'POST' || Object.keys(this.#toolScopes).length === 0) {
-      return { action: 'body', parsedBody: undefined };
+      return { action: 'checked', parsedBody: undefined };
     }
     const body = await request.json(this.#maxBody);
     if (!body.ok) return respond(body.answer);
@@ -232,7 +273,7 @@ class ProtectedEndpoint implements McpAuth {
     );
     return rejection
       ? respond(guard.response(rejection))
-      : { action: 'body', parsedBody: body.value };
+      : { action: 'checked', parsedBody: body.value };
   }
 
   #next(

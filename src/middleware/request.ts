@@ -48,6 +48,8 @@ export interface NormalizedRequest {
   header(name: string): readonly string[];
   /** The JSON body, read (or decoded from the form it was handed over in) once, capped at `max` bytes. */
   json(max: number): Promise<JsonBody>;
+  /** This request with the body a framework parsed since it was normalized. */
+  withParsedBody(parsedBody: unknown): NormalizedRequest;
 }
 
 const PATH_BASE = 'http://mcp-agent.invalid';
@@ -194,13 +196,16 @@ export function normalizeRequest(input: Request | RequestInput): NormalizedReque
   const url = urlOf(request.url);
   const headers = headerMap(request.headers);
   const length = headers.get('content-length')?.[0];
-  return {
+  const read = request.body ?? (() => undefined);
+  const normalized: NormalizedRequest = {
     method: request.method.toUpperCase(),
     url,
     host: headers.get('host')?.[0] ?? (url.origin === PATH_BASE ? undefined : url.host),
     header: (name) => headers.get(name) ?? EMPTY,
-    json: bodyOnce(request.body ?? (() => undefined), request.parsedBody, length),
+    json: bodyOnce(read, request.parsedBody, length),
+    withParsedBody: (parsedBody) => ({ ...normalized, json: bodyOnce(read, parsedBody, length) }),
   };
+  return normalized;
 }
 
 /** A fetch `Request` as a {@link RequestInput}; its body is read from a clone, so it stays whole. */

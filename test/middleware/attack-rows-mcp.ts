@@ -117,6 +117,21 @@ const scopes: AttackRow[] = [
       expect((await post(env, session, '{not json')).status).toBe(400);
     },
   },
+  {
+    id: 'C0 body',
+    title:
+      'without a valid token the body is never read: malformed JSON, or larger than any limit, is 401, not 400 or 413',
+    async run(env) {
+      const huge = `{"x":"${'a'.repeat(5 * 1024 * 1024)}"}`;
+      for (const headers of [{}, bearer('not-a-valid-token')]) {
+        for (const body of ['{not json', huge]) {
+          const response = await post(env, headers, body);
+          expect(response.status, `${body.length} bytes`).toBe(401);
+          expect(response.headers['www-authenticate']).toMatch(/^Bearer /);
+        }
+      }
+    },
+  },
 ];
 
 const mcp: AttackRow[] = [

@@ -188,6 +188,38 @@ describe('requests in every form a framework hands over', () => {
   });
 });
 
+describe('authenticateHeaders, for a framework that parses the body after it (Fastify)', () => {
+  test('no body is read for the headers; withBody checks the tool scopes on the body parsed since', async () => {
+    let reads = 0;
+    const request = (authorization?: string): RequestInput => ({
+      method: 'POST',
+      url: '/mcp',
+      headers: authorization ? { authorization } : {},
+      body: () => {
+        reads += 1;
+        return undefined;
+      },
+    });
+    expectStatus((await auth.authenticateHeaders(request())) as McpAuthOutcome, 401);
+    expectStatus(
+      (await auth.authenticateHeaders(request(`Bearer ${CANARY}`))) as McpAuthOutcome,
+      401,
+    );
+    const checked = await auth.authenticateHeaders(request(`Bearer ${alice.accessToken}`));
+    expect(reads).toBe(0);
+    if (checked.action !== 'body') throw new Error(`expected the body step, got ${checked.action}`);
+    expect(checked.caller.subject).toBe('alice');
+    const call = (name: string) => rpc('tools/call', { name, arguments: {} });
+    expectStatus(await checked.withBody(JSON.parse(call('admin_report'))), 403);
+    expectStatus(await checked.withBody(call('admin_report')), 403);
+    const allowed = await checked.withBody(call('add'));
+    expect(allowed.action === 'next' && allowed.parsedBody).toMatchObject({
+      params: { name: 'add' },
+    });
+    expect(reads).toBe(0);
+  });
+});
+
 describe('adapters: the wrong kind of request, an unreadable one, a body read for them', () => {
   test('a fetch Request to a node:http adapter, and a node:http request to a fetch adapter: a TypeError naming the right one', async () => {
     const request = new Request(RESOURCE, { method: 'POST' });

@@ -190,7 +190,7 @@ describe("Fastify: a JSON parser with parseAs 'string' or 'buffer'", () => {
       app.addContentTypeParser('application/json', { parseAs }, (_request, body, done) =>
         done(null, body),
       );
-      app.post('/mcp', { preHandler: fastifyAuth(auth) }, async (request) => ({
+      app.post('/mcp', fastifyAuth(auth), async (request) => ({
         body: request.body,
       }));
       await app.listen({ port: 0, host: '127.0.0.1' });
