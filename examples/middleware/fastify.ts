@@ -1,12 +1,13 @@
 // fastify.ts
 import Fastify from 'fastify';
 import { mcpAuthMetadata, requireMcpAuth } from 'mcp-agent-ts/fastify';
-import { createMcpAuth, type McpAuthOptions } from 'mcp-agent-ts/middleware';
+import { createMcpAuth, loopbackHostCheck, type McpAuthOptions } from 'mcp-agent-ts/middleware';
 import { sessionHandler } from './server-v1.js';
 
 /** An SDK v1 server in Fastify, protected: the token is checked before the body is parsed. */
 export async function startFastify(options: McpAuthOptions, port = 8000) {
-  const auth = await createMcpAuth(options);
+  // Bound to loopback: only its own Host and Origin (DNS rebinding), as serve does there.
+  const auth = await createMcpAuth({ hostCheck: loopbackHostCheck(port), ...options });
   const mcp = sessionHandler();
   const app = Fastify();
   await app.register(mcpAuthMetadata(auth));

@@ -224,7 +224,7 @@ const mcp: AttackRow[] = [
     middlewareOnly: true,
     async run(env) {
       const port = await freePort();
-      const other = await env.adapter.start(env.options({}, port), port);
+      const other = await env.adapter.start(env.options(), port);
       await other.auth?.close();
       const origin = `http://127.0.0.1:${port}`;
       try {
