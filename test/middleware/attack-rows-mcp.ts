@@ -171,10 +171,10 @@ const mcp: AttackRow[] = [
     id: 'IN-79',
     title:
       "another caller's token on a session is refused (404); its owner goes on; an unknown or ended session is 404",
+    sessionsOnly: true,
     async run(env) {
       const alice = await openSession(env, env.tokens.alice.accessToken);
       const id = alice['mcp-session-id'];
-      if (!env.adapter.sessions) return;
       const hijack = await callTool(
         env,
         { ...bearer(env.tokens.bob.accessToken), 'mcp-session-id': id as string },
@@ -194,8 +194,8 @@ const mcp: AttackRow[] = [
     id: 'IN-79 cap',
     title:
       "a caller's 17th session gives up its least recently used (404), as serve caps them, and no other caller's",
+    sessionsOnly: true,
     async run(env) {
-      if (!env.adapter.sessions) return;
       const bob = await openSession(env, env.tokens.bob.accessToken);
       const root: Headers[] = [];
       for (let opened = 0; opened < 17; opened++) {

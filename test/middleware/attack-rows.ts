@@ -26,6 +26,8 @@ export interface AttackRow {
   readonly title: string;
   /** Rows about the middleware itself (its `close()`), not run against `serve`. */
   readonly middlewareOnly?: boolean;
+  /** Rows about sessions (`Mcp-Session-Id`): run only where the server keeps sessions. */
+  readonly sessionsOnly?: boolean;
   run(env: Environment): Promise<void>;
 }
 
