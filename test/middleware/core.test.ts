@@ -14,10 +14,7 @@ import { join } from 'node:path';
 import express from 'express';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { Secret } from '../../src/config/secret.js';
-import {
-  type DevAuthorizationServer,
-  startDevAuthorizationServer,
-} from '../../src/dev/authorization-server.js';
+import type { DevAuthorizationServer } from '../../src/dev/authorization-server.js';
 import {
   requireMcpAuth as expressAuth,
   mcpAuthMetadata as expressMetadata,
@@ -42,11 +39,11 @@ import {
 import { withMcpAuth as nodeAuth } from '../../src/middleware/node.js';
 import { metadataHandler, withMcpAuth as webAuth } from '../../src/middleware/web.js';
 import { IntrospectionVerifier } from '../../src/server/verifiers/introspection.js';
-import { mcpHeaders, raw, rpc, type UserTokens, userTokens } from '../server/serve-support.js';
+import { mcpHeaders, raw, rpc, type UserTokens } from '../server/serve-support.js';
 import { loopbackServers } from '../support/net.js';
+import { type CoreWorld, RESOURCE, startCoreWorld } from './core-world.js';
 
 const CANARY = 'eyJhbGciOiJSUzI1NiJ9.eyJjYW5hcnkiOiJDQU5BUlktN2YzYSJ9.Q0FOQVJZLXNpZ25hdHVyZQ';
-const RESOURCE = 'http://127.0.0.1:1/mcp';
 
 let as: DevAuthorizationServer;
 let auth: McpAuth;
@@ -54,32 +51,19 @@ let alice: UserTokens;
 const servers = loopbackServers();
 const listen = servers.listen;
 
+let world: CoreWorld;
+
 beforeAll(async () => {
-  as = await startDevAuthorizationServer({
-    port: 0,
-    resources: [RESOURCE],
-    scopes: ['mcp:tools', 'mcp:admin'],
-  });
-  auth = await createMcpAuth({ authorization: section() });
-  alice = await userTokens(as.issuer, RESOURCE, 'alice');
+  world = await startCoreWorld();
+  ({ as, auth, alice } = world);
 }, 30_000);
 
 afterAll(async () => {
   await servers.closeAll();
-  await auth?.close();
-  await as?.close();
+  await world?.close();
 });
 
-function section(extra: Record<string, unknown> = {}) {
-  return {
-    issuer_url: as.issuer,
-    resource_server_url: RESOURCE,
-    expected_audiences: [RESOURCE],
-    required_scopes: ['mcp:tools'],
-    tool_scopes: { admin_report: ['mcp:admin'] },
-    ...extra,
-  };
-}
+const section = (extra: Record<string, unknown> = {}) => world.section(extra);
 
 /** A GET of the endpoint with `headers` in any form the core accepts. */
 function input(headers: RequestInput['headers'], extra: Partial<RequestInput> = {}): RequestInput {

@@ -12,10 +12,6 @@ import express from 'express';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Hono } from 'hono';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import {
-  type DevAuthorizationServer,
-  startDevAuthorizationServer,
-} from '../../src/dev/authorization-server.js';
 import { requireMcpAuth as expressAuth } from '../../src/middleware/express.js';
 import { requireMcpAuth as fastifyAuth } from '../../src/middleware/fastify.js';
 import { requireMcpAuth as honoAuth, type McpAuthVariables } from '../../src/middleware/hono.js';
@@ -25,44 +21,28 @@ import {
   type McpAuthOutcome,
   type RequestInput,
 } from '../../src/middleware/index.js';
-import { mcpHeaders, raw, rpc, type UserTokens, userTokens } from '../server/serve-support.js';
+import { mcpHeaders, raw, rpc, type UserTokens } from '../server/serve-support.js';
 import { loopbackServers } from '../support/net.js';
+import { type CoreWorld, startCoreWorld } from './core-world.js';
 
-const RESOURCE = 'http://127.0.0.1:1/mcp';
-
-let as: DevAuthorizationServer;
+let world: CoreWorld;
 let auth: McpAuth;
 let alice: UserTokens;
 const servers = loopbackServers();
 const fastifies: FastifyInstance[] = [];
 
 beforeAll(async () => {
-  as = await startDevAuthorizationServer({
-    port: 0,
-    resources: [RESOURCE],
-    scopes: ['mcp:tools', 'mcp:admin'],
-  });
-  auth = await createMcpAuth({ authorization: section() });
-  alice = await userTokens(as.issuer, RESOURCE, 'alice');
+  world = await startCoreWorld();
+  ({ auth, alice } = world);
 }, 30_000);
 
 afterAll(async () => {
   await Promise.all(fastifies.map((app) => app.close()));
   await servers.closeAll();
-  await auth?.close();
-  await as?.close();
+  await world?.close();
 });
 
-function section(extra: Record<string, unknown> = {}) {
-  return {
-    issuer_url: as.issuer,
-    resource_server_url: RESOURCE,
-    expected_audiences: [RESOURCE],
-    required_scopes: ['mcp:tools'],
-    tool_scopes: { admin_report: ['mcp:admin'] },
-    ...extra,
-  };
-}
+const section = (extra: Record<string, unknown> = {}) => world.section(extra);
 
 const call = (name: string) => rpc('tools/call', { name, arguments: {} });
 
