@@ -6,8 +6,9 @@
  * adapters `mcp-agent-ts/express`, `/hono`, `/fastify`, `/node` and `/web` put it in front of a
  * server.
  *
- * Loads no HTTP client library, no Redis client (unless the settings' token store is Redis), no
- * MCP SDK and no authorization server.
+ * Loads no HTTP client library (unless the environment names a proxy: then the proxy-aware stack
+ * of `serve`), no Redis client (unless the settings' token store is Redis), no MCP SDK and no
+ * authorization server.
  *
  * @module
  */

@@ -39,8 +39,17 @@ export interface McpAuthOptions {
    * names the issuer, the resource and the scopes).
    */
   readonly verifier?: TokenVerifier;
-  /** The `fetch` of the verification requests (JWKS, introspection, issuer metadata). */
+  /**
+   * The `fetch` of the verification requests (JWKS, introspection, issuer metadata). Default: the
+   * global `fetch`, or, when `env` names a proxy, the proxy-aware stack `serve` uses.
+   */
   readonly fetch?: FetchLike;
+  /**
+   * The environment: a config file's `AUTHORIZATION__…` overrides, and the proxy of the
+   * verification requests (`HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY`, as `serve` honours them; the
+   * HTTP client library is loaded only then). Default `process.env`.
+   */
+  readonly env?: Readonly<Record<string, string | undefined>>;
   readonly now?: () => number;
   readonly logger?: Logger;
   /**
@@ -97,6 +106,7 @@ const OPTION_RULES: Readonly<Record<keyof McpAuthOptions, readonly [Check, strin
   ],
   verifier: [withMethods('verify'), 'a TokenVerifier (an object with verify(token))'],
   fetch: [isFunction, 'a fetch function'],
+  env: [isObject, 'an object of environment variables, as process.env'],
   now: [isFunction, 'a function returning epoch milliseconds'],
   logger: [withMethods('debug', 'info', 'warn', 'error'), 'a Logger (debug, info, warn, error)'],
   sharedCache: [withMethods('get', 'set', 'delete', 'close'), 'a KeyValueStore'],
@@ -135,7 +145,8 @@ function settingsOf(options: McpAuthOptions): Settings {
     );
   }
   if (options.configPath !== undefined) {
-    return loadSettings({ configPath: options.configPath }).settings;
+    const env = options.env ? { env: options.env } : {};
+    return loadSettings({ configPath: options.configPath, ...env }).settings;
   }
   if (options.settings !== undefined) return options.settings;
   const result = validateSettings(

@@ -8,12 +8,16 @@
  * (RFC 9728 §3.1). The adapters (`express.ts`, `hono.ts`, `fastify.ts`, `node.ts`, `web.ts`)
  * only translate requests and answers.
  *
- * Loads no HTTP client library, no Redis client (unless the settings' token store is Redis), no
- * MCP SDK and no authorization server.
+ * Loads no HTTP client library (unless the environment names a proxy: then the proxy-aware stack
+ * of `serve`), no Redis client (unless the settings' token store is Redis), no MCP SDK and no
+ * authorization server.
  *
  * @module
  */
+import { hasProxy, proxySettingsFrom } from '../config/proxy.js';
+import type { AuthorizationSettings } from '../config/schema/authorization.js';
 import { codedTypeError } from '../errors.js';
+import type { FetchLike } from '../fetch.js';
 import type { BearerGuard } from '../server/guard.js';
 import { toolCallRejection } from '../server/http-auth.js';
 import { type HttpAnswer, jsonRpcErrorAnswer } from '../server/http-reply.js';
@@ -33,7 +37,10 @@ import {
   resourceMetadataUrl,
 } from '../server/metadata.js';
 import { guardFromSettings, sharedVerifications } from '../server/protection.js';
-import { ConfiguredVerifier } from '../server/verifiers/configured.js';
+import {
+  ConfiguredVerifier,
+  type ConfiguredVerifierOptions,
+} from '../server/verifiers/configured.js';
 import type { KeyValueStore } from '../stores/kv.js';
 import {
   type McpAuthOptions,
@@ -134,6 +141,12 @@ const FORBIDDEN_HOST: HttpAnswer = {
 
 const respond = (response: HttpAnswer): McpAuthRespond => ({ action: 'respond', response });
 
+/** The verification requests' `fetch`, and how to close it when the protection opened it. */
+interface OwnHttp {
+  readonly fetch: FetchLike;
+  close?(): Promise<void>;
+}
+
 /** What {@link ProtectedEndpoint} is built from. */
 interface EndpointParts {
   readonly resolved: ResolvedAuthorization;
@@ -141,6 +154,8 @@ interface EndpointParts {
   readonly options: McpAuthOptions;
   /** The shared cache this instance opened (and closes). */
   readonly ownShared: KeyValueStore | undefined;
+  /** The HTTP stack of its verification requests (closed with it, when it opened one). */
+  readonly ownHttp: OwnHttp | undefined;
 }
 
 class ProtectedEndpoint implements McpAuth {
@@ -208,6 +223,7 @@ class ProtectedEndpoint implements McpAuth {
     this.#closed = true;
     this.#sessions?.clear();
     await this.#parts.ownShared?.close().catch(() => {});
+    await this.#parts.ownHttp?.close?.().catch(() => {});
   }
 
   #metadata(request: NormalizedRequest): HttpAnswer | undefined {
@@ -326,21 +342,49 @@ export async function createMcpAuth(options: McpAuthOptions): Promise<McpAuth> {
   const resolved = resolveAuthorization(options);
   const { auth, settings } = resolved;
   const now = options.now ? { now: options.now } : {};
-  const verifier =
-    options.verifier ??
-    new ConfiguredVerifier(auth, {
-      fetch: options.fetch ?? globalThis.fetch,
-      logger: options.logger,
+  const http = options.verifier ? undefined : await verificationHttp(options);
+  try {
+    const verifier =
+      options.verifier ??
+      (await preparedVerifier(auth, {
+        fetch: (http as OwnHttp).fetch,
+        logger: options.logger,
+        ...now,
+      }));
+    const ownShared = options.sharedCache ? undefined : await sharedVerifications(settings);
+    const { guard } = guardFromSettings(auth, auth.resource_server_url, verifier, {
+      shared: options.sharedCache ?? ownShared,
       ...now,
     });
-  if (verifier instanceof ConfiguredVerifier) await verifier.prepare();
-  const ownShared = options.sharedCache ? undefined : await sharedVerifications(settings);
-  const { guard } = guardFromSettings(auth, auth.resource_server_url, verifier, {
-    shared: options.sharedCache ?? ownShared,
-    ...now,
-  });
-  if (options.callerContext !== false) enableCallerContext();
-  return new ProtectedEndpoint({ resolved, guard, options, ownShared });
+    if (options.callerContext !== false) enableCallerContext();
+    return new ProtectedEndpoint({ resolved, guard, options, ownShared, ownHttp: http });
+  } catch (error) {
+    await http?.close?.();
+    throw error;
+  }
+}
+
+/** The configured verifier, its issuer's metadata fetched (a failure is logged, not thrown). */
+async function preparedVerifier(
+  auth: AuthorizationSettings,
+  options: ConfiguredVerifierOptions,
+): Promise<ConfiguredVerifier> {
+  const verifier = new ConfiguredVerifier(auth, options);
+  await verifier.prepare();
+  return verifier;
+}
+
+/**
+ * The `fetch` of the verification requests: `options.fetch`, else the global one, or, when the
+ * environment names a proxy, the proxy-aware stack of `serve` (its HTTP client library loaded
+ * only then, so the middleware loads none otherwise).
+ */
+async function verificationHttp(options: McpAuthOptions): Promise<OwnHttp> {
+  if (options.fetch) return { fetch: options.fetch };
+  const proxy = proxySettingsFrom(options.env ?? process.env);
+  if (!hasProxy(proxy)) return { fetch: globalThis.fetch };
+  const { createHttpStack } = await import('../servers/http.js');
+  return createHttpStack(proxy);
 }
 
 /**
