@@ -25,6 +25,7 @@ import { assertFetchRequest, responseOf } from './web-io.js';
 export interface McpAuthVariables {
   /** The SDK's `AuthInfo` (its `token` is empty): `mcp.fetch(c.req.raw, { authInfo })`. */
   authInfo: AuthInfo;
+  /** The verified caller, as `currentCaller()` gives it in the handler. */
   caller: CallerIdentity;
   /** The JSON body, when the middleware read it for the tool scopes. */
   parsedBody: unknown;

@@ -50,7 +50,15 @@ export interface McpAuthOptions {
    * HTTP client library is loaded only then). Default `process.env`.
    */
   readonly env?: Readonly<Record<string, string | undefined>>;
+  /**
+   * The clock, in epoch milliseconds (as `Date.now`), of token expiry, the verification cache and
+   * the key refreshes. Default `Date.now`.
+   */
   readonly now?: () => number;
+  /**
+   * Told of what an operator should know (the issuer or the JWKS not answering, a refresh that
+   * failed), never of a token. Default: silent.
+   */
   readonly logger?: Logger;
   /**
    * Where replicas share verifications. Default: Redis when the settings' token store is Redis

@@ -52,13 +52,17 @@ import { SessionOwners } from './sessions.js';
 
 /** Answer the request with `response`; nothing else runs. */
 export interface McpAuthRespond {
+  /** Answer, do not go on. */
   readonly action: 'respond';
+  /** The answer: a challenge, 403, 404, 503, or the metadata document. */
   readonly response: HttpAnswer;
 }
 
 /** The caller is authenticated and authorized: the handler runs. */
 export interface McpAuthNext {
+  /** Go on to the handler. */
   readonly action: 'next';
+  /** The verified caller. */
   readonly caller: CallerIdentity;
   /** The SDK's `AuthInfo` for the handler (v1 `req.auth`, v2 `authInfo`); its `token` is empty. */
   readonly authInfo: AuthInfo;
@@ -85,7 +89,9 @@ export type McpAuthOutcome = McpAuthRespond | McpAuthNext;
  * body, which the tool scopes need, comes next.
  */
 export interface McpAuthHeadersChecked {
+  /** The headers are checked; the body comes next. */
   readonly action: 'body';
+  /** The verified caller. */
   readonly caller: CallerIdentity;
   /**
    * Check the tool scopes on `parsedBody`, the body the framework read since (in any form

@@ -26,6 +26,7 @@ export interface RequestInput {
   readonly method: string;
   /** Absolute, or the origin-form request target (`/mcp?x=1`). */
   readonly url: string | URL;
+  /** The request headers, in any {@link HeadersInput} form; every value of a repeated one kept. */
   readonly headers: HeadersInput;
   /**
    * The body when the framework read it already: parsed JSON (Express's `express.json()`,
@@ -46,7 +47,7 @@ export interface NormalizedRequest {
   readonly host: string | undefined;
   /** Every value of header `name` (lower case), in order. */
   header(name: string): readonly string[];
-  /** The JSON body, read (or decoded from the form it was handed over in) once, capped at `max` bytes. */
+  /** The JSON body, read (or decoded from the form it came in) once, capped at `max` bytes. */
   json(max: number): Promise<JsonBody>;
   /** This request with the body a framework parsed since it was normalized. */
   withParsedBody(parsedBody: unknown): NormalizedRequest;
