@@ -118,3 +118,20 @@ export class AuthorizationRequiredError extends McpAgentError {
 export function isMcpAgentError(value: unknown, code?: McpAgentErrorCode): value is McpAgentError {
   return value instanceof McpAgentError && (code === undefined || value.code === code);
 }
+
+/** Node's codes of a misuse: an argument of the wrong type or value, an object in the wrong state. */
+export type MisuseCode = 'ERR_INVALID_ARG_TYPE' | 'ERR_INVALID_ARG_VALUE' | 'ERR_INVALID_STATE';
+
+/**
+ * A caller's misuse of the API (not a failure to report as an {@link McpAgentError}): a
+ * `TypeError` with Node's `code`, as Node's own argument checks throw it. `message` names what is
+ * wrong, never a value.
+ */
+export function codedTypeError(
+  code: MisuseCode,
+  message: string,
+  options: McpAgentErrorOptions = {},
+): TypeError & { code: MisuseCode } {
+  const error = new TypeError(message, 'cause' in options ? { cause: options.cause } : undefined);
+  return Object.assign(error, { code });
+}

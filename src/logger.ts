@@ -7,9 +7,13 @@
 
 /** A structured logger. `fields` never hold secret values. */
 export interface Logger {
+  /** Detail for whoever debugs (each request, each cache hit). */
   debug(message: string, fields?: Record<string, unknown>): void;
+  /** What happened (a login, a server started). */
   info(message: string, fields?: Record<string, unknown>): void;
+  /** Something is wrong but the work goes on (an issuer not answering, a retry). */
   warn(message: string, fields?: Record<string, unknown>): void;
+  /** Something failed. */
   error(message: string, fields?: Record<string, unknown>): void;
 }
 

@@ -100,3 +100,11 @@ test('the layers of DESIGN.md: each folder imports (at run time) only what its r
   }
   expect(offenders).toEqual([]);
 });
+
+test('a misuse is one codedTypeError (style.md §2.5), not a TypeError given its code by hand', () => {
+  const offenders = files
+    .filter((file) => file.path !== 'errors.ts')
+    .filter((file) => /Object\.assign\(\s*new TypeError/.test(file.text))
+    .map((file) => file.path);
+  expect(offenders).toEqual([]);
+});

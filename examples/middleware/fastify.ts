@@ -1,16 +1,17 @@
 // fastify.ts
 import Fastify from 'fastify';
 import { mcpAuthMetadata, requireMcpAuth } from 'mcp-agent-ts/fastify';
-import { createMcpAuth, type McpAuthOptions } from 'mcp-agent-ts/middleware';
+import { createMcpAuth, loopbackHostCheck, type McpAuthOptions } from 'mcp-agent-ts/middleware';
 import { sessionHandler } from './server-v1.js';
 
-/** An SDK v1 server in Fastify, protected: the hook runs on the route, after the body is parsed. */
+/** An SDK v1 server in Fastify, protected: the token is checked before the body is parsed. */
 export async function startFastify(options: McpAuthOptions, port = 8000) {
-  const auth = await createMcpAuth(options);
+  // Bound to loopback: only its own Host and Origin (DNS rebinding), as serve does there.
+  const auth = await createMcpAuth({ hostCheck: loopbackHostCheck(port), ...options });
   const mcp = sessionHandler();
   const app = Fastify();
   await app.register(mcpAuthMetadata(auth));
-  app.all('/mcp', { preHandler: requireMcpAuth(auth) }, async (request, reply) => {
+  app.all('/mcp', requireMcpAuth(auth), async (request, reply) => {
     reply.hijack();
     await mcp(request.raw, reply.raw, request.body);
   });

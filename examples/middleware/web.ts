@@ -1,6 +1,6 @@
 // web.ts
 import { serve } from '@hono/node-server';
-import { createMcpAuth, type McpAuthOptions } from 'mcp-agent-ts/middleware';
+import { createMcpAuth, loopbackHostCheck, type McpAuthOptions } from 'mcp-agent-ts/middleware';
 import { withMcpAuth } from 'mcp-agent-ts/web';
 import { webSessionHandler } from './server-v2.js';
 
@@ -10,7 +10,8 @@ import { webSessionHandler } from './server-v2.js';
  * handler`), or Deno's and Bun's `serve` take; here it runs on Node.
  */
 export async function startWeb(options: McpAuthOptions, port = 8000) {
-  const auth = await createMcpAuth(options);
+  // Bound to loopback: only its own Host and Origin (DNS rebinding), as serve does there.
+  const auth = await createMcpAuth({ hostCheck: loopbackHostCheck(port), ...options });
   const mcp = webSessionHandler();
   const handler = withMcpAuth(auth, (request, context) => mcp(request, context));
   const server = serve({ fetch: handler, port, hostname: '127.0.0.1' });

@@ -9,6 +9,7 @@ import { type ConfigPath, formatOrigin, formatPath, type ValueOrigin } from './p
 
 /** One problem found in the configuration. Messages never contain configuration values. */
 export interface ConfigIssue {
+  /** `error`: the configuration is refused; `warning`: it is used, the problem reported. */
   readonly severity: 'error' | 'warning';
   /** The key path the problem is about; absent for problems with a whole file. */
   readonly path?: ConfigPath;

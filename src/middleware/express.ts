@@ -2,17 +2,19 @@
  * `mcp-agent-ts/express`: Express middleware protecting an MCP endpoint with {@link McpAuth}.
  * {@link mcpAuthMetadata} answers the protected-resource metadata (RFC 9728 §3.1);
  * {@link requireMcpAuth}, on the endpoint's route, authenticates every request that reaches it
- * (RFC 6750), checks the tool scopes (on `req.body` when `express.json()` ran before it, else it
- * reads the body and sets `req.body`), and sets the caller as `req.auth` (what the SDK
- * transports read).
+ * (RFC 6750) from its headers, then checks the tool scopes (it reads the body itself when a scope
+ * needs it, and sets `req.body`), and sets the caller as `req.auth` (what the SDK transports
+ * read).
  *
  * ```ts
  * app.use(mcpAuthMetadata(auth));
- * app.all('/mcp', express.json(), requireMcpAuth(auth), (req, res) =>
- *   transport.handleRequest(req, res, req.body));
+ * app.all('/mcp', requireMcpAuth(auth), (req, res) => transport.handleRequest(req, res, req.body));
  * ```
  *
- * Put it last before the handler: `currentCaller()` holds in what it calls.
+ * Put no body parser before it (`express.json()`, on the route or `app.use`): a parser before it
+ * parses every body before the token is checked (the tool scopes still hold: `req.body` is checked,
+ * as JSON, text or bytes). Put it last before the handler: `currentCaller()` holds in what it
+ * calls.
  *
  * Loads no framework: Express's types only.
  *
@@ -48,6 +50,7 @@ export function requireMcpAuth(auth: McpAuth): RequestHandler {
           writeAnswer(res, outcome.response);
           return;
         }
+        // Read here, or decoded from express.text()/raw(): the JSON the tool scopes were checked on.
         if (outcome.parsedBody !== undefined) req.body = outcome.parsedBody;
         passCaller(req, res, outcome);
         outcome.run(() => next());

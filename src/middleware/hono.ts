@@ -25,6 +25,7 @@ import { assertFetchRequest, responseOf } from './web-io.js';
 export interface McpAuthVariables {
   /** The SDK's `AuthInfo` (its `token` is empty): `mcp.fetch(c.req.raw, { authInfo })`. */
   authInfo: AuthInfo;
+  /** The verified caller, as `currentCaller()` gives it in the handler. */
   caller: CallerIdentity;
   /** The JSON body, when the middleware read it for the tool scopes. */
   parsedBody: unknown;
@@ -44,12 +45,15 @@ export function mcpAuthMetadata(auth: McpAuth): MiddlewareHandler {
   };
 }
 
-/** The request as the core reads it: a body some handler parsed already comes from Hono's cache. */
+/**
+ * The request as the core reads it: a body some handler read already comes from Hono's cache, as
+ * text (the core parses it when a tool scope needs it, and answers 400 when it is not JSON).
+ */
 async function inputOf(c: Context): Promise<Request | RequestInput> {
   const raw = c.req.raw;
   assertFetchRequest(raw, 'requireMcpAuth (mcp-agent-ts/hono)');
   if (!raw.bodyUsed || raw.method !== 'POST') return raw;
-  return { method: raw.method, url: raw.url, headers: raw.headers, parsedBody: await c.req.json() };
+  return { method: raw.method, url: raw.url, headers: raw.headers, parsedBody: await c.req.text() };
 }
 
 /**

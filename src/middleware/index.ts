@@ -6,8 +6,9 @@
  * adapters `mcp-agent-ts/express`, `/hono`, `/fastify`, `/node` and `/web` put it in front of a
  * server.
  *
- * Loads no HTTP client library, no Redis client (unless the settings' token store is Redis), no
- * MCP SDK and no authorization server.
+ * Loads no HTTP client library (unless the environment names a proxy: then the proxy-aware stack
+ * of `serve`), no Redis client (unless the settings' token store is Redis), no MCP SDK and no
+ * authorization server.
  *
  * @module
  */
@@ -28,6 +29,12 @@ export type { ProtectedResourceMetadata } from '../server/metadata.js';
 export type { TokenVerifier, Verification } from '../server/verifiers/verifier.js';
 export type { KeyValueStore } from '../stores/kv.js';
 export type { AuthorizationInput, McpAuthOptions } from './options.js';
-export type { McpAuth, McpAuthNext, McpAuthOutcome, McpAuthRespond } from './protection.js';
+export type {
+  McpAuth,
+  McpAuthHeadersChecked,
+  McpAuthNext,
+  McpAuthOutcome,
+  McpAuthRespond,
+} from './protection.js';
 export { createMcpAuth } from './protection.js';
 export type { HeadersInput, RequestInput } from './request.js';

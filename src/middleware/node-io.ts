@@ -7,6 +7,7 @@
  * @module
  */
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { codedTypeError } from '../errors.js';
 import type { HttpAnswer } from '../server/http-reply.js';
 import { send } from '../server/http-reply.js';
 import type { AuthInfo } from '../server/identity.js';
@@ -16,9 +17,7 @@ import type { RequestInput } from './request.js';
 /** A node:http request as an SDK transport reads it: the caller in `auth`. */
 export type AuthedIncomingMessage = IncomingMessage & { auth?: AuthInfo };
 
-function misuse(message: string): TypeError {
-  return Object.assign(new TypeError(message), { code: 'ERR_INVALID_ARG_TYPE' });
-}
+const misuse = (message: string): TypeError => codedTypeError('ERR_INVALID_ARG_TYPE', message);
 
 /**
  * Throw a `TypeError` naming `adapter` unless `req` and `res` are a node:http request and

@@ -12,7 +12,7 @@ import { OriginMap } from '../config/paths.js';
 import type { AuthorizationSettings, authorizationSchema } from '../config/schema/authorization.js';
 import type { Settings } from '../config/schema/settings.js';
 import { validateSettings } from '../config/validate.js';
-import { McpAgentError } from '../errors.js';
+import { codedTypeError, McpAgentError } from '../errors.js';
 import type { FetchLike } from '../fetch.js';
 import type { Logger } from '../logger.js';
 import type { HostCheck } from '../server/host-check.js';
@@ -39,9 +39,26 @@ export interface McpAuthOptions {
    * names the issuer, the resource and the scopes).
    */
   readonly verifier?: TokenVerifier;
-  /** The `fetch` of the verification requests (JWKS, introspection, issuer metadata). */
+  /**
+   * The `fetch` of the verification requests (JWKS, introspection, issuer metadata). Default: the
+   * global `fetch`, or, when `env` names a proxy, the proxy-aware stack `serve` uses.
+   */
   readonly fetch?: FetchLike;
+  /**
+   * The environment: a config file's `AUTHORIZATION__…` overrides, and the proxy of the
+   * verification requests (`HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY`, as `serve` honours them; the
+   * HTTP client library is loaded only then). Default `process.env`.
+   */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /**
+   * The clock, in epoch milliseconds (as `Date.now`), of token expiry, the verification cache and
+   * the key refreshes. Default `Date.now`.
+   */
   readonly now?: () => number;
+  /**
+   * Told of what an operator should know (the issuer or the JWKS not answering, a refresh that
+   * failed), never of a token. Default: silent.
+   */
   readonly logger?: Logger;
   /**
    * Where replicas share verifications. Default: Redis when the settings' token store is Redis
@@ -74,8 +91,55 @@ export interface ResolvedAuthorization {
   readonly settings: Settings;
 }
 
-function usage(message: string): TypeError {
-  return Object.assign(new TypeError(message), { code: 'ERR_INVALID_ARG_VALUE' });
+const usage = (message: string): TypeError => codedTypeError('ERR_INVALID_ARG_VALUE', message);
+
+type Check = (value: unknown) => boolean;
+
+const isObject: Check = (value) => typeof value === 'object' && value !== null;
+const isFunction: Check = (value) => typeof value === 'function';
+const isBoolean: Check = (value) => typeof value === 'boolean';
+const isCount: Check = (value) => Number.isSafeInteger(value) && (value as number) > 0;
+const withMethods =
+  (...names: string[]): Check =>
+  (value) =>
+    isObject(value) && names.every((name) => isFunction((value as Record<string, unknown>)[name]));
+
+/** What each option must be, and how its error says it. */
+const OPTION_RULES: Readonly<Record<keyof McpAuthOptions, readonly [Check, string]>> = {
+  configPath: [(value) => typeof value === 'string' && value !== '', 'a non-empty path'],
+  settings: [isObject, 'the settings object loadSettings() returns'],
+  authorization: [
+    (value) => isObject(value) && !Array.isArray(value),
+    'an object with the keys of the authorization: section',
+  ],
+  verifier: [withMethods('verify'), 'a TokenVerifier (an object with verify(token))'],
+  fetch: [isFunction, 'a fetch function'],
+  env: [isObject, 'an object of environment variables, as process.env'],
+  now: [isFunction, 'a function returning epoch milliseconds'],
+  logger: [withMethods('debug', 'info', 'warn', 'error'), 'a Logger (debug, info, warn, error)'],
+  sharedCache: [withMethods('get', 'set', 'delete', 'close'), 'a KeyValueStore'],
+  hostCheck: [isFunction, 'a function (host, origin) => boolean, e.g. loopbackHostCheck(port)'],
+  callerContext: [isBoolean, 'true or false'],
+  bindSessions: [isBoolean, 'true or false'],
+  maxSessions: [isCount, 'a positive integer'],
+  maxSessionsPerCaller: [isCount, 'a positive integer'],
+  maxBodyBytes: [isCount, 'a positive integer (bytes)'],
+};
+
+/**
+ * Throw a `TypeError` (`ERR_INVALID_ARG_VALUE`) for the first option that is unknown or not what
+ * it must be, naming it and never its value: before anything is read or fetched (style.md §2.9).
+ */
+function checkOptions(options: unknown): asserts options is McpAuthOptions {
+  if (!isObject(options)) throw usage('createMcpAuth takes an options object');
+  for (const [name, value] of Object.entries(options as object)) {
+    if (value === undefined) continue;
+    const rule = OPTION_RULES[name as keyof McpAuthOptions];
+    if (!Object.hasOwn(OPTION_RULES, name) || !rule) {
+      throw usage(`createMcpAuth has no option ${JSON.stringify(name.slice(0, 64))}`);
+    }
+    if (!rule[0](value)) throw usage(`${name} must be ${rule[1]}`);
+  }
 }
 
 /** The settings `options` name; bad option shapes throw a `TypeError`, bad settings a `ConfigError`. */
@@ -89,28 +153,24 @@ function settingsOf(options: McpAuthOptions): Settings {
     );
   }
   if (options.configPath !== undefined) {
-    return loadSettings({ configPath: options.configPath }).settings;
+    const env = options.env ? { env: options.env } : {};
+    return loadSettings({ configPath: options.configPath, ...env }).settings;
   }
-  if (options.settings !== undefined) {
-    if (typeof options.settings !== 'object' || options.settings === null) {
-      throw usage('settings must be the settings object loadSettings() returns');
-    }
-    return options.settings;
-  }
-  const section = options.authorization;
-  if (typeof section !== 'object' || section === null || Array.isArray(section)) {
-    throw usage('authorization must be an object with the keys of the authorization: section');
-  }
+  if (options.settings !== undefined) return options.settings;
   const result = validateSettings(
-    { authorization: { enabled: true, ...section } },
+    { authorization: { enabled: true, ...options.authorization } },
     new OriginMap(),
   );
   if (!result.ok) throw new ConfigError(result.issues);
   return result.settings;
 }
 
-/** The `authorization:` section `options` configure, checked to be on and complete. */
+/**
+ * The `authorization:` section `options` configure, checked to be on and complete; every option
+ * is checked first, before any file is read.
+ */
 export function resolveAuthorization(options: McpAuthOptions): ResolvedAuthorization {
+  checkOptions(options);
   const settings = settingsOf(options);
   const auth = settings.authorization;
   if (!auth?.enabled) {

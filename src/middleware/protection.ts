@@ -8,11 +8,16 @@
  * (RFC 9728 §3.1). The adapters (`express.ts`, `hono.ts`, `fastify.ts`, `node.ts`, `web.ts`)
  * only translate requests and answers.
  *
- * Loads no HTTP client library, no Redis client (unless the settings' token store is Redis), no
- * MCP SDK and no authorization server.
+ * Loads no HTTP client library (unless the environment names a proxy: then the proxy-aware stack
+ * of `serve`), no Redis client (unless the settings' token store is Redis), no MCP SDK and no
+ * authorization server.
  *
  * @module
  */
+import { hasProxy, proxySettingsFrom } from '../config/proxy.js';
+import type { AuthorizationSettings } from '../config/schema/authorization.js';
+import { codedTypeError } from '../errors.js';
+import type { FetchLike } from '../fetch.js';
 import type { BearerGuard } from '../server/guard.js';
 import { toolCallRejection } from '../server/http-auth.js';
 import { type HttpAnswer, jsonRpcErrorAnswer } from '../server/http-reply.js';
@@ -32,7 +37,10 @@ import {
   resourceMetadataUrl,
 } from '../server/metadata.js';
 import { guardFromSettings, sharedVerifications } from '../server/protection.js';
-import { ConfiguredVerifier } from '../server/verifiers/configured.js';
+import {
+  ConfiguredVerifier,
+  type ConfiguredVerifierOptions,
+} from '../server/verifiers/configured.js';
 import type { KeyValueStore } from '../stores/kv.js';
 import {
   type McpAuthOptions,
@@ -44,19 +52,24 @@ import { SessionOwners } from './sessions.js';
 
 /** Answer the request with `response`; nothing else runs. */
 export interface McpAuthRespond {
+  /** Answer, do not go on. */
   readonly action: 'respond';
+  /** The answer: a challenge, 403, 404, 503, or the metadata document. */
   readonly response: HttpAnswer;
 }
 
 /** The caller is authenticated and authorized: the handler runs. */
 export interface McpAuthNext {
+  /** Go on to the handler. */
   readonly action: 'next';
+  /** The verified caller. */
   readonly caller: CallerIdentity;
   /** The SDK's `AuthInfo` for the handler (v1 `req.auth`, v2 `authInfo`); its `token` is empty. */
   readonly authInfo: AuthInfo;
   /**
    * The JSON body, when the middleware read it to check tool scopes (its stream is consumed: hand
-   * this to the transport as `parsedBody`), or when the framework had parsed it; else `undefined`.
+   * this to the transport as `parsedBody`), or decoded from the text or bytes the framework had
+   * read (the value checked, so the server runs what was checked); else `undefined`.
    */
   readonly parsedBody: unknown;
   /** Call `handler` with the caller as `currentCaller()` of everything it starts. */
@@ -70,6 +83,22 @@ export interface McpAuthNext {
 
 /** What the framework does with a request. */
 export type McpAuthOutcome = McpAuthRespond | McpAuthNext;
+
+/**
+ * The caller, authenticated from the headers alone ({@link McpAuth.authenticateHeaders}): the
+ * body, which the tool scopes need, comes next.
+ */
+export interface McpAuthHeadersChecked {
+  /** The headers are checked; the body comes next. */
+  readonly action: 'body';
+  /** The verified caller. */
+  readonly caller: CallerIdentity;
+  /**
+   * Check the tool scopes on `parsedBody`, the body the framework read since (in any form
+   * `RequestInput.parsedBody` takes; `undefined`: the request's own body is read), and go on.
+   */
+  withBody(parsedBody: unknown): Promise<McpAuthOutcome>;
+}
 
 /** The protection of one MCP endpoint (one resource). */
 export interface McpAuth {
@@ -87,6 +116,14 @@ export interface McpAuth {
   metadataFor(request: Request | RequestInput): HttpAnswer | undefined;
   /** Decide about a request the framework routed to the MCP endpoint: answer, or go on. */
   authenticate(request: Request | RequestInput): Promise<McpAuthOutcome>;
+  /**
+   * {@link authenticate} in two steps, for a framework that parses the body between them (Fastify's
+   * `onRequest` then `preHandler`): `Host`, the token and the session from the headers, the body
+   * unread, so no unauthenticated body is ever parsed; then `withBody` for the tool scopes.
+   */
+  authenticateHeaders(
+    request: Request | RequestInput,
+  ): Promise<McpAuthRespond | McpAuthHeadersChecked>;
   /** {@link metadataFor}, else {@link authenticate}: for one handler serving every path. */
   handle(request: Request | RequestInput): Promise<McpAuthOutcome>;
   /** Forget the sessions, close the shared cache it opened; later requests get 503. */
@@ -110,6 +147,12 @@ const FORBIDDEN_HOST: HttpAnswer = {
 
 const respond = (response: HttpAnswer): McpAuthRespond => ({ action: 'respond', response });
 
+/** The verification requests' `fetch`, and how to close it when the protection opened it. */
+interface OwnHttp {
+  readonly fetch: FetchLike;
+  close?(): Promise<void>;
+}
+
 /** What {@link ProtectedEndpoint} is built from. */
 interface EndpointParts {
   readonly resolved: ResolvedAuthorization;
@@ -117,6 +160,8 @@ interface EndpointParts {
   readonly options: McpAuthOptions;
   /** The shared cache this instance opened (and closes). */
   readonly ownShared: KeyValueStore | undefined;
+  /** The HTTP stack of its verification requests (closed with it, when it opened one). */
+  readonly ownHttp: OwnHttp | undefined;
 }
 
 class ProtectedEndpoint implements McpAuth {
@@ -167,6 +212,12 @@ class ProtectedEndpoint implements McpAuth {
     return this.#authenticate(normalizeRequest(input));
   }
 
+  async authenticateHeaders(
+    input: Request | RequestInput,
+  ): Promise<McpAuthRespond | McpAuthHeadersChecked> {
+    return this.#headers(normalizeRequest(input));
+  }
+
   async handle(input: Request | RequestInput): Promise<McpAuthOutcome> {
     const request = normalizeRequest(input);
     const document = this.#metadata(request);
@@ -178,6 +229,7 @@ class ProtectedEndpoint implements McpAuth {
     this.#closed = true;
     this.#sessions?.clear();
     await this.#parts.ownShared?.close().catch(() => {});
+    await this.#parts.ownHttp?.close?.().catch(() => {});
   }
 
   #metadata(request: NormalizedRequest): HttpAnswer | undefined {
@@ -189,6 +241,12 @@ class ProtectedEndpoint implements McpAuth {
   }
 
   async #authenticate(request: NormalizedRequest): Promise<McpAuthOutcome> {
+    const checked = await this.#headers(request);
+    return checked.action === 'respond' ? checked : checked.withBody(undefined);
+  }
+
+  /** `Host`, the token, the session: everything but the body. */
+  async #headers(request: NormalizedRequest): Promise<McpAuthRespond | McpAuthHeadersChecked> {
     if (this.#closed) return respond(CLOSED);
     if (!this.#hostAllowed(request, true)) return respond(FORBIDDEN_HOST);
     const { guard } = this.#parts;
@@ -203,9 +261,16 @@ class ProtectedEndpoint implements McpAuth {
     if (sessionIds.length > 0 && !this.#ownsSession(sessionIds, principal)) {
       return respond(jsonRpcErrorAnswer(404, -32001, 'Session not found'));
     }
-    const body = await this.#checkToolScopes(request, caller);
-    if (body.action === 'respond') return body;
-    return this.#next(request, caller, principal, body.parsedBody);
+    return {
+      action: 'body',
+      caller,
+      withBody: async (parsedBody) => {
+        const full = parsedBody === undefined ? request : request.withParsedBody(parsedBody);
+        const body = await this.#checkToolScopes(full, caller);
+        if (body.action === 'respond') return body;
+        return this.#next(full, caller, principal, body.parsedBody);
+      },
+    };
   }
 
   #ownsSession(ids: readonly string[], principal: string): boolean {
@@ -218,9 +283,9 @@ class ProtectedEndpoint implements McpAuth {
   async #checkToolScopes(
     request: NormalizedRequest,
     caller: CallerIdentity,
-  ): Promise<McpAuthRespond | { action: 'body'; parsedBody: unknown }> {
+  ): Promise<McpAuthRespond | { action: 'checked'; parsedBody: unknown }> {
     if (request.method !== 'POST' || Object.keys(this.#toolScopes).length === 0) {
-      return { action: 'body', parsedBody: undefined };
+      return { action: 'checked', parsedBody: undefined };
     }
     const body = await request.json(this.#maxBody);
     if (!body.ok) return respond(body.answer);
@@ -230,7 +295,7 @@ class ProtectedEndpoint implements McpAuth {
     );
     return rejection
       ? respond(guard.response(rejection))
-      : { action: 'body', parsedBody: body.value };
+      : { action: 'checked', parsedBody: body.value };
   }
 
   #next(
@@ -283,21 +348,49 @@ export async function createMcpAuth(options: McpAuthOptions): Promise<McpAuth> {
   const resolved = resolveAuthorization(options);
   const { auth, settings } = resolved;
   const now = options.now ? { now: options.now } : {};
-  const verifier =
-    options.verifier ??
-    new ConfiguredVerifier(auth, {
-      fetch: options.fetch ?? globalThis.fetch,
-      logger: options.logger,
+  const http = options.verifier ? undefined : await verificationHttp(options);
+  try {
+    const verifier =
+      options.verifier ??
+      (await preparedVerifier(auth, {
+        fetch: (http as OwnHttp).fetch,
+        logger: options.logger,
+        ...now,
+      }));
+    const ownShared = options.sharedCache ? undefined : await sharedVerifications(settings);
+    const { guard } = guardFromSettings(auth, auth.resource_server_url, verifier, {
+      shared: options.sharedCache ?? ownShared,
       ...now,
     });
-  if (verifier instanceof ConfiguredVerifier) await verifier.prepare();
-  const ownShared = options.sharedCache ? undefined : await sharedVerifications(settings);
-  const { guard } = guardFromSettings(auth, auth.resource_server_url, verifier, {
-    shared: options.sharedCache ?? ownShared,
-    ...now,
-  });
-  if (options.callerContext !== false) enableCallerContext();
-  return new ProtectedEndpoint({ resolved, guard, options, ownShared });
+    if (options.callerContext !== false) enableCallerContext();
+    return new ProtectedEndpoint({ resolved, guard, options, ownShared, ownHttp: http });
+  } catch (error) {
+    await http?.close?.();
+    throw error;
+  }
+}
+
+/** The configured verifier, its issuer's metadata fetched (a failure is logged, not thrown). */
+async function preparedVerifier(
+  auth: AuthorizationSettings,
+  options: ConfiguredVerifierOptions,
+): Promise<ConfiguredVerifier> {
+  const verifier = new ConfiguredVerifier(auth, options);
+  await verifier.prepare();
+  return verifier;
+}
+
+/**
+ * The `fetch` of the verification requests: `options.fetch`, else the global one, or, when the
+ * environment names a proxy, the proxy-aware stack of `serve` (its HTTP client library loaded
+ * only then, so the middleware loads none otherwise).
+ */
+async function verificationHttp(options: McpAuthOptions): Promise<OwnHttp> {
+  if (options.fetch) return { fetch: options.fetch };
+  const proxy = proxySettingsFrom(options.env ?? process.env);
+  if (!hasProxy(proxy)) return { fetch: globalThis.fetch };
+  const { createHttpStack } = await import('../servers/http.js');
+  return createHttpStack(proxy);
 }
 
 /**
@@ -306,8 +399,6 @@ export async function createMcpAuth(options: McpAuthOptions): Promise<McpAuth> {
  */
 export function assertOpen(auth: McpAuth, adapter: string): void {
   if (auth.closed) {
-    throw Object.assign(new TypeError(`${adapter}: this McpAuth was closed`), {
-      code: 'ERR_INVALID_STATE',
-    });
+    throw codedTypeError('ERR_INVALID_STATE', `${adapter}: this McpAuth was closed`);
   }
 }

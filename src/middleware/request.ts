@@ -9,8 +9,9 @@
  *
  * @module
  */
+import { codedTypeError } from '../errors.js';
 import { type JsonBody, readJsonBody } from '../server/http-body.js';
-import type { HttpAnswer } from '../server/http-reply.js';
+import { type HttpAnswer, jsonRpcErrorAnswer } from '../server/http-reply.js';
 
 /** Headers in any of the forms frameworks hand them. */
 export type HeadersInput =
@@ -25,8 +26,14 @@ export interface RequestInput {
   readonly method: string;
   /** Absolute, or the origin-form request target (`/mcp?x=1`). */
   readonly url: string | URL;
+  /** The request headers, in any {@link HeadersInput} form; every value of a repeated one kept. */
   readonly headers: HeadersInput;
-  /** The JSON body when the framework parsed it already (Express's `express.json()`, Fastify). */
+  /**
+   * The body when the framework read it already: parsed JSON (Express's `express.json()`,
+   * Fastify), or text or bytes (`express.text()`, `express.raw()`, a Fastify parser with
+   * `parseAs`), which the tool-scope check decodes as UTF-8 JSON. Any other form is refused (400)
+   * when a tool scope needs the body.
+   */
   readonly parsedBody?: unknown;
   /** The body's bytes, read only when a tool scope needs it (they are consumed then). */
   readonly body?: (() => AsyncIterable<Uint8Array> | null | undefined) | undefined;
@@ -40,16 +47,16 @@ export interface NormalizedRequest {
   readonly host: string | undefined;
   /** Every value of header `name` (lower case), in order. */
   header(name: string): readonly string[];
-  /** The JSON body, read at most once, capped at `max` bytes. */
+  /** The JSON body, read (or decoded from the form it came in) once, capped at `max` bytes. */
   json(max: number): Promise<JsonBody>;
+  /** This request with the body a framework parsed since it was normalized. */
+  withParsedBody(parsedBody: unknown): NormalizedRequest;
 }
 
 const PATH_BASE = 'http://mcp-agent.invalid';
 const EMPTY: readonly string[] = [];
 
-function badInput(message: string): TypeError {
-  return Object.assign(new TypeError(message), { code: 'ERR_INVALID_ARG_VALUE' });
-}
+const badInput = (message: string): TypeError => codedTypeError('ERR_INVALID_ARG_VALUE', message);
 
 /** `url` as a URL: absolute, or a path starting with `/` (kept as the path, `//x` included). */
 function urlOf(url: unknown): URL {
@@ -117,6 +124,49 @@ function headerMap(headers: unknown): Map<string, string[]> {
 
 async function* noBytes(): AsyncIterable<Uint8Array> {}
 
+async function* once(bytes: Uint8Array): AsyncIterable<Uint8Array> {
+  yield bytes;
+}
+
+/** A body handed over as text or bytes (`express.text()`, `express.raw()`, Fastify's `parseAs`). */
+function bytesOf(parsed: unknown): Uint8Array | undefined {
+  if (typeof parsed === 'string') return Buffer.from(parsed, 'utf8');
+  if (parsed instanceof ArrayBuffer) return new Uint8Array(parsed);
+  if (ArrayBuffer.isView(parsed)) {
+    return new Uint8Array(parsed.buffer, parsed.byteOffset, parsed.byteLength);
+  }
+  return undefined;
+}
+
+/** Whether `value` is what `JSON.parse` gives (a plain object or array, or a JSON scalar). */
+function isJsonValue(value: unknown): boolean {
+  if (value === null || typeof value === 'boolean' || typeof value === 'number') return true;
+  if (typeof value !== 'object') return false;
+  const prototype: unknown = Object.getPrototypeOf(value);
+  return Array.isArray(value) || prototype === Object.prototype || prototype === null;
+}
+
+/** 400 for a body handed over as something else than JSON, text or bytes (a stream, a `Blob`). */
+const NOT_JSON: JsonBody = {
+  ok: false,
+  answer: jsonRpcErrorAnswer(
+    400,
+    -32700,
+    'Parse error: the request body was handed to the tool-scope check neither as JSON nor as text or bytes',
+  ),
+};
+
+/**
+ * The JSON of a body the framework parsed already: text or bytes are decoded as UTF-8 JSON (capped
+ * at `max` bytes), parsed JSON is taken as it is, anything else is refused, so no tool call
+ * passes unchecked because of the form it came in.
+ */
+function handedOver(parsed: unknown, max: number): Promise<JsonBody> {
+  const bytes = bytesOf(parsed);
+  if (bytes) return readJsonBody(once(bytes), String(bytes.byteLength), max);
+  return Promise.resolve(isJsonValue(parsed) ? { ok: true, value: parsed } : NOT_JSON);
+}
+
 function bodyOnce(
   read: () => AsyncIterable<Uint8Array> | null | undefined,
   parsed: unknown,
@@ -124,8 +174,10 @@ function bodyOnce(
 ): (max: number) => Promise<JsonBody> {
   let result: Promise<JsonBody> | undefined;
   return (max) => {
-    if (parsed !== undefined) return Promise.resolve({ ok: true, value: parsed });
-    result ??= readJsonBody(read() ?? noBytes(), length, max);
+    result ??=
+      parsed === undefined
+        ? readJsonBody(read() ?? noBytes(), length, max)
+        : handedOver(parsed, max);
     return result;
   };
 }
@@ -145,13 +197,16 @@ export function normalizeRequest(input: Request | RequestInput): NormalizedReque
   const url = urlOf(request.url);
   const headers = headerMap(request.headers);
   const length = headers.get('content-length')?.[0];
-  return {
+  const read = request.body ?? (() => undefined);
+  const normalized: NormalizedRequest = {
     method: request.method.toUpperCase(),
     url,
     host: headers.get('host')?.[0] ?? (url.origin === PATH_BASE ? undefined : url.host),
     header: (name) => headers.get(name) ?? EMPTY,
-    json: bodyOnce(request.body ?? (() => undefined), request.parsedBody, length),
+    json: bodyOnce(read, request.parsedBody, length),
+    withParsedBody: (parsedBody) => ({ ...normalized, json: bodyOnce(read, parsedBody, length) }),
   };
+  return normalized;
 }
 
 /** A fetch `Request` as a {@link RequestInput}; its body is read from a clone, so it stays whole. */

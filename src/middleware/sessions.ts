@@ -10,20 +10,12 @@
  * @module
  */
 
-/** The limits of a {@link SessionOwners}. */
+/** The limits of a {@link SessionOwners} (positive integers: `createMcpAuth` checks its options). */
 export interface SessionLimits {
   /** Sessions remembered in all. */
   readonly total: number;
   /** Sessions one principal may hold. */
   readonly perPrincipal: number;
-}
-
-function assertCount(value: number, name: string): void {
-  if (!(Number.isInteger(value) && value > 0)) {
-    throw Object.assign(new TypeError(`${name} must be a positive integer`), {
-      code: 'ERR_INVALID_ARG_VALUE',
-    });
-  }
 }
 
 /** The owner of each session id, least recently used first. */
@@ -34,8 +26,6 @@ export class SessionOwners {
   readonly #limits: SessionLimits;
 
   constructor(limits: SessionLimits) {
-    assertCount(limits.total, 'maxSessions');
-    assertCount(limits.perPrincipal, 'maxSessionsPerCaller');
     this.#limits = limits;
   }
 

@@ -4,19 +4,18 @@
  *
  * @module
  */
+import { codedTypeError } from '../errors.js';
 import type { HttpAnswer } from '../server/http-reply.js';
 
 /** Throw a `TypeError` naming `adapter` unless `request` is a fetch `Request`. */
 export function assertFetchRequest(request: unknown, adapter: string): asserts request is Request {
   if (request instanceof Request) return;
   const nodeLike = request !== null && typeof request === 'object' && 'headersDistinct' in request;
-  throw Object.assign(
-    new TypeError(
-      nodeLike
-        ? `${adapter} takes a fetch Request, not a node:http request: use mcp-agent-ts/node (or /express, /fastify)`
-        : `${adapter} takes a fetch Request`,
-    ),
-    { code: 'ERR_INVALID_ARG_TYPE' },
+  throw codedTypeError(
+    'ERR_INVALID_ARG_TYPE',
+    nodeLike
+      ? `${adapter} takes a fetch Request, not a node:http request: use mcp-agent-ts/node (or /express, /fastify)`
+      : `${adapter} takes a fetch Request`,
   );
 }
 

@@ -23,6 +23,7 @@ import { assertFetchRequest, responseOf } from './web-io.js';
 export interface McpAuthContext {
   /** The SDK's `AuthInfo` (its `token` is empty). */
   readonly authInfo: AuthInfo;
+  /** The verified caller, as `currentCaller()` gives it in the handler. */
   readonly caller: CallerIdentity;
   /** The JSON body, when the middleware read it for the tool scopes (the request's stays whole). */
   readonly parsedBody?: unknown;

@@ -42,8 +42,11 @@ export interface ChallengeContext {
 
 /** A response to send: status, headers and a small JSON body. */
 export interface RejectionResponse {
+  /** 400 `invalid_request`, 401, 403 `insufficient_scope`, or 503 (tokens cannot be verified). */
   readonly status: 400 | 401 | 403 | 503;
+  /** `WWW-Authenticate` (RFC 6750 §3), `Cache-Control: no-store`, and `Retry-After` with 503. */
   readonly headers: Readonly<Record<string, string>>;
+  /** The JSON error (`error`, `error_description`), never the token. */
   readonly body: string;
 }
 

@@ -18,7 +18,9 @@ import type { TokenVerifier } from './verifiers/verifier.js';
 
 /** Options of {@link BearerGuard}. */
 export interface BearerGuardOptions {
+  /** Checks a token the cache does not hold. */
   readonly verifier: TokenVerifier;
+  /** Verifications kept until the token expires (none: every request is verified). */
   readonly cache?: VerificationCache | undefined;
   /** The protected-resource metadata URL every challenge names. */
   readonly resourceMetadataUrl: string;

@@ -22,8 +22,11 @@ export function send(
 
 /** An answer to write, whatever writes it (node:http, a fetch `Response`, a framework's reply). */
 export interface HttpAnswer {
+  /** The HTTP status code. */
   readonly status: number;
+  /** The response headers, by lower-case name. */
   readonly headers: Readonly<Record<string, string>>;
+  /** The body (JSON, or empty for 204 and `HEAD`). */
   readonly body: string;
 }
 

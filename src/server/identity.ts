@@ -63,7 +63,9 @@ export const CALLER: unique symbol = Symbol('mcp-agent-ts.caller');
 export interface AuthInfo {
   /** Always empty: the inbound token is not handed to tools (MCP "Token Passthrough"). */
   token: string;
+  /** The client the token was issued to (`client_id`, or `azp`; empty when it names none). */
   clientId: string;
+  /** The scopes granted (RFC 6749 §3.3). */
   scopes: string[];
   /** Epoch seconds. */
   expiresAt?: number;
@@ -71,6 +73,10 @@ export interface AuthInfo {
   resource?: URL;
   /** The RFC 9728 metadata URL of that resource (SDK v2 names it in its own scope challenges). */
   resourceMetadataUrl?: string;
+  /**
+   * `issuer`, `subject` and every claim (`claims`) of the caller, and the caller itself under
+   * {@link CALLER} (`callerFromAuthInfo` reads it).
+   */
   extra?: Record<string, unknown>;
 }
 

@@ -10,11 +10,17 @@
 
 /** The RFC 9728 §2 document. */
 export interface ProtectedResourceMetadata {
+  /** The resource identifier (`resource_server_url`): a client compares it to the URL it called. */
   readonly resource: string;
+  /** The issuers whose tokens the resource accepts. */
   readonly authorization_servers: readonly string[];
+  /** The scopes a client may ask for (required scopes, then tool scopes). */
   readonly scopes_supported?: readonly string[];
+  /** Only the `Authorization` header carries a token (RFC 6750 §2.1; never the query). */
   readonly bearer_methods_supported: readonly ['header'];
+  /** A name to show people (`resource_name`, else the app's name). */
   readonly resource_name?: string;
+  /** A page about the resource (`service_documentation_url`). */
   readonly resource_documentation?: string;
 }
 

@@ -29,6 +29,7 @@ export interface VerificationCacheOptions {
   readonly namespace: string;
   /** A store shared by replicas (values are the verification result, keys hashes). */
   readonly shared?: KeyValueStore | undefined;
+  /** The clock, in epoch milliseconds. Default `Date.now`. */
   readonly now?: () => number;
 }
 

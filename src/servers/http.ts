@@ -6,33 +6,14 @@
  * @module
  */
 import { type Dispatcher, EnvHttpProxyAgent, fetch as undiciFetch } from 'undici';
+import type { ProxySettings } from '../config/proxy.js';
 import { McpAgentError } from '../errors.js';
 import { type FetchLike, ResponseLimitError, type ResponseLimits } from '../fetch.js';
 import type { ConnectLookup } from '../oauth/protocol/network.js';
 
+export type { ProxySettings } from '../config/proxy.js';
+export { hasProxy, proxySettingsFrom } from '../config/proxy.js';
 export type { FetchLike };
-
-/** Proxy settings, as read from the environment (`HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY`). */
-export interface ProxySettings {
-  readonly httpProxy?: string;
-  readonly httpsProxy?: string;
-  readonly noProxy?: string;
-}
-
-/** Proxy settings from environment variables (upper or lower case, as curl reads them). */
-export function proxySettingsFrom(
-  env: Readonly<Record<string, string | undefined>>,
-): ProxySettings {
-  const pick = (name: string) => env[name] ?? env[name.toLowerCase()];
-  const httpProxy = pick('HTTP_PROXY');
-  const httpsProxy = pick('HTTPS_PROXY');
-  const noProxy = pick('NO_PROXY');
-  return {
-    ...(httpProxy ? { httpProxy } : {}),
-    ...(httpsProxy ? { httpsProxy } : {}),
-    ...(noProxy ? { noProxy } : {}),
-  };
-}
 
 /** One dispatcher, and a `fetch` on it, shared by every connection. */
 export interface HttpStack {
@@ -49,11 +30,6 @@ export interface HttpStackOptions {
    * private addresses. With a proxy it resolves the proxy's host, not the target's.
    */
   readonly lookup?: ConnectLookup;
-}
-
-/** Whether proxy settings name a proxy. */
-export function hasProxy(proxy: ProxySettings): boolean {
-  return Boolean(proxy.httpProxy || proxy.httpsProxy);
 }
 
 /** An HTTP stack that honours the proxy settings. Call `close()` when done. */

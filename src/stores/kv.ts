@@ -35,6 +35,7 @@ export interface DeleteOptions {
 
 /** A versioned key-value store. */
 export interface KeyValueStore {
+  /** The value of `key` with its version, or `undefined` when there is none. */
   get(key: string): Promise<VersionedValue | undefined>;
   /** The new version, or `undefined` when `expectVersion` did not match (nothing written). */
   set(key: string, value: string, options?: SetOptions): Promise<number | undefined>;
@@ -45,6 +46,7 @@ export interface KeyValueStore {
   delete(key: string, options?: DeleteOptions): Promise<boolean>;
   /** Every key (of this store's namespace). */
   keys(): Promise<string[]>;
+  /** Release the connection (Redis); the store is not used after. */
   close(): Promise<void>;
 }
 

@@ -15,7 +15,12 @@ import { statelessHandler } from '../../examples/middleware/server-v2.js';
 import { startWeb } from '../../examples/middleware/web.js';
 import { createApp } from '../../src/app/create-app.js';
 import { settingsSchema } from '../../src/config/schema/settings.js';
-import { createMcpAuth, type McpAuth, type McpAuthOptions } from '../../src/middleware/index.js';
+import {
+  createMcpAuth,
+  loopbackHostCheck,
+  type McpAuth,
+  type McpAuthOptions,
+} from '../../src/middleware/index.js';
 import { withMcpAuth } from '../../src/middleware/node.js';
 
 const modules = new URL('../../node_modules/', import.meta.url);
@@ -77,7 +82,7 @@ function recipe(start: (options: McpAuthOptions, port: number) => Promise<Recipe
  * `toNodeHandler` (`@modelcontextprotocol/node`), which reads the caller from `req.auth`.
  */
 async function startNodeV2(options: McpAuthOptions, port: number): Promise<Recipe> {
-  const auth = await createMcpAuth(options);
+  const auth = await createMcpAuth({ hostCheck: loopbackHostCheck(port), ...options });
   const mcp = statelessHandler();
   const node = toNodeHandler(mcp);
   // Its request type has `method?: string`, node:http's `string | undefined`: the same at run

@@ -117,6 +117,21 @@ const scopes: AttackRow[] = [
       expect((await post(env, session, '{not json')).status).toBe(400);
     },
   },
+  {
+    id: 'C0 body',
+    title:
+      'without a valid token the body is never read: malformed JSON, or larger than any limit, is 401, not 400 or 413',
+    async run(env) {
+      const huge = `{"x":"${'a'.repeat(5 * 1024 * 1024)}"}`;
+      for (const headers of [{}, bearer('not-a-valid-token')]) {
+        for (const body of ['{not json', huge]) {
+          const response = await post(env, headers, body);
+          expect(response.status, `${body.length} bytes`).toBe(401);
+          expect(response.headers['www-authenticate']).toMatch(/^Bearer /);
+        }
+      }
+    },
+  },
 ];
 
 const mcp: AttackRow[] = [
@@ -156,10 +171,10 @@ const mcp: AttackRow[] = [
     id: 'IN-79',
     title:
       "another caller's token on a session is refused (404); its owner goes on; an unknown or ended session is 404",
+    sessionsOnly: true,
     async run(env) {
       const alice = await openSession(env, env.tokens.alice.accessToken);
       const id = alice['mcp-session-id'];
-      if (!env.adapter.sessions) return;
       const hijack = await callTool(
         env,
         { ...bearer(env.tokens.bob.accessToken), 'mcp-session-id': id as string },
@@ -179,8 +194,8 @@ const mcp: AttackRow[] = [
     id: 'IN-79 cap',
     title:
       "a caller's 17th session gives up its least recently used (404), as serve caps them, and no other caller's",
+    sessionsOnly: true,
     async run(env) {
-      if (!env.adapter.sessions) return;
       const bob = await openSession(env, env.tokens.bob.accessToken);
       const root: Headers[] = [];
       for (let opened = 0; opened < 17; opened++) {
@@ -209,7 +224,7 @@ const mcp: AttackRow[] = [
     middlewareOnly: true,
     async run(env) {
       const port = await freePort();
-      const other = await env.adapter.start(env.options({}, port), port);
+      const other = await env.adapter.start(env.options(), port);
       await other.auth?.close();
       const origin = `http://127.0.0.1:${port}`;
       try {

@@ -26,6 +26,8 @@ export interface AttackRow {
   readonly title: string;
   /** Rows about the middleware itself (its `close()`), not run against `serve`. */
   readonly middlewareOnly?: boolean;
+  /** Rows about sessions (`Mcp-Session-Id`): run only where the server keeps sessions. */
+  readonly sessionsOnly?: boolean;
   run(env: Environment): Promise<void>;
 }
 
@@ -215,7 +217,7 @@ export const TOKEN_ROWS: readonly AttackRow[] = [
     async run(env) {
       const port = await freePort();
       const dead = `http://127.0.0.1:${await freePort()}`;
-      const other = await env.adapter.start(env.options({ issuer_url: dead }, port), port);
+      const other = await env.adapter.start(env.options({ issuer_url: dead }), port);
       try {
         const response = await raw(`http://127.0.0.1:${port}/mcp`, {
           method: 'POST',

@@ -14,10 +14,7 @@ import { join } from 'node:path';
 import express from 'express';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { Secret } from '../../src/config/secret.js';
-import {
-  type DevAuthorizationServer,
-  startDevAuthorizationServer,
-} from '../../src/dev/authorization-server.js';
+import type { DevAuthorizationServer } from '../../src/dev/authorization-server.js';
 import {
   requireMcpAuth as expressAuth,
   mcpAuthMetadata as expressMetadata,
@@ -42,11 +39,11 @@ import {
 import { withMcpAuth as nodeAuth } from '../../src/middleware/node.js';
 import { metadataHandler, withMcpAuth as webAuth } from '../../src/middleware/web.js';
 import { IntrospectionVerifier } from '../../src/server/verifiers/introspection.js';
-import { mcpHeaders, raw, rpc, type UserTokens, userTokens } from '../server/serve-support.js';
+import { mcpHeaders, raw, rpc, type UserTokens } from '../server/serve-support.js';
 import { loopbackServers } from '../support/net.js';
+import { type CoreWorld, RESOURCE, startCoreWorld } from './core-world.js';
 
 const CANARY = 'eyJhbGciOiJSUzI1NiJ9.eyJjYW5hcnkiOiJDQU5BUlktN2YzYSJ9.Q0FOQVJZLXNpZ25hdHVyZQ';
-const RESOURCE = 'http://127.0.0.1:1/mcp';
 
 let as: DevAuthorizationServer;
 let auth: McpAuth;
@@ -54,32 +51,19 @@ let alice: UserTokens;
 const servers = loopbackServers();
 const listen = servers.listen;
 
+let world: CoreWorld;
+
 beforeAll(async () => {
-  as = await startDevAuthorizationServer({
-    port: 0,
-    resources: [RESOURCE],
-    scopes: ['mcp:tools', 'mcp:admin'],
-  });
-  auth = await createMcpAuth({ authorization: section() });
-  alice = await userTokens(as.issuer, RESOURCE, 'alice');
+  world = await startCoreWorld();
+  ({ as, auth, alice } = world);
 }, 30_000);
 
 afterAll(async () => {
   await servers.closeAll();
-  await auth?.close();
-  await as?.close();
+  await world?.close();
 });
 
-function section(extra: Record<string, unknown> = {}) {
-  return {
-    issuer_url: as.issuer,
-    resource_server_url: RESOURCE,
-    expected_audiences: [RESOURCE],
-    required_scopes: ['mcp:tools'],
-    tool_scopes: { admin_report: ['mcp:admin'] },
-    ...extra,
-  };
-}
+const section = (extra: Record<string, unknown> = {}) => world.section(extra);
 
 /** A GET of the endpoint with `headers` in any form the core accepts. */
 function input(headers: RequestInput['headers'], extra: Partial<RequestInput> = {}): RequestInput {
@@ -188,6 +172,38 @@ describe('requests in every form a framework hands over', () => {
   });
 });
 
+describe('authenticateHeaders, for a framework that parses the body after it (Fastify)', () => {
+  test('no body is read for the headers; withBody checks the tool scopes on the body parsed since', async () => {
+    let reads = 0;
+    const request = (authorization?: string): RequestInput => ({
+      method: 'POST',
+      url: '/mcp',
+      headers: authorization ? { authorization } : {},
+      body: () => {
+        reads += 1;
+        return undefined;
+      },
+    });
+    expectStatus((await auth.authenticateHeaders(request())) as McpAuthOutcome, 401);
+    expectStatus(
+      (await auth.authenticateHeaders(request(`Bearer ${CANARY}`))) as McpAuthOutcome,
+      401,
+    );
+    const checked = await auth.authenticateHeaders(request(`Bearer ${alice.accessToken}`));
+    expect(reads).toBe(0);
+    if (checked.action !== 'body') throw new Error(`expected the body step, got ${checked.action}`);
+    expect(checked.caller.subject).toBe('alice');
+    const call = (name: string) => rpc('tools/call', { name, arguments: {} });
+    expectStatus(await checked.withBody(JSON.parse(call('admin_report'))), 403);
+    expectStatus(await checked.withBody(call('admin_report')), 403);
+    const allowed = await checked.withBody(call('add'));
+    expect(allowed.action === 'next' && allowed.parsedBody).toMatchObject({
+      params: { name: 'add' },
+    });
+    expect(reads).toBe(0);
+  });
+});
+
 describe('adapters: the wrong kind of request, an unreadable one, a body read for them', () => {
   test('a fetch Request to a node:http adapter, and a node:http request to a fetch adapter: a TypeError naming the right one', async () => {
     const request = new Request(RESOURCE, { method: 'POST' });
@@ -292,6 +308,45 @@ describe('options and settings', () => {
         code: 'ERR_INVALID_ARG_VALUE',
       });
     }
+  });
+
+  test('an option unknown or of the wrong type or value: a TypeError naming it, before any file is read or request sent', async () => {
+    const fetched: string[] = [];
+    const fetch = async (url: string | URL) => {
+      fetched.push(String(url));
+      return new Response(null, { status: 503 });
+    };
+    const missing = join(tmpdir(), 'middleware-no-such-dir', 'mcp_agent.config.yaml');
+    const bad: [Record<string, unknown>, RegExp][] = [
+      [{ maxBodyBytes: Number.NaN }, /^maxBodyBytes must be a positive integer/],
+      [{ maxBodyBytes: '4mb' }, /^maxBodyBytes must be/],
+      [{ maxBodyBytes: 0 }, /^maxBodyBytes must be/],
+      [{ maxSessions: 0 }, /^maxSessions must be a positive integer/],
+      [{ maxSessionsPerCaller: 1.5 }, /^maxSessionsPerCaller must be a positive integer/],
+      [{ bindSessions: 'no' }, /^bindSessions must be true or false/],
+      [{ callerContext: 0 }, /^callerContext must be true or false/],
+      [{ now: Date.now() }, /^now must be a function/],
+      [{ hostCheck: ['127.0.0.1'] }, /^hostCheck must be a function/],
+      [{ logger: { warn() {} } }, /^logger must be a Logger/],
+      [{ verifier: { check() {} } }, /^verifier must be a TokenVerifier/],
+      [{ sharedCache: new Map() }, /^sharedCache must be a KeyValueStore/],
+      [{ fetch: 'https://proxy.example' }, /^fetch must be a fetch function/],
+      [{ maxBodyByte: 1024 }, /^createMcpAuth has no option "maxBodyByte"/],
+    ];
+    for (const [option, message] of bad) {
+      for (const source of [{ authorization: section() }, { configPath: missing }]) {
+        const error = await createMcpAuth({ fetch, ...source, ...option } as never).then(
+          () => undefined,
+          (caught: unknown) => caught,
+        );
+        expect(error, JSON.stringify(option)).toMatchObject({
+          name: 'TypeError',
+          code: 'ERR_INVALID_ARG_VALUE',
+        });
+        expect((error as Error).message).toMatch(message);
+      }
+    }
+    expect(fetched).toEqual([]);
   });
 
   test('a section that does not validate: every problem as config check lists it, no value in it', async () => {

@@ -8,7 +8,7 @@ import {
   type DevAuthorizationServer,
   startDevAuthorizationServer,
 } from '../../src/dev/authorization-server.js';
-import { loopbackHostCheck, type McpAuthOptions } from '../../src/middleware/index.js';
+import type { McpAuthOptions } from '../../src/middleware/index.js';
 import { type UserTokens, userTokens } from '../server/serve-support.js';
 import { freePort } from '../support/net.js';
 import type { Adapter, Started } from './adapters.js';
@@ -43,10 +43,10 @@ export interface Environment {
   offsetMs: number;
   readonly started: Started;
   /**
-   * The options the adapter was started with, `authorization` changed by `extra`, for a server on
-   * `port` (its `Host` check; default the environment's).
+   * The options the adapter was started with, `authorization` changed by `extra`: exactly what a
+   * user gives the recipe (the recipe adds its own `Host` check).
    */
-  options(extra?: Record<string, unknown>, port?: number): McpAuthOptions;
+  options(extra?: Record<string, unknown>): McpAuthOptions;
   close(): Promise<void>;
 }
 
@@ -65,7 +65,7 @@ export async function startEnvironment(adapter: Adapter): Promise<Environment> {
   const environment = {
     offsetMs: 0,
   } as { offsetMs: number };
-  const options = (extra: Record<string, unknown> = {}, on = port): McpAuthOptions => ({
+  const options = (extra: Record<string, unknown> = {}): McpAuthOptions => ({
     authorization: {
       issuer_url: as.issuer,
       resource_server_url: resource,
@@ -76,7 +76,6 @@ export async function startEnvironment(adapter: Adapter): Promise<Environment> {
       ...extra,
     },
     now: () => Date.now() + environment.offsetMs,
-    hostCheck: loopbackHostCheck(on),
   });
   let started: Started | undefined;
   try {

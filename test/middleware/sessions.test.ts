@@ -43,8 +43,3 @@ test('beyond the total, the least recently used of anyone goes', () => {
   expect(owners.owns('b1', 'bob')).toBe(false);
   expect(owners.owns('a1', 'alice')).toBe(true);
 });
-
-test('limits must be positive integers', () => {
-  expect(() => new SessionOwners({ total: 0, perPrincipal: 1 })).toThrow(/maxSessions/);
-  expect(() => new SessionOwners({ total: 1, perPrincipal: 1.5 })).toThrow(/maxSessionsPerCaller/);
-});

@@ -17,7 +17,7 @@
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer } from 'node:http';
-import { McpAgentError } from '../../errors.js';
+import { codedTypeError, McpAgentError } from '../../errors.js';
 import { pageHeaders, textPage } from '../../html.js';
 import {
   assertTimeout,
@@ -105,9 +105,7 @@ function targetOf(target: string | undefined, origin: string): URL | undefined {
 function assertPorts(ports: readonly number[]): void {
   for (const port of ports) {
     if (!(Number.isInteger(port) && port >= 0 && port <= 65_535)) {
-      throw Object.assign(new TypeError('ports must be integers from 0 to 65535'), {
-        code: 'ERR_INVALID_ARG_VALUE',
-      });
+      throw codedTypeError('ERR_INVALID_ARG_VALUE', 'ports must be integers from 0 to 65535');
     }
   }
 }

@@ -9,7 +9,7 @@
  * @module
  */
 import { createInterface } from 'node:readline';
-import { McpAgentError } from '../../errors.js';
+import { codedTypeError, McpAgentError } from '../../errors.js';
 import {
   assertTimeout,
   type CallbackReceiver,
@@ -62,8 +62,7 @@ export function createPasteReceiver(options: PasteReceiverOptions): CallbackRece
   try {
     redirect = new URL(options.redirectUri);
   } catch (error) {
-    throw Object.assign(new TypeError('redirectUri must be an absolute URL'), {
-      code: 'ERR_INVALID_ARG_VALUE',
+    throw codedTypeError('ERR_INVALID_ARG_VALUE', 'redirectUri must be an absolute URL', {
       cause: error,
     });
   }

@@ -7,7 +7,7 @@
  * @module
  */
 import { timingSafeEqual } from 'node:crypto';
-import { McpAgentError } from '../../errors.js';
+import { codedTypeError, McpAgentError } from '../../errors.js';
 
 /** Receives the authorization response of one authorization-code flow (RFC 6749 §4.1.2). */
 export interface CallbackReceiver {
@@ -32,18 +32,17 @@ const MAX_TIMEOUT_MS = 2_147_483_647;
 /** Throw a `TypeError` unless `timeoutMs` is a usable timeout (positive, at most ~24.8 days). */
 export function assertTimeout(timeoutMs: number): void {
   if (!(Number.isFinite(timeoutMs) && timeoutMs > 0 && timeoutMs <= MAX_TIMEOUT_MS)) {
-    throw Object.assign(new TypeError('timeoutMs must be a positive number of milliseconds'), {
-      code: 'ERR_INVALID_ARG_VALUE',
-    });
+    throw codedTypeError(
+      'ERR_INVALID_ARG_VALUE',
+      'timeoutMs must be a positive number of milliseconds',
+    );
   }
 }
 
 /** Throw a `TypeError` unless `state` is a non-empty string (an empty one would match `state=`). */
 export function assertExpectedState(state: unknown): asserts state is string {
   if (typeof state !== 'string' || state === '') {
-    throw Object.assign(new TypeError('expectedState must be a non-empty string'), {
-      code: 'ERR_INVALID_ARG_VALUE',
-    });
+    throw codedTypeError('ERR_INVALID_ARG_VALUE', 'expectedState must be a non-empty string');
   }
 }
 

@@ -17,18 +17,27 @@ import { invalid, type TokenVerifier, unavailable, type Verification } from './v
 
 /** Options of {@link IntrospectionVerifier}. */
 export interface IntrospectionVerifierOptions {
+  /** The RFC 7662 introspection endpoint. */
   readonly endpoint: string;
+  /** The resource server's own client id at the authorization server. */
   readonly clientId: string;
+  /** Its secret (none: a public client, `client_id` alone is sent). */
   readonly clientSecret?: Secret | undefined;
   /** How the client authenticates. Default `client_secret_basic`. */
   readonly authMethod?: 'client_secret_basic' | 'client_secret_post';
+  /** The `iss` an active token's answer must carry, when it carries one. */
   readonly issuer: string;
+  /** Accepted `aud` values; an active token must name at least one. */
   readonly audiences: readonly string[];
+  /** The `fetch` of the introspection requests. */
   readonly fetch: FetchLike;
+  /** Milliseconds for one introspection request. Default 3,000. */
   readonly timeoutMs?: number;
   /** Clock tolerance for `exp`/`nbf`, in seconds. Default 30. */
   readonly clockToleranceSeconds?: number;
+  /** The clock, in epoch milliseconds. Default `Date.now`. */
   readonly now?: () => number;
+  /** Told of an endpoint that fails (never of a token). */
   readonly logger?: Logger;
   /** Requests in flight at most (default {@link MAX_CONCURRENT_INTROSPECTIONS}). */
   readonly maxConcurrent?: number;

@@ -22,9 +22,13 @@ import { requestJson } from './http.js';
 
 /** Options of {@link JwksCache}. */
 export interface JwksCacheOptions {
+  /** The JWK Set URL (RFC 7517 §5; `jwks_uri`). */
   readonly uri: string;
+  /** The `fetch` of the JWK Set requests. */
   readonly fetch: FetchLike;
+  /** The clock, in epoch milliseconds. Default `Date.now`. */
   readonly now?: () => number;
+  /** Told of a refresh that fails. */
   readonly logger?: Logger;
   /** Refresh in the background after this long. Default 10 minutes. */
   readonly maxAgeMs?: number;
@@ -32,7 +36,9 @@ export interface JwksCacheOptions {
   readonly cooldownMs?: number;
   /** Keys older than this are not used while refreshing fails. Default 24 h. */
   readonly maxStaleMs?: number;
+  /** Milliseconds for one JWK Set request. Default 5,000. */
   readonly timeoutMs?: number;
+  /** Largest JWK Set read, in bytes. Default 512 KiB. */
   readonly maxBytes?: number;
 }
 

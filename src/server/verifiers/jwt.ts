@@ -23,6 +23,7 @@ export interface JwtVerifierOptions {
   readonly issuer: string;
   /** Accepted `aud` values; a token must name at least one. */
   readonly audiences: readonly string[];
+  /** The issuer's keys. */
   readonly jwks: JwksCache;
   /** Allowed `alg` values; `none` and `HS*` are dropped even if listed. */
   readonly algorithms?: readonly string[];
@@ -32,6 +33,7 @@ export interface JwtVerifierOptions {
   readonly maxTokenAgeSeconds?: number;
   /** Require the RFC 9068 `typ` header `at+jwt` (many providers send `JWT`). Default false. */
   readonly requireAccessTokenType?: boolean;
+  /** The clock, in epoch milliseconds. Default `Date.now`. */
   readonly now?: () => number;
 }
 

@@ -21,6 +21,7 @@ export type Verification =
 
 /** Checks an access token. Never throws for a bad token or an outage: it says so. */
 export interface TokenVerifier {
+  /** The caller `token` speaks for, or why it is refused (invalid, or verification unavailable). */
   verify(token: string): Promise<Verification>;
 }
 
