@@ -10,7 +10,6 @@
  * @module
  */
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import type { CallerScope } from '../app/callers.js';
 import type { ConfigIssue } from '../config/issues.js';
 import { suggest } from '../config/issues.js';
 import type { ServerSettings } from '../config/schema/servers.js';
@@ -21,6 +20,7 @@ import { type Logger, printable, silentLogger } from '../logger.js';
 import type { LogoutResult, TokenStatus } from '../oauth/grants.js';
 import { APP_IDENTITY } from '../oauth/server-auth.js';
 import { usesOAuth } from '../oauth/token-manager.js';
+import type { CallerScope } from './caller-scopes.js';
 import { handOverConsent, type LoginConsent } from './consent.js';
 import { type ClientRuntime, openClientRuntime } from './runtime.js';
 import {

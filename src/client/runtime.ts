@@ -8,14 +8,15 @@
  *
  * @module
  */
-import { CallerScopes } from '../app/callers.js';
-import { guardedHttpStack } from '../app/guarded-http.js';
+
 import type { Settings } from '../config/schema/settings.js';
 import type { FetchLike } from '../fetch.js';
 import type { Logger } from '../logger.js';
 import { createHttpStack, type HttpStack, proxySettingsFrom } from '../servers/http.js';
 import { createTokenStore, type TokenStore } from '../stores/token-store.js';
+import { CallerScopes } from './caller-scopes.js';
 import { isHandOver, type LoginConsent } from './consent.js';
+import { guardedHttpStack } from './guarded-http.js';
 
 /** Options of {@link openClientRuntime}. */
 export interface ClientRuntimeOptions {

@@ -9,7 +9,6 @@
  * @module
  */
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import type { CallerScope } from '../app/callers.js';
 import type { ServerSettings } from '../config/schema/servers.js';
 import { McpAgentError } from '../errors.js';
 import type { FetchLike } from '../fetch.js';
@@ -20,6 +19,7 @@ import type { HttpStack } from '../servers/http.js';
 import { serverFetch } from '../servers/transports.js';
 import type { TokenRecord } from '../stores/record.js';
 import { authProviderOf, type McpAuthProvider } from './auth-provider.js';
+import type { CallerScope } from './caller-scopes.js';
 import { fetchCall } from './request.js';
 
 /**
