@@ -21,7 +21,7 @@ import type { LogoutResult, TokenStatus } from '../oauth/grants.js';
 import { APP_IDENTITY } from '../oauth/server-auth.js';
 import { usesOAuth } from '../oauth/token-manager.js';
 import type { CallerScope } from './caller-scopes.js';
-import { handOverConsent, type LoginConsent } from './consent.js';
+import { handOverConsent, type LoginConsent } from './hand-over.js';
 import { type ClientRuntime, openClientRuntime } from './runtime.js';
 import {
   type AgentServer,

@@ -15,6 +15,7 @@ import { ToolNames } from '../config/tool-names.js';
 import type { FetchLike } from '../fetch.js';
 import type { Logger } from '../logger.js';
 import type { Consent } from '../oauth/consent.js';
+import type { RefreshScheduler } from '../oauth/scheduler.js';
 import { APP_IDENTITY } from '../oauth/server-auth.js';
 import { TokenManager, type TokenManagerOptions, usesOAuth } from '../oauth/token-manager.js';
 import { type CallerIdentity, inboundTokenOf, principalOf } from '../server/identity.js';
@@ -158,10 +159,23 @@ export class CallerScopes {
   }
 
   #open(identity: string, names: readonly string[]): CallerScope {
+    const tokens = new TokenManager(this.#tokenOptions(identity));
+    const registry = this.#registry(names, tokens);
+    return {
+      identity,
+      tokens,
+      registry,
+      aggregator:
+        names.length > 0 ? new ToolAggregator(registry, names, this.#aggregation()) : undefined,
+    };
+  }
+
+  /** The options of `identity`'s token manager: the app's, but for what is shared or its own. */
+  #tokenOptions(identity: string): TokenManagerOptions {
     const options = this.#options;
-    const servers = options.settings.mcp.servers;
     const callbackUrl = options.callbackUrl;
-    const tokenOptions: TokenManagerOptions = {
+    const app = identity === APP_IDENTITY;
+    return {
       store: options.store,
       oauth: options.settings.oauth,
       fetch: options.http.fetch,
@@ -175,27 +189,42 @@ export class CallerScopes {
       ...(options.pendingLogins !== undefined ? { pendingLogins: options.pendingLogins } : {}),
       ...(options.onHandOver ? { onHandOver: options.onHandOver } : {}),
       // Metadata is the same for everyone: one discovery cache (the app's) for every scope.
-      ...(identity === APP_IDENTITY ? {} : { discoveryCache: this.app.tokens.discoveryCache }),
-      // A caller's tokens are refreshed before use (the lease keeps that to one refresh across
-      // replicas); background timers are the app's own, so an idle caller costs nothing and
-      // closing a caller's scope stops nothing shared.
-      backgroundRefresh:
-        identity === APP_IDENTITY
-          ? options.backgroundRefresh
-          : (options.callersRefreshInBackground === true && this.app.tokens.scheduler) || false,
+      ...(app ? {} : { discoveryCache: this.app.tokens.discoveryCache }),
+      backgroundRefresh: app ? options.backgroundRefresh : this.#callerRefresh(),
       get callbackUrl() {
         return callbackUrl();
       },
-      subjectToken: () => {
-        const caller = this.#latest.get(identity);
-        const token = caller ? inboundTokenOf(caller) : undefined;
-        return caller && token
-          ? { token: new Secret(token), issuer: caller.issuer, expiresAt: caller.expiresAt }
-          : undefined;
-      },
+      subjectToken: () => this.#subjectToken(identity),
     };
-    const tokens = new TokenManager(tokenOptions);
-    const registry = new ServerRegistry(
+  }
+
+  /**
+   * How a caller's tokens are refreshed: before use (the lease keeps that to one refresh across
+   * replicas), so an idle caller costs nothing and closing a caller's scope stops nothing shared;
+   * or, with `callersRefreshInBackground`, by the app's scheduler too.
+   */
+  #callerRefresh(): boolean | RefreshScheduler {
+    return (
+      (this.#options.callersRefreshInBackground === true && this.app.tokens.scheduler) || false
+    );
+  }
+
+  /** The caller's latest inbound token, which a token exchange swaps (RFC 8693). */
+  #subjectToken(
+    identity: string,
+  ): { token: Secret; issuer: string; expiresAt: number | undefined } | undefined {
+    const caller = this.#latest.get(identity);
+    const token = caller ? inboundTokenOf(caller) : undefined;
+    return caller && token
+      ? { token: new Secret(token), issuer: caller.issuer, expiresAt: caller.expiresAt }
+      : undefined;
+  }
+
+  /** A registry holding servers `names` only, their OAuth tokens from `tokens`. */
+  #registry(names: readonly string[], tokens: TokenManager): ServerRegistry {
+    const options = this.#options;
+    const servers = options.settings.mcp.servers;
+    return new ServerRegistry(
       {
         mcp: {
           ...options.settings.mcp,
@@ -210,13 +239,6 @@ export class CallerScopes {
         ...(options.clientInfo ? { clientInfo: options.clientInfo } : {}),
       },
     );
-    return {
-      identity,
-      tokens,
-      registry,
-      aggregator:
-        names.length > 0 ? new ToolAggregator(registry, names, this.#aggregation()) : undefined,
-    };
   }
 
   #aggregation() {

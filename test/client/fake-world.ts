@@ -6,7 +6,7 @@
  * every request is recorded (URL, method, headers, body), so a test sees what went where.
  */
 import { type AgentAuth, createAgentAuth } from '../../src/client/agent-auth.js';
-import type { LoginConsent } from '../../src/client/consent.js';
+import type { LoginConsent } from '../../src/client/hand-over.js';
 import type { SettingsInput } from '../../src/config/schema/settings.js';
 import { isMcpAgentError, type McpAgentError } from '../../src/errors.js';
 import type { Logger } from '../../src/logger.js';

@@ -6,11 +6,8 @@
  * with the browser replaced; and the errors of completing a login that is not one.
  */
 import { afterEach, describe, expect, test } from 'vitest';
-import {
-  authorizationRequiredIn,
-  handOverConsent,
-  interactiveConsent,
-} from '../../src/client/consent.js';
+import { interactiveConsent } from '../../src/client/consent-interactive.js';
+import { authorizationRequiredIn, handOverConsent } from '../../src/client/hand-over.js';
 import { AuthorizationRequiredError } from '../../src/errors.js';
 import { freePort } from '../support/net.js';
 import { failure, fakeSettings, ISSUER, MCP_URL, openFake } from './fake-world.js';
