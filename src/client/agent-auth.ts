@@ -69,9 +69,17 @@ export interface AgentAuthScope {
   login(server: string, options?: LoginOptions): Promise<LoginResult>;
   /** Complete a login handed over by an `AuthorizationRequiredError` (see {@link handOverConsent}). */
   completeLogin(server: string, callbackUrl: string | URL): Promise<LoginResult>;
-  /** The tokens held for `server`, or for every server that uses OAuth (never values). */
+  /**
+   * The tokens held for `server`, or (never values) for every server whose tokens are this
+   * identity's: every server that uses OAuth for the agent, the per-user ones for an end user.
+   */
   status(server?: string): Promise<TokenStatus[]>;
-  /** Revoke and forget the tokens of `server`, or of every server that uses OAuth. */
+  /**
+   * Revoke and forget the tokens of `server`, or of every server whose tokens are this
+   * identity's (see {@link AgentAuthScope.status}). In an end user's scope, a server on the
+   * agent's shared token (`shared_preconfigured_token`) is a `USAGE` error, as are its `login`
+   * and `completeLogin`: that token is the agent's to manage.
+   */
   logout(server?: string): Promise<(LogoutResult & { readonly server: string })[]>;
   /** The connected SDK `Client` of `server` (see {@link AgentServer.connect}). */
   connect(server: string): Promise<Client>;
@@ -86,7 +94,9 @@ export interface AgentAuth extends AgentAuthScope {
   /**
    * The same servers with the tokens of one end user: `principalOf(caller)` inside a served
    * tool, or your own stable user id (not `app`, at most {@link MAX_IDENTITY_LENGTH} characters).
-   * Servers that do not use OAuth, or share a configured token, are the agent's own.
+   * Servers that do not use OAuth, or share a configured token, are the agent's own: a user's
+   * scope sends with that token but cannot log it in or out, and a login it needs is a plain
+   * `OAUTH_LOGIN_REQUIRED` error there (never a hand-over an end user could complete).
    */
   forUser(identity: string): AgentAuthScope;
   /** Close connections, refresh timers, the token store and the HTTP stack; later use is an error. */
@@ -137,7 +147,8 @@ class Scope implements AgentAuthScope {
     if (kept) return kept;
     const settings = this.#settingsOf(name);
     const scopes = this.#runtime.scopes;
-    const own = this.identity !== APP_IDENTITY && scopes.perCallerServers.includes(name);
+    const user = this.identity !== APP_IDENTITY;
+    const own = user && scopes.perCallerServers.includes(name);
     const handle = new ServerHandle({
       name,
       identity: own ? this.identity : APP_IDENTITY,
@@ -147,6 +158,8 @@ class Scope implements AgentAuthScope {
         this.#assertOpen();
         return own ? scopes.forIdentity(this.identity) : scopes.app;
       },
+      // An end user reaches a server on the agent's shared token, but never manages that token.
+      shared: user && !own && usesOAuth(settings),
     });
     this.#servers.set(name, handle);
     return handle;
@@ -179,8 +192,10 @@ class Scope implements AgentAuthScope {
     return this.server(server).connect();
   }
 
-  #oauthServers(): string[] {
+  /** The servers whose tokens are this identity's: every OAuth one for the agent, else the user's own. */
+  #oauthServers(): readonly string[] {
     this.#assertOpen();
+    if (this.identity !== APP_IDENTITY) return this.#runtime.scopes.perCallerServers;
     const servers = this.#runtime.settings.mcp.servers;
     return Object.keys(servers).filter((name) => usesOAuth(servers[name] as ServerSettings));
   }

@@ -15,8 +15,7 @@
  * @module
  */
 import type { Secret } from '../config/secret.js';
-import { credentialsChallenge } from '../oauth/auth-fetch.js';
-import type { ServerAuth } from '../oauth/server-auth.js';
+import { credentialsChallenge, type TokenSource } from '../oauth/auth-fetch.js';
 
 /**
  * The SDK v2 `AuthProvider` shape (`@modelcontextprotocol/client`): the bearer token of RFC 6750
@@ -32,8 +31,8 @@ export interface McpAuthProvider {
   onUnauthorized(context: { readonly response: Response }): Promise<void>;
 }
 
-/** An {@link McpAuthProvider} over the {@link ServerAuth} `current()` returns at each call. */
-export function authProviderOf(current: () => ServerAuth): McpAuthProvider {
+/** An {@link McpAuthProvider} over the token source (a `ServerAuth`) `current()` returns at each call. */
+export function authProviderOf(current: () => TokenSource): McpAuthProvider {
   // The token handed out last: what a 401 most likely refused.
   let sent: Secret | undefined;
   return {
