@@ -287,10 +287,24 @@ function checkIdentity(identity: unknown): asserts identity is string {
       `forUser takes an identity of at most ${MAX_IDENTITY_LENGTH} characters; this one has ${identity.length}. Use a stable id (principalOf(caller), or a hash of yours).`,
     );
   }
+  if (!identity.isWellFormed() || hasControlCharacter(identity)) {
+    throw new McpAgentError(
+      'USAGE',
+      'forUser takes an identity of well-formed Unicode text with no control characters (U+0000 to U+001F); this one is not (it is not shown). Use a stable id (principalOf(caller), or a hash of yours).',
+    );
+  }
   if (identity === APP_IDENTITY) {
     throw new McpAgentError(
       'USAGE',
       `"${APP_IDENTITY}" names the agent's own tokens, not an end user's; give forUser another identity (principalOf(caller) never is "${APP_IDENTITY}").`,
     );
   }
+}
+
+/** Whether `text` has a C0 control character (U+0000 to U+001F). */
+function hasControlCharacter(text: string): boolean {
+  for (let index = 0; index < text.length; index += 1) {
+    if (text.charCodeAt(index) < 0x20) return true;
+  }
+  return false;
 }

@@ -15,6 +15,7 @@ import type { ServerSettings } from '../config/schema/servers.js';
 import type { Secret } from '../config/secret.js';
 import { type AuthorizationRequiredError, McpAgentError } from '../errors.js';
 import { type Logger, silentLogger } from '../logger.js';
+import { keyPart } from '../stores/key-part.js';
 import { storageKey, type TokenKey, type TokenRecord } from '../stores/record.js';
 import type { ClientRegistration } from '../stores/registrations.js';
 import type { StoredToken } from '../stores/token-store.js';
@@ -452,7 +453,7 @@ export class ServerAuth {
     const records = await this.#options.store.list().catch((error: unknown) => {
       throw storeError(error, this.name);
     });
-    const prefix = `${encodeURIComponent(this.#identity)}:`;
+    const prefix = `${keyPart(this.#identity)}:`;
     return records.filter(({ id, record }) => record.server === this.name && id.startsWith(prefix));
   }
 

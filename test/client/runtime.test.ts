@@ -68,3 +68,24 @@ describe('what the scopes share', () => {
     expect(scheduler?.isWatching('docs', APP_IDENTITY)).toBe(true);
   });
 });
+
+describe('identities the token store cannot keep apart', () => {
+  test('two identities that differ by a lone surrogate never share tokens: the store refuses them', async () => {
+    const { runtime } = open();
+    const settings = runtime.settings.mcp.servers.docs;
+    if (!settings) throw new Error('no docs server');
+    const a = runtime.scopes.forIdentity('user-\uD800').tokens.forServer('docs', settings);
+    const b = runtime.scopes.forIdentity('user-\uDBFF').tokens.forServer('docs', settings);
+    const adopted = a?.adoptToken({
+      accessToken: new Secret('canary-user-a-token'),
+      expiresAt: Date.now() + 3_600_000,
+    });
+    await expect(adopted).rejects.toMatchObject({ code: 'USAGE' });
+    const got = await b?.token().then(
+      (token) => token?.reveal(),
+      (error: unknown) => error,
+    );
+    expect(got).not.toBe('canary-user-a-token');
+    expect(got).toMatchObject({ code: 'USAGE' });
+  });
+});
