@@ -4,7 +4,9 @@
  * another caller's token. A caller's scope is a token manager for its identity and a registry
  * holding only those servers; servers without OAuth (stdio, static headers) and servers whose
  * configured token is shared (`shared_preconfigured_token`) use the app's own scope. Scopes are
- * kept for recent callers (least recently used out, idle ones closed).
+ * kept for recent callers (least recently used out, idle ones closed); a request of a caller's
+ * connections counts as use (`scope-use.ts`), and a scope is closed only once its requests in
+ * flight have ended.
  *
  * @module
  */
@@ -23,6 +25,7 @@ import { ToolAggregator } from '../servers/aggregator.js';
 import type { HttpStack } from '../servers/http.js';
 import { ServerRegistry } from '../servers/registry.js';
 import type { TokenStore } from '../stores/token-store.js';
+import { ScopeUse } from './scope-use.js';
 
 /** One identity's downstream state. */
 export interface CallerScope {
@@ -84,7 +87,8 @@ export function perCaller(settings: ServerSettings): boolean {
 export class CallerScopes {
   readonly #options: CallerScopesOptions;
   readonly #now: () => number;
-  readonly #scopes = new Map<string, { scope: CallerScope; lastUsed: number }>();
+  /** Callers' scopes, least recently used first, with how much each is in use. */
+  readonly #scopes = new Map<string, { scope: CallerScope; use: ScopeUse }>();
   /** Each caller's latest verified identity (the token it came with, for token exchange). */
   readonly #latest = new Map<string, CallerIdentity>();
   /** The app's own scope: every server (callers use it for the servers not kept per caller). */
@@ -128,39 +132,53 @@ export class CallerScopes {
     const kept = this.#scopes.get(identity);
     const now = this.#now();
     if (kept) {
-      kept.lastUsed = now;
+      kept.use.lastUsed = now;
       this.#scopes.delete(identity);
       this.#scopes.set(identity, kept);
       return kept.scope;
     }
     this.#sweep(now);
-    const scope = this.#open(identity, this.perCallerServers);
-    this.#scopes.set(identity, { scope, lastUsed: now });
+    const use = new ScopeUse(this.#now);
+    const scope = this.#open(identity, this.perCallerServers, use);
+    this.#scopes.set(identity, { scope, use });
     while (this.#scopes.size > (this.#options.maxScopes ?? 1_000)) {
-      const [oldest, entry] = this.#scopes.entries().next().value as [
-        string,
-        { scope: CallerScope },
-      ];
-      this.#scopes.delete(oldest);
-      this.#latest.delete(oldest);
-      void this.#close(entry.scope);
+      const oldest = this.#scopes.keys().next().value as string;
+      this.#retire(oldest);
     }
     return scope;
   }
 
+  /**
+   * How many requests of `identity`'s connections are in flight (sent, and their answer not yet
+   * read to the end); 0 for an identity without a scope.
+   */
+  requestsInFlight(identity: string): number {
+    return this.#scopes.get(identity)?.use.inFlight ?? 0;
+  }
+
+  /** Close the scopes unused for `idleMs`; one with a request in flight is in use. */
   #sweep(now: number): void {
     const cutoff = now - (this.#options.idleMs ?? 15 * 60_000);
-    for (const [identity, entry] of this.#scopes) {
-      if (entry.lastUsed >= cutoff) continue;
-      this.#scopes.delete(identity);
-      this.#latest.delete(identity);
-      void this.#close(entry.scope);
+    for (const [identity, { use }] of this.#scopes) {
+      if (use.lastUsed < cutoff && use.inFlight === 0) this.#retire(identity);
     }
   }
 
-  #open(identity: string, names: readonly string[]): CallerScope {
+  /**
+   * Forget `identity`'s scope (its next use opens another); close it once its requests in flight
+   * have ended, so that a call is never cut off.
+   */
+  #retire(identity: string): void {
+    const entry = this.#scopes.get(identity);
+    if (!entry) return;
+    this.#scopes.delete(identity);
+    this.#latest.delete(identity);
+    entry.use.closeWhenIdle(() => void this.#close(entry.scope));
+  }
+
+  #open(identity: string, names: readonly string[], use?: ScopeUse): CallerScope {
     const tokens = new TokenManager(this.#tokenOptions(identity));
-    const registry = this.#registry(names, tokens);
+    const registry = this.#registry(names, tokens, use);
     return {
       identity,
       tokens,
@@ -220,8 +238,11 @@ export class CallerScopes {
       : undefined;
   }
 
-  /** A registry holding servers `names` only, their OAuth tokens from `tokens`. */
-  #registry(names: readonly string[], tokens: TokenManager): ServerRegistry {
+  /**
+   * A registry holding servers `names` only, their OAuth tokens from `tokens`, its requests
+   * counted in `use` (a caller's scope).
+   */
+  #registry(names: readonly string[], tokens: TokenManager, use?: ScopeUse): ServerRegistry {
     const options = this.#options;
     const servers = options.settings.mcp.servers;
     return new ServerRegistry(
@@ -236,6 +257,7 @@ export class CallerScopes {
         logger: options.logger,
         http: options.http,
         authFor: (name, settings) => tokens.forServer(name, settings),
+        ...(use ? { wrapFetch: use.wrapFetch } : {}),
         ...(options.clientInfo ? { clientInfo: options.clientInfo } : {}),
       },
     );
@@ -250,7 +272,7 @@ export class CallerScopes {
     await scope.registry.closeAll().catch(() => {});
   }
 
-  /** Close every scope. */
+  /** Close every scope (requests in flight are cut off: the process is shutting down). */
   async close(): Promise<void> {
     const scopes = [...this.#scopes.values()].map((entry) => entry.scope);
     this.#scopes.clear();
