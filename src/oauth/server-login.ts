@@ -286,7 +286,12 @@ export class ServerLogin {
     const error = await this.#recovering(target, (hooks) =>
       startDeferredLogin(
         { ...this.#deferred(target), ...hooks },
-        { scopes, redirectUri, timeoutMs: host.loginTimeoutMs },
+        {
+          scopes,
+          redirectUri,
+          timeoutMs: host.loginTimeoutMs,
+          inMemory: host.options.oauth.token_store.backend === 'memory',
+        },
       ),
     );
     this.#pending = { error, scopes, expiresAt: error.expiresAt };
