@@ -45,7 +45,14 @@ export interface CreateAgentAuthOptions extends SettingsSource {
   readonly consent?: LoginConsent | undefined;
   /** Where the library's log lines go (never a secret). Default: nowhere. */
   readonly logger?: Logger | undefined;
-  /** The `fetch` under every request (tests, a custom agent); default undici with the proxy variables. */
+  /**
+   * The `fetch` under every request (tests, a custom agent); default undici with the proxy
+   * variables. An injected `fetch` is used as it is, for OAuth requests too: the check, when
+   * connecting, that the OAuth requests of a server not on a private address reach only public
+   * addresses is lost (an HTTP stack of its own resolves names through `publicOnlyLookup`); what
+   * remains is the check of the discovered addresses at discovery, which a DNS answer that
+   * changes afterwards gets past. Redirects stay within the server's origin either way.
+   */
   readonly fetch?: FetchLike | undefined;
   /** The clock, epoch milliseconds. Default `Date.now`. */
   readonly now?: (() => number) | undefined;

@@ -31,26 +31,41 @@ import { ScopeUse } from './scope-use.js';
 export interface CallerScope {
   /** The token-store identity (`principalOf(caller)`, or `app`). */
   readonly identity: string;
+  /** The identity's token manager (its OAuth tokens of every server of the scope). */
   readonly tokens: TokenManager;
+  /** The connections of the scope's servers (each caller's own; the app's has every server). */
   readonly registry: ServerRegistry;
+  /** The tools of the scope's servers under one namespace; `undefined` without servers. */
   readonly aggregator: ToolAggregator | undefined;
 }
 
 /** Options of {@link CallerScopes}. */
 export interface CallerScopesOptions {
+  /** The validated settings (`mcp.servers`, `oauth`). */
   readonly settings: Settings;
+  /** The token store every scope shares. */
   readonly store: TokenStore;
+  /**
+   * The HTTP stack of every connection and OAuth request (one dispatcher, proxy settings honoured).
+   */
   readonly http: HttpStack;
   /**
    * The `fetch` of OAuth requests for servers that may not reach private addresses, checked when
    * connecting (`TokenManagerOptions.guardedFetch`); every scope's token manager gets it.
    */
   readonly guardedFetch?: FetchLike | undefined;
+  /** The environment of stdio servers (their allow-list reads it). */
   readonly env: NodeJS.ProcessEnv;
+  /** Where log lines go (never a secret). */
   readonly logger: Logger;
+  /** `client_name` of dynamic registrations (RFC 7591). */
   readonly clientName: string;
   /** The agent's callback for handed-over logins, once known (it is read at each login). */
   readonly callbackUrl: () => string | undefined;
+  /**
+   * `oauth.background_refresh`: the app's tokens are refreshed before they expire, in the
+   * background.
+   */
   readonly backgroundRefresh: boolean;
   /**
    * Callers' tokens are refreshed in the background too, by the app's scheduler (a caller's
@@ -75,6 +90,7 @@ export interface CallerScopesOptions {
   readonly maxScopes?: number;
   /** A scope unused this long is closed, in milliseconds. Default 15 minutes. */
   readonly idleMs?: number;
+  /** The clock, epoch milliseconds. Default `Date.now`. */
   readonly now?: () => number;
 }
 

@@ -20,6 +20,7 @@ import type { CallbackReceiver } from '../oauth/flows/receiver.js';
 
 /** Where {@link interactiveConsent} writes: `process.stderr`, or anything with `write`. */
 export interface ConsentOutput {
+  /** Write `text` (one or more whole lines). */
   write(text: string): unknown;
   /** A terminal gets a spinner; anything else a line now and then. */
   readonly isTTY?: boolean | undefined;

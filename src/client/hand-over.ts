@@ -15,6 +15,7 @@ import type { Consent } from '../oauth/consent.js';
  * {@link Consent}; the token manager then keeps the prepared authorization as a pending flow.
  */
 export interface HandOverConsent {
+  /** Tells it apart from a {@link Consent} (whose `mode` is `code` or `device`). */
   readonly mode: 'hand-over';
   /** See {@link HandOverOptions.onAuthorizationRequired}. */
   readonly onAuthorizationRequired?: HandOverOptions['onAuthorizationRequired'];

@@ -24,7 +24,9 @@ export interface ClientRuntimeOptions {
   readonly env: Readonly<Record<string, string | undefined>>;
   /** Where relative token-store and configuration paths resolve. */
   readonly cwd?: string | undefined;
+  /** Where `~` in a token-store path resolves. Default the user's home directory. */
   readonly homeDir?: string | undefined;
+  /** Where log lines go (never a secret). */
   readonly logger: Logger;
   /**
    * How logins reach a person; {@link handOverConsent} keeps them as pending flows; `undefined`:
@@ -35,8 +37,13 @@ export interface ClientRuntimeOptions {
   readonly clientName: string;
   /** How the MCP clients introduce themselves to servers. */
   readonly clientInfo: { readonly name: string; readonly version: string };
-  /** The `fetch` under every request (tests); default the HTTP stack's (undici). */
+  /**
+   * The `fetch` under every request (tests); default the HTTP stack's (undici). Injected, it
+   * replaces the guarded stack of OAuth requests too: the network policy is then checked at
+   * discovery only (see `CreateAgentAuthOptions.fetch`).
+   */
   readonly fetch?: FetchLike | undefined;
+  /** The clock, epoch milliseconds. Default `Date.now`. */
   readonly now?: (() => number) | undefined;
   /** End users' scopes kept at most (least recently used out). */
   readonly maxUsers?: number | undefined;
@@ -48,11 +55,15 @@ export interface ClientRuntimeOptions {
 
 /** The stacks, store and scopes of {@link openClientRuntime}. */
 export interface ClientRuntime {
+  /** The settings it was opened with. */
   readonly settings: Settings;
+  /** The HTTP stack of every connection (the injected `fetch` in place of its own, when given). */
   readonly http: HttpStack;
   /** The `fetch` of OAuth requests of servers that may not reach private addresses. */
   readonly guardedFetch: FetchLike | undefined;
+  /** The token store. */
   readonly store: TokenStore;
+  /** The agent's own scope and its end users'. */
   readonly scopes: CallerScopes;
   /** Close the scopes (connections, refresh timers), the store and the HTTP stacks. */
   close(): Promise<void>;
@@ -90,6 +101,7 @@ export function openClientRuntime(
 
 /** The HTTP stacks of a runtime: every request's, and the guarded one of OAuth requests. */
 interface Stacks {
+  /** The HTTP stack of every connection (the injected `fetch` in place of its own, when given). */
   readonly http: HttpStack;
   readonly guarded: HttpStack | undefined;
   close(): Promise<void>;

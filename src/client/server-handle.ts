@@ -48,13 +48,17 @@ export interface LoginOptions {
 
 /** What a login left in the token store (never a token value). */
 export interface LoginResult {
+  /** The `mcp.servers` name. */
   readonly server: string;
   /** Whose token: the agent's own (`app`), or an end user's identity. */
   readonly identity: string;
+  /** The authorization server's issuer (RFC 8414) that granted the token. */
   readonly issuer: string;
+  /** The scopes granted (RFC 6749 §3.3; as asked when the authorization server did not say). */
   readonly scopes: readonly string[];
   /** Epoch milliseconds; `undefined` when the authorization server did not say. */
   readonly expiresAt: number | undefined;
+  /** Whether a refresh token is held (RFC 6749 §1.5): the token can be renewed without a person. */
   readonly hasRefreshToken: boolean;
   /** Whether a login (or a service account's grant) ran now; false when a held token was good. */
   readonly loggedIn: boolean;
@@ -95,18 +99,27 @@ export interface AgentServer {
   logout(): Promise<LogoutResult>;
   /**
    * The connected MCP SDK (v1) `Client` of our server registry (stdio, SSE, WebSocket or
-   * Streamable HTTP, as configured), opened on first use and shared; closed by `close()`.
+   * Streamable HTTP, as configured), opened on first use and shared; closed by `close()`. In an
+   * end user's scope, a server on the agent's shared token gives the agent's own connection,
+   * whose need for a login is a plain `OAUTH_LOGIN_REQUIRED` there (never a hand-over).
    */
   connect(): Promise<Client>;
-  /** Close the connection {@link AgentServer.connect} opened, if any. */
+  /**
+   * Close the connection {@link AgentServer.connect} opened, if any. In an end user's scope, a
+   * server on the agent's shared token keeps its connection (the agent's): nothing is closed.
+   */
   disconnect(): Promise<void>;
 }
 
 /** What a {@link ServerHandle} reads its state from. */
 export interface ServerHandleContext {
+  /** The `mcp.servers` name. */
   readonly name: string;
+  /** Whose tokens the handle uses: `app` or the end user's identity. */
   readonly identity: string;
+  /** The server's settings. */
   readonly settings: ServerSettings;
+  /** The HTTP stack its `fetch` sends on. */
   readonly http: HttpStack;
   /** The live scope this server is reached through (throws once closed). */
   readonly scope: () => CallerScope;
@@ -119,7 +132,9 @@ export interface ServerHandleContext {
 
 /** An {@link AgentServer}. */
 export class ServerHandle implements AgentServer {
+  /** See {@link AgentServer.name}. */
   readonly name: string;
+  /** See {@link AgentServer.identity}. */
   readonly identity: string;
   readonly #context: ServerHandleContext;
   readonly #fetches = new WeakMap<CallerScope, FetchLike>();
