@@ -80,8 +80,12 @@ export class McpAgentError extends Error {
 /**
  * A login is needed and no user can be asked here (a headless or server-side agent): the person
  * opens {@link AuthorizationRequiredError.authorizationUrl}, and the address the browser is sent
- * back to completes the login (`ServerAuth.completeAuthorization`, or `mcp-agent auth complete`)
- * before {@link AuthorizationRequiredError.expiresAt}. Code `OAUTH_LOGIN_REQUIRED`.
+ * back to completes the login (`completeLogin` of `createAgentAuth`,
+ * `ServerAuth.completeAuthorization`, or `mcp-agent auth complete`) before
+ * {@link AuthorizationRequiredError.expiresAt}. Code `OAUTH_LOGIN_REQUIRED`.
+ *
+ * The message says where the URL is, not the URL itself: its `state` lets whoever holds it finish
+ * the login with an account of their own, and messages reach logs. The URL is for the person.
  */
 export class AuthorizationRequiredError extends McpAgentError {
   /** The `mcp.servers` name. */
@@ -101,17 +105,31 @@ export class AuthorizationRequiredError extends McpAgentError {
     authorizationUrl: string;
     flowId: string;
     expiresAt: number;
+    /**
+     * The pending flow is kept in this process only (an in-memory token store): the login can be
+     * completed here, and nowhere else. Default false.
+     */
+    inMemory?: boolean | undefined;
   }) {
-    super(
-      'OAUTH_LOGIN_REQUIRED',
-      `Server "${details.server}" needs a login at ${details.issuer}: open the authorization URL in a browser, then complete the login with the address it redirects to (mcp-agent auth complete URL).`,
-    );
+    super('OAUTH_LOGIN_REQUIRED', handOverMessage(details));
     this.server = details.server;
     this.issuer = details.issuer;
     this.authorizationUrl = details.authorizationUrl;
     this.flowId = details.flowId;
     this.expiresAt = details.expiresAt;
   }
+}
+
+/** The message of an {@link AuthorizationRequiredError}: what to do, where its URL is. */
+function handOverMessage(details: {
+  server: string;
+  issuer: string;
+  inMemory?: boolean | undefined;
+}): string {
+  const start = `Server "${details.server}" needs a login at ${details.issuer}: open this error's authorizationUrl in a browser (authorizationRequiredIn(error) finds the error inside another), then complete the login with the address the browser is sent back to`;
+  return details.inMemory
+    ? `${start}, in this process (completeLogin(server, address)): the token store is in memory, so the login is lost when the process ends. Where a person runs the agent, give createAgentAuth consent: interactiveConsent({ output: process.stderr, input: process.stdin }) instead.`
+    : `${start} (completeLogin(server, address), or mcp-agent auth complete ADDRESS on the same token store).`;
 }
 
 /** Is `value` an {@link McpAgentError}, optionally with the given code? */

@@ -12,6 +12,21 @@ import { McpAgentError } from './errors.js';
 /** A `fetch`. */
 export type FetchLike = (input: string | URL, init?: RequestInit) => Promise<Response>;
 
+/**
+ * Whether a request `body` can be sent a second time (after a 401, or a redirect): absent, a
+ * string, form parameters or bytes; a stream is read once.
+ */
+export function isReplayableBody(body: RequestInit['body']): boolean {
+  return (
+    body === undefined ||
+    body === null ||
+    typeof body === 'string' ||
+    body instanceof URLSearchParams ||
+    body instanceof ArrayBuffer ||
+    ArrayBuffer.isView(body)
+  );
+}
+
 /** Limits on one response from a server we do not control. */
 export interface ResponseLimits {
   /** The most bytes of body read; one byte more stops the request. */

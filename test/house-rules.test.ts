@@ -83,6 +83,12 @@ test('the layers of DESIGN.md: each folder imports (at run time) only what its r
     [/^oauth\//, /^(oauth\/|stores\/|config\/|errors\.js|fetch\.js|logger\.js|html\.js)/],
     [/^servers\//, /^(servers\/|oauth\/auth-fetch\.js|config\/|errors\.js|fetch\.js|logger\.js)/],
     [/^server\//, /^(server\/|stores\/|config\/|errors\.js|fetch\.js|logger\.js|http-server\.js)/],
+    // The outbound layer in one call (createAgentAuth): what the CLI builds, under app/ and cli/.
+    // server/identity.js only for principalOf (a caller's token-store identity).
+    [
+      /^client\//,
+      /^(client\/|oauth\/|servers\/|stores\/|credentials\/|config\/|server\/identity\.js|errors\.js|fetch\.js|logger\.js)/,
+    ],
     // The server middleware: the inbound parts of server/, and the settings it is configured by.
     [/^middleware\//, /^(middleware\/|server\/|config\/|errors\.js)/],
     // http-server.js is a leaf (node:http only): the servers we listen with and their limits.

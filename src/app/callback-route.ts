@@ -12,11 +12,11 @@
  * @module
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { CallerScopes } from '../client/caller-scopes.js';
 import type { Settings } from '../config/schema/settings.js';
 import type { Logger } from '../logger.js';
 import { APP_IDENTITY } from '../oauth/server-auth.js';
 import type { TokenStore } from '../stores/token-store.js';
-import type { CallerScopes } from './callers.js';
 import { ownerCookieName, ownerHash, sendSignInPage } from './connect-route.js';
 
 /** The path of the callback under `callback_base_url`. */

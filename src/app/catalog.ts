@@ -9,12 +9,12 @@
  */
 import { McpError, type Tool } from '@modelcontextprotocol/sdk/types.js';
 import * as z from 'zod';
+import type { CallerScopes } from '../client/caller-scopes.js';
 import { isHashedToolName, legacyToolIdentity, ToolNames } from '../config/tool-names.js';
 import type { Logger } from '../logger.js';
 import { type CallerIdentity, principalOf } from '../server/identity.js';
 import type { ServedTool, ToolCatalog } from '../server/mcp-server.js';
 import type { AggregatedTool } from '../servers/aggregator.js';
-import type { CallerScopes } from './callers.js';
 import { type AppDefinition, type AppWorkflow, toResult } from './define.js';
 import { handedOver, withDelegatedLogin } from './delegated-login.js';
 import { storeCredentialsTool } from './store-credentials.js';

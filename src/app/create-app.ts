@@ -19,6 +19,7 @@
  * @module
  */
 import type { Server as HttpServer } from 'node:http';
+import type { CallerScopes } from '../client/caller-scopes.js';
 import type { Settings } from '../config/schema/settings.js';
 import type { FetchLike } from '../fetch.js';
 import type { RequestTimeouts } from '../http-server.js';
@@ -31,7 +32,6 @@ import type { ServerInfo } from '../server/mcp-server.js';
 import type { ProtectedResourceMetadata } from '../server/metadata.js';
 import type { ConfiguredVerifier } from '../server/verifiers/configured.js';
 import type { ServerRegistry } from '../servers/registry.js';
-import type { CallerScopes } from './callers.js';
 import { AppCatalog } from './catalog.js';
 import { CONNECT_PATH } from './connect-route.js';
 import { type AppContext, resolveContext } from './context.js';

@@ -6,14 +6,15 @@
  *
  * @module
  */
+
+import { CallerScopes } from '../client/caller-scopes.js';
+import { guardedHttpStack } from '../client/guarded-http.js';
 import { providerProfiles } from '../config/providers.js';
 import { CredentialProfiles } from '../credentials/profiles.js';
 import { createHttpStack, type HttpStack, proxySettingsFrom } from '../servers/http.js';
 import { createTokenStore, type TokenStore } from '../stores/token-store.js';
 import { CALLBACK_PATH } from './callback-route.js';
-import { CallerScopes } from './callers.js';
 import { type AppContext, cwdOf, nowOf } from './context.js';
-import { guardedHttpStack } from './guarded-http.js';
 import type { CallbackAddress } from './routes.js';
 
 /** The app's downstream resources; {@link CallerScopes} closes the connections it opened. */

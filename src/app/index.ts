@@ -10,6 +10,8 @@
  *
  * @module
  */
+
+export { guardedHttpStack } from '../client/guarded-http.js';
 export type { McpAgentErrorCode } from '../errors.js';
 export { isMcpAgentError, McpAgentError } from '../errors.js';
 export type { RequestTimeouts } from '../http-server.js';
@@ -30,6 +32,5 @@ export type {
   WorkflowRun,
 } from './define.js';
 export { AppDefinition, defineApp } from './define.js';
-export { guardedHttpStack } from './guarded-http.js';
 export { loadAppModule } from './module.js';
 export type { RunState, RunStatus } from './workflows.js';

@@ -5,13 +5,14 @@
  *
  * @module
  */
+
+import type { CallerScopes } from '../client/caller-scopes.js';
 import type { Settings } from '../config/schema/settings.js';
 import type { FetchLike } from '../fetch.js';
 import type { BearerGuard } from '../server/guard.js';
 import type { RouteHandler } from '../server/http.js';
 import type { TokenStore } from '../stores/token-store.js';
 import { CALLBACK_PATH, internalCallback } from './callback-route.js';
-import type { CallerScopes } from './callers.js';
 import { CONNECT_PATH, connectRoute } from './connect-route.js';
 import { type AppContext, nowOf } from './context.js';
 

@@ -8,10 +8,10 @@
  * @module
  */
 import * as z from 'zod';
+import type { CallerScopes } from '../client/caller-scopes.js';
 import { Secret } from '../config/secret.js';
 import { usesOAuth } from '../oauth/token-manager.js';
 import type { ServedTool } from '../server/mcp-server.js';
-import type { CallerScopes } from './callers.js';
 
 const tokenSchema = z.object({
   server_name: z.string().min(1),

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { interactiveConsent } from '../client/consent.js';
+import { interactiveConsent } from '../client/consent-interactive.js';
 import type { Consent } from '../oauth/consent.js';
 import type { CliIo, Output } from './io.js';
 

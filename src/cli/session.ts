@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { handOverConsent } from '../client/consent.js';
+import { handOverConsent } from '../client/hand-over.js';
 import { openClientRuntime } from '../client/runtime.js';
 import type { LoadedSettings } from '../config/load.js';
 import type { FetchLike } from '../fetch.js';

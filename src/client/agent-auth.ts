@@ -10,7 +10,6 @@
  * @module
  */
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import type { CallerScope } from '../app/callers.js';
 import type { ConfigIssue } from '../config/issues.js';
 import { suggest } from '../config/issues.js';
 import type { ServerSettings } from '../config/schema/servers.js';
@@ -21,7 +20,8 @@ import { type Logger, printable, silentLogger } from '../logger.js';
 import type { LogoutResult, TokenStatus } from '../oauth/grants.js';
 import { APP_IDENTITY } from '../oauth/server-auth.js';
 import { usesOAuth } from '../oauth/token-manager.js';
-import { handOverConsent, type LoginConsent } from './consent.js';
+import type { CallerScope } from './caller-scopes.js';
+import { handOverConsent, type LoginConsent } from './hand-over.js';
 import { type ClientRuntime, openClientRuntime } from './runtime.js';
 import {
   type AgentServer,
@@ -45,7 +45,14 @@ export interface CreateAgentAuthOptions extends SettingsSource {
   readonly consent?: LoginConsent | undefined;
   /** Where the library's log lines go (never a secret). Default: nowhere. */
   readonly logger?: Logger | undefined;
-  /** The `fetch` under every request (tests, a custom agent); default undici with the proxy variables. */
+  /**
+   * The `fetch` under every request (tests, a custom agent); default undici with the proxy
+   * variables. An injected `fetch` is used as it is, for OAuth requests too: the check, when
+   * connecting, that the OAuth requests of a server not on a private address reach only public
+   * addresses is lost (an HTTP stack of its own resolves names through `publicOnlyLookup`); what
+   * remains is the check of the discovered addresses at discovery, which a DNS answer that
+   * changes afterwards gets past. Redirects stay within the server's origin either way.
+   */
   readonly fetch?: FetchLike | undefined;
   /** The clock, epoch milliseconds. Default `Date.now`. */
   readonly now?: (() => number) | undefined;
@@ -69,9 +76,17 @@ export interface AgentAuthScope {
   login(server: string, options?: LoginOptions): Promise<LoginResult>;
   /** Complete a login handed over by an `AuthorizationRequiredError` (see {@link handOverConsent}). */
   completeLogin(server: string, callbackUrl: string | URL): Promise<LoginResult>;
-  /** The tokens held for `server`, or for every server that uses OAuth (never values). */
+  /**
+   * The tokens held for `server`, or (never values) for every server whose tokens are this
+   * identity's: every server that uses OAuth for the agent, the per-user ones for an end user.
+   */
   status(server?: string): Promise<TokenStatus[]>;
-  /** Revoke and forget the tokens of `server`, or of every server that uses OAuth. */
+  /**
+   * Revoke and forget the tokens of `server`, or of every server whose tokens are this
+   * identity's (see {@link AgentAuthScope.status}). In an end user's scope, a server on the
+   * agent's shared token (`shared_preconfigured_token`) is a `USAGE` error, as are its `login`
+   * and `completeLogin`: that token is the agent's to manage.
+   */
   logout(server?: string): Promise<(LogoutResult & { readonly server: string })[]>;
   /** The connected SDK `Client` of `server` (see {@link AgentServer.connect}). */
   connect(server: string): Promise<Client>;
@@ -86,7 +101,9 @@ export interface AgentAuth extends AgentAuthScope {
   /**
    * The same servers with the tokens of one end user: `principalOf(caller)` inside a served
    * tool, or your own stable user id (not `app`, at most {@link MAX_IDENTITY_LENGTH} characters).
-   * Servers that do not use OAuth, or share a configured token, are the agent's own.
+   * Servers that do not use OAuth, or share a configured token, are the agent's own: a user's
+   * scope sends with that token but cannot log it in or out, and a login it needs is a plain
+   * `OAUTH_LOGIN_REQUIRED` error there (never a hand-over an end user could complete).
    */
   forUser(identity: string): AgentAuthScope;
   /** Close connections, refresh timers, the token store and the HTTP stack; later use is an error. */
@@ -137,7 +154,8 @@ class Scope implements AgentAuthScope {
     if (kept) return kept;
     const settings = this.#settingsOf(name);
     const scopes = this.#runtime.scopes;
-    const own = this.identity !== APP_IDENTITY && scopes.perCallerServers.includes(name);
+    const user = this.identity !== APP_IDENTITY;
+    const own = user && scopes.perCallerServers.includes(name);
     const handle = new ServerHandle({
       name,
       identity: own ? this.identity : APP_IDENTITY,
@@ -147,6 +165,8 @@ class Scope implements AgentAuthScope {
         this.#assertOpen();
         return own ? scopes.forIdentity(this.identity) : scopes.app;
       },
+      // An end user reaches a server on the agent's shared token, but never manages that token.
+      shared: user && !own && usesOAuth(settings),
     });
     this.#servers.set(name, handle);
     return handle;
@@ -179,8 +199,10 @@ class Scope implements AgentAuthScope {
     return this.server(server).connect();
   }
 
-  #oauthServers(): string[] {
+  /** The servers whose tokens are this identity's: every OAuth one for the agent, else the user's own. */
+  #oauthServers(): readonly string[] {
     this.#assertOpen();
+    if (this.identity !== APP_IDENTITY) return this.#runtime.scopes.perCallerServers;
     const servers = this.#runtime.settings.mcp.servers;
     return Object.keys(servers).filter((name) => usesOAuth(servers[name] as ServerSettings));
   }
@@ -272,10 +294,24 @@ function checkIdentity(identity: unknown): asserts identity is string {
       `forUser takes an identity of at most ${MAX_IDENTITY_LENGTH} characters; this one has ${identity.length}. Use a stable id (principalOf(caller), or a hash of yours).`,
     );
   }
+  if (!identity.isWellFormed() || hasControlCharacter(identity)) {
+    throw new McpAgentError(
+      'USAGE',
+      'forUser takes an identity of well-formed Unicode text with no control characters (U+0000 to U+001F); this one is not (it is not shown). Use a stable id (principalOf(caller), or a hash of yours).',
+    );
+  }
   if (identity === APP_IDENTITY) {
     throw new McpAgentError(
       'USAGE',
       `"${APP_IDENTITY}" names the agent's own tokens, not an end user's; give forUser another identity (principalOf(caller) never is "${APP_IDENTITY}").`,
     );
   }
+}
+
+/** Whether `text` has a C0 control character (U+0000 to U+001F). */
+function hasControlCharacter(text: string): boolean {
+  for (let index = 0; index < text.length; index += 1) {
+    if (text.charCodeAt(index) < 0x20) return true;
+  }
+  return false;
 }

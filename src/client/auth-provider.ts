@@ -15,8 +15,7 @@
  * @module
  */
 import type { Secret } from '../config/secret.js';
-import { credentialsChallenge } from '../oauth/auth-fetch.js';
-import type { ServerAuth } from '../oauth/server-auth.js';
+import { credentialsChallenge, type TokenSource } from '../oauth/auth-fetch.js';
 
 /**
  * The SDK v2 `AuthProvider` shape (`@modelcontextprotocol/client`): the bearer token of RFC 6750
@@ -32,9 +31,18 @@ export interface McpAuthProvider {
   onUnauthorized(context: { readonly response: Response }): Promise<void>;
 }
 
-/** An {@link McpAuthProvider} over the {@link ServerAuth} `current()` returns at each call. */
-export function authProviderOf(current: () => ServerAuth): McpAuthProvider {
-  // The token handed out last: what a 401 most likely refused.
+/**
+ * An {@link McpAuthProvider} over the token source (a `ServerAuth`) `current()` returns at each
+ * call. A 401 is taken as refusing the token `token()` handed out last (the interface does not
+ * say which request it answers); the token source compares that with the one the store holds
+ * now and adopts the stored one when they differ, refreshing only when they are the same. So
+ * several requests refused together share one refresh: the first refreshes, the others adopt
+ * its token. (A 401 that arrives after a newer token was handed out is taken as refusing that
+ * one; the server's `fetch` knows which token each request carried.)
+ */
+export function authProviderOf(current: () => TokenSource): McpAuthProvider {
+  // The token handed out last: what a 401 most likely refused. Only token() sets it: the token
+  // a 401 led to was not sent yet, so a later 401 cannot have refused it.
   let sent: Secret | undefined;
   return {
     async token() {
@@ -43,7 +51,7 @@ export function authProviderOf(current: () => ServerAuth): McpAuthProvider {
     },
     async onUnauthorized({ response }) {
       const challenge = credentialsChallenge(response.status, response.headers) ?? {};
-      sent = await current().onUnauthorized(challenge, sent);
+      await current().onUnauthorized(challenge, sent);
     },
   };
 }

@@ -105,13 +105,9 @@ export type { FetchWrapper } from '../servers/transports.js';
 export type { AgentAuth, AgentAuthScope, CreateAgentAuthOptions } from './agent-auth.js';
 export { createAgentAuth, MAX_IDENTITY_LENGTH } from './agent-auth.js';
 export type { McpAuthProvider } from './auth-provider.js';
-export type {
-  ConsentOutput,
-  HandOverConsent,
-  HandOverOptions,
-  InteractiveConsentOptions,
-  LoginConsent,
-} from './consent.js';
-export { authorizationRequiredIn, handOverConsent, interactiveConsent } from './consent.js';
+export type { ConsentOutput, InteractiveConsentOptions } from './consent-interactive.js';
+export { interactiveConsent } from './consent-interactive.js';
+export type { HandOverConsent, HandOverOptions, LoginConsent } from './hand-over.js';
+export { authorizationRequiredIn, handOverConsent } from './hand-over.js';
 export type { AgentFetch, AgentServer, LoginOptions, LoginResult } from './server-handle.js';
 export type { SettingsSource } from './settings.js';

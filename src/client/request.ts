@@ -12,7 +12,9 @@ import { McpAgentError } from '../errors.js';
 
 /** A `fetch` call's arguments, checked: an absolute URL and the request's parts. */
 export interface FetchCall {
+  /** The absolute URL to send to. */
   readonly url: string;
+  /** The method, headers (a `Headers`), body, signal and redirect mode. */
   readonly init: RequestInit;
 }
 

@@ -8,14 +8,15 @@
  *
  * @module
  */
-import { CallerScopes } from '../app/callers.js';
-import { guardedHttpStack } from '../app/guarded-http.js';
+
 import type { Settings } from '../config/schema/settings.js';
 import type { FetchLike } from '../fetch.js';
 import type { Logger } from '../logger.js';
 import { createHttpStack, type HttpStack, proxySettingsFrom } from '../servers/http.js';
 import { createTokenStore, type TokenStore } from '../stores/token-store.js';
-import { isHandOver, type LoginConsent } from './consent.js';
+import { CallerScopes, type CallerScopesOptions } from './caller-scopes.js';
+import { guardedHttpStack } from './guarded-http.js';
+import { isHandOver, type LoginConsent } from './hand-over.js';
 
 /** Options of {@link openClientRuntime}. */
 export interface ClientRuntimeOptions {
@@ -23,7 +24,9 @@ export interface ClientRuntimeOptions {
   readonly env: Readonly<Record<string, string | undefined>>;
   /** Where relative token-store and configuration paths resolve. */
   readonly cwd?: string | undefined;
+  /** Where `~` in a token-store path resolves. Default the user's home directory. */
   readonly homeDir?: string | undefined;
+  /** Where log lines go (never a secret). */
   readonly logger: Logger;
   /**
    * How logins reach a person; {@link handOverConsent} keeps them as pending flows; `undefined`:
@@ -34,8 +37,13 @@ export interface ClientRuntimeOptions {
   readonly clientName: string;
   /** How the MCP clients introduce themselves to servers. */
   readonly clientInfo: { readonly name: string; readonly version: string };
-  /** The `fetch` under every request (tests); default the HTTP stack's (undici). */
+  /**
+   * The `fetch` under every request (tests); default the HTTP stack's (undici). Injected, it
+   * replaces the guarded stack of OAuth requests too: the network policy is then checked at
+   * discovery only (see `CreateAgentAuthOptions.fetch`).
+   */
   readonly fetch?: FetchLike | undefined;
+  /** The clock, epoch milliseconds. Default `Date.now`. */
   readonly now?: (() => number) | undefined;
   /** End users' scopes kept at most (least recently used out). */
   readonly maxUsers?: number | undefined;
@@ -47,11 +55,15 @@ export interface ClientRuntimeOptions {
 
 /** The stacks, store and scopes of {@link openClientRuntime}. */
 export interface ClientRuntime {
+  /** The settings it was opened with. */
   readonly settings: Settings;
+  /** The HTTP stack of every connection (the injected `fetch` in place of its own, when given). */
   readonly http: HttpStack;
   /** The `fetch` of OAuth requests of servers that may not reach private addresses. */
   readonly guardedFetch: FetchLike | undefined;
+  /** The token store. */
   readonly store: TokenStore;
+  /** The agent's own scope and its end users'. */
   readonly scopes: CallerScopes;
   /** Close the scopes (connections, refresh timers), the store and the HTTP stacks. */
   close(): Promise<void>;
@@ -62,23 +74,71 @@ export function openClientRuntime(
   settings: Settings,
   options: ClientRuntimeOptions,
 ): ClientRuntime {
-  const proxy = proxySettingsFrom(options.env);
-  const stack = createHttpStack(proxy);
-  const http: HttpStack = options.fetch ? { ...stack, fetch: options.fetch } : stack;
-  // OAuth requests of public servers connect only to public addresses (checked at connect time);
-  // an injected fetch is used as it is (the policy is then checked at discovery).
-  const guarded = options.fetch ? undefined : guardedHttpStack(proxy);
+  const stacks = openStacks(options);
   const store = createTokenStore(settings.oauth.token_store, {
     ...(options.cwd ? { cwd: options.cwd } : {}),
     ...(options.homeDir ? { homeDir: options.homeDir } : {}),
     ...(options.now ? { now: options.now } : {}),
   });
-  const consent = options.consent;
-  const scopes = new CallerScopes({
+  const scopes = new CallerScopes(scopesOptions(settings, options, stacks, store));
+  let closed: Promise<void> | undefined;
+  return {
+    settings,
+    http: stacks.http,
+    guardedFetch: stacks.guarded?.fetch,
+    store,
+    scopes,
+    close: () => {
+      closed ??= (async () => {
+        await scopes.close();
+        await store.close().catch(() => {});
+        await stacks.close();
+      })();
+      return closed;
+    },
+  };
+}
+
+/** The HTTP stacks of a runtime: every request's, and the guarded one of OAuth requests. */
+interface Stacks {
+  /** The HTTP stack of every connection (the injected `fetch` in place of its own, when given). */
+  readonly http: HttpStack;
+  readonly guarded: HttpStack | undefined;
+  close(): Promise<void>;
+}
+
+/**
+ * The HTTP stack (proxy settings honoured; the injected `fetch` in its place when there is one)
+ * and the guarded one: OAuth requests of public servers connect only to public addresses
+ * (checked at connect time). An injected fetch is used as it is (the policy is then checked at
+ * discovery only).
+ */
+function openStacks(options: ClientRuntimeOptions): Stacks {
+  const proxy = proxySettingsFrom(options.env);
+  const stack = createHttpStack(proxy);
+  const guarded = options.fetch ? undefined : guardedHttpStack(proxy);
+  return {
+    http: options.fetch ? { ...stack, fetch: options.fetch } : stack,
+    guarded,
+    async close() {
+      await stack.close();
+      await guarded?.close();
+    },
+  };
+}
+
+/** What the scopes of a runtime are built with. */
+function scopesOptions(
+  settings: Settings,
+  options: ClientRuntimeOptions,
+  stacks: Stacks,
+  store: TokenStore,
+): CallerScopesOptions {
+  return {
     settings,
     store,
-    http,
-    guardedFetch: guarded?.fetch,
+    http: stacks.http,
+    guardedFetch: stacks.guarded?.fetch,
     env: options.env as NodeJS.ProcessEnv,
     logger: options.logger,
     clientName: options.clientName,
@@ -87,29 +147,19 @@ export function openClientRuntime(
     backgroundRefresh: settings.oauth.background_refresh,
     callersRefreshInBackground: options.usersRefreshInBackground === true,
     cwd: options.cwd,
-    ...(consent && !isHandOver(consent) ? { consent } : { pendingLogins: isHandOver(consent) }),
-    ...(isHandOver(consent) && consent.onAuthorizationRequired
-      ? { onHandOver: consent.onAuthorizationRequired }
-      : {}),
+    ...consentOptions(options.consent),
     ...(options.maxUsers !== undefined ? { maxScopes: options.maxUsers } : {}),
     ...(options.userIdleMs !== undefined ? { idleMs: options.userIdleMs } : {}),
     ...(options.now ? { now: options.now } : {}),
-  });
-  let closed: Promise<void> | undefined;
-  return {
-    settings,
-    http,
-    guardedFetch: guarded?.fetch,
-    store,
-    scopes,
-    close: () => {
-      closed ??= (async () => {
-        await scopes.close();
-        await store.close().catch(() => {});
-        await stack.close();
-        await guarded?.close();
-      })();
-      return closed;
-    },
   };
+}
+
+/** A {@link LoginConsent} as the scopes take it: a consent, or logins handed over (or neither). */
+function consentOptions(
+  consent: LoginConsent | undefined,
+): Pick<CallerScopesOptions, 'consent' | 'pendingLogins' | 'onHandOver'> {
+  if (!isHandOver(consent)) return consent ? { consent } : { pendingLogins: false };
+  return consent.onAuthorizationRequired
+    ? { pendingLogins: true, onHandOver: consent.onAuthorizationRequired }
+    : { pendingLogins: true };
 }

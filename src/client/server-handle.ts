@@ -9,10 +9,10 @@
  * @module
  */
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import type { CallerScope } from '../app/callers.js';
 import type { ServerSettings } from '../config/schema/servers.js';
 import { McpAgentError } from '../errors.js';
 import type { FetchLike } from '../fetch.js';
+import type { TokenSource } from '../oauth/auth-fetch.js';
 import type { LogoutResult, TokenStatus } from '../oauth/grants.js';
 import type { AuthorizeReason } from '../oauth/login.js';
 import type { ServerAuth } from '../oauth/server-auth.js';
@@ -20,7 +20,14 @@ import type { HttpStack } from '../servers/http.js';
 import { serverFetch } from '../servers/transports.js';
 import type { TokenRecord } from '../stores/record.js';
 import { authProviderOf, type McpAuthProvider } from './auth-provider.js';
+import type { CallerScope } from './caller-scopes.js';
 import { fetchCall } from './request.js';
+import {
+  sharedClient,
+  sharedTokenSource,
+  sharedTokenUsage,
+  withoutHandOver,
+} from './shared-server.js';
 
 /**
  * The `fetch` of an {@link AgentServer}: the global `fetch`'s shape (a URL, or a `Request`), so
@@ -41,13 +48,17 @@ export interface LoginOptions {
 
 /** What a login left in the token store (never a token value). */
 export interface LoginResult {
+  /** The `mcp.servers` name. */
   readonly server: string;
   /** Whose token: the agent's own (`app`), or an end user's identity. */
   readonly identity: string;
+  /** The authorization server's issuer (RFC 8414) that granted the token. */
   readonly issuer: string;
+  /** The scopes granted (RFC 6749 §3.3; as asked when the authorization server did not say). */
   readonly scopes: readonly string[];
   /** Epoch milliseconds; `undefined` when the authorization server did not say. */
   readonly expiresAt: number | undefined;
+  /** Whether a refresh token is held (RFC 6749 §1.5): the token can be renewed without a person. */
   readonly hasRefreshToken: boolean;
   /** Whether a login (or a service account's grant) ran now; false when a held token was good. */
   readonly loggedIn: boolean;
@@ -88,29 +99,46 @@ export interface AgentServer {
   logout(): Promise<LogoutResult>;
   /**
    * The connected MCP SDK (v1) `Client` of our server registry (stdio, SSE, WebSocket or
-   * Streamable HTTP, as configured), opened on first use and shared; closed by `close()`.
+   * Streamable HTTP, as configured), opened on first use and shared; closed by `close()`. In an
+   * end user's scope, a server on the agent's shared token gives the agent's own connection,
+   * whose need for a login is a plain `OAUTH_LOGIN_REQUIRED` there (never a hand-over).
    */
   connect(): Promise<Client>;
-  /** Close the connection {@link AgentServer.connect} opened, if any. */
+  /**
+   * Close the connection {@link AgentServer.connect} opened, if any. In an end user's scope, a
+   * server on the agent's shared token keeps its connection (the agent's): nothing is closed.
+   */
   disconnect(): Promise<void>;
 }
 
 /** What a {@link ServerHandle} reads its state from. */
 export interface ServerHandleContext {
+  /** The `mcp.servers` name. */
   readonly name: string;
+  /** Whose tokens the handle uses: `app` or the end user's identity. */
   readonly identity: string;
+  /** The server's settings. */
   readonly settings: ServerSettings;
+  /** The HTTP stack its `fetch` sends on. */
   readonly http: HttpStack;
   /** The live scope this server is reached through (throws once closed). */
   readonly scope: () => CallerScope;
+  /**
+   * The agent's own token of a server every user shares (`shared_preconfigured_token`), reached
+   * from an end user's scope: used, never managed (see `shared-server.ts`). Default false.
+   */
+  readonly shared?: boolean;
 }
 
 /** An {@link AgentServer}. */
 export class ServerHandle implements AgentServer {
+  /** See {@link AgentServer.name}. */
   readonly name: string;
+  /** See {@link AgentServer.identity}. */
   readonly identity: string;
   readonly #context: ServerHandleContext;
   readonly #fetches = new WeakMap<CallerScope, FetchLike>();
+  readonly #clients = new WeakMap<Client, Client>();
   #fetch: AgentFetch | undefined;
   #authProvider: McpAuthProvider | undefined;
 
@@ -142,12 +170,12 @@ export class ServerHandle implements AgentServer {
 
   get authProvider(): McpAuthProvider {
     this.#oauth();
-    this.#authProvider ??= authProviderOf(() => this.#oauth());
+    this.#authProvider ??= authProviderOf(() => this.#tokens());
     return this.#authProvider;
   }
 
   async login(options: LoginOptions = {}): Promise<LoginResult> {
-    const auth = this.#oauth();
+    const auth = this.#managed('login');
     const wanted = options.scopes ?? [];
     if (!options.force && (await auth.token())) {
       const held = (await auth.status())
@@ -163,22 +191,35 @@ export class ServerHandle implements AgentServer {
   }
 
   async completeLogin(callbackUrl: string | URL): Promise<LoginResult> {
-    return this.#fromRecord(await this.#oauth().completeAuthorization(callbackUrl));
+    return this.#fromRecord(
+      await this.#managed('completeLogin').completeAuthorization(callbackUrl),
+    );
   }
 
   status(): Promise<TokenStatus[]> {
     return this.#oauth().status();
   }
 
-  logout(): Promise<LogoutResult> {
-    return this.#oauth().logout();
+  async logout(): Promise<LogoutResult> {
+    return this.#managed('logout').logout();
   }
 
   async connect(): Promise<Client> {
-    return (await this.#context.scope().registry.connect(this.name)).client;
+    const { name, shared } = this.#context;
+    const open = async () => (await this.#context.scope().registry.connect(name)).client;
+    if (!shared) return open();
+    const client = await withoutHandOver(name, open);
+    let kept = this.#clients.get(client);
+    if (!kept) {
+      kept = sharedClient(name, client);
+      this.#clients.set(client, kept);
+    }
+    return kept;
   }
 
   async disconnect(): Promise<void> {
+    // The agent's own connection, every user's: an end user's scope leaves it open.
+    if (this.#context.shared) return;
     await this.#context.scope().registry.close(this.name);
   }
 
@@ -187,10 +228,29 @@ export class ServerHandle implements AgentServer {
     let fetch = this.#fetches.get(scope);
     if (!fetch) {
       const { name, settings, http } = this.#context;
-      fetch = serverFetch(name, settings, http, scope.tokens.forServer(name, settings));
+      fetch = serverFetch(name, settings, http, this.#tokensIn(scope));
       this.#fetches.set(scope, fetch);
     }
     return fetch;
+  }
+
+  /** The tokens of this server in `scope`; the agent's own, used only, when it is shared. */
+  #tokensIn(scope: CallerScope): TokenSource | undefined {
+    const { name, settings, shared } = this.#context;
+    const auth = scope.tokens.forServer(name, settings);
+    return auth && shared ? sharedTokenSource(name, auth) : auth;
+  }
+
+  /** The tokens of this server in the live scope; `USAGE` when it does not use OAuth. */
+  #tokens(): TokenSource {
+    const auth = this.#oauth();
+    return this.#context.shared ? sharedTokenSource(this.name, auth) : auth;
+  }
+
+  /** The OAuth state to log in or out with; `USAGE` for the agent's own in a user's scope. */
+  #managed(what: 'login' | 'completeLogin' | 'logout'): ServerAuth {
+    if (this.#context.shared) throw sharedTokenUsage(this.name, what);
+    return this.#oauth();
   }
 
   /** The OAuth state of this server in the live scope; `USAGE` when it does not use OAuth. */

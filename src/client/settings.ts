@@ -34,7 +34,9 @@ export interface SettingsSource {
 
 /** The settings and the problems that did not stop them. */
 export interface ResolvedSettings {
+  /** The validated settings (secrets are `Secret`s). */
   readonly settings: Settings;
+  /** Problems that did not stop it (as `config check` prints them). */
   readonly warnings: readonly ConfigIssue[];
 }
 

@@ -10,7 +10,7 @@
 
 import type { Secret } from '../config/secret.js';
 import { McpAgentError } from '../errors.js';
-import type { FetchLike } from '../fetch.js';
+import { type FetchLike, isReplayableBody } from '../fetch.js';
 import { type BearerChallenge, bearerChallenge } from './protocol/www-authenticate.js';
 import type { ServerAuth } from './server-auth.js';
 
@@ -38,13 +38,7 @@ export function withOAuth(fetch: AuthFetch, auth: TokenSource, endpoint: URL): A
     const send = (token: Secret | undefined) =>
       fetch(input, { ...init, headers: withAuthorization(init?.headers, token) });
     // A streamed body cannot be sent twice: such a request is not retried.
-    const replayable =
-      init?.body === undefined ||
-      init.body === null ||
-      typeof init.body === 'string' ||
-      init.body instanceof URLSearchParams ||
-      init.body instanceof ArrayBuffer ||
-      ArrayBuffer.isView(init.body);
+    const replayable = isReplayableBody(init?.body);
     let token = await auth.token();
     let response = await send(token);
     let unauthorizedRetried = false;

@@ -70,7 +70,13 @@ export function deferredRedirectUri(request: ReceiverRequest): string {
  */
 export async function startDeferredLogin(
   login: DeferredLoginContext,
-  options: { scopes: readonly string[]; redirectUri: string; timeoutMs: number },
+  options: {
+    scopes: readonly string[];
+    redirectUri: string;
+    timeoutMs: number;
+    /** The flow is kept in this process only (an in-memory store): said in the error. */
+    inMemory?: boolean;
+  },
 ): Promise<AuthorizationRequiredError> {
   const { as } = login;
   checkPkceSupport(as, {
@@ -127,6 +133,7 @@ export async function startDeferredLogin(
     authorizationUrl: flow.authorizationUrl,
     flowId,
     expiresAt: flow.expiresAt,
+    inMemory: options.inMemory,
   });
 }
 

@@ -28,6 +28,11 @@ export interface RefreshTarget {
   readonly name: string;
   /** Whose token it is (a scheduler shared by several identities keeps one entry per pair). */
   readonly identity?: string;
+  /**
+   * True once its owner was closed (an end user's scope pushed out, say): it is not scheduled
+   * again, though a request still in flight may use it.
+   */
+  readonly closed?: boolean;
   /** Refresh now if the token is due. */
   refreshIfDue(): Promise<'none' | 'not-needed' | 'refreshed'>;
   /** When to refresh next (epoch ms), or `undefined` when nothing can be refreshed. */
@@ -99,7 +104,7 @@ export class RefreshScheduler {
 
   /** Watch `target`: schedule its next refresh (an earlier time replaces a later one). */
   async watch(target: RefreshTarget): Promise<void> {
-    if (this.#stopped) return;
+    if (this.#stopped || target.closed) return;
     const at = await target.nextRefreshAt().catch(() => undefined);
     if (at === undefined) return;
     this.#schedule(target, at);
@@ -132,6 +137,8 @@ export class RefreshScheduler {
   }
 
   #schedule(target: RefreshTarget, at: number): void {
+    // Closed while its next refresh time was being read, or while a refresh ran.
+    if (target.closed) return;
     const current = this.#scheduled.get(keyOf(target));
     if (current && current.at <= at) return;
     if (current) this.#timers.clear(current.handle);

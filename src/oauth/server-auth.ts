@@ -15,6 +15,7 @@ import type { ServerSettings } from '../config/schema/servers.js';
 import type { Secret } from '../config/secret.js';
 import { type AuthorizationRequiredError, McpAgentError } from '../errors.js';
 import { type Logger, silentLogger } from '../logger.js';
+import { keyPart } from '../stores/key-part.js';
 import { storageKey, type TokenKey, type TokenRecord } from '../stores/record.js';
 import type { ClientRegistration } from '../stores/registrations.js';
 import type { StoredToken } from '../stores/token-store.js';
@@ -65,6 +66,7 @@ export class ServerAuth {
   #current: TokenRecord | undefined;
   #jitter: { expiresAt: number; fraction: number } | undefined;
   readonly #scheduler: RefreshScheduler | undefined;
+  #closed = false;
 
   constructor(
     name: string,
@@ -187,13 +189,29 @@ export class ServerAuth {
     }
   }
 
-  /** Remember `record` as the one in use (the fast path) and let the background refresh know. */
+  /**
+   * Remember `record` as the one in use (the fast path) and let the background refresh know
+   * (not once closed: see {@link ServerAuth.close}).
+   */
   #use(record: TokenRecord): Secret {
     if (this.#current !== record) {
       this.#current = record;
-      void this.#scheduler?.watch(this);
+      if (!this.#closed) void this.#scheduler?.watch(this);
     }
     return record.accessToken;
+  }
+
+  /** Whether {@link ServerAuth.close} was called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Its token manager was closed: the background refresh no longer watches this server (a request
+   * still in flight may finish with it, but does not put it back in a shared scheduler).
+   */
+  close(): void {
+    this.#closed = true;
   }
 
   /**
@@ -452,7 +470,7 @@ export class ServerAuth {
     const records = await this.#options.store.list().catch((error: unknown) => {
       throw storeError(error, this.name);
     });
-    const prefix = `${encodeURIComponent(this.#identity)}:`;
+    const prefix = `${keyPart(this.#identity)}:`;
     return records.filter(({ id, record }) => record.server === this.name && id.startsWith(prefix));
   }
 

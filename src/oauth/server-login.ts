@@ -15,6 +15,7 @@ import type { TokenKey, TokenRecord } from '../stores/record.js';
 import type { ClientRegistration } from '../stores/registrations.js';
 import type { StoredToken } from '../stores/token-store.js';
 import { clientRefused, isKeptRegistration, keptClientRefusal, refusesClient } from './clients.js';
+import type { Consent } from './consent.js';
 import {
   completeDeferredLogin,
   type DeferredLoginContext,
@@ -108,50 +109,85 @@ export class ServerLogin {
         `Server "${host.name}" needs a login: run \`mcp-agent auth login ${host.name}\`.`,
       );
     }
-    const oauth = host.oauth();
     const target = await host.target(reason.challenge);
     const previous = reason.stepUp
       ? ((await host.read(target.key))?.record.scopes ?? [])
       : undefined;
+    const scopes = await this.#scopes(target, reason, previous);
+    if (service) return this.#serviceAccount(target, scopes);
+    if (!consent) throw await this.#handOverTold(target, scopes);
+    const added = previous?.length
+      ? // offline_access asks for a refresh token, not for access the server wants.
+        scopes.filter((scope) => !previous.includes(scope) && scope !== 'offline_access')
+      : undefined;
+    return this.#consentLogin(target, reason, consent, { scopes, added });
+  }
+
+  /**
+   * The scopes a login asks for: configured, challenged, advertised (RFC 9728, RFC 8414), and for
+   * a step-up the `previous` ones too; a service account gets no `offline_access` (it has no
+   * refresh token).
+   */
+  async #scopes(
+    target: Target,
+    reason: AuthorizeReason,
+    previous: readonly string[] | undefined,
+  ): Promise<string[]> {
+    const host = this.#host;
     const scopes = chooseScopes({
-      configured: oauth.scopes,
+      configured: host.oauth().scopes,
       challenge: await host.challengeScope(target, reason.challenge),
       resourceScopes: target.discovery.resourceMetadata?.scopes_supported,
       as: target.discovery.authorizationServer,
       previous,
-    }).filter((scope) => !service || scope !== 'offline_access'); // no refresh token for these
-    if (service) {
-      checkServiceAccount(host.name, oauth);
-      const response = await serviceAccountToken({
-        ...{ server: host.name, oauth, scopes, cwd: host.options.cwd, now: host.now },
-        subject: host.options.subjectToken?.(),
-        client: await host.client(target, SERVICE_ACCOUNT),
-        context: (client) => host.context(target, client),
-      });
-      return host.keep(target, host.record(target, response, scopes, SERVICE_ACCOUNT));
+    });
+    return host.service() ? scopes.filter((scope) => scope !== 'offline_access') : scopes;
+  }
+
+  /** A service account's token request (client credentials, JWT bearer, token exchange). */
+  async #serviceAccount(target: Target, scopes: string[]): Promise<TokenRecord> {
+    const host = this.#host;
+    const oauth = host.oauth();
+    checkServiceAccount(host.name, oauth);
+    const response = await serviceAccountToken({
+      ...{ server: host.name, oauth, scopes, cwd: host.options.cwd, now: host.now },
+      subject: host.options.subjectToken?.(),
+      client: await host.client(target, SERVICE_ACCOUNT),
+      context: (client) => host.context(target, client),
+    });
+    return host.keep(target, host.record(target, response, scopes, SERVICE_ACCOUNT));
+  }
+
+  /** The login handed over (see {@link ServerLogin.#handOver}), the `onHandOver` listener told. */
+  async #handOverTold(target: Target, scopes: string[]): Promise<AuthorizationRequiredError> {
+    const host = this.#host;
+    const handed = await this.#handOver(target, scopes);
+    try {
+      host.options.onHandOver?.(handed, host.identity);
+    } catch {
+      // The listener's failure is its own: the login is handed over all the same.
     }
-    if (!consent) {
-      const handed = await this.#handOver(target, scopes);
-      try {
-        host.options.onHandOver?.(handed, host.identity);
-      } catch {
-        // The listener's failure is its own: the login is handed over all the same.
-      }
-      throw handed;
-    }
-    const sleep = host.options.sleep ?? pause;
+    return handed;
+  }
+
+  /** A login through the consent: the device grant (RFC 8628) or the code flow with PKCE. */
+  async #consentLogin(
+    target: Target,
+    reason: AuthorizeReason,
+    consent: Consent,
+    asked: { scopes: string[]; added: string[] | undefined },
+  ): Promise<TokenRecord> {
+    const host = this.#host;
+    const { scopes } = asked;
     const login = {
       ...this.#deferred(target),
-      scopes,
-      // offline_access asks for a refresh token, not for access the server wants.
-      added: previous?.length
-        ? scopes.filter((scope) => !previous.includes(scope) && scope !== 'offline_access')
-        : undefined,
+      ...asked,
       consent,
       timeoutMs: host.loginTimeoutMs,
-      sleep,
+      sleep: host.options.sleep ?? pause,
     };
-    const device = reason.device === true || oauth.flow === 'device' || consent.mode === 'device';
+    const device =
+      reason.device === true || host.oauth().flow === 'device' || consent.mode === 'device';
     const record = await this.#recovering(target, (hooks) =>
       device
         ? deviceLogin({ ...login, ...hooks }).then((response) =>
@@ -250,7 +286,12 @@ export class ServerLogin {
     const error = await this.#recovering(target, (hooks) =>
       startDeferredLogin(
         { ...this.#deferred(target), ...hooks },
-        { scopes, redirectUri, timeoutMs: host.loginTimeoutMs },
+        {
+          scopes,
+          redirectUri,
+          timeoutMs: host.loginTimeoutMs,
+          inMemory: host.options.oauth.token_store.backend === 'memory',
+        },
       ),
     );
     this.#pending = { error, scopes, expiresAt: error.expiresAt };

@@ -83,6 +83,7 @@ export interface TokenManagerOptions {
 export class TokenManager {
   readonly #options: TokenManagerOptions;
   readonly #servers = new Map<string, ServerAuth>();
+  #closed = false;
   readonly discoveryCache: DiscoveryCache;
   /** The background refresh, when it is on. */
   readonly scheduler: RefreshScheduler | undefined;
@@ -121,9 +122,13 @@ export class TokenManager {
 
   /**
    * Stop the background refresh: a scheduler of our own stops; a shared one only forgets this
-   * identity's servers (it may serve managers of other identities).
+   * identity's servers (it may serve managers of other identities), which are closed so that a
+   * request still in flight does not watch them again.
    */
   close(): void {
+    this.#closed = true;
+    // Closed first: a request in flight then no longer puts its server back in the scheduler.
+    for (const auth of this.#servers.values()) auth.close();
     if (this.#options.backgroundRefresh === true) this.scheduler?.stop();
     else this.scheduler?.unwatch(this.#options.identity ?? APP_IDENTITY);
   }
@@ -134,6 +139,7 @@ export class TokenManager {
     let auth = this.#servers.get(name);
     if (!auth) {
       auth = new ServerAuth(name, settings, this.#options, this.discoveryCache, this.scheduler);
+      if (this.#closed) auth.close();
       this.#servers.set(name, auth);
     }
     return auth;

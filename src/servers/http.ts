@@ -8,7 +8,12 @@
 import { type Dispatcher, EnvHttpProxyAgent, fetch as undiciFetch } from 'undici';
 import type { ProxySettings } from '../config/proxy.js';
 import { McpAgentError } from '../errors.js';
-import { type FetchLike, ResponseLimitError, type ResponseLimits } from '../fetch.js';
+import {
+  type FetchLike,
+  isReplayableBody,
+  ResponseLimitError,
+  type ResponseLimits,
+} from '../fetch.js';
 import type { ConnectLookup } from '../oauth/protocol/network.js';
 
 export type { ProxySettings } from '../config/proxy.js';
@@ -70,6 +75,52 @@ export function withOriginHeaders(
     }
     return fetch(input, { ...init, headers: merged });
   };
+}
+
+/** Redirects within the server's origin that one request follows at most. */
+export const MAX_SAME_ORIGIN_REDIRECTS = 5;
+
+/**
+ * Requests to `endpoint`'s origin, which carry its headers and token, follow redirects within that
+ * origin only, each hop sent with the same headers: a 307 or 308 with the same method and body
+ * (when the body can be sent again), a 301, 302 or 303 of a GET or HEAD. Any other redirect (to
+ * another origin, adding userinfo, or one that would turn a request with a body into a GET,
+ * RFC 9110 §15.4) comes back unfollowed, as the 3xx response (the MCP SDK's transports then say
+ * "Redirect to … not followed"). A caller's own `redirect: 'manual'` or `'error'` is kept; requests
+ * to other origins are left to `fetch`.
+ */
+export function withinOriginRedirects(fetch: FetchLike, endpoint: URL): FetchLike {
+  return async (input, init) => {
+    let url = new URL(input instanceof URL ? input.href : input);
+    const own = init?.redirect !== 'manual' && init?.redirect !== 'error';
+    if (url.origin !== endpoint.origin || !own) return fetch(input, init);
+    const manual: RequestInit = { ...init, redirect: 'manual' };
+    let response = await fetch(input, manual);
+    for (let hop = 0; hop < MAX_SAME_ORIGIN_REDIRECTS; hop += 1) {
+      const next = sameOriginRedirect(response, url, manual);
+      if (!next) return response;
+      await response.body?.cancel().catch(() => {});
+      url = next;
+      response = await fetch(url.href, manual);
+    }
+    return response;
+  };
+}
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+
+/** Where `response` redirects a request to `from` sent with `init`, if it may follow there. */
+function sameOriginRedirect(response: Response, from: URL, init: RequestInit): URL | undefined {
+  const location = REDIRECTS.has(response.status) ? response.headers.get('location') : null;
+  if (location === null || !URL.canParse(location, from.href)) return undefined;
+  const target = new URL(location, from);
+  if (target.origin !== from.origin || target.username !== '' || target.password !== '') {
+    return undefined;
+  }
+  const method = (init.method ?? 'GET').toUpperCase();
+  const keepsMethod = response.status === 307 || response.status === 308;
+  if (!keepsMethod && method !== 'GET' && method !== 'HEAD') return undefined;
+  return isReplayableBody(init.body) ? target : undefined;
 }
 
 /**

@@ -19,6 +19,7 @@ import {
   DEFAULT_MAX_RESPONSE_BYTES,
   type FetchLike,
   type HttpStack,
+  withinOriginRedirects,
   withOriginHeaders,
   withResponseLimits,
   withResponseTimeout,
@@ -91,7 +92,8 @@ export function createTransport(
 
 /**
  * The `fetch` of HTTP server `name` (SSE, Streamable HTTP; `settings.url` must be set): the
- * shared HTTP stack, the server's static headers on its own origin only, the response's headers
+ * shared HTTP stack, the server's static headers on its own origin only (a redirect followed
+ * within that origin only: {@link withinOriginRedirects}), the response's headers
  * within `http_timeout_seconds`, its body bounded in size (`max_response_bytes`) and time
  * (`read_timeout_seconds`), and with `auth`, the server's OAuth token ({@link withOAuth}: RFC 6750
  * bearer, refresh on 401, MCP step-up on 403 `insufficient_scope`).
@@ -103,7 +105,10 @@ export function serverFetch(
   auth?: TokenSource,
 ): FetchLike {
   const url = new URL(settings.url ?? '');
-  let fetch = withOriginHeaders(http.fetch, url, () => staticHeaders(settings));
+  // Redirects are followed below the headers and the token, within the server's origin only.
+  let fetch = withOriginHeaders(withinOriginRedirects(http.fetch, url), url, () =>
+    staticHeaders(settings),
+  );
   fetch = withResponseTimeout(
     fetch,
     (settings.http_timeout_seconds ?? DEFAULT_HTTP_TIMEOUT_SECONDS) * 1000,

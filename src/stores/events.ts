@@ -7,6 +7,7 @@
  * @module
  */
 import * as z from 'zod';
+import { keyPart } from './key-part.js';
 import type { KeyValueStore } from './kv.js';
 
 /** Storage keys of grant events start with this. */
@@ -35,7 +36,7 @@ const storedSchema = z.object({
 });
 
 function eventKey(identity: string, server: string): string {
-  return `${EVENT_KEY_PREFIX}${encodeURIComponent(identity.toWellFormed())}:${encodeURIComponent(server.toWellFormed())}`;
+  return `${EVENT_KEY_PREFIX}${keyPart(identity)}:${keyPart(server)}`;
 }
 
 /** Grant events on a {@link KeyValueStore}. */

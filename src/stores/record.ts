@@ -10,6 +10,7 @@
  */
 import * as z from 'zod';
 import { Secret } from '../config/secret.js';
+import { keyPart } from './key-part.js';
 
 /** The version of the serialized record format. */
 export const RECORD_FORMAT = 1;
@@ -57,11 +58,12 @@ export function scopeFingerprint(scopes: readonly string[]): string {
 
 /**
  * The storage key of `key`: its parts URL-encoded and joined by `:`, so no part can run into
- * another (a `:` inside an issuer URL is `%3A`).
+ * another (a `:` inside an issuer URL is `%3A`). A part that is not well-formed Unicode is a
+ * `USAGE` error ({@link keyPart}): two different keys never share one storage key.
  */
 export function storageKey(key: TokenKey): string {
   return [key.identity, key.server, key.issuer, key.resource, scopeFingerprint(key.scopes)]
-    .map((part) => encodeURIComponent(part.toWellFormed()))
+    .map(keyPart)
     .join(':');
 }
 

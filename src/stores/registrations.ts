@@ -11,6 +11,7 @@
 import type { webcrypto } from 'node:crypto';
 import * as z from 'zod';
 import { Secret } from '../config/secret.js';
+import { keyPart } from './key-part.js';
 import { acquireLease, type KeyValueStore, type Lease } from './kv.js';
 import type { Sealer } from './seal.js';
 
@@ -103,15 +104,15 @@ const useSchema = z.looseObject({
 
 /** The storage key of the registration for (`issuer`, `redirectUri`). */
 export function registrationKey(issuer: string, redirectUri: string): string {
-  return `${REGISTRATION_KEY_PREFIX}${encodeURIComponent(issuer.toWellFormed())}:${encodeURIComponent(redirectUri.toWellFormed())}`;
+  return `${REGISTRATION_KEY_PREFIX}${keyPart(issuer)}:${keyPart(redirectUri)}`;
 }
 
 function useKey(server: string, issuer: string, redirectUri: string): string {
-  return `${CLIENT_USE_KEY_PREFIX}${encodeURIComponent(server.toWellFormed())}:${registrationKey(issuer, redirectUri).slice(REGISTRATION_KEY_PREFIX.length)}`;
+  return `${CLIENT_USE_KEY_PREFIX}${keyPart(server)}:${registrationKey(issuer, redirectUri).slice(REGISTRATION_KEY_PREFIX.length)}`;
 }
 
 function bindingKey(server: string, clientId: string): string {
-  return `${BINDING_KEY_PREFIX}${encodeURIComponent(server.toWellFormed())}:${encodeURIComponent(clientId.toWellFormed())}`;
+  return `${BINDING_KEY_PREFIX}${keyPart(server)}:${keyPart(clientId)}`;
 }
 
 /** Dynamic registrations on a {@link KeyValueStore}, sealed like the tokens when encryption is on. */
@@ -232,7 +233,7 @@ export class RegistrationStore {
 
   /** The clients `server` uses (other than a configured one), noted by {@link noteUse}. */
   async usesOf(server: string): Promise<ClientUse[]> {
-    const prefix = `${CLIENT_USE_KEY_PREFIX}${encodeURIComponent(server.toWellFormed())}:`;
+    const prefix = `${CLIENT_USE_KEY_PREFIX}${keyPart(server)}:`;
     const out: ClientUse[] = [];
     for (const id of await this.#kv.keys()) {
       if (!id.startsWith(prefix)) continue;

@@ -227,6 +227,12 @@ describe('forUser', () => {
     ['undefined', undefined, 'a non-empty string'],
     ['huge', HUGE, 'at most 1024 characters; this one has 2016'],
     ['the agent’s own', 'app', "names the agent's own tokens"],
+    // The store keys identities as well-formed text: these would share another user's tokens.
+    ['a lone high surrogate', 'canary-identity-\uD800', 'well-formed Unicode'],
+    ['a lone low surrogate', 'canary-identity-\uDC00-x', 'well-formed Unicode'],
+    ['a NUL', 'canary-identity\u0000other', 'no control characters'],
+    ['a line break', 'canary-identity\nforged log line', 'no control characters'],
+    ['an escape', 'canary-identity\u001b[31m', 'no control characters'],
   ])('%s: one USAGE error that does not quote it', async (_what, identity, message) => {
     const { auth } = open();
     const error = await failure(() => auth.forUser(identity as string));

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import { createAgentAuth } from '../../src/client/agent-auth.js';
-import { interactiveConsent } from '../../src/client/consent.js';
+import { interactiveConsent } from '../../src/client/consent-interactive.js';
 import type { SettingsInput } from '../../src/config/schema/settings.js';
 import { AuthorizationRequiredError } from '../../src/errors.js';
 import { tempTree } from '../helpers/cli.js';

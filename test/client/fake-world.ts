@@ -6,7 +6,7 @@
  * every request is recorded (URL, method, headers, body), so a test sees what went where.
  */
 import { type AgentAuth, createAgentAuth } from '../../src/client/agent-auth.js';
-import type { LoginConsent } from '../../src/client/consent.js';
+import type { LoginConsent } from '../../src/client/hand-over.js';
 import type { SettingsInput } from '../../src/config/schema/settings.js';
 import { isMcpAgentError, type McpAgentError } from '../../src/errors.js';
 import type { Logger } from '../../src/logger.js';
@@ -190,6 +190,8 @@ export interface FakeAuthOptions {
   readonly logger?: Logger;
   readonly consent?: LoginConsent;
   readonly maxUsers?: number;
+  /** Reach the real network (loopback servers of the test) instead of the fake one. */
+  readonly realNetwork?: boolean;
 }
 
 /** A `createAgentAuth` on a new fake network, added to `closing` (close it after the test). */
@@ -200,7 +202,7 @@ export function openFake(
   const world = fakeWorld();
   const auth = createAgentAuth({
     settings: options.settings ?? fakeSettings(),
-    fetch: world.fetch,
+    ...(options.realNetwork ? {} : { fetch: world.fetch }),
     env: {},
     ...(options.now ? { now: options.now } : {}),
     ...(options.logger ? { logger: options.logger } : {}),

@@ -208,6 +208,21 @@ describe('the SDK v2 AuthProvider', () => {
     expect(world.tokenRequests()).toHaveLength(1);
   });
 
+  test('two requests refused together: the first 401 refreshes, the second adopts its token (one grant)', async () => {
+    const { docs, world } = open();
+    const provider = docs.authProvider;
+    const refused = () =>
+      new Response(null, { status: 401, headers: { 'www-authenticate': 'Bearer' } });
+    // Both requests went out with the configured token, which the server now refuses.
+    expect(await provider.token()).toBe(CANARY_ACCESS);
+    expect(await provider.token()).toBe(CANARY_ACCESS);
+    world.accepted.clear();
+    await provider.onUnauthorized({ response: refused() });
+    await provider.onUnauthorized({ response: refused() });
+    expect(world.tokenRequests()).toHaveLength(1);
+    expect(await provider.token()).toBe('issued-access-1');
+  });
+
   test('the same object each time; a user’s provider has the user’s tokens (none yet)', async () => {
     const { auth, docs } = open();
     expect(docs.authProvider).toBe(docs.authProvider);

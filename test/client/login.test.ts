@@ -5,13 +5,13 @@
  * for ahead of a request (`login({ scopes })`); the interactive consent (the CLI's, as a library)
  * with the browser replaced; and the errors of completing a login that is not one.
  */
+
+import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
-import {
-  authorizationRequiredIn,
-  handOverConsent,
-  interactiveConsent,
-} from '../../src/client/consent.js';
+import { interactiveConsent } from '../../src/client/consent-interactive.js';
+import { authorizationRequiredIn, handOverConsent } from '../../src/client/hand-over.js';
 import { AuthorizationRequiredError } from '../../src/errors.js';
+import { tempTree } from '../helpers/cli.js';
 import { freePort } from '../support/net.js';
 import { failure, fakeSettings, ISSUER, MCP_URL, openFake } from './fake-world.js';
 
@@ -65,6 +65,39 @@ describe('the hand-over consent (the default)', () => {
     expect(world.mcpRequests().at(-1)?.headers.get('authorization')).toBe('Bearer issued-access-1');
     // A second login() keeps the good token.
     expect(await alice.login('docs')).toMatchObject({ identity: 'alice', loggedIn: false });
+  });
+
+  test('the message says what to do and where the URL is; with the memory store, that only this process can complete it', async () => {
+    const { auth } = open();
+    const memory = (await failure(() =>
+      auth.forUser('alice').login('docs'),
+    )) as AuthorizationRequiredError;
+    const state = new URL(memory.authorizationUrl).searchParams.get('state') ?? '';
+    expect(memory.message).toContain('needs a login at http://127.0.0.1:4102');
+    expect(memory.message).toContain("open this error's authorizationUrl in a browser");
+    expect(memory.message).toContain('in this process (completeLogin(server, address))');
+    expect(memory.message).toContain('interactiveConsent(');
+    // The URL's state lets whoever holds it complete the login: it is for the person, not logs.
+    expect(memory.message).not.toContain(state);
+    expect(memory.message).not.toContain('/authorize');
+
+    const tree = tempTree({});
+    closing.push({ close: async () => tree.cleanup() });
+    const { auth: filed } = openFake(closing, {
+      settings: fakeSettings({
+        extra: {
+          oauth: {
+            token_store: { backend: 'file', path: join(tree.dir, 'tokens.json') },
+            loopback_ports: [53_999],
+          },
+        },
+      }),
+    });
+    const shared = (await failure(() =>
+      filed.forUser('alice').login('docs'),
+    )) as AuthorizationRequiredError;
+    expect(shared.message).toContain('mcp-agent auth complete ADDRESS on the same token store');
+    expect(shared.message).not.toContain('in this process');
   });
 
   test('login({ scopes }) before a request: a held token without them is stepped up', async () => {

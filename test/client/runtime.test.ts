@@ -67,4 +67,50 @@ describe('what the scopes share', () => {
     expect(scheduler?.isWatching('docs', 'alice')).toBe(false);
     expect(scheduler?.isWatching('docs', APP_IDENTITY)).toBe(true);
   });
+
+  test('a user pushed out while a request of theirs is in flight is not watched again when it gets its token', async () => {
+    const { runtime } = open({ usersRefreshInBackground: true, maxUsers: 1 });
+    const settings = runtime.settings.mcp.servers.docs;
+    if (!settings) throw new Error('no docs server');
+    const scheduler = runtime.scopes.app.tokens.scheduler;
+    // Alice's request holds her ServerAuth while bob pushes her out (her scope closed) ...
+    const alice = runtime.scopes.forIdentity('alice').tokens.forServer('docs', settings);
+    runtime.scopes.forIdentity('bob');
+    // ... then her request obtains its token: it is used, but not scheduled for refresh.
+    await alice?.adoptToken({
+      accessToken: new Secret('alice-token'),
+      refreshToken: new Secret('alice-refresh'),
+      expiresAt: Date.now() + 3_600_000,
+    });
+    expect((await alice?.token())?.reveal()).toBe('alice-token');
+    await scheduler?.watch(alice as NonNullable<typeof alice>);
+    expect(scheduler?.isWatching('docs', 'alice')).toBe(false);
+    expect(alice?.closed).toBe(true);
+    // Back again, alice gets a new scope, which is watched as usual.
+    const again = runtime.scopes.forIdentity('alice').tokens.forServer('docs', settings);
+    expect(again).not.toBe(alice);
+    await again?.token();
+    await vi.waitFor(() => expect(scheduler?.isWatching('docs', 'alice')).toBe(true));
+  });
+});
+
+describe('identities the token store cannot keep apart', () => {
+  test('two identities that differ by a lone surrogate never share tokens: the store refuses them', async () => {
+    const { runtime } = open();
+    const settings = runtime.settings.mcp.servers.docs;
+    if (!settings) throw new Error('no docs server');
+    const a = runtime.scopes.forIdentity('user-\uD800').tokens.forServer('docs', settings);
+    const b = runtime.scopes.forIdentity('user-\uDBFF').tokens.forServer('docs', settings);
+    const adopted = a?.adoptToken({
+      accessToken: new Secret('canary-user-a-token'),
+      expiresAt: Date.now() + 3_600_000,
+    });
+    await expect(adopted).rejects.toMatchObject({ code: 'USAGE' });
+    const got = await b?.token().then(
+      (token) => token?.reveal(),
+      (error: unknown) => error,
+    );
+    expect(got).not.toBe('canary-user-a-token');
+    expect(got).toMatchObject({ code: 'USAGE' });
+  });
 });

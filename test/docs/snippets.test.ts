@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, expect } from 'vitest';
+import { afterAll, expect, test } from 'vitest';
 import { builtFile, testWith } from '../support/services.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -78,3 +78,17 @@ testWith(builtFile('dist/index.d.ts'))(
   },
   60_000,
 );
+
+test('every script a person runs (createAgentAuth, then top-level await) can complete a first login', () => {
+  // The default consent hands a login over as an error: a script that neither asks the person
+  // (a consent) nor catches the hand-over and completes it fails on its first run, and with the
+  // default in-memory token store nothing else can complete it.
+  const scripts = snippets().filter(
+    ({ code }) => /createAgentAuth\(/.test(code) && /^(const|export const) .*= await /m.test(code),
+  );
+  expect(scripts.length).toBeGreaterThanOrEqual(6);
+  const stranded = scripts
+    .filter(({ code }) => !/consent:/.test(code) && !/completeLogin\(/.test(code))
+    .map(({ where }) => where);
+  expect(stranded).toEqual([]);
+});

@@ -232,6 +232,56 @@ describe('scheduling', () => {
   });
 });
 
+describe('closed targets', () => {
+  test('a closed target is not scheduled: not by watch, nor after a refresh that ran while it was closed', async () => {
+    const { clock, timers, scheduler } = setup();
+    const closed = {
+      ...scriptedTarget('notion', { next: () => clock.now() + 1_000 }),
+      closed: true,
+    };
+    await scheduler.watch(closed);
+    expect(scheduler.isWatching('notion')).toBe(false);
+
+    // Closed while its next refresh time is read (an in-flight request's watch) …
+    const state = { closed: false };
+    let reading: () => void = () => {};
+    const slow: RefreshTarget = {
+      name: 'github',
+      get closed() {
+        return state.closed;
+      },
+      refreshIfDue: async () => 'refreshed',
+      nextRefreshAt: () =>
+        new Promise((resolve) => {
+          reading = () => resolve(clock.now() + 1_000);
+        }),
+    };
+    const watching = scheduler.watch(slow);
+    state.closed = true;
+    reading();
+    await watching;
+    expect(scheduler.isWatching('github')).toBe(false);
+
+    // … or while a refresh ran: not rescheduled.
+    const running = { closed: false };
+    const target: RefreshTarget = {
+      name: 'linear',
+      get closed() {
+        return running.closed;
+      },
+      refreshIfDue: async () => {
+        running.closed = true;
+        return 'refreshed';
+      },
+      nextRefreshAt: async () => clock.now() + 1_000,
+    };
+    await scheduler.watch(target);
+    await timers.fireNext();
+    expect(scheduler.isWatching('linear')).toBe(false);
+    expect(timers.pending()).toEqual([]);
+  });
+});
+
 describe('failures', () => {
   test('transient failures: "failed" events with exponential backoff 1 s, 2 s, 4 s … capped at 60 s, jittered to 50–100 %', async () => {
     const randoms = [0, 0.999_999, 0.5, 0, 0.999_999, 0.25, 0.75, 0, 0.999_999];

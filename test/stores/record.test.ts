@@ -86,6 +86,19 @@ describe('storageKey', () => {
     expect(storageKey({ ...key, scopes: [] })).not.toBe(expected);
   });
 
+  test.each(['identity', 'server', 'issuer', 'resource'] as const)(
+    'a %s that is not well-formed Unicode is refused, never merged with another',
+    (part) => {
+      // 'u\uD800', 'u\uDBFF' and 'u\uFFFD' would all be 'u%EF%BF%BD' once made well-formed.
+      for (const value of ['u\uD800', 'u\uDBFF', 'u\uDC00x']) {
+        expect(() => storageKey({ ...key, [part]: value })).toThrow(
+          expect.objectContaining({ code: 'USAGE' }),
+        );
+      }
+      expect(storageKey({ ...key, [part]: 'u\uFFFD' })).toContain('u%EF%BF%BD');
+    },
+  );
+
   test('a ":" inside a part cannot move the boundary between parts', () => {
     const a = storageKey({ ...key, identity: 'a:b', server: 'c' });
     const b = storageKey({ ...key, identity: 'a', server: 'b:c' });
@@ -139,11 +152,14 @@ describe('storageKey', () => {
     );
   });
 
-  test('a part with a lone surrogate (a JSON "\\ud800" escape in a subject) still gives a key', () => {
+  test('a part with a lone surrogate (a JSON "\\ud800" escape in a subject) is one clear USAGE error', () => {
     // The identity is `issuer#subject`, and a token's subject is JSON text, where "\ud800" is
-    // valid; encodeURIComponent throws URIError ("URI malformed") on lone surrogates.
+    // valid; encodeURIComponent throws URIError ("URI malformed") on lone surrogates, and making
+    // it well-formed first would give it the key of the subject "\ufffd".
     const identity = `https://id.example.com#${JSON.parse('"\\ud800"') as string}`;
-    expect(() => storageKey({ ...key, identity })).not.toThrow();
+    expect(() => storageKey({ ...key, identity })).toThrow(
+      expect.objectContaining({ code: 'USAGE', name: 'McpAgentError' }),
+    );
   });
 });
 

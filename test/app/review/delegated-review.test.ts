@@ -4,8 +4,8 @@
  */
 import { UrlElicitationRequiredError } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
-import { CallerScopes } from '../../../src/app/callers.js';
 import { withDelegatedLogin } from '../../../src/app/delegated-login.js';
+import { CallerScopes } from '../../../src/client/caller-scopes.js';
 import { settingsSchema } from '../../../src/config/schema/settings.js';
 import { AuthorizationRequiredError } from '../../../src/errors.js';
 import { silentLogger } from '../../../src/logger.js';

@@ -1,19 +1,14 @@
 /**
- * The ready-made ways a login reaches a person (the {@link Consent} port of the token manager):
- *
- * - {@link interactiveConsent}, the CLI's own (`mcp-agent auth login`): the authorization URL
- *   written on its own line and opened in a browser where one can be (never through a shell, not
- *   under CI, over SSH or without a display); the callback received on a loopback port, or the
- *   address the browser ends on pasted on an input when the browser is on another machine; or the
- *   device grant's code (RFC 8628). A progress line runs while waiting.
- * - {@link handOverConsent}, for agents where nobody can be asked in the process (a server, a
- *   job): a needed login is an `AuthorizationRequiredError` carrying the authorization URL; the
- *   address the browser is redirected to completes it later, in this process or another one that
- *   shares the token store.
+ * {@link interactiveConsent}: how a login reaches a person at a terminal (the {@link Consent} port
+ * of the token manager), the CLI's own (`mcp-agent auth login`): the authorization URL written on
+ * its own line and opened in a browser where one can be (never through a shell, not under CI,
+ * over SSH or without a display); the callback received on a loopback port, or the address the
+ * browser ends on pasted on an input when the browser is on another machine; or the device
+ * grant's code (RFC 8628). A progress line runs while waiting.
  *
  * @module
  */
-import { AuthorizationRequiredError, isMcpAgentError, McpAgentError } from '../errors.js';
+import { isMcpAgentError, McpAgentError } from '../errors.js';
 import { printable } from '../logger.js';
 import type { Consent, DeviceCodePrompt, LoginScopes, ReceiverRequest } from '../oauth/consent.js';
 import { deferredRedirectUri } from '../oauth/deferred.js';
@@ -25,6 +20,7 @@ import type { CallbackReceiver } from '../oauth/flows/receiver.js';
 
 /** Where {@link interactiveConsent} writes: `process.stderr`, or anything with `write`. */
 export interface ConsentOutput {
+  /** Write `text` (one or more whole lines). */
   write(text: string): unknown;
   /** A terminal gets a spinner; anything else a line now and then. */
   readonly isTTY?: boolean | undefined;
@@ -71,26 +67,79 @@ const LIBRARY_HINTS = {
  */
 export function interactiveConsent(options: InteractiveConsentOptions): Consent {
   const hints = options.hints ?? LIBRARY_HINTS;
-  const output = options.output;
-  const note = (text: string) => output.write(text.endsWith('\n') ? text : `${text}\n`);
-  const stream = output as unknown as NodeJS.WritableStream & { isTTY?: boolean };
-  let progress: Progress | undefined;
+  const note = noteOn(options.output);
+  const progress = progressOn(options.output);
+  const turns = loginTurns();
   let pasting = false;
-  let turn: Promise<void> = Promise.resolve();
-  let releaseTurn: () => void = () => {};
   const receivers = receiverOpener(options, note, hints.device, () => {
     pasting = true;
   });
-
-  const waitFor = (label: string, deadline: number) => {
-    progress?.stop();
-    progress = startProgress({ stream, label, deadline });
-  };
-
   return {
     mode: options.device ? 'device' : 'code',
+    openReceiver: (request: ReceiverRequest) => turns.take(() => receivers(request)),
+    async showAuthorizationUrl(url, info) {
+      const checked = assertOpenableUrl(url.href);
+      note(`${asking(info)} at ${info.issuer}, open this URL in a browser:`);
+      note(checked.href);
+      launchBrowser(options, checked, hints.noBrowser, note);
+      if (pasting) note(PASTE_HINT);
+      progress.start(`Waiting for the authorization of "${info.server}"`, info.deadline);
+    },
+    showDeviceCode(prompt: DeviceCodePrompt) {
+      showDeviceCode(prompt, note);
+      progress.start(
+        `Waiting for the device code of "${prompt.server}" to be confirmed`,
+        prompt.expiresAt,
+      );
+    },
+    finished(outcome) {
+      progress.stop(outcome === 'ok' ? 'Authorization received.' : undefined);
+      turns.release();
+    },
+  };
+}
 
-    async openReceiver(request: ReceiverRequest): Promise<CallbackReceiver> {
+const PASTE_HINT =
+  'If the browser is on another machine, paste the address it ends on (starting with the redirect URI) here and press Enter.';
+
+/** Writes one line of text to `output` (a newline added when missing). */
+function noteOn(output: ConsentOutput): (text: string) => void {
+  return (text) => {
+    output.write(text.endsWith('\n') ? text : `${text}\n`);
+  };
+}
+
+/** The progress line of the login being waited for (one at a time). */
+function progressOn(output: ConsentOutput): {
+  start(label: string, deadline: number): void;
+  stop(message?: string): void;
+} {
+  const stream = output as unknown as NodeJS.WritableStream & { isTTY?: boolean };
+  let progress: Progress | undefined;
+  return {
+    start(label, deadline) {
+      progress?.stop();
+      progress = startProgress({ stream, label, deadline });
+    },
+    stop(message) {
+      progress?.stop(message);
+      progress = undefined;
+    },
+  };
+}
+
+/**
+ * One login at a time: `take` opens a login's receivers once the login before it is `release`d
+ * (or failed to open its own).
+ */
+function loginTurns(): {
+  take(open: () => Promise<CallbackReceiver>): Promise<CallbackReceiver>;
+  release(): void;
+} {
+  let turn: Promise<void> = Promise.resolve();
+  let releaseTurn: () => void = () => {};
+  return {
+    async take(open) {
       const previous = turn;
       let release: () => void = () => {};
       turn = new Promise<void>((resolve) => {
@@ -99,46 +148,25 @@ export function interactiveConsent(options: InteractiveConsentOptions): Consent 
       await previous;
       releaseTurn = release;
       try {
-        return await receivers(request);
+        return await open();
       } catch (error) {
-        releaseTurn();
+        release();
         throw error;
       }
     },
-
-    async showAuthorizationUrl(url, info) {
-      const checked = assertOpenableUrl(url.href);
-      note(`${asking(info)} at ${info.issuer}, open this URL in a browser:`);
-      note(checked.href);
-      launchBrowser(options, checked, hints.noBrowser, note);
-      if (pasting) {
-        note(
-          'If the browser is on another machine, paste the address it ends on (starting with the redirect URI) here and press Enter.',
-        );
-      }
-      waitFor(`Waiting for the authorization of "${info.server}"`, info.deadline);
-    },
-
-    showDeviceCode(prompt: DeviceCodePrompt) {
-      note(`${asking(prompt)} at ${prompt.issuer}, visit:`);
-      note(assertOpenableUrl(prompt.verificationUri).href);
-      note(`and enter the code: ${printable(prompt.userCode)}`);
-      if (prompt.verificationUriComplete) {
-        note('Or open this URL, which carries the code:');
-        note(assertOpenableUrl(prompt.verificationUriComplete).href);
-      }
-      waitFor(
-        `Waiting for the device code of "${prompt.server}" to be confirmed`,
-        prompt.expiresAt,
-      );
-    },
-
-    finished(outcome) {
-      progress?.stop(outcome === 'ok' ? 'Authorization received.' : undefined);
-      progress = undefined;
-      releaseTurn();
-    },
+    release: () => releaseTurn(),
   };
+}
+
+/** The device grant's prompt (RFC 8628 §3.3): where to go and the code to enter there. */
+function showDeviceCode(prompt: DeviceCodePrompt, note: (text: string) => void): void {
+  note(`${asking(prompt)} at ${prompt.issuer}, visit:`);
+  note(assertOpenableUrl(prompt.verificationUri).href);
+  note(`and enter the code: ${printable(prompt.userCode)}`);
+  if (prompt.verificationUriComplete) {
+    note('Or open this URL, which carries the code:');
+    note(assertOpenableUrl(prompt.verificationUriComplete).href);
+  }
 }
 
 /** Open `url` in a browser when one can be opened here; say so when not (not awaited). */
@@ -274,70 +302,4 @@ function combine(redirectUri: string, receivers: readonly CallbackReceiver[]): C
       await Promise.all(receivers.map((receiver) => receiver.close()));
     },
   };
-}
-
-/**
- * The consent of an agent nobody can be asked in (see {@link handOverConsent}): a marker, not a
- * {@link Consent}; the token manager then keeps the prepared authorization as a pending flow.
- */
-export interface HandOverConsent {
-  readonly mode: 'hand-over';
-  /** See {@link HandOverOptions.onAuthorizationRequired}. */
-  readonly onAuthorizationRequired?: HandOverOptions['onAuthorizationRequired'];
-}
-
-/** Options of {@link handOverConsent}. */
-export interface HandOverOptions {
-  /**
-   * Called with every login handed over (the `AuthorizationRequiredError` about to be thrown, and
-   * whose login it is: `app` or the end user's identity), before the request that needed it
-   * fails: the way to reach the URL when a framework turns the error into one of its own that
-   * keeps only its text. Its own failures are ignored.
-   */
-  readonly onAuthorizationRequired?:
-    | ((login: AuthorizationRequiredError, identity: string) => void)
-    | undefined;
-}
-
-/** How logins reach a person: a {@link Consent}, or {@link handOverConsent}. */
-export type LoginConsent = Consent | HandOverConsent;
-
-const HAND_OVER: HandOverConsent = Object.freeze({ mode: 'hand-over' as const });
-
-/**
- * Hand a needed login over instead of running it: the request that needs it fails at once with
- * an `AuthorizationRequiredError` carrying the authorization URL (PKCE: it carries no secret),
- * and `completeLogin(server, callbackUrl)` completes it with the address the browser was
- * redirected to, before the error's `expiresAt`, in this process or another one sharing the
- * token store (`state` and RFC 9207 `iss` are checked, the flow is taken once).
- * `options.onAuthorizationRequired` is told of each one as well.
- */
-export function handOverConsent(options: HandOverOptions = {}): HandOverConsent {
-  return options.onAuthorizationRequired
-    ? Object.freeze({ mode: 'hand-over', onAuthorizationRequired: options.onAuthorizationRequired })
-    : HAND_OVER;
-}
-
-/** Whether `consent` is {@link handOverConsent}. */
-export function isHandOver(consent: LoginConsent | undefined): consent is HandOverConsent {
-  return consent?.mode === 'hand-over';
-}
-
-/**
- * The handed-over login behind `error`, if there is one: the error itself, or one in its `cause`
- * chain (a framework may wrap what our `fetch` threw). A copy of the library loaded twice is
- * recognised by its code and fields.
- */
-export function authorizationRequiredIn(error: unknown): AuthorizationRequiredError | undefined {
-  const seen = new Set<unknown>();
-  for (let current = error; current instanceof Error && !seen.has(current); ) {
-    seen.add(current);
-    if (current instanceof AuthorizationRequiredError) return current;
-    const fields = current as Partial<AuthorizationRequiredError>;
-    if (fields.code === 'OAUTH_LOGIN_REQUIRED' && typeof fields.authorizationUrl === 'string') {
-      return current as AuthorizationRequiredError;
-    }
-    current = current.cause;
-  }
-  return undefined;
 }

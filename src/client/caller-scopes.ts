@@ -4,7 +4,9 @@
  * another caller's token. A caller's scope is a token manager for its identity and a registry
  * holding only those servers; servers without OAuth (stdio, static headers) and servers whose
  * configured token is shared (`shared_preconfigured_token`) use the app's own scope. Scopes are
- * kept for recent callers (least recently used out, idle ones closed).
+ * kept for recent callers (least recently used out, idle ones closed); a request of a caller's
+ * connections counts as use (`scope-use.ts`), and a scope is closed only once its requests in
+ * flight have ended.
  *
  * @module
  */
@@ -15,6 +17,7 @@ import { ToolNames } from '../config/tool-names.js';
 import type { FetchLike } from '../fetch.js';
 import type { Logger } from '../logger.js';
 import type { Consent } from '../oauth/consent.js';
+import type { RefreshScheduler } from '../oauth/scheduler.js';
 import { APP_IDENTITY } from '../oauth/server-auth.js';
 import { TokenManager, type TokenManagerOptions, usesOAuth } from '../oauth/token-manager.js';
 import { type CallerIdentity, inboundTokenOf, principalOf } from '../server/identity.js';
@@ -22,31 +25,47 @@ import { ToolAggregator } from '../servers/aggregator.js';
 import type { HttpStack } from '../servers/http.js';
 import { ServerRegistry } from '../servers/registry.js';
 import type { TokenStore } from '../stores/token-store.js';
+import { ScopeUse } from './scope-use.js';
 
 /** One identity's downstream state. */
 export interface CallerScope {
   /** The token-store identity (`principalOf(caller)`, or `app`). */
   readonly identity: string;
+  /** The identity's token manager (its OAuth tokens of every server of the scope). */
   readonly tokens: TokenManager;
+  /** The connections of the scope's servers (each caller's own; the app's has every server). */
   readonly registry: ServerRegistry;
+  /** The tools of the scope's servers under one namespace; `undefined` without servers. */
   readonly aggregator: ToolAggregator | undefined;
 }
 
 /** Options of {@link CallerScopes}. */
 export interface CallerScopesOptions {
+  /** The validated settings (`mcp.servers`, `oauth`). */
   readonly settings: Settings;
+  /** The token store every scope shares. */
   readonly store: TokenStore;
+  /**
+   * The HTTP stack of every connection and OAuth request (one dispatcher, proxy settings honoured).
+   */
   readonly http: HttpStack;
   /**
    * The `fetch` of OAuth requests for servers that may not reach private addresses, checked when
    * connecting (`TokenManagerOptions.guardedFetch`); every scope's token manager gets it.
    */
   readonly guardedFetch?: FetchLike | undefined;
+  /** The environment of stdio servers (their allow-list reads it). */
   readonly env: NodeJS.ProcessEnv;
+  /** Where log lines go (never a secret). */
   readonly logger: Logger;
+  /** `client_name` of dynamic registrations (RFC 7591). */
   readonly clientName: string;
   /** The agent's callback for handed-over logins, once known (it is read at each login). */
   readonly callbackUrl: () => string | undefined;
+  /**
+   * `oauth.background_refresh`: the app's tokens are refreshed before they expire, in the
+   * background.
+   */
   readonly backgroundRefresh: boolean;
   /**
    * Callers' tokens are refreshed in the background too, by the app's scheduler (a caller's
@@ -71,6 +90,7 @@ export interface CallerScopesOptions {
   readonly maxScopes?: number;
   /** A scope unused this long is closed, in milliseconds. Default 15 minutes. */
   readonly idleMs?: number;
+  /** The clock, epoch milliseconds. Default `Date.now`. */
   readonly now?: () => number;
 }
 
@@ -83,7 +103,8 @@ export function perCaller(settings: ServerSettings): boolean {
 export class CallerScopes {
   readonly #options: CallerScopesOptions;
   readonly #now: () => number;
-  readonly #scopes = new Map<string, { scope: CallerScope; lastUsed: number }>();
+  /** Callers' scopes, least recently used first, with how much each is in use. */
+  readonly #scopes = new Map<string, { scope: CallerScope; use: ScopeUse }>();
   /** Each caller's latest verified identity (the token it came with, for token exchange). */
   readonly #latest = new Map<string, CallerIdentity>();
   /** The app's own scope: every server (callers use it for the servers not kept per caller). */
@@ -127,41 +148,68 @@ export class CallerScopes {
     const kept = this.#scopes.get(identity);
     const now = this.#now();
     if (kept) {
-      kept.lastUsed = now;
+      kept.use.lastUsed = now;
       this.#scopes.delete(identity);
       this.#scopes.set(identity, kept);
       return kept.scope;
     }
     this.#sweep(now);
-    const scope = this.#open(identity, this.perCallerServers);
-    this.#scopes.set(identity, { scope, lastUsed: now });
+    const use = new ScopeUse(this.#now);
+    const scope = this.#open(identity, this.perCallerServers, use);
+    this.#scopes.set(identity, { scope, use });
     while (this.#scopes.size > (this.#options.maxScopes ?? 1_000)) {
-      const [oldest, entry] = this.#scopes.entries().next().value as [
-        string,
-        { scope: CallerScope },
-      ];
-      this.#scopes.delete(oldest);
-      this.#latest.delete(oldest);
-      void this.#close(entry.scope);
+      const oldest = this.#scopes.keys().next().value as string;
+      this.#retire(oldest);
     }
     return scope;
   }
 
+  /**
+   * How many requests of `identity`'s connections are in flight (sent, and their answer not yet
+   * read to the end); 0 for an identity without a scope.
+   */
+  requestsInFlight(identity: string): number {
+    return this.#scopes.get(identity)?.use.inFlight ?? 0;
+  }
+
+  /** Close the scopes unused for `idleMs`; one with a request in flight is in use. */
   #sweep(now: number): void {
     const cutoff = now - (this.#options.idleMs ?? 15 * 60_000);
-    for (const [identity, entry] of this.#scopes) {
-      if (entry.lastUsed >= cutoff) continue;
-      this.#scopes.delete(identity);
-      this.#latest.delete(identity);
-      void this.#close(entry.scope);
+    for (const [identity, { use }] of this.#scopes) {
+      if (use.lastUsed < cutoff && use.inFlight === 0) this.#retire(identity);
     }
   }
 
-  #open(identity: string, names: readonly string[]): CallerScope {
+  /**
+   * Forget `identity`'s scope (its next use opens another); close it once its requests in flight
+   * have ended, so that a call is never cut off.
+   */
+  #retire(identity: string): void {
+    const entry = this.#scopes.get(identity);
+    if (!entry) return;
+    this.#scopes.delete(identity);
+    this.#latest.delete(identity);
+    entry.use.closeWhenIdle(() => void this.#close(entry.scope));
+  }
+
+  #open(identity: string, names: readonly string[], use?: ScopeUse): CallerScope {
+    const tokens = new TokenManager(this.#tokenOptions(identity));
+    const registry = this.#registry(names, tokens, use);
+    return {
+      identity,
+      tokens,
+      registry,
+      aggregator:
+        names.length > 0 ? new ToolAggregator(registry, names, this.#aggregation()) : undefined,
+    };
+  }
+
+  /** The options of `identity`'s token manager: the app's, but for what is shared or its own. */
+  #tokenOptions(identity: string): TokenManagerOptions {
     const options = this.#options;
-    const servers = options.settings.mcp.servers;
     const callbackUrl = options.callbackUrl;
-    const tokenOptions: TokenManagerOptions = {
+    const app = identity === APP_IDENTITY;
+    return {
       store: options.store,
       oauth: options.settings.oauth,
       fetch: options.http.fetch,
@@ -175,27 +223,45 @@ export class CallerScopes {
       ...(options.pendingLogins !== undefined ? { pendingLogins: options.pendingLogins } : {}),
       ...(options.onHandOver ? { onHandOver: options.onHandOver } : {}),
       // Metadata is the same for everyone: one discovery cache (the app's) for every scope.
-      ...(identity === APP_IDENTITY ? {} : { discoveryCache: this.app.tokens.discoveryCache }),
-      // A caller's tokens are refreshed before use (the lease keeps that to one refresh across
-      // replicas); background timers are the app's own, so an idle caller costs nothing and
-      // closing a caller's scope stops nothing shared.
-      backgroundRefresh:
-        identity === APP_IDENTITY
-          ? options.backgroundRefresh
-          : (options.callersRefreshInBackground === true && this.app.tokens.scheduler) || false,
+      ...(app ? {} : { discoveryCache: this.app.tokens.discoveryCache }),
+      backgroundRefresh: app ? options.backgroundRefresh : this.#callerRefresh(),
       get callbackUrl() {
         return callbackUrl();
       },
-      subjectToken: () => {
-        const caller = this.#latest.get(identity);
-        const token = caller ? inboundTokenOf(caller) : undefined;
-        return caller && token
-          ? { token: new Secret(token), issuer: caller.issuer, expiresAt: caller.expiresAt }
-          : undefined;
-      },
+      subjectToken: () => this.#subjectToken(identity),
     };
-    const tokens = new TokenManager(tokenOptions);
-    const registry = new ServerRegistry(
+  }
+
+  /**
+   * How a caller's tokens are refreshed: before use (the lease keeps that to one refresh across
+   * replicas), so an idle caller costs nothing and closing a caller's scope stops nothing shared;
+   * or, with `callersRefreshInBackground`, by the app's scheduler too.
+   */
+  #callerRefresh(): boolean | RefreshScheduler {
+    return (
+      (this.#options.callersRefreshInBackground === true && this.app.tokens.scheduler) || false
+    );
+  }
+
+  /** The caller's latest inbound token, which a token exchange swaps (RFC 8693). */
+  #subjectToken(
+    identity: string,
+  ): { token: Secret; issuer: string; expiresAt: number | undefined } | undefined {
+    const caller = this.#latest.get(identity);
+    const token = caller ? inboundTokenOf(caller) : undefined;
+    return caller && token
+      ? { token: new Secret(token), issuer: caller.issuer, expiresAt: caller.expiresAt }
+      : undefined;
+  }
+
+  /**
+   * A registry holding servers `names` only, their OAuth tokens from `tokens`, its requests
+   * counted in `use` (a caller's scope).
+   */
+  #registry(names: readonly string[], tokens: TokenManager, use?: ScopeUse): ServerRegistry {
+    const options = this.#options;
+    const servers = options.settings.mcp.servers;
+    return new ServerRegistry(
       {
         mcp: {
           ...options.settings.mcp,
@@ -207,16 +273,10 @@ export class CallerScopes {
         logger: options.logger,
         http: options.http,
         authFor: (name, settings) => tokens.forServer(name, settings),
+        ...(use ? { wrapFetch: use.wrapFetch } : {}),
         ...(options.clientInfo ? { clientInfo: options.clientInfo } : {}),
       },
     );
-    return {
-      identity,
-      tokens,
-      registry,
-      aggregator:
-        names.length > 0 ? new ToolAggregator(registry, names, this.#aggregation()) : undefined,
-    };
   }
 
   #aggregation() {
@@ -228,7 +288,7 @@ export class CallerScopes {
     await scope.registry.closeAll().catch(() => {});
   }
 
-  /** Close every scope. */
+  /** Close every scope (requests in flight are cut off: the process is shutting down). */
   async close(): Promise<void> {
     const scopes = [...this.#scopes.values()].map((entry) => entry.scope);
     this.#scopes.clear();
