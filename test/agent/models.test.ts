@@ -1,0 +1,406 @@
+/**
+ * Models from mcp-agent's provider sections (issue 17, item 1): each provider's real AI SDK
+ * package answers `generateText` against a local stand-in of its API (OpenAI chat completions,
+ * Anthropic messages, Gemini generateContent, Azure OpenAI, Bedrock Converse, Ollama's and LM
+ * Studio's OpenAI-compatible API). Each stand-in checks that the credential arrives in exactly the
+ * provider's header and nowhere else (not in the URL, not in the body). A missing credential is
+ * one `MODEL_CONFIG` error naming the provider, the keys and the environment variables; canary
+ * secrets never reach a message.
+ */
+import { createServer, type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { generateText } from 'ai';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest';
+import { modelFor } from '../../src/agent/models.js';
+import { loadSettings } from '../../src/config/load.js';
+import { settingsSchema } from '../../src/config/schema/settings.js';
+import { McpAgentError } from '../../src/errors.js';
+import { tempTree } from '../helpers/cli.js';
+
+/** A request as the stand-in received it; `intended` is the URL the provider meant to call. */
+interface Received {
+  readonly method: string;
+  readonly url: string;
+  readonly intended: string;
+  readonly headers: IncomingHttpHeaders;
+  readonly body: string;
+}
+
+const ANSWER = 'The first two paragraphs, scripted.';
+
+/** The scripted answer of each API, by the path it is asked on. */
+function answerFor(path: string): unknown {
+  if (path.endsWith('/chat/completions')) {
+    return {
+      id: 'chatcmpl-1',
+      object: 'chat.completion',
+      created: 1_700_000_000,
+      model: 'scripted',
+      choices: [
+        { index: 0, message: { role: 'assistant', content: ANSWER }, finish_reason: 'stop' },
+      ],
+      usage: { prompt_tokens: 3, completion_tokens: 5, total_tokens: 8 },
+    };
+  }
+  if (path.endsWith('/messages')) {
+    return {
+      id: 'msg_1',
+      type: 'message',
+      role: 'assistant',
+      model: 'scripted',
+      content: [{ type: 'text', text: ANSWER }],
+      stop_reason: 'end_turn',
+      stop_sequence: null,
+      usage: { input_tokens: 3, output_tokens: 5 },
+    };
+  }
+  if (path.endsWith(':generateContent')) {
+    return {
+      candidates: [
+        { content: { role: 'model', parts: [{ text: ANSWER }] }, finishReason: 'STOP', index: 0 },
+      ],
+      usageMetadata: { promptTokenCount: 3, candidatesTokenCount: 5, totalTokenCount: 8 },
+    };
+  }
+  if (path.endsWith('/converse')) {
+    return {
+      output: { message: { role: 'assistant', content: [{ text: ANSWER }] } },
+      stopReason: 'end_turn',
+      usage: { inputTokens: 3, outputTokens: 5, totalTokens: 8 },
+    };
+  }
+  return undefined;
+}
+
+const received: Received[] = [];
+const INTENDED = 'x-test-intended-url';
+const standIn = createServer((req, res) => {
+  const chunks: Buffer[] = [];
+  req.on('data', (chunk: Buffer) => chunks.push(chunk));
+  req.on('end', () => {
+    const url = req.url ?? '/';
+    const { [INTENDED]: intended, ...headers } = req.headers;
+    received.push({
+      method: req.method ?? '',
+      url,
+      intended: typeof intended === 'string' ? intended : `${origin}${url}`,
+      headers,
+      body: Buffer.concat(chunks).toString('utf8'),
+    });
+    const answer = answerFor(new URL(url, origin).pathname);
+    res.writeHead(answer === undefined ? 404 : 200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(answer ?? { error: { message: `no such path ${url}` } }));
+  });
+});
+let origin = '';
+beforeAll(async () => {
+  await new Promise<void>((done) => standIn.listen(0, '127.0.0.1', done));
+  origin = `http://127.0.0.1:${(standIn.address() as AddressInfo).port}`;
+});
+afterAll(() => new Promise<void>((done) => standIn.close(() => done())));
+beforeEach(() => {
+  received.length = 0;
+});
+
+/**
+ * A `fetch` that sends what a provider means for its real host (Gemini, Azure, Bedrock) to the
+ * stand-in instead, saying in a test header which URL was meant.
+ */
+function routedToStandIn(): typeof fetch {
+  return async (input, init) => {
+    const request = new Request(input, init);
+    const meant = new URL(request.url);
+    const headers = new Headers(request.headers);
+    headers.set(INTENDED, meant.toString());
+    return fetch(`${origin}${meant.pathname}${meant.search}`, {
+      method: request.method,
+      headers,
+      body: await request.text(),
+    });
+  };
+}
+
+/** Every place `secret` appears in a request: `header:<name>`, `url`, `body`. */
+function placesOf(request: Received, secret: string): string[] {
+  const headers = Object.entries(request.headers)
+    .filter(([, value]) => String(value).includes(secret))
+    .map(([name]) => `header:${name}`);
+  const url = request.intended.includes(secret) || request.url.includes(secret) ? ['url'] : [];
+  return [...headers, ...url, ...(request.body.includes(secret) ? ['body'] : [])];
+}
+
+async function ask(model: Awaited<ReturnType<typeof modelFor>>): Promise<Received> {
+  const result = await generateText({
+    model,
+    prompt: 'Print the first 2 paragraphs of …',
+    maxRetries: 0,
+  });
+  expect(result.text).toBe(ANSWER);
+  expect(received).toHaveLength(1);
+  return received[0] as Received;
+}
+
+describe('each provider, with its real AI SDK package, against a stand-in of its API', () => {
+  test('openai: chat completions, Authorization: Bearer, organization and default headers', async () => {
+    const settings = settingsSchema.parse({
+      openai: {
+        api_key: 'sk-canary-openai',
+        base_url: `${origin}/v1`,
+        organization: 'org-finder',
+        default_headers: { 'x-team': 'canary-header-value' },
+        default_model: 'gpt-4o-mini',
+      },
+    });
+    const request = await ask(await modelFor(settings, 'openai'));
+    expect(request.method).toBe('POST');
+    expect(request.url).toBe('/v1/chat/completions');
+    expect(JSON.parse(request.body)).toMatchObject({ model: 'gpt-4o-mini' });
+    expect(request.headers.authorization).toBe('Bearer sk-canary-openai');
+    expect(placesOf(request, 'sk-canary-openai')).toEqual(['header:authorization']);
+    expect(request.headers['openai-organization']).toBe('org-finder');
+    expect(request.headers['x-team']).toBe('canary-header-value');
+  });
+
+  test('anthropic: messages, x-api-key; base_url in either form', async () => {
+    for (const base of [origin, `${origin}/v1`]) {
+      received.length = 0;
+      const settings = settingsSchema.parse({
+        anthropic: { api_key: 'canary-anthropic', base_url: base },
+      });
+      const request = await ask(await modelFor(settings, 'anthropic', 'claude-sonnet-4-5'));
+      expect(request.url).toBe('/v1/messages');
+      expect(JSON.parse(request.body)).toMatchObject({ model: 'claude-sonnet-4-5' });
+      expect(request.headers['x-api-key']).toBe('canary-anthropic');
+      expect(placesOf(request, 'canary-anthropic')).toEqual(['header:x-api-key']);
+    }
+  });
+
+  test('google: Gemini generateContent, x-goog-api-key (not ?key=)', async () => {
+    const settings = settingsSchema.parse({
+      google: { api_key: 'canary-gemini', default_model: 'gemini-2.0-flash' },
+    });
+    const request = await ask(
+      await modelFor(settings, 'google', undefined, { fetch: routedToStandIn() }),
+    );
+    expect(request.intended).toBe(
+      'https://generativelanguage.googleapis.com/v1beta/models/gemini-2.0-flash:generateContent',
+    );
+    expect(request.headers['x-goog-api-key']).toBe('canary-gemini');
+    expect(placesOf(request, 'canary-gemini')).toEqual(['header:x-goog-api-key']);
+  });
+
+  test.each([
+    {
+      name: 'a dated api_version is the deployments API, with api-key',
+      azure: {
+        api_key: 'canary-azure',
+        endpoint: 'https://contoso.openai.azure.com/',
+        api_version: '2024-10-21',
+        azure_deployment: 'finder-gpt4o',
+      },
+      intended:
+        'https://contoso.openai.azure.com/openai/deployments/finder-gpt4o/chat/completions?api-version=2024-10-21',
+      header: ['api-key', 'canary-azure', 'canary-azure'],
+      absent: 'authorization',
+    },
+    {
+      name: "without api_version, Azure's v1 API; an Entra ID token as a bearer",
+      azure: {
+        azure_ad_token: 'canary-entra',
+        endpoint: 'https://contoso.openai.azure.com',
+        default_model: 'gpt-4o',
+      },
+      intended: 'https://contoso.openai.azure.com/openai/v1/chat/completions?api-version=v1',
+      header: ['authorization', 'Bearer canary-entra', 'canary-entra'],
+      absent: 'api-key',
+    },
+  ] as const)('azure: $name', async ({ azure, intended, header, absent }) => {
+    const settings = settingsSchema.parse({ azure });
+    const request = await ask(
+      await modelFor(settings, 'azure', undefined, { fetch: routedToStandIn() }),
+    );
+    const [name, value, secret] = header;
+    expect(request.intended).toBe(intended);
+    expect(request.headers[name]).toBe(value);
+    expect(placesOf(request, secret)).toEqual([`header:${name}`]);
+    expect(request.headers[absent]).toBeUndefined();
+  });
+
+  test("bedrock: Converse, signed by the provider (AWS4-HMAC-SHA256, the section's key and region)", async () => {
+    const settings = settingsSchema.parse({
+      bedrock: {
+        aws_access_key_id: 'AKIDCANARY0001',
+        aws_secret_access_key: 'canary-aws-secret',
+        aws_session_token: 'canary-aws-session',
+        aws_region: 'eu-west-3',
+        default_model: 'anthropic.claude-3-haiku-20240307-v1:0',
+      },
+    });
+    const request = await ask(
+      await modelFor(settings, 'bedrock', undefined, { fetch: routedToStandIn() }),
+    );
+    expect(request.intended).toBe(
+      'https://bedrock-runtime.eu-west-3.amazonaws.com/model/anthropic.claude-3-haiku-20240307-v1%3A0/converse',
+    );
+    const date = String(request.headers['x-amz-date']);
+    expect(date).toMatch(/^\d{8}T\d{6}Z$/);
+    const authorization = String(request.headers.authorization);
+    const signature =
+      /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, SignedHeaders=([^,]+), Signature=([0-9a-f]{64})$/.exec(
+        authorization,
+      );
+    expect(signature, authorization).not.toBeNull();
+    const [, keyId, day, region, service, signedHeaders] = signature as RegExpExecArray;
+    expect({ keyId, day, region, service }).toEqual({
+      keyId: 'AKIDCANARY0001',
+      day: date.slice(0, 8),
+      region: 'eu-west-3',
+      service: 'bedrock',
+    });
+    expect(signedHeaders?.split(';')).toEqual(
+      expect.arrayContaining(['host', 'x-amz-date', 'x-amz-security-token']),
+    );
+    expect(request.headers['x-amz-security-token']).toBe('canary-aws-session');
+    expect(placesOf(request, 'canary-aws-session')).toEqual(['header:x-amz-security-token']);
+    expect(placesOf(request, 'AKIDCANARY0001')).toEqual(['header:authorization']);
+    // The secret key only signs: it is sent nowhere.
+    expect(placesOf(request, 'canary-aws-secret')).toEqual([]);
+  });
+
+  test.each([
+    ['ollama', 'llama3.2:3b'],
+    ['lm_studio', 'qwen2.5-7b-instruct'],
+  ])('%s: the OpenAI-compatible API at base_url, no key needed', async (provider, model) => {
+    const settings = settingsSchema.parse({
+      [provider]: { base_url: `${origin}/v1`, default_model: model },
+    });
+    const request = await ask(await modelFor(settings, provider));
+    expect(request.url).toBe('/v1/chat/completions');
+    expect(JSON.parse(request.body)).toMatchObject({ model });
+    expect(request.headers.authorization).toBeUndefined();
+  });
+
+  test('ollama with a key (a gateway in front of it): a bearer', async () => {
+    const settings = settingsSchema.parse({
+      ollama: { base_url: `${origin}/v1/`, api_key: 'canary-ollama' },
+    });
+    const request = await ask(await modelFor(settings, 'ollama', 'qwen2.5'));
+    expect(request.url).toBe('/v1/chat/completions');
+    expect(request.headers.authorization).toBe('Bearer canary-ollama');
+    expect(placesOf(request, 'canary-ollama')).toEqual(['header:authorization']);
+  });
+});
+
+describe("mcp-agent's environment aliases fill the sections", () => {
+  const trees: { cleanup(): void }[] = [];
+  afterEach(() => {
+    for (const tree of trees.splice(0)) tree.cleanup();
+  });
+
+  test('OPENAI_API_KEY, OPENAI_BASE_URL, OPENAI_DEFAULT_MODEL; AWS_* for bedrock', async () => {
+    const tree = tempTree({ 'mcp_agent.config.yaml': 'name: finder\n' });
+    trees.push(tree);
+    const { settings } = loadSettings({
+      cwd: tree.dir,
+      homeDir: tree.dir,
+      dotenv: false,
+      env: {
+        OPENAI_API_KEY: 'sk-canary-env',
+        OPENAI_BASE_URL: `${origin}/v1`,
+        OPENAI_DEFAULT_MODEL: 'gpt-4.1',
+        AWS_ACCESS_KEY_ID: 'AKIDCANARYENV',
+        AWS_SECRET_ACCESS_KEY: 'canary-env-secret',
+        AWS_REGION: 'us-east-2',
+      },
+    });
+    const request = await ask(await modelFor(settings, 'openai'));
+    expect(JSON.parse(request.body)).toMatchObject({ model: 'gpt-4.1' });
+    expect(request.headers.authorization).toBe('Bearer sk-canary-env');
+
+    received.length = 0;
+    const signed = await ask(
+      await modelFor(settings, 'bedrock', 'amazon.nova-lite-v1:0', { fetch: routedToStandIn() }),
+    );
+    expect(signed.intended).toContain('https://bedrock-runtime.us-east-2.amazonaws.com/');
+    expect(String(signed.headers.authorization)).toContain('Credential=AKIDCANARYENV/');
+  });
+});
+
+describe('a model that cannot be made: one clear error, no secret in it', () => {
+  const CANARIES = /canary/i;
+
+  async function refusal(settings: unknown, provider: string, modelId?: string): Promise<string> {
+    const error = await modelFor(settingsSchema.parse(settings), provider, modelId).then(
+      () => undefined,
+      (caught: unknown) => caught,
+    );
+    expect(error).toBeInstanceOf(McpAgentError);
+    expect((error as McpAgentError).code).toBe('MODEL_CONFIG');
+    const text = `${(error as Error).message} ${JSON.stringify(error)}`;
+    expect(text).not.toMatch(CANARIES);
+    expect(received).toEqual([]);
+    return (error as Error).message;
+  }
+
+  test.each([
+    [
+      'openai without a key',
+      { openai: { default_headers: { 'x-team': 'canary-h' } } },
+      'openai',
+      'The openai provider has no API key: set openai.api_key (OPENAI_API_KEY)',
+    ],
+    [
+      'no section at all',
+      {},
+      'anthropic',
+      'The anthropic provider has no API key: set anthropic.api_key (ANTHROPIC_API_KEY)',
+    ],
+    [
+      'google without a key',
+      { google: { project: 'p' } },
+      'google',
+      'The google provider has no API key: set google.api_key (GOOGLE_API_KEY or GEMINI_API_KEY)',
+    ],
+    [
+      'azure without an endpoint',
+      { azure: { api_key: 'canary-azure' } },
+      'azure',
+      'The azure provider has no endpoint: set azure.endpoint (AZURE_OPENAI_ENDPOINT or AZURE_AI_ENDPOINT)',
+    ],
+    [
+      'azure without a credential',
+      { azure: { endpoint: 'https://contoso.openai.azure.com' } },
+      'azure',
+      'The azure provider has no credential: set azure.api_key (AZURE_OPENAI_API_KEY or AZURE_AI_API_KEY), azure.azure_ad_token (AZURE_AD_TOKEN or AZURE_AI_AD_TOKEN)',
+    ],
+    [
+      'bedrock without its secret key',
+      { bedrock: { aws_access_key_id: 'AKIDCANARY', aws_region: 'us-east-1' } },
+      'bedrock',
+      'The bedrock provider has no AWS credential: set bedrock.aws_access_key_id (AWS_ACCESS_KEY_ID), bedrock.aws_secret_access_key (AWS_SECRET_ACCESS_KEY)',
+    ],
+    [
+      'bedrock without a region',
+      { bedrock: { aws_access_key_id: 'AKIDCANARY', aws_secret_access_key: 'canary-s' } },
+      'bedrock',
+      'The bedrock provider has no region: set bedrock.aws_region (AWS_REGION)',
+    ],
+  ] as const)('%s', async (_name, settings, provider, expected) => {
+    expect(await refusal(settings, provider, 'some-model')).toContain(expected);
+  });
+
+  test('no model id and no default_model names the key and its variable', async () => {
+    expect(await refusal({ openai: { api_key: 'sk-canary' } }, 'openai')).toBe(
+      'No model for the openai provider: pass a model id, or set openai.default_model (OPENAI_DEFAULT_MODEL).',
+    );
+    expect(await refusal({ azure: { api_key: 'canary' } }, 'azure')).toContain(
+      'azure.azure_deployment (AZURE_OPENAI_DEPLOYMENT or AZURE_AI_DEPLOYMENT) or azure.default_model',
+    );
+  });
+
+  test('an unknown provider lists the known ones', async () => {
+    expect(await refusal({}, 'cohere', 'command-r')).toBe(
+      'Unknown model provider "cohere": use one of openai, anthropic, google, azure, bedrock, ollama, lm_studio.',
+    );
+  });
+});
