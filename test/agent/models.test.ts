@@ -7,8 +7,6 @@
  * one `MODEL_CONFIG` error naming the provider, the keys and the environment variables; canary
  * secrets never reach a message.
  */
-import { createServer, type IncomingHttpHeaders } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { generateText } from 'ai';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { modelFor } from '../../src/agent/models.js';
@@ -16,118 +14,28 @@ import { loadSettings } from '../../src/config/load.js';
 import { settingsSchema } from '../../src/config/schema/settings.js';
 import { McpAgentError } from '../../src/errors.js';
 import { tempTree } from '../helpers/cli.js';
+import {
+  ANSWER,
+  placesOf,
+  type Received,
+  routedTo,
+  type StandIn,
+  startStandIn,
+} from './stand-in.js';
 
-/** A request as the stand-in received it; `intended` is the URL the provider meant to call. */
-interface Received {
-  readonly method: string;
-  readonly url: string;
-  readonly intended: string;
-  readonly headers: IncomingHttpHeaders;
-  readonly body: string;
-}
-
-const ANSWER = 'The first two paragraphs, scripted.';
-
-/** The scripted answer of each API, by the path it is asked on. */
-function answerFor(path: string): unknown {
-  if (path.endsWith('/chat/completions')) {
-    return {
-      id: 'chatcmpl-1',
-      object: 'chat.completion',
-      created: 1_700_000_000,
-      model: 'scripted',
-      choices: [
-        { index: 0, message: { role: 'assistant', content: ANSWER }, finish_reason: 'stop' },
-      ],
-      usage: { prompt_tokens: 3, completion_tokens: 5, total_tokens: 8 },
-    };
-  }
-  if (path.endsWith('/messages')) {
-    return {
-      id: 'msg_1',
-      type: 'message',
-      role: 'assistant',
-      model: 'scripted',
-      content: [{ type: 'text', text: ANSWER }],
-      stop_reason: 'end_turn',
-      stop_sequence: null,
-      usage: { input_tokens: 3, output_tokens: 5 },
-    };
-  }
-  if (path.endsWith(':generateContent')) {
-    return {
-      candidates: [
-        { content: { role: 'model', parts: [{ text: ANSWER }] }, finishReason: 'STOP', index: 0 },
-      ],
-      usageMetadata: { promptTokenCount: 3, candidatesTokenCount: 5, totalTokenCount: 8 },
-    };
-  }
-  if (path.endsWith('/converse')) {
-    return {
-      output: { message: { role: 'assistant', content: [{ text: ANSWER }] } },
-      stopReason: 'end_turn',
-      usage: { inputTokens: 3, outputTokens: 5, totalTokens: 8 },
-    };
-  }
-  return undefined;
-}
-
-const received: Received[] = [];
-const INTENDED = 'x-test-intended-url';
-const standIn = createServer((req, res) => {
-  const chunks: Buffer[] = [];
-  req.on('data', (chunk: Buffer) => chunks.push(chunk));
-  req.on('end', () => {
-    const url = req.url ?? '/';
-    const { [INTENDED]: intended, ...headers } = req.headers;
-    received.push({
-      method: req.method ?? '',
-      url,
-      intended: typeof intended === 'string' ? intended : `${origin}${url}`,
-      headers,
-      body: Buffer.concat(chunks).toString('utf8'),
-    });
-    const answer = answerFor(new URL(url, origin).pathname);
-    res.writeHead(answer === undefined ? 404 : 200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify(answer ?? { error: { message: `no such path ${url}` } }));
-  });
-});
+let standIn: StandIn;
 let origin = '';
+let received: Received[] = [];
 beforeAll(async () => {
-  await new Promise<void>((done) => standIn.listen(0, '127.0.0.1', done));
-  origin = `http://127.0.0.1:${(standIn.address() as AddressInfo).port}`;
+  standIn = await startStandIn();
+  origin = standIn.url;
+  received = standIn.received;
 });
-afterAll(() => new Promise<void>((done) => standIn.close(() => done())));
+afterAll(() => standIn.close());
 beforeEach(() => {
   received.length = 0;
 });
-
-/**
- * A `fetch` that sends what a provider means for its real host (Gemini, Azure, Bedrock) to the
- * stand-in instead, saying in a test header which URL was meant.
- */
-function routedToStandIn(): typeof fetch {
-  return async (input, init) => {
-    const request = new Request(input, init);
-    const meant = new URL(request.url);
-    const headers = new Headers(request.headers);
-    headers.set(INTENDED, meant.toString());
-    return fetch(`${origin}${meant.pathname}${meant.search}`, {
-      method: request.method,
-      headers,
-      body: await request.text(),
-    });
-  };
-}
-
-/** Every place `secret` appears in a request: `header:<name>`, `url`, `body`. */
-function placesOf(request: Received, secret: string): string[] {
-  const headers = Object.entries(request.headers)
-    .filter(([, value]) => String(value).includes(secret))
-    .map(([name]) => `header:${name}`);
-  const url = request.intended.includes(secret) || request.url.includes(secret) ? ['url'] : [];
-  return [...headers, ...url, ...(request.body.includes(secret) ? ['body'] : [])];
-}
+const routedToStandIn = (): typeof fetch => routedTo(origin);
 
 async function ask(model: Awaited<ReturnType<typeof modelFor>>): Promise<Received> {
   const result = await generateText({
