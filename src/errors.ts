@@ -57,7 +57,12 @@ export type McpAgentErrorCode =
    * A server's response passed a limit: larger than allowed, or not complete in time (see
    * `ResponseLimitError`); the request was stopped and nothing of it was kept.
    */
-  | 'RESPONSE_LIMIT';
+  | 'RESPONSE_LIMIT'
+  /**
+   * A model cannot be made from a provider section: an unknown provider, or a credential,
+   * endpoint, region or model id missing (the message names the keys to set).
+   */
+  | 'MODEL_CONFIG';
 
 /** Options accepted by {@link McpAgentError}. */
 export interface McpAgentErrorOptions {

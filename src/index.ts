@@ -4,12 +4,15 @@
  * The root entry, for the common case: everything the layer entries export, except the
  * development authorization server (`mcp-agent-ts/dev`). Each layer has an entry of its own that
  * loads only that layer: `mcp-agent-ts/config`, `/stores`, `/client` (outbound), `/server`
- * (inbound verification), `/app` (the served agent), `/dev`. Every public export is listed here
+ * (inbound verification), `/app` (the served agent), `/agent` (models), `/dev`. Every public export is listed here
  * by name; nothing else is public API.
  *
  * @module
  */
 
+// Language models from the provider sections (the AI SDK's providers, imported when used).
+export type { ModelOptions, ModelProvider } from './agent/index.js';
+export { MODEL_PROVIDERS, modelFor } from './agent/index.js';
 // The agent as an MCP server (inbound), whole.
 export type {
   App,

@@ -32,6 +32,15 @@ const REDIS = packages('redis', '@redis/client');
 const OIDC_PROVIDER = packages('oidc-provider', 'koa');
 const OAUTH4WEBAPI = packages('oauth4webapi');
 const MCP_SDK = packages('@modelcontextprotocol/sdk');
+/** The AI SDK's provider packages: imported when a model of theirs is made, by no entry. */
+const AI_PROVIDERS = packages(
+  '@ai-sdk/openai',
+  '@ai-sdk/anthropic',
+  '@ai-sdk/google',
+  '@ai-sdk/azure',
+  '@ai-sdk/amazon-bedrock',
+  '@ai-sdk/openai-compatible',
+);
 const MCP_SDK_SERVER: Forbidden = {
   name: "the MCP SDK's server",
   matches: (url) =>
@@ -53,7 +62,7 @@ const ENTRIES: Readonly<
       'JwtVerifier',
       'createApp',
     ],
-    forbidden: [OIDC_PROVIDER, REDIS],
+    forbidden: [OIDC_PROVIDER, REDIS, AI_PROVIDERS],
   },
   './config': {
     documented: ['loadSettings', 'settingsSchema', 'Secret', 'ToolNames', 'ConfigError'],
@@ -106,6 +115,10 @@ const ENTRIES: Readonly<
   './app': {
     documented: ['createApp', 'defineApp', 'AppDefinition', 'createMcpHttpHandler'],
     forbidden: [OIDC_PROVIDER, REDIS],
+  },
+  './agent': {
+    documented: ['modelFor', 'MODEL_PROVIDERS', 'McpAgentError'],
+    forbidden: [AI_PROVIDERS, OIDC_PROVIDER, REDIS, MCP_SDK, UNDICI],
   },
   './dev': {
     documented: ['startDevAuthorizationServer'],

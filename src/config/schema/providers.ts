@@ -25,6 +25,8 @@ const openAiShape = {
   api_key: optionalSecret,
   reasoning_effort: z.enum(['none', 'low', 'medium', 'high']).default('medium'),
   base_url: optionalString,
+  /** The OpenAI organization the requests are billed to (`OpenAI-Organization`). */
+  organization: optionalString,
   user: optionalString,
   default_headers: secretMap.nullish().transform((value) => value ?? undefined),
   default_model: optionalString,
