@@ -22,7 +22,10 @@ interface ChatRequest {
   };
 }
 
-type Reply = { readonly tool: string; readonly args: unknown } | { readonly text: string };
+/** A tool call (`args` sent as JSON, or `raw` as it is), or a final text. */
+type Reply =
+  | { readonly tool: string; readonly args: unknown; readonly raw?: string }
+  | { readonly text: string };
 
 /** The stand-in's script: what to answer to a request. */
 let script: (request: ChatRequest) => Reply = () => ({ text: 'nothing scripted' });
@@ -38,7 +41,7 @@ function completion(reply: Reply, turn: number): unknown {
             {
               id: `call_${turn}`,
               type: 'function',
-              function: { name: reply.tool, arguments: JSON.stringify(reply.args) },
+              function: { name: reply.tool, arguments: reply.raw ?? JSON.stringify(reply.args) },
             },
           ],
         }
@@ -204,6 +207,34 @@ describe('Agent over an OAuth-protected MCP server, with the OpenAI provider', (
     const [result] = toolResultsIn(received[1]);
     expect(result).toMatch(/served_nope/);
     expect(result).toMatch(/unavailable tool|no such tool|not found/i);
+  });
+
+  test("arguments that are not JSON: the AI SDK's own handling tells the model", async () => {
+    const llm = await finder.attachLlm('openai', { settings: llmSettings() });
+    let calls = 0;
+    script = (request) =>
+      request.body.messages.at(-1)?.role === 'tool'
+        ? { text: 'Sorry, my arguments were broken.' }
+        : { tool: 'served_add', args: {}, raw: `{"a": 1, "b": ${++calls}` };
+    expect(await llm.generateStr('Add 1 and 1.')).toBe('Sorry, my arguments were broken.');
+    const [result] = toolResultsIn(received[1]);
+    expect(result).toMatch(/served_add/);
+    expect(result).toMatch(/invalid|JSON/i);
+  });
+
+  test("with user, the agent's tools run with that end user's own token", async () => {
+    const forBob = new Agent(
+      { name: 'finder', serverNames: [SERVER] },
+      { auth: world().auth, user: 'bob' },
+    );
+    world().user = 'bob';
+    try {
+      const llm = await forBob.attachLlm('openai', { settings: llmSettings() });
+      script = toolThenText('served_whoami', {}, (result) => JSON.parse(result).subject);
+      expect(await llm.generateStr('Who am I?')).toBe('bob');
+    } finally {
+      world().user = 'alice';
+    }
   });
 
   test('generateStructured: an object matching the zod schema, after a tool call', async () => {
