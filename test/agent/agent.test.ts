@@ -10,107 +10,32 @@ import { Agent } from '../../src/agent/agent.js';
 import { settingsSchema } from '../../src/config/schema/settings.js';
 import { McpAgentError } from '../../src/errors.js';
 import { protectedWorld, SERVER } from '../frameworks/protected-server.js';
-import { type Stub, startHttpStub } from '../support/stub-servers.js';
-
-/** A chat-completions request as the stand-in received it. */
-interface ChatRequest {
-  readonly authorization: string | undefined;
-  readonly body: {
-    model: string;
-    messages: { role: string; content?: unknown; tool_calls?: unknown[] }[];
-    [key: string]: unknown;
-  };
-}
-
-/** A tool call (`args` sent as JSON, or `raw` as it is), or a final text. */
-type Reply =
-  | { readonly tool: string; readonly args: unknown; readonly raw?: string }
-  | { readonly text: string };
-
-/** The stand-in's script: what to answer to a request. */
-let script: (request: ChatRequest) => Reply = () => ({ text: 'nothing scripted' });
-const received: ChatRequest[] = [];
-
-function completion(reply: Reply, turn: number): unknown {
-  const message =
-    'tool' in reply
-      ? {
-          role: 'assistant',
-          content: null,
-          tool_calls: [
-            {
-              id: `call_${turn}`,
-              type: 'function',
-              function: { name: reply.tool, arguments: reply.raw ?? JSON.stringify(reply.args) },
-            },
-          ],
-        }
-      : { role: 'assistant', content: reply.text };
-  return {
-    id: `chatcmpl-${turn}`,
-    object: 'chat.completion',
-    created: 1_700_000_000,
-    model: 'scripted',
-    choices: [{ index: 0, message, finish_reason: 'tool' in reply ? 'tool_calls' : 'stop' }],
-    usage: { prompt_tokens: 3, completion_tokens: 5, total_tokens: 8 },
-  };
-}
-
-function startChatStandIn(): Promise<Stub> {
-  return startHttpStub((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      const request: ChatRequest = {
-        authorization: req.headers.authorization,
-        body: JSON.parse(Buffer.concat(chunks).toString('utf8')),
-      };
-      received.push(request);
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(completion(script(request), received.length)));
-    });
-  });
-}
-
-/** The tool results the model was sent in `request` (OpenAI's `role: tool` messages). */
-function toolResultsIn(request: ChatRequest | undefined): string[] {
-  return (request?.body.messages ?? [])
-    .filter((message) => message.role === 'tool')
-    .map((message) => String(message.content));
-}
-
-/** A tool call first; once its result is in the request, the final text. */
-function toolThenText(tool: string, args: unknown, text: (result: string) => string) {
-  return (request: ChatRequest): Reply => {
-    const results = toolResultsIn(request);
-    const last = results.at(-1);
-    const asked = request.body.messages.filter((message) => message.role === 'user').length;
-    // A tool result for this prompt: the messages end with it.
-    return last !== undefined && request.body.messages.at(-1)?.role === 'tool' && asked > 0
-      ? { text: text(last) }
-      : { tool, args };
-  };
-}
+import {
+  type ScriptedChat,
+  startScriptedChat,
+  toolResultsIn,
+  toolThenText,
+} from './scripted-chat.js';
 
 const world = protectedWorld();
-let standIn: Stub;
+let chat: ScriptedChat;
 let finder: Agent;
 const llmSettings = () =>
   settingsSchema.parse({
-    openai: { api_key: 'sk-canary-agent', base_url: `${standIn.url}/v1`, default_model: 'gpt-4o' },
+    openai: { api_key: 'sk-canary-agent', base_url: `${chat.url}/v1`, default_model: 'gpt-4o' },
   });
 
 beforeAll(async () => {
-  standIn = await startChatStandIn();
-  world().closing(() => standIn.close());
+  chat = await startScriptedChat();
+  world().closing(() => chat.close());
   finder = new Agent(
     { name: 'finder', instruction: 'You find things.', serverNames: [SERVER] },
     { auth: world().auth },
   );
 });
 beforeEach(() => {
-  received.length = 0;
-  script = () => ({ text: 'nothing scripted' });
+  chat.received.length = 0;
+  chat.script = () => ({ text: 'nothing scripted' });
 });
 
 describe('Agent over an OAuth-protected MCP server, with the OpenAI provider', () => {
@@ -126,14 +51,14 @@ describe('Agent over an OAuth-protected MCP server, with the OpenAI provider', (
 
   test("generateStr: the model's tool call runs with the user's token, then the final text", async () => {
     const llm = await finder.attachLlm('openai', { settings: llmSettings() });
-    script = toolThenText(
+    chat.script = toolThenText(
       'served_whoami',
       {},
       (result) => `You are ${JSON.parse(result).subject}.`,
     );
     expect(await llm.generateStr('Who am I?')).toBe('You are alice.');
-    expect(received).toHaveLength(2);
-    const [first, second] = received;
+    expect(chat.received).toHaveLength(2);
+    const [first, second] = chat.received;
     expect(first?.authorization).toBe('Bearer sk-canary-agent');
     expect(first?.body.model).toBe('gpt-4o');
     expect(first?.body.messages[0]).toEqual({ role: 'system', content: 'You find things.' });
@@ -146,11 +71,11 @@ describe('Agent over an OAuth-protected MCP server, with the OpenAI provider', (
 
   test('history: a second call sends the first exchange (prompt, tool call, result, answer)', async () => {
     const llm = await finder.attachLlm('openai', { settings: llmSettings() });
-    script = toolThenText('served_add', { a: 2, b: 3 }, (result) => `The sum is ${result}.`);
+    chat.script = toolThenText('served_add', { a: 2, b: 3 }, (result) => `The sum is ${result}.`);
     expect(await llm.generateStr('Add 2 and 3.')).toBe('The sum is 5.');
-    script = () => ({ text: 'You asked me to add 2 and 3.' });
+    chat.script = () => ({ text: 'You asked me to add 2 and 3.' });
     expect(await llm.generateStr('What did I ask?')).toBe('You asked me to add 2 and 3.');
-    const roles = received.at(-1)?.body.messages.map((message) => message.role);
+    const roles = chat.received.at(-1)?.body.messages.map((message) => message.role);
     expect(roles).toEqual(['system', 'user', 'assistant', 'tool', 'assistant', 'user']);
     expect(llm.history.map((message) => message.role)).toEqual([
       'user',
@@ -164,7 +89,7 @@ describe('Agent over an OAuth-protected MCP server, with the OpenAI provider', (
 
   test('per-call params reach the model: model, maxTokens, temperature, stop sequences', async () => {
     const llm = await finder.attachLlm('openai', { settings: llmSettings() });
-    script = () => ({ text: 'ok' });
+    chat.script = () => ({ text: 'ok' });
     await llm.generateStr('Hi.', {
       model: 'gpt-4o-mini',
       maxTokens: 99,
@@ -172,7 +97,7 @@ describe('Agent over an OAuth-protected MCP server, with the OpenAI provider', (
       stopSequences: ['END'],
       useHistory: false,
     });
-    expect(received[0]?.body).toMatchObject({
+    expect(chat.received[0]?.body).toMatchObject({
       model: 'gpt-4o-mini',
       max_tokens: 99,
       temperature: 0.25,
@@ -183,28 +108,28 @@ describe('Agent over an OAuth-protected MCP server, with the OpenAI provider', (
 
   test('maxIterations ends a model that never stops calling tools, with a clear error', async () => {
     const llm = await finder.attachLlm('openai', { settings: llmSettings() });
-    script = () => ({ tool: 'served_add', args: { a: 1, b: 1 } });
+    chat.script = () => ({ tool: 'served_add', args: { a: 1, b: 1 } });
     const failure = await llm.generateStr('Loop.', { maxIterations: 3 }).catch((error) => error);
     expect(failure).toBeInstanceOf(McpAgentError);
     expect(failure).toMatchObject({ code: 'AGENT_MAX_ITERATIONS' });
     expect(failure.message).toMatch(/after 3 model calls \(maxIterations\)/);
-    expect(received).toHaveLength(3);
+    expect(chat.received).toHaveLength(3);
     expect(llm.history).toEqual([]);
   });
 
   test("a tool's error goes back to the model as a tool result, and the model answers", async () => {
     const llm = await finder.attachLlm('openai', { settings: llmSettings() });
-    script = toolThenText('served_add', { a: 'two', b: 3 }, () => 'I could not add those.');
+    chat.script = toolThenText('served_add', { a: 'two', b: 3 }, () => 'I could not add those.');
     expect(await llm.generateStr('Add two and 3.')).toBe('I could not add those.');
-    const [result] = toolResultsIn(received[1]);
+    const [result] = toolResultsIn(chat.received[1]);
     expect(result).toMatch(/validation|invalid|expected number/i);
   });
 
   test("a tool that does not exist: the AI SDK's own handling tells the model", async () => {
     const llm = await finder.attachLlm('openai', { settings: llmSettings() });
-    script = toolThenText('served_nope', {}, () => 'That tool does not exist.');
+    chat.script = toolThenText('served_nope', {}, () => 'That tool does not exist.');
     expect(await llm.generateStr('Use nope.')).toBe('That tool does not exist.');
-    const [result] = toolResultsIn(received[1]);
+    const [result] = toolResultsIn(chat.received[1]);
     expect(result).toMatch(/served_nope/);
     expect(result).toMatch(/unavailable tool|no such tool|not found/i);
   });
@@ -212,12 +137,12 @@ describe('Agent over an OAuth-protected MCP server, with the OpenAI provider', (
   test("arguments that are not JSON: the AI SDK's own handling tells the model", async () => {
     const llm = await finder.attachLlm('openai', { settings: llmSettings() });
     let calls = 0;
-    script = (request) =>
+    chat.script = (request) =>
       request.body.messages.at(-1)?.role === 'tool'
         ? { text: 'Sorry, my arguments were broken.' }
         : { tool: 'served_add', args: {}, raw: `{"a": 1, "b": ${++calls}` };
     expect(await llm.generateStr('Add 1 and 1.')).toBe('Sorry, my arguments were broken.');
-    const [result] = toolResultsIn(received[1]);
+    const [result] = toolResultsIn(chat.received[1]);
     expect(result).toMatch(/served_add/);
     expect(result).toMatch(/invalid|JSON/i);
   });
@@ -230,7 +155,7 @@ describe('Agent over an OAuth-protected MCP server, with the OpenAI provider', (
     world().user = 'bob';
     try {
       const llm = await forBob.attachLlm('openai', { settings: llmSettings() });
-      script = toolThenText('served_whoami', {}, (result) => JSON.parse(result).subject);
+      chat.script = toolThenText('served_whoami', {}, (result) => JSON.parse(result).subject);
       expect(await llm.generateStr('Who am I?')).toBe('bob');
     } finally {
       world().user = 'alice';
@@ -239,7 +164,7 @@ describe('Agent over an OAuth-protected MCP server, with the OpenAI provider', (
 
   test('generateStructured: an object matching the zod schema, after a tool call', async () => {
     const llm = await finder.attachLlm('openai', { settings: llmSettings() });
-    script = toolThenText('served_add', { a: 20, b: 22 }, (result) =>
+    chat.script = toolThenText('served_add', { a: 20, b: 22 }, (result) =>
       JSON.stringify({ sum: Number(result), explanation: 'added' }),
     );
     const answer = await llm.generateStructured(
@@ -247,7 +172,7 @@ describe('Agent over an OAuth-protected MCP server, with the OpenAI provider', (
       z.object({ sum: z.number(), explanation: z.string() }),
     );
     expect(answer).toEqual({ sum: 42, explanation: 'added' });
-    expect(received[0]?.body.response_format).toMatchObject({ type: 'json_schema' });
+    expect(chat.received[0]?.body.response_format).toMatchObject({ type: 'json_schema' });
   });
 
   test('an unknown server is a SERVER_UNKNOWN error when the agent is made', () => {
