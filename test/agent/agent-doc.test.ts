@@ -10,24 +10,12 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, expect } from 'vitest';
+import { expect } from 'vitest';
 import { builtFile, testWith } from '../support/services.js';
-import { type ScriptedChat, startScriptedChat, toolThenText } from './scripted-chat.js';
+import { startScriptedChat, toolThenText } from './scripted-chat.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const run = promisify(execFile);
-
-let chat: ScriptedChat;
-let dir = '';
-beforeAll(async () => {
-  chat = await startScriptedChat();
-  mkdirSync(join(root, '.tools'), { recursive: true });
-  dir = mkdtempSync(join(root, '.tools', 'agent-doc-'));
-});
-afterAll(async () => {
-  await chat.close();
-  rmSync(dir, { recursive: true, force: true });
-});
 
 const config = (url: string) => `mcp:
   servers:
@@ -48,26 +36,34 @@ testWith(builtFile('dist/agent/index.js'))(
       snippet,
       'docs/agents.md has a ```ts block starting with // finder-agent.ts',
     ).toBeDefined();
-    writeFileSync(join(dir, 'finder-agent.ts'), snippet as string);
-    writeFileSync(join(dir, 'mcp_agent.config.yaml'), config(chat.url));
-    writeFileSync(join(dir, 'mcp_agent.secrets.yaml'), 'openai:\n  api_key: sk-canary-doc\n', {
-      mode: 0o600,
-    });
-    chat.script = toolThenText('clock_now', {}, (result) => `It is ${result}.`);
-    const { stdout, stderr } = await run(process.execPath, ['finder-agent.ts'], {
-      cwd: dir,
-      env: { PATH: process.env.PATH ?? '', HOME: dir },
-    });
-    const [tools, answer] = stdout.split('\n');
-    expect(tools).toBe('clock_now');
-    expect(answer).toMatch(/^It is \d{4}-\d\d-\d\dT[\d:.]+Z\.$/);
-    expect(`${stdout}${stderr}`).not.toMatch(/canary/);
-    expect(chat.received).toHaveLength(2);
-    expect(chat.received.map((request) => request.authorization)).toEqual([
-      'Bearer sk-canary-doc',
-      'Bearer sk-canary-doc',
-    ]);
-    expect(chat.received[0]?.body.model).toBe('gpt-4o-mini');
+    // Inside the repository, so that `mcp-agent-ts` resolves to the built package.
+    mkdirSync(join(root, '.tools'), { recursive: true });
+    const dir = mkdtempSync(join(root, '.tools', 'agent-doc-'));
+    const chat = await startScriptedChat();
+    try {
+      writeFileSync(join(dir, 'finder-agent.ts'), snippet as string);
+      writeFileSync(join(dir, 'mcp_agent.config.yaml'), config(chat.url));
+      writeFileSync(join(dir, 'mcp_agent.secrets.yaml'), 'openai:\n  api_key: sk-canary-doc\n', {
+        mode: 0o600,
+      });
+      chat.script = toolThenText('clock_now', {}, (result) => `It is ${result}.`);
+      const { stdout, stderr } = await run(process.execPath, ['finder-agent.ts'], {
+        cwd: dir,
+        env: { PATH: process.env.PATH ?? '', HOME: dir },
+      });
+      const [tools, answer] = stdout.split('\n');
+      expect(tools).toBe('clock_now');
+      expect(answer).toMatch(/^It is \d{4}-\d\d-\d\dT[\d:.]+Z\.$/);
+      expect(`${stdout}${stderr}`).not.toMatch(/canary/);
+      expect(chat.received.map((request) => request.authorization)).toEqual([
+        'Bearer sk-canary-doc',
+        'Bearer sk-canary-doc',
+      ]);
+      expect(chat.received[0]?.body.model).toBe('gpt-4o-mini');
+    } finally {
+      await chat.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   },
   30_000,
 );
