@@ -7,9 +7,10 @@
 import { beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { z } from 'zod';
 import { Agent } from '../../src/agent/agent.js';
+import { authorizationRequiredIn } from '../../src/client/hand-over.js';
 import { settingsSchema } from '../../src/config/schema/settings.js';
 import { McpAgentError } from '../../src/errors.js';
-import { protectedWorld, SERVER } from '../frameworks/protected-server.js';
+import { protectedWorld, SERVER, signInHandedOver } from '../frameworks/protected-server.js';
 import {
   type ScriptedChat,
   startScriptedChat,
@@ -179,5 +180,25 @@ describe('Agent over an OAuth-protected MCP server, with the OpenAI provider', (
     expect(
       () => new Agent({ name: 'x', serverNames: ['nope'] }, { auth: world().auth }),
     ).toThrowError(expect.objectContaining({ code: 'SERVER_UNKNOWN' }));
+  });
+});
+
+describe('a login a tool call needs, with handOverConsent', () => {
+  const current = protectedWorld({ handOver: true });
+
+  test('stops the request and reaches the caller with its URL, not the model', async () => {
+    const { auth } = current();
+    const login = authorizationRequiredIn(await auth.login(SERVER).catch((error) => error));
+    if (!login) throw new Error('the first login was not handed over');
+    await auth.completeLogin(SERVER, await signInHandedOver(login.authorizationUrl));
+    const admin = new Agent({ name: 'admin', serverNames: [SERVER] }, { auth });
+    const llm = await admin.attachLlm('openai', { settings: llmSettings() });
+    chat.script = toolThenText('served_admin_report', {}, () => 'the model saw the login');
+    const failure = await llm.generateStr('Report.').catch((error) => error);
+    const stepUp = authorizationRequiredIn(failure);
+    expect(stepUp?.code).toBe('OAUTH_LOGIN_REQUIRED');
+    expect(new URL(stepUp?.authorizationUrl ?? '').searchParams.get('scope')).toMatch(/mcp:admin/);
+    expect(chat.received).toHaveLength(1);
+    expect(llm.history).toEqual([]);
   });
 });
