@@ -18,6 +18,7 @@ import {
   Output,
   type OutputInterface,
   stepCountIs,
+  streamText,
   type ToolSet,
   tool,
 } from 'ai';
@@ -102,6 +103,26 @@ function toolSetOf(tools: readonly AgentTool[], fatal: (error: unknown) => void)
 
 type Result = GenerateTextResult<ToolSet, Record<string, unknown>, OutputInterface>;
 
+/** One request, as {@link AugmentedLlm} prepares it for the AI SDK. */
+interface Call {
+  readonly options: {
+    model: LanguageModel;
+    instructions?: string;
+    messages: ModelMessage[];
+    tools: ToolSet;
+    stopWhen: ReturnType<typeof stepCountIs>;
+    abortSignal: AbortSignal;
+    maxOutputTokens?: number;
+    temperature?: number;
+    stopSequences?: string[];
+  };
+  readonly asked: ModelMessage;
+  readonly useHistory: boolean;
+  readonly maxIterations: number;
+  /** The error of ours that stopped the request, if one did. */
+  fatal(): unknown;
+}
+
 /** A language model with an agent's instruction and tools, and a conversation (see the module). */
 export class AugmentedLlm {
   /** The provider section the model comes from. */
@@ -141,9 +162,41 @@ export class AugmentedLlm {
     return (await this.#run(prompt, params, Output.object({ schema }))).output as T;
   }
 
+  /**
+   * Answer `prompt` as {@link AugmentedLlm.generateStr} does, yielding the text as the model
+   * streams it (the AI SDK's `streamText`); the conversation is kept once the answer is complete.
+   * The errors of `generateStr` are thrown by the iteration, after the text streamed so far.
+   */
+  async *generateStream(prompt: string, params: RequestParams = {}): AsyncGenerator<string, void> {
+    const call = await this.#prepare(prompt, params);
+    const result = streamText(call.options);
+    try {
+      for await (const part of result.stream) {
+        if (part.type === 'text-delta') yield part.text;
+        else if (part.type === 'error') throw part.error;
+      }
+      this.#finish(call, await result.finishReason, await result.responseMessages);
+    } catch (error) {
+      throw call.fatal() ?? error;
+    }
+  }
+
   async #run(prompt: string, params: RequestParams, output?: OutputInterface): Promise<Result> {
-    const useHistory = params.useHistory ?? true;
+    const call = await this.#prepare(prompt, params);
+    let result: Result;
+    try {
+      result = await generateText({ ...call.options, ...(output ? { output } : {}) });
+    } catch (error) {
+      throw call.fatal() ?? error;
+    }
+    this.#finish(call, result.finishReason, result.responseMessages);
+    return result;
+  }
+
+  /** The options of one request, and how to tell an error of ours that stopped it. */
+  async #prepare(prompt: string, params: RequestParams): Promise<Call> {
     const asked: ModelMessage = { role: 'user', content: prompt };
+    const useHistory = params.useHistory ?? true;
     const stop = new AbortController();
     let fatal: unknown;
     const tools = toolSetOf(await this.#parts.tools(), (error) => {
@@ -151,25 +204,24 @@ export class AugmentedLlm {
       stop.abort(error);
     });
     const maxIterations = params.maxIterations ?? DEFAULT_MAX_ITERATIONS;
-    let result: Result;
-    try {
-      result = await generateText({
-        model: params.model ? await this.#parts.modelFor(params.model) : this.#parts.model,
-        ...(this.#parts.instruction ? { instructions: this.#parts.instruction } : {}),
-        messages: [...(useHistory ? this.#history : []), asked],
-        tools,
-        stopWhen: stepCountIs(maxIterations),
-        abortSignal: params.signal ? AbortSignal.any([params.signal, stop.signal]) : stop.signal,
-        ...callSettings(params),
-        ...(output ? { output } : {}),
-      });
-    } catch (error) {
-      throw fatal ?? error;
-    }
+    const options = {
+      model: params.model ? await this.#parts.modelFor(params.model) : this.#parts.model,
+      ...(this.#parts.instruction ? { instructions: this.#parts.instruction } : {}),
+      messages: [...(useHistory ? this.#history : []), asked],
+      tools,
+      stopWhen: stepCountIs(maxIterations),
+      abortSignal: params.signal ? AbortSignal.any([params.signal, stop.signal]) : stop.signal,
+      ...callSettings(params),
+    };
+    return { options, asked, useHistory, maxIterations, fatal: () => fatal };
+  }
+
+  /** Throw what stopped the request, else keep the exchange in the conversation. */
+  #finish(call: Call, finishReason: string, messages: readonly ModelMessage[]): void {
+    const fatal = call.fatal();
     if (fatal) throw fatal;
-    if (result.finishReason === 'tool-calls') throw this.#tooManyIterations(maxIterations);
-    if (useHistory) this.#history.push(asked, ...result.responseMessages);
-    return result;
+    if (finishReason === 'tool-calls') throw this.#tooManyIterations(call.maxIterations);
+    if (call.useHistory) this.#history.push(call.asked, ...messages);
   }
 
   #tooManyIterations(maxIterations: number): McpAgentError {

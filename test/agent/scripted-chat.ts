@@ -53,6 +53,44 @@ function completion(reply: Reply, turn: number): unknown {
   };
 }
 
+/** `reply` as server-sent events (`stream: true`): the text in two deltas, or the tool call. */
+function eventsOf(reply: Reply, turn: number): string {
+  const chunk = (delta: unknown, finish: string | null) => ({
+    id: `chatcmpl-${turn}`,
+    object: 'chat.completion.chunk',
+    created: 1_700_000_000,
+    model: 'scripted',
+    choices: [{ index: 0, delta, finish_reason: finish }],
+  });
+  const deltas =
+    'tool' in reply
+      ? [
+          chunk(
+            {
+              role: 'assistant',
+              tool_calls: [
+                {
+                  index: 0,
+                  id: `call_${turn}`,
+                  type: 'function',
+                  function: {
+                    name: reply.tool,
+                    arguments: reply.raw ?? JSON.stringify(reply.args),
+                  },
+                },
+              ],
+            },
+            null,
+          ),
+        ]
+      : [
+          chunk({ role: 'assistant', content: reply.text.slice(0, 4) }, null),
+          chunk({ content: reply.text.slice(4) }, null),
+        ];
+  const events = [...deltas, chunk({}, 'tool' in reply ? 'tool_calls' : 'stop')];
+  return `${events.map((event) => `data: ${JSON.stringify(event)}\n\n`).join('')}data: [DONE]\n\n`;
+}
+
 /** Start the stand-in on a free loopback port; its script answers "nothing scripted". */
 export async function startScriptedChat(): Promise<ScriptedChat> {
   let stub: Stub | undefined;
@@ -71,8 +109,15 @@ export async function startScriptedChat(): Promise<ScriptedChat> {
         body: JSON.parse(Buffer.concat(chunks).toString('utf8')),
       };
       chat.received.push(request);
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(completion(chat.script(request), chat.received.length)));
+      const reply = chat.script(request);
+      const turn = chat.received.length;
+      if (request.body.stream === true) {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.end(eventsOf(reply, turn));
+      } else {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(completion(reply, turn)));
+      }
     });
   });
   return Object.assign(chat, { url: stub.url });
