@@ -46,6 +46,12 @@ export interface RequestParams {
   /** The most model calls (steps) of one request; default {@link DEFAULT_MAX_ITERATIONS}. */
   readonly maxIterations?: number | undefined;
   readonly stopSequences?: string[] | undefined;
+  /**
+   * Whether the model may call several tools at once: OpenAI's and Azure's `parallel_tool_calls`,
+   * Anthropic's `disable_parallel_tool_use` (inverted); the other providers have no such setting.
+   * Default the provider's own (allowed).
+   */
+  readonly parallelToolCalls?: boolean | undefined;
   /** Send the conversation so far, and keep this exchange in it. Default `true`. */
   readonly useHistory?: boolean | undefined;
   /** Stops the request (the model call and a running tool call). */
@@ -115,6 +121,7 @@ interface Call {
     maxOutputTokens?: number;
     temperature?: number;
     stopSequences?: string[];
+    providerOptions?: ReturnType<typeof parallelToolCallsOptions>;
   };
   readonly asked: ModelMessage;
   readonly useHistory: boolean;
@@ -238,5 +245,16 @@ function callSettings(params: RequestParams) {
     ...(params.maxTokens !== undefined ? { maxOutputTokens: params.maxTokens } : {}),
     ...(params.temperature !== undefined ? { temperature: params.temperature } : {}),
     ...(params.stopSequences !== undefined ? { stopSequences: params.stopSequences } : {}),
+    ...(params.parallelToolCalls !== undefined
+      ? { providerOptions: parallelToolCallsOptions(params.parallelToolCalls) }
+      : {}),
+  };
+}
+
+/** `parallelToolCalls` in the options of the providers that have it (each reads its own). */
+function parallelToolCallsOptions(parallel: boolean) {
+  return {
+    openai: { parallelToolCalls: parallel },
+    anthropic: { disableParallelToolUse: !parallel },
   };
 }

@@ -88,7 +88,7 @@ describe('Agent over an OAuth-protected MCP server, with the OpenAI provider', (
     ]);
   });
 
-  test('per-call params reach the model: model, maxTokens, temperature, stop sequences', async () => {
+  test('per-call params reach the model: model, maxTokens, temperature, stop sequences, parallel tool calls', async () => {
     const llm = await finder.attachLlm('openai', { settings: llmSettings() });
     chat.script = () => ({ text: 'ok' });
     await llm.generateStr('Hi.', {
@@ -96,6 +96,7 @@ describe('Agent over an OAuth-protected MCP server, with the OpenAI provider', (
       maxTokens: 99,
       temperature: 0.25,
       stopSequences: ['END'],
+      parallelToolCalls: false,
       useHistory: false,
     });
     expect(chat.received[0]?.body).toMatchObject({
@@ -103,6 +104,7 @@ describe('Agent over an OAuth-protected MCP server, with the OpenAI provider', (
       max_tokens: 99,
       temperature: 0.25,
       stop: ['END'],
+      parallel_tool_calls: false,
     });
     expect(llm.history).toEqual([]);
   });
