@@ -12,6 +12,7 @@ export type { McpAgentErrorCode } from '../errors.js';
 export { isMcpAgentError, McpAgentError } from '../errors.js';
 export type { AgentContext, AgentSpec, AgentTool } from './agent.js';
 export { Agent } from './agent.js';
+export { agentSpecsOf, loadAgents } from './definitions.js';
 export type { AugmentedLlmParts, LlmOptions, RequestParams } from './llm.js';
 export { AugmentedLlm, DEFAULT_MAX_ITERATIONS } from './llm.js';
 export type { ModelOptions, ModelProvider } from './models.js';
