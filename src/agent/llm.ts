@@ -52,6 +52,11 @@ export interface RequestParams {
    * Default the provider's own (allowed).
    */
   readonly parallelToolCalls?: boolean | undefined;
+  /**
+   * The most characters of a tool's result the model is sent; a longer one is cut, with a note
+   * saying so. Default {@link DEFAULT_MAX_TOOL_RESULT_CHARS}.
+   */
+  readonly maxToolResultChars?: number | undefined;
   /** Send the conversation so far, and keep this exchange in it. Default `true`. */
   readonly useHistory?: boolean | undefined;
   /** Stops the request (the model call and a running tool call). */
@@ -60,6 +65,9 @@ export interface RequestParams {
 
 /** The model calls of one request when `maxIterations` is not given (mcp-agent's default). */
 export const DEFAULT_MAX_ITERATIONS = 10;
+
+/** The characters of a tool's result the model is sent when `maxToolResultChars` is not given. */
+export const DEFAULT_MAX_TOOL_RESULT_CHARS = 100_000;
 
 /** What {@link AugmentedLlm} is made of (by `Agent.attachLlm`). */
 export interface AugmentedLlmParts {
@@ -71,11 +79,18 @@ export interface AugmentedLlmParts {
   readonly tools: () => Promise<AgentTool[]>;
 }
 
-/** An MCP tool result as the model reads it: its text, an error when `isError` (MCP tools/call). */
-function modelOutputOf(result: CallToolResult) {
-  const value = result.content
+/**
+ * An MCP tool result as the model reads it: its text, an error when `isError` (MCP tools/call),
+ * cut to `limit` characters with a note saying so.
+ */
+function modelOutputOf(result: CallToolResult, limit: number) {
+  const whole = result.content
     .map((part) => (part.type === 'text' ? part.text : JSON.stringify(part)))
     .join('\n');
+  const value =
+    whole.length > limit
+      ? `${whole.slice(0, limit)}\n[truncated: the tool's result has ${whole.length} characters, the first ${limit} are shown]`
+      : whole;
   return result.isError ? { type: 'error-text' as const, value } : { type: 'text' as const, value };
 }
 
@@ -84,7 +99,11 @@ function modelOutputOf(result: CallToolResult) {
  * is `fatal`: it stops the request and reaches the caller; any other error of a call goes back to
  * the model as the AI SDK's tool error, and an `isError` result as an error text.
  */
-function toolSetOf(tools: readonly AgentTool[], fatal: (error: unknown) => void): ToolSet {
+function toolSetOf(
+  tools: readonly AgentTool[],
+  limit: number,
+  fatal: (error: unknown) => void,
+): ToolSet {
   return Object.fromEntries(
     tools.map((agentTool) => [
       agentTool.name,
@@ -101,7 +120,7 @@ function toolSetOf(tools: readonly AgentTool[], fatal: (error: unknown) => void)
             throw error;
           }
         },
-        toModelOutput: ({ output }) => modelOutputOf(output),
+        toModelOutput: ({ output }) => modelOutputOf(output, limit),
       }),
     ]),
   );
@@ -206,7 +225,8 @@ export class AugmentedLlm {
     const useHistory = params.useHistory ?? true;
     const stop = new AbortController();
     let fatal: unknown;
-    const tools = toolSetOf(await this.#parts.tools(), (error) => {
+    const limit = params.maxToolResultChars ?? DEFAULT_MAX_TOOL_RESULT_CHARS;
+    const tools = toolSetOf(await this.#parts.tools(), limit, (error) => {
       fatal ??= error;
       stop.abort(error);
     });

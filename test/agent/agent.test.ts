@@ -128,6 +128,16 @@ describe('Agent over an OAuth-protected MCP server, with the OpenAI provider', (
     expect(result).toMatch(/validation|invalid|expected number/i);
   });
 
+  test('a tool result longer than maxToolResultChars reaches the model cut, with a note', async () => {
+    const llm = await finder.attachLlm('openai', { settings: llmSettings() });
+    chat.script = toolThenText('served_whoami', {}, () => 'cut');
+    expect(await llm.generateStr('Who am I?', { maxToolResultChars: 13 })).toBe('cut');
+    const [result] = toolResultsIn(chat.received[1]);
+    expect(result).toMatch(
+      /^\{"subject":"a\n\[truncated: the tool's result has \d+ characters, the first 13 are shown\]$/,
+    );
+  });
+
   test("a tool that does not exist: the AI SDK's own handling tells the model", async () => {
     const llm = await finder.attachLlm('openai', { settings: llmSettings() });
     chat.script = toolThenText('served_nope', {}, () => 'That tool does not exist.');
