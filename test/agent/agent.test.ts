@@ -138,6 +138,15 @@ describe('Agent over an OAuth-protected MCP server, with the OpenAI provider', (
     );
   });
 
+  test("a model id the API rejects: the provider's error text reaches the caller, without the key", async () => {
+    const llm = await finder.attachLlm('openai', { settings: llmSettings() });
+    chat.script = () => ({ status: 404, error: 'The model `gpt-nope` does not exist.' });
+    const failure = await llm.generateStr('Hi.', { model: 'gpt-nope' }).catch((error) => error);
+    expect(String(failure?.message)).toMatch(/The model `gpt-nope` does not exist\./);
+    expect(JSON.stringify(failure, Object.getOwnPropertyNames(failure))).not.toMatch(/canary/);
+    expect(llm.history).toEqual([]);
+  });
+
   test("a tool that does not exist: the AI SDK's own handling tells the model", async () => {
     const llm = await finder.attachLlm('openai', { settings: llmSettings() });
     chat.script = toolThenText('served_nope', {}, () => 'That tool does not exist.');

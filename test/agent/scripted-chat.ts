@@ -15,10 +15,11 @@ export interface ChatRequest {
   };
 }
 
-/** A tool call (`args` sent as JSON, or `raw` as it is), or a final text. */
+/** A tool call (`args` sent as JSON, or `raw` as it is), a final text, or an API error. */
 export type Reply =
   | { readonly tool: string; readonly args: unknown; readonly raw?: string }
-  | { readonly text: string };
+  | { readonly text: string }
+  | { readonly status: number; readonly error: string };
 
 /** A running stand-in: its origin, what it received, the script to follow, `close()`. */
 export interface ScriptedChat {
@@ -28,7 +29,7 @@ export interface ScriptedChat {
   close(): Promise<void>;
 }
 
-function completion(reply: Reply, turn: number): unknown {
+function completion(reply: Exclude<Reply, { status: number }>, turn: number): unknown {
   const message =
     'tool' in reply
       ? {
@@ -54,7 +55,7 @@ function completion(reply: Reply, turn: number): unknown {
 }
 
 /** `reply` as server-sent events (`stream: true`): the text in two deltas, or the tool call. */
-function eventsOf(reply: Reply, turn: number): string {
+function eventsOf(reply: Exclude<Reply, { status: number }>, turn: number): string {
   const chunk = (delta: unknown, finish: string | null) => ({
     id: `chatcmpl-${turn}`,
     object: 'chat.completion.chunk',
@@ -111,7 +112,10 @@ export async function startScriptedChat(): Promise<ScriptedChat> {
       chat.received.push(request);
       const reply = chat.script(request);
       const turn = chat.received.length;
-      if (request.body.stream === true) {
+      if ('status' in reply) {
+        res.writeHead(reply.status, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ error: { message: reply.error, type: 'invalid_request_error' } }));
+      } else if (request.body.stream === true) {
         res.writeHead(200, { 'content-type': 'text/event-stream' });
         res.end(eventsOf(reply, turn));
       } else {
