@@ -66,6 +66,10 @@ function missing(provider: string, what: string, keys: readonly string[]): McpAg
   );
 }
 
+function notYet(what: string, instead: string): McpAgentError {
+  return new McpAgentError('MODEL_CONFIG', `${what} is not supported yet: use ${instead}.`);
+}
+
 function secretOf(section: Section, key: string): string | undefined {
   const value = section[key] as Secret | undefined;
   return value === undefined || value.isEmpty ? undefined : value.reveal();
@@ -129,6 +133,12 @@ async function openAiModel({ section, modelId, fetch }: Made): Promise<LanguageM
 }
 
 async function anthropicModel({ section, modelId, fetch }: Made): Promise<LanguageModel> {
+  if (section.provider !== undefined && section.provider !== 'anthropic') {
+    throw notYet(
+      `The anthropic provider through ${String(section.provider)} (anthropic.provider)`,
+      "Anthropic's API with anthropic.api_key, or the bedrock provider",
+    );
+  }
   const { createAnthropic } = await import('@ai-sdk/anthropic');
   return createAnthropic(
     defined({
@@ -141,9 +151,9 @@ async function anthropicModel({ section, modelId, fetch }: Made): Promise<Langua
 
 async function googleModel({ section, modelId, fetch }: Made): Promise<LanguageModel> {
   if (section.vertexai === true) {
-    throw new McpAgentError(
-      'MODEL_CONFIG',
-      'The google provider with vertexai: true is not supported yet: use a Gemini API key (google.api_key) without vertexai.',
+    throw notYet(
+      'The google provider on Vertex AI (google.vertexai)',
+      'a Gemini API key (google.api_key)',
     );
   }
   const { createGoogleGenerativeAI } = await import('@ai-sdk/google');
@@ -186,6 +196,12 @@ async function azureModel({ section, modelId, fetch }: Made): Promise<LanguageMo
 async function bedrockModel({ section, modelId, fetch }: Made): Promise<LanguageModel> {
   const accessKeyId = secretOf(section, 'aws_access_key_id');
   const secretAccessKey = secretOf(section, 'aws_secret_access_key');
+  if (accessKeyId === undefined && typeof section.profile === 'string') {
+    throw notYet(
+      'Bedrock with an AWS profile (bedrock.profile)',
+      'bedrock.aws_access_key_id and aws_secret_access_key',
+    );
+  }
   if (accessKeyId === undefined || secretAccessKey === undefined) {
     throw missing('bedrock', 'AWS credential', ['aws_access_key_id', 'aws_secret_access_key']);
   }

@@ -3,10 +3,12 @@
  * package answers `generateText` against a local stand-in of its API (OpenAI chat completions,
  * Anthropic messages, Gemini generateContent, Azure OpenAI, Bedrock Converse, Ollama's and LM
  * Studio's OpenAI-compatible API). Each stand-in checks that the credential arrives in exactly the
- * provider's header and nowhere else (not in the URL, not in the body). A missing credential is
+ * provider's header and nowhere else (not in the URL, not in the body); a model id the API
+ * rejects brings the API's error text to the caller, without a secret. A missing credential is
  * one `MODEL_CONFIG` error naming the provider, the keys and the environment variables; canary
  * secrets never reach a message.
  */
+import { inspect } from 'node:util';
 import { generateText } from 'ai';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { modelFor } from '../../src/agent/models.js';
@@ -21,6 +23,8 @@ import {
   routedTo,
   type StandIn,
   startStandIn,
+  UNKNOWN_MODEL,
+  UNKNOWN_MODEL_TEXT,
 } from './stand-in.js';
 
 let standIn: StandIn;
@@ -199,6 +203,53 @@ describe('each provider, with its real AI SDK package, against a stand-in of its
   });
 });
 
+describe('a model id the API rejects', () => {
+  test.each([
+    ['openai', { api_key: 'sk-canary-1', base_url: 'STAND_IN/v1' }],
+    ['anthropic', { api_key: 'canary-2', base_url: 'STAND_IN' }],
+    ['google', { api_key: 'canary-3' }],
+    [
+      'azure',
+      {
+        api_key: 'canary-4',
+        endpoint: 'https://contoso.openai.azure.com',
+        api_version: '2024-10-21',
+      },
+    ],
+    [
+      'bedrock',
+      {
+        aws_access_key_id: 'AKIDCANARY5',
+        aws_secret_access_key: 'canary-6',
+        aws_region: 'us-east-1',
+      },
+    ],
+    ['ollama', { base_url: 'STAND_IN/v1', api_key: 'canary-7' }],
+  ] as const)(
+    "%s: the API's error text reaches the caller, with no secret",
+    async (provider, section) => {
+      const withOrigin = JSON.parse(JSON.stringify(section).replaceAll('STAND_IN', origin));
+      const model = await modelFor(
+        settingsSchema.parse({ [provider]: withOrigin }),
+        provider,
+        UNKNOWN_MODEL,
+        {
+          fetch: routedToStandIn(),
+        },
+      );
+      const error = await generateText({ model, prompt: 'hi', maxRetries: 0 }).then(
+        () => undefined,
+        (caught: unknown) => caught as Error,
+      );
+      expect(error?.message).toContain(UNKNOWN_MODEL_TEXT);
+      expect(
+        `${error?.message} ${JSON.stringify(error)} ${inspect(error, { depth: 8 })}`,
+      ).not.toMatch(/canary/i);
+      expect(received).toHaveLength(1);
+    },
+  );
+});
+
 describe("mcp-agent's environment aliases fill the sections", () => {
   const trees: { cleanup(): void }[] = [];
   afterEach(() => {
@@ -304,6 +355,26 @@ describe('a model that cannot be made: one clear error, no secret in it', () => 
     expect(await refusal({ azure: { api_key: 'canary' } }, 'azure')).toContain(
       'azure.azure_deployment (AZURE_OPENAI_DEPLOYMENT or AZURE_AI_DEPLOYMENT) or azure.default_model',
     );
+  });
+
+  test.each([
+    [
+      { google: { api_key: 'canary-g', vertexai: true, project: 'p' } },
+      'google',
+      'The google provider on Vertex AI (google.vertexai) is not supported yet: use a Gemini API key (google.api_key).',
+    ],
+    [
+      { anthropic: { provider: 'bedrock', aws_access_key_id: 'AKIDCANARY' } },
+      'anthropic',
+      "The anthropic provider through bedrock (anthropic.provider) is not supported yet: use Anthropic's API with anthropic.api_key, or the bedrock provider.",
+    ],
+    [
+      { bedrock: { profile: 'dev', aws_region: 'us-east-1' } },
+      'bedrock',
+      'Bedrock with an AWS profile (bedrock.profile) is not supported yet: use bedrock.aws_access_key_id and aws_secret_access_key.',
+    ],
+  ] as const)('not yet supported: %o', async (settings, provider, expected) => {
+    expect(await refusal(settings, provider, 'some-model')).toBe(expected);
   });
 
   test('an unknown provider lists the known ones', async () => {

@@ -62,6 +62,17 @@ function answerFor(path: string): unknown {
   return undefined;
 }
 
+/** The model id every stand-in rejects, and what it says. */
+export const UNKNOWN_MODEL = 'no-such-model';
+export const UNKNOWN_MODEL_TEXT = `The model ${UNKNOWN_MODEL} does not exist`;
+
+/** One error body each provider's error schema reads its message from. */
+const UNKNOWN_MODEL_ERROR = {
+  type: 'error',
+  message: UNKNOWN_MODEL_TEXT,
+  error: { type: 'not_found_error', code: 404, status: 'NOT_FOUND', message: UNKNOWN_MODEL_TEXT },
+};
+
 const INTENDED = 'x-test-intended-url';
 
 /** A running stand-in: a stub server that also keeps each request's body. */
@@ -85,9 +96,10 @@ export async function startStandIn(): Promise<StandIn> {
         headers,
         body,
       });
-      const answer = answerFor(new URL(url, origin).pathname);
+      const unknown = url.includes(UNKNOWN_MODEL) || body.includes(`"${UNKNOWN_MODEL}"`);
+      const answer = unknown ? undefined : answerFor(new URL(url, origin).pathname);
       res.writeHead(answer === undefined ? 404 : 200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(answer ?? { error: { message: `no such path ${url}` } }));
+      res.end(JSON.stringify(answer ?? UNKNOWN_MODEL_ERROR));
     });
   });
   origin = stub.url;
