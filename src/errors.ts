@@ -62,7 +62,9 @@ export type McpAgentErrorCode =
    * A model cannot be made from a provider section: an unknown provider, or a credential,
    * endpoint, region or model id missing (the message names the keys to set).
    */
-  | 'MODEL_CONFIG';
+  | 'MODEL_CONFIG'
+  /** An agent's model was still calling tools when its `maxIterations` steps were used up. */
+  | 'AGENT_MAX_ITERATIONS';
 
 /** Options accepted by {@link McpAgentError}. */
 export interface McpAgentErrorOptions {

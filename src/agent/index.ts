@@ -10,5 +10,10 @@
  */
 export type { McpAgentErrorCode } from '../errors.js';
 export { isMcpAgentError, McpAgentError } from '../errors.js';
+export type { AgentContext, AgentSpec, AgentTool } from './agent.js';
+export { Agent } from './agent.js';
+export { agentSpecsOf, loadAgents } from './definitions.js';
+export type { AugmentedLlmParts, LlmOptions, RequestParams } from './llm.js';
+export { AugmentedLlm, DEFAULT_MAX_ITERATIONS, DEFAULT_MAX_TOOL_RESULT_CHARS } from './llm.js';
 export type { ModelOptions, ModelProvider } from './models.js';
 export { MODEL_PROVIDERS, modelFor } from './models.js';

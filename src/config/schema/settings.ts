@@ -45,7 +45,6 @@ export const SECTIONS_NOT_USED: readonly string[] = [
   'logger',
   'otel',
   'usage_telemetry',
-  'agents',
   'env',
 ];
 

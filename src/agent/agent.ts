@@ -1,0 +1,122 @@
+/**
+ * `Agent`, in mcp-agent's shape: a name, an instruction and the names of its MCP servers, whose
+ * tools it offers a language model under LLM-safe names (`{server}_{tool}`, see
+ * {@link ToolNames}). Every tool call goes through the connections of `createAgentAuth`, so its
+ * token, refresh, step-up and login rules apply; with `user`, the end user's own tokens.
+ *
+ * @module
+ */
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { CallToolResult, Tool as McpTool } from '@modelcontextprotocol/sdk/types.js';
+import type { AgentAuth, AgentAuthScope } from '../client/agent-auth.js';
+import { allowedToolNames, ToolNames } from '../config/tool-names.js';
+import { AugmentedLlm, type LlmOptions } from './llm.js';
+import { modelFor } from './models.js';
+
+/** What an agent is: mcp-agent's `Agent(name, instruction, server_names)`. */
+export interface AgentSpec {
+  /** The agent's name (mcp-agent's `name`). */
+  readonly name: string;
+  /** The system instruction its model gets (mcp-agent's `instruction`). */
+  readonly instruction?: string | undefined;
+  /** The configured servers (`mcp.servers`) whose tools it offers (mcp-agent's `server_names`). */
+  readonly serverNames: readonly string[];
+}
+
+/** What an {@link Agent} reaches its servers with. */
+export interface AgentContext {
+  /** The agent's `createAgentAuth`. */
+  readonly auth: AgentAuth;
+  /** An end user's identity: the servers with that user's tokens (`auth.forUser(user)`). */
+  readonly user?: string | undefined;
+}
+
+/** One tool an agent offers: its LLM-safe name, its server, and the MCP tool. */
+export interface AgentTool {
+  /** `{server}_{tool}` (or its hashed form; see {@link ToolNames}). */
+  readonly name: string;
+  /** The configured server. */
+  readonly server: string;
+  /** The tool as the server lists it (its own `name`, `description`, `inputSchema`). */
+  readonly tool: McpTool;
+  /** Call the tool on its server; a tool's error is a result with `isError`, not a throw. */
+  call(args: Record<string, unknown>, signal?: AbortSignal): Promise<CallToolResult>;
+}
+
+/** Every tool of `client`, page after page. */
+async function listedTools(client: Client): Promise<McpTool[]> {
+  if (!client.getServerCapabilities()?.tools) return [];
+  const tools: McpTool[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await client.listTools(cursor ? { cursor } : {});
+    tools.push(...page.tools);
+    cursor = page.nextCursor;
+  } while (cursor);
+  return tools;
+}
+
+/**
+ * An agent: {@link Agent.listTools} gives the union of its servers' tools (as `allowed_tools`
+ * lets them through), {@link Agent.attachLlm} a model of a provider section that calls them.
+ */
+export class Agent {
+  readonly name: string;
+  readonly instruction: string | undefined;
+  readonly serverNames: readonly string[];
+  readonly #auth: AgentAuth;
+  readonly #scope: AgentAuthScope;
+  readonly #names: ToolNames;
+
+  constructor(spec: AgentSpec, context: AgentContext) {
+    this.name = spec.name;
+    this.instruction = spec.instruction;
+    this.serverNames = [...spec.serverNames];
+    this.#auth = context.auth;
+    this.#scope = context.user === undefined ? context.auth : context.auth.forUser(context.user);
+    this.#names = new ToolNames(Object.keys(context.auth.settings.mcp.servers));
+    // An unknown server is a SERVER_UNKNOWN error now, not at the first call.
+    for (const server of this.serverNames) this.#scope.server(server);
+  }
+
+  /** The tools of every server of the agent, in server order, under their LLM-safe names. */
+  async listTools(): Promise<AgentTool[]> {
+    const lists = await Promise.all(this.serverNames.map((server) => this.#toolsOf(server)));
+    return lists.flat();
+  }
+
+  /**
+   * A model of the provider section `provider` (see `modelFor`), with this agent's instruction
+   * and tools, keeping its conversation across calls (mcp-agent's `attach_llm`).
+   */
+  async attachLlm(provider: string, options: LlmOptions = {}): Promise<AugmentedLlm> {
+    const settings = options.settings ?? this.#auth.settings;
+    const fetch = options.fetch;
+    const model = (id?: string) => modelFor(settings, provider, id, fetch ? { fetch } : {});
+    return new AugmentedLlm({
+      provider,
+      model: await model(options.model),
+      modelFor: model,
+      instruction: this.instruction,
+      tools: () => this.listTools(),
+    });
+  }
+
+  async #toolsOf(server: string): Promise<AgentTool[]> {
+    const client = await this.#scope.connect(server);
+    const entries = this.#auth.settings.mcp.servers[server]?.allowed_tools;
+    const allowed = entries && allowedToolNames(server, entries);
+    const tools = (await listedTools(client)).filter((tool) => !allowed || allowed.has(tool.name));
+    return tools.map((tool) => ({
+      name: this.#names.name(server, tool.name),
+      server,
+      tool,
+      call: async (args, signal) =>
+        (await client.callTool(
+          { name: tool.name, arguments: args },
+          undefined,
+          signal ? { signal } : {},
+        )) as CallToolResult,
+    }));
+  }
+}

@@ -1,0 +1,280 @@
+/**
+ * The model an {@link Agent} attaches (mcp-agent's `AugmentedLLM`): `generate`, `generateStr` and
+ * `generateStructured`, built on the Vercel AI SDK's `generateText` and its tool loop (`tools`
+ * from the agent's MCP tools, `stopWhen: stepCountIs(maxIterations)`, `Output.object` for
+ * structured answers), with the conversation kept across calls.
+ *
+ * @module
+ */
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import {
+  type FlexibleSchema,
+  type GenerateTextResult,
+  generateText,
+  type JSONSchema7,
+  jsonSchema,
+  type LanguageModel,
+  type ModelMessage,
+  Output,
+  type OutputInterface,
+  stepCountIs,
+  streamText,
+  type ToolSet,
+  tool,
+} from 'ai';
+import type { Settings } from '../config/schema/settings.js';
+import { isMcpAgentError, McpAgentError } from '../errors.js';
+import type { AgentTool } from './agent.js';
+
+/** What `attachLlm` accepts besides the provider. */
+export interface LlmOptions {
+  /** The model id; default the provider section's `default_model` (see `modelFor`). */
+  readonly model?: string | undefined;
+  /** The settings whose provider section makes the model; default the agent's `auth.settings`. */
+  readonly settings?: Settings | undefined;
+  /** The `fetch` the provider sends its requests with. Default the global `fetch`. */
+  readonly fetch?: typeof fetch | undefined;
+}
+
+/** Per-call request parameters (mcp-agent's `RequestParams`). */
+export interface RequestParams {
+  /** Another model id of the same provider, for this call. */
+  readonly model?: string | undefined;
+  /** The most tokens the model may answer with (the AI SDK's `maxOutputTokens`). */
+  readonly maxTokens?: number | undefined;
+  readonly temperature?: number | undefined;
+  /** The most model calls (steps) of one request; default {@link DEFAULT_MAX_ITERATIONS}. */
+  readonly maxIterations?: number | undefined;
+  readonly stopSequences?: string[] | undefined;
+  /**
+   * Whether the model may call several tools at once: OpenAI's and Azure's `parallel_tool_calls`,
+   * Anthropic's `disable_parallel_tool_use` (inverted); the other providers have no such setting.
+   * Default the provider's own (allowed).
+   */
+  readonly parallelToolCalls?: boolean | undefined;
+  /**
+   * The most characters of a tool's result the model is sent; a longer one is cut, with a note
+   * saying so. Default {@link DEFAULT_MAX_TOOL_RESULT_CHARS}.
+   */
+  readonly maxToolResultChars?: number | undefined;
+  /** Send the conversation so far, and keep this exchange in it. Default `true`. */
+  readonly useHistory?: boolean | undefined;
+  /** Stops the request (the model call and a running tool call). */
+  readonly signal?: AbortSignal | undefined;
+}
+
+/** The model calls of one request when `maxIterations` is not given (mcp-agent's default). */
+export const DEFAULT_MAX_ITERATIONS = 10;
+
+/** The characters of a tool's result the model is sent when `maxToolResultChars` is not given. */
+export const DEFAULT_MAX_TOOL_RESULT_CHARS = 100_000;
+
+/** What {@link AugmentedLlm} is made of (by `Agent.attachLlm`). */
+export interface AugmentedLlmParts {
+  readonly provider: string;
+  readonly model: LanguageModel;
+  /** The model `id` of the same provider, for a call's `model`. */
+  readonly modelFor: (id: string) => Promise<LanguageModel>;
+  readonly instruction: string | undefined;
+  readonly tools: () => Promise<AgentTool[]>;
+}
+
+/**
+ * An MCP tool result as the model reads it: its text, an error when `isError` (MCP tools/call),
+ * cut to `limit` characters with a note saying so.
+ */
+function modelOutputOf(result: CallToolResult, limit: number) {
+  const whole = result.content
+    .map((part) => (part.type === 'text' ? part.text : JSON.stringify(part)))
+    .join('\n');
+  const value =
+    whole.length > limit
+      ? `${whole.slice(0, limit)}\n[truncated: the tool's result has ${whole.length} characters, the first ${limit} are shown]`
+      : whole;
+  return result.isError ? { type: 'error-text' as const, value } : { type: 'text' as const, value };
+}
+
+/**
+ * The AI SDK tools of the agent's MCP tools. An error of ours (a login needed, a refused token)
+ * is `fatal`: it stops the request and reaches the caller; any other error of a call goes back to
+ * the model as the AI SDK's tool error, and an `isError` result as an error text.
+ */
+function toolSetOf(
+  tools: readonly AgentTool[],
+  limit: number,
+  fatal: (error: unknown) => void,
+): ToolSet {
+  return Object.fromEntries(
+    tools.map((agentTool) => [
+      agentTool.name,
+      tool({
+        description: agentTool.tool.description ?? '',
+        inputSchema: jsonSchema<Record<string, unknown>>(
+          agentTool.tool.inputSchema as unknown as JSONSchema7,
+        ),
+        execute: async (input, { abortSignal }) => {
+          try {
+            return await agentTool.call(input, abortSignal);
+          } catch (error) {
+            if (isMcpAgentError(error)) fatal(error);
+            throw error;
+          }
+        },
+        toModelOutput: ({ output }) => modelOutputOf(output, limit),
+      }),
+    ]),
+  );
+}
+
+type Result = GenerateTextResult<ToolSet, Record<string, unknown>, OutputInterface>;
+
+/** One request, as {@link AugmentedLlm} prepares it for the AI SDK. */
+interface Call {
+  readonly options: {
+    model: LanguageModel;
+    instructions?: string;
+    messages: ModelMessage[];
+    tools: ToolSet;
+    stopWhen: ReturnType<typeof stepCountIs>;
+    abortSignal: AbortSignal;
+    maxOutputTokens?: number;
+    temperature?: number;
+    stopSequences?: string[];
+    providerOptions?: ReturnType<typeof parallelToolCallsOptions>;
+  };
+  readonly asked: ModelMessage;
+  readonly useHistory: boolean;
+  readonly maxIterations: number;
+  /** The error of ours that stopped the request, if one did. */
+  fatal(): unknown;
+}
+
+/** A language model with an agent's instruction and tools, and a conversation (see the module). */
+export class AugmentedLlm {
+  /** The provider section the model comes from. */
+  readonly provider: string;
+  readonly #parts: AugmentedLlmParts;
+  readonly #history: ModelMessage[] = [];
+
+  constructor(parts: AugmentedLlmParts) {
+    this.provider = parts.provider;
+    this.#parts = parts;
+  }
+
+  /** The conversation so far: each prompt and what the model and the tools answered. */
+  get history(): readonly ModelMessage[] {
+    return this.#history;
+  }
+
+  /** Answer `prompt`, calling tools as the model asks; returns this exchange's new messages. */
+  async generate(prompt: string, params: RequestParams = {}): Promise<ModelMessage[]> {
+    return (await this.#run(prompt, params)).responseMessages;
+  }
+
+  /** Answer `prompt`, calling tools as the model asks; returns the final text. */
+  async generateStr(prompt: string, params: RequestParams = {}): Promise<string> {
+    return (await this.#run(prompt, params)).text;
+  }
+
+  /**
+   * Answer `prompt` with an object matching `schema` (a zod schema, or the AI SDK's `jsonSchema`),
+   * through the AI SDK's structured output (`Output.object`); tools may be called first.
+   */
+  async generateStructured<T>(
+    prompt: string,
+    schema: FlexibleSchema<T>,
+    params: RequestParams = {},
+  ): Promise<T> {
+    return (await this.#run(prompt, params, Output.object({ schema }))).output as T;
+  }
+
+  /**
+   * Answer `prompt` as {@link AugmentedLlm.generateStr} does, yielding the text as the model
+   * streams it (the AI SDK's `streamText`); the conversation is kept once the answer is complete.
+   * The errors of `generateStr` are thrown by the iteration, after the text streamed so far.
+   */
+  async *generateStream(prompt: string, params: RequestParams = {}): AsyncGenerator<string, void> {
+    const call = await this.#prepare(prompt, params);
+    const result = streamText(call.options);
+    try {
+      for await (const part of result.stream) {
+        if (part.type === 'text-delta') yield part.text;
+        else if (part.type === 'error') throw part.error;
+      }
+      this.#finish(call, await result.finishReason, await result.responseMessages);
+    } catch (error) {
+      throw call.fatal() ?? error;
+    }
+  }
+
+  async #run(prompt: string, params: RequestParams, output?: OutputInterface): Promise<Result> {
+    const call = await this.#prepare(prompt, params);
+    let result: Result;
+    try {
+      result = await generateText({ ...call.options, ...(output ? { output } : {}) });
+    } catch (error) {
+      throw call.fatal() ?? error;
+    }
+    this.#finish(call, result.finishReason, result.responseMessages);
+    return result;
+  }
+
+  /** The options of one request, and how to tell an error of ours that stopped it. */
+  async #prepare(prompt: string, params: RequestParams): Promise<Call> {
+    const asked: ModelMessage = { role: 'user', content: prompt };
+    const useHistory = params.useHistory ?? true;
+    const stop = new AbortController();
+    let fatal: unknown;
+    const limit = params.maxToolResultChars ?? DEFAULT_MAX_TOOL_RESULT_CHARS;
+    const tools = toolSetOf(await this.#parts.tools(), limit, (error) => {
+      fatal ??= error;
+      stop.abort(error);
+    });
+    const maxIterations = params.maxIterations ?? DEFAULT_MAX_ITERATIONS;
+    const options = {
+      model: params.model ? await this.#parts.modelFor(params.model) : this.#parts.model,
+      ...(this.#parts.instruction ? { instructions: this.#parts.instruction } : {}),
+      messages: [...(useHistory ? this.#history : []), asked],
+      tools,
+      stopWhen: stepCountIs(maxIterations),
+      abortSignal: params.signal ? AbortSignal.any([params.signal, stop.signal]) : stop.signal,
+      ...callSettings(params),
+    };
+    return { options, asked, useHistory, maxIterations, fatal: () => fatal };
+  }
+
+  /** Throw what stopped the request, else keep the exchange in the conversation. */
+  #finish(call: Call, finishReason: string, messages: readonly ModelMessage[]): void {
+    const fatal = call.fatal();
+    if (fatal) throw fatal;
+    if (finishReason === 'tool-calls') throw this.#tooManyIterations(call.maxIterations);
+    if (call.useHistory) this.#history.push(call.asked, ...messages);
+  }
+
+  #tooManyIterations(maxIterations: number): McpAgentError {
+    return new McpAgentError(
+      'AGENT_MAX_ITERATIONS',
+      `The ${this.provider} model was still calling tools after ${maxIterations} model calls (maxIterations), so there is no answer; raise maxIterations or ask for less. The conversation was left as it was before this request.`,
+    );
+  }
+}
+
+/** The AI SDK's call settings of `params` (only those given). */
+function callSettings(params: RequestParams) {
+  return {
+    ...(params.maxTokens !== undefined ? { maxOutputTokens: params.maxTokens } : {}),
+    ...(params.temperature !== undefined ? { temperature: params.temperature } : {}),
+    ...(params.stopSequences !== undefined ? { stopSequences: params.stopSequences } : {}),
+    ...(params.parallelToolCalls !== undefined
+      ? { providerOptions: parallelToolCallsOptions(params.parallelToolCalls) }
+      : {}),
+  };
+}
+
+/** `parallelToolCalls` in the options of the providers that have it (each reads its own). */
+function parallelToolCallsOptions(parallel: boolean) {
+  return {
+    openai: { parallelToolCalls: parallel },
+    anthropic: { disableParallelToolUse: !parallel },
+  };
+}
