@@ -117,7 +117,7 @@ const ENTRIES: Readonly<
     forbidden: [OIDC_PROVIDER, REDIS],
   },
   './agent': {
-    documented: ['modelFor', 'MODEL_PROVIDERS', 'McpAgentError'],
+    documented: ['modelFor', 'MODEL_PROVIDERS', 'Agent', 'loadAgents', 'McpAgentError'],
     forbidden: [AI_PROVIDERS, OIDC_PROVIDER, REDIS, MCP_SDK, UNDICI],
   },
   './dev': {
