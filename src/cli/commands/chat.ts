@@ -1,0 +1,116 @@
+/**
+ * `mcp-agent chat --once PROMPT [--agent NAME] [--provider P] [--model M]`: one answer of an
+ * {@link Agent} (issue 17), streamed on stdout, a line per tool call on stderr.
+ *
+ * @module
+ */
+import { Agent, type AgentSpec, type AgentTool } from '../../agent/agent.js';
+import { agentSpecsOf } from '../../agent/definitions.js';
+import { MODEL_PROVIDERS } from '../../agent/models.js';
+import { createAgentAuth } from '../../client/agent-auth.js';
+import type { Settings } from '../../config/schema/settings.js';
+import { McpAgentError } from '../../errors.js';
+import { type CliConsentOptions, cliConsent } from '../consent.js';
+import type { CliIo, GlobalOptions, Output } from '../io.js';
+import { cliLogger } from '../logger.js';
+import { VERSION } from '../version.js';
+import { loadForCli } from './config.js';
+
+/** What `chat` was asked for. */
+export interface ChatOptions extends CliConsentOptions {
+  readonly prompt: string;
+  readonly agent?: string | undefined;
+  readonly provider?: string | undefined;
+  readonly model?: string | undefined;
+}
+
+/** An {@link Agent} whose tool calls are announced as they start. */
+class AnnouncingAgent extends Agent {
+  readonly #announce: (tool: AgentTool) => void;
+
+  constructor(
+    spec: AgentSpec,
+    context: ConstructorParameters<typeof Agent>[1],
+    announce: (tool: AgentTool) => void,
+  ) {
+    super(spec, context);
+    this.#announce = announce;
+  }
+
+  override async listTools(): Promise<AgentTool[]> {
+    return (await super.listTools()).map((tool) => ({
+      ...tool,
+      call: (args, signal) => {
+        this.#announce(tool);
+        return tool.call(args, signal);
+      },
+    }));
+  }
+}
+
+/** The agent `name` of `agents.definitions`, or (without a name) one over every server. */
+function specOf(settings: Settings, name: string | undefined): AgentSpec {
+  if (name === undefined) {
+    return { name: 'chat', serverNames: Object.keys(settings.mcp.servers) };
+  }
+  const specs = agentSpecsOf(settings);
+  const spec = specs.find((candidate) => candidate.name === name);
+  if (spec) return spec;
+  const known = specs.map((candidate) => candidate.name);
+  throw new McpAgentError(
+    'CONFIG_INVALID',
+    `No agent "${name}" in agents.definitions${known.length > 0 ? ` (defined: ${known.join(', ')})` : ''}.`,
+  );
+}
+
+/** The first configured provider section with an `api_key`, else the first configured one. */
+export function defaultProvider(settings: Settings): string {
+  const record = settings as unknown as Readonly<Record<string, unknown>>;
+  const present = MODEL_PROVIDERS.filter((name) => record[name] !== undefined);
+  const keyed = present.find(
+    (name) => (record[name] as Record<string, unknown> | null)?.api_key !== undefined,
+  );
+  const chosen = keyed ?? present[0];
+  if (chosen !== undefined) return chosen;
+  throw new McpAgentError(
+    'MODEL_CONFIG',
+    `No model provider is configured: add a provider section (${MODEL_PROVIDERS.join(', ')}) with its key, or pass --provider.`,
+  );
+}
+
+/** `chat --once`: the answer on stdout as it streams, exit 0; an error is thrown (exit 1). */
+export async function chatOnce(
+  io: CliIo,
+  global: GlobalOptions,
+  out: Output,
+  options: ChatOptions,
+): Promise<number> {
+  const { settings } = loadForCli(io, global);
+  const auth = createAgentAuth({
+    settings,
+    env: io.env,
+    cwd: io.cwd,
+    homeDir: io.homeDir,
+    logger: cliLogger(out, global.verbose),
+    consent: cliConsent(io, out, options),
+    clientName: 'mcp-agent-ts',
+    clientInfo: { name: 'mcp-agent-ts', version: VERSION },
+  });
+  try {
+    const agent = new AnnouncingAgent(specOf(settings, options.agent), { auth }, (tool) =>
+      out.note(`→ ${tool.tool.name} (${tool.server})`),
+    );
+    const provider = options.provider ?? defaultProvider(settings);
+    const llm = await agent.attachLlm(provider, { model: options.model });
+    let text = '';
+    for await (const part of llm.generateStream(options.prompt)) {
+      text += part;
+      out.stream(part);
+    }
+    if (text !== '' && !text.endsWith('\n')) out.stream('\n');
+    out.resultJson({ answer: text });
+    return 0;
+  } finally {
+    await auth.close();
+  }
+}
