@@ -172,7 +172,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     usage:
       'mcp-agent [--config PATH] [--json] chat --once PROMPT [--agent NAME] [--provider P] [--model M]',
     description:
-      'Sends PROMPT to the model of a provider section (default: the first configured one with an api_key)\nwith the tools of an agent: --agent NAME from agents.definitions, else every configured server.\nThe answer streams to stdout; each tool call prints a line (tool and server) on stderr. Logins the\nservers need happen as in `tools call`. Exit code 1 on failure (a missing key, a model error, a login\nthat cannot run without a terminal: its URL is printed on stderr). Only --once is available so far.',
+      'Sends PROMPT to the model of a provider section (default: the first configured one with an api_key)\nwith the tools of an agent: --agent NAME from agents.definitions, else every configured server.\nThe answer streams to stdout; each tool call prints a line (tool and server) on stderr. Logins the\nservers need happen as in `tools call`. Exit code 1 on failure (a missing key, a model error, a login\nneeded while stdin is not a terminal and\n--device is not given: its URL is printed on stderr and `auth complete ADDRESS` finishes it). Only --once is available so far.',
     options: {
       once: { type: 'string', value: 'PROMPT', help: 'answer PROMPT once and exit' },
       agent: { type: 'string', value: 'NAME', help: 'the agent of agents.definitions to use' },

@@ -8,6 +8,7 @@ import { Agent, type AgentSpec, type AgentTool } from '../../agent/agent.js';
 import { agentSpecsOf } from '../../agent/definitions.js';
 import { MODEL_PROVIDERS } from '../../agent/models.js';
 import { createAgentAuth } from '../../client/agent-auth.js';
+import { handOverConsent } from '../../client/hand-over.js';
 import type { Settings } from '../../config/schema/settings.js';
 import { McpAgentError } from '../../errors.js';
 import { type CliConsentOptions, cliConsent } from '../consent.js';
@@ -78,6 +79,14 @@ export function defaultProvider(settings: Settings): string {
   );
 }
 
+/**
+ * Whether a login can run here: a terminal on stdin (to paste an address), or `--device`.
+ * Otherwise a needed login is handed over: its URL on stderr, exit 1, `auth complete` finishes it.
+ */
+function canAsk(io: CliIo, options: ChatOptions): boolean {
+  return io.stdin?.isTTY === true || options.device === true;
+}
+
 /** `chat --once`: the answer on stdout as it streams, exit 0; an error is thrown (exit 1). */
 export async function chatOnce(
   io: CliIo,
@@ -92,7 +101,7 @@ export async function chatOnce(
     cwd: io.cwd,
     homeDir: io.homeDir,
     logger: cliLogger(out, global.verbose),
-    consent: cliConsent(io, out, options),
+    consent: canAsk(io, options) ? cliConsent(io, out, options) : handOverConsent(),
     clientName: 'mcp-agent-ts',
     clientInfo: { name: 'mcp-agent-ts', version: VERSION },
   });
