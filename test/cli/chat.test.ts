@@ -101,6 +101,8 @@ describe('chat --once', () => {
       expect(result.code).toBe(1);
       expect(result.stdout).toBe('');
       expect(result.stderr).toContain('gpt-nope');
+      expect(result.stderr).not.toContain('This is a bug');
+      expect(result.stderr.match(/error:/g)).toHaveLength(1);
       expect(result.stderr).not.toContain(CANARY);
     } finally {
       cleanup();

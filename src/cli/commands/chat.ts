@@ -10,7 +10,7 @@ import { MODEL_PROVIDERS } from '../../agent/models.js';
 import { createAgentAuth } from '../../client/agent-auth.js';
 import { handOverConsent } from '../../client/hand-over.js';
 import type { Settings } from '../../config/schema/settings.js';
-import { McpAgentError } from '../../errors.js';
+import { isMcpAgentError, McpAgentError } from '../../errors.js';
 import { type CliConsentOptions, cliConsent } from '../consent.js';
 import type { CliIo, GlobalOptions, Output } from '../io.js';
 import { cliLogger } from '../logger.js';
@@ -79,6 +79,14 @@ export function defaultProvider(settings: Settings): string {
   );
 }
 
+/** An error of the provider's API (not one of ours) as a `MODEL_REQUEST` error with its text. */
+function modelError(provider: string, error: unknown): unknown {
+  if (isMcpAgentError(error) || !(error instanceof Error)) return error;
+  return new McpAgentError('MODEL_REQUEST', `The ${provider} model failed: ${error.message}`, {
+    cause: error,
+  });
+}
+
 /**
  * Whether a login can run here: a terminal on stdin (to paste an address), or `--device`.
  * Otherwise a needed login is handed over: its URL on stderr, exit 1, `auth complete` finishes it.
@@ -112,9 +120,13 @@ export async function chatOnce(
     const provider = options.provider ?? defaultProvider(settings);
     const llm = await agent.attachLlm(provider, { model: options.model });
     let text = '';
-    for await (const part of llm.generateStream(options.prompt)) {
-      text += part;
-      out.stream(part);
+    try {
+      for await (const part of llm.generateStream(options.prompt)) {
+        text += part;
+        out.stream(part);
+      }
+    } catch (error) {
+      throw modelError(provider, error);
     }
     if (text !== '' && !text.endsWith('\n')) out.stream('\n');
     out.resultJson({ answer: text });
