@@ -4,6 +4,7 @@
  * stdout, a line per tool call to stderr, the key only in `Authorization`.
  */
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { type ScriptedChat, startScriptedChat, toolThenText } from '../agent/scripted-chat.js';
@@ -22,7 +23,7 @@ openai:
   base_url: ${url}/v1
 ${extra}`;
 
-describe('chat --once', () => {
+describe('mcp-agent chat', () => {
   let chat: ScriptedChat;
   beforeAll(async () => {
     chat = await startScriptedChat();
@@ -104,6 +105,35 @@ describe('chat --once', () => {
       expect(result.stderr).not.toContain('This is a bug');
       expect(result.stderr.match(/error:/g)).toHaveLength(1);
       expect(result.stderr).not.toContain(CANARY);
+    } finally {
+      cleanup();
+    }
+  }, 30_000);
+
+  test('without --once: a prompt per line of stdin, the conversation kept, an error survived', async () => {
+    const { dir, cleanup } = tree();
+    chat.received.length = 0;
+    chat.script = (request) => {
+      const users = request.body.messages.filter((message) => message.role === 'user');
+      return users.at(-1)?.content === 'second'
+        ? { status: 400, error: 'Too many turns for this model.' }
+        : { text: `Answer ${users.length}.` };
+    };
+    const stdin = new PassThrough();
+    stdin.end('first\n\nsecond\nthird\n');
+    try {
+      const result = await runCli(['chat'], { cwd: dir, stdin });
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stdout).toBe('Answer 1.\nAnswer 2.\n');
+      expect(result.stderr).toContain('error: The openai model failed: Too many turns');
+      expect(result.stderr).not.toContain(CANARY);
+      // The failed turn is not kept: the third prompt follows the first exchange.
+      const third = chat.received.at(-1)?.body.messages ?? [];
+      expect(third.map((message) => [message.role, message.content])).toEqual([
+        ['user', 'first'],
+        ['assistant', 'Answer 1.'],
+        ['user', 'third'],
+      ]);
     } finally {
       cleanup();
     }

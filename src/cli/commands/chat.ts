@@ -4,14 +4,17 @@
  *
  * @module
  */
+import { createInterface } from 'node:readline';
 import { Agent, type AgentSpec, type AgentTool } from '../../agent/agent.js';
 import { agentSpecsOf } from '../../agent/definitions.js';
+import type { AugmentedLlm } from '../../agent/llm.js';
 import { MODEL_PROVIDERS } from '../../agent/models.js';
 import { createAgentAuth } from '../../client/agent-auth.js';
 import { handOverConsent } from '../../client/hand-over.js';
 import type { Settings } from '../../config/schema/settings.js';
-import { isMcpAgentError, McpAgentError } from '../../errors.js';
+import { AuthorizationRequiredError, isMcpAgentError, McpAgentError } from '../../errors.js';
 import { type CliConsentOptions, cliConsent } from '../consent.js';
+import { handOverText } from '../hand-over.js';
 import type { CliIo, GlobalOptions, Output } from '../io.js';
 import { cliLogger } from '../logger.js';
 import { VERSION } from '../version.js';
@@ -91,16 +94,20 @@ function modelError(provider: string, error: unknown): unknown {
  * Whether a login can run here: a terminal on stdin (to paste an address), or `--device`.
  * Otherwise a needed login is handed over: its URL on stderr, exit 1, `auth complete` finishes it.
  */
-function canAsk(io: CliIo, options: ChatOptions): boolean {
+function canAsk(io: CliIo, options: SessionOptions): boolean {
   return io.stdin?.isTTY === true || options.device === true;
 }
 
-/** `chat --once`: the answer on stdout as it streams, exit 0; an error is thrown (exit 1). */
-export async function chatOnce(
+/** What `chat` was asked for besides the prompt. */
+export type SessionOptions = Omit<ChatOptions, 'prompt'>;
+
+/** Build the agent and its model, run `body`, close the connections. */
+async function withLlm(
   io: CliIo,
   global: GlobalOptions,
   out: Output,
-  options: ChatOptions,
+  options: SessionOptions,
+  body: (llm: AugmentedLlm) => Promise<number>,
 ): Promise<number> {
   const { settings } = loadForCli(io, global);
   const auth = createAgentAuth({
@@ -118,20 +125,94 @@ export async function chatOnce(
       out.note(`→ ${tool.tool.name} (${tool.server})`),
     );
     const provider = options.provider ?? defaultProvider(settings);
-    const llm = await agent.attachLlm(provider, { model: options.model });
-    let text = '';
-    try {
-      for await (const part of llm.generateStream(options.prompt)) {
-        text += part;
-        out.stream(part);
-      }
-    } catch (error) {
-      throw modelError(provider, error);
-    }
-    if (text !== '' && !text.endsWith('\n')) out.stream('\n');
-    out.resultJson({ answer: text });
-    return 0;
+    return await body(await agent.attachLlm(provider, { model: options.model }));
   } finally {
     await auth.close();
+  }
+}
+
+/** One turn: the answer streamed on stdout (ended by a newline); returns its text. */
+async function answer(
+  llm: AugmentedLlm,
+  out: Output,
+  prompt: string,
+  signal?: AbortSignal,
+): Promise<string> {
+  let text = '';
+  try {
+    for await (const part of llm.generateStream(prompt, signal ? { signal } : {})) {
+      text += part;
+      out.stream(part);
+    }
+  } catch (error) {
+    if (text !== '' && !text.endsWith('\n')) out.stream('\n');
+    throw modelError(llm.provider, error);
+  }
+  if (text !== '' && !text.endsWith('\n')) out.stream('\n');
+  return text;
+}
+
+/** `chat --once`: the answer on stdout as it streams, exit 0; an error is thrown (exit 1). */
+export function chatOnce(
+  io: CliIo,
+  global: GlobalOptions,
+  out: Output,
+  options: ChatOptions,
+): Promise<number> {
+  return withLlm(io, global, out, options, async (llm) => {
+    out.resultJson({ answer: await answer(llm, out, options.prompt) });
+    return 0;
+  });
+}
+
+/**
+ * `chat` without `--once`: a prompt per line of stdin, each answered with the conversation so
+ * far; Ctrl-C stops the running turn (between turns, the session); end of input ends it.
+ */
+export function chatSession(
+  io: CliIo,
+  global: GlobalOptions,
+  out: Output,
+  options: SessionOptions,
+): Promise<number> {
+  const input = io.stdin;
+  if (input === undefined) {
+    throw new McpAgentError('USAGE', 'chat needs input: pass --once PROMPT, or type prompts.');
+  }
+  return withLlm(io, global, out, options, async (llm) => {
+    const lines = createInterface({ input, terminal: false });
+    let turn: AbortController | undefined;
+    const interrupt = () => (turn ? turn.abort() : lines.close());
+    process.on('SIGINT', interrupt);
+    try {
+      for await (const line of lines) {
+        const prompt = line.trim();
+        if (prompt === '') continue;
+        turn = new AbortController();
+        await turnOf(llm, out, prompt, turn.signal);
+        turn = undefined;
+      }
+    } finally {
+      process.off('SIGINT', interrupt);
+    }
+    return 0;
+  });
+}
+
+/** A turn of {@link chatSession}: an error of ours or the model's is printed, and the session goes on. */
+async function turnOf(
+  llm: AugmentedLlm,
+  out: Output,
+  prompt: string,
+  signal: AbortSignal,
+): Promise<void> {
+  try {
+    await answer(llm, out, prompt, signal);
+  } catch (error) {
+    if (signal.aborted) out.note('(stopped)');
+    else if (isMcpAgentError(error)) {
+      out.error(error.message);
+      if (error instanceof AuthorizationRequiredError) out.note(handOverText(error));
+    } else throw error;
   }
 }
