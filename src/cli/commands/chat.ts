@@ -183,14 +183,19 @@ export function chatSession(
     const lines = createInterface({ input, terminal: false });
     let turn: AbortController | undefined;
     const interrupt = () => (turn ? turn.abort() : lines.close());
+    // A person at a terminal gets a prompt sign on stderr; piped input none.
+    const ask = () => input.isTTY === true && out.progressStream().write('> ');
     process.on('SIGINT', interrupt);
     try {
+      ask();
       for await (const line of lines) {
         const prompt = line.trim();
-        if (prompt === '') continue;
-        turn = new AbortController();
-        await turnOf(llm, out, prompt, turn.signal);
-        turn = undefined;
+        if (prompt !== '') {
+          turn = new AbortController();
+          await turnOf(llm, out, prompt, turn.signal);
+          turn = undefined;
+        }
+        ask();
       }
     } finally {
       process.off('SIGINT', interrupt);
