@@ -64,7 +64,9 @@ export type McpAgentErrorCode =
    */
   | 'MODEL_CONFIG'
   /** An agent's model was still calling tools when its `maxIterations` steps were used up. */
-  | 'AGENT_MAX_ITERATIONS';
+  | 'AGENT_MAX_ITERATIONS'
+  /** The model's provider failed a request (`mcp-agent chat`): its own error text, never a key. */
+  | 'MODEL_REQUEST';
 
 /** Options accepted by {@link McpAgentError}. */
 export interface McpAgentErrorOptions {

@@ -195,7 +195,8 @@ export class AugmentedLlm {
    */
   async *generateStream(prompt: string, params: RequestParams = {}): AsyncGenerator<string, void> {
     const call = await this.#prepare(prompt, params);
-    const result = streamText(call.options);
+    // The error is thrown below, from its stream part: not logged by the AI SDK's default `onError`.
+    const result = streamText({ ...call.options, onError: () => {} });
     try {
       for await (const part of result.stream) {
         if (part.type === 'text-delta') yield part.text;

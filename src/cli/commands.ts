@@ -13,6 +13,7 @@ import { UsageError } from './usage.js';
 
 const authCommands = () => import('./commands/auth.js');
 const authAdminCommands = () => import('./commands/auth-admin.js');
+const chatCommand = () => import('./commands/chat.js');
 const configCommands = () => import('./commands/config.js');
 const doctorCommand = () => import('./commands/doctor.js');
 const initCommand = () => import('./commands/init.js');
@@ -163,6 +164,45 @@ export const COMMANDS: readonly CommandSpec[] = [
       return byName
         ? toolsCall(io, global, out, { name: first }, second, loginFlags(options))
         : toolsCall(io, global, out, { server: first, tool: second }, third, loginFlags(options));
+    },
+  },
+  {
+    path: ['chat'],
+    summary: "ask an agent (a model with the servers' tools) and print its answer",
+    usage:
+      'mcp-agent [--config PATH] [--json] chat --once PROMPT [--agent NAME] [--provider P] [--model M]\n       mcp-agent [--config PATH] chat [--agent NAME] [--provider P] [--model M]',
+    description:
+      'Sends PROMPT to the model of a provider section (default: the first configured one with an api_key)\nwith the tools of an agent: --agent NAME from agents.definitions, else every configured server.\nThe answer streams to stdout; each tool call prints a line (tool and server) on stderr. Logins the\nservers need happen as in `tools call`. Exit code 1 on failure (a missing key, a model error, a login\nneeded while stdin is not a terminal and --device is not given: its URL is printed on stderr and\n`auth complete ADDRESS` finishes it). Without --once: a session, a prompt per line of stdin answered\nwith the conversation so far; Ctrl-C stops the running answer (between answers, the session), and\nthe end of input ends it; an error of one answer is printed and the session goes on.',
+    options: {
+      once: { type: 'string', value: 'PROMPT', help: 'answer PROMPT once and exit' },
+      agent: { type: 'string', value: 'NAME', help: 'the agent of agents.definitions to use' },
+      provider: {
+        type: 'string',
+        value: 'P',
+        help: 'the provider section (openai, anthropic, google, azure, bedrock, ollama, lm_studio)',
+      },
+      model: {
+        type: 'string',
+        value: 'M',
+        help: "the model id (default the section's default_model)",
+      },
+      ...LOGIN_OPTIONS,
+    },
+    maxArgs: 0,
+    run: async ({ io, global, out, options }) => {
+      const prompt = stringOption(options.once);
+      const chosen = {
+        agent: stringOption(options.agent),
+        provider: stringOption(options.provider),
+        model: stringOption(options.model),
+        ...loginFlags(options),
+      };
+      const chat = await chatCommand();
+      if (prompt !== undefined) return chat.chatOnce(io, global, out, { prompt, ...chosen });
+      if (global.json) {
+        throw new UsageError('--json needs --once PROMPT.', 'mcp-agent chat --help');
+      }
+      return chat.chatSession(io, global, out, chosen);
     },
   },
   {

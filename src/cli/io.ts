@@ -74,6 +74,11 @@ export class Output {
     if (!this.#json) this.#io.stdout.write(line(text));
   }
 
+  /** Result text as it arrives (a streamed answer), on stdout, as it is; not with `--json`. */
+  stream(text: string): void {
+    if (!this.#json) this.#io.stdout.write(text);
+  }
+
   /**
    * The command's result as one JSON document on stdout; written only with `--json`, and at most
    * once per run (a second call is a bug in the command).

@@ -1,0 +1,223 @@
+/**
+ * `mcp-agent chat --once PROMPT [--agent NAME] [--provider P] [--model M]`: one answer of an
+ * {@link Agent} (issue 17), streamed on stdout, a line per tool call on stderr.
+ *
+ * @module
+ */
+import { createInterface } from 'node:readline';
+import { Agent, type AgentSpec, type AgentTool } from '../../agent/agent.js';
+import { agentSpecsOf } from '../../agent/definitions.js';
+import type { AugmentedLlm } from '../../agent/llm.js';
+import { MODEL_PROVIDERS } from '../../agent/models.js';
+import { createAgentAuth } from '../../client/agent-auth.js';
+import { handOverConsent } from '../../client/hand-over.js';
+import type { Settings } from '../../config/schema/settings.js';
+import { AuthorizationRequiredError, isMcpAgentError, McpAgentError } from '../../errors.js';
+import { type CliConsentOptions, cliConsent } from '../consent.js';
+import { handOverText } from '../hand-over.js';
+import type { CliIo, GlobalOptions, Output } from '../io.js';
+import { cliLogger } from '../logger.js';
+import { VERSION } from '../version.js';
+import { loadForCli } from './config.js';
+
+/** What `chat` was asked for. */
+export interface ChatOptions extends CliConsentOptions {
+  readonly prompt: string;
+  readonly agent?: string | undefined;
+  readonly provider?: string | undefined;
+  readonly model?: string | undefined;
+}
+
+/** An {@link Agent} whose tool calls are announced as they start. */
+class AnnouncingAgent extends Agent {
+  readonly #announce: (tool: AgentTool) => void;
+
+  constructor(
+    spec: AgentSpec,
+    context: ConstructorParameters<typeof Agent>[1],
+    announce: (tool: AgentTool) => void,
+  ) {
+    super(spec, context);
+    this.#announce = announce;
+  }
+
+  override async listTools(): Promise<AgentTool[]> {
+    return (await super.listTools()).map((tool) => ({
+      ...tool,
+      call: (args, signal) => {
+        this.#announce(tool);
+        return tool.call(args, signal);
+      },
+    }));
+  }
+}
+
+/** The agent `name` of `agents.definitions`, or (without a name) one over every server. */
+function specOf(settings: Settings, name: string | undefined): AgentSpec {
+  if (name === undefined) {
+    return { name: 'chat', serverNames: Object.keys(settings.mcp.servers) };
+  }
+  const specs = agentSpecsOf(settings);
+  const spec = specs.find((candidate) => candidate.name === name);
+  if (spec) return spec;
+  const known = specs.map((candidate) => candidate.name);
+  throw new McpAgentError(
+    'CONFIG_INVALID',
+    `No agent "${name}" in agents.definitions${known.length > 0 ? ` (defined: ${known.join(', ')})` : ''}.`,
+  );
+}
+
+/** The first configured provider section with an `api_key`, else the first configured one. */
+export function defaultProvider(settings: Settings): string {
+  const record = settings as unknown as Readonly<Record<string, unknown>>;
+  const present = MODEL_PROVIDERS.filter((name) => record[name] !== undefined);
+  const keyed = present.find(
+    (name) => (record[name] as Record<string, unknown> | null)?.api_key !== undefined,
+  );
+  const chosen = keyed ?? present[0];
+  if (chosen !== undefined) return chosen;
+  throw new McpAgentError(
+    'MODEL_CONFIG',
+    `No model provider is configured: add a provider section (${MODEL_PROVIDERS.join(', ')}) with its key, or pass --provider.`,
+  );
+}
+
+/** An error of the provider's API (not one of ours) as a `MODEL_REQUEST` error with its text. */
+function modelError(provider: string, error: unknown): unknown {
+  if (isMcpAgentError(error) || !(error instanceof Error)) return error;
+  return new McpAgentError('MODEL_REQUEST', `The ${provider} model failed: ${error.message}`, {
+    cause: error,
+  });
+}
+
+/**
+ * Whether a login can run here: a terminal on stdin (to paste an address), or `--device`.
+ * Otherwise a needed login is handed over: its URL on stderr, exit 1, `auth complete` finishes it.
+ */
+function canAsk(io: CliIo, options: SessionOptions): boolean {
+  return io.stdin?.isTTY === true || options.device === true;
+}
+
+/** What `chat` was asked for besides the prompt. */
+export type SessionOptions = Omit<ChatOptions, 'prompt'>;
+
+/** Build the agent and its model, run `body`, close the connections. */
+async function withLlm(
+  io: CliIo,
+  global: GlobalOptions,
+  out: Output,
+  options: SessionOptions,
+  body: (llm: AugmentedLlm) => Promise<number>,
+): Promise<number> {
+  const { settings } = loadForCli(io, global);
+  const auth = createAgentAuth({
+    settings,
+    env: io.env,
+    cwd: io.cwd,
+    homeDir: io.homeDir,
+    logger: cliLogger(out, global.verbose),
+    consent: canAsk(io, options) ? cliConsent(io, out, options) : handOverConsent(),
+    clientName: 'mcp-agent-ts',
+    clientInfo: { name: 'mcp-agent-ts', version: VERSION },
+  });
+  try {
+    const agent = new AnnouncingAgent(specOf(settings, options.agent), { auth }, (tool) =>
+      out.note(`→ ${tool.tool.name} (${tool.server})`),
+    );
+    const provider = options.provider ?? defaultProvider(settings);
+    return await body(await agent.attachLlm(provider, { model: options.model }));
+  } finally {
+    await auth.close();
+  }
+}
+
+/** One turn: the answer streamed on stdout (ended by a newline); returns its text. */
+async function answer(
+  llm: AugmentedLlm,
+  out: Output,
+  prompt: string,
+  signal?: AbortSignal,
+): Promise<string> {
+  let text = '';
+  try {
+    for await (const part of llm.generateStream(prompt, signal ? { signal } : {})) {
+      text += part;
+      out.stream(part);
+    }
+  } catch (error) {
+    if (text !== '' && !text.endsWith('\n')) out.stream('\n');
+    throw modelError(llm.provider, error);
+  }
+  if (text !== '' && !text.endsWith('\n')) out.stream('\n');
+  return text;
+}
+
+/** `chat --once`: the answer on stdout as it streams, exit 0; an error is thrown (exit 1). */
+export function chatOnce(
+  io: CliIo,
+  global: GlobalOptions,
+  out: Output,
+  options: ChatOptions,
+): Promise<number> {
+  return withLlm(io, global, out, options, async (llm) => {
+    out.resultJson({ answer: await answer(llm, out, options.prompt) });
+    return 0;
+  });
+}
+
+/**
+ * `chat` without `--once`: a prompt per line of stdin, each answered with the conversation so
+ * far; Ctrl-C stops the running turn (between turns, the session); end of input ends it.
+ */
+export function chatSession(
+  io: CliIo,
+  global: GlobalOptions,
+  out: Output,
+  options: SessionOptions,
+): Promise<number> {
+  const input = io.stdin;
+  if (input === undefined) {
+    throw new McpAgentError('USAGE', 'chat needs input: pass --once PROMPT, or type prompts.');
+  }
+  return withLlm(io, global, out, options, async (llm) => {
+    const lines = createInterface({ input, terminal: false });
+    let turn: AbortController | undefined;
+    const interrupt = () => (turn ? turn.abort() : lines.close());
+    // A person at a terminal gets a prompt sign on stderr; piped input none.
+    const ask = () => input.isTTY === true && out.progressStream().write('> ');
+    process.on('SIGINT', interrupt);
+    try {
+      ask();
+      for await (const line of lines) {
+        const prompt = line.trim();
+        if (prompt !== '') {
+          turn = new AbortController();
+          await turnOf(llm, out, prompt, turn.signal);
+          turn = undefined;
+        }
+        ask();
+      }
+    } finally {
+      process.off('SIGINT', interrupt);
+    }
+    return 0;
+  });
+}
+
+/** A turn of {@link chatSession}: an error of ours or the model's is printed, and the session goes on. */
+async function turnOf(
+  llm: AugmentedLlm,
+  out: Output,
+  prompt: string,
+  signal: AbortSignal,
+): Promise<void> {
+  try {
+    await answer(llm, out, prompt, signal);
+  } catch (error) {
+    if (signal.aborted) out.note('(stopped)');
+    else if (isMcpAgentError(error)) {
+      out.error(error.message);
+      if (error instanceof AuthorizationRequiredError) out.note(handOverText(error));
+    } else throw error;
+  }
+}
