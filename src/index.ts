@@ -11,8 +11,8 @@
  */
 
 // Language models from the provider sections (the AI SDK's providers, imported when used).
-export type { ModelOptions, ModelProvider } from './agent/index.js';
-export { MODEL_PROVIDERS, modelFor } from './agent/index.js';
+export type { ModelOptions, ModelProvider } from './agent/models.js';
+export { MODEL_PROVIDERS, modelFor } from './agent/models.js';
 // The agent as an MCP server (inbound), whole.
 export type {
   App,

@@ -33,6 +33,8 @@ const OIDC_PROVIDER = packages('oidc-provider', 'koa');
 const OAUTH4WEBAPI = packages('oauth4webapi');
 const MCP_SDK = packages('@modelcontextprotocol/sdk');
 /** The AI SDK's provider packages: imported when a model of theirs is made, by no entry. */
+/** The AI SDK itself: the `Agent` needs it, the root (which has `modelFor` only) does not. */
+const AI_SDK = packages('ai', '@ai-sdk/gateway');
 const AI_PROVIDERS = packages(
   '@ai-sdk/openai',
   '@ai-sdk/anthropic',
@@ -62,7 +64,7 @@ const ENTRIES: Readonly<
       'JwtVerifier',
       'createApp',
     ],
-    forbidden: [OIDC_PROVIDER, REDIS, AI_PROVIDERS],
+    forbidden: [OIDC_PROVIDER, REDIS, AI_PROVIDERS, AI_SDK],
   },
   './config': {
     documented: ['loadSettings', 'settingsSchema', 'Secret', 'ToolNames', 'ConfigError'],
