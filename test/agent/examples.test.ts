@@ -10,6 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import { main as azure } from '../../examples/model_providers/azure/main.js';
+import type { ExampleOptions } from '../../examples/model_providers/finder.js';
 import { main as ollama } from '../../examples/model_providers/ollama/main.js';
 import {
   type ScriptedChat,
@@ -19,6 +21,7 @@ import {
 } from './scripted-chat.js';
 
 const pageServer = fileURLToPath(new URL('./page-server.mjs', import.meta.url));
+const URL_ASKED = 'https://modelcontextprotocol.io/introduction';
 const PAGE = 'MCP is an open protocol. It standardizes context.';
 const stdio = (tool: string) =>
   `command: ${JSON.stringify(process.execPath)}\n      args: [${JSON.stringify(pageServer)}, ${tool}]`;
@@ -34,41 +37,58 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** Write `config` as the example's configuration; the options `main` loads it with. */
-function configured(config: string, env: Record<string, string>) {
+/**
+ * Run `main` with `config` (its servers: `mcp:` is prepended) and `env`, the model scripted to
+ * call the finder's fetch tool, then to answer with the page; the lines it printed.
+ */
+async function run(
+  main: (options: ExampleOptions) => Promise<void>,
+  config: string,
+  env: Record<string, string>,
+): Promise<string[]> {
   const configPath = join(dir, 'mcp_agent.config.yaml');
-  writeFileSync(configPath, config);
-  return { configPath, env: { HOME: dir, ...env }, homeDir: dir };
+  writeFileSync(configPath, `mcp:\n  servers:\n${config}`);
+  chat.script = toolThenText('fetch_fetch', { url: URL_ASKED }, (page) => `Here: ${page}`);
+  const lines: string[] = [];
+  await main({
+    auth: { configPath, env: { HOME: dir, ...env }, homeDir: dir },
+    print: (line) => lines.push(line),
+  });
+  expect(toolResultsIn(chat.received.at(-1))).toEqual([PAGE]);
+  expect(lines.at(-1)).toBe(`Paragraphs: Here: ${PAGE}`);
+  expect(lines.join('\n')).not.toMatch(/canary/);
+  return lines;
 }
 
 describe('examples/model_providers', () => {
   test('ollama: the finder lists fetch and filesystem tools, calls fetch, prints the answer', async () => {
-    const lines: string[] = [];
-    const auth = configured(
-      `mcp:
-  servers:
-    fetch:
+    const config = `    fetch:
       ${stdio('fetch')}
     filesystem:
       ${stdio('read_file')}
 openai:
   default_model: llama3.2:3b
-`,
-      { OPENAI_API_KEY: 'sk-canary-ollama', OPENAI_BASE_URL: `${chat.url}/v1` },
-    );
-    chat.script = toolThenText(
-      'fetch_fetch',
-      { url: 'https://modelcontextprotocol.io/introduction' },
-      (page) => `Here: ${page}`,
-    );
-    await ollama({ auth, print: (line) => lines.push(line) });
-    expect(lines).toEqual([
-      'Tools available: fetch_fetch, filesystem_read_file',
-      `Paragraphs: Here: ${PAGE}`,
-    ]);
-    expect(toolResultsIn(chat.received.at(-1))).toEqual([PAGE]);
+`;
+    const env = { OPENAI_API_KEY: 'sk-canary-ollama', OPENAI_BASE_URL: `${chat.url}/v1` };
+    const lines = await run(ollama, config, env);
+    expect(lines[0]).toBe('Tools available: fetch_fetch, filesystem_read_file');
     expect(chat.received[0]?.authorization).toBe('Bearer sk-canary-ollama');
     expect(chat.received[0]?.body.model).toBe('llama3.2:3b');
-    expect(lines.join('\n')).not.toMatch(/canary/);
+  });
+
+  test('azure: the finder lists fetch, calls it, prints the answer (deployments API, api-key)', async () => {
+    const config = `    fetch:
+      ${stdio('fetch')}
+azure:
+  default_model: gpt-4o-mini
+  api_version: "2025-01-01-preview"
+`;
+    const env = { AZURE_OPENAI_API_KEY: 'canary-azure', AZURE_OPENAI_ENDPOINT: chat.url };
+    const lines = await run(azure, config, env);
+    expect(lines[0]).toBe('Tools available: fetch_fetch');
+    expect(chat.received[0]?.headers['api-key']).toBe('canary-azure');
+    expect(chat.received[0]?.path).toBe(
+      '/openai/deployments/gpt-4o-mini/chat/completions?api-version=2025-01-01-preview',
+    );
   });
 });
