@@ -1,7 +1,7 @@
 // What the model-provider examples share: mcp-agent's `finder` agent, opened from the folder's
 // mcp_agent.config.yaml, its tools printed, the connections closed after.
 import { pathToFileURL } from 'node:url';
-import { Agent, type LlmOptions } from 'mcp-agent-ts/agent';
+import { Agent, type AugmentedLlm, type LlmOptions } from 'mcp-agent-ts/agent';
 import { type CreateAgentAuthOptions, createAgentAuth } from 'mcp-agent-ts/client';
 
 /** What an example runs with: where its settings come from, the model's fetch, its output. */
@@ -20,11 +20,21 @@ export const FETCH_INSTRUCTION = `You are an agent with the ability to fetch URL
 identify the closest match to a user's request, make the appropriate tool calls, and return the
 URI and CONTENTS of the closest match.`;
 
-/** Run `body` with the finder agent of `serverNames`, after printing its tools. */
-export async function withFinder(
+/** The finder of an example: its model's provider section, its instruction and servers. */
+export interface FinderSpec {
+  readonly provider: string;
+  readonly instruction: string;
+  readonly serverNames: readonly string[];
+}
+
+/**
+ * mcp-agent's finder: print its tools, attach a model of `provider`, print its answer to
+ * {@link PAGE_PROMPT}, then run `more` (further questions) on the same conversation.
+ */
+export async function runFinder(
   options: ExampleOptions,
-  spec: { readonly instruction: string; readonly serverNames: readonly string[] },
-  body: (finder: Agent, print: (line: string) => void) => Promise<void>,
+  { provider, ...spec }: FinderSpec,
+  more?: (llm: AugmentedLlm, print: (line: string) => void) => Promise<void>,
 ): Promise<void> {
   const print = options.print ?? ((line: string) => process.stdout.write(`${line}\n`));
   const auth = createAgentAuth(options.auth);
@@ -32,7 +42,9 @@ export async function withFinder(
     const finder = new Agent({ name: 'finder', ...spec }, { auth });
     const tools = await finder.listTools();
     print(`Tools available: ${tools.map((tool) => tool.name).join(', ')}`);
-    await body(finder, print);
+    const llm = await finder.attachLlm(provider, options.llm);
+    print(`Paragraphs: ${await llm.generateStr(PAGE_PROMPT)}`);
+    await more?.(llm, print);
   } finally {
     await auth.close();
   }

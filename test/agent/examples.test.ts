@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { main as azure } from '../../examples/model_providers/azure/main.js';
 import type { ExampleOptions } from '../../examples/model_providers/finder.js';
+import { main as google } from '../../examples/model_providers/google/main.js';
 import { main as ollama } from '../../examples/model_providers/ollama/main.js';
 import {
   type ScriptedChat,
@@ -19,6 +20,7 @@ import {
   toolResultsIn,
   toolThenText,
 } from './scripted-chat.js';
+import { functionResultsIn, scriptedGemini } from './scripted-gemini.js';
 
 const pageServer = fileURLToPath(new URL('./page-server.mjs', import.meta.url));
 const URL_ASKED = 'https://modelcontextprotocol.io/introduction';
@@ -90,5 +92,40 @@ azure:
     expect(chat.received[0]?.path).toBe(
       '/openai/deployments/gpt-4o-mini/chat/completions?api-version=2025-01-01-preview',
     );
+  });
+
+  test('google: the finder calls fetch, prints the answer, then a structured essay', async () => {
+    const essay = { title: 'MCP', body: PAGE, conclusion: 'Open.' };
+    // Structured, with tools: the AI SDK offers Gemini a `json` function to answer with.
+    const gemini = scriptedGemini(
+      (prompt) =>
+        prompt.includes('essay')
+          ? { tool: 'json', args: essay }
+          : { tool: 'fetch_fetch', args: { url: URL_ASKED } },
+      `Here: ${PAGE}`,
+    );
+    const configPath = join(dir, 'mcp_agent.config.yaml');
+    writeFileSync(
+      configPath,
+      `mcp:\n  servers:\n    fetch:\n      ${stdio('fetch')}\ngoogle:\n  default_model: gemini-2.0-flash\n`,
+    );
+    const lines: string[] = [];
+    await google({
+      auth: { configPath, env: { HOME: dir, GOOGLE_API_KEY: 'canary-gemini' }, homeDir: dir },
+      llm: { fetch: gemini.fetch },
+      print: (line) => lines.push(line),
+    });
+    expect(lines).toEqual([
+      'Tools available: fetch_fetch',
+      `Paragraphs: Here: ${PAGE}`,
+      `Essay: ${JSON.stringify(essay)}`,
+    ]);
+    const results = gemini.received.map(functionResultsIn);
+    expect(results[1]?.[0]).toContain(PAGE);
+    expect(gemini.received[0]?.apiKey).toBe('canary-gemini');
+    expect(gemini.received[0]?.url).toBe(
+      'https://generativelanguage.googleapis.com/v1beta/models/gemini-2.0-flash:generateContent',
+    );
+    expect(lines.join('\n')).not.toMatch(/canary/);
   });
 });
