@@ -1,7 +1,8 @@
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
-const middleware = fileURLToPath(new URL('./src/middleware/', import.meta.url));
+const src = fileURLToPath(new URL('./src/', import.meta.url));
+const middleware = `${src}middleware/`;
 
 export default defineConfig({
   resolve: {
@@ -9,6 +10,8 @@ export default defineConfig({
     // user's project does; in the tests they run against the sources (tsconfig.json "paths" alike).
     alias: [
       { find: /^mcp-agent-ts\/middleware$/, replacement: `${middleware}index.ts` },
+      { find: /^mcp-agent-ts\/agent$/, replacement: `${src}agent/index.ts` },
+      { find: /^mcp-agent-ts\/client$/, replacement: `${src}client/index.ts` },
       {
         find: /^mcp-agent-ts\/(express|hono|fastify|node|web)$/,
         replacement: `${middleware}$1.ts`,

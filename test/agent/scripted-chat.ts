@@ -3,11 +3,15 @@
  * recorded and answered with what the test's script says (a tool call, or a final text), so the
  * real `@ai-sdk/openai` provider and the AI SDK's tool loop run against it.
  */
+import type { IncomingHttpHeaders } from 'node:http';
 import { type Stub, startHttpStub } from '../support/stub-servers.js';
 
 /** A chat-completions request as the stand-in received it. */
 export interface ChatRequest {
   readonly authorization: string | undefined;
+  /** The path and query asked for (Azure's deployment and `api-version`). */
+  readonly path: string;
+  readonly headers: IncomingHttpHeaders;
   readonly body: {
     model: string;
     messages: { role: string; content?: unknown; tool_calls?: unknown[] }[];
@@ -107,6 +111,8 @@ export async function startScriptedChat(): Promise<ScriptedChat> {
     req.on('end', () => {
       const request: ChatRequest = {
         authorization: req.headers.authorization,
+        path: req.url ?? '',
+        headers: req.headers,
         body: JSON.parse(Buffer.concat(chunks).toString('utf8')),
       };
       chat.received.push(request);
