@@ -16,24 +16,30 @@ import { builtFile, testWith } from '../support/services.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
+/** The built `mcp-agent chat`, in a folder whose configuration points openai at `modelUrl`. */
+function startChat(modelUrl: string) {
+  const tree = tempTree({
+    'mcp_agent.config.yaml': `mcp:
+  servers: {}
+openai:
+  default_model: gpt-4o-mini
+  base_url: ${modelUrl}/v1
+  api_key: sk-canary-chat-signal
+`,
+  });
+  const child = spawn(process.execPath, [join(root, 'dist', 'cli', 'main.js'), 'chat'], {
+    cwd: tree.dir,
+    env: { PATH: process.env.PATH ?? '', HOME: tree.dir },
+  });
+  return { tree, child };
+}
+
 testWith(builtFile('dist/cli/main.js'))(
   'Ctrl-C between answers ends the session, exit 0',
   async () => {
     const chat = await startScriptedChat();
-    const tree = tempTree({
-      'mcp_agent.config.yaml': `mcp:
-  servers: {}
-openai:
-  default_model: gpt-4o-mini
-  base_url: ${chat.url}/v1
-  api_key: sk-canary-chat-signal
-`,
-    });
     chat.script = () => ({ text: 'Answer.' });
-    const child = spawn(process.execPath, [join(root, 'dist', 'cli', 'main.js'), 'chat'], {
-      cwd: tree.dir,
-      env: { PATH: process.env.PATH ?? '', HOME: tree.dir },
-    });
+    const { tree, child } = startChat(chat.url);
     try {
       let stdout = '';
       let stderr = '';
@@ -109,19 +115,7 @@ testWith(builtFile('dist/cli/main.js'))(
   'Ctrl-C during an answer stops that answer; the session goes on without it',
   async () => {
     const model = await slowThenFast();
-    const tree = tempTree({
-      'mcp_agent.config.yaml': `mcp:
-  servers: {}
-openai:
-  default_model: gpt-4o-mini
-  base_url: ${model.url}/v1
-  api_key: sk-canary-chat-signal
-`,
-    });
-    const child = spawn(process.execPath, [join(root, 'dist', 'cli', 'main.js'), 'chat'], {
-      cwd: tree.dir,
-      env: { PATH: process.env.PATH ?? '', HOME: tree.dir },
-    });
+    const { tree, child } = startChat(model.url);
     try {
       let stdout = '';
       let stderr = '';
