@@ -26,6 +26,8 @@ export type {
   RunningApp,
   RunState,
   RunStatus,
+  ServedAgentOptions,
+  ServedAgentSpec,
   ServedTool,
   ServerInfo,
   ToolCallContext,

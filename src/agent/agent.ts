@@ -2,14 +2,17 @@
  * `Agent`, in mcp-agent's shape: a name, an instruction and the names of its MCP servers, whose
  * tools it offers a language model under LLM-safe names (`{server}_{tool}`, see
  * {@link ToolNames}). Every tool call goes through the connections of `createAgentAuth`, so its
- * token, refresh, step-up and login rules apply; with `user`, the end user's own tokens.
+ * token, refresh, step-up and login rules apply; with `user`, the end user's own tokens. Or through
+ * {@link AgentConnections} of one's own: `createApp` gives a served agent its caller's.
  *
  * @module
  */
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { CallToolResult, Tool as McpTool } from '@modelcontextprotocol/sdk/types.js';
-import type { AgentAuth, AgentAuthScope } from '../client/agent-auth.js';
+import type { AgentAuth } from '../client/agent-auth.js';
+import type { Settings } from '../config/schema/settings.js';
 import { allowedToolNames, ToolNames } from '../config/tool-names.js';
+import { McpAgentError } from '../errors.js';
 import { AugmentedLlm, type LlmOptions } from './llm.js';
 import { modelFor } from './models.js';
 
@@ -23,13 +26,25 @@ export interface AgentSpec {
   readonly serverNames: readonly string[];
 }
 
-/** What an {@link Agent} reaches its servers with. */
-export interface AgentContext {
-  /** The agent's `createAgentAuth`. */
-  readonly auth: AgentAuth;
-  /** An end user's identity: the servers with that user's tokens (`auth.forUser(user)`). */
-  readonly user?: string | undefined;
+/**
+ * Connections to the configured servers, as an {@link Agent} uses them: `createAgentAuth` (or one
+ * of its `forUser` scopes, with the settings) is one; `createApp` gives a served agent its
+ * caller's.
+ */
+export interface AgentConnections {
+  /** The settings: `mcp.servers` (names, `allowed_tools`) and the provider sections. */
+  readonly settings: Settings;
+  /** The connected SDK `Client` of configured server `server`. */
+  connect(server: string): Promise<Client>;
 }
+
+/**
+ * What an {@link Agent} reaches its servers with: a `createAgentAuth` (with `user`, the servers
+ * with that end user's tokens: `auth.forUser(user)`), or {@link AgentConnections}.
+ */
+export type AgentContext =
+  | { readonly auth: AgentAuth; readonly user?: string | undefined }
+  | { readonly connections: AgentConnections };
 
 /** One tool an agent offers: its LLM-safe name, its server, and the MCP tool. */
 export interface AgentTool {
@@ -56,6 +71,17 @@ async function listedTools(client: Client): Promise<McpTool[]> {
   return tools;
 }
 
+/** Throw `SERVER_UNKNOWN` unless `server` is configured in `settings`. */
+function knownServer(settings: Settings, server: string): void {
+  const servers = settings.mcp.servers;
+  if (Object.hasOwn(servers, server)) return;
+  const known = Object.keys(servers);
+  throw new McpAgentError(
+    'SERVER_UNKNOWN',
+    `No server named ${JSON.stringify(server)} in mcp.servers; ${known.length > 0 ? `configured: ${known.join(', ')}` : 'none is configured'}.`,
+  );
+}
+
 /**
  * An agent: {@link Agent.listTools} gives the union of its servers' tools (as `allowed_tools`
  * lets them through), {@link Agent.attachLlm} a model of a provider section that calls them.
@@ -64,19 +90,26 @@ export class Agent {
   readonly name: string;
   readonly instruction: string | undefined;
   readonly serverNames: readonly string[];
-  readonly #auth: AgentAuth;
-  readonly #scope: AgentAuthScope;
+  readonly #auth: { readonly settings: Settings };
+  readonly #scope: Pick<AgentConnections, 'connect'>;
   readonly #names: ToolNames;
 
   constructor(spec: AgentSpec, context: AgentContext) {
     this.name = spec.name;
     this.instruction = spec.instruction;
     this.serverNames = [...spec.serverNames];
-    this.#auth = context.auth;
-    this.#scope = context.user === undefined ? context.auth : context.auth.forUser(context.user);
-    this.#names = new ToolNames(Object.keys(context.auth.settings.mcp.servers));
-    // An unknown server is a SERVER_UNKNOWN error now, not at the first call.
-    for (const server of this.serverNames) this.#scope.server(server);
+    if ('connections' in context) {
+      this.#auth = context.connections;
+      this.#scope = context.connections;
+      for (const server of this.serverNames) knownServer(context.connections.settings, server);
+    } else {
+      const scope = context.user === undefined ? context.auth : context.auth.forUser(context.user);
+      this.#auth = context.auth;
+      this.#scope = scope;
+      // An unknown server is a SERVER_UNKNOWN error now, not at the first call.
+      for (const server of this.serverNames) scope.server(server);
+    }
+    this.#names = new ToolNames(Object.keys(this.#auth.settings.mcp.servers));
   }
 
   /** The tools of every server of the agent, in server order, under their LLM-safe names. */

@@ -10,7 +10,7 @@
  */
 export type { McpAgentErrorCode } from '../errors.js';
 export { isMcpAgentError, McpAgentError } from '../errors.js';
-export type { AgentContext, AgentSpec, AgentTool } from './agent.js';
+export type { AgentConnections, AgentContext, AgentSpec, AgentTool } from './agent.js';
 export { Agent } from './agent.js';
 export { agentSpecsOf, loadAgents } from './definitions.js';
 export type { AugmentedLlmParts, LlmOptions, RequestParams } from './llm.js';

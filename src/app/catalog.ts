@@ -65,6 +65,24 @@ export function toolScopeMap(
   return map;
 }
 
+/**
+ * The scope that reaches `server` for `caller` (the caller's own, or the app's for a server every
+ * caller shares), its aggregator, and the authorization a login of the caller's would go to. A
+ * shared server (its configured token serves everyone) never asks a caller to log in: the account
+ * they would sign in with would become everybody's.
+ */
+export function downstreamRoute(
+  scopes: CallerScopes,
+  server: string,
+  caller: CallerIdentity | undefined,
+) {
+  const own = scopes.perCallerServers.includes(server);
+  const scope = own ? scopes.scopeFor(caller) : scopes.app;
+  const settings = scope.registry.settings(server);
+  const auth = own ? scope.tokens.forServer(server, settings) : undefined;
+  return { scope, aggregator: scope.aggregator, auth };
+}
+
 function signInDefinition(name: string, server: string): Tool {
   return {
     name,
@@ -233,18 +251,9 @@ export class AppCatalog implements ToolCatalog {
     return this.#served(name, server, caller);
   }
 
-  /**
-   * The aggregator that reaches `server` for `caller`, and the authorization a login of the
-   * caller's would go to. A shared server (its configured token serves everyone) never asks a
-   * caller to log in: the account they would sign in with would become everybody's.
-   */
+  /** The aggregator that reaches `server` for `caller` (see {@link downstreamRoute}). */
   #route(server: string, caller: CallerIdentity | undefined) {
-    const scopes = this.#options.scopes as CallerScopes;
-    const own = scopes.perCallerServers.includes(server);
-    const scope = own ? scopes.scopeFor(caller) : scopes.app;
-    const settings = scope.registry.settings(server);
-    const auth = own ? scope.tokens.forServer(server, settings) : undefined;
-    return { aggregator: scope.aggregator, auth };
+    return downstreamRoute(this.#options.scopes as CallerScopes, server, caller);
   }
 
   /** The stand-in tool that signs the caller in to `server` and lists its tools. */

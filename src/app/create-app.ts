@@ -39,6 +39,7 @@ import type { AppDefinition, AppSetup } from './define.js';
 import { attachCredentials, type Downstream, openDownstream } from './downstream.js';
 import { type InboundProtection, protectInbound } from './inbound.js';
 import { CallbackAddress, internalRoutes } from './routes.js';
+import { attachAgents } from './served-agent.js';
 import { AppServing } from './serving.js';
 import { WorkflowRuns } from './workflows.js';
 
@@ -107,8 +108,16 @@ export async function createApp(options: CreateAppOptions): Promise<App> {
   const downstream = openDownstream(context, address);
   try {
     attachCredentials(context, downstream);
+    const connectUrl = connectUrlOf(context, address);
+    await attachAgents(context.definition, {
+      settings: context.settings,
+      scopes: downstream.scopes,
+      connectUrl,
+      fetch: downstream.http.fetch,
+      logger: context.logger,
+    });
     const runs = new WorkflowRuns(context.now);
-    const catalog = appCatalog(context, downstream.scopes, runs, address);
+    const catalog = appCatalog(context, downstream.scopes, runs, connectUrl);
     // The verification requests (JWKS, introspection, issuer metadata) and the sign-in check's.
     const fetch = context.fetch ?? downstream.http.fetch;
     const inbound = context.auth ? await protectInbound(context, context.auth, fetch) : undefined;
@@ -135,19 +144,27 @@ function appCatalog(
   context: AppContext,
   scopes: CallerScopes,
   runs: WorkflowRuns,
-  address: CallbackAddress,
+  connectUrl: (flowId: string) => string | undefined,
 ): AppCatalog {
-  const { auth } = context;
   return new AppCatalog({
     app: context.definition,
     runs,
     scopes: scopes.app.registry.names().length > 0 ? scopes : undefined,
-    toolScopes: auth?.tool_scopes ?? {},
+    toolScopes: context.auth?.tool_scopes ?? {},
     logger: context.logger,
-    // A caller's sign-in goes through the check of who is at the browser (see connect-route.ts),
-    // served with the inbound protection only.
-    connectUrl: (flowId) => (auth ? address.url(`${CONNECT_PATH}?flow=${flowId}`) : undefined),
+    connectUrl,
   });
+}
+
+/**
+ * The URL a caller signs in to a downstream server at: the check of who is at the browser (see
+ * connect-route.ts), served with the inbound protection only.
+ */
+function connectUrlOf(
+  context: AppContext,
+  address: CallbackAddress,
+): (flowId: string) => string | undefined {
+  return (flowId) => (context.auth ? address.url(`${CONNECT_PATH}?flow=${flowId}`) : undefined);
 }
 
 /** What an app is made of (the steps' results). */

@@ -9,11 +9,13 @@
  *   app.tool('greet', { name: z.string() }, async ({ name }, { caller }) =>
  *     `Hello ${name}, you are ${caller?.subject ?? 'anonymous'}`, { scopes: ['greet'] });
  *   app.workflow('report', async (input, { signal }) => ({ pages: 3 }));
+ *   app.agent('finder', { serverNames: ['fetch'], provider: 'openai' }, { as: 'tool' });
  * });
  * ```
  *
  * Workflows are served as mcp-agent names them: `workflows-<name>-run`, `workflows-get_status`
- * and `workflows-cancel`.
+ * and `workflows-cancel`. An agent (`app.agent`) is served as a tool or a workflow that runs it on
+ * behalf of the caller (see `served-agent.ts`).
  *
  * @module
  */
@@ -78,6 +80,44 @@ export interface AppWorkflow {
   readonly run: WorkflowRun;
 }
 
+/** An agent an app serves (`app.agent`): mcp-agent's `Agent`, and the model it answers with. */
+export interface ServedAgentSpec {
+  /** The system instruction its model gets. */
+  readonly instruction?: string | undefined;
+  /** The configured servers (`mcp.servers`) whose tools it offers, with the caller's tokens. */
+  readonly serverNames: readonly string[];
+  /** The provider section of the app's settings its model comes from (`openai`, `anthropic`, …). */
+  readonly provider: string;
+  /** The model id; default the provider section's `default_model`. */
+  readonly model?: string | undefined;
+  /** The most model calls of one answer (see `RequestParams.maxIterations`). */
+  readonly maxIterations?: number | undefined;
+}
+
+/** How an agent is served: as a tool (default) or a workflow, with the options of either. */
+export interface ServedAgentOptions extends ToolOptions {
+  /**
+   * `tool`: a tool `NAME` taking `{ prompt }`, answering with the final text. `workflow`:
+   * `workflows-NAME-run` with `run_parameters: { prompt }`, the final text its run's result.
+   */
+  readonly as?: 'tool' | 'workflow';
+}
+
+/** An agent as the app defined it. */
+export interface AppAgent {
+  readonly name: string;
+  readonly spec: ServedAgentSpec;
+  readonly as: 'tool' | 'workflow';
+}
+
+/** What runs an app's agents for their callers (`createApp` attaches it; see `served-agent.ts`). */
+export interface AgentRunner {
+  /** The answer of `agent` to `prompt`, for the caller of a tool call. */
+  answer(agent: AppAgent, prompt: string, context: ToolCallContext): Promise<CallToolResult>;
+  /** The answer of `agent` to `prompt`, for the caller who started a workflow run. */
+  run(agent: AppAgent, prompt: string, context: WorkflowContext): Promise<string>;
+}
+
 /** The builder an app module's setup function receives. */
 export interface AppBuilder {
   /** Add a tool; `schema` is a zod object or the shape of one. */
@@ -89,6 +129,12 @@ export interface AppBuilder {
   ): AppBuilder;
   /** Add a workflow (served as `workflows-<name>-run`). */
   workflow(name: string, run: WorkflowRun, options?: ToolOptions): AppBuilder;
+  /**
+   * Serve an agent as a tool `name` taking `{ prompt }` (or, with `as: 'workflow'`, as the
+   * workflow `name`): it answers with its model's final text, calling the tools of its servers
+   * with the caller's own tokens.
+   */
+  agent(name: string, spec: ServedAgentSpec, options?: ServedAgentOptions): AppBuilder;
   /**
    * `fetch` with the named credential of `credentials:` (an API key, a bearer token, Basic, or
    * OAuth 2.0 client credentials), to the hosts that profile lists only.
@@ -121,11 +167,23 @@ const MAX_WORKFLOW_NAME = 64 - 'workflows--run'.length;
 export class AppDefinition implements AppBuilder {
   readonly tools = new Map<string, AppTool>();
   readonly workflows = new Map<string, AppWorkflow>();
+  readonly agents = new Map<string, AppAgent>();
   #credentials: CredentialProfiles | undefined;
+  #runner: AgentRunner | undefined;
 
   /** Give the app's code its credentials (`createApp` does). */
   attach(credentials: CredentialProfiles): void {
     this.#credentials = credentials;
+  }
+
+  /** Give the app's agents what runs them (`createApp` does). */
+  attachAgents(runner: AgentRunner): void {
+    this.#runner = runner;
+  }
+
+  #agentRunner(): AgentRunner {
+    if (!this.#runner) throw new Error('agents run once the app runs (createApp)');
+    return this.#runner;
   }
 
   #profiles(): CredentialProfiles {
@@ -178,6 +236,32 @@ export class AppDefinition implements AppBuilder {
     return this;
   }
 
+  agent(name: string, spec: ServedAgentSpec, options: ServedAgentOptions = {}): AppBuilder {
+    if (this.agents.has(name)) throw new Error(`agent "${name}" is defined twice`);
+    const { as = 'tool', ...toolOptions } = options;
+    const agent: AppAgent = { name, spec: { ...spec, serverNames: [...spec.serverNames] }, as };
+    const described = {
+      ...toolOptions,
+      description: options.description ?? spec.instruction ?? `Ask the ${name} agent.`,
+    };
+    if (as === 'workflow') {
+      this.workflow(
+        name,
+        (input, context) => this.#agentRunner().run(agent, promptOf(input), context),
+        described,
+      );
+    } else {
+      this.tool(
+        name,
+        { prompt: z.string().describe('What to ask the agent.') },
+        ({ prompt }, context) => this.#agentRunner().answer(agent, prompt, context),
+        described,
+      );
+    }
+    this.agents.set(name, agent);
+    return this;
+  }
+
   #checkName(name: string, what: string): void {
     const max = what === 'workflow' ? MAX_WORKFLOW_NAME : 64;
     if (!NAME.test(name) || name.length > max) {
@@ -189,6 +273,14 @@ export class AppDefinition implements AppBuilder {
       throw new Error(`tool "${name}" is defined twice or uses the reserved "workflows-" prefix`);
     }
   }
+}
+
+/** The `prompt` of an agent workflow's `run_parameters`. */
+function promptOf(input: Record<string, unknown>): string {
+  if (typeof input.prompt !== 'string') {
+    throw new Error('run_parameters.prompt must be a string: what to ask the agent');
+  }
+  return input.prompt;
 }
 
 /** `value` as a tool result. */

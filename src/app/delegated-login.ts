@@ -70,37 +70,53 @@ export async function withDelegatedLogin(
   } catch (error) {
     const handed = handedOver(error);
     if (!handed || !auth) throw error;
-    const message = `Sign in to ${server} so that the agent can use it on your behalf.`;
-    const elicitation = {
-      mode: 'url' as const,
-      url: (context.caller ? connectUrl(handed.flowId) : undefined) ?? handed.authorizationUrl,
-      message,
-      elicitationId: handed.flowId,
-    };
-    if (!context.elicitUrl) throw urlElicitationRequired(elicitation, message);
-    const answer = await context.elicitUrl(elicitation);
-    if (answer !== 'accept') {
-      return {
-        isError: true,
-        content: [
-          { type: 'text', text: `The sign-in to ${server} was not accepted; nothing was done.` },
-        ],
-      };
-    }
-    if (!(await loggedIn(auth, handed, context, options.pollMs ?? 500))) {
-      return {
-        isError: true,
-        content: [
-          {
-            type: 'text',
-            text: `The sign-in to ${server} did not complete; call again to retry.`,
-          },
-        ],
-      };
-    }
-    await context.elicitationComplete?.(handed.flowId).catch(() => {});
-    return call();
+    return (await signInFor(server, handed, auth, context, connectUrl, options)) ?? call();
   }
+}
+
+/**
+ * The caller's half of the login `handed` over for `server`: ask the client to open the URL (or
+ * throw the URL-elicitation-required error) and wait until the login has stored a token.
+ * `undefined` once it has (run the call again); else the result telling the caller it did not.
+ */
+export async function signInFor(
+  server: string,
+  handed: AuthorizationRequiredError,
+  auth: ServerAuth,
+  context: ToolCallContext,
+  connectUrl: (flowId: string) => string | undefined,
+  options: { pollMs?: number } = {},
+): Promise<CallToolResult | undefined> {
+  const message = `Sign in to ${server} so that the agent can use it on your behalf.`;
+  const elicitation = {
+    mode: 'url' as const,
+    url: (context.caller ? connectUrl(handed.flowId) : undefined) ?? handed.authorizationUrl,
+    message,
+    elicitationId: handed.flowId,
+  };
+  if (!context.elicitUrl) throw urlElicitationRequired(elicitation, message);
+  const answer = await context.elicitUrl(elicitation);
+  if (answer !== 'accept') {
+    return {
+      isError: true,
+      content: [
+        { type: 'text', text: `The sign-in to ${server} was not accepted; nothing was done.` },
+      ],
+    };
+  }
+  if (!(await loggedIn(auth, handed, context, options.pollMs ?? 500))) {
+    return {
+      isError: true,
+      content: [
+        {
+          type: 'text',
+          text: `The sign-in to ${server} did not complete; call again to retry.`,
+        },
+      ],
+    };
+  }
+  await context.elicitationComplete?.(handed.flowId).catch(() => {});
+  return undefined;
 }
 
 /**

@@ -25,6 +25,8 @@ export { createApp } from './create-app.js';
 export type {
   AppBuilder,
   AppSetup,
+  ServedAgentOptions,
+  ServedAgentSpec,
   ToolHandler,
   ToolOptions,
   ToolReturn,

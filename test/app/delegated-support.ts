@@ -16,7 +16,12 @@ import {
   type ElicitRequest,
   ElicitRequestSchema,
 } from '@modelcontextprotocol/sdk/types.js';
-import { type App, createApp, type RunningApp } from '../../src/app/create-app.js';
+import {
+  type App,
+  type CreateAppOptions,
+  createApp,
+  type RunningApp,
+} from '../../src/app/create-app.js';
 import { type Settings, settingsSchema } from '../../src/config/schema/settings.js';
 import {
   type DevAuthorizationServer,
@@ -29,6 +34,7 @@ import { type BrowserResult, CookieJar, followAuthorization } from '../support/b
 import { freePort } from '../support/net.js';
 import {
   type ProtectedMcpServer,
+  type ProtectedMcpServerOptions,
   startProtectedMcpServer,
 } from '../support/protected-mcp-server.js';
 
@@ -71,13 +77,17 @@ export interface Realm {
   close(): Promise<void>;
 }
 
-/** Start the downstream realm: users sign in on its login page under any name. */
-export async function startRealm(): Promise<Realm> {
+/**
+ * Start the downstream realm: users sign in on its login page under any name. `setup` adds tools
+ * to the protected server (`whoami` and `echo` are always there).
+ */
+export async function startRealm(setup?: ProtectedMcpServerOptions['setup']): Promise<Realm> {
   // The server needs the issuer and the issuer the server's URL: the issuer's port comes first.
   const port = await freePort();
   const server = await startProtectedMcpServer({
     issuer: `http://127.0.0.1:${port}`,
     requiredScopes: [DOWN_SCOPE],
+    ...(setup ? { setup } : {}),
   });
   const as = await startDevAuthorizationServer({
     port,
@@ -153,9 +163,16 @@ export interface ServedAgent {
   close(): Promise<void>;
 }
 
-/** Create the agent from `settings` and listen on `port` (0: a free one). */
-export async function serveAgent(settings: Settings, port = 0): Promise<ServedAgent> {
-  const app = await createApp({ settings, env: {} });
+/**
+ * Create the agent from `settings` (with the app module's `setup` and `logger`, if given) and
+ * listen on `port` (0: a free one).
+ */
+export async function serveAgent(
+  settings: Settings,
+  port = 0,
+  options: Pick<CreateAppOptions, 'setup' | 'logger'> = {},
+): Promise<ServedAgent> {
+  const app = await createApp({ settings, env: {}, ...options });
   const running = await app.listen({ host: '127.0.0.1', port });
   return {
     app,

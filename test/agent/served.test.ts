@@ -1,0 +1,263 @@
+/**
+ * The agent acting for its caller (issue 17, item 3): an app served by `createApp` exposes an
+ * agent (`app.agent`) as a tool and as a workflow; callers (Alice, Bob, Carol: tokens of the
+ * inbound authorization server) ask it through an SDK client. Its model is the real
+ * `@ai-sdk/openai` provider against the scripted stand-in of OpenAI's chat completions (the
+ * `openai:` section of the app's settings); its tools are a protected MCP server of another realm
+ * (`startRealm`), reached with each caller's own downstream token through serve's per-caller
+ * connections. A login the loop needs reaches the caller by URL elicitation (or -32042), progress
+ * flows per model call and tool call, and a cancelled request stops the loop.
+ */
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { UrlElicitationRequiredError } from '@modelcontextprotocol/sdk/types.js';
+import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
+import { defineApp } from '../../src/app/define.js';
+import { settingsSchema } from '../../src/config/schema/settings.js';
+import type { Logger } from '../../src/logger.js';
+import {
+  connect,
+  delegatedSettings,
+  type Inbound,
+  type Realm,
+  type ServedAgent,
+  serveAgent,
+  startInbound,
+  startRealm,
+  textOf,
+} from '../app/delegated-support.js';
+import { userTokens } from '../server/serve-support.js';
+import { waitFor } from '../support/net.js';
+import { type ScriptedChat, startScriptedChat, toolThenText } from './scripted-chat.js';
+
+const MODEL_KEY = 'sk-canary-served-agent';
+
+let inbound: Inbound;
+let realm: Realm;
+let chat: ScriptedChat;
+let agent: ServedAgent;
+const tokens: Record<string, string> = {};
+const infos: string[] = [];
+
+/** The downstream `meet` tool: it answers each caller once two calls are in it at once. */
+const meeting = { waiting: [] as (() => void)[], subs: [] as unknown[] };
+/** The downstream `wait` tool: it runs until its call is cancelled. */
+let waiting = { started: Promise.withResolvers<void>(), cancelled: Promise.withResolvers<void>() };
+
+function realmTools(server: McpServer): void {
+  server.registerTool(
+    'meet',
+    { description: 'Answers once another caller is here' },
+    async (extra) => {
+      const sub = extra.authInfo?.extra?.sub;
+      meeting.subs.push(sub);
+      await new Promise<void>((go) => {
+        meeting.waiting.push(go);
+        if (meeting.waiting.length === 2) for (const each of meeting.waiting.splice(0)) each();
+      });
+      return { content: [{ type: 'text', text: JSON.stringify({ sub }) }] };
+    },
+  );
+  server.registerTool('wait', { description: 'Runs until cancelled' }, async (extra) => {
+    waiting.started.resolve();
+    await new Promise((done) => extra.signal.addEventListener('abort', done, { once: true }));
+    waiting.cancelled.resolve();
+    return { content: [{ type: 'text', text: 'cancelled' }] };
+  });
+}
+
+const logger: Logger = {
+  debug: () => {},
+  info: (message) => infos.push(message),
+  warn: () => {},
+  error: () => {},
+};
+
+beforeAll(async () => {
+  inbound = await startInbound();
+  realm = await startRealm(realmTools);
+  chat = await startScriptedChat();
+  const settings = {
+    ...delegatedSettings({ realm, inbound }),
+    openai: settingsSchema.parse({
+      openai: { api_key: MODEL_KEY, base_url: `${chat.url}/v1`, default_model: 'gpt-4o' },
+    }).openai,
+  };
+  const setup = defineApp((app) => {
+    app.agent(
+      'finder',
+      { instruction: 'You find things.', serverNames: ['down'], provider: 'openai' },
+      { description: 'Finds things with your account.' },
+    );
+    app.agent('researcher', { serverNames: ['down'], provider: 'openai' }, { as: 'workflow' });
+  });
+  agent = await serveAgent(settings, inbound.port, { setup, logger });
+  for (const user of ['alice', 'bob', 'carol']) {
+    tokens[user] = (await userTokens(inbound.as.issuer, inbound.resource, user)).accessToken;
+  }
+}, 30_000);
+
+afterAll(async () => {
+  await agent?.close();
+  await chat?.close();
+  await realm?.close();
+  await inbound?.as.close();
+});
+
+beforeEach(() => {
+  chat.received.length = 0;
+  chat.script = toolThenText('down_whoami', {}, (result) => `You are ${JSON.parse(result).sub}.`);
+});
+
+/** Ask the `finder` tool as the client `client`, with a progress token; the text and progress. */
+async function ask(client: Awaited<ReturnType<typeof connect>>, prompt: string) {
+  const progress: string[] = [];
+  const result = await client.client.callTool(
+    { name: 'finder', arguments: { prompt } },
+    undefined,
+    {
+      onprogress: ({ message }) => progress.push(message ?? ''),
+    },
+  );
+  return { text: textOf(result as Parameters<typeof textOf>[0]), progress };
+}
+
+describe('an agent served as a tool, acting for its caller', () => {
+  test('a caller who cannot open URLs gets the sign-in link as -32042, before any model call', async () => {
+    const bob = await connect(agent.running.url, tokens.bob);
+    try {
+      const error = await bob.call('finder', { prompt: 'Who am I?' }).catch((failure) => failure);
+      expect(error).toBeInstanceOf(UrlElicitationRequiredError);
+      const link = new URL((error as UrlElicitationRequiredError).elicitations[0]?.url ?? '');
+      expect(link.origin + link.pathname).toBe(`${agent.origin}/internal/oauth/connect`);
+      expect(chat.received).toEqual([]);
+    } finally {
+      await bob.close();
+    }
+  });
+
+  test('the login the loop needs reaches the caller by URL elicitation; the answer is from their account, with progress', async () => {
+    const alice = await connect(agent.running.url, tokens.alice, { signInAs: 'alice-down' });
+    try {
+      const answer = await ask(alice, 'Who am I?');
+      expect(answer.text).toBe('You are alice-down.');
+      expect(alice.log.requests).toEqual([expect.objectContaining({ mode: 'url' })]);
+      expect(answer.progress).toEqual([
+        'finder: asking the model',
+        'finder: calling down_whoami',
+        'finder: asking the model',
+      ]);
+      // The model: the app's key, the agent's instruction and the caller's prompt.
+      const [first] = chat.received;
+      expect(first?.authorization).toBe(`Bearer ${MODEL_KEY}`);
+      expect(first?.body.messages.slice(0, 2)).toEqual([
+        { role: 'system', content: 'You find things.' },
+        { role: 'user', content: 'Who am I?' },
+      ]);
+      // Neither the caller's token nor its downstream token reaches the model.
+      const downstreamTokens = realm.server.calls.map((call) => call.token ?? '');
+      expect(downstreamTokens.length).toBeGreaterThan(0);
+      const sent = JSON.stringify(chat.received);
+      for (const secret of [tokens.alice ?? '', ...downstreamTokens]) {
+        expect(sent).not.toContain(secret);
+      }
+    } finally {
+      await alice.close();
+    }
+  });
+
+  test('two callers asking at once get answers from their own accounts', async () => {
+    const bob = await connect(agent.running.url, tokens.bob, { signInAs: 'bob-down' });
+    const alice = await connect(agent.running.url, tokens.alice);
+    try {
+      // Bob signs in on his first call (Alice did before).
+      expect((await ask(bob, 'Who am I?')).text).toBe('You are bob-down.');
+      chat.script = toolThenText('down_meet', {}, (result) => `You are ${JSON.parse(result).sub}.`);
+      meeting.subs.length = 0;
+      const [forAlice, forBob] = await Promise.all([
+        ask(alice, 'Who am I?'),
+        ask(bob, 'Who am I?'),
+      ]);
+      expect(forAlice.text).toBe('You are alice-down.');
+      expect(forBob.text).toBe('You are bob-down.');
+      expect(meeting.subs.sort()).toEqual(['alice-down', 'bob-down']);
+    } finally {
+      await Promise.all([alice.close(), bob.close()]);
+    }
+  });
+
+  test('a cancelled request stops the loop: the tool call is cancelled, the model asked nothing more', async () => {
+    waiting = { started: Promise.withResolvers(), cancelled: Promise.withResolvers() };
+    chat.script = toolThenText('down_wait', {}, () => 'the model was asked again');
+    const alice = await connect(agent.running.url, tokens.alice);
+    try {
+      const stop = new AbortController();
+      const call = alice.client.callTool(
+        { name: 'finder', arguments: { prompt: 'Wait.' } },
+        undefined,
+        { signal: stop.signal },
+      );
+      await waiting.started.promise;
+      stop.abort();
+      await expect(call).rejects.toThrow();
+      await waiting.cancelled.promise;
+      await waitFor('the loop to end', () =>
+        infos.includes('agent "finder" was cancelled') ? true : undefined,
+      );
+      expect(chat.received).toHaveLength(1);
+    } finally {
+      await alice.close();
+    }
+  });
+});
+
+/** Start the `researcher` workflow as `client`; its state once it is no longer running. */
+async function runWorkflow(
+  client: Awaited<ReturnType<typeof connect>>,
+  parameters: Record<string, unknown>,
+): Promise<Record<string, unknown>> {
+  const started = await client.call('workflows-researcher-run', { run_parameters: parameters });
+  const { run_id } = JSON.parse(textOf(started)) as { run_id: string };
+  return waitFor('the run to finish', async () => {
+    const status = await client.call('workflows-get_status', { run_id });
+    const state = JSON.parse(textOf(status)) as Record<string, unknown>;
+    return state.status === 'running' ? undefined : state;
+  });
+}
+
+describe('an agent served as a workflow', () => {
+  test("a run answers with the starting caller's account", async () => {
+    const alice = await connect(agent.running.url, tokens.alice);
+    try {
+      const done = await runWorkflow(alice, { prompt: 'Who am I?' });
+      expect(done).toMatchObject({ status: 'completed', result: 'You are alice-down.' });
+    } finally {
+      await alice.close();
+    }
+  });
+
+  test('a run that needs a login ends with the link to sign in at', async () => {
+    const carol = await connect(agent.running.url, tokens.carol);
+    try {
+      const done = await runWorkflow(carol, { prompt: 'Who am I?' });
+      expect(done).toMatchObject({ status: 'error' });
+      expect(String(done.error)).toMatch(
+        new RegExp(
+          `^Sign in to down .*Open ${agent.origin}/internal/oauth/connect\\?flow=\\S+, then run the workflow again\\.$`,
+        ),
+      );
+      expect(chat.received).toEqual([]);
+    } finally {
+      await carol.close();
+    }
+  });
+
+  test('run_parameters without a prompt: the run fails saying so', async () => {
+    const alice = await connect(agent.running.url, tokens.alice);
+    try {
+      const done = await runWorkflow(alice, {});
+      expect(done).toMatchObject({ status: 'error', error: expect.stringMatching(/prompt/) });
+    } finally {
+      await alice.close();
+    }
+  });
+});
