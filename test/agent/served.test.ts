@@ -11,8 +11,9 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { UrlElicitationRequiredError } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
+import { createApp } from '../../src/app/create-app.js';
 import { defineApp } from '../../src/app/define.js';
-import { settingsSchema } from '../../src/config/schema/settings.js';
+import { type Settings, settingsSchema } from '../../src/config/schema/settings.js';
 import type { Logger } from '../../src/logger.js';
 import {
   connect,
@@ -72,16 +73,19 @@ const logger: Logger = {
   error: () => {},
 };
 
+/** `settings` with the `openai:` section of the stand-in. */
+function withModel(settings: Settings): Settings {
+  const { openai } = settingsSchema.parse({
+    openai: { api_key: MODEL_KEY, base_url: `${chat.url}/v1`, default_model: 'gpt-4o' },
+  });
+  return { ...settings, openai };
+}
+
 beforeAll(async () => {
   inbound = await startInbound();
   realm = await startRealm(realmTools);
   chat = await startScriptedChat();
-  const settings = {
-    ...delegatedSettings({ realm, inbound }),
-    openai: settingsSchema.parse({
-      openai: { api_key: MODEL_KEY, base_url: `${chat.url}/v1`, default_model: 'gpt-4o' },
-    }).openai,
-  };
+  const settings = withModel(delegatedSettings({ realm, inbound }));
   const setup = defineApp((app) => {
     app.agent(
       'finder',
@@ -259,5 +263,23 @@ describe('an agent served as a workflow', () => {
     } finally {
       await alice.close();
     }
+  });
+});
+
+describe('createApp checks its agents against the settings first', () => {
+  test.each([
+    ['a server not configured', { serverNames: ['nope'], provider: 'openai' }, 'SERVER_UNKNOWN'],
+    ['an unknown provider', { serverNames: ['down'], provider: 'nope' }, 'MODEL_CONFIG'],
+    [
+      'a provider without its key',
+      { serverNames: ['down'], provider: 'anthropic' },
+      'MODEL_CONFIG',
+    ],
+  ])('%s', async (_, spec, code) => {
+    const setup = defineApp((app) => {
+      app.agent('finder', spec);
+    });
+    const settings = withModel(delegatedSettings({ realm }));
+    await expect(createApp({ settings, setup, env: {} })).rejects.toMatchObject({ code });
   });
 });
