@@ -192,10 +192,15 @@ export function chatSession(
         () => turn?.signal,
       )
     : handOverConsent();
-  const interrupt = () => (turn ? turn.abort() : input.close());
-  const stopListening = (io.onInterrupt ?? onSigint)(interrupt);
   // A person at a terminal gets a prompt sign on stderr; piped input none.
-  const ask = () => stdin.isTTY === true && out.progressStream().write('> ');
+  const atTerminal = stdin.isTTY === true;
+  const ask = () => atTerminal && out.progressStream().write('> ');
+  const interrupt = () => {
+    if (turn) return turn.abort();
+    if (atTerminal) out.note(''); // the line after the prompt sign
+    input.close();
+  };
+  const stopListening = (io.onInterrupt ?? onSigint)(interrupt);
   return withLlm(io, global, out, options, consent, async (llm) => {
     let stopped: Promise<unknown> = Promise.resolve();
     for (ask(); ; ask()) {
