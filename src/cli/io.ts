@@ -30,6 +30,11 @@ export interface CliIo {
   readonly openBrowser?: (url: URL) => Promise<boolean>;
   /** Settles when a long-running command (`serve`, `dev`) should stop; default SIGINT/SIGTERM. */
   readonly stop?: Promise<void>;
+  /**
+   * Calls `listener` at each Ctrl-C until the returned function is called (`chat` stops a turn
+   * with it); default: the process's SIGINT.
+   */
+  readonly onInterrupt?: (listener: () => void) => () => void;
 }
 
 /** Global options every command accepts. */

@@ -139,6 +139,23 @@ describe('mcp-agent chat', () => {
     }
   }, 30_000);
 
+  test('--help gives both forms and lists every flag', async () => {
+    const { dir, cleanup } = tempTree();
+    try {
+      const help = await runCli(['chat', '--help'], { cwd: dir });
+      expect(help.code).toBe(0);
+      expect(help.stdout).toContain('chat --once PROMPT');
+      for (const flag of ['--once PROMPT', '--agent NAME', '--provider P', '--model M']) {
+        expect(help.stdout).toMatch(new RegExp(`^\\s+${flag} `, 'm'));
+      }
+      expect(help.stdout).toMatch(/^\s+--no-browser /m);
+      expect(help.stdout).toMatch(/^\s+--device /m);
+      expect(help.stdout).toContain('Ctrl-C');
+    } finally {
+      cleanup();
+    }
+  });
+
   test('no provider section: says which to set; chat without --once is a usage error', async () => {
     const { dir, cleanup } = tempTree({ 'mcp_agent.config.yaml': 'mcp:\n  servers: {}\n' });
     try {

@@ -1,63 +1,25 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { runCli, tempTree } from '../helpers/cli.js';
 import {
-  type AuthorizationServer,
-  startAuthorizationServer,
-} from '../support/authorization-server.js';
-import { followAuthorization } from '../support/browser.js';
-import { freePort } from '../support/net.js';
-import {
-  type ProtectedMcpServer,
-  startProtectedMcpServer,
-} from '../support/protected-mcp-server.js';
+  approvingBrowser,
+  type LoginServers,
+  loginConfig,
+  startLoginServers,
+} from '../support/cli-login.js';
 
-let as: AuthorizationServer;
-let mcp: ProtectedMcpServer;
+let servers: LoginServers;
 
 beforeAll(async () => {
-  as = await startAuthorizationServer({ accessTokenTtl: 300 });
-  mcp = await startProtectedMcpServer({
-    issuer: as.issuer,
-    requiredScopes: ['mcp:read'],
-    toolScopes: { echo: 'mcp:write' },
-  });
+  servers = await startLoginServers({ accessTokenTtl: 300, toolScopes: { echo: 'mcp:write' } });
 });
 
 afterAll(async () => {
-  await mcp?.close();
-  await as?.close();
+  await servers?.close();
 });
 
-async function config(
-  backend: 'file' | 'memory',
-  extra = '',
-): Promise<ReturnType<typeof tempTree>> {
-  const port = await freePort();
-  return tempTree({
-    'mcp_agent.config.yaml': `
-mcp:
-  servers:
-    notion:
-      transport: streamable_http
-      url: ${mcp.url}
-      auth:
-        oauth:
-          enabled: true
-          scopes: [mcp:read]
-${extra}
-oauth:
-  loopback_ports: [${port}]
-  token_store:
-    backend: ${backend}
-    path: ./tokens.json
-`,
-  });
+async function config(backend: 'file' | 'memory'): Promise<ReturnType<typeof tempTree>> {
+  return tempTree({ 'mcp_agent.config.yaml': await loginConfig(servers.mcp.url, { backend }) });
 }
-
-const browser = async (url: URL) => {
-  await followAuthorization(url);
-  return true;
-};
 
 describe('auth login from the CLI', () => {
   test('logs in with the browser step and a second command reuses the token (file store)', async () => {
@@ -65,7 +27,7 @@ describe('auth login from the CLI', () => {
     try {
       const login = await runCli(['auth', 'login', 'notion'], {
         cwd: tree.dir,
-        openBrowser: browser,
+        openBrowser: approvingBrowser,
       });
       expect(login.stdout).toContain('Logged in to "notion"');
       expect(login.code).toBe(0);

@@ -4,15 +4,15 @@
  *
  * @module
  */
-import { createInterface } from 'node:readline';
 import { Agent, type AgentSpec, type AgentTool } from '../../agent/agent.js';
 import { agentSpecsOf } from '../../agent/definitions.js';
 import type { AugmentedLlm } from '../../agent/llm.js';
 import { MODEL_PROVIDERS } from '../../agent/models.js';
 import { createAgentAuth } from '../../client/agent-auth.js';
-import { handOverConsent } from '../../client/hand-over.js';
+import { handOverConsent, type LoginConsent } from '../../client/hand-over.js';
 import type { Settings } from '../../config/schema/settings.js';
 import { AuthorizationRequiredError, isMcpAgentError, McpAgentError } from '../../errors.js';
+import { borrowingConsent, ChatInput, untilAborted } from '../chat-input.js';
 import { type CliConsentOptions, cliConsent } from '../consent.js';
 import { handOverText } from '../hand-over.js';
 import type { CliIo, GlobalOptions, Output } from '../io.js';
@@ -101,12 +101,13 @@ function canAsk(io: CliIo, options: SessionOptions): boolean {
 /** What `chat` was asked for besides the prompt. */
 export type SessionOptions = Omit<ChatOptions, 'prompt'>;
 
-/** Build the agent and its model, run `body`, close the connections. */
+/** Build the agent and its model with `consent` for its logins, run `body`, close the connections. */
 async function withLlm(
   io: CliIo,
   global: GlobalOptions,
   out: Output,
   options: SessionOptions,
+  consent: LoginConsent,
   body: (llm: AugmentedLlm) => Promise<number>,
 ): Promise<number> {
   const { settings } = loadForCli(io, global);
@@ -116,7 +117,7 @@ async function withLlm(
     cwd: io.cwd,
     homeDir: io.homeDir,
     logger: cliLogger(out, global.verbose),
-    consent: canAsk(io, options) ? cliConsent(io, out, options) : handOverConsent(),
+    consent,
     clientName: 'mcp-agent-ts',
     clientInfo: { name: 'mcp-agent-ts', version: VERSION },
   });
@@ -159,7 +160,8 @@ export function chatOnce(
   out: Output,
   options: ChatOptions,
 ): Promise<number> {
-  return withLlm(io, global, out, options, async (llm) => {
+  const consent = canAsk(io, options) ? cliConsent(io, out, options) : handOverConsent();
+  return withLlm(io, global, out, options, consent, async (llm) => {
     out.resultJson({ answer: await answer(llm, out, options.prompt) });
     return 0;
   });
@@ -167,7 +169,9 @@ export function chatOnce(
 
 /**
  * `chat` without `--once`: a prompt per line of stdin, each answered with the conversation so
- * far; Ctrl-C stops the running turn (between turns, the session); end of input ends it.
+ * far; Ctrl-C stops the running turn (with a login it waits for), at the prompt it ends the
+ * session, as the end of input does. Standard input has one reader ({@link ChatInput}): a login
+ * of a turn borrows it to read a pasted address.
  */
 export function chatSession(
   io: CliIo,
@@ -175,44 +179,67 @@ export function chatSession(
   out: Output,
   options: SessionOptions,
 ): Promise<number> {
-  const input = io.stdin;
-  if (input === undefined) {
+  const stdin = io.stdin;
+  if (stdin === undefined) {
     throw new McpAgentError('USAGE', 'chat needs input: pass --once PROMPT, or type prompts.');
   }
-  return withLlm(io, global, out, options, async (llm) => {
-    const lines = createInterface({ input, terminal: false });
-    let turn: AbortController | undefined;
-    const interrupt = () => (turn ? turn.abort() : lines.close());
-    // A person at a terminal gets a prompt sign on stderr; piped input none.
-    const ask = () => input.isTTY === true && out.progressStream().write('> ');
-    process.on('SIGINT', interrupt);
-    try {
-      ask();
-      for await (const line of lines) {
-        const prompt = line.trim();
-        if (prompt !== '') {
-          turn = new AbortController();
-          await turnOf(llm, out, prompt, turn.signal);
-          turn = undefined;
-        }
-        ask();
-      }
-    } finally {
-      process.off('SIGINT', interrupt);
+  const input = new ChatInput(stdin);
+  let turn: AbortController | undefined;
+  const consent = canAsk(io, options)
+    ? borrowingConsent(
+        cliConsent({ ...io, stdin: input.loan }, out, options),
+        input,
+        () => turn?.signal,
+      )
+    : handOverConsent();
+  // A person at a terminal gets a prompt sign on stderr; piped input none.
+  const atTerminal = stdin.isTTY === true;
+  const ask = () => atTerminal && out.progressStream().write('> ');
+  const interrupt = () => {
+    if (turn) return turn.abort();
+    if (atTerminal) out.note(''); // the line after the prompt sign
+    input.close();
+  };
+  const stopListening = (io.onInterrupt ?? onSigint)(interrupt);
+  return withLlm(io, global, out, options, consent, async (llm) => {
+    let stopped: Promise<unknown> = Promise.resolve();
+    for (ask(); ; ask()) {
+      const line = await input.next();
+      if (line === undefined) return 0;
+      const prompt = line.trim();
+      if (prompt === '') continue;
+      turn = new AbortController();
+      ({ unwound: stopped } = await turnOf(llm, out, prompt, turn.signal, stopped));
+      turn = undefined;
     }
-    return 0;
+  }).finally(() => {
+    stopListening();
+    input.close();
   });
 }
 
-/** A turn of {@link chatSession}: an error of ours or the model's is printed, and the session goes on. */
+/** Calls `listener` at each SIGINT (Ctrl-C) until the returned function is called. */
+function onSigint(listener: () => void): () => void {
+  process.on('SIGINT', listener);
+  return () => process.off('SIGINT', listener);
+}
+
+/**
+ * A turn of {@link chatSession}: an error of ours or the model's is printed, and the session goes
+ * on; once `signal` aborts, the turn is over, even while it still waits (to connect, for a login).
+ * It starts once the work of a turn stopped before it (`stopped`) has unwound (a cancelled login
+ * its connection attempt, which a new one would otherwise join); it returns its own.
+ */
 async function turnOf(
   llm: AugmentedLlm,
   out: Output,
   prompt: string,
   signal: AbortSignal,
-): Promise<void> {
+  stopped: Promise<unknown>,
+): Promise<{ unwound: Promise<unknown> }> {
+  const work = stopped.then(() => (signal.aborted ? '' : answer(llm, out, prompt, signal)));
   try {
-    await answer(llm, out, prompt, signal);
+    await untilAborted(work, signal);
   } catch (error) {
     if (signal.aborted) out.note('(stopped)');
     else if (isMcpAgentError(error)) {
@@ -220,4 +247,5 @@ async function turnOf(
       if (error instanceof AuthorizationRequiredError) out.note(handOverText(error));
     } else throw error;
   }
+  return { unwound: work.catch(() => {}) };
 }
