@@ -3,6 +3,8 @@
  * MCP server is a served app protected by the development authorization server, whose sign-in
  * page the test fills in as a person would.
  */
+
+import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
@@ -12,8 +14,10 @@ import {
   type InteractiveServer,
   startServer,
 } from '../../examples/oauth/interactive_tool/server.js';
+import { searchInBackground } from '../../examples/oauth/pre_authorize/main.js';
+import { runCli, tempTree } from '../helpers/cli.js';
 import type { ServedApp } from '../server/serve-support.js';
-import { signIn, textOf } from '../server/serve-support.js';
+import { signIn, textOf, userTokens } from '../server/serve-support.js';
 import { freePort } from '../support/net.js';
 import { githubServer, startGithubStandIn } from './github-stand-in.js';
 
@@ -103,4 +107,89 @@ test('interactive_tool: a client without URL elicitation gets the sign-in URL, t
     await client.close();
     await server.close();
   }
+});
+
+describe('pre_authorize', () => {
+  /** The example's configuration for the stand-in, in a folder of its own; `secrets` beside it. */
+  async function folder(backend: 'file' | 'memory', secrets?: string) {
+    const tree = tempTree();
+    const store =
+      backend === 'file' ? `\n    path: ${JSON.stringify(join(tree.dir, 'tokens.json'))}` : '';
+    tree.write(
+      'mcp_agent.config.yaml',
+      `oauth:
+  loopback_ports: [${await freePort()}]
+  token_store:
+    backend: ${backend}${store}
+mcp:
+  servers:
+    github:
+      transport: streamable_http
+      url: ${github.resource}
+      auth:
+        oauth:
+          enabled: true
+`,
+    );
+    if (secrets) tree.write('mcp_agent.secrets.yaml', secrets, 0o600);
+    const auth = {
+      configPath: join(tree.dir, 'mcp_agent.config.yaml'),
+      env: {},
+      homeDir: tree.dir,
+    };
+    return { tree, auth };
+  }
+
+  test('`mcp-agent auth login github` first; the background run then searches with that token', async () => {
+    const { tree, auth } = await folder('file');
+    try {
+      const login = await runCli(['auth', 'login', 'github'], {
+        cwd: tree.dir,
+        homeDir: tree.dir,
+        openBrowser: async (url) => {
+          await signIn(url, 'carol');
+          return true;
+        },
+      });
+      expect(login.code).toBe(0);
+      const lines: string[] = [];
+      const text = await searchInBackground('acme', { auth, print: (line) => lines.push(line) });
+      const repositories = JSON.parse(text) as { full_name: string; searched_by: string }[];
+      expect(repositories.map((repository) => repository.full_name)).toEqual([
+        'acme/mcp-agent',
+        'acme/mcp-eval',
+      ]);
+      expect(repositories.map((repository) => repository.searched_by)).toEqual(['carol', 'carol']);
+      expect(lines).toEqual([text]);
+    } finally {
+      tree.cleanup();
+    }
+  });
+
+  test('a token in mcp_agent.secrets.yaml works the same, and never reaches the output', async () => {
+    const token = (await userTokens(github.as.issuer, github.resource, 'dave')).accessToken;
+    const secrets = `mcp:\n  servers:\n    github:\n      auth:\n        oauth:\n          access_token: "${token}"\n`;
+    const { tree, auth } = await folder('memory', secrets);
+    try {
+      const lines: string[] = [];
+      const text = await searchInBackground('acme', { auth, print: (line) => lines.push(line) });
+      expect(text).toContain('"searched_by": "dave"');
+      expect(lines.join('\n')).not.toContain(token);
+    } finally {
+      tree.cleanup();
+    }
+  });
+
+  test('without a token the run fails at once, naming `mcp-agent auth login`', async () => {
+    const { tree, auth } = await folder('memory');
+    try {
+      const failure = await searchInBackground('acme', { auth, print: () => undefined }).catch(
+        (error: unknown) => error,
+      );
+      expect(failure).toMatchObject({ code: 'OAUTH_LOGIN_REQUIRED' });
+      expect((failure as Error).message).toContain('`npx mcp-agent auth login github`');
+    } finally {
+      tree.cleanup();
+    }
+  });
 });
