@@ -5,6 +5,7 @@
  */
 
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
@@ -15,9 +16,18 @@ import {
   startServer,
 } from '../../examples/oauth/interactive_tool/server.js';
 import { searchInBackground } from '../../examples/oauth/pre_authorize/main.js';
+import { hello, protectedAgent } from '../../examples/oauth/protected_by_oauth/main.js';
+import { type AgentAuth, createAgentAuth } from '../../src/index.js';
+import { type ScriptedChat, startScriptedChat, toolThenText } from '../agent/scripted-chat.js';
 import { runCli, tempTree } from '../helpers/cli.js';
 import type { ServedApp } from '../server/serve-support.js';
-import { signIn, textOf, userTokens } from '../server/serve-support.js';
+import {
+  type ServedApp as ProtectedApp,
+  signIn,
+  startServedApp,
+  textOf,
+  userTokens,
+} from '../server/serve-support.js';
 import { freePort } from '../support/net.js';
 import { githubServer, startGithubStandIn } from './github-stand-in.js';
 
@@ -190,6 +200,93 @@ mcp:
       expect((failure as Error).message).toContain('`npx mcp-agent auth login github`');
     } finally {
       tree.cleanup();
+    }
+  });
+});
+
+describe('protected_by_oauth', () => {
+  const OPENAI_KEY = 'sk-canary-protected';
+  const pageServer = fileURLToPath(new URL('../agent/page-server.mjs', import.meta.url));
+  let chat: ScriptedChat;
+  let auth: AgentAuth;
+  let served: ProtectedApp;
+  beforeAll(async () => {
+    chat = await startScriptedChat();
+    auth = createAgentAuth({
+      settings: {
+        mcp: { servers: { fetch: { command: process.execPath, args: [pageServer, 'fetch'] } } },
+        openai: { api_key: OPENAI_KEY, base_url: `${chat.url}/v1`, default_model: 'gpt-4o-mini' },
+      },
+      env: {},
+    });
+    served = await startServedApp({ setup: protectedAgent(auth) });
+  }, 30_000);
+  afterAll(async () => {
+    await served?.close();
+    await auth?.close();
+    await chat?.close();
+  });
+
+  /** An MCP client of the served agent with `token` (none: anonymous). */
+  async function clientWith(token?: string): Promise<Client> {
+    const client = new Client({ name: 'protected-client', version: '1.0.0' });
+    const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(served.resource), { requestInit: { headers } }),
+    );
+    return client;
+  }
+
+  test('a caller without a token is refused with the challenge naming the metadata', async () => {
+    const response = await fetch(served.resource, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+      },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
+    });
+    await response.body?.cancel();
+    expect(response.status).toBe(401);
+    expect(response.headers.get('www-authenticate')).toContain(
+      'resource_metadata="http://127.0.0.1:',
+    );
+  });
+
+  test('hello_world greets each signed-in caller by their own identity', async () => {
+    for (const user of ['alice', 'bob']) {
+      const { accessToken } = await userTokens(served.as.issuer, served.resource, user);
+      const client = await clientWith(accessToken);
+      try {
+        const result = await client.callTool({ name: 'hello_world', arguments: {} });
+        expect(textOf(result)).toBe(`Hello, user with ID ${user}!`);
+      } finally {
+        await client.close();
+      }
+    }
+    expect(hello({ subject: 'x', claims: { username: 'Ada' } } as never)).toBe('Hello, Ada!');
+  });
+
+  test('finder runs the agent for the caller: the model calls fetch, the answer comes back', async () => {
+    chat.script = toolThenText(
+      'fetch_fetch',
+      { url: 'https://example.com' },
+      (page) => `Found: ${page}`,
+    );
+    const { accessToken } = await userTokens(served.as.issuer, served.resource, 'carol');
+    const client = await clientWith(accessToken);
+    try {
+      const result = await client.callTool({
+        name: 'finder',
+        arguments: { request: 'What does https://example.com say?' },
+      });
+      expect(textOf(result)).toBe('Found: MCP is an open protocol. It standardizes context.');
+      expect(chat.received.at(-1)?.authorization).toBe(`Bearer ${OPENAI_KEY}`);
+      const seen = JSON.stringify(chat.received.map((request) => request.body));
+      expect(seen).not.toContain(accessToken);
+      expect(JSON.stringify(result)).not.toMatch(/canary/);
+    } finally {
+      await client.close();
     }
   });
 });
