@@ -29,7 +29,12 @@ import {
   userTokens,
 } from '../server/serve-support.js';
 import { freePort } from '../support/net.js';
-import { githubServer, startGithubStandIn } from './github-stand-in.js';
+import {
+  githubServer,
+  type OAuthApp,
+  registerOAuthApp,
+  startGithubStandIn,
+} from './github-stand-in.js';
 
 let github: ServedApp;
 beforeAll(async () => {
@@ -39,7 +44,7 @@ afterAll(async () => {
   await github?.close();
 });
 
-/** The interactive example's server for the stand-in (a store of its own, in memory). */
+/** The interactive example's server for the stand-in, registering dynamically (a store of its own). */
 async function interactiveServer(): Promise<InteractiveServer> {
   return startServer({
     auth: {
@@ -53,10 +58,22 @@ async function interactiveServer(): Promise<InteractiveServer> {
   });
 }
 
-describe('interactive_tool', () => {
+describe('interactive_tool, with a GitHub-style OAuth app (configured client, no resource)', () => {
   let server: InteractiveServer;
+  let app: OAuthApp;
   beforeAll(async () => {
-    server = await interactiveServer();
+    const port = await freePort();
+    app = await registerOAuthApp(github, `http://127.0.0.1:${port}/callback`);
+    server = await startServer({
+      auth: {
+        settings: {
+          mcp: { servers: { github: githubServer(github, app) } },
+          oauth: { loopback_ports: [port] },
+        },
+        env: {},
+      },
+      port: 0,
+    });
   });
   afterAll(async () => {
     await server?.close();
@@ -73,7 +90,11 @@ describe('interactive_tool', () => {
       print: (line) => lines.push(line),
     });
     expect(opened).toHaveLength(1);
-    expect(new URL(opened[0] ?? '').origin).toBe(new URL(github.as.issuer).origin);
+    const authorization = new URL(opened[0] ?? '');
+    expect(authorization.origin).toBe(new URL(github.as.issuer).origin);
+    expect(authorization.searchParams.get('client_id')).toBe(app.client_id);
+    expect(authorization.searchParams.has('resource')).toBe(false);
+    expect(`${lines.join('\n')}\n${text}`).not.toContain(app.client_secret);
     const repositories = JSON.parse(text) as { full_name: string; searched_by: string }[];
     expect(repositories.map((repository) => repository.full_name)).toEqual([
       'lastmile-ai/mcp-agent',
