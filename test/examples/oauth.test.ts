@@ -4,12 +4,14 @@
  * page the test fills in as a person would.
  */
 
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { parse } from 'yaml';
 import { runClient } from '../../examples/oauth/interactive_tool/client.js';
 import {
   type InteractiveServer,
@@ -17,6 +19,7 @@ import {
 } from '../../examples/oauth/interactive_tool/server.js';
 import { searchInBackground } from '../../examples/oauth/pre_authorize/main.js';
 import { hello, protectedAgent } from '../../examples/oauth/protected_by_oauth/main.js';
+import { registerClient } from '../../examples/oauth/protected_by_oauth/registration.js';
 import { type AgentAuth, createAgentAuth } from '../../src/index.js';
 import { type ScriptedChat, startScriptedChat, toolThenText } from '../agent/scripted-chat.js';
 import { runCli, tempTree } from '../helpers/cli.js';
@@ -286,6 +289,44 @@ describe('protected_by_oauth', () => {
       }
     }
     expect(hello({ subject: 'x', claims: { username: 'Ada' } } as never)).toBe('Hello, Ada!');
+  });
+
+  test('registration.ts registers an introspection client and keeps it in the secrets file only', async () => {
+    const tree = tempTree({ 'mcp_agent.secrets.yaml': 'openai:\n  api_key: sk-kept # mine\n' });
+    try {
+      const secretsPath = join(tree.dir, 'mcp_agent.secrets.yaml');
+      const issuer = served.as.issuer;
+      const clientId = await registerClient({ issuer, secretsPath, scope: 'mcp:tools' });
+      const kept = readFileSync(secretsPath, 'utf8');
+      expect(kept).toContain('api_key: sk-kept # mine');
+      expect(statSync(secretsPath).mode & 0o777).toBe(0o600);
+      const secrets = parse(kept) as {
+        authorization: { introspection_client_id: string; introspection_client_secret: string };
+      };
+      expect(secrets.authorization.introspection_client_id).toBe(clientId);
+      // The client authenticates with what was kept (the development server introspects only
+      // its own opaque tokens: any answer but invalid_client will do), and not with another secret.
+      const metadata = (await (
+        await fetch(`${issuer}/.well-known/oauth-authorization-server`)
+      ).json()) as { introspection_endpoint: string };
+      const introspect = async (secret: string) => {
+        const basic = Buffer.from(`${clientId}:${secret}`).toString('base64');
+        const response = await fetch(metadata.introspection_endpoint, {
+          method: 'POST',
+          headers: {
+            authorization: `Basic ${basic}`,
+            'content-type': 'application/x-www-form-urlencoded',
+          },
+          body: new URLSearchParams({ token: 'not-a-token' }).toString(),
+        });
+        await response.body?.cancel();
+        return response.status;
+      };
+      expect(await introspect(secrets.authorization.introspection_client_secret)).toBe(200);
+      expect(await introspect('another-secret')).toBe(401);
+    } finally {
+      tree.cleanup();
+    }
   });
 
   test('finder runs the agent for the caller: the model calls fetch, the answer comes back', async () => {
