@@ -10,6 +10,7 @@ export default defineConfig({
     // user's project does; in the tests they run against the sources (tsconfig.json "paths" alike).
     alias: [
       { find: /^mcp-agent-ts\/middleware$/, replacement: `${middleware}index.ts` },
+      { find: /^mcp-agent-ts$/, replacement: `${src}index.ts` },
       { find: /^mcp-agent-ts\/agent$/, replacement: `${src}agent/index.ts` },
       { find: /^mcp-agent-ts\/client$/, replacement: `${src}client/index.ts` },
       {
