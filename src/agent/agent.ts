@@ -92,7 +92,10 @@ export class Agent {
   async attachLlm(provider: string, options: LlmOptions = {}): Promise<AugmentedLlm> {
     const settings = options.settings ?? this.#auth.settings;
     const fetch = options.fetch;
-    const model = (id?: string) => modelFor(settings, provider, id, fetch ? { fetch } : {});
+    // The app's credentials: an Entra ID or Google token is obtained once and renewed when due.
+    const credentials = this.#auth.credentials;
+    const model = (id?: string) =>
+      modelFor(settings, provider, id, { credentials, ...(fetch ? { fetch } : {}) });
     return new AugmentedLlm({
       provider,
       model: await model(options.model),
