@@ -16,6 +16,7 @@ import { tempTree } from '../helpers/cli.js';
 import {
   type AwsKeyring,
   checkSigV4,
+  failureOf,
   placesIn,
   routedTo,
   type ScriptedCloud,
@@ -43,16 +44,6 @@ const env = {
   AWS_SHARED_CREDENTIALS_FILE: `${files.dir}/credentials`,
   AWS_CONFIG_FILE: `${files.dir}/config`,
 };
-/** The error `promise` rejects with (a test fails when it resolves). */
-async function failureOf(promise: Promise<unknown>): Promise<Error> {
-  return promise.then(
-    () => {
-      throw new Error('expected a failure');
-    },
-    (error: unknown) => error as Error,
-  );
-}
-
 const MODEL = 'anthropic.claude-3-haiku-20240307-v1:0';
 const withProfile = () =>
   settingsSchema.parse({ bedrock: { profile: 'dev', aws_region: 'eu-central-1' } });

@@ -43,6 +43,18 @@ async function received(
   };
 }
 
+/** The error `promise` rejects with (the test fails when it resolves). */
+export async function failureOf(
+  promise: Promise<unknown>,
+): Promise<Error & { readonly code?: string }> {
+  return promise.then(
+    () => {
+      throw new Error('expected a failure');
+    },
+    (error: unknown) => error as Error,
+  );
+}
+
 /** Every place `secret` appears in a request: `header:<name>`, `url`, `body`. */
 export function placesIn(request: CloudRequest, secret: string): string[] {
   const headers = Object.entries(request.headers)
