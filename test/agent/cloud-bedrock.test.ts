@@ -10,11 +10,14 @@ import { generateText } from 'ai';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test, vi } from 'vitest';
 import { Agent } from '../../src/agent/agent.js';
 import { modelFor } from '../../src/agent/models.js';
+import { loadSettings } from '../../src/config/load.js';
 import { settingsSchema } from '../../src/config/schema/settings.js';
 import { protectedWorld, SERVER } from '../frameworks/protected-server.js';
 import { tempTree } from '../helpers/cli.js';
 import {
   type AwsKeyring,
+  agentsDocYaml,
+  type CloudRequest,
   checkSigV4,
   failureOf,
   placesIn,
@@ -80,6 +83,33 @@ describe('bedrock: SigV4 verified by aws4 at the stand-in', () => {
     expect(placesIn(request, 'canary-profile-session')).toEqual(['header:x-amz-security-token']);
     expect(placesIn(request, 'AKIDPROFILE0001')).toEqual(['header:authorization']);
     expect(placesIn(request, 'canary-profile-secret')).toEqual([]);
+  });
+
+  test("docs/agents.md's configuration, as the page shows it", async () => {
+    const tree = tempTree({
+      'mcp_agent.config.yaml': agentsDocYaml('# mcp_agent.config.yaml\nbedrock:'),
+    });
+    try {
+      const { settings } = loadSettings({
+        cwd: tree.dir,
+        homeDir: tree.dir,
+        dotenv: false,
+        env: {},
+      });
+      const model = await modelFor(settings, 'bedrock', undefined, {
+        fetch: routedTo(converse.url),
+        env,
+      });
+      expect((await generateText({ model, prompt: 'Hi.', maxRetries: 0 })).text).toBe(
+        'Signed and answered.',
+      );
+      expect(converse.received[0]?.intended).toBe(
+        `https://bedrock-runtime.eu-central-1.amazonaws.com/model/${encodeURIComponent(MODEL)}/converse`,
+      );
+      expect(checkSigV4(converse.received[0] as CloudRequest, KEYRING)).toBeUndefined();
+    } finally {
+      tree.cleanup();
+    }
   });
 
   test('the check fails for another secret: the same request, re-signed with a wrong key, differs', async () => {

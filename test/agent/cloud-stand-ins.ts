@@ -7,6 +7,7 @@
  * recomputed by `aws4` from the request received and the known secret. Each answers with what
  * the test's script says: a tool call, then a final text once the tool's result is sent.
  */
+import { readFileSync } from 'node:fs';
 import type { IncomingHttpHeaders } from 'node:http';
 import { EventStreamCodec } from '@smithy/eventstream-codec';
 import { fromUtf8, toUtf8 } from '@smithy/util-utf8';
@@ -439,4 +440,13 @@ export function checkSigV4(request: CloudRequest, keyring: AwsKeyring): Refusal 
     : refuse(
         'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.',
       );
+}
+
+/** The ```yaml block of docs/agents.md that starts with `first` (its comment line and key). */
+export function agentsDocYaml(first: string): string {
+  const page = readFileSync(new URL('../../docs/agents.md', import.meta.url), 'utf8');
+  const blocks = [...page.matchAll(/^```yaml\n([\s\S]*?)^```$/gm)].map((match) => match[1] ?? '');
+  const block = blocks.find((text) => text.startsWith(first));
+  if (block === undefined) throw new Error(`docs/agents.md has no yaml block starting ${first}`);
+  return block;
 }

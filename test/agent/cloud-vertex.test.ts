@@ -13,6 +13,7 @@ import { exportPKCS8, generateKeyPair } from 'jose';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test, vi } from 'vitest';
 import { Agent } from '../../src/agent/agent.js';
 import { modelFor } from '../../src/agent/models.js';
+import { loadSettings } from '../../src/config/load.js';
 import { settingsSchema } from '../../src/config/schema/settings.js';
 import {
   readServiceAccountKey,
@@ -21,6 +22,7 @@ import {
 import { protectedWorld, SERVER } from '../frameworks/protected-server.js';
 import { tempTree } from '../helpers/cli.js';
 import {
+  agentsDocYaml,
   failureOf,
   placesIn,
   routedTo,
@@ -115,6 +117,32 @@ describe('vertex: a service account by the JWT bearer grant, renewed when due', 
     expect(placesIn(first, token1)).toEqual(['header:authorization']);
     expect(placesIn(second, token2)).toEqual(['header:authorization']);
     for (const request of [first, second]) expect(placesIn(request, keyBody())).toEqual([]);
+  });
+
+  test("docs/agents.md's configuration, as the page shows it", async () => {
+    const tree = tempTree({
+      'mcp_agent.config.yaml': agentsDocYaml('# mcp_agent.config.yaml\ngoogle:'),
+    });
+    try {
+      const { settings } = loadSettings({
+        cwd: tree.dir,
+        homeDir: tree.dir,
+        dotenv: false,
+        env: {},
+      });
+      const model = await modelFor(settings, 'google', undefined, {
+        fetch: routedTo(vertex.url),
+        env: { GOOGLE_APPLICATION_CREDENTIALS: keyFile },
+      });
+      expect((await generateText({ model, prompt: 'Hi.', maxRetries: 0 })).text).toBe(
+        'Answered by Vertex.',
+      );
+      expect(vertex.received[0]?.intended).toMatch(
+        /^https:\/\/us-central1-aiplatform\.googleapis\.com\/v1beta1\/projects\/my-project\/locations\/us-central1\/publishers\/google\/models\/gemini-2\.0-flash:generateContent$/,
+      );
+    } finally {
+      tree.cleanup();
+    }
   });
 
   test('calls waiting at once share one grant', async () => {
