@@ -229,10 +229,11 @@ async function vertexModel(made: Made): Promise<LanguageModel> {
   const location = stringOf(section, 'location');
   if (location === undefined) throw missing('google', 'Vertex AI location', ['location']);
   const fromProfile = profileToken(made, 'google', vertexHost(location));
-  const account = fromProfile ? undefined : await serviceAccount(made);
-  const token = fromProfile ?? (account as { token: TokenSource }).token;
+  const { token, project: keyFileProject } = fromProfile
+    ? { token: fromProfile, project: undefined }
+    : await serviceAccount(made);
   // The section's project (GOOGLE_CLOUD_PROJECT), else the key file's.
-  const project = stringOf(section, 'project') ?? account?.project;
+  const project = stringOf(section, 'project') ?? keyFileProject;
   if (project === undefined) throw missing('google', 'Vertex AI project', ['project']);
   const { createVertex } = await import('@ai-sdk/google-vertex');
   // The provider asks its google-auth-library client for a token before each request: that
@@ -346,11 +347,10 @@ async function awsKeys(made: Made): Promise<() => Promise<AwsKeys>> {
     };
   }
   if (accessKeyId === undefined || secretAccessKey === undefined) {
-    throw missing('bedrock', 'AWS credential', [
-      'aws_access_key_id',
-      'aws_secret_access_key',
-      'profile',
-    ]);
+    throw new McpAgentError(
+      'MODEL_CONFIG',
+      `The bedrock provider has no AWS credential: set ${keyToSet('bedrock', 'aws_access_key_id')}, ${keyToSet('bedrock', 'aws_secret_access_key')}, or a named profile of the AWS files, ${keyToSet('bedrock', 'profile')}, in the configuration (secrets in mcp_agent.secrets.yaml).`,
+    );
   }
   return async () => defined({ accessKeyId, secretAccessKey, sessionToken });
 }

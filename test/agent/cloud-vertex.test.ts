@@ -23,6 +23,7 @@ import { protectedWorld, SERVER } from '../frameworks/protected-server.js';
 import { tempTree } from '../helpers/cli.js';
 import {
   agentsDocYaml,
+  type CloudRequest,
   failureOf,
   placesIn,
   routedTo,
@@ -142,6 +143,49 @@ describe('vertex: a service account by the JWT bearer grant, renewed when due', 
       );
     } finally {
       tree.cleanup();
+    }
+  });
+
+  test('a credentials.google profile instead of a key file: its token, to the Vertex host only', async () => {
+    const raw = (location: string) => ({
+      google: { vertexai: true, project: 'p', location, default_model: MODEL },
+      credentials: {
+        google: {
+          type: 'bearer' as const,
+          token: 'canary-google-bearer',
+          hosts: ['europe-west4-aiplatform.googleapis.com'],
+        },
+      },
+    });
+    const settings = settingsSchema.parse(raw('europe-west4'));
+    vertex.check = (request) =>
+      request.headers.authorization === 'Bearer canary-google-bearer'
+        ? undefined
+        : { status: 401, message: 'Request had invalid authentication credentials.' };
+    try {
+      const model = await modelFor(settings, 'google', undefined, {
+        fetch: routedTo(vertex.url),
+        env: {},
+      });
+      await generateText({ model, prompt: 'Hi.', maxRetries: 0 });
+      const [request] = vertex.received;
+      expect(request?.intended).toContain(
+        'https://europe-west4-aiplatform.googleapis.com/v1beta1/projects/p/locations/europe-west4/',
+      );
+      expect(placesIn(request as CloudRequest, 'canary-google-bearer')).toEqual([
+        'header:authorization',
+      ]);
+      const elsewhere = settingsSchema.parse(raw('us-east1'));
+      const refused = await failureOf(modelFor(elsewhere, 'google', MODEL, { env: {} }));
+      expect(refused.message).toContain(
+        'may be sent to europe-west4-aiplatform.googleapis.com only, not to us-east1-aiplatform.googleapis.com',
+      );
+      expect(refused.message).not.toContain('canary');
+    } finally {
+      vertex.check = (request) =>
+        request.headers.authorization === `Bearer ${google.current()}`
+          ? undefined
+          : { status: 401, message: 'Request had invalid authentication credentials.' };
     }
   });
 
