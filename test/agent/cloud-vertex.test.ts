@@ -259,6 +259,26 @@ describe('vertex: a service account by the JWT bearer grant, renewed when due', 
     expect(failure.message).toContain(expected);
   });
 
+  test('a key file whose token_uri is plain http to another host: refused, the key never sent', async () => {
+    const file = files.write(
+      'http.json',
+      JSON.stringify({
+        type: 'service_account',
+        private_key: privateKeyPem,
+        client_email: EMAIL,
+        token_uri: 'http://tokens.example/token',
+      }),
+    );
+    const failure = await failureOf(
+      modelFor(vertexSettings({ project: 'p' }), 'google', MODEL, {
+        env: { GOOGLE_APPLICATION_CREDENTIALS: file },
+      }),
+    );
+    expect(failure.message).toBe(
+      `The token_uri of the service account key ${file} is not https (http to loopback only).`,
+    );
+  });
+
   test('a key file that is not a service account key: named, its content not shown', async () => {
     const bad = files.write(
       'bad.json',
