@@ -14,7 +14,7 @@ import type { Settings } from '../config/schema/settings.js';
 import { allowedToolNames, ToolNames } from '../config/tool-names.js';
 import { McpAgentError } from '../errors.js';
 import { AugmentedLlm, type LlmOptions } from './llm.js';
-import { modelFor } from './models.js';
+import { type ModelOptions, modelFor } from './models.js';
 
 /** What an agent is: mcp-agent's `Agent(name, instruction, server_names)`. */
 export interface AgentSpec {
@@ -36,6 +36,8 @@ export interface AgentConnections {
   readonly settings: Settings;
   /** The connected SDK `Client` of configured server `server`. */
   connect(server: string): Promise<Client>;
+  /** The app's named credentials, for a provider's token (see `ModelOptions.credentials`). */
+  readonly credentials?: ModelOptions['credentials'];
 }
 
 /**
@@ -90,7 +92,7 @@ export class Agent {
   readonly name: string;
   readonly instruction: string | undefined;
   readonly serverNames: readonly string[];
-  readonly #auth: { readonly settings: Settings };
+  readonly #auth: Pick<AgentConnections, 'settings' | 'credentials'>;
   readonly #scope: Pick<AgentConnections, 'connect'>;
   readonly #names: ToolNames;
 
@@ -125,7 +127,10 @@ export class Agent {
   async attachLlm(provider: string, options: LlmOptions = {}): Promise<AugmentedLlm> {
     const settings = options.settings ?? this.#auth.settings;
     const fetch = options.fetch;
-    const model = (id?: string) => modelFor(settings, provider, id, fetch ? { fetch } : {});
+    // The app's credentials: an Entra ID or Google token is obtained once and renewed when due.
+    const credentials = this.#auth.credentials;
+    const model = (id?: string) =>
+      modelFor(settings, provider, id, { credentials, ...(fetch ? { fetch } : {}) });
     return new AugmentedLlm({
       provider,
       model: await model(options.model),

@@ -2,8 +2,12 @@
  * Language models from mcp-agent's provider sections (`openai`, `anthropic`, `google`, `azure`,
  * `bedrock`, `ollama`, `lm_studio`), made by the Vercel AI SDK's provider packages: the section's
  * keys (filled by mcp-agent's environment aliases when the configuration loads) become the
- * provider's options, and the provider does the rest (its headers, Bedrock's SigV4 signing). Each
- * provider package is imported only when a model of that provider is made.
+ * provider's options, and the provider does the rest (its headers, Bedrock's SigV4 signing). The
+ * credentials that are more than a key come from our credentials layer: Azure's Entra ID token
+ * from a `credentials.azure` profile, Vertex AI's from a service account key file (the JWT bearer
+ * grant) or a `credentials.google` profile, each renewed when due; Bedrock's keys from the section
+ * or a named AWS profile (the AWS SDK's `fromIni`). Each provider package is imported only when a
+ * model of that provider is made.
  *
  * @module
  */
@@ -12,6 +16,8 @@ import { PROVIDER_BASE_URLS } from '../config/providers.js';
 import { PROVIDER_ENV_ALIASES } from '../config/schema/providers.js';
 import type { Settings } from '../config/schema/settings.js';
 import type { Secret } from '../config/secret.js';
+import { CredentialProfiles } from '../credentials/profiles.js';
+import { readServiceAccountKey, ServiceAccountTokens } from '../credentials/service-account.js';
 import { McpAgentError } from '../errors.js';
 
 /** The provider sections a model can be made from. */
@@ -32,6 +38,19 @@ export type ModelProvider = (typeof MODEL_PROVIDERS)[number];
 export interface ModelOptions {
   /** The `fetch` the provider sends its requests with. Default the global `fetch`. */
   readonly fetch?: typeof fetch;
+  /**
+   * The app's named credentials (`credentials:`), whose `azure` or `google` profile (OAuth 2.0 or
+   * bearer) gives the Azure or Vertex AI token: `AgentAuth.credentials`. Default profiles made
+   * from the settings' `credentials:` (their tokens kept by this model only).
+   */
+  readonly credentials?: Pick<CredentialProfiles, 'token' | 'describe'> | undefined;
+  /**
+   * Where `GOOGLE_APPLICATION_CREDENTIALS` (Vertex AI's service account key file) and Bedrock's
+   * `AWS_SHARED_CREDENTIALS_FILE` / `AWS_CONFIG_FILE` are read. Default `process.env`.
+   */
+  readonly env?: Readonly<Record<string, string | undefined>> | undefined;
+  /** The clock service-account tokens are kept by, epoch milliseconds. Default `Date.now`. */
+  readonly now?: (() => number) | undefined;
 }
 
 /** A section's keys, as far as making a model needs them. */
@@ -41,6 +60,8 @@ interface Made {
   readonly section: Section;
   readonly modelId: string;
   readonly fetch: typeof fetch | undefined;
+  readonly settings: Settings;
+  readonly options: ModelOptions;
 }
 
 /** The environment variables mcp-agent reads for `section.key` (its aliases). */
@@ -149,13 +170,104 @@ async function anthropicModel({ section, modelId, fetch }: Made): Promise<Langua
   )(modelId);
 }
 
-async function googleModel({ section, modelId, fetch }: Made): Promise<LanguageModel> {
-  if (section.vertexai === true) {
-    throw notYet(
-      'The google provider on Vertex AI (google.vertexai)',
-      'a Gemini API key (google.api_key)',
+/**
+ * A token source from the `credentials:` profile `name` (OAuth 2.0 or bearer; the app's token
+ * manager obtains and renews it), or `undefined` without one. Refused unless the profile's
+ * `hosts` include `host`, where the token is sent.
+ */
+function profileToken(made: Made, name: 'azure' | 'google', host: string): TokenSource | undefined {
+  const profile = made.settings.credentials[name];
+  if (!profile || (profile.type !== 'oauth2' && profile.type !== 'bearer')) return undefined;
+  const hostname = host.replace(/:\d+$/, '').toLowerCase();
+  if (!profile.hosts.some((allowed) => [host, hostname].includes(allowed.toLowerCase()))) {
+    throw new McpAgentError(
+      'MODEL_CONFIG',
+      `The credential "${name}" may be sent to ${profile.hosts.join(', ')} only, not to ${host} (the ${name} provider's endpoint): add it to credentials.${name}.hosts.`,
     );
   }
+  // The app's credentials when they hold this profile (other settings may have been given).
+  const shared = made.options.credentials;
+  const type = shared?.describe(name)?.type;
+  const credentials =
+    shared && (type === 'oauth2' || type === 'bearer')
+      ? shared
+      : new CredentialProfiles(
+          { [name]: profile },
+          {
+            fetch: (input, init) => globalThis.fetch(input, init),
+            ...(made.options.now ? { now: made.options.now } : {}),
+          },
+        );
+  return async () => (await credentials.token(name)).reveal();
+}
+
+/** A function giving a bearer token, fresh. */
+type TokenSource = () => Promise<string>;
+
+/** Vertex AI's host in `location` (as `@ai-sdk/google-vertex` chooses it). */
+function vertexHost(location: string): string {
+  if (location === 'global') return 'aiplatform.googleapis.com';
+  if (location === 'eu' || location === 'us') return `aiplatform.${location}.rep.googleapis.com`;
+  return `${location}-aiplatform.googleapis.com`;
+}
+
+/** The service account of `GOOGLE_APPLICATION_CREDENTIALS`: its tokens and its project. */
+async function serviceAccount(made: Made): Promise<{ token: TokenSource; project?: string }> {
+  const path = (made.options.env ?? process.env).GOOGLE_APPLICATION_CREDENTIALS;
+  if (!path) {
+    throw new McpAgentError(
+      'MODEL_CONFIG',
+      'The google provider on Vertex AI (google.vertexai) has no credential: set GOOGLE_APPLICATION_CREDENTIALS to a service account key file, or add a credentials.google profile (oauth2 or bearer).',
+    );
+  }
+  const key = await readServiceAccountKey(path);
+  const tokens = new ServiceAccountTokens(key, defined({ now: made.options.now }));
+  return defined({
+    token: async () => (await tokens.token()).reveal(),
+    project: key.projectId,
+  });
+}
+
+async function vertexModel(made: Made): Promise<LanguageModel> {
+  const { section, modelId, fetch } = made;
+  const location = stringOf(section, 'location');
+  if (location === undefined) throw missing('google', 'Vertex AI location', ['location']);
+  const fromProfile = profileToken(made, 'google', vertexHost(location));
+  const { token, project: keyFileProject } = fromProfile
+    ? { token: fromProfile, project: undefined }
+    : await serviceAccount(made);
+  // The section's project (GOOGLE_CLOUD_PROJECT), else the key file's.
+  const project = stringOf(section, 'project') ?? keyFileProject;
+  if (project === undefined) throw missing('google', 'Vertex AI project', ['project']);
+  const { createVertex } = await import('@ai-sdk/google-vertex');
+  // The provider asks its google-auth-library client for a token before each request: that
+  // client is ours, and gives our token (the key file's token_uri, our clock and fetch).
+  const authClient = {
+    getAccessToken: async () => ({ token: await token() }),
+  } as unknown as VertexAuthClient;
+  return createVertex(
+    defined({
+      project,
+      location,
+      // Not Express mode (GOOGLE_VERTEX_API_KEY): the service account's token.
+      apiKey: '',
+      googleAuthOptions: { authClient },
+      fetch,
+    }),
+  )(modelId);
+}
+
+type VertexAuthClient = NonNullable<
+  NonNullable<
+    NonNullable<
+      Parameters<typeof import('@ai-sdk/google-vertex').createVertex>[0]
+    >['googleAuthOptions']
+  >['authClient']
+>;
+
+async function googleModel(made: Made): Promise<LanguageModel> {
+  if (made.section.vertexai === true) return vertexModel(made);
+  const { section, modelId, fetch } = made;
   const { createGoogleGenerativeAI } = await import('@ai-sdk/google');
   return createGoogleGenerativeAI(
     defined({
@@ -166,20 +278,29 @@ async function googleModel({ section, modelId, fetch }: Made): Promise<LanguageM
 }
 
 function azureAuth(
-  section: Section,
+  made: Made,
+  endpoint: string,
 ): { apiKey: string } | { tokenProvider: () => Promise<string> } {
+  // A credentials.azure profile wins (an Entra ID service account, renewed when due).
+  const fromProfile = profileToken(made, 'azure', new URL(endpoint).host);
+  if (fromProfile) return { tokenProvider: fromProfile };
+  const { section } = made;
   const apiKey = secretOf(section, 'api_key');
   if (apiKey !== undefined) return { apiKey };
   const token = secretOf(section, 'azure_ad_token');
   if (token !== undefined) return { tokenProvider: async () => token };
-  throw missing('azure', 'credential', ['api_key', 'azure_ad_token']);
+  throw new McpAgentError(
+    'MODEL_CONFIG',
+    `The azure provider has no credential: set ${keyToSet('azure', 'api_key')}, ${keyToSet('azure', 'azure_ad_token')}, or a credentials.azure profile (oauth2: an Entra ID service account) in the configuration (secrets in mcp_agent.secrets.yaml).`,
+  );
 }
 
-async function azureModel({ section, modelId, fetch }: Made): Promise<LanguageModel> {
+async function azureModel(made: Made): Promise<LanguageModel> {
+  const { section, modelId, fetch } = made;
   const endpoint = stringOf(section, 'endpoint');
   if (endpoint === undefined || !URL.canParse(endpoint))
     throw missing('azure', 'endpoint', ['endpoint']);
-  const auth = azureAuth(section);
+  const auth = azureAuth(made, endpoint);
   const apiVersion = stringOf(section, 'api_version');
   const { createAzure } = await import('@ai-sdk/azure');
   return createAzure(
@@ -193,28 +314,64 @@ async function azureModel({ section, modelId, fetch }: Made): Promise<LanguageMo
   ).chat(modelId);
 }
 
-async function bedrockModel({ section, modelId, fetch }: Made): Promise<LanguageModel> {
+interface AwsKeys {
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+  readonly sessionToken?: string;
+}
+
+/**
+ * The section's keys, else its named `profile` of the AWS shared files (`fromIni`, which reads
+ * `AWS_SHARED_CREDENTIALS_FILE` / `AWS_CONFIG_FILE` of the environment, and follows the
+ * profile's role, SSO or process settings).
+ */
+async function awsKeys(made: Made): Promise<() => Promise<AwsKeys>> {
+  const { section } = made;
   const accessKeyId = secretOf(section, 'aws_access_key_id');
   const secretAccessKey = secretOf(section, 'aws_secret_access_key');
-  if (accessKeyId === undefined && typeof section.profile === 'string') {
-    throw notYet(
-      'Bedrock with an AWS profile (bedrock.profile)',
-      'bedrock.aws_access_key_id and aws_secret_access_key',
+  const sessionToken = secretOf(section, 'aws_session_token');
+  const profile = stringOf(section, 'profile');
+  if (accessKeyId === undefined && profile !== undefined) {
+    const env = made.options.env ?? process.env;
+    const { fromIni } = await import('@aws-sdk/credential-providers');
+    const provider = fromIni(
+      defined({
+        profile,
+        filepath: env.AWS_SHARED_CREDENTIALS_FILE,
+        configFilepath: env.AWS_CONFIG_FILE,
+      }),
     );
+    return async () => {
+      const keys = await provider();
+      return defined({
+        accessKeyId: keys.accessKeyId,
+        secretAccessKey: keys.secretAccessKey,
+        sessionToken: keys.sessionToken,
+      });
+    };
   }
   if (accessKeyId === undefined || secretAccessKey === undefined) {
-    throw missing('bedrock', 'AWS credential', ['aws_access_key_id', 'aws_secret_access_key']);
+    throw new McpAgentError(
+      'MODEL_CONFIG',
+      `The bedrock provider has no AWS credential: set ${keyToSet('bedrock', 'aws_access_key_id')}, ${keyToSet('bedrock', 'aws_secret_access_key')}, or a named profile of the AWS files, ${keyToSet('bedrock', 'profile')}, in the configuration (secrets in mcp_agent.secrets.yaml).`,
+    );
   }
+  return async () => defined({ accessKeyId, secretAccessKey, sessionToken });
+}
+
+async function bedrockModel(made: Made): Promise<LanguageModel> {
+  const { section, modelId, fetch } = made;
+  const credentialProvider = await awsKeys(made);
   const region = stringOf(section, 'aws_region');
   if (region === undefined) throw missing('bedrock', 'region', ['aws_region']);
-  const sessionToken = secretOf(section, 'aws_session_token');
   const { createAmazonBedrock } = await import('@ai-sdk/amazon-bedrock');
   return createAmazonBedrock(
     defined({
       region,
-      // The keys of the section, never the process environment's (nor AWS_BEARER_TOKEN_BEDROCK).
+      // The section's keys or profile, never the process environment's keys (nor
+      // AWS_BEARER_TOKEN_BEDROCK).
       apiKey: '',
-      credentialProvider: async () => defined({ accessKeyId, secretAccessKey, sessionToken }),
+      credentialProvider,
       fetch,
     }),
   )(modelId);
@@ -287,5 +444,7 @@ export async function modelFor(
     section,
     modelId: modelIdOf(provider, section, modelId),
     fetch: options.fetch,
+    settings,
+    options,
   });
 }

@@ -12,8 +12,10 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { ConfigIssue } from '../config/issues.js';
 import { suggest } from '../config/issues.js';
+import { providerProfiles } from '../config/providers.js';
 import type { ServerSettings } from '../config/schema/servers.js';
 import type { Settings } from '../config/schema/settings.js';
+import { CredentialProfiles } from '../credentials/profiles.js';
 import { McpAgentError } from '../errors.js';
 import type { FetchLike } from '../fetch.js';
 import { type Logger, printable, silentLogger } from '../logger.js';
@@ -106,6 +108,12 @@ export interface AgentAuth extends AgentAuthScope {
    * `OAUTH_LOGIN_REQUIRED` error there (never a hand-over an end user could complete).
    */
   forUser(identity: string): AgentAuthScope;
+  /**
+   * The named credentials (`credentials:`, and the provider sections as profiles), with the
+   * agent's HTTP stack, token store and token manager: the Azure or Vertex AI model of an
+   * `Agent` takes its Entra ID or Google token from here.
+   */
+  readonly credentials: CredentialProfiles;
   /** Close connections, refresh timers, the token store and the HTTP stack; later use is an error. */
   close(): Promise<void>;
 }
@@ -132,7 +140,7 @@ export function createAgentAuth(options: CreateAgentAuthOptions = {}): AgentAuth
     userIdleMs: options.userIdleMs,
     usersRefreshInBackground: true,
   });
-  return new AgentAuthImpl(runtime, warnings, options.maxUsers ?? 1_000);
+  return new AgentAuthImpl(runtime, warnings, options.maxUsers ?? 1_000, options.now);
 }
 
 /** The servers of one identity. */
@@ -246,7 +254,14 @@ class AgentAuthImpl extends Scope implements AgentAuth {
   /** End users' scopes (thin handles; their state is in the runtime's scopes), most recent last. */
   readonly #users = new Map<string, Scope>();
 
-  constructor(runtime: ClientRuntime, warnings: readonly ConfigIssue[], maxUsers: number) {
+  #credentials: CredentialProfiles | undefined;
+
+  constructor(
+    runtime: ClientRuntime,
+    warnings: readonly ConfigIssue[],
+    maxUsers: number,
+    now?: () => number,
+  ) {
     const life: Life = { closed: false };
     super(APP_IDENTITY, runtime, () => assertOpen(life));
     this.#life = life;
@@ -254,6 +269,25 @@ class AgentAuthImpl extends Scope implements AgentAuth {
     this.settings = runtime.settings;
     this.warnings = warnings;
     this.#maxUsers = maxUsers;
+    this.#now = now;
+  }
+
+  readonly #now: (() => number) | undefined;
+
+  get credentials(): CredentialProfiles {
+    assertOpen(this.#life);
+    const { settings, http, store, scopes } = this.#runtime;
+    this.#credentials ??= new CredentialProfiles(
+      { ...providerProfiles(settings), ...settings.credentials },
+      {
+        fetch: http.fetch,
+        store,
+        tokens: scopes.app.tokens,
+        maxTokenBytes: settings.oauth.max_token_bytes,
+        ...(this.#now ? { now: this.#now } : {}),
+      },
+    );
+    return this.#credentials;
   }
 
   forUser(identity: string): AgentAuthScope {

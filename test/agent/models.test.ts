@@ -359,19 +359,9 @@ describe('a model that cannot be made: one clear error, no secret in it', () => 
 
   test.each([
     [
-      { google: { api_key: 'canary-g', vertexai: true, project: 'p' } },
-      'google',
-      'The google provider on Vertex AI (google.vertexai) is not supported yet: use a Gemini API key (google.api_key).',
-    ],
-    [
       { anthropic: { provider: 'bedrock', aws_access_key_id: 'AKIDCANARY' } },
       'anthropic',
       "The anthropic provider through bedrock (anthropic.provider) is not supported yet: use Anthropic's API with anthropic.api_key, or the bedrock provider.",
-    ],
-    [
-      { bedrock: { profile: 'dev', aws_region: 'us-east-1' } },
-      'bedrock',
-      'Bedrock with an AWS profile (bedrock.profile) is not supported yet: use bedrock.aws_access_key_id and aws_secret_access_key.',
     ],
   ] as const)('not yet supported: %o', async (settings, provider, expected) => {
     expect(await refusal(settings, provider, 'some-model')).toBe(expected);

@@ -383,6 +383,43 @@ export async function exchangeToken(
   }
 }
 
+/**
+ * RFC 7523 §2.1: a token for the signed JWT `assertion` (a service account's, e.g. Google's), at
+ * the context's token endpoint. No refresh token is expected: a new assertion is sent when due.
+ */
+export async function jwtBearerToken(
+  context: TokenRequestContext,
+  assertion: Secret,
+): Promise<TokenEndpointResponse> {
+  const where = `${context.as.issuer}`;
+  try {
+    const client = clientOf(context.client);
+    const options = requestOptions(context, { assertion: assertion.reveal() });
+    const response = await genericTokenEndpointRequest(
+      context.as,
+      client,
+      clientAuthentication(context.client),
+      'urn:ietf:params:oauth:grant-type:jwt-bearer',
+      options.additionalParameters,
+      options,
+    );
+    return await processGenericTokenEndpointResponse(
+      context.as,
+      client,
+      await checkRawResponse(response, where, context),
+    );
+  } catch (error) {
+    throw oauthFailure(
+      'OAUTH_TOKEN',
+      error,
+      `The JWT bearer grant of "${context.client.clientId}" at ${where}`,
+      {
+        secrets: secretsOf(context, assertion.reveal()),
+      },
+    );
+  }
+}
+
 /** RFC 7009 §2.1: revoke `token` (a refresh or an access token). */
 export async function revokeToken(
   context: TokenRequestContext,

@@ -1,0 +1,340 @@
+/**
+ * Google Vertex AI with a service account (issue 17, items 1 and 6): the real
+ * `@ai-sdk/google-vertex` provider against a stand-in of Vertex's generateContent (the URL with
+ * the project, location, `publishers/google/models/…`), its token ours: the JWT bearer grant
+ * (RFC 7523) with an assertion signed by the key file's private key, sent to the key file's
+ * `token_uri`, where the stand-in token endpoint verifies it with the account's public key. The
+ * API accepts only the token issued last; a new one is obtained after the injected clock passed
+ * the expiry. The agent's tool call runs on a real OAuth-protected MCP server, then the final
+ * answer, non-streamed and streamed (server-sent events).
+ */
+import { generateText } from 'ai';
+import { exportPKCS8, generateKeyPair } from 'jose';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test, vi } from 'vitest';
+import { Agent } from '../../src/agent/agent.js';
+import { modelFor } from '../../src/agent/models.js';
+import { loadSettings } from '../../src/config/load.js';
+import { settingsSchema } from '../../src/config/schema/settings.js';
+import {
+  readServiceAccountKey,
+  ServiceAccountTokens,
+} from '../../src/credentials/service-account.js';
+import { protectedWorld, SERVER } from '../frameworks/protected-server.js';
+import { tempTree } from '../helpers/cli.js';
+import {
+  agentsDocYaml,
+  type CloudRequest,
+  failureOf,
+  placesIn,
+  routedTo,
+  type ScriptedCloud,
+  startTokenEndpoint,
+  startVertexStandIn,
+  type TokenEndpoint,
+  toolThenText,
+} from './cloud-stand-ins.js';
+
+const EMAIL = 'finder@canary-project.iam.gserviceaccount.com';
+const SCOPE = 'https://www.googleapis.com/auth/cloud-platform';
+const LIFETIME_S = 3600;
+const MODEL = 'gemini-2.0-flash';
+
+const files = tempTree();
+let privateKeyPem = '';
+let google: TokenEndpoint;
+let vertex: ScriptedCloud;
+let keyFile = '';
+
+beforeAll(async () => {
+  const { publicKey, privateKey } = await generateKeyPair('RS256', { extractable: true });
+  privateKeyPem = await exportPKCS8(privateKey);
+  google = await startTokenEndpoint({
+    account: { email: EMAIL, key: publicKey, scope: SCOPE },
+    expiresIn: LIFETIME_S,
+    prefix: 'ya29.canary',
+  });
+  vertex = await startVertexStandIn();
+  vertex.check = (request) =>
+    request.headers.authorization === `Bearer ${google.current()}`
+      ? undefined
+      : { status: 401, message: 'Request had invalid authentication credentials.' };
+  keyFile = files.write(
+    'service-account.json',
+    JSON.stringify({
+      type: 'service_account',
+      project_id: 'canary-project',
+      private_key_id: 'canary-key-id',
+      private_key: privateKeyPem,
+      client_email: EMAIL,
+      client_id: '1234567890',
+      token_uri: google.url,
+    }),
+  );
+});
+afterAll(async () => {
+  await vertex.close();
+  await google.close();
+  files.cleanup();
+});
+beforeEach(() => {
+  vertex.received.length = 0;
+  vertex.script = () => ({ text: 'Answered by Vertex.' });
+});
+
+const vertexSettings = (google: Record<string, unknown> = {}) =>
+  settingsSchema.parse({
+    google: { vertexai: true, location: 'us-central1', default_model: MODEL, ...google },
+  });
+
+/** The private key's base64 body, as it could leak (without its PEM lines). */
+const keyBody = () => privateKeyPem.split('\n')[1] ?? 'no key';
+
+describe('vertex: a service account by the JWT bearer grant, renewed when due', () => {
+  test('generateContent at the project and location, with the token the endpoint issued for a verified assertion', async () => {
+    let clock = Date.now();
+    const model = await modelFor(vertexSettings(), 'google', undefined, {
+      fetch: routedTo(vertex.url),
+      env: { GOOGLE_APPLICATION_CREDENTIALS: keyFile },
+      now: () => clock,
+    });
+    const grantsBefore = google.grants.length;
+    const ask = async () => (await generateText({ model, prompt: 'Hi.', maxRetries: 0 })).text;
+    expect(await ask()).toBe('Answered by Vertex.');
+    clock += (LIFETIME_S + 1) * 1000;
+    expect(await ask()).toBe('Answered by Vertex.');
+
+    expect(google.grants.slice(grantsBefore)).toEqual([
+      { grantType: 'urn:ietf:params:oauth:grant-type:jwt-bearer', ok: true },
+      { grantType: 'urn:ietf:params:oauth:grant-type:jwt-bearer', ok: true },
+    ]);
+    const [first, second] = vertex.received;
+    if (!first || !second) throw new Error('Vertex was not asked twice');
+    expect(first.intended).toBe(
+      `https://us-central1-aiplatform.googleapis.com/v1beta1/projects/canary-project/locations/us-central1/publishers/google/models/${MODEL}:generateContent`,
+    );
+    const [token1, token2] = google.issued.slice(-2) as [string, string];
+    expect(first.headers.authorization).toBe(`Bearer ${token1}`);
+    expect(second.headers.authorization).toBe(`Bearer ${token2}`);
+    expect(placesIn(first, token1)).toEqual(['header:authorization']);
+    expect(placesIn(second, token2)).toEqual(['header:authorization']);
+    for (const request of [first, second]) expect(placesIn(request, keyBody())).toEqual([]);
+  });
+
+  test("docs/agents.md's configuration, as the page shows it", async () => {
+    const tree = tempTree({
+      'mcp_agent.config.yaml': agentsDocYaml('# mcp_agent.config.yaml\ngoogle:'),
+    });
+    try {
+      const { settings } = loadSettings({
+        cwd: tree.dir,
+        homeDir: tree.dir,
+        dotenv: false,
+        env: {},
+      });
+      const model = await modelFor(settings, 'google', undefined, {
+        fetch: routedTo(vertex.url),
+        env: { GOOGLE_APPLICATION_CREDENTIALS: keyFile },
+      });
+      expect((await generateText({ model, prompt: 'Hi.', maxRetries: 0 })).text).toBe(
+        'Answered by Vertex.',
+      );
+      expect(vertex.received[0]?.intended).toMatch(
+        /^https:\/\/us-central1-aiplatform\.googleapis\.com\/v1beta1\/projects\/my-project\/locations\/us-central1\/publishers\/google\/models\/gemini-2\.0-flash:generateContent$/,
+      );
+    } finally {
+      tree.cleanup();
+    }
+  });
+
+  test('a credentials.google profile instead of a key file: its token, to the Vertex host only', async () => {
+    const raw = (location: string) => ({
+      google: { vertexai: true, project: 'p', location, default_model: MODEL },
+      credentials: {
+        google: {
+          type: 'bearer' as const,
+          token: 'canary-google-bearer',
+          hosts: ['europe-west4-aiplatform.googleapis.com'],
+        },
+      },
+    });
+    const settings = settingsSchema.parse(raw('europe-west4'));
+    vertex.check = (request) =>
+      request.headers.authorization === 'Bearer canary-google-bearer'
+        ? undefined
+        : { status: 401, message: 'Request had invalid authentication credentials.' };
+    try {
+      const model = await modelFor(settings, 'google', undefined, {
+        fetch: routedTo(vertex.url),
+        env: {},
+      });
+      await generateText({ model, prompt: 'Hi.', maxRetries: 0 });
+      const [request] = vertex.received;
+      expect(request?.intended).toContain(
+        'https://europe-west4-aiplatform.googleapis.com/v1beta1/projects/p/locations/europe-west4/',
+      );
+      expect(placesIn(request as CloudRequest, 'canary-google-bearer')).toEqual([
+        'header:authorization',
+      ]);
+      const elsewhere = settingsSchema.parse(raw('us-east1'));
+      const refused = await failureOf(modelFor(elsewhere, 'google', MODEL, { env: {} }));
+      expect(refused.message).toContain(
+        'may be sent to europe-west4-aiplatform.googleapis.com only, not to us-east1-aiplatform.googleapis.com',
+      );
+      expect(refused.message).not.toContain('canary');
+    } finally {
+      vertex.check = (request) =>
+        request.headers.authorization === `Bearer ${google.current()}`
+          ? undefined
+          : { status: 401, message: 'Request had invalid authentication credentials.' };
+    }
+  });
+
+  test('calls waiting at once share one grant', async () => {
+    const tokens = new ServiceAccountTokens(await readServiceAccountKey(keyFile));
+    const grantsBefore = google.grants.length;
+    const got = await Promise.all([tokens.token(), tokens.token(), tokens.token()]);
+    expect(new Set(got.map((token) => token.reveal())).size).toBe(1);
+    expect(google.grants.length - grantsBefore).toBe(1);
+    expect(tokens.account).toBe(EMAIL);
+  });
+
+  test("google.project (GOOGLE_CLOUD_PROJECT) wins over the key file's project", async () => {
+    const model = await modelFor(
+      vertexSettings({ project: 'other-project' }),
+      'google',
+      undefined,
+      {
+        fetch: routedTo(vertex.url),
+        env: { GOOGLE_APPLICATION_CREDENTIALS: keyFile },
+      },
+    );
+    await generateText({ model, prompt: 'Hi.', maxRetries: 0 });
+    expect(vertex.received[0]?.intended).toContain(
+      '/projects/other-project/locations/us-central1/',
+    );
+  });
+
+  test('an assertion signed by another key: the endpoint refuses it; the error has no key in it', async () => {
+    const { privateKey } = await generateKeyPair('RS256', { extractable: true });
+    const otherPem = await exportPKCS8(privateKey);
+    const otherFile = files.write(
+      'other.json',
+      JSON.stringify({
+        type: 'service_account',
+        project_id: 'canary-project',
+        private_key_id: 'canary-key-id',
+        private_key: otherPem,
+        client_email: EMAIL,
+        token_uri: google.url,
+      }),
+    );
+    const model = await modelFor(vertexSettings(), 'google', undefined, {
+      fetch: routedTo(vertex.url),
+      env: { GOOGLE_APPLICATION_CREDENTIALS: otherFile },
+    });
+    const failure = await failureOf(generateText({ model, prompt: 'Hi.', maxRetries: 0 }));
+    expect(failure.message).toMatch(/invalid_grant/);
+    const shown = JSON.stringify(failure, Object.getOwnPropertyNames(failure));
+    expect(shown).not.toContain(otherPem.split('\n')[1]);
+    expect(shown).not.toMatch(/eyJ/); // no assertion (a JWT) either
+    expect(vertex.received).toHaveLength(0);
+  });
+
+  test.each([
+    [
+      'no credential',
+      vertexSettings({ project: 'p' }),
+      {},
+      'The google provider on Vertex AI (google.vertexai) has no credential: set GOOGLE_APPLICATION_CREDENTIALS to a service account key file, or add a credentials.google profile (oauth2 or bearer).',
+    ],
+    [
+      'no location',
+      settingsSchema.parse({ google: { vertexai: true, project: 'p' } }),
+      {},
+      'The google provider has no Vertex AI location: set google.location (GOOGLE_CLOUD_LOCATION',
+    ],
+  ])('%s: one MODEL_CONFIG error', async (_, settings, env, expected) => {
+    const failure = await failureOf(modelFor(settings, 'google', MODEL, { env }));
+    expect(failure.code).toBe('MODEL_CONFIG');
+    expect(failure.message).toContain(expected);
+  });
+
+  test('a key file whose token_uri is plain http to another host: refused, the key never sent', async () => {
+    const file = files.write(
+      'http.json',
+      JSON.stringify({
+        type: 'service_account',
+        private_key: privateKeyPem,
+        client_email: EMAIL,
+        token_uri: 'http://tokens.example/token',
+      }),
+    );
+    const failure = await failureOf(
+      modelFor(vertexSettings({ project: 'p' }), 'google', MODEL, {
+        env: { GOOGLE_APPLICATION_CREDENTIALS: file },
+      }),
+    );
+    expect(failure.message).toBe(
+      `The token_uri of the service account key ${file} is not https (http to loopback only).`,
+    );
+  });
+
+  test('a key file that is not a service account key: named, its content not shown', async () => {
+    const bad = files.write(
+      'bad.json',
+      JSON.stringify({ type: 'authorized_user', secret: 'canary-x' }),
+    );
+    const failure = await failureOf(
+      modelFor(vertexSettings(), 'google', MODEL, { env: { GOOGLE_APPLICATION_CREDENTIALS: bad } }),
+    );
+    expect(failure.message).toMatch(/is not a service account key/);
+    expect(failure.message).not.toContain('canary-x');
+  });
+});
+
+describe('vertex: the agent, a tool call on an OAuth-protected MCP server, then the answer', () => {
+  const world = protectedWorld();
+  afterEach(() => {
+    vi.unstubAllEnvs();
+  });
+  const finder = () =>
+    new Agent(
+      { name: 'finder', instruction: 'You find things.', serverNames: [SERVER] },
+      { auth: world().auth },
+    );
+
+  test.each([
+    ['not streamed', ':generateContent'],
+    ['streamed (server-sent events)', ':streamGenerateContent?alt=sse'],
+  ] as const)('%s', async (how, method) => {
+    // The default environment: the key file GOOGLE_APPLICATION_CREDENTIALS names.
+    vi.stubEnv('GOOGLE_APPLICATION_CREDENTIALS', keyFile);
+    const llm = await finder().attachLlm('google', {
+      settings: vertexSettings(),
+      fetch: routedTo(vertex.url),
+    });
+    vertex.script = toolThenText('served_whoami', {}, (result) => {
+      const subject = /subject\\?":\\?"(\w+)/.exec(result)?.[1];
+      return `You are ${subject}.`;
+    });
+    let answer = '';
+    if (how === 'not streamed') answer = await llm.generateStr('Who am I?');
+    else for await (const delta of llm.generateStream('Who am I?')) answer += delta;
+    expect(answer).toBe('You are alice.');
+    expect(vertex.received).toHaveLength(2);
+    for (const request of vertex.received) {
+      expect(request.intended.endsWith(`/models/${MODEL}${method}`)).toBe(true);
+      expect(request.headers.authorization).toBe(`Bearer ${google.current()}`);
+      expect(placesIn(request, keyBody())).toEqual([]);
+    }
+    const declared = JSON.parse(vertex.received[0]?.body ?? '{}').tools[0].functionDeclarations as {
+      name: string;
+    }[];
+    expect(declared.map((tool) => tool.name).sort()).toEqual([
+      'served_add',
+      'served_admin_report',
+      'served_whoami',
+    ]);
+    expect(JSON.stringify(llm.history)).not.toMatch(/ya29\.canary/);
+  });
+});
