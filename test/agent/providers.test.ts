@@ -275,3 +275,42 @@ describe('a model id the API rejects: its error text reaches the caller, without
     expect(llm.history).toEqual([]);
   });
 });
+
+describe("openai's reasoning settings: mcp-agent's reasoning models (o1, o3, o4, gpt-5…)", () => {
+  test.each([
+    {
+      name: "a reasoning model on OpenAI's API: the Responses API, reasoning_effort (default medium)",
+      openai: { default_model: 'gpt-5' },
+      format: OPENAI_RESPONSES,
+      intended: 'https://api.openai.com/v1/responses',
+      sent: { model: 'gpt-5', reasoning: { effort: 'medium' }, parallel_tool_calls: false },
+    },
+    {
+      name: 'a reasoning model at another base_url (a gateway): chat completions with reasoning_effort',
+      openai: { default_model: 'o3-mini', reasoning_effort: 'high', base_url: 'STAND_IN/v1' },
+      format: OPENAI_CHAT,
+      intended: 'STAND_IN/v1/chat/completions',
+      sent: { model: 'o3-mini', reasoning_effort: 'high', parallel_tool_calls: false },
+    },
+    {
+      name: "another model on OpenAI's API: chat completions, no reasoning effort (as mcp-agent)",
+      openai: { default_model: 'gpt-4.1', reasoning_effort: 'high' },
+      format: OPENAI_CHAT,
+      intended: 'https://api.openai.com/v1/chat/completions',
+      sent: { model: 'gpt-4.1', parallel_tool_calls: false },
+      absent: 'reasoning_effort',
+    },
+  ])('$name', async ({ openai, format, intended, sent, absent }) => {
+    const standIn = standIns.get(format) as ScriptedApi;
+    const section = JSON.parse(JSON.stringify(openai).replaceAll('STAND_IN', standIn.url));
+    const settings = settingsSchema.parse({ openai: { ...section, api_key: 'sk-canary-r' } });
+    const llm = await finder.attachLlm('openai', { settings, fetch: standIn.fetch });
+    standIn.script = () => ({ text: 'Reasoned.' });
+    // A call's own provider options (parallelToolCalls) merge with the section's reasoning effort.
+    expect(await llm.generateStr('Think.', { parallelToolCalls: false })).toBe('Reasoned.');
+    const [request] = standIn.received as [Recorded];
+    expect(request.intended).toBe(intended.replace('STAND_IN', standIn.url));
+    expect(request.body).toMatchObject(sent);
+    if (absent) expect(request.body).not.toHaveProperty(absent);
+  });
+});
