@@ -236,6 +236,7 @@ describe('each API, with its real AI SDK provider, a tool call then the answer',
     expect(standIn.received).toHaveLength(2);
     const [header, value, secret] = row.credential;
     for (const request of standIn.received) {
+      expect(request.method).toBe('POST');
       expect(request.intended).toBe(row.intended(standIn.url, row.streamed));
       expect(row.format.streamed(request)).toBe(row.streamed);
       expect(request.headers[header]).toBe(value);
