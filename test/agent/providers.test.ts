@@ -9,7 +9,7 @@
  * secrets reach no output and no error.
  */
 import { inspect } from 'node:util';
-import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test, vi } from 'vitest';
 import { Agent } from '../../src/agent/agent.js';
 import type { AugmentedLlm } from '../../src/agent/llm.js';
 import { settingsSchema } from '../../src/config/schema/settings.js';
@@ -184,11 +184,23 @@ beforeAll(async () => {
     { auth: world().auth, user: CALLER },
   );
 });
+/** What the AI SDK, its providers or ours wrote to the console during a test. */
+const logged: string[] = [];
 beforeEach(() => {
+  logged.length = 0;
+  for (const level of ['debug', 'info', 'log', 'warn', 'error'] as const) {
+    vi.spyOn(console, level).mockImplementation((...args: unknown[]) => {
+      logged.push(args.map((arg) => inspect(arg, { depth: 8 })).join(' '));
+    });
+  }
   for (const standIn of standIns.values()) {
     standIn.received.length = 0;
     standIn.script = () => ({ text: 'nothing scripted' });
   }
+});
+afterEach(() => {
+  vi.restoreAllMocks();
+  expect(logged.join('\n')).not.toMatch(/canary/i);
 });
 afterAll(() => {
   world().user = 'alice';
