@@ -130,18 +130,24 @@ function onOpenAi(baseUrl: string | undefined): boolean {
   );
 }
 
-/** `model` with the section's `reasoning_effort` as each call's default `reasoningEffort`. */
+/**
+ * `model` with the section's `reasoning_effort` as each call's default `reasoningEffort`; on the
+ * Responses API also `store: false`, so that OpenAI keeps no copy of the exchange, as with chat
+ * completions (the conversation is the caller's, sent with each request).
+ */
 function withReasoningEffort(
   model: Parameters<typeof wrapLanguageModel>[0]['model'],
   section: Section,
+  responses: boolean,
 ): LanguageModel {
   const effort = stringOf(section, 'reasoning_effort');
-  if (effort === undefined) return model;
+  const openai = {
+    ...(effort === undefined ? {} : { reasoningEffort: effort }),
+    ...(responses ? { store: false } : {}),
+  };
   return wrapLanguageModel({
     model,
-    middleware: defaultSettingsMiddleware({
-      settings: { providerOptions: { openai: { reasoningEffort: effort } } },
-    }),
+    middleware: defaultSettingsMiddleware({ settings: { providerOptions: { openai } } }),
   });
 }
 
@@ -163,8 +169,9 @@ async function openAiModel({ section, modelId, fetch }: Made): Promise<LanguageM
     }),
   );
   if (!REASONING_MODEL.test(modelId)) return openai.chat(modelId);
-  const model = onOpenAi(baseURL) ? openai.responses(modelId) : openai.chat(modelId);
-  return withReasoningEffort(model, section);
+  const responses = onOpenAi(baseURL);
+  const model = responses ? openai.responses(modelId) : openai.chat(modelId);
+  return withReasoningEffort(model, section, responses);
 }
 
 async function anthropicModel({ section, modelId, fetch }: Made): Promise<LanguageModel> {

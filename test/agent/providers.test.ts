@@ -85,6 +85,8 @@ const APIS: readonly Api[] = [
     alsoSent: (request) => {
       expect(request.body.model).toBe('gpt-5-mini');
       expect(request.body.reasoning).toMatchObject({ effort: 'low' });
+      // OpenAI keeps no copy of the exchange, as with chat completions.
+      expect(request.body.store).toBe(false);
     },
   },
   {
