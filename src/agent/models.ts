@@ -132,8 +132,8 @@ function onOpenAi(baseUrl: string | undefined): boolean {
 
 /**
  * `model` with the section's `reasoning_effort` as each call's default `reasoningEffort`; on the
- * Responses API also `store: false`, so that OpenAI keeps no copy of the exchange, as with chat
- * completions (the conversation is the caller's, sent with each request).
+ * Responses API also `store: false`: the exchange is not stored at OpenAI, as chat completions
+ * are not (the conversation is the caller's, sent with each request).
  */
 function withReasoningEffort(
   model: Parameters<typeof wrapLanguageModel>[0]['model'],

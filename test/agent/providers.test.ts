@@ -85,7 +85,7 @@ const APIS: readonly Api[] = [
     alsoSent: (request) => {
       expect(request.body.model).toBe('gpt-5-mini');
       expect(request.body.reasoning).toMatchObject({ effort: 'low' });
-      // OpenAI keeps no copy of the exchange, as with chat completions.
+      // The exchange is not stored at OpenAI, as chat completions are not.
       expect(request.body.store).toBe(false);
     },
   },
