@@ -8,7 +8,6 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import { type Stub, startHttpStub } from '../../support/stub-servers.js';
-import { placesOf } from '../stand-in.js';
 
 /** The header {@link ScriptedApi.fetch} names the URL the provider meant with. */
 const INTENDED = 'x-test-intended-url';
@@ -150,18 +149,27 @@ async function routed(
   });
 }
 
+/** A request as far as {@link placesOf} reads it: the URL asked for and meant, headers, body. */
+export interface Sent {
+  readonly url: string;
+  readonly intended: string;
+  readonly headers: IncomingHttpHeaders;
+  readonly body: string;
+}
+
+/** Every place `secret` appears in a request: `header:<name>`, `url`, `body`. */
+export function placesOf(request: Sent, secret: string): string[] {
+  const headers = Object.entries(request.headers)
+    .filter(([, value]) => String(value).includes(secret))
+    .map(([name]) => `header:${name}`);
+  const url = request.intended.includes(secret) || request.url.includes(secret) ? ['url'] : [];
+  return [...headers, ...url, ...(request.body.includes(secret) ? ['body'] : [])];
+}
+
 /** Every place `secret` appears in `request`: `header:<name>`, `url`, `body`. */
 export function placesIn(request: Recorded, secret: string): string[] {
-  return placesOf(
-    {
-      method: request.method,
-      url: request.path,
-      intended: request.intended,
-      headers: request.headers,
-      body: request.raw,
-    },
-    secret,
-  );
+  const { path: url, intended, headers, raw: body } = request;
+  return placesOf({ url, intended, headers, body }, secret);
 }
 
 /**
