@@ -188,6 +188,7 @@ beforeAll(async () => {
     { auth: world().auth, user: CALLER },
   );
 });
+
 /** What the AI SDK, its providers or ours wrote to the console during a test. */
 const logged: string[] = [];
 beforeEach(() => {
@@ -224,7 +225,7 @@ async function attach(row: Api, standIn: ScriptedApi): Promise<AugmentedLlm> {
   });
 }
 
-/** The answer to `prompt`, and the deltas it came in (one, when not streamed). */
+/** The answer to `prompt`, in the deltas it came in (one, when not streamed). */
 async function ask(
   llm: AugmentedLlm,
   prompt: string,
@@ -241,9 +242,12 @@ describe('each API, with its real AI SDK provider, a tool call then the answer',
   test.each(ROWS)('$api, $mode', async (row) => {
     const standIn = standInOf(row);
     const llm = await attach(row, standIn);
-    standIn.script = toolThenText(row.format, 'served_whoami', {}, (result) => {
-      return `You are ${JSON.parse(result).subject}.`;
-    });
+    standIn.script = toolThenText(
+      row.format,
+      'served_whoami',
+      {},
+      (result) => `You are ${JSON.parse(result).subject}.`,
+    );
 
     const deltas = await ask(llm, 'Who am I?', row.streamed);
 
