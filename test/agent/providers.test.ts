@@ -47,7 +47,17 @@ interface Api {
   readonly credential: readonly [header: string, value: string, secret: string];
   /** What else a first request must hold. */
   readonly alsoSent?: (request: Recorded) => void;
+  /** The body fields {@link PARAMS} become in this API. */
+  readonly params: Record<string, unknown>;
 }
+
+/** Per-call request parameters, as each API's fields in {@link Api.params}. */
+const PARAMS = {
+  maxTokens: 99,
+  temperature: 0.25,
+  stopSequences: ['END'],
+  parallelToolCalls: false,
+};
 
 const APIS: readonly Api[] = [
   {
@@ -64,6 +74,7 @@ const APIS: readonly Api[] = [
     routed: false,
     intended: (origin) => `${origin}/v1/chat/completions`,
     credential: ['authorization', 'Bearer sk-canary-openai', 'sk-canary-openai'],
+    params: { max_tokens: 99, temperature: 0.25, stop: ['END'], parallel_tool_calls: false },
     alsoSent: (request) => {
       expect(request.headers['openai-organization']).toBe('org-finder');
       expect(request.headers['x-team']).toBe('finders');
@@ -84,6 +95,8 @@ const APIS: readonly Api[] = [
     routed: true,
     intended: () => 'https://api.openai.com/v1/responses',
     credential: ['authorization', 'Bearer sk-canary-responses', 'sk-canary-responses'],
+    // A reasoning model takes no temperature, the Responses API no stop sequences.
+    params: { max_output_tokens: 99, parallel_tool_calls: false },
     alsoSent: (request) => {
       expect(request.body.model).toBe('gpt-5-mini');
       expect(request.body.reasoning).toMatchObject({ effort: 'low' });
@@ -105,6 +118,7 @@ const APIS: readonly Api[] = [
     intended: () =>
       'https://contoso.openai.azure.com/openai/deployments/finder-gpt4o/chat/completions?api-version=2024-10-21',
     credential: ['api-key', 'canary-azure', 'canary-azure'],
+    params: { max_tokens: 99, temperature: 0.25, stop: ['END'], parallel_tool_calls: false },
     alsoSent: (request) => expect(request.authorization).toBeUndefined(),
   },
   {
@@ -119,6 +133,12 @@ const APIS: readonly Api[] = [
     routed: false,
     intended: (origin) => `${origin}/v1/messages`,
     credential: ['x-api-key', 'canary-anthropic', 'canary-anthropic'],
+    params: {
+      max_tokens: 99,
+      temperature: 0.25,
+      stop_sequences: ['END'],
+      tool_choice: { type: 'auto', disable_parallel_tool_use: true },
+    },
     alsoSent: (request) => {
       expect(request.body.model).toBe('claude-sonnet-4-5');
       expect(request.body.system).toEqual([{ type: 'text', text: 'You find things.' }]);
@@ -135,6 +155,9 @@ const APIS: readonly Api[] = [
         streamed ? 'streamGenerateContent?alt=sse' : 'generateContent'
       }`,
     credential: ['x-goog-api-key', 'canary-gemini', 'canary-gemini'],
+    params: {
+      generationConfig: { maxOutputTokens: 99, temperature: 0.25, stopSequences: ['END'] },
+    },
   },
   {
     api: "Ollama's OpenAI-compatible API",
@@ -148,6 +171,8 @@ const APIS: readonly Api[] = [
     routed: false,
     intended: (origin) => `${origin}/v1/chat/completions`,
     credential: ['authorization', 'Bearer canary-ollama', 'canary-ollama'],
+    // The OpenAI-compatible API has no parallel tool calls setting.
+    params: { max_tokens: 99, temperature: 0.25, stop: ['END'] },
     alsoSent: (request) => expect(request.body.model).toBe('llama3.2:3b'),
   },
   {
@@ -162,6 +187,7 @@ const APIS: readonly Api[] = [
     routed: false,
     intended: (origin) => `${origin}/v1/chat/completions`,
     credential: ['authorization', 'Bearer canary-lm-studio', 'canary-lm-studio'],
+    params: { max_tokens: 99, temperature: 0.25, stop: ['END'] },
     alsoSent: (request) => expect(request.body.model).toBe('qwen2.5-7b-instruct'),
   },
 ];
@@ -358,5 +384,15 @@ describe("openai's reasoning settings: mcp-agent's reasoning models (o1, o3, o4,
     } finally {
       tree.cleanup();
     }
+  });
+});
+
+describe('per-call request parameters reach each API in its own fields', () => {
+  test.each(APIS)('$api', async (row) => {
+    const standIn = standInOf(row);
+    const llm = await attach(row, standIn);
+    standIn.script = () => ({ text: 'ok' });
+    expect(await llm.generateStr('Hi.', { ...PARAMS, useHistory: false })).toBe('ok');
+    expect(standIn.received[0]?.body).toMatchObject(row.params);
   });
 });
