@@ -7,7 +7,8 @@
  *
  * @module
  */
-import { defaultSettingsMiddleware, type LanguageModel, wrapLanguageModel } from 'ai';
+import type { LanguageModel } from 'ai';
+import { defaultSettingsMiddleware, wrapLanguageModel } from 'ai';
 import { PROVIDER_BASE_URLS } from '../config/providers.js';
 import { PROVIDER_ENV_ALIASES } from '../config/schema/providers.js';
 import type { Settings } from '../config/schema/settings.js';
@@ -135,7 +136,7 @@ function onOpenAi(baseUrl: string | undefined): boolean {
  * Responses API also `store: false`: the exchange is not stored at OpenAI, as chat completions
  * are not (the conversation is the caller's, sent with each request).
  */
-function withReasoningEffort(
+function withReasoningDefaults(
   model: Parameters<typeof wrapLanguageModel>[0]['model'],
   section: Section,
   responses: boolean,
@@ -171,7 +172,7 @@ async function openAiModel({ section, modelId, fetch }: Made): Promise<LanguageM
   if (!REASONING_MODEL.test(modelId)) return openai.chat(modelId);
   const responses = onOpenAi(baseURL);
   const model = responses ? openai.responses(modelId) : openai.chat(modelId);
-  return withReasoningEffort(model, section, responses);
+  return withReasoningDefaults(model, section, responses);
 }
 
 async function anthropicModel({ section, modelId, fetch }: Made): Promise<LanguageModel> {
