@@ -12,6 +12,7 @@
  * @module
  */
 import type { LanguageModel } from 'ai';
+import { defaultSettingsMiddleware, wrapLanguageModel } from 'ai';
 import { PROVIDER_BASE_URLS } from '../config/providers.js';
 import { PROVIDER_ENV_ALIASES } from '../config/schema/providers.js';
 import type { Settings } from '../config/schema/settings.js';
@@ -140,17 +141,59 @@ function azureBase(endpoint: string): string {
     : withoutSlash(url.toString());
 }
 
+/** mcp-agent's reasoning models (`o1`, `o3`, `o4`, `gpt-5` and their variants). */
+const REASONING_MODEL = /^(o1|o3|o4|gpt-5)/;
+
+/** No `base_url`, or one on OpenAI's own host: where the Responses API is. */
+function onOpenAi(baseUrl: string | undefined): boolean {
+  return (
+    baseUrl === undefined ||
+    (URL.canParse(baseUrl) && new URL(baseUrl).hostname === 'api.openai.com')
+  );
+}
+
+/**
+ * `model` with the section's `reasoning_effort` as each call's default `reasoningEffort`; on the
+ * Responses API also `store: false`: the exchange is not stored at OpenAI, as chat completions
+ * are not (the conversation is the caller's, sent with each request).
+ */
+function withReasoningDefaults(
+  model: Parameters<typeof wrapLanguageModel>[0]['model'],
+  section: Section,
+  responses: boolean,
+): LanguageModel {
+  const effort = stringOf(section, 'reasoning_effort');
+  const openai = {
+    ...(effort === undefined ? {} : { reasoningEffort: effort }),
+    ...(responses ? { store: false } : {}),
+  };
+  return wrapLanguageModel({
+    model,
+    middleware: defaultSettingsMiddleware({ settings: { providerOptions: { openai } } }),
+  });
+}
+
+/**
+ * OpenAI's chat completions, as mcp-agent calls them; a reasoning model (see
+ * {@link REASONING_MODEL}) gets the section's `reasoning_effort`, and on OpenAI's own API is
+ * called through the Responses API, where reasoning and function tools go together.
+ */
 async function openAiModel({ section, modelId, fetch }: Made): Promise<LanguageModel> {
   const { createOpenAI } = await import('@ai-sdk/openai');
-  return createOpenAI(
+  const baseURL = stringOf(section, 'base_url');
+  const openai = createOpenAI(
     defined({
       apiKey: required('openai', section, 'api_key', 'API key'),
-      baseURL: stringOf(section, 'base_url'),
+      baseURL,
       organization: stringOf(section, 'organization'),
       headers: headersOf(section),
       fetch,
     }),
-  ).chat(modelId);
+  );
+  if (!REASONING_MODEL.test(modelId)) return openai.chat(modelId);
+  const responses = onOpenAi(baseURL);
+  const model = responses ? openai.responses(modelId) : openai.chat(modelId);
+  return withReasoningDefaults(model, section, responses);
 }
 
 async function anthropicModel({ section, modelId, fetch }: Made): Promise<LanguageModel> {

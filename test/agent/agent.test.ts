@@ -225,19 +225,6 @@ describe('a login a tool call needs, with handOverConsent', () => {
 });
 
 describe('generateStream, against the stand-in streaming (server-sent events)', () => {
-  test('yields the text as it comes, after the tool call, and keeps the exchange', async () => {
-    const llm = await finder.attachLlm('openai', { settings: llmSettings() });
-    chat.script = toolThenText('served_add', { a: 4, b: 5 }, (result) => `The sum is ${result}.`);
-    const deltas: string[] = [];
-    for await (const delta of llm.generateStream('Add 4 and 5.')) deltas.push(delta);
-    expect(deltas.join('')).toBe('The sum is 9.');
-    expect(deltas.length).toBeGreaterThan(1);
-    expect(chat.received.map((request) => request.body.stream)).toEqual([true, true]);
-    expect(llm.history.map((message) => message.role).join(' ')).toBe(
-      'user assistant tool assistant',
-    );
-  });
-
   test('maxIterations ends the stream with the same clear error', async () => {
     const llm = await finder.attachLlm('openai', { settings: llmSettings() });
     chat.script = () => ({ tool: 'served_add', args: { a: 1, b: 1 } });

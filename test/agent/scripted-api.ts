@@ -4,6 +4,7 @@
  * prompt is answered with what the script says (a text, or a function call), a turn carrying a
  * function's result with a fixed text.
  */
+import { GEMINI as GEMINI_FORMAT } from './apis/gemini.js';
 
 /** A request as the stand-in received it. */
 export interface ApiRequest {
@@ -35,28 +36,11 @@ const promptIn = (parts: Part[] | undefined) => {
   const text = parts?.find((part) => 'text' in part)?.text;
   return typeof text === 'string' ? text : undefined;
 };
-const usage = { promptTokenCount: 3, candidatesTokenCount: 5, totalTokenCount: 8 };
 
-/** Gemini's generateContent. */
+/** Gemini's generateContent (its JSON from `apis/gemini.ts`). */
 export const GEMINI: ApiShape = {
   prompt: (body) => promptIn(body.contents.at(-1)?.parts),
-  response: (reply) => ({
-    candidates: [
-      {
-        content: {
-          role: 'model',
-          parts: [
-            'text' in reply
-              ? { text: reply.text }
-              : { functionCall: { name: reply.tool, args: reply.args } },
-          ],
-        },
-        finishReason: 'STOP',
-        index: 0,
-      },
-    ],
-    usageMetadata: usage,
-  }),
+  response: (reply) => GEMINI_FORMAT.json(reply, 1),
 };
 
 /** Bedrock's Converse. */

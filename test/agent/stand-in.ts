@@ -6,6 +6,9 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import { type Stub, startHttpStub } from '../support/stub-servers.js';
+import { ANTHROPIC_MESSAGES } from './apis/anthropic-messages.js';
+import { GEMINI } from './apis/gemini.js';
+import { OPENAI_CHAT } from './apis/openai-chat.js';
 
 /** A request as the stand-in received it; `intended` is the URL the provider meant to call. */
 export interface Received {
@@ -18,40 +21,11 @@ export interface Received {
 
 export const ANSWER = 'The first two paragraphs, scripted.';
 
-/** The scripted answer of each API, by the path it is asked on. */
+/** The scripted answer of each API, by the path it is asked on (the wire formats of `apis/`). */
 function answerFor(path: string): unknown {
-  if (path.endsWith('/chat/completions')) {
-    return {
-      id: 'chatcmpl-1',
-      object: 'chat.completion',
-      created: 1_700_000_000,
-      model: 'scripted',
-      choices: [
-        { index: 0, message: { role: 'assistant', content: ANSWER }, finish_reason: 'stop' },
-      ],
-      usage: { prompt_tokens: 3, completion_tokens: 5, total_tokens: 8 },
-    };
-  }
-  if (path.endsWith('/messages')) {
-    return {
-      id: 'msg_1',
-      type: 'message',
-      role: 'assistant',
-      model: 'scripted',
-      content: [{ type: 'text', text: ANSWER }],
-      stop_reason: 'end_turn',
-      stop_sequence: null,
-      usage: { input_tokens: 3, output_tokens: 5 },
-    };
-  }
-  if (path.endsWith(':generateContent')) {
-    return {
-      candidates: [
-        { content: { role: 'model', parts: [{ text: ANSWER }] }, finishReason: 'STOP', index: 0 },
-      ],
-      usageMetadata: { promptTokenCount: 3, candidatesTokenCount: 5, totalTokenCount: 8 },
-    };
-  }
+  if (path.endsWith('/chat/completions')) return OPENAI_CHAT.json({ text: ANSWER }, 1);
+  if (path.endsWith('/messages')) return ANTHROPIC_MESSAGES.json({ text: ANSWER }, 1);
+  if (path.endsWith(':generateContent')) return GEMINI.json({ text: ANSWER }, 1);
   if (path.endsWith('/converse')) {
     return {
       output: { message: { role: 'assistant', content: [{ text: ANSWER }] } },
@@ -124,11 +98,5 @@ export function routedTo(origin: string): typeof fetch {
   };
 }
 
-/** Every place `secret` appears in a request: `header:<name>`, `url`, `body`. */
-export function placesOf(request: Received, secret: string): string[] {
-  const headers = Object.entries(request.headers)
-    .filter(([, value]) => String(value).includes(secret))
-    .map(([name]) => `header:${name}`);
-  const url = request.intended.includes(secret) || request.url.includes(secret) ? ['url'] : [];
-  return [...headers, ...url, ...(request.body.includes(secret) ? ['body'] : [])];
-}
+/** Every place a secret appears in a request (`header:<name>`, `url`, `body`). */
+export { placesOf } from './apis/scripted.js';
