@@ -12,7 +12,6 @@
  * @module
  */
 import type { LanguageModel } from 'ai';
-import { defaultSettingsMiddleware, wrapLanguageModel } from 'ai';
 import { PROVIDER_BASE_URLS } from '../config/providers.js';
 import { PROVIDER_ENV_ALIASES } from '../config/schema/providers.js';
 import type { Settings } from '../config/schema/settings.js';
@@ -157,11 +156,13 @@ function onOpenAi(baseUrl: string | undefined): boolean {
  * Responses API also `store: false`: the exchange is not stored at OpenAI, as chat completions
  * are not (the conversation is the caller's, sent with each request).
  */
-function withReasoningDefaults(
-  model: Parameters<typeof wrapLanguageModel>[0]['model'],
+async function withReasoningDefaults(
+  model: Parameters<typeof import('ai').wrapLanguageModel>[0]['model'],
   section: Section,
   responses: boolean,
-): LanguageModel {
+): Promise<LanguageModel> {
+  // Imported here: the package root exports `modelFor` and must not load the AI SDK.
+  const { defaultSettingsMiddleware, wrapLanguageModel } = await import('ai');
   const effort = stringOf(section, 'reasoning_effort');
   const openai = {
     ...(effort === undefined ? {} : { reasoningEffort: effort }),
