@@ -17,6 +17,7 @@ import {
   type ModelMessage,
   Output,
   type OutputInterface,
+  type StopCondition,
   stepCountIs,
   streamText,
   type Tool,
@@ -96,6 +97,8 @@ function modelOutputOf(result: CallToolResult, limit: number) {
 
 /** What a tool's `execute` learns of its request (the AI SDK's per-tool `toolsContext`). */
 type ToolCallContext = {
+  /** Aborted by `fatal`: stops the request's other tool calls. */
+  readonly stop: AbortSignal;
   /** Stops the request with an error of ours. */
   readonly fatal: (error: unknown) => void;
 };
@@ -119,8 +122,9 @@ function toolSetOf(tools: readonly AgentTool[], limit: number): AgentToolSet {
           agentTool.tool.inputSchema as unknown as JSONSchema7,
         ),
         execute: async (input, { abortSignal, context }) => {
+          const signal = abortSignal ? AbortSignal.any([abortSignal, context.stop]) : context.stop;
           try {
-            return await agentTool.call(input, abortSignal);
+            return await agentTool.call(input, signal);
           } catch (error) {
             if (isMcpAgentError(error)) context.fatal(error);
             throw error;
@@ -147,8 +151,8 @@ interface Call {
     messages: ModelMessage[];
     tools: AgentToolSet;
     toolsContext: Record<string, ToolCallContext>;
-    stopWhen: ReturnType<typeof stepCountIs>;
-    abortSignal: AbortSignal;
+    stopWhen: StopCondition<AgentToolSet>[];
+    abortSignal?: AbortSignal;
     maxOutputTokens?: number;
     temperature?: number;
     stopSequences?: string[];
@@ -242,7 +246,10 @@ export class AugmentedLlm {
     let fatal: unknown;
     const limit = params.maxToolResultChars ?? DEFAULT_MAX_TOOL_RESULT_CHARS;
     const tools = this.#toolSetOf(await this.#parts.tools(), limit);
+    // Our own stop reaches the tool calls only (through their context), not the model's requests:
+    // after an error of ours, the tool calls running are aborted and no model call follows.
     const context: ToolCallContext = {
+      stop: stop.signal,
       fatal: (error) => {
         fatal ??= error;
         stop.abort(error);
@@ -255,8 +262,8 @@ export class AugmentedLlm {
       messages: [...(useHistory ? this.#history : []), asked],
       tools,
       toolsContext: Object.fromEntries(Object.keys(tools).map((name) => [name, context])),
-      stopWhen: stepCountIs(maxIterations),
-      abortSignal: params.signal ? AbortSignal.any([params.signal, stop.signal]) : stop.signal,
+      stopWhen: [stepCountIs(maxIterations), () => fatal !== undefined],
+      ...(params.signal ? { abortSignal: params.signal } : {}),
       ...callSettings(params),
     };
     return { options, asked, useHistory, maxIterations, fatal: () => fatal };
