@@ -11,6 +11,8 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { Agent } from '../../src/agent/agent.js';
 import type { AugmentedLlm } from '../../src/agent/llm.js';
 import { type AgentAuth, createAgentAuth } from '../../src/client/agent-auth.js';
+import { sharedClient } from '../../src/client/shared-server.js';
+import { connectionOf } from '../../src/servers/registry.js';
 import { type ScriptedChat, startScriptedChat, toolThenText } from './scripted-chat.js';
 
 const SERVER_SCRIPT = fileURLToPath(new URL('./changing-tools-server.mjs', import.meta.url));
@@ -58,6 +60,19 @@ describe('the tools an agent offers its model', () => {
     expect(await llm.generateStr('Second.', { useHistory: false })).toBe('done');
     expect(offered()).toEqual(['changing_echo', 'changing_grow', 'changing_lists']);
     expect(await call('lists')).toBe('1');
+  });
+
+  test('another agent on the same connection uses the same listing', async () => {
+    const other = new Agent({ name: 'other', serverNames: ['changing'] }, { auth });
+    expect((await other.listTools()).map((tool) => tool.name)).toContain('changing_echo');
+    expect(await call('lists')).toBe('1');
+  });
+
+  test("the connection is found through an end user's view of the agent's client", async () => {
+    const client = await auth.connect('changing');
+    const connection = connectionOf(client);
+    expect(connection?.client).toBe(client);
+    expect(connectionOf(sharedClient('changing', client))).toBe(connection);
   });
 
   test('a tool call still reaches the server through the kept tools', async () => {
