@@ -10,9 +10,13 @@
  *   (the `Client` of `createAgentAuth(...).connect`, to a stdio MCP server with one `echo` tool,
  *   bench/agent-echo-server.mjs). Goal ≤ 1.05. Beside it the µs per request of each
  *   (`agent.sdk_call_us`, `agent.agent_call_us`) and what the agent adds (`agent.overhead_us`).
- *   Sequential requests, interleaved rounds (the order alternating), medians over the rounds.
- *   `agent.list_tools_us`: `agent.listTools()` alone (a `tools/list` on the connection), which
- *   the agent does at each request and the direct `generateText` (tools listed once) does not.
+ *   Sequential requests, the two variants alternating request by request; per round the median
+ *   µs of a request of each, then the medians over the rounds (with their range in `#` lines).
+ *   `agent.control_ratio`: the direct `generateText` against itself, measured the same way: what
+ *   the ratio reads on this machine when there is no difference at all.
+ *   `agent.list_tools_us`: `agent.listTools()` alone, which the agent does at each request (its
+ *   servers' tools are kept per connection until a server sends tools/list_changed);
+ *   `agent.tools_list_round_trip_us`: one `tools/list` on the connection, which that saves.
  * - agent.concurrent_100_peak_rss_mb / _peak_heap_mb: the peak RSS and heap of the process while
  *   100 agent runs (each a new `Agent` and `attachLlm`, one tool call each) are in flight at
  *   once; `agent.concurrent_100_heap_added_mb`: the peak heap above the heap before the runs
@@ -56,6 +60,8 @@ const mb = (bytes) => (bytes / 1024 / 1024).toFixed(1);
 
 /** The peak RSS and heap seen by `sample()` calls (and a 1 ms timer) while `run` runs. */
 const peaks = { rss: 0, heap: 0 };
+// Only while peakOf runs: process.memoryUsage() costs about as much as a tool call here.
+let sampling = false;
 function sample() {
   const { rss, heapUsed } = process.memoryUsage();
   peaks.rss = Math.max(peaks.rss, rss);
@@ -67,17 +73,24 @@ async function peakOf(run) {
   const before = process.memoryUsage().heapUsed;
   peaks.rss = 0;
   peaks.heap = 0;
+  sampling = true;
   const timer = setInterval(sample, 1);
   try {
     await run();
   } finally {
     clearInterval(timer);
+    sampling = false;
   }
   sample();
   return { rss: peaks.rss, heap: peaks.heap, added: peaks.heap - before };
 }
 
-const chat = await startChatStandIn({ toolName: TOOL, onRequest: sample });
+const chat = await startChatStandIn({
+  toolName: TOOL,
+  onRequest: () => {
+    if (sampling) sample();
+  },
+});
 const settings = {
   mcp: { servers: { [SERVER]: { command: process.execPath, args: [ECHO_SERVER] } } },
   openai: { api_key: 'sk-bench', base_url: `${chat.url}/v1`, default_model: 'gpt-4o' },
@@ -121,37 +134,63 @@ function viaAgent() {
   return llm.generateStr(PROMPT, { useHistory: false });
 }
 
-async function perCallUs(run) {
+/** The µs of one request of `run`, its answer checked. */
+async function timed(run) {
   const start = performance.now();
+  const text = await run();
+  const us = (performance.now() - start) * 1000;
+  if (!text.includes('hi')) throw new Error(`unexpected answer: ${text}`);
+  return us;
+}
+
+/**
+ * One round: CALLS requests of `first` and of `second`, alternating one by one (each going first
+ * in every other pair), so that the load of the shared machine falls on both alike; the median µs
+ * of a request of each (a request the machine stalled does not move it).
+ */
+async function round(first, second) {
+  const a = [];
+  const b = [];
   for (let call = 0; call < CALLS; call += 1) {
-    const text = await run();
-    if (!text.includes('hi')) throw new Error(`unexpected answer: ${text}`);
+    if (call % 2) {
+      b.push(await timed(second));
+      a.push(await timed(first));
+    } else {
+      a.push(await timed(first));
+      b.push(await timed(second));
+    }
   }
-  return ((performance.now() - start) * 1000) / CALLS;
+  return { first: median(a), second: median(b) };
 }
 
 // --- The loop's overhead per tool call ------------------------------------------------------
-async function listToolsUs() {
+async function listToolsUs(list) {
   const start = performance.now();
-  for (let call = 0; call < CALLS; call += 1) await agent.listTools();
+  for (let call = 0; call < CALLS; call += 1) await list();
   return ((performance.now() - start) * 1000) / CALLS;
 }
 
-const samples = { sdk: [], agent: [], ratio: [], added: [], list: [] };
-for (let round = -2; round < ROUNDS; round += 1) {
-  const order = round % 2 ? ['agent', 'sdk'] : ['sdk', 'agent'];
-  const us = {};
-  for (const name of order) us[name] = await perCallUs(name === 'agent' ? viaAgent : viaSdk);
-  const list = await listToolsUs();
-  if (round < 0) continue; // warm-up
+const samples = { sdk: [], agent: [], ratio: [], added: [], control: [], list: [], roundTrip: [] };
+for (let index = -2; index < ROUNDS; index += 1) {
+  const measured = await round(viaAgent, viaSdk);
+  // The control: the direct generateText against itself, measured the same way.
+  const control = await round(viaSdk, viaSdk);
+  const list = await listToolsUs(() => agent.listTools());
+  const roundTrip = await listToolsUs(() => client.listTools());
+  if (index < 0) continue; // warm-up
+  samples.sdk.push(measured.second);
+  samples.agent.push(measured.first);
+  samples.ratio.push(measured.first / measured.second);
+  samples.added.push(measured.first - measured.second);
+  samples.control.push(control.first / control.second);
   samples.list.push(list);
-  samples.sdk.push(us.sdk);
-  samples.agent.push(us.agent);
-  samples.ratio.push(us.agent / us.sdk);
-  samples.added.push(us.agent - us.sdk);
+  samples.roundTrip.push(roundTrip);
 }
+
+const range = (values, digits) =>
+  `${Math.min(...values).toFixed(digits)}–${Math.max(...values).toFixed(digits)}`;
 note(
-  `one request = model call → ${TOOL} (MCP tools/call over stdio) → model call → final text; the model is @ai-sdk/openai against a local chat-completions stand-in; ${CALLS} sequential requests per variant per round, ${ROUNDS} interleaved rounds (order alternating), medians`,
+  `one request = model call → ${TOOL} (MCP tools/call over stdio) → model call → final text; the model is @ai-sdk/openai against a local chat-completions stand-in (in this process); ${ROUNDS} rounds of ${CALLS} requests per variant, the variants alternating request by request; medians of the per-round figures, [min–max over the rounds]`,
 );
 note(
   'agent: Agent + attachLlm(openai).generateStr (useHistory: false); sdk: generateText directly',
@@ -159,11 +198,19 @@ note(
 bench('agent.sdk_call_us', median(samples.sdk).toFixed(0));
 bench('agent.agent_call_us', median(samples.agent).toFixed(0));
 bench('agent.overhead_us', median(samples.added).toFixed(0));
+note(`agent.overhead_us over the rounds: [${range(samples.added, 0)}]`);
 bench('agent.loop_overhead_ratio', median(samples.ratio).toFixed(3));
+note(`agent.loop_overhead_ratio over the rounds: [${range(samples.ratio, 3)}]`);
 note(
-  'of which the tools/list the agent sends at each request (its tools are listed afresh, as a server may change them): agent.list_tools_us, the µs of agent.listTools() alone',
+  'the control: the direct generateText against itself, measured the same way (what the ratio reads with no difference at all: the noise of this machine)',
 );
-bench('agent.list_tools_us', median(samples.list).toFixed(0));
+bench('agent.control_ratio', median(samples.control).toFixed(3));
+note(`agent.control_ratio over the rounds: [${range(samples.control, 3)}]`);
+note(
+  "agent.list_tools_us: agent.listTools() alone, which each request does (its servers' tools are kept per connection until a server sends tools/list_changed); agent.tools_list_round_trip_us: one tools/list on the connection, which it saves",
+);
+bench('agent.list_tools_us', median(samples.list).toFixed(1));
+bench('agent.tools_list_round_trip_us', median(samples.roundTrip).toFixed(0));
 
 // --- Peak memory of 100 concurrent runs -----------------------------------------------------
 async function concurrentAgents() {

@@ -13,6 +13,7 @@ import type { AgentAuth } from '../client/agent-auth.js';
 import type { Settings } from '../config/schema/settings.js';
 import { allowedToolNames, ToolNames } from '../config/tool-names.js';
 import { McpAgentError } from '../errors.js';
+import { connectionOf, type ServerConnection } from '../servers/registry.js';
 import { AugmentedLlm, type LlmOptions } from './llm.js';
 import { type ModelOptions, modelFor } from './models.js';
 
@@ -84,6 +85,42 @@ function knownServer(settings: Settings, server: string): void {
   );
 }
 
+/** Each open connection's tool list, shared by every agent until the server announces a change. */
+const listings = new WeakMap<ServerConnection, Promise<McpTool[]>>();
+/** The connections whose `notifications/tools/list_changed` drops their entry of `listings`. */
+const watched = new WeakSet<ServerConnection>();
+
+/**
+ * The tools of `client`, listed once per connection and listed again only after the server sends
+ * `notifications/tools/list_changed` (a reconnect is a new connection, so a new listing). A
+ * failed listing is not kept. A `client` not of our registry is listed every time.
+ */
+function toolsOfConnection(client: Client): Promise<McpTool[]> {
+  const connection = connectionOf(client);
+  if (!connection) return listedTools(client);
+  if (!watched.has(connection)) {
+    watched.add(connection);
+    connection.onToolsChanged(() => listings.delete(connection));
+  }
+  let listing = listings.get(connection);
+  if (!listing) {
+    const fresh = listedTools(client);
+    fresh.catch(() => {
+      if (listings.get(connection) === fresh) listings.delete(connection);
+    });
+    listings.set(connection, fresh);
+    listing = fresh;
+  }
+  return listing;
+}
+
+/** A server's tools as an {@link Agent} offers them, and the listing and client they came from. */
+interface Offered {
+  readonly listed: readonly McpTool[];
+  readonly client: Client;
+  readonly tools: readonly AgentTool[];
+}
+
 /**
  * An agent: {@link Agent.listTools} gives the union of its servers' tools (as `allowed_tools`
  * lets them through), {@link Agent.attachLlm} a model of a provider section that calls them.
@@ -95,6 +132,8 @@ export class Agent {
   readonly #auth: Pick<AgentConnections, 'settings' | 'credentials'>;
   readonly #scope: Pick<AgentConnections, 'connect'>;
   readonly #names: ToolNames;
+  /** Per server, its tools as last offered: rebuilt only when the listing or connection changes. */
+  readonly #offered = new Map<string, Offered>();
 
   constructor(spec: AgentSpec, context: AgentContext) {
     this.name = spec.name;
@@ -140,12 +179,22 @@ export class Agent {
     });
   }
 
-  async #toolsOf(server: string): Promise<AgentTool[]> {
+  async #toolsOf(server: string): Promise<readonly AgentTool[]> {
     const client = await this.#scope.connect(server);
+    const listed = await toolsOfConnection(client);
+    const kept = this.#offered.get(server);
+    if (kept?.listed === listed && kept.client === client) return kept.tools;
     const entries = this.#auth.settings.mcp.servers[server]?.allowed_tools;
     const allowed = entries && allowedToolNames(server, entries);
-    const tools = (await listedTools(client)).filter((tool) => !allowed || allowed.has(tool.name));
-    return tools.map((tool) => ({
+    const tools = listed
+      .filter((tool) => !allowed || allowed.has(tool.name))
+      .map((tool) => this.#agentTool(server, client, tool));
+    this.#offered.set(server, { listed, client, tools });
+    return tools;
+  }
+
+  #agentTool(server: string, client: Client, tool: McpTool): AgentTool {
+    return {
       name: this.#names.name(server, tool.name),
       server,
       tool,
@@ -155,6 +204,6 @@ export class Agent {
           undefined,
           signal ? { signal } : {},
         )) as CallToolResult,
-    }));
+    };
   }
 }

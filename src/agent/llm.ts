@@ -17,9 +17,10 @@ import {
   type ModelMessage,
   Output,
   type OutputInterface,
+  type StopCondition,
   stepCountIs,
   streamText,
-  type ToolSet,
+  type Tool,
   tool,
 } from 'ai';
 import type { Settings } from '../config/schema/settings.js';
@@ -76,7 +77,7 @@ export interface AugmentedLlmParts {
   /** The model `id` of the same provider, for a call's `model`. */
   readonly modelFor: (id: string) => Promise<LanguageModel>;
   readonly instruction: string | undefined;
-  readonly tools: () => Promise<AgentTool[]>;
+  readonly tools: () => Promise<readonly AgentTool[]>;
 }
 
 /**
@@ -94,29 +95,38 @@ function modelOutputOf(result: CallToolResult, limit: number) {
   return result.isError ? { type: 'error-text' as const, value } : { type: 'text' as const, value };
 }
 
+/** What a tool's `execute` learns of its request (the AI SDK's per-tool `toolsContext`). */
+type ToolCallContext = {
+  /** Aborted by `fatal`: stops the request's other tool calls. */
+  readonly stop: AbortSignal;
+  /** Stops the request with an error of ours. */
+  readonly fatal: (error: unknown) => void;
+};
+
+/** The AI SDK tools of an agent: MCP tools that learn their request's {@link ToolCallContext}. */
+type AgentToolSet = Record<string, Tool<Record<string, unknown>, CallToolResult, ToolCallContext>>;
+
 /**
- * The AI SDK tools of the agent's MCP tools. An error of ours (a login needed, a refused token)
- * is `fatal`: it stops the request and reaches the caller; any other error of a call goes back to
- * the model as the AI SDK's tool error, and an `isError` result as an error text.
+ * The AI SDK tools of the agent's MCP tools, the same for every request while the tools are (each
+ * request gives its own {@link ToolCallContext}). An error of ours (a login needed, a refused
+ * token) is `fatal`: it stops the request and reaches the caller; any other error of a call goes
+ * back to the model as the AI SDK's tool error, and an `isError` result as an error text.
  */
-function toolSetOf(
-  tools: readonly AgentTool[],
-  limit: number,
-  fatal: (error: unknown) => void,
-): ToolSet {
+function toolSetOf(tools: readonly AgentTool[], limit: number): AgentToolSet {
   return Object.fromEntries(
     tools.map((agentTool) => [
       agentTool.name,
-      tool({
+      tool<Record<string, unknown>, CallToolResult, ToolCallContext>({
         description: agentTool.tool.description ?? '',
         inputSchema: jsonSchema<Record<string, unknown>>(
           agentTool.tool.inputSchema as unknown as JSONSchema7,
         ),
-        execute: async (input, { abortSignal }) => {
+        execute: async (input, { abortSignal, context }) => {
+          const signal = abortSignal ? AbortSignal.any([abortSignal, context.stop]) : context.stop;
           try {
-            return await agentTool.call(input, abortSignal);
+            return await agentTool.call(input, signal);
           } catch (error) {
-            if (isMcpAgentError(error)) fatal(error);
+            if (isMcpAgentError(error)) context.fatal(error);
             throw error;
           }
         },
@@ -126,7 +136,12 @@ function toolSetOf(
   );
 }
 
-type Result = GenerateTextResult<ToolSet, Record<string, unknown>, OutputInterface>;
+/** Whether `a` and `b` hold the same tools (the same objects, in the same order). */
+function sameTools(a: readonly AgentTool[], b: readonly AgentTool[]): boolean {
+  return a.length === b.length && a.every((each, index) => each === b[index]);
+}
+
+type Result = GenerateTextResult<AgentToolSet, Record<string, unknown>, OutputInterface>;
 
 /** One request, as {@link AugmentedLlm} prepares it for the AI SDK. */
 interface Call {
@@ -134,9 +149,10 @@ interface Call {
     model: LanguageModel;
     instructions?: string;
     messages: ModelMessage[];
-    tools: ToolSet;
-    stopWhen: ReturnType<typeof stepCountIs>;
-    abortSignal: AbortSignal;
+    tools: AgentToolSet;
+    toolsContext: Record<string, ToolCallContext>;
+    stopWhen: StopCondition<AgentToolSet>[];
+    abortSignal?: AbortSignal;
     maxOutputTokens?: number;
     temperature?: number;
     stopSequences?: string[];
@@ -155,6 +171,8 @@ export class AugmentedLlm {
   readonly provider: string;
   readonly #parts: AugmentedLlmParts;
   readonly #history: ModelMessage[] = [];
+  /** The AI SDK tools last built, and of what: kept while the agent offers the same tools. */
+  #toolSet: { tools: readonly AgentTool[]; limit: number; set: AgentToolSet } | undefined;
 
   constructor(parts: AugmentedLlmParts) {
     this.provider = parts.provider;
@@ -227,21 +245,37 @@ export class AugmentedLlm {
     const stop = new AbortController();
     let fatal: unknown;
     const limit = params.maxToolResultChars ?? DEFAULT_MAX_TOOL_RESULT_CHARS;
-    const tools = toolSetOf(await this.#parts.tools(), limit, (error) => {
-      fatal ??= error;
-      stop.abort(error);
-    });
+    const tools = this.#toolSetOf(await this.#parts.tools(), limit);
+    // Our own stop reaches the tool calls only (through their context), not the model's requests:
+    // after an error of ours, the tool calls running are aborted and no model call follows.
+    const context: ToolCallContext = {
+      stop: stop.signal,
+      fatal: (error) => {
+        fatal ??= error;
+        stop.abort(error);
+      },
+    };
     const maxIterations = params.maxIterations ?? DEFAULT_MAX_ITERATIONS;
     const options = {
       model: params.model ? await this.#parts.modelFor(params.model) : this.#parts.model,
       ...(this.#parts.instruction ? { instructions: this.#parts.instruction } : {}),
       messages: [...(useHistory ? this.#history : []), asked],
       tools,
-      stopWhen: stepCountIs(maxIterations),
-      abortSignal: params.signal ? AbortSignal.any([params.signal, stop.signal]) : stop.signal,
+      toolsContext: Object.fromEntries(Object.keys(tools).map((name) => [name, context])),
+      stopWhen: [stepCountIs(maxIterations), () => fatal !== undefined],
+      ...(params.signal ? { abortSignal: params.signal } : {}),
       ...callSettings(params),
     };
     return { options, asked, useHistory, maxIterations, fatal: () => fatal };
+  }
+
+  /** The AI SDK tools of `tools`: those of the last request while the tools are the same. */
+  #toolSetOf(tools: readonly AgentTool[], limit: number): AgentToolSet {
+    const kept = this.#toolSet;
+    if (kept && kept.limit === limit && sameTools(kept.tools, tools)) return kept.set;
+    const set = toolSetOf(tools, limit);
+    this.#toolSet = { tools, limit, set };
+    return set;
   }
 
   /** Throw what stopped the request, else keep the exchange in the conversation. */
