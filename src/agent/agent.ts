@@ -13,7 +13,8 @@ import type { AgentAuth } from '../client/agent-auth.js';
 import type { Settings } from '../config/schema/settings.js';
 import { allowedToolNames, ToolNames } from '../config/tool-names.js';
 import { McpAgentError } from '../errors.js';
-import { connectionOf, type ServerConnection } from '../servers/registry.js';
+import { connectionOf } from '../servers/connections-by-transport.js';
+import type { ServerConnection } from '../servers/registry.js';
 import { AugmentedLlm, type LlmOptions } from './llm.js';
 import { type ModelOptions, modelFor } from './models.js';
 

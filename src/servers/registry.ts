@@ -19,6 +19,7 @@ import { McpAgentError } from '../errors.js';
 import { type Logger, silentLogger } from '../logger.js';
 import type { TokenSource } from '../oauth/auth-fetch.js';
 import { describeConnectError, describeEndpoint } from './connect-errors.js';
+import { indexConnection } from './connections-by-transport.js';
 import { createHttpStack, type HttpStack, proxySettingsFrom } from './http.js';
 import { createTransport, type FetchWrapper, readTimeoutMs } from './transports.js';
 
@@ -73,18 +74,6 @@ export interface ServerRegistryOptions {
   readonly clientInfo?: { readonly name: string; readonly version: string };
 }
 
-/** The open connection of each transport (see {@link connectionOf}). */
-const connectionsByTransport = new WeakMap<Transport, ServerConnection>();
-
-/**
- * The open {@link ServerConnection} whose SDK `Client` is `client` (or a `Proxy` of it, as an end
- * user's scope hands out the agent's own), found by its transport; `undefined` once closed.
- */
-export function connectionOf(client: Client): ServerConnection | undefined {
-  const transport = client.transport;
-  return transport && connectionsByTransport.get(transport);
-}
-
 /** An open connection to one server. */
 export class ServerConnection {
   readonly name: string;
@@ -101,7 +90,7 @@ export class ServerConnection {
     this.client = client;
     this.#timeoutMs = readTimeoutMs(settings);
     this.#allowed = settings.allowed_tools && allowedToolNames(name, settings.allowed_tools);
-    if (client.transport) connectionsByTransport.set(client.transport, this);
+    if (client.transport) indexConnection(client.transport, this);
     client.setNotificationHandler(ToolListChangedNotificationSchema, () => {
       this.#tools = undefined;
       for (const listener of this.#listeners) listener();

@@ -12,7 +12,7 @@ import { Agent } from '../../src/agent/agent.js';
 import type { AugmentedLlm } from '../../src/agent/llm.js';
 import { type AgentAuth, createAgentAuth } from '../../src/client/agent-auth.js';
 import { sharedClient } from '../../src/client/shared-server.js';
-import { connectionOf } from '../../src/servers/registry.js';
+import { connectionOf } from '../../src/servers/connections-by-transport.js';
 import { type ScriptedChat, startScriptedChat, toolThenText } from './scripted-chat.js';
 
 const SERVER_SCRIPT = fileURLToPath(new URL('./changing-tools-server.mjs', import.meta.url));
