@@ -93,6 +93,7 @@ beforeAll(async () => {
       { description: 'Finds things with your account.' },
     );
     app.agent('researcher', { serverNames: ['down'], provider: 'openai' }, { as: 'workflow' });
+    app.agent('guesser', { serverNames: [], provider: 'openai', model: 'gpt-nope' });
   });
   agent = await serveAgent(settings, inbound.port, { setup, logger });
   for (const user of ['alice', 'bob', 'carol']) {
@@ -186,6 +187,25 @@ describe('an agent served as a tool, acting for its caller', () => {
       expect(meeting.subs.sort()).toEqual(['alice-down', 'bob-down']);
     } finally {
       await Promise.all([alice.close(), bob.close()]);
+    }
+  });
+
+  test("a model id the provider rejects: the caller reads the provider's text and status, without the key", async () => {
+    chat.script = (request) =>
+      request.body.model === 'gpt-nope'
+        ? { status: 404, error: `The model gpt-nope does not exist (key ${MODEL_KEY}).` }
+        : { text: 'not this model' };
+    const alice = await connect(agent.running.url, tokens.alice);
+    try {
+      const result = await alice.call('guesser', { prompt: 'Guess.' });
+      expect(result.isError).toBe(true);
+      expect(textOf(result)).toBe(
+        'The openai model failed: The model gpt-nope does not exist (key [redacted]). (HTTP 404)',
+      );
+      expect(JSON.stringify(result)).not.toContain(MODEL_KEY);
+      expect(chat.received.map((request) => request.body.model)).toEqual(['gpt-nope']);
+    } finally {
+      await alice.close();
     }
   });
 
