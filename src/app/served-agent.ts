@@ -234,6 +234,10 @@ export async function attachAgents(
   definition: AppDefinition,
   options: ServedAgentsOptions,
 ): Promise<void> {
+  if (definition.agents.size > 0) {
+    const { agentSpecsOf } = await import('../agent/definitions.js');
+    definition.useAgentDefinitions(agentSpecsOf(options.settings));
+  }
   const agents = new ServedAgents(options);
   await agents.check(definition.agents.values());
   definition.attachAgents(agents);
