@@ -112,25 +112,26 @@ export class ServedAgents implements AgentRunner {
         logger.info(`agent "${agent.name}" was cancelled`, { agent: agent.name });
         return text(`The agent ${agent.name} was cancelled.`, true);
       }
+      const { scrubbed, secretsOf } = await import('../agent/model-error.js');
+      const secrets = secretsOf(this.#options.settings);
       const message = error instanceof Error ? error.message : 'unknown error';
-      logger.warn(`agent "${agent.name}" failed: ${message}`, { agent: agent.name });
-      return text(await this.#callerText(agent, error), true);
+      logger.warn(`agent "${agent.name}" failed: ${scrubbed(message, secrets)}`, {
+        agent: agent.name,
+      });
+      return text(scrubbed(await this.#callerText(agent, error), secrets), true);
     }
   }
 
   /**
-   * What the caller is told of `error`: the provider API's own text (scrubbed of the settings'
-   * secrets), or that too many model calls were needed. Other errors name servers, URLs and
-   * provider settings: for the log, not callers.
+   * What the caller is told of `error` (before the settings' secrets are scrubbed from it): the
+   * provider API's own text, or that too many model calls were needed. Other errors name servers,
+   * URLs and provider settings: for the log, not callers.
    */
   async #callerText(agent: AppAgent, error: unknown): Promise<string> {
     if (isMcpAgentError(error) && error.code === 'AGENT_MAX_ITERATIONS') return error.message;
-    const { modelError, providerApiError, scrubbed, secretsOf } = await import(
-      '../agent/model-error.js'
-    );
+    const { modelError, providerApiError } = await import('../agent/model-error.js');
     if (!providerApiError(error)) return `The agent ${agent.name} could not answer right now.`;
-    const shown = modelError(agent.spec.provider, error) as Error;
-    return scrubbed(shown.message, secretsOf(this.#options.settings));
+    return (modelError(agent.spec.provider, error) as Error).message;
   }
 
   /**

@@ -38,6 +38,7 @@ let chat: ScriptedChat;
 let agent: ServedAgent;
 const tokens: Record<string, string> = {};
 const infos: string[] = [];
+const warnings: string[] = [];
 
 /** The downstream `meet` tool: it answers each caller once two calls are in it at once. */
 const meeting = { waiting: [] as (() => void)[], subs: [] as unknown[] };
@@ -69,7 +70,7 @@ function realmTools(server: McpServer): void {
 const logger: Logger = {
   debug: () => {},
   info: (message) => infos.push(message),
-  warn: () => {},
+  warn: (message) => warnings.push(message),
   error: () => {},
 };
 
@@ -206,6 +207,9 @@ describe('an agent served as a tool, acting for its caller', () => {
         'The openai model failed: The model gpt-nope does not exist (key [redacted]). (HTTP 404)',
       );
       expect(JSON.stringify(result)).not.toContain(MODEL_KEY);
+      // The app's log has the provider's text too, not the key.
+      expect(warnings.at(-1)).toContain('The model gpt-nope does not exist (key [redacted]).');
+      expect(warnings.join('\n')).not.toContain(MODEL_KEY);
       expect(chat.received.map((request) => request.body.model)).toEqual(['gpt-nope']);
     } finally {
       await alice.close();
