@@ -107,13 +107,14 @@ export async function createApp(options: CreateAppOptions): Promise<App> {
   const address = new CallbackAddress(context.settings);
   const downstream = openDownstream(context, address);
   try {
-    attachCredentials(context, downstream);
+    const credentials = attachCredentials(context, downstream);
     const connectUrl = connectUrlOf(context, address);
     await attachAgents(context.definition, {
       settings: context.settings,
       scopes: downstream.scopes,
       connectUrl,
       fetch: downstream.http.fetch,
+      credentials,
       logger: context.logger,
     });
     const runs = new WorkflowRuns(context.now);

@@ -23,6 +23,7 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import * as z from 'zod';
 import type { Secret } from '../config/secret.js';
 import type { CredentialProfiles } from '../credentials/profiles.js';
+import { McpAgentError } from '../errors.js';
 import { type CallerIdentity, enableCallerContext } from '../server/identity.js';
 import type { ToolCallContext } from '../server/mcp-server.js';
 
@@ -82,10 +83,19 @@ export interface AppWorkflow {
 
 /** An agent an app serves (`app.agent`): mcp-agent's `Agent`, and the model it answers with. */
 export interface ServedAgentSpec {
-  /** The system instruction its model gets. */
+  /** The system instruction its model gets; default the definition's (see `definition`). */
   readonly instruction?: string | undefined;
-  /** The configured servers (`mcp.servers`) whose tools it offers, with the caller's tokens. */
-  readonly serverNames: readonly string[];
+  /**
+   * The configured servers (`mcp.servers`) whose tools it offers, with the caller's tokens;
+   * default the definition's (see `definition`).
+   */
+  readonly serverNames?: readonly string[] | undefined;
+  /**
+   * The entry of the configuration's `agents.definitions` whose `instruction` and `server_names`
+   * fill those this spec omits. Default the agent's own name when `serverNames` is omitted (else
+   * none). A name not defined there is a `CONFIG_INVALID` error of `createApp`.
+   */
+  readonly definition?: string | undefined;
   /** The provider section of the app's settings its model comes from (`openai`, `anthropic`, …). */
   readonly provider: string;
   /** The model id; default the provider section's `default_model`. */
@@ -103,11 +113,29 @@ export interface ServedAgentOptions extends ToolOptions {
   readonly as?: 'tool' | 'workflow';
 }
 
+/** A served agent's spec once complete: its servers known. */
+export type AppAgentSpec = Omit<ServedAgentSpec, 'serverNames' | 'definition'> & {
+  readonly serverNames: readonly string[];
+};
+
 /** An agent as the app defined it. */
 export interface AppAgent {
   readonly name: string;
-  readonly spec: ServedAgentSpec;
+  readonly spec: AppAgentSpec;
   readonly as: 'tool' | 'workflow';
+}
+
+/** An entry of `agents.definitions` (mcp-agent's `AgentSpec`), as {@link AppDefinition} reads it. */
+export interface AgentDefinition {
+  readonly name: string;
+  readonly instruction?: string | undefined;
+  readonly serverNames: readonly string[];
+}
+
+/** What `app.agent` was given, kept until the definitions are known (`createApp`). */
+interface RequestedAgent {
+  readonly spec: ServedAgentSpec;
+  readonly description: string | undefined;
 }
 
 /** What runs an app's agents for their callers (`createApp` attaches it; see `served-agent.ts`). */
@@ -168,6 +196,7 @@ export class AppDefinition implements AppBuilder {
   readonly tools = new Map<string, AppTool>();
   readonly workflows = new Map<string, AppWorkflow>();
   readonly agents = new Map<string, AppAgent>();
+  readonly #requested = new Map<string, RequestedAgent>();
   #credentials: CredentialProfiles | undefined;
   #runner: AgentRunner | undefined;
 
@@ -239,27 +268,62 @@ export class AppDefinition implements AppBuilder {
   agent(name: string, spec: ServedAgentSpec, options: ServedAgentOptions = {}): AppBuilder {
     if (this.agents.has(name)) throw new Error(`agent "${name}" is defined twice`);
     const { as = 'tool', ...toolOptions } = options;
-    const agent: AppAgent = { name, spec: { ...spec, serverNames: [...spec.serverNames] }, as };
+    const { definition: _, ...own } = spec;
+    const agent: AppAgent = {
+      name,
+      spec: { ...own, serverNames: [...(spec.serverNames ?? [])] },
+      as,
+    };
     const described = {
       ...toolOptions,
-      description: options.description ?? spec.instruction ?? `Ask the ${name} agent.`,
+      description: descriptionOf(name, spec.instruction, options.description),
     };
+    // The agent is read when called: `useAgentDefinitions` may have completed it.
+    const current = () => this.agents.get(name) ?? agent;
     if (as === 'workflow') {
       this.workflow(
         name,
-        (input, context) => this.#agentRunner().run(agent, promptOf(input), context),
+        (input, context) => this.#agentRunner().run(current(), promptOf(input), context),
         described,
       );
     } else {
       this.tool(
         name,
         { prompt: z.string().describe('What to ask the agent.') },
-        ({ prompt }, context) => this.#agentRunner().answer(agent, prompt, context),
+        ({ prompt }, context) => this.#agentRunner().answer(current(), prompt, context),
         described,
       );
     }
     this.agents.set(name, agent);
+    this.#requested.set(name, { spec, description: options.description });
     return this;
+  }
+
+  /**
+   * Complete the agents whose spec leaves its instruction or servers to an entry of
+   * `agents.definitions` (`createApp` does, with the configuration's). An entry not there is a
+   * `CONFIG_INVALID` error.
+   */
+  useAgentDefinitions(definitions: readonly AgentDefinition[]): void {
+    for (const [name, { spec, description }] of this.#requested) {
+      const wanted = spec.definition ?? (spec.serverNames === undefined ? name : undefined);
+      const agent = this.agents.get(name);
+      if (wanted === undefined || !agent) continue;
+      const found = definitions.find((candidate) => candidate.name === wanted);
+      if (!found) throw unknownDefinition(name, wanted, definitions);
+      const instruction = spec.instruction ?? found.instruction;
+      const serverNames = [...(spec.serverNames ?? found.serverNames)];
+      this.agents.set(name, { ...agent, spec: { ...agent.spec, instruction, serverNames } });
+      this.#describe(name, descriptionOf(name, instruction, description));
+    }
+  }
+
+  /** Give the tool or workflow `name` its `description`. */
+  #describe(name: string, description: string): void {
+    const tool = this.tools.get(name);
+    if (tool) this.tools.set(name, { ...tool, description });
+    const workflow = this.workflows.get(name);
+    if (workflow) this.workflows.set(name, { ...workflow, description });
   }
 
   #checkName(name: string, what: string): void {
@@ -273,6 +337,28 @@ export class AppDefinition implements AppBuilder {
       throw new Error(`tool "${name}" is defined twice or uses the reserved "workflows-" prefix`);
     }
   }
+}
+
+/** A served agent's description: the given one, else its instruction, else "Ask the NAME agent." */
+function descriptionOf(
+  name: string,
+  instruction: string | undefined,
+  description: string | undefined,
+): string {
+  return description ?? instruction ?? `Ask the ${name} agent.`;
+}
+
+/** The error of an agent whose `agents.definitions` entry is missing. */
+function unknownDefinition(
+  agent: string,
+  wanted: string,
+  definitions: readonly AgentDefinition[],
+): McpAgentError {
+  const known = definitions.map((definition) => definition.name);
+  return new McpAgentError(
+    'CONFIG_INVALID',
+    `The served agent "${agent}" takes its instruction and servers from agents.definitions, which has no agent "${wanted}"${known.length > 0 ? ` (defined: ${known.join(', ')})` : ''}: add it there, or give the agent its serverNames.`,
+  );
 }
 
 /** The `prompt` of an agent workflow's `run_parameters`. */

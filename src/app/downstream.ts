@@ -63,24 +63,25 @@ function callerScopes(
 
 /**
  * Give the app module's tools their named credentials (`credentials:`), with the app's and each
- * caller's token managers for the profiles that use a server's tokens.
+ * caller's token managers for the profiles that use a server's tokens; returns them (the served
+ * agents' models use them too).
  */
-export function attachCredentials(context: AppContext, downstream: Downstream): void {
+export function attachCredentials(context: AppContext, downstream: Downstream): CredentialProfiles {
   const { settings } = context;
   const { scopes } = downstream;
-  context.definition.attach(
-    // The model providers' sections are profiles too (openai, anthropic, …); credentials: wins.
-    new CredentialProfiles(
-      { ...providerProfiles(settings), ...settings.credentials },
-      {
-        fetch: downstream.http.fetch,
-        store: downstream.store,
-        tokens: scopes.app.tokens,
-        tokensFor: (caller) => scopes.scopeFor(caller).tokens,
-        maxTokenBytes: settings.oauth.max_token_bytes,
-        ...cwdOf(context),
-        ...nowOf(context),
-      },
-    ),
+  // The model providers' sections are profiles too (openai, anthropic, …); credentials: wins.
+  const credentials = new CredentialProfiles(
+    { ...providerProfiles(settings), ...settings.credentials },
+    {
+      fetch: downstream.http.fetch,
+      store: downstream.store,
+      tokens: scopes.app.tokens,
+      tokensFor: (caller) => scopes.scopeFor(caller).tokens,
+      maxTokenBytes: settings.oauth.max_token_bytes,
+      ...cwdOf(context),
+      ...nowOf(context),
+    },
   );
+  context.definition.attach(credentials);
+  return credentials;
 }

@@ -20,6 +20,7 @@ import {
 import type { AgentConnections, AgentTool } from '../agent/agent.js';
 import type { CallerScopes } from '../client/caller-scopes.js';
 import type { Settings } from '../config/schema/settings.js';
+import type { CredentialProfiles } from '../credentials/profiles.js';
 import { isMcpAgentError } from '../errors.js';
 import type { FetchLike } from '../fetch.js';
 import type { Logger } from '../logger.js';
@@ -39,6 +40,11 @@ export interface ServedAgentsOptions {
   readonly connectUrl: (flowId: string) => string | undefined;
   /** The `fetch` of model requests (the app's HTTP stack: its proxy settings). */
   readonly fetch: FetchLike;
+  /**
+   * The app's named credentials (`credentials:`): a `credentials.azure` or `credentials.google`
+   * profile's token is obtained once and renewed by them, for every call of every agent.
+   */
+  readonly credentials?: CredentialProfiles | undefined;
   readonly logger: Logger;
 }
 
@@ -73,7 +79,7 @@ export class ServedAgents implements AgentRunner {
     ]);
     for (const { name, spec } of list) {
       new Agent({ name, serverNames: spec.serverNames }, { connections: this.#connections() });
-      await modelFor(this.#options.settings, spec.provider, spec.model);
+      await modelFor(this.#options.settings, spec.provider, spec.model, this.#modelOptions());
     }
   }
 
@@ -106,13 +112,26 @@ export class ServedAgents implements AgentRunner {
         logger.info(`agent "${agent.name}" was cancelled`, { agent: agent.name });
         return text(`The agent ${agent.name} was cancelled.`, true);
       }
+      const { scrubbed, secretsOf } = await import('../agent/model-error.js');
+      const secrets = secretsOf(this.#options.settings);
       const message = error instanceof Error ? error.message : 'unknown error';
-      logger.warn(`agent "${agent.name}" failed: ${message}`, { agent: agent.name });
-      // Other errors name servers, URLs and provider settings: for the log, not callers.
-      return isMcpAgentError(error) && error.code === 'AGENT_MAX_ITERATIONS'
-        ? text(message, true)
-        : text(`The agent ${agent.name} could not answer right now.`, true);
+      logger.warn(`agent "${agent.name}" failed: ${scrubbed(message, secrets)}`, {
+        agent: agent.name,
+      });
+      return text(scrubbed(await this.#callerText(agent, error), secrets), true);
     }
+  }
+
+  /**
+   * What the caller is told of `error` (before the settings' secrets are scrubbed from it): the
+   * provider API's own text, or that too many model calls were needed. Other errors name servers,
+   * URLs and provider settings: for the log, not callers.
+   */
+  async #callerText(agent: AppAgent, error: unknown): Promise<string> {
+    if (isMcpAgentError(error) && error.code === 'AGENT_MAX_ITERATIONS') return error.message;
+    const { modelError, providerApiError } = await import('../agent/model-error.js');
+    if (!providerApiError(error)) return `The agent ${agent.name} could not answer right now.`;
+    return (modelError(agent.spec.provider, error) as Error).message;
   }
 
   /**
@@ -155,7 +174,8 @@ export class ServedAgents implements AgentRunner {
       { connections: this.#connections(context.caller) },
     );
     const fetch = this.#modelFetch(() => report('asking the model'));
-    const model = (id?: string) => modelFor(this.#options.settings, spec.provider, id, { fetch });
+    const model = (id?: string) =>
+      modelFor(this.#options.settings, spec.provider, id, { ...this.#modelOptions(), fetch });
     const llm = new AugmentedLlm({
       provider: spec.provider,
       model: await model(spec.model),
@@ -181,6 +201,12 @@ export class ServedAgents implements AgentRunner {
       connect: async (server) =>
         (await downstreamRoute(scopes, server, caller).scope.registry.connect(server)).client,
     };
+  }
+
+  /** What models are made with besides the settings: the app's named credentials. */
+  #modelOptions(): { credentials?: CredentialProfiles } {
+    const { credentials } = this.#options;
+    return credentials ? { credentials } : {};
   }
 
   /** The app's `fetch` for the model's requests, telling `before` of each (a model call). */
@@ -209,6 +235,10 @@ export async function attachAgents(
   definition: AppDefinition,
   options: ServedAgentsOptions,
 ): Promise<void> {
+  if (definition.agents.size > 0) {
+    const { agentSpecsOf } = await import('../agent/definitions.js');
+    definition.useAgentDefinitions(agentSpecsOf(options.settings));
+  }
   const agents = new ServedAgents(options);
   await agents.check(definition.agents.values());
   definition.attachAgents(agents);

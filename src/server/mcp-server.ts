@@ -37,8 +37,9 @@ export interface ToolCallContext {
   /** Tell the client the URL elicitation `elicitationId` has completed. */
   readonly elicitationComplete?: (elicitationId: string) => Promise<void>;
   /**
-   * Report progress (when the client asked for it with a progress token): keeps a client's request
-   * timeout from running out while a person signs in.
+   * Report progress (when the client asked for it with a progress token), one numbered step per
+   * message: a served agent's steps (`NAME: asking the model`, `NAME: calling TOOL`) and the wait
+   * while a person signs in, which keeps a client's request timeout from running out.
    */
   readonly progress?: (message: string) => Promise<void>;
 }

@@ -12,7 +12,7 @@ import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { UrlElicitationRequiredError } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { createApp } from '../../src/app/create-app.js';
-import { defineApp } from '../../src/app/define.js';
+import { AppDefinition, defineApp } from '../../src/app/define.js';
 import { type Settings, settingsSchema } from '../../src/config/schema/settings.js';
 import type { Logger } from '../../src/logger.js';
 import {
@@ -38,6 +38,7 @@ let chat: ScriptedChat;
 let agent: ServedAgent;
 const tokens: Record<string, string> = {};
 const infos: string[] = [];
+const warnings: string[] = [];
 
 /** The downstream `meet` tool: it answers each caller once two calls are in it at once. */
 const meeting = { waiting: [] as (() => void)[], subs: [] as unknown[] };
@@ -69,16 +70,22 @@ function realmTools(server: McpServer): void {
 const logger: Logger = {
   debug: () => {},
   info: (message) => infos.push(message),
-  warn: () => {},
+  warn: (message) => warnings.push(message),
   error: () => {},
 };
 
-/** `settings` with the `openai:` section of the stand-in. */
+/** `settings` with the `openai:` section of the stand-in, and the `agents:` definitions. */
 function withModel(settings: Settings): Settings {
-  const { openai } = settingsSchema.parse({
+  const { openai, agents } = settingsSchema.parse({
     openai: { api_key: MODEL_KEY, base_url: `${chat.url}/v1`, default_model: 'gpt-4o' },
+    agents: {
+      definitions: [
+        { name: 'scout', instruction: 'You scout.', server_names: ['down'] },
+        { name: 'lookout', instruction: 'You look out.', server_names: [] },
+      ],
+    },
   });
-  return { ...settings, openai };
+  return { ...settings, openai, agents };
 }
 
 beforeAll(async () => {
@@ -93,6 +100,8 @@ beforeAll(async () => {
       { description: 'Finds things with your account.' },
     );
     app.agent('researcher', { serverNames: ['down'], provider: 'openai' }, { as: 'workflow' });
+    app.agent('guesser', { serverNames: [], provider: 'openai', model: 'gpt-nope' });
+    app.agent('scout', { provider: 'openai' });
   });
   agent = await serveAgent(settings, inbound.port, { setup, logger });
   for (const user of ['alice', 'bob', 'carol']) {
@@ -113,15 +122,11 @@ beforeEach(() => {
 });
 
 /** Ask the `finder` tool as the client `client`, with a progress token; the text and progress. */
-async function ask(client: Awaited<ReturnType<typeof connect>>, prompt: string) {
+async function ask(client: Awaited<ReturnType<typeof connect>>, prompt: string, name = 'finder') {
   const progress: string[] = [];
-  const result = await client.client.callTool(
-    { name: 'finder', arguments: { prompt } },
-    undefined,
-    {
-      onprogress: ({ message }) => progress.push(message ?? ''),
-    },
-  );
+  const result = await client.client.callTool({ name, arguments: { prompt } }, undefined, {
+    onprogress: ({ message }) => progress.push(message ?? ''),
+  });
   return { text: textOf(result as Parameters<typeof textOf>[0]), progress };
 }
 
@@ -186,6 +191,43 @@ describe('an agent served as a tool, acting for its caller', () => {
       expect(meeting.subs.sort()).toEqual(['alice-down', 'bob-down']);
     } finally {
       await Promise.all([alice.close(), bob.close()]);
+    }
+  });
+
+  test("a model id the provider rejects: the caller reads the provider's text and status, without the key", async () => {
+    chat.script = (request) =>
+      request.body.model === 'gpt-nope'
+        ? { status: 404, error: `The model gpt-nope does not exist (key ${MODEL_KEY}).` }
+        : { text: 'not this model' };
+    const alice = await connect(agent.running.url, tokens.alice);
+    try {
+      const result = await alice.call('guesser', { prompt: 'Guess.' });
+      expect(result.isError).toBe(true);
+      expect(textOf(result)).toBe(
+        'The openai model failed: The model gpt-nope does not exist (key [redacted]). (HTTP 404)',
+      );
+      expect(JSON.stringify(result)).not.toContain(MODEL_KEY);
+      // The app's log has the provider's text too, not the key.
+      expect(warnings.at(-1)).toContain('The model gpt-nope does not exist (key [redacted]).');
+      expect(warnings.join('\n')).not.toContain(MODEL_KEY);
+      expect(chat.received.map((request) => request.body.model)).toEqual(['gpt-nope']);
+    } finally {
+      await alice.close();
+    }
+  });
+
+  test('an agent of agents.definitions: its instruction and servers come from the configuration', async () => {
+    const alice = await connect(agent.running.url, tokens.alice);
+    try {
+      const { tools } = await alice.client.listTools();
+      expect(tools.find((tool) => tool.name === 'scout')?.description).toBe('You scout.');
+      chat.received.length = 0;
+      const answer = await ask(alice, 'Who am I?', 'scout');
+      expect(answer.text).toBe('You are alice-down.');
+      expect(chat.received[0]?.body.messages[0]).toEqual({ role: 'system', content: 'You scout.' });
+      expect(answer.progress).toContain('scout: calling down_whoami');
+    } finally {
+      await alice.close();
     }
   });
 
@@ -281,5 +323,38 @@ describe('createApp checks its agents against the settings first', () => {
     });
     const settings = withModel(delegatedSettings({ realm }));
     await expect(createApp({ settings, setup, env: {} })).rejects.toMatchObject({ code });
+  });
+
+  test('an agent whose definition agents.definitions lacks: CONFIG_INVALID, naming the defined ones', async () => {
+    const setup = defineApp((app) => {
+      app.agent('finder', { provider: 'openai' });
+    });
+    const settings = withModel(delegatedSettings({ realm }));
+    await expect(createApp({ settings, setup, env: {} })).rejects.toMatchObject({
+      code: 'CONFIG_INVALID',
+      message:
+        'The served agent "finder" takes its instruction and servers from agents.definitions, which has no agent "finder" (defined: scout, lookout): add it there, or give the agent its serverNames.',
+    });
+  });
+
+  test('definition: names the entry; what the spec gives wins over it', async () => {
+    const definition = new AppDefinition();
+    definition.agent('watch', { provider: 'openai', definition: 'lookout' });
+    definition.agent('guard', { provider: 'openai', definition: 'scout', instruction: 'Guard.' });
+    const settings = withModel(delegatedSettings({ realm }));
+    const app = await createApp({ settings, definition, env: {} });
+    try {
+      expect(definition.agents.get('watch')?.spec).toMatchObject({
+        instruction: 'You look out.',
+        serverNames: [],
+      });
+      expect(definition.agents.get('guard')?.spec).toMatchObject({
+        instruction: 'Guard.',
+        serverNames: ['down'],
+      });
+      expect(definition.tools.get('watch')?.description).toBe('You look out.');
+    } finally {
+      await app.close();
+    }
   });
 });

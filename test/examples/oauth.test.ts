@@ -20,7 +20,6 @@ import {
 import { searchInBackground } from '../../examples/oauth/pre_authorize/main.js';
 import { hello, protectedAgent } from '../../examples/oauth/protected_by_oauth/main.js';
 import { registerClient } from '../../examples/oauth/protected_by_oauth/registration.js';
-import { type AgentAuth, createAgentAuth } from '../../src/index.js';
 import { type ScriptedChat, startScriptedChat, toolThenText } from '../agent/scripted-chat.js';
 import { runCli, tempTree } from '../helpers/cli.js';
 import type { ServedApp } from '../server/serve-support.js';
@@ -232,22 +231,19 @@ describe('protected_by_oauth', () => {
   const OPENAI_KEY = 'sk-canary-protected';
   const pageServer = fileURLToPath(new URL('../agent/page-server.mjs', import.meta.url));
   let chat: ScriptedChat;
-  let auth: AgentAuth;
   let served: ProtectedApp;
   beforeAll(async () => {
     chat = await startScriptedChat();
-    auth = createAgentAuth({
-      settings: {
-        mcp: { servers: { fetch: { command: process.execPath, args: [pageServer, 'fetch'] } } },
+    served = await startServedApp({
+      setup: protectedAgent,
+      servers: { fetch: { command: process.execPath, args: [pageServer, 'fetch'] } },
+      sections: {
         openai: { api_key: OPENAI_KEY, base_url: `${chat.url}/v1`, default_model: 'gpt-4o-mini' },
       },
-      env: {},
     });
-    served = await startServedApp({ setup: protectedAgent(auth) });
   }, 30_000);
   afterAll(async () => {
     await served?.close();
-    await auth?.close();
     await chat?.close();
   });
 
@@ -340,7 +336,7 @@ describe('protected_by_oauth', () => {
     try {
       const result = await client.callTool({
         name: 'finder',
-        arguments: { request: 'What does https://example.com say?' },
+        arguments: { prompt: 'What does https://example.com say?' },
       });
       expect(textOf(result)).toBe('Found: MCP is an open protocol. It standardizes context.');
       expect(chat.received.at(-1)?.authorization).toBe(`Bearer ${OPENAI_KEY}`);

@@ -298,6 +298,10 @@ export interface ServedAppOptions {
   readonly downstream?: boolean;
   /** Let the development server approve every login at once as `dev` (no pages). */
   readonly autoApprove?: boolean;
+  /** More `mcp.servers` entries. */
+  readonly servers?: Json;
+  /** More top-level sections (`openai:`, …). */
+  readonly sections?: Json;
 }
 
 /** The static credential the app sends to its downstream server. */
@@ -344,16 +348,20 @@ export async function startServedApp(options: ServedAppOptions = {}): Promise<Se
     : undefined;
   const settings = settingsSchema.parse({
     name: 'served-test',
+    ...options.sections,
     mcp: {
-      servers: down
-        ? {
-            down: {
-              transport: 'streamable_http',
-              url: `${down.origin}/mcp`,
-              headers: { Authorization: `Bearer ${DOWNSTREAM_KEY}` },
-            },
-          }
-        : {},
+      servers: {
+        ...(down
+          ? {
+              down: {
+                transport: 'streamable_http',
+                url: `${down.origin}/mcp`,
+                headers: { Authorization: `Bearer ${DOWNSTREAM_KEY}` },
+              },
+            }
+          : {}),
+        ...options.servers,
+      },
     },
     authorization: {
       enabled: true,

@@ -7,6 +7,7 @@
 import { Agent, type AgentSpec, type AgentTool } from '../../agent/agent.js';
 import { agentSpecsOf } from '../../agent/definitions.js';
 import type { AugmentedLlm } from '../../agent/llm.js';
+import { modelError } from '../../agent/model-error.js';
 import { MODEL_PROVIDERS } from '../../agent/models.js';
 import { createAgentAuth } from '../../client/agent-auth.js';
 import { handOverConsent, type LoginConsent } from '../../client/hand-over.js';
@@ -80,14 +81,6 @@ export function defaultProvider(settings: Settings): string {
     'MODEL_CONFIG',
     `No model provider is configured: add a provider section (${MODEL_PROVIDERS.join(', ')}) with its key, or pass --provider.`,
   );
-}
-
-/** An error of the provider's API (not one of ours) as a `MODEL_REQUEST` error with its text. */
-function modelError(provider: string, error: unknown): unknown {
-  if (isMcpAgentError(error) || !(error instanceof Error)) return error;
-  return new McpAgentError('MODEL_REQUEST', `The ${provider} model failed: ${error.message}`, {
-    cause: error,
-  });
 }
 
 /**
