@@ -6,8 +6,8 @@
  * credentials that are more than a key come from our credentials layer: Azure's Entra ID token
  * from a `credentials.azure` profile, Vertex AI's from a service account key file (the JWT bearer
  * grant) or a `credentials.google` profile, each renewed when due; Bedrock's keys from the section
- * or a named AWS profile (the AWS SDK's `fromIni`). Each provider package is imported only when a
- * model of that provider is made.
+ * or a named AWS profile (the AWS SDK's `fromIni`), its region from the section or that profile.
+ * Each provider package is imported only when a model of that provider is made.
  *
  * @module
  */
@@ -403,11 +403,39 @@ async function awsKeys(made: Made): Promise<() => Promise<AwsKeys>> {
   return async () => defined({ accessKeyId, secretAccessKey, sessionToken });
 }
 
+/**
+ * The `region` of the AWS profile `profile`, as the AWS SDK reads it: from the shared files
+ * (`AWS_CONFIG_FILE`, `AWS_SHARED_CREDENTIALS_FILE`, else `~/.aws/`), the credentials file's
+ * profile over the config file's (the SDK's `NODE_REGION_CONFIG_FILE_OPTIONS`).
+ */
+async function profileRegion(made: Made, profile: string): Promise<string | undefined> {
+  const env = made.options.env ?? process.env;
+  const { loadSharedConfigFiles } = await import('@smithy/core/config');
+  const { configFile, credentialsFile } = await loadSharedConfigFiles(
+    defined({ filepath: env.AWS_SHARED_CREDENTIALS_FILE, configFilepath: env.AWS_CONFIG_FILE }),
+  );
+  const region = credentialsFile[profile]?.region ?? configFile[profile]?.region;
+  return region === undefined || region === '' ? undefined : region;
+}
+
+/** The section's `aws_region` (`AWS_REGION`), else its `profile`'s region. */
+async function awsRegion(made: Made): Promise<string> {
+  const region = stringOf(made.section, 'aws_region');
+  if (region !== undefined) return region;
+  const profile = stringOf(made.section, 'profile');
+  const fromProfile = profile === undefined ? undefined : await profileRegion(made, profile);
+  if (fromProfile !== undefined) return fromProfile;
+  if (profile === undefined) throw missing('bedrock', 'region', ['aws_region']);
+  throw new McpAgentError(
+    'MODEL_CONFIG',
+    `The bedrock provider has no region: set ${keyToSet('bedrock', 'aws_region')} in the configuration, or region in the AWS profile ${JSON.stringify(profile)} (AWS_CONFIG_FILE).`,
+  );
+}
+
 async function bedrockModel(made: Made): Promise<LanguageModel> {
-  const { section, modelId, fetch } = made;
+  const { modelId, fetch } = made;
   const credentialProvider = await awsKeys(made);
-  const region = stringOf(section, 'aws_region');
-  if (region === undefined) throw missing('bedrock', 'region', ['aws_region']);
+  const region = await awsRegion(made);
   const { createAmazonBedrock } = await import('@ai-sdk/amazon-bedrock');
   return createAmazonBedrock(
     defined({
