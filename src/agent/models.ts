@@ -12,7 +12,7 @@
  * @module
  */
 import type { LanguageModel } from 'ai';
-import { PROVIDER_BASE_URLS } from '../config/providers.js';
+import { hostAllowed, PROVIDER_BASE_URLS, vertexHost } from '../config/providers.js';
 import { PROVIDER_ENV_ALIASES } from '../config/schema/providers.js';
 import type { Settings } from '../config/schema/settings.js';
 import type { Secret } from '../config/secret.js';
@@ -222,8 +222,7 @@ async function anthropicModel({ section, modelId, fetch }: Made): Promise<Langua
 function profileToken(made: Made, name: 'azure' | 'google', host: string): TokenSource | undefined {
   const profile = made.settings.credentials[name];
   if (!profile || (profile.type !== 'oauth2' && profile.type !== 'bearer')) return undefined;
-  const hostname = host.replace(/:\d+$/, '').toLowerCase();
-  if (!profile.hosts.some((allowed) => [host, hostname].includes(allowed.toLowerCase()))) {
+  if (!hostAllowed(profile.hosts, host)) {
     throw new McpAgentError(
       'MODEL_CONFIG',
       `The credential "${name}" may be sent to ${profile.hosts.join(', ')} only, not to ${host} (the ${name} provider's endpoint): add it to credentials.${name}.hosts.`,
@@ -247,13 +246,6 @@ function profileToken(made: Made, name: 'azure' | 'google', host: string): Token
 
 /** A function giving a bearer token, fresh. */
 type TokenSource = () => Promise<string>;
-
-/** Vertex AI's host in `location` (as `@ai-sdk/google-vertex` chooses it). */
-function vertexHost(location: string): string {
-  if (location === 'global') return 'aiplatform.googleapis.com';
-  if (location === 'eu' || location === 'us') return `aiplatform.${location}.rep.googleapis.com`;
-  return `${location}-aiplatform.googleapis.com`;
-}
 
 /** The service account of `GOOGLE_APPLICATION_CREDENTIALS`: its tokens and its project. */
 async function serviceAccount(made: Made): Promise<{ token: TokenSource; project?: string }> {

@@ -125,6 +125,77 @@ describe('providerProblems and config check', () => {
     );
   });
 
+  test('Vertex AI (google.vertexai) without a credential or a location', () => {
+    const messages = (raw: Record<string, unknown>, env: Record<string, string> = {}) =>
+      providerProblems(settingsSchema.parse(raw), env).map(
+        (problem) => `${problem.key} ${problem.message}`,
+      );
+    expect(messages({ google: { vertexai: true, project: 'p' } })).toEqual([
+      'google on Vertex AI has no location: set google.location or GOOGLE_CLOUD_LOCATION',
+      'google on Vertex AI has no credential: set GOOGLE_APPLICATION_CREDENTIALS to a service account key file, or add a credentials.google profile (oauth2 or bearer)',
+    ]);
+    const located = { google: { vertexai: true, location: 'us-central1' } };
+    expect(messages(located, { GOOGLE_APPLICATION_CREDENTIALS: '/keys/sa.json' })).toEqual([]);
+    const bearer = (hosts: string[]) => ({
+      ...located,
+      credentials: { google: { type: 'bearer', token: 'canary-google', hosts } },
+    });
+    expect(messages(bearer(['us-central1-aiplatform.googleapis.com']))).toEqual([]);
+    expect(messages(bearer(['europe-west4-aiplatform.googleapis.com']))).toEqual([
+      'google its credential, credentials.google, may be sent to europe-west4-aiplatform.googleapis.com only, not to us-central1-aiplatform.googleapis.com (the endpoint): add it to credentials.google.hosts',
+    ]);
+    // The Gemini API (no vertexai) is not asked for a key file.
+    expect(messages({ google: { api_key: 'canary-gemini' } })).toEqual([]);
+  });
+
+  test('Azure whose credentials.azure profile may not go to the endpoint; one that may is a credential', () => {
+    const withProfile = (hosts: string[], keys: Record<string, string> = {}) =>
+      providerProblems(
+        settingsSchema.parse({
+          azure: { endpoint: 'https://contoso.openai.azure.com/', ...keys },
+          credentials: {
+            azure: {
+              type: 'oauth2',
+              token_url: 'https://login.microsoftonline.com/t/oauth2/v2.0/token',
+              client_id: 'app',
+              client_secret: 'canary-entra',
+              hosts,
+            },
+          },
+        }),
+        {},
+      );
+    expect(withProfile(['contoso.openai.azure.com'])).toEqual([]);
+    const expected = [
+      {
+        key: 'azure',
+        message:
+          'its credential, credentials.azure, may be sent to other.openai.azure.com only, not to contoso.openai.azure.com (the endpoint): add it to credentials.azure.hosts',
+      },
+    ];
+    expect(withProfile(['other.openai.azure.com'])).toEqual(expected);
+    // The profile wins over a key (as the model does), so an api_key does not hide the problem.
+    expect(withProfile(['other.openai.azure.com'], { api_key: 'canary-azure' })).toEqual(expected);
+  });
+
+  test('config check reports a Vertex section without a credential, GOOGLE_APPLICATION_CREDENTIALS counting', async () => {
+    const tree = tempTree({
+      'mcp_agent.config.yaml': 'google:\n  vertexai: true\n  location: us-central1\n',
+    });
+    trees.push(tree);
+    const without = await runCli(['config', 'check'], { cwd: tree.dir, env: {} });
+    expect(without.code).toBe(0);
+    expect(without.stderr).toMatch(
+      /google.*on Vertex AI has no credential: set GOOGLE_APPLICATION_CREDENTIALS/,
+    );
+    const withKey = await runCli(['config', 'check'], {
+      cwd: tree.dir,
+      env: { GOOGLE_APPLICATION_CREDENTIALS: `${tree.dir}/sa.json` },
+    });
+    expect(withKey.code).toBe(0);
+    expect(withKey.stderr).not.toMatch(/google/);
+  });
+
   test('config check warns and still passes', async () => {
     const tree = tempTree({ 'mcp_agent.config.yaml': 'anthropic:\n  default_model: claude\n' });
     trees.push(tree);
