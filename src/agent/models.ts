@@ -12,7 +12,12 @@
  * @module
  */
 import type { LanguageModel } from 'ai';
-import { hostAllowed, PROVIDER_BASE_URLS, vertexHost } from '../config/providers.js';
+import {
+  hostAllowed,
+  PROVIDER_BASE_URLS,
+  vertexHost,
+  withAzureScopes,
+} from '../config/providers.js';
 import { PROVIDER_ENV_ALIASES } from '../config/schema/providers.js';
 import type { Settings } from '../config/schema/settings.js';
 import type { Secret } from '../config/secret.js';
@@ -508,7 +513,8 @@ export async function modelFor(
     section,
     modelId: modelIdOf(provider, section, modelId),
     fetch: options.fetch,
-    settings,
+    // credentials.azure's scopes, when settings parsed without the loader come unfilled.
+    settings: withAzureScopes(settings),
     options,
   });
 }

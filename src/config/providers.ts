@@ -102,6 +102,27 @@ export function bedrockCredentials(settings: Settings): AwsCredentials | undefin
   };
 }
 
+/** Azure OpenAI's scope: mcp-agent's default `azure.credential_scopes`. */
+export const AZURE_DEFAULT_SCOPES: readonly string[] = [
+  'https://cognitiveservices.azure.com/.default',
+];
+
+/**
+ * `settings` with the scopes of the `credentials.azure` OAuth 2.0 profile filled in when it names
+ * none and an `azure:` section is there to use it: `azure.credential_scopes` (mcp-agent's key),
+ * else {@link AZURE_DEFAULT_SCOPES}, as mcp-agent asks Entra ID for. The same object when there
+ * is nothing to fill (applied when the settings are validated, and by `modelFor`).
+ */
+export function withAzureScopes(settings: Settings): Settings {
+  const profile = Object.hasOwn(settings.credentials, 'azure')
+    ? settings.credentials.azure
+    : undefined;
+  if (!settings.azure || profile?.type !== 'oauth2' || profile.scopes.length > 0) return settings;
+  const configured = settings.azure.credential_scopes ?? [];
+  const scopes = configured.length > 0 ? [...configured] : [...AZURE_DEFAULT_SCOPES];
+  return { ...settings, credentials: { ...settings.credentials, azure: { ...profile, scopes } } };
+}
+
 /** Vertex AI's host in `location` (as `@ai-sdk/google-vertex` chooses it). */
 export function vertexHost(location: string): string {
   if (location === 'global') return 'aiplatform.googleapis.com';
@@ -145,20 +166,44 @@ function azureProblems(settings: Settings): ProviderProblem[] {
       { key: 'azure', message: 'has no endpoint: set azure.endpoint or AZURE_OPENAI_ENDPOINT' },
     ];
   }
+  const problems = credentialScopesProblems(settings);
   // A credentials.azure token profile wins over the keys: it must be allowed to the endpoint.
   const profile = tokenProfile(settings, 'azure');
   const host = URL.canParse(azure.endpoint) ? new URL(azure.endpoint).host : undefined;
   if (profile) {
-    return host && !hostAllowed(profile.hosts, host)
-      ? [hostProblem('azure', profile.hosts, host)]
-      : [];
+    if (host && !hostAllowed(profile.hosts, host)) {
+      problems.push(hostProblem('azure', profile.hosts, host));
+    }
+  } else if (!usable(azure.api_key) && !usable(azure.azure_ad_token)) {
+    problems.push({
+      key: 'azure',
+      message:
+        'has no credential: set azure.api_key (AZURE_OPENAI_API_KEY), azure.azure_ad_token, or a credentials.azure oauth2 profile (an Entra ID service account)',
+    });
   }
-  if (usable(azure.api_key) || usable(azure.azure_ad_token)) return [];
+  return problems;
+}
+
+/**
+ * `azure.credential_scopes` is asked for only by a `credentials.azure` oauth2 profile without
+ * scopes of its own ({@link withAzureScopes} filled them in): otherwise it is not used.
+ */
+function credentialScopesProblems(settings: Settings): ProviderProblem[] {
+  const wanted = settings.azure?.credential_scopes;
+  if (!wanted || wanted.length === 0) return [];
+  const profile = tokenProfile(settings, 'azure');
+  const used =
+    profile?.type === 'oauth2' &&
+    profile.scopes.length === wanted.length &&
+    profile.scopes.every((scope, index) => scope === wanted[index]);
+  if (used) return [];
   return [
     {
       key: 'azure',
       message:
-        'has no credential: set azure.api_key (AZURE_OPENAI_API_KEY), azure.azure_ad_token, or a credentials.azure oauth2 profile (an Entra ID service account)',
+        profile?.type === 'oauth2'
+          ? 'credential_scopes is not used: the credentials.azure profile names its own scopes'
+          : 'credential_scopes is not used: it gives the scopes of a credentials.azure oauth2 profile (an Entra ID service account), and there is none',
     },
   ];
 }

@@ -178,6 +178,59 @@ describe('providerProblems and config check', () => {
     expect(withProfile(['other.openai.azure.com'], { api_key: 'canary-azure' })).toEqual(expected);
   });
 
+  test('azure.credential_scopes fills a credentials.azure profile without scopes; otherwise config check says it is not used', async () => {
+    const entra = {
+      type: 'oauth2',
+      token_url: 'https://login.microsoftonline.com/t/oauth2/v2.0/token',
+      client_id: 'app',
+      client_secret: 'canary-entra',
+      hosts: ['contoso.openai.azure.com'],
+    };
+    const azure = { endpoint: 'https://contoso.openai.azure.com/' };
+    const load = (config: string) => {
+      const tree = tempTree({ 'mcp_agent.config.yaml': config });
+      trees.push(tree);
+      return loadSettings({ cwd: tree.dir, homeDir: tree.dir, dotenv: false, env: {} });
+    };
+    const yaml = (value: unknown) => JSON.stringify(value);
+    const scopesOf = (loaded: ReturnType<typeof load>) => {
+      const profile = loaded.settings.credentials.azure;
+      return profile?.type === 'oauth2' ? profile.scopes : undefined;
+    };
+    const notUsed = (loaded: ReturnType<typeof load>) =>
+      loaded.warnings.filter((issue) => /credential_scopes is not used/.test(issue.message));
+
+    const filled = load(
+      yaml({
+        azure: { ...azure, credential_scopes: ['api://gw/.default'] },
+        credentials: { azure: entra },
+      }),
+    );
+    expect(scopesOf(filled)).toEqual(['api://gw/.default']);
+    expect(notUsed(filled)).toEqual([]);
+    const defaulted = load(yaml({ azure, credentials: { azure: entra } }));
+    expect(scopesOf(defaulted)).toEqual(['https://cognitiveservices.azure.com/.default']);
+    // Without an azure: section the profile is not Azure OpenAI's: left as written.
+    expect(scopesOf(load(yaml({ credentials: { azure: entra } })))).toEqual([]);
+
+    const own = load(
+      yaml({
+        azure: { ...azure, credential_scopes: ['api://gw/.default'] },
+        credentials: { azure: { ...entra, scopes: ['api://own/.default'] } },
+      }),
+    );
+    expect(scopesOf(own)).toEqual(['api://own/.default']);
+    expect(notUsed(own).map((issue) => issue.message)).toEqual([
+      'credential_scopes is not used: the credentials.azure profile names its own scopes',
+    ]);
+    const keyOnly = load(
+      yaml({
+        azure: { ...azure, api_key: 'canary-key', credential_scopes: ['api://gw/.default'] },
+      }),
+    );
+    expect(notUsed(keyOnly).map((issue) => issue.path)).toEqual([['azure']]);
+  });
+
   test('config check reports a Vertex section without a credential, GOOGLE_APPLICATION_CREDENTIALS counting', async () => {
     const tree = tempTree({
       'mcp_agent.config.yaml': 'google:\n  vertexai: true\n  location: us-central1\n',
