@@ -154,7 +154,7 @@ export interface ProviderProblem {
 function hostProblem(name: string, hosts: readonly string[], host: string): ProviderProblem {
   return {
     key: name,
-    message: `its credential, credentials.${name}, may be sent to ${hosts.join(', ')} only, not to ${host} (the endpoint): add it to credentials.${name}.hosts`,
+    message: `endpoint host ${host} is not in credentials.${name}.hosts (${hosts.join(', ')}): add it there, or no ${name} model can be made`,
   };
 }
 

@@ -142,7 +142,7 @@ describe('providerProblems and config check', () => {
     });
     expect(messages(bearer(['us-central1-aiplatform.googleapis.com']))).toEqual([]);
     expect(messages(bearer(['europe-west4-aiplatform.googleapis.com']))).toEqual([
-      'google its credential, credentials.google, may be sent to europe-west4-aiplatform.googleapis.com only, not to us-central1-aiplatform.googleapis.com (the endpoint): add it to credentials.google.hosts',
+      'google endpoint host us-central1-aiplatform.googleapis.com is not in credentials.google.hosts (europe-west4-aiplatform.googleapis.com): add it there, or no google model can be made',
     ]);
     // The Gemini API (no vertexai) is not asked for a key file.
     expect(messages({ google: { api_key: 'canary-gemini' } })).toEqual([]);
@@ -170,7 +170,7 @@ describe('providerProblems and config check', () => {
       {
         key: 'azure',
         message:
-          'its credential, credentials.azure, may be sent to other.openai.azure.com only, not to contoso.openai.azure.com (the endpoint): add it to credentials.azure.hosts',
+          'endpoint host contoso.openai.azure.com is not in credentials.azure.hosts (other.openai.azure.com): add it there, or no azure model can be made',
       },
     ];
     expect(withProfile(['other.openai.azure.com'])).toEqual(expected);
