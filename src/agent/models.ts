@@ -6,13 +6,18 @@
  * credentials that are more than a key come from our credentials layer: Azure's Entra ID token
  * from a `credentials.azure` profile, Vertex AI's from a service account key file (the JWT bearer
  * grant) or a `credentials.google` profile, each renewed when due; Bedrock's keys from the section
- * or a named AWS profile (the AWS SDK's `fromIni`). Each provider package is imported only when a
- * model of that provider is made.
+ * or a named AWS profile (the AWS SDK's `fromIni`), its region from the section or that profile.
+ * Each provider package is imported only when a model of that provider is made.
  *
  * @module
  */
 import type { LanguageModel } from 'ai';
-import { PROVIDER_BASE_URLS } from '../config/providers.js';
+import {
+  hostAllowed,
+  PROVIDER_BASE_URLS,
+  vertexHost,
+  withAzureScopes,
+} from '../config/providers.js';
 import { PROVIDER_ENV_ALIASES } from '../config/schema/providers.js';
 import type { Settings } from '../config/schema/settings.js';
 import type { Secret } from '../config/secret.js';
@@ -222,8 +227,7 @@ async function anthropicModel({ section, modelId, fetch }: Made): Promise<Langua
 function profileToken(made: Made, name: 'azure' | 'google', host: string): TokenSource | undefined {
   const profile = made.settings.credentials[name];
   if (!profile || (profile.type !== 'oauth2' && profile.type !== 'bearer')) return undefined;
-  const hostname = host.replace(/:\d+$/, '').toLowerCase();
-  if (!profile.hosts.some((allowed) => [host, hostname].includes(allowed.toLowerCase()))) {
+  if (!hostAllowed(profile.hosts, host)) {
     throw new McpAgentError(
       'MODEL_CONFIG',
       `The credential "${name}" may be sent to ${profile.hosts.join(', ')} only, not to ${host} (the ${name} provider's endpoint): add it to credentials.${name}.hosts.`,
@@ -247,13 +251,6 @@ function profileToken(made: Made, name: 'azure' | 'google', host: string): Token
 
 /** A function giving a bearer token, fresh. */
 type TokenSource = () => Promise<string>;
-
-/** Vertex AI's host in `location` (as `@ai-sdk/google-vertex` chooses it). */
-function vertexHost(location: string): string {
-  if (location === 'global') return 'aiplatform.googleapis.com';
-  if (location === 'eu' || location === 'us') return `aiplatform.${location}.rep.googleapis.com`;
-  return `${location}-aiplatform.googleapis.com`;
-}
 
 /** The service account of `GOOGLE_APPLICATION_CREDENTIALS`: its tokens and its project. */
 async function serviceAccount(made: Made): Promise<{ token: TokenSource; project?: string }> {
@@ -403,11 +400,39 @@ async function awsKeys(made: Made): Promise<() => Promise<AwsKeys>> {
   return async () => defined({ accessKeyId, secretAccessKey, sessionToken });
 }
 
+/**
+ * The `region` of the AWS profile `profile`, as the AWS SDK reads it: from the shared files
+ * (`AWS_CONFIG_FILE`, `AWS_SHARED_CREDENTIALS_FILE`, else `~/.aws/`), the credentials file's
+ * profile over the config file's (the SDK's `NODE_REGION_CONFIG_FILE_OPTIONS`).
+ */
+async function profileRegion(made: Made, profile: string): Promise<string | undefined> {
+  const env = made.options.env ?? process.env;
+  const { loadSharedConfigFiles } = await import('@smithy/core/config');
+  const { configFile, credentialsFile } = await loadSharedConfigFiles(
+    defined({ filepath: env.AWS_SHARED_CREDENTIALS_FILE, configFilepath: env.AWS_CONFIG_FILE }),
+  );
+  const region = credentialsFile[profile]?.region ?? configFile[profile]?.region;
+  return region === undefined || region === '' ? undefined : region;
+}
+
+/** The section's `aws_region` (`AWS_REGION`), else its `profile`'s region. */
+async function awsRegion(made: Made): Promise<string> {
+  const region = stringOf(made.section, 'aws_region');
+  if (region !== undefined) return region;
+  const profile = stringOf(made.section, 'profile');
+  const fromProfile = profile === undefined ? undefined : await profileRegion(made, profile);
+  if (fromProfile !== undefined) return fromProfile;
+  if (profile === undefined) throw missing('bedrock', 'region', ['aws_region']);
+  throw new McpAgentError(
+    'MODEL_CONFIG',
+    `The bedrock provider has no region: set ${keyToSet('bedrock', 'aws_region')} in the configuration, or region in the AWS profile ${JSON.stringify(profile)} (AWS_CONFIG_FILE).`,
+  );
+}
+
 async function bedrockModel(made: Made): Promise<LanguageModel> {
-  const { section, modelId, fetch } = made;
+  const { modelId, fetch } = made;
   const credentialProvider = await awsKeys(made);
-  const region = stringOf(section, 'aws_region');
-  if (region === undefined) throw missing('bedrock', 'region', ['aws_region']);
+  const region = await awsRegion(made);
   const { createAmazonBedrock } = await import('@ai-sdk/amazon-bedrock');
   return createAmazonBedrock(
     defined({
@@ -488,7 +513,8 @@ export async function modelFor(
     section,
     modelId: modelIdOf(provider, section, modelId),
     fetch: options.fetch,
-    settings,
+    // credentials.azure's scopes, when settings parsed without the loader come unfilled.
+    settings: withAzureScopes(settings),
     options,
   });
 }

@@ -202,7 +202,7 @@ function build(
       });
     }
   }
-  for (const problem of providerProblems(validated.settings)) {
+  for (const problem of providerProblems(validated.settings, environment.values)) {
     const origin = layer.origins.lookup([problem.key]);
     warnings.push({
       severity: 'warning',

@@ -8,6 +8,7 @@ import type * as z from 'zod';
 import { type ConfigIssue, suggest } from './issues.js';
 import { isPlainObject } from './merge.js';
 import type { ConfigPath, OriginMap } from './paths.js';
+import { withAzureScopes } from './providers.js';
 import { knownKeysAt } from './schema/introspect.js';
 import { type Settings, settingsSchema } from './schema/settings.js';
 
@@ -17,7 +18,8 @@ export function validateSettings(
   origins: OriginMap,
 ): { ok: true; settings: Settings } | { ok: false; issues: ConfigIssue[] } {
   const result = settingsSchema.safeParse(document);
-  if (result.success) return { ok: true, settings: result.data };
+  // The defaults one section gives another's keys (credentials.azure's scopes).
+  if (result.success) return { ok: true, settings: withAzureScopes(result.data) };
   const issues: ConfigIssue[] = [];
   for (const issue of result.error.issues) {
     issues.push(...toConfigIssues(issue, document, origins));

@@ -2,7 +2,11 @@
  * A Google service account (the JSON key file `GOOGLE_APPLICATION_CREDENTIALS` names): an access
  * token by the JWT bearer grant (RFC 7523 §2.1) — an assertion signed with the account's private
  * key, sent to the key file's `token_uri` — kept until it is due and renewed through one request
- * however many calls wait for it.
+ * however many calls wait for it. The request is the one Google documents for a service account
+ * acting as itself
+ * (https://developers.google.com/identity/protocols/oauth2/service-account#httprest): a form of
+ * `grant_type` and `assertion` only, the assertion's claims `iss`, `scope`, `aud`, `iat` and `exp`
+ * (no `sub`, which asks for domain-wide delegation).
  *
  * @module
  */
@@ -116,7 +120,7 @@ export class ServiceAccountTokens {
     this.#now = options.now ?? Date.now;
   }
 
-  /** The account's email (its client id at the token endpoint). */
+  /** The account's email (the assertion's issuer). */
   get account(): string {
     return this.#key.clientEmail;
   }
@@ -138,6 +142,7 @@ export class ServiceAccountTokens {
     return held.expiresAt - leeway > this.#now();
   }
 
+  /** The assertion: the account as `iss`, no `sub`, an hour's lifetime, its key id as `kid`. */
   async #assertion(now: number): Promise<Secret> {
     const key = this.#key;
     let signingKey: Awaited<ReturnType<typeof importPKCS8>>;
@@ -159,7 +164,6 @@ export class ServiceAccountTokens {
         ...(key.privateKeyId ? { kid: key.privateKeyId } : {}),
       })
       .setIssuer(key.clientEmail)
-      .setSubject(key.clientEmail)
       .setAudience(key.tokenUri)
       .setIssuedAt(iat)
       .setExpirationTime(iat + ASSERTION_LIFETIME_S)
@@ -184,6 +188,8 @@ export class ServiceAccountTokens {
         maxTokenBytes: this.#options.maxTokenBytes,
       },
       await this.#assertion(now),
+      // The form Google documents: grant_type and assertion, no client_id.
+      { authenticateClient: false },
     );
     const expiresIn = typeof response.expires_in === 'number' ? response.expires_in : undefined;
     const held: Held = {

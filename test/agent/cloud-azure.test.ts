@@ -169,6 +169,45 @@ describe('azure: an Entra ID token from credentials.azure, renewed by our token 
     }
   });
 
+  test("a profile without scopes asks for azure.credential_scopes, else Azure OpenAI's .default scope", async () => {
+    const { scopes: _, ...unscoped } = entraProfile();
+    // No credential_scopes: mcp-agent's default, the scope the stand-in endpoint wants.
+    onlyCurrentToken(() => ({ text: 'Default scope.' }));
+    const plain = settingsSchema.parse({ azure: azureSection(), credentials: { azure: unscoped } });
+    const model = await modelFor(plain, 'azure');
+    expect((await generateText({ model, prompt: 'Hi.', maxRetries: 0 })).text).toBe(
+      'Default scope.',
+    );
+
+    // azure.credential_scopes (mcp-agent's key): an endpoint that wants only that scope.
+    const custom = await startTokenEndpoint({
+      client: { ...CLIENT, scope: 'api://finder-gateway/.default' },
+      expiresIn: LIFETIME_S,
+      prefix: 'custom',
+    });
+    const auth = createAgentAuth({
+      settings: {
+        azure: { ...azureSection(), credential_scopes: ['api://finder-gateway/.default'] },
+        credentials: { azure: { ...unscoped, token_url: custom.url } },
+      },
+    });
+    try {
+      azure.script = (request) =>
+        request.authorization === `Bearer ${custom.current()}`
+          ? { text: 'Custom scope.' }
+          : { status: 401, error: 'Access denied due to invalid subscription key or token.' };
+      const agent = new Agent({ name: 'plain', serverNames: [] }, { auth });
+      expect(await (await agent.attachLlm('azure')).generateStr('Hi.')).toBe('Custom scope.');
+      expect(custom.grants).toEqual([{ grantType: 'client_credentials', ok: true }]);
+      expect(auth.settings.credentials.azure).toMatchObject({
+        scopes: ['api://finder-gateway/.default'],
+      });
+    } finally {
+      await auth.close();
+      await custom.close();
+    }
+  });
+
   test("the agent's attachLlm takes the token from its AgentAuth's credentials", async () => {
     const auth = createAgentAuth({
       settings: { azure: azureSection(), credentials: { azure: entraProfile() } },

@@ -160,6 +160,85 @@ describe('bedrock: SigV4 verified by aws4 at the stand-in', () => {
     expect(String(request?.headers.authorization)).toMatch(/SignedHeaders=[^,]*x-amz-date/);
   });
 
+  test("no aws_region: the profile's region, from the files the environment names", async () => {
+    const settings = settingsSchema.parse({ bedrock: { profile: 'dev' } });
+    const model = await modelFor(settings, 'bedrock', MODEL, {
+      fetch: routedTo(converse.url),
+      env,
+    });
+    expect((await generateText({ model, prompt: 'Hi.', maxRetries: 0 })).text).toBe(
+      'Signed and answered.',
+    );
+    const [request] = converse.received;
+    expect(request?.intended).toBe(
+      `https://bedrock-runtime.eu-central-1.amazonaws.com/model/${encodeURIComponent(MODEL)}/converse`,
+    );
+    expect(String(request?.headers.authorization)).toContain('/eu-central-1/bedrock/aws4_request');
+    expect(checkSigV4(request as CloudRequest, KEYRING)).toBeUndefined();
+  });
+
+  test("aws_region (AWS_REGION) wins over the profile's; the credentials file's region over the config file's", async () => {
+    const tree = tempTree({
+      credentials: [
+        '[dev]',
+        'aws_access_key_id = AKIDKEYS0002',
+        'aws_secret_access_key = canary-keys-secret',
+        'region = ap-southeast-2',
+        '',
+      ].join('\n'),
+      config: ['[profile dev]', 'region = eu-central-1', ''].join('\n'),
+    });
+    try {
+      const withRegion = settingsSchema.parse({
+        bedrock: { profile: 'dev', aws_region: 'us-west-2' },
+      });
+      const filesOf = {
+        AWS_SHARED_CREDENTIALS_FILE: `${tree.dir}/credentials`,
+        AWS_CONFIG_FILE: `${tree.dir}/config`,
+      };
+      const regionOf = async (settings: typeof withRegion) => {
+        converse.received.length = 0;
+        const model = await modelFor(settings, 'bedrock', MODEL, {
+          fetch: routedTo(converse.url),
+          env: filesOf,
+        });
+        await generateText({ model, prompt: 'Hi.', maxRetries: 0 });
+        const [request] = converse.received;
+        expect(checkSigV4(request as CloudRequest, KEYRING)).toBeUndefined();
+        return new URL(request?.intended ?? 'https://none').hostname;
+      };
+      expect(await regionOf(withRegion)).toBe('bedrock-runtime.us-west-2.amazonaws.com');
+      expect(await regionOf(settingsSchema.parse({ bedrock: { profile: 'dev' } }))).toBe(
+        'bedrock-runtime.ap-southeast-2.amazonaws.com',
+      );
+    } finally {
+      tree.cleanup();
+    }
+  });
+
+  test('neither aws_region nor a region in the profile: one MODEL_CONFIG error naming both', async () => {
+    const tree = tempTree({
+      credentials: ['[bare]', 'aws_access_key_id = AKIDPROFILE0001', ''].join('\n'),
+      config: ['[profile other]', 'region = eu-central-1', ''].join('\n'),
+    });
+    try {
+      const failure = await failureOf(
+        modelFor(settingsSchema.parse({ bedrock: { profile: 'bare' } }), 'bedrock', MODEL, {
+          env: {
+            AWS_SHARED_CREDENTIALS_FILE: `${tree.dir}/credentials`,
+            AWS_CONFIG_FILE: `${tree.dir}/config`,
+          },
+        }),
+      );
+      expect(failure.code).toBe('MODEL_CONFIG');
+      expect(failure.message).toBe(
+        'The bedrock provider has no region: set bedrock.aws_region (AWS_REGION) in the configuration, or region in the AWS profile "bare" (AWS_CONFIG_FILE).',
+      );
+    } finally {
+      tree.cleanup();
+    }
+  });
+
   test('a profile the files do not have: an error naming it, no secret in it', async () => {
     const settings = settingsSchema.parse({
       bedrock: { profile: 'nope', aws_region: 'eu-central-1' },

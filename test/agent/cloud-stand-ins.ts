@@ -120,25 +120,53 @@ async function grantIsValid(
     );
   }
   if (grant === 'urn:ietf:params:oauth:grant-type:jwt-bearer' && options.account) {
-    const { account } = options;
-    try {
-      const { payload, protectedHeader } = await jwtVerify(
-        form.get('assertion') ?? '',
-        account.key,
-        {
-          issuer: account.email,
-          subject: account.email,
-          audience: url,
-          algorithms: ['RS256'],
-          currentDate: new Date((options.now ?? Date.now)()),
-        },
-      );
-      return payload.scope === account.scope && protectedHeader.kid === 'canary-key-id';
-    } catch {
-      return false;
-    }
+    return googleGrantIsValid(options.account, url, request, form, options.now ?? Date.now);
   }
   return false;
+}
+
+/** The claims Google's service-account flow documents; `sub` only for domain-wide delegation. */
+const GOOGLE_CLAIMS = ['aud', 'exp', 'iat', 'iss', 'scope'];
+
+/**
+ * Google's JWT bearer grant for a service account without domain-wide delegation, as
+ * https://developers.google.com/identity/protocols/oauth2/service-account#httprest documents it:
+ * a form of `grant_type` and `assertion` only (no client authentication, no `client_id`); an
+ * RS256 assertion signed by the account's key (`kid` its key id) whose claims are `iss` (the
+ * account), `scope`, `aud` (the token URI), `iat` and `exp` (at most an hour later), and no `sub`.
+ */
+async function googleGrantIsValid(
+  account: NonNullable<TokenEndpointOptions['account']>,
+  url: string,
+  request: CloudRequest,
+  form: URLSearchParams,
+  now: () => number,
+): Promise<boolean> {
+  const formKeys = [...form.keys()].sort();
+  if (formKeys.join(' ') !== 'assertion grant_type') return false;
+  if (request.headers.authorization !== undefined) return false;
+  if (!String(request.headers['content-type']).startsWith('application/x-www-form-urlencoded')) {
+    return false;
+  }
+  try {
+    const { payload, protectedHeader } = await jwtVerify(form.get('assertion') ?? '', account.key, {
+      issuer: account.email,
+      audience: url,
+      algorithms: ['RS256'],
+      requiredClaims: GOOGLE_CLAIMS,
+      currentDate: new Date(now()),
+    });
+    const claims = Object.keys(payload).sort();
+    return (
+      claims.join(' ') === GOOGLE_CLAIMS.join(' ') &&
+      payload.aud === url &&
+      payload.scope === account.scope &&
+      (payload.exp ?? 0) - (payload.iat ?? 0) <= 3600 &&
+      protectedHeader.kid === 'canary-key-id'
+    );
+  } catch {
+    return false;
+  }
 }
 
 /** Start a token endpoint at `/token` on a free loopback port. */

@@ -9,7 +9,7 @@
  * answer, non-streamed and streamed (server-sent events).
  */
 import { generateText } from 'ai';
-import { exportPKCS8, generateKeyPair } from 'jose';
+import { decodeJwt, exportPKCS8, generateKeyPair, importPKCS8, SignJWT } from 'jose';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test, vi } from 'vitest';
 import { Agent } from '../../src/agent/agent.js';
 import { modelFor } from '../../src/agent/models.js';
@@ -187,6 +187,50 @@ describe('vertex: a service account by the JWT bearer grant, renewed when due', 
           ? undefined
           : { status: 401, message: 'Request had invalid authentication credentials.' };
     }
+  });
+
+  test("the token request is Google's: grant_type and assertion only, claims iss scope aud iat exp", async () => {
+    const sent: URLSearchParams[] = [];
+    const tokens = new ServiceAccountTokens(await readServiceAccountKey(keyFile), {
+      fetch: async (input, init) => {
+        sent.push(new URLSearchParams(String(init?.body)));
+        return fetch(input, init);
+      },
+    });
+    await tokens.token();
+    const [form] = sent;
+    expect([...(form?.keys() ?? [])].sort()).toEqual(['assertion', 'grant_type']);
+    const claims = decodeJwt(form?.get('assertion') ?? '');
+    expect(Object.keys(claims).sort()).toEqual(['aud', 'exp', 'iat', 'iss', 'scope']);
+    expect(claims).toMatchObject({ iss: EMAIL, aud: google.url, scope: SCOPE });
+    expect((claims.exp ?? 0) - (claims.iat ?? 0)).toBe(LIFETIME_S);
+  });
+
+  test('the stand-in token endpoint refuses what Google does not document (a sub, a client_id, another claim, a long assertion)', async () => {
+    const key = await importPKCS8(privateKeyPem, 'RS256');
+    const iat = Math.floor(Date.now() / 1000);
+    const assertion = (claims: Record<string, unknown> = {}, lifetime = LIFETIME_S) =>
+      new SignJWT({ scope: SCOPE, ...claims })
+        .setProtectedHeader({ alg: 'RS256', typ: 'JWT', kid: 'canary-key-id' })
+        .setIssuer(EMAIL)
+        .setAudience(google.url)
+        .setIssuedAt(iat)
+        .setExpirationTime(iat + lifetime)
+        .sign(key);
+    const status = async (jwt: string, extra: Record<string, string> = {}) => {
+      const body = new URLSearchParams({
+        grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer',
+        assertion: jwt,
+        ...extra,
+      });
+      return (await fetch(google.url, { method: 'POST', body })).status;
+    };
+    expect(await status(await assertion())).toBe(200);
+    expect(await status(await assertion({ sub: EMAIL }))).toBe(400);
+    expect(await status(await assertion(), { client_id: EMAIL })).toBe(400);
+    expect(await status(await assertion({ jti: 'x' }))).toBe(400);
+    expect(await status(await assertion({}, LIFETIME_S + 1))).toBe(400);
+    expect(await status(await assertion({ scope: 'https://example.com/other' }))).toBe(400);
   });
 
   test('calls waiting at once share one grant', async () => {

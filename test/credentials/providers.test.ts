@@ -125,6 +125,130 @@ describe('providerProblems and config check', () => {
     );
   });
 
+  test('Vertex AI (google.vertexai) without a credential or a location', () => {
+    const messages = (raw: Record<string, unknown>, env: Record<string, string> = {}) =>
+      providerProblems(settingsSchema.parse(raw), env).map(
+        (problem) => `${problem.key} ${problem.message}`,
+      );
+    expect(messages({ google: { vertexai: true, project: 'p' } })).toEqual([
+      'google on Vertex AI has no location: set google.location or GOOGLE_CLOUD_LOCATION',
+      'google on Vertex AI has no credential: set GOOGLE_APPLICATION_CREDENTIALS to a service account key file, or add a credentials.google profile (oauth2 or bearer)',
+    ]);
+    const located = { google: { vertexai: true, location: 'us-central1' } };
+    expect(messages(located, { GOOGLE_APPLICATION_CREDENTIALS: '/keys/sa.json' })).toEqual([]);
+    const bearer = (hosts: string[]) => ({
+      ...located,
+      credentials: { google: { type: 'bearer', token: 'canary-google', hosts } },
+    });
+    expect(messages(bearer(['us-central1-aiplatform.googleapis.com']))).toEqual([]);
+    expect(messages(bearer(['europe-west4-aiplatform.googleapis.com']))).toEqual([
+      'google endpoint host us-central1-aiplatform.googleapis.com is not in credentials.google.hosts (europe-west4-aiplatform.googleapis.com): add it there, or no google model can be made',
+    ]);
+    // The Gemini API (no vertexai) is not asked for a key file.
+    expect(messages({ google: { api_key: 'canary-gemini' } })).toEqual([]);
+  });
+
+  test('Azure whose credentials.azure profile may not go to the endpoint; one that may is a credential', () => {
+    const withProfile = (hosts: string[], keys: Record<string, string> = {}) =>
+      providerProblems(
+        settingsSchema.parse({
+          azure: { endpoint: 'https://contoso.openai.azure.com/', ...keys },
+          credentials: {
+            azure: {
+              type: 'oauth2',
+              token_url: 'https://login.microsoftonline.com/t/oauth2/v2.0/token',
+              client_id: 'app',
+              client_secret: 'canary-entra',
+              hosts,
+            },
+          },
+        }),
+        {},
+      );
+    expect(withProfile(['contoso.openai.azure.com'])).toEqual([]);
+    const expected = [
+      {
+        key: 'azure',
+        message:
+          'endpoint host contoso.openai.azure.com is not in credentials.azure.hosts (other.openai.azure.com): add it there, or no azure model can be made',
+      },
+    ];
+    expect(withProfile(['other.openai.azure.com'])).toEqual(expected);
+    // The profile wins over a key (as the model does), so an api_key does not hide the problem.
+    expect(withProfile(['other.openai.azure.com'], { api_key: 'canary-azure' })).toEqual(expected);
+  });
+
+  test('azure.credential_scopes fills a credentials.azure profile without scopes; otherwise config check says it is not used', async () => {
+    const entra = {
+      type: 'oauth2',
+      token_url: 'https://login.microsoftonline.com/t/oauth2/v2.0/token',
+      client_id: 'app',
+      client_secret: 'canary-entra',
+      hosts: ['contoso.openai.azure.com'],
+    };
+    const azure = { endpoint: 'https://contoso.openai.azure.com/' };
+    const load = (config: string) => {
+      const tree = tempTree({ 'mcp_agent.config.yaml': config });
+      trees.push(tree);
+      return loadSettings({ cwd: tree.dir, homeDir: tree.dir, dotenv: false, env: {} });
+    };
+    const yaml = (value: unknown) => JSON.stringify(value);
+    const scopesOf = (loaded: ReturnType<typeof load>) => {
+      const profile = loaded.settings.credentials.azure;
+      return profile?.type === 'oauth2' ? profile.scopes : undefined;
+    };
+    const notUsed = (loaded: ReturnType<typeof load>) =>
+      loaded.warnings.filter((issue) => /credential_scopes is not used/.test(issue.message));
+
+    const filled = load(
+      yaml({
+        azure: { ...azure, credential_scopes: ['api://gw/.default'] },
+        credentials: { azure: entra },
+      }),
+    );
+    expect(scopesOf(filled)).toEqual(['api://gw/.default']);
+    expect(notUsed(filled)).toEqual([]);
+    const defaulted = load(yaml({ azure, credentials: { azure: entra } }));
+    expect(scopesOf(defaulted)).toEqual(['https://cognitiveservices.azure.com/.default']);
+    // Without an azure: section the profile is not Azure OpenAI's: left as written.
+    expect(scopesOf(load(yaml({ credentials: { azure: entra } })))).toEqual([]);
+
+    const own = load(
+      yaml({
+        azure: { ...azure, credential_scopes: ['api://gw/.default'] },
+        credentials: { azure: { ...entra, scopes: ['api://own/.default'] } },
+      }),
+    );
+    expect(scopesOf(own)).toEqual(['api://own/.default']);
+    expect(notUsed(own).map((issue) => issue.message)).toEqual([
+      'credential_scopes is not used: the credentials.azure profile names its own scopes',
+    ]);
+    const keyOnly = load(
+      yaml({
+        azure: { ...azure, api_key: 'canary-key', credential_scopes: ['api://gw/.default'] },
+      }),
+    );
+    expect(notUsed(keyOnly).map((issue) => issue.path)).toEqual([['azure']]);
+  });
+
+  test('config check reports a Vertex section without a credential, GOOGLE_APPLICATION_CREDENTIALS counting', async () => {
+    const tree = tempTree({
+      'mcp_agent.config.yaml': 'google:\n  vertexai: true\n  location: us-central1\n',
+    });
+    trees.push(tree);
+    const without = await runCli(['config', 'check'], { cwd: tree.dir, env: {} });
+    expect(without.code).toBe(0);
+    expect(without.stderr).toMatch(
+      /google.*on Vertex AI has no credential: set GOOGLE_APPLICATION_CREDENTIALS/,
+    );
+    const withKey = await runCli(['config', 'check'], {
+      cwd: tree.dir,
+      env: { GOOGLE_APPLICATION_CREDENTIALS: `${tree.dir}/sa.json` },
+    });
+    expect(withKey.code).toBe(0);
+    expect(withKey.stderr).not.toMatch(/google/);
+  });
+
   test('config check warns and still passes', async () => {
     const tree = tempTree({ 'mcp_agent.config.yaml': 'anthropic:\n  default_model: claude\n' });
     trees.push(tree);

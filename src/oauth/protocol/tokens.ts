@@ -12,6 +12,7 @@ import {
   allowInsecureRequests,
   authorizationCodeGrantRequest,
   type Client,
+  type ClientAuth,
   clientCredentialsGrantRequest,
   customFetch,
   type DeviceAuthorizationResponse,
@@ -383,6 +384,19 @@ export async function exchangeToken(
   }
 }
 
+/** What {@link jwtBearerToken} does besides sending the assertion. */
+export interface JwtBearerOptions {
+  /**
+   * Whether the client authenticates as its registration says (`none`: its `client_id` in the
+   * form). `false`: the assertion alone, as RFC 7523 §3.1 allows and Google's service accounts
+   * send it (the form holds `grant_type` and `assertion` only). Default `true`.
+   */
+  readonly authenticateClient?: boolean | undefined;
+}
+
+/** No client authentication: nothing added to the request. */
+const assertionOnly: ClientAuth = () => undefined;
+
 /**
  * RFC 7523 §2.1: a token for the signed JWT `assertion` (a service account's, e.g. Google's), at
  * the context's token endpoint. No refresh token is expected: a new assertion is sent when due.
@@ -390,6 +404,7 @@ export async function exchangeToken(
 export async function jwtBearerToken(
   context: TokenRequestContext,
   assertion: Secret,
+  { authenticateClient = true }: JwtBearerOptions = {},
 ): Promise<TokenEndpointResponse> {
   const where = `${context.as.issuer}`;
   try {
@@ -398,7 +413,7 @@ export async function jwtBearerToken(
     const response = await genericTokenEndpointRequest(
       context.as,
       client,
-      clientAuthentication(context.client),
+      authenticateClient ? clientAuthentication(context.client) : assertionOnly,
       'urn:ietf:params:oauth:grant-type:jwt-bearer',
       options.additionalParameters,
       options,
