@@ -10,11 +10,14 @@
 import { McpError, type Tool } from '@modelcontextprotocol/sdk/types.js';
 import * as z from 'zod';
 import type { CallerScopes } from '../client/caller-scopes.js';
+import { maskUrlCredentials } from '../config/mask.js';
 import { isHashedToolName, legacyToolIdentity, ToolNames } from '../config/tool-names.js';
 import type { Logger } from '../logger.js';
 import { type CallerIdentity, principalOf } from '../server/identity.js';
-import type { ServedTool, ToolCatalog } from '../server/mcp-server.js';
+import type { ServedTool, ToolCallContext, ToolCatalog } from '../server/mcp-server.js';
+import { teeToSession } from '../server/session-log.js';
 import type { AggregatedTool } from '../servers/aggregator.js';
+import { scrub, secretValues } from '../servers/credentials.js';
 import { type AppDefinition, type AppWorkflow, toResult } from './define.js';
 import { handedOver, withDelegatedLogin } from './delegated-login.js';
 import { storeCredentialsTool } from './store-credentials.js';
@@ -83,6 +86,21 @@ export function downstreamRoute(
   return { scope, aggregator: scope.aggregator, auth };
 }
 
+/**
+ * What a log line sent to a caller is passed through: every configured server's secrets (env and
+ * header values, keys, tokens) and the credentials of URLs replaced by `[redacted]`.
+ */
+function scrubberOf(scopes: CallerScopes | undefined): (text: string) => string {
+  const registry = scopes?.app.registry;
+  const secrets = registry?.names().flatMap((name) => secretValues(registry.settings(name))) ?? [];
+  return (text) => maskUrlCredentials(scrub(text, secrets));
+}
+
+/** How a downstream call carries the caller's cancellation, progress and log. */
+function callOptions(context: ToolCallContext) {
+  return { signal: context.signal, onprogress: context.onprogress, log: context.log };
+}
+
 function signInDefinition(name: string, server: string): Tool {
   return {
     name,
@@ -108,6 +126,8 @@ export interface AppCatalogOptions {
 export class AppCatalog implements ToolCatalog {
   readonly #options: AppCatalogOptions;
   readonly #own: ServedTool[];
+  /** The app's logger; a line written during a caller's request also goes to the caller. */
+  readonly #logger: Logger | undefined;
 
   readonly #toolScopes: ReadonlyMap<string, readonly string[]>;
   readonly #names: ToolNames;
@@ -119,6 +139,7 @@ export class AppCatalog implements ToolCatalog {
 
   constructor(options: AppCatalogOptions) {
     this.#options = options;
+    this.#logger = options.logger && teeToSession(options.logger, scrubberOf(options.scopes));
     this.#names = options.scopes?.names ?? new ToolNames([]);
     this.#toolScopes = toolScopeMap(options.toolScopes ?? {}, this.#names);
     this.#own = [
@@ -273,7 +294,7 @@ export class AppCatalog implements ToolCatalog {
           });
         } catch (error) {
           if (error instanceof McpError) throw error;
-          this.#options.logger?.warn(
+          this.#logger?.warn(
             `signing in to server "${server}" failed: ${error instanceof Error ? error.message : 'unknown error'}`,
             { server },
           );
@@ -297,12 +318,12 @@ export class AppCatalog implements ToolCatalog {
         try {
           return await withDelegatedLogin(server, auth, context, this.#connect, () => {
             if (!aggregator) throw new Error(`server ${server} is not reachable`);
-            return aggregator.callTool(name, args);
+            return aggregator.callTool(name, args, callOptions(context));
           });
         } catch (error) {
           if (error instanceof McpError) throw error;
           // The library's sentences name servers, URLs and config keys: for the log, not callers.
-          this.#options.logger?.warn(
+          this.#logger?.warn(
             `tool "${name}" failed: ${error instanceof Error ? error.message : 'unknown error'}`,
             { tool: name },
           );
@@ -333,7 +354,7 @@ export class AppCatalog implements ToolCatalog {
             const name = this.#names.signInName(server);
             return [{ name, server, tool: '', definition: signInDefinition(name, server) }];
           }
-          this.#options.logger?.warn(
+          this.#logger?.warn(
             `the tools of server "${server}" are left out: ${error instanceof Error ? error.message : 'unknown error'}`,
             { server },
           );
@@ -356,7 +377,7 @@ export class AppCatalog implements ToolCatalog {
     if (!this.#own.some((own) => own.definition.name === tool.name)) return false;
     if (this.#shadowWarned.has(tool.name)) return true;
     this.#shadowWarned.add(tool.name);
-    this.#options.logger?.warn(
+    this.#logger?.warn(
       `the tool "${tool.tool}" of server "${tool.server}" is not offered: the app has a tool named "${tool.name}"`,
       { server: tool.server },
     );
