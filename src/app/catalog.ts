@@ -97,6 +97,15 @@ function scrubberOf(scopes: CallerScopes | undefined): (text: string) => string 
 }
 
 /** How a downstream call carries the caller's cancellation, progress and log. */
+/**
+ * A log line as a caller sees it: its sentence without the details after the first ": " (the
+ * library's text, which names URLs and configuration keys, stays in the app's log).
+ */
+function summary(message: string): string {
+  const end = message.indexOf(': ');
+  return end === -1 ? message : message.slice(0, end);
+}
+
 function callOptions(context: ToolCallContext) {
   return { signal: context.signal, onprogress: context.onprogress, log: context.log };
 }
@@ -126,7 +135,7 @@ export interface AppCatalogOptions {
 export class AppCatalog implements ToolCatalog {
   readonly #options: AppCatalogOptions;
   readonly #own: ServedTool[];
-  /** The app's logger; a line written during a caller's request also goes to the caller. */
+  /** The app's logger; a line written during a caller's request also goes to the caller (its summary). */
   readonly #logger: Logger | undefined;
 
   readonly #toolScopes: ReadonlyMap<string, readonly string[]>;
@@ -139,7 +148,8 @@ export class AppCatalog implements ToolCatalog {
 
   constructor(options: AppCatalogOptions) {
     this.#options = options;
-    this.#logger = options.logger && teeToSession(options.logger, scrubberOf(options.scopes));
+    this.#logger =
+      options.logger && teeToSession(options.logger, scrubberOf(options.scopes), summary);
     this.#names = options.scopes?.names ?? new ToolNames([]);
     this.#toolScopes = toolScopeMap(options.toolScopes ?? {}, this.#names);
     this.#own = [

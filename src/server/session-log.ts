@@ -133,17 +133,22 @@ const LEVELS: Record<keyof Logger, LoggingLevel> = {
 
 /**
  * `logger`, whose lines also go to the session whose request wrote them (at the session's
- * level), each string passed through `scrub` first. Lines written outside a session's request go
- * to `logger` only: a line is never sent to another caller's session.
+ * level): the message as `shown` gives it (default: whole) and the fields, each string passed
+ * through `scrub`. Lines written outside a session's request go to `logger` only: a line is never
+ * sent to another caller's session.
  */
-export function teeToSession(logger: Logger, scrub: (text: string) => string): Logger {
+export function teeToSession(
+  logger: Logger,
+  scrub: (text: string) => string,
+  shown: (message: string) => string = (message) => message,
+): Logger {
   const line =
     (method: keyof Logger) =>
     (message: string, fields?: Record<string, unknown>): void => {
       logger[method](message, fields);
       const session = currentLog.getStore();
       if (!session?.enabled(LEVELS[method])) return;
-      const data: Record<string, unknown> = { message: scrub(printable(message)) };
+      const data: Record<string, unknown> = { message: scrub(printable(shown(message))) };
       for (const [key, value] of Object.entries(fields ?? {})) {
         data[key] = typeof value === 'string' ? scrub(printable(value)) : scrubbed(value, scrub);
       }

@@ -229,8 +229,16 @@ describe('logging', () => {
       const own = a.logs.filter((log) => log.logger === 'relay');
       expect(own.length).toBeGreaterThan(0);
       expect(own.every((log) => log.level === 'warning')).toBe(true);
-      expect(JSON.stringify(own)).toContain('gone_whoami');
+      expect(own.map((log) => log.data)).toContainEqual({
+        message: 'tool "gone_whoami" failed',
+        tool: 'gone_whoami',
+      });
+      // The details (the server's URL, configuration keys) stay in the app's log.
+      expect(lines.some((line) => line.message.startsWith('tool "gone_whoami" failed: '))).toBe(
+        true,
+      );
       expect(JSON.stringify(a.logs)).not.toContain(CANARY);
+      expect(JSON.stringify(a.logs)).not.toContain('127.0.0.1');
       // At "error", the same warning is not sent.
       await a.client.setLoggingLevel('error');
       const before = a.logs.length;

@@ -246,16 +246,18 @@ export function initialize(): string {
   });
 }
 
-/** The JSON-RPC message of a response body (JSON, or the first `data:` of an event stream). */
+/** The JSON-RPC message of a response body (JSON, or the answer among an event stream's `data:`). */
 export function message(body: string): Json {
   const trimmed = body.trim();
   if (trimmed.startsWith('{')) return JSON.parse(trimmed) as Json;
-  const data = trimmed
+  const messages = trimmed
     .split('\n')
-    .find((line) => line.startsWith('data:'))
-    ?.slice('data:'.length);
-  if (data === undefined) throw new Error(`no JSON-RPC message in ${JSON.stringify(body)}`);
-  return JSON.parse(data) as Json;
+    .filter((line) => line.startsWith('data:'))
+    .map((line) => JSON.parse(line.slice('data:'.length)) as Json);
+  // A stream may carry notifications (log messages, progress) before the answer.
+  const found = messages.find((one) => 'result' in one || 'error' in one) ?? messages[0];
+  if (found === undefined) throw new Error(`no JSON-RPC message in ${JSON.stringify(body)}`);
+  return found;
 }
 
 /** Parameters of a `Bearer` challenge (quoted values unescaped). */
