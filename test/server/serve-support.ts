@@ -5,6 +5,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { type IncomingHttpHeaders, type OutgoingHttpHeaders, request } from 'node:http';
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { expect } from 'vitest';
 import * as z from 'zod';
 import { type App, createApp, type RunningApp } from '../../src/app/create-app.js';
@@ -298,6 +299,8 @@ export interface ServedAppOptions {
   readonly logger?: Logger;
   /** Serve a downstream Streamable HTTP server `down` that requires a static header. */
   readonly downstream?: boolean;
+  /** Adds tools to the downstream server's sessions (beside `echo`). */
+  readonly downstreamSetup?: (server: McpServer) => void;
   /** Let the development server approve every login at once as `dev` (no pages). */
   readonly autoApprove?: boolean;
 }
@@ -341,6 +344,7 @@ export async function startServedApp(options: ServedAppOptions = {}): Promise<Se
             { description: 'Echo', inputSchema: { text: z.string() } },
             ({ text }) => ({ content: [{ type: 'text', text: `echo ${text}` }] }),
           );
+          options.downstreamSetup?.(server);
         },
       })
     : undefined;
