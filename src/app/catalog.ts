@@ -15,7 +15,7 @@ import { isHashedToolName, legacyToolIdentity, ToolNames } from '../config/tool-
 import type { Logger } from '../logger.js';
 import { type CallerIdentity, principalOf } from '../server/identity.js';
 import type { ServedTool, ToolCallContext, ToolCatalog } from '../server/mcp-server.js';
-import { teeToSession } from '../server/session-log.js';
+import { type CallerLog, teeToSession } from '../server/session-log.js';
 import type { AggregatedTool } from '../servers/aggregator.js';
 import { scrub, secretValues } from '../servers/credentials.js';
 import { type AppDefinition, type AppWorkflow, toResult } from './define.js';
@@ -135,8 +135,8 @@ export interface AppCatalogOptions {
 export class AppCatalog implements ToolCatalog {
   readonly #options: AppCatalogOptions;
   readonly #own: ServedTool[];
-  /** The app's logger; a line written during a caller's request also goes to the caller (its summary). */
-  readonly #logger: Logger | undefined;
+  /** What a line sent to a caller is passed through (see {@link scrubberOf}). */
+  readonly #scrub: (text: string) => string;
 
   readonly #toolScopes: ReadonlyMap<string, readonly string[]>;
   readonly #names: ToolNames;
@@ -148,8 +148,7 @@ export class AppCatalog implements ToolCatalog {
 
   constructor(options: AppCatalogOptions) {
     this.#options = options;
-    this.#logger =
-      options.logger && teeToSession(options.logger, scrubberOf(options.scopes), summary);
+    this.#scrub = scrubberOf(options.scopes);
     this.#names = options.scopes?.names ?? new ToolNames([]);
     this.#toolScopes = toolScopeMap(options.toolScopes ?? {}, this.#names);
     this.#own = [
@@ -257,14 +256,20 @@ export class AppCatalog implements ToolCatalog {
     ];
   }
 
+  /** The app's logger, whose lines also go (as summaries) to `session`, the caller's log. */
+  #logger(session: CallerLog | undefined): Logger | undefined {
+    const logger = this.#options.logger;
+    return logger && teeToSession(logger, session, this.#scrub, summary);
+  }
+
   scopesFor(name: string): readonly string[] {
     const configured = this.#toolScopes.get(name) ?? [];
     const own = this.#own.find((tool) => tool.definition.name === name)?.scopes ?? [];
     return own.length === 0 ? configured : [...new Set([...own, ...configured])];
   }
 
-  async list(caller?: CallerIdentity): Promise<readonly ServedTool[]> {
-    return [...this.#own, ...(await this.#downstream(caller))];
+  async list(caller?: CallerIdentity, log?: CallerLog): Promise<readonly ServedTool[]> {
+    return [...this.#own, ...(await this.#downstream(caller, log))];
   }
 
   async find(name: string, caller?: CallerIdentity): Promise<ServedTool | undefined> {
@@ -304,7 +309,7 @@ export class AppCatalog implements ToolCatalog {
           });
         } catch (error) {
           if (error instanceof McpError) throw error;
-          this.#logger?.warn(
+          this.#logger(context.log)?.warn(
             `signing in to server "${server}" failed: ${error instanceof Error ? error.message : 'unknown error'}`,
             { server },
           );
@@ -333,7 +338,7 @@ export class AppCatalog implements ToolCatalog {
         } catch (error) {
           if (error instanceof McpError) throw error;
           // The library's sentences name servers, URLs and config keys: for the log, not callers.
-          this.#logger?.warn(
+          this.#logger(context.log)?.warn(
             `tool "${name}" failed: ${error instanceof Error ? error.message : 'unknown error'}`,
             { tool: name },
           );
@@ -343,7 +348,10 @@ export class AppCatalog implements ToolCatalog {
     };
   }
 
-  async #downstream(caller: CallerIdentity | undefined): Promise<ServedTool[]> {
+  async #downstream(
+    caller: CallerIdentity | undefined,
+    log: CallerLog | undefined,
+  ): Promise<ServedTool[]> {
     const scopes = this.#options.scopes;
     if (!scopes) return [];
     const servers = [...scopes.sharedServers, ...scopes.perCallerServers];
@@ -364,7 +372,7 @@ export class AppCatalog implements ToolCatalog {
             const name = this.#names.signInName(server);
             return [{ name, server, tool: '', definition: signInDefinition(name, server) }];
           }
-          this.#logger?.warn(
+          this.#logger(log)?.warn(
             `the tools of server "${server}" are left out: ${error instanceof Error ? error.message : 'unknown error'}`,
             { server },
           );
@@ -374,7 +382,7 @@ export class AppCatalog implements ToolCatalog {
     );
     return lists
       .flat()
-      .filter((tool) => !this.#shadowed(tool))
+      .filter((tool) => !this.#shadowed(tool, log))
       .map((tool) =>
         tool.name === this.#names.signInName(tool.server)
           ? this.#signIn(tool.server, caller)
@@ -383,11 +391,11 @@ export class AppCatalog implements ToolCatalog {
   }
 
   /** Whether an app tool has the name of downstream `tool` (the app's own wins; logged once). */
-  #shadowed(tool: AggregatedTool): boolean {
+  #shadowed(tool: AggregatedTool, log: CallerLog | undefined): boolean {
     if (!this.#own.some((own) => own.definition.name === tool.name)) return false;
     if (this.#shadowWarned.has(tool.name)) return true;
     this.#shadowWarned.add(tool.name);
-    this.#logger?.warn(
+    this.#logger(log)?.warn(
       `the tool "${tool.tool}" of server "${tool.server}" is not offered: the app has a tool named "${tool.name}"`,
       { server: tool.server },
     );

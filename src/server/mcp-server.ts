@@ -24,9 +24,8 @@ import {
   type Tool,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from '../logger.js';
-import type { DownstreamLogSink } from '../servers/registry.js';
 import { type CallerIdentity, callerFromAuthInfo, runAsCaller } from './identity.js';
-import { type LogSender, SessionLog } from './session-log.js';
+import { type CallerLog, type LogSender, SessionLog } from './session-log.js';
 
 /** What a tool handler gets besides its arguments. */
 export interface ToolCallContext {
@@ -56,8 +55,11 @@ export interface ToolCallContext {
    * (present only when the client sent one). A value not above the last one sent is dropped.
    */
   readonly onprogress?: (progress: Progress) => void;
-  /** The session's log: a downstream server's log messages during this call go there. */
-  readonly log?: DownstreamLogSink;
+  /**
+   * The caller's session log: the app's lines about this call and a downstream server's log
+   * messages during it go there.
+   */
+  readonly log?: CallerLog;
 }
 
 /** One tool the server offers. */
@@ -70,8 +72,8 @@ export interface ServedTool {
 
 /** Where the served tools come from. */
 export interface ToolCatalog {
-  /** Every tool `caller` may see, in a stable order. */
-  list(caller?: CallerIdentity): Promise<readonly ServedTool[]>;
+  /** Every tool `caller` may see, in a stable order (`log`: the caller's session log). */
+  list(caller?: CallerIdentity, log?: CallerLog): Promise<readonly ServedTool[]>;
   /** The tool `name` as `caller` reaches it, or `undefined`. */
   find(name: string, caller?: CallerIdentity): Promise<ServedTool | undefined>;
   /** Scopes `name` needs (without a lookup that may open a downstream connection). */
@@ -101,7 +103,7 @@ export function createMcpServer(catalog: ToolCatalog, info: ServerInfo, logger?:
   });
   server.setRequestHandler(ListToolsRequestSchema, async (_request, extra) =>
     log.during(sender(extra), async () => ({
-      tools: (await catalog.list(callerFromAuthInfo(extra.authInfo))).map(
+      tools: (await catalog.list(callerFromAuthInfo(extra.authInfo), log)).map(
         (tool) => tool.definition,
       ),
     })),

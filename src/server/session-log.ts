@@ -7,7 +7,6 @@
  *
  * @module
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
 import {
   type LoggingLevel,
   LoggingLevelSchema,
@@ -42,8 +41,20 @@ export interface SessionLogOptions {
   readonly now?: () => number;
 }
 
-/** The log of one session: its level, its rate limit, and where its messages go. */
-export class SessionLog implements DownstreamLogSink {
+/** What a tool call (or a listing) may write to its caller's session log. */
+export interface CallerLog extends DownstreamLogSink {
+  /** Whether a message at `level` reaches the session. */
+  enabled(level: LoggingLevel): boolean;
+  /** One of the app's own log lines (already scrubbed). */
+  own(level: LoggingLevel, data: unknown): void;
+}
+
+/**
+ * The log of one session: its level, its rate limit, and where its messages go. It is passed to
+ * each request's work explicitly (no `AsyncLocalStorage`, whose cost every promise of the process
+ * would pay on Node 22).
+ */
+export class SessionLog implements CallerLog {
   readonly #options: SessionLogOptions;
   #level: LoggingLevel = DEFAULT_LOG_LEVEL;
   /** The senders of the session's requests running now, latest last. */
@@ -74,7 +85,7 @@ export class SessionLog implements DownstreamLogSink {
   async during<T>(send: LogSender, work: () => Promise<T>): Promise<T> {
     this.#senders.push(send);
     try {
-      return await currentLog.run(this, work);
+      return await work();
     } finally {
       this.#senders.splice(this.#senders.lastIndexOf(send), 1);
     }
@@ -121,9 +132,6 @@ export class SessionLog implements DownstreamLogSink {
   }
 }
 
-/** The session whose request is running (set by {@link SessionLog.during}). */
-const currentLog = new AsyncLocalStorage<SessionLog>();
-
 const LEVELS: Record<keyof Logger, LoggingLevel> = {
   debug: 'debug',
   info: 'info',
@@ -132,22 +140,22 @@ const LEVELS: Record<keyof Logger, LoggingLevel> = {
 };
 
 /**
- * `logger`, whose lines also go to the session whose request wrote them (at the session's
- * level): the message as `shown` gives it (default: whole) and the fields, each string passed
- * through `scrub`. Lines written outside a session's request go to `logger` only: a line is never
- * sent to another caller's session.
+ * `logger`, whose lines also go to `session` (the log of the caller whose request writes them),
+ * at the session's level: the message as `shown` gives it (default: whole) and the fields, each
+ * string passed through `scrub`. Without a session, `logger` itself.
  */
 export function teeToSession(
   logger: Logger,
+  session: CallerLog | undefined,
   scrub: (text: string) => string,
   shown: (message: string) => string = (message) => message,
 ): Logger {
+  if (!session) return logger;
   const line =
     (method: keyof Logger) =>
     (message: string, fields?: Record<string, unknown>): void => {
       logger[method](message, fields);
-      const session = currentLog.getStore();
-      if (!session?.enabled(LEVELS[method])) return;
+      if (!session.enabled(LEVELS[method])) return;
       const data: Record<string, unknown> = { message: scrub(printable(shown(message))) };
       for (const [key, value] of Object.entries(fields ?? {})) {
         data[key] = typeof value === 'string' ? scrub(printable(value)) : scrubbed(value, scrub);
