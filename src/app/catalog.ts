@@ -10,11 +10,14 @@
 import { McpError, type Tool } from '@modelcontextprotocol/sdk/types.js';
 import * as z from 'zod';
 import type { CallerScopes } from '../client/caller-scopes.js';
+import { maskUrlCredentials } from '../config/mask.js';
 import { isHashedToolName, legacyToolIdentity, ToolNames } from '../config/tool-names.js';
 import type { Logger } from '../logger.js';
 import { type CallerIdentity, principalOf } from '../server/identity.js';
-import type { ServedTool, ToolCatalog } from '../server/mcp-server.js';
+import type { ServedTool, ToolCallContext, ToolCatalog } from '../server/mcp-server.js';
+import { type CallerLog, teeToSession } from '../server/session-log.js';
 import type { AggregatedTool } from '../servers/aggregator.js';
+import { scrub, secretValues } from '../servers/credentials.js';
 import { type AppDefinition, type AppWorkflow, toResult } from './define.js';
 import { handedOver, withDelegatedLogin } from './delegated-login.js';
 import { storeCredentialsTool } from './store-credentials.js';
@@ -83,6 +86,30 @@ export function downstreamRoute(
   return { scope, aggregator: scope.aggregator, auth };
 }
 
+/**
+ * What a log line sent to a caller is passed through: every configured server's secrets (env and
+ * header values, keys, tokens) and the credentials of URLs replaced by `[redacted]`.
+ */
+function scrubberOf(scopes: CallerScopes | undefined): (text: string) => string {
+  const registry = scopes?.app.registry;
+  const secrets = registry?.names().flatMap((name) => secretValues(registry.settings(name))) ?? [];
+  return (text) => maskUrlCredentials(scrub(text, secrets));
+}
+
+/** How a downstream call carries the caller's cancellation, progress and log. */
+/**
+ * A log line as a caller sees it: its sentence without the details after the first ": " (the
+ * library's text, which names URLs and configuration keys, stays in the app's log).
+ */
+function summary(message: string): string {
+  const end = message.indexOf(': ');
+  return end === -1 ? message : message.slice(0, end);
+}
+
+function callOptions(context: ToolCallContext) {
+  return { signal: context.signal, onprogress: context.onprogress, log: context.log };
+}
+
 function signInDefinition(name: string, server: string): Tool {
   return {
     name,
@@ -108,6 +135,8 @@ export interface AppCatalogOptions {
 export class AppCatalog implements ToolCatalog {
   readonly #options: AppCatalogOptions;
   readonly #own: ServedTool[];
+  /** What a line sent to a caller is passed through (see {@link scrubberOf}). */
+  readonly #scrub: (text: string) => string;
 
   readonly #toolScopes: ReadonlyMap<string, readonly string[]>;
   readonly #names: ToolNames;
@@ -119,6 +148,7 @@ export class AppCatalog implements ToolCatalog {
 
   constructor(options: AppCatalogOptions) {
     this.#options = options;
+    this.#scrub = scrubberOf(options.scopes);
     this.#names = options.scopes?.names ?? new ToolNames([]);
     this.#toolScopes = toolScopeMap(options.toolScopes ?? {}, this.#names);
     this.#own = [
@@ -226,14 +256,20 @@ export class AppCatalog implements ToolCatalog {
     ];
   }
 
+  /** The app's logger, whose lines also go (as summaries) to `session`, the caller's log. */
+  #logger(session: CallerLog | undefined): Logger | undefined {
+    const logger = this.#options.logger;
+    return logger && teeToSession(logger, session, this.#scrub, summary);
+  }
+
   scopesFor(name: string): readonly string[] {
     const configured = this.#toolScopes.get(name) ?? [];
     const own = this.#own.find((tool) => tool.definition.name === name)?.scopes ?? [];
     return own.length === 0 ? configured : [...new Set([...own, ...configured])];
   }
 
-  async list(caller?: CallerIdentity): Promise<readonly ServedTool[]> {
-    return [...this.#own, ...(await this.#downstream(caller))];
+  async list(caller?: CallerIdentity, log?: CallerLog): Promise<readonly ServedTool[]> {
+    return [...this.#own, ...(await this.#downstream(caller, log))];
   }
 
   async find(name: string, caller?: CallerIdentity): Promise<ServedTool | undefined> {
@@ -273,7 +309,7 @@ export class AppCatalog implements ToolCatalog {
           });
         } catch (error) {
           if (error instanceof McpError) throw error;
-          this.#options.logger?.warn(
+          this.#logger(context.log)?.warn(
             `signing in to server "${server}" failed: ${error instanceof Error ? error.message : 'unknown error'}`,
             { server },
           );
@@ -297,12 +333,12 @@ export class AppCatalog implements ToolCatalog {
         try {
           return await withDelegatedLogin(server, auth, context, this.#connect, () => {
             if (!aggregator) throw new Error(`server ${server} is not reachable`);
-            return aggregator.callTool(name, args);
+            return aggregator.callTool(name, args, callOptions(context));
           });
         } catch (error) {
           if (error instanceof McpError) throw error;
           // The library's sentences name servers, URLs and config keys: for the log, not callers.
-          this.#options.logger?.warn(
+          this.#logger(context.log)?.warn(
             `tool "${name}" failed: ${error instanceof Error ? error.message : 'unknown error'}`,
             { tool: name },
           );
@@ -312,7 +348,10 @@ export class AppCatalog implements ToolCatalog {
     };
   }
 
-  async #downstream(caller: CallerIdentity | undefined): Promise<ServedTool[]> {
+  async #downstream(
+    caller: CallerIdentity | undefined,
+    log: CallerLog | undefined,
+  ): Promise<ServedTool[]> {
     const scopes = this.#options.scopes;
     if (!scopes) return [];
     const servers = [...scopes.sharedServers, ...scopes.perCallerServers];
@@ -333,7 +372,7 @@ export class AppCatalog implements ToolCatalog {
             const name = this.#names.signInName(server);
             return [{ name, server, tool: '', definition: signInDefinition(name, server) }];
           }
-          this.#options.logger?.warn(
+          this.#logger(log)?.warn(
             `the tools of server "${server}" are left out: ${error instanceof Error ? error.message : 'unknown error'}`,
             { server },
           );
@@ -343,7 +382,7 @@ export class AppCatalog implements ToolCatalog {
     );
     return lists
       .flat()
-      .filter((tool) => !this.#shadowed(tool))
+      .filter((tool) => !this.#shadowed(tool, log))
       .map((tool) =>
         tool.name === this.#names.signInName(tool.server)
           ? this.#signIn(tool.server, caller)
@@ -352,11 +391,11 @@ export class AppCatalog implements ToolCatalog {
   }
 
   /** Whether an app tool has the name of downstream `tool` (the app's own wins; logged once). */
-  #shadowed(tool: AggregatedTool): boolean {
+  #shadowed(tool: AggregatedTool, log: CallerLog | undefined): boolean {
     if (!this.#own.some((own) => own.definition.name === tool.name)) return false;
     if (this.#shadowWarned.has(tool.name)) return true;
     this.#shadowWarned.add(tool.name);
-    this.#options.logger?.warn(
+    this.#logger(log)?.warn(
       `the tool "${tool.tool}" of server "${tool.server}" is not offered: the app has a tool named "${tool.name}"`,
       { server: tool.server },
     );

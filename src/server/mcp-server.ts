@@ -3,20 +3,29 @@
  * `tools/call` come from a {@link ToolCatalog} (the app's own tools and workflows, and the
  * downstream servers' tools). Each call runs with the caller's identity (`currentCaller()` and
  * `extra.authInfo`); scope checks happen earlier, in the HTTP layer, so the client gets a
- * 403 it can step up on.
+ * 403 it can step up on. Each session has its log ({@link SessionLog}: `logging/setLevel`, the
+ * app's lines and the downstream servers' messages its requests cause) and its own progress:
+ * a caller's progress token is only ever used on the caller's session.
  *
  * @module
  */
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import {
+  type CallToolRequest,
   CallToolRequestSchema,
   type CallToolResult,
   ListToolsRequestSchema,
   McpError,
+  type Progress,
+  type ServerNotification,
+  type ServerRequest,
+  SetLevelRequestSchema,
   type Tool,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from '../logger.js';
 import { type CallerIdentity, callerFromAuthInfo, runAsCaller } from './identity.js';
+import { type CallerLog, type LogSender, SessionLog } from './session-log.js';
 
 /** What a tool handler gets besides its arguments. */
 export interface ToolCallContext {
@@ -42,6 +51,16 @@ export interface ToolCallContext {
    * while a person signs in, which keeps a client's request timeout from running out.
    */
   readonly progress?: (message: string) => Promise<void>;
+  /**
+   * Forward a downstream server's progress to the client, under the client's own progress token
+   * (present only when the client sent one). A value not above the last one sent is dropped.
+   */
+  readonly onprogress?: (progress: Progress) => void;
+  /**
+   * The caller's session log: the app's lines about this call and a downstream server's log
+   * messages during it go there.
+   */
+  readonly log?: CallerLog;
 }
 
 /** One tool the server offers. */
@@ -54,8 +73,8 @@ export interface ServedTool {
 
 /** Where the served tools come from. */
 export interface ToolCatalog {
-  /** Every tool `caller` may see, in a stable order. */
-  list(caller?: CallerIdentity): Promise<readonly ServedTool[]>;
+  /** Every tool `caller` may see, in a stable order (`log`: the caller's session log). */
+  list(caller?: CallerIdentity, log?: CallerLog): Promise<readonly ServedTool[]>;
   /** The tool `name` as `caller` reaches it, or `undefined`. */
   find(name: string, caller?: CallerIdentity): Promise<ServedTool | undefined>;
   /** Scopes `name` needs (without a lookup that may open a downstream connection). */
@@ -72,65 +91,107 @@ export interface ServerInfo {
 export function createMcpServer(catalog: ToolCatalog, info: ServerInfo, logger?: Logger): Server {
   const server = new Server(
     { name: info.name, version: info.version },
-    { capabilities: { tools: { listChanged: true } } },
+    { capabilities: { tools: { listChanged: true }, logging: {} } },
   );
-  server.setRequestHandler(ListToolsRequestSchema, async (_request, extra) => ({
-    tools: (await catalog.list(callerFromAuthInfo(extra.authInfo))).map((tool) => tool.definition),
-  }));
-  server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
-    const { name } = request.params;
-    const caller = callerFromAuthInfo(extra.authInfo);
-    const tool = await catalog.find(name, caller);
-    if (!tool) {
-      return { isError: true, content: [{ type: 'text', text: `Unknown tool: ${name}` }] };
-    }
-    const canOpenUrls = server.getClientCapabilities()?.elicitation?.url !== undefined;
-    const progressToken = request.params._meta?.progressToken;
-    let step = 0;
-    const context: ToolCallContext = {
-      caller,
-      signal: extra.signal,
-      ...(canOpenUrls
-        ? {
-            elicitUrl: async ({ url, message, elicitationId }) =>
-              (
-                await server.elicitInput(
-                  { mode: 'url', url, message, elicitationId },
-                  { signal: extra.signal, timeout: 10 * 60_000 },
-                )
-              ).action,
-            elicitationComplete: (elicitationId) =>
-              server.createElicitationCompletionNotifier(elicitationId)(),
-          }
-        : {}),
-      ...(progressToken !== undefined
-        ? {
-            progress: async (message: string) => {
-              step += 1;
-              await extra.sendNotification({
-                method: 'notifications/progress',
-                params: { progressToken, progress: step, message },
-              });
-            },
-          }
-        : {}),
-    };
-    try {
-      // Only the tool runs with the caller as `currentCaller()` (when the caller context is on).
-      return await runAsCaller(caller, () => tool.call(request.params.arguments ?? {}, context));
-    } catch (error) {
-      // Protocol errors (URL elicitation required, …) are the client's to see as such.
-      if (error instanceof McpError) throw error;
-      // A handler's failure is the tool's result (the client sees it), not a protocol error; its
-      // message is the handler's own.
-      logger?.warn(`tool "${name}" failed`, { tool: name });
-      return {
-        isError: true,
-        content: [
-          { type: 'text', text: error instanceof Error ? error.message : 'the tool failed' },
-        ],
-      };
-    }
+  const log = new SessionLog({
+    name: info.name,
+    logger,
+    send: (notification) => server.notification(notification),
   });
+  server.setRequestHandler(SetLevelRequestSchema, async (request) => {
+    log.level = request.params.level;
+    return {};
+  });
+  server.setRequestHandler(ListToolsRequestSchema, async (_request, extra) =>
+    log.during(sender(extra), async () => ({
+      tools: (await catalog.list(callerFromAuthInfo(extra.authInfo), log)).map(
+        (tool) => tool.definition,
+      ),
+    })),
+  );
+  server.setRequestHandler(CallToolRequestSchema, (request, extra) =>
+    log.during(sender(extra), () => callTool(server, catalog, log, request, extra, logger)),
+  );
   return server;
+}
+
+type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
+
+/** Sends a log message on the stream of the request `extra` belongs to. */
+function sender(extra: Extra): LogSender {
+  return (notification) => extra.sendNotification(notification);
+}
+
+/** Progress for the caller's token, if the caller sent one: steps of ours and a server's values. */
+function progressOf(request: CallToolRequest, extra: Extra) {
+  const progressToken = request.params._meta?.progressToken;
+  if (progressToken === undefined) return {};
+  let last = 0;
+  const send = (progress: Progress) => {
+    if (progress.progress <= last) return Promise.resolve();
+    last = progress.progress;
+    return extra.sendNotification({
+      method: 'notifications/progress',
+      params: { ...progress, progressToken },
+    });
+  };
+  return {
+    progress: (message: string) => send({ progress: last + 1, message }),
+    onprogress: (progress: Progress) => {
+      send(progress).catch(() => {
+        // The caller went away; its progress has nowhere to go.
+      });
+    },
+  };
+}
+
+/** `tools/call`: the tool `catalog` has for the caller, run with the caller's context. */
+async function callTool(
+  server: Server,
+  catalog: ToolCatalog,
+  log: SessionLog,
+  request: CallToolRequest,
+  extra: Extra,
+  logger: Logger | undefined,
+): Promise<CallToolResult> {
+  const { name } = request.params;
+  const caller = callerFromAuthInfo(extra.authInfo);
+  const tool = await catalog.find(name, caller);
+  if (!tool) {
+    return { isError: true, content: [{ type: 'text', text: `Unknown tool: ${name}` }] };
+  }
+  const canOpenUrls = server.getClientCapabilities()?.elicitation?.url !== undefined;
+  const context: ToolCallContext = {
+    caller,
+    signal: extra.signal,
+    log,
+    ...(canOpenUrls
+      ? {
+          elicitUrl: async ({ url, message, elicitationId }) =>
+            (
+              await server.elicitInput(
+                { mode: 'url', url, message, elicitationId },
+                { signal: extra.signal, timeout: 10 * 60_000 },
+              )
+            ).action,
+          elicitationComplete: (elicitationId) =>
+            server.createElicitationCompletionNotifier(elicitationId)(),
+        }
+      : {}),
+    ...progressOf(request, extra),
+  };
+  try {
+    // Only the tool runs with the caller as `currentCaller()` (when the caller context is on).
+    return await runAsCaller(caller, () => tool.call(request.params.arguments ?? {}, context));
+  } catch (error) {
+    // Protocol errors (URL elicitation required, …) are the client's to see as such.
+    if (error instanceof McpError) throw error;
+    // A handler's failure is the tool's result (the client sees it), not a protocol error; its
+    // message is the handler's own.
+    logger?.warn(`tool "${name}" failed`, { tool: name });
+    return {
+      isError: true,
+      content: [{ type: 'text', text: error instanceof Error ? error.message : 'the tool failed' }],
+    };
+  }
 }

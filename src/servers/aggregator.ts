@@ -13,7 +13,7 @@ import { suggest } from '../config/issues.js';
 import { legacyToolIdentity, ToolNames } from '../config/tool-names.js';
 import { McpAgentError } from '../errors.js';
 import { type Logger, silentLogger } from '../logger.js';
-import type { ServerRegistry } from './registry.js';
+import type { CallToolOptions, ServerRegistry } from './registry.js';
 
 /** A tool of one server, as the aggregate offers it. */
 export interface AggregatedTool {
@@ -165,11 +165,15 @@ export class ToolAggregator {
     );
   }
 
-  /** Call a tool by its served name. */
-  async callTool(name: string, args: Record<string, unknown>): Promise<CallToolResult> {
+  /** Call a tool by its served name (`options`: cancellation, progress, log messages). */
+  async callTool(
+    name: string,
+    args: Record<string, unknown>,
+    options: CallToolOptions = {},
+  ): Promise<CallToolResult> {
     const found = await this.resolve(name);
     const connection = await this.#registry.connect(found.server);
-    return connection.callTool(found.tool, args);
+    return connection.callTool(found.tool, args, options);
   }
 
   /**

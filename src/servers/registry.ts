@@ -8,6 +8,11 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import {
   type CallToolResult,
+  type LoggingMessageNotification,
+  LoggingMessageNotificationSchema,
+  type Progress,
+  ProgressNotificationSchema,
+  type ProgressToken,
   type Tool,
   ToolListChangedNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
@@ -74,7 +79,31 @@ export interface ServerRegistryOptions {
   readonly clientInfo?: { readonly name: string; readonly version: string };
 }
 
-/** An open connection to one server. */
+/**
+ * Where a server's log messages go while a call is in flight: one object per caller session (the
+ * identity of the object tells sessions apart).
+ */
+export interface DownstreamLogSink {
+  /** A log message of server `server`, as the server sent it. */
+  message(server: string, params: LoggingMessageNotification['params']): void;
+}
+
+/** Options of {@link ServerConnection.callTool}. */
+export interface CallToolOptions {
+  /** Cancels the call (the SDK sends `notifications/cancelled` to the server). */
+  readonly signal?: AbortSignal | undefined;
+  /** Asks the server for progress (a progress token of the SDK's) and receives it. */
+  readonly onprogress?: ((progress: Progress) => void) | undefined;
+  /** Receives the server's log messages while this call is in flight (see {@link ServerConnection}). */
+  readonly log?: DownstreamLogSink | undefined;
+}
+
+/**
+ * An open connection to one server. Its log messages (`notifications/message`) carry no request
+ * id, so they go to the log sink of the calls in flight when all of them share one sink (one
+ * session's); with none in flight, or calls of several sessions, a message cannot be attributed
+ * and is dropped (a debug line says so).
+ */
 export class ServerConnection {
   readonly name: string;
   readonly settings: ServerSettings;
@@ -83,13 +112,30 @@ export class ServerConnection {
   readonly #allowed: ReadonlySet<string> | undefined;
   #tools: Promise<Tool[]> | undefined;
   #listeners = new Set<() => void>();
+  /** The log sink of each call in flight (a call without one counts as a sink of its own). */
+  readonly #inFlight = new Map<symbol, DownstreamLogSink | undefined>();
+  /** The progress receiver of each call in flight that asked for progress, by its token. */
+  readonly #progress = new Map<ProgressToken, (progress: Progress) => void>();
+  #progressTokens = 0;
+  readonly #logger: Logger;
 
-  constructor(name: string, settings: ServerSettings, client: Client) {
+  constructor(name: string, settings: ServerSettings, client: Client, logger?: Logger) {
     this.name = name;
     this.settings = settings;
     this.client = client;
     this.#timeoutMs = readTimeoutMs(settings);
     this.#allowed = settings.allowed_tools && allowedToolNames(name, settings.allowed_tools);
+    this.#logger = logger ?? silentLogger;
+    client.setNotificationHandler(LoggingMessageNotificationSchema, (notification) =>
+      this.#forwardLog(notification.params),
+    );
+    // Progress goes by tokens of this connection's own, not the SDK's `onprogress`: the SDK drops
+    // its handler when it reads the response, before it handles a last progress notification
+    // read in the same chunk (a stdio server's last step and result often are).
+    client.setNotificationHandler(ProgressNotificationSchema, ({ params }) => {
+      const { progressToken, ...progress } = params;
+      this.#progress.get(progressToken)?.(progress);
+    });
     if (client.transport) indexConnection(client.transport, this);
     client.setNotificationHandler(ToolListChangedNotificationSchema, () => {
       this.#tools = undefined;
@@ -146,23 +192,50 @@ export class ServerConnection {
     return tools;
   }
 
+  /** A log message to the one session whose calls are in flight, else dropped. */
+  #forwardLog(params: LoggingMessageNotification['params']): void {
+    const sinks = new Set(this.#inFlight.values());
+    const [sink] = sinks;
+    if (sinks.size === 1 && sink) {
+      sink.message(this.name, params);
+      return;
+    }
+    this.#logger.debug(
+      `a log message of server "${this.name}" was dropped: ${sinks.size === 0 ? 'no call was in flight' : 'calls of several sessions were in flight'}`,
+      { server: this.name },
+    );
+  }
+
   /**
    * Call a tool. A result with `isError` is returned, not thrown; a tool `allowed_tools` excludes
    * is refused (`TOOL_UNKNOWN`) without asking the server.
    */
-  async callTool(tool: string, args: Record<string, unknown>): Promise<CallToolResult> {
+  async callTool(
+    tool: string,
+    args: Record<string, unknown>,
+    options: CallToolOptions = {},
+  ): Promise<CallToolResult> {
     if (!this.isAllowed(tool)) {
       throw new McpAgentError(
         'TOOL_UNKNOWN',
         `Tool "${tool}" of server "${this.name}" is not in mcp.servers.${this.name}.allowed_tools.`,
       );
     }
+    const call = Symbol(tool);
+    const progressToken = options.onprogress ? `progress-${++this.#progressTokens}` : undefined;
+    this.#inFlight.set(call, options.log);
+    if (progressToken && options.onprogress) this.#progress.set(progressToken, options.onprogress);
     try {
-      return (await this.client.callTool({ name: tool, arguments: args }, undefined, {
+      const meta = progressToken ? { _meta: { progressToken } } : {};
+      return (await this.client.callTool({ name: tool, arguments: args, ...meta }, undefined, {
         timeout: this.#timeoutMs,
+        ...(options.signal ? { signal: options.signal } : {}),
       })) as CallToolResult;
     } catch (error) {
       throw describeConnectError(this.name, this.settings, error);
+    } finally {
+      this.#inFlight.delete(call);
+      if (progressToken) this.#progress.delete(progressToken);
     }
   }
 }
@@ -319,7 +392,7 @@ export class ServerRegistry {
         : `reported a transport error (${error.name})`;
       this.#logger.debug(`server "${name}" ${what}`, { server: name });
     };
-    return new ServerConnection(name, settings, client);
+    return new ServerConnection(name, settings, client, this.#logger);
   }
 
   /** Close the connection to `name`, if open. */

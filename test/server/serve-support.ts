@@ -5,6 +5,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { type IncomingHttpHeaders, type OutgoingHttpHeaders, request } from 'node:http';
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { expect } from 'vitest';
 import * as z from 'zod';
 import { type App, createApp, type RunningApp } from '../../src/app/create-app.js';
@@ -246,16 +247,18 @@ export function initialize(): string {
   });
 }
 
-/** The JSON-RPC message of a response body (JSON, or the first `data:` of an event stream). */
+/** The JSON-RPC message of a response body (JSON, or the answer among an event stream's `data:`). */
 export function message(body: string): Json {
   const trimmed = body.trim();
   if (trimmed.startsWith('{')) return JSON.parse(trimmed) as Json;
-  const data = trimmed
+  const messages = trimmed
     .split('\n')
-    .find((line) => line.startsWith('data:'))
-    ?.slice('data:'.length);
-  if (data === undefined) throw new Error(`no JSON-RPC message in ${JSON.stringify(body)}`);
-  return JSON.parse(data) as Json;
+    .filter((line) => line.startsWith('data:'))
+    .map((line) => JSON.parse(line.slice('data:'.length)) as Json);
+  // A stream may carry notifications (log messages, progress) before the answer.
+  const found = messages.find((one) => 'result' in one || 'error' in one) ?? messages[0];
+  if (found === undefined) throw new Error(`no JSON-RPC message in ${JSON.stringify(body)}`);
+  return found;
 }
 
 /** Parameters of a `Bearer` challenge (quoted values unescaped). */
@@ -296,6 +299,8 @@ export interface ServedAppOptions {
   readonly logger?: Logger;
   /** Serve a downstream Streamable HTTP server `down` that requires a static header. */
   readonly downstream?: boolean;
+  /** Adds tools to the downstream server's sessions (beside `echo`). */
+  readonly downstreamSetup?: (server: McpServer) => void;
   /** Let the development server approve every login at once as `dev` (no pages). */
   readonly autoApprove?: boolean;
   /** More `mcp.servers` entries. */
@@ -343,6 +348,7 @@ export async function startServedApp(options: ServedAppOptions = {}): Promise<Se
             { description: 'Echo', inputSchema: { text: z.string() } },
             ({ text }) => ({ content: [{ type: 'text', text: `echo ${text}` }] }),
           );
+          options.downstreamSetup?.(server);
         },
       })
     : undefined;
