@@ -19,6 +19,8 @@ import type { Secret } from '../config/secret.js';
 import { CredentialProfiles } from '../credentials/profiles.js';
 import { readServiceAccountKey, ServiceAccountTokens } from '../credentials/service-account.js';
 import { McpAgentError } from '../errors.js';
+import type { FetchLike } from '../fetch.js';
+import { modelRequestFetch, refusePlainHttp } from './model-fetch.js';
 
 /** The provider sections a model can be made from. */
 export const MODEL_PROVIDERS = [
@@ -36,8 +38,11 @@ export type ModelProvider = (typeof MODEL_PROVIDERS)[number];
 
 /** What {@link modelFor} accepts besides the settings. */
 export interface ModelOptions {
-  /** The `fetch` the provider sends its requests with. Default the global `fetch`. */
-  readonly fetch?: typeof fetch;
+  /**
+   * The `fetch` the provider sends its requests with (each following redirects within its origin
+   * only). Default the global `fetch`.
+   */
+  readonly fetch?: FetchLike | undefined;
   /**
    * The app's named credentials (`credentials:`), whose `azure` or `google` profile (OAuth 2.0 or
    * bearer) gives the Azure or Vertex AI token: `AgentAuth.credentials`. Default profiles made
@@ -484,10 +489,13 @@ export async function modelFor(
     );
   }
   const section = (settings[provider] ?? {}) as Section;
+  refusePlainHttp(settings, provider, section);
+  // Late-bound: a `fetch` replaced after the model is made (a test's) is the one used.
+  const fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
   return MAKERS[provider]({
     section,
     modelId: modelIdOf(provider, section, modelId),
-    fetch: options.fetch,
+    fetch: modelRequestFetch(fetch),
     settings,
     options,
   });

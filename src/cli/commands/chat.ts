@@ -8,6 +8,7 @@ import { Agent, type AgentSpec, type AgentTool } from '../../agent/agent.js';
 import { agentSpecsOf } from '../../agent/definitions.js';
 import type { AugmentedLlm } from '../../agent/llm.js';
 import { MODEL_PROVIDERS } from '../../agent/models.js';
+import { providerErrorText } from '../../agent/provider-error.js';
 import { createAgentAuth } from '../../client/agent-auth.js';
 import { handOverConsent, type LoginConsent } from '../../client/hand-over.js';
 import type { Settings } from '../../config/schema/settings.js';
@@ -82,12 +83,17 @@ export function defaultProvider(settings: Settings): string {
   );
 }
 
-/** An error of the provider's API (not one of ours) as a `MODEL_REQUEST` error with its text. */
-function modelError(provider: string, error: unknown): unknown {
+/**
+ * An error of the provider's API (not one of ours) as a `MODEL_REQUEST` error with its text,
+ * scrubbed of the settings' secrets (a gateway may echo the key it refused); no `cause`, whose
+ * response body may hold them.
+ */
+function modelError(provider: string, error: unknown, settings: Settings): unknown {
   if (isMcpAgentError(error) || !(error instanceof Error)) return error;
-  return new McpAgentError('MODEL_REQUEST', `The ${provider} model failed: ${error.message}`, {
-    cause: error,
-  });
+  return new McpAgentError(
+    'MODEL_REQUEST',
+    `The ${provider} model failed: ${providerErrorText(error, settings)}`,
+  );
 }
 
 /**
@@ -108,7 +114,7 @@ async function withLlm(
   out: Output,
   options: SessionOptions,
   consent: LoginConsent,
-  body: (llm: AugmentedLlm) => Promise<number>,
+  body: (llm: AugmentedLlm, settings: Settings) => Promise<number>,
 ): Promise<number> {
   const { settings } = loadForCli(io, global);
   const auth = createAgentAuth({
@@ -126,7 +132,7 @@ async function withLlm(
       out.note(`→ ${tool.tool.name} (${tool.server})`),
     );
     const provider = options.provider ?? defaultProvider(settings);
-    return await body(await agent.attachLlm(provider, { model: options.model }));
+    return await body(await agent.attachLlm(provider, { model: options.model }), settings);
   } finally {
     await auth.close();
   }
@@ -135,6 +141,7 @@ async function withLlm(
 /** One turn: the answer streamed on stdout (ended by a newline); returns its text. */
 async function answer(
   llm: AugmentedLlm,
+  settings: Settings,
   out: Output,
   prompt: string,
   signal?: AbortSignal,
@@ -147,7 +154,7 @@ async function answer(
     }
   } catch (error) {
     if (text !== '' && !text.endsWith('\n')) out.stream('\n');
-    throw modelError(llm.provider, error);
+    throw modelError(llm.provider, error, settings);
   }
   if (text !== '' && !text.endsWith('\n')) out.stream('\n');
   return text;
@@ -161,8 +168,8 @@ export function chatOnce(
   options: ChatOptions,
 ): Promise<number> {
   const consent = canAsk(io, options) ? cliConsent(io, out, options) : handOverConsent();
-  return withLlm(io, global, out, options, consent, async (llm) => {
-    out.resultJson({ answer: await answer(llm, out, options.prompt) });
+  return withLlm(io, global, out, options, consent, async (llm, settings) => {
+    out.resultJson({ answer: await answer(llm, settings, out, options.prompt) });
     return 0;
   });
 }
@@ -201,7 +208,7 @@ export function chatSession(
     input.close();
   };
   const stopListening = (io.onInterrupt ?? onSigint)(interrupt);
-  return withLlm(io, global, out, options, consent, async (llm) => {
+  return withLlm(io, global, out, options, consent, async (llm, settings) => {
     let stopped: Promise<unknown> = Promise.resolve();
     for (ask(); ; ask()) {
       const line = await input.next();
@@ -209,7 +216,7 @@ export function chatSession(
       const prompt = line.trim();
       if (prompt === '') continue;
       turn = new AbortController();
-      ({ unwound: stopped } = await turnOf(llm, out, prompt, turn.signal, stopped));
+      ({ unwound: stopped } = await turnOf(llm, settings, out, prompt, turn.signal, stopped));
       turn = undefined;
     }
   }).finally(() => {
@@ -232,12 +239,15 @@ function onSigint(listener: () => void): () => void {
  */
 async function turnOf(
   llm: AugmentedLlm,
+  settings: Settings,
   out: Output,
   prompt: string,
   signal: AbortSignal,
   stopped: Promise<unknown>,
 ): Promise<{ unwound: Promise<unknown> }> {
-  const work = stopped.then(() => (signal.aborted ? '' : answer(llm, out, prompt, signal)));
+  const work = stopped.then(() =>
+    signal.aborted ? '' : answer(llm, settings, out, prompt, signal),
+  );
   try {
     await untilAborted(work, signal);
   } catch (error) {
