@@ -473,8 +473,10 @@ function modelIdOf(provider: ModelProvider, section: Section, modelId: string | 
  * The language model `modelId` (default: the section's `default_model`; Azure's
  * `azure_deployment`) of the provider section `provider`, made by its AI SDK provider package,
  * imported now. Throws {@link McpAgentError} `MODEL_CONFIG` naming the provider and the keys (and
- * environment variables) to set when a credential, endpoint, region or model id is missing; the
- * message never holds a secret.
+ * environment variables) to set when a credential, endpoint, region or model id is missing, or
+ * when a key would go over plain `http://` to a host other than loopback; the message never holds
+ * a secret. The model's requests follow redirects within their origin only (see
+ * `modelRequestFetch`).
  */
 export async function modelFor(
   settings: Settings,
