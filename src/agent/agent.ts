@@ -13,7 +13,9 @@ import type { AgentAuth } from '../client/agent-auth.js';
 import type { Settings } from '../config/schema/settings.js';
 import { allowedToolNames, ToolNames } from '../config/tool-names.js';
 import { McpAgentError } from '../errors.js';
+import type { FetchLike } from '../fetch.js';
 import { connectionOf } from '../servers/connections-by-transport.js';
+import { secretValues } from '../servers/credentials.js';
 import type { ServerConnection } from '../servers/registry.js';
 import { AugmentedLlm, type LlmOptions } from './llm.js';
 import { type ModelOptions, modelFor } from './models.js';
@@ -40,6 +42,8 @@ export interface AgentConnections {
   connect(server: string): Promise<Client>;
   /** The app's named credentials, for a provider's token (see `ModelOptions.credentials`). */
   readonly credentials?: ModelOptions['credentials'];
+  /** The `fetch` model requests go with (the app's HTTP stack); default the global `fetch`. */
+  readonly fetch?: FetchLike | undefined;
 }
 
 /**
@@ -130,7 +134,7 @@ export class Agent {
   readonly name: string;
   readonly instruction: string | undefined;
   readonly serverNames: readonly string[];
-  readonly #auth: Pick<AgentConnections, 'settings' | 'credentials'>;
+  readonly #auth: Pick<AgentConnections, 'settings' | 'credentials' | 'fetch'>;
   readonly #scope: Pick<AgentConnections, 'connect'>;
   readonly #names: ToolNames;
   /** Per server, its tools as last offered: rebuilt only when the listing or connection changes. */
@@ -162,11 +166,14 @@ export class Agent {
 
   /**
    * A model of the provider section `provider` (see `modelFor`), with this agent's instruction
-   * and tools, keeping its conversation across calls (mcp-agent's `attach_llm`).
+   * and tools, keeping its conversation across calls (mcp-agent's `attach_llm`). Its requests go
+   * with `options.fetch`, else the HTTP stack of the agent's `auth` (its proxy settings) or the
+   * connections' `fetch`. A tool's result reaches the model without its server's own secrets.
    */
   async attachLlm(provider: string, options: LlmOptions = {}): Promise<AugmentedLlm> {
     const settings = options.settings ?? this.#auth.settings;
-    const fetch = options.fetch;
+    const fetch = options.fetch ?? this.#auth.fetch;
+    const servers = this.#auth.settings.mcp.servers;
     // The app's credentials: an Entra ID or Google token is obtained once and renewed when due.
     const credentials = this.#auth.credentials;
     const model = (id?: string) =>
@@ -177,6 +184,10 @@ export class Agent {
       modelFor: model,
       instruction: this.instruction,
       tools: () => this.listTools(),
+      secretsOf: (server) => {
+        const configured = servers[server];
+        return configured ? secretValues(configured) : [];
+      },
     });
   }
 

@@ -17,3 +17,4 @@ export type { AugmentedLlmParts, LlmOptions, RequestParams } from './llm.js';
 export { AugmentedLlm, DEFAULT_MAX_ITERATIONS, DEFAULT_MAX_TOOL_RESULT_CHARS } from './llm.js';
 export type { ModelOptions, ModelProvider } from './models.js';
 export { MODEL_PROVIDERS, modelFor } from './models.js';
+export { providerErrorText } from './provider-error.js';

@@ -25,6 +25,7 @@ import {
 } from 'ai';
 import type { Settings } from '../config/schema/settings.js';
 import { isMcpAgentError, McpAgentError } from '../errors.js';
+import { scrub } from '../servers/credentials.js';
 import type { AgentTool } from './agent.js';
 
 /** What `attachLlm` accepts besides the provider. */
@@ -78,16 +79,41 @@ export interface AugmentedLlmParts {
   readonly modelFor: (id: string) => Promise<LanguageModel>;
   readonly instruction: string | undefined;
   readonly tools: () => Promise<readonly AgentTool[]>;
+  /**
+   * The secrets of the configured server `server` (its env and header values, its key or
+   * token), scrubbed from its tools' results before the model reads them. Default none.
+   */
+  readonly secretsOf?: ((server: string) => readonly string[]) | undefined;
+}
+
+type ContentPart = CallToolResult['content'][number];
+
+/** A part of a tool's result as text: a text's own; a note for an image, audio or resource. */
+function partText(part: ContentPart): string {
+  switch (part.type) {
+    case 'text':
+      return part.text;
+    case 'image':
+    case 'audio':
+      return `[${part.type} omitted: ${part.mimeType}]`;
+    case 'resource_link':
+      return `[resource link: ${part.uri}]`;
+    case 'resource':
+      return 'text' in part.resource && typeof part.resource.text === 'string'
+        ? `[resource ${part.resource.uri}]\n${part.resource.text}`
+        : `[resource omitted: ${part.resource.uri}]`;
+    default:
+      return '[content omitted]';
+  }
 }
 
 /**
- * An MCP tool result as the model reads it: its text, an error when `isError` (MCP tools/call),
- * cut to `limit` characters with a note saying so.
+ * An MCP tool result as the model reads it: its text (a note for each image, audio or binary
+ * resource), with `secrets` scrubbed, an error when `isError` (MCP tools/call), cut to `limit`
+ * characters with a note saying so.
  */
-function modelOutputOf(result: CallToolResult, limit: number) {
-  const whole = result.content
-    .map((part) => (part.type === 'text' ? part.text : JSON.stringify(part)))
-    .join('\n');
+function modelOutputOf(result: CallToolResult, limit: number, secrets: readonly string[]) {
+  const whole = scrub(result.content.map(partText).join('\n'), secrets);
   const value =
     whole.length > limit
       ? `${whole.slice(0, limit)}\n[truncated: the tool's result has ${whole.length} characters, the first ${limit} are shown]`
@@ -112,7 +138,11 @@ type AgentToolSet = Record<string, Tool<Record<string, unknown>, CallToolResult,
  * token) is `fatal`: it stops the request and reaches the caller; any other error of a call goes
  * back to the model as the AI SDK's tool error, and an `isError` result as an error text.
  */
-function toolSetOf(tools: readonly AgentTool[], limit: number): AgentToolSet {
+function toolSetOf(
+  tools: readonly AgentTool[],
+  limit: number,
+  secretsOf: (server: string) => readonly string[],
+): AgentToolSet {
   return Object.fromEntries(
     tools.map((agentTool) => [
       agentTool.name,
@@ -123,6 +153,8 @@ function toolSetOf(tools: readonly AgentTool[], limit: number): AgentToolSet {
         ),
         execute: async (input, { abortSignal, context }) => {
           const signal = abortSignal ? AbortSignal.any([abortSignal, context.stop]) : context.stop;
+          // A request stopped (or left by its reader) calls no tool.
+          signal.throwIfAborted();
           try {
             return await agentTool.call(input, signal);
           } catch (error) {
@@ -130,7 +162,7 @@ function toolSetOf(tools: readonly AgentTool[], limit: number): AgentToolSet {
             throw error;
           }
         },
-        toModelOutput: ({ output }) => modelOutputOf(output, limit),
+        toModelOutput: ({ output }) => modelOutputOf(output, limit, secretsOf(agentTool.server)),
       }),
     ]),
   );
@@ -212,17 +244,24 @@ export class AugmentedLlm {
    * The errors of `generateStr` are thrown by the iteration, after the text streamed so far.
    */
   async *generateStream(prompt: string, params: RequestParams = {}): AsyncGenerator<string, void> {
-    const call = await this.#prepare(prompt, params);
+    // Aborted when the reader leaves early (a `break`): the request stops, no tool call follows.
+    const left = new AbortController();
+    const signal = params.signal ? AbortSignal.any([params.signal, left.signal]) : left.signal;
+    const call = await this.#prepare(prompt, { ...params, signal });
     // The error is thrown below, from its stream part: not logged by the AI SDK's default `onError`.
     const result = streamText({ ...call.options, onError: () => {} });
+    let complete = false;
     try {
       for await (const part of result.stream) {
         if (part.type === 'text-delta') yield part.text;
         else if (part.type === 'error') throw part.error;
       }
+      complete = true;
       this.#finish(call, await result.finishReason, await result.responseMessages);
     } catch (error) {
       throw call.fatal() ?? error;
+    } finally {
+      if (!complete) left.abort(new Error('The reader of the stream left before its end.'));
     }
   }
 
@@ -273,7 +312,7 @@ export class AugmentedLlm {
   #toolSetOf(tools: readonly AgentTool[], limit: number): AgentToolSet {
     const kept = this.#toolSet;
     if (kept && kept.limit === limit && sameTools(kept.tools, tools)) return kept.set;
-    const set = toolSetOf(tools, limit);
+    const set = toolSetOf(tools, limit, this.#parts.secretsOf ?? (() => []));
     this.#toolSet = { tools, limit, set };
     return set;
   }

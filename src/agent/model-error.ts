@@ -6,9 +6,9 @@
  *
  * @module
  */
-import { maskUrlCredentials } from '../config/mask.js';
-import { REDACTED, Secret } from '../config/secret.js';
+import type { Settings } from '../config/schema/settings.js';
 import { isMcpAgentError, McpAgentError } from '../errors.js';
+import { providerErrorText } from './provider-error.js';
 
 /** The AI SDK's `APICallError`, as far as it is read here. */
 interface ApiCallError extends Error {
@@ -27,34 +27,17 @@ export function providerApiError(error: unknown): ApiCallError | undefined {
 }
 
 /**
- * An error of the provider's API (not one of ours) as a `MODEL_REQUEST` error with its text and,
- * for an API call, its HTTP status; ours pass through.
+ * An error of the provider's API (not one of ours) as a `MODEL_REQUEST` error with its text
+ * scrubbed of the settings' secrets (see `providerErrorText`: a gateway may echo the key it
+ * refused) and, for an API call, its HTTP status; no `cause`, whose response body may hold them.
+ * Ours pass through.
  */
-export function modelError(provider: string, error: unknown): unknown {
+export function modelError(provider: string, error: unknown, settings: Settings): unknown {
   if (isMcpAgentError(error) || !(error instanceof Error)) return error;
   const status = providerApiError(error)?.statusCode;
   const suffix = status === undefined ? '' : ` (HTTP ${status})`;
   return new McpAgentError(
     'MODEL_REQUEST',
-    `The ${provider} model failed: ${error.message}${suffix}`,
-    { cause: error },
+    `The ${provider} model failed: ${providerErrorText(error, settings)}${suffix}`,
   );
-}
-
-/** Every secret value in `value` (the settings): each {@link Secret}'s, longest first. */
-export function secretsOf(value: unknown, found = new Set<string>()): string[] {
-  if (value instanceof Secret) {
-    if (!value.isEmpty) found.add(value.reveal());
-  } else if (Array.isArray(value)) {
-    for (const item of value) secretsOf(item, found);
-  } else if (value !== null && typeof value === 'object') {
-    for (const item of Object.values(value)) secretsOf(item, found);
-  }
-  return [...found].sort((a, b) => b.length - a.length);
-}
-
-/** `text` with each of `secrets` and the credentials of its URLs replaced by `[redacted]`. */
-export function scrubbed(text: string, secrets: readonly string[]): string {
-  const masked = secrets.reduce((shown, secret) => shown.replaceAll(secret, REDACTED), text);
-  return maskUrlCredentials(masked);
 }

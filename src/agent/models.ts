@@ -24,6 +24,8 @@ import type { Secret } from '../config/secret.js';
 import { CredentialProfiles } from '../credentials/profiles.js';
 import { readServiceAccountKey, ServiceAccountTokens } from '../credentials/service-account.js';
 import { McpAgentError } from '../errors.js';
+import type { FetchLike } from '../fetch.js';
+import { modelRequestFetch, refusePlainHttp } from './model-fetch.js';
 
 /** The provider sections a model can be made from. */
 export const MODEL_PROVIDERS = [
@@ -41,8 +43,11 @@ export type ModelProvider = (typeof MODEL_PROVIDERS)[number];
 
 /** What {@link modelFor} accepts besides the settings. */
 export interface ModelOptions {
-  /** The `fetch` the provider sends its requests with. Default the global `fetch`. */
-  readonly fetch?: typeof fetch;
+  /**
+   * The `fetch` the provider sends its requests with (each following redirects within its origin
+   * only). Default the global `fetch`.
+   */
+  readonly fetch?: FetchLike | undefined;
   /**
    * The app's named credentials (`credentials:`), whose `azure` or `google` profile (OAuth 2.0 or
    * bearer) gives the Azure or Vertex AI token: `AgentAuth.credentials`. Default profiles made
@@ -493,8 +498,10 @@ function modelIdOf(provider: ModelProvider, section: Section, modelId: string | 
  * The language model `modelId` (default: the section's `default_model`; Azure's
  * `azure_deployment`) of the provider section `provider`, made by its AI SDK provider package,
  * imported now. Throws {@link McpAgentError} `MODEL_CONFIG` naming the provider and the keys (and
- * environment variables) to set when a credential, endpoint, region or model id is missing; the
- * message never holds a secret.
+ * environment variables) to set when a credential, endpoint, region or model id is missing, or
+ * when a key would go over plain `http://` to a host other than loopback; the message never holds
+ * a secret. The model's requests follow redirects within their origin only (see
+ * `modelRequestFetch`).
  */
 export async function modelFor(
   settings: Settings,
@@ -509,10 +516,13 @@ export async function modelFor(
     );
   }
   const section = (settings[provider] ?? {}) as Section;
+  refusePlainHttp(settings, provider, section);
+  // Late-bound: a `fetch` replaced after the model is made (a test's) is the one used.
+  const fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
   return MAKERS[provider]({
     section,
     modelId: modelIdOf(provider, section, modelId),
-    fetch: options.fetch,
+    fetch: modelRequestFetch(fetch),
     // credentials.azure's scopes, when settings parsed without the loader come unfilled.
     settings: withAzureScopes(settings),
     options,

@@ -112,13 +112,13 @@ export class ServedAgents implements AgentRunner {
         logger.info(`agent "${agent.name}" was cancelled`, { agent: agent.name });
         return text(`The agent ${agent.name} was cancelled.`, true);
       }
-      const { scrubbed, secretsOf } = await import('../agent/model-error.js');
-      const secrets = secretsOf(this.#options.settings);
+      const { scrubSecrets, settingsSecrets } = await import('../agent/provider-error.js');
+      const secrets = settingsSecrets(this.#options.settings);
       const message = error instanceof Error ? error.message : 'unknown error';
-      logger.warn(`agent "${agent.name}" failed: ${scrubbed(message, secrets)}`, {
+      logger.warn(`agent "${agent.name}" failed: ${scrubSecrets(message, secrets)}`, {
         agent: agent.name,
       });
-      return text(scrubbed(await this.#callerText(agent, error), secrets), true);
+      return text(scrubSecrets(await this.#callerText(agent, error), secrets), true);
     }
   }
 
@@ -131,7 +131,7 @@ export class ServedAgents implements AgentRunner {
     if (isMcpAgentError(error) && error.code === 'AGENT_MAX_ITERATIONS') return error.message;
     const { modelError, providerApiError } = await import('../agent/model-error.js');
     if (!providerApiError(error)) return `The agent ${agent.name} could not answer right now.`;
-    return (modelError(agent.spec.provider, error) as Error).message;
+    return (modelError(agent.spec.provider, error, this.#options.settings) as Error).message;
   }
 
   /**

@@ -114,6 +114,11 @@ export interface AgentAuth extends AgentAuthScope {
    * `Agent` takes its Entra ID or Google token from here.
    */
   readonly credentials: CredentialProfiles;
+  /**
+   * The `fetch` of the agent's HTTP stack (the proxy settings; the injected `fetch`, if one was):
+   * what an `Agent`'s model sends its requests with.
+   */
+  readonly fetch: FetchLike;
   /** Close connections, refresh timers, the token store and the HTTP stack; later use is an error. */
   close(): Promise<void>;
 }
@@ -273,6 +278,10 @@ class AgentAuthImpl extends Scope implements AgentAuth {
   }
 
   readonly #now: (() => number) | undefined;
+
+  get fetch(): FetchLike {
+    return this.#runtime.http.fetch;
+  }
 
   get credentials(): CredentialProfiles {
     assertOpen(this.#life);

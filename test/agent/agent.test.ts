@@ -128,6 +128,18 @@ describe('Agent over an OAuth-protected MCP server, with the OpenAI provider', (
     expect(result).toMatch(/validation|invalid|expected number/i);
   });
 
+  test("valid JSON arguments the tool's schema refuses: an error result naming the argument, the loop goes on", async () => {
+    const llm = await finder.attachLlm('openai', { settings: llmSettings() });
+    chat.script = toolThenText('served_add', { a: 'one' }, () => 'Those were not numbers.');
+    expect(await llm.generateStr('Add one.')).toBe('Those were not numbers.');
+    expect(chat.received).toHaveLength(2);
+    const [result] = toolResultsIn(chat.received[1]);
+    expect(result).toMatch(/\ba\b/);
+    expect(result).toMatch(/validation|invalid|expected number/i);
+    const toolMessage = llm.history.find((message) => message.role === 'tool');
+    expect(JSON.stringify(toolMessage)).toMatch(/"type":"error-(text|json)"/);
+  });
+
   test('a tool result longer than maxToolResultChars reaches the model cut, with a note', async () => {
     const llm = await finder.attachLlm('openai', { settings: llmSettings() });
     chat.script = toolThenText('served_whoami', {}, () => 'cut');

@@ -94,14 +94,19 @@ describe('mcp-agent chat', () => {
     }
   }, 30_000);
 
-  test("a model error: exit 1 with the provider's text, never the key", async () => {
+  test("a model error: exit 1 with the provider's text, the key it echoes scrubbed", async () => {
     const { dir, cleanup } = tree();
-    chat.script = () => ({ status: 404, error: 'The model `gpt-nope` does not exist.' });
+    // A gateway that echoes the key it refused (OpenAI-compatible ones do).
+    chat.script = () => ({
+      status: 401,
+      error: `Incorrect API key provided: ${CANARY}. The model \`gpt-nope\` does not exist.`,
+    });
     try {
       const result = await runCli(['chat', '--once', 'hi', '--model', 'gpt-nope'], { cwd: dir });
       expect(result.code).toBe(1);
       expect(result.stdout).toBe('');
       expect(result.stderr).toContain('gpt-nope');
+      expect(result.stderr).toContain('Incorrect API key provided: [redacted]');
       expect(result.stderr).not.toContain('This is a bug');
       expect(result.stderr.match(/error:/g)).toHaveLength(1);
       expect(result.stderr).not.toContain(CANARY);

@@ -101,7 +101,7 @@ async function withLlm(
   out: Output,
   options: SessionOptions,
   consent: LoginConsent,
-  body: (llm: AugmentedLlm) => Promise<number>,
+  body: (llm: AugmentedLlm, settings: Settings) => Promise<number>,
 ): Promise<number> {
   const { settings } = loadForCli(io, global);
   const auth = createAgentAuth({
@@ -119,7 +119,7 @@ async function withLlm(
       out.note(`→ ${tool.tool.name} (${tool.server})`),
     );
     const provider = options.provider ?? defaultProvider(settings);
-    return await body(await agent.attachLlm(provider, { model: options.model }));
+    return await body(await agent.attachLlm(provider, { model: options.model }), settings);
   } finally {
     await auth.close();
   }
@@ -128,6 +128,7 @@ async function withLlm(
 /** One turn: the answer streamed on stdout (ended by a newline); returns its text. */
 async function answer(
   llm: AugmentedLlm,
+  settings: Settings,
   out: Output,
   prompt: string,
   signal?: AbortSignal,
@@ -140,7 +141,7 @@ async function answer(
     }
   } catch (error) {
     if (text !== '' && !text.endsWith('\n')) out.stream('\n');
-    throw modelError(llm.provider, error);
+    throw modelError(llm.provider, error, settings);
   }
   if (text !== '' && !text.endsWith('\n')) out.stream('\n');
   return text;
@@ -154,8 +155,8 @@ export function chatOnce(
   options: ChatOptions,
 ): Promise<number> {
   const consent = canAsk(io, options) ? cliConsent(io, out, options) : handOverConsent();
-  return withLlm(io, global, out, options, consent, async (llm) => {
-    out.resultJson({ answer: await answer(llm, out, options.prompt) });
+  return withLlm(io, global, out, options, consent, async (llm, settings) => {
+    out.resultJson({ answer: await answer(llm, settings, out, options.prompt) });
     return 0;
   });
 }
@@ -194,7 +195,7 @@ export function chatSession(
     input.close();
   };
   const stopListening = (io.onInterrupt ?? onSigint)(interrupt);
-  return withLlm(io, global, out, options, consent, async (llm) => {
+  return withLlm(io, global, out, options, consent, async (llm, settings) => {
     let stopped: Promise<unknown> = Promise.resolve();
     for (ask(); ; ask()) {
       const line = await input.next();
@@ -202,7 +203,7 @@ export function chatSession(
       const prompt = line.trim();
       if (prompt === '') continue;
       turn = new AbortController();
-      ({ unwound: stopped } = await turnOf(llm, out, prompt, turn.signal, stopped));
+      ({ unwound: stopped } = await turnOf(llm, settings, out, prompt, turn.signal, stopped));
       turn = undefined;
     }
   }).finally(() => {
@@ -225,12 +226,15 @@ function onSigint(listener: () => void): () => void {
  */
 async function turnOf(
   llm: AugmentedLlm,
+  settings: Settings,
   out: Output,
   prompt: string,
   signal: AbortSignal,
   stopped: Promise<unknown>,
 ): Promise<{ unwound: Promise<unknown> }> {
-  const work = stopped.then(() => (signal.aborted ? '' : answer(llm, out, prompt, signal)));
+  const work = stopped.then(() =>
+    signal.aborted ? '' : answer(llm, settings, out, prompt, signal),
+  );
   try {
     await untilAborted(work, signal);
   } catch (error) {
