@@ -8,6 +8,7 @@
  * @module
  */
 import { stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { hostAllowed } from '../config/providers.js';
 import type { Settings } from '../config/schema/settings.js';
 import { CredentialProfiles } from '../credentials/profiles.js';
@@ -113,7 +114,7 @@ export class ServiceAccounts {
     const file = await stat(path).catch(() => undefined);
     // Unreadable: readServiceAccountKey says so, naming the file.
     if (!file) return this.#read(path, options);
-    const name = `${this.#clockId(options.now)}\0${options.maxTokenBytes ?? ''}\0${path}`;
+    const name = `${this.#clockId(options.now)}\0${options.maxTokenBytes ?? ''}\0${resolve(path)}`;
     const stamp = `${file.mtimeMs}:${file.size}`;
     const held = this.#held.get(name);
     if (held?.stamp === stamp) return held.account;

@@ -3,11 +3,9 @@
  * `bedrock`, `ollama`, `lm_studio`), made by the Vercel AI SDK's provider packages: the section's
  * keys (filled by mcp-agent's environment aliases when the configuration loads) become the
  * provider's options, and the provider does the rest (its headers, Bedrock's SigV4 signing). The
- * credentials that are more than a key come from our credentials layer: Azure's Entra ID token
- * from a `credentials.azure` profile, Vertex AI's from a service account key file (the JWT bearer
- * grant) or a `credentials.google` profile, each renewed when due; Bedrock's keys from the section
- * or a named AWS profile (the AWS SDK's `fromIni`), its region from the section or that profile.
- * Each provider package is imported only when a model of that provider is made.
+ * credentials that are more than a key (Azure's Entra ID token, Vertex AI's service account or
+ * profile token, Bedrock's AWS profile) come from `./cloud-credentials.ts`. Each provider package
+ * is imported only when a model of that provider is made.
  *
  * @module
  */
