@@ -3,29 +3,29 @@
  * `bedrock`, `ollama`, `lm_studio`), made by the Vercel AI SDK's provider packages: the section's
  * keys (filled by mcp-agent's environment aliases when the configuration loads) become the
  * provider's options, and the provider does the rest (its headers, Bedrock's SigV4 signing). The
- * credentials that are more than a key come from our credentials layer: Azure's Entra ID token
- * from a `credentials.azure` profile, Vertex AI's from a service account key file (the JWT bearer
- * grant) or a `credentials.google` profile, each renewed when due; Bedrock's keys from the section
- * or a named AWS profile (the AWS SDK's `fromIni`), its region from the section or that profile.
- * Each provider package is imported only when a model of that provider is made.
+ * credentials that are more than a key (Azure's Entra ID token, Vertex AI's service account or
+ * profile token, Bedrock's AWS profile) come from `./cloud-credentials.ts`. Each provider package
+ * is imported only when a model of that provider is made.
  *
  * @module
  */
 import type { LanguageModel } from 'ai';
-import {
-  hostAllowed,
-  PROVIDER_BASE_URLS,
-  vertexHost,
-  withAzureScopes,
-} from '../config/providers.js';
-import { PROVIDER_ENV_ALIASES } from '../config/schema/providers.js';
+import { PROVIDER_BASE_URLS, vertexHost, withAzureScopes } from '../config/providers.js';
 import type { Settings } from '../config/schema/settings.js';
 import type { Secret } from '../config/secret.js';
-import { CredentialProfiles } from '../credentials/profiles.js';
-import { readServiceAccountKey, ServiceAccountTokens } from '../credentials/service-account.js';
+import type { CredentialProfiles } from '../credentials/profiles.js';
 import { McpAgentError } from '../errors.js';
 import type { FetchLike } from '../fetch.js';
+import {
+  awsKeys,
+  awsRegion,
+  profileToken,
+  type ServiceAccounts,
+  serviceAccountToken,
+  type TokenSource,
+} from './cloud-credentials.js';
 import { modelRequestFetch, refusePlainHttp } from './model-fetch.js';
+import { defined, keyToSet, missing, type Section, secretOf, stringOf } from './sections.js';
 
 /** The provider sections a model can be made from. */
 export const MODEL_PROVIDERS = [
@@ -56,15 +56,19 @@ export interface ModelOptions {
   readonly credentials?: Pick<CredentialProfiles, 'token' | 'describe'> | undefined;
   /**
    * Where `GOOGLE_APPLICATION_CREDENTIALS` (Vertex AI's service account key file) and Bedrock's
-   * `AWS_SHARED_CREDENTIALS_FILE` / `AWS_CONFIG_FILE` are read. Default `process.env`.
+   * `AWS_SHARED_CREDENTIALS_FILE` / `AWS_CONFIG_FILE` are read. Default `process.env` — not the
+   * `.env` file the configuration loader also reads (and `config check` with it): pass the
+   * environment the settings were loaded with when a `.env` file sets these.
    */
   readonly env?: Readonly<Record<string, string | undefined>> | undefined;
+  /**
+   * The service accounts of key files, shared by every model made with it (one token, one grant
+   * when due, per key file). Default the process's (`serviceAccounts` of `./cloud-credentials`).
+   */
+  readonly serviceAccounts?: ServiceAccounts | undefined;
   /** The clock service-account tokens are kept by, epoch milliseconds. Default `Date.now`. */
   readonly now?: (() => number) | undefined;
 }
-
-/** A section's keys, as far as making a model needs them. */
-type Section = Readonly<Record<string, unknown>>;
 
 interface Made {
   readonly section: Section;
@@ -74,41 +78,8 @@ interface Made {
   readonly options: ModelOptions;
 }
 
-/** The environment variables mcp-agent reads for `section.key` (its aliases). */
-function aliasesOf(section: string, key: string): string[] {
-  return Object.entries(PROVIDER_ENV_ALIASES)
-    .filter(([, targets]) => targets.some(([s, k]) => s === section && k === key))
-    .map(([variable]) => variable);
-}
-
-/** `section.key (ENV, …)`, naming what to set. */
-function keyToSet(section: string, key: string): string {
-  const variables = aliasesOf(section, key);
-  return variables.length > 0
-    ? `${section}.${key} (${variables.join(' or ')})`
-    : `${section}.${key}`;
-}
-
-function missing(provider: string, what: string, keys: readonly string[]): McpAgentError {
-  const set = keys.map((key) => keyToSet(provider, key)).join(', ');
-  return new McpAgentError(
-    'MODEL_CONFIG',
-    `The ${provider} provider has no ${what}: set ${set} in the configuration (secrets in mcp_agent.secrets.yaml).`,
-  );
-}
-
 function notYet(what: string, instead: string): McpAgentError {
   return new McpAgentError('MODEL_CONFIG', `${what} is not supported yet: use ${instead}.`);
-}
-
-function secretOf(section: Section, key: string): string | undefined {
-  const value = section[key] as Secret | undefined;
-  return value === undefined || value.isEmpty ? undefined : value.reveal();
-}
-
-function stringOf(section: Section, key: string): string | undefined {
-  const value = section[key];
-  return typeof value === 'string' && value !== '' ? value : undefined;
 }
 
 function required(provider: string, section: Section, key: string, what: string): string {
@@ -121,17 +92,6 @@ function headersOf(section: Section): Record<string, string> | undefined {
   const headers = section.default_headers as Readonly<Record<string, Secret>> | undefined;
   if (!headers) return undefined;
   return Object.fromEntries(Object.entries(headers).map(([name, value]) => [name, value.reveal()]));
-}
-
-/** `options` without its `undefined` values (the providers' options are exact optional types). */
-type Defined<T> = { [K in keyof T as undefined extends T[K] ? never : K]: T[K] } & {
-  [K in keyof T as undefined extends T[K] ? K : never]?: Exclude<T[K], undefined>;
-};
-
-function defined<T extends object>(options: T): Defined<T> {
-  return Object.fromEntries(
-    Object.entries(options).filter(([, value]) => value !== undefined),
-  ) as Defined<T>;
 }
 
 const withoutSlash = (url: string): string => url.replace(/\/+$/, '');
@@ -224,72 +184,48 @@ async function anthropicModel({ section, modelId, fetch }: Made): Promise<Langua
   )(modelId);
 }
 
-/**
- * A token source from the `credentials:` profile `name` (OAuth 2.0 or bearer; the app's token
- * manager obtains and renews it), or `undefined` without one. Refused unless the profile's
- * `hosts` include `host`, where the token is sent.
- */
-function profileToken(made: Made, name: 'azure' | 'google', host: string): TokenSource | undefined {
-  const profile = made.settings.credentials[name];
-  if (!profile || (profile.type !== 'oauth2' && profile.type !== 'bearer')) return undefined;
-  if (!hostAllowed(profile.hosts, host)) {
+/** A Vertex AI location is a single DNS label (`us-central1`, `europe-west4`, `global`, `eu`). */
+const VERTEX_LOCATION = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/** The section's `location`, checked: it makes the host the token is sent to. */
+function vertexLocation(section: Section): string {
+  const location = stringOf(section, 'location');
+  if (location === undefined) throw missing('google', 'Vertex AI location', ['location']);
+  if (!VERTEX_LOCATION.test(location)) {
     throw new McpAgentError(
       'MODEL_CONFIG',
-      `The credential "${name}" may be sent to ${profile.hosts.join(', ')} only, not to ${host} (the ${name} provider's endpoint): add it to credentials.${name}.hosts.`,
+      `The google provider's Vertex AI location is not a location name (lowercase letters, digits and hyphens, e.g. us-central1): check ${keyToSet('google', 'location')}.`,
     );
   }
-  // The app's credentials when they hold this profile (other settings may have been given).
-  const shared = made.options.credentials;
-  const type = shared?.describe(name)?.type;
-  const credentials =
-    shared && (type === 'oauth2' || type === 'bearer')
-      ? shared
-      : new CredentialProfiles(
-          { [name]: profile },
-          {
-            fetch: (input, init) => globalThis.fetch(input, init),
-            ...(made.options.now ? { now: made.options.now } : {}),
-          },
-        );
-  return async () => (await credentials.token(name)).reveal();
+  return location;
 }
 
-/** A function giving a bearer token, fresh. */
-type TokenSource = () => Promise<string>;
-
-/** The service account of `GOOGLE_APPLICATION_CREDENTIALS`: its tokens and its project. */
-async function serviceAccount(made: Made): Promise<{ token: TokenSource; project?: string }> {
-  const path = (made.options.env ?? process.env).GOOGLE_APPLICATION_CREDENTIALS;
-  if (!path) {
-    throw new McpAgentError(
-      'MODEL_CONFIG',
-      'The google provider on Vertex AI (google.vertexai) has no credential: set GOOGLE_APPLICATION_CREDENTIALS to a service account key file, or add a credentials.google profile (oauth2 or bearer).',
-    );
-  }
-  const key = await readServiceAccountKey(path);
-  const tokens = new ServiceAccountTokens(key, defined({ now: made.options.now }));
-  return defined({
-    token: async () => (await tokens.token()).reveal(),
-    project: key.projectId,
-  });
+/** `fetch` (default the global one) that drops `token`'s held token when the API answers 401. */
+function droppingRefused(fetch: typeof globalThis.fetch | undefined, token: TokenSource) {
+  const send = fetch ?? globalThis.fetch;
+  return (async (input, init) => {
+    const response = await send(input, init);
+    if (response.status === 401) token.invalidate();
+    return response;
+  }) as typeof globalThis.fetch;
 }
 
 async function vertexModel(made: Made): Promise<LanguageModel> {
   const { section, modelId, fetch } = made;
-  const location = stringOf(section, 'location');
-  if (location === undefined) throw missing('google', 'Vertex AI location', ['location']);
+  const location = vertexLocation(section);
   const fromProfile = profileToken(made, 'google', vertexHost(location));
   const { token, project: keyFileProject } = fromProfile
     ? { token: fromProfile, project: undefined }
-    : await serviceAccount(made);
+    : await serviceAccountToken(made);
   // The section's project (GOOGLE_CLOUD_PROJECT), else the key file's.
   const project = stringOf(section, 'project') ?? keyFileProject;
   if (project === undefined) throw missing('google', 'Vertex AI project', ['project']);
   const { createVertex } = await import('@ai-sdk/google-vertex');
   // The provider asks its google-auth-library client for a token before each request: that
-  // client is ours, and gives our token (the key file's token_uri, our clock and fetch).
+  // client is ours, and gives our token (the key file's token_uri, our clock and fetch). The
+  // provider has no hook for a refused token: our fetch sees the 401 and drops it.
   const authClient = {
-    getAccessToken: async () => ({ token: await token() }),
+    getAccessToken: async () => ({ token: await token.get() }),
   } as unknown as VertexAuthClient;
   return createVertex(
     defined({
@@ -298,7 +234,7 @@ async function vertexModel(made: Made): Promise<LanguageModel> {
       // Not Express mode (GOOGLE_VERTEX_API_KEY): the service account's token.
       apiKey: '',
       googleAuthOptions: { authClient },
-      fetch,
+      fetch: droppingRefused(fetch, token),
     }),
   )(modelId);
 }
@@ -329,7 +265,7 @@ function azureAuth(
 ): { apiKey: string } | { tokenProvider: () => Promise<string> } {
   // A credentials.azure profile wins (an Entra ID service account, renewed when due).
   const fromProfile = profileToken(made, 'azure', new URL(endpoint).host);
-  if (fromProfile) return { tokenProvider: fromProfile };
+  if (fromProfile) return { tokenProvider: fromProfile.get };
   const { section } = made;
   const apiKey = secretOf(section, 'api_key');
   if (apiKey !== undefined) return { apiKey };
@@ -358,80 +294,6 @@ async function azureModel(made: Made): Promise<LanguageModel> {
       fetch,
     }),
   ).chat(modelId);
-}
-
-interface AwsKeys {
-  readonly accessKeyId: string;
-  readonly secretAccessKey: string;
-  readonly sessionToken?: string;
-}
-
-/**
- * The section's keys, else its named `profile` of the AWS shared files (`fromIni`, which reads
- * `AWS_SHARED_CREDENTIALS_FILE` / `AWS_CONFIG_FILE` of the environment, and follows the
- * profile's role, SSO or process settings).
- */
-async function awsKeys(made: Made): Promise<() => Promise<AwsKeys>> {
-  const { section } = made;
-  const accessKeyId = secretOf(section, 'aws_access_key_id');
-  const secretAccessKey = secretOf(section, 'aws_secret_access_key');
-  const sessionToken = secretOf(section, 'aws_session_token');
-  const profile = stringOf(section, 'profile');
-  if (accessKeyId === undefined && profile !== undefined) {
-    const env = made.options.env ?? process.env;
-    const { fromIni } = await import('@aws-sdk/credential-providers');
-    const provider = fromIni(
-      defined({
-        profile,
-        filepath: env.AWS_SHARED_CREDENTIALS_FILE,
-        configFilepath: env.AWS_CONFIG_FILE,
-      }),
-    );
-    return async () => {
-      const keys = await provider();
-      return defined({
-        accessKeyId: keys.accessKeyId,
-        secretAccessKey: keys.secretAccessKey,
-        sessionToken: keys.sessionToken,
-      });
-    };
-  }
-  if (accessKeyId === undefined || secretAccessKey === undefined) {
-    throw new McpAgentError(
-      'MODEL_CONFIG',
-      `The bedrock provider has no AWS credential: set ${keyToSet('bedrock', 'aws_access_key_id')}, ${keyToSet('bedrock', 'aws_secret_access_key')}, or a named profile of the AWS files, ${keyToSet('bedrock', 'profile')}, in the configuration (secrets in mcp_agent.secrets.yaml).`,
-    );
-  }
-  return async () => defined({ accessKeyId, secretAccessKey, sessionToken });
-}
-
-/**
- * The `region` of the AWS profile `profile`, as the AWS SDK reads it: from the shared files
- * (`AWS_CONFIG_FILE`, `AWS_SHARED_CREDENTIALS_FILE`, else `~/.aws/`), the credentials file's
- * profile over the config file's (the SDK's `NODE_REGION_CONFIG_FILE_OPTIONS`).
- */
-async function profileRegion(made: Made, profile: string): Promise<string | undefined> {
-  const env = made.options.env ?? process.env;
-  const { loadSharedConfigFiles } = await import('@smithy/core/config');
-  const { configFile, credentialsFile } = await loadSharedConfigFiles(
-    defined({ filepath: env.AWS_SHARED_CREDENTIALS_FILE, configFilepath: env.AWS_CONFIG_FILE }),
-  );
-  const region = credentialsFile[profile]?.region ?? configFile[profile]?.region;
-  return region === undefined || region === '' ? undefined : region;
-}
-
-/** The section's `aws_region` (`AWS_REGION`), else its `profile`'s region. */
-async function awsRegion(made: Made): Promise<string> {
-  const region = stringOf(made.section, 'aws_region');
-  if (region !== undefined) return region;
-  const profile = stringOf(made.section, 'profile');
-  const fromProfile = profile === undefined ? undefined : await profileRegion(made, profile);
-  if (fromProfile !== undefined) return fromProfile;
-  if (profile === undefined) throw missing('bedrock', 'region', ['aws_region']);
-  throw new McpAgentError(
-    'MODEL_CONFIG',
-    `The bedrock provider has no region: set ${keyToSet('bedrock', 'aws_region')} in the configuration, or region in the AWS profile ${JSON.stringify(profile)} (AWS_CONFIG_FILE).`,
-  );
 }
 
 async function bedrockModel(made: Made): Promise<LanguageModel> {

@@ -99,9 +99,15 @@ export interface ServiceAccountTokensOptions {
 
 interface Held {
   readonly token: Secret;
-  readonly expiresAt: number | undefined;
+  readonly expiresAt: number;
   readonly obtainedAt: number;
 }
+
+/**
+ * How long a token without `expires_in` is kept (Google always sends one): short, so a token
+ * of unknown lifetime is not held for ever.
+ */
+export const DEFAULT_TOKEN_LIFETIME_S = 300;
 
 /** An assertion lives this long (Google's most). */
 const ASSERTION_LIFETIME_S = 3600;
@@ -125,6 +131,14 @@ export class ServiceAccountTokens {
     return this.#key.clientEmail;
   }
 
+  /**
+   * Forget the token held (the API refused it: HTTP 401, e.g. a revoked key): the next
+   * {@link token} obtains a new one.
+   */
+  invalidate(): void {
+    this.#held = undefined;
+  }
+
   /** A token that is not due, obtained now when the one held is. */
   async token(): Promise<Secret> {
     const held = this.#held;
@@ -136,7 +150,6 @@ export class ServiceAccountTokens {
   }
 
   #fresh(held: Held): boolean {
-    if (held.expiresAt === undefined) return true;
     const lifetime = held.expiresAt - held.obtainedAt;
     const leeway = Math.min(this.#options.leewayMs ?? 60_000, lifetime / 2);
     return held.expiresAt - leeway > this.#now();
@@ -191,10 +204,12 @@ export class ServiceAccountTokens {
       // The form Google documents: grant_type and assertion, no client_id.
       { authenticateClient: false },
     );
-    const expiresIn = typeof response.expires_in === 'number' ? response.expires_in : undefined;
+    // No expires_in: a short default lifetime; 0: already due (used for this call, then renewed).
+    const expiresIn =
+      typeof response.expires_in === 'number' ? response.expires_in : DEFAULT_TOKEN_LIFETIME_S;
     const held: Held = {
       token: new Secret(response.access_token),
-      expiresAt: expiresIn !== undefined && expiresIn > 0 ? now + expiresIn * 1000 : undefined,
+      expiresAt: now + Math.max(0, expiresIn) * 1000,
       obtainedAt: now,
     };
     this.#held = held;

@@ -225,6 +225,30 @@ describe('azure: an Entra ID token from credentials.azure, renewed by our token 
       await auth.close();
     }
   });
+
+  test("other settings naming this endpoint in their profile's hosts: the app's token, bound elsewhere, is not sent", async () => {
+    // The app's credentials.azure: its Entra ID token is for contoso's resource only.
+    const auth = createAgentAuth({
+      settings: {
+        azure: { ...azureSection(), endpoint: 'https://contoso.openai.azure.com/' },
+        credentials: { azure: entraProfile(['contoso.openai.azure.com']) },
+      },
+    });
+    try {
+      const agent = new Agent({ name: 'plain', serverNames: [] }, { auth });
+      const grantsBefore = entra.grants.length;
+      // Other settings, whose own credentials.azure lets a token go to the stand-in.
+      const failure = await failureOf(agent.attachLlm('azure', { settings: settingsWith() }));
+      expect(failure).toMatchObject({ code: 'MODEL_CONFIG' });
+      expect(failure.message).toBe(
+        `The credential "azure" may be sent to contoso.openai.azure.com only, not to ${new URL(azure.url).host} (the azure provider's endpoint): add it to credentials.azure.hosts.`,
+      );
+      expect(entra.grants.length).toBe(grantsBefore);
+      expect(azure.received).toHaveLength(0);
+    } finally {
+      await auth.close();
+    }
+  });
 });
 
 describe('azure with Entra ID: the agent, a tool call on an OAuth-protected MCP server, then the answer', () => {

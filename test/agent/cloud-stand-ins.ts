@@ -74,8 +74,8 @@ export interface TokenEndpointOptions {
   readonly client?: { readonly id: string; readonly secret: string; readonly scope: string };
   /** JWT bearer grant: assertions of this account, signed by this key. */
   readonly account?: { readonly email: string; readonly key: CryptoKey; readonly scope: string };
-  /** The tokens' lifetime, seconds. */
-  readonly expiresIn: number;
+  /** The tokens' lifetime, seconds (`undefined`: the response has no `expires_in`). */
+  readonly expiresIn: number | undefined;
   /** The tokens' prefix (`<prefix>-1`, `<prefix>-2`, …). */
   readonly prefix: string;
   /** The clock an assertion is checked by. Default `Date.now`. */

@@ -8,10 +8,12 @@
  * the expiry. The agent's tool call runs on a real OAuth-protected MCP server, then the final
  * answer, non-streamed and streamed (server-sent events).
  */
+import { utimes } from 'node:fs/promises';
 import { generateText } from 'ai';
 import { decodeJwt, exportPKCS8, generateKeyPair, importPKCS8, SignJWT } from 'jose';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test, vi } from 'vitest';
 import { Agent } from '../../src/agent/agent.js';
+import { ServiceAccounts, serviceAccounts } from '../../src/agent/cloud-credentials.js';
 import { modelFor } from '../../src/agent/models.js';
 import { loadSettings } from '../../src/config/load.js';
 import { settingsSchema } from '../../src/config/schema/settings.js';
@@ -31,6 +33,7 @@ import {
   startTokenEndpoint,
   startVertexStandIn,
   type TokenEndpoint,
+  type TokenEndpointOptions,
   toolThenText,
 } from './cloud-stand-ins.js';
 
@@ -44,15 +47,18 @@ let privateKeyPem = '';
 let google: TokenEndpoint;
 let vertex: ScriptedCloud;
 let keyFile = '';
+/** The token endpoint's options, changed by a test (and put back after it). */
+let endpoint: { -readonly [K in keyof TokenEndpointOptions]: TokenEndpointOptions[K] };
 
 beforeAll(async () => {
   const { publicKey, privateKey } = await generateKeyPair('RS256', { extractable: true });
   privateKeyPem = await exportPKCS8(privateKey);
-  google = await startTokenEndpoint({
+  endpoint = {
     account: { email: EMAIL, key: publicKey, scope: SCOPE },
     expiresIn: LIFETIME_S,
     prefix: 'ya29.canary',
-  });
+  };
+  google = await startTokenEndpoint(endpoint);
   vertex = await startVertexStandIn();
   vertex.check = (request) =>
     request.headers.authorization === `Bearer ${google.current()}`
@@ -77,6 +83,10 @@ afterAll(async () => {
   files.cleanup();
 });
 beforeEach(() => {
+  // Each test starts without the key file's held token (the stand-in takes the last issued only).
+  serviceAccounts.clear();
+  endpoint.expiresIn = LIFETIME_S;
+  endpoint.prefix = 'ya29.canary';
   vertex.received.length = 0;
   vertex.script = () => ({ text: 'Answered by Vertex.' });
 });
@@ -336,6 +346,124 @@ describe('vertex: a service account by the JWT bearer grant, renewed when due', 
   });
 });
 
+const onlyCurrentToken = (request: CloudRequest) =>
+  request.headers.authorization === `Bearer ${google.current()}`
+    ? undefined
+    : { status: 401, message: 'Request had invalid authentication credentials.' };
+
+describe("vertex: one key file's token, shared, kept as long as it is good", () => {
+  const env = () => ({ GOOGLE_APPLICATION_CREDENTIALS: keyFile });
+  const ask = async (model: Awaited<ReturnType<typeof modelFor>>) =>
+    (await generateText({ model, prompt: 'Hi.', maxRetries: 0 })).text;
+
+  test('two models of one key file, two calls each: one grant', async () => {
+    const grantsBefore = google.grants.length;
+    const options = { fetch: routedTo(vertex.url), env: env() };
+    const first = await modelFor(vertexSettings(), 'google', undefined, options);
+    const second = await modelFor(vertexSettings(), 'google', 'gemini-2.5-pro', options);
+    for (const model of [first, second, first, second]) {
+      expect(await ask(model)).toBe('Answered by Vertex.');
+    }
+    expect(google.grants.length - grantsBefore).toBe(1);
+    expect(vertex.received.map((request) => request.headers.authorization)).toEqual(
+      Array(4).fill(`Bearer ${google.current()}`),
+    );
+  });
+
+  test('a rewritten key file (a new modification time) is read again: a new grant', async () => {
+    const accounts = new ServiceAccounts();
+    const options = { fetch: routedTo(vertex.url), env: env(), serviceAccounts: accounts };
+    const grantsBefore = google.grants.length;
+    await ask(await modelFor(vertexSettings(), 'google', undefined, options));
+    await ask(await modelFor(vertexSettings(), 'google', undefined, options));
+    expect(google.grants.length - grantsBefore).toBe(1);
+    const later = new Date(Date.now() + 60_000);
+    await utimes(keyFile, later, later);
+    await ask(await modelFor(vertexSettings(), 'google', undefined, options));
+    expect(google.grants.length - grantsBefore).toBe(2);
+  });
+
+  test('oauth.max_token_bytes holds for the service account token too', async () => {
+    endpoint.prefix = `ya29.canary-${'x'.repeat(2000)}`;
+    const settings = settingsSchema.parse({
+      ...vertexSettings(),
+      google: vertexSettings().google,
+      oauth: { max_token_bytes: 1024 },
+    });
+    const model = await modelFor(settings, 'google', undefined, {
+      fetch: routedTo(vertex.url),
+      env: env(),
+    });
+    const failure = await failureOf(ask(model));
+    expect(failure.message).toMatch(/more than the 1 KiB allowed \(oauth.max_token_bytes\)/);
+    expect(failure.message).not.toContain('xxxxxxxx');
+    expect(vertex.received).toHaveLength(0);
+  });
+
+  test('no expires_in: kept a short while (5 min), not for ever', async () => {
+    endpoint.expiresIn = undefined;
+    let clock = Date.now();
+    const tokens = new ServiceAccountTokens(await readServiceAccountKey(keyFile), {
+      now: () => clock,
+    });
+    const grantsBefore = google.grants.length;
+    const first = (await tokens.token()).reveal();
+    clock += 200_000;
+    expect((await tokens.token()).reveal()).toBe(first);
+    clock += 101_000;
+    expect((await tokens.token()).reveal()).not.toBe(first);
+    expect(google.grants.length - grantsBefore).toBe(2);
+  });
+
+  test('expires_in 0: already due, a new token for each call', async () => {
+    endpoint.expiresIn = 0;
+    const tokens = new ServiceAccountTokens(await readServiceAccountKey(keyFile));
+    const grantsBefore = google.grants.length;
+    const first = (await tokens.token()).reveal();
+    const second = (await tokens.token()).reveal();
+    expect(second).not.toBe(first);
+    expect(google.grants.length - grantsBefore).toBe(2);
+  });
+
+  test('Vertex answers 401: the held token is dropped, the next call obtains another', async () => {
+    const model = await modelFor(vertexSettings(), 'google', undefined, {
+      fetch: routedTo(vertex.url),
+      env: env(),
+    });
+    expect(await ask(model)).toBe('Answered by Vertex.');
+    const grantsBefore = google.grants.length;
+    // The key was revoked, say: Vertex refuses the token it accepted a moment ago.
+    vertex.check = () => ({
+      status: 401,
+      message: 'Request had invalid authentication credentials.',
+    });
+    try {
+      await failureOf(ask(model));
+    } finally {
+      vertex.check = onlyCurrentToken;
+    }
+    expect(await ask(model)).toBe('Answered by Vertex.');
+    expect(google.grants.length - grantsBefore).toBe(1);
+    const [first, refused, renewed] = vertex.received;
+    expect(refused?.headers.authorization).toBe(first?.headers.authorization);
+    expect(renewed?.headers.authorization).toBe(`Bearer ${google.current()}`);
+    expect(renewed?.headers.authorization).not.toBe(first?.headers.authorization);
+  });
+
+  test('a google.location that is not a location name: MODEL_CONFIG naming the key, no request', async () => {
+    for (const location of ['127.0.0.1:9/x?', 'us-central1.evil.example', 'US Central']) {
+      const failure = await failureOf(
+        modelFor(vertexSettings({ project: 'p', location }), 'google', MODEL, { env: env() }),
+      );
+      expect(failure.code).toBe('MODEL_CONFIG');
+      expect(failure.message).toBe(
+        "The google provider's Vertex AI location is not a location name (lowercase letters, digits and hyphens, e.g. us-central1): check google.location (GOOGLE_CLOUD_LOCATION).",
+      );
+    }
+    expect(vertex.received).toHaveLength(0);
+  });
+});
+
 describe('vertex: the agent, a tool call on an OAuth-protected MCP server, then the answer', () => {
   const world = protectedWorld();
   afterEach(() => {
@@ -346,6 +474,24 @@ describe('vertex: the agent, a tool call on an OAuth-protected MCP server, then 
       { name: 'finder', instruction: 'You find things.', serverNames: [SERVER] },
       { auth: world().auth },
     );
+
+  test('calls with another model (params.model): the one token of the key file, one grant', async () => {
+    vi.stubEnv('GOOGLE_APPLICATION_CREDENTIALS', keyFile);
+    const llm = await finder().attachLlm('google', {
+      settings: vertexSettings(),
+      fetch: routedTo(vertex.url),
+    });
+    const grantsBefore = google.grants.length;
+    for (const model of ['gemini-2.5-pro', 'gemini-2.5-flash', MODEL]) {
+      expect(await llm.generateStr('Hi.', { model })).toBe('Answered by Vertex.');
+    }
+    expect(google.grants.length - grantsBefore).toBe(1);
+    expect(vertex.received.map((request) => request.intended.split('/models/')[1])).toEqual([
+      'gemini-2.5-pro:generateContent',
+      'gemini-2.5-flash:generateContent',
+      `${MODEL}:generateContent`,
+    ]);
+  });
 
   test.each([
     ['not streamed', ':generateContent'],

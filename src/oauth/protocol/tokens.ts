@@ -343,29 +343,34 @@ export async function clientCredentialsToken(
   }
 }
 
-/**
- * RFC 8693 §2.1: exchange `subjectToken` (an access token for the agent) for one for the
- * context's `resource`, on behalf of its subject.
- */
-export async function exchangeToken(
+/** One grant of the token endpoint's generic form (an extension grant, RFC 6749 §4.5). */
+interface Grant {
+  /** The `grant_type` URI. */
+  readonly type: string;
+  /** The form's parameters besides `grant_type` (and the context's `resource`, extras). */
+  readonly params: Record<string, string>;
+  /** What the grant is, for an error: `The token exchange of client "x"`. */
+  readonly what: string;
+  /** The secret values sent, kept out of any error. */
+  readonly secrets: readonly string[];
+  /** How the client authenticates. Default as its registration says. */
+  readonly clientAuth?: ClientAuth | undefined;
+}
+
+/** Send `grant` to the context's token endpoint; its response checked as every grant's is. */
+async function genericGrant(
   context: TokenRequestContext,
-  subjectToken: Secret,
-  scopes: readonly string[],
+  grant: Grant,
 ): Promise<TokenEndpointResponse> {
   const where = `${context.as.issuer}`;
   try {
     const client = clientOf(context.client);
-    const options = requestOptions(context, {
-      subject_token: subjectToken.reveal(),
-      subject_token_type: 'urn:ietf:params:oauth:token-type:access_token',
-      requested_token_type: 'urn:ietf:params:oauth:token-type:access_token',
-      ...(scopes.length > 0 ? { scope: scopes.join(' ') } : {}),
-    });
+    const options = requestOptions(context, grant.params);
     const response = await genericTokenEndpointRequest(
       context.as,
       client,
-      clientAuthentication(context.client),
-      'urn:ietf:params:oauth:grant-type:token-exchange',
+      grant.clientAuth ?? clientAuthentication(context.client),
+      grant.type,
       options.additionalParameters,
       options,
     );
@@ -375,13 +380,32 @@ export async function exchangeToken(
       await checkRawResponse(response, where, context),
     );
   } catch (error) {
-    throw oauthFailure(
-      'OAUTH_TOKEN',
-      error,
-      `The token exchange of client "${context.client.clientId}" at ${where}`,
-      { secrets: secretsOf(context, subjectToken.reveal()) },
-    );
+    throw oauthFailure('OAUTH_TOKEN', error, `${grant.what} at ${where}`, {
+      secrets: secretsOf(context, ...grant.secrets),
+    });
   }
+}
+
+/**
+ * RFC 8693 §2.1: exchange `subjectToken` (an access token for the agent) for one for the
+ * context's `resource`, on behalf of its subject.
+ */
+export async function exchangeToken(
+  context: TokenRequestContext,
+  subjectToken: Secret,
+  scopes: readonly string[],
+): Promise<TokenEndpointResponse> {
+  return genericGrant(context, {
+    type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+    params: {
+      subject_token: subjectToken.reveal(),
+      subject_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+      requested_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+      ...(scopes.length > 0 ? { scope: scopes.join(' ') } : {}),
+    },
+    what: `The token exchange of client "${context.client.clientId}"`,
+    secrets: [subjectToken.reveal()],
+  });
 }
 
 /** What {@link jwtBearerToken} does besides sending the assertion. */
@@ -406,33 +430,13 @@ export async function jwtBearerToken(
   assertion: Secret,
   { authenticateClient = true }: JwtBearerOptions = {},
 ): Promise<TokenEndpointResponse> {
-  const where = `${context.as.issuer}`;
-  try {
-    const client = clientOf(context.client);
-    const options = requestOptions(context, { assertion: assertion.reveal() });
-    const response = await genericTokenEndpointRequest(
-      context.as,
-      client,
-      authenticateClient ? clientAuthentication(context.client) : assertionOnly,
-      'urn:ietf:params:oauth:grant-type:jwt-bearer',
-      options.additionalParameters,
-      options,
-    );
-    return await processGenericTokenEndpointResponse(
-      context.as,
-      client,
-      await checkRawResponse(response, where, context),
-    );
-  } catch (error) {
-    throw oauthFailure(
-      'OAUTH_TOKEN',
-      error,
-      `The JWT bearer grant of "${context.client.clientId}" at ${where}`,
-      {
-        secrets: secretsOf(context, assertion.reveal()),
-      },
-    );
-  }
+  return genericGrant(context, {
+    type: 'urn:ietf:params:oauth:grant-type:jwt-bearer',
+    params: { assertion: assertion.reveal() },
+    what: `The JWT bearer grant of "${context.client.clientId}"`,
+    secrets: [assertion.reveal()],
+    clientAuth: authenticateClient ? undefined : assertionOnly,
+  });
 }
 
 /** RFC 7009 §2.1: revoke `token` (a refresh or an access token). */
