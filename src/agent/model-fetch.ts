@@ -12,6 +12,7 @@ import type { Secret } from '../config/secret.js';
 import { McpAgentError } from '../errors.js';
 import type { FetchLike } from '../fetch.js';
 import { isLoopbackHost } from '../oauth/protocol/network.js';
+import type { Section } from './sections.js';
 
 /** The statuses of a redirect. */
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
@@ -60,9 +61,6 @@ export function modelRequestFetch(fetch: FetchLike): typeof globalThis.fetch {
     );
   };
 }
-
-/** A section's keys, as far as this module needs them. */
-type Section = Readonly<Record<string, unknown>>;
 
 /** Where each provider's requests go (the section key naming the URL), when the section sets it. */
 const ENDPOINT_KEYS: Readonly<Record<string, string>> = {
