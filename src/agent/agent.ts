@@ -76,7 +76,7 @@ async function listedTools(client: Client): Promise<McpTool[]> {
 }
 
 /** Throw `SERVER_UNKNOWN` unless `server` is configured in `settings`. */
-function knownServer(settings: Settings, server: string): void {
+export function knownServer(settings: Settings, server: string): void {
   const servers = settings.mcp.servers;
   if (Object.hasOwn(servers, server)) return;
   const known = Object.keys(servers);
@@ -162,7 +162,8 @@ export class Agent {
 
   /**
    * A model of the provider section `provider` (see `modelFor`), with this agent's instruction
-   * and tools, keeping its conversation across calls (mcp-agent's `attach_llm`).
+   * and tools, keeping its conversation across calls (mcp-agent's `attach_llm`); each tool call
+   * is told to `options.onToolCall` first, if given.
    */
   async attachLlm(provider: string, options: LlmOptions = {}): Promise<AugmentedLlm> {
     const settings = options.settings ?? this.#auth.settings;
@@ -176,7 +177,7 @@ export class Agent {
       model: await model(options.model),
       modelFor: model,
       instruction: this.instruction,
-      tools: () => this.listTools(),
+      tools: observedTools(() => this.listTools(), options.onToolCall),
     });
   }
 
@@ -207,4 +208,29 @@ export class Agent {
         )) as CallToolResult,
     };
   }
+}
+
+/**
+ * `list`, its tools telling `onToolCall` of each call before it runs. One wrapper per tool, so the
+ * model's tools stay the same objects while the agent's do (see `AugmentedLlm`'s tool set).
+ */
+function observedTools(
+  list: () => Promise<AgentTool[]>,
+  onToolCall: LlmOptions['onToolCall'],
+): () => Promise<AgentTool[]> {
+  if (!onToolCall) return list;
+  const observed = new WeakMap<AgentTool, AgentTool>();
+  const wrap = (tool: AgentTool): AgentTool => ({
+    ...tool,
+    call: async (args, signal) => {
+      await onToolCall(tool, args);
+      return tool.call(args, signal);
+    },
+  });
+  return async () =>
+    (await list()).map((tool) => {
+      const kept = observed.get(tool) ?? wrap(tool);
+      observed.set(tool, kept);
+      return kept;
+    });
 }
