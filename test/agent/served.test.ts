@@ -220,7 +220,8 @@ describe('an agent served as a tool, acting for its caller', () => {
     const alice = await connect(agent.running.url, tokens.alice);
     try {
       const { tools } = await alice.client.listTools();
-      expect(tools.find((tool) => tool.name === 'scout')?.description).toBe('You scout.');
+      // The description is public: the instruction stays the agent's own.
+      expect(tools.find((tool) => tool.name === 'scout')?.description).toBe('Ask the scout agent.');
       chat.received.length = 0;
       const answer = await ask(alice, 'Who am I?', 'scout');
       expect(answer.text).toBe('You are alice-down.');
@@ -352,7 +353,7 @@ describe('createApp checks its agents against the settings first', () => {
         instruction: 'Guard.',
         serverNames: ['down'],
       });
-      expect(definition.tools.get('watch')?.description).toBe('You look out.');
+      expect(definition.tools.get('watch')?.description).toBe('Ask the watch agent.');
     } finally {
       await app.close();
     }
