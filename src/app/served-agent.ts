@@ -151,7 +151,9 @@ export class ServedAgents implements AgentRunner {
 
   /**
    * Run `answer`; each time it stops for a login of the caller's (one per server at most), let
-   * the caller sign in (`signInFor`) and run it again.
+   * the caller sign in (`signInFor`) and run it again. Logins land here before the first model
+   * call (listing the tools), or from a client that cannot open URLs (`signInFor` throws the
+   * URL-elicitation-required error): a login a tool call needs is made within it otherwise.
    */
   async #withLogins(
     agent: AppAgent,
