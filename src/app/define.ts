@@ -291,8 +291,10 @@ export class AppDefinition implements AppBuilder {
     if (as === 'workflow') {
       this.workflow(
         name,
-        (input, context) =>
-          this.#agentRunner().run(current(), promptOf(input, maxPromptChars), context),
+        (input, context) => {
+          const prompt = promptOf(input, maxPromptChars);
+          return this.#agentRunner().run(current(), prompt, context);
+        },
         described,
       );
     } else {

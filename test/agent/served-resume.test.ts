@@ -122,7 +122,7 @@ test('a step-up on the second tool call: the caller signs in within it, the firs
     expect(chat.received).toHaveLength(3);
     // Two sign-ins: the first login, then the step-up to mcp:write.
     expect(alice.log.requests).toHaveLength(2);
-    const stepUp = new URL(String(alice.log.requests[1]?.url ?? ''));
+    const stepUp = new URL(String((alice.log.requests[1] as { url?: string })?.url));
     expect(stepUp.pathname).toBe('/internal/oauth/connect');
   } finally {
     await alice.close();
