@@ -5,7 +5,8 @@
  * that opens URLs, the caller signs in within that call and the loop goes on: the first tool
  * (`count`) ran once, the model was asked three times, never from the start again. A client that
  * cannot open URLs gets the sign-in link (-32042); asking again after it has signed in runs the
- * whole answer again, as docs/agents.md says.
+ * whole answer again, as docs/agents.md says. A step-up the caller declines is the call's error,
+ * which the model reads.
  */
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { UrlElicitationRequiredError } from '@modelcontextprotocol/sdk/types.js';
@@ -75,6 +76,25 @@ async function startWriteRealm(): Promise<Realm> {
   };
 }
 
+/** A script: `count`, then `post`, then the answer `final` makes of both results. */
+function countThenPost(final: (results: string[]) => string): ScriptedChat['script'] {
+  return (request) => {
+    const results = toolResultsIn(request);
+    if (results.length === 0) return { tool: 'down_count', args: {} };
+    if (results.length === 1) return { tool: 'down_post', args: {} };
+    return { text: final(results) };
+  };
+}
+
+/** Sign `user` in to the realm (`mcp:read`) through an answer that calls no tool. */
+async function signedIn(user: string): Promise<void> {
+  const opener = await connect(agent.running.url, tokens[user], { signInAs: `${user}-down` });
+  chat.script = () => ({ text: 'Nothing to do.' });
+  await opener.call('poster', { prompt: 'Nothing.' });
+  await opener.close();
+  chat.received.length = 0;
+}
+
 beforeAll(async () => {
   inbound = await startInbound();
   realm = await startWriteRealm();
@@ -87,7 +107,7 @@ beforeAll(async () => {
     app.agent('poster', { serverNames: ['down'], provider: 'openai' });
   });
   agent = await serveAgent(settings, inbound.port, { setup });
-  for (const user of ['alice', 'bob']) {
+  for (const user of ['alice', 'bob', 'carol']) {
     tokens[user] = (await userTokens(inbound.as.issuer, inbound.resource, user)).accessToken;
   }
 }, 30_000);
@@ -103,13 +123,7 @@ beforeEach(() => {
   chat.received.length = 0;
   ran.count.length = 0;
   ran.post.length = 0;
-  // `count`, then `post`, then the answer naming both results.
-  chat.script = (request) => {
-    const results = toolResultsIn(request);
-    if (results.length === 0) return { tool: 'down_count', args: {} };
-    if (results.length === 1) return { tool: 'down_post', args: {} };
-    return { text: `Done: ${results.join(', ')}.` };
-  };
+  chat.script = countThenPost((results) => `Done: ${results.join(', ')}.`);
 });
 
 test('a step-up on the second tool call: the caller signs in within it, the first tool is not run again', async () => {
@@ -130,17 +144,8 @@ test('a step-up on the second tool call: the caller signs in within it, the firs
 });
 
 test('a client that cannot open URLs: the step-up ends the answer with the link; asked again, it runs again', async () => {
-  // Bob signs in to the realm first (mcp:read) with a client that opens URLs.
-  const opener = await connect(agent.running.url, tokens.bob, { signInAs: 'bob-down' });
-  chat.script = () => ({ text: 'Nothing to do.' });
-  await opener.call('poster', { prompt: 'Nothing.' });
-  await opener.close();
-  chat.script = (request) => {
-    const results = toolResultsIn(request);
-    if (results.length === 0) return { tool: 'down_count', args: {} };
-    if (results.length === 1) return { tool: 'down_post', args: {} };
-    return { text: `Done: ${results.join(', ')}.` };
-  };
+  await signedIn('bob');
+  chat.script = countThenPost((results) => `Done: ${results.join(', ')}.`);
   const bob = await connect(agent.running.url, tokens.bob);
   try {
     const failure = await bob.call('poster', { prompt: 'Count, then post.' }).catch((e) => e);
@@ -154,5 +159,24 @@ test('a client that cannot open URLs: the step-up ends the answer with the link;
     expect(ran).toEqual({ count: ['bob-down', 'bob-down'], post: ['bob-down'] });
   } finally {
     await bob.close();
+  }
+});
+
+test('a step-up the caller declines: the call is an error the model reads, and the loop goes on', async () => {
+  await signedIn('carol');
+  chat.script = countThenPost((results) => `Could not post: ${results[1]}`);
+  const carol = await connect(agent.running.url, tokens.carol, {
+    signInAs: 'carol-down',
+    answer: 'decline',
+  });
+  try {
+    const result = await carol.call('poster', { prompt: 'Count, then post.' });
+    // The model read the refusal as the call's error.
+    expect(textOf(result)).toContain('The sign-in to down was not accepted; nothing was done.');
+    expect(carol.log.requests).toHaveLength(1);
+    expect(ran).toEqual({ count: ['carol-down'], post: [] });
+    expect(chat.received).toHaveLength(3);
+  } finally {
+    await carol.close();
   }
 });
