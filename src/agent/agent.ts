@@ -80,7 +80,7 @@ async function listedTools(client: Client): Promise<McpTool[]> {
 }
 
 /** Throw `SERVER_UNKNOWN` unless `server` is configured in `settings`. */
-function knownServer(settings: Settings, server: string): void {
+export function knownServer(settings: Settings, server: string): void {
   const servers = settings.mcp.servers;
   if (Object.hasOwn(servers, server)) return;
   const known = Object.keys(servers);
@@ -168,7 +168,8 @@ export class Agent {
    * A model of the provider section `provider` (see `modelFor`), with this agent's instruction
    * and tools, keeping its conversation across calls (mcp-agent's `attach_llm`). Its requests go
    * with `options.fetch`, else the HTTP stack of the agent's `auth` (its proxy settings) or the
-   * connections' `fetch`. A tool's result reaches the model without its server's own secrets.
+   * connections' `fetch`. A tool's result reaches the model without its server's own secrets; each
+   * tool call is told to `options.onToolCall` first, if given.
    */
   async attachLlm(provider: string, options: LlmOptions = {}): Promise<AugmentedLlm> {
     const settings = options.settings ?? this.#auth.settings;
@@ -183,7 +184,7 @@ export class Agent {
       model: await model(options.model),
       modelFor: model,
       instruction: this.instruction,
-      tools: () => this.listTools(),
+      tools: observedTools(() => this.listTools(), options.onToolCall),
       secretsOf: (server) => {
         const configured = servers[server];
         return configured ? secretValues(configured) : [];
@@ -218,4 +219,29 @@ export class Agent {
         )) as CallToolResult,
     };
   }
+}
+
+/**
+ * `list`, its tools telling `onToolCall` of each call before it runs. One wrapper per tool, so the
+ * model's tools stay the same objects while the agent's do (see `AugmentedLlm`'s tool set).
+ */
+function observedTools(
+  list: () => Promise<AgentTool[]>,
+  onToolCall: LlmOptions['onToolCall'],
+): () => Promise<AgentTool[]> {
+  if (!onToolCall) return list;
+  const observed = new WeakMap<AgentTool, AgentTool>();
+  const wrap = (tool: AgentTool): AgentTool => ({
+    ...tool,
+    call: async (args, signal) => {
+      await onToolCall(tool, args);
+      return tool.call(args, signal);
+    },
+  });
+  return async () =>
+    (await list()).map((tool) => {
+      const kept = observed.get(tool) ?? wrap(tool);
+      observed.set(tool, kept);
+      return kept;
+    });
 }

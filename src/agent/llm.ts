@@ -36,6 +36,11 @@ export interface LlmOptions {
   readonly settings?: Settings | undefined;
   /** The `fetch` the provider sends its requests with. Default the global `fetch`. */
   readonly fetch?: typeof fetch | undefined;
+  /**
+   * Told of each tool call as it starts, before the tool runs (to announce it, or report
+   * progress); the call waits for it.
+   */
+  readonly onToolCall?: ((tool: AgentTool, args: Record<string, unknown>) => unknown) | undefined;
 }
 
 /** Per-call request parameters (mcp-agent's `RequestParams`). */

@@ -33,7 +33,8 @@ function jsonSchema(schema: z.ZodObject): Tool['inputSchema'] {
   return { ...rest, type: 'object' } as Tool['inputSchema'];
 }
 
-function text(value: unknown, isError = false) {
+/** `value` as a tool result: its text (JSON unless a string), an error result with `isError`. */
+export function text(value: unknown, isError = false) {
   return {
     ...(isError ? { isError: true } : {}),
     content: [

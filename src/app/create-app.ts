@@ -115,6 +115,11 @@ export async function createApp(options: CreateAppOptions): Promise<App> {
       connectUrl,
       fetch: downstream.http.fetch,
       credentials,
+      // The scope rule of the proxied tools (see `toolCallRejection`), once both exist: an agent
+      // is first called after `createApp` returns.
+      mayCall: (caller, tool) =>
+        !inbound ||
+        (caller !== undefined && !inbound.guard.authorize(caller, catalog.scopesFor(tool))),
       logger: context.logger,
     });
     const runs = new WorkflowRuns(context.now);

@@ -104,8 +104,20 @@ export interface ServedAgentSpec {
   readonly maxIterations?: number | undefined;
 }
 
-/** How an agent is served: as a tool (default) or a workflow, with the options of either. */
+/** The most characters of a served agent's prompt when `maxPromptChars` is not given. */
+export const DEFAULT_MAX_PROMPT_CHARS = 32_000;
+
+/**
+ * How an agent is served: as a tool (default) or a workflow, with the options of either. Its
+ * `description` is public (every caller who lists tools reads it); default `Ask the NAME agent.`,
+ * never the instruction.
+ */
 export interface ServedAgentOptions extends ToolOptions {
+  /**
+   * The most characters of a prompt; a longer one is refused before the model is asked. Default
+   * {@link DEFAULT_MAX_PROMPT_CHARS}.
+   */
+  readonly maxPromptChars?: number;
   /**
    * `tool`: a tool `NAME` taking `{ prompt }`, answering with the final text. `workflow`:
    * `workflows-NAME-run` with `run_parameters: { prompt }`, the final text its run's result.
@@ -135,7 +147,6 @@ export interface AgentDefinition {
 /** What `app.agent` was given, kept until the definitions are known (`createApp`). */
 interface RequestedAgent {
   readonly spec: ServedAgentSpec;
-  readonly description: string | undefined;
 }
 
 /** What runs an app's agents for their callers (`createApp` attaches it; see `served-agent.ts`). */
@@ -267,35 +278,40 @@ export class AppDefinition implements AppBuilder {
 
   agent(name: string, spec: ServedAgentSpec, options: ServedAgentOptions = {}): AppBuilder {
     if (this.agents.has(name)) throw new Error(`agent "${name}" is defined twice`);
-    const { as = 'tool', ...toolOptions } = options;
+    const { as = 'tool', maxPromptChars = DEFAULT_MAX_PROMPT_CHARS, ...toolOptions } = options;
     const { definition: _, ...own } = spec;
     const agent: AppAgent = {
       name,
       spec: { ...own, serverNames: [...(spec.serverNames ?? [])] },
       as,
     };
-    const described = {
-      ...toolOptions,
-      description: descriptionOf(name, spec.instruction, options.description),
-    };
+    const described = { ...toolOptions, description: descriptionOf(name, options.description) };
     // The agent is read when called: `useAgentDefinitions` may have completed it.
     const current = () => this.agents.get(name) ?? agent;
     if (as === 'workflow') {
       this.workflow(
         name,
-        (input, context) => this.#agentRunner().run(current(), promptOf(input), context),
+        (input, context) => {
+          const prompt = promptOf(input, maxPromptChars);
+          return this.#agentRunner().run(current(), prompt, context);
+        },
         described,
       );
     } else {
       this.tool(
         name,
-        { prompt: z.string().describe('What to ask the agent.') },
+        {
+          prompt: z
+            .string()
+            .max(maxPromptChars, `The prompt is longer than ${maxPromptChars} characters.`)
+            .describe('What to ask the agent.'),
+        },
         ({ prompt }, context) => this.#agentRunner().answer(current(), prompt, context),
         described,
       );
     }
     this.agents.set(name, agent);
-    this.#requested.set(name, { spec, description: options.description });
+    this.#requested.set(name, { spec });
     return this;
   }
 
@@ -305,7 +321,7 @@ export class AppDefinition implements AppBuilder {
    * `CONFIG_INVALID` error.
    */
   useAgentDefinitions(definitions: readonly AgentDefinition[]): void {
-    for (const [name, { spec, description }] of this.#requested) {
+    for (const [name, { spec }] of this.#requested) {
       const wanted = spec.definition ?? (spec.serverNames === undefined ? name : undefined);
       const agent = this.agents.get(name);
       if (wanted === undefined || !agent) continue;
@@ -314,16 +330,7 @@ export class AppDefinition implements AppBuilder {
       const instruction = spec.instruction ?? found.instruction;
       const serverNames = [...(spec.serverNames ?? found.serverNames)];
       this.agents.set(name, { ...agent, spec: { ...agent.spec, instruction, serverNames } });
-      this.#describe(name, descriptionOf(name, instruction, description));
     }
-  }
-
-  /** Give the tool or workflow `name` its `description`. */
-  #describe(name: string, description: string): void {
-    const tool = this.tools.get(name);
-    if (tool) this.tools.set(name, { ...tool, description });
-    const workflow = this.workflows.get(name);
-    if (workflow) this.workflows.set(name, { ...workflow, description });
   }
 
   #checkName(name: string, what: string): void {
@@ -339,13 +346,12 @@ export class AppDefinition implements AppBuilder {
   }
 }
 
-/** A served agent's description: the given one, else its instruction, else "Ask the NAME agent." */
-function descriptionOf(
-  name: string,
-  instruction: string | undefined,
-  description: string | undefined,
-): string {
-  return description ?? instruction ?? `Ask the ${name} agent.`;
+/**
+ * A served agent's (public) description: the given one, else "Ask the NAME agent." (never its
+ * instruction, which its author may keep to themselves).
+ */
+function descriptionOf(name: string, description: string | undefined): string {
+  return description ?? `Ask the ${name} agent.`;
 }
 
 /** The error of an agent whose `agents.definitions` entry is missing. */
@@ -361,10 +367,13 @@ function unknownDefinition(
   );
 }
 
-/** The `prompt` of an agent workflow's `run_parameters`. */
-function promptOf(input: Record<string, unknown>): string {
+/** The `prompt` of an agent workflow's `run_parameters`, of at most `max` characters. */
+function promptOf(input: Record<string, unknown>, max: number): string {
   if (typeof input.prompt !== 'string') {
     throw new Error('run_parameters.prompt must be a string: what to ask the agent');
+  }
+  if (input.prompt.length > max) {
+    throw new Error(`run_parameters.prompt is longer than ${max} characters.`);
   }
   return input.prompt;
 }

@@ -2,11 +2,15 @@
  * The agents an app serves (`app.agent`), run on behalf of their caller: each call makes an
  * {@link Agent} on the caller's own downstream connections (the scope `downstreamRoute` gives the
  * proxied tools too: the caller's tokens, or the app's for a server every caller shares), so every
- * token, refresh and step-up rule applies and no caller's token serves another. A login the loop
- * needs reaches the caller as the proxied tools' do (`signInFor`: a URL elicitation, or the
- * URL-elicitation-required error); once it is done the answer is asked for again. Progress is
- * reported per model call and per tool call; the request's signal stops the loop (the AI SDK's
- * `abortSignal`: no further model call, the running tool call cancelled).
+ * token, refresh and step-up rule applies and no caller's token serves another. The model is
+ * offered only the tools the caller may call directly (`mayCall`: `authorization.tool_scopes`).
+ * A login the loop needs reaches the caller as the proxied tools' do (`signInFor`: a URL
+ * elicitation, or the URL-elicitation-required error). One a tool call needs, with a client that
+ * opens URLs, happens inside that call, which is then made again: the loop goes on, nothing before
+ * it runs twice. Otherwise (a login before the first model call, or a client that cannot open
+ * URLs) the answer is asked for again once it is done. Progress is reported per model call and per
+ * tool call; the request's signal stops the loop (the AI SDK's `abortSignal`: no further model
+ * call, the running tool call cancelled).
  *
  * The agent layer (and the AI SDK) is imported when the app has agents, not by `createApp` alone.
  *
@@ -17,7 +21,7 @@ import {
   McpError,
   UrlElicitationRequiredError,
 } from '@modelcontextprotocol/sdk/types.js';
-import type { AgentConnections, AgentTool } from '../agent/agent.js';
+import type { Agent, AgentConnections, AgentSpec, AgentTool } from '../agent/agent.js';
 import type { CallerScopes } from '../client/caller-scopes.js';
 import type { Settings } from '../config/schema/settings.js';
 import type { CredentialProfiles } from '../credentials/profiles.js';
@@ -26,9 +30,9 @@ import type { FetchLike } from '../fetch.js';
 import type { Logger } from '../logger.js';
 import type { CallerIdentity } from '../server/identity.js';
 import type { ToolCallContext } from '../server/mcp-server.js';
-import { downstreamRoute } from './catalog.js';
+import { downstreamRoute, text } from './catalog.js';
 import type { AgentRunner, AppAgent, AppDefinition, WorkflowContext } from './define.js';
-import { handedOver, signInFor } from './delegated-login.js';
+import { handedOver, signInFor, withDelegatedLogin } from './delegated-login.js';
 
 /** What {@link ServedAgents} runs agents with. */
 export interface ServedAgentsOptions {
@@ -45,6 +49,12 @@ export interface ServedAgentsOptions {
    * profile's token is obtained once and renewed by them, for every call of every agent.
    */
   readonly credentials?: CredentialProfiles | undefined;
+  /**
+   * Whether `caller` may call the served downstream tool `tool` directly (the rule of the proxied
+   * tools: `authorization.tool_scopes`); an agent offers its model only those. Default: all.
+   */
+  readonly mayCall?: ((caller: CallerIdentity | undefined, tool: string) => boolean) | undefined;
+  /** Where a failed answer (scrubbed of the settings' secrets) and a cancelled one are told. */
   readonly logger: Logger;
 }
 
@@ -53,10 +63,6 @@ type AnswerContext = Pick<
   ToolCallContext,
   'caller' | 'signal' | 'elicitUrl' | 'elicitationComplete' | 'progress'
 >;
-
-function text(value: string, isError = false): CallToolResult {
-  return { ...(isError ? { isError: true } : {}), content: [{ type: 'text', text: value }] };
-}
 
 /** Runs an app's agents for their callers (see the module). */
 export class ServedAgents implements AgentRunner {
@@ -73,20 +79,29 @@ export class ServedAgents implements AgentRunner {
   async check(agents: Iterable<AppAgent>): Promise<void> {
     const list = [...agents];
     if (list.length === 0) return;
-    const [{ Agent }, { modelFor }] = await Promise.all([
+    const [{ knownServer }, { modelFor }] = await Promise.all([
       import('../agent/agent.js'),
       import('../agent/models.js'),
     ]);
-    for (const { name, spec } of list) {
-      new Agent({ name, serverNames: spec.serverNames }, { connections: this.#connections() });
-      await modelFor(this.#options.settings, spec.provider, spec.model, this.#modelOptions());
+    const { settings, credentials } = this.#options;
+    for (const { spec } of list) {
+      for (const server of spec.serverNames) knownServer(settings, server);
+      await modelFor(settings, spec.provider, spec.model, credentials ? { credentials } : {});
     }
   }
 
+  /**
+   * The answer of `agent` to `prompt` for the caller of a tool call, as a tool result: an error
+   * result when it failed; a login the client must open is thrown (a protocol error).
+   */
   async answer(agent: AppAgent, prompt: string, context: ToolCallContext): Promise<CallToolResult> {
     return this.#answer(agent, prompt, context);
   }
 
+  /**
+   * The answer of `agent` to `prompt` for the caller who started a workflow run, as text; a
+   * failure (a login needed included: nobody is there to sign in) is thrown.
+   */
   async run(agent: AppAgent, prompt: string, context: WorkflowContext): Promise<string> {
     // A background run has nobody to ask: a login it needs ends it, with the URL to sign in at.
     const result = await this.#answer(agent, prompt, context).catch((error: unknown) => {
@@ -136,7 +151,9 @@ export class ServedAgents implements AgentRunner {
 
   /**
    * Run `answer`; each time it stops for a login of the caller's (one per server at most), let
-   * the caller sign in (`signInFor`) and run it again.
+   * the caller sign in (`signInFor`) and run it again. Logins land here before the first model
+   * call (listing the tools), or from a client that cannot open URLs (`signInFor` throws the
+   * URL-elicitation-required error): a login a tool call needs is made within it otherwise.
    */
   async #withLogins(
     agent: AppAgent,
@@ -160,28 +177,19 @@ export class ServedAgents implements AgentRunner {
 
   /** One answer of `agent`, on the caller's connections, reporting each step as progress. */
   async #generate(agent: AppAgent, prompt: string, context: AnswerContext): Promise<string> {
-    const [{ Agent }, { AugmentedLlm }, { modelFor }] = await Promise.all([
-      import('../agent/agent.js'),
-      import('../agent/llm.js'),
-      import('../agent/models.js'),
-    ]);
     const { spec } = agent;
     const report = async (message: string) => {
       await context.progress?.(`${agent.name}: ${message}`).catch(() => {});
     };
-    const served = new Agent(
+    const served = await viewedAgent(
       { name: agent.name, instruction: spec.instruction, serverNames: spec.serverNames },
-      { connections: this.#connections(context.caller) },
+      this.#connections(context.caller),
+      (tools) => this.#callersTools(tools, context),
     );
-    const fetch = this.#modelFetch(() => report('asking the model'));
-    const model = (id?: string) =>
-      modelFor(this.#options.settings, spec.provider, id, { ...this.#modelOptions(), fetch });
-    const llm = new AugmentedLlm({
-      provider: spec.provider,
-      model: await model(spec.model),
-      modelFor: model,
-      instruction: spec.instruction,
-      tools: async () => (await served.listTools()).map((tool) => reported(tool, report)),
+    const llm = await served.attachLlm(spec.provider, {
+      model: spec.model,
+      fetch: modelFetch(this.#options.fetch, () => report('asking the model')),
+      onToolCall: (tool) => report(`calling ${tool.name}`),
     });
     return llm.generateStr(prompt, {
       signal: context.signal,
@@ -191,42 +199,75 @@ export class ServedAgents implements AgentRunner {
   }
 
   /**
-   * The servers as `caller` reaches them, as the proxied tools do (see `downstreamRoute`); the
-   * app's own without a caller (authorization off).
+   * The tools of `tools` the caller may call directly (`mayCall`; a call the model makes of
+   * another is of an unknown tool: a tool error, nothing run), each letting the caller sign in
+   * within its call when the client can open URLs (see {@link ServedAgents.#signingIn}).
    */
-  #connections(caller?: CallerIdentity): AgentConnections {
-    const { settings, scopes } = this.#options;
+  #callersTools(tools: readonly AgentTool[], context: AnswerContext): AgentTool[] {
+    const { mayCall } = this.#options;
+    const allowed = mayCall ? tools.filter((tool) => mayCall(context.caller, tool.name)) : tools;
+    return context.elicitUrl ? allowed.map((tool) => this.#signingIn(tool, context)) : [...allowed];
+  }
+
+  /**
+   * `tool`, whose call that needs a login of the caller's asks them to sign in (a URL
+   * elicitation) and is then made again, within the loop: the tool calls before it are not
+   * repeated. A sign-in not accepted is the call's error result, for the model to tell.
+   */
+  #signingIn(tool: AgentTool, context: AnswerContext): AgentTool {
+    const { scopes, connectUrl } = this.#options;
+    return {
+      ...tool,
+      call: (args, signal) => {
+        const { auth } = downstreamRoute(scopes, tool.server, context.caller);
+        return withDelegatedLogin(tool.server, auth, context, connectUrl, () =>
+          tool.call(args, signal),
+        );
+      },
+    };
+  }
+
+  /**
+   * The servers as `caller` reaches them, as the proxied tools do (see `downstreamRoute`), and the
+   * app's named credentials for the model.
+   */
+  #connections(caller: CallerIdentity | undefined): AgentConnections {
+    const { settings, scopes, credentials } = this.#options;
     return {
       settings,
       connect: async (server) =>
         (await downstreamRoute(scopes, server, caller).scope.registry.connect(server)).client,
-    };
-  }
-
-  /** What models are made with besides the settings: the app's named credentials. */
-  #modelOptions(): { credentials?: CredentialProfiles } {
-    const { credentials } = this.#options;
-    return credentials ? { credentials } : {};
-  }
-
-  /** The app's `fetch` for the model's requests, telling `before` of each (a model call). */
-  #modelFetch(before: () => Promise<void>): typeof fetch {
-    const appFetch = this.#options.fetch;
-    return async (input, init) => {
-      await before();
-      return input instanceof Request ? fetch(input, init) : appFetch(input, init);
+      ...(credentials ? { credentials } : {}),
     };
   }
 }
 
-/** `tool`, reporting each call of it before it runs. */
-function reported(tool: AgentTool, report: (message: string) => Promise<void>): AgentTool {
-  return {
-    ...tool,
-    call: async (args, signal) => {
-      await report(`calling ${tool.name}`);
-      return tool.call(args, signal);
-    },
+/** An {@link Agent} of `spec` on `connections` that offers its model `view(tools)` of its tools. */
+async function viewedAgent(
+  spec: AgentSpec,
+  connections: AgentConnections,
+  view: (tools: readonly AgentTool[]) => AgentTool[],
+): Promise<Agent> {
+  const { Agent } = await import('../agent/agent.js');
+  const Viewed = class extends Agent {
+    override async listTools(): Promise<AgentTool[]> {
+      return view(await super.listTools());
+    }
+  };
+  return new Viewed(spec, { connections });
+}
+
+/**
+ * The model's `fetch`: `appFetch` (the app's HTTP stack, its proxy settings), whatever the
+ * provider passes (a `Request` too), telling `before` of each request (a model call).
+ */
+export function modelFetch(appFetch: FetchLike, before: () => Promise<void>): typeof fetch {
+  return async (input, init) => {
+    await before();
+    if (!(input instanceof Request)) return appFetch(input, init);
+    const { url, method, headers, signal, redirect } = input;
+    const body = input.body ? await input.arrayBuffer() : undefined;
+    return appFetch(url, { method, headers, signal, redirect, ...(body ? { body } : {}), ...init });
   };
 }
 

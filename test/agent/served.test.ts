@@ -12,7 +12,7 @@ import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { UrlElicitationRequiredError } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { createApp } from '../../src/app/create-app.js';
-import { AppDefinition, defineApp } from '../../src/app/define.js';
+import { AppDefinition, DEFAULT_MAX_PROMPT_CHARS, defineApp } from '../../src/app/define.js';
 import { type Settings, settingsSchema } from '../../src/config/schema/settings.js';
 import type { Logger } from '../../src/logger.js';
 import {
@@ -220,12 +220,30 @@ describe('an agent served as a tool, acting for its caller', () => {
     const alice = await connect(agent.running.url, tokens.alice);
     try {
       const { tools } = await alice.client.listTools();
-      expect(tools.find((tool) => tool.name === 'scout')?.description).toBe('You scout.');
+      // The description is public: the instruction stays the agent's own.
+      expect(tools.find((tool) => tool.name === 'scout')?.description).toBe('Ask the scout agent.');
       chat.received.length = 0;
       const answer = await ask(alice, 'Who am I?', 'scout');
       expect(answer.text).toBe('You are alice-down.');
       expect(chat.received[0]?.body.messages[0]).toEqual({ role: 'system', content: 'You scout.' });
       expect(answer.progress).toContain('scout: calling down_whoami');
+    } finally {
+      await alice.close();
+    }
+  });
+
+  test('a prompt longer than 32,000 characters is refused before the model is asked', async () => {
+    const alice = await connect(agent.running.url, tokens.alice);
+    try {
+      const outcome = await alice
+        .call('finder', { prompt: 'x'.repeat(DEFAULT_MAX_PROMPT_CHARS + 1) })
+        .then(textOf, String);
+      expect(outcome).toContain('The prompt is longer than 32000 characters.');
+      expect(chat.received).toEqual([]);
+      // The bound itself is fine.
+      chat.script = () => ({ text: 'Read it.' });
+      const fits = await alice.call('finder', { prompt: 'x'.repeat(DEFAULT_MAX_PROMPT_CHARS) });
+      expect(textOf(fits)).toBe('Read it.');
     } finally {
       await alice.close();
     }
@@ -308,6 +326,39 @@ describe('an agent served as a workflow', () => {
   });
 });
 
+describe("a served agent's public face", () => {
+  test('the description: the given one, else "Ask the NAME agent.", never the instruction', () => {
+    const definition = new AppDefinition();
+    definition.agent('secretive', { instruction: 'Private.', serverNames: [], provider: 'openai' });
+    definition.agent('open', { serverNames: [], provider: 'openai' }, { description: 'Open.' });
+    definition.agent(
+      'quiet',
+      { instruction: 'Private.', serverNames: [], provider: 'openai' },
+      {
+        as: 'workflow',
+      },
+    );
+    expect(definition.tools.get('secretive')?.description).toBe('Ask the secretive agent.');
+    expect(definition.tools.get('open')?.description).toBe('Open.');
+    expect(definition.workflows.get('quiet')?.description).toBe('Ask the quiet agent.');
+  });
+
+  test('maxPromptChars bounds the prompt of the tool and of the workflow', async () => {
+    const definition = new AppDefinition();
+    const spec = { serverNames: [], provider: 'openai' };
+    definition.agent('short', spec, { maxPromptChars: 5 });
+    definition.agent('brief', spec, { as: 'workflow', maxPromptChars: 5 });
+    const schema = definition.tools.get('short')?.inputSchema;
+    expect(schema?.safeParse({ prompt: '12345' }).success).toBe(true);
+    expect(schema?.safeParse({ prompt: '123456' }).success).toBe(false);
+    const run = definition.workflows.get('brief')?.run;
+    const context = { caller: undefined, signal: new AbortController().signal, runId: 'r' };
+    expect(() => run?.({ prompt: '123456' }, context)).toThrow(
+      'run_parameters.prompt is longer than 5 characters.',
+    );
+  });
+});
+
 describe('createApp checks its agents against the settings first', () => {
   test.each([
     ['a server not configured', { serverNames: ['nope'], provider: 'openai' }, 'SERVER_UNKNOWN'],
@@ -352,7 +403,7 @@ describe('createApp checks its agents against the settings first', () => {
         instruction: 'Guard.',
         serverNames: ['down'],
       });
-      expect(definition.tools.get('watch')?.description).toBe('You look out.');
+      expect(definition.tools.get('watch')?.description).toBe('Ask the watch agent.');
     } finally {
       await app.close();
     }

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { Agent, type AgentSpec, type AgentTool } from '../../agent/agent.js';
+import { Agent, type AgentSpec } from '../../agent/agent.js';
 import { agentSpecsOf } from '../../agent/definitions.js';
 import type { AugmentedLlm } from '../../agent/llm.js';
 import { modelError } from '../../agent/model-error.js';
@@ -27,30 +27,6 @@ export interface ChatOptions extends CliConsentOptions {
   readonly agent?: string | undefined;
   readonly provider?: string | undefined;
   readonly model?: string | undefined;
-}
-
-/** An {@link Agent} whose tool calls are announced as they start. */
-class AnnouncingAgent extends Agent {
-  readonly #announce: (tool: AgentTool) => void;
-
-  constructor(
-    spec: AgentSpec,
-    context: ConstructorParameters<typeof Agent>[1],
-    announce: (tool: AgentTool) => void,
-  ) {
-    super(spec, context);
-    this.#announce = announce;
-  }
-
-  override async listTools(): Promise<AgentTool[]> {
-    return (await super.listTools()).map((tool) => ({
-      ...tool,
-      call: (args, signal) => {
-        this.#announce(tool);
-        return tool.call(args, signal);
-      },
-    }));
-  }
 }
 
 /** The agent `name` of `agents.definitions`, or (without a name) one over every server. */
@@ -115,11 +91,14 @@ async function withLlm(
     clientInfo: { name: 'mcp-agent-ts', version: VERSION },
   });
   try {
-    const agent = new AnnouncingAgent(specOf(settings, options.agent), { auth }, (tool) =>
-      out.note(`→ ${tool.tool.name} (${tool.server})`),
-    );
+    const agent = new Agent(specOf(settings, options.agent), { auth });
     const provider = options.provider ?? defaultProvider(settings);
-    return await body(await agent.attachLlm(provider, { model: options.model }), settings);
+    const llm = await agent.attachLlm(provider, {
+      model: options.model,
+      // Each tool call is announced as it starts.
+      onToolCall: (tool) => out.note(`→ ${tool.tool.name} (${tool.server})`),
+    });
+    return await body(llm, settings);
   } finally {
     await auth.close();
   }
