@@ -19,6 +19,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { type RunningCli, runCli, startCli, tempTree } from '../helpers/cli.js';
 import { connectWithLogin, HeadlessOAuthProvider } from '../interop/support.js';
 import { textOf, userTokens } from '../server/serve-support.js';
+import { EVERYTHING } from '../support/everything.js';
 import { waitFor } from '../support/net.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -133,6 +134,52 @@ describe('examples/front: mcp-agent dev in front of server-everything (stdio)', 
     expect(tokens.filter(Boolean).length).toBeGreaterThanOrEqual(4);
     for (const token of tokens) if (token) expect(environment).not.toContain(token);
     expect(environment).not.toMatch(/Bearer/i);
+  });
+});
+
+describe('serve --front with two servers configured', () => {
+  const tree = tempTree({
+    'mcp_agent.config.yaml': [
+      'mcp:',
+      '  servers:',
+      '    ev:',
+      `      command: ${JSON.stringify(process.execPath)}`,
+      `      args: [${JSON.stringify(EVERYTHING)}, stdio]`,
+      '    never:',
+      '      command: no-such-command-front-test',
+      '',
+    ].join('\n'),
+  });
+  afterAll(() => tree.cleanup());
+
+  test('serves the named one under its own names; the other is not started, and a warning says so', async () => {
+    const cli = startCli(['--json', 'serve', '--port', '0', '--front', 'ev'], {
+      cwd: tree.dir,
+      env,
+    });
+    const client = new Client({ name: 'front-serve', version: '1.0.0' });
+    try {
+      const printed = await waitFor('the JSON line of serve', () => {
+        try {
+          return JSON.parse(cli.stdout()) as { url: string; front: string; protected: boolean };
+        } catch {
+          return undefined;
+        }
+      });
+      expect(printed).toMatchObject({ front: 'ev', protected: false });
+      expect(cli.stderr()).toContain(
+        'front mode serves server "ev" only; not started and not served: "never"',
+      );
+      await client.connect(new StreamableHTTPClientTransport(new URL(printed.url)));
+      const names = (await client.listTools()).tools.map((tool) => tool.name);
+      expect(names).toContain('echo');
+      expect(names.filter((name) => name.startsWith('ev_'))).toEqual([]);
+      // The other server's command would fail to start: nothing about it but the warning.
+      expect(cli.stderr()).not.toContain('no-such-command-front-test');
+    } finally {
+      await client.close();
+      expect(await cli.stop()).toBe(0);
+    }
   });
 });
 
