@@ -192,36 +192,33 @@ export class AppCatalog implements ToolCatalog {
       this.#front === undefined
         ? toolScopeMap(options.toolScopes ?? {}, this.#names)
         : transparentToolScopeMap(options.toolScopes ?? {}, this.#front);
-    // Front mode serves the server's tools and nothing of the app's own.
-    this.#own =
-      this.#front !== undefined
-        ? []
-        : [
-            ...[...options.app.tools.values()].map(
-              (tool): ServedTool => ({
-                definition: {
-                  name: tool.name,
-                  ...(tool.description ? { description: tool.description } : {}),
-                  inputSchema: jsonSchema(tool.inputSchema),
-                },
-                scopes: tool.scopes,
-                call: async (args, context) => {
-                  const parsed = tool.inputSchema.safeParse(args);
-                  if (!parsed.success) {
-                    return text(
-                      `Invalid arguments for ${tool.name}: ${z.prettifyError(parsed.error)}`,
-                      true,
-                    );
-                  }
-                  return toResult(await tool.handler(parsed.data, context));
-                },
-              }),
-            ),
-            ...this.#workflowTools(),
-            ...(options.scopes && options.scopes.perCallerServers.length > 0
-              ? [storeCredentialsTool(options.scopes, [...options.app.workflows.keys()])]
-              : []),
-          ];
+    this.#own = [
+      ...[...options.app.tools.values()].map(
+        (tool): ServedTool => ({
+          definition: {
+            name: tool.name,
+            ...(tool.description ? { description: tool.description } : {}),
+            inputSchema: jsonSchema(tool.inputSchema),
+          },
+          scopes: tool.scopes,
+          call: async (args, context) => {
+            const parsed = tool.inputSchema.safeParse(args);
+            if (!parsed.success) {
+              return text(
+                `Invalid arguments for ${tool.name}: ${z.prettifyError(parsed.error)}`,
+                true,
+              );
+            }
+            return toResult(await tool.handler(parsed.data, context));
+          },
+        }),
+      ),
+      ...this.#workflowTools(),
+      // Front mode serves the server's tools and nothing of the app's own.
+      ...(options.scopes && options.scopes.perCallerServers.length > 0 && this.#front === undefined
+        ? [storeCredentialsTool(options.scopes, [...options.app.workflows.keys()])]
+        : []),
+    ];
   }
 
   #workflowTools(): ServedTool[] {
@@ -476,6 +473,9 @@ function transparentServer(options: AppCatalogOptions): string | undefined {
   const [server] = servers;
   if (servers.length !== 1 || server === undefined) {
     throw new TypeError(`transparent naming serves exactly one server, not ${servers.length}`);
+  }
+  if (options.app.tools.size > 0 || options.app.workflows.size > 0) {
+    throw new TypeError('transparent naming serves no app tools or workflows');
   }
   return server;
 }
