@@ -20,6 +20,7 @@ import type { AggregatedTool } from '../servers/aggregator.js';
 import { scrub, secretValues } from '../servers/credentials.js';
 import { type AppDefinition, type AppWorkflow, toResult } from './define.js';
 import { handedOver, withDelegatedLogin } from './delegated-login.js';
+import { frontToolName } from './front.js';
 import { storeCredentialsTool } from './store-credentials.js';
 import { WorkflowLimitError, type WorkflowRuns } from './workflows.js';
 
@@ -119,6 +120,34 @@ function signInDefinition(name: string, server: string): Tool {
   };
 }
 
+/**
+ * How downstream tools are named: `namespaced` (mcp-agent's `SERVER_TOOL`, see {@link ToolNames})
+ * or `transparent` (front mode: the one server's tools under their own names, no app tools).
+ */
+export type CatalogNaming = 'namespaced' | 'transparent';
+
+/**
+ * `authorization.tool_scopes` of front mode, by the fronted server's own tool names: each key as
+ * written, and a namespaced key (`SERVER_TOOL`, `SERVER/TOOL`) also as its TOOL (see
+ * {@link frontToolName}), so a rule never protects less than it did.
+ */
+export function transparentToolScopeMap(
+  scopes: Readonly<Record<string, readonly string[]>>,
+  server: string,
+): Map<string, readonly string[]> {
+  const map = new Map<string, readonly string[]>();
+  const add = (name: string, value: readonly string[]) =>
+    map.set(name, [...new Set([...(map.get(name) ?? []), ...value])]);
+  for (const key of Object.keys(scopes)) {
+    const value = Object.hasOwn(scopes, key) ? scopes[key] : undefined;
+    if (!value) continue;
+    add(key, value);
+    const tool = frontToolName(key, server);
+    if (tool !== undefined) add(tool, value);
+  }
+  return map;
+}
+
 /** Options of {@link AppCatalog}. */
 export interface AppCatalogOptions {
   readonly app: AppDefinition;
@@ -130,6 +159,11 @@ export interface AppCatalogOptions {
   /** `authorization.tool_scopes`. */
   readonly toolScopes?: Readonly<Record<string, readonly string[]>>;
   readonly logger?: Logger | undefined;
+  /**
+   * Default `namespaced`. `transparent` needs exactly one configured server and an app without
+   * tools or workflows (front mode, see `front.ts`): it serves that server's tools only.
+   */
+  readonly naming?: CatalogNaming | undefined;
 }
 
 /** The served tools of one app. */
@@ -147,11 +181,18 @@ export class AppCatalog implements ToolCatalog {
   /** Downstream names an app tool shadows that the log has been told about. */
   readonly #shadowWarned = new Set<string>();
 
+  /** The fronted server in `transparent` naming, else `undefined`. */
+  readonly #front: string | undefined;
+
   constructor(options: AppCatalogOptions) {
     this.#options = options;
     this.#scrub = scrubberOf(options.scopes);
     this.#names = options.scopes?.names ?? new ToolNames([]);
-    this.#toolScopes = toolScopeMap(options.toolScopes ?? {}, this.#names);
+    this.#front = transparentServer(options);
+    this.#toolScopes =
+      this.#front === undefined
+        ? toolScopeMap(options.toolScopes ?? {}, this.#names)
+        : transparentToolScopeMap(options.toolScopes ?? {}, this.#front);
     this.#own = [
       ...[...options.app.tools.values()].map(
         (tool): ServedTool => ({
@@ -174,7 +215,8 @@ export class AppCatalog implements ToolCatalog {
         }),
       ),
       ...this.#workflowTools(),
-      ...(options.scopes && options.scopes.perCallerServers.length > 0
+      // Front mode serves the server's tools and nothing of the app's own.
+      ...(options.scopes && options.scopes.perCallerServers.length > 0 && this.#front === undefined
         ? [storeCredentialsTool(options.scopes, [...options.app.workflows.keys()])]
         : []),
     ];
@@ -274,6 +316,7 @@ export class AppCatalog implements ToolCatalog {
   }
 
   async find(name: string, caller?: CallerIdentity): Promise<ServedTool | undefined> {
+    if (this.#front !== undefined) return this.#findOwnName(this.#front, name, caller);
     const own = this.#own.find((tool) => tool.definition.name === name);
     if (own) return own;
     const scopes = this.#options.scopes;
@@ -286,6 +329,15 @@ export class AppCatalog implements ToolCatalog {
     // when it is called (the scopes were looked up by this exact name, which no other tool has).
     if (!this.#names.plainIdentity(name) && !isHashedToolName(name)) return undefined;
     return this.#served(name, server, caller);
+  }
+
+  /** Front mode's `find`: `name` is the tool's own name on `server` (or the sign-in stand-in). */
+  #findOwnName(server: string, name: string, caller: CallerIdentity | undefined): ServedTool {
+    const scopes = this.#options.scopes as CallerScopes;
+    if (scopes.perCallerServers.includes(server) && name === this.#names.signInName(server)) {
+      return this.#signIn(server, caller);
+    }
+    return this.#served(this.#names.name(server, name), server, caller, undefined, name);
   }
 
   /** The aggregator that reaches `server` for `caller` (see {@link downstreamRoute}). */
@@ -320,15 +372,20 @@ export class AppCatalog implements ToolCatalog {
     };
   }
 
+  /**
+   * The served tool the aggregator knows as `name`, offered to callers as `shown` (the same name,
+   * or in front mode the tool's own).
+   */
   #served(
     name: string,
     server: string,
     caller: CallerIdentity | undefined,
     definition?: Tool,
+    shown = name,
   ): ServedTool {
     return {
-      definition: definition ?? { name, inputSchema: { type: 'object' } },
-      scopes: this.scopesFor(name),
+      definition: definition ?? { name: shown, inputSchema: { type: 'object' } },
+      scopes: this.scopesFor(shown),
       call: async (args, context) => {
         const { aggregator, auth } = this.#route(server, context.caller ?? caller);
         try {
@@ -340,10 +397,10 @@ export class AppCatalog implements ToolCatalog {
           if (error instanceof McpError) throw error;
           // The library's sentences name servers, URLs and config keys: for the log, not callers.
           this.#logger(context.log)?.warn(
-            `tool "${name}" failed: ${error instanceof Error ? error.message : 'unknown error'}`,
-            { tool: name },
+            `tool "${shown}" failed: ${error instanceof Error ? error.message : 'unknown error'}`,
+            { tool: shown },
           );
-          return text(`The tool ${name} could not be run right now.`, true);
+          return text(`The tool ${shown} could not be run right now.`, true);
         }
       },
     };
@@ -387,8 +444,14 @@ export class AppCatalog implements ToolCatalog {
       .map((tool) =>
         tool.name === this.#names.signInName(tool.server)
           ? this.#signIn(tool.server, caller)
-          : this.#served(tool.name, tool.server, caller, { ...tool.definition, name: tool.name }),
+          : this.#servedAs(tool, caller),
       );
+  }
+
+  /** A downstream tool under its served name (in front mode, its own). */
+  #servedAs(tool: AggregatedTool, caller: CallerIdentity | undefined): ServedTool {
+    const shown = this.#front === undefined ? tool.name : tool.tool;
+    return this.#served(tool.name, tool.server, caller, { ...tool.definition, name: shown }, shown);
   }
 
   /** Whether an app tool has the name of downstream `tool` (the app's own wins; logged once). */
@@ -402,4 +465,18 @@ export class AppCatalog implements ToolCatalog {
     );
     return true;
   }
+}
+
+/** The fronted server of `transparent` naming (which needs exactly one configured server). */
+function transparentServer(options: AppCatalogOptions): string | undefined {
+  if (options.naming !== 'transparent') return undefined;
+  const servers = options.scopes?.app.registry.names() ?? [];
+  const [server] = servers;
+  if (servers.length !== 1 || server === undefined) {
+    throw new TypeError(`transparent naming serves exactly one server, not ${servers.length}`);
+  }
+  if (options.app.tools.size > 0 || options.app.workflows.size > 0) {
+    throw new TypeError('transparent naming serves no app tools or workflows');
+  }
+  return server;
 }

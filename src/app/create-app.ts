@@ -37,6 +37,7 @@ import { CONNECT_PATH } from './connect-route.js';
 import { type AppContext, resolveContext } from './context.js';
 import type { AppDefinition, AppSetup } from './define.js';
 import { attachCredentials, type Downstream, openDownstream } from './downstream.js';
+import { type FrontSettings, frontSettings, refuseAppModule, warnFront } from './front.js';
 import { type InboundProtection, protectInbound } from './inbound.js';
 import { CallbackAddress, internalRoutes } from './routes.js';
 import { attachAgents } from './served-agent.js';
@@ -46,6 +47,11 @@ import { WorkflowRuns } from './workflows.js';
 /** Options of {@link createApp}. */
 export interface CreateAppOptions {
   readonly settings: Settings;
+  /**
+   * Front mode: serve this configured server as it is and nothing else (see `front.ts`).
+   * Default: `settings.front`.
+   */
+  readonly front?: string | undefined;
   /** The app module's setup function (see `defineApp`). */
   readonly setup?: AppSetup | undefined;
   /** Or the tools and workflows already defined (a setup that already ran). */
@@ -103,7 +109,12 @@ export interface App {
 
 /** Build the app from `settings` (and the app module's setup). */
 export async function createApp(options: CreateAppOptions): Promise<App> {
-  const context = await resolveContext(options);
+  const front = frontOf(options);
+  const context = await resolveContext(front ? { ...options, settings: front.settings } : options);
+  if (front) {
+    refuseAppModule(context.definition, front.server);
+    warnFront(front, context.logger);
+  }
   const address = new CallbackAddress(context.settings);
   const downstream = openDownstream(context, address);
   try {
@@ -142,9 +153,16 @@ export async function createApp(options: CreateAppOptions): Promise<App> {
   }
 }
 
+/** Front mode's settings when `options` (or their settings) name a server to front. */
+function frontOf(options: CreateAppOptions): FrontSettings | undefined {
+  const server = options.front ?? options.settings.front;
+  return server === undefined ? undefined : frontSettings(options.settings, server);
+}
+
 /**
  * The served tools: the app module's tools and workflows, and the downstream servers' tools of
- * the app and of each caller (when servers are configured).
+ * the app and of each caller (when servers are configured); in front mode the one server's tools
+ * under their own names.
  */
 function appCatalog(
   context: AppContext,
@@ -159,6 +177,7 @@ function appCatalog(
     toolScopes: context.auth?.tool_scopes ?? {},
     logger: context.logger,
     connectUrl,
+    naming: context.settings.front === undefined ? 'namespaced' : 'transparent',
   });
 }
 

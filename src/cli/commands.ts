@@ -79,6 +79,11 @@ const SERVE_OPTIONS: Readonly<Record<string, OptionSpec>> = {
     value: 'PATH',
     help: 'the app module (TypeScript or JavaScript) defining tools and workflows (default: app in the config)',
   },
+  front: {
+    type: 'string',
+    value: 'NAME',
+    help: 'serve only the configured server NAME, its tools under their own names (default: front in the config)',
+  },
 };
 
 function portOption(value: string | boolean | undefined, name: string): number | undefined {
@@ -259,9 +264,10 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     path: ['serve'],
     summary: 'run the app as an MCP server (Streamable HTTP at /mcp)',
-    usage: 'mcp-agent [--config PATH] [--json] serve [--host HOST] [--port PORT] [--app PATH]',
+    usage:
+      'mcp-agent [--config PATH] [--json] serve [--host HOST] [--port PORT] [--app PATH | --front NAME]',
     description:
-      'Serves the aggregated tools of mcp.servers and the tools and workflows of the app module over MCP\nStreamable HTTP at /mcp (and legacy SSE at /sse). With authorization.enabled, every request needs a\nbearer token for resource_server_url (JWKS or introspection), the protected-resource metadata is served\nat /.well-known/oauth-protected-resource/mcp, and tool scopes are checked. The URL is printed on stdout\nwhen it listens; Ctrl-C stops it.',
+      'Serves the aggregated tools of mcp.servers and the tools and workflows of the app module over MCP\nStreamable HTTP at /mcp (and legacy SSE at /sse). With authorization.enabled, every request needs a\nbearer token for resource_server_url (JWKS or introspection), the protected-resource metadata is served\nat /.well-known/oauth-protected-resource/mcp, and tool scopes are checked. The URL is printed on stdout\nwhen it listens; Ctrl-C stops it. With --front NAME (or front: NAME), it serves only the configured server\nNAME, its tools under their own names, and nothing of an app module (docs/serve.md).',
     options: SERVE_OPTIONS,
     maxArgs: 0,
     run: async ({ io, global, out, options }) =>
@@ -269,13 +275,14 @@ export const COMMANDS: readonly CommandSpec[] = [
         host: stringOption(options.host),
         port: portOption(options.port, 'port'),
         app: stringOption(options.app),
+        front: stringOption(options.front),
       }),
   },
   {
     path: ['dev'],
     summary: 'serve the app protected by the embedded development authorization server',
     usage:
-      'mcp-agent [--config PATH] [--json] dev [--auto-approve] [--dev-user NAME] [--issuer-port PORT] [--port PORT] [--app PATH]',
+      'mcp-agent [--config PATH] [--json] dev [--auto-approve] [--dev-user NAME] [--issuer-port PORT] [--port PORT] [--app PATH | --front NAME]',
     description:
       'Starts a development OAuth authorization server (oidc-provider) on 127.0.0.1:8001 — dynamic client\nregistration, PKCE, JWT access tokens for the app, refresh tokens, introspection, revocation, device\nflow — and serves the app protected by it on 127.0.0.1:8000. A login page asks for a user name; with\n--auto-approve every login is approved at once as --dev-user (default "dev"), for scripts. Development\nonly: it keeps everything in memory and listens on loopback.',
     options: {
@@ -298,6 +305,7 @@ export const COMMANDS: readonly CommandSpec[] = [
         host: stringOption(options.host),
         port: portOption(options.port, 'port'),
         app: stringOption(options.app),
+        front: stringOption(options.front),
         issuerPort: portOption(options['issuer-port'], 'issuer-port'),
         autoApprove: options['auto-approve'] === true,
         devUser: stringOption(options['dev-user']),

@@ -10,6 +10,7 @@ import { createServer } from 'node:net';
 import { dirname } from 'node:path';
 import { createApp, type RunningApp } from '../../app/create-app.js';
 import { AppDefinition } from '../../app/define.js';
+import { frontSettings } from '../../app/front.js';
 import { advertisedScopes } from '../../app/inbound.js';
 import { loadAppModule } from '../../app/module.js';
 import { MCP_PATH, originOf } from '../../app/serving.js';
@@ -30,6 +31,8 @@ export interface ServeOptions {
   readonly port?: number | undefined;
   /** `--app`, relative to the working directory. */
   readonly app?: string | undefined;
+  /** `--front NAME`: serve that configured server as it is (front mode; wins over `front:`). */
+  readonly front?: string | undefined;
 }
 
 /** Options of `dev`. */
@@ -52,6 +55,29 @@ function untilStopped(io: CliIo): Promise<void> {
   });
 }
 
+/**
+ * The settings `serve` and `dev` run with: `--front` set as `front`. In front mode the fronted
+ * server must be configured, and no app module may be given (it is refused before it is loaded).
+ */
+function settingsFor(settings: Settings, options: ServeOptions): Settings {
+  const front = options.front ?? settings.front;
+  if (front === undefined) return settings;
+  frontSettings(settings, front);
+  const app = options.app ?? settings.app;
+  if (app !== undefined) {
+    throw new McpAgentError(
+      'USAGE',
+      `front mode serves server "${front}" as it is and nothing else, but an app module is given (${options.app !== undefined ? '--app' : 'app: in the config'}: ${app}); remove it, or serve without front.`,
+    );
+  }
+  return { ...settings, front };
+}
+
+/** What `serve` prints about what it serves, after its URL. */
+function servedNote(settings: Settings): string {
+  return settings.front === undefined ? '' : `, fronting server "${settings.front}"`;
+}
+
 async function definitionFor(
   io: CliIo,
   settings: Settings,
@@ -60,7 +86,7 @@ async function definitionFor(
 ): Promise<AppDefinition> {
   const definition = new AppDefinition();
   const path = appPath ?? settings.app;
-  if (path) {
+  if (path && settings.front === undefined) {
     const base = appPath ? io.cwd : configFile ? dirname(configFile) : io.cwd;
     await (await loadAppModule(path, base))(definition);
   }
@@ -89,9 +115,10 @@ export async function serve(
 ): Promise<number> {
   const loaded = loadForCli(io, options);
   const logger = cliLogger(out, options.verbose);
-  const definition = await definitionFor(io, loaded.settings, loaded.configFile, serveOptions.app);
+  const settings = settingsFor(loaded.settings, serveOptions);
+  const definition = await definitionFor(io, settings, loaded.configFile, serveOptions.app);
   const app = await createApp({
-    settings: loaded.settings,
+    settings,
     definition,
     env: { ...io.env },
     logger,
@@ -114,9 +141,10 @@ export async function serve(
     url: running.url,
     protected: auth !== undefined,
     resource: auth?.resource ?? null,
+    ...(settings.front === undefined ? {} : { front: settings.front }),
   });
   out.result(
-    `Serving MCP at ${running.url}${auth ? ` (protected; tokens from ${auth.authorization_servers[0]})` : ' (authorization is off: anyone who can reach it may call its tools)'}`,
+    `Serving MCP at ${running.url}${servedNote(settings)}${auth ? ` (protected; tokens from ${auth.authorization_servers[0]})` : ' (authorization is off: anyone who can reach it may call its tools)'}`,
   );
   return serveUntilStopped(io, out, running, () => app.close());
 }
@@ -154,7 +182,8 @@ export async function dev(
 ): Promise<number> {
   const loaded = loadForCli(io, options);
   const logger = cliLogger(out, options.verbose);
-  const definition = await definitionFor(io, loaded.settings, loaded.configFile, devOptions.app);
+  const base = settingsFor(loaded.settings, devOptions);
+  const definition = await definitionFor(io, base, loaded.configFile, devOptions.app);
   const host = devOptions.host ?? '127.0.0.1';
   if (!isLoopbackBind(host)) {
     throw new McpAgentError(
@@ -170,7 +199,7 @@ export async function dev(
       : devOptions.port;
   // The URL `listen()` will serve at: the development server issues tokens for it.
   const resource = `${originOf(host, port)}${MCP_PATH}`;
-  const configured = loaded.settings.authorization;
+  const configured = base.authorization;
   const required = configured?.required_scopes.length ? configured.required_scopes : ['mcp:tools'];
   const scopes = advertisedScopes(required, definition, configured?.tool_scopes ?? {});
   // Loaded only here: the package root does not pull oidc-provider in.
@@ -193,7 +222,7 @@ export async function dev(
   let app: Awaited<ReturnType<typeof createApp>> | undefined;
   try {
     const settings: Settings = {
-      ...loaded.settings,
+      ...base,
       authorization: authorizationSchema.parse({
         required_scopes: required,
         tool_scopes: configured?.tool_scopes ?? {},
@@ -217,11 +246,16 @@ export async function dev(
     const running = await app.listen({ host, port }).catch((error: unknown) => {
       throw listenError(error, { host, port });
     });
-    out.resultJson({ url: running.url, issuer: issuerServer.issuer, resource });
+    out.resultJson({
+      url: running.url,
+      issuer: issuerServer.issuer,
+      resource,
+      ...(settings.front === undefined ? {} : { front: settings.front }),
+    });
     out.result(
       [
         `Development authorization server: ${issuerServer.issuer}${devOptions.autoApprove ? ` (approves at once as "${devOptions.devUser ?? 'dev'}")` : ' (log in with any user name)'}`,
-        `Serving MCP at ${running.url} (protected; scopes: ${required.join(' ')})`,
+        `Serving MCP at ${running.url}${servedNote(settings)} (protected; scopes: ${required.join(' ')})`,
       ].join('\n'),
     );
     out.note(

@@ -59,6 +59,11 @@ export const settingsSchema = z.strictObject({
   description: optionalString,
   /** Ours: the module (TypeScript or JavaScript) defining the app's tools and workflows. */
   app: optionalString,
+  /**
+   * Ours: serve this one configured server as it is (its tools under their own names, nothing
+   * else), protected by `authorization` (`serve --front NAME` sets it too; see `app/front.ts`).
+   */
+  front: optionalString,
   mcp: mcpSchema.nullish().transform((value) => value ?? mcpSchema.parse({})),
   oauth: oauthSchema.nullish().transform((value) => value ?? oauthSchema.parse({})),
   authorization: optionalSection(authorizationSchema),
