@@ -16,6 +16,7 @@ import { settingsSchema } from '../../src/config/schema/settings.js';
 import { createAgentAuth } from '../../src/index.js';
 import { protectedWorld, SERVER } from '../frameworks/protected-server.js';
 import { tempTree } from '../helpers/cli.js';
+import { placesIn } from './apis/scripted.js';
 import {
   agentsDocYaml,
   failureOf,
@@ -68,12 +69,7 @@ const settingsWith = (hosts?: string[]) =>
 
 /** Every place `secret` appears in a chat request: `header:<name>`, `url`, `body`. */
 function placesOf(request: ChatRequest | undefined, secret: string): string[] {
-  if (!request) return ['no request'];
-  const headers = Object.entries(request.headers)
-    .filter(([, value]) => String(value).includes(secret))
-    .map(([name]) => `header:${name}`);
-  const url = request.path.includes(secret) ? ['url'] : [];
-  return [...headers, ...url, ...(JSON.stringify(request.body).includes(secret) ? ['body'] : [])];
+  return request ? placesIn(request, secret) : ['no request'];
 }
 
 describe('azure: an Entra ID token from credentials.azure, renewed by our token manager', () => {
