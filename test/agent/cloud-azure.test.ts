@@ -14,7 +14,6 @@ import { modelFor } from '../../src/agent/models.js';
 import { loadSettings } from '../../src/config/load.js';
 import { settingsSchema } from '../../src/config/schema/settings.js';
 import { createAgentAuth } from '../../src/index.js';
-import { protectedWorld, SERVER } from '../frameworks/protected-server.js';
 import { tempTree } from '../helpers/cli.js';
 import { placesIn } from './apis/scripted.js';
 import {
@@ -23,6 +22,7 @@ import {
   startTokenEndpoint,
   type TokenEndpoint,
 } from './cloud-stand-ins.js';
+import { protectedFinder, whoAmI } from './protected-finder.js';
 import { type ChatRequest, type ScriptedChat, startScriptedChat } from './scripted-chat.js';
 
 const SCOPE = 'https://cognitiveservices.azure.com/.default';
@@ -248,12 +248,7 @@ describe('azure: an Entra ID token from credentials.azure, renewed by our token 
 });
 
 describe('azure with Entra ID: the agent, a tool call on an OAuth-protected MCP server, then the answer', () => {
-  const world = protectedWorld();
-  const finder = () =>
-    new Agent(
-      { name: 'finder', instruction: 'You find things.', serverNames: [SERVER] },
-      { auth: world().auth },
-    );
+  const finder = protectedFinder();
   const whoami = (request: ChatRequest): ReturnType<ScriptedChat['script']> => {
     const last = request.body.messages.at(-1);
     if (last?.role !== 'tool') return { tool: 'served_whoami', args: {} };
@@ -263,10 +258,7 @@ describe('azure with Entra ID: the agent, a tool call on an OAuth-protected MCP 
   test.each(['not streamed', 'streamed'] as const)('%s', async (how) => {
     const llm = await finder().attachLlm('azure', { settings: settingsWith() });
     onlyCurrentToken(whoami);
-    let answer = '';
-    if (how === 'not streamed') answer = await llm.generateStr('Who am I?');
-    else for await (const delta of llm.generateStream('Who am I?')) answer += delta;
-    expect(answer).toBe('You are alice.');
+    expect(await whoAmI(llm, how)).toBe('You are alice.');
     expect(azure.received).toHaveLength(2);
     for (const request of azure.received) {
       expect(request.authorization).toBe(`Bearer ${entra.current()}`);

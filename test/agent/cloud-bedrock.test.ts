@@ -8,11 +8,9 @@
  */
 import { generateText } from 'ai';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test, vi } from 'vitest';
-import { Agent } from '../../src/agent/agent.js';
 import { modelFor } from '../../src/agent/models.js';
 import { loadSettings } from '../../src/config/load.js';
 import { settingsSchema } from '../../src/config/schema/settings.js';
-import { protectedWorld, SERVER } from '../frameworks/protected-server.js';
 import { tempTree } from '../helpers/cli.js';
 import {
   type AwsKeyring,
@@ -24,8 +22,8 @@ import {
   routedTo,
   type ScriptedCloud,
   startConverseStandIn,
-  toolThenText,
 } from './cloud-stand-ins.js';
+import { protectedFinder, whoAmI, whoamiThenSubject } from './protected-finder.js';
 
 const KEYRING: AwsKeyring = {
   AKIDPROFILE0001: { secret: 'canary-profile-secret', sessionToken: 'canary-profile-session' },
@@ -255,18 +253,9 @@ describe('bedrock: SigV4 verified by aws4 at the stand-in', () => {
 });
 
 describe('bedrock: the agent, a tool call on an OAuth-protected MCP server, then the answer', () => {
-  const world = protectedWorld();
+  const finder = protectedFinder();
   afterEach(() => {
     vi.unstubAllEnvs();
-  });
-  const finder = () =>
-    new Agent(
-      { name: 'finder', instruction: 'You find things.', serverNames: [SERVER] },
-      { auth: world().auth },
-    );
-  const script = toolThenText('served_whoami', {}, (result) => {
-    const subject = /subject\\?":\\?"(\w+)/.exec(result)?.[1];
-    return `You are ${subject}.`;
   });
 
   test.each([
@@ -281,11 +270,8 @@ describe('bedrock: the agent, a tool call on an OAuth-protected MCP server, then
       model: MODEL,
       fetch: routedTo(converse.url),
     });
-    converse.script = script;
-    let answer = '';
-    if (how === 'not streamed') answer = await llm.generateStr('Who am I?');
-    else for await (const delta of llm.generateStream('Who am I?')) answer += delta;
-    expect(answer).toBe('You are alice.');
+    converse.script = whoamiThenSubject;
+    expect(await whoAmI(llm, how)).toBe('You are alice.');
     expect(converse.received.map((request) => request.path.split('/').at(-1))).toEqual([
       path,
       path,

@@ -12,7 +12,6 @@ import { utimes } from 'node:fs/promises';
 import { generateText } from 'ai';
 import { decodeJwt, exportPKCS8, generateKeyPair, importPKCS8, SignJWT } from 'jose';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test, vi } from 'vitest';
-import { Agent } from '../../src/agent/agent.js';
 import { ServiceAccounts, serviceAccounts } from '../../src/agent/cloud-credentials.js';
 import { modelFor } from '../../src/agent/models.js';
 import { loadSettings } from '../../src/config/load.js';
@@ -21,7 +20,6 @@ import {
   readServiceAccountKey,
   ServiceAccountTokens,
 } from '../../src/credentials/service-account.js';
-import { protectedWorld, SERVER } from '../frameworks/protected-server.js';
 import { tempTree } from '../helpers/cli.js';
 import {
   agentsDocYaml,
@@ -34,8 +32,8 @@ import {
   startVertexStandIn,
   type TokenEndpoint,
   type TokenEndpointOptions,
-  toolThenText,
 } from './cloud-stand-ins.js';
+import { protectedFinder, whoAmI, whoamiThenSubject } from './protected-finder.js';
 
 const EMAIL = 'finder@canary-project.iam.gserviceaccount.com';
 const SCOPE = 'https://www.googleapis.com/auth/cloud-platform';
@@ -465,15 +463,10 @@ describe("vertex: one key file's token, shared, kept as long as it is good", () 
 });
 
 describe('vertex: the agent, a tool call on an OAuth-protected MCP server, then the answer', () => {
-  const world = protectedWorld();
+  const finder = protectedFinder();
   afterEach(() => {
     vi.unstubAllEnvs();
   });
-  const finder = () =>
-    new Agent(
-      { name: 'finder', instruction: 'You find things.', serverNames: [SERVER] },
-      { auth: world().auth },
-    );
 
   test('calls with another model (params.model): the one token of the key file, one grant', async () => {
     vi.stubEnv('GOOGLE_APPLICATION_CREDENTIALS', keyFile);
@@ -503,14 +496,8 @@ describe('vertex: the agent, a tool call on an OAuth-protected MCP server, then 
       settings: vertexSettings(),
       fetch: routedTo(vertex.url),
     });
-    vertex.script = toolThenText('served_whoami', {}, (result) => {
-      const subject = /subject\\?":\\?"(\w+)/.exec(result)?.[1];
-      return `You are ${subject}.`;
-    });
-    let answer = '';
-    if (how === 'not streamed') answer = await llm.generateStr('Who am I?');
-    else for await (const delta of llm.generateStream('Who am I?')) answer += delta;
-    expect(answer).toBe('You are alice.');
+    vertex.script = whoamiThenSubject;
+    expect(await whoAmI(llm, how)).toBe('You are alice.');
     expect(vertex.received).toHaveLength(2);
     for (const request of vertex.received) {
       expect(request.intended.endsWith(`/models/${MODEL}${method}`)).toBe(true);
