@@ -11,10 +11,8 @@ import { generateText } from 'ai';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { Agent } from '../../src/agent/agent.js';
 import { modelFor } from '../../src/agent/models.js';
-import { loadSettings } from '../../src/config/load.js';
 import { settingsSchema } from '../../src/config/schema/settings.js';
 import { createAgentAuth } from '../../src/index.js';
-import { tempTree } from '../helpers/cli.js';
 import { placesIn } from './apis/scripted.js';
 import {
   agentsDocYaml,
@@ -24,6 +22,7 @@ import {
 } from './cloud-stand-ins.js';
 import { protectedFinder, whoAmI } from './protected-finder.js';
 import { type ChatRequest, type ScriptedChat, startScriptedChat } from './scripted-chat.js';
+import { settingsFrom } from './settings-from.js';
 
 const SCOPE = 'https://cognitiveservices.azure.com/.default';
 const CLIENT = { id: 'finder-app', secret: 'canary-entra-client-secret', scope: SCOPE };
@@ -137,32 +136,27 @@ describe('azure: an Entra ID token from credentials.azure, renewed by our token 
   });
 
   test("docs/agents.md's configuration, its secret from the secrets file, as the page shows it", async () => {
-    const tree = tempTree({
-      'mcp_agent.config.yaml': agentsDocYaml('# mcp_agent.config.yaml\nazure:')
-        .replace('https://contoso.openai.azure.com/', `${azure.url}/`)
-        .replace('https://login.microsoftonline.com/<tenant-id>/oauth2/v2.0/token', entra.url)
-        .replace('<application-id>', CLIENT.id)
-        .replace('[contoso.openai.azure.com]', `[${new URL(azure.url).hostname}]`),
-      'mcp_agent.secrets.yaml': agentsDocYaml('# mcp_agent.secrets.yaml (mode 0600)\ncredentials:'),
-    });
-    try {
-      const { settings } = loadSettings({
-        cwd: tree.dir,
-        homeDir: tree.dir,
-        dotenv: false,
-        env: { AZURE_CLIENT_SECRET: CLIENT.secret },
-      });
-      onlyCurrentToken(() => ({ text: 'As documented.' }));
-      const model = await modelFor(settings, 'azure');
-      expect((await generateText({ model, prompt: 'Hi.', maxRetries: 0 })).text).toBe(
-        'As documented.',
-      );
-      expect(azure.received[0]?.path).toBe(
-        '/openai/deployments/finder-gpt4o/chat/completions?api-version=2024-10-21',
-      );
-    } finally {
-      tree.cleanup();
-    }
+    const settings = settingsFrom(
+      {
+        'mcp_agent.config.yaml': agentsDocYaml('# mcp_agent.config.yaml\nazure:')
+          .replace('https://contoso.openai.azure.com/', `${azure.url}/`)
+          .replace('https://login.microsoftonline.com/<tenant-id>/oauth2/v2.0/token', entra.url)
+          .replace('<application-id>', CLIENT.id)
+          .replace('[contoso.openai.azure.com]', `[${new URL(azure.url).hostname}]`),
+        'mcp_agent.secrets.yaml': agentsDocYaml(
+          '# mcp_agent.secrets.yaml (mode 0600)\ncredentials:',
+        ),
+      },
+      { AZURE_CLIENT_SECRET: CLIENT.secret },
+    );
+    onlyCurrentToken(() => ({ text: 'As documented.' }));
+    const model = await modelFor(settings, 'azure');
+    expect((await generateText({ model, prompt: 'Hi.', maxRetries: 0 })).text).toBe(
+      'As documented.',
+    );
+    expect(azure.received[0]?.path).toBe(
+      '/openai/deployments/finder-gpt4o/chat/completions?api-version=2024-10-21',
+    );
   });
 
   test("a profile without scopes asks for azure.credential_scopes, else Azure OpenAI's .default scope", async () => {

@@ -9,7 +9,6 @@
 import { generateText } from 'ai';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test, vi } from 'vitest';
 import { modelFor } from '../../src/agent/models.js';
-import { loadSettings } from '../../src/config/load.js';
 import { settingsSchema } from '../../src/config/schema/settings.js';
 import { tempTree } from '../helpers/cli.js';
 import {
@@ -24,6 +23,7 @@ import {
   startConverseStandIn,
 } from './cloud-stand-ins.js';
 import { protectedFinder, whoAmI, whoamiThenSubject } from './protected-finder.js';
+import { settingsFrom } from './settings-from.js';
 
 const KEYRING: AwsKeyring = {
   AKIDPROFILE0001: { secret: 'canary-profile-secret', sessionToken: 'canary-profile-session' },
@@ -84,30 +84,20 @@ describe('bedrock: SigV4 verified by aws4 at the stand-in', () => {
   });
 
   test("docs/agents.md's configuration, as the page shows it", async () => {
-    const tree = tempTree({
+    const settings = settingsFrom({
       'mcp_agent.config.yaml': agentsDocYaml('# mcp_agent.config.yaml\nbedrock:'),
     });
-    try {
-      const { settings } = loadSettings({
-        cwd: tree.dir,
-        homeDir: tree.dir,
-        dotenv: false,
-        env: {},
-      });
-      const model = await modelFor(settings, 'bedrock', undefined, {
-        fetch: routedTo(converse.url),
-        env,
-      });
-      expect((await generateText({ model, prompt: 'Hi.', maxRetries: 0 })).text).toBe(
-        'Signed and answered.',
-      );
-      expect(converse.received[0]?.intended).toBe(
-        `https://bedrock-runtime.eu-central-1.amazonaws.com/model/${encodeURIComponent(MODEL)}/converse`,
-      );
-      expect(checkSigV4(converse.received[0] as CloudRequest, KEYRING)).toBeUndefined();
-    } finally {
-      tree.cleanup();
-    }
+    const model = await modelFor(settings, 'bedrock', undefined, {
+      fetch: routedTo(converse.url),
+      env,
+    });
+    expect((await generateText({ model, prompt: 'Hi.', maxRetries: 0 })).text).toBe(
+      'Signed and answered.',
+    );
+    expect(converse.received[0]?.intended).toBe(
+      `https://bedrock-runtime.eu-central-1.amazonaws.com/model/${encodeURIComponent(MODEL)}/converse`,
+    );
+    expect(checkSigV4(converse.received[0] as CloudRequest, KEYRING)).toBeUndefined();
   });
 
   test('the check fails for another secret: the same request, re-signed with a wrong key, differs', async () => {

@@ -14,7 +14,6 @@ import { decodeJwt, exportPKCS8, generateKeyPair, importPKCS8, SignJWT } from 'j
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test, vi } from 'vitest';
 import { ServiceAccounts, serviceAccounts } from '../../src/agent/cloud-credentials.js';
 import { modelFor } from '../../src/agent/models.js';
-import { loadSettings } from '../../src/config/load.js';
 import { settingsSchema } from '../../src/config/schema/settings.js';
 import {
   readServiceAccountKey,
@@ -34,6 +33,7 @@ import {
   type TokenEndpointOptions,
 } from './cloud-stand-ins.js';
 import { protectedFinder, whoAmI, whoamiThenSubject } from './protected-finder.js';
+import { settingsFrom } from './settings-from.js';
 
 const EMAIL = 'finder@canary-project.iam.gserviceaccount.com';
 const SCOPE = 'https://www.googleapis.com/auth/cloud-platform';
@@ -129,29 +129,19 @@ describe('vertex: a service account by the JWT bearer grant, renewed when due', 
   });
 
   test("docs/agents.md's configuration, as the page shows it", async () => {
-    const tree = tempTree({
+    const settings = settingsFrom({
       'mcp_agent.config.yaml': agentsDocYaml('# mcp_agent.config.yaml\ngoogle:'),
     });
-    try {
-      const { settings } = loadSettings({
-        cwd: tree.dir,
-        homeDir: tree.dir,
-        dotenv: false,
-        env: {},
-      });
-      const model = await modelFor(settings, 'google', undefined, {
-        fetch: routedTo(vertex.url),
-        env: { GOOGLE_APPLICATION_CREDENTIALS: keyFile },
-      });
-      expect((await generateText({ model, prompt: 'Hi.', maxRetries: 0 })).text).toBe(
-        'Answered by Vertex.',
-      );
-      expect(vertex.received[0]?.intended).toMatch(
-        /^https:\/\/us-central1-aiplatform\.googleapis\.com\/v1beta1\/projects\/my-project\/locations\/us-central1\/publishers\/google\/models\/gemini-2\.0-flash:generateContent$/,
-      );
-    } finally {
-      tree.cleanup();
-    }
+    const model = await modelFor(settings, 'google', undefined, {
+      fetch: routedTo(vertex.url),
+      env: { GOOGLE_APPLICATION_CREDENTIALS: keyFile },
+    });
+    expect((await generateText({ model, prompt: 'Hi.', maxRetries: 0 })).text).toBe(
+      'Answered by Vertex.',
+    );
+    expect(vertex.received[0]?.intended).toMatch(
+      /^https:\/\/us-central1-aiplatform\.googleapis\.com\/v1beta1\/projects\/my-project\/locations\/us-central1\/publishers\/google\/models\/gemini-2\.0-flash:generateContent$/,
+    );
   });
 
   test('a credentials.google profile instead of a key file: its token, to the Vertex host only', async () => {
