@@ -133,6 +133,27 @@ export function toolThenText<Body>(
   };
 }
 
+/** {@link WireFormat.streamed} of the APIs whose body asks for a stream with `stream: true`. */
+export function streamFlagged(request: Recorded<{ stream?: boolean }>): boolean {
+  return request.body.stream === true;
+}
+
+/**
+ * What {@link WireFormat.toolResults} says of a request whose turns are `turns`: the text of each
+ * turn `isResult` picks (its `content` read as a string), in order, and whether the last is one.
+ */
+export function resultsAmong<Turn>(
+  turns: readonly Turn[],
+  isResult: (turn: Turn) => boolean,
+  content: (turn: Turn) => unknown,
+): { readonly results: string[]; readonly last: boolean } {
+  const tail = turns.at(-1);
+  return {
+    results: turns.filter(isResult).map((turn) => String(content(turn))),
+    last: tail !== undefined && isResult(tail),
+  };
+}
+
 /** `text` cut in two, so a stream carries it in more than one delta. */
 export function halves(text: string): [string, string] {
   const middle = Math.ceil(text.length / 2);
