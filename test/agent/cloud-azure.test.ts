@@ -11,18 +11,18 @@ import { generateText } from 'ai';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { Agent } from '../../src/agent/agent.js';
 import { modelFor } from '../../src/agent/models.js';
-import { loadSettings } from '../../src/config/load.js';
 import { settingsSchema } from '../../src/config/schema/settings.js';
 import { createAgentAuth } from '../../src/index.js';
-import { protectedWorld, SERVER } from '../frameworks/protected-server.js';
-import { tempTree } from '../helpers/cli.js';
+import { placesIn } from './apis/scripted.js';
 import {
   agentsDocYaml,
   failureOf,
   startTokenEndpoint,
   type TokenEndpoint,
 } from './cloud-stand-ins.js';
+import { protectedFinder, whoAmI } from './protected-finder.js';
 import { type ChatRequest, type ScriptedChat, startScriptedChat } from './scripted-chat.js';
+import { settingsFrom } from './settings-from.js';
 
 const SCOPE = 'https://cognitiveservices.azure.com/.default';
 const CLIENT = { id: 'finder-app', secret: 'canary-entra-client-secret', scope: SCOPE };
@@ -68,12 +68,7 @@ const settingsWith = (hosts?: string[]) =>
 
 /** Every place `secret` appears in a chat request: `header:<name>`, `url`, `body`. */
 function placesOf(request: ChatRequest | undefined, secret: string): string[] {
-  if (!request) return ['no request'];
-  const headers = Object.entries(request.headers)
-    .filter(([, value]) => String(value).includes(secret))
-    .map(([name]) => `header:${name}`);
-  const url = request.path.includes(secret) ? ['url'] : [];
-  return [...headers, ...url, ...(JSON.stringify(request.body).includes(secret) ? ['body'] : [])];
+  return request ? placesIn(request, secret) : ['no request'];
 }
 
 describe('azure: an Entra ID token from credentials.azure, renewed by our token manager', () => {
@@ -141,32 +136,27 @@ describe('azure: an Entra ID token from credentials.azure, renewed by our token 
   });
 
   test("docs/agents.md's configuration, its secret from the secrets file, as the page shows it", async () => {
-    const tree = tempTree({
-      'mcp_agent.config.yaml': agentsDocYaml('# mcp_agent.config.yaml\nazure:')
-        .replace('https://contoso.openai.azure.com/', `${azure.url}/`)
-        .replace('https://login.microsoftonline.com/<tenant-id>/oauth2/v2.0/token', entra.url)
-        .replace('<application-id>', CLIENT.id)
-        .replace('[contoso.openai.azure.com]', `[${new URL(azure.url).hostname}]`),
-      'mcp_agent.secrets.yaml': agentsDocYaml('# mcp_agent.secrets.yaml (mode 0600)\ncredentials:'),
-    });
-    try {
-      const { settings } = loadSettings({
-        cwd: tree.dir,
-        homeDir: tree.dir,
-        dotenv: false,
-        env: { AZURE_CLIENT_SECRET: CLIENT.secret },
-      });
-      onlyCurrentToken(() => ({ text: 'As documented.' }));
-      const model = await modelFor(settings, 'azure');
-      expect((await generateText({ model, prompt: 'Hi.', maxRetries: 0 })).text).toBe(
-        'As documented.',
-      );
-      expect(azure.received[0]?.path).toBe(
-        '/openai/deployments/finder-gpt4o/chat/completions?api-version=2024-10-21',
-      );
-    } finally {
-      tree.cleanup();
-    }
+    const settings = settingsFrom(
+      {
+        'mcp_agent.config.yaml': agentsDocYaml('# mcp_agent.config.yaml\nazure:')
+          .replace('https://contoso.openai.azure.com/', `${azure.url}/`)
+          .replace('https://login.microsoftonline.com/<tenant-id>/oauth2/v2.0/token', entra.url)
+          .replace('<application-id>', CLIENT.id)
+          .replace('[contoso.openai.azure.com]', `[${new URL(azure.url).hostname}]`),
+        'mcp_agent.secrets.yaml': agentsDocYaml(
+          '# mcp_agent.secrets.yaml (mode 0600)\ncredentials:',
+        ),
+      },
+      { AZURE_CLIENT_SECRET: CLIENT.secret },
+    );
+    onlyCurrentToken(() => ({ text: 'As documented.' }));
+    const model = await modelFor(settings, 'azure');
+    expect((await generateText({ model, prompt: 'Hi.', maxRetries: 0 })).text).toBe(
+      'As documented.',
+    );
+    expect(azure.received[0]?.path).toBe(
+      '/openai/deployments/finder-gpt4o/chat/completions?api-version=2024-10-21',
+    );
   });
 
   test("a profile without scopes asks for azure.credential_scopes, else Azure OpenAI's .default scope", async () => {
@@ -252,12 +242,7 @@ describe('azure: an Entra ID token from credentials.azure, renewed by our token 
 });
 
 describe('azure with Entra ID: the agent, a tool call on an OAuth-protected MCP server, then the answer', () => {
-  const world = protectedWorld();
-  const finder = () =>
-    new Agent(
-      { name: 'finder', instruction: 'You find things.', serverNames: [SERVER] },
-      { auth: world().auth },
-    );
+  const finder = protectedFinder();
   const whoami = (request: ChatRequest): ReturnType<ScriptedChat['script']> => {
     const last = request.body.messages.at(-1);
     if (last?.role !== 'tool') return { tool: 'served_whoami', args: {} };
@@ -267,10 +252,7 @@ describe('azure with Entra ID: the agent, a tool call on an OAuth-protected MCP 
   test.each(['not streamed', 'streamed'] as const)('%s', async (how) => {
     const llm = await finder().attachLlm('azure', { settings: settingsWith() });
     onlyCurrentToken(whoami);
-    let answer = '';
-    if (how === 'not streamed') answer = await llm.generateStr('Who am I?');
-    else for await (const delta of llm.generateStream('Who am I?')) answer += delta;
-    expect(answer).toBe('You are alice.');
+    expect(await whoAmI(llm, how)).toBe('You are alice.');
     expect(azure.received).toHaveLength(2);
     for (const request of azure.received) {
       expect(request.authorization).toBe(`Bearer ${entra.current()}`);

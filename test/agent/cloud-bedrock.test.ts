@@ -8,11 +8,8 @@
  */
 import { generateText } from 'ai';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test, vi } from 'vitest';
-import { Agent } from '../../src/agent/agent.js';
 import { modelFor } from '../../src/agent/models.js';
-import { loadSettings } from '../../src/config/load.js';
 import { settingsSchema } from '../../src/config/schema/settings.js';
-import { protectedWorld, SERVER } from '../frameworks/protected-server.js';
 import { tempTree } from '../helpers/cli.js';
 import {
   type AwsKeyring,
@@ -24,8 +21,9 @@ import {
   routedTo,
   type ScriptedCloud,
   startConverseStandIn,
-  toolThenText,
 } from './cloud-stand-ins.js';
+import { protectedFinder, whoAmI, whoamiThenSubject } from './protected-finder.js';
+import { settingsFrom } from './settings-from.js';
 
 const KEYRING: AwsKeyring = {
   AKIDPROFILE0001: { secret: 'canary-profile-secret', sessionToken: 'canary-profile-session' },
@@ -86,30 +84,20 @@ describe('bedrock: SigV4 verified by aws4 at the stand-in', () => {
   });
 
   test("docs/agents.md's configuration, as the page shows it", async () => {
-    const tree = tempTree({
+    const settings = settingsFrom({
       'mcp_agent.config.yaml': agentsDocYaml('# mcp_agent.config.yaml\nbedrock:'),
     });
-    try {
-      const { settings } = loadSettings({
-        cwd: tree.dir,
-        homeDir: tree.dir,
-        dotenv: false,
-        env: {},
-      });
-      const model = await modelFor(settings, 'bedrock', undefined, {
-        fetch: routedTo(converse.url),
-        env,
-      });
-      expect((await generateText({ model, prompt: 'Hi.', maxRetries: 0 })).text).toBe(
-        'Signed and answered.',
-      );
-      expect(converse.received[0]?.intended).toBe(
-        `https://bedrock-runtime.eu-central-1.amazonaws.com/model/${encodeURIComponent(MODEL)}/converse`,
-      );
-      expect(checkSigV4(converse.received[0] as CloudRequest, KEYRING)).toBeUndefined();
-    } finally {
-      tree.cleanup();
-    }
+    const model = await modelFor(settings, 'bedrock', undefined, {
+      fetch: routedTo(converse.url),
+      env,
+    });
+    expect((await generateText({ model, prompt: 'Hi.', maxRetries: 0 })).text).toBe(
+      'Signed and answered.',
+    );
+    expect(converse.received[0]?.intended).toBe(
+      `https://bedrock-runtime.eu-central-1.amazonaws.com/model/${encodeURIComponent(MODEL)}/converse`,
+    );
+    expect(checkSigV4(converse.received[0] as CloudRequest, KEYRING)).toBeUndefined();
   });
 
   test('the check fails for another secret: the same request, re-signed with a wrong key, differs', async () => {
@@ -255,18 +243,9 @@ describe('bedrock: SigV4 verified by aws4 at the stand-in', () => {
 });
 
 describe('bedrock: the agent, a tool call on an OAuth-protected MCP server, then the answer', () => {
-  const world = protectedWorld();
+  const finder = protectedFinder();
   afterEach(() => {
     vi.unstubAllEnvs();
-  });
-  const finder = () =>
-    new Agent(
-      { name: 'finder', instruction: 'You find things.', serverNames: [SERVER] },
-      { auth: world().auth },
-    );
-  const script = toolThenText('served_whoami', {}, (result) => {
-    const subject = /subject\\?":\\?"(\w+)/.exec(result)?.[1];
-    return `You are ${subject}.`;
   });
 
   test.each([
@@ -281,11 +260,8 @@ describe('bedrock: the agent, a tool call on an OAuth-protected MCP server, then
       model: MODEL,
       fetch: routedTo(converse.url),
     });
-    converse.script = script;
-    let answer = '';
-    if (how === 'not streamed') answer = await llm.generateStr('Who am I?');
-    else for await (const delta of llm.generateStream('Who am I?')) answer += delta;
-    expect(answer).toBe('You are alice.');
+    converse.script = whoamiThenSubject;
+    expect(await whoAmI(llm, how)).toBe('You are alice.');
     expect(converse.received.map((request) => request.path.split('/').at(-1))).toEqual([
       path,
       path,

@@ -8,41 +8,17 @@
  * the test's script says: a tool call, then a final text once the tool's result is sent.
  */
 import { readFileSync } from 'node:fs';
-import type { IncomingHttpHeaders } from 'node:http';
 import { EventStreamCodec } from '@smithy/eventstream-codec';
 import { fromUtf8, toUtf8 } from '@smithy/util-utf8';
 import aws4 from 'aws4';
 import { type CryptoKey, jwtVerify } from 'jose';
-import { type Stub, startHttpStub } from '../support/stub-servers.js';
+import type { Stub } from '../support/stub-servers.js';
+import { converseJson } from './apis/converse.js';
+import { GEMINI as GEMINI_JSON } from './apis/gemini.js';
+import { type Heard, startRecorder } from './apis/recorder.js';
 
 /** A request as a stand-in received it; `intended` is the URL the provider meant to call. */
-export interface CloudRequest {
-  readonly method: string;
-  /** The path and query received. */
-  readonly path: string;
-  readonly intended: string;
-  readonly headers: IncomingHttpHeaders;
-  readonly body: string;
-}
-
-const INTENDED = 'x-test-intended-url';
-
-async function received(
-  req: import('node:http').IncomingMessage,
-  origin: string,
-): Promise<CloudRequest> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  const path = req.url ?? '/';
-  const { [INTENDED]: intended, ...headers } = req.headers;
-  return {
-    method: req.method ?? '',
-    path,
-    intended: String(intended ?? `${origin}${path}`),
-    headers,
-    body: Buffer.concat(chunks).toString('utf8'),
-  };
-}
+export type CloudRequest = Heard;
 
 /** The error `promise` rejects with (the test fails when it resolves). */
 export async function failureOf(
@@ -57,13 +33,7 @@ export async function failureOf(
 }
 
 /** Every place `secret` appears in a request: `header:<name>`, `url`, `body`. */
-export function placesIn(request: CloudRequest, secret: string): string[] {
-  const headers = Object.entries(request.headers)
-    .filter(([, value]) => String(value).includes(secret))
-    .map(([name]) => `header:${name}`);
-  const url = request.intended.includes(secret) || request.path.includes(secret) ? ['url'] : [];
-  return [...headers, ...url, ...(request.body.includes(secret) ? ['body'] : [])];
-}
+export { placesIn } from './apis/recorder.js';
 
 // ---------------------------------------------------------------------------------------------
 // The token endpoint
@@ -173,29 +143,26 @@ async function googleGrantIsValid(
 export async function startTokenEndpoint(options: TokenEndpointOptions): Promise<TokenEndpoint> {
   const grants: { grantType: string; ok: boolean }[] = [];
   const issued: string[] = [];
-  let url = '';
-  const stub = await startHttpStub((req, res) => {
-    void received(req, url).then(async (request) => {
-      const form = new URLSearchParams(request.body);
-      const ok = request.path === '/token' && (await grantIsValid(options, url, request, form));
-      grants.push({ grantType: form.get('grant_type') ?? '', ok });
-      res.setHeader('content-type', 'application/json');
-      if (!ok) {
-        res.writeHead(400).end(JSON.stringify({ error: 'invalid_grant' }));
-        return;
-      }
-      const token = `${options.prefix}-${issued.length + 1}`;
-      issued.push(token);
-      res.writeHead(200).end(
-        JSON.stringify({
-          access_token: token,
-          token_type: 'Bearer',
-          expires_in: options.expiresIn,
-        }),
-      );
-    });
+  const stub = await startRecorder(async (request, res) => {
+    const form = new URLSearchParams(request.body);
+    const ok = request.path === '/token' && (await grantIsValid(options, url, request, form));
+    grants.push({ grantType: form.get('grant_type') ?? '', ok });
+    res.setHeader('content-type', 'application/json');
+    if (!ok) {
+      res.writeHead(400).end(JSON.stringify({ error: 'invalid_grant' }));
+      return;
+    }
+    const token = `${options.prefix}-${issued.length + 1}`;
+    issued.push(token);
+    res.writeHead(200).end(
+      JSON.stringify({
+        access_token: token,
+        token_type: 'Bearer',
+        expires_in: options.expiresIn,
+      }),
+    );
   });
-  url = `${stub.url}/token`;
+  const url = `${stub.url}/token`;
   return { url, grants, issued, current: () => issued.at(-1), close: () => stub.close() };
 }
 
@@ -226,23 +193,7 @@ const GEMINI: Api = {
     return response === undefined ? undefined : JSON.stringify(response);
   },
   streams: (path) => path.includes(':streamGenerateContent'),
-  answer: (turn) => ({
-    candidates: [
-      {
-        content: {
-          role: 'model',
-          parts: [
-            'text' in turn
-              ? { text: turn.text }
-              : { functionCall: { name: turn.tool, args: turn.args } },
-          ],
-        },
-        finishReason: 'STOP',
-        index: 0,
-      },
-    ],
-    usageMetadata: { promptTokenCount: 3, candidatesTokenCount: 5, totalTokenCount: 8 },
-  }),
+  answer: (turn) => GEMINI_JSON.json(turn, 1),
   stream: (turn) => {
     const pieces: Turn[] =
       'text' in turn ? [{ text: turn.text.slice(0, 4) }, { text: turn.text.slice(4) }] : [turn];
@@ -269,20 +220,7 @@ const CONVERSE: Api = {
     return result === undefined ? undefined : JSON.stringify(result);
   },
   streams: (path) => path.endsWith('/converse-stream'),
-  answer: (turn) => ({
-    output: {
-      message: {
-        role: 'assistant',
-        content: [
-          'text' in turn
-            ? { text: turn.text }
-            : { toolUse: { toolUseId: 'tooluse_1', name: turn.tool, input: turn.args } },
-        ],
-      },
-    },
-    stopReason: 'text' in turn ? 'end_turn' : 'tool_use',
-    usage: { inputTokens: 3, outputTokens: 5, totalTokens: 8 },
-  }),
+  answer: converseJson,
   stream: (turn) => {
     const block =
       'text' in turn
@@ -343,24 +281,22 @@ async function startScripted(api: Api, errorBody: (message: string) => unknown) 
     check: () => undefined,
     close: () => stub?.close() ?? Promise.resolve(),
   };
-  stub = await startHttpStub((req, res) => {
-    void received(req, cloud.url).then((request) => {
-      cloud.received.push(request);
-      const refusal = cloud.check(request);
-      if (refusal) {
-        res.writeHead(refusal.status, { 'content-type': 'application/json' });
-        res.end(JSON.stringify(errorBody(refusal.message)));
-        return;
-      }
-      const turn = cloud.script(api.toolResult(JSON.parse(request.body)), request);
-      if (api.streams(request.path)) {
-        const { contentType, body } = api.stream(turn);
-        res.writeHead(200, { 'content-type': contentType }).end(body);
-      } else {
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify(api.answer(turn)));
-      }
-    });
+  stub = await startRecorder((request, res) => {
+    cloud.received.push(request);
+    const refusal = cloud.check(request);
+    if (refusal) {
+      res.writeHead(refusal.status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(errorBody(refusal.message)));
+      return;
+    }
+    const turn = cloud.script(api.toolResult(JSON.parse(request.body)), request);
+    if (api.streams(request.path)) {
+      const { contentType, body } = api.stream(turn);
+      res.writeHead(200, { 'content-type': contentType }).end(body);
+    } else {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(api.answer(turn)));
+    }
   });
   return Object.assign(cloud, { url: stub.url });
 }
@@ -381,20 +317,7 @@ export function startConverseStandIn(): Promise<ScriptedCloud> {
  * A `fetch` that sends what a provider means for its real host to `origin` instead, saying in a
  * test header which URL was meant (the signature and the token are for that URL).
  */
-export function routedTo(origin: string): typeof fetch {
-  return async (input, init) => {
-    const request = new Request(input, init);
-    const meant = new URL(request.url);
-    const headers = new Headers(request.headers);
-    headers.set(INTENDED, meant.toString());
-    return fetch(`${origin}${meant.pathname}${meant.search}`, {
-      method: request.method,
-      headers,
-      body: await request.text(),
-      ...(init?.signal ? { signal: init.signal } : {}),
-    });
-  };
-}
+export { routedTo } from './apis/recorder.js';
 
 /** A script: a call of `tool` first; when the request carries its result, `text(result)`. */
 export function toolThenText(

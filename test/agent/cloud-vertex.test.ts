@@ -12,16 +12,13 @@ import { utimes } from 'node:fs/promises';
 import { generateText } from 'ai';
 import { decodeJwt, exportPKCS8, generateKeyPair, importPKCS8, SignJWT } from 'jose';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test, vi } from 'vitest';
-import { Agent } from '../../src/agent/agent.js';
 import { ServiceAccounts, serviceAccounts } from '../../src/agent/cloud-credentials.js';
 import { modelFor } from '../../src/agent/models.js';
-import { loadSettings } from '../../src/config/load.js';
 import { settingsSchema } from '../../src/config/schema/settings.js';
 import {
   readServiceAccountKey,
   ServiceAccountTokens,
 } from '../../src/credentials/service-account.js';
-import { protectedWorld, SERVER } from '../frameworks/protected-server.js';
 import { tempTree } from '../helpers/cli.js';
 import {
   agentsDocYaml,
@@ -34,8 +31,9 @@ import {
   startVertexStandIn,
   type TokenEndpoint,
   type TokenEndpointOptions,
-  toolThenText,
 } from './cloud-stand-ins.js';
+import { protectedFinder, whoAmI, whoamiThenSubject } from './protected-finder.js';
+import { settingsFrom } from './settings-from.js';
 
 const EMAIL = 'finder@canary-project.iam.gserviceaccount.com';
 const SCOPE = 'https://www.googleapis.com/auth/cloud-platform';
@@ -131,29 +129,19 @@ describe('vertex: a service account by the JWT bearer grant, renewed when due', 
   });
 
   test("docs/agents.md's configuration, as the page shows it", async () => {
-    const tree = tempTree({
+    const settings = settingsFrom({
       'mcp_agent.config.yaml': agentsDocYaml('# mcp_agent.config.yaml\ngoogle:'),
     });
-    try {
-      const { settings } = loadSettings({
-        cwd: tree.dir,
-        homeDir: tree.dir,
-        dotenv: false,
-        env: {},
-      });
-      const model = await modelFor(settings, 'google', undefined, {
-        fetch: routedTo(vertex.url),
-        env: { GOOGLE_APPLICATION_CREDENTIALS: keyFile },
-      });
-      expect((await generateText({ model, prompt: 'Hi.', maxRetries: 0 })).text).toBe(
-        'Answered by Vertex.',
-      );
-      expect(vertex.received[0]?.intended).toMatch(
-        /^https:\/\/us-central1-aiplatform\.googleapis\.com\/v1beta1\/projects\/my-project\/locations\/us-central1\/publishers\/google\/models\/gemini-2\.0-flash:generateContent$/,
-      );
-    } finally {
-      tree.cleanup();
-    }
+    const model = await modelFor(settings, 'google', undefined, {
+      fetch: routedTo(vertex.url),
+      env: { GOOGLE_APPLICATION_CREDENTIALS: keyFile },
+    });
+    expect((await generateText({ model, prompt: 'Hi.', maxRetries: 0 })).text).toBe(
+      'Answered by Vertex.',
+    );
+    expect(vertex.received[0]?.intended).toMatch(
+      /^https:\/\/us-central1-aiplatform\.googleapis\.com\/v1beta1\/projects\/my-project\/locations\/us-central1\/publishers\/google\/models\/gemini-2\.0-flash:generateContent$/,
+    );
   });
 
   test('a credentials.google profile instead of a key file: its token, to the Vertex host only', async () => {
@@ -465,15 +453,10 @@ describe("vertex: one key file's token, shared, kept as long as it is good", () 
 });
 
 describe('vertex: the agent, a tool call on an OAuth-protected MCP server, then the answer', () => {
-  const world = protectedWorld();
+  const finder = protectedFinder();
   afterEach(() => {
     vi.unstubAllEnvs();
   });
-  const finder = () =>
-    new Agent(
-      { name: 'finder', instruction: 'You find things.', serverNames: [SERVER] },
-      { auth: world().auth },
-    );
 
   test('calls with another model (params.model): the one token of the key file, one grant', async () => {
     vi.stubEnv('GOOGLE_APPLICATION_CREDENTIALS', keyFile);
@@ -503,14 +486,8 @@ describe('vertex: the agent, a tool call on an OAuth-protected MCP server, then 
       settings: vertexSettings(),
       fetch: routedTo(vertex.url),
     });
-    vertex.script = toolThenText('served_whoami', {}, (result) => {
-      const subject = /subject\\?":\\?"(\w+)/.exec(result)?.[1];
-      return `You are ${subject}.`;
-    });
-    let answer = '';
-    if (how === 'not streamed') answer = await llm.generateStr('Who am I?');
-    else for await (const delta of llm.generateStream('Who am I?')) answer += delta;
-    expect(answer).toBe('You are alice.');
+    vertex.script = whoamiThenSubject;
+    expect(await whoAmI(llm, how)).toBe('You are alice.');
     expect(vertex.received).toHaveLength(2);
     for (const request of vertex.received) {
       expect(request.intended.endsWith(`/models/${MODEL}${method}`)).toBe(true);

@@ -12,12 +12,11 @@
  */
 import { inspect } from 'node:util';
 import { generateText } from 'ai';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { modelFor } from '../../src/agent/models.js';
-import { loadSettings } from '../../src/config/load.js';
 import { settingsSchema } from '../../src/config/schema/settings.js';
 import { McpAgentError } from '../../src/errors.js';
-import { tempTree } from '../helpers/cli.js';
+import { settingsFrom } from './settings-from.js';
 import {
   ANSWER,
   placesOf,
@@ -223,19 +222,10 @@ describe('a model id the API rejects', () => {
 });
 
 describe("mcp-agent's environment aliases fill the sections", () => {
-  const trees: { cleanup(): void }[] = [];
-  afterEach(() => {
-    for (const tree of trees.splice(0)) tree.cleanup();
-  });
-
   test('OPENAI_API_KEY, OPENAI_BASE_URL, OPENAI_DEFAULT_MODEL; AWS_* for bedrock', async () => {
-    const tree = tempTree({ 'mcp_agent.config.yaml': 'name: finder\n' });
-    trees.push(tree);
-    const { settings } = loadSettings({
-      cwd: tree.dir,
-      homeDir: tree.dir,
-      dotenv: false,
-      env: {
+    const settings = settingsFrom(
+      { 'mcp_agent.config.yaml': 'name: finder\n' },
+      {
         OPENAI_API_KEY: 'sk-canary-env',
         OPENAI_BASE_URL: `${origin}/v1`,
         OPENAI_DEFAULT_MODEL: 'gpt-4.1',
@@ -243,7 +233,7 @@ describe("mcp-agent's environment aliases fill the sections", () => {
         AWS_SECRET_ACCESS_KEY: 'canary-env-secret',
         AWS_REGION: 'us-east-2',
       },
-    });
+    );
     const request = await ask(await modelFor(settings, 'openai'));
     expect(JSON.parse(request.body)).toMatchObject({ model: 'gpt-4.1' });
     expect(request.headers.authorization).toBe('Bearer sk-canary-env');

@@ -12,10 +12,8 @@ import { inspect } from 'node:util';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test, vi } from 'vitest';
 import { Agent } from '../../src/agent/agent.js';
 import type { AugmentedLlm } from '../../src/agent/llm.js';
-import { loadSettings } from '../../src/config/load.js';
 import { settingsSchema } from '../../src/config/schema/settings.js';
 import { protectedWorld, SERVER } from '../frameworks/protected-server.js';
-import { tempTree } from '../helpers/cli.js';
 import { ANTHROPIC_MESSAGES } from './apis/anthropic-messages.js';
 import { GEMINI } from './apis/gemini.js';
 import { OPENAI_CHAT } from './apis/openai-chat.js';
@@ -28,6 +26,7 @@ import {
   toolThenText,
   type WireFormat,
 } from './apis/scripted.js';
+import { settingsFrom } from './settings-from.js';
 
 const CALLER = 'carol';
 const FORMATS: readonly WireFormat[] = [OPENAI_CHAT, OPENAI_RESPONSES, ANTHROPIC_MESSAGES, GEMINI];
@@ -362,28 +361,21 @@ describe("openai's reasoning settings: mcp-agent's reasoning models (o1, o3, o4,
   });
 
   test("OPENAI_REASONING_EFFORT and OPENAI_DEFAULT_MODEL (mcp-agent's aliases) fill the section", async () => {
-    const tree = tempTree({ 'mcp_agent.config.yaml': 'name: finder\n' });
-    try {
-      const { settings } = loadSettings({
-        cwd: tree.dir,
-        homeDir: tree.dir,
-        dotenv: false,
-        env: {
-          OPENAI_API_KEY: 'sk-canary-env',
-          OPENAI_DEFAULT_MODEL: 'o4-mini',
-          OPENAI_REASONING_EFFORT: 'high',
-        },
-      });
-      const standIn = standIns.get(OPENAI_RESPONSES) as ScriptedApi;
-      const llm = await finder.attachLlm('openai', { settings, fetch: standIn.fetch });
-      standIn.script = () => ({ text: 'Reasoned.' });
-      expect(await llm.generateStr('Think.')).toBe('Reasoned.');
-      const [request] = standIn.received as [Recorded];
-      expect(request.intended).toBe('https://api.openai.com/v1/responses');
-      expect(request.body).toMatchObject({ model: 'o4-mini', reasoning: { effort: 'high' } });
-    } finally {
-      tree.cleanup();
-    }
+    const settings = settingsFrom(
+      { 'mcp_agent.config.yaml': 'name: finder\n' },
+      {
+        OPENAI_API_KEY: 'sk-canary-env',
+        OPENAI_DEFAULT_MODEL: 'o4-mini',
+        OPENAI_REASONING_EFFORT: 'high',
+      },
+    );
+    const standIn = standIns.get(OPENAI_RESPONSES) as ScriptedApi;
+    const llm = await finder.attachLlm('openai', { settings, fetch: standIn.fetch });
+    standIn.script = () => ({ text: 'Reasoned.' });
+    expect(await llm.generateStr('Think.')).toBe('Reasoned.');
+    const [request] = standIn.received as [Recorded];
+    expect(request.intended).toBe('https://api.openai.com/v1/responses');
+    expect(request.body).toMatchObject({ model: 'o4-mini', reasoning: { effort: 'high' } });
   });
 });
 

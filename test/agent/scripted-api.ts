@@ -4,6 +4,7 @@
  * prompt is answered with what the script says (a text, or a function call), a turn carrying a
  * function's result with a fixed text.
  */
+import { converseJson } from './apis/converse.js';
 import { GEMINI as GEMINI_FORMAT } from './apis/gemini.js';
 
 /** A request as the stand-in received it. */
@@ -43,23 +44,10 @@ export const GEMINI: ApiShape = {
   response: (reply) => GEMINI_FORMAT.json(reply, 1),
 };
 
-/** Bedrock's Converse. */
+/** Bedrock's Converse (its JSON from `apis/converse.ts`). */
 export const CONVERSE: ApiShape = {
   prompt: (body) => promptIn(body.messages.at(-1)?.content),
-  response: (reply) => ({
-    output: {
-      message: {
-        role: 'assistant',
-        content: [
-          'text' in reply
-            ? { text: reply.text }
-            : { toolUse: { toolUseId: 'tooluse_1', name: reply.tool, input: reply.args } },
-        ],
-      },
-    },
-    stopReason: 'text' in reply ? 'end_turn' : 'tool_use',
-    usage: { inputTokens: 3, outputTokens: 5, totalTokens: 8 },
-  }),
+  response: converseJson,
 };
 
 /**

@@ -10,34 +10,17 @@
  */
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { UrlElicitationRequiredError } from '@modelcontextprotocol/sdk/types.js';
-import { afterAll, beforeAll, beforeEach, expect, test } from 'vitest';
+import { beforeEach, expect, test } from 'vitest';
 import { defineApp } from '../../src/app/define.js';
-import { settingsSchema } from '../../src/config/schema/settings.js';
 import { startDevAuthorizationServer } from '../../src/dev/authorization-server.js';
-import {
-  connect,
-  DOWN_SCOPE,
-  delegatedSettings,
-  type Inbound,
-  type Realm,
-  type ServedAgent,
-  serveAgent,
-  signIn,
-  startInbound,
-  textOf,
-} from '../app/delegated-support.js';
-import { userTokens } from '../server/serve-support.js';
+import { connect, DOWN_SCOPE, type Realm, signIn, textOf } from '../app/delegated-support.js';
 import { freePort } from '../support/net.js';
 import { startProtectedMcpServer } from '../support/protected-mcp-server.js';
-import { type ScriptedChat, startScriptedChat, toolResultsIn } from './scripted-chat.js';
+import { type ScriptedChat, toolResultsIn } from './scripted-chat.js';
+import { servedWorld } from './served-world.js';
 
 const WRITE = 'mcp:write';
 
-let inbound: Inbound;
-let realm: Realm;
-let chat: ScriptedChat;
-let agent: ServedAgent;
-const tokens: Record<string, string> = {};
 /** The calls of the downstream tools, by the caller's downstream account. */
 const ran = { count: [] as unknown[], post: [] as unknown[] };
 
@@ -88,52 +71,36 @@ function countThenPost(final: (results: string[]) => string): ScriptedChat['scri
 
 /** Sign `user` in to the realm (`mcp:read`) through an answer that calls no tool. */
 async function signedIn(user: string): Promise<void> {
-  const opener = await connect(agent.running.url, tokens[user], { signInAs: `${user}-down` });
-  chat.script = () => ({ text: 'Nothing to do.' });
+  const opener = await connect(world.agent.running.url, tokens[user], { signInAs: `${user}-down` });
+  world.chat.script = () => ({ text: 'Nothing to do.' });
   await opener.call('poster', { prompt: 'Nothing.' });
   await opener.close();
-  chat.received.length = 0;
+  world.chat.received.length = 0;
 }
 
-beforeAll(async () => {
-  inbound = await startInbound();
-  realm = await startWriteRealm();
-  chat = await startScriptedChat();
-  const { openai } = settingsSchema.parse({
-    openai: { api_key: 'sk-served-resume', base_url: `${chat.url}/v1`, default_model: 'gpt-4o' },
-  });
-  const settings = { ...delegatedSettings({ realm, inbound }), openai };
-  const setup = defineApp((app) => {
+const world = servedWorld({
+  modelKey: 'sk-served-resume',
+  realm: startWriteRealm,
+  setup: defineApp((app) => {
     app.agent('poster', { serverNames: ['down'], provider: 'openai' });
-  });
-  agent = await serveAgent(settings, inbound.port, { setup });
-  for (const user of ['alice', 'bob', 'carol']) {
-    tokens[user] = (await userTokens(inbound.as.issuer, inbound.resource, user)).accessToken;
-  }
-}, 30_000);
-
-afterAll(async () => {
-  await agent?.close();
-  await chat?.close();
-  await realm?.close();
-  await inbound?.as.close();
+  }),
 });
+const { tokens } = world;
 
 beforeEach(() => {
-  chat.received.length = 0;
   ran.count.length = 0;
   ran.post.length = 0;
-  chat.script = countThenPost((results) => `Done: ${results.join(', ')}.`);
+  world.chat.script = countThenPost((results) => `Done: ${results.join(', ')}.`);
 });
 
 test('a step-up on the second tool call: the caller signs in within it, the first tool is not run again', async () => {
-  const alice = await connect(agent.running.url, tokens.alice, { signInAs: 'alice-down' });
+  const alice = await connect(world.agent.running.url, tokens.alice, { signInAs: 'alice-down' });
   try {
     // The first login (no token yet) comes before any model call.
     const result = await alice.call('poster', { prompt: 'Count, then post.' });
     expect(textOf(result)).toBe('Done: 1, posted.');
     expect(ran).toEqual({ count: ['alice-down'], post: ['alice-down'] });
-    expect(chat.received).toHaveLength(3);
+    expect(world.chat.received).toHaveLength(3);
     // Two sign-ins: the first login, then the step-up to mcp:write.
     expect(alice.log.requests).toHaveLength(2);
     const stepUp = new URL(String((alice.log.requests[1] as { url?: string })?.url));
@@ -145,8 +112,8 @@ test('a step-up on the second tool call: the caller signs in within it, the firs
 
 test('a client that cannot open URLs: the step-up ends the answer with the link; asked again, it runs again', async () => {
   await signedIn('bob');
-  chat.script = countThenPost((results) => `Done: ${results.join(', ')}.`);
-  const bob = await connect(agent.running.url, tokens.bob);
+  world.chat.script = countThenPost((results) => `Done: ${results.join(', ')}.`);
+  const bob = await connect(world.agent.running.url, tokens.bob);
   try {
     const failure = await bob.call('poster', { prompt: 'Count, then post.' }).catch((e) => e);
     expect(failure).toBeInstanceOf(UrlElicitationRequiredError);
@@ -164,8 +131,8 @@ test('a client that cannot open URLs: the step-up ends the answer with the link;
 
 test('a step-up the caller declines: the call is an error the model reads, and the loop goes on', async () => {
   await signedIn('carol');
-  chat.script = countThenPost((results) => `Could not post: ${results[1]}`);
-  const carol = await connect(agent.running.url, tokens.carol, {
+  world.chat.script = countThenPost((results) => `Could not post: ${results[1]}`);
+  const carol = await connect(world.agent.running.url, tokens.carol, {
     signInAs: 'carol-down',
     answer: 'decline',
   });
@@ -175,7 +142,7 @@ test('a step-up the caller declines: the call is an error the model reads, and t
     expect(textOf(result)).toContain('The sign-in to down was not accepted; nothing was done.');
     expect(carol.log.requests).toHaveLength(1);
     expect(ran).toEqual({ count: ['carol-down'], post: [] });
-    expect(chat.received).toHaveLength(3);
+    expect(world.chat.received).toHaveLength(3);
   } finally {
     await carol.close();
   }

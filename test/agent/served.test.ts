@@ -10,33 +10,18 @@
  */
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { UrlElicitationRequiredError } from '@modelcontextprotocol/sdk/types.js';
-import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
+import { beforeEach, describe, expect, test } from 'vitest';
 import { createApp } from '../../src/app/create-app.js';
 import { AppDefinition, DEFAULT_MAX_PROMPT_CHARS, defineApp } from '../../src/app/define.js';
 import { type Settings, settingsSchema } from '../../src/config/schema/settings.js';
 import type { Logger } from '../../src/logger.js';
-import {
-  connect,
-  delegatedSettings,
-  type Inbound,
-  type Realm,
-  type ServedAgent,
-  serveAgent,
-  startInbound,
-  startRealm,
-  textOf,
-} from '../app/delegated-support.js';
-import { userTokens } from '../server/serve-support.js';
+import { connect, delegatedSettings, startRealm, textOf } from '../app/delegated-support.js';
 import { waitFor } from '../support/net.js';
-import { type ScriptedChat, startScriptedChat, toolThenText } from './scripted-chat.js';
+import { toolThenText } from './scripted-chat.js';
+import { openaiSection, servedWorld } from './served-world.js';
 
 const MODEL_KEY = 'sk-canary-served-agent';
 
-let inbound: Inbound;
-let realm: Realm;
-let chat: ScriptedChat;
-let agent: ServedAgent;
-const tokens: Record<string, string> = {};
 const infos: string[] = [];
 const warnings: string[] = [];
 
@@ -76,8 +61,12 @@ const logger: Logger = {
 
 /** `settings` with the `openai:` section of the stand-in, and the `agents:` definitions. */
 function withModel(settings: Settings): Settings {
-  const { openai, agents } = settingsSchema.parse({
-    openai: { api_key: MODEL_KEY, base_url: `${chat.url}/v1`, default_model: 'gpt-4o' },
+  return withAgents({ ...settings, openai: openaiSection(MODEL_KEY, world.chat) });
+}
+
+/** `settings` with the `agents:` definitions. */
+function withAgents(settings: Settings): Settings {
+  const { agents } = settingsSchema.parse({
     agents: {
       definitions: [
         { name: 'scout', instruction: 'You scout.', server_names: ['down'] },
@@ -85,15 +74,14 @@ function withModel(settings: Settings): Settings {
       ],
     },
   });
-  return { ...settings, openai, agents };
+  return { ...settings, agents };
 }
 
-beforeAll(async () => {
-  inbound = await startInbound();
-  realm = await startRealm(realmTools);
-  chat = await startScriptedChat();
-  const settings = withModel(delegatedSettings({ realm, inbound }));
-  const setup = defineApp((app) => {
+const world = servedWorld({
+  modelKey: MODEL_KEY,
+  realm: () => startRealm(realmTools),
+  settings: withAgents,
+  setup: defineApp((app) => {
     app.agent(
       'finder',
       { instruction: 'You find things.', serverNames: ['down'], provider: 'openai' },
@@ -102,23 +90,17 @@ beforeAll(async () => {
     app.agent('researcher', { serverNames: ['down'], provider: 'openai' }, { as: 'workflow' });
     app.agent('guesser', { serverNames: [], provider: 'openai', model: 'gpt-nope' });
     app.agent('scout', { provider: 'openai' });
-  });
-  agent = await serveAgent(settings, inbound.port, { setup, logger });
-  for (const user of ['alice', 'bob', 'carol']) {
-    tokens[user] = (await userTokens(inbound.as.issuer, inbound.resource, user)).accessToken;
-  }
-}, 30_000);
-
-afterAll(async () => {
-  await agent?.close();
-  await chat?.close();
-  await realm?.close();
-  await inbound?.as.close();
+  }),
+  logger,
 });
+const { tokens } = world;
 
 beforeEach(() => {
-  chat.received.length = 0;
-  chat.script = toolThenText('down_whoami', {}, (result) => `You are ${JSON.parse(result).sub}.`);
+  world.chat.script = toolThenText(
+    'down_whoami',
+    {},
+    (result) => `You are ${JSON.parse(result).sub}.`,
+  );
 });
 
 /** Ask the `finder` tool as the client `client`, with a progress token; the text and progress. */
@@ -132,20 +114,20 @@ async function ask(client: Awaited<ReturnType<typeof connect>>, prompt: string, 
 
 describe('an agent served as a tool, acting for its caller', () => {
   test('a caller who cannot open URLs gets the sign-in link as -32042, before any model call', async () => {
-    const bob = await connect(agent.running.url, tokens.bob);
+    const bob = await connect(world.agent.running.url, tokens.bob);
     try {
       const error = await bob.call('finder', { prompt: 'Who am I?' }).catch((failure) => failure);
       expect(error).toBeInstanceOf(UrlElicitationRequiredError);
       const link = new URL((error as UrlElicitationRequiredError).elicitations[0]?.url ?? '');
-      expect(link.origin + link.pathname).toBe(`${agent.origin}/internal/oauth/connect`);
-      expect(chat.received).toEqual([]);
+      expect(link.origin + link.pathname).toBe(`${world.agent.origin}/internal/oauth/connect`);
+      expect(world.chat.received).toEqual([]);
     } finally {
       await bob.close();
     }
   });
 
   test('the login the loop needs reaches the caller by URL elicitation; the answer is from their account, with progress', async () => {
-    const alice = await connect(agent.running.url, tokens.alice, { signInAs: 'alice-down' });
+    const alice = await connect(world.agent.running.url, tokens.alice, { signInAs: 'alice-down' });
     try {
       const answer = await ask(alice, 'Who am I?');
       expect(answer.text).toBe('You are alice-down.');
@@ -156,16 +138,16 @@ describe('an agent served as a tool, acting for its caller', () => {
         'finder: asking the model',
       ]);
       // The model: the app's key, the agent's instruction and the caller's prompt.
-      const [first] = chat.received;
+      const [first] = world.chat.received;
       expect(first?.authorization).toBe(`Bearer ${MODEL_KEY}`);
       expect(first?.body.messages.slice(0, 2)).toEqual([
         { role: 'system', content: 'You find things.' },
         { role: 'user', content: 'Who am I?' },
       ]);
       // Neither the caller's token nor its downstream token reaches the model.
-      const downstreamTokens = realm.server.calls.map((call) => call.token ?? '');
+      const downstreamTokens = world.realm.server.calls.map((call) => call.token ?? '');
       expect(downstreamTokens.length).toBeGreaterThan(0);
-      const sent = JSON.stringify(chat.received);
+      const sent = JSON.stringify(world.chat.received);
       for (const secret of [tokens.alice ?? '', ...downstreamTokens]) {
         expect(sent).not.toContain(secret);
       }
@@ -175,12 +157,16 @@ describe('an agent served as a tool, acting for its caller', () => {
   });
 
   test('two callers asking at once get answers from their own accounts', async () => {
-    const bob = await connect(agent.running.url, tokens.bob, { signInAs: 'bob-down' });
-    const alice = await connect(agent.running.url, tokens.alice);
+    const bob = await connect(world.agent.running.url, tokens.bob, { signInAs: 'bob-down' });
+    const alice = await connect(world.agent.running.url, tokens.alice);
     try {
       // Bob signs in on his first call (Alice did before).
       expect((await ask(bob, 'Who am I?')).text).toBe('You are bob-down.');
-      chat.script = toolThenText('down_meet', {}, (result) => `You are ${JSON.parse(result).sub}.`);
+      world.chat.script = toolThenText(
+        'down_meet',
+        {},
+        (result) => `You are ${JSON.parse(result).sub}.`,
+      );
       meeting.subs.length = 0;
       const [forAlice, forBob] = await Promise.all([
         ask(alice, 'Who am I?'),
@@ -195,11 +181,11 @@ describe('an agent served as a tool, acting for its caller', () => {
   });
 
   test("a model id the provider rejects: the caller reads the provider's text and status, without the key", async () => {
-    chat.script = (request) =>
+    world.chat.script = (request) =>
       request.body.model === 'gpt-nope'
         ? { status: 404, error: `The model gpt-nope does not exist (key ${MODEL_KEY}).` }
         : { text: 'not this model' };
-    const alice = await connect(agent.running.url, tokens.alice);
+    const alice = await connect(world.agent.running.url, tokens.alice);
     try {
       const result = await alice.call('guesser', { prompt: 'Guess.' });
       expect(result.isError).toBe(true);
@@ -210,22 +196,25 @@ describe('an agent served as a tool, acting for its caller', () => {
       // The app's log has the provider's text too, not the key.
       expect(warnings.at(-1)).toContain('The model gpt-nope does not exist (key [redacted]).');
       expect(warnings.join('\n')).not.toContain(MODEL_KEY);
-      expect(chat.received.map((request) => request.body.model)).toEqual(['gpt-nope']);
+      expect(world.chat.received.map((request) => request.body.model)).toEqual(['gpt-nope']);
     } finally {
       await alice.close();
     }
   });
 
   test('an agent of agents.definitions: its instruction and servers come from the configuration', async () => {
-    const alice = await connect(agent.running.url, tokens.alice);
+    const alice = await connect(world.agent.running.url, tokens.alice);
     try {
       const { tools } = await alice.client.listTools();
       // The description is public: the instruction stays the agent's own.
       expect(tools.find((tool) => tool.name === 'scout')?.description).toBe('Ask the scout agent.');
-      chat.received.length = 0;
+      world.chat.received.length = 0;
       const answer = await ask(alice, 'Who am I?', 'scout');
       expect(answer.text).toBe('You are alice-down.');
-      expect(chat.received[0]?.body.messages[0]).toEqual({ role: 'system', content: 'You scout.' });
+      expect(world.chat.received[0]?.body.messages[0]).toEqual({
+        role: 'system',
+        content: 'You scout.',
+      });
       expect(answer.progress).toContain('scout: calling down_whoami');
     } finally {
       await alice.close();
@@ -233,15 +222,15 @@ describe('an agent served as a tool, acting for its caller', () => {
   });
 
   test('a prompt longer than 32,000 characters is refused before the model is asked', async () => {
-    const alice = await connect(agent.running.url, tokens.alice);
+    const alice = await connect(world.agent.running.url, tokens.alice);
     try {
       const outcome = await alice
         .call('finder', { prompt: 'x'.repeat(DEFAULT_MAX_PROMPT_CHARS + 1) })
         .then(textOf, String);
       expect(outcome).toContain('The prompt is longer than 32000 characters.');
-      expect(chat.received).toEqual([]);
+      expect(world.chat.received).toEqual([]);
       // The bound itself is fine.
-      chat.script = () => ({ text: 'Read it.' });
+      world.chat.script = () => ({ text: 'Read it.' });
       const fits = await alice.call('finder', { prompt: 'x'.repeat(DEFAULT_MAX_PROMPT_CHARS) });
       expect(textOf(fits)).toBe('Read it.');
     } finally {
@@ -251,8 +240,8 @@ describe('an agent served as a tool, acting for its caller', () => {
 
   test('a cancelled request stops the loop: the tool call is cancelled, the model asked nothing more', async () => {
     waiting = { started: Promise.withResolvers(), cancelled: Promise.withResolvers() };
-    chat.script = toolThenText('down_wait', {}, () => 'the model was asked again');
-    const alice = await connect(agent.running.url, tokens.alice);
+    world.chat.script = toolThenText('down_wait', {}, () => 'the model was asked again');
+    const alice = await connect(world.agent.running.url, tokens.alice);
     try {
       const stop = new AbortController();
       const call = alice.client.callTool(
@@ -267,7 +256,7 @@ describe('an agent served as a tool, acting for its caller', () => {
       await waitFor('the loop to end', () =>
         infos.includes('agent "finder" was cancelled') ? true : undefined,
       );
-      expect(chat.received).toHaveLength(1);
+      expect(world.chat.received).toHaveLength(1);
     } finally {
       await alice.close();
     }
@@ -290,7 +279,7 @@ async function runWorkflow(
 
 describe('an agent served as a workflow', () => {
   test("a run answers with the starting caller's account", async () => {
-    const alice = await connect(agent.running.url, tokens.alice);
+    const alice = await connect(world.agent.running.url, tokens.alice);
     try {
       const done = await runWorkflow(alice, { prompt: 'Who am I?' });
       expect(done).toMatchObject({ status: 'completed', result: 'You are alice-down.' });
@@ -300,23 +289,23 @@ describe('an agent served as a workflow', () => {
   });
 
   test('a run that needs a login ends with the link to sign in at', async () => {
-    const carol = await connect(agent.running.url, tokens.carol);
+    const carol = await connect(world.agent.running.url, tokens.carol);
     try {
       const done = await runWorkflow(carol, { prompt: 'Who am I?' });
       expect(done).toMatchObject({ status: 'error' });
       expect(String(done.error)).toMatch(
         new RegExp(
-          `^Sign in to down .*Open ${agent.origin}/internal/oauth/connect\\?flow=\\S+, then run the workflow again\\.$`,
+          `^Sign in to down .*Open ${world.agent.origin}/internal/oauth/connect\\?flow=\\S+, then run the workflow again\\.$`,
         ),
       );
-      expect(chat.received).toEqual([]);
+      expect(world.chat.received).toEqual([]);
     } finally {
       await carol.close();
     }
   });
 
   test('run_parameters without a prompt: the run fails saying so', async () => {
-    const alice = await connect(agent.running.url, tokens.alice);
+    const alice = await connect(world.agent.running.url, tokens.alice);
     try {
       const done = await runWorkflow(alice, {});
       expect(done).toMatchObject({ status: 'error', error: expect.stringMatching(/prompt/) });
@@ -372,7 +361,7 @@ describe('createApp checks its agents against the settings first', () => {
     const setup = defineApp((app) => {
       app.agent('finder', spec);
     });
-    const settings = withModel(delegatedSettings({ realm }));
+    const settings = withModel(delegatedSettings({ realm: world.realm }));
     await expect(createApp({ settings, setup, env: {} })).rejects.toMatchObject({ code });
   });
 
@@ -380,7 +369,7 @@ describe('createApp checks its agents against the settings first', () => {
     const setup = defineApp((app) => {
       app.agent('finder', { provider: 'openai' });
     });
-    const settings = withModel(delegatedSettings({ realm }));
+    const settings = withModel(delegatedSettings({ realm: world.realm }));
     await expect(createApp({ settings, setup, env: {} })).rejects.toMatchObject({
       code: 'CONFIG_INVALID',
       message:
@@ -392,7 +381,7 @@ describe('createApp checks its agents against the settings first', () => {
     const definition = new AppDefinition();
     definition.agent('watch', { provider: 'openai', definition: 'lookout' });
     definition.agent('guard', { provider: 'openai', definition: 'scout', instruction: 'Guard.' });
-    const settings = withModel(delegatedSettings({ realm }));
+    const settings = withModel(delegatedSettings({ realm: world.realm }));
     const app = await createApp({ settings, definition, env: {} });
     try {
       expect(definition.agents.get('watch')?.spec).toMatchObject({

@@ -9,6 +9,7 @@ import {
   argumentsOf,
   halves,
   type ServerSentEvent,
+  streamFlagged,
   type WireFormat,
 } from './scripted.js';
 
@@ -45,7 +46,7 @@ function block(answer: Answer, turn: number, input: unknown) {
 
 /** Anthropic's messages API. */
 export const ANTHROPIC_MESSAGES: WireFormat<MessagesBody> = {
-  streamed: (request) => request.body.stream === true,
+  streamed: streamFlagged,
   toolResults: (body) => {
     const messages = body?.messages ?? [];
     const resultsOf = (message: MessagesBody['messages'][number]) =>

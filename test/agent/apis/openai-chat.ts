@@ -8,7 +8,9 @@ import {
   type Answer,
   argumentsOf,
   halves,
+  resultsAmong,
   type ServerSentEvent,
+  streamFlagged,
   type WireFormat,
 } from './scripted.js';
 
@@ -55,16 +57,13 @@ function deltas(answer: Answer, turn: number): ServerSentEvent[] {
 
 /** OpenAI's chat completions. */
 export const OPENAI_CHAT: WireFormat<ChatBody> = {
-  streamed: (request) => request.body.stream === true,
-  toolResults: (body) => {
-    const messages = body?.messages ?? [];
-    return {
-      results: messages
-        .filter((message) => message.role === 'tool')
-        .map((message) => String(message.content)),
-      last: messages.at(-1)?.role === 'tool',
-    };
-  },
+  streamed: streamFlagged,
+  toolResults: (body) =>
+    resultsAmong(
+      body?.messages ?? [],
+      (message) => message.role === 'tool',
+      (message) => message.content,
+    ),
   json: (answer, turn) => ({
     ...COMMON,
     id: `chatcmpl-${turn}`,

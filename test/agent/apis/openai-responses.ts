@@ -8,7 +8,9 @@ import {
   type Answer,
   argumentsOf,
   halves,
+  resultsAmong,
   type ServerSentEvent,
+  streamFlagged,
   type WireFormat,
 } from './scripted.js';
 
@@ -67,16 +69,13 @@ function deltas(answer: Answer, turn: number): ServerSentEvent[] {
 
 /** OpenAI's Responses API. */
 export const OPENAI_RESPONSES: WireFormat<ResponsesBody> = {
-  streamed: (request) => request.body.stream === true,
-  toolResults: (body) => {
-    const input = body?.input ?? [];
-    return {
-      results: input
-        .filter((item) => item.type === 'function_call_output')
-        .map((item) => String(item.output)),
-      last: input.at(-1)?.type === 'function_call_output',
-    };
-  },
+  streamed: streamFlagged,
+  toolResults: (body) =>
+    resultsAmong(
+      body?.input ?? [],
+      (item) => item.type === 'function_call_output',
+      (item) => item.output,
+    ),
   json: (answer, turn) => ({
     id: `resp_${turn}`,
     object: 'response',

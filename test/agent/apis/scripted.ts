@@ -6,22 +6,12 @@
  * for a stream, as that API's server-sent events. The real AI SDK provider packages and the AI
  * SDK's tool loop run against it.
  */
-import type { IncomingHttpHeaders } from 'node:http';
-import { type Stub, startHttpStub } from '../../support/stub-servers.js';
-
-/** The header {@link ScriptedApi.fetch} names the URL the provider meant with. */
-const INTENDED = 'x-test-intended-url';
+import type { Stub } from '../../support/stub-servers.js';
+import { type Heard, placesOf, routedTo, startRecorder } from './recorder.js';
 
 /** A request as the stand-in received it. */
 // biome-ignore lint/suspicious/noExplicitAny: each API's own JSON, read by the tests.
-export interface Recorded<Body = any> {
-  readonly method: string;
-  /** The path and query asked for. */
-  readonly path: string;
-  /** The URL the provider meant (its real host, when sent through {@link ScriptedApi.fetch}). */
-  readonly intended: string;
-  /** The headers, but the test's own. */
-  readonly headers: IncomingHttpHeaders;
+export interface Recorded<Body = any> extends Omit<Heard, 'body'> {
   /** The `Authorization` header. */
   readonly authorization: string | undefined;
   /** The body as sent. */
@@ -89,81 +79,35 @@ const sse = (events: readonly ServerSentEvent[]): string =>
 /** Start a stand-in of the API `format` on a free loopback port. */
 export async function startScriptedApi<Body>(format: WireFormat<Body>): Promise<ScriptedApi<Body>> {
   let stub: Stub | undefined;
-  let origin = '';
   const api: ScriptedApi<Body> = {
     url: '',
     received: [],
     script: () => ({ text: 'nothing scripted' }),
-    fetch: (input, init) => routed(origin, input, init),
+    fetch: (input, init) => routedTo(api.url)(input, init),
     close: () => stub?.close() ?? Promise.resolve(),
   };
-  stub = await startHttpStub((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      const path = req.url ?? '/';
-      const { [INTENDED]: intended, ...headers } = req.headers;
-      const raw = Buffer.concat(chunks).toString('utf8');
-      const request: Recorded<Body> = {
-        method: req.method ?? '',
-        path,
-        intended: String(intended ?? `${origin}${path}`),
-        headers,
-        authorization: req.headers.authorization,
-        raw,
-        body: raw === '' ? undefined : JSON.parse(raw),
-      };
-      api.received.push(request);
-      const reply = api.script(request);
-      const turn = api.received.length;
-      if ('status' in reply) {
-        res.writeHead(reply.status, { 'content-type': 'application/json' });
-        res.end(JSON.stringify(format.error(reply.status, reply.error)));
-      } else if (format.streamed(request)) {
-        res.writeHead(200, { 'content-type': 'text/event-stream' });
-        res.end(sse(format.events(reply, turn)));
-      } else {
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify(format.json(reply, turn)));
-      }
-    });
+  stub = await startRecorder((heard, res) => {
+    const request: Recorded<Body> = {
+      ...heard,
+      authorization: heard.headers.authorization,
+      raw: heard.body,
+      body: heard.body === '' ? undefined : JSON.parse(heard.body),
+    };
+    api.received.push(request);
+    const reply = api.script(request);
+    const turn = api.received.length;
+    if ('status' in reply) {
+      res.writeHead(reply.status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(format.error(reply.status, reply.error)));
+    } else if (format.streamed(request)) {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.end(sse(format.events(reply, turn)));
+    } else {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(format.json(reply, turn)));
+    }
   });
-  origin = stub.url;
-  return Object.assign(api, { url: origin });
-}
-
-async function routed(
-  origin: string,
-  input: Parameters<typeof fetch>[0],
-  init: Parameters<typeof fetch>[1],
-): Promise<Response> {
-  const request = new Request(input, init);
-  const meant = new URL(request.url);
-  const headers = new Headers(request.headers);
-  headers.set(INTENDED, meant.toString());
-  return fetch(`${origin}${meant.pathname}${meant.search}`, {
-    method: request.method,
-    headers,
-    body: await request.text(),
-    signal: request.signal,
-  });
-}
-
-/** A request as far as {@link placesOf} reads it: the URL asked for and meant, headers, body. */
-export interface Sent {
-  readonly url: string;
-  readonly intended: string;
-  readonly headers: IncomingHttpHeaders;
-  readonly body: string;
-}
-
-/** Every place `secret` appears in a request: `header:<name>`, `url`, `body`. */
-export function placesOf(request: Sent, secret: string): string[] {
-  const headers = Object.entries(request.headers)
-    .filter(([, value]) => String(value).includes(secret))
-    .map(([name]) => `header:${name}`);
-  const url = request.intended.includes(secret) || request.url.includes(secret) ? ['url'] : [];
-  return [...headers, ...url, ...(request.body.includes(secret) ? ['body'] : [])];
+  return Object.assign(api, { url: stub.url });
 }
 
 /** Every place `secret` appears in `request`: `header:<name>`, `url`, `body`. */
@@ -186,6 +130,27 @@ export function toolThenText<Body>(
     const { results, last } = format.toolResults(request.body);
     const result = results.at(-1);
     return last && result !== undefined ? { text: text(result) } : { tool, args };
+  };
+}
+
+/** {@link WireFormat.streamed} of the APIs whose body asks for a stream with `stream: true`. */
+export function streamFlagged(request: Recorded<{ stream?: boolean }>): boolean {
+  return request.body.stream === true;
+}
+
+/**
+ * What {@link WireFormat.toolResults} says of a request whose turns are `turns`: the text of each
+ * turn `isResult` picks (its `content` read as a string), in order, and whether the last is one.
+ */
+export function resultsAmong<Turn>(
+  turns: readonly Turn[],
+  isResult: (turn: Turn) => boolean,
+  content: (turn: Turn) => unknown,
+): { readonly results: string[]; readonly last: boolean } {
+  const tail = turns.at(-1);
+  return {
+    results: turns.filter(isResult).map((turn) => String(content(turn))),
+    last: tail !== undefined && isResult(tail),
   };
 }
 
