@@ -152,6 +152,8 @@ function appCatalog(
     runs,
     scopes: scopes.app.registry.names().length > 0 ? scopes : undefined,
     toolScopes: context.auth?.tool_scopes ?? {},
+    promptScopes: context.auth?.prompt_scopes ?? {},
+    resourceScopes: context.auth?.resource_scopes ?? {},
     logger: context.logger,
     connectUrl,
   });
