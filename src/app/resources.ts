@@ -3,8 +3,8 @@
  * `serve` like their tools (issue 15, item 4), each caller reaching each server the way its tools
  * are reached ({@link downstreamRoute}: the caller's own tokens for a server that uses OAuth).
  *
- * Naming, as mcp-agent's aggregator does it and in one place ({@link ContentNaming}, which a mode
- * fronting one server unchanged swaps for {@link unchangedNaming}):
+ * Naming, as mcp-agent's aggregator does it and in one place (`ContentNaming`, which a mode
+ * fronting one server unchanged swaps for `unchangedNaming`):
  *
  * - a prompt is served as `SERVER_PROMPT` (the rule of tool names, {@link ToolNames}), and a
  *   `prompts/get` goes to the server the name belongs to, to the prompt of its listing with
@@ -35,44 +35,22 @@ import {
   type ResourceTemplate,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { CallerScopes } from '../client/caller-scopes.js';
-import type { ToolNames } from '../config/tool-names.js';
 import type { Logger } from '../logger.js';
 import { type CallerIdentity, principalOf } from '../server/identity.js';
 import type { ContentCatalog, ContentContext, SessionWatch } from '../server/mcp-content.js';
+import { type ContentNaming, namespacedNaming } from '../servers/content-names.js';
 import type { ServerChange, ServerConnection } from '../servers/registry.js';
 import { downstreamRoute } from './catalog.js';
 import { handedOver, signInFor } from './delegated-login.js';
 
+export {
+  type ContentNaming,
+  namespacedNaming,
+  unchangedNaming,
+} from '../servers/content-names.js';
+
 /** The spec's "resource not found" error code. */
 const RESOURCE_NOT_FOUND = -32002;
-
-/** How prompts and resources of downstream servers are named when served. */
-export interface ContentNaming {
-  /** The served name of prompt `prompt` of `server`. */
-  prompt(server: string, prompt: string): string;
-  /** The server a served prompt name belongs to, if any (never a guess). */
-  promptOwner(name: string): string | undefined;
-  /** The `name` shown for resource (or template) `name` of `server` (its URI is kept). */
-  resourceName(server: string, name: string): string;
-}
-
-/** mcp-agent's naming: `SERVER_PROMPT` (as tools are named) and `SERVER_NAME` for resources. */
-export function namespacedNaming(names: ToolNames): ContentNaming {
-  return {
-    prompt: (server, prompt) => names.name(server, prompt),
-    promptOwner: (name) => names.ownerOf(name),
-    resourceName: (server, name) => `${names.stem(server) ?? server}_${name}`,
-  };
-}
-
-/** Names left as the one server gives them (a mode fronting exactly `server`). */
-export function unchangedNaming(server: string): ContentNaming {
-  return {
-    prompt: (_server, prompt) => prompt,
-    promptOwner: () => server,
-    resourceName: (_server, name) => name,
-  };
-}
 
 /** Whether `uri` is `key` or matches `key` read as a URI template. */
 function covers(key: string, uri: string): boolean {
