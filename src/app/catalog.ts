@@ -13,6 +13,7 @@ import type { CallerScopes } from '../client/caller-scopes.js';
 import { maskUrlCredentials } from '../config/mask.js';
 import { isHashedToolName, legacyToolIdentity, ToolNames } from '../config/tool-names.js';
 import type { Logger } from '../logger.js';
+import { contentScopes } from '../server/content-scopes.js';
 import { type CallerIdentity, principalOf } from '../server/identity.js';
 import type { ContentCatalog } from '../server/mcp-content.js';
 import type { ServedTool, ToolCallContext, ToolCatalog } from '../server/mcp-server.js';
@@ -21,7 +22,7 @@ import type { AggregatedTool } from '../servers/aggregator.js';
 import { scrub, secretValues } from '../servers/credentials.js';
 import { type AppDefinition, type AppWorkflow, toResult } from './define.js';
 import { handedOver, withDelegatedLogin } from './delegated-login.js';
-import { type ContentNaming, contentScopes, DownstreamContent } from './resources.js';
+import { type ContentNaming, DownstreamContent } from './resources.js';
 import { storeCredentialsTool } from './store-credentials.js';
 import { WorkflowLimitError, type WorkflowRuns } from './workflows.js';
 
