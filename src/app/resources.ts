@@ -90,6 +90,8 @@ export class DownstreamContent implements ContentCatalog {
   readonly #uris = new Map<string, UriMap>();
   /** The sessions subscribed to each URI, per downstream connection. */
   readonly #subscribers = new Map<ServerConnection, Map<string, Set<SessionWatch>>>();
+  /** URIs listed by two servers that the log has been told about. */
+  readonly #sharedWarned = new Set<string>();
   /** The connections whose changes are being followed. */
   readonly #followed = new WeakSet<ServerConnection>();
   /** The sessions told about each connection's list changes. */
@@ -311,10 +313,11 @@ export class DownstreamContent implements ContentCatalog {
     return served;
   }
 
-  /** A warning per URI two servers list (it is offered by neither). */
+  /** A warning per URI two servers list (it is offered by neither), once per URI. */
   #warnShared(map: UriMap, context: ContentContext): void {
     for (const [uri, servers] of map.listed) {
-      if (servers.length < 2) continue;
+      if (servers.length < 2 || this.#sharedWarned.has(uri)) continue;
+      if (this.#sharedWarned.size < 1000) this.#sharedWarned.add(uri);
       this.#options.logger?.warn(
         `the resource "${uri}" is listed by servers ${servers.map((s) => `"${s}"`).join(', ')}; it is offered by none`,
       );

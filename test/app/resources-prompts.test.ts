@@ -7,11 +7,16 @@
  * another server's namespace, another session's subscription.
  */
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { McpError, ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import {
+  McpError,
+  ResourceListChangedNotificationSchema,
+  ResourceUpdatedNotificationSchema,
+} from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { settingsSchema } from '../../src/config/schema/settings.js';
 import { userTokens } from '../server/serve-support.js';
 import { EVERYTHING } from '../support/everything.js';
+import { type McpHttpServer, startMcpHttpServer } from '../support/mcp-http-server.js';
 import {
   connect,
   DOWN_SCOPE,
@@ -26,6 +31,8 @@ import {
 
 const STATIC = 'demo://resource/static/document/architecture.md';
 const OTHER = 'demo://resource/static/document/features.md';
+/** A URI both ev and twin list: neither offers it. */
+const TWICE = 'demo://resource/static/document/extension.md';
 const DOWN_URI = 'realm://me';
 
 /** The protected server's resource and prompt, both telling whose token reached it. */
@@ -43,6 +50,23 @@ function realmContent(server: McpServer): void {
   }));
 }
 
+/** A plain HTTP server listing one of ev's URIs, a prompt of ev's name, and a tool adding a resource. */
+function twinContent(server: McpServer): void {
+  server.registerResource('twice', TWICE, {}, async (uri) => ({
+    contents: [{ uri: uri.href, text: 'twin' }],
+  }));
+  server.registerPrompt('simple-prompt', {}, () => ({
+    messages: [{ role: 'user', content: { type: 'text', text: 'twin prompt' } }],
+  }));
+  server.registerTool('grow', {}, async () => {
+    server.registerResource('grown', 'twin://grown', {}, async (uri) => ({
+      contents: [{ uri: uri.href, text: 'grown' }],
+    }));
+    return { content: [{ type: 'text', text: 'grown' }] };
+  });
+}
+
+let twin: McpHttpServer;
 let inbound: Inbound;
 let realm: Realm;
 let agent: ServedAgent;
@@ -53,11 +77,13 @@ const warnings: string[] = [];
 beforeAll(async () => {
   inbound = await startInbound();
   realm = await startRealm(realmContent);
+  twin = await startMcpHttpServer({ setup: twinContent });
   const settings = settingsSchema.parse({
     name: 'relay',
     mcp: {
       servers: {
         ev: { transport: 'stdio', command: process.execPath, args: [EVERYTHING, 'stdio'] },
+        twin: { transport: 'streamable_http', url: `${twin.origin}/mcp` },
         down: {
           transport: 'streamable_http',
           url: realm.server.url,
@@ -92,6 +118,7 @@ afterAll(async () => {
   await agent?.close();
   await realm?.close();
   await inbound?.as.close();
+  await twin?.close();
 });
 
 /** The JSON-RPC error code of a rejected request. */
@@ -219,6 +246,54 @@ describe('resources', () => {
       expect(String(prompt)).toMatch(/403|insufficient_scope/);
     } finally {
       await a.close();
+    }
+  });
+});
+
+describe('two servers', () => {
+  test('a URI two servers list is offered by neither and refused; prompts of one name stay apart', async () => {
+    const a = await connect(agent.running.url, alice);
+    try {
+      const { resources } = await a.client.listResources();
+      expect(resources.some((resource) => resource.uri === TWICE)).toBe(false);
+      expect(resources.some((resource) => resource.uri === OTHER)).toBe(true);
+      expect(await codeOf(a.client.readResource({ uri: TWICE }))).toBe(-32002);
+      expect(warnings.some((line) => line.includes(`"${TWICE}" is listed by servers`))).toBe(true);
+      const twinPrompt = await a.client.getPrompt({ name: 'twin_simple-prompt' });
+      expect(twinPrompt.messages[0]?.content).toMatchObject({ text: 'twin prompt' });
+      const evPrompt = await a.client.getPrompt({ name: 'ev_simple-prompt' });
+      expect(evPrompt.messages[0]?.content).not.toMatchObject({ text: 'twin prompt' });
+    } finally {
+      await a.close();
+    }
+  });
+
+  test("a server's resource list change reaches the sessions that listed from it, and the new URI is readable", async () => {
+    const a = await connect(agent.running.url, alice);
+    const b = await connect(agent.running.url, bob);
+    let changed: () => void = () => {};
+    const aChanged = new Promise<void>((resolve) => {
+      changed = resolve;
+    });
+    const bChanges: unknown[] = [];
+    a.client.setNotificationHandler(ResourceListChangedNotificationSchema, () => changed());
+    b.client.setNotificationHandler(ResourceListChangedNotificationSchema, (n) => {
+      bChanges.push(n);
+    });
+    try {
+      await a.client.listResources();
+      // Before the change, the new URI is nobody's.
+      expect(await codeOf(a.client.readResource({ uri: 'twin://grown' }))).toBe(-32002);
+      await a.call('twin_grow');
+      await aChanged;
+      // Bob listed nothing from twin on his session: not told.
+      await b.client.listPrompts();
+      expect(bChanges).toEqual([]);
+      const read = await a.client.readResource({ uri: 'twin://grown' });
+      expect(read.contents[0]).toMatchObject({ text: 'grown' });
+    } finally {
+      await a.close();
+      await b.close();
     }
   });
 });
