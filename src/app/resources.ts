@@ -61,8 +61,8 @@ interface Listing<T> {
 
 /** Where a caller's URIs go: listed URIs and templates, by server. */
 interface UriMap {
-  readonly listed: Map<string, string[]>;
-  readonly templates: {
+  listed: Map<string, string[]>;
+  templates: {
     readonly server: string;
     readonly template: string;
     readonly parsed: UriTemplate | undefined;
@@ -294,14 +294,16 @@ export class DownstreamContent implements ContentCatalog {
   async listResources(context: ContentContext): Promise<Resource[]> {
     const listings = await this.#resources(context);
     const map = this.#mapOf(context.caller);
-    map.listed.clear();
+    // Replaced whole, so a concurrent request of the caller never sees half a map.
+    const listed = new Map<string, string[]>();
     for (const { server, items } of listings) {
       for (const { uri } of items) {
-        const servers = map.listed.get(uri) ?? [];
+        const servers = listed.get(uri) ?? [];
         if (!servers.includes(server)) servers.push(server);
-        map.listed.set(uri, servers);
+        listed.set(uri, servers);
       }
     }
+    map.listed = listed;
     const served: Resource[] = [];
     for (const { server, items } of listings) {
       for (const resource of items) {
@@ -329,17 +331,17 @@ export class DownstreamContent implements ContentCatalog {
 
   async listResourceTemplates(context: ContentContext): Promise<ResourceTemplate[]> {
     const listings = await this.#templates(context);
-    const map = this.#mapOf(context.caller);
-    map.templates.length = 0;
+    const templates: UriMap['templates'] = [];
     for (const { server, items } of listings) {
       for (const template of items) {
-        map.templates.push({
+        templates.push({
           server,
           template: template.uriTemplate,
           parsed: parse(template.uriTemplate),
         });
       }
     }
+    this.#mapOf(context.caller).templates = templates;
     return listings.flatMap(({ server, items }) =>
       items.map((template) => ({
         ...template,

@@ -6,11 +6,14 @@
  * lists for the caller, a URI of a server the caller has not signed in to, a prompt name of
  * another server's namespace, another session's subscription.
  */
+import type { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import {
   McpError,
   ResourceListChangedNotificationSchema,
   ResourceUpdatedNotificationSchema,
+  SubscribeRequestSchema,
+  UnsubscribeRequestSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { settingsSchema } from '../../src/config/schema/settings.js';
@@ -58,6 +61,19 @@ function twinContent(server: McpServer): void {
   server.registerPrompt('simple-prompt', {}, () => ({
     messages: [{ role: 'user', content: { type: 'text', text: 'twin prompt' } }],
   }));
+  server.registerResource('plain', PLAIN, {}, async (uri) => ({
+    contents: [{ uri: uri.href, text: 'plain' }],
+  }));
+  server.server.registerCapabilities({ resources: { subscribe: true } });
+  server.server.setRequestHandler(SubscribeRequestSchema, async (request) => {
+    twinSubscriptions.push(`+${request.params.uri}`);
+    return {};
+  });
+  server.server.setRequestHandler(UnsubscribeRequestSchema, async (request) => {
+    twinSubscriptions.push(`-${request.params.uri}`);
+    onTwinUnsubscribe();
+    return {};
+  });
   server.registerTool('grow', {}, async () => {
     server.registerResource('grown', 'twin://grown', {}, async (uri) => ({
       contents: [{ uri: uri.href, text: 'grown' }],
@@ -65,6 +81,11 @@ function twinContent(server: McpServer): void {
     return { content: [{ type: 'text', text: 'grown' }] };
   });
 }
+
+const PLAIN = 'twin://plain';
+/** The subscribe (+URI) and unsubscribe (-URI) requests twin received. */
+const twinSubscriptions: string[] = [];
+let onTwinUnsubscribe: () => void = () => {};
 
 let twin: McpHttpServer;
 let inbound: Inbound;
@@ -369,4 +390,28 @@ describe('subscriptions', () => {
       await b.close();
     }
   }, 30_000);
+
+  test('one downstream subscription per URI for every session; the last to leave, or to close, ends it', async () => {
+    const a = await connect(agent.running.url, alice);
+    const b = await connect(agent.running.url, bob);
+    try {
+      await a.client.subscribeResource({ uri: PLAIN });
+      await b.client.subscribeResource({ uri: PLAIN });
+      // Subscribing twice in one session changes nothing.
+      await a.client.subscribeResource({ uri: PLAIN });
+      expect(twinSubscriptions).toEqual([`+${PLAIN}`]);
+      await a.client.unsubscribeResource({ uri: PLAIN });
+      expect(twinSubscriptions).toEqual([`+${PLAIN}`]);
+      const ended = new Promise<void>((resolve) => {
+        onTwinUnsubscribe = resolve;
+      });
+      // Bob's session ends without unsubscribing: its subscription ends with it.
+      await (b.client.transport as StreamableHTTPClientTransport).terminateSession();
+      await ended;
+      expect(twinSubscriptions).toEqual([`+${PLAIN}`, `-${PLAIN}`]);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
 });
