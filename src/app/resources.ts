@@ -49,6 +49,9 @@ export {
   unchangedNaming,
 } from '../servers/content-names.js';
 
+/** Pages of one listing read at most (a server that never stops paging is cut there). */
+const MAX_PAGES = 100;
+
 /** The spec's "resource not found" error code. */
 const RESOURCE_NOT_FOUND = -32002;
 
@@ -178,6 +181,7 @@ export class DownstreamContent implements ContentCatalog {
   ): Promise<T[]> {
     const items: T[] = [];
     let cursor: string | undefined;
+    let pages = 0;
     do {
       const result = await connection.request((options) => page(cursor, options), {
         signal: context.signal,
@@ -185,7 +189,7 @@ export class DownstreamContent implements ContentCatalog {
       });
       items.push(...result.items);
       cursor = result.nextCursor;
-    } while (cursor);
+    } while (cursor && ++pages < MAX_PAGES);
     return items;
   }
 

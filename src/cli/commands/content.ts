@@ -24,6 +24,9 @@ import type { LoginFlags } from './servers.js';
 
 type Kind = 'resources' | 'prompts';
 
+/** Pages of one listing read at most (a server that never stops paging is cut there). */
+const MAX_PAGES = 100;
+
 /** Every page of a listing of `connection` (none when the server lacks the capability). */
 async function all<T>(
   connection: ServerConnection,
@@ -33,11 +36,12 @@ async function all<T>(
   if (!connection.client.getServerCapabilities()?.[kind]) return [];
   const items: T[] = [];
   let cursor: string | undefined;
+  let pages = 0;
   do {
     const result = await connection.request(() => page(cursor));
     items.push(...result.items);
     cursor = result.nextCursor;
-  } while (cursor);
+  } while (cursor && ++pages < MAX_PAGES);
   return items;
 }
 
