@@ -13,7 +13,9 @@ import type { CallerScopes } from '../client/caller-scopes.js';
 import { maskUrlCredentials } from '../config/mask.js';
 import { isHashedToolName, legacyToolIdentity, ToolNames } from '../config/tool-names.js';
 import type { Logger } from '../logger.js';
+import { contentScopes } from '../server/content-scopes.js';
 import { type CallerIdentity, principalOf } from '../server/identity.js';
+import type { ContentCatalog } from '../server/mcp-content.js';
 import type { ServedTool, ToolCallContext, ToolCatalog } from '../server/mcp-server.js';
 import { type CallerLog, teeToSession } from '../server/session-log.js';
 import type { AggregatedTool } from '../servers/aggregator.js';
@@ -21,6 +23,7 @@ import { scrub, secretValues } from '../servers/credentials.js';
 import { type AppDefinition, type AppWorkflow, toResult } from './define.js';
 import { handedOver, withDelegatedLogin } from './delegated-login.js';
 import { frontToolName } from './front.js';
+import { type ContentNaming, DownstreamContent } from './resources.js';
 import { storeCredentialsTool } from './store-credentials.js';
 import { WorkflowLimitError, type WorkflowRuns } from './workflows.js';
 
@@ -158,6 +161,12 @@ export interface AppCatalogOptions {
   readonly connectUrl?: ((flowId: string) => string | undefined) | undefined;
   /** `authorization.tool_scopes`. */
   readonly toolScopes?: Readonly<Record<string, readonly string[]>>;
+  /** `authorization.prompt_scopes` (see {@link contentScopes}). */
+  readonly promptScopes?: Readonly<Record<string, readonly string[]>>;
+  /** `authorization.resource_scopes` (see {@link contentScopes}). */
+  readonly resourceScopes?: Readonly<Record<string, readonly string[]>>;
+  /** How downstream prompts and resources are named (default: mcp-agent's, `SERVER_NAME`). */
+  readonly contentNaming?: ContentNaming | undefined;
   readonly logger?: Logger | undefined;
   /**
    * Default `namespaced`. `transparent` needs exactly one configured server and an app without
@@ -180,12 +189,25 @@ export class AppCatalog implements ToolCatalog {
   readonly #known = new Map<string, AggregatedTool[]>();
   /** Downstream names an app tool shadows that the log has been told about. */
   readonly #shadowWarned = new Set<string>();
+  /** The downstream servers' resources, prompts and completions (none without servers). */
+  readonly content: ContentCatalog | undefined;
+  /** Scopes of a prompt, resource or completion request (see {@link contentScopes}). */
+  readonly scopesForRequest: (method: string, params: unknown) => readonly string[];
 
   /** The fronted server in `transparent` naming, else `undefined`. */
   readonly #front: string | undefined;
 
   constructor(options: AppCatalogOptions) {
     this.#options = options;
+    this.content =
+      options.scopes &&
+      new DownstreamContent({
+        scopes: options.scopes,
+        naming: options.contentNaming,
+        connectUrl: options.connectUrl,
+        logger: options.logger,
+      });
+    this.scopesForRequest = contentScopes(options.promptScopes ?? {}, options.resourceScopes ?? {});
     this.#scrub = scrubberOf(options.scopes);
     this.#names = options.scopes?.names ?? new ToolNames([]);
     this.#front = transparentServer(options);

@@ -18,6 +18,7 @@
  *
  * @module
  */
+
 import type { Server as HttpServer } from 'node:http';
 import type { CallerScopes } from '../client/caller-scopes.js';
 import type { Settings } from '../config/schema/settings.js';
@@ -31,6 +32,7 @@ import type { McpHttpHandler } from '../server/http.js';
 import type { ServerInfo } from '../server/mcp-server.js';
 import type { ProtectedResourceMetadata } from '../server/metadata.js';
 import type { ConfiguredVerifier } from '../server/verifiers/configured.js';
+import { unchangedNaming } from '../servers/content-names.js';
 import type { ServerRegistry } from '../servers/registry.js';
 import { AppCatalog } from './catalog.js';
 import { CONNECT_PATH } from './connect-route.js';
@@ -175,9 +177,15 @@ function appCatalog(
     runs,
     scopes: scopes.app.registry.names().length > 0 ? scopes : undefined,
     toolScopes: context.auth?.tool_scopes ?? {},
+    promptScopes: context.auth?.prompt_scopes ?? {},
+    resourceScopes: context.auth?.resource_scopes ?? {},
     logger: context.logger,
     connectUrl,
     naming: context.settings.front === undefined ? 'namespaced' : 'transparent',
+    // Front mode renames nothing: the fronted server's prompts and resources keep their names.
+    ...(context.settings.front === undefined
+      ? {}
+      : { contentNaming: unchangedNaming(context.settings.front) }),
   });
 }
 

@@ -60,7 +60,11 @@ function advertisedMetadata(
   return protectedResourceMetadata({
     resource,
     authorizationServers: [auth.issuer_url as string],
-    scopes: advertisedScopes(auth.required_scopes, context.definition, auth.tool_scopes),
+    scopes: [
+      ...advertisedScopes(auth.required_scopes, context.definition, auth.tool_scopes),
+      ...Object.values(auth.prompt_scopes).flat(),
+      ...Object.values(auth.resource_scopes).flat(),
+    ],
     resourceName: auth.resource_name ?? context.settings.name,
     documentation: auth.service_documentation_url,
   });

@@ -15,6 +15,7 @@ const authCommands = () => import('./commands/auth.js');
 const authAdminCommands = () => import('./commands/auth-admin.js');
 const chatCommand = () => import('./commands/chat.js');
 const configCommands = () => import('./commands/config.js');
+const contentCommands = () => import('./commands/content.js');
 const doctorCommand = () => import('./commands/doctor.js');
 const initCommand = () => import('./commands/init.js');
 const serveCommands = () => import('./commands/serve.js');
@@ -169,6 +170,61 @@ export const COMMANDS: readonly CommandSpec[] = [
       return byName
         ? toolsCall(io, global, out, { name: first }, second, loginFlags(options))
         : toolsCall(io, global, out, { server: first, tool: second }, third, loginFlags(options));
+    },
+  },
+  {
+    path: ['resources', 'list'],
+    summary: 'list the resources and resource templates of one server, or of all servers',
+    usage: 'mcp-agent [--config PATH] [--json] resources list [SERVER]',
+    description:
+      "Connects to the server (or every configured server) and lists its resources and resource templates\nby URI, with the name serve gives them (SERVER_NAME, as mcp-agent names them). --json also gives each\none's server, whether it is a template, its description and MIME type.",
+    options: LOGIN_OPTIONS,
+    maxArgs: 1,
+    run: async ({ io, global, out, args, options }) =>
+      (await contentCommands()).resourcesList(io, global, out, args[0], loginFlags(options)),
+  },
+  {
+    path: ['resources', 'read'],
+    summary: 'read one resource and print its contents',
+    usage: 'mcp-agent [--config PATH] [--json] resources read [SERVER] URI',
+    description:
+      'Reads URI from SERVER, or from the one server that lists it (else the one with a template matching\nit; two servers that could serve it: name one). Text contents are printed as text, others as JSON;\n--json prints the raw result.',
+    options: LOGIN_OPTIONS,
+    maxArgs: 2,
+    run: async ({ io, global, out, args, options }) => {
+      const [first, second] = args;
+      if (first === undefined) {
+        throw new UsageError('"resources read" needs a URI.', 'mcp-agent resources read --help');
+      }
+      const target = second === undefined ? { uri: first } : { server: first, uri: second };
+      return (await contentCommands()).resourcesRead(io, global, out, target, loginFlags(options));
+    },
+  },
+  {
+    path: ['prompts', 'list'],
+    summary: 'list the prompts of one server, or of all servers, as SERVER_PROMPT',
+    usage: 'mcp-agent [--config PATH] [--json] prompts list [SERVER]',
+    description:
+      "Connects to the server (or every configured server) and lists its prompts under the names serve\ngives them (SERVER_PROMPT, named as tools are), with their arguments ([optional]). --json also gives\neach prompt's server and its own name there.",
+    options: LOGIN_OPTIONS,
+    maxArgs: 1,
+    run: async ({ io, global, out, args, options }) =>
+      (await contentCommands()).promptsList(io, global, out, args[0], loginFlags(options)),
+  },
+  {
+    path: ['prompts', 'get'],
+    summary: 'get one prompt and print its messages',
+    usage: 'mcp-agent [--config PATH] [--json] prompts get NAME [\'{"arg": "value"}\']',
+    description:
+      'Gets the prompt NAME (as `prompts list` prints it) with the arguments given (a JSON object of\nstrings, default {}) and prints its messages, one "role: text" line each (other content as JSON);\n--json prints the raw result.',
+    options: LOGIN_OPTIONS,
+    maxArgs: 2,
+    run: async ({ io, global, out, args, options }) => {
+      const [name, json] = args;
+      if (name === undefined) {
+        throw new UsageError('"prompts get" needs a prompt NAME.', 'mcp-agent prompts get --help');
+      }
+      return (await contentCommands()).promptsGet(io, global, out, name, json, loginFlags(options));
     },
   },
   {

@@ -219,7 +219,8 @@ const SEE_LIST = 'tool names are SERVER_TOOL, as `mcp-agent tools list` shows th
 
 /**
  * Old `SERVER/TOOL` spellings in `authorization.tool_scopes` and `allowed_tools` (accepted, with
- * the spelling to write instead), and `tool_scopes` keys no tool can have.
+ * the spelling to write instead), and `tool_scopes` and `prompt_scopes` keys no tool or prompt can
+ * have.
  */
 export function toolNameProblems(
   settings: Pick<Settings, 'mcp' | 'authorization'>,
@@ -247,6 +248,14 @@ export function toolNameProblems(
         message: `is not a tool name, so it protects nothing; ${SEE_LIST} (1-64 of A-Z, a-z, 0-9, "_" and "-")`,
       });
     }
+  }
+  for (const key of Object.keys(settings.authorization?.prompt_scopes ?? {})) {
+    if (names.ownerOf(key) !== undefined) continue;
+    problems.push({
+      path: ['authorization', 'prompt_scopes', key],
+      message:
+        "names no configured server's prompt, so it protects nothing; prompt names are SERVER_PROMPT, as `mcp-agent prompts list` shows them",
+    });
   }
   for (const [server, settingsOf] of Object.entries(settings.mcp.servers)) {
     for (const entry of settingsOf.allowed_tools ?? []) {

@@ -10,7 +10,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Rejection } from './challenge.js';
 import type { BearerGuard } from './guard.js';
-import { calledTools } from './http-body.js';
+import { calledTools, contentRequests } from './http-body.js';
 import type { HttpContext, McpCall } from './http-context.js';
 import { send } from './http-reply.js';
 import { type AuthInfo, authInfoOf, type CallerIdentity } from './identity.js';
@@ -47,9 +47,16 @@ export function toolCallRejection(
   identity: CallerIdentity,
   body: unknown,
   scopesFor: (tool: string) => readonly string[],
+  /** Scopes of a prompt, resource or completion request (`ToolCatalog.scopesForRequest`). */
+  scopesForRequest?: (method: string, params: unknown) => readonly string[],
 ): Rejection | undefined {
   for (const name of calledTools(body)) {
     const rejection = guard.authorize(identity, scopesFor(name));
+    if (rejection) return rejection;
+  }
+  if (!scopesForRequest) return undefined;
+  for (const { method, params } of contentRequests(body)) {
+    const rejection = guard.authorize(identity, scopesForRequest(method, params));
     if (rejection) return rejection;
   }
   return undefined;
@@ -65,7 +72,15 @@ export function checkToolScopes(
 ): boolean {
   const guard = ctx.guard;
   if (!guard || !identity) return true;
-  const rejection = toolCallRejection(guard, identity, body, (name) => ctx.catalog.scopesFor(name));
+  const { catalog } = ctx;
+  const rejection = toolCallRejection(
+    guard,
+    identity,
+    body,
+    (name) => catalog.scopesFor(name),
+    catalog.scopesForRequest &&
+      ((method, params) => catalog.scopesForRequest?.(method, params) ?? []),
+  );
   if (!rejection) return true;
   const response = guard.response(rejection, metadataUrl);
   send(res, response.status, response.headers, response.body);

@@ -93,3 +93,22 @@ export function calledTools(body: unknown): string[] {
   }
   return out;
 }
+
+/** The methods `prompts/get`, `resources/read`, `resources/subscribe`, `completion/complete`. */
+const CONTENT_METHODS = new Set([
+  'prompts/get',
+  'resources/read',
+  'resources/subscribe',
+  'completion/complete',
+]);
+
+/** The content requests (prompts, resources, completions) of a JSON-RPC body, with their params. */
+export function contentRequests(body: unknown): { method: string; params: unknown }[] {
+  const out: { method: string; params: unknown }[] = [];
+  for (const message of Array.isArray(body) ? body : [body]) {
+    if (message === null || typeof message !== 'object') continue;
+    const { method, params } = message as { method?: unknown; params?: unknown };
+    if (typeof method === 'string' && CONTENT_METHODS.has(method)) out.push({ method, params });
+  }
+  return out;
+}

@@ -25,6 +25,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from '../logger.js';
 import { type CallerIdentity, callerFromAuthInfo, runAsCaller } from './identity.js';
+import { type ContentCatalog, registerContentHandlers } from './mcp-content.js';
 import { type CallerLog, type LogSender, SessionLog } from './session-log.js';
 
 /** What a tool handler gets besides its arguments. */
@@ -79,6 +80,13 @@ export interface ToolCatalog {
   find(name: string, caller?: CallerIdentity): Promise<ServedTool | undefined>;
   /** Scopes `name` needs (without a lookup that may open a downstream connection). */
   scopesFor(name: string): readonly string[];
+  /** The resources, templates, prompts and completions served beside the tools, if any. */
+  readonly content?: ContentCatalog | undefined;
+  /**
+   * Scopes a `prompts/get`, `resources/read`, `resources/subscribe` or `completion/complete`
+   * request needs (from its parameters alone, no lookup).
+   */
+  scopesForRequest?(method: string, params: unknown): readonly string[];
 }
 
 /** Name and version the server announces. */
@@ -112,6 +120,7 @@ export function createMcpServer(catalog: ToolCatalog, info: ServerInfo, logger?:
   server.setRequestHandler(CallToolRequestSchema, (request, extra) =>
     log.during(sender(extra), () => callTool(server, catalog, log, request, extra, logger)),
   );
+  if (catalog.content) registerContentHandlers(server, catalog.content, log);
   return server;
 }
 

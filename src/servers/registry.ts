@@ -10,9 +10,13 @@ import {
   type CallToolResult,
   type LoggingMessageNotification,
   LoggingMessageNotificationSchema,
+  McpError,
   type Progress,
   ProgressNotificationSchema,
   type ProgressToken,
+  PromptListChangedNotificationSchema,
+  ResourceListChangedNotificationSchema,
+  ResourceUpdatedNotificationSchema,
   type Tool,
   ToolListChangedNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
@@ -99,6 +103,22 @@ export interface CallToolOptions {
 }
 
 /**
+ * What a server announced: its resource or prompt list changed, or a resource it was asked to
+ * watch (`resources/subscribe`) was updated.
+ */
+export type ServerChange =
+  | { readonly kind: 'resources' | 'prompts' }
+  | { readonly kind: 'resource'; readonly uri: string };
+
+/** Options of {@link ServerConnection.request}. */
+export interface ServerRequestOptions {
+  /** Cancels the request. */
+  readonly signal?: AbortSignal | undefined;
+  /** Receives the server's log messages while the request is in flight. */
+  readonly log?: DownstreamLogSink | undefined;
+}
+
+/**
  * An open connection to one server. Its log messages (`notifications/message`) carry no request
  * id, so they go to the log sink of the calls in flight when all of them share one sink (one
  * session's); with none in flight, or calls of several sessions, a message cannot be attributed
@@ -112,6 +132,7 @@ export class ServerConnection {
   readonly #allowed: ReadonlySet<string> | undefined;
   #tools: Promise<Tool[]> | undefined;
   #listeners = new Set<() => void>();
+  readonly #changeListeners = new Set<(change: ServerChange) => void>();
   /** The log sink of each call in flight (a call without one counts as a sink of its own). */
   readonly #inFlight = new Map<symbol, DownstreamLogSink | undefined>();
   /** The progress receiver of each call in flight that asked for progress, by its token. */
@@ -141,6 +162,52 @@ export class ServerConnection {
       this.#tools = undefined;
       for (const listener of this.#listeners) listener();
     });
+    client.setNotificationHandler(ResourceListChangedNotificationSchema, () =>
+      this.#changed({ kind: 'resources' }),
+    );
+    client.setNotificationHandler(PromptListChangedNotificationSchema, () =>
+      this.#changed({ kind: 'prompts' }),
+    );
+    client.setNotificationHandler(ResourceUpdatedNotificationSchema, ({ params }) =>
+      this.#changed({ kind: 'resource', uri: params.uri }),
+    );
+  }
+
+  #changed(change: ServerChange): void {
+    for (const listener of this.#changeListeners) listener(change);
+  }
+
+  /**
+   * Call `listener` when the server announces a resource or prompt list change, or an update of a
+   * subscribed resource. Returns an unsubscribe function.
+   */
+  onChange(listener: (change: ServerChange) => void): () => void {
+    this.#changeListeners.add(listener);
+    return () => this.#changeListeners.delete(listener);
+  }
+
+  /**
+   * Run one request of the SDK client (`send`, given the request options: timeout and signal),
+   * with the server's log messages going to `options.log` while it is in flight. A protocol error
+   * of the server (`McpError`) is thrown as it is; any other failure as a {@link McpAgentError}.
+   */
+  async request<T>(
+    send: (options: { timeout: number; signal?: AbortSignal }) => Promise<T>,
+    options: ServerRequestOptions = {},
+  ): Promise<T> {
+    const request = Symbol('request');
+    this.#inFlight.set(request, options.log);
+    try {
+      return await send({
+        timeout: this.#timeoutMs,
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
+    } catch (error) {
+      if (error instanceof McpError) throw error;
+      throw describeConnectError(this.name, this.settings, error);
+    } finally {
+      this.#inFlight.delete(request);
+    }
   }
 
   /**

@@ -104,6 +104,16 @@ describe('examples/front: mcp-agent dev in front of server-everything (stdio)', 
     expect(names.filter((name) => name.startsWith('everything'))).toEqual([]);
     const echoed = textOf(await client.callTool({ name: 'echo', arguments: { message: 'hi' } }));
     expect(echoed).toBe('Echo: hi');
+    // Prompts and resources keep their own names too, and are reached through them.
+    const prompts = (await client.listPrompts()).prompts.map((prompt) => prompt.name);
+    expect(prompts).toContain('simple-prompt');
+    expect(prompts.filter((name) => name.startsWith('everything'))).toEqual([]);
+    const simple = await client.getPrompt({ name: 'simple-prompt' });
+    expect(simple.messages.length).toBeGreaterThan(0);
+    const [resource] = (await client.listResources()).resources;
+    expect(resource?.name.startsWith('everything')).toBe(false);
+    const read = await client.readResource({ uri: resource?.uri ?? '' });
+    expect(read.contents[0]?.uri).toBe(resource?.uri);
   });
 
   test('the SDK v2 client signs in and calls get-sum', async () => {

@@ -317,6 +317,23 @@ describe('config check: tool names in the configuration', () => {
     expect(warnings).toMatch(/mcp_agent\.config\.yaml:\d+:\d+/);
   });
 
+  test('a prompt_scopes key of no configured server is a warning; a SERVER_PROMPT key is not', () => {
+    const warnings = warningsOf(
+      [
+        SERVERS,
+        'authorization:',
+        '  prompt_scopes:',
+        '    down_greeting: [admin]',
+        '    greeting: [admin]',
+        '',
+      ].join('\n'),
+    ).join('\n');
+    expect(warnings).toMatch(
+      /prompt_scopes\.greeting names no configured server's prompt, so it protects nothing/,
+    );
+    expect(warnings).not.toContain('down_greeting');
+  });
+
   test("an allowed_tools entry in the old spelling of its own server is read as the tool's name, with a warning", () => {
     const warnings = warningsOf(`${SERVERS}\n`).join('\n');
     expect(warnings).toContain(

@@ -60,6 +60,17 @@ export const authorizationSchema = z
      * `tools list` shows it) or app tool name.
      */
     tool_scopes: z.record(z.string(), z.array(z.string())).default({}),
+    /**
+     * Ours: scopes a downstream prompt needs beyond `required_scopes` (`prompts/get` and its
+     * completions), by served name (`SERVER_PROMPT`, as `prompts/list` shows it).
+     */
+    prompt_scopes: z.record(z.string(), z.array(z.string())).default({}),
+    /**
+     * Ours: scopes a downstream resource needs beyond `required_scopes` (`resources/read`,
+     * `resources/subscribe`, completions of a template), by URI or URI template (RFC 6570, as
+     * `resources/templates/list` shows it; a template covers every URI it matches).
+     */
+    resource_scopes: z.record(z.string(), z.array(z.string())).default({}),
     /** Ours: the `resource_name` advertised in the protected-resource metadata. */
     resource_name: optionalString,
   })

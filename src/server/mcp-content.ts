@@ -1,0 +1,160 @@
+/**
+ * The resources, resource templates, prompts and completions `serve` offers beside its tools
+ * (issue 15, item 4): the MCP handlers of one session over a {@link ContentCatalog}. Each request
+ * runs with the caller's identity and the session's log; a session's resource subscriptions are
+ * its own ({@link SessionWatch}) and end with it.
+ *
+ * @module
+ */
+import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
+import {
+  type CompleteRequest,
+  CompleteRequestSchema,
+  type CompleteResult,
+  GetPromptRequestSchema,
+  type GetPromptResult,
+  ListPromptsRequestSchema,
+  ListResourcesRequestSchema,
+  ListResourceTemplatesRequestSchema,
+  type Prompt,
+  ReadResourceRequestSchema,
+  type ReadResourceResult,
+  type Resource,
+  type ResourceTemplate,
+  type ServerNotification,
+  type ServerRequest,
+  SubscribeRequestSchema,
+  UnsubscribeRequestSchema,
+} from '@modelcontextprotocol/sdk/types.js';
+import { type CallerIdentity, callerFromAuthInfo } from './identity.js';
+import type { CallerLog, LogSender, SessionLog } from './session-log.js';
+
+/** What one content request gets besides its parameters. */
+export interface ContentContext {
+  /** The verified caller; `undefined` when authorization is off. */
+  readonly caller: CallerIdentity | undefined;
+  /** Aborted when the client cancels the request or the session ends. */
+  readonly signal: AbortSignal;
+  /** The caller's session log. */
+  readonly log?: CallerLog;
+  /** The session asking (its subscriptions and the list changes it is told about). */
+  readonly session: SessionWatch;
+}
+
+/**
+ * One session as the content catalog sees it: where its notifications go, and what to undo when
+ * it ends. Its identity tells sessions apart.
+ */
+export interface SessionWatch {
+  /** Tell the session a subscribed resource was updated. */
+  updated(uri: string): void;
+  /** Tell the session a list changed. */
+  listChanged(kind: 'resources' | 'prompts'): void;
+  /** Run `cleanup` when the session ends (at once when it has ended). */
+  onEnd(cleanup: () => void): void;
+}
+
+/** Where the served resources, templates, prompts and completions come from. */
+export interface ContentCatalog {
+  listPrompts(context: ContentContext): Promise<Prompt[]>;
+  getPrompt(
+    name: string,
+    args: Record<string, string>,
+    context: ContentContext,
+  ): Promise<GetPromptResult>;
+  listResources(context: ContentContext): Promise<Resource[]>;
+  listResourceTemplates(context: ContentContext): Promise<ResourceTemplate[]>;
+  readResource(uri: string, context: ContentContext): Promise<ReadResourceResult>;
+  complete(params: CompleteRequest['params'], context: ContentContext): Promise<CompleteResult>;
+  subscribe(uri: string, context: ContentContext): Promise<void>;
+  unsubscribe(uri: string, context: ContentContext): Promise<void>;
+}
+
+type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
+
+/** The {@link SessionWatch} of `server`'s session. */
+function watchOf(server: Server): SessionWatch {
+  const cleanups = new Set<() => void>();
+  let ended = false;
+  const previous = server.onclose;
+  server.onclose = () => {
+    previous?.();
+    ended = true;
+    for (const cleanup of cleanups) cleanup();
+    cleanups.clear();
+  };
+  const notify = (notification: ServerNotification) => {
+    if (ended) return;
+    server.notification(notification).catch(() => {
+      // A session that went away gets no more notifications.
+    });
+  };
+  return {
+    updated: (uri) => notify({ method: 'notifications/resources/updated', params: { uri } }),
+    listChanged: (kind) => notify({ method: `notifications/${kind}/list_changed` }),
+    onEnd: (cleanup) => {
+      if (ended) cleanup();
+      else cleanups.add(cleanup);
+    },
+  };
+}
+
+/**
+ * Declare resources (with subscriptions and list changes), prompts and completions on `server`
+ * and answer them from `content`, each request with its caller and the session's `log`.
+ */
+export function registerContentHandlers(
+  server: Server,
+  content: ContentCatalog,
+  log: SessionLog,
+): void {
+  server.registerCapabilities({
+    resources: { subscribe: true, listChanged: true },
+    prompts: { listChanged: true },
+    completions: {},
+  });
+  const session = watchOf(server);
+  const sender =
+    (extra: Extra): LogSender =>
+    (notification) =>
+      extra.sendNotification(notification);
+  const run = <T>(extra: Extra, work: (context: ContentContext) => Promise<T>) =>
+    log.during(sender(extra), () =>
+      work({ caller: callerFromAuthInfo(extra.authInfo), signal: extra.signal, log, session }),
+    );
+  server.setRequestHandler(ListPromptsRequestSchema, (_request, extra) =>
+    run(extra, async (context) => ({ prompts: await content.listPrompts(context) })),
+  );
+  server.setRequestHandler(GetPromptRequestSchema, (request, extra) =>
+    run(extra, (context) =>
+      content.getPrompt(request.params.name, request.params.arguments ?? {}, context),
+    ),
+  );
+  server.setRequestHandler(ListResourcesRequestSchema, (_request, extra) =>
+    run(extra, async (context) => ({ resources: await content.listResources(context) })),
+  );
+  server.setRequestHandler(ListResourceTemplatesRequestSchema, (_request, extra) =>
+    run(extra, async (context) => ({
+      resourceTemplates: await content.listResourceTemplates(context),
+    })),
+  );
+  server.setRequestHandler(ReadResourceRequestSchema, (request, extra) =>
+    run(extra, (context) => content.readResource(request.params.uri, context)),
+  );
+  server.setRequestHandler(CompleteRequestSchema, (request, extra) =>
+    run(extra, (context) => content.complete(request.params, context)),
+  );
+  server.setRequestHandler(SubscribeRequestSchema, (request, extra) =>
+    run(extra, async (context) => {
+      await content.subscribe(request.params.uri, context);
+      return {};
+    }),
+  );
+  server.setRequestHandler(UnsubscribeRequestSchema, (request, extra) =>
+    run(extra, async (context) => {
+      await content.unsubscribe(request.params.uri, context);
+      return {};
+    }),
+  );
+}
