@@ -135,7 +135,8 @@ function sender(extra: Extra): LogSender {
 function progressOf(request: CallToolRequest, extra: Extra) {
   const progressToken = request.params._meta?.progressToken;
   if (progressToken === undefined) return {};
-  let last = 0;
+  // Nothing sent yet: any first value goes (a server's first step is often 0).
+  let last = Number.NEGATIVE_INFINITY;
   const send = (progress: Progress) => {
     if (progress.progress <= last) return Promise.resolve();
     last = progress.progress;
@@ -145,7 +146,7 @@ function progressOf(request: CallToolRequest, extra: Extra) {
     });
   };
   return {
-    progress: (message: string) => send({ progress: last + 1, message }),
+    progress: (message: string) => send({ progress: Math.max(last, 0) + 1, message }),
     onprogress: (progress: Progress) => {
       send(progress).catch(() => {
         // The caller went away; its progress has nowhere to go.

@@ -58,6 +58,7 @@ function downstreamTools(server: McpServer): void {
   const label = {
     label: z.string(),
     count: z.number().optional(),
+    from: z.number().optional(),
     together: z.boolean().optional(),
   };
   server.registerTool('chatty', { inputSchema: label }, async (args, extra) => {
@@ -75,7 +76,7 @@ function downstreamTools(server: McpServer): void {
   server.registerTool('steps', { inputSchema: label }, async (args, extra) => {
     await arrive();
     const token = extra._meta?.progressToken;
-    for (let i = 1; i <= 3 && token !== undefined; i++) {
+    for (let i = args.from ?? 1; i <= 3 && token !== undefined; i++) {
       await extra.sendNotification({
         method: 'notifications/progress',
         params: { progressToken: token, progress: i, total: 3, message: args.label },
@@ -309,6 +310,18 @@ describe('progress and cancellation', () => {
     } finally {
       await a.client.close();
       await b.client.close();
+    }
+  });
+
+  test('a first progress value of 0 reaches the caller (the conformance suite sends 0, 50, 100)', async () => {
+    arrive = barrier(1);
+    const a = await caller('a');
+    try {
+      const seen = progressOf(a);
+      await callWithToken(a, 'down_steps', 'zero', { label: 'z', from: 0 });
+      expect(seen.map((p) => (p as { progress: number }).progress)).toEqual([0, 1, 2, 3]);
+    } finally {
+      await a.client.close();
     }
   });
 
