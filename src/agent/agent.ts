@@ -167,8 +167,8 @@ export class Agent {
   /**
    * A model of the provider section `provider` (see `modelFor`), with this agent's instruction
    * and tools, keeping its conversation across calls (mcp-agent's `attach_llm`). Its requests go
-   * with `options.fetch`, else the HTTP stack of the agent's `auth` (its proxy settings) or the
-   * connections' `fetch`. A tool's result reaches the model without its server's own secrets; each
+   * with `options.fetch`, else `auth.fetch` (the HTTP stack when a proxy is set, else the global
+   * `fetch`) or the connections' `fetch`. A tool's result reaches the model without its server's own secrets; each
    * tool call is told to `options.onToolCall` first, if given.
    */
   async attachLlm(provider: string, options: LlmOptions = {}): Promise<AugmentedLlm> {

@@ -115,8 +115,9 @@ export interface AgentAuth extends AgentAuthScope {
    */
   readonly credentials: CredentialProfiles;
   /**
-   * The `fetch` of the agent's HTTP stack (the proxy settings; the injected `fetch`, if one was):
-   * what an `Agent`'s model sends its requests with.
+   * What an `Agent`'s model sends its requests with: the injected `fetch`, if one was given; else
+   * the agent's HTTP stack when its environment sets a proxy (`HTTPS_PROXY`, `HTTP_PROXY`,
+   * `NO_PROXY`); else the global `fetch`.
    */
   readonly fetch: FetchLike;
   /** Close connections, refresh timers, the token store and the HTTP stack; later use is an error. */
@@ -280,7 +281,7 @@ class AgentAuthImpl extends Scope implements AgentAuth {
   readonly #now: (() => number) | undefined;
 
   get fetch(): FetchLike {
-    return this.#runtime.http.fetch;
+    return this.#runtime.modelFetch;
   }
 
   get credentials(): CredentialProfiles {

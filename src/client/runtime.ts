@@ -12,7 +12,7 @@
 import type { Settings } from '../config/schema/settings.js';
 import type { FetchLike } from '../fetch.js';
 import type { Logger } from '../logger.js';
-import { createHttpStack, type HttpStack, proxySettingsFrom } from '../servers/http.js';
+import { createHttpStack, type HttpStack, hasProxy, proxySettingsFrom } from '../servers/http.js';
 import { createTokenStore, type TokenStore } from '../stores/token-store.js';
 import { CallerScopes, type CallerScopesOptions } from './caller-scopes.js';
 import { guardedHttpStack } from './guarded-http.js';
@@ -61,6 +61,12 @@ export interface ClientRuntime {
   readonly http: HttpStack;
   /** The `fetch` of OAuth requests of servers that may not reach private addresses. */
   readonly guardedFetch: FetchLike | undefined;
+  /**
+   * The `fetch` of a model's requests: the injected one, else the HTTP stack's when the
+   * environment sets a proxy, else the global `fetch` (what any AI SDK app uses: without a proxy
+   * the stack would add only its cost, about 15 µs a request).
+   */
+  readonly modelFetch: FetchLike;
   /** The token store. */
   readonly store: TokenStore;
   /** The agent's own scope and its end users'. */
@@ -86,6 +92,7 @@ export function openClientRuntime(
     settings,
     http: stacks.http,
     guardedFetch: stacks.guarded?.fetch,
+    modelFetch: stacks.model,
     store,
     scopes,
     close: () => {
@@ -104,6 +111,8 @@ interface Stacks {
   /** The HTTP stack of every connection (the injected `fetch` in place of its own, when given). */
   readonly http: HttpStack;
   readonly guarded: HttpStack | undefined;
+  /** See {@link ClientRuntime.modelFetch}. */
+  readonly model: FetchLike;
   close(): Promise<void>;
 }
 
@@ -120,6 +129,9 @@ function openStacks(options: ClientRuntimeOptions): Stacks {
   return {
     http: options.fetch ? { ...stack, fetch: options.fetch } : stack,
     guarded,
+    model:
+      options.fetch ??
+      (hasProxy(proxy) ? stack.fetch : (input, init) => globalThis.fetch(input, init)),
     async close() {
       await stack.close();
       await guarded?.close();
