@@ -1,10 +1,11 @@
 // server-v1.ts
 /**
  * The existing MCP server the recipes protect, built with the MCP SDK v1
- * (`@modelcontextprotocol/sdk`): an `McpServer` with three tools, served by the SDK's stateful
- * `StreamableHTTPServerTransport` (one per session), as the SDK's own examples do. Nothing here
- * knows about tokens: the tools only read who calls (`currentCaller()`, or the SDK's
- * `extra.authInfo`), and `admin_report`'s scope is in the configuration (`tool_scopes`).
+ * (`@modelcontextprotocol/sdk`): an `McpServer` with three tools and a prompt, served by the SDK's
+ * stateful `StreamableHTTPServerTransport` (one per session), as the SDK's own examples do. Nothing
+ * here knows about tokens: the tools only read who calls (`currentCaller()`, or the SDK's
+ * `extra.authInfo`), and the scopes of `admin_report` and of the prompt `audit` are in the
+ * configuration (`tool_scopes`, `prompt_scopes`).
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -43,6 +44,9 @@ export function createServer(): McpServer {
   server.registerTool('admin_report', { description: 'Needs mcp:admin' }, () =>
     text(`Report for ${currentCaller()?.subject}: all good.`),
   );
+  server.registerPrompt('audit', { description: 'Needs mcp:admin' }, () => ({
+    messages: [{ role: 'user', content: { type: 'text', text: 'Audit the report.' } }],
+  }));
   return server;
 }
 

@@ -1,7 +1,7 @@
 // server-v2.ts
 /**
  * The existing MCP server the recipes protect, built with the MCP SDK v2
- * (`@modelcontextprotocol/server`): the same three tools as `server-v1.ts`, served either by
+ * (`@modelcontextprotocol/server`): the same three tools and prompt as `server-v1.ts`, served either by
  * `createMcpHandler` (stateless, 2026-07-28 and 2025 clients) or by the Web-standard
  * `WebStandardStreamableHTTPServerTransport` (stateful, one per session). Nothing here knows about
  * tokens: the tools read who calls (`currentCaller()`, or the SDK's `ctx.http.authInfo`).
@@ -33,6 +33,9 @@ export function createServerV2(): McpServer {
   server.registerTool('admin_report', { description: 'Needs mcp:admin' }, () =>
     text(`Report for ${currentCaller()?.subject}: all good.`),
   );
+  server.registerPrompt('audit', { description: 'Needs mcp:admin' }, () => ({
+    messages: [{ role: 'user', content: { type: 'text', text: 'Audit the report.' } }],
+  }));
   return server;
 }
 

@@ -21,8 +21,8 @@ import type { KeyValueStore } from '../stores/kv.js';
 
 /**
  * The `authorization:` section written inline: the YAML keys (`issuer_url`,
- * `resource_server_url`, `expected_audiences`, `required_scopes`, `tool_scopes`, `jwks_uri`,
- * `introspection_endpoint`, …), validated by the same schema. `enabled` defaults to `true` here.
+ * `resource_server_url`, `expected_audiences`, `required_scopes`, `tool_scopes`, `prompt_scopes`,
+ * `resource_scopes`, `jwks_uri`, `introspection_endpoint`, …), validated by the same schema. `enabled` defaults to `true` here.
  */
 export type AuthorizationInput = z.input<typeof authorizationSchema>;
 
@@ -81,7 +81,7 @@ export interface McpAuthOptions {
   readonly maxSessions?: number;
   /** Sessions one caller may hold (one more forgets its least recently used). Default 16. */
   readonly maxSessionsPerCaller?: number;
-  /** Largest request body read for the tool scopes, in bytes. Default 4 MiB. */
+  /** Largest request body read for the tool, prompt and resource scopes, in bytes. Default 4 MiB. */
   readonly maxBodyBytes?: number;
 }
 

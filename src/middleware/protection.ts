@@ -2,8 +2,8 @@
  * The framework-free core of the server middleware: an existing MCP server's endpoint protected
  * as `serve` protects its own. For each request the framework routed to the endpoint it says
  * what to do next: answer (a challenge of RFC 6750 §3 naming the RFC 9728 metadata, 403
- * `insufficient_scope` for a tool's scope, 404 for another caller's session, 503 while tokens
- * cannot be verified), or go on with the caller (the SDK's `AuthInfo`, `currentCaller()`). It also
+ * `insufficient_scope` for a tool's, prompt's or resource's scope, 404 for another caller's
+ * session, 503 while tokens cannot be verified), or go on with the caller (the SDK's `AuthInfo`, `currentCaller()`). It also
  * answers the protected-resource metadata at its path-inserted and root well-known URLs
  * (RFC 9728 §3.1). The adapters (`express.ts`, `hono.ts`, `fastify.ts`, `node.ts`, `web.ts`)
  * only translate requests and answers.
@@ -18,6 +18,7 @@ import { hasProxy, proxySettingsFrom } from '../config/proxy.js';
 import type { AuthorizationSettings } from '../config/schema/authorization.js';
 import { codedTypeError } from '../errors.js';
 import type { FetchLike } from '../fetch.js';
+import { contentScopes } from '../server/content-scopes.js';
 import type { BearerGuard } from '../server/guard.js';
 import { toolCallRejection } from '../server/http-auth.js';
 import { type HttpAnswer, jsonRpcErrorAnswer } from '../server/http-reply.js';
@@ -171,6 +172,8 @@ class ProtectedEndpoint implements McpAuth {
   readonly metadataPaths: readonly string[];
   readonly #parts: EndpointParts;
   readonly #toolScopes: Readonly<Record<string, readonly string[]>>;
+  /** `prompt_scopes` and `resource_scopes` by request, or `undefined` when both are empty. */
+  readonly #contentScopes: ((method: string, params: unknown) => readonly string[]) | undefined;
   readonly #sessions: SessionOwners | undefined;
   readonly #maxBody: number;
   #closed = false;
@@ -182,10 +185,17 @@ class ProtectedEndpoint implements McpAuth {
     this.resourceMetadataUrl = resourceMetadataUrl(this.resource);
     this.metadataPaths = metadataPaths(this.resource);
     this.#toolScopes = auth.tool_scopes;
+    const content = [auth.prompt_scopes, auth.resource_scopes];
+    this.#contentScopes = content.some((record) => Object.keys(record).length > 0)
+      ? contentScopes(auth.prompt_scopes, auth.resource_scopes)
+      : undefined;
     this.metadata = protectedResourceMetadata({
       resource: this.resource,
       authorizationServers: [auth.issuer_url as string],
-      scopes: [...auth.required_scopes, ...Object.values(auth.tool_scopes).flat()],
+      scopes: [
+        ...auth.required_scopes,
+        ...[auth.tool_scopes, ...content].flatMap((record) => Object.values(record).flat()),
+      ],
       resourceName: auth.resource_name ?? settings.name,
       documentation: auth.service_documentation_url,
     });
@@ -279,19 +289,27 @@ class ProtectedEndpoint implements McpAuth {
     return ids.length === 1 && id !== undefined && this.#sessions.owns(id, principal);
   }
 
-  /** The body, read when a `POST` may call a tool with scopes; 403 when the caller lacks one. */
+  /**
+   * The body, read when a `POST` may call a tool, get a prompt or read a resource with scopes
+   * (`tool_scopes`, `prompt_scopes`, `resource_scopes`); 403 when the caller lacks one.
+   */
   async #checkToolScopes(
     request: NormalizedRequest,
     caller: CallerIdentity,
   ): Promise<McpAuthRespond | { action: 'checked'; parsedBody: unknown }> {
-    if (request.method !== 'POST' || Object.keys(this.#toolScopes).length === 0) {
+    const scoped = Object.keys(this.#toolScopes).length > 0 || this.#contentScopes !== undefined;
+    if (request.method !== 'POST' || !scoped) {
       return { action: 'checked', parsedBody: undefined };
     }
     const body = await request.json(this.#maxBody);
     if (!body.ok) return respond(body.answer);
     const { guard } = this.#parts;
-    const rejection = toolCallRejection(guard, caller, body.value, (name) =>
-      Object.hasOwn(this.#toolScopes, name) ? (this.#toolScopes[name] ?? []) : [],
+    const rejection = toolCallRejection(
+      guard,
+      caller,
+      body.value,
+      (name) => (Object.hasOwn(this.#toolScopes, name) ? (this.#toolScopes[name] ?? []) : []),
+      this.#contentScopes,
     );
     return rejection
       ? respond(guard.response(rejection))

@@ -9,6 +9,7 @@ import {
   challengeParams,
   initialize,
   mcpHeaders,
+  message,
   type RawResponse,
   raw,
   rpc,
@@ -93,6 +94,29 @@ const scopes: AttackRow[] = [
       expect(resultText(await callTool(env, root, 'admin_report'))).toBe(
         'Report for root: all good.',
       );
+    },
+  },
+  {
+    id: 'IN-51p',
+    title:
+      'a prompt whose scope the caller lacks (prompt_scopes): 403 on prompts/get and its completions, before the server sees it',
+    async run(env) {
+      const session = await openSession(env, env.tokens.alice.accessToken);
+      const get = rpc('prompts/get', { name: 'audit' });
+      expectScopeRefused(env, await post(env, session, get), `mcp:tools ${ADMIN}`);
+      const complete = rpc('completion/complete', {
+        ref: { type: 'ref/prompt', name: 'audit' },
+        argument: { name: 'topic', value: 'a' },
+      });
+      expectScopeRefused(env, await post(env, session, complete), `mcp:tools ${ADMIN}`);
+      const root = await openSession(env, env.tokens.root.accessToken);
+      const allowed = await post(env, root, get);
+      expect(allowed.status, allowed.body).toBe(200);
+      // serve has no downstream prompt "audit" (its error is past the scope check); the SDK
+      // servers behind the middleware answer it.
+      if (env.adapter.name !== 'serve') {
+        expect(JSON.stringify(message(allowed.body).result)).toContain('Audit the report.');
+      }
     },
   },
   {

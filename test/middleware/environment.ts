@@ -13,7 +13,10 @@ import { type UserTokens, userTokens } from '../server/serve-support.js';
 import { freePort } from '../support/net.js';
 import type { Adapter, Started } from './adapters.js';
 
-/** The scope `admin_report` needs (`tool_scopes`), beyond the baseline `mcp:tools`. */
+/**
+ * The scope `admin_report` needs (`tool_scopes`), and the prompt `audit` (`prompt_scopes`), beyond
+ * the baseline `mcp:tools`.
+ */
 export const ADMIN = 'mcp:admin';
 
 /** An adapter serving the protected server, and what the tests need around it. */
@@ -72,6 +75,7 @@ export async function startEnvironment(adapter: Adapter): Promise<Environment> {
       expected_audiences: [resource],
       required_scopes: ['mcp:tools'],
       tool_scopes: { admin_report: [ADMIN] },
+      prompt_scopes: { audit: [ADMIN] },
       resource_name: 'Existing server',
       ...extra,
     },
