@@ -11,7 +11,12 @@ import { McpError, type Tool } from '@modelcontextprotocol/sdk/types.js';
 import * as z from 'zod';
 import type { CallerScopes } from '../client/caller-scopes.js';
 import { maskUrlCredentials } from '../config/mask.js';
-import { isHashedToolName, legacyToolIdentity, ToolNames } from '../config/tool-names.js';
+import {
+  frontToolName,
+  isHashedToolName,
+  legacyToolIdentity,
+  ToolNames,
+} from '../config/tool-names.js';
 import type { Logger } from '../logger.js';
 import { contentScopes } from '../server/content-scopes.js';
 import { type CallerIdentity, principalOf } from '../server/identity.js';
@@ -22,7 +27,6 @@ import type { AggregatedTool } from '../servers/aggregator.js';
 import { scrub, secretValues } from '../servers/credentials.js';
 import { type AppDefinition, type AppWorkflow, toResult } from './define.js';
 import { handedOver, withDelegatedLogin } from './delegated-login.js';
-import { frontToolName } from './front.js';
 import { type ContentNaming, DownstreamContent } from './resources.js';
 import { storeCredentialsTool } from './store-credentials.js';
 import { WorkflowLimitError, type WorkflowRuns } from './workflows.js';

@@ -10,7 +10,12 @@
  * @module
  */
 import type { Settings } from '../config/schema/settings.js';
-import { legacyToolIdentity, ToolNames } from '../config/tool-names.js';
+import {
+  frontToolName,
+  frontToolScopeMessage,
+  quotedNames,
+  unconfiguredFront,
+} from '../config/tool-names.js';
 import { McpAgentError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { AppDefinition } from './define.js';
@@ -25,10 +30,6 @@ export interface FrontSettings {
   readonly leftOut: readonly string[];
 }
 
-function listed(names: readonly string[]): string {
-  return names.length === 0 ? 'none' : names.map((name) => `"${name}"`).join(', ');
-}
-
 /**
  * The settings of front mode for `server`; throws a `USAGE` error naming the configured servers
  * when `server` is not one of them.
@@ -38,10 +39,8 @@ export function frontSettings(settings: Settings, server: string): FrontSettings
   const names = Object.keys(servers);
   const own = Object.hasOwn(servers, server) ? servers[server] : undefined;
   if (!own) {
-    throw new McpAgentError(
-      'USAGE',
-      `front: "${server}" is not a configured server; mcp.servers has ${listed(names)}.`,
-    );
+    const why = unconfiguredFront(server, names) ?? `"${server}" is not a configured server`;
+    throw new McpAgentError('USAGE', `front: ${why}.`);
   }
   return {
     server,
@@ -64,35 +63,20 @@ export function refuseAppModule(definition: AppDefinition, server: string): void
   );
 }
 
-/**
- * What `authorization.tool_scopes` keys mean in front mode: a tool's own name on the fronted
- * server. The namespaced spellings (`SERVER_TOOL`, old `SERVER/TOOL`) are also read as TOOL, so
- * a rule written for the namespaced mode still protects its tool; each gets a warning.
- */
-export function frontToolName(key: string, server: string): string | undefined {
-  const legacy = legacyToolIdentity(key);
-  if (legacy) return legacy.server === server ? legacy.tool : undefined;
-  const stem = new ToolNames([server]).stem(server) as string;
-  return key.startsWith(`${stem}_`) && key.length > stem.length + 1
-    ? key.slice(stem.length + 1)
-    : undefined;
-}
-
 /** Warn about the servers left out and about namespaced `tool_scopes` keys. */
 export function warnFront(front: FrontSettings, logger: Logger): void {
   const { server, leftOut } = front;
   if (leftOut.length > 0) {
     logger.warn(
-      `front mode serves server "${server}" only; not started and not served: ${listed(leftOut)}`,
+      `front mode serves server "${server}" only; not started and not served: ${quotedNames(leftOut)}`,
       { server },
     );
   }
   for (const key of Object.keys(front.settings.authorization?.tool_scopes ?? {})) {
     const tool = frontToolName(key, server);
     if (tool === undefined) continue;
-    logger.warn(
-      `authorization.tool_scopes key "${key}" is read as "${tool}" too: in front mode tools keep their own names; write "${tool}"`,
-      { server },
-    );
+    logger.warn(`authorization.tool_scopes key "${key}" ${frontToolScopeMessage(tool)}`, {
+      server,
+    });
   }
 }

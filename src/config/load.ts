@@ -27,7 +27,7 @@ import { providerProblems } from './providers.js';
 import { isUsableServerUrl, type ServerSettings } from './schema/servers.js';
 import { SECTIONS_NOT_USED, type Settings } from './schema/settings.js';
 import { DEFAULT_MAX_FILE_BYTES, parseSource, readSourceFile } from './sources.js';
-import { toolNameProblems } from './tool-names.js';
+import { frontProblems, toolNameProblems } from './tool-names.js';
 import { validateSettings } from './validate.js';
 
 /** Options of {@link loadSettings}. Every one has a default taken from the process. */
@@ -211,13 +211,17 @@ function build(
       message: problem.message,
     });
   }
-  for (const problem of toolNameProblems(validated.settings)) {
-    const origin = layer.origins.lookup(problem.path);
-    warnings.push({
-      severity: 'warning',
-      path: [...problem.path],
+  const named = [
+    ...toolNameProblems(validated.settings).map((p) => ({ ...p, severity: 'warning' as const })),
+    ...frontProblems(validated.settings),
+  ];
+  for (const { severity, path, message } of named) {
+    const origin = layer.origins.lookup(path);
+    (severity === 'error' ? errors : warnings).push({
+      severity,
+      path: [...path],
       ...(origin ? { origin } : {}),
-      message: problem.message,
+      message,
     });
   }
   for (const [name, server] of Object.entries(validated.settings.mcp.servers)) {
@@ -232,6 +236,8 @@ function build(
       });
     }
   }
+  // `front` naming no configured server: every other problem is reported with it.
+  if (errors.length > 0) return { ok: false, issues: [...warnings, ...errors] };
   return { ok: true, settings: validated.settings, origins: layer.origins, warnings };
 }
 

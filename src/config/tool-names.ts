@@ -220,15 +220,17 @@ const SEE_LIST = 'tool names are SERVER_TOOL, as `mcp-agent tools list` shows th
 /**
  * Old `SERVER/TOOL` spellings in `authorization.tool_scopes` and `allowed_tools` (accepted, with
  * the spelling to write instead), and `tool_scopes` and `prompt_scopes` keys no tool or prompt can
- * have.
+ * have (those two not in front mode, where keys are the fronted server's own names).
  */
 export function toolNameProblems(
-  settings: Pick<Settings, 'mcp' | 'authorization'>,
+  settings: Pick<Settings, 'mcp' | 'authorization' | 'front'>,
 ): ToolNameProblem[] {
   const servers = Object.keys(settings.mcp.servers);
   const names = new ToolNames(servers);
   const problems: ToolNameProblem[] = [];
-  for (const key of Object.keys(settings.authorization?.tool_scopes ?? {})) {
+  // Front mode reads these keys by their own names ({@link frontProblems}).
+  const namespaced = settings.front === undefined;
+  for (const key of namespaced ? Object.keys(settings.authorization?.tool_scopes ?? {}) : []) {
     const path = ['authorization', 'tool_scopes', key];
     const legacy = legacyToolIdentity(key);
     if (legacy && names.stem(legacy.server) !== undefined) {
@@ -249,7 +251,7 @@ export function toolNameProblems(
       });
     }
   }
-  for (const key of Object.keys(settings.authorization?.prompt_scopes ?? {})) {
+  for (const key of namespaced ? Object.keys(settings.authorization?.prompt_scopes ?? {}) : []) {
     if (names.ownerOf(key) !== undefined) continue;
     problems.push({
       path: ['authorization', 'prompt_scopes', key],
@@ -268,4 +270,62 @@ export function toolNameProblems(
     }
   }
   return problems;
+}
+
+/** Names quoted and joined for a message (`"a", "b"`), `none` when there are none. */
+export function quotedNames(names: readonly string[]): string {
+  return names.length === 0 ? 'none' : names.map((name) => `"${name}"`).join(', ');
+}
+
+/**
+ * Why front mode cannot serve `server` (`"x" is not a configured server; mcp.servers has "a",
+ * "b"`), or `undefined` when `server` is one of `servers`.
+ */
+export function unconfiguredFront(server: string, servers: readonly string[]): string | undefined {
+  if (servers.includes(server)) return undefined;
+  return `"${server}" is not a configured server; mcp.servers has ${quotedNames(servers)}`;
+}
+
+/**
+ * What an `authorization.tool_scopes` key means in front mode besides itself: a namespaced
+ * spelling (`SERVER_TOOL`, old `SERVER/TOOL`) of the fronted `server` is also read as its TOOL, so
+ * a rule written for the namespaced mode still protects its tool. `undefined` for other keys.
+ */
+export function frontToolName(key: string, server: string): string | undefined {
+  const legacy = legacyToolIdentity(key);
+  if (legacy) return legacy.server === server ? legacy.tool : undefined;
+  const stem = new ToolNames([server]).stem(server) as string;
+  return key.startsWith(`${stem}_`) && key.length > stem.length + 1
+    ? key.slice(stem.length + 1)
+    : undefined;
+}
+
+/** The warning about a namespaced `tool_scopes` key read as `tool` in front mode (after the key). */
+export function frontToolScopeMessage(tool: string): string {
+  return `is read as "${tool}" too: in front mode tools keep their own names; write "${tool}"`;
+}
+
+/** A problem of front mode in the configuration. */
+export interface FrontProblem extends ToolNameProblem {
+  /** `error`: `front` names no configured server; `warning`: a namespaced `tool_scopes` key. */
+  readonly severity: 'error' | 'warning';
+}
+
+/**
+ * The problems of `front` in `settings` (none without it): an error when it names no configured
+ * server, else a warning per namespaced `tool_scopes` key, naming the key to write.
+ */
+export function frontProblems(
+  settings: Pick<Settings, 'mcp' | 'authorization' | 'front'>,
+): FrontProblem[] {
+  const server = settings.front;
+  if (server === undefined) return [];
+  const unknown = unconfiguredFront(server, Object.keys(settings.mcp.servers));
+  if (unknown !== undefined) return [{ severity: 'error', path: ['front'], message: unknown }];
+  return Object.keys(settings.authorization?.tool_scopes ?? {}).flatMap((key) => {
+    const tool = frontToolName(key, server);
+    if (tool === undefined) return [];
+    const path = ['authorization', 'tool_scopes', key];
+    return [{ severity: 'warning' as const, path, message: frontToolScopeMessage(tool) }];
+  });
 }

@@ -1,7 +1,7 @@
 import { validateToolName } from '@modelcontextprotocol/sdk/shared/toolNameValidation.js';
 import fc from 'fast-check';
 import { afterEach, describe, expect, test } from 'vitest';
-import { formatIssue } from '../../src/config/issues.js';
+import { ConfigError, formatIssue } from '../../src/config/issues.js';
 import { loadSettings } from '../../src/config/load.js';
 import {
   allowedToolNames,
@@ -332,6 +332,51 @@ describe('config check: tool names in the configuration', () => {
       /prompt_scopes\.greeting names no configured server's prompt, so it protects nothing/,
     );
     expect(warnings).not.toContain('down_greeting');
+  });
+
+  test('front naming no configured server is an error that lists the configured ones', () => {
+    tree = tempTree({ 'mcp_agent.config.yaml': `${SERVERS}\nfront: gamma\n` });
+    const dir = tree.dir;
+    let error: unknown;
+    try {
+      loadSettings({ cwd: dir, env: {}, homeDir: dir });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const errors = (error as ConfigError).errors.map((issue) => formatIssue(issue));
+    expect(errors).toEqual([
+      expect.stringMatching(
+        /mcp_agent\.config\.yaml:\d+:\d+: front "gamma" is not a configured server; mcp\.servers has "down", "other"$/,
+      ),
+    ]);
+  });
+
+  test('front mode: a namespaced tool_scopes key is a warning naming the key to write; own names are not', () => {
+    const warnings = warningsOf(
+      [
+        SERVERS,
+        'front: down',
+        'authorization:',
+        '  tool_scopes:',
+        '    down_secret: [admin]',
+        '    down/files: [admin]',
+        '    echo: [admin]',
+        '    other_x: [admin]',
+        '  prompt_scopes:',
+        '    greeting: [admin]',
+        '',
+      ].join('\n'),
+    );
+    const scopes = warnings.filter((warning) => warning.includes('scopes'));
+    expect(scopes).toEqual([
+      expect.stringMatching(
+        /: authorization\.tool_scopes\.down_secret is read as "secret" too: in front mode tools keep their own names; write "secret"$/,
+      ),
+      expect.stringMatching(
+        /: authorization\.tool_scopes\["down\/files"\] is read as "files" too: in front mode tools keep their own names; write "files"$/,
+      ),
+    ]);
   });
 
   test("an allowed_tools entry in the old spelling of its own server is read as the tool's name, with a warning", () => {
