@@ -18,7 +18,6 @@ import { hasProxy, proxySettingsFrom } from '../config/proxy.js';
 import type { AuthorizationSettings } from '../config/schema/authorization.js';
 import { codedTypeError } from '../errors.js';
 import type { FetchLike } from '../fetch.js';
-import { contentScopes } from '../server/content-scopes.js';
 import type { BearerGuard } from '../server/guard.js';
 import { toolCallRejection } from '../server/http-auth.js';
 import { type HttpAnswer, jsonRpcErrorAnswer } from '../server/http-reply.js';
@@ -163,6 +162,8 @@ interface EndpointParts {
   readonly ownShared: KeyValueStore | undefined;
   /** The HTTP stack of its verification requests (closed with it, when it opened one). */
   readonly ownHttp: OwnHttp | undefined;
+  /** `prompt_scopes` and `resource_scopes` by request, or `undefined` when both are empty. */
+  readonly contentScopes: ((method: string, params: unknown) => readonly string[]) | undefined;
 }
 
 class ProtectedEndpoint implements McpAuth {
@@ -185,16 +186,15 @@ class ProtectedEndpoint implements McpAuth {
     this.resourceMetadataUrl = resourceMetadataUrl(this.resource);
     this.metadataPaths = metadataPaths(this.resource);
     this.#toolScopes = auth.tool_scopes;
-    const content = [auth.prompt_scopes, auth.resource_scopes];
-    this.#contentScopes = content.some((record) => Object.keys(record).length > 0)
-      ? contentScopes(auth.prompt_scopes, auth.resource_scopes)
-      : undefined;
+    this.#contentScopes = parts.contentScopes;
     this.metadata = protectedResourceMetadata({
       resource: this.resource,
       authorizationServers: [auth.issuer_url as string],
       scopes: [
         ...auth.required_scopes,
-        ...[auth.tool_scopes, ...content].flatMap((record) => Object.values(record).flat()),
+        ...[auth.tool_scopes, auth.prompt_scopes, auth.resource_scopes].flatMap((record) =>
+          Object.values(record).flat(),
+        ),
       ],
       resourceName: auth.resource_name ?? settings.name,
       documentation: auth.service_documentation_url,
@@ -381,11 +381,33 @@ export async function createMcpAuth(options: McpAuthOptions): Promise<McpAuth> {
       ...now,
     });
     if (options.callerContext !== false) enableCallerContext();
-    return new ProtectedEndpoint({ resolved, guard, options, ownShared, ownHttp: http });
+    const contentScopes = await contentScopesOf(auth);
+    return new ProtectedEndpoint({
+      resolved,
+      guard,
+      options,
+      ownShared,
+      ownHttp: http,
+      contentScopes,
+    });
   } catch (error) {
     await http?.close?.();
     throw error;
   }
+}
+
+/**
+ * The scopes of prompt, resource and completion requests, or `undefined` when neither
+ * `prompt_scopes` nor `resource_scopes` is set. Imported only then: its URI templates are the MCP
+ * SDK's, which the middleware otherwise never loads.
+ */
+async function contentScopesOf(
+  auth: ResolvedAuthorization['auth'],
+): Promise<((method: string, params: unknown) => readonly string[]) | undefined> {
+  const records = [auth.prompt_scopes, auth.resource_scopes];
+  if (!records.some((record) => Object.keys(record).length > 0)) return undefined;
+  const { contentScopes } = await import('../server/content-scopes.js');
+  return contentScopes(auth.prompt_scopes, auth.resource_scopes);
 }
 
 /** The configured verifier, its issuer's metadata fetched (a failure is logged, not thrown). */
