@@ -144,7 +144,7 @@ export class ServedAgents implements AgentRunner {
    */
   async #callerText(agent: AppAgent, error: unknown): Promise<string> {
     if (isMcpAgentError(error) && error.code === 'AGENT_MAX_ITERATIONS') return error.message;
-    const { modelError, providerApiError } = await import('../agent/model-error.js');
+    const { modelError, providerApiError } = await import('../agent/provider-error.js');
     if (!providerApiError(error)) return `The agent ${agent.name} could not answer right now.`;
     return (modelError(agent.spec.provider, error, this.#options.settings) as Error).message;
   }

@@ -7,8 +7,8 @@
 import { Agent, type AgentSpec } from '../../agent/agent.js';
 import { agentSpecsOf } from '../../agent/definitions.js';
 import type { AugmentedLlm } from '../../agent/llm.js';
-import { modelError } from '../../agent/model-error.js';
 import { MODEL_PROVIDERS } from '../../agent/models.js';
+import { modelError } from '../../agent/provider-error.js';
 import { createAgentAuth } from '../../client/agent-auth.js';
 import { handOverConsent, type LoginConsent } from '../../client/hand-over.js';
 import type { Settings } from '../../config/schema/settings.js';
