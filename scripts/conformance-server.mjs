@@ -18,13 +18,14 @@
 // Exit: 0 when every failure is in the baseline and no entry is stale; 1 otherwise; 2 on a
 // usage or setup error.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as oauth from 'oauth4webapi';
 import { parse as parseYaml } from 'yaml';
+import { findChecks } from './conformance-checks.mjs';
 import { requireProjectNode } from './node-runtime.mjs';
 
 const REVISIONS = ['2025-11-25', '2025-06-18'];
@@ -267,17 +268,6 @@ function runSuite({ label, url, revision, token }) {
       resolve({ label, out, code, text });
     });
   });
-}
-
-function findChecks(dir) {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
-    entry.isDirectory()
-      ? findChecks(join(dir, entry.name))
-      : entry.name === 'checks.json'
-        ? [join(dir, entry.name)]
-        : [],
-  );
 }
 
 /** Scenario → checks, from `<out>/server-<scenario>-<timestamp>/checks.json`. */

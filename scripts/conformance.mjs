@@ -37,6 +37,7 @@ import { delimiter, dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
+import { findChecks } from './conformance-checks.mjs';
 import { requireProjectNode } from './node-runtime.mjs';
 
 const CONFORMANCE_VERSION = '0.2.0-alpha.12';
@@ -326,17 +327,7 @@ async function pool(items, size, worker) {
 const exits = await pool(runs, Math.max(4, 2 * availableParallelism()), run);
 const seconds = ((Date.now() - started) / 1000).toFixed(1);
 
-// Read every checks.json: <dir>/<label>/auth/<name>-<ISO timestamp with [:.] as '-'>/checks.json.
-function findChecks(dir) {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
-    entry.isDirectory()
-      ? findChecks(join(dir, entry.name))
-      : entry.name === 'checks.json'
-        ? [join(dir, entry.name)]
-        : [],
-  );
-}
+// Every checks.json (see conformance-checks.mjs) is at <dir>/<label>/auth/<name>-<ISO timestamp with [:.] as '-'>/checks.json.
 /** Scenario name → its checks, for the runs under `dir`. */
 function resultsIn(dir) {
   const results = new Map();
