@@ -7,15 +7,19 @@
  */
 import { UriTemplate } from '@modelcontextprotocol/sdk/shared/uriTemplate.js';
 
-/** Whether `uri` is `key` or matches `key` read as a URI template. */
-function covers(key: string, uri: string): boolean {
-  if (key === uri) return true;
-  if (!key.includes('{')) return false;
+/** Whether `uri` matches the URI template `template` (RFC 6570); an ill-formed one matches none. */
+export function matchesUriTemplate(template: string, uri: string): boolean {
   try {
-    return new UriTemplate(key).match(uri) !== null;
+    return new UriTemplate(template).match(uri) !== null;
   } catch {
     return false;
   }
+}
+
+/** Whether `uri` is `key` or matches `key` read as a URI template. */
+function covers(key: string, uri: string): boolean {
+  if (key === uri) return true;
+  return key.includes('{') && matchesUriTemplate(key, uri);
 }
 
 /** Own entries of a scopes record (`constructor` is not a prompt). */

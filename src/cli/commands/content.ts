@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { UriTemplate } from '@modelcontextprotocol/sdk/shared/uriTemplate.js';
+
 import type {
   GetPromptResult,
   Prompt,
@@ -15,6 +15,7 @@ import type {
 } from '@modelcontextprotocol/sdk/types.js';
 import { ToolNames } from '../../config/tool-names.js';
 import { McpAgentError } from '../../errors.js';
+import { matchesUriTemplate } from '../../server/content-scopes.js';
 import { type ContentNaming, namespacedNaming } from '../../servers/content-names.js';
 import type { ServerConnection, ServerRegistry } from '../../servers/registry.js';
 import type { CliIo, GlobalOptions, Output } from '../io.js';
@@ -96,6 +97,24 @@ function namingOf(registry: ServerRegistry): ContentNaming {
   return namespacedNaming(new ToolNames(registry.names()));
 }
 
+/**
+ * One row per item `list` gives of every server (or of `server` alone), made by `row` with the
+ * served naming; a server that fails does not hide the others.
+ */
+async function rowsPerServer<T, R>(
+  registry: ServerRegistry,
+  server: string | undefined,
+  list: (connection: ServerConnection) => Promise<T[]>,
+  row: (naming: ContentNaming, server: string, item: T) => R,
+): Promise<{ rows: R[]; failures: unknown[] }> {
+  const naming = namingOf(registry);
+  const { lists, failures } = await perServer(registry, serversOf(registry, server), list);
+  const rows = lists.flatMap(({ server: name, items }) =>
+    items.map((item) => row(naming, name, item)),
+  );
+  return { rows, failures };
+}
+
 function reportFailures(out: Output, failures: readonly unknown[]): number {
   for (const failure of failures) {
     out.error(failure instanceof Error ? failure.message : 'a server failed');
@@ -116,24 +135,24 @@ export function resourcesList(
     options,
     out,
     async ({ registry }) => {
-      const naming = namingOf(registry);
-      const names = serversOf(registry, server);
-      const { lists, failures } = await perServer(registry, names, async (connection) => [
-        ...(await resourcesOf(connection)).map((resource) => ({ resource, template: false })),
-        ...(await templatesOf(connection)).map((template) => ({
-          resource: { ...template, uri: template.uriTemplate },
-          template: true,
-        })),
-      ]);
-      const rows = lists.flatMap(({ server: name, items }) =>
-        items.map(({ resource, template }) => ({
+      const { rows, failures } = await rowsPerServer(
+        registry,
+        server,
+        async (connection) => [
+          ...(await resourcesOf(connection)).map((resource) => ({ resource, template: false })),
+          ...(await templatesOf(connection)).map((template) => ({
+            resource: { ...template, uri: template.uriTemplate },
+            template: true,
+          })),
+        ],
+        (naming, name, { resource, template }) => ({
           uri: resource.uri,
           name: naming.resourceName(name, resource.name),
           server: name,
           template,
           description: resource.description ?? null,
           mimeType: resource.mimeType ?? null,
-        })),
+        }),
       );
       out.resultJson({ resources: rows });
       if (rows.length === 0) out.note('No resources.');
@@ -152,7 +171,7 @@ async function ownerOf(registry: ServerRegistry, names: readonly string[], uri: 
       .filter((resource) => resource.uri === uri)
       .map(() => 'listed'),
     ...(await templatesOf(connection))
-      .filter((template) => matches(template.uriTemplate, uri))
+      .filter((template) => matchesUriTemplate(template.uriTemplate, uri))
       .map(() => 'template'),
   ]);
   for (const how of ['listed', 'template']) {
@@ -169,14 +188,6 @@ async function ownerOf(registry: ServerRegistry, names: readonly string[], uri: 
     'TOOL_UNKNOWN',
     `No server lists the resource "${uri}" or has a template matching it; "mcp-agent resources list" shows them.`,
   );
-}
-
-function matches(template: string, uri: string): boolean {
-  try {
-    return new UriTemplate(template).match(uri) !== null;
-  } catch {
-    return false;
-  }
 }
 
 /** `resources read [SERVER] URI`: text contents as text, the rest as JSON. */
@@ -226,17 +237,17 @@ export function promptsList(
     options,
     out,
     async ({ registry }) => {
-      const naming = namingOf(registry);
-      const names = serversOf(registry, server);
-      const { lists, failures } = await perServer(registry, names, promptsOf);
-      const rows = lists.flatMap(({ server: name, items }) =>
-        items.map((prompt) => ({
+      const { rows, failures } = await rowsPerServer(
+        registry,
+        server,
+        promptsOf,
+        (naming, name, prompt) => ({
           name: naming.prompt(name, prompt.name),
           server: name,
           prompt: prompt.name,
           description: prompt.description ?? null,
           arguments: prompt.arguments ?? [],
-        })),
+        }),
       );
       out.resultJson({ prompts: rows });
       if (rows.length === 0) out.note('No prompts.');
