@@ -116,7 +116,12 @@ function summary(message: string): string {
 }
 
 function callOptions(context: ToolCallContext) {
-  return { signal: context.signal, onprogress: context.onprogress, log: context.log };
+  return {
+    signal: context.signal,
+    onprogress: context.onprogress,
+    log: context.log,
+    peer: context.peer,
+  };
 }
 
 function signInDefinition(name: string, server: string): Tool {

@@ -24,9 +24,11 @@ import {
   type Tool,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from '../logger.js';
+import type { DownstreamPeer } from '../servers/peer.js';
 import { type CallerIdentity, callerFromAuthInfo, runAsCaller } from './identity.js';
 import { type ContentCatalog, registerContentHandlers } from './mcp-content.js';
 import { type CallerLog, type LogSender, SessionLog } from './session-log.js';
+import { SessionPeer } from './session-peer.js';
 
 /** What a tool handler gets besides its arguments. */
 export interface ToolCallContext {
@@ -62,6 +64,11 @@ export interface ToolCallContext {
    * messages during it go there.
    */
   readonly log?: CallerLog;
+  /**
+   * The caller's client as the answering side of downstream connections: a downstream server may
+   * ask it (elicitation, sampling) during the call when the caller declared it can answer.
+   */
+  readonly peer?: DownstreamPeer;
 }
 
 /** One tool the server offers. */
@@ -106,6 +113,12 @@ export function createMcpServer(catalog: ToolCatalog, info: ServerInfo, logger?:
     logger,
     send: (notification) => server.notification(notification),
   });
+  const peer = new SessionPeer(server, log);
+  const previous = server.onclose;
+  server.onclose = () => {
+    previous?.();
+    peer.close();
+  };
   server.setRequestHandler(SetLevelRequestSchema, async (request) => {
     log.level = request.params.level;
     return {};
@@ -118,7 +131,11 @@ export function createMcpServer(catalog: ToolCatalog, info: ServerInfo, logger?:
     })),
   );
   server.setRequestHandler(CallToolRequestSchema, (request, extra) =>
-    log.during(sender(extra), () => callTool(server, catalog, log, request, extra, logger)),
+    log.during(sender(extra), () =>
+      peer.during(extra.requestId, () =>
+        callTool(server, catalog, { log, peer }, request, extra, logger),
+      ),
+    ),
   );
   if (catalog.content) registerContentHandlers(server, catalog.content, log);
   return server;
@@ -159,7 +176,7 @@ function progressOf(request: CallToolRequest, extra: Extra) {
 async function callTool(
   server: Server,
   catalog: ToolCatalog,
-  log: SessionLog,
+  session: { readonly log: SessionLog; readonly peer: SessionPeer },
   request: CallToolRequest,
   extra: Extra,
   logger: Logger | undefined,
@@ -174,7 +191,8 @@ async function callTool(
   const context: ToolCallContext = {
     caller,
     signal: extra.signal,
-    log,
+    log: session.log,
+    peer: session.peer,
     ...(canOpenUrls
       ? {
           elicitUrl: async ({ url, message, elicitationId }) =>

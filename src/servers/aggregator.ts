@@ -172,7 +172,7 @@ export class ToolAggregator {
     options: CallToolOptions = {},
   ): Promise<CallToolResult> {
     const found = await this.resolve(name);
-    const connection = await this.#registry.connect(found.server);
+    const connection = await this.#registry.connect(found.server, { peer: options.peer });
     return connection.callTool(found.tool, args, options);
   }
 

@@ -30,6 +30,7 @@ import type { TokenSource } from '../oauth/auth-fetch.js';
 import { describeConnectError, describeEndpoint } from './connect-errors.js';
 import { indexConnection } from './connections-by-transport.js';
 import { createHttpStack, type HttpStack, proxySettingsFrom } from './http.js';
+import { answersRequests, attachPeer, type DownstreamPeer } from './peer.js';
 import { createTransport, type FetchWrapper, readTimeoutMs } from './transports.js';
 
 /** Lines that are not JSON-RPC a server may write before its connection is given up. */
@@ -81,6 +82,17 @@ export interface ServerRegistryOptions {
   readonly authFor?: (name: string, settings: ServerSettings) => TokenSource | undefined;
   /** How this client introduces itself to servers. */
   readonly clientInfo?: { readonly name: string; readonly version: string };
+  /**
+   * Who answers every connection's elicitation and sampling requests (the CLI's terminal); its
+   * capabilities are declared to each server. Without it, a connection declares none, unless it
+   * is opened for a peer of its own (`connect(name, { peer })`).
+   */
+  readonly peer?: DownstreamPeer | undefined;
+  /**
+   * Connections of their own that peers may hold per server; past it, a peer's requests use the
+   * shared connection (which declares no capabilities). Default 64.
+   */
+  readonly maxPeerConnections?: number;
 }
 
 /**
@@ -100,6 +112,11 @@ export interface CallToolOptions {
   readonly onprogress?: ((progress: Progress) => void) | undefined;
   /** Receives the server's log messages while this call is in flight (see {@link ServerConnection}). */
   readonly log?: DownstreamLogSink | undefined;
+  /**
+   * Who answers the server's elicitation and sampling requests: the call goes on the peer's own
+   * connection (see {@link ServerRegistry.connect}). Used by {@link ToolAggregator.callTool}.
+   */
+  readonly peer?: DownstreamPeer | undefined;
 }
 
 /**
@@ -139,11 +156,20 @@ export class ServerConnection {
   readonly #progress = new Map<ProgressToken, (progress: Progress) => void>();
   #progressTokens = 0;
   readonly #logger: Logger;
+  /** The peer this connection was opened for, whose log it is outside calls. */
+  readonly #owner: DownstreamPeer | undefined;
 
-  constructor(name: string, settings: ServerSettings, client: Client, logger?: Logger) {
+  constructor(
+    name: string,
+    settings: ServerSettings,
+    client: Client,
+    logger?: Logger,
+    owner?: DownstreamPeer,
+  ) {
     this.name = name;
     this.settings = settings;
     this.client = client;
+    this.#owner = owner;
     this.#timeoutMs = readTimeoutMs(settings);
     this.#allowed = settings.allowed_tools && allowedToolNames(name, settings.allowed_tools);
     this.#logger = logger ?? silentLogger;
@@ -259,12 +285,19 @@ export class ServerConnection {
     return tools;
   }
 
-  /** A log message to the one session whose calls are in flight, else dropped. */
+  /**
+   * A log message to the one session whose calls are in flight, or with none in flight to the
+   * peer the connection was opened for; else dropped.
+   */
   #forwardLog(params: LoggingMessageNotification['params']): void {
     const sinks = new Set(this.#inFlight.values());
     const [sink] = sinks;
     if (sinks.size === 1 && sink) {
       sink.message(this.name, params);
+      return;
+    }
+    if (sinks.size === 0 && this.#owner?.message) {
+      this.#owner.message(this.name, params);
       return;
     }
     this.#logger.debug(
@@ -318,6 +351,12 @@ export class ServerRegistry {
   readonly #authFor: ServerRegistryOptions['authFor'];
   readonly #clientInfo: { readonly name: string; readonly version: string };
   readonly #connections = new Map<string, Promise<ServerConnection>>();
+  readonly #peer: DownstreamPeer | undefined;
+  readonly #maxPeerConnections: number;
+  /** The connections opened for peers of their own, by peer, then by server. */
+  readonly #peerConnections = new Map<DownstreamPeer, PeerConnections>();
+  /** The servers whose peer-connection limit was reached (warned once each). */
+  readonly #warnedFull = new Set<string>();
   #closed = false;
 
   constructor(settings: Pick<Settings, 'mcp'>, options: ServerRegistryOptions = {}) {
@@ -329,6 +368,8 @@ export class ServerRegistry {
     this.#wrapFetch = options.wrapFetch;
     this.#authFor = options.authFor;
     this.#clientInfo = options.clientInfo ?? { name: 'mcp-agent-ts', version: '0' };
+    this.#peer = options.peer;
+    this.#maxPeerConnections = options.maxPeerConnections ?? 64;
   }
 
   /** The configured server names. */
@@ -352,8 +393,16 @@ export class ServerRegistry {
    * The open connection to `name`, opening it on first use; concurrent callers share one.
    * `sessionId` resumes an earlier Streamable HTTP session (see {@link ServerConnection.sessionId})
    * instead of starting a new one; it is ignored when a connection is already open.
+   *
+   * With a `peer` that can answer requests (elicitation, sampling), the connection is the peer's
+   * own: it declares the peer's capabilities, its server's requests go to the peer only, and it
+   * closes when the peer goes away. Past `maxPeerConnections` for the server, and for a peer that
+   * answers nothing, the shared connection is used.
    */
-  connect(name: string, options: { sessionId?: string } = {}): Promise<ServerConnection> {
+  connect(
+    name: string,
+    options: { sessionId?: string; peer?: DownstreamPeer | undefined } = {},
+  ): Promise<ServerConnection> {
     const settings = this.settings(name);
     if (this.#closed) {
       return Promise.reject(
@@ -363,9 +412,14 @@ export class ServerRegistry {
         ),
       );
     }
+    const peer = options.peer;
+    if (peer && !this.#peer && answersRequests(peer.capabilities)) {
+      const own = this.#peerConnection(name, settings, peer);
+      if (own) return own;
+    }
     let connection = this.#connections.get(name);
     if (!connection) {
-      const opening = this.#open(name, settings, options.sessionId);
+      const opening = this.#open(name, settings, options.sessionId, this.#peer);
       connection = opening;
       this.#connections.set(name, opening);
       opening.catch(() => {
@@ -375,10 +429,65 @@ export class ServerRegistry {
     return connection;
   }
 
+  /** `peer`'s own connection to `name`, opened on first use; `undefined` past the limit. */
+  #peerConnection(
+    name: string,
+    settings: ServerSettings,
+    peer: DownstreamPeer,
+  ): Promise<ServerConnection> | undefined {
+    let held = this.#peerConnections.get(peer);
+    const kept = held?.connections.get(name);
+    if (kept) return kept;
+    if (this.#peerConnectionsTo(name) >= this.#maxPeerConnections) {
+      if (!this.#warnedFull.has(name)) {
+        this.#warnedFull.add(name);
+        this.#logger.warn(
+          `server "${name}" has ${this.#maxPeerConnections} connections of callers' sessions open; further sessions share one connection, on which the server cannot ask the caller anything (elicitation, sampling)`,
+          { server: name },
+        );
+      }
+      return undefined;
+    }
+    if (!held) {
+      const connections = new Map<string, Promise<ServerConnection>>();
+      const unsubscribe = peer.onClose?.(() => void this.#closePeer(peer));
+      held = { connections, unsubscribe };
+      this.#peerConnections.set(peer, held);
+    }
+    const opening = this.#open(name, settings, undefined, peer);
+    held.connections.set(name, opening);
+    const connections = held.connections;
+    opening.catch(() => {
+      if (connections.get(name) === opening) connections.delete(name);
+    });
+    return opening;
+  }
+
+  #peerConnectionsTo(name: string): number {
+    let count = 0;
+    for (const { connections } of this.#peerConnections.values()) {
+      if (connections.has(name)) count += 1;
+    }
+    return count;
+  }
+
+  /** Close the connections opened for `peer` (it went away). */
+  async #closePeer(peer: DownstreamPeer): Promise<void> {
+    const held = this.#peerConnections.get(peer);
+    if (!held) return;
+    this.#peerConnections.delete(peer);
+    held.unsubscribe?.();
+    await Promise.all([...held.connections.values()].map((opening) => closeConnection(opening)));
+    for (const name of held.connections.keys()) {
+      if (this.#peerConnectionsTo(name) < this.#maxPeerConnections) this.#warnedFull.delete(name);
+    }
+  }
+
   async #open(
     name: string,
     settings: ServerSettings,
     sessionId: string | undefined,
+    peer: DownstreamPeer | undefined,
   ): Promise<ServerConnection> {
     const problem = openingProblem(settings);
     if (problem) {
@@ -406,7 +515,8 @@ export class ServerRegistry {
     } catch (error) {
       throw describeConnectError(name, settings, error);
     }
-    const client = new Client(this.#clientInfo, { capabilities: {} });
+    const client = new Client(this.#clientInfo, { capabilities: peer?.capabilities ?? {} });
+    if (peer) attachPeer(client, name, peer);
     this.#logger.debug(`connecting to server "${name}"`, {
       server: name,
       transport: settings.transport,
@@ -459,32 +569,45 @@ export class ServerRegistry {
         : `reported a transport error (${error.name})`;
       this.#logger.debug(`server "${name}" ${what}`, { server: name });
     };
-    return new ServerConnection(name, settings, client, this.#logger);
+    return new ServerConnection(name, settings, client, this.#logger, peer);
   }
 
-  /** Close the connection to `name`, if open. */
+  /** Close the shared connection to `name`, if open. */
   async close(name: string): Promise<void> {
     const connection = this.#connections.get(name);
     this.#connections.delete(name);
-    if (!connection) return;
-    try {
-      const open = await connection;
-      // Errors of a connection being closed (an aborted event stream) are not news.
-      open.client.onerror = () => {};
-      if (open.settings.transport === 'streamable_http' && open.settings.terminate_on_close) {
-        const transport = open.client.transport as { terminateSession?: () => Promise<void> };
-        await transport.terminateSession?.().catch(() => {});
-      }
-      await open.client.close();
-    } catch {
-      // A connection that never opened has nothing to close.
-    }
+    if (connection) await closeConnection(connection);
   }
 
   /** Close every connection and, if this registry made it, the HTTP stack. */
   async closeAll(): Promise<void> {
     this.#closed = true;
-    await Promise.all([...this.#connections.keys()].map((name) => this.close(name)));
+    await Promise.all([
+      ...[...this.#connections.keys()].map((name) => this.close(name)),
+      ...[...this.#peerConnections.keys()].map((peer) => this.#closePeer(peer)),
+    ]);
     if (this.#ownsHttp) await this.#http.close();
+  }
+}
+
+/** The connections a peer holds, and how to stop hearing of its end. */
+interface PeerConnections {
+  readonly connections: Map<string, Promise<ServerConnection>>;
+  readonly unsubscribe: (() => void) | undefined;
+}
+
+/** Close a connection (ending its Streamable HTTP session when configured to). */
+async function closeConnection(connection: Promise<ServerConnection>): Promise<void> {
+  try {
+    const open = await connection;
+    // Errors of a connection being closed (an aborted event stream) are not news.
+    open.client.onerror = () => {};
+    if (open.settings.transport === 'streamable_http' && open.settings.terminate_on_close) {
+      const transport = open.client.transport as { terminateSession?: () => Promise<void> };
+      await transport.terminateSession?.().catch(() => {});
+    }
+    await open.client.close();
+  } catch {
+    // A connection that never opened has nothing to close.
   }
 }
