@@ -53,6 +53,8 @@ function callerScopes(
     env: context.env,
     logger: context.logger,
     clientName: context.name,
+    // Downstream servers meet the app under the name and version it serves with.
+    clientInfo: context.info,
     // The callback of handed-over logins: oauth.callback_base_url, else the address listened on.
     callbackUrl: () => address.url(CALLBACK_PATH),
     backgroundRefresh: settings.oauth.background_refresh,

@@ -98,6 +98,11 @@ export {
   proxySettingsFrom,
   withResponseLimits,
 } from '../servers/http.js';
+export type {
+  DownstreamPeer,
+  PeerCapabilities,
+  PeerRequestOptions,
+} from '../servers/peer.js';
 export type { ServerRegistryOptions } from '../servers/registry.js';
 export { ServerConnection, ServerRegistry } from '../servers/registry.js';
 export type { FetchWrapper } from '../servers/transports.js';

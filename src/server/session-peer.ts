@@ -10,6 +10,7 @@
  */
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import type {
+  ClientCapabilities,
   CreateMessageRequest,
   CreateMessageResult,
   ElicitRequest,
@@ -17,13 +18,20 @@ import type {
   LoggingMessageNotification,
   RequestId,
 } from '@modelcontextprotocol/sdk/types.js';
-import {
-  type DownstreamPeer,
-  type PeerCapabilities,
-  type PeerRequestOptions,
-  peerCapabilitiesOf,
-} from '../servers/peer.js';
+import type { DownstreamPeer, PeerCapabilities, PeerRequestOptions } from '../servers/peer.js';
 import type { DownstreamLogSink } from '../servers/registry.js';
+
+/**
+ * Exactly the elicitation and sampling capabilities of `capabilities` (a caller's, from its
+ * `initialize` request), copied; `{}` for a client that declared neither.
+ */
+function peerCapabilitiesOf(capabilities: ClientCapabilities | undefined): PeerCapabilities {
+  const { elicitation, sampling } = capabilities ?? {};
+  return {
+    ...(elicitation ? { elicitation: structuredClone(elicitation) } : {}),
+    ...(sampling ? { sampling: structuredClone(sampling) } : {}),
+  };
+}
 
 /** How long a caller has to answer a forwarded request (a person may be filling in a form). */
 const ANSWER_TIMEOUT_MS = 10 * 60_000;

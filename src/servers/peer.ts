@@ -61,18 +61,6 @@ export interface DownstreamPeer {
   onClose?(listener: () => void): () => void;
 }
 
-/**
- * Exactly the elicitation and sampling capabilities of `capabilities` (a caller's, from its
- * `initialize` request), copied; `{}` for a client that declared neither.
- */
-export function peerCapabilitiesOf(capabilities: ClientCapabilities | undefined): PeerCapabilities {
-  const { elicitation, sampling } = capabilities ?? {};
-  return {
-    ...(elicitation ? { elicitation: structuredClone(elicitation) } : {}),
-    ...(sampling ? { sampling: structuredClone(sampling) } : {}),
-  };
-}
-
 /** Whether a peer with `capabilities` can answer anything a server may ask. */
 export function answersRequests(capabilities: PeerCapabilities): boolean {
   return capabilities.elicitation !== undefined || capabilities.sampling !== undefined;

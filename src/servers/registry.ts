@@ -3,7 +3,6 @@
  *
  * @module
  */
-import { statSync } from 'node:fs';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import {
@@ -21,7 +20,7 @@ import {
   ToolListChangedNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 import { suggest } from '../config/issues.js';
-import { isUsableServerUrl, type ServerSettings } from '../config/schema/servers.js';
+import type { ServerSettings } from '../config/schema/servers.js';
 import type { Settings } from '../config/schema/settings.js';
 import { allowedToolNames } from '../config/tool-names.js';
 import { McpAgentError } from '../errors.js';
@@ -30,44 +29,9 @@ import type { TokenSource } from '../oauth/auth-fetch.js';
 import { describeConnectError, describeEndpoint } from './connect-errors.js';
 import { indexConnection } from './connections-by-transport.js';
 import { createHttpStack, type HttpStack, proxySettingsFrom } from './http.js';
+import { isUnreadableMessage, MAX_STRAY_LINES, openingProblem } from './opening.js';
 import { answersRequests, attachPeer, type DownstreamPeer } from './peer.js';
 import { createTransport, type FetchWrapper, readTimeoutMs } from './transports.js';
-
-/** Lines that are not JSON-RPC a server may write before its connection is given up. */
-const MAX_STRAY_LINES = 3;
-
-/** A transport error about a message that could not be read (not JSON, not JSON-RPC). */
-function isUnreadableMessage(error: Error): boolean {
-  return error instanceof SyntaxError || error.name === 'ZodError';
-}
-
-/** Why a server cannot be opened as configured, before trying. */
-function openingProblem(settings: ServerSettings): string | undefined {
-  if (settings.transport === 'stdio') {
-    if (!settings.command) return 'has no command';
-    if (settings.cwd && !isDirectory(settings.cwd)) return 'has a cwd that is not a directory';
-    return undefined;
-  }
-  if (!settings.url) return 'has no url';
-  if (!URL.canParse(settings.url)) return 'has a url that is not a URL';
-  const url = new URL(settings.url);
-  if (!isUsableServerUrl(settings.url, settings.transport)) {
-    const wanted = settings.transport === 'websocket' ? 'ws: or wss:' : 'http: or https:';
-    return `has a url with the scheme "${url.protocol}", but transport ${settings.transport} needs ${wanted}`;
-  }
-  if (url.username || url.password) {
-    return 'has credentials in its url, which are never sent; put them in headers instead';
-  }
-  return undefined;
-}
-
-function isDirectory(path: string): boolean {
-  try {
-    return statSync(path).isDirectory();
-  } catch {
-    return false;
-  }
-}
 
 /** Options of {@link ServerRegistry}. */
 export interface ServerRegistryOptions {
