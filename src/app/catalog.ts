@@ -25,6 +25,7 @@ import type { ServedTool, ToolCallContext, ToolCatalog } from '../server/mcp-ser
 import { type CallerLog, teeToSession } from '../server/session-log.js';
 import type { AggregatedTool } from '../servers/aggregator.js';
 import { scrub, secretValues } from '../servers/credentials.js';
+import { answersRequests, type DownstreamPeer } from '../servers/peer.js';
 import { type AppDefinition, type AppWorkflow, toResult } from './define.js';
 import { handedOver, withDelegatedLogin } from './delegated-login.js';
 import { type ContentNaming, DownstreamContent } from './resources.js';
@@ -342,8 +343,12 @@ export class AppCatalog implements ToolCatalog {
     return own.length === 0 ? configured : [...new Set([...own, ...configured])];
   }
 
-  async list(caller?: CallerIdentity, log?: CallerLog): Promise<readonly ServedTool[]> {
-    return [...this.#own, ...(await this.#downstream(caller, log))];
+  async list(
+    caller?: CallerIdentity,
+    log?: CallerLog,
+    peer?: DownstreamPeer,
+  ): Promise<readonly ServedTool[]> {
+    return [...this.#own, ...(await this.#downstream(caller, log, peer))];
   }
 
   async find(name: string, caller?: CallerIdentity): Promise<ServedTool | undefined> {
@@ -440,6 +445,7 @@ export class AppCatalog implements ToolCatalog {
   async #downstream(
     caller: CallerIdentity | undefined,
     log: CallerLog | undefined,
+    peer: DownstreamPeer | undefined,
   ): Promise<ServedTool[]> {
     const scopes = this.#options.scopes;
     if (!scopes) return [];
@@ -448,8 +454,9 @@ export class AppCatalog implements ToolCatalog {
       servers.map(async (server) => {
         const { aggregator } = this.#route(server, caller);
         try {
-          const tools = (await aggregator?.listServerTools(server)) ?? [];
-          this.#known.set(server, tools);
+          const tools = (await aggregator?.listServerTools(server, peer)) ?? [];
+          // A peer's listing may hold tools the server offers only clients that can answer.
+          if (!peer || !answersRequests(peer.capabilities)) this.#known.set(server, tools);
           return tools;
         } catch (error) {
           // A caller not logged in yet still sees the server's tools (as another caller listed

@@ -30,6 +30,7 @@ import type { FetchLike } from '../fetch.js';
 import type { Logger } from '../logger.js';
 import type { CallerIdentity } from '../server/identity.js';
 import type { ToolCallContext } from '../server/mcp-server.js';
+import type { DownstreamPeer } from '../servers/peer.js';
 import { downstreamRoute, text } from './catalog.js';
 import type { AgentRunner, AppAgent, AppDefinition, WorkflowContext } from './define.js';
 import { handedOver, signInFor, withDelegatedLogin } from './delegated-login.js';
@@ -61,7 +62,7 @@ export interface ServedAgentsOptions {
 /** What an answer is asked with: the caller, the request's signal, progress if asked for. */
 type AnswerContext = Pick<
   ToolCallContext,
-  'caller' | 'signal' | 'elicitUrl' | 'elicitationComplete' | 'progress'
+  'caller' | 'signal' | 'elicitUrl' | 'elicitationComplete' | 'progress' | 'peer'
 >;
 
 /** Runs an app's agents for their callers (see the module). */
@@ -183,7 +184,7 @@ export class ServedAgents implements AgentRunner {
     };
     const served = await viewedAgent(
       { name: agent.name, instruction: spec.instruction, serverNames: spec.serverNames },
-      this.#connections(context.caller),
+      this.#connections(context.caller, context.peer),
       (tools) => this.#callersTools(tools, context),
     );
     const llm = await served.attachLlm(spec.provider, {
@@ -228,15 +229,18 @@ export class ServedAgents implements AgentRunner {
   }
 
   /**
-   * The servers as `caller` reaches them, as the proxied tools do (see `downstreamRoute`), and the
-   * app's named credentials for the model.
+   * The servers as `caller` reaches them, as the proxied tools do (see `downstreamRoute`; with
+   * `peer`, the caller's client, on its own connections), and the app's named credentials for
+   * the model.
    */
-  #connections(caller: CallerIdentity | undefined): AgentConnections {
+  #connections(caller: CallerIdentity | undefined, peer?: DownstreamPeer): AgentConnections {
     const { settings, scopes, credentials } = this.#options;
     return {
       settings,
+      // On the caller's own connection when it can answer: a server may ask it during the call.
       connect: async (server) =>
-        (await downstreamRoute(scopes, server, caller).scope.registry.connect(server)).client,
+        (await downstreamRoute(scopes, server, caller).scope.registry.connect(server, { peer }))
+          .client,
       ...(credentials ? { credentials } : {}),
     };
   }

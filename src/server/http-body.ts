@@ -83,6 +83,19 @@ export function isInitialize(body: unknown): boolean {
   );
 }
 
+/** The ids of the requests in a JSON-RPC body (not its notifications or responses). */
+export function requestIds(body: unknown): (string | number)[] {
+  const out: (string | number)[] = [];
+  for (const message of Array.isArray(body) ? body : [body]) {
+    if (message === null || typeof message !== 'object') continue;
+    const { method, id } = message as { method?: unknown; id?: unknown };
+    if (typeof method === 'string' && (typeof id === 'string' || typeof id === 'number')) {
+      out.push(id);
+    }
+  }
+  return out;
+}
+
 /** Names of the tools a JSON-RPC body calls. */
 export function calledTools(body: unknown): string[] {
   const out: string[] = [];

@@ -8,11 +8,12 @@
 import { randomBytes } from 'node:crypto';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { attachCaller, checkToolScopes } from './http-auth.js';
-import { isInitialize, readJson } from './http-body.js';
+import { isInitialize, readJson, requestIds } from './http-body.js';
 import type { HttpContext, McpCall } from './http-context.js';
 import { jsonRpcError, send, tooManySessions } from './http-reply.js';
 import type { StreamableSession } from './http-sessions.js';
 import { createMcpServer } from './mcp-server.js';
+import { sessionPeerOf } from './session-peer.js';
 
 /** Serve an authenticated request to the endpoint by its method; others get 405. */
 export async function serveStreamable(ctx: HttpContext, call: McpCall): Promise<void> {
@@ -75,7 +76,20 @@ function callerSession(ctx: HttpContext, call: McpCall): StreamableSession | und
 
 async function deliver(call: McpCall, session: StreamableSession, body: unknown): Promise<void> {
   attachCaller(call);
+  watchStream(call, session, body);
   await session.transport.handleRequest(call.req, call.res, body);
+}
+
+/**
+ * Tell the session's peer when the stream of `body`'s requests closes before it was finished
+ * (the caller disconnected): requests forwarded to the caller on it fail at once.
+ */
+function watchStream(call: McpCall, session: StreamableSession, body: unknown): void {
+  const ids = requestIds(body);
+  if (ids.length === 0) return;
+  call.res.once('close', () => {
+    if (!call.res.writableFinished) sessionPeerOf(session.server)?.streamClosed(ids);
+  });
 }
 
 /** A session of `principal` with its own MCP server; registered once the transport names it. */

@@ -81,8 +81,16 @@ export interface ServedTool {
 
 /** Where the served tools come from. */
 export interface ToolCatalog {
-  /** Every tool `caller` may see, in a stable order (`log`: the caller's session log). */
-  list(caller?: CallerIdentity, log?: CallerLog): Promise<readonly ServedTool[]>;
+  /**
+   * Every tool `caller` may see, in a stable order (`log`: the caller's session log; `peer`: the
+   * caller's client, for whom a downstream server may offer more tools, see
+   * {@link ToolCallContext.peer}).
+   */
+  list(
+    caller?: CallerIdentity,
+    log?: CallerLog,
+    peer?: DownstreamPeer,
+  ): Promise<readonly ServedTool[]>;
   /** The tool `name` as `caller` reaches it, or `undefined`. */
   find(name: string, caller?: CallerIdentity): Promise<ServedTool | undefined>;
   /** Scopes `name` needs (without a lookup that may open a downstream connection). */
@@ -125,14 +133,14 @@ export function createMcpServer(catalog: ToolCatalog, info: ServerInfo, logger?:
   });
   server.setRequestHandler(ListToolsRequestSchema, async (_request, extra) =>
     log.during(sender(extra), async () => ({
-      tools: (await catalog.list(callerFromAuthInfo(extra.authInfo), log)).map(
+      tools: (await catalog.list(callerFromAuthInfo(extra.authInfo), log, peer)).map(
         (tool) => tool.definition,
       ),
     })),
   );
   server.setRequestHandler(CallToolRequestSchema, (request, extra) =>
     log.during(sender(extra), () =>
-      peer.during(extra.requestId, () =>
+      peer.during(extra.requestId, extra.signal, () =>
         callTool(server, catalog, { log, peer }, request, extra, logger),
       ),
     ),

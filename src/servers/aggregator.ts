@@ -13,6 +13,7 @@ import { suggest } from '../config/issues.js';
 import { legacyToolIdentity, ToolNames } from '../config/tool-names.js';
 import { McpAgentError } from '../errors.js';
 import { type Logger, silentLogger } from '../logger.js';
+import type { DownstreamPeer } from './peer.js';
 import type { CallToolOptions, ServerRegistry } from './registry.js';
 
 /** A tool of one server, as the aggregate offers it. */
@@ -81,9 +82,13 @@ export class ToolAggregator {
    * The allowed tools of one server. Tools that would share a name (a server listing one name
    * twice with different definitions is kept once; two tool names whose hashes meet) are left out,
    * both of them, whatever the order the server lists them in.
+   *
+   * With a `peer`, the listing is the one of the peer's connection (see
+   * {@link ServerRegistry.connect}): a server may offer a client that can answer its requests
+   * (elicitation, sampling) tools it offers no other.
    */
-  async listServerTools(server: string): Promise<AggregatedTool[]> {
-    const connection = await this.#registry.connect(server);
+  async listServerTools(server: string, peer?: DownstreamPeer): Promise<AggregatedTool[]> {
+    const connection = await this.#registry.connect(server, { peer });
     const byName = new Map<string, AggregatedTool[]>();
     for (const definition of await connection.listTools()) {
       const name = this.#names.name(server, definition.name);
@@ -130,9 +135,10 @@ export class ToolAggregator {
 
   /**
    * The tool a served name stands for, from the listing of the server the name belongs to;
-   * throws `TOOL_UNKNOWN` when no offered tool has that name.
+   * throws `TOOL_UNKNOWN` when no offered tool has that name. `peer`: as for
+   * {@link ToolAggregator.listServerTools}.
    */
-  async resolve(name: string): Promise<AggregatedTool> {
+  async resolve(name: string, peer?: DownstreamPeer): Promise<AggregatedTool> {
     const server = this.#names.ownerOf(name);
     if (server === undefined || !this.#servers.includes(server)) {
       const legacy = legacyToolIdentity(name);
@@ -145,7 +151,7 @@ export class ToolAggregator {
         `"${name}" is not a tool of ${this.#servers.map((s) => `"${s}"`).join(', ') || 'any server'}${hint}; tool names are SERVER_TOOL, as "tools list" shows them.`,
       );
     }
-    const tools = await this.listServerTools(server);
+    const tools = await this.listServerTools(server, peer);
     const found = tools.find((tool) => tool.name === name);
     if (found) return found;
     const plain = this.#names.plainIdentity(name);
@@ -171,7 +177,7 @@ export class ToolAggregator {
     args: Record<string, unknown>,
     options: CallToolOptions = {},
   ): Promise<CallToolResult> {
-    const found = await this.resolve(name);
+    const found = await this.resolve(name, options.peer);
     const connection = await this.#registry.connect(found.server, { peer: options.peer });
     return connection.callTool(found.tool, args, options);
   }
