@@ -406,7 +406,7 @@ export class ServerRegistry {
       if (!this.#warnedFull.has(name)) {
         this.#warnedFull.add(name);
         this.#logger.warn(
-          `server "${name}" has ${this.#maxPeerConnections} connections of callers' sessions open; further sessions share one connection, on which the server cannot ask the caller anything (elicitation, sampling)`,
+          `server "${name}" reached its limit of connections of callers' sessions (maxPeerConnections: ${this.#maxPeerConnections}); further sessions share one connection, on which the server cannot ask the caller anything (elicitation, sampling)`,
           { server: name },
         );
       }
