@@ -1,9 +1,11 @@
 /**
  * The one reader of `mcp-agent chat`'s standard input. Its lines are the session's prompts,
  * except while a login of a turn waits for the address the browser ended on: then they are lent
- * to that login's paste prompt ({@link borrowingConsent}), so a pasted address (which carries an
- * authorization code) is never taken for a prompt and sent to the model, and no second reader
- * competes for the terminal.
+ * to that login's paste prompt ({@link borrowingConsent}), and while a server's question of a turn
+ * waits for an answer (an elicitation, a sampling approval) each line goes to that question
+ * ({@link ChatInput.borrowLine}): a pasted address (which carries an authorization code) or a typed
+ * answer is never taken for a prompt and sent to the model, and no second reader competes for the
+ * terminal.
  *
  * @module
  */
@@ -18,6 +20,8 @@ export class ChatInput {
   readonly #queue: string[] = [];
   readonly #loan = new PassThrough();
   #waiting: ((line: string | undefined) => void) | undefined;
+  /** The questions waiting for a line, first asked first. */
+  readonly #borrowers: ((line: string | undefined) => void)[] = [];
   #ended = false;
   #lent = 0;
 
@@ -48,6 +52,27 @@ export class ChatInput {
     this.#lines.close();
   }
 
+  /**
+   * The next line typed from now, for a question of the running turn (never a prompt);
+   * `undefined` once the input ended or `signal` aborted (the question is then withdrawn).
+   */
+  borrowLine(signal?: AbortSignal): Promise<string | undefined> {
+    if (this.#ended || signal?.aborted) return Promise.resolve(undefined);
+    return new Promise((resolve) => {
+      const onAbort = () => {
+        const at = this.#borrowers.indexOf(take);
+        if (at >= 0) this.#borrowers.splice(at, 1);
+        resolve(undefined);
+      };
+      const take = (line: string | undefined) => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve(line);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.#borrowers.push(take);
+    });
+  }
+
   /** Lend the lines to a login until {@link ChatInput.reclaim} (logins may nest: counted). */
   lend(): void {
     this.#lent += 1;
@@ -62,6 +87,11 @@ export class ChatInput {
   }
 
   #take(line: string): void {
+    const borrower = this.#borrowers.shift();
+    if (borrower) {
+      borrower(line);
+      return;
+    }
     if (this.#lent > 0) {
       this.#loan.write(`${line}\n`);
       return;
@@ -74,6 +104,7 @@ export class ChatInput {
 
   #end(): void {
     this.#ended = true;
+    for (const borrower of this.#borrowers.splice(0)) borrower(undefined);
     this.#loan.end();
     const waiting = this.#waiting;
     this.#waiting = undefined;

@@ -67,6 +67,29 @@ function loginFlags(options: CommandContext['options']): { noBrowser: boolean; d
   return { noBrowser: options['no-browser'] === true, device: options.device === true };
 }
 
+/** `--provider` and `--model`: the model of `chat`, and the one that answers servers' sampling. */
+const MODEL_OPTIONS: Readonly<Record<string, OptionSpec>> = {
+  provider: {
+    type: 'string',
+    value: 'P',
+    help: 'the provider section (openai, anthropic, google, azure, bedrock, ollama, lm_studio)',
+  },
+  model: {
+    type: 'string',
+    value: 'M',
+    help: "the model id (default the section's default_model)",
+  },
+};
+
+/** What answers the servers' sampling requests: `--provider`, `--model`. */
+function answerOptions(options: CommandContext['options']): {
+  answer: { provider: string | undefined; model: string | undefined };
+} {
+  return {
+    answer: { provider: stringOption(options.provider), model: stringOption(options.model) },
+  };
+}
+
 /** `--host`, `--port` and `--app` of `serve` and `dev`. */
 const SERVE_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   host: { type: 'string', value: 'HOST', help: 'address to listen on (default 127.0.0.1)' },
@@ -144,16 +167,19 @@ export const COMMANDS: readonly CommandSpec[] = [
     options: LOGIN_OPTIONS,
     maxArgs: 1,
     run: async ({ io, global, out, args, options }) =>
-      (await serversCommands()).toolsList(io, global, out, args[0], loginFlags(options)),
+      (await serversCommands()).toolsList(io, global, out, args[0], {
+        ...loginFlags(options),
+        answer: {},
+      }),
   },
   {
     path: ['tools', 'call'],
     summary: 'call one tool and print its result',
     usage:
-      'mcp-agent [--config PATH] [--json] tools call NAME [\'{"arg": "value"}\']\n       mcp-agent [--config PATH] [--json] tools call SERVER TOOL [\'{"arg": "value"}\']',
+      'mcp-agent [--config PATH] [--json] tools call NAME [\'{"arg": "value"}\'] [--provider P] [--model M]\n       mcp-agent [--config PATH] [--json] tools call SERVER TOOL [\'{"arg": "value"}\'] [--provider P] [--model M]',
     description:
-      "Calls the tool NAME (as `tools list` prints it), or TOOL (its own name) on SERVER, with the JSON\nobject given (default {}), checked against the tool's input schema first. Text content is printed\nas text, other content as JSON; --json prints the raw result. Exit code 1 when the tool reports an\nerror.",
-    options: LOGIN_OPTIONS,
+      "Calls the tool NAME (as `tools list` prints it), or TOOL (its own name) on SERVER, with the JSON\nobject given (default {}), checked against the tool's input schema first. Text content is printed\nas text, other content as JSON; --json prints the raw result. Exit code 1 when the tool reports an\nerror. When stdin and stderr are a terminal, a form the server asks for (elicitation) is answered\nthere, field by field; with a model provider configured (--provider, else as chat chooses), the\nserver's sampling requests are answered by that model once approved at the terminal.",
+    options: { ...LOGIN_OPTIONS, ...MODEL_OPTIONS },
     maxArgs: 3,
     run: async ({ io, global, out, args, options }) => {
       const [first, second, third] = args;
@@ -167,9 +193,10 @@ export const COMMANDS: readonly CommandSpec[] = [
       const byName =
         second === undefined || (third === undefined && second.trimStart().startsWith('{'));
       const { toolsCall } = await serversCommands();
+      const flags = { ...loginFlags(options), ...answerOptions(options) };
       return byName
-        ? toolsCall(io, global, out, { name: first }, second, loginFlags(options))
-        : toolsCall(io, global, out, { server: first, tool: second }, third, loginFlags(options));
+        ? toolsCall(io, global, out, { name: first }, second, flags)
+        : toolsCall(io, global, out, { server: first, tool: second }, third, flags);
     },
   },
   {
@@ -197,7 +224,10 @@ export const COMMANDS: readonly CommandSpec[] = [
         throw new UsageError('"resources read" needs a URI.', 'mcp-agent resources read --help');
       }
       const target = second === undefined ? { uri: first } : { server: first, uri: second };
-      return (await contentCommands()).resourcesRead(io, global, out, target, loginFlags(options));
+      return (await contentCommands()).resourcesRead(io, global, out, target, {
+        ...loginFlags(options),
+        answer: {},
+      });
     },
   },
   {
@@ -224,7 +254,10 @@ export const COMMANDS: readonly CommandSpec[] = [
       if (name === undefined) {
         throw new UsageError('"prompts get" needs a prompt NAME.', 'mcp-agent prompts get --help');
       }
-      return (await contentCommands()).promptsGet(io, global, out, name, json, loginFlags(options));
+      return (await contentCommands()).promptsGet(io, global, out, name, json, {
+        ...loginFlags(options),
+        answer: {},
+      });
     },
   },
   {
@@ -237,16 +270,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     options: {
       once: { type: 'string', value: 'PROMPT', help: 'answer PROMPT once and exit' },
       agent: { type: 'string', value: 'NAME', help: 'the agent of agents.definitions to use' },
-      provider: {
-        type: 'string',
-        value: 'P',
-        help: 'the provider section (openai, anthropic, google, azure, bedrock, ollama, lm_studio)',
-      },
-      model: {
-        type: 'string',
-        value: 'M',
-        help: "the model id (default the section's default_model)",
-      },
+      ...MODEL_OPTIONS,
       ...LOGIN_OPTIONS,
     },
     maxArgs: 0,

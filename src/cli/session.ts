@@ -1,6 +1,7 @@
 /**
  * What a CLI command that talks to servers holds for its run: the settings, one HTTP stack, the
- * token store, the token manager and the server registry, closed together.
+ * token store, the token manager and the server registry, closed together; with `answer`, the
+ * registry's connections declare what the terminal peer answers (elicitation, sampling).
  *
  * @module
  */
@@ -16,6 +17,7 @@ import { loadForCli } from './commands/config.js';
 import { type CliConsentOptions, cliConsent } from './consent.js';
 import type { CliIo, GlobalOptions, Output } from './io.js';
 import { cliLogger } from './logger.js';
+import { terminalPeer } from './terminal-peer.js';
 import { VERSION } from './version.js';
 
 /** The runtime of one command. */
@@ -41,6 +43,11 @@ export interface SessionOptions extends CliConsentOptions {
    * its URL (a pending flow in the store) instead of a plain error.
    */
   readonly handOver?: boolean;
+  /**
+   * Answer the servers' elicitation and sampling requests (`terminal-peer.ts`): elicitation at a
+   * terminal, sampling with a configured provider (`provider`, `model`: `--provider`, `--model`).
+   */
+  readonly answer?: { readonly provider?: string | undefined; readonly model?: string | undefined };
 }
 
 /** Run `body` with a {@link CliSession}, closing everything afterwards. */
@@ -52,7 +59,19 @@ export async function withSession<T>(
   sessionOptions: SessionOptions = {},
 ): Promise<T> {
   const loaded = loadForCli(io, options);
+  let modelFetch: FetchLike | undefined;
+  const peer =
+    sessionOptions.answer &&
+    terminalPeer({
+      io,
+      out,
+      settings: loaded.settings,
+      provider: sessionOptions.answer.provider,
+      model: sessionOptions.answer.model,
+      modelOptions: () => ({ fetch: modelFetch, env: io.env }),
+    });
   const runtime = openClientRuntime(loaded.settings, {
+    peer,
     env: io.env,
     cwd: io.cwd,
     homeDir: io.homeDir,
@@ -67,6 +86,7 @@ export async function withSession<T>(
         : cliConsent(io, out, sessionOptions),
   });
   const { http, guardedFetch, store, scopes } = runtime;
+  modelFetch = runtime.modelFetch;
   try {
     return await body({
       loaded,

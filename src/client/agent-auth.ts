@@ -22,6 +22,7 @@ import { type Logger, printable, silentLogger } from '../logger.js';
 import type { LogoutResult, TokenStatus } from '../oauth/grants.js';
 import { APP_IDENTITY } from '../oauth/server-auth.js';
 import { usesOAuth } from '../oauth/token-manager.js';
+import type { DownstreamPeer } from '../servers/peer.js';
 import type { CallerScope } from './caller-scopes.js';
 import { handOverConsent, type LoginConsent } from './hand-over.js';
 import { type ClientRuntime, openClientRuntime } from './runtime.js';
@@ -66,6 +67,13 @@ export interface CreateAgentAuthOptions extends SettingsSource {
   readonly maxUsers?: number | undefined;
   /** An end user's state unused this long is closed (reopened on next use), in ms. Default 15 min. */
   readonly userIdleMs?: number | undefined;
+  /**
+   * Who answers the servers' elicitation and sampling requests on the agent's own connections
+   * (the `mcp-agent` CLI: the person at its terminal); they declare its capabilities. End users'
+   * connections (`forUser`) never get it. For an agent with one person at hand, not for a server
+   * of callers. Default: none; the connections declare no capability.
+   */
+  readonly peer?: DownstreamPeer | undefined;
 }
 
 /** The servers as one identity reaches them (the agent's own, or an end user's). */
@@ -145,6 +153,7 @@ export function createAgentAuth(options: CreateAgentAuthOptions = {}): AgentAuth
     maxUsers: options.maxUsers,
     userIdleMs: options.userIdleMs,
     usersRefreshInBackground: true,
+    peer: options.peer,
   });
   return new AgentAuthImpl(runtime, warnings, options.maxUsers ?? 1_000, options.now);
 }

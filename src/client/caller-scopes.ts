@@ -23,6 +23,7 @@ import { TokenManager, type TokenManagerOptions, usesOAuth } from '../oauth/toke
 import { type CallerIdentity, inboundTokenOf, principalOf } from '../server/identity.js';
 import { ToolAggregator } from '../servers/aggregator.js';
 import type { HttpStack } from '../servers/http.js';
+import type { DownstreamPeer } from '../servers/peer.js';
 import { ServerRegistry } from '../servers/registry.js';
 import type { TokenStore } from '../stores/token-store.js';
 import { ScopeUse } from './scope-use.js';
@@ -86,6 +87,13 @@ export interface CallerScopesOptions {
   readonly clientInfo?: { readonly name: string; readonly version: string };
   /** Where relative configuration paths (`private_key_file`) are found. */
   readonly cwd?: string | undefined;
+  /**
+   * Who answers the servers' elicitation and sampling requests on the app's own connections (the
+   * CLI's terminal): they declare its capabilities. Callers' scopes never get it (each call of a
+   * caller brings its own peer, `CallToolOptions.peer`), and with it the app's registry ignores
+   * per-call peers: give it only to an agent that has no callers of its own.
+   */
+  readonly peer?: DownstreamPeer | undefined;
   /** Scopes kept at most. Default 1,000. */
   readonly maxScopes?: number;
   /** A scope unused this long is closed, in milliseconds. Default 15 minutes. */
@@ -194,7 +202,8 @@ export class CallerScopes {
 
   #open(identity: string, names: readonly string[], use?: ScopeUse): CallerScope {
     const tokens = new TokenManager(this.#tokenOptions(identity));
-    const registry = this.#registry(names, tokens, use);
+    const peer = identity === APP_IDENTITY ? this.#options.peer : undefined;
+    const registry = this.#registry(names, tokens, use, peer);
     return {
       identity,
       tokens,
@@ -256,9 +265,14 @@ export class CallerScopes {
 
   /**
    * A registry holding servers `names` only, their OAuth tokens from `tokens`, its requests
-   * counted in `use` (a caller's scope).
+   * counted in `use` (a caller's scope), its connections answered by `peer` (the app's).
    */
-  #registry(names: readonly string[], tokens: TokenManager, use?: ScopeUse): ServerRegistry {
+  #registry(
+    names: readonly string[],
+    tokens: TokenManager,
+    use?: ScopeUse,
+    peer?: DownstreamPeer,
+  ): ServerRegistry {
     const options = this.#options;
     const servers = options.settings.mcp.servers;
     return new ServerRegistry(
@@ -275,6 +289,7 @@ export class CallerScopes {
         authFor: (name, settings) => tokens.forServer(name, settings),
         ...(use ? { wrapFetch: use.wrapFetch } : {}),
         ...(options.clientInfo ? { clientInfo: options.clientInfo } : {}),
+        ...(peer ? { peer } : {}),
       },
     );
   }

@@ -13,6 +13,7 @@ import type { Settings } from '../config/schema/settings.js';
 import type { FetchLike } from '../fetch.js';
 import type { Logger } from '../logger.js';
 import { createHttpStack, type HttpStack, hasProxy, proxySettingsFrom } from '../servers/http.js';
+import type { DownstreamPeer } from '../servers/peer.js';
 import { createTokenStore, type TokenStore } from '../stores/token-store.js';
 import { CallerScopes, type CallerScopesOptions } from './caller-scopes.js';
 import { guardedHttpStack } from './guarded-http.js';
@@ -51,6 +52,8 @@ export interface ClientRuntimeOptions {
   readonly userIdleMs?: number | undefined;
   /** End users' tokens are refreshed in the background too (by the one scheduler). */
   readonly usersRefreshInBackground?: boolean;
+  /** Who answers the servers' requests on the agent's own connections (see `CallerScopesOptions.peer`). */
+  readonly peer?: DownstreamPeer | undefined;
 }
 
 /** The stacks, store and scopes of {@link openClientRuntime}. */
@@ -163,6 +166,7 @@ function scopesOptions(
     ...(options.maxUsers !== undefined ? { maxScopes: options.maxUsers } : {}),
     ...(options.userIdleMs !== undefined ? { idleMs: options.userIdleMs } : {}),
     ...(options.now ? { now: options.now } : {}),
+    ...(options.peer ? { peer: options.peer } : {}),
   };
 }
 

@@ -5,8 +5,6 @@
  * prompt, where the login (borrowing chat's input) reads it; the answer follows, and Ctrl-C
  * (the terminal's ^C, a real SIGINT) at the prompt ends the session with exit code 0.
  */
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
@@ -14,57 +12,13 @@ import { startScriptedChat, toolThenText } from '../agent/scripted-chat.js';
 import { tempTree } from '../helpers/cli.js';
 import { followAuthorization } from '../support/browser.js';
 import { loginConfig, startLoginServers } from '../support/cli-login.js';
-import { builtFile, onPlatform, testWith } from '../support/services.js';
+import { builtFile, testWith } from '../support/services.js';
+import { onTerminal, withTerminal } from '../support/terminal.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const SCRIPT = '/usr/bin/script';
 const CANARY = 'sk-canary-chat-terminal';
 
-/** `argv` run by `script` on a new pseudo-terminal; what the terminal shows, as it comes. */
-function onTerminal(argv: readonly string[], cwd: string) {
-  const command = ['exec', ...argv.map((word) => `'${word.replaceAll("'", `'\\''`)}'`)].join(' ');
-  const child = spawn(
-    SCRIPT,
-    ['--quiet', '--flush', '--return', '--command', command, '/dev/null'],
-    {
-      cwd,
-      env: { PATH: process.env.PATH ?? '', HOME: cwd, TERM: 'dumb' },
-    },
-  );
-  let screen = '';
-  const waits = new Set<() => void>();
-  child.stdout.on('data', (chunk: Buffer) => {
-    screen += chunk.toString();
-    for (const check of [...waits]) check();
-  });
-  const until = <T>(found: () => T | undefined): Promise<T> =>
-    new Promise((resolve) => {
-      const check = () => {
-        const value = found();
-        if (value === undefined) return;
-        waits.delete(check);
-        resolve(value);
-      };
-      waits.add(check);
-      check();
-    });
-  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-  return {
-    child,
-    screen: () => screen,
-    until,
-    exited,
-    type: (text: string) => child.stdin.write(text),
-  };
-}
-
-testWith([
-  builtFile('dist/cli/main.js'),
-  onPlatform(
-    process.platform === 'linux' && existsSync(SCRIPT),
-    `util-linux script (${SCRIPT}) gives the pseudo-terminal`,
-  ),
-])(
+testWith([builtFile('dist/cli/main.js'), withTerminal()])(
   'at a terminal: a login finished by typing the address at the prompt, then ^C ends the session',
   async () => {
     const servers = await startLoginServers();

@@ -7,9 +7,8 @@
 import { Agent, type AgentSpec } from '../../agent/agent.js';
 import { agentSpecsOf } from '../../agent/definitions.js';
 import type { AugmentedLlm } from '../../agent/llm.js';
-import { MODEL_PROVIDERS } from '../../agent/models.js';
 import { modelError } from '../../agent/provider-error.js';
-import { createAgentAuth } from '../../client/agent-auth.js';
+import { type AgentAuth, createAgentAuth } from '../../client/agent-auth.js';
 import { handOverConsent, type LoginConsent } from '../../client/hand-over.js';
 import type { Settings } from '../../config/schema/settings.js';
 import { AuthorizationRequiredError, isMcpAgentError, McpAgentError } from '../../errors.js';
@@ -18,6 +17,9 @@ import { type CliConsentOptions, cliConsent } from '../consent.js';
 import { handOverText } from '../hand-over.js';
 import type { CliIo, GlobalOptions, Output } from '../io.js';
 import { cliLogger } from '../logger.js';
+import { defaultProvider } from '../provider-choice.js';
+import { terminalPeer } from '../terminal-peer.js';
+import type { Interrupts, LineSource } from '../terminal-questions.js';
 import { VERSION } from '../version.js';
 import { loadForCli } from './config.js';
 
@@ -44,21 +46,6 @@ function specOf(settings: Settings, name: string | undefined): AgentSpec {
   );
 }
 
-/** The first configured provider section with an `api_key`, else the first configured one. */
-export function defaultProvider(settings: Settings): string {
-  const record = settings as unknown as Readonly<Record<string, unknown>>;
-  const present = MODEL_PROVIDERS.filter((name) => record[name] !== undefined);
-  const keyed = present.find(
-    (name) => (record[name] as Record<string, unknown> | null)?.api_key !== undefined,
-  );
-  const chosen = keyed ?? present[0];
-  if (chosen !== undefined) return chosen;
-  throw new McpAgentError(
-    'MODEL_CONFIG',
-    `No model provider is configured: add a provider section (${MODEL_PROVIDERS.join(', ')}) with its key, or pass --provider.`,
-  );
-}
-
 /**
  * Whether a login can run here: a terminal on stdin (to paste an address), or `--device`.
  * Otherwise a needed login is handed over: its URL on stderr, exit 1, `auth complete` finishes it.
@@ -70,17 +57,38 @@ function canAsk(io: CliIo, options: SessionOptions): boolean {
 /** What `chat` was asked for besides the prompt. */
 export type SessionOptions = Omit<ChatOptions, 'prompt'>;
 
-/** Build the agent and its model with `consent` for its logins, run `body`, close the connections. */
+/** Where the servers' questions to the person are answered, when not stdin's lines and Ctrl-C. */
+interface Questions {
+  readonly lines?: LineSource;
+  readonly interrupts?: Interrupts;
+}
+
+/**
+ * Build the agent and its model with `consent` for its logins and the terminal peer for the
+ * servers' questions (`questions`: how they are answered), run `body`, close the connections.
+ */
 async function withLlm(
   io: CliIo,
   global: GlobalOptions,
   out: Output,
   options: SessionOptions,
   consent: LoginConsent,
+  questions: Questions,
   body: (llm: AugmentedLlm, settings: Settings) => Promise<number>,
 ): Promise<number> {
   const { settings } = loadForCli(io, global);
-  const auth = createAgentAuth({
+  let auth: AgentAuth | undefined;
+  const peer = terminalPeer({
+    io,
+    out,
+    settings,
+    provider: options.provider,
+    model: options.model,
+    modelOptions: () => ({ fetch: auth?.fetch, credentials: auth?.credentials, env: io.env }),
+    ...questions,
+  });
+  auth = createAgentAuth({
+    peer,
     settings,
     env: io.env,
     cwd: io.cwd,
@@ -134,7 +142,7 @@ export function chatOnce(
   options: ChatOptions,
 ): Promise<number> {
   const consent = canAsk(io, options) ? cliConsent(io, out, options) : handOverConsent();
-  return withLlm(io, global, out, options, consent, async (llm, settings) => {
+  return withLlm(io, global, out, options, consent, {}, async (llm, settings) => {
     out.resultJson({ answer: await answer(llm, settings, out, options.prompt) });
     return 0;
   });
@@ -174,7 +182,16 @@ export function chatSession(
     input.close();
   };
   const stopListening = (io.onInterrupt ?? onSigint)(interrupt);
-  return withLlm(io, global, out, options, consent, async (llm, settings) => {
+  // A server's question during a turn reads the next lines typed; stopping the turn cancels it.
+  const questions: Questions = {
+    lines: { readLine: (signal) => input.borrowLine(signal) },
+    interrupts: (listener) => {
+      const signal = turn?.signal;
+      signal?.addEventListener('abort', listener, { once: true });
+      return () => signal?.removeEventListener('abort', listener);
+    },
+  };
+  return withLlm(io, global, out, options, consent, questions, async (llm, settings) => {
     let stopped: Promise<unknown> = Promise.resolve();
     for (ask(); ; ask()) {
       const line = await input.next();

@@ -21,7 +21,7 @@ import type { ServerConnection, ServerRegistry } from '../../servers/registry.js
 import type { CliIo, GlobalOptions, Output } from '../io.js';
 import { withSession } from '../session.js';
 import { UsageError } from '../usage.js';
-import type { LoginFlags } from './servers.js';
+import type { CallFlags, LoginFlags } from './servers.js';
 
 type Kind = 'resources' | 'prompts';
 
@@ -196,7 +196,7 @@ export function resourcesRead(
   options: GlobalOptions,
   out: Output,
   target: { readonly server?: string | undefined; readonly uri: string },
-  flags: LoginFlags = {},
+  flags: CallFlags = {},
 ): Promise<number> {
   return withSession(
     io,
@@ -272,7 +272,7 @@ export function promptsGet(
   out: Output,
   name: string,
   json: string | undefined,
-  flags: LoginFlags = {},
+  flags: CallFlags = {},
 ): Promise<number> {
   const args = promptArguments(json, name);
   return withSession(

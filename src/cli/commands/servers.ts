@@ -13,7 +13,7 @@ import { authMode, scrub, secretValues } from '../../servers/credentials.js';
 import type { ServerRegistry } from '../../servers/registry.js';
 import type { CliConsentOptions } from '../consent.js';
 import type { CliIo, GlobalOptions, Output } from '../io.js';
-import { withSession } from '../session.js';
+import { type SessionOptions, withSession } from '../session.js';
 import { UsageError } from '../usage.js';
 import { loadForCli } from './config.js';
 
@@ -44,12 +44,18 @@ export function serversList(io: CliIo, options: GlobalOptions, out: Output): num
 /** `--no-browser` and `--device`, for a login a command may start. */
 export type LoginFlags = CliConsentOptions;
 
+/**
+ * {@link LoginFlags}, and how the servers' elicitation and sampling requests are answered
+ * (`SessionOptions.answer`).
+ */
+export type CallFlags = LoginFlags & Pick<SessionOptions, 'answer'>;
+
 function withRegistry<T>(
   io: CliIo,
   options: GlobalOptions,
   out: Output,
   run: (registry: ServerRegistry) => Promise<T>,
-  flags: LoginFlags = {},
+  flags: CallFlags = {},
 ): Promise<T> {
   return withSession(io, options, out, (session) => run(session.registry), flags);
 }
@@ -60,7 +66,7 @@ export function toolsList(
   options: GlobalOptions,
   out: Output,
   server: string | undefined,
-  flags: LoginFlags = {},
+  flags: CallFlags = {},
 ): Promise<number> {
   return withRegistry(
     io,
@@ -116,7 +122,7 @@ export function toolsCall(
   out: Output,
   target: ToolTarget,
   json: string | undefined,
-  flags: LoginFlags = {},
+  flags: CallFlags = {},
 ): Promise<number> {
   const args = parseArguments(
     json,
