@@ -25,7 +25,7 @@ import type { ServedTool, ToolCallContext, ToolCatalog } from '../server/mcp-ser
 import { type CallerLog, teeToSession } from '../server/session-log.js';
 import type { AggregatedTool } from '../servers/aggregator.js';
 import { scrub, secretValues } from '../servers/credentials.js';
-import { answersRequests, type DownstreamPeer } from '../servers/peer.js';
+import type { DownstreamPeer } from '../servers/peer.js';
 import { type AppDefinition, type AppWorkflow, toResult } from './define.js';
 import { handedOver, withDelegatedLogin } from './delegated-login.js';
 import { type ContentNaming, DownstreamContent } from './resources.js';
@@ -123,6 +123,24 @@ function callOptions(context: ToolCallContext) {
     log: context.log,
     peer: context.peer,
   };
+}
+
+/**
+ * The key of a server's known tool listing: a listing on a peer's own connection may hold tools
+ * the server offers only to clients that can answer, so listings are kept per capability set.
+ */
+function knownKey(server: string, peer: DownstreamPeer | undefined): string {
+  const { elicitation, sampling } = peer?.capabilities ?? {};
+  // What servers tell clients apart by, so that a caller's extra fields cannot grow the map.
+  const form = elicitation !== undefined && (elicitation.form !== undefined || !elicitation.url);
+  const flags = [
+    form,
+    elicitation?.url !== undefined,
+    sampling !== undefined,
+    sampling?.tools !== undefined,
+    sampling?.context !== undefined,
+  ];
+  return `${server}\u0000${flags.map(Number).join('')}`;
 }
 
 function signInDefinition(name: string, server: string): Tool {
@@ -391,7 +409,7 @@ export class AppCatalog implements ToolCatalog {
         try {
           return await withDelegatedLogin(server, auth, context, this.#connect, async () => {
             const tools = (await aggregator?.listServerTools(server)) ?? [];
-            this.#known.set(server, tools);
+            this.#known.set(knownKey(server, undefined), tools);
             return text(
               `Signed in to ${server}; its tools are available: ${tools.map((tool) => tool.name).join(', ') || '(none)'}. List the tools again to see them.`,
             );
@@ -455,13 +473,13 @@ export class AppCatalog implements ToolCatalog {
         const { aggregator } = this.#route(server, caller);
         try {
           const tools = (await aggregator?.listServerTools(server, peer)) ?? [];
-          // A peer's listing may hold tools the server offers only clients that can answer.
-          if (!peer || !answersRequests(peer.capabilities)) this.#known.set(server, tools);
+          this.#known.set(knownKey(server, peer), tools);
           return tools;
         } catch (error) {
-          // A caller not logged in yet still sees the server's tools (as another caller listed
-          // them): calling one starts the login.
-          const known = this.#known.get(server);
+          // A caller not logged in yet still sees the server's tools (as another caller with the
+          // same capabilities, else one with none, listed them): calling one starts the login.
+          const known =
+            this.#known.get(knownKey(server, peer)) ?? this.#known.get(knownKey(server, undefined));
           if (handedOver(error)) {
             if (known) return known;
             // Nobody listed its tools yet: a tool that starts the caller's sign-in stands in.

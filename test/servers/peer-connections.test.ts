@@ -69,7 +69,7 @@ test('past maxPeerConnections a peer shares the connection without capabilities,
     }
     expect(seen.splice(0)).toEqual([{ elicitation: { form: {} } }, {}, {}]);
     expect(warnings).toEqual([
-      'server "down" has 1 connections of callers\' sessions open; further sessions share one connection, on which the server cannot ask the caller anything (elicitation, sampling)',
+      'server "down" reached its limit of connections of callers\' sessions (maxPeerConnections: 1); further sessions share one connection, on which the server cannot ask the caller anything (elicitation, sampling)',
     ]);
     // a keeps its own connection.
     expect(await servers.connect('down', { peer: a.peer })).not.toBe(await servers.connect('down'));
