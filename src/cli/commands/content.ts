@@ -19,6 +19,7 @@ import { matchesUriTemplate } from '../../server/content-scopes.js';
 import { type ContentNaming, namespacedNaming } from '../../servers/content-names.js';
 import type { ServerConnection, ServerRegistry } from '../../servers/registry.js';
 import type { CliIo, GlobalOptions, Output } from '../io.js';
+import { serverNotes } from '../server-notes.js';
 import { withSession } from '../session.js';
 import { UsageError } from '../usage.js';
 import type { CallFlags, LoginFlags } from './servers.js';
@@ -205,8 +206,9 @@ export function resourcesRead(
     async ({ registry }) => {
       const server = target.server ?? (await ownerOf(registry, registry.names(), target.uri));
       const connection = await registry.connect(server);
-      const result = await connection.request(() =>
-        connection.client.readResource({ uri: target.uri }),
+      const result = await connection.request(
+        () => connection.client.readResource({ uri: target.uri }),
+        { log: serverNotes(out, connection, options.verbose).log },
       );
       out.resultJson(result);
       out.result(renderContents(result));
@@ -294,8 +296,9 @@ export function promptsGet(
           `No server offers a prompt named "${name}"; prompt names are SERVER_PROMPT, as "mcp-agent prompts list" shows them.`,
         );
       }
-      const result: GetPromptResult = await connection.request(() =>
-        connection.client.getPrompt({ name: prompt.name, arguments: args }),
+      const result: GetPromptResult = await connection.request(
+        () => connection.client.getPrompt({ name: prompt.name, arguments: args }),
+        { log: serverNotes(out, connection, options.verbose).log },
       );
       out.resultJson(result);
       for (const message of result.messages) {

@@ -13,6 +13,7 @@ import { authMode, scrub, secretValues } from '../../servers/credentials.js';
 import type { ServerRegistry } from '../../servers/registry.js';
 import type { CliConsentOptions } from '../consent.js';
 import type { CliIo, GlobalOptions, Output } from '../io.js';
+import { serverNotes } from '../server-notes.js';
 import { type SessionOptions, withSession } from '../session.js';
 import { UsageError } from '../usage.js';
 import { loadForCli } from './config.js';
@@ -150,7 +151,12 @@ export function toolsCall(
             );
       checkArguments(found.name, found.definition.inputSchema, args);
       const connection = await registry.connect(found.server);
-      const result = await connection.callTool(found.tool, args);
+      // Progress and the server's log messages go to stderr while the call runs.
+      const result = await connection.callTool(
+        found.tool,
+        args,
+        serverNotes(out, connection, options.verbose),
+      );
       out.resultJson(result);
       if (result.isError) {
         // An error text is a message, so the server's own secrets are scrubbed from it.
@@ -185,8 +191,9 @@ function parseArguments(json: string | undefined, name: string): Record<string, 
   return value as Record<string, unknown>;
 }
 
-const draft07 = new Ajv({ strict: false, allErrors: true });
-const draft2020 = new Ajv2020({ strict: false, allErrors: true });
+// `logger: false`: Ajv would write to the console (an unknown format), past the CLI's Output.
+const draft07 = new Ajv({ strict: false, allErrors: true, logger: false });
+const draft2020 = new Ajv2020({ strict: false, allErrors: true, logger: false });
 
 function checkArguments(name: string, schema: unknown, args: Record<string, unknown>): void {
   // MCP 2025-11-25 makes JSON Schema 2020-12 the default dialect; older servers send draft-07.
