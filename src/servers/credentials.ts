@@ -54,9 +54,17 @@ export function secretValues(server: ServerSettings): string[] {
     ...Object.values(server.auth?.headers ?? {}),
     server.auth?.api_key,
     server.auth?.token,
-  ].flatMap((value) => (value && value.reveal().length >= 4 ? [value.reveal()] : []));
+  ]
+    .flatMap((value) => (value ? [value.reveal(), ...credentialsOf(value.reveal())] : []))
+    .filter((value) => value.length >= 4);
   const forms = values.flatMap((value) => [value, encodeURIComponent(value)]);
   return [...new Set(forms)].sort((a, b) => b.length - a.length);
+}
+
+/** The credentials of a header value with an auth scheme (`Bearer KEY`: `KEY`), else none. */
+function credentialsOf(value: string): string[] {
+  const match = /^[A-Za-z][\w.+-]*\s+(\S+)$/.exec(value);
+  return match?.[1] ? [match[1]] : [];
 }
 
 /** `text` with every occurrence of each secret replaced by `[redacted]` (longest first). */
@@ -66,4 +74,23 @@ export function scrub(text: string, secrets: readonly string[]): string {
     out = out.split(secret).join(REDACTED);
   }
   return out;
+}
+
+/**
+ * `value` (a log message's data: text or JSON) with every secret scrubbed: text as by
+ * {@link scrub}; anything else through its JSON text, returned as that text when the scrubbed
+ * JSON no longer parses.
+ */
+export function scrubValue(value: unknown, secrets: readonly string[]): unknown {
+  if (secrets.length === 0) return value;
+  if (typeof value === 'string') return scrub(value, secrets);
+  const text = JSON.stringify(value);
+  if (text === undefined) return value;
+  const clean = scrub(text, secrets);
+  if (clean === text) return value;
+  try {
+    return JSON.parse(clean) as unknown;
+  } catch {
+    return clean;
+  }
 }

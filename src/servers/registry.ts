@@ -28,6 +28,7 @@ import { type Logger, silentLogger } from '../logger.js';
 import type { TokenSource } from '../oauth/auth-fetch.js';
 import { describeConnectError, describeEndpoint } from './connect-errors.js';
 import { indexConnection } from './connections-by-transport.js';
+import { scrubValue, secretValues } from './credentials.js';
 import { createHttpStack, type HttpStack, proxySettingsFrom } from './http.js';
 import { isUnreadableMessage, MAX_STRAY_LINES, openingProblem } from './opening.js';
 import { answersRequests, attachPeer, type DownstreamPeer } from './peer.js';
@@ -122,6 +123,8 @@ export class ServerConnection {
   readonly #logger: Logger;
   /** The peer this connection was opened for, whose log it is outside calls. */
   readonly #owner: DownstreamPeer | undefined;
+  /** The server's configured secret values, scrubbed from its log messages. */
+  readonly #secrets: readonly string[];
 
   constructor(
     name: string,
@@ -134,6 +137,7 @@ export class ServerConnection {
     this.settings = settings;
     this.client = client;
     this.#owner = owner;
+    this.#secrets = secretValues(settings);
     this.#timeoutMs = readTimeoutMs(settings);
     this.#allowed = settings.allowed_tools && allowedToolNames(name, settings.allowed_tools);
     this.#logger = logger ?? silentLogger;
@@ -253,7 +257,15 @@ export class ServerConnection {
    * A log message to the one session whose calls are in flight, or with none in flight to the
    * peer the connection was opened for; else dropped.
    */
-  #forwardLog(params: LoggingMessageNotification['params']): void {
+  #forwardLog(raw: LoggingMessageNotification['params']): void {
+    // A server may write what it was configured with (its key, a header); callers never see it.
+    const params = {
+      ...raw,
+      ...(raw.logger === undefined
+        ? {}
+        : { logger: scrubValue(raw.logger, this.#secrets) as string }),
+      data: scrubValue(raw.data, this.#secrets),
+    };
     const sinks = new Set(this.#inFlight.values());
     const [sink] = sinks;
     if (sinks.size === 1 && sink) {

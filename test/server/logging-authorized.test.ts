@@ -48,6 +48,16 @@ function tools(server: McpServer): void {
     });
     return { content: [{ type: 'text', text: 'ok' }] };
   });
+  // A server that writes the key it was configured with into its log messages.
+  server.registerTool('leak', {}, async (extra) => {
+    for (const data of [`my key is ${DOWNSTREAM_KEY}`, { headers: { key: DOWNSTREAM_KEY } }]) {
+      await extra.sendNotification({
+        method: 'notifications/message',
+        params: { level: 'error', data },
+      });
+    }
+    return { content: [{ type: 'text', text: 'ok' }] };
+  });
 }
 
 let served: ServedApp;
@@ -109,5 +119,19 @@ test('two users with one progress token on a shared server: each gets its own pr
   } finally {
     await alice.client.close();
     await bob.client.close();
+  }
+}, 30_000);
+
+test("a server's log messages reach its caller without the server's configured secrets", async () => {
+  const alice = await connect('alice');
+  try {
+    const result = await alice.client.callTool({ name: 'down_leak', arguments: {} });
+    expect(result.content).toEqual([{ type: 'text', text: 'ok' }]);
+    expect(alice.seen.logs).toEqual([
+      { level: 'error', logger: 'down', data: 'my key is [redacted]' },
+      { level: 'error', logger: 'down', data: { headers: { key: '[redacted]' } } },
+    ]);
+  } finally {
+    await alice.client.close();
   }
 }, 30_000);
