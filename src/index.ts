@@ -36,7 +36,11 @@ export type {
   ToolOptions,
   ToolReturn,
   WorkflowContext,
+  WorkflowLimits,
   WorkflowRun,
+  WorkflowRuns,
+  WorkflowRunsOptions,
+  WorkflowRunTuning,
 } from './app/index.js';
 export {
   AppDefinition,

@@ -308,7 +308,7 @@ export class AppCatalog implements ToolCatalog {
             }
             try {
               return text(
-                runs.start(
+                await runs.start(
                   workflow,
                   (input ?? {}) as Record<string, unknown>,
                   principal(context.caller),
@@ -330,7 +330,7 @@ export class AppCatalog implements ToolCatalog {
         },
         scopes: [],
         call: async (args, context) => {
-          const state = runs.status(runIdOf(args), principal(context.caller));
+          const state = await runs.status(runIdOf(args), principal(context.caller));
           return state ? text(state) : text(`No workflow run ${runIdOf(args)}.`, true);
         },
       },
@@ -342,7 +342,7 @@ export class AppCatalog implements ToolCatalog {
         },
         scopes: allScopes.length === 1 ? allScopes : [],
         call: async (args, context) => {
-          const state = runs.cancel(runIdOf(args), principal(context.caller));
+          const state = await runs.cancel(runIdOf(args), principal(context.caller));
           return state ? text(state) : text(`No workflow run ${runIdOf(args)}.`, true);
         },
       },

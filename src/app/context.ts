@@ -9,7 +9,7 @@ import type { Settings } from '../config/schema/settings.js';
 import type { FetchLike } from '../fetch.js';
 import { type Logger, silentLogger } from '../logger.js';
 import type { ServerInfo } from '../server/mcp-server.js';
-import type { CreateAppOptions } from './create-app.js';
+import type { CreateAppOptions, WorkflowRunTuning } from './create-app.js';
 import { AppDefinition } from './define.js';
 
 /** What every step of `createApp()` reads: the options with their defaults applied. */
@@ -25,6 +25,8 @@ export interface AppContext {
   /** The `fetch` of verification requests, if the options gave one (else the app's HTTP stack). */
   readonly fetch: FetchLike | undefined;
   readonly now: (() => number) | undefined;
+  /** How workflow runs are leased and swept (tests inject the timer and the replica id). */
+  readonly workflowRuns: WorkflowRunTuning;
   /** The app's name (`name:`, else `mcp-agent-ts`), as clients and servers see it. */
   readonly name: string;
   readonly info: ServerInfo;
@@ -46,6 +48,7 @@ export async function resolveContext(options: CreateAppOptions): Promise<AppCont
     cwd: options.cwd,
     fetch: options.fetch,
     now: options.now,
+    workflowRuns: options.workflowRuns ?? {},
     name,
     info: options.info ?? { name, version: '0.1.0' },
     auth: settings.authorization?.enabled === true ? settings.authorization : undefined,

@@ -36,7 +36,7 @@ import { unchangedNaming } from '../servers/content-names.js';
 import type { ServerRegistry } from '../servers/registry.js';
 import { AppCatalog } from './catalog.js';
 import { CONNECT_PATH } from './connect-route.js';
-import { type AppContext, resolveContext } from './context.js';
+import { type AppContext, nowOf, resolveContext } from './context.js';
 import type { AppDefinition, AppSetup } from './define.js';
 import { attachCredentials, type Downstream, openDownstream } from './downstream.js';
 import { type FrontSettings, frontSettings, refuseAppModule, warnFront } from './front.js';
@@ -44,7 +44,7 @@ import { type InboundProtection, protectInbound } from './inbound.js';
 import { CallbackAddress, internalRoutes } from './routes.js';
 import { attachAgents } from './served-agent.js';
 import { AppServing } from './serving.js';
-import { WorkflowRuns } from './workflows.js';
+import { WorkflowRuns, type WorkflowRunsOptions } from './workflows.js';
 
 /** Options of {@link createApp}. */
 export interface CreateAppOptions {
@@ -67,7 +67,15 @@ export interface CreateAppOptions {
   /** The `fetch` of verification requests (JWKS, introspection, issuer metadata). */
   readonly fetch?: FetchLike;
   readonly now?: () => number;
+  /** How workflow runs are leased and swept on a shared store (see `workflows.ts`). */
+  readonly workflowRuns?: WorkflowRunTuning;
 }
+
+/** The lease settings of workflow runs (defaults: a random replica id, 30 s leases). */
+export type WorkflowRunTuning = Pick<
+  WorkflowRunsOptions,
+  'replica' | 'leaseMs' | 'tickMs' | 'maxAttempts' | 'timers' | 'limits'
+>;
 
 /** Where {@link App.listen} listens. */
 export interface ListenOptions {
@@ -103,6 +111,8 @@ export interface App {
   readonly registry: ServerRegistry;
   /** The downstream scopes of the app and of each caller. */
   readonly scopes: CallerScopes;
+  /** The workflow runs (shared with the other replicas when the token store is Redis). */
+  readonly runs: WorkflowRuns;
   /** A request listener to mount in a server of one's own. */
   createHandler(options?: { hostCheck?: HostCheck | undefined }): McpHttpHandler;
   listen(options?: ListenOptions): Promise<RunningApp>;
@@ -135,7 +145,7 @@ export async function createApp(options: CreateAppOptions): Promise<App> {
         (caller !== undefined && !inbound.guard.authorize(caller, catalog.scopesFor(tool))),
       logger: context.logger,
     });
-    const runs = new WorkflowRuns(context.now);
+    const runs = workflowRuns(context, downstream);
     const catalog = appCatalog(context, downstream.scopes, runs, connectUrl);
     // The verification requests (JWKS, introspection, issuer metadata) and the sign-in check's.
     const fetch = context.fetch ?? downstream.http.fetch;
@@ -147,12 +157,24 @@ export async function createApp(options: CreateAppOptions): Promise<App> {
       address,
     });
     const serving = new AppServing({ context, catalog, inbound, routes, address });
+    runs.startTicking();
     return assembleApp({ context, downstream, runs, catalog, inbound, serving });
   } catch (error) {
     // A later step failed (the verifier's configuration, say): what was opened is closed.
     await closeDownstream(downstream);
     throw error;
   }
+}
+
+/** The workflow runs, on the token store's run store (Redis when replicas share it). */
+function workflowRuns(context: AppContext, downstream: Downstream): WorkflowRuns {
+  return new WorkflowRuns({
+    ...context.workflowRuns,
+    store: downstream.store.runs,
+    workflows: context.definition.workflows,
+    logger: context.logger,
+    ...nowOf(context),
+  });
 }
 
 /** Front mode's settings when `options` (or their settings) name a server to front. */
@@ -222,6 +244,7 @@ function assembleApp(parts: AppParts): App {
     tokens: downstream.scopes.app.tokens,
     registry: downstream.scopes.app.registry,
     scopes: downstream.scopes,
+    runs: parts.runs,
     createHandler: (options) => serving.createHandler(options),
     listen: (options) => serving.listen(options),
     close: () => closeApp(parts),
@@ -229,12 +252,13 @@ function assembleApp(parts: AppParts): App {
 }
 
 /**
- * Close the app: its servers and handlers, the workflow runs, every caller's and the app's
+ * Close the app: its servers and handlers, the workflow runs (handed over to the other replicas
+ * on a shared store, else cancelled), every caller's and the app's
  * connections, the token store, the shared verification store, then the HTTP stacks.
  */
 async function closeApp(parts: AppParts): Promise<void> {
   await parts.serving.close();
-  parts.runs.cancelAll();
+  await parts.runs.close();
   await closeDownstream(parts.downstream, parts.inbound?.shared);
 }
 

@@ -20,7 +20,13 @@ export type { Logger } from '../logger.js';
 export type { McpHttpHandler, McpHttpHandlerOptions } from '../server/http.js';
 export { createMcpHttpHandler } from '../server/http.js';
 export type { ServedTool, ServerInfo, ToolCallContext, ToolCatalog } from '../server/mcp-server.js';
-export type { App, CreateAppOptions, ListenOptions, RunningApp } from './create-app.js';
+export type {
+  App,
+  CreateAppOptions,
+  ListenOptions,
+  RunningApp,
+  WorkflowRunTuning,
+} from './create-app.js';
 export { createApp } from './create-app.js';
 export type {
   AppBuilder,
@@ -35,4 +41,10 @@ export type {
 } from './define.js';
 export { AppDefinition, defineApp } from './define.js';
 export { loadAppModule } from './module.js';
-export type { RunState, RunStatus } from './workflows.js';
+export type {
+  RunState,
+  RunStatus,
+  WorkflowLimits,
+  WorkflowRuns,
+  WorkflowRunsOptions,
+} from './workflows.js';

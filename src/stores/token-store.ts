@@ -21,6 +21,7 @@ import {
 } from './record.js';
 import { RedisKeyValueStore } from './redis.js';
 import { INTERNAL_KEY_PREFIX, RegistrationStore } from './registrations.js';
+import { RunStore } from './runs.js';
 import { Sealer } from './seal.js';
 
 /** How long a record with a refresh token is kept after its access token expires (30 days). */
@@ -69,6 +70,11 @@ export interface TokenStoreOptions {
   readonly refreshWindowMs?: number;
   /** … or the refresh leeway (no refresh token). */
   readonly leewayMs?: number;
+  /**
+   * Keep workflow runs on this backend, shared by every process using it (the Redis backend of
+   * replicas). Default false: runs stay in this process's memory.
+   */
+  readonly sharedRuns?: boolean;
 }
 
 /** Token records on a key-value backend. */
@@ -84,6 +90,8 @@ export class TokenStore {
   readonly flows: PendingFlowStore;
   /** The last background-refresh event per server and identity. */
   readonly events: GrantEventStore;
+  /** Workflow runs: on this backend when it is shared (`sharedRuns`), else in memory. */
+  readonly runs: RunStore;
 
   constructor(kv: KeyValueStore, options: TokenStoreOptions = {}) {
     this.#kv = kv;
@@ -94,6 +102,9 @@ export class TokenStore {
     this.registrations = new RegistrationStore(kv, options.sealer);
     this.flows = new PendingFlowStore(kv, { sealer: options.sealer, now: this.#now });
     this.events = new GrantEventStore(kv);
+    this.runs = options.sharedRuns
+      ? new RunStore(kv, { shared: true, sealer: options.sealer })
+      : new RunStore(new MemoryKeyValueStore({ now: this.#now }), { shared: false });
   }
 
   /** The access-token leeway: a token counts as expired this many milliseconds early. */
@@ -198,8 +209,9 @@ export class TokenStore {
     return out;
   }
 
-  close(): Promise<void> {
-    return this.#kv.close();
+  async close(): Promise<void> {
+    await this.runs.close();
+    await this.#kv.close();
   }
 
   /** Keep a record until its access token expires plus the refresh window or leeway. */
@@ -244,6 +256,8 @@ export function createTokenStore(
   return new TokenStore(kv, {
     now,
     leewayMs: settings.refresh_leeway_seconds * 1000,
+    // Replicas share their Redis: workflow runs there are seen, and taken over, by all of them.
+    sharedRuns: settings.backend === 'redis',
     ...(settings.encryption_key ? { sealer: new Sealer(settings.encryption_key) } : {}),
   });
 }

@@ -129,24 +129,26 @@ describe('workflow runs', () => {
       new Promise((_done, fail) => signal.addEventListener('abort', () => fail(new Error('x')))),
   };
   const quick = { name: 'quick', scopes: [], run: () => ({ secret: 'alice-result' }) };
-  /** Let started runs settle (they finish in later microtasks). */
-  const settle = () => new Promise((done) => setImmediate(done));
 
   test('a principal may have at most 32 running runs; the 33rd start is refused', async () => {
     const runs = new WorkflowRuns();
     const ids: string[] = [];
-    for (let i = 0; i < 32; i++) ids.push(runs.start(forever, {}, 'mallory', undefined).run_id);
-    expect(() => runs.start(forever, {}, 'mallory', undefined)).toThrow(WorkflowLimitError);
-    expect(runs.status(ids[31] as string, 'mallory')?.status).toBe('running');
+    for (let i = 0; i < 32; i++) {
+      ids.push((await runs.start(forever, {}, 'mallory', undefined)).run_id);
+    }
+    await expect(runs.start(forever, {}, 'mallory', undefined)).rejects.toThrow(WorkflowLimitError);
+    expect((await runs.status(ids[31] as string, 'mallory'))?.status).toBe('running');
     // Another principal is not held back by mallory's runs.
-    const alices = runs.start(forever, {}, 'alice', undefined).run_id;
-    expect(runs.status(alices, 'alice')?.status).toBe('running');
+    const alices = (await runs.start(forever, {}, 'alice', undefined)).run_id;
+    expect((await runs.status(alices, 'alice'))?.status).toBe('running');
     // A finished run makes room again.
-    expect(runs.cancel(ids[0] as string, 'mallory')?.status).toBe('cancelled');
-    expect(runs.start(forever, {}, 'mallory', undefined).run_id).toEqual(expect.any(String));
-    expect(() => runs.start(forever, {}, 'mallory', undefined)).toThrow(WorkflowLimitError);
-    runs.cancelAll();
-    await settle();
+    expect((await runs.cancel(ids[0] as string, 'mallory'))?.status).toBe('cancelled');
+    expect((await runs.start(forever, {}, 'mallory', undefined)).run_id).toEqual(
+      expect.any(String),
+    );
+    await expect(runs.start(forever, {}, 'mallory', undefined)).rejects.toThrow(WorkflowLimitError);
+    await runs.cancelAll();
+    await runs.settled();
   });
 
   test('the workflow tool answers an error result when the principal has 32 runs running', async () => {
@@ -171,54 +173,60 @@ describe('workflow runs', () => {
     const refused = await tool.call({}, context);
     expect(refused.isError).toBe(true);
     expect(textOf(refused)).toMatch(/too many workflow runs/i);
-    runs.cancelAll();
-    await settle();
+    await runs.cancelAll();
+    await runs.settled();
   });
 
   test('running runs are capped in all (the `running` limit), whoever starts them', async () => {
-    const runs = new WorkflowRuns(Date.now, { running: 5 });
-    for (let i = 0; i < 5; i++) runs.start(forever, {}, `principal-${i}`, undefined);
-    expect(() => runs.start(forever, {}, 'principal-5', undefined)).toThrow(WorkflowLimitError);
-    expect(() => runs.start(forever, {}, 'principal-0', undefined)).toThrow(WorkflowLimitError);
-    runs.cancelAll();
-    await settle();
-    expect(runs.start(forever, {}, 'principal-5', undefined).run_id).toEqual(expect.any(String));
-    runs.cancelAll();
-    await settle();
+    const runs = new WorkflowRuns({ limits: { running: 5 } });
+    for (let i = 0; i < 5; i++) await runs.start(forever, {}, `principal-${i}`, undefined);
+    await expect(runs.start(forever, {}, 'principal-5', undefined)).rejects.toThrow(
+      WorkflowLimitError,
+    );
+    await expect(runs.start(forever, {}, 'principal-0', undefined)).rejects.toThrow(
+      WorkflowLimitError,
+    );
+    await runs.cancelAll();
+    await runs.settled();
+    expect((await runs.start(forever, {}, 'principal-5', undefined)).run_id).toEqual(
+      expect.any(String),
+    );
+    await runs.cancelAll();
+    await runs.settled();
   });
 
   test("finished runs are kept per principal: another principal's many do not evict a result", async () => {
     const runs = new WorkflowRuns();
-    const mine = runs.start(quick, {}, 'alice', undefined).run_id;
-    await settle();
-    expect(runs.status(mine, 'alice')?.status).toBe('completed');
+    const mine = (await runs.start(quick, {}, 'alice', undefined)).run_id;
+    await runs.settled();
+    expect((await runs.status(mine, 'alice'))?.status).toBe('completed');
     const theirs: string[] = [];
     // More than the 1,000 finished runs once kept in all (and than the 100 kept per principal).
     for (let i = 0; i < 1_050; i++) {
-      theirs.push(runs.start(quick, {}, 'mallory', undefined).run_id);
-      await settle();
+      theirs.push((await runs.start(quick, {}, 'mallory', undefined)).run_id);
+      await runs.settled();
     }
-    expect(runs.status(theirs.at(-1) as string, 'mallory')?.status).toBe('completed');
+    expect((await runs.status(theirs.at(-1) as string, 'mallory'))?.status).toBe('completed');
     // mallory's own oldest are the ones that go.
-    expect(runs.status(theirs[0] as string, 'mallory')).toBeUndefined();
-    expect(runs.status(mine, 'alice')).toMatchObject({
+    expect(await runs.status(theirs[0] as string, 'mallory')).toBeUndefined();
+    expect(await runs.status(mine, 'alice')).toMatchObject({
       status: 'completed',
       result: { secret: 'alice-result' },
     });
   });
 
   test('a result larger than `resultBytes` is not kept: the status says so instead', async () => {
-    const runs = new WorkflowRuns(Date.now, { resultBytes: 1024 });
+    const runs = new WorkflowRuns({ limits: { resultBytes: 1024 } });
     const big = { name: 'big', scopes: [], run: () => ({ data: 'x'.repeat(2_000) }) };
     const small = { name: 'small', scopes: [], run: () => ({ data: 'x'.repeat(100) }) };
-    const bigRun = runs.start(big, {}, 'alice', undefined).run_id;
-    const smallRun = runs.start(small, {}, 'alice', undefined).run_id;
-    await settle();
-    const state = runs.status(bigRun, 'alice');
+    const bigRun = (await runs.start(big, {}, 'alice', undefined)).run_id;
+    const smallRun = (await runs.start(small, {}, 'alice', undefined)).run_id;
+    await runs.settled();
+    const state = await runs.status(bigRun, 'alice');
     expect(state?.status).not.toBe('running');
     expect(state?.result).toBeUndefined();
     expect(state?.error).toEqual(expect.any(String));
-    expect(runs.status(smallRun, 'alice')?.result).toEqual({ data: 'x'.repeat(100) });
+    expect((await runs.status(smallRun, 'alice'))?.result).toEqual({ data: 'x'.repeat(100) });
   });
 });
 
