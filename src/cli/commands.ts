@@ -161,15 +161,15 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     path: ['tools', 'list'],
     summary: 'list the tools of one server, or of all servers, as SERVER_TOOL',
-    usage: 'mcp-agent [--config PATH] [--json] tools list [SERVER]',
+    usage: 'mcp-agent [--config PATH] [--json] tools list [SERVER] [--provider P] [--model M]',
     description:
-      'Connects to the server (or every configured server) and lists its tools under the names they are\nserved and called by: SERVER_TOOL, as mcp-agent names them, honouring allowed_tools. A name that\nwould break the tool-name rule (characters other than A-Z a-z 0-9 _ -, over 64 characters, or one\nthat could be read as another server\'s) ends in "_" and 10 hex digits instead. --json also gives\neach tool\'s server and its own name there.',
-    options: LOGIN_OPTIONS,
+      'Connects to the server (or every configured server) and lists its tools under the names they are\nserved and called by: SERVER_TOOL, as mcp-agent names them, honouring allowed_tools. A name that\nwould break the tool-name rule (characters other than A-Z a-z 0-9 _ -, over 64 characters, or one\nthat could be read as another server\'s) ends in "_" and 10 hex digits instead. --json also gives\neach tool\'s server and its own name there. It declares to servers what `tools call` with the same\n--provider would, so it lists the tools that call can use (see docs/cli.md on sampling).',
+    options: { ...LOGIN_OPTIONS, ...MODEL_OPTIONS },
     maxArgs: 1,
     run: async ({ io, global, out, args, options }) =>
       (await serversCommands()).toolsList(io, global, out, args[0], {
         ...loginFlags(options),
-        answer: {},
+        ...answerOptions(options),
       }),
   },
   {
@@ -178,7 +178,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     usage:
       'mcp-agent [--config PATH] [--json] tools call NAME [\'{"arg": "value"}\'] [--provider P] [--model M]\n       mcp-agent [--config PATH] [--json] tools call SERVER TOOL [\'{"arg": "value"}\'] [--provider P] [--model M]',
     description:
-      "Calls the tool NAME (as `tools list` prints it), or TOOL (its own name) on SERVER, with the JSON\nobject given (default {}), checked against the tool's input schema first. Text content is printed\nas text, other content as JSON; --json prints the raw result. Exit code 1 when the tool reports an\nerror. When stdin and stderr are a terminal, a form the server asks for (elicitation) is answered\nthere, field by field; with a model provider configured (--provider, else as chat chooses), the\nserver's sampling requests are answered by that model once approved at the terminal.",
+      "Calls the tool NAME (as `tools list` prints it), or TOOL (its own name) on SERVER, with the JSON\nobject given (default {}), checked against the tool's input schema first. Text content is printed\nas text, other content as JSON; --json prints the raw result. Exit code 1 when the tool reports an\nerror. When stdin and stderr are a terminal, a form the server asks for (elicitation) is answered\nthere, field by field, and the server's sampling requests by a model (--provider, else as chat\nchooses) once approved there. Without a terminal, sampling is answered only with --provider\n(at most 10 requests, 4096 tokens each).",
     options: { ...LOGIN_OPTIONS, ...MODEL_OPTIONS },
     maxArgs: 3,
     run: async ({ io, global, out, args, options }) => {
@@ -226,7 +226,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       const target = second === undefined ? { uri: first } : { server: first, uri: second };
       return (await contentCommands()).resourcesRead(io, global, out, target, {
         ...loginFlags(options),
-        answer: {},
+        answer: { sampling: false },
       });
     },
   },
@@ -256,7 +256,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       }
       return (await contentCommands()).promptsGet(io, global, out, name, json, {
         ...loginFlags(options),
-        answer: {},
+        answer: { sampling: false },
       });
     },
   },

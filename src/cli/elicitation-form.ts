@@ -1,17 +1,19 @@
 /**
  * A form elicitation's fields (`requestedSchema` of `elicitation/create`, MCP 2025-11-25) asked
  * one by one at the terminal, each answer checked against its field's schema: text (`format`
- * email, uri, date, date-time; `minLength`, `maxLength`, `pattern`), numbers and integers
- * (`minimum`, `maximum`), booleans, and choices (`enum`, `enum` with `enumNames`, `oneOf` of
- * `const`/`title`; several of them with `items.enum` or `items.anyOf`, `minItems`, `maxItems`).
- * An empty answer takes the field's default, leaves out an optional field, and is refused for a
+ * email, uri, date, date-time; `minLength`, `maxLength`), numbers and integers (`minimum`,
+ * `maximum`), booleans, and choices (`enum`, `enum` with `enumNames`, `oneOf` of `const`/`title`;
+ * several of them with `items.enum` or `items.anyOf`, `minItems`, `maxItems`). A `pattern` is not
+ * read: MCP's string schema has none (and a server's expression run on the answer could hang the
+ * CLI). An empty answer takes the field's default when it fits the field's schema (a default
+ * that does not is neither offered nor sent), leaves out an optional field, and is refused for a
  * required one; an invalid answer is explained and the question asked again.
  *
  * @module
  */
 import type { ElicitRequestFormParams } from '@modelcontextprotocol/sdk/types.js';
 import type { Ask } from './terminal-questions.js';
-import { shown } from './terminal-questions.js';
+import { oneLine, shown } from './terminal-questions.js';
 
 /** A field's schema, as far as it is read here (a server's; every key may be missing). */
 export interface FieldSchema {
@@ -22,7 +24,6 @@ export interface FieldSchema {
   readonly format?: unknown;
   readonly minLength?: unknown;
   readonly maxLength?: unknown;
-  readonly pattern?: unknown;
   readonly minimum?: unknown;
   readonly maximum?: unknown;
   readonly enum?: unknown;
@@ -119,9 +120,7 @@ function kindOf(schema: FieldSchema): string {
   }
   const format = FORMATS[String(schema.format)]?.name ?? 'text';
   const length = range(numberOf(schema.minLength), numberOf(schema.maxLength), 'characters');
-  return [format, length, isString(schema.pattern) ? `matching ${schema.pattern}` : '']
-    .filter(Boolean)
-    .join(', ');
+  return [format, length].filter(Boolean).join(', ');
 }
 
 function range(min: number | undefined, max: number | undefined, unit: string): string {
@@ -144,10 +143,11 @@ function display(schema: FieldSchema, value: unknown): string {
 /**
  * The lines that ask for `field` (its name, title and description; its choices, numbered), the
  * last one the question itself with its hint: what it takes, and what an empty answer does
- * (`fallback`: the value it takes, else the field's default).
+ * (`given`: the value it takes, else the field's default; one that does not fit is not offered).
  */
-export function fieldQuestion(field: Field, fallback: unknown = field.schema.default): string[] {
+export function fieldQuestion(field: Field, given: unknown = field.schema.default): string[] {
   const { name, schema } = field;
+  const fallback = fitting(field, given);
   const title = isString(schema.title) && schema.title !== name ? ` (${schema.title})` : '';
   const about = isString(schema.description) ? `: ${schema.description}` : '';
   const lines = shown(`${name}${title}${about}`);
@@ -157,11 +157,11 @@ export function fieldQuestion(field: Field, fallback: unknown = field.schema.def
   });
   const empty =
     fallback !== undefined
-      ? `Enter: ${display(schema, fallback)}`
+      ? `Enter: ${oneLine(display(schema, fallback))}`
       : field.required
         ? 'required'
         : 'Enter: leave out';
-  lines.push(`  [${shown(kindOf(schema)).join(' ')}; ${empty}] > `);
+  lines.push(`  [${oneLine(kindOf(schema))}; ${empty}] > `);
   return lines;
 }
 
@@ -187,13 +187,41 @@ function isDate(text: string): boolean {
   return date.getUTCMonth() === month - 1 && date.getUTCDate() === day;
 }
 
+/** Why `value` does not fit `field`'s schema; `undefined` when it does. */
+function misfit(field: Field, value: unknown): string | undefined {
+  const { schema } = field;
+  const choice = choicesOf(schema);
+  if (choice) {
+    const values = choice.choices.map((each) => each.value);
+    if (!choice.multiple) return values.includes(value as string) ? undefined : 'not a choice';
+    if (!Array.isArray(value) || !value.every((each) => values.includes(each))) {
+      return 'not choices';
+    }
+    return countError(schema, new Set(value).size);
+  }
+  if (schema.type === 'boolean') return typeof value === 'boolean' ? undefined : 'not y/n';
+  if (schema.type === 'number' || schema.type === 'integer') {
+    return typeof value === 'number' ? errorOf(checkNumber(schema, value)) : 'not a number';
+  }
+  return isString(value) ? errorOf(textAnswer(schema, value)) : 'not text';
+}
+
+const errorOf = (answer: Answer): string | undefined =>
+  'error' in answer ? answer.error : undefined;
+
+/** `value` when it fits `field`'s schema (a default, a previous answer), else `undefined`. */
+function fitting(field: Field, value: unknown): unknown {
+  return value !== undefined && misfit(field, value) === undefined ? value : undefined;
+}
+
 /**
  * `text` (one line typed for `field`) as the field's value, checked against its schema; an empty
- * line takes `fallback` (default the field's default), leaves out an optional field, and is an
- * error for a required one.
+ * line takes `given` (default the field's default) when it fits the schema, leaves out an
+ * optional field, and is an error for a required one.
  */
-export function parseAnswer(field: Field, text: string, fallback = field.schema.default): Answer {
+export function parseAnswer(field: Field, text: string, given = field.schema.default): Answer {
   const typed = text.trim();
+  const fallback = fitting(field, given);
   if (typed === '') {
     if (fallback !== undefined) return { value: fallback };
     return field.required ? { error: 'an answer is required' } : { omitted: true };
@@ -218,6 +246,11 @@ function yesOrNo(typed: string): Answer {
 function numberAnswer(schema: FieldSchema, typed: string): Answer {
   const value = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(typed) ? Number(typed) : Number.NaN;
   if (!Number.isFinite(value)) return { error: `"${typed}" is not a number` };
+  return checkNumber(schema, value);
+}
+
+function checkNumber(schema: FieldSchema, value: number): Answer {
+  if (!Number.isFinite(value)) return { error: `${value} is not a number` };
   if (schema.type === 'integer' && !Number.isInteger(value)) {
     return { error: `${value} is not a whole number` };
   }
@@ -236,19 +269,7 @@ function textAnswer(schema: FieldSchema, typed: string): Answer {
   if (max !== undefined && length > max) return { error: `at most ${max} characters, please` };
   const format = FORMATS[String(schema.format)];
   if (format && !format.valid(typed)) return { error: `that is not ${format.name}` };
-  if (isString(schema.pattern) && !matches(schema.pattern, typed)) {
-    return { error: `that does not match ${schema.pattern}` };
-  }
   return { value: typed };
-}
-
-/** Whether `text` matches the server's `pattern` (one that is no valid expression: no check). */
-function matches(pattern: string, text: string): boolean {
-  try {
-    return new RegExp(pattern, 'u').test(text);
-  } catch {
-    return true;
-  }
 }
 
 /** The choice `typed` names: its number, its value or its label (case aside). */
@@ -280,11 +301,17 @@ function chooseSeveral(schema: FieldSchema, choices: readonly Choice[], typed: s
     if (!chosen) return { error: `"${part}" is none of the choices (1 to ${choices.length})` };
     if (!values.includes(chosen.value)) values.push(chosen.value);
   }
+  const error = countError(schema, values.length);
+  return error === undefined ? { value: values } : { error };
+}
+
+/** Why `count` choices are too few or too many for `schema`; `undefined` when they fit. */
+function countError(schema: FieldSchema, count: number): string | undefined {
   const min = numberOf(schema.minItems);
   const max = numberOf(schema.maxItems);
-  if (min !== undefined && values.length < min) return { error: `choose at least ${min}` };
-  if (max !== undefined && values.length > max) return { error: `choose at most ${max}` };
-  return { value: values };
+  if (min !== undefined && count < min) return `choose at least ${min}`;
+  if (max !== undefined && count > max) return `choose at most ${max}`;
+  return undefined;
 }
 
 /**
@@ -324,7 +351,7 @@ export function answerLines(
 ): string[] {
   return fields.map((field) =>
     field.name in answers
-      ? `  ${field.name}: ${shown(display(field.schema, answers[field.name])).join(' ')}`
-      : `  ${field.name}: (left out)`,
+      ? `  ${oneLine(field.name)}: ${oneLine(display(field.schema, answers[field.name]))}`
+      : `  ${oneLine(field.name)}: (left out)`,
   );
 }

@@ -6,14 +6,16 @@
  * which the person opens themselves (it is never opened for them); Enter accepts, `n` declines.
  * The end of input (Ctrl-D) or Ctrl-C cancels, at any question. Ctrl-C also reaches the stdio
  * servers the command started (they share its terminal), which then stop: Ctrl-D is the way to
- * cancel one of their forms.
+ * cancel one of their forms. In `chat`, the end of input ends the chat: Ctrl-C cancels there (it
+ * stops the turn, the question with it); the heading names the way of its mode
+ * ({@link TerminalQuestions.cancelHint}).
  *
  * @module
  */
 import type { ElicitRequest, ElicitResult } from '@modelcontextprotocol/sdk/types.js';
 import type { PeerRequestOptions } from '../servers/peer.js';
 import { answerLines, askFields, formFields } from './elicitation-form.js';
-import { type Ask, shown, type TerminalQuestions } from './terminal-questions.js';
+import { type Ask, oneLine, shown, type TerminalQuestions } from './terminal-questions.js';
 
 const CANCEL: ElicitResult = { action: 'cancel' };
 const DECLINE: ElicitResult = { action: 'decline' };
@@ -40,19 +42,32 @@ async function choose(
   }
 }
 
+/** What a dialogue shows and asks with: its {@link Ask}, and how the person cancels it. */
+interface Dialogue {
+  readonly ask: Ask;
+  /** For the heading: `Ctrl-D cancels` (or `chat`'s way). */
+  readonly cancelHint: string;
+}
+
 /** Server `server`'s request, as a heading and its message. */
-function heading(ask: Ask, server: string, what: string, message: string): void {
+function heading({ ask, cancelHint }: Dialogue, server: string, what: string, message: string) {
   ask.tell('');
-  ask.tell(`── ${shown(server).join(' ')} ${what} (Ctrl-D cancels) ──`);
+  ask.tell(`── "${oneLine(server)}" ${what} (${cancelHint}) ──`);
   for (const line of shown(message)) ask.tell(line);
 }
 
+/**
+ * A form elicitation of server `server` answered in `dialogue`: declined at the first question,
+ * else each field asked, the answers reviewed, and sent, declined, or answered again; cancelled
+ * whenever the dialogue is.
+ */
 async function answerForm(
-  ask: Ask,
+  dialogue: Dialogue,
   server: string,
   params: Extract<ElicitRequest['params'], { requestedSchema: unknown }>,
 ): Promise<ElicitResult> {
-  heading(ask, `"${server}"`, 'asks you to fill in a form', params.message);
+  const { ask } = dialogue;
+  heading(dialogue, server, 'asks you to fill in a form', params.message);
   const start = await choose(ask, 'Answer? [y]es / [n]o (decline) > ', 'yn', 'y');
   if (start === undefined) return CANCEL;
   if (start === 'n') return DECLINE;
@@ -62,7 +77,7 @@ async function answerForm(
     const given = await askFields(ask, fields, answers);
     if (given === undefined) return CANCEL;
     answers = given;
-    ask.tell(`Your answers for "${shown(server).join(' ')}":`);
+    ask.tell(`Your answers for "${oneLine(server)}":`);
     for (const line of answerLines(fields, answers)) ask.tell(line);
     const send = await choose(ask, 'Send? [y]es / [n]o (decline) / [e]dit > ', 'yne', 'y');
     if (send === undefined) return CANCEL;
@@ -71,12 +86,18 @@ async function answerForm(
   }
 }
 
+/**
+ * A URL elicitation of server `server` answered in `dialogue`: the address and its host shown
+ * (never opened here), then accepted once the person is done there, or declined; cancelled
+ * whenever the dialogue is.
+ */
 async function answerUrl(
-  ask: Ask,
+  dialogue: Dialogue,
   server: string,
   params: Extract<ElicitRequest['params'], { mode: 'url' }>,
 ): Promise<ElicitResult> {
-  heading(ask, `"${server}"`, 'asks you to open an address', params.message);
+  const { ask } = dialogue;
+  heading(dialogue, server, 'asks you to open an address', params.message);
   let host = '';
   try {
     host = new URL(params.url).host;
@@ -101,9 +122,12 @@ export function elicitAtTerminal(
   params: ElicitRequest['params'],
   options: PeerRequestOptions,
 ): Promise<ElicitResult> {
-  return questions.dialogue(options.signal, (ask) =>
-    params.mode === 'url' ? answerUrl(ask, server, params) : answerForm(ask, server, params),
-  );
+  return questions.dialogue(options.signal, (ask) => {
+    const dialogue = { ask, cancelHint: questions.cancelHint };
+    return params.mode === 'url'
+      ? answerUrl(dialogue, server, params)
+      : answerForm(dialogue, server, params);
+  });
 }
 
 /** Tell the person that the URL elicitation `elicitationId` of server `server` completed. */
@@ -113,6 +137,6 @@ export function elicitationCompleted(
   elicitationId: string,
 ): void {
   questions.note(
-    `"${shown(server).join(' ')}": the request you opened an address for is complete (${shown(elicitationId).join('')}).`,
+    `"${oneLine(server)}": the request you opened an address for is complete (${oneLine(elicitationId)}).`,
   );
 }

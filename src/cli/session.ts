@@ -45,9 +45,14 @@ export interface SessionOptions extends CliConsentOptions {
   readonly handOver?: boolean;
   /**
    * Answer the servers' elicitation and sampling requests (`terminal-peer.ts`): elicitation at a
-   * terminal, sampling with a configured provider (`provider`, `model`: `--provider`, `--model`).
+   * terminal, sampling with a provider (`provider`, `model`: `--provider`, `--model`; none when
+   * `sampling` is false).
    */
-  readonly answer?: { readonly provider?: string | undefined; readonly model?: string | undefined };
+  readonly answer?: {
+    readonly provider?: string | undefined;
+    readonly model?: string | undefined;
+    readonly sampling?: boolean | undefined;
+  };
 }
 
 /** Run `body` with a {@link CliSession}, closing everything afterwards. */
@@ -68,6 +73,7 @@ export async function withSession<T>(
       settings: loaded.settings,
       provider: sessionOptions.answer.provider,
       model: sessionOptions.answer.model,
+      sampling: sessionOptions.answer.sampling,
       modelOptions: () => ({ fetch: modelFetch, env: io.env }),
     });
   const runtime = openClientRuntime(loaded.settings, {

@@ -1,10 +1,12 @@
 /**
  * The CLI as the peer of its downstream connections: what it declares to servers and how it
  * answers their requests. Elicitation (form and URL modes) is declared only when a person can
- * answer: standard input and standard error are a terminal. Sampling is declared only when a
- * model provider is configured (or named with `--provider`); the agent's model then answers,
- * each request approved at the terminal when there is one. Declaring nothing, the CLI leaves a
- * server that asks with the protocol's refusal.
+ * answer: standard input and standard error are a terminal. Sampling is declared, unless the
+ * command answers none (`sampling: false`), at a terminal when a model provider is configured (or
+ * named with `--provider`), each request and its answer then approved there; without a terminal
+ * only when `--provider` names one: a configured provider alone is no consent to let servers use
+ * it unattended. At most 10 requests per command, each at most 4096 tokens (`./sampling.ts`).
+ * Declaring nothing, the CLI leaves a server that asks with the protocol's refusal.
  *
  * @module
  */
@@ -14,7 +16,8 @@ import type { DownstreamPeer, PeerCapabilities } from '../servers/peer.js';
 import { elicitAtTerminal, elicitationCompleted } from './elicitation.js';
 import type { CliIo, Output } from './io.js';
 import { configuredProvider } from './provider-choice.js';
-import { ModelSampler, sampleAtTerminal } from './sampling.js';
+import { TerminalSampling } from './sampling.js';
+import { ModelSampler } from './sampling-model.js';
 import {
   type Interrupts,
   type LineSource,
@@ -27,8 +30,15 @@ export interface TerminalPeerOptions {
   readonly io: CliIo;
   readonly out: Output;
   readonly settings: Settings;
-  /** `--provider`: the provider section that answers sampling requests (default as `chat`'s). */
+  /**
+   * `--provider`: the provider section that answers sampling requests; without it, at a terminal
+   * only, the one `chat` would choose.
+   */
   readonly provider?: string | undefined;
+  /** `false`: the command answers no sampling request (declares none). */
+  readonly sampling?: boolean | undefined;
+  /** How the person cancels a question, for its heading (default `Ctrl-D cancels`). */
+  readonly cancelHint?: string | undefined;
   /** `--model`: its model id (default the section's). */
   readonly model?: string | undefined;
   /** What the model is made with, read when a server first asks for a message. */
@@ -63,23 +73,31 @@ export function terminalPeer(options: TerminalPeerOptions): DownstreamPeer | und
           out.progressStream(),
           options.lines ?? stdinLines(stdin),
           options.interrupts ?? io.onInterrupt ?? onSigint,
+          options.cancelHint,
         )
       : undefined;
-  const provider = options.provider ?? configuredProvider(settings);
+  const provider =
+    options.sampling === false
+      ? undefined
+      : (options.provider ?? (questions ? configuredProvider(settings) : undefined));
   const capabilities: PeerCapabilities = {
     ...(questions ? { elicitation: { form: {}, url: {} } } : {}),
     ...(provider !== undefined ? { sampling: {} } : {}),
   };
   if (!questions && provider === undefined) return undefined;
-  const sampler =
+  const sampling =
     provider === undefined
       ? undefined
-      : new ModelSampler({
-          settings,
-          provider,
-          model: options.model,
-          options: options.modelOptions,
-        });
+      : new TerminalSampling(
+          new ModelSampler({
+            settings,
+            provider,
+            model: options.model,
+            options: options.modelOptions,
+          }),
+          questions,
+          (line) => out.note(line),
+        );
   return {
     capabilities,
     ...(questions
@@ -88,14 +106,8 @@ export function terminalPeer(options: TerminalPeerOptions): DownstreamPeer | und
           elicitationComplete: (server, id) => elicitationCompleted(questions, server, id),
         }
       : {}),
-    ...(sampler
-      ? {
-          sample: (server, params, request) =>
-            sampleAtTerminal(questions, sampler, server, params, {
-              ...request,
-              note: (line) => out.note(line),
-            }),
-        }
+    ...(sampling
+      ? { sample: (server, params, request) => sampling.answer(server, params, request) }
       : {}),
   };
 }

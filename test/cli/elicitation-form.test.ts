@@ -38,12 +38,19 @@ function scripted(lines: string[]): Ask & { screen: string[] } {
 }
 
 describe('parseAnswer', () => {
-  test('text: length, pattern and the formats MCP allows', () => {
-    const text = field({ type: 'string', minLength: 2, maxLength: 4, pattern: '^[a-z]+$' });
+  test('text: length and the formats MCP allows; a pattern (not in MCP) is not run', () => {
+    const pattern = '^(a+)+$';
+    const text = field({ type: 'string', minLength: 2, maxLength: 4, pattern } as Field['schema']);
     expect(parseAnswer(text, ' abc ')).toEqual({ value: 'abc' });
     expect(parseAnswer(text, 'a')).toEqual({ error: 'at least 2 characters, please' });
     expect(parseAnswer(text, 'abcde')).toEqual({ error: 'at most 4 characters, please' });
-    expect(parseAnswer(text, 'AB')).toEqual({ error: 'that does not match ^[a-z]+$' });
+    expect(parseAnswer(text, 'AB')).toEqual({ value: 'AB' });
+    expect(fieldQuestion({ ...text, name: 'x' }).at(-1)).toBe(
+      '  [text, 2 to 4 characters; Enter: leave out] > ',
+    );
+    // A catastrophic expression on a long answer would hang the CLI: it is never run.
+    const long = field({ type: 'string', pattern } as Field['schema']);
+    expect(parseAnswer(long, `${'a'.repeat(40)}!`)).toHaveProperty('value');
     const format = (name: string) => field({ type: 'string', format: name });
     expect(parseAnswer(format('email'), 'a@b.org')).toEqual({ value: 'a@b.org' });
     expect(parseAnswer(format('email'), 'a@b')).toHaveProperty('error');
@@ -127,6 +134,46 @@ describe('parseAnswer', () => {
     expect(fieldQuestion({ ...titled, name: 'fish' }).at(-1)).toBe(
       '  [numbers or values separated by commas; Enter: Salmon] > ',
     );
+  });
+});
+
+describe('defaults', () => {
+  test('a default that does not fit its own schema is neither offered nor taken', () => {
+    const misfits: Field['schema'][] = [
+      { type: 'string', enum: ['a', 'b'], default: 'c' },
+      { type: 'string', maxLength: 3, default: 'too long' },
+      { type: 'string', format: 'email', default: 'nobody' },
+      { type: 'string', default: 42 },
+      { type: 'integer', minimum: 1, maximum: 10, default: 11 },
+      { type: 'integer', default: 1.5 },
+      { type: 'number', default: '3' },
+      { type: 'boolean', default: 'yes' },
+      { type: 'array', items: { enum: ['a', 'b'] }, maxItems: 1, default: ['a', 'b'] },
+      { type: 'array', items: { enum: ['a', 'b'] }, default: ['z'] },
+      { type: 'array', items: { enum: ['a', 'b'] }, default: 'a' },
+    ];
+    for (const schema of misfits) {
+      const optional = field(schema);
+      expect(parseAnswer(optional, ''), JSON.stringify(schema)).toEqual({ omitted: true });
+      expect(fieldQuestion(optional).at(-1), JSON.stringify(schema)).toContain('Enter: leave out');
+      const required = field(schema, true);
+      expect(parseAnswer(required, '')).toEqual({ error: 'an answer is required' });
+      expect(fieldQuestion(required).at(-1)).toContain('; required] > ');
+    }
+  });
+
+  test('a default that fits is offered and taken', () => {
+    const fits: [Field['schema'], string][] = [
+      [{ type: 'string', enum: ['a', 'b'], enumNames: ['A', 'B'], default: 'b' }, 'Enter: B'],
+      [{ type: 'string', maxLength: 3, default: 'abc' }, 'Enter: abc'],
+      [{ type: 'integer', minimum: 1, maximum: 10, default: 10 }, 'Enter: 10'],
+      [{ type: 'boolean', default: false }, 'Enter: no'],
+      [{ type: 'array', items: { enum: ['a', 'b'] }, maxItems: 2, default: ['a', 'b'] }, 'a, b'],
+    ];
+    for (const [schema, shown] of fits) {
+      expect(parseAnswer(field(schema), '')).toEqual({ value: schema.default });
+      expect(fieldQuestion(field(schema)).at(-1)).toContain(shown);
+    }
   });
 });
 

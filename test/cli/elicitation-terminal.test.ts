@@ -189,7 +189,45 @@ describeWith([builtFile('dist/cli/main.js'), withTerminal()])('at a terminal', (
 
 describeWith(builtFile('dist/cli/main.js'))('without a terminal', () => {
   const tree = tempTree({ 'mcp_agent.config.yaml': servers });
-  afterAll(() => tree.cleanup());
+  let model: ScriptedChat;
+  let withModel: ReturnType<typeof tempTree>;
+  beforeAll(async () => {
+    model = await startScriptedChat();
+    model.script = () => ({ text: 'Unattended answer.' });
+    withModel = tempTree({
+      'mcp_agent.config.yaml': `${servers}openai:\n  default_model: gpt-4o-mini\n  base_url: ${model.url}/v1\n  api_key: ${CANARY}\n`,
+    });
+  });
+  afterAll(async () => {
+    tree.cleanup();
+    withModel.cleanup();
+    await model.close();
+  });
+
+  test('a configured provider alone is no consent: sampling is declared only with --provider', async () => {
+    const sample = ['tools', 'call', 'asking', 'ask', '{"what": "sample", "maxTokens": 100000}'];
+    const unasked = await runCli(sample, { cwd: withModel.dir });
+    expect(unasked.code, unasked.stderr).toBe(0);
+    expect(unasked.stdout).toContain('refused: MCP error -32601: Method not found');
+    expect(model.received).toHaveLength(0);
+    const listed = await runCli(['tools', 'list', 'everything'], { cwd: withModel.dir });
+    expect(listed.stdout).toContain('everything_echo');
+    expect(listed.stdout).not.toContain('trigger-sampling-request');
+
+    const opted = await runCli([...sample, '--provider', 'openai'], { cwd: withModel.dir });
+    expect(opted.code, opted.stderr).toBe(0);
+    expect(opted.stdout).toContain('answered: ');
+    expect(opted.stdout).toContain('Unattended answer.');
+    expect(opted.stderr).toContain('"asking" asked the openai gpt-4o-mini model for a message.');
+    expect(`${opted.stdout}${opted.stderr}`).not.toContain(CANARY);
+    // maxTokens is cut to the ceiling.
+    expect(model.received.at(-1)?.body).toMatchObject({ max_tokens: 4096 });
+    const listedWith = await runCli(['tools', 'list', 'everything', '--provider', 'openai'], {
+      cwd: withModel.dir,
+    });
+    expect(listedWith.code, listedWith.stderr).toBe(0);
+    expect(listedWith.stdout).toContain('everything_trigger-sampling-request');
+  }, 30_000);
 
   test('elicitation is not declared: no elicitation tool, and a server that asks is refused', async () => {
     const listed = await runCli(['tools', 'list', 'everything'], { cwd: tree.dir });

@@ -2,7 +2,8 @@
  * A stdio MCP server with one tool, `ask`, that sends its client an `elicitation/create` (form)
  * or a `sampling/createMessage` whether or not the client declared the capability, and reports
  * what came back (the answer, or the error) as its text result: the tests of a client that
- * declared nothing see the protocol's refusal through it. Plain ESM, run without a build.
+ * declared nothing see the protocol's refusal through it. `maxTokens` sets the sampling request's
+ * (default 10). Plain ESM, run without a build.
  */
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
@@ -27,11 +28,12 @@ server.registerTool(
   'ask',
   {
     description: 'Ask the client (form or sample).',
-    inputSchema: { what: z.enum(['form', 'sample']) },
+    inputSchema: { what: z.enum(['form', 'sample']), maxTokens: z.number().int().optional() },
   },
-  async ({ what }, extra) => {
+  async ({ what, maxTokens }, extra) => {
+    const sample = { ...SAMPLE, params: { ...SAMPLE.params, maxTokens: maxTokens ?? 10 } };
     const [request, schema] =
-      what === 'form' ? [FORM, ElicitResultSchema] : [SAMPLE, CreateMessageResultSchema];
+      what === 'form' ? [FORM, ElicitResultSchema] : [sample, CreateMessageResultSchema];
     try {
       const result = await extra.sendRequest(request, schema);
       return { content: [{ type: 'text', text: `answered: ${JSON.stringify(result)}` }] };

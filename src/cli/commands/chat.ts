@@ -61,6 +61,8 @@ export type SessionOptions = Omit<ChatOptions, 'prompt'>;
 interface Questions {
   readonly lines?: LineSource;
   readonly interrupts?: Interrupts;
+  /** How a question is cancelled, for its heading. */
+  readonly cancelHint?: string;
 }
 
 /**
@@ -183,7 +185,9 @@ export function chatSession(
   };
   const stopListening = (io.onInterrupt ?? onSigint)(interrupt);
   // A server's question during a turn reads the next lines typed; stopping the turn cancels it.
+  // Ctrl-D would end the session: Ctrl-C (the turn's stop) is the way to cancel a question.
   const questions: Questions = {
+    cancelHint: 'Ctrl-C cancels, with the turn',
     lines: { readLine: (signal) => input.borrowLine(signal) },
     interrupts: (listener) => {
       const signal = turn?.signal;
