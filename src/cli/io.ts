@@ -21,6 +21,11 @@ export interface CliIo {
   readonly stdin?: NodeJS.ReadableStream & { isTTY?: boolean };
   /** Whether stderr is a terminal (a spinner instead of plain progress lines). */
   readonly stderrIsTTY?: boolean;
+  /**
+   * Whether stdout is a terminal: result text then goes without the control characters a
+   * server's text may carry (escape sequences), and stays as it is when piped or redirected.
+   */
+  readonly stdoutIsTTY?: boolean;
   /** The platform, for the browser launcher; default `process.platform`. */
   readonly platform?: NodeJS.Platform;
   /**
@@ -76,12 +81,17 @@ export class Output {
 
   /** Result text for people, on stdout; not written with `--json` (the document is the result). */
   result(text: string): void {
-    if (!this.#json) this.#io.stdout.write(line(text));
+    if (!this.#json) this.#io.stdout.write(line(this.#onStdout(text)));
   }
 
-  /** Result text as it arrives (a streamed answer), on stdout, as it is; not with `--json`. */
+  /** Result text as it arrives (a streamed answer), on stdout; not with `--json`. */
   stream(text: string): void {
-    if (!this.#json) this.#io.stdout.write(text);
+    if (!this.#json) this.#io.stdout.write(this.#onStdout(text));
+  }
+
+  /** `text` as a terminal on stdout gets it (see {@link CliIo.stdoutIsTTY}). */
+  #onStdout(text: string): string {
+    return this.#io.stdoutIsTTY === true ? withoutControls(text) : text;
   }
 
   /**
@@ -149,4 +159,16 @@ export function processSink(
       if (!closed) stream.write(text);
     },
   };
+}
+
+/**
+ * C0 controls but line breaks and tabs, DEL, C1 controls and the bidirectional overrides and
+ * isolates: what lets text move the cursor, restyle or hide the screen, or reorder what it shows.
+ */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: removing them is the point
+const CONTROLS = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
+
+/** `text` without {@link CONTROLS} (a result shown at a terminal; emoji sequences kept). */
+export function withoutControls(text: string): string {
+  return text.replace(CONTROLS, '');
 }

@@ -26,5 +26,6 @@ const code = await run(process.argv.slice(2), {
   homeDir: homedir(),
   stdin: process.stdin,
   stderrIsTTY: process.stderr.isTTY === true,
+  stdoutIsTTY: process.stdout.isTTY === true,
 });
 process.exitCode = code === 0 && unwritable ? 1 : code;
