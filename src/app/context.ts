@@ -9,6 +9,7 @@ import type { Settings } from '../config/schema/settings.js';
 import type { FetchLike } from '../fetch.js';
 import { type Logger, silentLogger } from '../logger.js';
 import type { ServerInfo } from '../server/mcp-server.js';
+import type { PeerConnectionLimits } from '../servers/peer-connections.js';
 import type { CreateAppOptions } from './create-app.js';
 import { AppDefinition } from './define.js';
 
@@ -25,6 +26,8 @@ export interface AppContext {
   /** The `fetch` of verification requests, if the options gave one (else the app's HTTP stack). */
   readonly fetch: FetchLike | undefined;
   readonly now: (() => number) | undefined;
+  /** See `CreateAppOptions.peerConnections`. */
+  readonly peerConnections: PeerConnectionLimits | undefined;
   /** The app's name (`name:`, else `mcp-agent-ts`), as clients and servers see it. */
   readonly name: string;
   readonly info: ServerInfo;
@@ -46,6 +49,7 @@ export async function resolveContext(options: CreateAppOptions): Promise<AppCont
     cwd: options.cwd,
     fetch: options.fetch,
     now: options.now,
+    peerConnections: options.peerConnections,
     name,
     info: options.info ?? { name, version: '0.1.0' },
     auth: settings.authorization?.enabled === true ? settings.authorization : undefined,
