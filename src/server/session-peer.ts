@@ -26,12 +26,8 @@ import type {
   LoggingMessageNotification,
   RequestId,
 } from '@modelcontextprotocol/sdk/types.js';
-import {
-  type DownstreamPeer,
-  noCallInFlight,
-  type PeerCapabilities,
-  type PeerRequestOptions,
-} from '../servers/peer.js';
+import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
+import type { DownstreamPeer, PeerCapabilities, PeerRequestOptions } from '../servers/peer.js';
 import type { DownstreamLogSink } from '../servers/registry.js';
 
 /**
@@ -48,6 +44,17 @@ function peerCapabilitiesOf(capabilities: ClientCapabilities | undefined): PeerC
 
 /** How long a caller has to answer a forwarded request (a person may be filling in a form). */
 const ANSWER_TIMEOUT_MS = 10 * 60_000;
+
+/**
+ * The refusal of a server's request while none of the session's calls runs (as `noCallInFlight`
+ * of the servers' layer, which this layer does not import at run time).
+ */
+function noCallInFlight(): McpError {
+  return new McpError(
+    ErrorCode.InvalidRequest,
+    'no request of the caller is in flight to relate this request to',
+  );
+}
 
 /** URL elicitations remembered (for their completions) per session, at most. */
 const MAX_URL_ELICITATIONS = 64;
