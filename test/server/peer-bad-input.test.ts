@@ -439,3 +439,55 @@ describe('two servers', () => {
     }
   }, 30_000);
 });
+
+describe("createApp's per-caller limit of own connections", () => {
+  let limited: ServedApp;
+  const warnings: string[] = [];
+
+  beforeAll(async () => {
+    limited = await startServedApp({
+      downstream: true,
+      downstreamSetup: downstreamTools,
+      sections: { front: 'down' },
+      peerConnections: { maxPeerConnectionsPerGroup: 1 },
+      logger: { debug() {}, info() {}, warn: (message) => warnings.push(message), error() {} },
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    await limited?.close();
+  });
+
+  test("a caller's second session shares the connection without capabilities; another caller's does not", async () => {
+    const session = async (user: string) => {
+      const { accessToken } = await userTokens(limited.as.issuer, limited.resource, user);
+      const client = new Client(
+        { name: 'caller', version: '1.0.0' },
+        { capabilities: { elicitation: { form: {} } } },
+      );
+      await client.connect(
+        new StreamableHTTPClientTransport(new URL(limited.resource), {
+          requestInit: { headers: { Authorization: `Bearer ${accessToken}` } },
+        }),
+      );
+      return client;
+    };
+    const clients = [await session('alice'), await session('alice'), await session('bob')];
+    try {
+      capabilitiesSeen.splice(0);
+      for (const client of clients) {
+        expect(textOf(await client.callTool({ name: 'caps', arguments: {} }))).toBe('ok');
+      }
+      expect(capabilitiesSeen.splice(0)).toEqual([
+        { elicitation: { form: {} } },
+        {},
+        { elicitation: { form: {} } },
+      ]);
+      expect(
+        warnings.filter((line) => line.includes('maxPeerConnectionsPerGroup: 1')),
+      ).toHaveLength(1);
+    } finally {
+      await Promise.all(clients.map((client) => client.close()));
+    }
+  }, 30_000);
+});

@@ -14,7 +14,11 @@ import { afterAll, beforeAll, expect, test } from 'vitest';
 import * as z from 'zod';
 import { settingsSchema } from '../../src/config/schema/settings.js';
 import type { Logger } from '../../src/logger.js';
-import { ASK_ALLOWANCE_MS, type CallTimers } from '../../src/servers/calls-in-flight.js';
+import {
+  ASK_ALLOWANCE_MS,
+  CallsInFlight,
+  type CallTimers,
+} from '../../src/servers/calls-in-flight.js';
 import type { DownstreamPeer } from '../../src/servers/peer.js';
 import { ServerRegistry, type ServerRegistryOptions } from '../../src/servers/registry.js';
 import { type McpHttpServer, startMcpHttpServer } from '../support/mcp-http-server.js';
@@ -301,7 +305,7 @@ test("a call's read timeout stands still while its server waits for the peer, th
     });
     const hang = connection.callTool('hang', {});
     await hanging;
-    expect(clock.delays().sort()).toEqual([TIMEOUT, TIMEOUT + ASK_ALLOWANCE_MS]);
+    expect(clock.delays().sort((a, b) => a - b)).toEqual([TIMEOUT, TIMEOUT + ASK_ALLOWANCE_MS]);
     clock.fire(TIMEOUT);
     await expect(hang).rejects.toThrow(/did not answer in time/);
   } finally {
@@ -323,4 +327,39 @@ test('a call waiting for the peer still ends at its time plus the ask allowance'
   } finally {
     await servers.closeAll();
   }
+});
+
+test('a deadline stops while any request waits for the peer and restarts in full after the last', () => {
+  const clock = manualTimers();
+  const calls = new CallsInFlight(clock.timers);
+  const first = calls.track(1_000, 'call-1');
+  expect(calls.related()).toBe('call-1');
+  expect(clock.delays().sort((a, b) => a - b)).toEqual([1_000, 1_000 + ASK_ALLOWANCE_MS]);
+  const one = calls.asking();
+  const two = calls.asking();
+  // A call started while the peer is asked starts stopped.
+  const second = calls.track(2_000, undefined);
+  expect(calls.related()).toBe('call-1');
+  expect(clock.delays().sort((a, b) => a - b)).toEqual([
+    1_000 + ASK_ALLOWANCE_MS,
+    2_000 + ASK_ALLOWANCE_MS,
+  ]);
+  one();
+  one();
+  expect(clock.delays()).toHaveLength(2);
+  two();
+  expect(clock.delays().sort((a, b) => a - b)).toEqual([
+    1_000,
+    2_000,
+    1_000 + ASK_ALLOWANCE_MS,
+    2_000 + ASK_ALLOWANCE_MS,
+  ]);
+  clock.fire(1_000);
+  expect(first.signal.aborted).toBe(true);
+  expect(String(first.signal.reason)).toMatch(/-32001.*Request timed out/);
+  expect(second.signal.aborted).toBe(false);
+  first.done();
+  second.done();
+  expect(clock.delays()).toEqual([]);
+  expect(calls.related()).toBeUndefined();
 });
