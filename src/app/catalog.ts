@@ -122,6 +122,7 @@ function callOptions(context: ToolCallContext) {
     onprogress: context.onprogress,
     log: context.log,
     peer: context.peer,
+    relatedRequest: context.requestId,
   };
 }
 

@@ -9,6 +9,7 @@ import type { Settings } from '../config/schema/settings.js';
 import type { FetchLike } from '../fetch.js';
 import { type Logger, silentLogger } from '../logger.js';
 import type { ServerInfo } from '../server/mcp-server.js';
+import type { PeerConnectionLimits } from '../servers/peer-connections.js';
 import type { CreateAppOptions, WorkflowRunTuning } from './create-app.js';
 import { AppDefinition } from './define.js';
 
@@ -27,6 +28,8 @@ export interface AppContext {
   readonly now: (() => number) | undefined;
   /** How workflow runs are leased and swept (tests inject the timer and the replica id). */
   readonly workflowRuns: WorkflowRunTuning;
+  /** See `CreateAppOptions.peerConnections`. */
+  readonly peerConnections: PeerConnectionLimits | undefined;
   /** The app's name (`name:`, else `mcp-agent-ts`), as clients and servers see it. */
   readonly name: string;
   readonly info: ServerInfo;
@@ -49,6 +52,7 @@ export async function resolveContext(options: CreateAppOptions): Promise<AppCont
     fetch: options.fetch,
     now: options.now,
     workflowRuns: options.workflowRuns ?? {},
+    peerConnections: options.peerConnections,
     name,
     info: options.info ?? { name, version: '0.1.0' },
     auth: settings.authorization?.enabled === true ? settings.authorization : undefined,

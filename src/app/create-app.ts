@@ -33,6 +33,7 @@ import type { ServerInfo } from '../server/mcp-server.js';
 import type { ProtectedResourceMetadata } from '../server/metadata.js';
 import type { ConfiguredVerifier } from '../server/verifiers/configured.js';
 import { unchangedNaming } from '../servers/content-names.js';
+import type { PeerConnectionLimits } from '../servers/peer-connections.js';
 import type { ServerRegistry } from '../servers/registry.js';
 import { AppCatalog } from './catalog.js';
 import { CONNECT_PATH } from './connect-route.js';
@@ -69,6 +70,11 @@ export interface CreateAppOptions {
   readonly now?: () => number;
   /** How workflow runs are leased and swept on a shared store (see `workflows.ts`). */
   readonly workflowRuns?: WorkflowRunTuning;
+  /**
+   * The limits of the connections of their own that callers' sessions open to a server (so that
+   * it may ask them: elicitation, sampling). Default 64 per server, 8 per server per principal.
+   */
+  readonly peerConnections?: PeerConnectionLimits;
 }
 
 /** The lease settings of workflow runs (defaults: a random replica id, 30 s leases). */

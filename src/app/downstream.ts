@@ -59,6 +59,7 @@ function callerScopes(
     callbackUrl: () => address.url(CALLBACK_PATH),
     backgroundRefresh: settings.oauth.background_refresh,
     cwd: context.cwd,
+    peerConnections: context.peerConnections,
     ...nowOf(context),
   });
 }

@@ -30,7 +30,6 @@ import type { FetchLike } from '../fetch.js';
 import type { Logger } from '../logger.js';
 import type { CallerIdentity } from '../server/identity.js';
 import type { ToolCallContext } from '../server/mcp-server.js';
-import type { DownstreamPeer } from '../servers/peer.js';
 import { downstreamRoute, text } from './catalog.js';
 import type { AgentRunner, AppAgent, AppDefinition, WorkflowContext } from './define.js';
 import { handedOver, signInFor, withDelegatedLogin } from './delegated-login.js';
@@ -62,7 +61,7 @@ export interface ServedAgentsOptions {
 /** What an answer is asked with: the caller, the request's signal, progress if asked for. */
 type AnswerContext = Pick<
   ToolCallContext,
-  'caller' | 'signal' | 'elicitUrl' | 'elicitationComplete' | 'progress' | 'peer'
+  'caller' | 'signal' | 'elicitUrl' | 'elicitationComplete' | 'progress' | 'peer' | 'requestId'
 >;
 
 /** Runs an app's agents for their callers (see the module). */
@@ -182,21 +181,26 @@ export class ServedAgents implements AgentRunner {
     const report = async (message: string) => {
       await context.progress?.(`${agent.name}: ${message}`).catch(() => {});
     };
-    const served = await viewedAgent(
-      { name: agent.name, instruction: spec.instruction, serverNames: spec.serverNames },
-      this.#connections(context.caller, context.peer),
-      (tools) => this.#callersTools(tools, context),
-    );
-    const llm = await served.attachLlm(spec.provider, {
-      model: spec.model,
-      fetch: modelFetch(this.#options.fetch, () => report('asking the model')),
-      onToolCall: (tool) => report(`calling ${tool.name}`),
-    });
-    return llm.generateStr(prompt, {
-      signal: context.signal,
-      useHistory: false,
-      ...(spec.maxIterations !== undefined ? { maxIterations: spec.maxIterations } : {}),
-    });
+    const released: (() => void)[] = [];
+    try {
+      const served = await viewedAgent(
+        { name: agent.name, instruction: spec.instruction, serverNames: spec.serverNames },
+        this.#connections(context, released),
+        (tools) => this.#callersTools(tools, context),
+      );
+      const llm = await served.attachLlm(spec.provider, {
+        model: spec.model,
+        fetch: modelFetch(this.#options.fetch, () => report('asking the model')),
+        onToolCall: (tool) => report(`calling ${tool.name}`),
+      });
+      return await llm.generateStr(prompt, {
+        signal: context.signal,
+        useHistory: false,
+        ...(spec.maxIterations !== undefined ? { maxIterations: spec.maxIterations } : {}),
+      });
+    } finally {
+      for (const release of released) release();
+    }
   }
 
   /**
@@ -229,18 +233,25 @@ export class ServedAgents implements AgentRunner {
   }
 
   /**
-   * The servers as `caller` reaches them, as the proxied tools do (see `downstreamRoute`; with
-   * `peer`, the caller's client, on its own connections), and the app's named credentials for
-   * the model.
+   * The servers as the caller reaches them, as the proxied tools do (see `downstreamRoute`; with
+   * `context.peer`, the caller's client, on its own connections, whose servers' requests relate
+   * to the caller's call until the functions put in `released` run), and the app's named
+   * credentials for the model.
    */
-  #connections(caller: CallerIdentity | undefined, peer?: DownstreamPeer): AgentConnections {
+  #connections(context: AnswerContext, released: (() => void)[]): AgentConnections {
     const { settings, scopes, credentials } = this.#options;
+    const { caller, peer, requestId } = context;
     return {
       settings,
       // On the caller's own connection when it can answer: a server may ask it during the call.
-      connect: async (server) =>
-        (await downstreamRoute(scopes, server, caller).scope.registry.connect(server, { peer }))
-          .client,
+      connect: async (server) => {
+        const connection = await downstreamRoute(scopes, server, caller).scope.registry.connect(
+          server,
+          { peer },
+        );
+        if (requestId !== undefined) released.push(connection.relate(requestId));
+        return connection.client;
+      },
       ...(credentials ? { credentials } : {}),
     };
   }

@@ -24,6 +24,7 @@ import { type CallerIdentity, inboundTokenOf, principalOf } from '../server/iden
 import { ToolAggregator } from '../servers/aggregator.js';
 import type { HttpStack } from '../servers/http.js';
 import type { DownstreamPeer } from '../servers/peer.js';
+import type { PeerConnectionLimits } from '../servers/peer-connections.js';
 import { ServerRegistry } from '../servers/registry.js';
 import type { TokenStore } from '../stores/token-store.js';
 import { ScopeUse } from './scope-use.js';
@@ -94,6 +95,11 @@ export interface CallerScopesOptions {
    * per-call peers: give it only to an agent that has no callers of its own.
    */
   readonly peer?: DownstreamPeer | undefined;
+  /**
+   * The limits of callers' sessions' own connections to a server, in each registry (see
+   * `ServerRegistryOptions.maxPeerConnections`).
+   */
+  readonly peerConnections?: PeerConnectionLimits | undefined;
   /** Scopes kept at most. Default 1,000. */
   readonly maxScopes?: number;
   /** A scope unused this long is closed, in milliseconds. Default 15 minutes. */
@@ -290,6 +296,7 @@ export class CallerScopes {
         ...(use ? { wrapFetch: use.wrapFetch } : {}),
         ...(options.clientInfo ? { clientInfo: options.clientInfo } : {}),
         ...(peer ? { peer } : {}),
+        ...peerLimits(options.peerConnections),
       },
     );
   }
@@ -311,4 +318,13 @@ export class CallerScopes {
     this.app.tokens.close();
     await this.app.registry.closeAll().catch(() => {});
   }
+}
+
+/** The registry options of `limits` (those given). */
+function peerLimits(limits: PeerConnectionLimits | undefined) {
+  const { maxPeerConnections, maxPeerConnectionsPerGroup } = limits ?? {};
+  return {
+    ...(maxPeerConnections === undefined ? {} : { maxPeerConnections }),
+    ...(maxPeerConnectionsPerGroup === undefined ? {} : { maxPeerConnectionsPerGroup }),
+  };
 }

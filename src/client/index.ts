@@ -83,6 +83,7 @@ export type { TokenManagerOptions } from '../oauth/token-manager.js';
 export { TokenManager, usesOAuth } from '../oauth/token-manager.js';
 export type { AggregatedTool, ToolAggregatorOptions } from '../servers/aggregator.js';
 export { ToolAggregator } from '../servers/aggregator.js';
+export type { CallTimers } from '../servers/calls-in-flight.js';
 export type { AuthMode } from '../servers/credentials.js';
 export { authMode } from '../servers/credentials.js';
 export type {
@@ -103,6 +104,7 @@ export type {
   PeerCapabilities,
   PeerRequestOptions,
 } from '../servers/peer.js';
+export type { PeerConnectionLimits } from '../servers/peer-connections.js';
 export type { ServerRegistryOptions } from '../servers/registry.js';
 export { ServerConnection, ServerRegistry } from '../servers/registry.js';
 export type { FetchWrapper } from '../servers/transports.js';

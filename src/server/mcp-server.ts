@@ -18,6 +18,7 @@ import {
   ListToolsRequestSchema,
   McpError,
   type Progress,
+  type RequestId,
   type ServerNotification,
   type ServerRequest,
   SetLevelRequestSchema,
@@ -25,7 +26,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from '../logger.js';
 import type { DownstreamPeer } from '../servers/peer.js';
-import { type CallerIdentity, callerFromAuthInfo, runAsCaller } from './identity.js';
+import { type CallerIdentity, callerFromAuthInfo, principalOf, runAsCaller } from './identity.js';
 import { type ContentCatalog, registerContentHandlers } from './mcp-content.js';
 import { type CallerLog, type LogSender, SessionLog } from './session-log.js';
 import { SessionPeer } from './session-peer.js';
@@ -36,6 +37,11 @@ export interface ToolCallContext {
   readonly caller: CallerIdentity | undefined;
   /** Aborted when the client cancels the request or the session ends. */
   readonly signal: AbortSignal;
+  /**
+   * The id of the caller's `tools/call` request: a downstream server's requests during the call
+   * relate to it (see `CallToolOptions.relatedRequest`).
+   */
+  readonly requestId?: RequestId;
   /**
    * Ask the client to open `url` (an MCP 2025-11-25 URL-mode elicitation); present only when the
    * client declared it can. Resolves with the user's answer (not with the end of what the page
@@ -138,13 +144,16 @@ export function createMcpServer(catalog: ToolCatalog, info: ServerInfo, logger?:
       ),
     })),
   );
-  server.setRequestHandler(CallToolRequestSchema, (request, extra) =>
-    log.during(sender(extra), () =>
+  server.setRequestHandler(CallToolRequestSchema, (request, extra) => {
+    const caller = callerFromAuthInfo(extra.authInfo);
+    // The session's own downstream connections count against its principal's limit.
+    if (caller) peer.belongsTo(principalOf(caller));
+    return log.during(sender(extra), () =>
       peer.during(extra.requestId, extra.signal, () =>
         callTool(server, catalog, { log, peer }, request, extra, logger),
       ),
-    ),
-  );
+    );
+  });
   if (catalog.content) registerContentHandlers(server, catalog.content, log);
   return server;
 }
@@ -199,6 +208,7 @@ async function callTool(
   const context: ToolCallContext = {
     caller,
     signal: extra.signal,
+    requestId: extra.requestId,
     log: session.log,
     peer: session.peer,
     ...(canOpenUrls
@@ -211,7 +221,9 @@ async function callTool(
               )
             ).action,
           elicitationComplete: (elicitationId) =>
-            server.createElicitationCompletionNotifier(elicitationId)(),
+            server.createElicitationCompletionNotifier(elicitationId, {
+              relatedRequestId: extra.requestId,
+            })(),
         }
       : {}),
     ...progressOf(request, extra),

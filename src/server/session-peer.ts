@@ -6,9 +6,13 @@
  * so a server never asks what the caller cannot answer; an answer that fails the requested schema
  * is refused (the SDK's `elicitInput` validates it).
  *
- * A forwarded request fails at once (so the server is not left waiting) when the session closes,
- * when the caller cancels the call it relates to, or when the stream that call's answer would go
- * on is gone (the caller disconnected; without resumability nothing sent there arrives).
+ * A forwarded request relates to the call that caused it (the connection names it, see
+ * `PeerRequestOptions.related`; else the session's latest). It fails at once (so the server is
+ * not left waiting) when none of the session's calls is running (nothing could carry it to the
+ * caller), when the session closes, when the call it relates to ends or is cancelled, or when
+ * the stream that call's answer would go on is gone (the caller disconnected; without
+ * resumability nothing sent there arrives). A URL elicitation's completion is forwarded only for
+ * an elicitation the same server asked through this peer.
  *
  * @module
  */
@@ -22,6 +26,7 @@ import type {
   LoggingMessageNotification,
   RequestId,
 } from '@modelcontextprotocol/sdk/types.js';
+import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import type { DownstreamPeer, PeerCapabilities, PeerRequestOptions } from '../servers/peer.js';
 import type { DownstreamLogSink } from '../servers/registry.js';
 
@@ -39,6 +44,20 @@ function peerCapabilitiesOf(capabilities: ClientCapabilities | undefined): PeerC
 
 /** How long a caller has to answer a forwarded request (a person may be filling in a form). */
 const ANSWER_TIMEOUT_MS = 10 * 60_000;
+
+/**
+ * The refusal of a server's request while none of the session's calls runs (as `noCallInFlight`
+ * of the servers' layer, which this layer does not import at run time).
+ */
+function noCallInFlight(): McpError {
+  return new McpError(
+    ErrorCode.InvalidRequest,
+    'no request of the caller is in flight to relate this request to',
+  );
+}
+
+/** URL elicitations remembered (for their completions) per session, at most. */
+const MAX_URL_ELICITATIONS = 64;
 
 /** The peer of each session's SDK server (see {@link sessionPeerOf}). */
 const peers = new WeakMap<Server, SessionPeer>();
@@ -61,6 +80,9 @@ export class SessionPeer implements DownstreamPeer {
   /** The session's tool calls running now, latest last. */
   readonly #running: RunningCall[] = [];
   readonly #closeListeners = new Set<() => void>();
+  /** The URL elicitations servers asked through this peer (server NUL id), oldest first. */
+  readonly #urlElicitations = new Set<string>();
+  #group: string | undefined;
   #closed = false;
 
   /** `server`: the session's SDK server; `log`: where servers' messages outside calls go. */
@@ -75,9 +97,22 @@ export class SessionPeer implements DownstreamPeer {
     return peerCapabilitiesOf(this.#server.getClientCapabilities());
   }
 
+  /** The caller's principal, once a call told it (see {@link SessionPeer.belongsTo}). */
+  get group(): string | undefined {
+    return this.#group;
+  }
+
+  /**
+   * The session is `principal`'s (its peer connections count against that principal's limit);
+   * the first principal given stays.
+   */
+  belongsTo(principal: string): void {
+    this.#group ??= principal;
+  }
+
   /**
    * Run `work`, one of the session's requests (`id`, cancelled by `signal`), as the request a
-   * server's asks relate to; they fail when `signal` aborts.
+   * server's asks relate to; they fail when `signal` aborts or `work` ends.
    */
   async during<T>(id: RequestId, signal: AbortSignal, work: () => Promise<T>): Promise<T> {
     const call: RunningCall = { id, ended: new AbortController() };
@@ -89,6 +124,7 @@ export class SessionPeer implements DownstreamPeer {
     } finally {
       signal.removeEventListener('abort', end);
       this.#running.splice(this.#running.indexOf(call), 1);
+      call.ended.abort(new Error('the request it relates to has ended'));
     }
   }
 
@@ -104,14 +140,21 @@ export class SessionPeer implements DownstreamPeer {
     }
   }
 
-  elicit(
-    _server: string,
+  /**
+   * Ask the caller `server`'s elicitation, on the stream of the call it relates to (refused when
+   * no call is running); the SDK checks an accepted form's content against the schema.
+   */
+  async elicit(
+    server: string,
     params: ElicitRequest['params'],
     options: PeerRequestOptions,
   ): Promise<ElicitResult> {
-    return this.#server.elicitInput(params, this.#requestOptions(options));
+    const requestOptions = this.#requestOptions(options);
+    if (params.mode === 'url') this.#rememberUrl(`${server}\u0000${params.elicitationId}`);
+    return this.#server.elicitInput(params, requestOptions);
   }
 
+  /** Ask the caller `server`'s sampling request, as {@link SessionPeer.elicit} does. */
   async sample(
     _server: string,
     params: CreateMessageRequest['params'],
@@ -123,18 +166,29 @@ export class SessionPeer implements DownstreamPeer {
     )) as CreateMessageResult;
   }
 
-  elicitationComplete(_server: string, elicitationId: string): void {
+  /**
+   * Tell the caller that `server`'s URL elicitation `elicitationId` completed, on the latest
+   * running call's stream when there is one; dropped unless `server` asked it through this peer.
+   */
+  elicitationComplete(server: string, elicitationId: string): void {
+    if (!this.#urlElicitations.delete(`${server}\u0000${elicitationId}`)) return;
+    const related = this.#running.at(-1);
     this.#server
-      .createElicitationCompletionNotifier(elicitationId)()
+      .createElicitationCompletionNotifier(
+        elicitationId,
+        related ? { relatedRequestId: related.id } : undefined,
+      )()
       .catch(() => {
         // The caller went away; the completion has nowhere to go.
       });
   }
 
+  /** `server`'s log message outside the session's calls: to the session's log. */
   message(server: string, params: LoggingMessageNotification['params']): void {
     this.#log.message(server, params);
   }
 
+  /** Call `listener` when the session ends (at once if it has); returns an unsubscribe. */
   onClose(listener: () => void): () => void {
     if (this.#closed) {
       queueMicrotask(listener);
@@ -152,16 +206,29 @@ export class SessionPeer implements DownstreamPeer {
     this.#closeListeners.clear();
   }
 
+  #rememberUrl(key: string): void {
+    this.#urlElicitations.delete(key);
+    this.#urlElicitations.add(key);
+    if (this.#urlElicitations.size <= MAX_URL_ELICITATIONS) return;
+    const [oldest] = this.#urlElicitations;
+    if (oldest !== undefined) this.#urlElicitations.delete(oldest);
+  }
+
   /**
-   * On the stream of the latest running tool call, if any; cancelled with the server's request
-   * and with the end of that call (see {@link SessionPeer.during}).
+   * On the stream of the running call the request relates to (`options.related`, else the latest
+   * running call); cancelled with the server's request and with the end of that call (see
+   * {@link SessionPeer.during}). Throws the refusal when no call is running.
    */
   #requestOptions(options: PeerRequestOptions) {
-    const related = this.#running.at(-1);
+    const related =
+      (options.related === undefined
+        ? undefined
+        : this.#running.find((call) => call.id === options.related)) ?? this.#running.at(-1);
+    if (!related) throw noCallInFlight();
     return {
-      signal: related ? AbortSignal.any([options.signal, related.ended.signal]) : options.signal,
+      signal: AbortSignal.any([options.signal, related.ended.signal]),
       timeout: ANSWER_TIMEOUT_MS,
-      ...(related === undefined ? {} : { relatedRequestId: related.id }),
+      relatedRequestId: related.id,
     };
   }
 }

@@ -83,12 +83,13 @@ export class ToolAggregator {
    * twice with different definitions is kept once; two tool names whose hashes meet) are left out,
    * both of them, whatever the order the server lists them in.
    *
-   * With a `peer`, the listing is the one of the peer's connection (see
+   * With a `peer`, the listing is the one of a connection declaring the peer's capabilities (its
+   * own once open, else the listing connection of its capability set, see
    * {@link ServerRegistry.connect}): a server may offer a client that can answer its requests
    * (elicitation, sampling) tools it offers no other.
    */
   async listServerTools(server: string, peer?: DownstreamPeer): Promise<AggregatedTool[]> {
-    const connection = await this.#registry.connect(server, { peer });
+    const connection = await this.#registry.connect(server, { peer, listing: true });
     const byName = new Map<string, AggregatedTool[]>();
     for (const definition of await connection.listTools()) {
       const name = this.#names.name(server, definition.name);

@@ -14,6 +14,7 @@ import {
   ProgressNotificationSchema,
   type ProgressToken,
   PromptListChangedNotificationSchema,
+  type RequestId,
   ResourceListChangedNotificationSchema,
   ResourceUpdatedNotificationSchema,
   type Tool,
@@ -26,12 +27,14 @@ import { allowedToolNames } from '../config/tool-names.js';
 import { McpAgentError } from '../errors.js';
 import { type Logger, silentLogger } from '../logger.js';
 import type { TokenSource } from '../oauth/auth-fetch.js';
+import { ASK_ALLOWANCE_MS, CallsInFlight, type CallTimers } from './calls-in-flight.js';
 import { describeConnectError, describeEndpoint } from './connect-errors.js';
 import { indexConnection } from './connections-by-transport.js';
 import { scrubValue, secretValues } from './credentials.js';
 import { createHttpStack, type HttpStack, proxySettingsFrom } from './http.js';
 import { isUnreadableMessage, MAX_STRAY_LINES, openingProblem } from './opening.js';
-import { answersRequests, attachPeer, type DownstreamPeer } from './peer.js';
+import { attachPeer, type DownstreamPeer } from './peer.js';
+import { closeConnection, type PeerConnectionLimits, PeerConnections } from './peer-connections.js';
 import { createTransport, type FetchWrapper, readTimeoutMs } from './transports.js';
 
 /** Options of {@link ServerRegistry}. */
@@ -54,10 +57,15 @@ export interface ServerRegistryOptions {
    */
   readonly peer?: DownstreamPeer | undefined;
   /**
-   * Connections of their own that peers may hold per server; past it, a peer's requests use the
-   * shared connection (which declares no capabilities). Default 64.
+   * Connections of their own that peers may hold per server (all peers: default 64; the peers of
+   * one group, `DownstreamPeer.group`: default 8); past a limit, a peer's requests use the shared
+   * connection (which declares no capabilities).
    */
   readonly maxPeerConnections?: number;
+  /** See `maxPeerConnections`. */
+  readonly maxPeerConnectionsPerGroup?: number;
+  /** The timers of calls' deadlines (injected in tests). */
+  readonly timers?: CallTimers;
 }
 
 /**
@@ -82,6 +90,11 @@ export interface CallToolOptions {
    * connection (see {@link ServerRegistry.connect}). Used by {@link ToolAggregator.callTool}.
    */
   readonly peer?: DownstreamPeer | undefined;
+  /**
+   * The peer-side request this call serves (the caller's `tools/call`): the server's requests
+   * during the call relate to it (see {@link PeerRequestOptions.related}).
+   */
+  readonly relatedRequest?: RequestId | undefined;
 }
 
 /**
@@ -104,7 +117,8 @@ export interface ServerRequestOptions {
  * An open connection to one server. Its log messages (`notifications/message`) carry no request
  * id, so they go to the log sink of the calls in flight when all of them share one sink (one
  * session's); with none in flight, or calls of several sessions, a message cannot be attributed
- * and is dropped (a debug line says so).
+ * and is dropped (a debug line says so). A call's `read_timeout_seconds` stands still while the
+ * server's request to the connection's peer waits for an answer (see {@link CallsInFlight}).
  */
 export class ServerConnection {
   readonly name: string;
@@ -125,19 +139,26 @@ export class ServerConnection {
   readonly #owner: DownstreamPeer | undefined;
   /** The server's configured secret values, scrubbed from its log messages. */
   readonly #secrets: readonly string[];
+  readonly #calls: CallsInFlight;
 
+  /**
+   * `owner`: the peer the connection was opened for; `calls`: the calls in flight, as the
+   * handlers of the peer's requests see them (see {@link attachPeer}).
+   */
   constructor(
     name: string,
     settings: ServerSettings,
     client: Client,
     logger?: Logger,
     owner?: DownstreamPeer,
+    calls: CallsInFlight = new CallsInFlight(),
   ) {
     this.name = name;
     this.settings = settings;
     this.client = client;
     this.#owner = owner;
     this.#secrets = secretValues(settings);
+    this.#calls = calls;
     this.#timeoutMs = readTimeoutMs(settings);
     this.#allowed = settings.allowed_tools && allowedToolNames(name, settings.allowed_tools);
     this.#logger = logger ?? silentLogger;
@@ -301,18 +322,29 @@ export class ServerConnection {
     const progressToken = options.onprogress ? `progress-${++this.#progressTokens}` : undefined;
     this.#inFlight.set(call, options.log);
     if (progressToken && options.onprogress) this.#progress.set(progressToken, options.onprogress);
+    const deadline = this.#calls.track(this.#timeoutMs, options.relatedRequest, options.signal);
     try {
       const meta = progressToken ? { _meta: { progressToken } } : {};
       return (await this.client.callTool({ name: tool, arguments: args, ...meta }, undefined, {
-        timeout: this.#timeoutMs,
-        ...(options.signal ? { signal: options.signal } : {}),
+        // The deadline is the call's own (it pauses while the peer is asked); the SDK's is a net.
+        timeout: this.#timeoutMs + ASK_ALLOWANCE_MS + 1_000,
+        signal: deadline.signal,
       })) as CallToolResult;
     } catch (error) {
       throw describeConnectError(this.name, this.settings, error);
     } finally {
+      deadline.done();
       this.#inFlight.delete(call);
       if (progressToken) this.#progress.delete(progressToken);
     }
+  }
+
+  /**
+   * Requests of the client made elsewhere (a served agent's) on behalf of the peer-side request
+   * `related`: the server's requests meanwhile relate to it. Returns the function that ends it.
+   */
+  relate(related: RequestId): () => void {
+    return this.#calls.add(related);
   }
 }
 
@@ -328,11 +360,9 @@ export class ServerRegistry {
   readonly #clientInfo: { readonly name: string; readonly version: string };
   readonly #connections = new Map<string, Promise<ServerConnection>>();
   readonly #peer: DownstreamPeer | undefined;
-  readonly #maxPeerConnections: number;
-  /** The connections opened for peers of their own, by peer, then by server. */
-  readonly #peerConnections = new Map<DownstreamPeer, PeerConnections>();
-  /** The servers whose peer-connection limit was reached (warned once each). */
-  readonly #warnedFull = new Set<string>();
+  readonly #timers: CallTimers | undefined;
+  /** The connections opened for peers (their own, and for listing). */
+  readonly #peers: PeerConnections;
   #closed = false;
 
   constructor(settings: Pick<Settings, 'mcp'>, options: ServerRegistryOptions = {}) {
@@ -345,7 +375,16 @@ export class ServerRegistry {
     this.#authFor = options.authFor;
     this.#clientInfo = options.clientInfo ?? { name: 'mcp-agent-ts', version: '0' };
     this.#peer = options.peer;
-    this.#maxPeerConnections = options.maxPeerConnections ?? 64;
+    this.#timers = options.timers;
+    const limits: PeerConnectionLimits = {
+      maxPeerConnections: options.maxPeerConnections,
+      maxPeerConnectionsPerGroup: options.maxPeerConnectionsPerGroup,
+    };
+    this.#peers = new PeerConnections(
+      (name, settings, peer) => this.#open(name, settings, undefined, peer),
+      this.#logger,
+      limits,
+    );
   }
 
   /** The configured server names. */
@@ -372,12 +411,15 @@ export class ServerRegistry {
    *
    * With a `peer` that can answer requests (elicitation, sampling), the connection is the peer's
    * own: it declares the peer's capabilities, its server's requests go to the peer only, and it
-   * closes when the peer goes away. Past `maxPeerConnections` for the server, and for a peer that
-   * answers nothing, the shared connection is used.
+   * closes when the peer goes away. Past `maxPeerConnections` (or `maxPeerConnectionsPerGroup`)
+   * for the server, and for a peer that answers nothing, the shared connection is used. With
+   * `listing` (the connection lists tools, nothing is called), a peer whose own connection is not
+   * open yet gets the listing connection of its capability set instead (see
+   * {@link PeerConnections}), so a connection of its own opens at its first call.
    */
   connect(
     name: string,
-    options: { sessionId?: string; peer?: DownstreamPeer | undefined } = {},
+    options: { sessionId?: string; peer?: DownstreamPeer | undefined; listing?: boolean } = {},
   ): Promise<ServerConnection> {
     const settings = this.settings(name);
     if (this.#closed) {
@@ -389,8 +431,10 @@ export class ServerRegistry {
       );
     }
     const peer = options.peer;
-    if (peer && !this.#peer && answersRequests(peer.capabilities)) {
-      const own = this.#peerConnection(name, settings, peer);
+    if (peer && !this.#peer) {
+      const own = options.listing
+        ? this.#peers.listing(name, settings, peer)
+        : this.#peers.own(name, settings, peer);
       if (own) return own;
     }
     let connection = this.#connections.get(name);
@@ -403,60 +447,6 @@ export class ServerRegistry {
       });
     }
     return connection;
-  }
-
-  /** `peer`'s own connection to `name`, opened on first use; `undefined` past the limit. */
-  #peerConnection(
-    name: string,
-    settings: ServerSettings,
-    peer: DownstreamPeer,
-  ): Promise<ServerConnection> | undefined {
-    let held = this.#peerConnections.get(peer);
-    const kept = held?.connections.get(name);
-    if (kept) return kept;
-    if (this.#peerConnectionsTo(name) >= this.#maxPeerConnections) {
-      if (!this.#warnedFull.has(name)) {
-        this.#warnedFull.add(name);
-        this.#logger.warn(
-          `server "${name}" reached its limit of connections of callers' sessions (maxPeerConnections: ${this.#maxPeerConnections}); further sessions share one connection, on which the server cannot ask the caller anything (elicitation, sampling)`,
-          { server: name },
-        );
-      }
-      return undefined;
-    }
-    if (!held) {
-      const connections = new Map<string, Promise<ServerConnection>>();
-      const unsubscribe = peer.onClose?.(() => void this.#closePeer(peer));
-      held = { connections, unsubscribe };
-      this.#peerConnections.set(peer, held);
-    }
-    const opening = this.#open(name, settings, undefined, peer);
-    held.connections.set(name, opening);
-    const connections = held.connections;
-    opening.catch(() => {
-      if (connections.get(name) === opening) connections.delete(name);
-    });
-    return opening;
-  }
-
-  #peerConnectionsTo(name: string): number {
-    let count = 0;
-    for (const { connections } of this.#peerConnections.values()) {
-      if (connections.has(name)) count += 1;
-    }
-    return count;
-  }
-
-  /** Close the connections opened for `peer` (it went away). */
-  async #closePeer(peer: DownstreamPeer): Promise<void> {
-    const held = this.#peerConnections.get(peer);
-    if (!held) return;
-    this.#peerConnections.delete(peer);
-    held.unsubscribe?.();
-    await Promise.all([...held.connections.values()].map((opening) => closeConnection(opening)));
-    for (const name of held.connections.keys()) {
-      if (this.#peerConnectionsTo(name) < this.#maxPeerConnections) this.#warnedFull.delete(name);
-    }
   }
 
   async #open(
@@ -492,7 +482,8 @@ export class ServerRegistry {
       throw describeConnectError(name, settings, error);
     }
     const client = new Client(this.#clientInfo, { capabilities: peer?.capabilities ?? {} });
-    if (peer) attachPeer(client, name, peer);
+    const calls = new CallsInFlight(this.#timers);
+    if (peer) attachPeer(client, name, peer, calls);
     this.#logger.debug(`connecting to server "${name}"`, {
       server: name,
       transport: settings.transport,
@@ -545,7 +536,7 @@ export class ServerRegistry {
         : `reported a transport error (${error.name})`;
       this.#logger.debug(`server "${name}" ${what}`, { server: name });
     };
-    return new ServerConnection(name, settings, client, this.#logger, peer);
+    return new ServerConnection(name, settings, client, this.#logger, peer, calls);
   }
 
   /** Close the shared connection to `name`, if open. */
@@ -560,30 +551,8 @@ export class ServerRegistry {
     this.#closed = true;
     await Promise.all([
       ...[...this.#connections.keys()].map((name) => this.close(name)),
-      ...[...this.#peerConnections.keys()].map((peer) => this.#closePeer(peer)),
+      this.#peers.closeAll(),
     ]);
     if (this.#ownsHttp) await this.#http.close();
-  }
-}
-
-/** The connections a peer holds, and how to stop hearing of its end. */
-interface PeerConnections {
-  readonly connections: Map<string, Promise<ServerConnection>>;
-  readonly unsubscribe: (() => void) | undefined;
-}
-
-/** Close a connection (ending its Streamable HTTP session when configured to). */
-async function closeConnection(connection: Promise<ServerConnection>): Promise<void> {
-  try {
-    const open = await connection;
-    // Errors of a connection being closed (an aborted event stream) are not news.
-    open.client.onerror = () => {};
-    if (open.settings.transport === 'streamable_http' && open.settings.terminate_on_close) {
-      const transport = open.client.transport as { terminateSession?: () => Promise<void> };
-      await transport.terminateSession?.().catch(() => {});
-    }
-    await open.client.close();
-  } catch {
-    // A connection that never opened has nothing to close.
   }
 }

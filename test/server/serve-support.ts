@@ -16,6 +16,7 @@ import {
   startDevAuthorizationServer,
 } from '../../src/dev/authorization-server.js';
 import type { Logger } from '../../src/logger.js';
+import type { PeerConnectionLimits } from '../../src/servers/peer-connections.js';
 import {
   type BrowserOptions,
   type BrowserResult,
@@ -307,6 +308,8 @@ export interface ServedAppOptions {
   readonly servers?: Json;
   /** More top-level sections (`openai:`, …). */
   readonly sections?: Json;
+  /** `createApp`'s limits of sessions' own downstream connections. */
+  readonly peerConnections?: PeerConnectionLimits;
 }
 
 /** The static credential the app sends to its downstream server. */
@@ -383,6 +386,7 @@ export async function startServedApp(options: ServedAppOptions = {}): Promise<Se
     ...(options.setup ? { setup: options.setup } : {}),
     env: {},
     ...(options.logger ? { logger: options.logger } : {}),
+    ...(options.peerConnections ? { peerConnections: options.peerConnections } : {}),
   });
   const running = await app.listen({ host: '127.0.0.1', port });
   return {
