@@ -2,17 +2,29 @@ import { createServer as createHttpServer, type RequestListener, type Server } f
 import type { AddressInfo } from 'node:net';
 import { createServer } from 'node:net';
 
-/** A TCP port that was free on 127.0.0.1 a moment ago (for servers that take a port number). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/**
+ * Ports {@link freePort} picks from: below Linux's ephemeral range (32768-60999), so that no
+ * outgoing connection of another test takes the port between the pick and the listen (the
+ * kernel gives those their local port from the ephemeral range).
+ */
+const PICKED_PORTS = { from: 20_000, count: 12_000 } as const;
+
+/** Whether `port` can be listened on at 127.0.0.1 now. */
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
+}
+
+/** A TCP port that was free on 127.0.0.1 a moment ago (for servers that take a port number). */
+export async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = PICKED_PORTS.from + Math.floor(Math.random() * PICKED_PORTS.count);
+    if (await canListen(port)) return port;
+  }
+  throw new Error('no free port found below the ephemeral range after 50 attempts');
 }
 
 /**
