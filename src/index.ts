@@ -23,6 +23,7 @@ export type {
   McpHttpHandler,
   McpHttpHandlerOptions,
   RequestTimeouts,
+  ResumableStreamOptions,
   RunningApp,
   RunState,
   RunStatus,

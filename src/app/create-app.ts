@@ -35,6 +35,7 @@ import type { ConfiguredVerifier } from '../server/verifiers/configured.js';
 import { unchangedNaming } from '../servers/content-names.js';
 import type { PeerConnectionLimits } from '../servers/peer-connections.js';
 import type { ServerRegistry } from '../servers/registry.js';
+import type { StreamEventStore } from '../stores/stream-events.js';
 import { AppCatalog } from './catalog.js';
 import { CONNECT_PATH } from './connect-route.js';
 import { type AppContext, nowOf, resolveContext } from './context.js';
@@ -44,7 +45,7 @@ import { type FrontSettings, frontSettings, refuseAppModule, warnFront } from '.
 import { type InboundProtection, protectInbound } from './inbound.js';
 import { CallbackAddress, internalRoutes } from './routes.js';
 import { attachAgents } from './served-agent.js';
-import { AppServing } from './serving.js';
+import { AppServing, type AppServingOptions } from './serving.js';
 import { WorkflowRuns, type WorkflowRunsOptions } from './workflows.js';
 
 /** Options of {@link createApp}. */
@@ -75,6 +76,20 @@ export interface CreateAppOptions {
    * it may ask them: elicitation, sampling). Default 64 per server, 8 per server per principal.
    */
   readonly peerConnections?: PeerConnectionLimits;
+  /**
+   * Resumable Streamable HTTP streams: their events are kept (on the token store's backend,
+   * Redis when replicas share it, else in memory) so that a client whose stream dropped resumes
+   * it with `Last-Event-ID`. `false` turns this off. Default on, without a `retry` field.
+   */
+  readonly resumableStreams?: false | ResumableStreamOptions;
+}
+
+/** How {@link CreateAppOptions.resumableStreams} are served. */
+export interface ResumableStreamOptions {
+  /** The `retry` field (ms) of the priming event: how long a client waits before resuming. */
+  readonly retryMs?: number;
+  /** Where the events are kept. Default: the token store's (see `TokenStore.streams`). */
+  readonly store?: StreamEventStore;
 }
 
 /** The lease settings of workflow runs (defaults: a random replica id, 30 s leases). */
@@ -162,7 +177,14 @@ export async function createApp(options: CreateAppOptions): Promise<App> {
       fetch,
       address,
     });
-    const serving = new AppServing({ context, catalog, inbound, routes, address });
+    const serving = new AppServing({
+      context,
+      catalog,
+      inbound,
+      routes,
+      address,
+      ...streamEvents(options.resumableStreams, downstream),
+    });
     runs.startTicking();
     return assembleApp({ context, downstream, runs, catalog, inbound, serving });
   } catch (error) {
@@ -170,6 +192,18 @@ export async function createApp(options: CreateAppOptions): Promise<App> {
     await closeDownstream(downstream);
     throw error;
   }
+}
+
+/** The event store and `retry` of resumable streams, unless `resumable` is `false`. */
+function streamEvents(
+  resumable: CreateAppOptions['resumableStreams'],
+  downstream: Downstream,
+): Pick<AppServingOptions, 'events' | 'streamRetryMs'> {
+  if (resumable === false) return {};
+  return {
+    events: resumable?.store ?? downstream.store.streams,
+    streamRetryMs: resumable?.retryMs,
+  };
 }
 
 /** The workflow runs, on the token store's run store (Redis when replicas share it). */

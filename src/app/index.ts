@@ -20,10 +20,12 @@ export type { Logger } from '../logger.js';
 export type { McpHttpHandler, McpHttpHandlerOptions } from '../server/http.js';
 export { createMcpHttpHandler } from '../server/http.js';
 export type { ServedTool, ServerInfo, ToolCallContext, ToolCatalog } from '../server/mcp-server.js';
+export type { StreamEventStore } from '../stores/stream-events.js';
 export type {
   App,
   CreateAppOptions,
   ListenOptions,
+  ResumableStreamOptions,
   RunningApp,
   WorkflowRunTuning,
 } from './create-app.js';

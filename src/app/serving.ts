@@ -11,6 +11,7 @@ import { createHttpServer } from '../http-server.js';
 import type { Logger } from '../logger.js';
 import { type HostCheck, isLoopbackBind, loopbackHostCheck } from '../server/host-check.js';
 import { createMcpHttpHandler, type McpHttpHandler, type RouteHandler } from '../server/http.js';
+import type { StreamEventStore } from '../stores/stream-events.js';
 import type { AppCatalog } from './catalog.js';
 import type { AppContext } from './context.js';
 import type { ListenOptions, RunningApp } from './create-app.js';
@@ -35,6 +36,10 @@ export interface AppServingOptions {
   readonly routes: Readonly<Record<string, RouteHandler>>;
   /** Learns the address of the first `listen()` when `oauth.callback_base_url` is not set. */
   readonly address: CallbackAddress;
+  /** Where the events of resumable streams are kept; `undefined`: streams are not resumable. */
+  readonly events?: StreamEventStore | undefined;
+  /** The `retry` field, in milliseconds, of the priming event of a resumable stream. */
+  readonly streamRetryMs?: number | undefined;
 }
 
 /** The handlers and servers of one app: what `createHandler()` and `listen()` opened. */
@@ -49,7 +54,7 @@ export class AppServing {
 
   /** A request listener to mount in a server of one's own; the app closes it with itself. */
   createHandler(options: { hostCheck?: HostCheck | undefined } = {}): McpHttpHandler {
-    const { context, catalog, inbound, routes } = this.#options;
+    const { context, catalog, inbound, routes, events, streamRetryMs } = this.#options;
     const handler = createMcpHttpHandler({
       catalog,
       info: context.info,
@@ -59,6 +64,8 @@ export class AppServing {
       hostCheck: options.hostCheck,
       routes,
       logger: context.logger,
+      eventStore: events,
+      streamRetryMs,
     });
     this.#handlers.add(handler);
     return handler;

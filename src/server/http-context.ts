@@ -6,6 +6,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import type { Logger } from '../logger.js';
+import type { StreamEventStore } from '../stores/stream-events.js';
 import type { BearerGuard } from './guard.js';
 import type { HostCheck } from './host-check.js';
 import type { RouteHandler } from './http.js';
@@ -35,6 +36,10 @@ export interface HttpContext {
   /** The metadata URL the legacy SSE endpoint's challenges name (RFC 9728 §5.1). */
   readonly sseMetadataUrl: string | undefined;
   readonly sessions: SessionTable;
+  /** Where the events of resumable streams are kept; `undefined`: streams are not resumable. */
+  readonly events: StreamEventStore | undefined;
+  /** The `retry` (ms) of the priming event that opens a resumable stream; `undefined`: none. */
+  readonly streamRetryMs: number | undefined;
 }
 
 /** A request to an MCP endpoint whose caller passed authentication. */

@@ -13,6 +13,7 @@ import type { HttpContext, McpCall } from './http-context.js';
 import { jsonRpcError, send, tooManySessions } from './http-reply.js';
 import type { StreamableSession } from './http-sessions.js';
 import { createMcpServer } from './mcp-server.js';
+import { sessionEventStore, sessionOwner } from './session-events.js';
 import { sessionPeerOf } from './session-peer.js';
 
 /** Serve an authenticated request to the endpoint by its method; others get 405. */
@@ -92,22 +93,36 @@ function watchStream(call: McpCall, session: StreamableSession, body: unknown): 
   });
 }
 
-/** A session of `principal` with its own MCP server; registered once the transport names it. */
+/**
+ * A session of `principal` with its own MCP server; registered once the transport names it.
+ * With an event store its streams are resumable, their events kept under the session's owner.
+ */
 async function openStreamable(ctx: HttpContext, principal: string): Promise<StreamableSession> {
   const server = createMcpServer(ctx.catalog, ctx.info, ctx.logger);
   let session: StreamableSession | undefined;
+  // 192 bits from the CSPRNG, never derived from the token; drawn now, so the events of the
+  // session's first stream are already bound to it.
+  const sessionId = randomBytes(24).toString('base64url');
+  const owner = sessionOwner(principal, sessionId);
+  const closed = () => {
+    ctx.sessions.delete(sessionId);
+    void ctx.events?.forget(owner).catch(() => {});
+  };
   const transport = new StreamableHTTPServerTransport({
-    // 192 bits from the CSPRNG, never derived from the token.
-    sessionIdGenerator: () => randomBytes(24).toString('base64url'),
+    sessionIdGenerator: () => sessionId,
     onsessioninitialized: (id) => {
       if (session) ctx.sessions.add(id, session);
     },
-    onsessionclosed: (id) => {
-      ctx.sessions.delete(id);
-    },
+    onsessionclosed: closed,
+    ...(ctx.events
+      ? {
+          eventStore: sessionEventStore(ctx.events, owner, ctx.logger),
+          ...(ctx.streamRetryMs !== undefined ? { retryInterval: ctx.streamRetryMs } : {}),
+        }
+      : {}),
   });
   transport.onclose = () => {
-    if (transport.sessionId) ctx.sessions.delete(transport.sessionId);
+    if (transport.sessionId) closed();
   };
   session = { kind: 'streamable', principal, server, transport, lastUsed: ctx.now() };
   await server.connect(transport);

@@ -18,6 +18,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../logger.js';
+import type { StreamEventStore } from '../stores/stream-events.js';
 import type { BearerGuard } from './guard.js';
 import type { HostCheck } from './host-check.js';
 import type { HttpContext } from './http-context.js';
@@ -55,6 +56,13 @@ export interface McpHttpHandlerOptions {
    * redirected to). `Host` is checked; nothing else.
    */
   readonly routes?: Readonly<Record<string, RouteHandler>>;
+  /**
+   * Keep the events of Streamable HTTP streams here, so that a client whose stream dropped
+   * resumes it with `Last-Event-ID` (MCP 2025-11-25). Absent: streams are not resumable.
+   */
+  readonly eventStore?: StreamEventStore | undefined;
+  /** The `retry` field, in milliseconds, of the priming event of a resumable stream. */
+  readonly streamRetryMs?: number | undefined;
 }
 
 /** A route of {@link McpHttpHandlerOptions.routes}. */
@@ -110,5 +118,7 @@ function contextOf(options: McpHttpHandlerOptions): HttpContext {
       total: options.maxSessions ?? 10_000,
       idleMs: options.sessionIdleMs ?? 30 * 60_000,
     }),
+    events: options.eventStore,
+    streamRetryMs: options.streamRetryMs,
   };
 }

@@ -31,6 +31,15 @@ export type {
 export { RegistrationStore } from './registrations.js';
 export { Sealer } from './seal.js';
 export type {
+  ReplayedStream,
+  StreamEventBounds,
+  StreamEventStore,
+  StreamEventStoreOptions,
+} from './stream-events.js';
+export { DEFAULT_STREAM_EVENT_BOUNDS, MemoryStreamEventStore } from './stream-events.js';
+export type { SharedStreamEventStoreOptions } from './stream-events-shared.js';
+export { SharedStreamEventStore } from './stream-events-shared.js';
+export type {
   StoredToken,
   TokenStoreOptions,
   UnreadableReason,

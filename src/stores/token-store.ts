@@ -23,6 +23,8 @@ import { RedisKeyValueStore } from './redis.js';
 import { INTERNAL_KEY_PREFIX, RegistrationStore } from './registrations.js';
 import { RunStore } from './runs.js';
 import { Sealer } from './seal.js';
+import { MemoryStreamEventStore, type StreamEventStore } from './stream-events.js';
+import { SharedStreamEventStore } from './stream-events-shared.js';
 
 /** How long a record with a refresh token is kept after its access token expires (30 days). */
 export const REFRESH_WINDOW_MS = 30 * 24 * 60 * 60 * 1000;
@@ -75,6 +77,11 @@ export interface TokenStoreOptions {
    * replicas). Default false: runs stay in this process's memory.
    */
   readonly sharedRuns?: boolean;
+  /**
+   * Keep the events of resumable streams on this backend (sealed when the store seals), shared
+   * by every process using it. Default false: they stay in this process's memory.
+   */
+  readonly sharedStreams?: boolean;
 }
 
 /** Token records on a key-value backend. */
@@ -92,6 +99,8 @@ export class TokenStore {
   readonly events: GrantEventStore;
   /** Workflow runs: on this backend when it is shared (`sharedRuns`), else in memory. */
   readonly runs: RunStore;
+  /** The events of resumable streams: on this backend when shared (`sharedStreams`), else in memory. */
+  readonly streams: StreamEventStore;
 
   constructor(kv: KeyValueStore, options: TokenStoreOptions = {}) {
     this.#kv = kv;
@@ -105,6 +114,9 @@ export class TokenStore {
     this.runs = options.sharedRuns
       ? new RunStore(kv, { shared: true, sealer: options.sealer })
       : new RunStore(new MemoryKeyValueStore({ now: this.#now }), { shared: false });
+    this.streams = options.sharedStreams
+      ? new SharedStreamEventStore(kv, { sealer: options.sealer, now: this.#now })
+      : new MemoryStreamEventStore({ now: this.#now });
   }
 
   /** The access-token leeway: a token counts as expired this many milliseconds early. */
@@ -211,6 +223,7 @@ export class TokenStore {
 
   async close(): Promise<void> {
     await this.runs.close();
+    await this.streams.close();
     await this.#kv.close();
   }
 
@@ -258,6 +271,7 @@ export function createTokenStore(
     leewayMs: settings.refresh_leeway_seconds * 1000,
     // Replicas share their Redis: workflow runs there are seen, and taken over, by all of them.
     sharedRuns: settings.backend === 'redis',
+    sharedStreams: settings.backend === 'redis',
     ...(settings.encryption_key ? { sealer: new Sealer(settings.encryption_key) } : {}),
   });
 }
