@@ -86,7 +86,10 @@ export interface CreateAppOptions {
 
 /** How {@link CreateAppOptions.resumableStreams} are served. */
 export interface ResumableStreamOptions {
-  /** The `retry` field (ms) of the priming event: how long a client waits before resuming. */
+  /**
+   * The `retry` field (ms) of the priming event: how long a client waits before resuming.
+   * Default 1,000.
+   */
   readonly retryMs?: number;
   /** Where the events are kept. Default: the token store's (see `TokenStore.streams`). */
   readonly store?: StreamEventStore;
@@ -194,6 +197,9 @@ export async function createApp(options: CreateAppOptions): Promise<App> {
   }
 }
 
+/** How long a client whose stream dropped waits before resuming it (the `retry` field), in ms. */
+const DEFAULT_STREAM_RETRY_MS = 1_000;
+
 /** The event store and `retry` of resumable streams, unless `resumable` is `false`. */
 function streamEvents(
   resumable: CreateAppOptions['resumableStreams'],
@@ -202,7 +208,7 @@ function streamEvents(
   if (resumable === false) return {};
   return {
     events: resumable?.store ?? downstream.store.streams,
-    streamRetryMs: resumable?.retryMs,
+    streamRetryMs: resumable?.retryMs ?? DEFAULT_STREAM_RETRY_MS,
   };
 }
 

@@ -255,3 +255,35 @@ describe('resumableStreams: false', () => {
     }
   });
 });
+
+describe('resumableStreams by default', () => {
+  test('a stream opens with a priming event carrying an id and the default retry (1,000 ms)', async () => {
+    const settings = settingsSchema.parse({ name: 'relay', mcp: { servers: {} } });
+    const app = await createApp({ settings, env: {} });
+    const served = await app.listen({ host: '127.0.0.1', port: 0 });
+    try {
+      const response = await fetch(served.url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+        },
+        body: JSON.stringify({
+          jsonrpc: '2.0',
+          id: 1,
+          method: 'initialize',
+          params: {
+            protocolVersion: '2025-11-25',
+            capabilities: {},
+            clientInfo: { name: 'raw', version: '1.0.0' },
+          },
+        }),
+      });
+      const stream = await response.text();
+      expect(stream).toMatch(/^id: \S+\nretry: 1000\ndata: *\n/m);
+    } finally {
+      await served.close();
+      await app.close();
+    }
+  });
+});
