@@ -271,7 +271,9 @@ export function createTokenStore(
     leewayMs: settings.refresh_leeway_seconds * 1000,
     // Replicas share their Redis: workflow runs there are seen, and taken over, by all of them.
     sharedRuns: settings.backend === 'redis',
-    sharedStreams: settings.backend === 'redis',
+    // Stream events stay in memory: a session's streams are resumed on its own replica (sessions
+    // are not shared yet), and the shared store rewrites a session's record per event, a cost
+    // the Redis every replica shares for tokens should not pay.
     ...(settings.encryption_key ? { sealer: new Sealer(settings.encryption_key) } : {}),
   });
 }
