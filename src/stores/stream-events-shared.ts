@@ -15,10 +15,9 @@ import {
   appendKept,
   DEFAULT_STREAM_EVENT_BOUNDS,
   dropExpired,
-  eventBytes,
   findAfter,
   type KeptEvent,
-  newEventId,
+  keptEvent,
   type OwnerStreams,
   type ReplayedStream,
   type StreamEventBounds,
@@ -43,7 +42,12 @@ export function streamEventsKey(owner: string): string {
   return `${STREAM_EVENTS_KEY_PREFIX}${createHash('sha256').update(owner).digest('base64url')}`;
 }
 
-/** The events of resumable streams on a {@link KeyValueStore}. */
+/**
+ * The events of resumable streams on a {@link KeyValueStore}. Each event rewrites its owner's
+ * whole record (read, open, append, seal, compare-and-set): fine for small sessions, but the work
+ * grows with what the session keeps, so it is not the default (stream events stay in memory with
+ * their session). Storing each event on its own comes with shared sessions (issue 18).
+ */
 export class SharedStreamEventStore implements StreamEventStore {
   readonly #kv: KeyValueStore;
   readonly #sealer: Sealer | undefined;
@@ -58,8 +62,7 @@ export class SharedStreamEventStore implements StreamEventStore {
   }
 
   async append(owner: string, streamId: string, message: unknown): Promise<string> {
-    const event: KeptEvent = { id: newEventId(), at: this.#now(), m: JSON.stringify(message) };
-    if (eventBytes(event) > this.#bounds.bytesPerOwner) return event.id;
+    const event = keptEvent(message, this.#now(), this.#bounds);
     const key = streamEventsKey(owner);
     for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt += 1) {
       const stored = await this.#kv.get(key);
@@ -96,6 +99,7 @@ export class SharedStreamEventStore implements StreamEventStore {
     // The connection is the token store's, closed with it.
   }
 
+  /** `record` as the text stored under `key`: JSON, sealed when the store seals. */
   #seal(key: string, record: OwnerStreams): string {
     const text = JSON.stringify({ v: 1, streams: record.streams });
     return this.#sealer ? this.#sealer.seal(text, key) : text;
@@ -118,12 +122,14 @@ export class SharedStreamEventStore implements StreamEventStore {
   }
 }
 
+/** Whether a stored value is a kept stream (a record read back is not trusted). */
 function isKeptStream(value: unknown): value is OwnerStreams['streams'][number] {
   if (typeof value !== 'object' || value === null) return false;
   const { id, events } = value as { id?: unknown; events?: unknown };
   return typeof id === 'string' && Array.isArray(events) && events.every(isKeptEvent);
 }
 
+/** Whether a stored value is a {@link KeptEvent}. */
 function isKeptEvent(value: unknown): value is KeptEvent {
   if (typeof value !== 'object' || value === null) return false;
   const { id, at, m } = value as { id?: unknown; at?: unknown; m?: unknown };

@@ -5,7 +5,8 @@
  * one principal): it is found only for that owner, so another session's event id replays
  * nothing. Event ids are random (144 bits), never counters. Kept bounded: events per stream,
  * streams per owner and bytes per owner (and, in memory, bytes in all), the oldest going first,
- * and each event for a limited time.
+ * and each event for a limited time. A message too large for an owner's share is not kept, but
+ * a {@link StreamEventGap} takes its place, so a replay never skips over it unawares.
  *
  * This module holds the port, the bounds and the record logic both backends share, and the
  * memory backend; the shared (Redis) one is in `stream-events-shared.ts`. No MCP SDK: messages
@@ -46,7 +47,10 @@ export interface ReplayedStream {
 
 /** Where the events of resumable streams are kept. */
 export interface StreamEventStore {
-  /** Keep `message` as the next event of `owner`'s stream `streamId`; its new random id. */
+  /**
+   * Keep `message` as the next event of `owner`'s stream `streamId` (a {@link StreamEventGap} in
+   * its place when it is too large); its new random id.
+   */
   append(owner: string, streamId: string, message: unknown): Promise<string>;
   /** The stream of `owner` that event `eventId` belongs to; `undefined` for anyone else's. */
   streamOf(owner: string, eventId: string): Promise<string | undefined>;
@@ -79,6 +83,52 @@ export interface OwnerStreams {
 /** A new event id: 144 random bits, base64url. */
 export function newEventId(): string {
   return randomBytes(18).toString('base64url');
+}
+
+/**
+ * What is kept in place of a message too large for its owner's share: the event keeps its id
+ * and place in its stream, so a replay reaching it knows something is missing instead of
+ * skipping over it. `responseTo` is the id of the request the lost message answered, when it was
+ * a JSON-RPC response.
+ */
+export interface StreamEventGap {
+  readonly gap: true;
+  readonly responseTo?: string | number;
+}
+
+/** Whether a replayed message is a {@link StreamEventGap}. */
+export function isStreamEventGap(message: unknown): message is StreamEventGap {
+  return (
+    typeof message === 'object' &&
+    message !== null &&
+    (message as StreamEventGap).gap === true &&
+    !('jsonrpc' in message)
+  );
+}
+
+/** The {@link StreamEventGap} kept for `message`. */
+export function gapOf(message: unknown): StreamEventGap {
+  const { id, result, error } = (message ?? {}) as {
+    id?: unknown;
+    result?: unknown;
+    error?: unknown;
+  };
+  const answers = result !== undefined || error !== undefined;
+  return answers && (typeof id === 'string' || typeof id === 'number')
+    ? { gap: true, responseTo: id }
+    : { gap: true };
+}
+
+/**
+ * The event to keep for `message` written at `at`, with a new id: the message, or a
+ * {@link StreamEventGap} when it alone is larger than an owner's share (it would push out
+ * everything else).
+ */
+export function keptEvent(message: unknown, at: number, bounds: StreamEventBounds): KeptEvent {
+  const event: KeptEvent = { id: newEventId(), at, m: JSON.stringify(message) };
+  return eventBytes(event) > bounds.bytesPerOwner
+    ? { ...event, m: JSON.stringify(gapOf(message)) }
+    : event;
 }
 
 /** The bytes an event takes against the bounds. */
@@ -160,10 +210,26 @@ export interface StreamEventStoreOptions {
   readonly now?: () => number;
 }
 
-/** The events of resumable streams in this process's memory. */
+/** A stream kept in memory: its events, oldest first, and their bytes. */
+interface MemoryStream {
+  readonly events: KeptEvent[];
+  bytes: number;
+}
+
+/** An owner's streams in memory, least recently written first, and their bytes. */
+interface MemoryOwner {
+  readonly streams: Map<string, MemoryStream>;
+  bytes: number;
+}
+
+/**
+ * The events of resumable streams in this process's memory. Byte counts are kept per stream,
+ * per owner and in all as events come and go, so an append costs the event, not the owner's
+ * whole record.
+ */
 export class MemoryStreamEventStore implements StreamEventStore {
   /** Owners, least recently written first (re-inserted on each write). */
-  readonly #owners = new Map<string, OwnerStreams & { bytes: number }>();
+  readonly #owners = new Map<string, MemoryOwner>();
   readonly #bounds: StreamEventBounds;
   readonly #now: () => number;
   #bytes = 0;
@@ -179,13 +245,22 @@ export class MemoryStreamEventStore implements StreamEventStore {
   }
 
   async append(owner: string, streamId: string, message: unknown): Promise<string> {
-    const event: KeptEvent = { id: newEventId(), at: this.#now(), m: JSON.stringify(message) };
-    // One message larger than an owner's share is not kept (it would push out everything else).
-    if (eventBytes(event) > this.#bounds.bytesPerOwner) return event.id;
-    const record = this.#owners.get(owner) ?? { streams: [], bytes: 0 };
+    const event = keptEvent(message, this.#now(), this.#bounds);
+    const record = this.#owners.get(owner) ?? { streams: new Map(), bytes: 0 };
     this.#owners.delete(owner);
-    appendKept(record, streamId, event, this.#bounds);
-    this.#recount(owner, record);
+    this.#owners.set(owner, record);
+    this.#expire(record, event.at - this.#bounds.ttlMs);
+    const stream = record.streams.get(streamId) ?? { events: [], bytes: 0 };
+    record.streams.delete(streamId);
+    record.streams.set(streamId, stream);
+    stream.events.push(event);
+    this.#count(record, stream, eventBytes(event));
+    while (stream.events.length > this.#bounds.eventsPerStream) this.#shift(record, stream);
+    while (record.streams.size > this.#bounds.streamsPerOwner) this.#dropFirstStream(record);
+    while (record.bytes > this.#bounds.bytesPerOwner && record.streams.size > 0) {
+      this.#dropOldest(record);
+    }
+    if (record.streams.size === 0) this.#owners.delete(owner);
     this.#fitTotal();
     return event.id;
   }
@@ -208,29 +283,61 @@ export class MemoryStreamEventStore implements StreamEventStore {
     this.#bytes = 0;
   }
 
+  /** The stream of `owner`'s event `eventId` and the live events after it. */
   #find(owner: string, eventId: string): ReplayedStream | undefined {
     const record = this.#owners.get(owner);
-    return record ? findAfter(record, eventId, this.#now() - this.#bounds.ttlMs) : undefined;
+    if (!record) return undefined;
+    const streams = [...record.streams].map(([id, stream]) => ({ id, events: stream.events }));
+    return findAfter({ streams }, eventId, this.#now() - this.#bounds.ttlMs);
   }
 
-  /** Store `record` of `owner` as the most recently written, with its bytes counted again. */
-  #recount(owner: string, record: OwnerStreams & { bytes: number }): void {
-    const bytes = ownerBytes(record);
-    this.#bytes += bytes - record.bytes;
-    record.bytes = bytes;
-    if (record.streams.length > 0) this.#owners.set(owner, record);
+  /** Add `bytes` (negative: remove) to `stream`, its owner `record` and the total. */
+  #count(record: MemoryOwner, stream: MemoryStream, bytes: number): void {
+    stream.bytes += bytes;
+    record.bytes += bytes;
+    this.#bytes += bytes;
+  }
+
+  /** Drop `stream`'s oldest event (and the stream once empty). */
+  #shift(record: MemoryOwner, stream: MemoryStream): void {
+    const dropped = stream.events.shift();
+    if (dropped) this.#count(record, stream, -eventBytes(dropped));
+    if (stream.events.length > 0) return;
+    for (const [id, other] of record.streams) {
+      if (other === stream) record.streams.delete(id);
+    }
+  }
+
+  /** Drop the least recently written stream of `record` and all its events. */
+  #dropFirstStream(record: MemoryOwner): void {
+    const first = record.streams.entries().next().value;
+    if (!first) return;
+    record.streams.delete(first[0]);
+    record.bytes -= first[1].bytes;
+    this.#bytes -= first[1].bytes;
+  }
+
+  /** Drop the oldest event of the least recently written stream of `record`. */
+  #dropOldest(record: MemoryOwner): void {
+    const first = record.streams.values().next().value;
+    if (first) this.#shift(record, first);
+  }
+
+  /** Drop the events of `record` written before `cutoff`: each stream's oldest first. */
+  #expire(record: MemoryOwner, cutoff: number): void {
+    for (const stream of [...record.streams.values()]) {
+      while ((stream.events[0]?.at ?? cutoff) < cutoff) this.#shift(record, stream);
+    }
   }
 
   /** Drop the oldest events of the least recently written owners until the total fits. */
   #fitTotal(): void {
     for (const [owner, record] of this.#owners) {
       if (this.#bytes <= this.#bounds.totalBytes) return;
-      while (this.#bytes > this.#bounds.totalBytes && record.streams.length > 0) {
-        const freed = dropOldest(record);
-        record.bytes -= freed;
-        this.#bytes -= freed;
+      while (this.#bytes > this.#bounds.totalBytes && record.streams.size > 0) {
+        this.#dropOldest(record);
       }
-      if (record.streams.length === 0) this.#owners.delete(owner);
+      if (record.streams.size === 0) this.#owners.delete(owner);
     }
   }
 }

@@ -91,7 +91,7 @@ function contract(name: string, make: Factory) {
       expect(await replayed(store, 'o', one)).toEqual([11]);
     });
 
-    test("an owner's bytes are bounded: the oldest events go, a message too large is not kept", async () => {
+    test("an owner's bytes are bounded: the oldest events go, a message too large leaves a gap", async () => {
       // Room for three such events (message, id, and 16 bytes for the rest).
       const each = JSON.stringify(message(1, 'x'.repeat(100))).length + 24 + 16;
       const store = make({ bytesPerOwner: 3 * each + 10 }, Date.now);
@@ -101,8 +101,21 @@ function contract(name: string, make: Factory) {
       expect(await store.after('o', ids[2] ?? '')).toBeUndefined();
       expect(await replayed(store, 'o', ids[3] ?? '')).toEqual([5, 6]);
       const huge = await store.append('o', 's', message(7, 'y'.repeat(1_000)));
-      expect(await store.after('o', huge)).toBeUndefined();
-      expect(await replayed(store, 'o', ids[4] ?? '')).toEqual([6]);
+      // Not kept, but a gap keeps its id and place: a replay knows something is missing.
+      const afterFifth = await store.after('o', ids[4] ?? '');
+      expect(afterFifth?.events.map((event) => event.message)).toEqual([
+        message(6, 'x'.repeat(100)),
+        { gap: true },
+      ]);
+      expect(afterFifth?.events[1]?.eventId).toBe(huge);
+      expect(JSON.stringify(afterFifth)).not.toContain('yyyy');
+      // A lost response says which request it answered.
+      const big = { jsonrpc: '2.0', id: 42, result: { text: 'z'.repeat(1_000) } };
+      const lost = await store.append('o', 's', big);
+      const afterHuge = await store.after('o', huge);
+      expect(afterHuge?.events).toEqual([
+        { eventId: lost, message: { gap: true, responseTo: 42 } },
+      ]);
     });
 
     test('events expire after the TTL (injected clock)', async () => {
@@ -146,6 +159,35 @@ test('the memory store bounds its bytes in all, pushing out the least recently w
   expect(await replayed(store, 'late', second)).toEqual([3]);
   expect(store.bytes).toBeLessThanOrEqual(1_000);
   await store.forget('late');
+  expect(store.bytes).toBe(0);
+});
+
+test('the memory store keeps its byte counts in step with every drop (bounds, TTL, forget)', async () => {
+  const clock = manualClock();
+  const each = JSON.stringify(message(1, 'x'.repeat(100))).length + 24 + 16;
+  const store = new MemoryStreamEventStore({
+    bounds: {
+      eventsPerStream: 4,
+      streamsPerOwner: 3,
+      bytesPerOwner: 7 * each,
+      totalBytes: 12 * each,
+      ttlMs: 60_000,
+    },
+    now: clock.now,
+  });
+  const owners = ['a', 'b', 'c'];
+  let last = '';
+  for (let i = 0; i < 200; i++) {
+    if (i === 150) clock.advance(61_000);
+    const owner = owners[i % 3] ?? 'a';
+    last = await store.append(owner, `s${i % 5}`, message(i, 'x'.repeat(100)));
+    expect(store.bytes).toBeLessThanOrEqual(12 * each);
+    expect(store.bytes).toBeGreaterThanOrEqual(each);
+  }
+  // Owner b (i = 199 % 3 = 1) holds the last event; its stream s4 its newest events only.
+  const streamOfLast = await store.streamOf('b', last);
+  expect(streamOfLast).toBe('s4');
+  for (const owner of owners) await store.forget(owner);
   expect(store.bytes).toBe(0);
 });
 
