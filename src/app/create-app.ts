@@ -22,6 +22,7 @@
 import type { Server as HttpServer } from 'node:http';
 import type { CallerScopes } from '../client/caller-scopes.js';
 import type { Settings } from '../config/schema/settings.js';
+import { McpAgentError } from '../errors.js';
 import type { FetchLike } from '../fetch.js';
 import type { RequestTimeouts } from '../http-server.js';
 import type { Logger } from '../logger.js';
@@ -79,7 +80,8 @@ export interface CreateAppOptions {
   /**
    * Resumable Streamable HTTP streams: their events are kept (on the token store's backend,
    * Redis when replicas share it, else in memory) so that a client whose stream dropped resumes
-   * it with `Last-Event-ID`. `false` turns this off. Default on, without a `retry` field.
+   * it with `Last-Event-ID`. `false` turns this off. Default on, with a `retry` field of
+   * 1,000 ms (see {@link ResumableStreamOptions.retryMs}).
    */
   readonly resumableStreams?: false | ResumableStreamOptions;
 }
@@ -88,7 +90,7 @@ export interface CreateAppOptions {
 export interface ResumableStreamOptions {
   /**
    * The `retry` field (ms) of the priming event: how long a client waits before resuming.
-   * Default 1,000.
+   * A positive integer (else `createApp` fails with a `USAGE` error). Default 1,000.
    */
   readonly retryMs?: number;
   /** Where the events are kept. Default: the token store's (see `TokenStore.streams`). */
@@ -145,6 +147,7 @@ export interface App {
 
 /** Build the app from `settings` (and the app module's setup). */
 export async function createApp(options: CreateAppOptions): Promise<App> {
+  checkStreamRetry(options.resumableStreams);
   const front = frontOf(options);
   const context = await resolveContext(front ? { ...options, settings: front.settings } : options);
   if (front) {
@@ -199,6 +202,16 @@ export async function createApp(options: CreateAppOptions): Promise<App> {
 
 /** How long a client whose stream dropped waits before resuming it (the `retry` field), in ms. */
 const DEFAULT_STREAM_RETRY_MS = 1_000;
+
+/** Refuse a `retryMs` that is not a positive integer (clients ignore such a `retry` field). */
+function checkStreamRetry(resumable: CreateAppOptions['resumableStreams']): void {
+  const retryMs = resumable === false ? undefined : resumable?.retryMs;
+  if (retryMs === undefined || (Number.isSafeInteger(retryMs) && retryMs > 0)) return;
+  throw new McpAgentError(
+    'USAGE',
+    `resumableStreams.retryMs must be a positive integer of milliseconds, not ${String(retryMs)}.`,
+  );
+}
 
 /** The event store and `retry` of resumable streams, unless `resumable` is `false`. */
 function streamEvents(

@@ -8,6 +8,7 @@
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import type { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
 import type { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import type { SessionEvents } from './session-events.js';
 
 /** The principal of every caller when authorization is off. */
 export const ANONYMOUS = 'anonymous';
@@ -23,6 +24,8 @@ interface SessionBase {
 export interface StreamableSession extends SessionBase {
   readonly kind: 'streamable';
   readonly transport: StreamableHTTPServerTransport;
+  /** The events of its resumable streams, when streams are resumable. */
+  readonly events?: SessionEvents | undefined;
 }
 
 /** A session of the legacy SSE endpoint. */

@@ -36,8 +36,50 @@ async function streamablePost(ctx: HttpContext, call: McpCall): Promise<void> {
 /** The server's stream (GET) or the end of a session (DELETE): the session must exist. */
 async function streamableGetOrDelete(ctx: HttpContext, call: McpCall): Promise<void> {
   const session = callerSession(ctx, call);
-  if (session) await deliver(call, session, undefined);
-  else refuseWithoutSession(call);
+  if (!session) refuseWithoutSession(call);
+  else if (!(await resumedHere(call, session))) await deliver(call, session, undefined);
+}
+
+/**
+ * Answer a resume (GET with `Last-Event-ID`) the transport would get wrong: a stream with a gap
+ * is refused (400), and a finished stream (its responses all kept) is replayed and then ended,
+ * where the transport would keep it open with nothing left to send. `false`: not such a resume.
+ */
+async function resumedHere(call: McpCall, session: StreamableSession): Promise<boolean> {
+  const lastEventId = call.req.headers['last-event-id'];
+  const accept = call.req.headers.accept ?? '';
+  if (call.req.method !== 'GET' || typeof lastEventId !== 'string' || !session.events) return false;
+  if (!accept.includes('text/event-stream')) return false;
+  const replay = await session.events.replayHere(lastEventId);
+  if (!replay) return false;
+  if (replay.refused) {
+    jsonRpcError(
+      call.res,
+      400,
+      -32000,
+      'Bad Request: this stream lost events; it cannot be resumed',
+    );
+    return true;
+  }
+  sendWholeStream(call, session, replay.events);
+  return true;
+}
+
+/** An event stream of `events` (each with its id), complete: the response ends after them. */
+function sendWholeStream(
+  call: McpCall,
+  session: StreamableSession,
+  events: readonly { readonly eventId: string; readonly message: unknown }[],
+): void {
+  const frames = events.map(
+    (event) => `id: ${event.eventId}\ndata: ${JSON.stringify(event.message)}\n\n`,
+  );
+  const headers: Record<string, string> = {
+    'content-type': 'text/event-stream',
+    'cache-control': 'no-cache, no-transform',
+  };
+  if (session.transport.sessionId) headers['mcp-session-id'] = session.transport.sessionId;
+  send(call.res, 200, headers, frames.join(''));
 }
 
 /** A new session for an `initialize` without `Mcp-Session-Id`, or `undefined` once refused. */
@@ -66,15 +108,18 @@ function refuseWithoutSession(call: McpCall): void {
   }
 }
 
+/** The `Mcp-Session-Id` the caller sent, if any. */
 function sessionIdOf(call: McpCall): string | undefined {
   const header = call.req.headers['mcp-session-id'];
   return typeof header === 'string' ? header : undefined;
 }
 
+/** The caller's session of this endpoint named by `Mcp-Session-Id`, if it has one. */
 function callerSession(ctx: HttpContext, call: McpCall): StreamableSession | undefined {
   return ctx.sessions.find(sessionIdOf(call), call.principal, 'streamable');
 }
 
+/** Hand the request to the session's transport, with the caller attached and its stream watched. */
 async function deliver(call: McpCall, session: StreamableSession, body: unknown): Promise<void> {
   attachCaller(call);
   watchStream(call, session, body);
@@ -88,7 +133,10 @@ async function deliver(call: McpCall, session: StreamableSession, body: unknown)
 function watchStream(call: McpCall, session: StreamableSession, body: unknown): void {
   const ids = requestIds(body);
   if (ids.length === 0) return;
+  // A batch's stream finishes once all its requests are answered (see SessionEvents).
+  if (ids.length > 1) session.events?.expectBatch(ids);
   call.res.once('close', () => {
+    if (call.res.statusCode !== 200) session.events?.dropBatch(ids);
     if (!call.res.writableFinished) sessionPeerOf(session.server)?.streamClosed(ids);
   });
 }
@@ -108,15 +156,16 @@ async function openStreamable(ctx: HttpContext, principal: string): Promise<Stre
     ctx.sessions.delete(sessionId);
     void ctx.events?.forget(owner).catch(() => {});
   };
+  const events = ctx.events ? sessionEventStore(ctx.events, owner, ctx.logger) : undefined;
   const transport = new StreamableHTTPServerTransport({
     sessionIdGenerator: () => sessionId,
     onsessioninitialized: (id) => {
       if (session) ctx.sessions.add(id, session);
     },
     onsessionclosed: closed,
-    ...(ctx.events
+    ...(events
       ? {
-          eventStore: sessionEventStore(ctx.events, owner, ctx.logger),
+          eventStore: events,
           ...(ctx.streamRetryMs !== undefined ? { retryInterval: ctx.streamRetryMs } : {}),
         }
       : {}),
@@ -124,7 +173,7 @@ async function openStreamable(ctx: HttpContext, principal: string): Promise<Stre
   transport.onclose = () => {
     if (transport.sessionId) closed();
   };
-  session = { kind: 'streamable', principal, server, transport, lastUsed: ctx.now() };
+  session = { kind: 'streamable', principal, server, transport, events, lastUsed: ctx.now() };
   await server.connect(transport);
   return session;
 }

@@ -3,8 +3,11 @@
  * and Redelivery"): an SDK v1 caller's POST stream is cut (its socket destroyed) while a real
  * downstream tool is half-way; the tool goes on, serve keeps what the stream would have carried,
  * and the caller's SDK resumes with `Last-Event-ID` and receives the missed progress and the
- * result. A `Last-Event-ID` of another session gets 400 and nothing; another principal's session
- * id finds no session. With `resumableStreams: false` no stream carries an event id.
+ * result. A `Last-Event-ID` of another session gets 400 and nothing; a session id that is not the
+ * caller's finds no session (another real principal: test/server/resumable-authorized.test.ts).
+ * A stream resumed after its call completed ends after the replay; a result too large to keep is
+ * replayed as an error for its request; ending a session drops its events. With
+ * `resumableStreams: false` no stream carries an event id.
  */
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -13,6 +16,8 @@ import { CallToolResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { type App, createApp, type RunningApp } from '../../src/app/create-app.js';
 import { settingsSchema } from '../../src/config/schema/settings.js';
+import { ANONYMOUS } from '../../src/server/http-sessions.js';
+import { LOST_RESPONSE_MESSAGE, sessionOwner } from '../../src/server/session-events.js';
 import { MemoryStreamEventStore, type StreamEventStore } from '../../src/stores/stream-events.js';
 import { type McpHttpServer, startMcpHttpServer } from '../support/mcp-http-server.js';
 
@@ -45,6 +50,22 @@ function downstreamTools(server: McpServer): void {
     await progress(3);
     return { content: [{ type: 'text', text: 'all steps done' }] };
   });
+  server.registerTool('big', {}, async () => ({
+    content: [{ type: 'text', text: `big ${'x'.repeat(20_000)}` }],
+  }));
+}
+
+/** GET the session's stream from `lastEventId`: the status and the whole body, once it ends. */
+async function resume(url: string, sessionId: string | undefined, lastEventId: string) {
+  const response = await fetch(url, {
+    headers: {
+      accept: 'text/event-stream',
+      'mcp-protocol-version': '2025-11-25',
+      'mcp-session-id': sessionId ?? '',
+      'last-event-id': lastEventId,
+    },
+  });
+  return { status: response.status, body: await response.text() };
 }
 
 /** The memory store, telling the test when a message matching a test is kept. */
@@ -226,6 +247,103 @@ describe('a cut stream resumed with Last-Event-ID', () => {
   });
 });
 
+describe('a stream resumed after its call completed', () => {
+  test('replays what followed the id, the result last, then ends', async () => {
+    steps = { first: gate(), second: gate() };
+    steps.first.open();
+    steps.second.open();
+    const tokens: string[] = [];
+    const client = new Client({ name: 'late', version: '1.0.0' });
+    const transport = new StreamableHTTPClientTransport(new URL(running.url));
+    await client.connect(transport);
+    try {
+      await client.request(
+        {
+          method: 'tools/call',
+          params: { name: 'down_steps', arguments: {}, _meta: { progressToken: 'late' } },
+        },
+        CallToolResultSchema,
+        { onresumptiontoken: (token) => tokens.push(token) },
+      );
+      // The body is read to its end: without the end of the stream this would never return.
+      const replay = await resume(running.url, transport.sessionId, tokens[0] ?? '');
+      expect(replay.status).toBe(200);
+      const data = replay.body.split('\n').filter((line) => line.startsWith('data: '));
+      expect(data).toHaveLength(4);
+      expect(data[3]).toContain('all steps done');
+      // Resumable again (nothing is left holding the stream).
+      expect((await resume(running.url, transport.sessionId, tokens[1] ?? '')).status).toBe(200);
+    } finally {
+      await client.close();
+    }
+  });
+
+  test('a result too large to keep is replayed as an error for its request, then the stream ends', async () => {
+    const settings = settingsSchema.parse({
+      name: 'relay',
+      mcp: { servers: { down: { transport: 'streamable_http', url: `${down.origin}/mcp` } } },
+    });
+    const small = new MemoryStreamEventStore({ bounds: { bytesPerOwner: 8_000 } });
+    const smallApp = await createApp({ settings, env: {}, resumableStreams: { store: small } });
+    const served = await smallApp.listen({ host: '127.0.0.1', port: 0 });
+    const client = new Client({ name: 'big', version: '1.0.0' });
+    const transport = new StreamableHTTPClientTransport(new URL(served.url));
+    try {
+      await client.connect(transport);
+      const tokens: string[] = [];
+      const answer = await client.request(
+        { method: 'tools/call', params: { name: 'down_big', arguments: {} } },
+        CallToolResultSchema,
+        { onresumptiontoken: (token) => tokens.push(token) },
+      );
+      // Delivered live in full; only its copy for resumption was not kept.
+      expect(JSON.stringify(answer)).toContain('xxxx');
+      const replay = await resume(served.url, transport.sessionId, tokens[0] ?? '');
+      expect(replay.status).toBe(200);
+      const data = replay.body.split('\n').filter((line) => line.startsWith('data: '));
+      expect(data).toHaveLength(1);
+      const error = JSON.parse((data[0] ?? '').slice('data: '.length)) as {
+        id?: unknown;
+        error?: { message?: string };
+      };
+      expect(error.error?.message).toBe(LOST_RESPONSE_MESSAGE);
+      expect(typeof error.id).toBe('number');
+      expect(replay.body).not.toContain('xxxx');
+    } finally {
+      await client.close();
+      await served.close();
+      await smallApp.close();
+    }
+  });
+});
+
+describe('ending a session', () => {
+  test('DELETE drops its events: the store finds none, a resume finds no session', async () => {
+    steps = { first: gate(), second: gate() };
+    steps.first.open();
+    steps.second.open();
+    const tokens: string[] = [];
+    const client = new Client({ name: 'ending', version: '1.0.0' });
+    const transport = new StreamableHTTPClientTransport(new URL(running.url));
+    await client.connect(transport);
+    try {
+      await client.request(
+        { method: 'tools/call', params: { name: 'down_steps', arguments: {} } },
+        CallToolResultSchema,
+        { onresumptiontoken: (token) => tokens.push(token) },
+      );
+      const sessionId = transport.sessionId ?? '';
+      const owner = sessionOwner(ANONYMOUS, sessionId);
+      expect(await store.after(owner, tokens[0] ?? '')).toBeDefined();
+      await transport.terminateSession();
+      expect(await store.after(owner, tokens[0] ?? '')).toBeUndefined();
+      expect((await resume(running.url, sessionId, tokens[0] ?? '')).status).toBe(404);
+    } finally {
+      await client.close();
+    }
+  });
+});
+
 describe('resumableStreams: false', () => {
   test('no event id on a stream: nothing to resume from', async () => {
     const settings = settingsSchema.parse({
@@ -252,6 +370,17 @@ describe('resumableStreams: false', () => {
       await client.close();
       await served.close();
       await plain.close();
+    }
+  });
+});
+
+describe('resumableStreams.retryMs', () => {
+  test('anything but a positive integer of milliseconds is a USAGE error', async () => {
+    const settings = settingsSchema.parse({ name: 'relay', mcp: { servers: {} } });
+    for (const retryMs of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY]) {
+      await expect(
+        createApp({ settings, env: {}, resumableStreams: { retryMs } }),
+      ).rejects.toMatchObject({ code: 'USAGE' });
     }
   });
 });
