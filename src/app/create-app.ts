@@ -78,9 +78,9 @@ export interface CreateAppOptions {
    */
   readonly peerConnections?: PeerConnectionLimits;
   /**
-   * Resumable Streamable HTTP streams: their events are kept (on the token store's backend,
-   * Redis when replicas share it, else in memory) so that a client whose stream dropped resumes
-   * it with `Last-Event-ID`. `false` turns this off. Default on, with a `retry` field of
+   * Resumable Streamable HTTP streams: their events are kept (in this process's memory, with the
+   * sessions they belong to) so that a client whose stream dropped resumes it with
+   * `Last-Event-ID`. `false` turns this off. Default on, with a `retry` field of
    * 1,000 ms (see {@link ResumableStreamOptions.retryMs}).
    */
   readonly resumableStreams?: false | ResumableStreamOptions;
@@ -93,7 +93,7 @@ export interface ResumableStreamOptions {
    * A positive integer (else `createApp` fails with a `USAGE` error). Default 1,000.
    */
   readonly retryMs?: number;
-  /** Where the events are kept. Default: the token store's (see `TokenStore.streams`). */
+  /** Where the events are kept. Default: in memory (`TokenStore.streams`). */
   readonly store?: StreamEventStore;
 }
 
