@@ -25,7 +25,7 @@ import type { ServedTool, ToolCallContext, ToolCatalog } from '../server/mcp-ser
 import { type CallerLog, teeToSession } from '../server/session-log.js';
 import type { AggregatedTool } from '../servers/aggregator.js';
 import { scrub, secretValues } from '../servers/credentials.js';
-import type { DownstreamPeer } from '../servers/peer.js';
+import { capabilitySetOf, type DownstreamPeer } from '../servers/peer.js';
 import { type AppDefinition, type AppWorkflow, toResult } from './define.js';
 import { handedOver, withDelegatedLogin } from './delegated-login.js';
 import { type ContentNaming, DownstreamContent } from './resources.js';
@@ -131,17 +131,7 @@ function callOptions(context: ToolCallContext) {
  * the server offers only to clients that can answer, so listings are kept per capability set.
  */
 function knownKey(server: string, peer: DownstreamPeer | undefined): string {
-  const { elicitation, sampling } = peer?.capabilities ?? {};
-  // What servers tell clients apart by, so that a caller's extra fields cannot grow the map.
-  const form = elicitation !== undefined && (elicitation.form !== undefined || !elicitation.url);
-  const flags = [
-    form,
-    elicitation?.url !== undefined,
-    sampling !== undefined,
-    sampling?.tools !== undefined,
-    sampling?.context !== undefined,
-  ];
-  return `${server}\u0000${flags.map(Number).join('')}`;
+  return `${server}\u0000${JSON.stringify(capabilitySetOf(peer?.capabilities ?? {}))}`;
 }
 
 function signInDefinition(name: string, server: string): Tool {
