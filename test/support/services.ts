@@ -4,7 +4,7 @@
  * goes through {@link describeWith} or {@link testWith}; no test file calls `skipIf` itself.
  *
  * The rule: a missing service fails the tests that need it, with a message saying how to start
- * it, when `CI` is set, when `MCP_AGENT_TEST_REQUIRE` names it (`redis,redis-server,build,chromium` or
+ * it, when `CI` is set, when `MCP_AGENT_TEST_REQUIRE` names it (`redis,redis-server,build,chromium,haproxy` or
  * `all`), or, for Redis, when `REDIS_URL` is set. Otherwise (a local run) those tests are
  * skipped, and the closing summary (test/support/summary-line.ts) prints one line per reason.
  * A platform condition (POSIX file modes) is never required: the test means nothing elsewhere.
