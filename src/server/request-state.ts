@@ -25,11 +25,9 @@ import {
   type RequestStateCodec,
   type ServerContext,
 } from '@modelcontextprotocol/server';
+import { REQUEST_STATE_KEY_MIN_BYTES } from '../config/schema/authorization.js';
 import { McpAgentError } from '../errors.js';
 import type { KeyValueStore } from '../stores/kv.js';
-
-/** The shortest key accepted, in bytes (a string counts its UTF-8 bytes). */
-export const REQUEST_STATE_KEY_MIN_BYTES = 32;
 
 /** How long a minted state stays valid by default: 10 minutes, long enough for a user to answer. */
 export const DEFAULT_REQUEST_STATE_TTL_MS = 10 * 60_000;
@@ -76,7 +74,7 @@ export type RequestStateConsumption =
 /** Options of {@link createRequestStates}. */
 export interface RequestStatesOptions {
   /**
-   * The signing key, at least {@link REQUEST_STATE_KEY_MIN_BYTES} bytes, the same on every
+   * The signing key, at least 32 bytes (a string counts its UTF-8 bytes), the same on every
    * replica (`authorization.request_state_key`; {@link randomRequestStateKey} for a single one).
    */
   readonly key: string | Uint8Array;
