@@ -17,6 +17,11 @@
  * **Signed, not encrypted**: the client can read the payload. Put ids and hashes in it
  * ({@link hashArguments}), never a token, a secret or personal data.
  *
+ * Composed around the codec, not replacing it: the codec holds one key (so one codec per key for
+ * rotation), reads the wall clock (so our expiry rides in the payload), makes nothing single-use
+ * (so the markers), and takes its binding from a `ServerContext` (so we hand it a carrier of
+ * ours, and {@link requestStateVerifier} maps the SDK's context to a binding).
+ *
  * @module
  */
 import { createHash, randomBytes } from 'node:crypto';
@@ -108,6 +113,10 @@ export interface RequestStates<P = unknown> {
    * Mark a verified state as used (create-if-absent, kept for its remaining lifetime plus
    * {@link REQUEST_STATE_MARKER_SKEW_MS}): the second call for the same state is `'replayed'`. A
    * failure of the marker store is thrown.
+   *
+   * This is the atomic claim: two retries with the same state may both pass `verify`, only one
+   * `consume` succeeds. Consume before acting on the state (before running the call it resumes),
+   * and act only on `ok: true`.
    */
   consume(state: VerifiedRequestState<P>): Promise<RequestStateConsumption>;
 }
