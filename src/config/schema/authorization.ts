@@ -4,6 +4,7 @@
  * @module
  */
 import * as z from 'zod';
+import { Secret } from '../secret.js';
 import { optionalHttpUrl, optionalSecret, optionalString, stringList } from './primitives.js';
 
 /** `authorization:` section (mcp-agent `MCPAuthorizationServerSettings`, plus the documented keys). */
@@ -73,11 +74,18 @@ export const authorizationSchema = z
     resource_scopes: z.record(z.string(), z.array(z.string())).default({}),
     /** Ours: the `resource_name` advertised in the protected-resource metadata. */
     resource_name: optionalString,
+    /**
+     * Ours: the key that signs the `requestState` of protocol 2026-07-28 multi-round-trip
+     * requests (HMAC-SHA256), at least {@link REQUEST_STATE_KEY_MIN_BYTES} bytes, the same on
+     * every replica. Absent: a single `serve` draws a random key at start.
+     */
+    request_state_key: optionalSecret,
   })
   .superRefine(
     (auth, ctx) => {
       // Runs even when other keys of the section are invalid, so all errors come out at once;
       // the value may then be only partly parsed.
+      checkRequestStateKey(auth.request_state_key, ctx);
       if (auth.enabled !== true) return;
       const missing: string[] = [];
       if (!auth.issuer_url) missing.push('issuer_url');
@@ -102,6 +110,20 @@ export const authorizationSchema = z
     },
     { when: () => true },
   );
+
+/** The shortest `request_state_key` accepted, in bytes (UTF-8); the HMAC-SHA256 key size. */
+export const REQUEST_STATE_KEY_MIN_BYTES = 32;
+
+/** A `request_state_key` under the minimum is an issue that names the rule, never the value. */
+function checkRequestStateKey(key: unknown, ctx: z.RefinementCtx): void {
+  if (!(key instanceof Secret)) return;
+  if (Buffer.byteLength(key.reveal(), 'utf8') >= REQUEST_STATE_KEY_MIN_BYTES) return;
+  ctx.addIssue({
+    code: 'custom',
+    path: ['request_state_key'],
+    message: `must be at least ${REQUEST_STATE_KEY_MIN_BYTES} bytes (draw one with \`openssl rand -base64 48\`)`,
+  });
+}
 
 /** The validated `authorization:` section. */
 export type AuthorizationSettings = z.output<typeof authorizationSchema>;
