@@ -5,7 +5,9 @@
  *
  * One record per session under a hash of its id (never the id in clear), sealed like the tokens
  * when the store seals (it carries the client's info and capabilities), expiring after the idle
- * timeout. A request refreshes that timeout, writing at most once per `touchEveryMs` per session.
+ * timeout. A request refreshes that timeout, writing at most once per `touchEveryMs` per session,
+ * so a session is forgotten between `idleMs − touchEveryMs` and `idleMs` after its last use.
+ * On the token store's backend the keys are `<redis_prefix>:#session:<hash>`.
  * An ended session leaves a short-lived tombstone, so a replica that still holds it, or a late
  * create, sees that it ended. A record read back is not trusted: its shape is checked, and one
  * that does not open or fit reads as absent.
@@ -189,14 +191,15 @@ export class SessionRecordStore {
   }
 
   /**
-   * End session `id` on every replica: its record is replaced by a tombstone kept
-   * `tombstoneMs`, which `get`, `find`, `touch` and `create` all see. Whether a live session
-   * was ended.
+   * End session `id` on every replica: its live record is replaced by a tombstone kept
+   * `tombstoneMs`, which `get`, `find`, `touch` and `create` all see (a touch racing with it
+   * loses: it writes only over the version it read). Whether a live session was ended.
    */
   async end(id: string): Promise<boolean> {
-    const live = (await this.#read(id)) !== undefined;
+    // Nothing live, nothing to end: an unknown id leaves no tombstone behind.
+    if ((await this.#read(id)) === undefined) return false;
     await this.#kv.set(sessionKey(id), TOMBSTONE, { ttlMs: this.#tombstoneMs });
-    return live;
+    return true;
   }
 
   /** Whether session `id` was ended (its tombstone is still kept). */
