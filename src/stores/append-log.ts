@@ -107,9 +107,12 @@ export class MemoryLogs implements AppendLog {
     const log = this.#live(key) ?? { entries: [], bytes: 0, expiresAt: 0 };
     const bytes = entryBytes(entry, options);
     if (options.distinct) {
-      const kept = log.entries.filter((old) => old.entry !== entry || old.bytes !== bytes);
-      log.bytes -= sumBytes(log.entries) - sumBytes(kept);
-      log.entries.splice(0, log.entries.length, ...kept);
+      for (let index = log.entries.length - 1; index >= 0; index -= 1) {
+        const old = log.entries[index];
+        if (old?.entry !== entry || old.bytes !== bytes) continue;
+        log.entries.splice(index, 1);
+        log.bytes -= bytes;
+      }
     }
     log.entries.push({ entry, bytes });
     log.bytes += bytes;
@@ -153,8 +156,4 @@ function overBounds(log: MemoryLog, options: AppendOptions): boolean {
     log.entries.length > options.maxEntries ||
     (options.maxBytes !== undefined && log.bytes > options.maxBytes)
   );
-}
-
-function sumBytes(entries: readonly { readonly bytes: number }[]): number {
-  return entries.reduce((sum, item) => sum + item.bytes, 0);
 }
