@@ -1,6 +1,6 @@
 /**
- * `mcp-agent-ts/stores`: where tokens, client registrations (RFC 7591), pending logins and grant
- * events are kept. A {@link KeyValueStore} with versioned compare-and-set (memory, a locked
+ * `mcp-agent-ts/stores`: where tokens, client registrations (RFC 7591), pending logins, grant
+ * events, workflow runs, MCP session records and the events of resumable streams are kept. A {@link KeyValueStore} with versioned compare-and-set (memory, a locked
  * file, or Redis) under a {@link TokenStore} (optionally sealed with AES-256-GCM by a
  * {@link Sealer}); {@link createTokenStore} builds the one `oauth.token_store` configures.
  *
@@ -11,6 +11,8 @@
  */
 export type { McpAgentErrorCode } from '../errors.js';
 export { isMcpAgentError, McpAgentError } from '../errors.js';
+export type { AppendLog, AppendOptions, AppendOutcome } from './append-log.js';
+export { isAppendLog } from './append-log.js';
 export type { GrantEvent } from './events.js';
 export { GrantEventStore } from './events.js';
 export type { FileStoreOptions } from './file.js';
@@ -30,6 +32,17 @@ export type {
 } from './registrations.js';
 export { RegistrationStore } from './registrations.js';
 export { Sealer } from './seal.js';
+export type {
+  SessionClientInfo,
+  SessionInit,
+  SessionRecord,
+  SessionRecordStoreOptions,
+} from './sessions.js';
+export {
+  DEFAULT_SESSION_IDLE_MS,
+  DEFAULT_SESSION_TOUCH_EVERY_MS,
+  SessionRecordStore,
+} from './sessions.js';
 export type {
   ReplayedStream,
   StreamEventBounds,

@@ -1,7 +1,8 @@
 /**
  * The storage port every token-store backend implements: text values under string keys, each
  * with a version that grows on every write, so writes can be compare-and-set (a slower process
- * never overwrites a newer token).
+ * never overwrites a newer token). Some backends also keep append-only logs (`AppendLog`, in
+ * `append-log.ts`).
  *
  * @module
  */

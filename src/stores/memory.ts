@@ -1,8 +1,15 @@
 /**
- * The `memory` backend: tokens live as long as the process (mcp-agent's default).
+ * The `memory` backend: tokens live as long as the process (mcp-agent's default). It also offers
+ * append-only logs ({@link AppendLog}).
  *
  * @module
  */
+import {
+  type AppendLog,
+  type AppendOptions,
+  type AppendOutcome,
+  MemoryLogs,
+} from './append-log.js';
 import {
   type DeleteOptions,
   deleteMatches,
@@ -16,13 +23,15 @@ interface Entry extends VersionedValue {
   readonly expiresAt?: number;
 }
 
-/** A {@link KeyValueStore} in a `Map`. `now` is injected for expiry. */
-export class MemoryKeyValueStore implements KeyValueStore {
+/** A {@link KeyValueStore} and {@link AppendLog} in `Map`s. `now` is injected for expiry. */
+export class MemoryKeyValueStore implements KeyValueStore, AppendLog {
   readonly #entries = new Map<string, Entry>();
   readonly #now: () => number;
+  readonly #logs: MemoryLogs;
 
   constructor(options: { now?: () => number } = {}) {
     this.#now = options.now ?? Date.now;
+    this.#logs = new MemoryLogs(() => this.#now());
   }
 
   #live(key: string): Entry | undefined {
@@ -60,7 +69,20 @@ export class MemoryKeyValueStore implements KeyValueStore {
     return [...this.#entries.keys()].filter((key) => this.#live(key) !== undefined);
   }
 
+  appendToLog(key: string, entry: string, options: AppendOptions): Promise<AppendOutcome> {
+    return this.#logs.appendToLog(key, entry, options);
+  }
+
+  readLog(key: string): Promise<string[]> {
+    return this.#logs.readLog(key);
+  }
+
+  deleteLog(key: string): Promise<boolean> {
+    return this.#logs.deleteLog(key);
+  }
+
   async close(): Promise<void> {
     this.#entries.clear();
+    this.#logs.clear();
   }
 }

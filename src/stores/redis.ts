@@ -10,6 +10,13 @@
  */
 import type { createClient } from 'redis';
 import { McpAgentError } from '../errors.js';
+import {
+  type AppendLog,
+  type AppendOptions,
+  type AppendOutcome,
+  checkAppendOptions,
+  entryBytes,
+} from './append-log.js';
 import type { DeleteOptions, KeyValueStore, SetOptions, VersionedValue } from './kv.js';
 
 type RedisClient = ReturnType<typeof createClient>;
@@ -57,6 +64,35 @@ if ARGV[2] == '1' and stored['d'] ~= ARGV[3] then return 0 end
 return redis.call('DEL', KEYS[1])
 `;
 
+// KEYS[1] the log (a list of '<bytes> <entry>'), KEYS[2] its byte count. ARGV: the stored entry,
+// its bytes, max entries, max bytes ('' = none), ttl ms, '1' = distinct, '1' = return dropped.
+const APPEND_SCRIPT = `
+local bytes = tonumber(ARGV[2])
+if ARGV[6] == '1' then
+  local removed = redis.call('LREM', KEYS[1], 0, ARGV[1])
+  if removed > 0 then redis.call('DECRBY', KEYS[2], removed * bytes) end
+end
+local length = redis.call('RPUSH', KEYS[1], ARGV[1])
+local total = redis.call('INCRBY', KEYS[2], bytes)
+local maxEntries = tonumber(ARGV[3])
+local maxBytes = tonumber(ARGV[4])
+local dropped = {}
+while length > 1 and (length > maxEntries or (maxBytes and total > maxBytes)) do
+  local oldest = redis.call('LPOP', KEYS[1])
+  local space = string.find(oldest, ' ', 1, true) or 1
+  total = redis.call('DECRBY', KEYS[2], tonumber(string.sub(oldest, 1, space - 1)) or 0)
+  length = length - 1
+  if ARGV[7] == '1' then dropped[#dropped + 1] = string.sub(oldest, space + 1) end
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+redis.call('PEXPIRE', KEYS[2], ARGV[5])
+return {length, dropped}
+`;
+
+/** Logs ({@link AppendLog}) are kept under these names, apart from the records (`keys()` skips them). */
+const LOG_PREFIX = '#log:';
+const LOG_BYTES_PREFIX = '#log-bytes:';
+
 /** Options of {@link RedisKeyValueStore}. */
 export interface RedisStoreOptions {
   /** `redis://…` or `rediss://…`. */
@@ -67,8 +103,12 @@ export interface RedisStoreOptions {
   readonly commandTimeoutMs?: number;
 }
 
-/** A {@link KeyValueStore} in Redis. Call `close()` to end the connection. */
-export class RedisKeyValueStore implements KeyValueStore {
+/**
+ * A {@link KeyValueStore} in Redis, which also offers {@link AppendLog}: each log is a list under
+ * `<prefix>:#log:<key>` with its byte count beside it, and an append is one Lua script (push,
+ * trim, expire). Call `close()` to end the connection.
+ */
+export class RedisKeyValueStore implements KeyValueStore, AppendLog {
   readonly #url: string;
   readonly #prefix: string;
   readonly #origin: string;
@@ -229,8 +269,46 @@ export class RedisKeyValueStore implements KeyValueStore {
         for (const key of Array.isArray(batch) ? batch : [batch])
           keys.push(String(key).slice(this.#prefix.length));
       }
-      return keys;
+      return keys.filter((key) => !key.startsWith(LOG_PREFIX) && !key.startsWith(LOG_BYTES_PREFIX));
     });
+  }
+
+  async appendToLog(key: string, entry: string, options: AppendOptions): Promise<AppendOutcome> {
+    checkAppendOptions(options);
+    const bytes = entryBytes(entry, options);
+    const result = await this.#run((client) =>
+      client.eval(APPEND_SCRIPT, {
+        keys: [this.#prefix + LOG_PREFIX + key, this.#prefix + LOG_BYTES_PREFIX + key],
+        arguments: [
+          `${bytes} ${entry}`,
+          String(bytes),
+          String(options.maxEntries),
+          options.maxBytes === undefined ? '' : String(options.maxBytes),
+          String(options.ttlMs),
+          options.distinct ? '1' : '0',
+          options.returnDropped ? '1' : '0',
+        ],
+      }),
+    );
+    const [length, dropped] = result as unknown as [number, unknown[]];
+    return { length: Number(length), dropped: (dropped ?? []).map(String) };
+  }
+
+  async readLog(key: string): Promise<string[]> {
+    const stored = await this.#run((client) =>
+      client.lRange(this.#prefix + LOG_PREFIX + key, 0, -1),
+    );
+    return stored.map((item) => {
+      const text = String(item);
+      return text.slice(text.indexOf(' ') + 1);
+    });
+  }
+
+  async deleteLog(key: string): Promise<boolean> {
+    const deleted = await this.#run((client) =>
+      client.del([this.#prefix + LOG_PREFIX + key, this.#prefix + LOG_BYTES_PREFIX + key]),
+    );
+    return Number(deleted) > 0;
   }
 
   async close(): Promise<void> {

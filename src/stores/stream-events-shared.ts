@@ -1,24 +1,41 @@
 /**
- * The events of resumable streams on the token store's backend (Redis, shared by replicas): one
- * record per owner under a key made from a hash of the owner (a session id is never a key name),
- * sealed like the tokens when the store seals (messages can carry tool results), expiring with
- * the bounds' TTL. Every write is a compare-and-set on the record's version, so two writers of
- * one owner never lose each other's events.
+ * The events of resumable streams on the token store's backend (Redis, shared by replicas), one
+ * write per event: each stream is an {@link AppendLog} of its events, and each owner has a small
+ * index log of its streams, most recently written last. An append writes the event to its
+ * stream's log and the stream's name to the index (two atomic appends, each pushing out the
+ * oldest beyond the bounds and renewing the TTL), whatever the session already holds; only a
+ * replay reads the logs.
+ *
+ * Key names hold hashes only (SHA-256 of the owner and of the stream id), never a session id in
+ * clear. Each event is `<id> <time> <body>`, the body (stream id and message) sealed like the
+ * tokens when the store seals, with the log's key, the event id and its time as associated data:
+ * an event moved to another log, or given another id or time, no longer opens.
+ *
+ * Bounds, on a backend shared by replicas that do not talk to each other:
+ * - each event: a message larger than `bytesPerOwner` is kept as a gap (as in memory);
+ * - each stream: at most `eventsPerStream` events and `bytesPerOwner` bytes (message bytes, as in
+ *   memory), the oldest going first, enforced in the same atomic step as the append;
+ * - each owner: at most `streamsPerOwner` streams (the least recently written one's events are
+ *   deleted when another stream comes). So an owner holds at most `streamsPerOwner ×
+ *   bytesPerOwner` bytes: `bytesPerOwner` is a per-stream bound here, not a per-owner one (an
+ *   exact per-owner count would need every replica's appends to agree on one counter and evict
+ *   across streams in one step);
+ * - time: each event is replayed at most `ttlMs` after it was written; a stream's log and the
+ *   owner's index expire `ttlMs` after their last write;
+ * - `totalBytes` does not apply: bound the Redis with `maxmemory`.
  *
  * @module
  */
 import { createHash } from 'node:crypto';
 import { McpAgentError } from '../errors.js';
+import { type AppendLog, isAppendLog } from './append-log.js';
 import type { KeyValueStore } from './kv.js';
 import { Sealer } from './seal.js';
 import {
-  appendKept,
   DEFAULT_STREAM_EVENT_BOUNDS,
-  dropExpired,
-  findAfter,
+  eventBytes,
   type KeptEvent,
   keptEvent,
-  type OwnerStreams,
   type ReplayedStream,
   type StreamEventBounds,
   type StreamEventStore,
@@ -28,34 +45,61 @@ import {
 /** Storage keys of stream events start with this. */
 export const STREAM_EVENTS_KEY_PREFIX = '#stream-events:';
 
-/** Compare-and-set attempts before an append gives up (another writer kept winning). */
-const MAX_CAS_ATTEMPTS = 50;
-
 /** Options of {@link SharedStreamEventStore}. */
 export interface SharedStreamEventStoreOptions extends StreamEventStoreOptions {
-  /** Seal the records with this, as the tokens are. */
+  /** Seal the events with this, as the tokens are. */
   readonly sealer?: Sealer | undefined;
 }
 
-/** The storage key of `owner`'s events: a hash, so no session id is written in clear. */
+/** A hash of `text` for key names (base64url SHA-256). */
+function hashOf(text: string): string {
+  return createHash('sha256').update(text).digest('base64url');
+}
+
+/** The storage key of `owner`'s index of streams: a hash, so no session id is written in clear. */
 export function streamEventsKey(owner: string): string {
-  return `${STREAM_EVENTS_KEY_PREFIX}${createHash('sha256').update(owner).digest('base64url')}`;
+  return `${STREAM_EVENTS_KEY_PREFIX}${hashOf(owner)}`;
+}
+
+/** The storage key of the events of `owner`'s stream whose index entry is `streamHash`. */
+function streamKey(owner: string, streamHash: string): string {
+  return `${streamEventsKey(owner)}:${streamHash}`;
+}
+
+/** One stored event read back: its id, time and (still sealed) body. */
+interface StoredEvent {
+  readonly id: string;
+  readonly at: number;
+  readonly body: string;
+}
+
+/** The event an anchor id was found as, with its stream's id and the events after it. */
+interface Found {
+  readonly key: string;
+  readonly streamId: string;
+  readonly rest: readonly StoredEvent[];
 }
 
 /**
- * The events of resumable streams on a {@link KeyValueStore}. Each event rewrites its owner's
- * whole record (read, open, append, seal, compare-and-set): fine for small sessions, but the work
- * grows with what the session keeps, so it is not the default (stream events stay in memory with
- * their session). Storing each event on its own comes with shared sessions (issue 18).
+ * The events of resumable streams on an {@link AppendLog} backend (Redis or memory): one write
+ * per event (see the module's description for the bounds). The file backend has no append logs:
+ * constructing this store on it throws `CONFIG_INVALID` (a file is not shared by replicas anyway;
+ * keep the events in memory there).
  */
 export class SharedStreamEventStore implements StreamEventStore {
-  readonly #kv: KeyValueStore;
+  readonly #log: AppendLog;
   readonly #sealer: Sealer | undefined;
   readonly #bounds: StreamEventBounds;
   readonly #now: () => number;
 
-  constructor(kv: KeyValueStore, options: SharedStreamEventStoreOptions = {}) {
-    this.#kv = kv;
+  constructor(backend: AppendLog | KeyValueStore, options: SharedStreamEventStoreOptions = {}) {
+    if (!isAppendLog(backend)) {
+      throw new McpAgentError(
+        'CONFIG_INVALID',
+        'Shared stream events need the redis (or memory) token store: the file backend cannot keep an event log. Keep stream events in memory with it.',
+      );
+    }
+    this.#log = backend;
     this.#sealer = options.sealer;
     this.#bounds = { ...DEFAULT_STREAM_EVENT_BOUNDS, ...options.bounds };
     this.#now = options.now ?? Date.now;
@@ -63,75 +107,112 @@ export class SharedStreamEventStore implements StreamEventStore {
 
   async append(owner: string, streamId: string, message: unknown): Promise<string> {
     const event = keptEvent(message, this.#now(), this.#bounds);
-    const key = streamEventsKey(owner);
-    for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt += 1) {
-      const stored = await this.#kv.get(key);
-      const record = (stored && this.#open(key, stored.value)) || { streams: [] };
-      appendKept(record, streamId, event, this.#bounds);
-      const written = await this.#kv.set(key, this.#seal(key, record), {
-        expectVersion: stored?.version ?? null,
-        ttlMs: this.#bounds.ttlMs,
-      });
-      if (written !== undefined) return event.id;
-    }
-    throw new McpAgentError(
-      'STORE_UNAVAILABLE',
-      'An event of a resumable stream could not be kept: other writers of its session kept changing it.',
-    );
+    const streamHash = hashOf(streamId);
+    const key = streamKey(owner, streamHash);
+    const { ttlMs, eventsPerStream, bytesPerOwner, streamsPerOwner } = this.#bounds;
+    await this.#log.appendToLog(key, this.#entry(key, streamId, event), {
+      maxEntries: eventsPerStream,
+      maxBytes: bytesPerOwner,
+      bytes: eventBytes(event),
+      ttlMs,
+    });
+    const { dropped } = await this.#log.appendToLog(streamEventsKey(owner), streamHash, {
+      maxEntries: streamsPerOwner,
+      ttlMs,
+      distinct: true,
+      returnDropped: true,
+    });
+    for (const gone of dropped) await this.#log.deleteLog(streamKey(owner, gone));
+    return event.id;
   }
 
   async streamOf(owner: string, eventId: string): Promise<string | undefined> {
-    return (await this.after(owner, eventId))?.streamId;
+    return (await this.#find(owner, eventId))?.streamId;
   }
 
   async after(owner: string, eventId: string): Promise<ReplayedStream | undefined> {
-    const key = streamEventsKey(owner);
-    const stored = await this.#kv.get(key);
-    const record = stored && this.#open(key, stored.value);
-    return record ? findAfter(record, eventId, this.#now() - this.#bounds.ttlMs) : undefined;
+    const found = await this.#find(owner, eventId);
+    if (!found) return undefined;
+    const cutoff = this.#now() - this.#bounds.ttlMs;
+    const events = found.rest
+      .filter((event) => event.at >= cutoff)
+      .map((event) => ({
+        eventId: event.id,
+        // An event that does not open (damaged, another key) is replayed as a gap, never skipped.
+        message: this.#open(found.key, event)?.message ?? { gap: true },
+      }));
+    return { streamId: found.streamId, events };
   }
 
   async forget(owner: string): Promise<void> {
-    await this.#kv.delete(streamEventsKey(owner));
+    const index = streamEventsKey(owner);
+    for (const streamHash of await this.#log.readLog(index)) {
+      await this.#log.deleteLog(streamKey(owner, streamHash));
+    }
+    await this.#log.deleteLog(index);
   }
 
   async close(): Promise<void> {
     // The connection is the token store's, closed with it.
   }
 
-  /** `record` as the text stored under `key`: JSON, sealed when the store seals. */
-  #seal(key: string, record: OwnerStreams): string {
-    const text = JSON.stringify({ v: 1, streams: record.streams });
-    return this.#sealer ? this.#sealer.seal(text, key) : text;
+  /** The live event `eventId` of `owner`, its stream and the events after it; newest streams first. */
+  async #find(owner: string, eventId: string): Promise<Found | undefined> {
+    const cutoff = this.#now() - this.#bounds.ttlMs;
+    const streams = await this.#log.readLog(streamEventsKey(owner));
+    for (const streamHash of streams.reverse()) {
+      const key = streamKey(owner, streamHash);
+      const events = (await this.#log.readLog(key)).map(parseStored);
+      const index = events.findIndex((event) => event?.id === eventId);
+      const anchor = events[index];
+      if (!anchor) continue;
+      if (anchor.at < cutoff) return undefined;
+      const opened = this.#open(key, anchor);
+      if (!opened) return undefined;
+      const rest = events.slice(index + 1).map((event) => event ?? damaged());
+      return { key, streamId: opened.streamId, rest };
+    }
+    return undefined;
   }
 
-  /** The record stored as `value` under `key`, or `undefined` when it cannot be read. */
-  #open(key: string, value: string): OwnerStreams | undefined {
-    if (Sealer.isSealed(value) !== (this.#sealer !== undefined)) return undefined;
-    const text = this.#sealer ? this.#sealer.open(value, key) : value;
+  /** The stored form of `event` of stream `streamId` in the log `key`. */
+  #entry(key: string, streamId: string, event: KeptEvent): string {
+    const body = `{"s":${JSON.stringify(streamId)},"m":${event.m}}`;
+    const sealed = this.#sealer ? this.#sealer.seal(body, associated(key, event)) : body;
+    return `${event.id} ${event.at} ${sealed}`;
+  }
+
+  /** The stream id and message of `event` read from the log `key`; `undefined` if it does not open. */
+  #open(key: string, event: StoredEvent): { streamId: string; message: unknown } | undefined {
+    if (Sealer.isSealed(event.body) !== (this.#sealer !== undefined)) return undefined;
+    const text = this.#sealer ? this.#sealer.open(event.body, associated(key, event)) : event.body;
     if (text === undefined) return undefined;
     try {
-      const parsed = JSON.parse(text) as { v?: unknown; streams?: unknown };
-      if (parsed.v !== 1 || !Array.isArray(parsed.streams)) return undefined;
-      const record: OwnerStreams = { streams: parsed.streams.filter(isKeptStream) };
-      dropExpired(record, this.#now() - this.#bounds.ttlMs);
-      return record;
+      const parsed = JSON.parse(text) as { s?: unknown; m?: unknown };
+      if (typeof parsed.s !== 'string' || !('m' in parsed)) return undefined;
+      return { streamId: parsed.s, message: parsed.m };
     } catch {
       return undefined;
     }
   }
 }
 
-/** Whether a stored value is a kept stream (a record read back is not trusted). */
-function isKeptStream(value: unknown): value is OwnerStreams['streams'][number] {
-  if (typeof value !== 'object' || value === null) return false;
-  const { id, events } = value as { id?: unknown; events?: unknown };
-  return typeof id === 'string' && Array.isArray(events) && events.every(isKeptEvent);
+/** What a sealed event is bound to: its log, its id and its time. */
+function associated(key: string, event: { readonly id: string; readonly at: number }): string {
+  return `${key}\n${event.id}\n${event.at}`;
 }
 
-/** Whether a stored value is a {@link KeptEvent}. */
-function isKeptEvent(value: unknown): value is KeptEvent {
-  if (typeof value !== 'object' || value === null) return false;
-  const { id, at, m } = value as { id?: unknown; at?: unknown; m?: unknown };
-  return typeof id === 'string' && typeof at === 'number' && typeof m === 'string';
+/** A stored entry read back (not trusted): `<id> <time> <body>`, or `undefined`. */
+function parseStored(entry: string): StoredEvent | undefined {
+  const first = entry.indexOf(' ');
+  const second = entry.indexOf(' ', first + 1);
+  if (first <= 0 || second <= first) return undefined;
+  const at = Number(entry.slice(first + 1, second));
+  if (!Number.isSafeInteger(at)) return undefined;
+  return { id: entry.slice(0, first), at, body: entry.slice(second + 1) };
+}
+
+/** An entry that cannot be read in place: replayed as a gap with an id that matches nothing. */
+function damaged(): StoredEvent {
+  return { id: 'damaged', at: Number.MAX_SAFE_INTEGER, body: '' };
 }

@@ -8,9 +8,9 @@
  * and each event for a limited time. A message too large for an owner's share is not kept, but
  * a {@link StreamEventGap} takes its place, so a replay never skips over it unawares.
  *
- * This module holds the port, the bounds and the record logic both backends share, and the
- * memory backend; the shared (Redis) one is in `stream-events-shared.ts`. No MCP SDK: messages
- * are opaque JSON values here.
+ * This module holds the port, the bounds and the event logic both backends share, and the
+ * memory backend; the shared (Redis) one, with how it applies the bounds across replicas, is in
+ * `stream-events-shared.ts`. No MCP SDK: messages are opaque JSON values here.
  *
  * @module
  */
@@ -22,7 +22,10 @@ export interface StreamEventBounds {
   readonly eventsPerStream: number;
   /** Streams kept per owner; one more drops the owner's least recently written. */
   readonly streamsPerOwner: number;
-  /** Bytes of messages kept per owner; beyond, the oldest events go. */
+  /**
+   * Bytes of messages kept per owner; beyond, the oldest events go. A single message larger
+   * than this is kept as a gap. The shared store applies it per stream (see there).
+   */
   readonly bytesPerOwner: number;
   /** Bytes kept in all (the memory backend; Redis has its own `maxmemory`). */
   readonly totalBytes: number;
@@ -134,56 +137,6 @@ export function keptEvent(message: unknown, at: number, bounds: StreamEventBound
 /** The bytes an event takes against the bounds. */
 export function eventBytes(event: KeptEvent): number {
   return event.m.length + event.id.length + 16;
-}
-
-/** The bytes `record` takes. */
-export function ownerBytes(record: OwnerStreams): number {
-  let bytes = 0;
-  for (const stream of record.streams) {
-    for (const event of stream.events) bytes += eventBytes(event);
-  }
-  return bytes;
-}
-
-/** Drop the events of `record` written before `cutoff`, and the streams left empty. */
-export function dropExpired(record: OwnerStreams, cutoff: number): void {
-  for (const stream of record.streams) {
-    const live = stream.events.findIndex((event) => event.at >= cutoff);
-    stream.events.splice(0, live === -1 ? stream.events.length : live);
-  }
-  record.streams = record.streams.filter((stream) => stream.events.length > 0);
-}
-
-/**
- * Add `event` to stream `streamId` of `record` (which becomes the most recently written), then
- * apply the bounds: the stream's oldest events, the least recently written streams, then the
- * oldest events until the owner's bytes fit.
- */
-export function appendKept(
-  record: OwnerStreams,
-  streamId: string,
-  event: KeptEvent,
-  bounds: StreamEventBounds,
-): void {
-  dropExpired(record, event.at - bounds.ttlMs);
-  const found = record.streams.find((stream) => stream.id === streamId);
-  const stream = found ?? { id: streamId, events: [] };
-  record.streams = [...record.streams.filter((other) => other !== stream), stream];
-  stream.events.push(event);
-  stream.events.splice(0, Math.max(0, stream.events.length - bounds.eventsPerStream));
-  record.streams.splice(0, Math.max(0, record.streams.length - bounds.streamsPerOwner));
-  let bytes = ownerBytes(record);
-  while (bytes > bounds.bytesPerOwner && record.streams.length > 0) {
-    bytes -= dropOldest(record);
-  }
-}
-
-/** Drop the oldest event of the least recently written stream; the bytes freed. */
-export function dropOldest(record: OwnerStreams): number {
-  const first = record.streams[0];
-  const dropped = first?.events.shift();
-  if (first && first.events.length === 0) record.streams.shift();
-  return dropped ? eventBytes(dropped) : 0;
 }
 
 /** The stream of event `eventId` in `record` and the live events after it. */

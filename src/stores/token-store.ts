@@ -79,7 +79,9 @@ export interface TokenStoreOptions {
   readonly sharedRuns?: boolean;
   /**
    * Keep the events of resumable streams on this backend (sealed when the store seals), shared
-   * by every process using it. Default false: they stay in this process's memory.
+   * by every process using it: the Redis or memory backend (one write per event); the file
+   * backend has no append logs and is refused (`CONFIG_INVALID`). Default false: they stay in
+   * this process's memory.
    */
   readonly sharedStreams?: boolean;
 }
@@ -271,9 +273,9 @@ export function createTokenStore(
     leewayMs: settings.refresh_leeway_seconds * 1000,
     // Replicas share their Redis: workflow runs there are seen, and taken over, by all of them.
     sharedRuns: settings.backend === 'redis',
-    // Stream events stay in memory: a session's streams are resumed on its own replica (sessions
-    // are not shared yet), and the shared store rewrites a session's record per event, a cost
-    // the Redis every replica shares for tokens should not pay.
+    // Stream events stay in memory until `serve` shares its sessions (issue 18, step 3): a
+    // session's streams are resumed on its own replica. The shared store is ready for it (one
+    // write per event).
     ...(settings.encryption_key ? { sealer: new Sealer(settings.encryption_key) } : {}),
   });
 }

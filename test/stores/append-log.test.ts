@@ -1,0 +1,153 @@
+/**
+ * The append-log capability of the key-value backends: the memory one (injected clock) and a real
+ * Redis at REDIS_URL. An append trims to the bounds atomically and renews the expiry; `distinct`
+ * makes the log an index of recent names; logs are apart from the records; the file backend does
+ * not offer it.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, describe, expect, test } from 'vitest';
+import { type AppendLog, isAppendLog } from '../../src/stores/append-log.js';
+import { FileKeyValueStore } from '../../src/stores/file.js';
+import type { KeyValueStore } from '../../src/stores/kv.js';
+import { MemoryKeyValueStore } from '../../src/stores/memory.js';
+import { RedisKeyValueStore } from '../../src/stores/redis.js';
+import { manualClock } from '../support/clock.js';
+import { deleteRedisKeys, rawRedis } from '../support/redis-server.js';
+import { describeWith, REDIS_URL, redisService } from '../support/services.js';
+
+const redis = await redisService();
+const TTL = 60_000;
+
+function contract(name: string, make: () => KeyValueStore & AppendLog) {
+  describe(name, () => {
+    test('an append keeps the newest entries within the count bound, oldest first', async () => {
+      const log = make();
+      for (const entry of ['a', 'b', 'c', 'd']) {
+        await log.appendToLog('l', entry, { maxEntries: 3, ttlMs: TTL });
+      }
+      expect(await log.readLog('l')).toEqual(['b', 'c', 'd']);
+      expect(await log.readLog('other')).toEqual([]);
+    });
+
+    test('the byte bound pushes out the oldest, never the entry just appended', async () => {
+      const log = make();
+      const bounds = { maxEntries: 100, maxBytes: 10, ttlMs: TTL };
+      await log.appendToLog('l', 'aaaa', bounds);
+      await log.appendToLog('l', 'bbbb', bounds);
+      const third = await log.appendToLog('l', 'cccc', { ...bounds, returnDropped: true });
+      expect(third).toEqual({ length: 2, dropped: ['aaaa'] });
+      // Counted bytes, not the text's: an entry may count for more (or less) than its length.
+      const big = await log.appendToLog('l', 'd', { ...bounds, bytes: 50, returnDropped: true });
+      expect(big).toEqual({ length: 1, dropped: ['bbbb', 'cccc'] });
+      await log.appendToLog('l', 'e e e', { ...bounds, bytes: 0 });
+      expect(await log.readLog('l')).toEqual(['e e e']);
+    });
+
+    test('dropped entries are handed back only when asked', async () => {
+      const log = make();
+      await log.appendToLog('l', 'a', { maxEntries: 1, ttlMs: TTL });
+      expect(await log.appendToLog('l', 'b', { maxEntries: 1, ttlMs: TTL })).toEqual({
+        length: 1,
+        dropped: [],
+      });
+    });
+
+    test('distinct: an equal entry moves to the end, so the log is an index of recent names', async () => {
+      const log = make();
+      const index = { maxEntries: 2, ttlMs: TTL, distinct: true, returnDropped: true };
+      await log.appendToLog('i', 's1', index);
+      await log.appendToLog('i', 's2', index);
+      expect(await log.appendToLog('i', 's1', index)).toEqual({ length: 2, dropped: [] });
+      expect(await log.appendToLog('i', 's3', index)).toEqual({ length: 2, dropped: ['s2'] });
+      expect(await log.readLog('i')).toEqual(['s1', 's3']);
+    });
+
+    test('delete removes a log, and logs are not key-value records', async () => {
+      const log = make();
+      await log.set('record', 'value');
+      await log.appendToLog('l', 'a', { maxEntries: 3, ttlMs: TTL });
+      expect(await log.keys()).toEqual(['record']);
+      expect(await log.get('l')).toBeUndefined();
+      expect(await log.deleteLog('l')).toBe(true);
+      expect(await log.deleteLog('l')).toBe(false);
+      expect(await log.readLog('l')).toEqual([]);
+      expect(await log.get('record')).toEqual({ value: 'value', version: 1 });
+    });
+
+    test('bounds that are not positive integers are refused before any write', async () => {
+      const log = make();
+      await expect(log.appendToLog('l', 'a', { maxEntries: 0, ttlMs: TTL })).rejects.toThrow(
+        TypeError,
+      );
+      await expect(log.appendToLog('l', 'a', { maxEntries: 1, ttlMs: 1.5 })).rejects.toThrow(
+        TypeError,
+      );
+      expect(await log.readLog('l')).toEqual([]);
+    });
+  });
+}
+
+contract('memory', () => new MemoryKeyValueStore());
+
+test('memory: a log expires ttlMs after its last append (injected clock)', async () => {
+  const clock = manualClock();
+  const log = new MemoryKeyValueStore({ now: clock.now });
+  await log.appendToLog('l', 'a', { maxEntries: 5, ttlMs: 1_000 });
+  clock.advance(900);
+  await log.appendToLog('l', 'b', { maxEntries: 5, ttlMs: 1_000 });
+  clock.advance(900);
+  expect(await log.readLog('l')).toEqual(['a', 'b']);
+  clock.advance(100);
+  expect(await log.readLog('l')).toEqual([]);
+  expect(await log.deleteLog('l')).toBe(false);
+});
+
+test('the file backend does not offer append logs; memory and Redis do', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'append-log-'));
+  try {
+    expect(isAppendLog(new FileKeyValueStore({ path: join(dir, 'tokens.json') }))).toBe(false);
+    expect(isAppendLog(new MemoryKeyValueStore())).toBe(true);
+    expect(isAppendLog(new RedisKeyValueStore({ url: REDIS_URL, prefix: 'unused' }))).toBe(true);
+    expect(isAppendLog(undefined)).toBe(false);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+describeWith(redis)('Redis', () => {
+  const prefix = `test-append-log-${randomUUID()}`;
+  const stores: RedisKeyValueStore[] = [];
+  const make = (under = `${prefix}:${randomUUID()}`) => {
+    const store = new RedisKeyValueStore({ url: REDIS_URL, prefix: under });
+    stores.push(store);
+    return store;
+  };
+
+  afterEach(async () => {
+    for (const store of stores.splice(0)) await store.close();
+  });
+  afterAll(async () => {
+    await deleteRedisKeys(REDIS_URL, prefix);
+  });
+
+  contract('contract', () => make());
+
+  test('each append renews the TTL of the log and of its byte count', async () => {
+    const under = `${prefix}:ttl`;
+    const log = make(under);
+    await log.appendToLog('l', 'a', { maxEntries: 5, ttlMs: 5_000 });
+    await log.appendToLog('l', 'b', { maxEntries: 5, ttlMs: 600_000 });
+    const client = await rawRedis(REDIS_URL);
+    try {
+      for (const key of [`${under}:#log:l`, `${under}:#log-bytes:l`]) {
+        expect(Number(await client.pTTL(key))).toBeGreaterThan(500_000);
+      }
+      expect(await client.get(`${under}:#log-bytes:l`)).toBe('2');
+    } finally {
+      client.destroy();
+    }
+  });
+});
