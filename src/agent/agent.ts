@@ -71,7 +71,8 @@ async function listedTools(client: Client): Promise<McpTool[]> {
   const tools: McpTool[] = [];
   let cursor: string | undefined;
   do {
-    const page = await client.listTools(cursor ? { cursor } : {});
+    // Without a cursor the SDK walks every page itself; `refresh`: never its response cache.
+    const page = await client.listTools(cursor ? { cursor } : {}, { cacheMode: 'refresh' });
     tools.push(...page.tools);
     cursor = page.nextCursor;
   } while (cursor);
