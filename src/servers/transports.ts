@@ -195,8 +195,8 @@ function stdioTransport(
 }
 
 /**
- * Tell `transport.onerror` of each line on the server's stdout that is not JSON (a banner, a
- * `console.log`), as a `SyntaxError`. The SDK's v2 stdio transport skips such lines without a
+ * Tell `transport.onerror` of each line on the server's stdout that is not JSON (a banner, debug
+ * output), as a `SyntaxError`. The SDK's v2 stdio transport skips such lines without a
  * word (v1 reported them so); the registry counts them to give up early on a server that writes
  * something other than MCP. A second reader of the child's stdout (the SDK keeps the process to
  * itself: `_process`, read after `start`). Only lines not starting with `{` or `[` are parsed
