@@ -9,8 +9,11 @@
  *
  * @module
  */
-import type { CallToolResult, ElicitRequestURLParams } from '@modelcontextprotocol/sdk/types.js';
-import { UrlElicitationRequiredError } from '@modelcontextprotocol/sdk/types.js';
+import {
+  type CallToolResult,
+  type ElicitRequestURLParams,
+  UrlElicitationRequiredError,
+} from '@modelcontextprotocol/server';
 import { AuthorizationRequiredError } from '../errors.js';
 import type { ServerAuth } from '../oauth/server-auth.js';
 import type { ToolCallContext } from '../server/mcp-server.js';

@@ -22,22 +22,24 @@
  *
  * @module
  */
-import { UriTemplate } from '@modelcontextprotocol/sdk/shared/uriTemplate.js';
 import {
   type CompleteRequest,
   type CompleteResult,
-  ErrorCode,
   type GetPromptResult,
-  McpError,
   type Prompt,
+  ProtocolError,
+  ProtocolErrorCode,
   type ReadResourceResult,
   type Resource,
-  type ResourceTemplate,
-} from '@modelcontextprotocol/sdk/types.js';
+  ResourceNotFoundError,
+  type ResourceTemplateType as ResourceTemplate,
+  UriTemplate,
+} from '@modelcontextprotocol/server';
 import type { CallerScopes } from '../client/caller-scopes.js';
 import type { Logger } from '../logger.js';
 import { type CallerIdentity, principalOf } from '../server/identity.js';
 import type { ContentCatalog, ContentContext, SessionWatch } from '../server/mcp-content.js';
+import { isProtocolError } from '../server/protocol-errors.js';
 import { type ContentNaming, namespacedNaming } from '../servers/content-names.js';
 import type { ServerChange, ServerConnection } from '../servers/registry.js';
 import { downstreamRoute } from './catalog.js';
@@ -51,9 +53,6 @@ export {
 
 /** Pages of one listing read at most (a server that never stops paging is cut there). */
 const MAX_PAGES = 100;
-
-/** The spec's "resource not found" error code. */
-const RESOURCE_NOT_FOUND = -32002;
 
 /** A server's listing, as one caller gets it. */
 interface Listing<T> {
@@ -236,7 +235,7 @@ export class DownstreamContent implements ContentCatalog {
         if (found) return { server, connection, prompt: found[1].name };
       }
     }
-    throw new McpError(ErrorCode.InvalidParams, `Unknown prompt: ${name}`);
+    throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown prompt: ${name}`);
   }
 
   async getPrompt(
@@ -267,10 +266,13 @@ export class DownstreamContent implements ContentCatalog {
       return await send();
     } catch (error) {
       this.#warn(context, `${what} of server "${server}" failed`, server, error);
-      if (error instanceof McpError) {
-        throw new McpError(error.code, `${what} failed on its server`);
+      if (isProtocolError(error)) {
+        throw new ProtocolError(error.code, `${what} failed on its server`);
       }
-      throw new McpError(ErrorCode.InternalError, `${what} could not be reached right now`);
+      throw new ProtocolError(
+        ProtocolErrorCode.InternalError,
+        `${what} could not be reached right now`,
+      );
     }
   }
 
@@ -391,7 +393,7 @@ export class DownstreamContent implements ContentCatalog {
     await Promise.all([this.listResources(context), this.listResourceTemplates(context)]);
     const server = this.#serverIn(this.#mapOf(context.caller), uri);
     if (server === undefined) {
-      throw new McpError(RESOURCE_NOT_FOUND, 'Resource not found', { uri });
+      throw new ResourceNotFoundError(uri, 'Resource not found');
     }
     return server;
   }
@@ -432,7 +434,7 @@ export class DownstreamContent implements ContentCatalog {
       }
       const servers = [...new Set(owners.map((owner) => owner.server))];
       if (servers.length !== 1) {
-        throw new McpError(RESOURCE_NOT_FOUND, 'Resource template not found', { uri: ref.uri });
+        throw new ResourceNotFoundError(ref.uri, 'Resource template not found');
       }
       server = servers[0] as string;
       connection = await this.#connect(server, context);
@@ -451,7 +453,10 @@ export class DownstreamContent implements ContentCatalog {
     const server = await this.#owner(uri, context);
     const connection = await this.#connect(server, context);
     if (!connection.client.getServerCapabilities()?.resources?.subscribe) {
-      throw new McpError(ErrorCode.InvalidParams, 'This resource cannot be subscribed to');
+      throw new ProtocolError(
+        ProtocolErrorCode.InvalidParams,
+        'This resource cannot be subscribed to',
+      );
     }
     this.#follow(connection);
     const byUri = this.#subscribers.get(connection) ?? new Map<string, Set<SessionWatch>>();
@@ -487,8 +492,8 @@ export class DownstreamContent implements ContentCatalog {
         return;
       }
     }
-    throw new McpError(
-      ErrorCode.InvalidParams,
+    throw new ProtocolError(
+      ProtocolErrorCode.InvalidParams,
       'This session has no subscription to this resource',
     );
   }
