@@ -254,18 +254,23 @@ export class DownstreamContent implements ContentCatalog {
 
   /**
    * Run a downstream request; a server's protocol error keeps its code (its message stays in
-   * the app's log), any other failure becomes "could not be … right now".
+   * the app's log), any other failure becomes "could not be … right now". The server's "resource
+   * not found" for `uri` (-32002, or -32602 naming a URI) is ours, with `uri` as its data.
    */
   async #forward<T>(
     server: string,
     context: ContentContext,
     what: string,
     send: () => Promise<T>,
+    uri?: string,
   ): Promise<T> {
     try {
       return await send();
     } catch (error) {
       this.#warn(context, `${what} of server "${server}" failed`, server, error);
+      if (uri !== undefined && isResourceNotFound(error)) {
+        throw new ResourceNotFoundError(uri, `${what} failed on its server`);
+      }
       if (isProtocolError(error)) {
         throw new ProtocolError(error.code, `${what} failed on its server`);
       }
@@ -401,11 +406,16 @@ export class DownstreamContent implements ContentCatalog {
   async readResource(uri: string, context: ContentContext): Promise<ReadResourceResult> {
     const server = await this.#owner(uri, context);
     const connection = await this.#connect(server, context);
-    return this.#forward(server, context, 'reading the resource', () =>
-      connection.request((options) => connection.client.readResource({ uri }, options), {
-        signal: context.signal,
-        log: context.log,
-      }),
+    return this.#forward(
+      server,
+      context,
+      'reading the resource',
+      () =>
+        connection.request((options) => connection.client.readResource({ uri }, options), {
+          signal: context.signal,
+          log: context.log,
+        }),
+      uri,
     );
   }
 
@@ -541,6 +551,13 @@ export class DownstreamContent implements ContentCatalog {
     if (change.kind === 'resources') this.#uris.clear();
     for (const session of this.#watchers.get(connection) ?? []) session.listChanged(change.kind);
   }
+}
+
+/** A server's "resource not found": -32002 (the SDK v1's), or -32602 with a `uri` as data. */
+function isResourceNotFound(error: unknown): boolean {
+  if (!isProtocolError(error)) return false;
+  const data = (error as { data?: { uri?: unknown } }).data;
+  return error.code === -32002 || (error.code === -32602 && typeof data?.uri === 'string');
 }
 
 function parse(template: string): UriTemplate | undefined {

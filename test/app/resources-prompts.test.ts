@@ -7,7 +7,7 @@
  * another server's namespace, another session's subscription.
  */
 import type { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { type McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
 import {
   McpError,
   ResourceListChangedNotificationSchema,
@@ -74,6 +74,15 @@ function twinContent(server: McpServer): void {
     onTwinUnsubscribe();
     return {};
   });
+  // A template whose reads the server answers "not found", as v1 servers do (-32002).
+  server.registerResource(
+    'gone',
+    new ResourceTemplate('twin://gone/{id}', { list: undefined }),
+    {},
+    async (uri) => {
+      throw new McpError(-32002, 'Resource not found', { uri: uri.href });
+    },
+  );
   server.registerTool('grow', {}, async () => {
     server.registerResource('grown', 'twin://grown', {}, async (uri) => ({
       contents: [{ uri: uri.href, text: 'grown' }],
@@ -290,6 +299,11 @@ describe('two servers', () => {
       expect(resources.some((resource) => resource.uri === TWICE)).toBe(false);
       expect(resources.some((resource) => resource.uri === OTHER)).toBe(true);
       expect(await codeOf(a.client.readResource({ uri: TWICE }))).toBe(-32602);
+      // A server's own "not found" (-32002) reaches the caller as serve's: -32602 with the URI.
+      expect(await errorOf(a.client.readResource({ uri: 'twin://gone/1' }))).toEqual({
+        code: -32602,
+        data: { uri: 'twin://gone/1' },
+      });
       expect(warnings.some((line) => line.includes(`"${TWICE}" is listed by servers`))).toBe(true);
       const twinPrompt = await a.client.getPrompt({ name: 'twin_simple-prompt' });
       expect(twinPrompt.messages[0]?.content).toMatchObject({ text: 'twin prompt' });
