@@ -56,14 +56,15 @@ beforeAll(() => {
     join(project, 'package.json'),
     JSON.stringify({ name: 'app', private: true, type: 'module' }),
   );
-  // The TypeScript a project of the user's has: the versions this repository uses (in npm's cache).
+  // The TypeScript a project of the user's has, and the v1 SDK its v1 recipes import (the package
+  // no longer brings it): the versions this repository uses (in npm's cache).
   const installed = run(
     npm,
     [
       'install',
       '--prefer-offline',
       join(work, tarball ?? ''),
-      ...devVersions('typescript', '@types/node'),
+      ...devVersions('typescript', '@types/node', '@modelcontextprotocol/sdk'),
     ],
     project,
   );
