@@ -13,22 +13,10 @@ import type {
   Progress,
 } from '@modelcontextprotocol/client';
 import { printable } from '../logger.js';
+import { logSeverity } from '../server/session-log.js';
 import { scrub, secretValues } from '../servers/credentials.js';
 import type { DownstreamLogSink, ServerConnection } from '../servers/registry.js';
 import type { Output } from './io.js';
-
-/** The protocol's log levels, least severe first (RFC 5424's order, as MCP lists them). */
-const LEVELS: readonly LoggingLevel[] = [
-  'debug',
-  'info',
-  'notice',
-  'warning',
-  'error',
-  'critical',
-  'alert',
-  'emergency',
-];
-const SEVERITY = new Map(LEVELS.map((level, index) => [level, index]));
 
 /** The lowest level of a server's log message shown: `debug` with `--verbose`, else `info`. */
 export function shownLogLevel(verbose: boolean): LoggingLevel {
@@ -90,13 +78,13 @@ export function serverNotes(
   verbose: boolean,
 ): ServerNotes {
   const secrets = secretValues(connection.settings);
-  const lowest = SEVERITY.get(shownLogLevel(verbose)) ?? 0;
+  const lowest = logSeverity(shownLogLevel(verbose));
   const note = (line: string) => out.note(scrub(line, secrets));
   return {
     onprogress: (progress) => note(progressLine(connection.name, progress)),
     log: {
       message: (server, params) => {
-        if ((SEVERITY.get(params.level) ?? 0) >= lowest) note(logLine(server, params));
+        if (logSeverity(params.level) >= lowest) note(logLine(server, params));
       },
     },
   };

@@ -33,6 +33,11 @@ const LEVELS_IN_ORDER: readonly LoggingLevel[] = [
 
 const SEVERITY = new Map(LEVELS_IN_ORDER.map((level, index) => [level, index]));
 
+/** How severe `level` is: 0 for `debug` up to 7 for `emergency` (RFC 5424's order, reversed). */
+export function logSeverity(level: LoggingLevel): number {
+  return SEVERITY.get(level) ?? 0;
+}
+
 /** Options of {@link SessionLog}. */
 export interface SessionLogOptions {
   /** Sends a message when no request of the session is running. */
@@ -86,7 +91,7 @@ export class SessionLog implements CallerLog {
 
   /** Whether a message at `level` reaches the session. */
   enabled(level: LoggingLevel): boolean {
-    return (SEVERITY.get(level) ?? 0) >= (SEVERITY.get(this.#level) ?? 0);
+    return logSeverity(level) >= logSeverity(this.#level);
   }
 
   /** Run `work` (one of the session's requests) with its messages sent on `send`. */
