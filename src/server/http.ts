@@ -22,6 +22,7 @@ import type { StreamEventStore } from '../stores/stream-events.js';
 import type { BearerGuard } from './guard.js';
 import type { HostCheck } from './host-check.js';
 import type { HttpContext } from './http-context.js';
+import { closeModernLeg } from './http-modern.js';
 import { handleRequest, metadataDocuments } from './http-router.js';
 import { SessionTable } from './http-sessions.js';
 import type { ServerInfo, ToolCatalog } from './mcp-server.js';
@@ -90,7 +91,7 @@ export function createMcpHttpHandler(options: McpHttpHandlerOptions): McpHttpHan
     ctx.sessions.notifyToolsChanged();
   };
   handler.close = async () => {
-    await ctx.sessions.closeAll();
+    await Promise.all([ctx.sessions.closeAll(), closeModernLeg(ctx)]);
   };
   return handler;
 }

@@ -12,6 +12,8 @@
 import {
   type CallToolRequest,
   type CallToolResult,
+  LOG_LEVEL_META_KEY,
+  type LoggingLevel,
   type Progress,
   type RequestId,
   Server,
@@ -123,13 +125,44 @@ export const SESSION_PROTOCOL_VERSIONS: readonly string[] = [
   '2024-10-07',
 ];
 
-/** A new SDK server (one per session) over `catalog`. */
-export function createMcpServer(catalog: ToolCatalog, info: ServerInfo, logger?: Logger): Server {
+/** The protocol revisions served statelessly, without `initialize` (the `_meta` envelope). */
+export const MODERN_PROTOCOL_VERSIONS: readonly string[] = ['2026-07-28'];
+
+/** Which protocol era a server from {@link createMcpServer} serves. */
+export type ProtocolEraOf = 'legacy' | 'modern';
+
+/** Options of {@link createMcpServer}. */
+export interface McpServerOptions {
+  /**
+   * `legacy` (default): a 2025-11-25 session, its log level set by `logging/setLevel`, its
+   * client asked for input during a call. `modern`: one 2026-07-28 request, nothing kept after
+   * it, the log level from the request's envelope, no request to the client.
+   */
+  readonly era?: ProtocolEraOf;
+}
+
+/** What the handlers of one server share: its log, and its peer on a legacy session. */
+interface ServerParts {
+  readonly log: SessionLog;
+  readonly peer: SessionPeer | undefined;
+  readonly modern: boolean;
+}
+
+/** A new SDK server (one per session, or per request on the modern leg) over `catalog`. */
+export function createMcpServer(
+  catalog: ToolCatalog,
+  info: ServerInfo,
+  logger?: Logger,
+  options: McpServerOptions = {},
+): Server {
+  const modern = options.era === 'modern';
   const server = new Server(
     { name: info.name, version: info.version },
     {
       capabilities: { tools: { listChanged: true }, logging: {} },
-      supportedProtocolVersions: [...SESSION_PROTOCOL_VERSIONS],
+      supportedProtocolVersions: modern
+        ? [...MODERN_PROTOCOL_VERSIONS, ...SESSION_PROTOCOL_VERSIONS]
+        : [...SESSION_PROTOCOL_VERSIONS],
     },
   );
   const log = new SessionLog({
@@ -137,36 +170,65 @@ export function createMcpServer(catalog: ToolCatalog, info: ServerInfo, logger?:
     logger,
     send: (notification) => server.notification(notification),
   });
-  const peer = new SessionPeer(server, log);
-  const previous = server.onclose;
-  server.onclose = () => {
-    previous?.();
-    peer.close();
-  };
-  // Replaces the SDK's own `logging/setLevel` handler: the session's log keeps the level.
-  server.setRequestHandler('logging/setLevel', async (request) => {
-    log.level = request.params.level;
-    return {};
-  });
+  const parts: ServerParts = { log, peer: modern ? undefined : sessionPeer(server, log), modern };
   server.setRequestHandler('tools/list', async (_request, ctx) =>
-    log.during(sender(ctx), async () => ({
-      tools: (await catalog.list(callerFromAuthInfo(ctx.http?.authInfo), log, peer)).map(
+    during(parts, ctx, async () => ({
+      tools: (await catalog.list(callerFromAuthInfo(ctx.http?.authInfo), log, parts.peer)).map(
         (tool) => tool.definition,
       ),
     })),
   );
   server.setRequestHandler('tools/call', (request, ctx) => {
     const caller = callerFromAuthInfo(ctx.http?.authInfo);
+    const { peer } = parts;
     // The session's own downstream connections count against its principal's limit.
-    if (caller) peer.belongsTo(principalOf(caller));
-    return log.during(sender(ctx), () =>
-      peer.during(ctx.mcpReq.id, ctx.mcpReq.signal, () =>
-        callTool(server, catalog, { log, peer }, request, ctx, logger),
-      ),
+    if (caller) peer?.belongsTo(principalOf(caller));
+    const call = () => callTool(server, catalog, parts, request, ctx, logger);
+    return during(parts, ctx, () =>
+      peer ? peer.during(ctx.mcpReq.id, ctx.mcpReq.signal, call) : call(),
     );
   });
-  if (catalog.content) registerContentHandlers(server, catalog.content, log);
+  if (catalog.content) {
+    registerContentHandlers(server, catalog.content, log, (ctx) => {
+      if (modern) log.level = envelopeLevel(ctx);
+    });
+  }
   return server;
+}
+
+/**
+ * The peer of a legacy session (its client answers a downstream server's requests), closed with
+ * the session; `logging/setLevel` sets the session log's level (replacing the SDK's handler).
+ */
+function sessionPeer(server: Server, log: SessionLog): SessionPeer {
+  const peer = new SessionPeer(server, log);
+  const previous = server.onclose;
+  server.onclose = () => {
+    previous?.();
+    peer.close();
+  };
+  server.setRequestHandler('logging/setLevel', async (request) => {
+    log.level = request.params.level;
+    return {};
+  });
+  return peer;
+}
+
+/**
+ * Run one request's `work` with its log messages on its stream. On the modern leg the level is
+ * the request envelope's; without one nothing is sent (as the SDK's own `ctx.mcpReq.log`).
+ */
+function during<T>(parts: ServerParts, ctx: ServerContext, work: () => Promise<T>): Promise<T> {
+  if (parts.modern) parts.log.level = envelopeLevel(ctx);
+  return parts.log.during(sender(ctx), work);
+}
+
+/** The log level of a modern request's `_meta` envelope, or `off`. */
+function envelopeLevel(ctx: ServerContext): LoggingLevel | 'off' {
+  // The SDK types the envelope as `{}` in this version: read the key from a record.
+  const envelope = ctx.mcpReq.envelope as Readonly<Record<string, unknown>> | undefined;
+  const level = envelope?.[LOG_LEVEL_META_KEY];
+  return typeof level === 'string' ? (level as LoggingLevel) : 'off';
 }
 
 /** Sends a log message on the stream of the request `ctx` belongs to. */
@@ -202,7 +264,7 @@ function progressOf(request: CallToolRequest, ctx: ServerContext) {
 async function callTool(
   server: Server,
   catalog: ToolCatalog,
-  session: { readonly log: SessionLog; readonly peer: SessionPeer },
+  session: ServerParts,
   request: CallToolRequest,
   ctx: ServerContext,
   logger: Logger | undefined,
@@ -214,13 +276,15 @@ async function callTool(
   if (!tool) {
     return { isError: true, content: [{ type: 'text', text: `Unknown tool: ${name}` }] };
   }
-  const canOpenUrls = server.getClientCapabilities()?.elicitation?.url !== undefined;
+  // A modern request cannot ask its client anything (step 3: an input-required result instead).
+  const canOpenUrls =
+    !session.modern && server.getClientCapabilities()?.elicitation?.url !== undefined;
   const context: ToolCallContext = {
     caller,
     signal,
     requestId,
     log: session.log,
-    peer: session.peer,
+    ...(session.peer ? { peer: session.peer } : {}),
     ...(canOpenUrls
       ? {
           elicitUrl: async ({ url, message, elicitationId }) =>

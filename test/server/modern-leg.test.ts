@@ -1,0 +1,93 @@
+/**
+ * `serve` speaks 2026-07-28 beside 2025-11-25 on the same URL (ADR 0004, point 2): a v2 client
+ * pinned to 2026-07-28 (and one negotiating `auto`) lists and calls the same tools as a 2025-11-25
+ * session of the same caller, with authorization on; `server/discover` answers.
+ */
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import {
+  type ServedApp,
+  startServedApp,
+  textOf,
+  type UserTokens,
+  userTokens,
+} from './serve-support.js';
+
+let served: ServedApp;
+let alice: UserTokens;
+let root: UserTokens;
+const clients: Client[] = [];
+
+beforeAll(async () => {
+  served = await startServedApp({
+    downstream: true,
+    authorization: { tool_scopes: { down_echo: ['mcp:admin'] } },
+    setup: (app) => {
+      app.tool('add', {}, () => 'ok', { scopes: ['mcp:tools'] });
+      app.tool('admin_report', {}, () => 'report', { scopes: ['mcp:admin'] });
+    },
+  });
+  [alice, root] = await Promise.all([
+    userTokens(served.as.issuer, served.resource, 'alice'),
+    userTokens(served.as.issuer, served.resource, 'root', 'mcp:tools mcp:admin'),
+  ]);
+}, 60_000);
+
+afterAll(async () => {
+  await Promise.all(clients.map((client) => client.close().catch(() => {})));
+  await served?.close();
+});
+
+type Mode = 'legacy' | 'auto' | { pin: string };
+
+async function connect(token: string, mode: Mode): Promise<Client> {
+  const client = new Client(
+    { name: 'modern-leg-test', version: '1.0.0' },
+    { versionNegotiation: { mode } },
+  );
+  clients.push(client);
+  const transport = new StreamableHTTPClientTransport(new URL(served.resource), {
+    requestInit: { headers: { authorization: `Bearer ${token}` } },
+  });
+  await client.connect(transport);
+  return client;
+}
+
+async function toolNames(client: Client): Promise<string[]> {
+  return (await client.listTools()).tools.map((tool) => tool.name).sort();
+}
+
+describe('2026-07-28 beside 2025-11-25 on one URL', () => {
+  test('a pinned client negotiates 2026-07-28; a legacy one gets a 2025-11-25 session', async () => {
+    const modern = await connect(root.accessToken, { pin: '2026-07-28' });
+    const legacy = await connect(root.accessToken, 'legacy');
+    expect(modern.getNegotiatedProtocolVersion()).toBe('2026-07-28');
+    expect(legacy.getNegotiatedProtocolVersion()).toBe('2025-11-25');
+    expect(modern.getServerVersion()?.name).toBe('served-test');
+  });
+
+  test('the same caller sees the same tools on both revisions (scopes, app and downstream tools)', async () => {
+    for (const tokens of [alice, root]) {
+      const modern = await connect(tokens.accessToken, { pin: '2026-07-28' });
+      const legacy = await connect(tokens.accessToken, 'legacy');
+      const names = await toolNames(modern);
+      expect(names).toEqual(await toolNames(legacy));
+      expect(names).toContain('add');
+    }
+    const rootTools = await toolNames(await connect(root.accessToken, { pin: '2026-07-28' }));
+    expect(rootTools).toEqual(expect.arrayContaining(['add', 'admin_report', 'down_echo']));
+  });
+
+  test('calls an app tool and a downstream tool on 2026-07-28', async () => {
+    const modern = await connect(root.accessToken, { pin: '2026-07-28' });
+    expect(textOf(await modern.callTool({ name: 'add', arguments: {} }))).toBe('ok');
+    const echoed = await modern.callTool({ name: 'down_echo', arguments: { text: 'hi' } });
+    expect(textOf(echoed)).toBe('echo hi');
+  });
+
+  test("'auto' negotiation picks 2026-07-28 and calls tools", async () => {
+    const auto = await connect(alice.accessToken, 'auto');
+    expect(auto.getNegotiatedProtocolVersion()).toBe('2026-07-28');
+    expect(textOf(await auto.callTool({ name: 'add', arguments: {} }))).toBe('ok');
+  });
+});
