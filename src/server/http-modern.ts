@@ -32,7 +32,11 @@ function modernHandler(ctx: HttpContext): ModernHandler {
   const existing = handlers.get(ctx);
   if (existing) return existing;
   const handler = createMcpHandler(
-    ({ era }) => createMcpServer(ctx.catalog, ctx.info, ctx.logger, { era }),
+    ({ era }) =>
+      createMcpServer(ctx.catalog, ctx.info, ctx.logger, {
+        era,
+        requestStates: ctx.requestStates,
+      }),
     {
       legacy: 'reject',
       // Our cap has already applied to the body (read once, by us); the SDK's agrees with it.

@@ -12,6 +12,7 @@
 import {
   type CallToolRequest,
   type CallToolResult,
+  type InputRequiredResult,
   LOG_LEVEL_META_KEY,
   type LoggingLevel,
   type Progress,
@@ -24,7 +25,9 @@ import type { Logger } from '../logger.js';
 import type { DownstreamPeer } from '../servers/peer.js';
 import { type CallerIdentity, callerFromAuthInfo, principalOf, runAsCaller } from './identity.js';
 import { type ContentCatalog, registerContentHandlers } from './mcp-content.js';
+import { InputRequiredSignal, type ModernCallInput, modernCallInput } from './modern-input.js';
 import { isProtocolError } from './protocol-errors.js';
+import type { RequestStates } from './request-state.js';
 import { type CallerLog, type LogSender, SessionLog } from './session-log.js';
 import { SessionPeer } from './session-peer.js';
 
@@ -72,6 +75,12 @@ export interface ToolCallContext {
    * ask it (elicitation, sampling) during the call when the caller declared it can answer.
    */
   readonly peer?: DownstreamPeer;
+  /**
+   * On a 2026-07-28 request (with a `requestState` service): the call it resumes, and how to end
+   * it asking the client to open a URL (throw {@link InputRequiredSignal}), as `elicitUrl` does
+   * mid-call on 2025-11-25.
+   */
+  readonly modern?: ModernCallInput;
 }
 
 /** One tool the server offers. */
@@ -139,6 +148,11 @@ export interface McpServerOptions {
    * it, the log level from the request's envelope, no request to the client.
    */
   readonly era?: ProtocolEraOf;
+  /**
+   * Mints and checks the `requestState` of a modern request's input-required results (a
+   * sign-in page to open); without it a modern call cannot ask for input.
+   */
+  readonly requestStates?: RequestStates | undefined;
 }
 
 /** What the handlers of one server share: its log, and its peer on a legacy session. */
@@ -146,6 +160,7 @@ interface ServerParts {
   readonly log: SessionLog;
   readonly peer: SessionPeer | undefined;
   readonly modern: boolean;
+  readonly requestStates: RequestStates | undefined;
 }
 
 /** A new SDK server (one per session, or per request on the modern leg) over `catalog`. */
@@ -170,7 +185,12 @@ export function createMcpServer(
     logger,
     send: (notification) => server.notification(notification),
   });
-  const parts: ServerParts = { log, peer: modern ? undefined : sessionPeer(server, log), modern };
+  const parts: ServerParts = {
+    log,
+    peer: modern ? undefined : sessionPeer(server, log),
+    modern,
+    requestStates: modern ? options.requestStates : undefined,
+  };
   server.setRequestHandler('tools/list', async (_request, ctx) =>
     during(parts, ctx, async () => ({
       tools: (await catalog.list(callerFromAuthInfo(ctx.http?.authInfo), log, parts.peer)).map(
@@ -268,7 +288,7 @@ async function callTool(
   request: CallToolRequest,
   ctx: ServerContext,
   logger: Logger | undefined,
-): Promise<CallToolResult> {
+): Promise<CallToolResult | InputRequiredResult> {
   const { name } = request.params;
   const caller = callerFromAuthInfo(ctx.http?.authInfo);
   const { signal, id: requestId } = ctx.mcpReq;
@@ -301,6 +321,16 @@ async function callTool(
         }
       : {}),
     ...progressOf(request, ctx),
+    ...(session.requestStates
+      ? {
+          modern: await modernCallInput(
+            session.requestStates,
+            { principal: caller ? principalOf(caller) : '', method: 'tools/call', name },
+            request.params.arguments ?? {},
+            ctx,
+          ),
+        }
+      : {}),
   };
   try {
     // Only the tool runs with the caller as `currentCaller()` (when the caller context is on).
@@ -308,6 +338,8 @@ async function callTool(
   } catch (error) {
     // Protocol errors (URL elicitation required, …) are the client's to see as such.
     if (isProtocolError(error)) throw error;
+    // A modern call that needs input from the user ends with the input-required result.
+    if (error instanceof InputRequiredSignal) return error.result;
     // A handler's failure is the tool's result (the client sees it), not a protocol error; its
     // message is the handler's own.
     logger?.warn(`tool "${name}" failed`, { tool: name });
