@@ -4,6 +4,8 @@
  * session of the same caller, with authorization on; `server/discover` answers.
  */
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { Client as V1Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport as V1Transport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import {
   type ServedApp,
@@ -14,6 +16,7 @@ import {
 } from './serve-support.js';
 
 let served: ServedApp;
+let front: ServedApp;
 let alice: UserTokens;
 let root: UserTokens;
 const clients: Client[] = [];
@@ -27,6 +30,7 @@ beforeAll(async () => {
       app.tool('admin_report', {}, () => 'report', { scopes: ['mcp:admin'] });
     },
   });
+  front = await startServedApp({ downstream: true, sections: { front: 'down' } });
   [alice, root] = await Promise.all([
     userTokens(served.as.issuer, served.resource, 'alice'),
     userTokens(served.as.issuer, served.resource, 'root', 'mcp:tools mcp:admin'),
@@ -36,17 +40,18 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all(clients.map((client) => client.close().catch(() => {})));
   await served?.close();
+  await front?.close();
 });
 
 type Mode = 'legacy' | 'auto' | { pin: string };
 
-async function connect(token: string, mode: Mode): Promise<Client> {
+async function connect(token: string, mode: Mode, app: ServedApp = served): Promise<Client> {
   const client = new Client(
     { name: 'modern-leg-test', version: '1.0.0' },
     { versionNegotiation: { mode } },
   );
   clients.push(client);
-  const transport = new StreamableHTTPClientTransport(new URL(served.resource), {
+  const transport = new StreamableHTTPClientTransport(new URL(app.resource), {
     requestInit: { headers: { authorization: `Bearer ${token}` } },
   });
   await client.connect(transport);
@@ -89,5 +94,35 @@ describe('2026-07-28 beside 2025-11-25 on one URL', () => {
     const auto = await connect(alice.accessToken, 'auto');
     expect(auto.getNegotiatedProtocolVersion()).toBe('2026-07-28');
     expect(textOf(await auto.callTool({ name: 'add', arguments: {} }))).toBe('ok');
+  });
+});
+
+describe('other clients and modes', () => {
+  test('a v1 SDK client still gets a 2025-11-25 session on the same URL', async () => {
+    const client = new V1Client({ name: 'v1-client', version: '1.0.0' });
+    const transport = new V1Transport(new URL(served.resource), {
+      requestInit: { headers: { authorization: `Bearer ${alice.accessToken}` } },
+    });
+    await client.connect(transport);
+    try {
+      expect(client.getServerVersion()?.name).toBe('served-test');
+      const result = await client.callTool({ name: 'add', arguments: {} });
+      expect(textOf(result)).toBe('ok');
+      expect(transport.protocolVersion).toBe('2025-11-25');
+      expect(transport.sessionId).toBeDefined();
+    } finally {
+      await client.close();
+    }
+  });
+
+  test('front mode: the fronted server’s tools under their own names on 2026-07-28', async () => {
+    const tokens = await userTokens(front.as.issuer, front.resource, 'alice');
+    for (const mode of [{ pin: '2026-07-28' }, 'auto'] as const) {
+      const client = await connect(tokens.accessToken, mode, front);
+      expect(client.getNegotiatedProtocolVersion()).toBe('2026-07-28');
+      expect(await toolNames(client)).toContain('echo');
+      const echoed = await client.callTool({ name: 'echo', arguments: { text: 'front' } });
+      expect(textOf(echoed)).toBe('echo front');
+    }
   });
 });
