@@ -5,7 +5,10 @@
  * `ctx.http.authInfo`); scope checks happen earlier, in the HTTP layer, so the client gets a
  * 403 it can step up on. Each session has its log ({@link SessionLog}: `logging/setLevel`, the
  * app's lines and the downstream servers' messages its requests cause) and its own progress:
- * a caller's progress token is only ever used on the caller's session.
+ * a caller's progress token is only ever used on the caller's session. On protocol 2026-07-28
+ * (`era: 'modern'`) a server serves one request and keeps nothing: its log level is the request
+ * envelope's, it asks the client nothing, and a call that needs the user's input ends with an
+ * input-required result (`modern-input.ts`).
  *
  * @module
  */
@@ -124,7 +127,7 @@ export interface ServerInfo {
 
 /**
  * The protocol revisions a session may negotiate in `initialize`, preferred first: 2025-11-25 and
- * the earlier ones, never a 2026 revision (whose `server/discover` is not answered yet).
+ * the earlier ones; 2026-07-28 is served statelessly (`MODERN_PROTOCOL_VERSIONS`, `http-modern.ts`).
  */
 export const SESSION_PROTOCOL_VERSIONS: readonly string[] = [
   '2025-11-25',
