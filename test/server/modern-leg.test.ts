@@ -8,6 +8,9 @@ import { Client as V1Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport as V1Transport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import {
+  mcpHeaders,
+  raw,
+  rpc,
   type ServedApp,
   startServedApp,
   textOf,
@@ -24,6 +27,20 @@ const clients: Client[] = [];
 beforeAll(async () => {
   served = await startServedApp({
     downstream: true,
+    downstreamSetup: (server) => {
+      server.server.registerCapabilities({ logging: {} });
+      server.registerTool(
+        'chatty',
+        { description: 'Logs one line, then answers' },
+        async (extra) => {
+          await extra.sendNotification({
+            method: 'notifications/message',
+            params: { level: 'info', data: 'chatty says hi' },
+          });
+          return { content: [{ type: 'text', text: 'done' }] };
+        },
+      );
+    },
     authorization: { tool_scopes: { down_echo: ['mcp:admin'] } },
     setup: (app) => {
       app.tool('add', {}, () => 'ok', { scopes: ['mcp:tools'] });
@@ -124,5 +141,39 @@ describe('other clients and modes', () => {
       const echoed = await client.callTool({ name: 'echo', arguments: { text: 'front' } });
       expect(textOf(echoed)).toBe('echo front');
     }
+  });
+});
+
+describe('logging on 2026-07-28', () => {
+  /** A raw 2026-07-28 call of `down_chatty`, with `level` in its envelope when given. */
+  function chatty(level?: string) {
+    const meta = {
+      'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+      'io.modelcontextprotocol/clientInfo': { name: 'raw-modern', version: '1.0.0' },
+      'io.modelcontextprotocol/clientCapabilities': {},
+      ...(level ? { 'io.modelcontextprotocol/logLevel': level } : {}),
+    };
+    return raw(served.resource, {
+      method: 'POST',
+      headers: mcpHeaders(root.accessToken, {
+        'mcp-protocol-version': '2026-07-28',
+        'mcp-method': 'tools/call',
+        'mcp-name': 'down_chatty',
+      }),
+      body: rpc('tools/call', { name: 'down_chatty', arguments: {}, _meta: meta }),
+    });
+  }
+
+  test("a downstream server's log line reaches the caller at the envelope's level, else not", async () => {
+    const withLevel = await chatty('info');
+    expect(withLevel.status).toBe(200);
+    expect(withLevel.body).toContain('notifications/message');
+    expect(withLevel.body).toContain('chatty says hi');
+    const above = await chatty('error');
+    expect(above.body).toContain('done');
+    expect(above.body).not.toContain('chatty says hi');
+    const without = await chatty();
+    expect(without.body).toContain('done');
+    expect(without.body).not.toContain('chatty says hi');
   });
 });
