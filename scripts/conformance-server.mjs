@@ -3,7 +3,8 @@
 // in front of test/conformance/reference-server.mjs (a stdio server implementing what the
 // scenarios call). Issue 15, item 6.
 //
-// Two runs, each at every revision in REVISIONS (the stateful wire the project speaks):
+// Two runs, each at every revision in REVISIONS (the 2025 revisions on serve's sessions, 2026-07-28
+// on its stateless modern leg, ADR 0004; the reference server behind serve stays on 2025-11-25):
 //   off: `createApp({ front: 'reference' })` with authorization off;
 //   on:  the same protected by the development authorization server (`mcp-agent dev`'s), with a
 //        JWT access token this script obtains by the client-credentials grant (a confidential
@@ -28,7 +29,7 @@ import { parse as parseYaml } from 'yaml';
 import { findChecks } from './conformance-checks.mjs';
 import { requireProjectNode } from './node-runtime.mjs';
 
-const REVISIONS = ['2025-11-25', '2025-06-18'];
+const REVISIONS = ['2025-11-25', '2025-06-18', '2026-07-28'];
 const BASELINE = 'test/conformance/server-baseline.yml';
 const SERVER = 'reference';
 
@@ -65,7 +66,7 @@ try {
 }
 if (options.help) {
   console.log(
-    'Usage: node scripts/conformance-server.mjs [--run off|on]... [--revision 2025-11-25|2025-06-18]... [--verbose]',
+    'Usage: node scripts/conformance-server.mjs [--run off|on]... [--revision 2025-11-25|2025-06-18|2026-07-28]... [--verbose]',
   );
   process.exit(0);
 }

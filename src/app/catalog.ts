@@ -22,7 +22,7 @@ import { contentScopes } from '../server/content-scopes.js';
 import { type CallerIdentity, principalOf } from '../server/identity.js';
 import type { ContentCatalog } from '../server/mcp-content.js';
 import type { ServedTool, ToolCallContext, ToolCatalog } from '../server/mcp-server.js';
-import { isProtocolError } from '../server/protocol-errors.js';
+import { endsRequest } from '../server/protocol-errors.js';
 import { type CallerLog, teeToSession } from '../server/session-log.js';
 import type { AggregatedTool } from '../servers/aggregator.js';
 import { scrub, secretValues } from '../servers/credentials.js';
@@ -412,7 +412,7 @@ export class AppCatalog implements ToolCatalog {
             );
           });
         } catch (error) {
-          if (isProtocolError(error)) throw error;
+          if (endsRequest(error)) throw error;
           this.#logger(context.log)?.warn(
             `signing in to server "${server}" failed: ${error instanceof Error ? error.message : 'unknown error'}`,
             { server },
@@ -445,7 +445,7 @@ export class AppCatalog implements ToolCatalog {
             return aggregator.callTool(name, args, callOptions(context));
           });
         } catch (error) {
-          if (isProtocolError(error)) throw error;
+          if (endsRequest(error)) throw error;
           // The library's sentences name servers, URLs and config keys: for the log, not callers.
           this.#logger(context.log)?.warn(
             `tool "${shown}" failed: ${error instanceof Error ? error.message : 'unknown error'}`,

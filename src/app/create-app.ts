@@ -190,6 +190,7 @@ export async function createApp(options: CreateAppOptions): Promise<App> {
       routes,
       address,
       ...streamEvents(options.resumableStreams, downstream),
+      markers: downstream.store.markers,
     });
     runs.startTicking();
     return assembleApp({ context, downstream, runs, catalog, inbound, serving });

@@ -13,6 +13,7 @@ import { type CallToolResult, UrlElicitationRequiredError } from '@modelcontextp
 import { AuthorizationRequiredError } from '../errors.js';
 import type { ServerAuth } from '../oauth/server-auth.js';
 import type { ToolCallContext } from '../server/mcp-server.js';
+import { InputRequiredSignal } from '../server/modern-input.js';
 
 /** The hand-over in `error` or its causes, if any. */
 export function handedOver(error: unknown): AuthorizationRequiredError | undefined {
@@ -51,6 +52,25 @@ async function loggedIn(
   return false;
 }
 
+/** What a 2026-07-28 sign-in's `requestState` carries: ids only. */
+interface SignInPayload {
+  readonly server: string;
+  readonly flow: string;
+}
+
+function isSignInOf(payload: unknown, server: string): boolean {
+  return (payload as Partial<SignInPayload> | undefined)?.server === server;
+}
+
+function notAccepted(server: string): CallToolResult {
+  return {
+    isError: true,
+    content: [
+      { type: 'text', text: `The sign-in to ${server} was not accepted; nothing was done.` },
+    ],
+  };
+}
+
 /**
  * Run `call`; when it needs the caller to log in to `server`, ask the client to open the URL (or
  * fail with the URL-elicitation-required error), wait for the login, and run it once more.
@@ -64,6 +84,11 @@ export async function withDelegatedLogin(
   call: () => Promise<CallToolResult>,
   options: { pollMs?: number } = {},
 ): Promise<CallToolResult> {
+  // A 2026-07-28 retry whose sign-in page was declined or dismissed: nothing is done.
+  const resumed = context.modern?.resumed;
+  if (resumed && isSignInOf(resumed.payload, server) && resumed.answer !== 'accept') {
+    return notAccepted(server);
+  }
   try {
     return await call();
   } catch (error) {
@@ -93,17 +118,18 @@ export async function signInFor(
     message,
     elicitationId: handed.flowId,
   };
+  // On 2026-07-28 the call ends asking the client to open the page and retry (a fresh state
+  // each time, so a retry while the sign-in is still pending gets the page again).
+  if (context.modern) {
+    const payload: SignInPayload = { server, flow: handed.flowId };
+    throw new InputRequiredSignal(
+      await context.modern.urlInput({ url: elicitation.url, message }, payload),
+    );
+  }
   // v2's errors keep `message` as given: the client adds its own "MCP error -32042: " prefix.
   if (!context.elicitUrl) throw new UrlElicitationRequiredError([elicitation], message);
   const answer = await context.elicitUrl(elicitation);
-  if (answer !== 'accept') {
-    return {
-      isError: true,
-      content: [
-        { type: 'text', text: `The sign-in to ${server} was not accepted; nothing was done.` },
-      ],
-    };
-  }
+  if (answer !== 'accept') return notAccepted(server);
   if (!(await loggedIn(auth, handed, context, options.pollMs ?? 500))) {
     return {
       isError: true,

@@ -26,7 +26,7 @@ import type { FetchLike } from '../fetch.js';
 import type { Logger } from '../logger.js';
 import type { CallerIdentity } from '../server/identity.js';
 import type { ToolCallContext } from '../server/mcp-server.js';
-import { isProtocolError, requiredElicitationUrl } from '../server/protocol-errors.js';
+import { endsRequest, requiredElicitationUrl } from '../server/protocol-errors.js';
 import { downstreamRoute, text } from './catalog.js';
 import type { AgentRunner, AppAgent, AppDefinition, WorkflowContext } from './define.js';
 import { handedOver, signInFor, withDelegatedLogin } from './delegated-login.js';
@@ -128,7 +128,7 @@ export class ServedAgents implements AgentRunner {
         text(await this.#generate(agent, prompt, context)),
       );
     } catch (error) {
-      if (isProtocolError(error)) throw error;
+      if (endsRequest(error)) throw error;
       const { logger } = this.#options;
       if (context.signal.aborted) {
         logger.info(`agent "${agent.name}" was cancelled`, { agent: agent.name });

@@ -11,6 +11,13 @@ import { createHttpServer } from '../http-server.js';
 import type { Logger } from '../logger.js';
 import { type HostCheck, isLoopbackBind, loopbackHostCheck } from '../server/host-check.js';
 import { createMcpHttpHandler, type McpHttpHandler, type RouteHandler } from '../server/http.js';
+import {
+  createRequestStates,
+  type RequestStates,
+  randomRequestStateKey,
+} from '../server/request-state.js';
+import type { KeyValueStore } from '../stores/kv.js';
+import { MemoryKeyValueStore } from '../stores/memory.js';
 import type { StreamEventStore } from '../stores/stream-events.js';
 import type { AppCatalog } from './catalog.js';
 import type { AppContext } from './context.js';
@@ -40,6 +47,8 @@ export interface AppServingOptions {
   readonly events?: StreamEventStore | undefined;
   /** The `retry` field, in milliseconds, of the priming event of a resumable stream. */
   readonly streamRetryMs?: number | undefined;
+  /** Where the single-use markers of 2026-07-28 `requestState`s go (the token store's backend). */
+  readonly markers?: KeyValueStore | undefined;
 }
 
 /** The handlers and servers of one app: what `createHandler()` and `listen()` opened. */
@@ -47,9 +56,12 @@ export class AppServing {
   readonly #options: AppServingOptions;
   readonly #handlers = new Set<McpHttpHandler>();
   readonly #servers = new Set<HttpServer>();
+  /** One for every handler of the app, so a state minted by one verifies on another. */
+  readonly #requestStates: RequestStates;
 
   constructor(options: AppServingOptions) {
     this.#options = options;
+    this.#requestStates = requestStatesOf(options);
   }
 
   /** A request listener to mount in a server of one's own; the app closes it with itself. */
@@ -66,6 +78,7 @@ export class AppServing {
       logger: context.logger,
       eventStore: events,
       streamRetryMs,
+      requestStates: this.#requestStates,
     });
     this.#handlers.add(handler);
     return handler;
@@ -156,4 +169,17 @@ function selfCheck(resource: string, served: string, logger: Logger): void {
       { resource, served },
     );
   }
+}
+
+/**
+ * The `requestState` service: signed with `authorization.request_state_key` (the same on every
+ * replica), else a random key drawn now; its markers on the token store's backend.
+ */
+function requestStatesOf(options: AppServingOptions): RequestStates {
+  const { context, markers } = options;
+  return createRequestStates({
+    key: context.auth?.request_state_key?.reveal() ?? randomRequestStateKey(),
+    store: markers ?? new MemoryKeyValueStore(context.now ? { now: context.now } : {}),
+    ...(context.now ? { clock: context.now } : {}),
+  });
 }

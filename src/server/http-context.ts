@@ -15,6 +15,7 @@ import type { SessionTable } from './http-sessions.js';
 import type { CallerIdentity } from './identity.js';
 import type { ServerInfo, ToolCatalog } from './mcp-server.js';
 import type { ProtectedResourceMetadata } from './metadata.js';
+import type { RequestStates } from './request-state.js';
 
 /** The state of one {@link createMcpHttpHandler}, built once from its options. */
 export interface HttpContext {
@@ -40,6 +41,8 @@ export interface HttpContext {
   readonly events: StreamEventStore | undefined;
   /** The `retry` (ms) of the priming event that opens a resumable stream; `undefined`: none. */
   readonly streamRetryMs: number | undefined;
+  /** The `requestState` service of 2026-07-28 input-required results. */
+  readonly requestStates: RequestStates;
 }
 
 /** A request to an MCP endpoint whose caller passed authentication. */

@@ -10,6 +10,7 @@ import { NodeStreamableHTTPServerTransport } from '@modelcontextprotocol/node';
 import { attachCaller, checkToolScopes } from './http-auth.js';
 import { isInitialize, readJson, requestIds } from './http-body.js';
 import type { HttpContext, McpCall } from './http-context.js';
+import { serveIfModern } from './http-modern.js';
 import { jsonRpcError, send, tooManySessions } from './http-reply.js';
 import type { StreamableSession } from './http-sessions.js';
 import { createMcpServer } from './mcp-server.js';
@@ -29,6 +30,7 @@ async function streamablePost(ctx: HttpContext, call: McpCall): Promise<void> {
   const body = await readJson(call.req, call.res, ctx.maxBodyBytes);
   if (body === undefined) return;
   if (!checkToolScopes(ctx, call.res, call.identity, body)) return;
+  if (await serveIfModern(ctx, call, body)) return;
   const session = callerSession(ctx, call) ?? (await openOnInitialize(ctx, call, body));
   if (session) await deliver(call, session, body);
 }

@@ -18,14 +18,17 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../logger.js';
+import { MemoryKeyValueStore } from '../stores/memory.js';
 import type { StreamEventStore } from '../stores/stream-events.js';
 import type { BearerGuard } from './guard.js';
 import type { HostCheck } from './host-check.js';
 import type { HttpContext } from './http-context.js';
+import { closeModernLeg } from './http-modern.js';
 import { handleRequest, metadataDocuments } from './http-router.js';
 import { SessionTable } from './http-sessions.js';
 import type { ServerInfo, ToolCatalog } from './mcp-server.js';
 import { type ProtectedResourceMetadata, resourceMetadataUrl, sseResourceOf } from './metadata.js';
+import { createRequestStates, type RequestStates, randomRequestStateKey } from './request-state.js';
 
 /** Options of {@link createMcpHttpHandler}. */
 export interface McpHttpHandlerOptions {
@@ -63,6 +66,12 @@ export interface McpHttpHandlerOptions {
   readonly eventStore?: StreamEventStore | undefined;
   /** The `retry` field, in milliseconds, of the priming event of a resumable stream. */
   readonly streamRetryMs?: number | undefined;
+  /**
+   * Mints and checks the `requestState` of 2026-07-28 input-required results (a sign-in page to
+   * open). Default: a random key drawn now and markers in memory (one `serve`; its states die
+   * with it).
+   */
+  readonly requestStates?: RequestStates | undefined;
 }
 
 /** A route of {@link McpHttpHandlerOptions.routes}. */
@@ -90,7 +99,7 @@ export function createMcpHttpHandler(options: McpHttpHandlerOptions): McpHttpHan
     ctx.sessions.notifyToolsChanged();
   };
   handler.close = async () => {
-    await ctx.sessions.closeAll();
+    await Promise.all([ctx.sessions.closeAll(), closeModernLeg(ctx)]);
   };
   return handler;
 }
@@ -120,5 +129,11 @@ function contextOf(options: McpHttpHandlerOptions): HttpContext {
     }),
     events: options.eventStore,
     streamRetryMs: options.streamRetryMs,
+    requestStates:
+      options.requestStates ??
+      createRequestStates({
+        key: randomRequestStateKey(),
+        store: new MemoryKeyValueStore({ now }),
+      }),
   };
 }

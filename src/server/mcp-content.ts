@@ -91,12 +91,14 @@ function watchOf(server: Server): SessionWatch {
 
 /**
  * Declare resources (with subscriptions and list changes), prompts and completions on `server`
- * and answer them from `content`, each request with its caller and the session's `log`.
+ * and answer them from `content`, each request with its caller and the session's `log`
+ * (`prepare` runs first on each request: a 2026-07-28 request sets the log's level).
  */
 export function registerContentHandlers(
   server: Server,
   content: ContentCatalog,
   log: SessionLog,
+  prepare?: (ctx: ServerContext) => void,
 ): void {
   server.registerCapabilities({
     resources: { subscribe: true, listChanged: true },
@@ -108,8 +110,9 @@ export function registerContentHandlers(
     (ctx: ServerContext): LogSender =>
     (notification) =>
       ctx.mcpReq.notify(notification);
-  const run = <T>(ctx: ServerContext, work: (context: ContentContext) => Promise<T>) =>
-    log.during(sender(ctx), () =>
+  const run = <T>(ctx: ServerContext, work: (context: ContentContext) => Promise<T>) => {
+    prepare?.(ctx);
+    return log.during(sender(ctx), () =>
       work({
         caller: callerFromAuthInfo(ctx.http?.authInfo),
         signal: ctx.mcpReq.signal,
@@ -117,6 +120,7 @@ export function registerContentHandlers(
         session,
       }),
     );
+  };
   server.setRequestHandler('prompts/list', (_request, ctx) =>
     run(ctx, async (context) => ({ prompts: await content.listPrompts(context) })),
   );

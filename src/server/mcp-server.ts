@@ -5,13 +5,19 @@
  * `ctx.http.authInfo`); scope checks happen earlier, in the HTTP layer, so the client gets a
  * 403 it can step up on. Each session has its log ({@link SessionLog}: `logging/setLevel`, the
  * app's lines and the downstream servers' messages its requests cause) and its own progress:
- * a caller's progress token is only ever used on the caller's session.
+ * a caller's progress token is only ever used on the caller's session. On protocol 2026-07-28
+ * (`era: 'modern'`) a server serves one request and keeps nothing: its log level is the request
+ * envelope's, it asks the client nothing, and a call that needs the user's input ends with an
+ * input-required result (`modern-input.ts`).
  *
  * @module
  */
 import {
   type CallToolRequest,
   type CallToolResult,
+  type InputRequiredResult,
+  LOG_LEVEL_META_KEY,
+  type LoggingLevel,
   type Progress,
   type RequestId,
   Server,
@@ -22,7 +28,9 @@ import type { Logger } from '../logger.js';
 import type { DownstreamPeer } from '../servers/peer.js';
 import { type CallerIdentity, callerFromAuthInfo, principalOf, runAsCaller } from './identity.js';
 import { type ContentCatalog, registerContentHandlers } from './mcp-content.js';
+import { InputRequiredSignal, type ModernCallInput, modernCallInput } from './modern-input.js';
 import { isProtocolError } from './protocol-errors.js';
+import type { RequestStates } from './request-state.js';
 import { type CallerLog, type LogSender, SessionLog } from './session-log.js';
 import { SessionPeer } from './session-peer.js';
 
@@ -70,6 +78,12 @@ export interface ToolCallContext {
    * ask it (elicitation, sampling) during the call when the caller declared it can answer.
    */
   readonly peer?: DownstreamPeer;
+  /**
+   * On a 2026-07-28 request (with a `requestState` service): the call it resumes, and how to end
+   * it asking the client to open a URL (throw {@link InputRequiredSignal}), as `elicitUrl` does
+   * mid-call on 2025-11-25.
+   */
+  readonly modern?: ModernCallInput;
 }
 
 /** One tool the server offers. */
@@ -113,7 +127,7 @@ export interface ServerInfo {
 
 /**
  * The protocol revisions a session may negotiate in `initialize`, preferred first: 2025-11-25 and
- * the earlier ones, never a 2026 revision (whose `server/discover` is not answered yet).
+ * the earlier ones; 2026-07-28 is served statelessly (`MODERN_PROTOCOL_VERSIONS`, `http-modern.ts`).
  */
 export const SESSION_PROTOCOL_VERSIONS: readonly string[] = [
   '2025-11-25',
@@ -123,13 +137,50 @@ export const SESSION_PROTOCOL_VERSIONS: readonly string[] = [
   '2024-10-07',
 ];
 
-/** A new SDK server (one per session) over `catalog`. */
-export function createMcpServer(catalog: ToolCatalog, info: ServerInfo, logger?: Logger): Server {
+/** The protocol revisions served statelessly, without `initialize` (the `_meta` envelope). */
+export const MODERN_PROTOCOL_VERSIONS: readonly string[] = ['2026-07-28'];
+
+/** Which protocol era a server from {@link createMcpServer} serves. */
+export type ProtocolEraOf = 'legacy' | 'modern';
+
+/** Options of {@link createMcpServer}. */
+export interface McpServerOptions {
+  /**
+   * `legacy` (default): a 2025-11-25 session, its log level set by `logging/setLevel`, its
+   * client asked for input during a call. `modern`: one 2026-07-28 request, nothing kept after
+   * it, the log level from the request's envelope, no request to the client.
+   */
+  readonly era?: ProtocolEraOf;
+  /**
+   * Mints and checks the `requestState` of a modern request's input-required results (a
+   * sign-in page to open); without it a modern call cannot ask for input.
+   */
+  readonly requestStates?: RequestStates | undefined;
+}
+
+/** What the handlers of one server share: its log, and its peer on a legacy session. */
+interface ServerParts {
+  readonly log: SessionLog;
+  readonly peer: SessionPeer | undefined;
+  readonly modern: boolean;
+  readonly requestStates: RequestStates | undefined;
+}
+
+/** A new SDK server (one per session, or per request on the modern leg) over `catalog`. */
+export function createMcpServer(
+  catalog: ToolCatalog,
+  info: ServerInfo,
+  logger?: Logger,
+  options: McpServerOptions = {},
+): Server {
+  const modern = options.era === 'modern';
   const server = new Server(
     { name: info.name, version: info.version },
     {
       capabilities: { tools: { listChanged: true }, logging: {} },
-      supportedProtocolVersions: [...SESSION_PROTOCOL_VERSIONS],
+      supportedProtocolVersions: modern
+        ? [...MODERN_PROTOCOL_VERSIONS, ...SESSION_PROTOCOL_VERSIONS]
+        : [...SESSION_PROTOCOL_VERSIONS],
     },
   );
   const log = new SessionLog({
@@ -137,36 +188,70 @@ export function createMcpServer(catalog: ToolCatalog, info: ServerInfo, logger?:
     logger,
     send: (notification) => server.notification(notification),
   });
-  const peer = new SessionPeer(server, log);
-  const previous = server.onclose;
-  server.onclose = () => {
-    previous?.();
-    peer.close();
+  const parts: ServerParts = {
+    log,
+    peer: modern ? undefined : sessionPeer(server, log),
+    modern,
+    requestStates: modern ? options.requestStates : undefined,
   };
-  // Replaces the SDK's own `logging/setLevel` handler: the session's log keeps the level.
-  server.setRequestHandler('logging/setLevel', async (request) => {
-    log.level = request.params.level;
-    return {};
-  });
   server.setRequestHandler('tools/list', async (_request, ctx) =>
-    log.during(sender(ctx), async () => ({
-      tools: (await catalog.list(callerFromAuthInfo(ctx.http?.authInfo), log, peer)).map(
+    during(parts, ctx, async () => ({
+      tools: (await catalog.list(callerFromAuthInfo(ctx.http?.authInfo), log, parts.peer)).map(
         (tool) => tool.definition,
       ),
     })),
   );
   server.setRequestHandler('tools/call', (request, ctx) => {
     const caller = callerFromAuthInfo(ctx.http?.authInfo);
+    const { peer } = parts;
     // The session's own downstream connections count against its principal's limit.
-    if (caller) peer.belongsTo(principalOf(caller));
-    return log.during(sender(ctx), () =>
-      peer.during(ctx.mcpReq.id, ctx.mcpReq.signal, () =>
-        callTool(server, catalog, { log, peer }, request, ctx, logger),
-      ),
+    if (caller) peer?.belongsTo(principalOf(caller));
+    const call = () => callTool(server, catalog, parts, request, ctx, logger);
+    return during(parts, ctx, () =>
+      peer ? peer.during(ctx.mcpReq.id, ctx.mcpReq.signal, call) : call(),
     );
   });
-  if (catalog.content) registerContentHandlers(server, catalog.content, log);
+  if (catalog.content) {
+    registerContentHandlers(server, catalog.content, log, (ctx) => {
+      if (modern) log.level = envelopeLevel(ctx);
+    });
+  }
   return server;
+}
+
+/**
+ * The peer of a legacy session (its client answers a downstream server's requests), closed with
+ * the session; `logging/setLevel` sets the session log's level (replacing the SDK's handler).
+ */
+function sessionPeer(server: Server, log: SessionLog): SessionPeer {
+  const peer = new SessionPeer(server, log);
+  const previous = server.onclose;
+  server.onclose = () => {
+    previous?.();
+    peer.close();
+  };
+  server.setRequestHandler('logging/setLevel', async (request) => {
+    log.level = request.params.level;
+    return {};
+  });
+  return peer;
+}
+
+/**
+ * Run one request's `work` with its log messages on its stream. On the modern leg the level is
+ * the request envelope's; without one nothing is sent (as the SDK's own `ctx.mcpReq.log`).
+ */
+function during<T>(parts: ServerParts, ctx: ServerContext, work: () => Promise<T>): Promise<T> {
+  if (parts.modern) parts.log.level = envelopeLevel(ctx);
+  return parts.log.during(sender(ctx), work);
+}
+
+/** The log level of a modern request's `_meta` envelope, or `off`. */
+function envelopeLevel(ctx: ServerContext): LoggingLevel | 'off' {
+  // The SDK types the envelope as `{}` in this version: read the key from a record.
+  const envelope = ctx.mcpReq.envelope as Readonly<Record<string, unknown>> | undefined;
+  const level = envelope?.[LOG_LEVEL_META_KEY];
+  return typeof level === 'string' ? (level as LoggingLevel) : 'off';
 }
 
 /** Sends a log message on the stream of the request `ctx` belongs to. */
@@ -202,11 +287,11 @@ function progressOf(request: CallToolRequest, ctx: ServerContext) {
 async function callTool(
   server: Server,
   catalog: ToolCatalog,
-  session: { readonly log: SessionLog; readonly peer: SessionPeer },
+  session: ServerParts,
   request: CallToolRequest,
   ctx: ServerContext,
   logger: Logger | undefined,
-): Promise<CallToolResult> {
+): Promise<CallToolResult | InputRequiredResult> {
   const { name } = request.params;
   const caller = callerFromAuthInfo(ctx.http?.authInfo);
   const { signal, id: requestId } = ctx.mcpReq;
@@ -214,13 +299,15 @@ async function callTool(
   if (!tool) {
     return { isError: true, content: [{ type: 'text', text: `Unknown tool: ${name}` }] };
   }
-  const canOpenUrls = server.getClientCapabilities()?.elicitation?.url !== undefined;
+  // A modern request cannot ask its client anything (step 3: an input-required result instead).
+  const canOpenUrls =
+    !session.modern && server.getClientCapabilities()?.elicitation?.url !== undefined;
   const context: ToolCallContext = {
     caller,
     signal,
     requestId,
     log: session.log,
-    peer: session.peer,
+    ...(session.peer ? { peer: session.peer } : {}),
     ...(canOpenUrls
       ? {
           elicitUrl: async ({ url, message, elicitationId }) =>
@@ -237,6 +324,16 @@ async function callTool(
         }
       : {}),
     ...progressOf(request, ctx),
+    ...(session.requestStates
+      ? {
+          modern: await modernCallInput(
+            session.requestStates,
+            { principal: caller ? principalOf(caller) : '', method: 'tools/call', name },
+            request.params.arguments ?? {},
+            ctx,
+          ),
+        }
+      : {}),
   };
   try {
     // Only the tool runs with the caller as `currentCaller()` (when the caller context is on).
@@ -244,6 +341,8 @@ async function callTool(
   } catch (error) {
     // Protocol errors (URL elicitation required, …) are the client's to see as such.
     if (isProtocolError(error)) throw error;
+    // A modern call that needs input from the user ends with the input-required result.
+    if (error instanceof InputRequiredSignal) return error.result;
     // A handler's failure is the tool's result (the client sees it), not a protocol error; its
     // message is the handler's own.
     logger?.warn(`tool "${name}" failed`, { tool: name });

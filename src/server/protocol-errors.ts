@@ -8,6 +8,7 @@
  * @module
  */
 import { ProtocolError, ProtocolErrorCode } from '@modelcontextprotocol/server';
+import { InputRequiredSignal } from './modern-input.js';
 
 /** Whether `error` is a v2 `ProtocolError`, or a v1 `McpError` (its name and integer `code`). */
 export function isProtocolError(error: unknown): error is Error & { readonly code: number } {
@@ -17,6 +18,14 @@ export function isProtocolError(error: unknown): error is Error & { readonly cod
     error.name === 'McpError' &&
     Number.isSafeInteger((error as { code?: unknown }).code)
   );
+}
+
+/**
+ * Whether a tool's failure is for its request handler to answer, not a tool result: a protocol
+ * error ({@link isProtocolError}), or a 2026-07-28 call ending with an input-required result.
+ */
+export function endsRequest(error: unknown): boolean {
+  return isProtocolError(error) || error instanceof InputRequiredSignal;
 }
 
 /**

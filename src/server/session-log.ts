@@ -69,7 +69,7 @@ export interface CallerLog extends DownstreamLogSink {
  */
 export class SessionLog implements CallerLog {
   readonly #options: SessionLogOptions;
-  #level: LoggingLevel = DEFAULT_LOG_LEVEL;
+  #level: LoggingLevel | 'off' = DEFAULT_LOG_LEVEL;
   /** The senders of the session's requests running now, latest last. */
   readonly #senders: LogSender[] = [];
   #windowStart = Number.NEGATIVE_INFINITY;
@@ -80,17 +80,21 @@ export class SessionLog implements CallerLog {
     this.#options = options;
   }
 
-  /** The level the caller set (`logging/setLevel`), or the default. */
-  get level(): LoggingLevel {
+  /**
+   * The level the caller set (`logging/setLevel`, or a 2026-07-28 request's envelope), or the
+   * default; `off`: nothing is sent (a 2026-07-28 request that names no level).
+   */
+  get level(): LoggingLevel | 'off' {
     return this.#level;
   }
 
-  set level(level: LoggingLevel) {
+  set level(level: LoggingLevel | 'off') {
     this.#level = level;
   }
 
   /** Whether a message at `level` reaches the session. */
   enabled(level: LoggingLevel): boolean {
+    if (this.#level === 'off') return false;
     return logSeverity(level) >= logSeverity(this.#level);
   }
 

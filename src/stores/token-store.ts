@@ -103,9 +103,15 @@ export class TokenStore {
   readonly runs: RunStore;
   /** The events of resumable streams: on this backend when shared (`sharedStreams`), else in memory. */
   readonly streams: StreamEventStore;
+  /**
+   * The single-use markers of `requestState`s (protocol 2026-07-28): this backend itself, so
+   * replicas on Redis share them.
+   */
+  readonly markers: KeyValueStore;
 
   constructor(kv: KeyValueStore, options: TokenStoreOptions = {}) {
     this.#kv = kv;
+    this.markers = kv;
     this.#sealer = options.sealer;
     this.#now = options.now ?? Date.now;
     this.#refreshWindowMs = options.refreshWindowMs ?? REFRESH_WINDOW_MS;

@@ -2,7 +2,10 @@
 // scripts/conformance-server.mjs: the suite's server mode has no option to send a header, so this
 // puts `Authorization: Bearer $CONFORMANCE_BEARER_TOKEN` on every request to
 // $CONFORMANCE_BEARER_ORIGIN. It replaces undici's global dispatcher, which both Node's `fetch`
-// (the SDK client transport, the suite's raw requests) and undici's `request` go through.
+// (the SDK client transport, the suite's raw requests) and undici's `request` go through, and
+// wraps node:http's `request`, which the 2026-07-28 header scenarios use to send raw headers.
+import http from 'node:http';
+
 const token = process.env.CONFORMANCE_BEARER_TOKEN;
 const origin = process.env.CONFORMANCE_BEARER_ORIGIN;
 const undiciPath = process.env.CONFORMANCE_UNDICI;
@@ -26,4 +29,18 @@ if (token && origin && undiciPath) {
     return dispatch({ ...options, headers }, handler);
   };
   setGlobalDispatcher(new Agent().compose(withBearer));
+}
+
+/** `http.request(options, callback)` to the origin, with the bearer added to its headers. */
+if (token && origin) {
+  const request = http.request;
+  http.request = (options, ...rest) => {
+    if (typeof options !== 'object' || options === null || options instanceof URL) {
+      return request(options, ...rest);
+    }
+    const target = `http://${options.hostname ?? options.host}:${options.port}`;
+    if (target !== origin) return request(options, ...rest);
+    const headers = { ...options.headers, authorization: `Bearer ${token}` };
+    return request({ ...options, headers }, ...rest);
+  };
 }

@@ -1,0 +1,82 @@
+/**
+ * The modern leg of the Streamable HTTP endpoint (ADR 0004, point 2): protocol 2026-07-28 on the
+ * same URL as the 2025-11-25 sessions. A POST reaches here after every check of ours (Host and
+ * Origin, body size, bearer token, tool scopes); {@link serveIfModern} then asks the SDK's
+ * `isLegacyRequest` which leg the request belongs to. A modern one goes to the SDK's
+ * `createMcpHandler` with `legacy: 'reject'`, which answers `server/discover`, validates the
+ * `Mcp-Method`/`Mcp-Name` headers (-32020), the revision (-32022) and the client capabilities a
+ * method needs (-32021), and builds a fresh server per request from {@link createMcpServer}
+ * (`era: 'modern'`: the caller from `authInfo`, no state kept after the request).
+ *
+ * @module
+ */
+import {
+  type NodeIncomingMessageLike,
+  toNodeHandler,
+  toWebRequest,
+} from '@modelcontextprotocol/node';
+import {
+  createMcpHandler,
+  isLegacyRequest,
+  type McpHttpHandler as ModernHandler,
+} from '@modelcontextprotocol/server';
+import { attachCaller } from './http-auth.js';
+import type { HttpContext, McpCall } from './http-context.js';
+import { createMcpServer } from './mcp-server.js';
+
+/** The modern handler of each HTTP front, made on its first modern request. */
+const handlers = new WeakMap<HttpContext, ModernHandler>();
+
+/** The SDK's modern handler of `ctx` (one per HTTP front), made once. */
+function modernHandler(ctx: HttpContext): ModernHandler {
+  const existing = handlers.get(ctx);
+  if (existing) return existing;
+  const handler = createMcpHandler(
+    ({ era }) =>
+      createMcpServer(ctx.catalog, ctx.info, ctx.logger, {
+        era,
+        requestStates: ctx.requestStates,
+      }),
+    {
+      legacy: 'reject',
+      // Our cap has already applied to the body (read once, by us); the SDK's agrees with it.
+      maxRequestBodySize: ctx.maxBodyBytes,
+      onerror: (error) => {
+        ctx.logger?.debug(`2026-07-28 request refused or failed: ${error.message}`, {});
+      },
+    },
+  );
+  handlers.set(ctx, handler);
+  return handler;
+}
+
+/**
+ * Serve the POST `call` (its JSON `body` read and its scopes checked) on the modern leg when the
+ * SDK classifies it as 2026-07-28 traffic (an envelope claim in `_meta`, or a modern
+ * `MCP-Protocol-Version`); `false`: a legacy request, left for the sessions.
+ */
+export async function serveIfModern(
+  ctx: HttpContext,
+  call: McpCall,
+  body: unknown,
+): Promise<boolean> {
+  // node:http types `method` as possibly undefined; the adapter reads it with a default.
+  const req = call.req as NodeIncomingMessageLike;
+  const request = await toWebRequest(req, body, { maxRequestBodySize: ctx.maxBodyBytes });
+  const legacy = await isLegacyRequest(request, body, { maxRequestBodySize: ctx.maxBodyBytes });
+  if (legacy) return false;
+  attachCaller(call);
+  await toNodeHandler(modernHandler(ctx), { maxRequestBodySize: ctx.maxBodyBytes })(
+    req,
+    call.res,
+    body,
+  );
+  return true;
+}
+
+/** End the modern requests in flight of `ctx`'s HTTP front (when it closes). */
+export async function closeModernLeg(ctx: HttpContext): Promise<void> {
+  const handler = handlers.get(ctx);
+  handlers.delete(ctx);
+  await handler?.close();
+}
