@@ -6,8 +6,7 @@ import type { AgentAuthScope } from '../../src/index.js';
 /**
  * An MCP SDK v1 client on a configured server that uses OAuth, its transport given the server's
  * auth-aware `fetch` (the token, a refresh, a step-up inside the request) and no `authProvider`
- * (the SDK's own OAuth would run instead). `auth.connect(name)` is the short way: a client of
- * ours, on whatever transport the server is configured with (stdio, SSE, WebSocket too).
+ * (the SDK's own OAuth would run instead). (`auth.connect(name)` gives an SDK v2 client.)
  */
 export async function connectSdkV1(auth: AgentAuthScope, name: string): Promise<Client> {
   const server = auth.server(name);

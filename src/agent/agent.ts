@@ -7,8 +7,7 @@
  *
  * @module
  */
-import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import type { CallToolResult, Tool as McpTool } from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult, Client, Tool as McpTool } from '@modelcontextprotocol/client';
 import type { AgentAuth } from '../client/agent-auth.js';
 import type { Settings } from '../config/schema/settings.js';
 import { allowedToolNames, ToolNames } from '../config/tool-names.js';
@@ -72,7 +71,8 @@ async function listedTools(client: Client): Promise<McpTool[]> {
   const tools: McpTool[] = [];
   let cursor: string | undefined;
   do {
-    const page = await client.listTools(cursor ? { cursor } : {});
+    // Without a cursor the SDK walks every page itself; `refresh`: never its response cache.
+    const page = await client.listTools(cursor ? { cursor } : {}, { cacheMode: 'refresh' });
     tools.push(...page.tools);
     cursor = page.nextCursor;
   } while (cursor);
@@ -211,12 +211,8 @@ export class Agent {
       name: this.#names.name(server, tool.name),
       server,
       tool,
-      call: async (args, signal) =>
-        (await client.callTool(
-          { name: tool.name, arguments: args },
-          undefined,
-          signal ? { signal } : {},
-        )) as CallToolResult,
+      call: (args, signal) =>
+        client.callTool({ name: tool.name, arguments: args }, signal ? { signal } : {}),
     };
   }
 }

@@ -11,7 +11,7 @@
  *
  * @module
  */
-import type { ElicitRequestFormParams } from '@modelcontextprotocol/sdk/types.js';
+import type { ElicitRequestFormParams } from '@modelcontextprotocol/client';
 import type { Ask } from './terminal-questions.js';
 import { oneLine, shown } from './terminal-questions.js';
 

@@ -12,7 +12,7 @@
  *
  * @module
  */
-import type { ElicitRequest, ElicitResult } from '@modelcontextprotocol/sdk/types.js';
+import type { ElicitRequest, ElicitResult } from '@modelcontextprotocol/client';
 import type { PeerRequestOptions } from '../servers/peer.js';
 import { answerLines, askFields, formFields } from './elicitation-form.js';
 import { type Ask, oneLine, shown, type TerminalQuestions } from './terminal-questions.js';

@@ -12,7 +12,7 @@ import type {
   CreateMessageRequest,
   CreateMessageResult,
   SamplingMessage,
-} from '@modelcontextprotocol/sdk/types.js';
+} from '@modelcontextprotocol/client';
 import type { LanguageModel, ModelMessage } from 'ai';
 import { type ModelOptions, modelFor } from '../agent/models.js';
 import { modelError } from '../agent/provider-error.js';

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import type { CreateMessageResult } from '@modelcontextprotocol/sdk/types.js';
+import type { CreateMessageResult } from '@modelcontextprotocol/client';
 import type { PeerRequestOptions } from '../servers/peer.js';
 import {
   type Block,

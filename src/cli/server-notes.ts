@@ -7,18 +7,28 @@
  *
  * @module
  */
-import {
-  type LoggingLevel,
-  LoggingLevelSchema,
-  type LoggingMessageNotification,
-  type Progress,
-} from '@modelcontextprotocol/sdk/types.js';
+import type {
+  LoggingLevel,
+  LoggingMessageNotification,
+  Progress,
+} from '@modelcontextprotocol/client';
 import { printable } from '../logger.js';
 import { scrub, secretValues } from '../servers/credentials.js';
 import type { DownstreamLogSink, ServerConnection } from '../servers/registry.js';
 import type { Output } from './io.js';
 
-const SEVERITY = new Map(LoggingLevelSchema.options.map((level, index) => [level, index]));
+/** The protocol's log levels, least severe first (RFC 5424's order, as MCP lists them). */
+const LEVELS: readonly LoggingLevel[] = [
+  'debug',
+  'info',
+  'notice',
+  'warning',
+  'error',
+  'critical',
+  'alert',
+  'emergency',
+];
+const SEVERITY = new Map(LEVELS.map((level, index) => [level, index]));
 
 /** The lowest level of a server's log message shown: `debug` with `--verbose`, else `info`. */
 export function shownLogLevel(verbose: boolean): LoggingLevel {

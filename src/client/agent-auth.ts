@@ -9,7 +9,7 @@
  *
  * @module
  */
-import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { Client } from '@modelcontextprotocol/client';
 import type { ConfigIssue } from '../config/issues.js';
 import { suggest } from '../config/issues.js';
 import { providerProfiles } from '../config/providers.js';

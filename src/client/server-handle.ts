@@ -8,7 +8,7 @@
  *
  * @module
  */
-import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { Client } from '@modelcontextprotocol/client';
 import type { ServerSettings } from '../config/schema/servers.js';
 import { McpAgentError } from '../errors.js';
 import type { FetchLike } from '../fetch.js';
@@ -98,10 +98,11 @@ export interface AgentServer {
   /** Revoke where possible (RFC 7009), then forget this server's tokens of this identity. */
   logout(): Promise<LogoutResult>;
   /**
-   * The connected MCP SDK (v1) `Client` of our server registry (stdio, SSE, WebSocket or
-   * Streamable HTTP, as configured), opened on first use and shared; closed by `close()`. In an
-   * end user's scope, a server on the agent's shared token gives the agent's own connection,
-   * whose need for a login is a plain `OAUTH_LOGIN_REQUIRED` there (never a hand-over).
+   * The connected MCP SDK v2 `Client` (`@modelcontextprotocol/client`) of our server registry
+   * (stdio, SSE, WebSocket or Streamable HTTP, as configured), opened on first use and shared;
+   * closed by `close()`. In an end user's scope, a server on the agent's shared token gives the
+   * agent's own connection, whose need for a login is a plain `OAUTH_LOGIN_REQUIRED` there (never
+   * a hand-over).
    */
   connect(): Promise<Client>;
   /**

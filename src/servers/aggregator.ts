@@ -8,7 +8,7 @@
  *
  * @module
  */
-import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult, Tool } from '@modelcontextprotocol/client';
 import { suggest } from '../config/issues.js';
 import { legacyToolIdentity, ToolNames } from '../config/tool-names.js';
 import { McpAgentError } from '../errors.js';

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { ErrorCode, McpError, type RequestId } from '@modelcontextprotocol/sdk/types.js';
+import { type RequestId, SdkError, SdkErrorCode } from '@modelcontextprotocol/client';
 import type { PeerAskContext } from './peer.js';
 
 /** Timer functions (injected in tests). */
@@ -86,7 +86,7 @@ export class CallsInFlight implements PeerAskContext {
     const timedOut = new AbortController();
     const timeout = () =>
       timedOut.abort(
-        new McpError(ErrorCode.RequestTimeout, 'Request timed out', { timeout: timeoutMs }),
+        new SdkError(SdkErrorCode.RequestTimeout, 'Request timed out', { timeout: timeoutMs }),
       );
     let timer: unknown;
     const stop = () => {

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { InsufficientScopeError, SdkError, SdkErrorCode } from '@modelcontextprotocol/client';
 import type { ServerSettings } from '../config/schema/servers.js';
 import { McpAgentError } from '../errors.js';
 
@@ -39,15 +40,28 @@ export function describeEndpoint(settings: ServerSettings): string {
   return `${url.origin}${path}`;
 }
 
-/** Every `code` (string or HTTP status) and message along an error's `cause` chain. */
+/**
+ * Every `code` (string or HTTP status) and message along an error's `cause` chain. The SDK's v2
+ * HTTP errors (`SdkHttpError`) carry their status in `data.status`, and a 403
+ * `insufficient_scope` that reached a transport without an `authProvider` is its
+ * `InsufficientScopeError`: both count as that status.
+ */
 function codesOf(error: unknown): { codes: (string | number)[]; messages: string[] } {
   const codes: (string | number)[] = [];
   const messages: string[] = [];
   let current: unknown = error;
   for (let depth = 0; current && depth < 8; depth++) {
     if (typeof current === 'object') {
-      const { code, message } = current as { code?: unknown; message?: unknown };
+      const { code, message, data } = current as {
+        code?: unknown;
+        message?: unknown;
+        data?: unknown;
+      };
       if (typeof code === 'string' || typeof code === 'number') codes.push(code);
+      // Only the SDK's own errors: a server's JSON-RPC error data says nothing about HTTP.
+      const status = current instanceof SdkError ? (data as { status?: unknown })?.status : 0;
+      if (typeof status === 'number' && status > 0) codes.push(status);
+      if (current instanceof InsufficientScopeError) codes.push(403);
       if (typeof message === 'string') messages.push(message);
       current = (current as { cause?: unknown }).cause;
     } else break;
@@ -140,14 +154,22 @@ export function describeConnectError(
       { cause: error },
     );
   }
-  if (codes.includes('ETIMEDOUT') || codes.includes(-32001)) {
+  // -32001: a v1 SDK's timeout (or a server's JSON-RPC error of that code).
+  if (
+    codes.includes('ETIMEDOUT') ||
+    codes.includes(SdkErrorCode.RequestTimeout) ||
+    codes.includes(-32001)
+  ) {
     return new McpAgentError(
       'SERVER_TIMEOUT',
       `Server "${name}" at ${where} did not answer in time; check that it is up, or raise mcp.servers.${name}.read_timeout_seconds.`,
       { cause: error },
     );
   }
-  if (settings.transport === 'stdio' && codes.includes(-32000)) {
+  if (
+    settings.transport === 'stdio' &&
+    (codes.includes(SdkErrorCode.ConnectionClosed) || codes.includes(-32000))
+  ) {
     return new McpAgentError(
       'SERVER_CONNECT',
       `Server "${name}" (${where}) exited before it answered; run the command by hand to see its error, or look at its stderr with --verbose.`,

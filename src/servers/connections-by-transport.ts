@@ -5,8 +5,7 @@
  *
  * @module
  */
-import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import type { Client, Transport } from '@modelcontextprotocol/client';
 import type { ServerConnection } from './registry.js';
 
 const connectionsByTransport = new WeakMap<Transport, ServerConnection>();

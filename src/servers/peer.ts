@@ -6,21 +6,18 @@
  *
  * @module
  */
-import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import {
+  type Client,
   type ClientCapabilities,
   type CreateMessageRequest,
-  CreateMessageRequestSchema,
   type CreateMessageResult,
-  ElicitationCompleteNotificationSchema,
   type ElicitRequest,
-  ElicitRequestSchema,
   type ElicitResult,
-  ErrorCode,
   type LoggingMessageNotification,
-  McpError,
+  ProtocolError,
+  ProtocolErrorCode,
   type RequestId,
-} from '@modelcontextprotocol/sdk/types.js';
+} from '@modelcontextprotocol/client';
 
 /** The client capabilities a peer can answer for: elicitation and sampling. */
 export type PeerCapabilities = Pick<ClientCapabilities, 'elicitation' | 'sampling'>;
@@ -114,29 +111,36 @@ export function attachPeer(
     }
   };
   if (elicitation) {
-    client.setRequestHandler(ElicitRequestSchema, (request, extra) => {
+    client.setRequestHandler('elicitation/create', (request, context) => {
       const { elicit } = peer;
       if (!elicit) throw refused(request.method);
-      return asked(extra.signal, (options) => elicit.call(peer, server, request.params, options));
+      return asked(context.mcpReq.signal, (options) =>
+        elicit.call(peer, server, request.params, options),
+      );
     });
   }
   if (sampling) {
-    client.setRequestHandler(CreateMessageRequestSchema, (request, extra) => {
+    client.setRequestHandler('sampling/createMessage', (request, context) => {
       const { sample } = peer;
       if (!sample) throw refused(request.method);
-      return asked(extra.signal, (options) => sample.call(peer, server, request.params, options));
+      return asked(context.mcpReq.signal, (options) =>
+        sample.call(peer, server, request.params, options),
+      );
     });
   }
   if (elicitation?.url !== undefined) {
-    client.setNotificationHandler(ElicitationCompleteNotificationSchema, ({ params }) => {
+    client.setNotificationHandler('notifications/elicitation/complete', ({ params }) => {
       peer.elicitationComplete?.(server, params.elicitationId);
     });
   }
 }
 
 /** The refusal of a request method the client declared no answer for ("method not found"). */
-function refused(method: string): McpError {
-  return new McpError(ErrorCode.MethodNotFound, `${method} is not supported by this client`);
+function refused(method: string): ProtocolError {
+  return new ProtocolError(
+    ProtocolErrorCode.MethodNotFound,
+    `${method} is not supported by this client`,
+  );
 }
 
 /**
@@ -145,9 +149,9 @@ function refused(method: string): McpError {
  * relate it to (MCP 2025-11-25 relates a server's requests to a client request), so it fails at
  * once rather than wait for an answer that cannot come.
  */
-export function noCallInFlight(): McpError {
-  return new McpError(
-    ErrorCode.InvalidRequest,
+export function noCallInFlight(): ProtocolError {
+  return new ProtocolError(
+    ProtocolErrorCode.InvalidRequest,
     'no request of the caller is in flight to relate this request to',
   );
 }

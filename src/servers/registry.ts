@@ -3,23 +3,17 @@
  *
  * @module
  */
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import {
   type CallToolResult,
+  Client,
   type LoggingMessageNotification,
-  LoggingMessageNotificationSchema,
-  McpError,
   type Progress,
-  ProgressNotificationSchema,
   type ProgressToken,
-  PromptListChangedNotificationSchema,
+  ProtocolError,
   type RequestId,
-  ResourceListChangedNotificationSchema,
-  ResourceUpdatedNotificationSchema,
   type Tool,
-  ToolListChangedNotificationSchema,
-} from '@modelcontextprotocol/sdk/types.js';
+  type Transport,
+} from '@modelcontextprotocol/client';
 import { suggest } from '../config/issues.js';
 import type { ServerSettings } from '../config/schema/servers.js';
 import type { Settings } from '../config/schema/settings.js';
@@ -105,6 +99,15 @@ export type ServerChange =
   | { readonly kind: 'resources' | 'prompts' }
   | { readonly kind: 'resource'; readonly uri: string };
 
+/** The request options {@link ServerConnection.request} gives the SDK client's method. */
+export interface ConnectionRequestOptions {
+  /** `read_timeout_seconds`, in milliseconds. */
+  readonly timeout: number;
+  readonly signal?: AbortSignal;
+  /** A cacheable result (lists, `resources/read`) is always asked of the server. */
+  readonly cacheMode: 'refresh';
+}
+
 /** Options of {@link ServerConnection.request}. */
 export interface ServerRequestOptions {
   /** Cancels the request. */
@@ -162,28 +165,28 @@ export class ServerConnection {
     this.#timeoutMs = readTimeoutMs(settings);
     this.#allowed = settings.allowed_tools && allowedToolNames(name, settings.allowed_tools);
     this.#logger = logger ?? silentLogger;
-    client.setNotificationHandler(LoggingMessageNotificationSchema, (notification) =>
+    client.setNotificationHandler('notifications/message', (notification) =>
       this.#forwardLog(notification.params),
     );
     // Progress goes by tokens of this connection's own, not the SDK's `onprogress`: the SDK drops
     // its handler when it reads the response, before it handles a last progress notification
     // read in the same chunk (a stdio server's last step and result often are).
-    client.setNotificationHandler(ProgressNotificationSchema, ({ params }) => {
+    client.setNotificationHandler('notifications/progress', ({ params }) => {
       const { progressToken, ...progress } = params;
       this.#progress.get(progressToken)?.(progress);
     });
     if (client.transport) indexConnection(client.transport, this);
-    client.setNotificationHandler(ToolListChangedNotificationSchema, () => {
+    client.setNotificationHandler('notifications/tools/list_changed', () => {
       this.#tools = undefined;
       for (const listener of this.#listeners) listener();
     });
-    client.setNotificationHandler(ResourceListChangedNotificationSchema, () =>
+    client.setNotificationHandler('notifications/resources/list_changed', () =>
       this.#changed({ kind: 'resources' }),
     );
-    client.setNotificationHandler(PromptListChangedNotificationSchema, () =>
+    client.setNotificationHandler('notifications/prompts/list_changed', () =>
       this.#changed({ kind: 'prompts' }),
     );
-    client.setNotificationHandler(ResourceUpdatedNotificationSchema, ({ params }) =>
+    client.setNotificationHandler('notifications/resources/updated', ({ params }) =>
       this.#changed({ kind: 'resource', uri: params.uri }),
     );
   }
@@ -202,12 +205,13 @@ export class ServerConnection {
   }
 
   /**
-   * Run one request of the SDK client (`send`, given the request options: timeout and signal),
-   * with the server's log messages going to `options.log` while it is in flight. A protocol error
-   * of the server (`McpError`) is thrown as it is; any other failure as a {@link McpAgentError}.
+   * Run one request of the SDK client (`send`, given the request options: timeout, signal, and
+   * `cacheMode: 'refresh'` so that a cacheable result is always asked of the server), with the
+   * server's log messages going to `options.log` while it is in flight. A protocol error of the
+   * server (`ProtocolError`) is thrown as it is; any other failure as a {@link McpAgentError}.
    */
   async request<T>(
-    send: (options: { timeout: number; signal?: AbortSignal }) => Promise<T>,
+    send: (options: ConnectionRequestOptions) => Promise<T>,
     options: ServerRequestOptions = {},
   ): Promise<T> {
     const request = Symbol('request');
@@ -215,10 +219,11 @@ export class ServerConnection {
     try {
       return await send({
         timeout: this.#timeoutMs,
+        cacheMode: 'refresh',
         ...(options.signal ? { signal: options.signal } : {}),
       });
     } catch (error) {
-      if (error instanceof McpError) throw error;
+      if (error instanceof ProtocolError) throw error;
       throw describeConnectError(this.name, this.settings, error);
     } finally {
       this.#inFlight.delete(request);
@@ -265,8 +270,11 @@ export class ServerConnection {
     if (!this.client.getServerCapabilities()?.tools) return tools;
     let cursor: string | undefined;
     do {
+      // Without a cursor the SDK walks every page itself (no nextCursor comes back); with
+      // `refresh`, its response cache never answers instead of the server.
       const page = await this.client.listTools(cursor ? { cursor } : {}, {
         timeout: this.#timeoutMs,
+        cacheMode: 'refresh',
       });
       tools.push(...page.tools.filter((tool) => this.isAllowed(tool.name)));
       cursor = page.nextCursor;
@@ -325,11 +333,14 @@ export class ServerConnection {
     const deadline = this.#calls.track(this.#timeoutMs, options.relatedRequest, options.signal);
     try {
       const meta = progressToken ? { _meta: { progressToken } } : {};
-      return (await this.client.callTool({ name: tool, arguments: args, ...meta }, undefined, {
-        // The deadline is the call's own (it pauses while the peer is asked); the SDK's is a net.
-        timeout: this.#timeoutMs + ASK_ALLOWANCE_MS + 1_000,
-        signal: deadline.signal,
-      })) as CallToolResult;
+      return await this.client.callTool(
+        { name: tool, arguments: args, ...meta },
+        {
+          // The deadline is the call's own (it pauses while the peer is asked); the SDK's is a net.
+          timeout: this.#timeoutMs + ASK_ALLOWANCE_MS + 1_000,
+          signal: deadline.signal,
+        },
+      );
     } catch (error) {
       throw describeConnectError(this.name, this.settings, error);
     } finally {
@@ -481,7 +492,11 @@ export class ServerRegistry {
     } catch (error) {
       throw describeConnectError(name, settings, error);
     }
-    const client = new Client(this.#clientInfo, { capabilities: peer?.capabilities ?? {} });
+    // No page cap on lists: every page is listed, as the server pages them (default: 64 at most).
+    const client = new Client(this.#clientInfo, {
+      capabilities: peer?.capabilities ?? {},
+      listMaxPages: 0,
+    });
     const calls = new CallsInFlight(this.#timers);
     if (peer) attachPeer(client, name, peer, calls);
     this.#logger.debug(`connecting to server "${name}"`, {

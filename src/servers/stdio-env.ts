@@ -7,22 +7,31 @@
  */
 import { revealSecret, type Secret } from '../config/secret.js';
 
-/** Parent variables every stdio server gets (as sudo and the MCP SDK do). */
+/**
+ * Parent variables every stdio server gets (as sudo and the MCP SDK do; the SDK's v2 stdio
+ * transport adds its own list, this one, from the process's environment in any case).
+ */
 export const INHERITED_VARIABLES: readonly string[] =
   process.platform === 'win32'
     ? [
         'APPDATA',
+        'COMSPEC',
         'HOMEDRIVE',
         'HOMEPATH',
         'LOCALAPPDATA',
         'PATH',
         'PATHEXT',
         'PROCESSOR_ARCHITECTURE',
+        'PROGRAMDATA',
+        'PROGRAMFILES',
+        'PROGRAMFILES(X86)',
+        'PROGRAMW6432',
         'SYSTEMDRIVE',
         'SYSTEMROOT',
         'TEMP',
         'USERNAME',
         'USERPROFILE',
+        'WINDIR',
       ]
     : ['HOME', 'LOGNAME', 'PATH', 'SHELL', 'TERM', 'USER'];
 

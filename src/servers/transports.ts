@@ -5,11 +5,14 @@
  *
  * @module
  */
+import type { ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import {
+  SSEClientTransport,
+  StreamableHTTPClientTransport,
+  type Transport,
+} from '@modelcontextprotocol/client';
+import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import type { ServerSettings } from '../config/schema/servers.js';
 import type { Secret } from '../config/secret.js';
 import type { Logger } from '../logger.js';
@@ -177,6 +180,7 @@ function stdioTransport(
     }),
     stderr: 'pipe',
   });
+  reportStrayLines(transport);
   const stderr = transport.stderr;
   if (stderr) {
     const secrets = secretValues(settings);
@@ -188,4 +192,32 @@ function stdioTransport(
     });
   }
   return transport;
+}
+
+/**
+ * Tell `transport.onerror` of each line on the server's stdout that is not JSON (a banner, debug
+ * output), as a `SyntaxError`. The SDK's v2 stdio transport skips such lines without a
+ * word (v1 reported them so); the registry counts them to give up early on a server that writes
+ * something other than MCP. A second reader of the child's stdout (the SDK keeps the process to
+ * itself: `_process`, read after `start`). Only lines not starting with `{` or `[` are parsed
+ * again; a broken JSON-RPC object is still skipped unreported.
+ */
+function reportStrayLines(transport: StdioClientTransport): void {
+  const start = transport.start.bind(transport);
+  transport.start = async () => {
+    await start();
+    const child = (transport as unknown as { _process?: ChildProcess })._process;
+    if (!child?.stdout) return;
+    createInterface({ input: child.stdout, crlfDelay: Number.POSITIVE_INFINITY }).on(
+      'line',
+      (line) => {
+        if (/^\s*[{[]/.test(line)) return;
+        try {
+          JSON.parse(line);
+        } catch (error) {
+          transport.onerror?.(error as SyntaxError);
+        }
+      },
+    );
+  };
 }

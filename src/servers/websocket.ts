@@ -1,15 +1,19 @@
 /**
- * An MCP client transport over WebSocket that, unlike the SDK's, can send headers on the opening
- * handshake (undici's WebSocket) and uses the shared HTTP stack's dispatcher. Headers are sent on
- * the handshake only: a WebSocket has no later requests to carry them.
+ * An MCP client transport over WebSocket, on the SDK's (v2) `Transport` type: v2 ships no WebSocket
+ * transport, and v1's could not send headers. This one sends headers on the opening handshake
+ * (undici's WebSocket) and uses the shared HTTP stack's dispatcher. Headers are sent on the
+ * handshake only: a WebSocket has no later requests to carry them.
  *
  * @module
  */
 import { randomBytes } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import { type JSONRPCMessage, JSONRPCMessageSchema } from '@modelcontextprotocol/sdk/types.js';
+import {
+  type JSONRPCMessage,
+  parseJSONRPCMessage,
+  type Transport,
+} from '@modelcontextprotocol/client';
 import { type Dispatcher, WebSocket } from 'undici';
 
 /** The MCP WebSocket subprotocol. */
@@ -89,7 +93,7 @@ export class HeaderWebSocketTransport implements Transport {
       socket.onmessage = (event) => {
         try {
           const text = typeof event.data === 'string' ? event.data : String(event.data);
-          this.onmessage?.(JSONRPCMessageSchema.parse(JSON.parse(text)));
+          this.onmessage?.(parseJSONRPCMessage(JSON.parse(text)));
         } catch (error) {
           this.onerror?.(error instanceof Error ? error : new Error(String(error)));
         }

@@ -5,7 +5,7 @@
  * the cache (`maxUsers`) or idle while a call is in flight keeps the connection until that call
  * has answered. A real MCP server (the SDK's own) behind opaque tokens; the clock is injected.
  */
-import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { Client } from '@modelcontextprotocol/client';
 import { afterEach, describe, expect, test } from 'vitest';
 import { type ClientRuntime, openClientRuntime } from '../../src/client/runtime.js';
 import { resolveSettings } from '../../src/client/settings.js';

@@ -2,10 +2,10 @@
  * LangChain (`@langchain/mcp-adapters` 1.1 with `@langchain/core` 1 and `@langchain/langgraph` 1;
  * the adapters run the MCP SDK v1 client) on a server protected by OAuth, through
  * `createAgentAuth` and the recipe of `docs/frameworks.md` (`examples/frameworks/langchain.ts`):
- * the adapters take no `fetch`, so `loadMcpTools` gets our connected SDK `Client`. Connecting logs
- * in (signing in on the development authorization server's pages); the tools are listed and run
- * as LangGraph's `ToolNode` runs a model's tool calls; an expired token is refreshed without a new
- * login; a tool needing `mcp:admin` steps up inside one call; an end user gets tools of their own.
+ * the adapters take no `fetch`, so `loadMcpTools` gets an SDK v1 `Client` whose transport has the
+ * server's `fetch`. Logging in before connecting signs in on the development authorization
+ * server's pages; the tools are listed and run as LangGraph's `ToolNode` runs a model's tool
+ * calls; an expired token is refreshed without a new login; a tool needing `mcp:admin` steps up inside one call; an end user gets tools of their own.
  * With `handOverConsent()`, logging in before the run (with the scopes the tools need) hands the
  * URL over; a login needed inside a tool call cannot: the adapters rethrow a `ToolException` of
  * their own that keeps only the error's text.
@@ -46,7 +46,7 @@ test('docs/frameworks.md shows the recipe this file runs', () => {
   expect(inDocs).toBe(example);
 });
 
-describe('LangChain through createAgentAuth (our SDK Client given to loadMcpTools)', () => {
+describe('LangChain through createAgentAuth (a v1 Client on the server’s fetch given to loadMcpTools)', () => {
   const world = protectedWorld();
   let tools: DynamicStructuredTool[];
 
@@ -76,7 +76,7 @@ describe('LangChain through createAgentAuth (our SDK Client given to loadMcpTool
     expect(world().consent.urls).toHaveLength(1);
   });
 
-  test('a tool needing mcp:admin: our Client steps up inside the tool call, then it runs', async () => {
+  test('a tool needing mcp:admin: our fetch steps up inside the tool call, then it runs', async () => {
     const { consent } = world();
     const report = await callThroughGraph(tools, 'admin_report');
     expect(report.status).toBe('success');

@@ -2,9 +2,9 @@
  * The MCP SDK v1 client (`@modelcontextprotocol/sdk` 1.32.2: `Client` +
  * `StreamableHTTPClientTransport`) on a server protected by OAuth, through `createAgentAuth`: the
  * recipe of `docs/frameworks.md` (`examples/frameworks/sdk-v1.ts`, the transport given the
- * server's `fetch`), and `connect(name)`, the connected client of our own server registry. Both
- * run the cases of `sdk-cases.ts`: log in before connecting, list and call tools, refresh in the
- * same session, step up to `mcp:admin` inside one `callTool`, an end user signing in as themself.
+ * server's `fetch`; `connect(name)` gives a v2 client, see `sdk-v2.test.ts`). The cases of
+ * `sdk-cases.ts`: log in before connecting, list and call tools, refresh in the same session, step
+ * up to `mcp:admin` inside one `callTool`, an end user signing in as themself.
  */
 import { expect, test } from 'vitest';
 import { connectSdkV1 } from '../../examples/frameworks/sdk-v1.js';
@@ -17,8 +17,3 @@ test('docs/frameworks.md shows the recipe this file runs', () => {
 });
 
 describeSdkClient('SDK v1 with the server’s fetch (the recipe)', connectSdkV1);
-
-describeSdkClient('SDK v1: the connected client of connect(name)', async (auth, name) => {
-  await auth.login(name);
-  return auth.connect(name);
-});

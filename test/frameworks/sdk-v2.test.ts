@@ -2,7 +2,9 @@
  * The MCP SDK v2 client (`@modelcontextprotocol/client` 2.4.0: `Client` +
  * `StreamableHTTPClientTransport`) on a server protected by OAuth, through `createAgentAuth` and
  * the recipe of `docs/frameworks.md` (`examples/frameworks/sdk-v2.ts`): the transport gets the
- * server's `fetch`. The cases of `sdk-cases.ts`: log in before connecting, list and call tools,
+ * server's `fetch`; and `connect(name)`, the connected v2 client of our own server registry, whose
+ * transport has our `fetch` and no `authProvider` (so the step-up is our `fetch`'s, answered
+ * before the SDK's transport could throw `InsufficientScopeError`). The cases of `sdk-cases.ts`: log in before connecting, list and call tools,
  * refresh in the same session, step up to `mcp:admin` inside one `callTool`, an end user signing in
  * as themself. Given only the `authProvider`, the transport refreshes but throws
  * `InsufficientScopeError` on the 403, which `login({ scopes })` answers before the call is made
@@ -28,6 +30,11 @@ test('docs/frameworks.md shows the recipe this file runs', () => {
 });
 
 describeSdkClient('SDK v2 with the server’s fetch (the recipe)', connectSdkV2);
+
+describeSdkClient('SDK v2: the connected client of connect(name)', async (auth, name) => {
+  await auth.login(name);
+  return auth.connect(name);
+});
 
 describe('SDK v2 with the authProvider only', () => {
   const current = protectedWorld();

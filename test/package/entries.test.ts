@@ -31,7 +31,14 @@ const UNDICI = packages('undici');
 const REDIS = packages('redis', '@redis/client');
 const OIDC_PROVIDER = packages('oidc-provider', 'koa');
 const OAUTH4WEBAPI = packages('oauth4webapi');
-const MCP_SDK = packages('@modelcontextprotocol/sdk');
+/** The MCP SDK, v1 and v2 (the package runs on v2; v1 is its tests' interop peer). */
+const MCP_SDK = packages(
+  '@modelcontextprotocol/sdk',
+  '@modelcontextprotocol/client',
+  '@modelcontextprotocol/core',
+  '@modelcontextprotocol/server',
+  '@modelcontextprotocol/node',
+);
 /** The AI SDK's provider packages: imported when a model of theirs is made, by no entry. */
 /** The AI SDK itself: the `Agent` needs it, the root (which has `modelFor` only) does not. */
 const AI_SDK = packages('ai', '@ai-sdk/gateway');
@@ -48,7 +55,7 @@ const MCP_SDK_SERVER: Forbidden = {
   matches: (url) =>
     /\/@modelcontextprotocol\/sdk\/dist\/\w+\/server\/(index|mcp|streamableHttp|sse)\.js$/.test(
       url,
-    ),
+    ) || /\/node_modules\/@modelcontextprotocol\/(server|node)\//.test(url),
 };
 
 /** Each entry: names it must export (a sample of what it is for) and what it must not load. */

@@ -11,8 +11,8 @@ import type {
   Prompt,
   ReadResourceResult,
   Resource,
-  ResourceTemplate,
-} from '@modelcontextprotocol/sdk/types.js';
+  ResourceTemplateType as ResourceTemplate,
+} from '@modelcontextprotocol/client';
 import { ToolNames } from '../../config/tool-names.js';
 import { McpAgentError } from '../../errors.js';
 import { matchesUriTemplate } from '../../server/content-scopes.js';
