@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { McpError, type Tool } from '@modelcontextprotocol/sdk/types.js';
+import type { Tool } from '@modelcontextprotocol/server';
 import * as z from 'zod';
 import type { CallerScopes } from '../client/caller-scopes.js';
 import { maskUrlCredentials } from '../config/mask.js';
@@ -22,6 +22,7 @@ import { contentScopes } from '../server/content-scopes.js';
 import { type CallerIdentity, principalOf } from '../server/identity.js';
 import type { ContentCatalog } from '../server/mcp-content.js';
 import type { ServedTool, ToolCallContext, ToolCatalog } from '../server/mcp-server.js';
+import { isProtocolError } from '../server/protocol-errors.js';
 import { type CallerLog, teeToSession } from '../server/session-log.js';
 import type { AggregatedTool } from '../servers/aggregator.js';
 import { scrub, secretValues } from '../servers/credentials.js';
@@ -134,12 +135,17 @@ function knownKey(server: string, peer: DownstreamPeer | undefined): string {
   return `${server}\u0000${JSON.stringify(capabilitySetOf(peer?.capabilities ?? {}))}`;
 }
 
-function signInDefinition(name: string, server: string): Tool {
+function signInDefinition(name: string, server: string) {
   return {
     name,
     description: `Sign in to ${server} so that the agent can use its tools on your behalf.`,
-    inputSchema: { type: 'object' },
+    inputSchema: { type: 'object' as const },
   };
+}
+
+/** A downstream tool's definition as the client side types it, served as is (the same shape). */
+function servedDefinition(definition: AggregatedTool['definition']): Tool {
+  return definition as Tool;
 }
 
 /**
@@ -406,7 +412,7 @@ export class AppCatalog implements ToolCatalog {
             );
           });
         } catch (error) {
-          if (error instanceof McpError) throw error;
+          if (isProtocolError(error)) throw error;
           this.#logger(context.log)?.warn(
             `signing in to server "${server}" failed: ${error instanceof Error ? error.message : 'unknown error'}`,
             { server },
@@ -439,7 +445,7 @@ export class AppCatalog implements ToolCatalog {
             return aggregator.callTool(name, args, callOptions(context));
           });
         } catch (error) {
-          if (error instanceof McpError) throw error;
+          if (isProtocolError(error)) throw error;
           // The library's sentences name servers, URLs and config keys: for the log, not callers.
           this.#logger(context.log)?.warn(
             `tool "${shown}" failed: ${error instanceof Error ? error.message : 'unknown error'}`,
@@ -475,7 +481,8 @@ export class AppCatalog implements ToolCatalog {
             if (known) return known;
             // Nobody listed its tools yet: a tool that starts the caller's sign-in stands in.
             const name = this.#names.signInName(server);
-            return [{ name, server, tool: '', definition: signInDefinition(name, server) }];
+            const definition: AggregatedTool['definition'] = signInDefinition(name, server);
+            return [{ name, server, tool: '', definition }];
           }
           this.#logger(log)?.warn(
             `the tools of server "${server}" are left out: ${error instanceof Error ? error.message : 'unknown error'}`,
@@ -498,7 +505,8 @@ export class AppCatalog implements ToolCatalog {
   /** A downstream tool under its served name (in front mode, its own). */
   #servedAs(tool: AggregatedTool, caller: CallerIdentity | undefined): ServedTool {
     const shown = this.#front === undefined ? tool.name : tool.tool;
-    return this.#served(tool.name, tool.server, caller, { ...tool.definition, name: shown }, shown);
+    const definition = { ...servedDefinition(tool.definition), name: shown };
+    return this.#served(tool.name, tool.server, caller, definition, shown);
   }
 
   /** Whether an app tool has the name of downstream `tool` (the app's own wins; logged once). */

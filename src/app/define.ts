@@ -19,7 +19,7 @@
  *
  * @module
  */
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult } from '@modelcontextprotocol/server';
 import * as z from 'zod';
 import type { Secret } from '../config/secret.js';
 import type { CredentialProfiles } from '../credentials/profiles.js';

@@ -9,8 +9,7 @@
  *
  * @module
  */
-import type { CallToolResult, ElicitRequestURLParams } from '@modelcontextprotocol/sdk/types.js';
-import { UrlElicitationRequiredError } from '@modelcontextprotocol/sdk/types.js';
+import { type CallToolResult, UrlElicitationRequiredError } from '@modelcontextprotocol/server';
 import { AuthorizationRequiredError } from '../errors.js';
 import type { ServerAuth } from '../oauth/server-auth.js';
 import type { ToolCallContext } from '../server/mcp-server.js';
@@ -94,7 +93,8 @@ export async function signInFor(
     message,
     elicitationId: handed.flowId,
   };
-  if (!context.elicitUrl) throw urlElicitationRequired(elicitation, message);
+  // v2's errors keep `message` as given: the client adds its own "MCP error -32042: " prefix.
+  if (!context.elicitUrl) throw new UrlElicitationRequiredError([elicitation], message);
   const answer = await context.elicitUrl(elicitation);
   if (answer !== 'accept') {
     return {
@@ -117,18 +117,4 @@ export async function signInFor(
   }
   await context.elicitationComplete?.(handed.flowId).catch(() => {});
   return undefined;
-}
-
-/**
- * The URL-elicitation-required error (-32042) with `message` as its wire message. The SDK's
- * errors put "MCP error -32042: " in `message`, which its server sends as the JSON-RPC message and
- * its client prefixes once more; the client's own prefix is the only one it should get.
- */
-function urlElicitationRequired(
-  elicitation: ElicitRequestURLParams,
-  message: string,
-): UrlElicitationRequiredError {
-  const error = new UrlElicitationRequiredError([elicitation], message);
-  error.message = message;
-  return error;
 }

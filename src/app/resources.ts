@@ -22,22 +22,24 @@
  *
  * @module
  */
-import { UriTemplate } from '@modelcontextprotocol/sdk/shared/uriTemplate.js';
 import {
   type CompleteRequest,
   type CompleteResult,
-  ErrorCode,
   type GetPromptResult,
-  McpError,
   type Prompt,
+  ProtocolError,
+  ProtocolErrorCode,
   type ReadResourceResult,
   type Resource,
-  type ResourceTemplate,
-} from '@modelcontextprotocol/sdk/types.js';
+  ResourceNotFoundError,
+  type ResourceTemplateType as ResourceTemplate,
+  UriTemplate,
+} from '@modelcontextprotocol/server';
 import type { CallerScopes } from '../client/caller-scopes.js';
 import type { Logger } from '../logger.js';
 import { type CallerIdentity, principalOf } from '../server/identity.js';
 import type { ContentCatalog, ContentContext, SessionWatch } from '../server/mcp-content.js';
+import { isProtocolError } from '../server/protocol-errors.js';
 import { type ContentNaming, namespacedNaming } from '../servers/content-names.js';
 import type { ServerChange, ServerConnection } from '../servers/registry.js';
 import { downstreamRoute } from './catalog.js';
@@ -51,9 +53,6 @@ export {
 
 /** Pages of one listing read at most (a server that never stops paging is cut there). */
 const MAX_PAGES = 100;
-
-/** The spec's "resource not found" error code. */
-const RESOURCE_NOT_FOUND = -32002;
 
 /** A server's listing, as one caller gets it. */
 interface Listing<T> {
@@ -236,7 +235,7 @@ export class DownstreamContent implements ContentCatalog {
         if (found) return { server, connection, prompt: found[1].name };
       }
     }
-    throw new McpError(ErrorCode.InvalidParams, `Unknown prompt: ${name}`);
+    throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown prompt: ${name}`);
   }
 
   async getPrompt(
@@ -255,22 +254,30 @@ export class DownstreamContent implements ContentCatalog {
 
   /**
    * Run a downstream request; a server's protocol error keeps its code (its message stays in
-   * the app's log), any other failure becomes "could not be … right now".
+   * the app's log), any other failure becomes "could not be … right now". The server's "resource
+   * not found" for `uri` (-32002, or -32602 naming a URI) is ours, with `uri` as its data.
    */
   async #forward<T>(
     server: string,
     context: ContentContext,
     what: string,
     send: () => Promise<T>,
+    uri?: string,
   ): Promise<T> {
     try {
       return await send();
     } catch (error) {
       this.#warn(context, `${what} of server "${server}" failed`, server, error);
-      if (error instanceof McpError) {
-        throw new McpError(error.code, `${what} failed on its server`);
+      if (uri !== undefined && isResourceNotFound(error)) {
+        throw new ResourceNotFoundError(uri, `${what} failed on its server`);
       }
-      throw new McpError(ErrorCode.InternalError, `${what} could not be reached right now`);
+      if (isProtocolError(error)) {
+        throw new ProtocolError(error.code, `${what} failed on its server`);
+      }
+      throw new ProtocolError(
+        ProtocolErrorCode.InternalError,
+        `${what} could not be reached right now`,
+      );
     }
   }
 
@@ -391,7 +398,7 @@ export class DownstreamContent implements ContentCatalog {
     await Promise.all([this.listResources(context), this.listResourceTemplates(context)]);
     const server = this.#serverIn(this.#mapOf(context.caller), uri);
     if (server === undefined) {
-      throw new McpError(RESOURCE_NOT_FOUND, 'Resource not found', { uri });
+      throw new ResourceNotFoundError(uri, 'Resource not found');
     }
     return server;
   }
@@ -399,11 +406,16 @@ export class DownstreamContent implements ContentCatalog {
   async readResource(uri: string, context: ContentContext): Promise<ReadResourceResult> {
     const server = await this.#owner(uri, context);
     const connection = await this.#connect(server, context);
-    return this.#forward(server, context, 'reading the resource', () =>
-      connection.request((options) => connection.client.readResource({ uri }, options), {
-        signal: context.signal,
-        log: context.log,
-      }),
+    return this.#forward(
+      server,
+      context,
+      'reading the resource',
+      () =>
+        connection.request((options) => connection.client.readResource({ uri }, options), {
+          signal: context.signal,
+          log: context.log,
+        }),
+      uri,
     );
   }
 
@@ -432,7 +444,7 @@ export class DownstreamContent implements ContentCatalog {
       }
       const servers = [...new Set(owners.map((owner) => owner.server))];
       if (servers.length !== 1) {
-        throw new McpError(RESOURCE_NOT_FOUND, 'Resource template not found', { uri: ref.uri });
+        throw new ResourceNotFoundError(ref.uri, 'Resource template not found');
       }
       server = servers[0] as string;
       connection = await this.#connect(server, context);
@@ -451,7 +463,10 @@ export class DownstreamContent implements ContentCatalog {
     const server = await this.#owner(uri, context);
     const connection = await this.#connect(server, context);
     if (!connection.client.getServerCapabilities()?.resources?.subscribe) {
-      throw new McpError(ErrorCode.InvalidParams, 'This resource cannot be subscribed to');
+      throw new ProtocolError(
+        ProtocolErrorCode.InvalidParams,
+        'This resource cannot be subscribed to',
+      );
     }
     this.#follow(connection);
     const byUri = this.#subscribers.get(connection) ?? new Map<string, Set<SessionWatch>>();
@@ -487,8 +502,8 @@ export class DownstreamContent implements ContentCatalog {
         return;
       }
     }
-    throw new McpError(
-      ErrorCode.InvalidParams,
+    throw new ProtocolError(
+      ProtocolErrorCode.InvalidParams,
       'This session has no subscription to this resource',
     );
   }
@@ -536,6 +551,13 @@ export class DownstreamContent implements ContentCatalog {
     if (change.kind === 'resources') this.#uris.clear();
     for (const session of this.#watchers.get(connection) ?? []) session.listChanged(change.kind);
   }
+}
+
+/** A server's "resource not found": -32002 (the SDK v1's), or -32602 with a `uri` as data. */
+function isResourceNotFound(error: unknown): boolean {
+  if (!isProtocolError(error)) return false;
+  const data = (error as { data?: { uri?: unknown } }).data;
+  return error.code === -32002 || (error.code === -32602 && typeof data?.uri === 'string');
 }
 
 function parse(template: string): UriTemplate | undefined {

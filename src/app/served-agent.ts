@@ -16,11 +16,7 @@
  *
  * @module
  */
-import {
-  type CallToolResult,
-  McpError,
-  UrlElicitationRequiredError,
-} from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult } from '@modelcontextprotocol/server';
 import type { Agent, AgentConnections, AgentSpec, AgentTool } from '../agent/agent.js';
 import type { CallerScopes } from '../client/caller-scopes.js';
 import type { Settings } from '../config/schema/settings.js';
@@ -30,6 +26,7 @@ import type { FetchLike } from '../fetch.js';
 import type { Logger } from '../logger.js';
 import type { CallerIdentity } from '../server/identity.js';
 import type { ToolCallContext } from '../server/mcp-server.js';
+import { isProtocolError, requiredElicitationUrl } from '../server/protocol-errors.js';
 import { downstreamRoute, text } from './catalog.js';
 import type { AgentRunner, AppAgent, AppDefinition, WorkflowContext } from './define.js';
 import { handedOver, signInFor, withDelegatedLogin } from './delegated-login.js';
@@ -59,6 +56,14 @@ export interface ServedAgentsOptions {
 }
 
 /** What an answer is asked with: the caller, the request's signal, progress if asked for. */
+/** A tool call's result as the agent layer types it. */
+type AgentToolResult = Awaited<ReturnType<AgentTool['call']>>;
+
+/** An agent tool's result as served: the same wire shape. */
+function fromAgent(result: AgentToolResult): CallToolResult {
+  return result as CallToolResult;
+}
+
 type AnswerContext = Pick<
   ToolCallContext,
   'caller' | 'signal' | 'elicitUrl' | 'elicitationComplete' | 'progress' | 'peer' | 'requestId'
@@ -105,8 +110,10 @@ export class ServedAgents implements AgentRunner {
   async run(agent: AppAgent, prompt: string, context: WorkflowContext): Promise<string> {
     // A background run has nobody to ask: a login it needs ends it, with the URL to sign in at.
     const result = await this.#answer(agent, prompt, context).catch((error: unknown) => {
-      const url = error instanceof UrlElicitationRequiredError && error.elicitations[0]?.url;
-      throw url ? new Error(`${error.message} Open ${url}, then run the workflow again.`) : error;
+      const url = requiredElicitationUrl(error);
+      throw url
+        ? new Error(`${(error as Error).message} Open ${url}, then run the workflow again.`)
+        : error;
     });
     const [first] = result.content;
     const answer = first?.type === 'text' ? first.text : '';
@@ -121,7 +128,7 @@ export class ServedAgents implements AgentRunner {
         text(await this.#generate(agent, prompt, context)),
       );
     } catch (error) {
-      if (error instanceof McpError) throw error;
+      if (isProtocolError(error)) throw error;
       const { logger } = this.#options;
       if (context.signal.aborted) {
         logger.info(`agent "${agent.name}" was cancelled`, { agent: agent.name });
@@ -223,11 +230,12 @@ export class ServedAgents implements AgentRunner {
     const { scopes, connectUrl } = this.#options;
     return {
       ...tool,
-      call: (args, signal) => {
+      call: async (args, signal) => {
         const { auth } = downstreamRoute(scopes, tool.server, context.caller);
-        return withDelegatedLogin(tool.server, auth, context, connectUrl, () =>
-          tool.call(args, signal),
-        );
+        // The same result shape as the agent layer types it (the client side's wire types).
+        return (await withDelegatedLogin(tool.server, auth, context, connectUrl, async () =>
+          fromAgent(await tool.call(args, signal)),
+        )) as AgentToolResult;
       },
     };
   }

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { UriTemplate } from '@modelcontextprotocol/sdk/shared/uriTemplate.js';
+import { UriTemplate } from '@modelcontextprotocol/server';
 
 /** Whether `uri` matches the URI template `template` (RFC 6570); an ill-formed one matches none. */
 export function matchesUriTemplate(template: string, uri: string): boolean {

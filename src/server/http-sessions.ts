@@ -5,10 +5,10 @@
  *
  * @module
  */
-import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import type { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
-import type { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import type { NodeStreamableHTTPServerTransport } from '@modelcontextprotocol/node';
+import type { Server } from '@modelcontextprotocol/server';
 import type { SessionEvents } from './session-events.js';
+import type { SseServerTransport } from './sse-transport.js';
 
 /** The principal of every caller when authorization is off. */
 export const ANONYMOUS = 'anonymous';
@@ -23,7 +23,7 @@ interface SessionBase {
 /** A session of the Streamable HTTP endpoint. */
 export interface StreamableSession extends SessionBase {
   readonly kind: 'streamable';
-  readonly transport: StreamableHTTPServerTransport;
+  readonly transport: NodeStreamableHTTPServerTransport;
   /** The events of its resumable streams, when streams are resumable. */
   readonly events?: SessionEvents | undefined;
 }
@@ -31,7 +31,7 @@ export interface StreamableSession extends SessionBase {
 /** A session of the legacy SSE endpoint. */
 export interface SseSession extends SessionBase {
   readonly kind: 'sse';
-  readonly transport: SSEServerTransport;
+  readonly transport: SseServerTransport;
 }
 
 /** An open MCP session. */

@@ -1,12 +1,12 @@
 /**
- * The legacy HTTP+SSE transport (MCP 2024-11-05): GET `/sse` opens a session and its event
- * stream, POST `/messages` carries the caller's messages to it. The message URL holds a secret of
- * ours besides the SDK's session id, and a session is found only for the principal that opened it.
+ * The legacy HTTP+SSE transport (MCP 2024-11-05), deprecated: GET `/sse` opens a session and its
+ * event stream, POST `/messages` carries the caller's messages to it. The message URL holds a
+ * secret of ours besides the transport's session id, and a session is found only for the
+ * principal that opened it. The first client to open it gets one warning in the log.
  *
  * @module
  */
 import { randomBytes } from 'node:crypto';
-import { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
 import { attachCaller, checkToolScopes } from './http-auth.js';
 import { readJson } from './http-body.js';
 import type { HttpContext, McpCall } from './http-context.js';
@@ -14,6 +14,19 @@ import { jsonRpcError, tooManySessions } from './http-reply.js';
 import type { SseSession } from './http-sessions.js';
 import { createMcpServer } from './mcp-server.js';
 import { SSE_MESSAGES_PATH } from './metadata.js';
+import { SseServerTransport } from './sse-transport.js';
+
+/** The handlers whose log has had the deprecation warning. */
+const warned = new WeakSet<HttpContext>();
+
+/** Warn once per handler that a client uses the deprecated endpoint. */
+function warnDeprecated(ctx: HttpContext): void {
+  if (warned.has(ctx)) return;
+  warned.add(ctx);
+  ctx.logger?.warn(
+    'a client opened /sse, the deprecated HTTP+SSE transport (MCP 2024-11-05); it will be removed in a later release: use the Streamable HTTP endpoint',
+  );
+}
 
 /** GET `/sse`: open a session of the caller, answered by its event stream (503 when full). */
 export async function openSse(ctx: HttpContext, call: McpCall): Promise<void> {
@@ -22,11 +35,12 @@ export async function openSse(ctx: HttpContext, call: McpCall): Promise<void> {
     tooManySessions(res);
     return;
   }
+  warnDeprecated(ctx);
   const server = createMcpServer(ctx.catalog, ctx.info, ctx.logger);
-  // The SDK names SSE sessions with a UUID (122 random bits); ours adds 192 more, and a message
-  // must carry both.
+  // The transport names SSE sessions with a UUID (122 random bits); ours adds 192 more, and a
+  // message must carry both.
   const id = `sse:${randomBytes(24).toString('base64url')}`;
-  const transport = new SSEServerTransport(`${SSE_MESSAGES_PATH}?s=${id.slice(4)}`, res);
+  const transport = new SseServerTransport(`${SSE_MESSAGES_PATH}?s=${id.slice(4)}`, res);
   const session: SseSession = { kind: 'sse', principal, server, transport, lastUsed: ctx.now() };
   ctx.sessions.add(id, session);
   res.on('close', () => {

@@ -6,7 +6,7 @@
  * @module
  */
 import { randomBytes } from 'node:crypto';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { NodeStreamableHTTPServerTransport } from '@modelcontextprotocol/node';
 import { attachCaller, checkToolScopes } from './http-auth.js';
 import { isInitialize, readJson, requestIds } from './http-body.js';
 import type { HttpContext, McpCall } from './http-context.js';
@@ -157,7 +157,7 @@ async function openStreamable(ctx: HttpContext, principal: string): Promise<Stre
     void ctx.events?.forget(owner).catch(() => {});
   };
   const events = ctx.events ? sessionEventStore(ctx.events, owner, ctx.logger) : undefined;
-  const transport = new StreamableHTTPServerTransport({
+  const transport = new NodeStreamableHTTPServerTransport({
     sessionIdGenerator: () => sessionId,
     onsessioninitialized: (id) => {
       if (session) ctx.sessions.add(id, session);

@@ -6,27 +6,18 @@
  *
  * @module
  */
-import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
-import {
-  type CompleteRequest,
-  CompleteRequestSchema,
-  type CompleteResult,
-  GetPromptRequestSchema,
-  type GetPromptResult,
-  ListPromptsRequestSchema,
-  ListResourcesRequestSchema,
-  ListResourceTemplatesRequestSchema,
-  type Prompt,
-  ReadResourceRequestSchema,
-  type ReadResourceResult,
-  type Resource,
-  type ResourceTemplate,
-  type ServerNotification,
-  type ServerRequest,
-  SubscribeRequestSchema,
-  UnsubscribeRequestSchema,
-} from '@modelcontextprotocol/sdk/types.js';
+import type {
+  CompleteRequest,
+  CompleteResult,
+  GetPromptResult,
+  Prompt,
+  ReadResourceResult,
+  Resource,
+  ResourceTemplateType as ResourceTemplate,
+  Server,
+  ServerContext,
+  ServerNotification,
+} from '@modelcontextprotocol/server';
 import { type CallerIdentity, callerFromAuthInfo } from './identity.js';
 import type { CallerLog, LogSender, SessionLog } from './session-log.js';
 
@@ -71,8 +62,6 @@ export interface ContentCatalog {
   unsubscribe(uri: string, context: ContentContext): Promise<void>;
 }
 
-type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
-
 /** The {@link SessionWatch} of `server`'s session. */
 function watchOf(server: Server): SessionWatch {
   const cleanups = new Set<() => void>();
@@ -116,43 +105,48 @@ export function registerContentHandlers(
   });
   const session = watchOf(server);
   const sender =
-    (extra: Extra): LogSender =>
+    (ctx: ServerContext): LogSender =>
     (notification) =>
-      extra.sendNotification(notification);
-  const run = <T>(extra: Extra, work: (context: ContentContext) => Promise<T>) =>
-    log.during(sender(extra), () =>
-      work({ caller: callerFromAuthInfo(extra.authInfo), signal: extra.signal, log, session }),
+      ctx.mcpReq.notify(notification);
+  const run = <T>(ctx: ServerContext, work: (context: ContentContext) => Promise<T>) =>
+    log.during(sender(ctx), () =>
+      work({
+        caller: callerFromAuthInfo(ctx.http?.authInfo),
+        signal: ctx.mcpReq.signal,
+        log,
+        session,
+      }),
     );
-  server.setRequestHandler(ListPromptsRequestSchema, (_request, extra) =>
-    run(extra, async (context) => ({ prompts: await content.listPrompts(context) })),
+  server.setRequestHandler('prompts/list', (_request, ctx) =>
+    run(ctx, async (context) => ({ prompts: await content.listPrompts(context) })),
   );
-  server.setRequestHandler(GetPromptRequestSchema, (request, extra) =>
-    run(extra, (context) =>
+  server.setRequestHandler('prompts/get', (request, ctx) =>
+    run(ctx, (context) =>
       content.getPrompt(request.params.name, request.params.arguments ?? {}, context),
     ),
   );
-  server.setRequestHandler(ListResourcesRequestSchema, (_request, extra) =>
-    run(extra, async (context) => ({ resources: await content.listResources(context) })),
+  server.setRequestHandler('resources/list', (_request, ctx) =>
+    run(ctx, async (context) => ({ resources: await content.listResources(context) })),
   );
-  server.setRequestHandler(ListResourceTemplatesRequestSchema, (_request, extra) =>
-    run(extra, async (context) => ({
+  server.setRequestHandler('resources/templates/list', (_request, ctx) =>
+    run(ctx, async (context) => ({
       resourceTemplates: await content.listResourceTemplates(context),
     })),
   );
-  server.setRequestHandler(ReadResourceRequestSchema, (request, extra) =>
-    run(extra, (context) => content.readResource(request.params.uri, context)),
+  server.setRequestHandler('resources/read', (request, ctx) =>
+    run(ctx, (context) => content.readResource(request.params.uri, context)),
   );
-  server.setRequestHandler(CompleteRequestSchema, (request, extra) =>
-    run(extra, (context) => content.complete(request.params, context)),
+  server.setRequestHandler('completion/complete', (request, ctx) =>
+    run(ctx, (context) => content.complete(request.params, context)),
   );
-  server.setRequestHandler(SubscribeRequestSchema, (request, extra) =>
-    run(extra, async (context) => {
+  server.setRequestHandler('resources/subscribe', (request, ctx) =>
+    run(ctx, async (context) => {
       await content.subscribe(request.params.uri, context);
       return {};
     }),
   );
-  server.setRequestHandler(UnsubscribeRequestSchema, (request, extra) =>
-    run(extra, async (context) => {
+  server.setRequestHandler('resources/unsubscribe', (request, ctx) =>
+    run(ctx, async (context) => {
       await content.unsubscribe(request.params.uri, context);
       return {};
     }),

@@ -2,32 +2,27 @@
  * The MCP server the agent serves: a low-level SDK `Server` per session whose `tools/list` and
  * `tools/call` come from a {@link ToolCatalog} (the app's own tools and workflows, and the
  * downstream servers' tools). Each call runs with the caller's identity (`currentCaller()` and
- * `extra.authInfo`); scope checks happen earlier, in the HTTP layer, so the client gets a
+ * `ctx.http.authInfo`); scope checks happen earlier, in the HTTP layer, so the client gets a
  * 403 it can step up on. Each session has its log ({@link SessionLog}: `logging/setLevel`, the
  * app's lines and the downstream servers' messages its requests cause) and its own progress:
  * a caller's progress token is only ever used on the caller's session.
  *
  * @module
  */
-import { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import {
   type CallToolRequest,
-  CallToolRequestSchema,
   type CallToolResult,
-  ListToolsRequestSchema,
-  McpError,
   type Progress,
   type RequestId,
-  type ServerNotification,
-  type ServerRequest,
-  SetLevelRequestSchema,
+  Server,
+  type ServerContext,
   type Tool,
-} from '@modelcontextprotocol/sdk/types.js';
+} from '@modelcontextprotocol/server';
 import type { Logger } from '../logger.js';
 import type { DownstreamPeer } from '../servers/peer.js';
 import { type CallerIdentity, callerFromAuthInfo, principalOf, runAsCaller } from './identity.js';
 import { type ContentCatalog, registerContentHandlers } from './mcp-content.js';
+import { isProtocolError } from './protocol-errors.js';
 import { type CallerLog, type LogSender, SessionLog } from './session-log.js';
 import { SessionPeer } from './session-peer.js';
 
@@ -116,11 +111,26 @@ export interface ServerInfo {
   readonly version: string;
 }
 
+/**
+ * The protocol revisions a session may negotiate in `initialize`, preferred first: 2025-11-25 and
+ * the earlier ones, never a 2026 revision (whose `server/discover` is not answered yet).
+ */
+export const SESSION_PROTOCOL_VERSIONS: readonly string[] = [
+  '2025-11-25',
+  '2025-06-18',
+  '2025-03-26',
+  '2024-11-05',
+  '2024-10-07',
+];
+
 /** A new SDK server (one per session) over `catalog`. */
 export function createMcpServer(catalog: ToolCatalog, info: ServerInfo, logger?: Logger): Server {
   const server = new Server(
     { name: info.name, version: info.version },
-    { capabilities: { tools: { listChanged: true }, logging: {} } },
+    {
+      capabilities: { tools: { listChanged: true }, logging: {} },
+      supportedProtocolVersions: [...SESSION_PROTOCOL_VERSIONS],
+    },
   );
   const log = new SessionLog({
     name: info.name,
@@ -133,24 +143,25 @@ export function createMcpServer(catalog: ToolCatalog, info: ServerInfo, logger?:
     previous?.();
     peer.close();
   };
-  server.setRequestHandler(SetLevelRequestSchema, async (request) => {
+  // Replaces the SDK's own `logging/setLevel` handler: the session's log keeps the level.
+  server.setRequestHandler('logging/setLevel', async (request) => {
     log.level = request.params.level;
     return {};
   });
-  server.setRequestHandler(ListToolsRequestSchema, async (_request, extra) =>
-    log.during(sender(extra), async () => ({
-      tools: (await catalog.list(callerFromAuthInfo(extra.authInfo), log, peer)).map(
+  server.setRequestHandler('tools/list', async (_request, ctx) =>
+    log.during(sender(ctx), async () => ({
+      tools: (await catalog.list(callerFromAuthInfo(ctx.http?.authInfo), log, peer)).map(
         (tool) => tool.definition,
       ),
     })),
   );
-  server.setRequestHandler(CallToolRequestSchema, (request, extra) => {
-    const caller = callerFromAuthInfo(extra.authInfo);
+  server.setRequestHandler('tools/call', (request, ctx) => {
+    const caller = callerFromAuthInfo(ctx.http?.authInfo);
     // The session's own downstream connections count against its principal's limit.
     if (caller) peer.belongsTo(principalOf(caller));
-    return log.during(sender(extra), () =>
-      peer.during(extra.requestId, extra.signal, () =>
-        callTool(server, catalog, { log, peer }, request, extra, logger),
+    return log.during(sender(ctx), () =>
+      peer.during(ctx.mcpReq.id, ctx.mcpReq.signal, () =>
+        callTool(server, catalog, { log, peer }, request, ctx, logger),
       ),
     );
   });
@@ -158,15 +169,13 @@ export function createMcpServer(catalog: ToolCatalog, info: ServerInfo, logger?:
   return server;
 }
 
-type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
-
-/** Sends a log message on the stream of the request `extra` belongs to. */
-function sender(extra: Extra): LogSender {
-  return (notification) => extra.sendNotification(notification);
+/** Sends a log message on the stream of the request `ctx` belongs to. */
+function sender(ctx: ServerContext): LogSender {
+  return (notification) => ctx.mcpReq.notify(notification);
 }
 
 /** Progress for the caller's token, if the caller sent one: steps of ours and a server's values. */
-function progressOf(request: CallToolRequest, extra: Extra) {
+function progressOf(request: CallToolRequest, ctx: ServerContext) {
   const progressToken = request.params._meta?.progressToken;
   if (progressToken === undefined) return {};
   // Nothing sent yet: any first value goes (a server's first step is often 0).
@@ -174,7 +183,7 @@ function progressOf(request: CallToolRequest, extra: Extra) {
   const send = (progress: Progress) => {
     if (progress.progress <= last) return Promise.resolve();
     last = progress.progress;
-    return extra.sendNotification({
+    return ctx.mcpReq.notify({
       method: 'notifications/progress',
       params: { ...progress, progressToken },
     });
@@ -195,11 +204,12 @@ async function callTool(
   catalog: ToolCatalog,
   session: { readonly log: SessionLog; readonly peer: SessionPeer },
   request: CallToolRequest,
-  extra: Extra,
+  ctx: ServerContext,
   logger: Logger | undefined,
 ): Promise<CallToolResult> {
   const { name } = request.params;
-  const caller = callerFromAuthInfo(extra.authInfo);
+  const caller = callerFromAuthInfo(ctx.http?.authInfo);
+  const { signal, id: requestId } = ctx.mcpReq;
   const tool = await catalog.find(name, caller);
   if (!tool) {
     return { isError: true, content: [{ type: 'text', text: `Unknown tool: ${name}` }] };
@@ -207,8 +217,8 @@ async function callTool(
   const canOpenUrls = server.getClientCapabilities()?.elicitation?.url !== undefined;
   const context: ToolCallContext = {
     caller,
-    signal: extra.signal,
-    requestId: extra.requestId,
+    signal,
+    requestId,
     log: session.log,
     peer: session.peer,
     ...(canOpenUrls
@@ -217,23 +227,23 @@ async function callTool(
             (
               await server.elicitInput(
                 { mode: 'url', url, message, elicitationId },
-                { signal: extra.signal, timeout: 10 * 60_000 },
+                { signal, timeout: 10 * 60_000 },
               )
             ).action,
           elicitationComplete: (elicitationId) =>
             server.createElicitationCompletionNotifier(elicitationId, {
-              relatedRequestId: extra.requestId,
+              relatedRequestId: requestId,
             })(),
         }
       : {}),
-    ...progressOf(request, extra),
+    ...progressOf(request, ctx),
   };
   try {
     // Only the tool runs with the caller as `currentCaller()` (when the caller context is on).
     return await runAsCaller(caller, () => tool.call(request.params.arguments ?? {}, context));
   } catch (error) {
     // Protocol errors (URL elicitation required, …) are the client's to see as such.
-    if (error instanceof McpError) throw error;
+    if (isProtocolError(error)) throw error;
     // A handler's failure is the tool's result (the client sees it), not a protocol error; its
     // message is the handler's own.
     logger?.warn(`tool "${name}" failed`, { tool: name });

@@ -18,8 +18,7 @@
  * @module
  */
 import { createHash } from 'node:crypto';
-import type { EventStore, StreamId } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import type { JSONRPCMessage, RequestId } from '@modelcontextprotocol/sdk/types.js';
+import type { EventStore, JSONRPCMessage, RequestId, StreamId } from '@modelcontextprotocol/server';
 import type { Logger } from '../logger.js';
 import { isStreamEventGap, newEventId, type StreamEventStore } from '../stores/stream-events.js';
 

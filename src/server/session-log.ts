@@ -7,11 +7,7 @@
  *
  * @module
  */
-import {
-  type LoggingLevel,
-  LoggingLevelSchema,
-  type LoggingMessageNotification,
-} from '@modelcontextprotocol/sdk/types.js';
+import type { LoggingLevel, LoggingMessageNotification } from '@modelcontextprotocol/server';
 import { type Logger, printable, silentLogger } from '../logger.js';
 import type { DownstreamLogSink } from '../servers/registry.js';
 
@@ -23,7 +19,19 @@ export type LogSender = (notification: LoggingMessageNotification) => Promise<vo
 /** The level of a session whose caller set none. */
 export const DEFAULT_LOG_LEVEL: LoggingLevel = 'info';
 
-const SEVERITY = new Map(LoggingLevelSchema.options.map((level, index) => [level, index]));
+/** The levels of MCP logging (RFC 5424's severities), least severe first. */
+const LEVELS_IN_ORDER: readonly LoggingLevel[] = [
+  'debug',
+  'info',
+  'notice',
+  'warning',
+  'error',
+  'critical',
+  'alert',
+  'emergency',
+];
+
+const SEVERITY = new Map(LEVELS_IN_ORDER.map((level, index) => [level, index]));
 
 /** Options of {@link SessionLog}. */
 export interface SessionLogOptions {

@@ -16,17 +16,18 @@
  *
  * @module
  */
-import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import type {
-  ClientCapabilities,
-  CreateMessageRequest,
-  CreateMessageResult,
-  ElicitRequest,
-  ElicitResult,
-  LoggingMessageNotification,
-  RequestId,
-} from '@modelcontextprotocol/sdk/types.js';
-import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
+import {
+  type ClientCapabilities,
+  type CreateMessageRequest,
+  type CreateMessageResult,
+  type ElicitRequest,
+  type ElicitResult,
+  type LoggingMessageNotification,
+  ProtocolError,
+  ProtocolErrorCode,
+  type RequestId,
+  type Server,
+} from '@modelcontextprotocol/server';
 import type { DownstreamPeer, PeerCapabilities, PeerRequestOptions } from '../servers/peer.js';
 import type { DownstreamLogSink } from '../servers/registry.js';
 
@@ -42,6 +43,12 @@ function peerCapabilitiesOf(capabilities: ClientCapabilities | undefined): PeerC
   };
 }
 
+/** A downstream server's sampling request, as the downstream connection types it. */
+type SampleParams = Parameters<NonNullable<DownstreamPeer['sample']>>[1];
+
+/** The answer to a sampling request, as the downstream connection types it. */
+type SampleResult = Awaited<ReturnType<NonNullable<DownstreamPeer['sample']>>>;
+
 /** How long a caller has to answer a forwarded request (a person may be filling in a form). */
 const ANSWER_TIMEOUT_MS = 10 * 60_000;
 
@@ -49,9 +56,9 @@ const ANSWER_TIMEOUT_MS = 10 * 60_000;
  * The refusal of a server's request while none of the session's calls runs (as `noCallInFlight`
  * of the servers' layer, which this layer does not import at run time).
  */
-function noCallInFlight(): McpError {
-  return new McpError(
-    ErrorCode.InvalidRequest,
+function noCallInFlight(): ProtocolError {
+  return new ProtocolError(
+    ProtocolErrorCode.InvalidRequest,
     'no request of the caller is in flight to relate this request to',
   );
 }
@@ -157,13 +164,14 @@ export class SessionPeer implements DownstreamPeer {
   /** Ask the caller `server`'s sampling request, as {@link SessionPeer.elicit} does. */
   async sample(
     _server: string,
-    params: CreateMessageRequest['params'],
+    params: SampleParams,
     options: PeerRequestOptions,
-  ): Promise<CreateMessageResult> {
+  ): Promise<SampleResult> {
+    // The same wire shapes on both sides: the downstream connection's types and the SDK's.
     return (await this.#server.createMessage(
-      params,
+      params as CreateMessageRequest['params'],
       this.#requestOptions(options),
-    )) as CreateMessageResult;
+    )) as CreateMessageResult as SampleResult;
   }
 
   /**

@@ -7,7 +7,7 @@
  * another server's namespace, another session's subscription.
  */
 import type { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { type McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
 import {
   McpError,
   ResourceListChangedNotificationSchema,
@@ -74,6 +74,15 @@ function twinContent(server: McpServer): void {
     onTwinUnsubscribe();
     return {};
   });
+  // A template whose reads the server answers "not found", as v1 servers do (-32002).
+  server.registerResource(
+    'gone',
+    new ResourceTemplate('twin://gone/{id}', { list: undefined }),
+    {},
+    async (uri) => {
+      throw new McpError(-32002, 'Resource not found', { uri: uri.href });
+    },
+  );
   server.registerTool('grow', {}, async () => {
     server.registerResource('grown', 'twin://grown', {}, async (uri) => ({
       contents: [{ uri: uri.href, text: 'grown' }],
@@ -144,10 +153,17 @@ afterAll(async () => {
 
 /** The JSON-RPC error code of a rejected request. */
 async function codeOf(request: Promise<unknown>): Promise<number | undefined> {
+  return (await errorOf(request))?.code;
+}
+
+/** The JSON-RPC error `request` failed with: its code and data. */
+async function errorOf(
+  request: Promise<unknown>,
+): Promise<{ code: number; data: unknown } | undefined> {
   try {
     await request;
   } catch (error) {
-    return error instanceof McpError ? error.code : undefined;
+    return error instanceof McpError ? { code: error.code, data: error.data } : undefined;
   }
   return undefined;
 }
@@ -235,8 +251,12 @@ describe('resources', () => {
         'file:///etc/passwd',
         DOWN_URI,
       ]) {
-        expect(await codeOf(a.client.readResource({ uri }))).toBe(-32002);
-        expect(await codeOf(a.client.subscribeResource({ uri }))).toBe(-32002);
+        // Resource not found: -32602 with the URI as data (the v2 SDK sends -32002 so).
+        expect(await errorOf(a.client.readResource({ uri }))).toEqual({
+          code: -32602,
+          data: { uri },
+        });
+        expect(await codeOf(a.client.subscribeResource({ uri }))).toBe(-32602);
       }
       expect(
         await codeOf(
@@ -245,7 +265,7 @@ describe('resources', () => {
             argument: { name: 'x', value: '' },
           }),
         ),
-      ).toBe(-32002);
+      ).toBe(-32602);
     } finally {
       await a.close();
     }
@@ -278,7 +298,12 @@ describe('two servers', () => {
       const { resources } = await a.client.listResources();
       expect(resources.some((resource) => resource.uri === TWICE)).toBe(false);
       expect(resources.some((resource) => resource.uri === OTHER)).toBe(true);
-      expect(await codeOf(a.client.readResource({ uri: TWICE }))).toBe(-32002);
+      expect(await codeOf(a.client.readResource({ uri: TWICE }))).toBe(-32602);
+      // A server's own "not found" (-32002) reaches the caller as serve's: -32602 with the URI.
+      expect(await errorOf(a.client.readResource({ uri: 'twin://gone/1' }))).toEqual({
+        code: -32602,
+        data: { uri: 'twin://gone/1' },
+      });
       expect(warnings.some((line) => line.includes(`"${TWICE}" is listed by servers`))).toBe(true);
       const twinPrompt = await a.client.getPrompt({ name: 'twin_simple-prompt' });
       expect(twinPrompt.messages[0]?.content).toMatchObject({ text: 'twin prompt' });
@@ -304,7 +329,7 @@ describe('two servers', () => {
     try {
       await a.client.listResources();
       // Before the change, the new URI is nobody's.
-      expect(await codeOf(a.client.readResource({ uri: 'twin://grown' }))).toBe(-32002);
+      expect(await codeOf(a.client.readResource({ uri: 'twin://grown' }))).toBe(-32602);
       await a.call('twin_grow');
       await aChanged;
       // Bob listed nothing from twin on his session: not told.
@@ -337,7 +362,7 @@ describe('per-caller downstream tokens', () => {
       // Bob has not signed in to "down": its resource is not his to read, its prompt not listed.
       const bobs = await b.client.listResources();
       expect(bobs.resources.some((resource) => resource.uri === DOWN_URI)).toBe(false);
-      expect(await codeOf(b.client.readResource({ uri: DOWN_URI }))).toBe(-32002);
+      expect(await codeOf(b.client.readResource({ uri: DOWN_URI }))).toBe(-32602);
       const bobPrompts = await b.client.listPrompts();
       expect(bobPrompts.prompts.some((p) => p.name === 'down_greeting')).toBe(false);
       // Fetching the prompt asks Bob to sign in (URL elicitation required), never Alice's token.

@@ -49,7 +49,7 @@ afterAll(async () => {
   await other?.close();
 });
 
-function text(result: CallToolResult): string {
+function text(result: Pick<CallToolResult, 'content'>): string {
   return result.content.map((item) => (item.type === 'text' ? item.text : '')).join('');
 }
 

@@ -7,7 +7,7 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import { Server } from '@modelcontextprotocol/server';
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import * as z from 'zod';
 import { currentCaller } from '../../src/server/identity.js';
@@ -160,25 +160,25 @@ describe('tools through the SDK client (Streamable HTTP)', () => {
 });
 
 describe('the caller in handlers', () => {
-  test('context.caller, currentCaller() and extra.authInfo (with an empty token)', async () => {
+  test('context.caller, currentCaller() and ctx.http.authInfo (with an empty token)', async () => {
     const seen: unknown[] = [];
     const original = Server.prototype.setRequestHandler;
     type Handler = (
       request: { method: string; params?: { name?: string } },
-      extra: unknown,
+      ctx: unknown,
     ) => unknown;
     const spy = vi.spyOn(Server.prototype, 'setRequestHandler').mockImplementation(function (
       this: Server,
-      schema: unknown,
+      method: unknown,
       handler: unknown,
     ) {
-      const wrapped: Handler = (request, extra) => {
+      const wrapped: Handler = (request, ctx) => {
         if (request.method === 'tools/call' && request.params?.name === 'me') {
-          seen.push((extra as { authInfo?: unknown }).authInfo);
+          seen.push((ctx as { http?: { authInfo?: unknown } }).http?.authInfo);
         }
-        return (handler as Handler)(request, extra);
+        return (handler as Handler)(request, ctx);
       };
-      return (original as (s: unknown, h: unknown) => void).call(this, schema, wrapped);
+      return (original as (m: unknown, h: unknown) => void).call(this, method, wrapped);
     } as typeof original);
     try {
       const client = await connect(alice.accessToken);
