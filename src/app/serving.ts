@@ -11,6 +11,7 @@ import { createHttpServer } from '../http-server.js';
 import type { Logger } from '../logger.js';
 import { type HostCheck, isLoopbackBind, loopbackHostCheck } from '../server/host-check.js';
 import { createMcpHttpHandler, type McpHttpHandler, type RouteHandler } from '../server/http.js';
+import type { SessionRecordStore } from '../stores/sessions.js';
 import type { StreamEventStore } from '../stores/stream-events.js';
 import type { AppCatalog } from './catalog.js';
 import type { AppContext } from './context.js';
@@ -40,6 +41,8 @@ export interface AppServingOptions {
   readonly events?: StreamEventStore | undefined;
   /** The `retry` field, in milliseconds, of the priming event of a resumable stream. */
   readonly streamRetryMs?: number | undefined;
+  /** The records of sessions shared with other replicas; `undefined`: sessions stay here. */
+  readonly sessionRecords?: SessionRecordStore | undefined;
 }
 
 /** The handlers and servers of one app: what `createHandler()` and `listen()` opened. */
@@ -54,7 +57,8 @@ export class AppServing {
 
   /** A request listener to mount in a server of one's own; the app closes it with itself. */
   createHandler(options: { hostCheck?: HostCheck | undefined } = {}): McpHttpHandler {
-    const { context, catalog, inbound, routes, events, streamRetryMs } = this.#options;
+    const { context, catalog, inbound, routes, events, streamRetryMs, sessionRecords } =
+      this.#options;
     const handler = createMcpHttpHandler({
       catalog,
       info: context.info,
@@ -66,6 +70,7 @@ export class AppServing {
       logger: context.logger,
       eventStore: events,
       streamRetryMs,
+      sessionRecords,
     });
     this.#handlers.add(handler);
     return handler;

@@ -15,6 +15,11 @@ import type { StreamableSession } from './http-sessions.js';
 import { createMcpServer } from './mcp-server.js';
 import { sessionEventStore, sessionOwner } from './session-events.js';
 import { sessionPeerOf } from './session-peer.js';
+import { restoreSession } from './session-restore.js';
+import { negotiatedOf, recordOfInitialize } from './shared-sessions.js';
+
+/** A session looked up for a request; `'answered'` when the caller was already answered. */
+type Lookup = StreamableSession | 'answered' | undefined;
 
 /** Serve an authenticated request to the endpoint by its method; others get 405. */
 export async function serveStreamable(ctx: HttpContext, call: McpCall): Promise<void> {
@@ -29,15 +34,32 @@ async function streamablePost(ctx: HttpContext, call: McpCall): Promise<void> {
   const body = await readJson(call.req, call.res, ctx.maxBodyBytes);
   if (body === undefined) return;
   if (!checkToolScopes(ctx, call.res, call.identity, body)) return;
-  const session = callerSession(ctx, call) ?? (await openOnInitialize(ctx, call, body));
+  const found = await callerSession(ctx, call);
+  if (found === 'answered') return;
+  const session = found ?? (await openOnInitialize(ctx, call, body));
   if (session) await deliver(call, session, body);
 }
 
 /** The server's stream (GET) or the end of a session (DELETE): the session must exist. */
 async function streamableGetOrDelete(ctx: HttpContext, call: McpCall): Promise<void> {
-  const session = callerSession(ctx, call);
+  const session = await callerSession(ctx, call);
+  if (session === 'answered') return;
   if (!session) refuseWithoutSession(call);
+  else if (call.req.method === 'DELETE' && !(await endShared(ctx, call, session))) return;
   else if (!(await resumedHere(call, session))) await deliver(call, session, undefined);
+}
+
+/** End a DELETEd session on every replica first; `false` once refused (the store failed). */
+async function endShared(ctx: HttpContext, call: McpCall, session: StreamableSession) {
+  const id = session.transport.sessionId;
+  if (!ctx.shared || id === undefined) return true;
+  try {
+    await ctx.shared.records.end(id);
+    return true;
+  } catch (error) {
+    ctx.shared.unavailable(call.res, error);
+    return false;
+  }
 }
 
 /**
@@ -96,7 +118,19 @@ async function openOnInitialize(
     tooManySessions(call.res);
     return undefined;
   }
-  return await openStreamable(ctx, call.principal);
+  const session = await openStreamable(ctx, call.principal);
+  if (!ctx.shared) return session;
+  try {
+    const id = session.id;
+    if (await ctx.shared.records.create(id, recordOfInitialize(body, call.principal))) {
+      return session;
+    }
+    throw new Error('a session id was drawn twice');
+  } catch (error) {
+    await session.server.close().catch(() => {});
+    ctx.shared.unavailable(call.res, error);
+    return undefined;
+  }
 }
 
 /** 404 for a session id the caller has no session of, else 400: `initialize` comes first. */
@@ -114,9 +148,43 @@ function sessionIdOf(call: McpCall): string | undefined {
   return typeof header === 'string' ? header : undefined;
 }
 
-/** The caller's session of this endpoint named by `Mcp-Session-Id`, if it has one. */
-function callerSession(ctx: HttpContext, call: McpCall): StreamableSession | undefined {
-  return ctx.sessions.find(sessionIdOf(call), call.principal, 'streamable');
+/**
+ * The caller's session of this endpoint named by `Mcp-Session-Id`, if it has one. With shared
+ * sessions its record is touched (an ended one is closed here), and a session this replica does
+ * not hold is restored from its record; a store that does not answer is a 503.
+ */
+async function callerSession(ctx: HttpContext, call: McpCall): Promise<Lookup> {
+  const id = sessionIdOf(call);
+  const local = ctx.sessions.find(id, call.principal, 'streamable');
+  const shared = ctx.shared;
+  if (!shared || id === undefined) return local;
+  try {
+    if (!local) return await shared.once(id, () => restoreShared(ctx, call, id));
+    if (await shared.records.touch(id)) return local;
+    // Ended on another replica (or forgotten): closed here too.
+    await local.transport.close().catch(() => {});
+    return undefined;
+  } catch (error) {
+    shared.unavailable(call.res, error);
+    return 'answered';
+  }
+}
+
+/** Session `id` of the caller restored from its shared record, when it has one. */
+async function restoreShared(ctx: HttpContext, call: McpCall, id: string): Promise<Lookup> {
+  const record = await ctx.shared?.records.find(id, call.principal);
+  if (!record) return undefined;
+  // Another request of the session restored it meanwhile.
+  const restored = ctx.sessions.find(id, call.principal, 'streamable');
+  if (restored) return restored;
+  if (!ctx.sessions.makeRoom(call.principal)) {
+    tooManySessions(call.res);
+    return 'answered';
+  }
+  const session = await openStreamable(ctx, call.principal, id);
+  restoreSession(session.server, session.transport, negotiatedOf(id, record));
+  ctx.sessions.add(id, session);
+  return session;
 }
 
 /** Hand the request to the session's transport, with the caller attached and its stream watched. */
@@ -144,17 +212,24 @@ function watchStream(call: McpCall, session: StreamableSession, body: unknown): 
 /**
  * A session of `principal` with its own MCP server; registered once the transport names it.
  * With an event store its streams are resumable, their events kept under the session's owner.
+ * `restoring`: the id of a shared session opened elsewhere (then registered by the caller).
+ * Its events are forgotten when it ends (DELETE), or, unless shared, once closed here.
  */
-async function openStreamable(ctx: HttpContext, principal: string): Promise<StreamableSession> {
+async function openStreamable(
+  ctx: HttpContext,
+  principal: string,
+  restoring?: string,
+): Promise<StreamableSession> {
   const server = createMcpServer(ctx.catalog, ctx.info, ctx.logger);
   let session: StreamableSession | undefined;
   // 192 bits from the CSPRNG, never derived from the token; drawn now, so the events of the
   // session's first stream are already bound to it.
-  const sessionId = randomBytes(24).toString('base64url');
+  const sessionId = restoring ?? randomBytes(24).toString('base64url');
   const owner = sessionOwner(principal, sessionId);
-  const closed = () => {
-    ctx.sessions.delete(sessionId);
-    void ctx.events?.forget(owner).catch(() => {});
+  const forget = () => void ctx.events?.forget(owner).catch(() => {});
+  const closedHere = () => {
+    if (session) ctx.sessions.delete(sessionId, session);
+    if (!ctx.shared) forget();
   };
   const events = ctx.events ? sessionEventStore(ctx.events, owner, ctx.logger) : undefined;
   const transport = new NodeStreamableHTTPServerTransport({
@@ -162,7 +237,10 @@ async function openStreamable(ctx: HttpContext, principal: string): Promise<Stre
     onsessioninitialized: (id) => {
       if (session) ctx.sessions.add(id, session);
     },
-    onsessionclosed: closed,
+    onsessionclosed: () => {
+      closedHere();
+      forget();
+    },
     ...(events
       ? {
           eventStore: events,
@@ -171,9 +249,17 @@ async function openStreamable(ctx: HttpContext, principal: string): Promise<Stre
       : {}),
   });
   transport.onclose = () => {
-    if (transport.sessionId) closed();
+    if (transport.sessionId) closedHere();
   };
-  session = { kind: 'streamable', principal, server, transport, events, lastUsed: ctx.now() };
+  session = {
+    kind: 'streamable',
+    id: sessionId,
+    principal,
+    server,
+    transport,
+    events,
+    lastUsed: ctx.now(),
+  };
   await server.connect(transport);
   return session;
 }
