@@ -7,12 +7,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import { NodeStreamableHTTPServerTransport } from '@modelcontextprotocol/node';
+import type { SessionInit } from '../stores/sessions.js';
 import { attachCaller, checkToolScopes } from './http-auth.js';
 import { isInitialize, readJson, requestIds } from './http-body.js';
 import type { HttpContext, McpCall } from './http-context.js';
 import { jsonRpcError, send, tooManySessions } from './http-reply.js';
 import type { StreamableSession } from './http-sessions.js';
-import { createMcpServer } from './mcp-server.js';
+import { createMcpServer, SESSION_PROTOCOL_VERSIONS } from './mcp-server.js';
 import { sessionEventStore, sessionOwner } from './session-events.js';
 import { sessionPeerOf } from './session-peer.js';
 import { restoreSession } from './session-restore.js';
@@ -121,8 +122,7 @@ async function openOnInitialize(
   const session = await openStreamable(ctx, call.principal);
   if (!ctx.shared) return session;
   try {
-    const id = session.id;
-    if (await ctx.shared.records.create(id, recordOfInitialize(body, call.principal))) {
+    if (await ctx.shared.records.create(session.id, recordOfInitialize(body, call.principal))) {
       return session;
     }
     throw new Error('a session id was drawn twice');
@@ -161,13 +161,28 @@ async function callerSession(ctx: HttpContext, call: McpCall): Promise<Lookup> {
   try {
     if (!local) return await shared.once(id, () => restoreShared(ctx, call, id));
     if (await shared.records.touch(id)) return local;
-    // Ended on another replica (or forgotten): closed here too.
+    // Its record is gone but not ended (a Redis that restarted empty): written again from here.
+    if (!(await shared.records.ended(id)) && (await shared.records.create(id, initOf(local)))) {
+      return local;
+    }
+    // Ended on another replica: closed here too.
     await local.transport.close().catch(() => {});
     return undefined;
   } catch (error) {
     shared.unavailable(call.res, error);
     return 'answered';
   }
+}
+
+/** The record of a session held here, from what its server negotiated. */
+function initOf(session: StreamableSession): SessionInit {
+  const { server } = session;
+  return {
+    principal: session.principal,
+    protocolVersion: server.getNegotiatedProtocolVersion() ?? SESSION_PROTOCOL_VERSIONS[0] ?? '',
+    clientInfo: server.getClientVersion() ?? { name: '', version: '' },
+    clientCapabilities: server.getClientCapabilities() ?? {},
+  };
 }
 
 /** Session `id` of the caller restored from its shared record, when it has one. */
