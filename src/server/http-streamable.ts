@@ -7,17 +7,28 @@
  */
 import { randomBytes } from 'node:crypto';
 import { NodeStreamableHTTPServerTransport } from '@modelcontextprotocol/node';
+import { ProtocolError, ProtocolErrorCode } from '@modelcontextprotocol/server';
 import type { SessionInit } from '../stores/sessions.js';
 import { attachCaller, checkToolScopes } from './http-auth.js';
 import { isInitialize, readJson, requestIds } from './http-body.js';
 import type { HttpContext, McpCall } from './http-context.js';
 import { jsonRpcError, send, tooManySessions } from './http-reply.js';
 import type { StreamableSession } from './http-sessions.js';
-import { createMcpServer, SESSION_PROTOCOL_VERSIONS } from './mcp-server.js';
+import {
+  createMcpServer,
+  SESSION_PROTOCOL_VERSIONS,
+  sessionLogLevel,
+  setSessionLogLevel,
+} from './mcp-server.js';
 import { sessionEventStore, sessionOwner } from './session-events.js';
 import { sessionPeerOf } from './session-peer.js';
 import { restoreSession } from './session-restore.js';
-import { negotiatedOf, recordOfInitialize } from './shared-sessions.js';
+import {
+  negotiatedOf,
+  recordOfInitialize,
+  SESSION_STORE_UNAVAILABLE_MESSAGE,
+  type SharedSessions,
+} from './shared-sessions.js';
 
 /** A session looked up for a request; `'answered'` when the caller was already answered. */
 type Lookup = StreamableSession | 'answered' | undefined;
@@ -160,7 +171,12 @@ async function callerSession(ctx: HttpContext, call: McpCall): Promise<Lookup> {
   if (!shared || id === undefined) return local;
   try {
     if (!local) return await shared.once(id, () => restoreShared(ctx, call, id));
-    if (await shared.records.touch(id)) return local;
+    const record = await shared.records.touch(id);
+    if (record) {
+      // The level the client set last, on whichever replica.
+      if (record.logLevel !== undefined) setSessionLogLevel(local.server, record.logLevel);
+      return local;
+    }
     // Its record is gone but not ended (a Redis that restarted empty): written again from here.
     if (!(await shared.records.ended(id)) && (await shared.records.create(id, initOf(local)))) {
       return local;
@@ -174,6 +190,15 @@ async function callerSession(ctx: HttpContext, call: McpCall): Promise<Lookup> {
   }
 }
 
+/** Write `level` into session `id`'s shared record; a store that fails is the request's error. */
+async function keepLogLevel(shared: SharedSessions, id: string, level: string): Promise<void> {
+  try {
+    await shared.records.setLogLevel(id, level);
+  } catch {
+    throw new ProtocolError(ProtocolErrorCode.InternalError, SESSION_STORE_UNAVAILABLE_MESSAGE);
+  }
+}
+
 /** The record of a session held here, from what its server negotiated. */
 function initOf(session: StreamableSession): SessionInit {
   const { server } = session;
@@ -182,6 +207,7 @@ function initOf(session: StreamableSession): SessionInit {
     protocolVersion: server.getNegotiatedProtocolVersion() ?? SESSION_PROTOCOL_VERSIONS[0] ?? '',
     clientInfo: server.getClientVersion() ?? { name: '', version: '' },
     clientCapabilities: server.getClientCapabilities() ?? {},
+    logLevel: sessionLogLevel(server),
   };
 }
 
@@ -198,6 +224,7 @@ async function restoreShared(ctx: HttpContext, call: McpCall, id: string): Promi
   }
   const session = await openStreamable(ctx, call.principal, id);
   restoreSession(session.server, session.transport, negotiatedOf(id, record));
+  if (record.logLevel !== undefined) setSessionLogLevel(session.server, record.logLevel);
   ctx.sessions.add(id, session);
   return session;
 }
@@ -235,11 +262,15 @@ async function openStreamable(
   principal: string,
   restoring?: string,
 ): Promise<StreamableSession> {
-  const server = createMcpServer(ctx.catalog, ctx.info, ctx.logger);
-  let session: StreamableSession | undefined;
   // 192 bits from the CSPRNG, never derived from the token; drawn now, so the events of the
   // session's first stream are already bound to it.
   const sessionId = restoring ?? randomBytes(24).toString('base64url');
+  const shared = ctx.shared;
+  const server = createMcpServer(ctx.catalog, ctx.info, ctx.logger, {
+    // The level goes into the shared record, so that every replica sends at it.
+    onLogLevel: shared ? (level) => keepLogLevel(shared, sessionId, level) : undefined,
+  });
+  let session: StreamableSession | undefined;
   const owner = sessionOwner(principal, sessionId);
   const forget = () => void ctx.events?.forget(owner).catch(() => {});
   const closedHere = () => {

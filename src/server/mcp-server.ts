@@ -12,6 +12,7 @@
 import {
   type CallToolRequest,
   type CallToolResult,
+  type LoggingLevel,
   type Progress,
   type RequestId,
   Server,
@@ -23,7 +24,7 @@ import type { DownstreamPeer } from '../servers/peer.js';
 import { type CallerIdentity, callerFromAuthInfo, principalOf, runAsCaller } from './identity.js';
 import { type ContentCatalog, registerContentHandlers } from './mcp-content.js';
 import { isProtocolError } from './protocol-errors.js';
-import { type CallerLog, type LogSender, SessionLog } from './session-log.js';
+import { type CallerLog, isLoggingLevel, type LogSender, SessionLog } from './session-log.js';
 import { SessionPeer } from './session-peer.js';
 
 /** What a tool handler gets besides its arguments. */
@@ -123,8 +124,36 @@ export const SESSION_PROTOCOL_VERSIONS: readonly string[] = [
   '2024-10-07',
 ];
 
+/** The log of each session's SDK server (see {@link setSessionLogLevel}). */
+const sessionLogs = new WeakMap<Server, SessionLog>();
+
+/**
+ * Set the log level of `server`'s session (as its client's `logging/setLevel` last did, on any
+ * replica); a value that is no MCP logging level is ignored.
+ */
+export function setSessionLogLevel(server: Server, level: string): void {
+  const log = sessionLogs.get(server);
+  if (log && isLoggingLevel(level)) log.level = level;
+}
+
+/** The log level of `server`'s session, if it is one of ours. */
+export function sessionLogLevel(server: Server): LoggingLevel | undefined {
+  return sessionLogs.get(server)?.level;
+}
+
+/** Options of {@link createMcpServer}. */
+export interface McpServerOptions {
+  /** Called with a level the client sets, before it is answered (a failure is its error). */
+  readonly onLogLevel?: ((level: LoggingLevel) => Promise<void>) | undefined;
+}
+
 /** A new SDK server (one per session) over `catalog`. */
-export function createMcpServer(catalog: ToolCatalog, info: ServerInfo, logger?: Logger): Server {
+export function createMcpServer(
+  catalog: ToolCatalog,
+  info: ServerInfo,
+  logger?: Logger,
+  options: McpServerOptions = {},
+): Server {
   const server = new Server(
     { name: info.name, version: info.version },
     {
@@ -137,6 +166,7 @@ export function createMcpServer(catalog: ToolCatalog, info: ServerInfo, logger?:
     logger,
     send: (notification) => server.notification(notification),
   });
+  sessionLogs.set(server, log);
   const peer = new SessionPeer(server, log);
   const previous = server.onclose;
   server.onclose = () => {
@@ -145,6 +175,7 @@ export function createMcpServer(catalog: ToolCatalog, info: ServerInfo, logger?:
   };
   // Replaces the SDK's own `logging/setLevel` handler: the session's log keeps the level.
   server.setRequestHandler('logging/setLevel', async (request) => {
+    await options.onLogLevel?.(request.params.level);
     log.level = request.params.level;
     return {};
   });

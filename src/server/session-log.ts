@@ -33,6 +33,11 @@ const LEVELS_IN_ORDER: readonly LoggingLevel[] = [
 
 const SEVERITY = new Map(LEVELS_IN_ORDER.map((level, index) => [level, index]));
 
+/** Whether `value` is one of MCP logging's levels. */
+export function isLoggingLevel(value: string): value is LoggingLevel {
+  return SEVERITY.has(value as LoggingLevel);
+}
+
 /** Options of {@link SessionLog}. */
 export interface SessionLogOptions {
   /** Sends a message when no request of the session is running. */

@@ -47,6 +47,7 @@ function flakyStore(): KeyValueStore & { down: boolean } {
 }
 
 const kv = flakyStore();
+const records = new SessionRecordStore(kv);
 let served: ServedApp;
 let replicaB: HttpServer;
 let urlA: string;
@@ -56,9 +57,13 @@ let bob: UserTokens;
 
 beforeAll(async () => {
   served = await startServedApp({
-    sharedSessions: new SessionRecordStore(kv),
+    sharedSessions: records,
     setup: (app) => {
       app.tool('whoami', {}, async (_args, { caller }) => caller?.subject ?? 'nobody');
+      // The levels the session's log sends at, on the replica that runs the call.
+      app.tool('levels', {}, async (_args, { log }) =>
+        ['info', 'warning', 'error'].filter((level) => log?.enabled(level as 'info')).join(','),
+      );
     },
   });
   urlA = served.running.url;
@@ -138,6 +143,20 @@ test('a DELETE on one replica ends the session on every replica', async () => {
   // A held it since the initialize: it closes its copy on this request.
   expect((await call(urlA, alice, id, whoami())).status).toBe(404);
   expect((await call(urlB, alice, id, whoami())).status).toBe(404);
+});
+
+test('the log level a client sets on one replica is kept in the record', async () => {
+  const id = await open(urlA, alice);
+  expect((await records.get(id))?.logLevel).toBeUndefined();
+  const set = await call(urlB, alice, id, rpc('logging/setLevel', { level: 'error' }));
+  expect(set.status).toBe(200);
+  expect(message(set.body).error).toBeUndefined();
+  expect((await records.get(id))?.logLevel).toBe('error');
+  expect((await records.get(id))?.clientCapabilities).toEqual({ elicitation: { url: {} } });
+  // A, which opened the session, sends at the level set on B from its next request on.
+  const levels = rpc('tools/call', { name: 'levels', arguments: {} });
+  expect(textOf(message((await call(urlA, alice, id, levels)).body).result)).toBe('error');
+  expect(textOf(message((await call(urlB, alice, id, levels)).body).result)).toBe('error');
 });
 
 test('a store that does not answer fails the request with 503, and the session recovers', async () => {
