@@ -170,7 +170,15 @@ async function callerSession(ctx: HttpContext, call: McpCall): Promise<Lookup> {
   const shared = ctx.shared;
   if (!shared || id === undefined) return local;
   try {
-    if (!local) return await shared.once(id, () => restoreShared(ctx, call, id));
+    if (!local) {
+      // Requests arriving together share one restore, but each is answered on its own.
+      const restored = await shared.once(id, call.principal, () =>
+        restoreShared(ctx, call.principal, id),
+      );
+      if (restored !== 'full') return restored;
+      tooManySessions(call.res);
+      return 'answered';
+    }
     const record = await shared.records.touch(id);
     if (record) {
       // The level the client set last, on whichever replica.
@@ -212,17 +220,18 @@ function initOf(session: StreamableSession): SessionInit {
 }
 
 /** Session `id` of the caller restored from its shared record, when it has one. */
-async function restoreShared(ctx: HttpContext, call: McpCall, id: string): Promise<Lookup> {
-  const record = await ctx.shared?.records.find(id, call.principal);
+async function restoreShared(
+  ctx: HttpContext,
+  principal: string,
+  id: string,
+): Promise<StreamableSession | 'full' | undefined> {
+  const record = await ctx.shared?.records.find(id, principal);
   if (!record) return undefined;
   // Another request of the session restored it meanwhile.
-  const restored = ctx.sessions.find(id, call.principal, 'streamable');
+  const restored = ctx.sessions.find(id, principal, 'streamable');
   if (restored) return restored;
-  if (!ctx.sessions.makeRoom(call.principal)) {
-    tooManySessions(call.res);
-    return 'answered';
-  }
-  const session = await openStreamable(ctx, call.principal, id);
+  if (!ctx.sessions.makeRoom(principal)) return 'full';
+  const session = await openStreamable(ctx, principal, id);
   restoreSession(session.server, session.transport, negotiatedOf(id, record));
   if (record.logLevel !== undefined) setSessionLogLevel(session.server, record.logLevel);
   ctx.sessions.add(id, session);

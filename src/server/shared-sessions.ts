@@ -36,14 +36,16 @@ export class SharedSessions {
   }
 
   /**
-   * Run `restore` for session `id` unless one is under way on this replica, in which case its
-   * result is awaited instead (two requests of a session arriving together restore it once).
+   * Run `restore` for session `id` of `principal` unless one is under way on this replica for
+   * the same id and principal, in which case its result is awaited instead (two requests of a
+   * session arriving together restore it once; another principal's request never shares it).
    */
-  async once<T>(id: string, restore: () => Promise<T>): Promise<T> {
-    const running = this.#restoring.get(id) as Promise<T> | undefined;
+  async once<T>(id: string, principal: string, restore: () => Promise<T>): Promise<T> {
+    const key = JSON.stringify([id, principal]);
+    const running = this.#restoring.get(key) as Promise<T> | undefined;
     if (running) return running;
-    const started = restore().finally(() => this.#restoring.delete(id));
-    this.#restoring.set(id, started);
+    const started = restore().finally(() => this.#restoring.delete(key));
+    this.#restoring.set(key, started);
     return started;
   }
 

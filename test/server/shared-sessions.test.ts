@@ -8,7 +8,10 @@
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { SESSION_STORE_UNAVAILABLE_MESSAGE } from '../../src/server/shared-sessions.js';
+import {
+  SESSION_STORE_UNAVAILABLE_MESSAGE,
+  SharedSessions,
+} from '../../src/server/shared-sessions.js';
 import type { KeyValueStore } from '../../src/stores/kv.js';
 import { MemoryKeyValueStore } from '../../src/stores/memory.js';
 import { SessionRecordStore } from '../../src/stores/sessions.js';
@@ -134,6 +137,34 @@ test('a session opened on one replica is served by the other, for its principal 
   expect(stolen.body).toContain('Session not found');
   expect((await call(urlA, bob, id, whoami())).status).toBe(404);
   expect((await call(urlA, alice, id, whoami())).status).toBe(200);
+});
+
+test('requests arriving together restore the session once, and only for its principal', async () => {
+  const id = await open(urlA, alice);
+  const answers = await Promise.all([
+    call(urlB, alice, id, whoami()),
+    call(urlB, bob, id, whoami()),
+    call(urlB, alice, id, whoami()),
+    call(urlB, bob, id, whoami()),
+  ]);
+  expect(answers.map((answer) => answer.status)).toEqual([200, 404, 200, 404]);
+  expect(textOf(message(answers[2]?.body ?? '').result)).toBe('alice');
+});
+
+test('a restore under way is shared by the same principal only', async () => {
+  const shared = new SharedSessions(records);
+  let finish: (value: string) => void = () => {};
+  const held = new Promise<string>((resolve) => {
+    finish = resolve;
+  });
+  const first = shared.once('sid', 'alice', () => held);
+  const same = shared.once('sid', 'alice', async () => 'a second restore');
+  const other = shared.once('sid', 'bob', async () => "bob's own lookup");
+  expect(await other).toBe("bob's own lookup");
+  finish('restored for alice');
+  expect([await first, await same]).toEqual(['restored for alice', 'restored for alice']);
+  // Done: the next request looks again.
+  expect(await shared.once('sid', 'alice', async () => 'again')).toBe('again');
 });
 
 test('a DELETE on one replica ends the session on every replica', async () => {
