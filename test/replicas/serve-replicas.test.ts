@@ -4,7 +4,8 @@
  * robin with no stickiness (test/support/haproxy.ts). 2025-11-25 clients — the SDK v1 client and
  * the SDK v2 client in its default legacy mode — initialize, list and call tools through the
  * balancer; the requests of one session land on different replicas (the `where` tool of the app
- * module answers with its process id). A workflow run is started, its replica killed (SIGKILL)
+ * module answers with its process id); a stream answered by one replica is resumed on another
+ * with `Last-Event-ID` (the events are in Redis). A workflow run is started, its replica killed (SIGKILL)
  * mid-run; `get_status` is answered through the balancer meanwhile, and another replica takes the
  * run over after its lease (30 s, serve's default) and finishes it.
  *
@@ -174,6 +175,49 @@ oauth:
       }
     });
 
+    test('a stream answered by one replica is resumed on another with Last-Event-ID', async () => {
+      const [first, second] = replicas.map(({ port }) => `http://127.0.0.1:${port}/mcp`);
+      if (!first || !second) throw new Error('two replicas are needed');
+      const opened = await post(first, {
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'initialize',
+        params: {
+          protocolVersion: '2025-11-25',
+          capabilities: {},
+          clientInfo: { name: 'replicas-raw', version: '1.0.0' },
+        },
+      });
+      const session = opened.headers.get('mcp-session-id') ?? '';
+      await opened.text();
+      const answered = await post(
+        first,
+        { jsonrpc: '2.0', id: 2, method: 'tools/call', params: whereCall },
+        session,
+      );
+      const events = sseEvents(await answered.text());
+      const priming = events[0];
+      const result = events.find((event) => event.data.includes('"result"'));
+      expect(priming?.data).toBe('');
+      expect(result?.data).toContain(String(replicas[0]?.child.pid));
+
+      // The client lost the stream after the priming event: it resumes on the second replica.
+      const resumed = new AbortController();
+      const response = await fetch(second, {
+        headers: {
+          accept: 'text/event-stream',
+          'mcp-session-id': session,
+          'mcp-protocol-version': '2025-11-25',
+          'last-event-id': priming?.id ?? '',
+        },
+        signal: resumed.signal,
+      });
+      expect(response.status).toBe(200);
+      const replayed = await readUntil(response, (text) => text.includes('"result"'));
+      resumed.abort();
+      expect(sseEvents(replayed).find((event) => event.data.includes('"result"'))).toEqual(result);
+    });
+
     test('an SDK v2 client: a run whose replica is killed finishes on another', async () => {
       const client = new ClientV2({ name: 'replicas-v2', version: '1.0.0' });
       await client.connect(new TransportV2(new URL(`${balancer.url}/mcp`)));
@@ -231,6 +275,50 @@ oauth:
 );
 
 const whereCall = { name: 'where', arguments: {} };
+
+/** A Streamable HTTP POST of `message` to `url` (in session `session`, if given). */
+function post(url: string, message: unknown, session?: string): Promise<Response> {
+  return fetch(url, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      ...(session ? { 'mcp-session-id': session, 'mcp-protocol-version': '2025-11-25' } : {}),
+    },
+    body: JSON.stringify(message),
+  });
+}
+
+/** The events of an event stream's text: each one's `id` and `data`. */
+function sseEvents(text: string): { id: string; data: string }[] {
+  return text
+    .split('\n\n')
+    .filter((block) => block.trim() !== '')
+    .map((block) => {
+      const lines = block.split('\n');
+      const field = (name: string) =>
+        lines
+          .filter((line) => line.startsWith(`${name}:`))
+          .map((line) => line.slice(name.length + 1).trim())
+          .join('\n');
+      return { id: field('id'), data: field('data') };
+    })
+    .filter((event) => event.id !== '');
+}
+
+/** Read `response`'s body until `done(text so far)`; the text. */
+async function readUntil(response: Response, done: (text: string) => boolean): Promise<string> {
+  const reader = response.body?.getReader();
+  if (!reader) throw new Error('no body');
+  const decoder = new TextDecoder();
+  let text = '';
+  while (!done(text)) {
+    const chunk = await reader.read();
+    if (chunk.done) break;
+    text += decoder.decode(chunk.value, { stream: true });
+  }
+  return text;
+}
 
 function textOf(result: unknown): string {
   const content = (result as { content?: { type: string; text?: string }[] }).content ?? [];
