@@ -9,8 +9,8 @@
  * mid-run; `get_status` is answered through the balancer meanwhile, and another replica takes the
  * run over after its lease (30 s, serve's default) and finishes it.
  *
- * Authorization is off here, so every caller is the same principal: the binding of a session to
- * its principal across replicas is proved in-process (test/server/shared-sessions.test.ts).
+ * Authorization is on (the development authorization server; tokens of alice and bob): a
+ * session's id sent with another principal's token gets 404 on every replica.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -26,7 +26,9 @@ import {
 import { Client as ClientV1 } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport as TransportV1 } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, expect, test } from 'vitest';
+import { type Inbound, startInbound } from '../app/delegated-support.js';
 import { tempTree } from '../helpers/cli.js';
+import { type UserTokens, userTokens } from '../server/serve-support.js';
 import { haproxyBinary, type LoadBalancer, startLoadBalancer } from '../support/haproxy.js';
 import { waitFor, within } from '../support/net.js';
 import { deleteRedisKeys } from '../support/redis-server.js';
@@ -52,6 +54,9 @@ interface Replica {
 }
 
 let tree: ReturnType<typeof tempTree>;
+let inbound: Inbound;
+let alice: UserTokens;
+let bob: UserTokens;
 let balancer: LoadBalancer;
 const replicas: Replica[] = [];
 
@@ -119,6 +124,7 @@ describeWith([redis, builtFile('dist/cli/main.js'), haproxyBinary])(
   () => {
     beforeAll(async () => {
       tree = tempTree();
+      inbound = await startInbound();
       writeFileSync(join(tree.dir, 'app.mjs'), APP_MODULE);
       const config = join(tree.dir, 'mcp_agent.config.yaml');
       writeFileSync(
@@ -131,6 +137,12 @@ oauth:
     redis_url: ${REDIS_URL}
     redis_prefix: ${PREFIX}
     encryption_key: a passphrase every replica shares, long enough
+authorization:
+  enabled: true
+  issuer_url: ${inbound.as.issuer}
+  resource_server_url: ${inbound.resource}
+  expected_audiences: [${inbound.resource}]
+  required_scopes: [mcp:tools]
 `,
       );
       await startGate();
@@ -138,6 +150,10 @@ oauth:
         ...(await Promise.all([serveProcess(config), serveProcess(config), serveProcess(config)])),
       );
       balancer = await startLoadBalancer(replicas.map((replica) => replica.port));
+      [alice, bob] = await Promise.all([
+        userTokens(inbound.as.issuer, inbound.resource, 'alice'),
+        userTokens(inbound.as.issuer, inbound.resource, 'bob'),
+      ]);
     }, 60_000);
 
     afterAll(async () => {
@@ -153,13 +169,16 @@ oauth:
       );
       gate.server?.closeAllConnections();
       gate.server?.close();
+      await inbound?.as.close();
       tree?.cleanup();
       if (redis.available) await deleteRedisKeys(REDIS_URL, PREFIX);
     });
 
     test('an SDK v1 client: one session served by several replicas', async () => {
       const client = new ClientV1({ name: 'replicas-v1', version: '1.0.0' });
-      await client.connect(new TransportV1(new URL(`${balancer.url}/mcp`)));
+      await client.connect(
+        new TransportV1(new URL(`${balancer.url}/mcp`), { requestInit: bearer(alice) }),
+      );
       try {
         const { tools } = await client.listTools();
         expect(tools.map((tool) => tool.name)).toEqual(
@@ -178,7 +197,7 @@ oauth:
     test('a stream answered by one replica is resumed on another with Last-Event-ID', async () => {
       const [first, second] = replicas.map(({ port }) => `http://127.0.0.1:${port}/mcp`);
       if (!first || !second) throw new Error('two replicas are needed');
-      const opened = await post(first, {
+      const opened = await post(first, alice, {
         jsonrpc: '2.0',
         id: 1,
         method: 'initialize',
@@ -192,6 +211,7 @@ oauth:
       await opened.text();
       const answered = await post(
         first,
+        alice,
         { jsonrpc: '2.0', id: 2, method: 'tools/call', params: whereCall },
         session,
       );
@@ -205,6 +225,7 @@ oauth:
       const resumed = new AbortController();
       const response = await fetch(second, {
         headers: {
+          ...bearer(alice).headers,
           accept: 'text/event-stream',
           'mcp-session-id': session,
           'mcp-protocol-version': '2025-11-25',
@@ -218,9 +239,38 @@ oauth:
       expect(sseEvents(replayed).find((event) => event.data.includes('"result"'))).toEqual(result);
     });
 
+    test("a session's id with another principal's token is not found on any replica", async () => {
+      const opened = await post(`${balancer.url}/mcp`, alice, {
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'initialize',
+        params: {
+          protocolVersion: '2025-11-25',
+          capabilities: {},
+          clientInfo: { name: 'replicas-alice', version: '1.0.0' },
+        },
+      });
+      const session = opened.headers.get('mcp-session-id') ?? '';
+      await opened.text();
+      for (const { port } of replicas) {
+        const url = `http://127.0.0.1:${port}/mcp`;
+        const request = { jsonrpc: '2.0', id: 2, method: 'tools/call', params: whereCall };
+        const stolen = await post(url, bob, request, session);
+        expect(stolen.status).toBe(404);
+        expect(await stolen.text()).toContain('Session not found');
+        const own = await post(url, alice, request, session);
+        expect(own.status).toBe(200);
+        expect(await own.text()).toContain(
+          String(replicas.find((r) => r.port === port)?.child.pid),
+        );
+      }
+    });
+
     test('an SDK v2 client: a run whose replica is killed finishes on another', async () => {
       const client = new ClientV2({ name: 'replicas-v2', version: '1.0.0' });
-      await client.connect(new TransportV2(new URL(`${balancer.url}/mcp`)));
+      await client.connect(
+        new TransportV2(new URL(`${balancer.url}/mcp`), { requestInit: bearer(alice) }),
+      );
       try {
         const pids = new Set<string>();
         for (let call = 0; call < 6; call++) pids.add(textOf(await client.callTool(whereCall)));
@@ -276,11 +326,22 @@ oauth:
 
 const whereCall = { name: 'where', arguments: {} };
 
+/** The `requestInit` of a client calling with `tokens`. */
+function bearer(tokens: UserTokens): { headers: Record<string, string> } {
+  return { headers: { authorization: `Bearer ${tokens.accessToken}` } };
+}
+
 /** A Streamable HTTP POST of `message` to `url` (in session `session`, if given). */
-function post(url: string, message: unknown, session?: string): Promise<Response> {
+function post(
+  url: string,
+  tokens: UserTokens,
+  message: unknown,
+  session?: string,
+): Promise<Response> {
   return fetch(url, {
     method: 'POST',
     headers: {
+      ...bearer(tokens).headers,
       'content-type': 'application/json',
       accept: 'application/json, text/event-stream',
       ...(session ? { 'mcp-session-id': session, 'mcp-protocol-version': '2025-11-25' } : {}),
