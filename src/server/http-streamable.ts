@@ -286,7 +286,12 @@ async function openStreamable(
     if (session) ctx.sessions.delete(sessionId, session);
     if (!ctx.shared) forget();
   };
-  const events = ctx.events ? sessionEventStore(ctx.events, owner, ctx.logger) : undefined;
+  const events = ctx.events
+    ? sessionEventStore(ctx.events, owner, ctx.logger, {
+        // Revisions are dates: 2025-06-18 removed JSON-RPC batches.
+        oneRequestPerStream: () => (server.getNegotiatedProtocolVersion() ?? '') >= '2025-06-18',
+      })
+    : undefined;
   const transport = new NodeStreamableHTTPServerTransport({
     sessionIdGenerator: () => sessionId,
     onsessioninitialized: (id) => {

@@ -234,7 +234,8 @@ authorization:
         signal: resumed.signal,
       });
       expect(response.status).toBe(200);
-      const replayed = await readUntil(response, (text) => text.includes('"result"'));
+      // The stream was finished (its one request answered): replayed, then ended.
+      const replayed = await within('the replay to end', response.text(), 10_000);
       resumed.abort();
       expect(sseEvents(replayed).find((event) => event.data.includes('"result"'))).toEqual(result);
     });
@@ -365,20 +366,6 @@ function sseEvents(text: string): { id: string; data: string }[] {
       return { id: field('id'), data: field('data') };
     })
     .filter((event) => event.id !== '');
-}
-
-/** Read `response`'s body until `done(text so far)`; the text. */
-async function readUntil(response: Response, done: (text: string) => boolean): Promise<string> {
-  const reader = response.body?.getReader();
-  if (!reader) throw new Error('no body');
-  const decoder = new TextDecoder();
-  let text = '';
-  while (!done(text)) {
-    const chunk = await reader.read();
-    if (chunk.done) break;
-    text += decoder.decode(chunk.value, { stream: true });
-  }
-  return text;
 }
 
 function textOf(result: unknown): string {
