@@ -8,6 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { NodeStreamableHTTPServerTransport } from '@modelcontextprotocol/node';
 import { ProtocolError, ProtocolErrorCode } from '@modelcontextprotocol/server';
+import { McpAgentError } from '../errors.js';
 import type { SessionInit } from '../stores/sessions.js';
 import { attachCaller, checkToolScopes } from './http-auth.js';
 import { isInitialize, readJson, requestIds } from './http-body.js';
@@ -24,6 +25,7 @@ import { sessionEventStore, sessionOwner } from './session-events.js';
 import { sessionPeerOf } from './session-peer.js';
 import { restoreSession } from './session-restore.js';
 import {
+  isStoreFailure,
   negotiatedOf,
   recordOfInitialize,
   SESSION_STORE_UNAVAILABLE_MESSAGE,
@@ -139,7 +141,11 @@ async function openOnInitialize(
     throw new Error('a session id was drawn twice');
   } catch (error) {
     await session.server.close().catch(() => {});
-    ctx.shared.unavailable(call.res, error);
+    if (isStoreFailure(error)) ctx.shared.unavailable(call.res, error);
+    else if (error instanceof McpAgentError && error.code === 'USAGE') {
+      // The client's info and capabilities are too large to keep (the message says so).
+      jsonRpcError(call.res, 400, -32600, `Invalid Request: ${error.message}`);
+    } else throw error;
     return undefined;
   }
 }
@@ -193,6 +199,8 @@ async function callerSession(ctx: HttpContext, call: McpCall): Promise<Lookup> {
     await local.transport.close().catch(() => {});
     return undefined;
   } catch (error) {
+    // Anything else (the SDK's internals changed, say) is an internal error (500).
+    if (!isStoreFailure(error)) throw error;
     shared.unavailable(call.res, error);
     return 'answered';
   }

@@ -24,6 +24,11 @@ export const SESSION_STORE_UNAVAILABLE_CODE = -32000;
 export const SESSION_STORE_UNAVAILABLE_MESSAGE =
   'Service unavailable: the shared session store (oauth.token_store, Redis) did not answer; retry this request.';
 
+/** Whether `error` says the store did not answer (`STORE_UNAVAILABLE`), not a fault of ours. */
+export function isStoreFailure(error: unknown): boolean {
+  return (error as { code?: unknown } | undefined)?.code === 'STORE_UNAVAILABLE';
+}
+
 /** The session records of one HTTP handler, and the restores under way on this replica. */
 export class SharedSessions {
   readonly records: SessionRecordStore;

@@ -190,6 +190,21 @@ test('the log level a client sets on one replica is kept in the record', async (
   expect(textOf(message((await call(urlB, alice, id, levels)).body).result)).toBe('error');
 });
 
+test('an initialize whose client info and capabilities are too large to keep is refused', async () => {
+  const refused = await raw(urlA, {
+    method: 'POST',
+    headers: mcpHeaders(alice.accessToken),
+    body: rpc('initialize', {
+      protocolVersion: '2025-11-25',
+      capabilities: { experimental: { padding: { text: 'x'.repeat(70 * 1024) } } },
+      clientInfo: { name: 'large', version: '1.0.0' },
+    }),
+  });
+  expect(refused.status).toBe(400);
+  expect(message(refused.body).error).toMatchObject({ code: -32600 });
+  expect(refused.body).toContain('larger than 65536 bytes');
+});
+
 test('a store that does not answer fails the request with 503, and the session recovers', async () => {
   const id = await open(urlA, alice);
   kv.down = true;
