@@ -36,6 +36,7 @@ import type { ConfiguredVerifier } from '../server/verifiers/configured.js';
 import { unchangedNaming } from '../servers/content-names.js';
 import type { PeerConnectionLimits } from '../servers/peer-connections.js';
 import type { ServerRegistry } from '../servers/registry.js';
+import type { SessionRecordStore } from '../stores/sessions.js';
 import type { StreamEventStore } from '../stores/stream-events.js';
 import { AppCatalog } from './catalog.js';
 import { CONNECT_PATH } from './connect-route.js';
@@ -84,6 +85,14 @@ export interface CreateAppOptions {
    * 1,000 ms (see {@link ResumableStreamOptions.retryMs}).
    */
   readonly resumableStreams?: false | ResumableStreamOptions;
+  /**
+   * Share the MCP sessions (2025-11-25 Streamable HTTP) with the other replicas, so that any
+   * request of a session may land on any replica: on by default when the token store is Redis
+   * (its session records, `TokenStore.sessions`), off otherwise. `false` turns it off; a store
+   * is used instead of the token store's (tests). With it, resumable streams keep their events
+   * in the token store's shared event store unless `resumableStreams.store` says otherwise.
+   */
+  readonly sharedSessions?: boolean | SessionRecordStore;
 }
 
 /** How {@link CreateAppOptions.resumableStreams} are served. */
@@ -191,6 +200,7 @@ export async function createApp(options: CreateAppOptions): Promise<App> {
       address,
       ...streamEvents(options.resumableStreams, downstream),
       markers: downstream.store.markers,
+      sessionRecords: sessionRecordsOf(options.sharedSessions, downstream),
     });
     runs.startTicking();
     return assembleApp({ context, downstream, runs, catalog, inbound, serving });
@@ -224,6 +234,16 @@ function streamEvents(
     events: resumable?.store ?? downstream.store.streams,
     streamRetryMs: resumable?.retryMs ?? DEFAULT_STREAM_RETRY_MS,
   };
+}
+
+/** The session records `shared` asks for (default: the token store's, when it has them). */
+function sessionRecordsOf(
+  shared: CreateAppOptions['sharedSessions'],
+  downstream: Downstream,
+): SessionRecordStore | undefined {
+  if (shared === false) return undefined;
+  if (shared === undefined || shared === true) return downstream.store.sessions;
+  return shared;
 }
 
 /** The workflow runs, on the token store's run store (Redis when replicas share it). */

@@ -18,6 +18,7 @@ import {
 } from '../server/request-state.js';
 import type { KeyValueStore } from '../stores/kv.js';
 import { MemoryKeyValueStore } from '../stores/memory.js';
+import type { SessionRecordStore } from '../stores/sessions.js';
 import type { StreamEventStore } from '../stores/stream-events.js';
 import type { AppCatalog } from './catalog.js';
 import type { AppContext } from './context.js';
@@ -49,6 +50,8 @@ export interface AppServingOptions {
   readonly streamRetryMs?: number | undefined;
   /** Where the single-use markers of 2026-07-28 `requestState`s go (the token store's backend). */
   readonly markers?: KeyValueStore | undefined;
+  /** The records of sessions shared with other replicas; `undefined`: sessions stay here. */
+  readonly sessionRecords?: SessionRecordStore | undefined;
 }
 
 /** The handlers and servers of one app: what `createHandler()` and `listen()` opened. */
@@ -66,7 +69,8 @@ export class AppServing {
 
   /** A request listener to mount in a server of one's own; the app closes it with itself. */
   createHandler(options: { hostCheck?: HostCheck | undefined } = {}): McpHttpHandler {
-    const { context, catalog, inbound, routes, events, streamRetryMs } = this.#options;
+    const { context, catalog, inbound, routes, events, streamRetryMs, sessionRecords } =
+      this.#options;
     const handler = createMcpHttpHandler({
       catalog,
       info: context.info,
@@ -79,6 +83,7 @@ export class AppServing {
       eventStore: events,
       streamRetryMs,
       requestStates: this.#requestStates,
+      sessionRecords,
     });
     this.#handlers.add(handler);
     return handler;

@@ -16,6 +16,7 @@ import type { CallerIdentity } from './identity.js';
 import type { ServerInfo, ToolCatalog } from './mcp-server.js';
 import type { ProtectedResourceMetadata } from './metadata.js';
 import type { RequestStates } from './request-state.js';
+import type { SharedSessions } from './shared-sessions.js';
 
 /** The state of one {@link createMcpHttpHandler}, built once from its options. */
 export interface HttpContext {
@@ -37,6 +38,8 @@ export interface HttpContext {
   /** The metadata URL the legacy SSE endpoint's challenges name (RFC 9728 §5.1). */
   readonly sseMetadataUrl: string | undefined;
   readonly sessions: SessionTable;
+  /** The session records shared with other replicas; `undefined`: sessions stay here. */
+  readonly shared: SharedSessions | undefined;
   /** Where the events of resumable streams are kept; `undefined`: streams are not resumable. */
   readonly events: StreamEventStore | undefined;
   /** The `retry` (ms) of the priming event that opens a resumable stream; `undefined`: none. */

@@ -23,6 +23,8 @@ interface SessionBase {
 /** A session of the Streamable HTTP endpoint. */
 export interface StreamableSession extends SessionBase {
   readonly kind: 'streamable';
+  /** Its `Mcp-Session-Id`. */
+  readonly id: string;
   readonly transport: NodeStreamableHTTPServerTransport;
   /** The events of its resumable streams, when streams are resumable. */
   readonly events?: SessionEvents | undefined;
@@ -70,9 +72,9 @@ export class SessionTable {
     this.#sessions.set(id, session);
   }
 
-  /** Forget session `id` (its transport closed). */
-  delete(id: string): void {
-    this.#sessions.delete(id);
+  /** Forget session `id` (its transport closed); only if it is `session`, when given. */
+  delete(id: string, session?: Session): void {
+    if (session === undefined || this.#sessions.get(id) === session) this.#sessions.delete(id);
   }
 
   /**

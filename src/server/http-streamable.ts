@@ -7,15 +7,34 @@
  */
 import { randomBytes } from 'node:crypto';
 import { NodeStreamableHTTPServerTransport } from '@modelcontextprotocol/node';
+import { ProtocolError, ProtocolErrorCode } from '@modelcontextprotocol/server';
+import { McpAgentError } from '../errors.js';
+import type { SessionInit } from '../stores/sessions.js';
 import { attachCaller, checkToolScopes } from './http-auth.js';
 import { isInitialize, readJson, requestIds } from './http-body.js';
 import type { HttpContext, McpCall } from './http-context.js';
 import { serveIfModern } from './http-modern.js';
 import { jsonRpcError, send, tooManySessions } from './http-reply.js';
 import type { StreamableSession } from './http-sessions.js';
-import { createMcpServer } from './mcp-server.js';
+import {
+  createMcpServer,
+  SESSION_PROTOCOL_VERSIONS,
+  sessionLogLevel,
+  setSessionLogLevel,
+} from './mcp-server.js';
 import { sessionEventStore, sessionOwner } from './session-events.js';
 import { sessionPeerOf } from './session-peer.js';
+import { restoreSession } from './session-restore.js';
+import {
+  isStoreFailure,
+  negotiatedOf,
+  recordOfInitialize,
+  SESSION_STORE_UNAVAILABLE_MESSAGE,
+  type SharedSessions,
+} from './shared-sessions.js';
+
+/** A session looked up for a request; `'answered'` when the caller was already answered. */
+type Lookup = StreamableSession | 'answered' | undefined;
 
 /** Serve an authenticated request to the endpoint by its method; others get 405. */
 export async function serveStreamable(ctx: HttpContext, call: McpCall): Promise<void> {
@@ -31,15 +50,32 @@ async function streamablePost(ctx: HttpContext, call: McpCall): Promise<void> {
   if (body === undefined) return;
   if (!checkToolScopes(ctx, call.res, call.identity, body)) return;
   if (await serveIfModern(ctx, call, body)) return;
-  const session = callerSession(ctx, call) ?? (await openOnInitialize(ctx, call, body));
+  const found = await callerSession(ctx, call);
+  if (found === 'answered') return;
+  const session = found ?? (await openOnInitialize(ctx, call, body));
   if (session) await deliver(call, session, body);
 }
 
 /** The server's stream (GET) or the end of a session (DELETE): the session must exist. */
 async function streamableGetOrDelete(ctx: HttpContext, call: McpCall): Promise<void> {
-  const session = callerSession(ctx, call);
+  const session = await callerSession(ctx, call);
+  if (session === 'answered') return;
   if (!session) refuseWithoutSession(call);
+  else if (call.req.method === 'DELETE' && !(await endShared(ctx, call, session))) return;
   else if (!(await resumedHere(call, session))) await deliver(call, session, undefined);
+}
+
+/** End a DELETEd session on every replica first; `false` once refused (the store failed). */
+async function endShared(ctx: HttpContext, call: McpCall, session: StreamableSession) {
+  const id = session.transport.sessionId;
+  if (!ctx.shared || id === undefined) return true;
+  try {
+    await ctx.shared.records.end(id);
+    return true;
+  } catch (error) {
+    ctx.shared.unavailable(call.res, error);
+    return false;
+  }
 }
 
 /**
@@ -98,7 +134,22 @@ async function openOnInitialize(
     tooManySessions(call.res);
     return undefined;
   }
-  return await openStreamable(ctx, call.principal);
+  const session = await openStreamable(ctx, call.principal);
+  if (!ctx.shared) return session;
+  try {
+    if (await ctx.shared.records.create(session.id, recordOfInitialize(body, call.principal))) {
+      return session;
+    }
+    throw new Error('a session id was drawn twice');
+  } catch (error) {
+    await session.server.close().catch(() => {});
+    if (isStoreFailure(error)) ctx.shared.unavailable(call.res, error);
+    else if (error instanceof McpAgentError && error.code === 'USAGE') {
+      // The client's info and capabilities are too large to keep (the message says so).
+      jsonRpcError(call.res, 400, -32600, `Invalid Request: ${error.message}`);
+    } else throw error;
+    return undefined;
+  }
 }
 
 /** 404 for a session id the caller has no session of, else 400: `initialize` comes first. */
@@ -116,9 +167,85 @@ function sessionIdOf(call: McpCall): string | undefined {
   return typeof header === 'string' ? header : undefined;
 }
 
-/** The caller's session of this endpoint named by `Mcp-Session-Id`, if it has one. */
-function callerSession(ctx: HttpContext, call: McpCall): StreamableSession | undefined {
-  return ctx.sessions.find(sessionIdOf(call), call.principal, 'streamable');
+/**
+ * The caller's session of this endpoint named by `Mcp-Session-Id`, if it has one. With shared
+ * sessions its record is touched (an ended one is closed here), and a session this replica does
+ * not hold is restored from its record; a store that does not answer is a 503.
+ */
+async function callerSession(ctx: HttpContext, call: McpCall): Promise<Lookup> {
+  const id = sessionIdOf(call);
+  const local = ctx.sessions.find(id, call.principal, 'streamable');
+  const shared = ctx.shared;
+  if (!shared || id === undefined) return local;
+  try {
+    if (!local) {
+      // Requests arriving together share one restore, but each is answered on its own.
+      const restored = await shared.once(id, call.principal, () =>
+        restoreShared(ctx, call.principal, id),
+      );
+      if (restored !== 'full') return restored;
+      tooManySessions(call.res);
+      return 'answered';
+    }
+    const record = await shared.records.touch(id);
+    if (record) {
+      // The level the client set last, on whichever replica.
+      if (record.logLevel !== undefined) setSessionLogLevel(local.server, record.logLevel);
+      return local;
+    }
+    // Its record is gone but not ended (a Redis that restarted empty): written again from here.
+    if (!(await shared.records.ended(id)) && (await shared.records.create(id, initOf(local)))) {
+      return local;
+    }
+    // Ended on another replica: closed here too.
+    await local.transport.close().catch(() => {});
+    return undefined;
+  } catch (error) {
+    // Anything else (the SDK's internals changed, say) is an internal error (500).
+    if (!isStoreFailure(error)) throw error;
+    shared.unavailable(call.res, error);
+    return 'answered';
+  }
+}
+
+/** Write `level` into session `id`'s shared record; a store that fails is the request's error. */
+async function keepLogLevel(shared: SharedSessions, id: string, level: string): Promise<void> {
+  try {
+    await shared.records.setLogLevel(id, level);
+  } catch {
+    throw new ProtocolError(ProtocolErrorCode.InternalError, SESSION_STORE_UNAVAILABLE_MESSAGE);
+  }
+}
+
+/** The record of a session held here, from what its server negotiated. */
+function initOf(session: StreamableSession): SessionInit {
+  const { server } = session;
+  return {
+    principal: session.principal,
+    protocolVersion: server.getNegotiatedProtocolVersion() ?? SESSION_PROTOCOL_VERSIONS[0] ?? '',
+    clientInfo: server.getClientVersion() ?? { name: '', version: '' },
+    clientCapabilities: server.getClientCapabilities() ?? {},
+    logLevel: sessionLogLevel(server),
+  };
+}
+
+/** Session `id` of the caller restored from its shared record, when it has one. */
+async function restoreShared(
+  ctx: HttpContext,
+  principal: string,
+  id: string,
+): Promise<StreamableSession | 'full' | undefined> {
+  const record = await ctx.shared?.records.find(id, principal);
+  if (!record) return undefined;
+  // Another request of the session restored it meanwhile.
+  const restored = ctx.sessions.find(id, principal, 'streamable');
+  if (restored) return restored;
+  if (!ctx.sessions.makeRoom(principal)) return 'full';
+  const session = await openStreamable(ctx, principal, id);
+  restoreSession(session.server, session.transport, negotiatedOf(id, record));
+  if (record.logLevel !== undefined) setSessionLogLevel(session.server, record.logLevel);
+  ctx.sessions.add(id, session);
+  return session;
 }
 
 /** Hand the request to the session's transport, with the caller attached and its stream watched. */
@@ -146,25 +273,44 @@ function watchStream(call: McpCall, session: StreamableSession, body: unknown): 
 /**
  * A session of `principal` with its own MCP server; registered once the transport names it.
  * With an event store its streams are resumable, their events kept under the session's owner.
+ * `restoring`: the id of a shared session opened elsewhere (then registered by the caller).
+ * Its events are forgotten when it ends (DELETE), or, unless shared, once closed here.
  */
-async function openStreamable(ctx: HttpContext, principal: string): Promise<StreamableSession> {
-  const server = createMcpServer(ctx.catalog, ctx.info, ctx.logger);
-  let session: StreamableSession | undefined;
+async function openStreamable(
+  ctx: HttpContext,
+  principal: string,
+  restoring?: string,
+): Promise<StreamableSession> {
   // 192 bits from the CSPRNG, never derived from the token; drawn now, so the events of the
   // session's first stream are already bound to it.
-  const sessionId = randomBytes(24).toString('base64url');
+  const sessionId = restoring ?? randomBytes(24).toString('base64url');
+  const shared = ctx.shared;
+  const server = createMcpServer(ctx.catalog, ctx.info, ctx.logger, {
+    // The level goes into the shared record, so that every replica sends at it.
+    onLogLevel: shared ? (level) => keepLogLevel(shared, sessionId, level) : undefined,
+  });
+  let session: StreamableSession | undefined;
   const owner = sessionOwner(principal, sessionId);
-  const closed = () => {
-    ctx.sessions.delete(sessionId);
-    void ctx.events?.forget(owner).catch(() => {});
+  const forget = () => void ctx.events?.forget(owner).catch(() => {});
+  const closedHere = () => {
+    if (session) ctx.sessions.delete(sessionId, session);
+    if (!ctx.shared) forget();
   };
-  const events = ctx.events ? sessionEventStore(ctx.events, owner, ctx.logger) : undefined;
+  const events = ctx.events
+    ? sessionEventStore(ctx.events, owner, ctx.logger, {
+        // Revisions are dates: 2025-06-18 removed JSON-RPC batches.
+        oneRequestPerStream: () => (server.getNegotiatedProtocolVersion() ?? '') >= '2025-06-18',
+      })
+    : undefined;
   const transport = new NodeStreamableHTTPServerTransport({
     sessionIdGenerator: () => sessionId,
     onsessioninitialized: (id) => {
       if (session) ctx.sessions.add(id, session);
     },
-    onsessionclosed: closed,
+    onsessionclosed: () => {
+      closedHere();
+      forget();
+    },
     ...(events
       ? {
           eventStore: events,
@@ -173,9 +319,17 @@ async function openStreamable(ctx: HttpContext, principal: string): Promise<Stre
       : {}),
   });
   transport.onclose = () => {
-    if (transport.sessionId) closed();
+    if (transport.sessionId) closedHere();
   };
-  session = { kind: 'streamable', principal, server, transport, events, lastUsed: ctx.now() };
+  session = {
+    kind: 'streamable',
+    id: sessionId,
+    principal,
+    server,
+    transport,
+    events,
+    lastUsed: ctx.now(),
+  };
   await server.connect(transport);
   return session;
 }

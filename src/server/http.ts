@@ -19,6 +19,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../logger.js';
 import { MemoryKeyValueStore } from '../stores/memory.js';
+import type { SessionRecordStore } from '../stores/sessions.js';
 import type { StreamEventStore } from '../stores/stream-events.js';
 import type { BearerGuard } from './guard.js';
 import type { HostCheck } from './host-check.js';
@@ -29,6 +30,7 @@ import { SessionTable } from './http-sessions.js';
 import type { ServerInfo, ToolCatalog } from './mcp-server.js';
 import { type ProtectedResourceMetadata, resourceMetadataUrl, sseResourceOf } from './metadata.js';
 import { createRequestStates, type RequestStates, randomRequestStateKey } from './request-state.js';
+import { SharedSessions } from './shared-sessions.js';
 
 /** Options of {@link createMcpHttpHandler}. */
 export interface McpHttpHandlerOptions {
@@ -72,6 +74,12 @@ export interface McpHttpHandlerOptions {
    * with it).
    */
   readonly requestStates?: RequestStates | undefined;
+  /**
+   * Share the Streamable HTTP sessions with other replicas through these records (see
+   * `shared-sessions.ts`); give `eventStore` a shared store too, so streams resume anywhere.
+   * Absent: a session lives on the replica that opened it.
+   */
+  readonly sessionRecords?: SessionRecordStore | undefined;
 }
 
 /** A route of {@link McpHttpHandlerOptions.routes}. */
@@ -127,6 +135,9 @@ function contextOf(options: McpHttpHandlerOptions): HttpContext {
       total: options.maxSessions ?? 10_000,
       idleMs: options.sessionIdleMs ?? 30 * 60_000,
     }),
+    shared: options.sessionRecords
+      ? new SharedSessions(options.sessionRecords, options.logger)
+      : undefined,
     events: options.eventStore,
     streamRetryMs: options.streamRetryMs,
     requestStates:

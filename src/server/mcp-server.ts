@@ -31,7 +31,7 @@ import { type ContentCatalog, registerContentHandlers } from './mcp-content.js';
 import { InputRequiredSignal, type ModernCallInput, modernCallInput } from './modern-input.js';
 import { isProtocolError } from './protocol-errors.js';
 import type { RequestStates } from './request-state.js';
-import { type CallerLog, type LogSender, SessionLog } from './session-log.js';
+import { type CallerLog, isLoggingLevel, type LogSender, SessionLog } from './session-log.js';
 import { SessionPeer } from './session-peer.js';
 
 /** What a tool handler gets besides its arguments. */
@@ -140,6 +140,24 @@ export const SESSION_PROTOCOL_VERSIONS: readonly string[] = [
 /** The protocol revisions served statelessly, without `initialize` (the `_meta` envelope). */
 export const MODERN_PROTOCOL_VERSIONS: readonly string[] = ['2026-07-28'];
 
+/** The log of each session's SDK server (see {@link setSessionLogLevel}). */
+const sessionLogs = new WeakMap<Server, SessionLog>();
+
+/**
+ * Set the log level of `server`'s session (as its client's `logging/setLevel` last did, on any
+ * replica); a value that is no MCP logging level is ignored.
+ */
+export function setSessionLogLevel(server: Server, level: string): void {
+  const log = sessionLogs.get(server);
+  if (log && isLoggingLevel(level)) log.level = level;
+}
+
+/** The log level of `server`'s session, if it is one of ours (a legacy session's). */
+export function sessionLogLevel(server: Server): LoggingLevel | undefined {
+  const level = sessionLogs.get(server)?.level;
+  return level === 'off' ? undefined : level;
+}
+
 /** Which protocol era a server from {@link createMcpServer} serves. */
 export type ProtocolEraOf = 'legacy' | 'modern';
 
@@ -156,6 +174,11 @@ export interface McpServerOptions {
    * sign-in page to open); without it a modern call cannot ask for input.
    */
   readonly requestStates?: RequestStates | undefined;
+  /**
+   * Called with a level a legacy session's client sets, before it is answered (a failure is its
+   * error): shared sessions keep it in their record.
+   */
+  readonly onLogLevel?: ((level: LoggingLevel) => Promise<void>) | undefined;
 }
 
 /** What the handlers of one server share: its log, and its peer on a legacy session. */
@@ -188,9 +211,10 @@ export function createMcpServer(
     logger,
     send: (notification) => server.notification(notification),
   });
+  sessionLogs.set(server, log);
   const parts: ServerParts = {
     log,
-    peer: modern ? undefined : sessionPeer(server, log),
+    peer: modern ? undefined : sessionPeer(server, log, options.onLogLevel),
     modern,
     requestStates: modern ? options.requestStates : undefined,
   };
@@ -223,7 +247,11 @@ export function createMcpServer(
  * The peer of a legacy session (its client answers a downstream server's requests), closed with
  * the session; `logging/setLevel` sets the session log's level (replacing the SDK's handler).
  */
-function sessionPeer(server: Server, log: SessionLog): SessionPeer {
+function sessionPeer(
+  server: Server,
+  log: SessionLog,
+  onLogLevel: McpServerOptions['onLogLevel'],
+): SessionPeer {
   const peer = new SessionPeer(server, log);
   const previous = server.onclose;
   server.onclose = () => {
@@ -231,6 +259,7 @@ function sessionPeer(server: Server, log: SessionLog): SessionPeer {
     peer.close();
   };
   server.setRequestHandler('logging/setLevel', async (request) => {
+    await onLogLevel?.(request.params.level);
     log.level = request.params.level;
     return {};
   });

@@ -13,7 +13,9 @@
  * call ends; any other gap refuses the resume (400), since what follows it would be incomplete.
  *
  * A stream whose requests are all answered is finished: serve replays it whole and ends it
- * ({@link SessionEvents.replayHere}), where the transport would keep it open forever.
+ * ({@link SessionEvents.replayHere}), where the transport would keep it open forever. On a
+ * revision without batches (2025-06-18 on) a POST's stream carries one request, so a stored
+ * response finishes it, also on a replica that did not write it (shared sessions).
  *
  * @module
  */
@@ -62,6 +64,15 @@ export interface SessionEvents extends EventStore {
   replayHere(lastEventId: string): Promise<Replay | undefined>;
 }
 
+/** Options of {@link sessionEventStore}. */
+export interface SessionEventOptions {
+  /**
+   * Whether each POST's stream carries one request (the session's revision has no batches,
+   * 2025-06-18 on): its response, once stored, finishes it.
+   */
+  readonly oneRequestPerStream?: () => boolean;
+}
+
 /** Streams lost events were given to by a failing store: which responses, and whether more. */
 interface Lost {
   refuse: boolean;
@@ -78,6 +89,7 @@ export function sessionEventStore(
   store: StreamEventStore,
   owner: string,
   logger: Logger | undefined,
+  options: SessionEventOptions = {},
 ): SessionEvents {
   const finished = new Map<string, true>();
   const lost = new Map<string, Lost>();
@@ -92,7 +104,16 @@ export function sessionEventStore(
     batch?.delete(id);
     if (!batch || batch.size === 0) remember(finished, streamId, true);
   };
-  const replay = (lastEventId: string) => planReplay(store, owner, lastEventId, finished, lost);
+  const replay = async (lastEventId: string) => {
+    const found = await planReplay(store, owner, lastEventId, finished, lost);
+    if (found?.refused !== false || found.finished || !options.oneRequestPerStream?.()) {
+      return found;
+    }
+    const answered =
+      found.streamId !== STANDALONE_STREAM &&
+      found.events.some((event) => responseId(event.message) !== undefined);
+    return { ...found, finished: answered };
+  };
   return {
     storeEvent: async (streamId: StreamId, message: JSONRPCMessage) => {
       let eventId: string;

@@ -38,6 +38,11 @@ export function logSeverity(level: LoggingLevel): number {
   return SEVERITY.get(level) ?? 0;
 }
 
+/** Whether `value` is one of MCP logging's levels. */
+export function isLoggingLevel(value: string): value is LoggingLevel {
+  return SEVERITY.has(value as LoggingLevel);
+}
+
 /** Options of {@link SessionLog}. */
 export interface SessionLogOptions {
   /** Sends a message when no request of the session is running. */

@@ -51,6 +51,8 @@ export interface SessionInit {
   readonly clientInfo: SessionClientInfo;
   /** The client's declared capabilities. */
   readonly clientCapabilities: Record<string, unknown>;
+  /** The log level the client set (`logging/setLevel`), if it set one. */
+  readonly logLevel?: string | undefined;
 }
 
 /** The `clientInfo` of an `initialize` request: at least a name and a version. */
@@ -89,6 +91,7 @@ const recordSchema = z.object({
   protocolVersion: z.string(),
   clientInfo: z.looseObject({ name: z.string(), version: z.string() }),
   clientCapabilities: z.record(z.string(), z.unknown()),
+  logLevel: z.string().optional(),
   createdAt: z.number().int().nonnegative(),
   lastUsed: z.number().int().nonnegative(),
 });
@@ -145,6 +148,7 @@ export class SessionRecordStore {
       protocolVersion: init.protocolVersion,
       clientInfo: init.clientInfo,
       clientCapabilities: init.clientCapabilities,
+      ...(init.logLevel === undefined ? {} : { logLevel: init.logLevel }),
       createdAt: now,
       lastUsed: now,
     };
@@ -173,13 +177,33 @@ export class SessionRecordStore {
    * written, or as found), or `undefined` when the session is absent or ended.
    */
   async touch(id: string): Promise<SessionRecord | undefined> {
+    return this.#update(id, (record, now) =>
+      now - record.lastUsed < this.#touchEveryMs ? undefined : { ...record, lastUsed: now },
+    );
+  }
+
+  /**
+   * Keep `level` as session `id`'s log level (and note a use); the record written, or
+   * `undefined` when the session is absent or ended.
+   */
+  async setLogLevel(id: string, level: string): Promise<SessionRecord | undefined> {
+    return this.#update(id, (record, now) => ({ ...record, logLevel: level, lastUsed: now }));
+  }
+
+  /**
+   * Write `change(record)` over session `id`'s record unless it is `undefined` (nothing to
+   * write: the record read is returned), with compare-and-set.
+   */
+  async #update(
+    id: string,
+    change: (record: SessionRecord, now: number) => SessionRecord | undefined,
+  ): Promise<SessionRecord | undefined> {
     const key = sessionKey(id);
     for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt += 1) {
       const read = await this.#read(id);
       if (!read) return undefined;
-      const now = this.#now();
-      if (now - read.record.lastUsed < this.#touchEveryMs) return read.record;
-      const next = { ...read.record, lastUsed: now };
+      const next = change(read.record, this.#now());
+      if (next === undefined) return read.record;
       const written = await this.#kv.set(key, this.#encode(key, next), {
         expectVersion: read.version,
         ttlMs: this.#idleMs,

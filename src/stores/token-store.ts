@@ -23,6 +23,7 @@ import { RedisKeyValueStore } from './redis.js';
 import { INTERNAL_KEY_PREFIX, RegistrationStore } from './registrations.js';
 import { RunStore } from './runs.js';
 import { Sealer } from './seal.js';
+import { SessionRecordStore } from './sessions.js';
 import { MemoryStreamEventStore, type StreamEventStore } from './stream-events.js';
 import { SharedStreamEventStore } from './stream-events-shared.js';
 
@@ -84,6 +85,11 @@ export interface TokenStoreOptions {
    * this process's memory.
    */
   readonly sharedStreams?: boolean;
+  /**
+   * Keep the records of MCP sessions on this backend (sealed when the store seals), so that
+   * replicas share their sessions (see `sessions.ts`). Default false: no records.
+   */
+  readonly sharedSessions?: boolean;
 }
 
 /** Token records on a key-value backend. */
@@ -108,6 +114,8 @@ export class TokenStore {
    * replicas on Redis share them.
    */
   readonly markers: KeyValueStore;
+  /** The records of shared MCP sessions (`sharedSessions`); `undefined` when not shared. */
+  readonly sessions: SessionRecordStore | undefined;
 
   constructor(kv: KeyValueStore, options: TokenStoreOptions = {}) {
     this.#kv = kv;
@@ -125,6 +133,9 @@ export class TokenStore {
     this.streams = options.sharedStreams
       ? new SharedStreamEventStore(kv, { sealer: options.sealer, now: this.#now })
       : new MemoryStreamEventStore({ now: this.#now });
+    this.sessions = options.sharedSessions
+      ? new SessionRecordStore(kv, { sealer: options.sealer, now: this.#now })
+      : undefined;
   }
 
   /** The access-token leeway: a token counts as expired this many milliseconds early. */
@@ -279,9 +290,10 @@ export function createTokenStore(
     leewayMs: settings.refresh_leeway_seconds * 1000,
     // Replicas share their Redis: workflow runs there are seen, and taken over, by all of them.
     sharedRuns: settings.backend === 'redis',
-    // Stream events stay in memory until `serve` shares its sessions (issue 18, step 3): a
-    // session's streams are resumed on its own replica. The shared store is ready for it (one
-    // write per event).
+    // … and so are MCP sessions, with the events of their resumable streams: a request of a
+    // session, or a resume, may land on any replica (issue 18).
+    sharedStreams: settings.backend === 'redis',
+    sharedSessions: settings.backend === 'redis',
     ...(settings.encryption_key ? { sealer: new Sealer(settings.encryption_key) } : {}),
   });
 }

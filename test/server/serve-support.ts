@@ -17,6 +17,7 @@ import {
 } from '../../src/dev/authorization-server.js';
 import type { Logger } from '../../src/logger.js';
 import type { PeerConnectionLimits } from '../../src/servers/peer-connections.js';
+import type { SessionRecordStore } from '../../src/stores/sessions.js';
 import {
   type BrowserOptions,
   type BrowserResult,
@@ -310,6 +311,8 @@ export interface ServedAppOptions {
   readonly sections?: Json;
   /** `createApp`'s limits of sessions' own downstream connections. */
   readonly peerConnections?: PeerConnectionLimits;
+  /** `createApp`'s shared session records (replicas without affinity). */
+  readonly sharedSessions?: SessionRecordStore;
 }
 
 /** The static credential the app sends to its downstream server. */
@@ -387,6 +390,7 @@ export async function startServedApp(options: ServedAppOptions = {}): Promise<Se
     env: {},
     ...(options.logger ? { logger: options.logger } : {}),
     ...(options.peerConnections ? { peerConnections: options.peerConnections } : {}),
+    ...(options.sharedSessions ? { sharedSessions: options.sharedSessions } : {}),
   });
   const running = await app.listen({ host: '127.0.0.1', port });
   return {

@@ -56,6 +56,24 @@ describe('finished streams', () => {
     await events.storeEvent('s1', response(1));
     expect(messagesOf(await events.replayHere(priming))).toEqual([response(2), response(1)]);
   });
+  test('another replica finishes a stream by its stored response, on a revision without batches', async () => {
+    const store = new MemoryStreamEventStore();
+    const writer = sessionEventStore(store, OWNER, undefined);
+    const priming = await writer.storeEvent('s1', {} as JSONRPCMessage);
+    await writer.storeEvent('s1', progress(1));
+    const standalone = await writer.storeEvent('_GET_stream', progress(2));
+    let batches = false;
+    const other = sessionEventStore(store, OWNER, undefined, {
+      oneRequestPerStream: () => !batches,
+    });
+    expect(await other.replayHere(priming)).toBeUndefined();
+    await writer.storeEvent('s1', response(7));
+    expect(messagesOf(await other.replayHere(priming))).toEqual([progress(1), response(7)]);
+    await writer.storeEvent('_GET_stream', response(8));
+    expect(await other.replayHere(standalone)).toBeUndefined();
+    batches = true;
+    expect(await other.replayHere(priming)).toBeUndefined();
+  });
 });
 
 describe('gaps', () => {
