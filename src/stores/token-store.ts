@@ -25,6 +25,7 @@ import { RunStore } from './runs.js';
 import { Sealer } from './seal.js';
 import { MemoryStreamEventStore, type StreamEventStore } from './stream-events.js';
 import { SharedStreamEventStore } from './stream-events-shared.js';
+import { VerdictStore } from './verdicts.js';
 
 /** How long a record with a refresh token is kept after its access token expires (30 days). */
 export const REFRESH_WINDOW_MS = 30 * 24 * 60 * 60 * 1000;
@@ -103,6 +104,8 @@ export class TokenStore {
   readonly runs: RunStore;
   /** The events of resumable streams: on this backend when shared (`sharedStreams`), else in memory. */
   readonly streams: StreamEventStore;
+  /** The MCP era each downstream server spoke at its last connect (never a token). */
+  readonly verdicts: VerdictStore;
 
   constructor(kv: KeyValueStore, options: TokenStoreOptions = {}) {
     this.#kv = kv;
@@ -119,6 +122,7 @@ export class TokenStore {
     this.streams = options.sharedStreams
       ? new SharedStreamEventStore(kv, { sealer: options.sealer, now: this.#now })
       : new MemoryStreamEventStore({ now: this.#now });
+    this.verdicts = new VerdictStore(kv, { now: this.#now });
   }
 
   /** The access-token leeway: a token counts as expired this many milliseconds early. */
