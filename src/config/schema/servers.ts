@@ -42,11 +42,7 @@ const protocolSchema = z.preprocess(
     value instanceof Date && !Number.isNaN(value.getTime())
       ? value.toISOString().slice(0, 10)
       : value,
-  z
-    .enum(PROTOCOL_CHOICES, {
-      error: () => 'must be auto, "2026-07-28" or "2025-11-25" (the MCP revision to speak)',
-    })
-    .default('auto'),
+  z.enum(PROTOCOL_CHOICES).default('auto'),
 );
 
 /** `auth.oauth`: OAuth 2.1 for one downstream server (mcp-agent `MCPOAuthClientSettings`). */
