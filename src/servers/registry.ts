@@ -10,8 +10,7 @@ import type { Settings } from '../config/schema/settings.js';
 import { McpAgentError } from '../errors.js';
 import { type Logger, silentLogger } from '../logger.js';
 import type { TokenSource } from '../oauth/auth-fetch.js';
-import { MemoryKeyValueStore } from '../stores/memory.js';
-import { VerdictStore } from '../stores/verdicts.js';
+import type { VerdictStore } from '../stores/verdicts.js';
 import { CallsInFlight, type CallTimers } from './calls-in-flight.js';
 import { describeConnectError, describeEndpoint } from './connect-errors.js';
 import { ServerConnection } from './connection.js';
@@ -62,7 +61,7 @@ export interface ServerRegistryOptions {
   readonly timers?: CallTimers;
   /**
    * Where each server's negotiated MCP era is remembered (the token store's `verdicts`), and whose
-   * tokens the connections use. Default: in this registry's memory.
+   * tokens the connections use. Without it nothing is remembered: every connect probes.
    */
   readonly verdicts?: { readonly store: VerdictStore; readonly authContext: string };
 }
@@ -80,7 +79,7 @@ export class ServerRegistry {
   readonly #connections = new Map<string, Promise<ServerConnection>>();
   readonly #peer: DownstreamPeer | undefined;
   readonly #timers: CallTimers | undefined;
-  readonly #verdicts: VerdictMemory;
+  readonly #verdicts: VerdictMemory | undefined;
   /** The connections opened for peers (their own, and for listing). */
   readonly #peers: PeerConnections;
   #closed = false;
@@ -96,12 +95,7 @@ export class ServerRegistry {
     this.#clientInfo = options.clientInfo ?? { name: 'mcp-agent-ts', version: '0' };
     this.#peer = options.peer;
     this.#timers = options.timers;
-    this.#verdicts = new VerdictMemory(
-      options.verdicts ?? {
-        store: new VerdictStore(new MemoryKeyValueStore()),
-        authContext: '',
-      },
-    );
+    this.#verdicts = options.verdicts && new VerdictMemory(options.verdicts);
     const limits: PeerConnectionLimits = {
       maxPeerConnections: options.maxPeerConnections,
       maxPeerConnectionsPerGroup: options.maxPeerConnectionsPerGroup,
@@ -220,7 +214,7 @@ export class ServerRegistry {
       transport: settings.transport,
     });
     // A remembered verdict spares the probe (not when resuming a session, which has its own).
-    const prior = sessionId ? undefined : await this.#verdicts.prior(name, settings);
+    const prior = sessionId ? undefined : await this.#verdicts?.prior(name, settings);
     // A login may happen while opening (the first request's 401): it gets its own time.
     const timeoutMs = readTimeoutMs(settings) + (auth?.loginTimeoutMs ?? 0);
     // One deadline for the whole opening (starting the transport, the SSE endpoint event, the
@@ -261,13 +255,13 @@ export class ServerRegistry {
     } catch (error) {
       client.onerror = () => {};
       await client.close().catch(() => {});
-      if (prior) await this.#verdicts.forget(name, settings);
+      if (prior) await this.#verdicts?.forget(name, settings);
       throw describeConnectError(name, settings, error, fetchError);
     } finally {
       clearTimeout(timer);
     }
     // Only a probed verdict is written: rewriting a remembered one would renew its horizon.
-    if (!prior) await this.#verdicts.remember(name, settings, client);
+    if (!prior) await this.#verdicts?.remember(name, settings, client);
     // After opening, transport errors are logged without their text, which may quote a secret
     // (a JSON parse error quotes the line it could not read).
     client.onerror = (error) => {
@@ -286,7 +280,7 @@ export class ServerRegistry {
    * the shared connection, it is closed, so the next connect probes again.
    */
   async #stale(name: string, settings: ServerSettings, connection: ServerConnection) {
-    await this.#verdicts.forget(name, settings);
+    await this.#verdicts?.forget(name, settings);
     const shared = this.#connections.get(name);
     if (!shared || (await shared.catch(() => undefined)) !== connection) return;
     if (this.#connections.get(name) === shared) this.#connections.delete(name);
