@@ -32,6 +32,7 @@ afterAll(async () => {
 });
 afterEach(async () => {
   dual.modern = true;
+  dual.stateless = false;
   dual.requests.length = 0;
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
@@ -185,6 +186,18 @@ test('a server remembered as 2026-07-28 that answers as 2025-11-25: our error, t
   expect(next).not.toBe(stale);
   expect(next.client.getNegotiatedProtocolVersion()).toBe('2025-11-25');
   expect(dual.requests.map((r) => r.method).slice(0, 2)).toEqual(['server/discover', 'initialize']);
+});
+
+test('a result without resultType (a stateless 2025-11-25 server) on a 2026-07-28 connection is our error too', async () => {
+  const { store, kv } = verdictStore();
+  await registryOf(http(), store).connect('s');
+  dual.modern = false;
+  dual.stateless = true;
+  const stale = await registryOf(http(), store).connect('s');
+  const error = await stale.callTool('echo', { text: 'x' }).catch((e: unknown) => e);
+  expect(error).toBeInstanceOf(McpAgentError);
+  expect((error as Error).message).toContain('answered as a 2025-11-25 server');
+  await expect.poll(() => kv.keys()).toEqual([]);
 });
 
 describe('stdio (server-everything, 2025-11-25)', () => {

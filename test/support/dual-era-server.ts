@@ -32,6 +32,11 @@ export interface DualEraServer {
   readonly requests: DualEraRequest[];
   /** Whether 2026-07-28 requests are answered on their leg (else by the 2025-11-25 one). */
   modern: boolean;
+  /**
+   * Whether the 2025-11-25 leg answers a request outside a session as a stateless 2025-11-25
+   * server would (a plain result, no `resultType`), instead of refusing it (HTTP 400).
+   */
+  stateless: boolean;
   close(): Promise<void>;
 }
 
@@ -87,7 +92,12 @@ export async function startDualEraServer(
     const id = request.headers.get('mcp-session-id');
     const known = id ? sessions.get(id) : undefined;
     if (known) return known.handleRequest(request, { parsedBody: body });
-    if ((body as { method?: unknown } | undefined)?.method !== 'initialize') {
+    const message = body as { id?: unknown; method?: unknown } | undefined;
+    if (message?.method !== 'initialize' && state.stateless) {
+      const result = { content: [{ type: 'text', text: 'stateless' }] };
+      return Response.json({ jsonrpc: '2.0', id: message?.id, result });
+    }
+    if (message?.method !== 'initialize') {
       return Response.json(
         {
           jsonrpc: '2.0',
@@ -107,7 +117,7 @@ export async function startDualEraServer(
     await mcpServer('legacy').connect(transport);
     return transport.handleRequest(request, { parsedBody: body });
   };
-  const state = { modern: options.modern ?? true };
+  const state = { modern: options.modern ?? true, stateless: false };
   const web = await serveWeb(async (request) => {
     if (new URL(request.url).pathname !== '/mcp') return new Response('not found', { status: 404 });
     const body = request.method === 'POST' ? await request.clone().json() : undefined;
@@ -124,6 +134,12 @@ export async function startDualEraServer(
     },
     set modern(value: boolean) {
       state.modern = value;
+    },
+    get stateless() {
+      return state.stateless;
+    },
+    set stateless(value: boolean) {
+      state.stateless = value;
     },
     async close() {
       await modern.close();
