@@ -16,7 +16,9 @@
 //     all with `--expected-failures test/conformance/baseline.yml`;
 //   informational, at --informational (default 2026-07-28; `none` skips it): every scenario of
 //     that revision (and the extensions) on its own wire. Printed as one `conformance: …` line
-//     and listed; it never changes the exit code (moving our client to that wire is later work).
+//     and listed; it never changes the exit code. The client pins the revision of each run
+//     (`protocol` of its server entry, from the suite's MCP_CONFORMANCE_PROTOCOL_VERSION), so
+//     `--wire 2026-07-28` scores our client on server/discover and the per-request envelope.
 //
 // Usage: node scripts/conformance.mjs [--command "<cmd>"] [--scenario <name>]... [--wire <rev>]
 //        [--informational <rev>|none] [--timeout <ms>] [--verbose] [--install-only]
@@ -400,9 +402,7 @@ for (const group of planned) {
   if (group.informational && out.length > 0) lines.push(`  ${group.title} (informational):`);
   lines.push(...out);
   if (group.informational) {
-    notes.push(
-      `conformance: ${group.title}: ${passed}/${group.scenarios.length} (informational; the wire move is a later issue)`,
-    );
+    notes.push(`conformance: ${group.title}: ${passed}/${group.scenarios.length} (informational)`);
   } else {
     tally.push(`${group.title}: ${passed}/${group.scenarios.length} passed`);
   }

@@ -209,7 +209,7 @@ export class CallerScopes {
   #open(identity: string, names: readonly string[], use?: ScopeUse): CallerScope {
     const tokens = new TokenManager(this.#tokenOptions(identity));
     const peer = identity === APP_IDENTITY ? this.#options.peer : undefined;
-    const registry = this.#registry(names, tokens, use, peer);
+    const registry = this.#registry(identity, names, tokens, use, peer);
     return {
       identity,
       tokens,
@@ -270,10 +270,12 @@ export class CallerScopes {
   }
 
   /**
-   * A registry holding servers `names` only, their OAuth tokens from `tokens`, its requests
-   * counted in `use` (a caller's scope), its connections answered by `peer` (the app's).
+   * `identity`'s registry, holding servers `names` only, their OAuth tokens from `tokens`, its
+   * requests counted in `use` (a caller's scope), its connections answered by `peer` (the app's),
+   * the MCP era of each server remembered in the store for `identity`.
    */
   #registry(
+    identity: string,
     names: readonly string[],
     tokens: TokenManager,
     use?: ScopeUse,
@@ -293,6 +295,7 @@ export class CallerScopes {
         logger: options.logger,
         http: options.http,
         authFor: (name, settings) => tokens.forServer(name, settings),
+        verdicts: { store: options.store.verdicts, authContext: identity },
         ...(use ? { wrapFetch: use.wrapFetch } : {}),
         ...(options.clientInfo ? { clientInfo: options.clientInfo } : {}),
         ...(peer ? { peer } : {}),

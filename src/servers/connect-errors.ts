@@ -77,6 +77,9 @@ export function describeConnectError(
   fetchError?: unknown,
 ): McpAgentError {
   if (error instanceof McpAgentError) return error;
+  if (error instanceof SdkError && error.code === SdkErrorCode.EraNegotiationFailed) {
+    return describeNegotiationError(name, settings, error, fetchError);
+  }
   // A transport that turned a network error into text (SSE): classify the error fetch saw.
   if (fetchError !== undefined && codesOf(error).codes.length === 0) {
     if (fetchError instanceof McpAgentError) return fetchError;
@@ -191,4 +194,30 @@ function describeKind(error: unknown, codes: readonly (string | number)[]): stri
   if (typeof code === 'string' && /^[A-Z0-9_]+$/.test(code)) return code;
   const name = error instanceof Error ? error.name : typeof error;
   return /^[A-Za-z]+$/.test(name) ? name : 'error';
+}
+
+/**
+ * A failed `server/discover` probe: what made it fail (a timeout, a refused connection, our own
+ * error), or, with nothing underneath, a server that does not offer the pinned revision.
+ */
+function describeNegotiationError(
+  name: string,
+  settings: ServerSettings,
+  error: SdkError,
+  fetchError: unknown,
+): McpAgentError {
+  const cause = (error as { cause?: unknown }).cause;
+  if (cause !== undefined) return describeConnectError(name, settings, cause, fetchError);
+  if (settings.protocol === '2026-07-28') {
+    return new McpAgentError(
+      'SERVER_CONNECT',
+      `Server "${name}" at ${describeEndpoint(settings)} does not offer MCP 2026-07-28, which mcp.servers.${name}.protocol requires; set it to auto (or 2025-11-25) to use the server on 2025-11-25.`,
+      { cause: error },
+    );
+  }
+  return new McpAgentError(
+    'SERVER_CONNECT',
+    `Server "${name}" at ${describeEndpoint(settings)} could not agree on an MCP revision (ERA_NEGOTIATION_FAILED); set mcp.servers.${name}.protocol to the one it speaks.`,
+    { cause: error },
+  );
 }

@@ -59,3 +59,10 @@ export type {
   UnreadableRecord,
 } from './token-store.js';
 export { createTokenStore, TokenStore } from './token-store.js';
+export type { StoredVerdict, VerdictStoreOptions } from './verdicts.js';
+export {
+  LEGACY_VERDICT_HORIZON_MS,
+  MODERN_VERDICT_HORIZON_MS,
+  VERDICT_KEY_PREFIX,
+  VerdictStore,
+} from './verdicts.js';

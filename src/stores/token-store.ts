@@ -26,6 +26,7 @@ import { Sealer } from './seal.js';
 import { SessionRecordStore } from './sessions.js';
 import { MemoryStreamEventStore, type StreamEventStore } from './stream-events.js';
 import { SharedStreamEventStore } from './stream-events-shared.js';
+import { VerdictStore } from './verdicts.js';
 
 /** How long a record with a refresh token is kept after its access token expires (30 days). */
 export const REFRESH_WINDOW_MS = 30 * 24 * 60 * 60 * 1000;
@@ -116,6 +117,8 @@ export class TokenStore {
   readonly markers: KeyValueStore;
   /** The records of shared MCP sessions (`sharedSessions`); `undefined` when not shared. */
   readonly sessions: SessionRecordStore | undefined;
+  /** The MCP era each downstream server spoke at its last connect (never a token). */
+  readonly verdicts: VerdictStore;
 
   constructor(kv: KeyValueStore, options: TokenStoreOptions = {}) {
     this.#kv = kv;
@@ -136,6 +139,7 @@ export class TokenStore {
     this.sessions = options.sharedSessions
       ? new SessionRecordStore(kv, { sealer: options.sealer, now: this.#now })
       : undefined;
+    this.verdicts = new VerdictStore(kv, { now: this.#now });
   }
 
   /** The access-token leeway: a token counts as expired this many milliseconds early. */

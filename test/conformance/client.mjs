@@ -6,7 +6,8 @@
 //
 // Contract (see the suite): the server URL is the last argument; MCP_CONFORMANCE_SCENARIO names
 // the scenario; MCP_CONFORMANCE_CONTEXT (JSON, only some scenarios) carries pre-registered
-// credentials. Flow: initialize → tools/list → tools/call test-tool {} → exit 0; any error is
+// credentials; MCP_CONFORMANCE_PROTOCOL_VERSION the revision (`protocol` of the server entry).
+// Flow: connect → tools/list → tools/call test-tool {} → exit 0; any error is
 // printed on stderr and exits 1. Plain JS so it runs on Node 20 without a build step of its own.
 let library;
 try {
@@ -123,6 +124,13 @@ function stderrLogger() {
   return { debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') };
 }
 
+/** The `protocol` of the server entry for the run's revision. */
+function wireProtocol() {
+  return process.env.MCP_CONFORMANCE_PROTOCOL_VERSION === '2026-07-28'
+    ? '2026-07-28'
+    : '2025-11-25';
+}
+
 async function main() {
   const serverUrl = process.argv.at(-1);
   if (!serverUrl || !URL.canParse(serverUrl)) {
@@ -134,6 +142,9 @@ async function main() {
         conf: {
           transport: 'streamable_http',
           url: serverUrl,
+          // The revision of the run (the suite's MCP_CONFORMANCE_PROTOCOL_VERSION), pinned: at
+          // 2026-07-28 the modern wire (server/discover), else the initialize handshake.
+          protocol: wireProtocol(),
           // The opening deadline covers the login too (initialize gets the first 401).
           read_timeout_seconds: 22,
           http_timeout_seconds: 15,

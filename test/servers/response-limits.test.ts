@@ -55,6 +55,18 @@ const hostileMcp: Route = (req, res, record) => {
     res.writeHead(405).end();
     return;
   }
+  if (message.method === 'server/discover') {
+    // As a 2025-11-25 server answers a request outside a session: the client falls back.
+    res.writeHead(400, { 'content-type': 'application/json' });
+    res.end(
+      JSON.stringify({
+        jsonrpc: '2.0',
+        id: null,
+        error: { code: -32000, message: 'Bad Request: Server not initialized' },
+      }),
+    );
+    return;
+  }
   if (message.method === 'initialize') {
     answer(res, message.id, {
       protocolVersion: message.params?.protocolVersion,

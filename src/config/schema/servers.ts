@@ -27,6 +27,24 @@ export const TRANSPORT_NAMES = [
 /** The canonical transport of a server. */
 export type Transport = 'stdio' | 'sse' | 'streamable_http' | 'websocket';
 
+/** The values of a server's `protocol`: negotiate, or one MCP revision only. */
+export const PROTOCOL_CHOICES = ['auto', '2026-07-28', '2025-11-25'] as const;
+
+/** A server's `protocol`. */
+export type ProtocolChoice = (typeof PROTOCOL_CHOICES)[number];
+
+/**
+ * Ours: `protocol`. A YAML 1.1 reader (or a `Date` put in by code) may turn `2026-07-28` into a
+ * date; it is read back as the day it names.
+ */
+const protocolSchema = z.preprocess(
+  (value) =>
+    value instanceof Date && !Number.isNaN(value.getTime())
+      ? value.toISOString().slice(0, 10)
+      : value,
+  z.enum(PROTOCOL_CHOICES).default('auto'),
+);
+
 /** `auth.oauth`: OAuth 2.1 for one downstream server (mcp-agent `MCPOAuthClientSettings`). */
 export const serverOAuthSchema = z.strictObject({
   enabled: z.boolean().default(false),
@@ -114,66 +132,82 @@ export const serverAuthSchema = z.strictObject({
 });
 
 /** One downstream MCP server (mcp-agent `MCPServerSettings`). */
-export const serverSchema = z.strictObject({
-  name: optionalString,
-  description: optionalString,
-  transport: z
-    .enum(TRANSPORT_NAMES)
-    .default('stdio')
-    .transform((value): Transport => {
-      if (value === 'http' || value === 'streamable-http') return 'streamable_http';
-      return value;
-    }),
-  command: optionalString,
-  args: stringList,
-  cwd: optionalString,
-  /** Server URL for `sse`, `streamable_http` and `websocket`. */
-  url: optionalString,
-  /** Static HTTP headers (values are secrets). */
-  headers: secretMap.nullish().transform((value) => value ?? undefined),
-  http_timeout_seconds: z
-    .number()
-    .min(0)
-    .nullish()
-    .transform((value) => value ?? undefined),
-  read_timeout_seconds: z
-    .number()
-    .min(0)
-    .nullish()
-    .transform((value) => value ?? undefined),
-  /**
-   * Ours: the largest response body read from the server, or event of its event streams, in
-   * bytes (default 16 MiB); a larger one fails the request.
-   */
-  max_response_bytes: z
-    .number()
-    .int()
-    .min(1024)
-    .nullish()
-    .transform((value) => value ?? undefined),
-  terminate_on_close: z.boolean().default(true),
-  auth: serverAuthSchema.nullish().transform((value) => value ?? undefined),
-  roots: z
-    .array(rootSchema)
-    .nullish()
-    .transform((value) => value ?? undefined),
-  /** Environment of a stdio server (values are secrets). */
-  env: secretMap.nullish().transform((value) => value ?? undefined),
-  /** Ours: pass the whole parent environment to a stdio server (default: a small allow-list). */
-  inherit_env: z.boolean().default(false),
-  /** Ours: parent variables passed to a stdio server by name. */
-  env_passthrough: stringList,
-  /**
-   * Ours: let OAuth metadata and endpoints be on private, link-local or loopback addresses even
-   * though the server itself is not (SSRF guard opt-out, MCP security best practices).
-   */
-  allow_private_network: z.boolean().default(false),
-  /** Only these tools are exposed. */
-  allowed_tools: z
-    .array(z.string())
-    .nullish()
-    .transform((value) => (value ? [...new Set(value)] : undefined)),
-});
+export const serverSchema = z
+  .strictObject({
+    name: optionalString,
+    description: optionalString,
+    transport: z
+      .enum(TRANSPORT_NAMES)
+      .default('stdio')
+      .transform((value): Transport => {
+        if (value === 'http' || value === 'streamable-http') return 'streamable_http';
+        return value;
+      }),
+    command: optionalString,
+    args: stringList,
+    cwd: optionalString,
+    /** Server URL for `sse`, `streamable_http` and `websocket`. */
+    url: optionalString,
+    /** Static HTTP headers (values are secrets). */
+    headers: secretMap.nullish().transform((value) => value ?? undefined),
+    http_timeout_seconds: z
+      .number()
+      .min(0)
+      .nullish()
+      .transform((value) => value ?? undefined),
+    read_timeout_seconds: z
+      .number()
+      .min(0)
+      .nullish()
+      .transform((value) => value ?? undefined),
+    /**
+     * Ours: the largest response body read from the server, or event of its event streams, in
+     * bytes (default 16 MiB); a larger one fails the request.
+     */
+    max_response_bytes: z
+      .number()
+      .int()
+      .min(1024)
+      .nullish()
+      .transform((value) => value ?? undefined),
+    terminate_on_close: z.boolean().default(true),
+    /**
+     * Ours: the MCP revision spoken to the server. `auto` (default): ask (`server/discover`) and
+     * remember the answer; `2026-07-28` or `2025-11-25`: that revision only.
+     */
+    protocol: protocolSchema,
+    auth: serverAuthSchema.nullish().transform((value) => value ?? undefined),
+    roots: z
+      .array(rootSchema)
+      .nullish()
+      .transform((value) => value ?? undefined),
+    /** Environment of a stdio server (values are secrets). */
+    env: secretMap.nullish().transform((value) => value ?? undefined),
+    /** Ours: pass the whole parent environment to a stdio server (default: a small allow-list). */
+    inherit_env: z.boolean().default(false),
+    /** Ours: parent variables passed to a stdio server by name. */
+    env_passthrough: stringList,
+    /**
+     * Ours: let OAuth metadata and endpoints be on private, link-local or loopback addresses even
+     * though the server itself is not (SSRF guard opt-out, MCP security best practices).
+     */
+    allow_private_network: z.boolean().default(false),
+    /** Only these tools are exposed. */
+    allowed_tools: z
+      .array(z.string())
+      .nullish()
+      .transform((value) => (value ? [...new Set(value)] : undefined)),
+  })
+  .superRefine((server, ctx) => {
+    if (server.transport === 'sse' && server.protocol === '2026-07-28') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['protocol'],
+        message:
+          'is "2026-07-28", which the sse transport cannot carry (2025-11-25 and older); use streamable_http, or protocol auto',
+      });
+    }
+  });
 
 /** A validated downstream server. */
 export type ServerSettings = z.output<typeof serverSchema>;
