@@ -194,6 +194,28 @@ authorization:
       }
     });
 
+    test('an SDK v2 client on 2026-07-28: stateless calls served by several replicas', async () => {
+      const client = new ClientV2(
+        { name: 'replicas-modern', version: '1.0.0' },
+        { versionNegotiation: { mode: { pin: '2026-07-28' } } },
+      );
+      await client.connect(
+        new TransportV2(new URL(`${balancer.url}/mcp`), { requestInit: bearer(alice) }),
+      );
+      try {
+        expect(client.getProtocolEra()).toBe('modern');
+        const { tools } = await client.listTools();
+        expect(tools.map((tool) => tool.name)).toContain('where');
+        const pids = new Set<string>();
+        for (let call = 0; call < 6; call++) pids.add(textOf(await client.callTool(whereCall)));
+        expect(pids.size).toBeGreaterThan(1);
+        const known = new Set(replicas.map(({ child }) => String(child.pid)));
+        for (const pid of pids) expect(known).toContain(pid);
+      } finally {
+        await client.close();
+      }
+    });
+
     test('a stream answered by one replica is resumed on another with Last-Event-ID', async () => {
       const [first, second] = replicas.map(({ port }) => `http://127.0.0.1:${port}/mcp`);
       if (!first || !second) throw new Error('two replicas are needed');
