@@ -49,6 +49,7 @@ import {
   VerificationCache,
 } from '../dist/index.js';
 import { deletePrefix, redisForBench } from './redis.mjs';
+import { median, note, print } from './report.mjs';
 
 const SERVER = fileURLToPath(new URL('./inbound-server.mjs', import.meta.url));
 const RESOURCE = 'http://127.0.0.1/mcp';
@@ -60,20 +61,6 @@ const SLICES = 4;
 const ONLY = process.env.BENCH_ONLY?.split(',');
 const section = (name) => !ONLY || ONLY.includes(name);
 const cleanups = [];
-
-function note(text) {
-  console.log(`# ${text}`);
-}
-
-function print(name, value, explanation) {
-  if (explanation) note(explanation);
-  console.log(`BENCH ${name} ${value}`);
-}
-
-function median(values) {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
-}
 
 function percentile(sorted, p) {
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];

@@ -29,7 +29,6 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -37,6 +36,7 @@ import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/cli
 import { createClient } from 'redis';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { deletePrefix, redisForBench } from './redis.mjs';
+import { freePort, median, note, print } from './report.mjs';
 
 const CLI = fileURLToPath(new URL('../bin/mcp-agent.js', import.meta.url));
 const BUILT = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
@@ -50,20 +50,6 @@ const section = (name) => !ONLY || ONLY.includes(name);
 /** What to undo at the end, last first; children are also killed when the process exits. */
 const cleanups = [];
 const children = new Set();
-
-function note(text) {
-  console.log(`# ${text}`);
-}
-
-function print(name, value, explanation) {
-  if (explanation) note(explanation);
-  console.log(`BENCH ${name} ${value}`);
-}
-
-function median(values) {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
-}
 
 function missing(message) {
   console.error(`bench/revisions.mjs: ${message}`);
@@ -109,17 +95,6 @@ function startChild(command, args, options) {
   };
   cleanups.push(stopped);
   return child;
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** CPU time (µs, user + system) process `pid` has used, from /proc; undefined elsewhere. */
