@@ -54,9 +54,15 @@ export interface SessionLimits {
 export class SessionTable {
   readonly #sessions = new Map<string, Session>();
   readonly #limits: SessionLimits;
+  readonly #onEvicted: ((id: string) => void) | undefined;
   readonly #sweeper: ReturnType<typeof setInterval>;
 
-  constructor(limits: SessionLimits) {
+  /**
+   * `onEvicted`: told the id of each session the per-principal cap closes (shared sessions end
+   * its record there, so the cap also bounds what a principal keeps in the shared store).
+   */
+  constructor(limits: SessionLimits, onEvicted?: (id: string) => void) {
+    this.#onEvicted = onEvicted;
     this.#limits = limits;
     this.#sweeper = setInterval(() => this.#sweep(), Math.min(60_000, limits.idleMs));
     this.#sweeper.unref();
@@ -102,6 +108,7 @@ export class SessionTable {
     if (mine.length >= this.#limits.perPrincipal) {
       const [id, oldest] = mine.reduce((a, b) => (b[1].lastUsed < a[1].lastUsed ? b : a));
       this.#close(id, oldest);
+      this.#onEvicted?.(id);
     }
     return this.#sessions.size < this.#limits.total;
   }

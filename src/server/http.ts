@@ -115,6 +115,9 @@ export function createMcpHttpHandler(options: McpHttpHandlerOptions): McpHttpHan
 /** The state the request steps share: `options` with their defaults, and the sessions. */
 function contextOf(options: McpHttpHandlerOptions): HttpContext {
   const now = options.now ?? Date.now;
+  const shared = options.sessionRecords
+    ? new SharedSessions(options.sessionRecords, options.logger)
+    : undefined;
   return {
     catalog: options.catalog,
     info: options.info,
@@ -129,15 +132,16 @@ function contextOf(options: McpHttpHandlerOptions): HttpContext {
     sseMetadataUrl: options.metadata
       ? resourceMetadataUrl(sseResourceOf(options.metadata.resource))
       : undefined,
-    sessions: new SessionTable({
-      now,
-      perPrincipal: options.maxSessionsPerPrincipal ?? 16,
-      total: options.maxSessions ?? 10_000,
-      idleMs: options.sessionIdleMs ?? 30 * 60_000,
-    }),
-    shared: options.sessionRecords
-      ? new SharedSessions(options.sessionRecords, options.logger)
-      : undefined,
+    sessions: new SessionTable(
+      {
+        now,
+        perPrincipal: options.maxSessionsPerPrincipal ?? 16,
+        total: options.maxSessions ?? 10_000,
+        idleMs: options.sessionIdleMs ?? 30 * 60_000,
+      },
+      shared && ((id) => shared.endEvicted(id)),
+    ),
+    shared,
     events: options.eventStore,
     streamRetryMs: options.streamRetryMs,
     requestStates:

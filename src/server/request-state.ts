@@ -192,7 +192,7 @@ function isSealed(value: unknown): value is Sealed {
 
 /** The single-use marker's key for a state id. */
 function markerKey(id: string): string {
-  return `request-state:used:${id}`;
+  return `#request-state:used:${id}`;
 }
 
 /**

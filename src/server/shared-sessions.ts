@@ -54,6 +54,20 @@ export class SharedSessions {
     return started;
   }
 
+  /**
+   * End session `id` everywhere: the per-principal cap closed it on this replica, and a copy
+   * elsewhere must not keep it, or the cap would bound nothing in the shared store. A store that
+   * fails is logged; the record then idles out.
+   */
+  endEvicted(id: string): void {
+    this.records.end(id).catch((error: unknown) => {
+      const code = (error as { code?: unknown } | undefined)?.code;
+      this.#logger?.warn('a session evicted by the per-principal cap could not be ended', {
+        code: typeof code === 'string' ? code : 'unknown',
+      });
+    });
+  }
+
   /** Answer 503: the store did not answer (a warning is logged, with the error's code only). */
   unavailable(res: ServerResponse, error: unknown): void {
     const code = (error as { code?: unknown } | undefined)?.code;

@@ -8,8 +8,9 @@
  * timeout. A request refreshes that timeout, writing at most once per `touchEveryMs` per session,
  * so a session is forgotten between `idleMs − touchEveryMs` and `idleMs` after its last use.
  * On the token store's backend the keys are `<redis_prefix>:#session:<hash>`.
- * An ended session leaves a short-lived tombstone, so a replica that still holds it, or a late
- * create, sees that it ended. A record read back is not trusted: its shape is checked, and one
+ * An ended session leaves a tombstone that outlives any copy a replica may still hold (at least
+ * `idleMs + touchEveryMs`), so that replica, or a late create, sees that it ended: a copy is
+ * never taken for a record Redis lost and written back. A record read back is not trusted: its shape is checked, and one
  * that does not open or fit reads as absent.
  *
  * @module
@@ -29,11 +30,8 @@ export const DEFAULT_SESSION_IDLE_MS = 30 * 60_000;
 /** The default interval between two writes of one session's `lastUsed`: 30 seconds. */
 export const DEFAULT_SESSION_TOUCH_EVERY_MS = 30_000;
 
-/** The default life of an ended session's tombstone: 5 minutes. */
-export const DEFAULT_SESSION_TOMBSTONE_MS = 5 * 60_000;
-
-/** The default largest record (JSON, before sealing): 64 KiB. */
-export const DEFAULT_SESSION_RECORD_BYTES = 64 * 1024;
+/** The default largest record (JSON, before sealing): 16 KiB (a client's info and capabilities). */
+export const DEFAULT_SESSION_RECORD_BYTES = 16 * 1024;
 
 /** What is stored in place of an ended session. */
 const TOMBSTONE = 'ended';
@@ -78,9 +76,12 @@ export interface SessionRecordStoreOptions {
   readonly idleMs?: number;
   /** Write a touched session at most this often; default 30 s (less than `idleMs`). */
   readonly touchEveryMs?: number;
-  /** Keep an ended session's tombstone this long; default 5 minutes. */
+  /**
+   * Keep an ended session's tombstone this long; default and least `idleMs + touchEveryMs`, so it
+   * outlives every replica's copy of the session (a shorter one would let a copy revive it).
+   */
   readonly tombstoneMs?: number;
-  /** Refuse records larger than this many bytes of JSON; default 64 KiB. */
+  /** Refuse records larger than this many bytes of JSON; default 16 KiB. */
   readonly maxRecordBytes?: number;
   readonly now?: () => number;
 }
@@ -119,9 +120,9 @@ export class SessionRecordStore {
       'touchEveryMs',
       options.touchEveryMs ?? Math.min(DEFAULT_SESSION_TOUCH_EVERY_MS, this.#idleMs / 2),
     );
-    this.#tombstoneMs = positive(
-      'tombstoneMs',
-      options.tombstoneMs ?? DEFAULT_SESSION_TOMBSTONE_MS,
+    this.#tombstoneMs = Math.max(
+      positive('tombstoneMs', options.tombstoneMs ?? this.#idleMs),
+      this.#idleMs + this.#touchEveryMs,
     );
     this.#maxRecordBytes = positive(
       'maxRecordBytes',

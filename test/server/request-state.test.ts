@@ -201,7 +201,7 @@ describe('single use', () => {
     await service.consume(check.state);
     expect(writes).toEqual([
       {
-        key: `request-state:used:${check.state.id}`,
+        key: `#request-state:used:${check.state.id}`,
         expectVersion: null,
         ttlMs: 40_000 + REQUEST_STATE_MARKER_SKEW_MS,
       },

@@ -176,6 +176,21 @@ test('a DELETE on one replica ends the session on every replica', async () => {
   expect((await call(urlB, alice, id, whoami())).status).toBe(404);
 });
 
+test('a session the per-principal cap closes on one replica is ended on every replica', async () => {
+  const first = await open(urlA, bob);
+  expect((await call(urlB, bob, first, rpc('tools/list'))).status).toBe(200);
+  // The 17th session of one principal on a replica closes its least recently used (the cap, 16).
+  const later: string[] = [];
+  for (let index = 0; index < 16; index++) later.push(await open(urlA, bob));
+  await expect.poll(() => records.ended(first)).toBe(true);
+  // Restorable nowhere: not on B, whose copy is closed too, nor on A.
+  expect((await call(urlB, bob, first, rpc('tools/list'))).status).toBe(404);
+  expect((await call(urlA, bob, first, rpc('tools/list'))).status).toBe(404);
+  const last = later.at(-1) ?? '';
+  expect((await call(urlB, bob, last, rpc('tools/list'))).status).toBe(200);
+  for (const id of later) await call(urlA, bob, id, '', 'DELETE');
+});
+
 test('the log level a client sets on one replica is kept in the record', async () => {
   const id = await open(urlA, alice);
   expect((await records.get(id))?.logLevel).toBeUndefined();
@@ -202,7 +217,7 @@ test('an initialize whose client info and capabilities are too large to keep is 
   });
   expect(refused.status).toBe(400);
   expect(message(refused.body).error).toMatchObject({ code: -32600 });
-  expect(refused.body).toContain('larger than 65536 bytes');
+  expect(refused.body).toContain('larger than 16384 bytes');
 });
 
 test('a store that does not answer fails the request with 503, and the session recovers', async () => {

@@ -170,15 +170,21 @@ test('memory: touched sessions outlive the idle timeout, untouched ones expire; 
   expect(await store.get('used')).toBeUndefined();
 });
 
-test('memory: the tombstone of an ended session goes after tombstoneMs', async () => {
+test('memory: the tombstone of an ended session outlives every copy of it (idleMs + touchEveryMs at least)', async () => {
   const clock = manualClock();
   const store = new SessionRecordStore(new MemoryKeyValueStore({ now: clock.now }), {
     now: clock.now,
+    idleMs: 60_000,
+    touchEveryMs: 10_000,
+    // Shorter than a copy may live: raised to 70 s, or a replica's copy could revive the session.
     tombstoneMs: 5_000,
   });
   await store.create('s', init());
   await store.end('s');
-  clock.advance(5_000);
+  clock.advance(69_999);
+  expect(await store.ended('s')).toBe(true);
+  expect(await store.create('s', init())).toBeUndefined();
+  clock.advance(1);
   expect(await store.ended('s')).toBe(false);
 });
 
