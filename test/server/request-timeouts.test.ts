@@ -60,6 +60,8 @@ function send(
     };
     socket.once('connect', () => socket.write(chunks[next++] as string));
     socket.on('data', (data: Buffer) => {
+      // Answered: a client stops sending (writing on would only race the server's close).
+      clearInterval(writer);
       received += data.toString('utf8');
       if (until?.test(received)) {
         socket.destroy();
@@ -67,9 +69,12 @@ function send(
       }
     });
     socket.once('close', done);
-    socket.once('error', (error) => {
+    socket.once('error', (error: NodeJS.ErrnoException) => {
       clearInterval(writer);
-      reject(error);
+      // A byte written as the server closed is answered by a reset: that is the close, and
+      // whether the 408 came first is for the caller's expectations to say.
+      if (error.code === 'ECONNRESET' || error.code === 'EPIPE') done();
+      else reject(error);
     });
   });
 }
