@@ -10,11 +10,8 @@
  *
  * @module
  */
-import {
-  type NodeIncomingMessageLike,
-  toNodeHandler,
-  toWebRequest,
-} from '@modelcontextprotocol/node';
+import type { IncomingMessage } from 'node:http';
+import { type NodeIncomingMessageLike, toNodeHandler } from '@modelcontextprotocol/node';
 import {
   createMcpHandler,
   isLegacyRequest,
@@ -60,11 +57,12 @@ export async function serveIfModern(
   call: McpCall,
   body: unknown,
 ): Promise<boolean> {
+  const legacy = await isLegacyRequest(headersOnly(call.req), body, {
+    maxRequestBodySize: ctx.maxBodyBytes,
+  });
+  if (legacy) return false;
   // node:http types `method` as possibly undefined; the adapter reads it with a default.
   const req = call.req as NodeIncomingMessageLike;
-  const request = await toWebRequest(req, body, { maxRequestBodySize: ctx.maxBodyBytes });
-  const legacy = await isLegacyRequest(request, body, { maxRequestBodySize: ctx.maxBodyBytes });
-  if (legacy) return false;
   attachCaller(call);
   await toNodeHandler(modernHandler(ctx), { maxRequestBodySize: ctx.maxBodyBytes })(
     req,
@@ -72,6 +70,22 @@ export async function serveIfModern(
     body,
   );
   return true;
+}
+
+/**
+ * `req` as a web `Request` without its body: handed the parsed body, `isLegacyRequest` reads only
+ * the method, URL and headers, so a legacy POST (most traffic) is not serialised again for it.
+ */
+function headersOnly(req: IncomingMessage): Request {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value === undefined || name.startsWith(':')) continue;
+    for (const one of Array.isArray(value) ? value : [value]) headers.append(name, one);
+  }
+  return new Request(`http://localhost${req.url ?? '/'}`, {
+    method: req.method ?? 'POST',
+    headers,
+  });
 }
 
 /** End the modern requests in flight of `ctx`'s HTTP front (when it closes). */
