@@ -108,16 +108,22 @@ const scenariosOf = (revision) =>
 const baseline = parseYaml(readFileSync(join(root, BASELINE), 'utf8'))?.server ?? [];
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 
-/** A free loopback port (the resource URL must be known before the authorization server starts). */
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address();
-      probe.close(() => resolve(port));
+/**
+ * A free loopback port (the resource URL must be known before the authorization server starts),
+ * drawn below the ephemeral range: a port the kernel handed out (listen 0) may be taken by an
+ * outgoing connection before the server binds it (test/support/net.ts does the same).
+ */
+async function freePort() {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const free = await new Promise((resolve) => {
+      const probe = createServer();
+      probe.once('error', () => resolve(false));
+      probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
     });
-  });
+    if (free) return port;
+  }
+  throw new Error('no free port found below the ephemeral range after 50 attempts');
 }
 
 function settingsFor(authorization) {
