@@ -7,21 +7,25 @@
 // scenario binds ephemeral localhost ports.
 //
 // What runs, every scenario in its own suite process, all of them side by side (bounded):
-//   decisive, at --wire (default 2025-11-25, the stateful initialize handshake our client speaks):
+//   decisive, at --wire (default 2025-11-25, the stateful initialize handshake):
 //     (a) every 2025-11-25 auth scenario (those of `--suite auth`);
 //     (b) every client-auth scenario introduced in 2026-07-28, with --force (a suite run filters
 //         them out at 2025-11-25, and --force only applies to --scenario);
 //     (c) the extension scenarios we implement (client credentials), with --force;
-//     (d) the two 2025-03-26 back-compat scenarios, at --spec-version 2025-03-26;
-//     all with `--expected-failures test/conformance/baseline.yml`;
-//   informational, at --informational (default 2026-07-28; `none` skips it): every scenario of
-//     that revision (and the extensions) on its own wire. Printed as one `conformance: …` line
-//     and listed; it never changes the exit code. The client pins the revision of each run
+//   decisive too, at --second-wire (default 2026-07-28; `none` skips it): every scenario of that
+//     revision (and the extensions) on its own wire. The client pins the revision of each run
 //     (`protocol` of its server entry, from the suite's MCP_CONFORMANCE_PROTOCOL_VERSION), so
-//     `--wire 2026-07-28` scores our client on server/discover and the per-request envelope.
+//     there our client is scored on server/discover and the per-request envelope;
+//   all decisive runs with `--expected-failures test/conformance/baseline.yml`;
+//   informational: the two 2025-03-26 back-compat scenarios, at --spec-version 2025-03-26.
+//     One of them wants /authorize, /token and /register used with no metadata at all, which
+//     the revisions we implement forbid (2025-11-25: a client MUST refuse to go on without
+//     code_challenge_methods_supported; 2026-07-28 checks the response's iss against the
+//     metadata's issuer). They are printed on one `conformance: …` line and listed; they never
+//     change the exit code.
 //
 // Usage: node scripts/conformance.mjs [--command "<cmd>"] [--scenario <name>]... [--wire <rev>]
-//        [--informational <rev>|none] [--timeout <ms>] [--verbose] [--install-only]
+//        [--second-wire <rev>|none] [--timeout <ms>] [--verbose] [--install-only]
 // Exit: 0 when every failing decisive scenario (or check) is in the baseline and no baseline
 // entry is stale; 1 otherwise; 2 on a usage or installation error.
 import { spawn, spawnSync } from 'node:child_process';
@@ -64,7 +68,7 @@ try {
       command: { type: 'string', default: DEFAULT_COMMAND },
       scenario: { type: 'string', multiple: true },
       wire: { type: 'string', default: '2025-11-25' },
-      informational: { type: 'string', default: '2026-07-28' },
+      'second-wire': { type: 'string', default: '2026-07-28' },
       timeout: { type: 'string', default: '30000' },
       verbose: { type: 'boolean', default: false },
       'install-only': { type: 'boolean', default: false },
@@ -76,7 +80,7 @@ try {
 }
 if (options.help) {
   console.log(
-    'Usage: node scripts/conformance.mjs [--command "<cmd>"] [--scenario <name>]... [--wire 2025-11-25|2026-07-28] [--informational 2026-07-28|none] [--timeout <ms>] [--verbose] [--install-only]',
+    'Usage: node scripts/conformance.mjs [--command "<cmd>"] [--scenario <name>]... [--wire 2025-11-25|2026-07-28] [--second-wire 2026-07-28|none] [--timeout <ms>] [--verbose] [--install-only]',
   );
   process.exit(0);
 }
@@ -205,31 +209,41 @@ if (wanted) {
 const pick = (names) => (wanted ? names.filter((s) => wanted.has(s)) : names);
 
 // The groups. `force`: run a scenario outside the revisions it is tagged with (the 2026-07-28
-// ones on the 2025-11-25 wire; the extensions, which carry no revision).
+// ones on the 2025-11-25 wire; the extensions, which carry no revision). `dir`: where its
+// results go (a scenario runs once per wire, so each wire has its own).
 const wire = options.wire;
-const informationalWire = options.informational === 'none' ? undefined : options.informational;
+const secondWire = options['second-wire'] === 'none' ? undefined : options['second-wire'];
+const primaryDir = `decisive-${wire}`;
 const groups = [
   {
     title: `${wire === '2025-11-25' ? '' : `${wire} wire, `}2025-11-25 auth`,
     wire,
+    dir: primaryDir,
     scenarios: pick(legacyAuth),
   },
-  { title: '2026-07-28 client auth', wire, scenarios: pick(newAuth), force: true },
-  { title: 'extensions', wire, scenarios: pick(extensionAuth), force: true },
-  // Scored at the revision they belong to: they are removed from 2025-06-18 on.
-  { title: '2025-03-26 back-compat', wire: '2025-03-26', scenarios: pick(backCompat) },
+  { title: '2026-07-28 client auth', wire, dir: primaryDir, scenarios: pick(newAuth), force: true },
+  { title: 'extensions', wire, dir: primaryDir, scenarios: pick(extensionAuth), force: true },
 ];
-if (informationalWire && informationalWire !== wire) {
-  // Everything of the 2026-07-28 requirement set on its own wire: for information only.
-  const onWire = tagged.filter((s) => s.tags.includes(informationalWire)).map((s) => s.name);
+if (secondWire && secondWire !== wire) {
+  // Everything of the second revision's requirement set on its own wire.
+  const onWire = tagged.filter((s) => s.tags.includes(secondWire)).map((s) => s.name);
   groups.push({
-    title: `${informationalWire} scenarios at --wire ${informationalWire}`,
-    wire: informationalWire,
+    title: `${secondWire} scenarios at --wire ${secondWire}`,
+    wire: secondWire,
+    dir: `decisive-${secondWire}`,
     scenarios: pick([...new Set([...onWire, ...extensionAuth])]),
     force: true,
-    informational: true,
+    suite: true,
   });
 }
+// Scored at the revision they belong to (they are removed from 2025-06-18 on), for information.
+groups.push({
+  title: '2025-03-26 back-compat',
+  wire: '2025-03-26',
+  dir: 'informational',
+  scenarios: pick(backCompat),
+  informational: true,
+});
 const planned = groups.filter((g) => g.scenarios.length > 0);
 
 rmSync(resultsDir, { recursive: true, force: true });
@@ -251,27 +265,27 @@ function argsOf(group, which) {
     ...(group.informational ? [] : ['--expected-failures', join(root, BASELINE)]),
   ];
 }
-// The informational run takes the scenarios of `--suite auth` in one suite process (which runs
-// them side by side itself): fewer Node start-ups, and no per-scenario verdict depends on it.
-const informationalSuite = planned.find((g) => g.informational && !wanted);
+// The second wire's run takes the scenarios of `--suite auth` in one suite process (which runs
+// them side by side itself): fewer Node start-ups; the others run one per process.
+const suiteGroup = planned.find((g) => g.suite && !wanted);
 const runs = [
-  ...(informationalSuite
+  ...(suiteGroup
     ? [
         {
-          group: informationalSuite,
-          label: 'informational-suite-auth',
-          dir: join(resultsDir, 'informational'),
-          args: argsOf(informationalSuite, ['--suite', 'auth']),
+          group: suiteGroup,
+          label: `${suiteGroup.wire}-suite-auth`,
+          dir: join(resultsDir, suiteGroup.dir),
+          args: argsOf(suiteGroup, ['--suite', 'auth']),
         },
       ]
     : []),
   ...planned.flatMap((group) =>
     group.scenarios
-      .filter((name) => !(group === informationalSuite && legacyAuth.includes(name)))
+      .filter((name) => !(group === suiteGroup && legacyAuth.includes(name)))
       .map((name) => ({
         group,
-        label: `${group.informational ? 'informational-' : ''}${name.replace('/', '-')}`,
-        dir: join(resultsDir, group.informational ? 'informational' : 'decisive'),
+        label: `${group.wire}-${name.replace('/', '-')}`,
+        dir: join(resultsDir, group.dir),
         args: argsOf(group, ['--scenario', name]),
       })),
   ),
@@ -340,8 +354,10 @@ function resultsIn(dir) {
   }
   return results;
 }
-const decisive = resultsIn(join(resultsDir, 'decisive'));
-const informational = resultsIn(join(resultsDir, 'informational'));
+const resultsByDir = new Map(
+  [...new Set(planned.map((g) => g.dir))].map((dir) => [dir, resultsIn(join(resultsDir, dir))]),
+);
+const resultsOf = (dir) => resultsByDir.get(dir) ?? new Map();
 
 // The baseline, evaluated as the suite does: a FAILURE or WARNING check fails its scenario;
 // `scenario` excuses the whole scenario, `scenario:check-id` one check id.
@@ -350,13 +366,23 @@ const wholeExcused = new Set(baseline.filter((e) => !String(e).includes(':')).ma
 const checkExcused = new Set(baseline.filter((e) => String(e).includes(':')).map(String));
 const bad = (check) => check.status === 'FAILURE' || check.status === 'WARNING';
 
+/** Whether `scenario` passed on every decisive wire that ran it (a whole entry is then stale). */
+function passesOnEveryWire(scenario) {
+  return planned
+    .filter((g) => !g.informational && g.scenarios.includes(scenario))
+    .every((g) => {
+      const result = resultsOf(g.dir).get(scenario);
+      return result !== undefined && !result.checks.some(bad);
+    });
+}
+
 const lines = [];
 let unexpected = 0;
-let stale = 0;
+const staleEntries = new Set();
 const tally = [];
 const notes = [];
 for (const group of planned) {
-  const results = group.informational ? informational : decisive;
+  const results = resultsOf(group.dir);
   let passed = 0;
   const out = [];
   for (const scenario of group.scenarios) {
@@ -372,8 +398,8 @@ for (const group of planned) {
     const excusable = !group.informational;
     if (failing.length === 0) {
       passed++;
-      const staleEntry = excusable && wholeExcused.has(scenario);
-      if (staleEntry) stale++;
+      const staleEntry = excusable && wholeExcused.has(scenario) && passesOnEveryWire(scenario);
+      if (staleEntry) staleEntries.add(scenario);
       if (!group.informational || options.verbose) {
         out.push(
           `  ✓ ${scenario} (${okCount}/${scored.length} checks)${staleEntry ? ' — stale baseline entry' : ''}`,
@@ -409,19 +435,28 @@ for (const group of planned) {
 }
 for (const entry of checkExcused) {
   const [scenario, id] = [entry.slice(0, entry.indexOf(':')), entry.slice(entry.indexOf(':') + 1)];
-  const check = decisive.get(scenario)?.checks.find((c) => c.id === id && c.status !== 'INFO');
-  if (
-    check?.status === 'SUCCESS' &&
-    !decisive.get(scenario).checks.some((c) => c.id === id && bad(c))
-  ) {
-    stale++;
+  // Stale when the check passes on every decisive wire that ran the scenario.
+  const ran = planned
+    .filter((g) => !g.informational && g.scenarios.includes(scenario))
+    .map((g) => resultsOf(g.dir).get(scenario))
+    .filter((result) => result !== undefined);
+  const passesEverywhere =
+    ran.length > 0 &&
+    ran.every(
+      (result) =>
+        result.checks.some((c) => c.id === id && c.status === 'SUCCESS') &&
+        !result.checks.some((c) => c.id === id && bad(c)),
+    );
+  if (passesEverywhere) {
+    staleEntries.add(entry);
     lines.push(`  ! stale baseline entry: ${entry} now passes`);
   }
 }
+const stale = staleEntries.size;
 const suiteFailed = exits.filter((e, i) => e.code !== 0 && !runs[i].group.informational);
 
 console.log(
-  `MCP conformance ${CONFORMANCE_VERSION} (suite and client on Node ${process.version}, wire ${wire})`,
+  `MCP conformance ${CONFORMANCE_VERSION} (suite and client on Node ${process.version}, wire ${wire}${secondWire && secondWire !== wire ? ` and ${secondWire}` : ''})`,
 );
 console.log(`client: ${options.command}`);
 for (const line of lines) console.log(line);
@@ -443,5 +478,5 @@ if (unexpected > 0 || stale > 0 || suiteFailed.length > 0) {
   process.exit(1);
 }
 console.log(
-  `OK: no failures outside the baseline (at --wire ${wire}, and 2025-03-26 for back-compat)`,
+  `OK: no failures outside the baseline (at --wire ${wire}${secondWire && secondWire !== wire ? ` and ${secondWire}` : ''})`,
 );
