@@ -29,7 +29,49 @@ import {
 import { PNG, TOOL_HANDLERS, TOOLS } from './reference-tools.mjs';
 
 const codec = createRequestStateCodec({ key: randomBytes(32) });
-const ALL_TOOLS = [...TOOLS, ...INPUT_REQUIRED_TOOL_LIST];
+const noArguments = { type: 'object', properties: {} };
+
+/**
+ * server-stateless's list-changed checks: `test_trigger_tool_change` and
+ * `test_trigger_prompt_change` add (or remove again) one tool or prompt and announce the change
+ * to every live instance of this process (`notifications/tools/list_changed` or `…/prompts/list_changed`; on
+ * 2026-07-28 the SDK delivers them on `subscriptions/listen` streams).
+ */
+const changed = { tool: false, prompt: false };
+const live = new Set();
+const TRIGGERS = [
+  { name: 'test_trigger_tool_change', description: 'Adds or removes test_changed_tool.' },
+  { name: 'test_trigger_prompt_change', description: 'Adds or removes test_changed_prompt.' },
+].map((about) => ({ ...about, inputSchema: noArguments }));
+const CHANGED_TOOL = {
+  name: 'test_changed_tool',
+  description: 'Listed after test_trigger_tool_change.',
+  inputSchema: noArguments,
+};
+const CHANGED_PROMPT = {
+  name: 'test_changed_prompt',
+  description: 'Listed after test_trigger_prompt_change.',
+};
+
+async function trigger(kind) {
+  changed[kind] = !changed[kind];
+  await Promise.all(
+    [...live].map((server) =>
+      (kind === 'tool' ? server.sendToolListChanged() : server.sendPromptListChanged()).catch(
+        () => {},
+      ),
+    ),
+  );
+  const name = kind === 'tool' ? CHANGED_TOOL.name : CHANGED_PROMPT.name;
+  return { content: [{ type: 'text', text: `${name} ${changed[kind] ? 'added' : 'removed'}` }] };
+}
+
+const allTools = () => [
+  ...TOOLS,
+  ...INPUT_REQUIRED_TOOL_LIST,
+  ...TRIGGERS,
+  ...(changed.tool ? [CHANGED_TOOL] : []),
+];
 
 const RESOURCES = {
   'test://static-text': { name: 'static-text', mimeType: 'text/plain' },
@@ -71,6 +113,7 @@ const PROMPTS = [
   { name: 'test_prompt_with_image', description: 'An image and a question.' },
   { name: 'test_input_required_result_prompt', description: 'Asks for a context first.' },
 ];
+const allPrompts = () => [...PROMPTS, ...(changed.prompt ? [CHANGED_PROMPT] : [])];
 const user = (content) => ({ role: 'user', content });
 
 function getPrompt(name, args, ctx) {
@@ -100,6 +143,9 @@ function getPrompt(name, args, ctx) {
       };
     case 'test_input_required_result_prompt':
       return inputRequiredPrompt(ctx);
+    case 'test_changed_prompt':
+      if (changed.prompt) return { messages: [user({ type: 'text', text: 'Changed.' })] };
+      throw new ProtocolError(-32602, `Unknown prompt: ${name}`);
     default:
       throw new ProtocolError(-32602, `Unknown prompt: ${name}`);
   }
@@ -111,10 +157,10 @@ function createReferenceServer({ era }) {
     { name: 'conformance-reference-server', version: '2.0.0' },
     {
       capabilities: {
-        tools: {},
+        tools: { listChanged: true },
         // resources/subscribe exists on 2025-11-25 only (2026-07-28: subscriptions/listen).
         resources: era === 'legacy' ? { subscribe: true } : {},
-        prompts: {},
+        prompts: { listChanged: true },
         logging: {},
         completions: {},
       },
@@ -122,9 +168,14 @@ function createReferenceServer({ era }) {
     },
   );
   const helpers = { server, codec };
-  server.setRequestHandler('tools/list', () => ({ tools: ALL_TOOLS }));
+  live.add(server);
+  server.onclose = () => live.delete(server);
+  server.setRequestHandler('tools/list', () => ({ tools: allTools() }));
   server.setRequestHandler('tools/call', async (request, ctx) => {
     const { name, arguments: args = {} } = request.params;
+    if (name === 'test_trigger_tool_change') return trigger('tool');
+    if (name === 'test_trigger_prompt_change') return trigger('prompt');
+    if (name === CHANGED_TOOL.name && changed.tool) return { content: [] };
     const handler = TOOL_HANDLERS[name] ?? INPUT_REQUIRED_TOOLS[name];
     if (!handler) throw new ProtocolError(-32602, `Unknown tool: ${name}`);
     return handler(args, ctx, helpers);
@@ -143,7 +194,7 @@ function createReferenceServer({ era }) {
     server.setRequestHandler('resources/unsubscribe', () => ({}));
     server.setRequestHandler('logging/setLevel', () => ({}));
   }
-  server.setRequestHandler('prompts/list', () => ({ prompts: PROMPTS }));
+  server.setRequestHandler('prompts/list', () => ({ prompts: allPrompts() }));
   server.setRequestHandler('prompts/get', (request, ctx) =>
     getPrompt(request.params.name, request.params.arguments ?? {}, ctx),
   );

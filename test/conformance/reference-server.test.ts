@@ -271,6 +271,38 @@ describe('2026-07-28 (server/discover), manual multi-round-trip', () => {
   });
 });
 
+/** The next `notifications/<kind>/list_changed` the client receives. */
+function nextListChange(client: Client, kind: 'tools' | 'prompts'): Promise<void> {
+  return new Promise((resolve) => {
+    client.setNotificationHandler(`notifications/${kind}/list_changed`, () => resolve());
+  });
+}
+
+describe('list changes (server-stateless): the trigger tools change a list and announce it', () => {
+  test('2026-07-28: on a subscriptions/listen stream', async () => {
+    const client = await connect('modern');
+    const subscription = await client.listen({ toolsListChanged: true, promptsListChanged: true });
+    const tools = nextListChange(client, 'tools');
+    await call(client, 'test_trigger_tool_change');
+    await tools;
+    const listed = await client.listTools();
+    expect(listed.tools.map((tool) => tool.name)).toContain('test_changed_tool');
+    const prompts = nextListChange(client, 'prompts');
+    await call(client, 'test_trigger_prompt_change');
+    await prompts;
+    await subscription.close();
+  });
+
+  test('2025-11-25: as notifications on the connection', async () => {
+    const client = await connect('legacy');
+    const prompts = nextListChange(client, 'prompts');
+    await call(client, 'test_trigger_prompt_change');
+    await prompts;
+    const listed = await client.listPrompts();
+    expect(listed.prompts.map((prompt) => prompt.name)).toContain('test_changed_prompt');
+  });
+});
+
 describe('2025-11-25 (initialize): the same tools ask by server-to-client requests', () => {
   let legacy: Client;
   beforeAll(async () => {
