@@ -53,7 +53,7 @@ test('no real-time sleep: no promise resolved by a timer (inject the clock or aw
       // waitFor polls what another process or socket does, up to a deadline; the conformance
       // suite's reference server spaces its progress and log notifications as the scenarios'
       // own example server does (a server's behaviour under test, not a test waiting).
-      ['support/net.ts', 'conformance/reference-server.mjs'],
+      ['support/net.ts', 'conformance/reference-tools.mjs'],
     ),
   ).toEqual([]);
 });

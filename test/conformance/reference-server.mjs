@@ -1,250 +1,77 @@
 // The reference server of the conformance SERVER run (scripts/conformance-server.mjs): a stdio MCP
-// server, written with the SDK's low-level `Server`, that implements what the MCP conformance
-// suite's server scenarios call (tools `test_*`, resources `test://…`, prompts `test_*_prompt…`,
-// completions), from the scenarios' descriptions. `mcp-agent serve --front reference` serves it
-// as it is, and the suite's scenarios run against serve. The suite package ships no server of its
-// own. Plain JS: it runs without a build step.
-import { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+// server on the v2 SDK (a low-level `Server` per connection, served by `serveStdio`) that
+// implements what the MCP conformance suite's server scenarios call (tools `test_*`, resources
+// `test://…`, prompts `test_*_prompt…`, completions), from the scenarios' descriptions. It speaks
+// both eras on stdio: a connection that opens with `initialize` is served as 2025-11-25, one that
+// opens with `server/discover` as 2026-07-28 (what serve's client does with `protocol: auto`).
+// Tools that need input return `inputRequired(...)`; on 2025-11-25 the SDK turns that into
+// server-to-client requests. Its requestState is signed (HMAC, a key drawn per process, which is
+// enough: one process serves every round of a flow). `mcp-agent serve --front reference` serves
+// it as it is, and the suite's scenarios run against serve. The suite package ships no server of
+// its own. Plain JS: it runs without a build step. Also run directly by
+// test/conformance/reference-server.test.ts.
+//
+// Modules: reference-tools.mjs (the tools), reference-input-required.mjs (the multi-round-trip
+// tools and prompt).
+import { randomBytes } from 'node:crypto';
 import {
-  CallToolRequestSchema,
-  CompleteRequestSchema,
-  CreateMessageResultSchema,
-  ElicitResultSchema,
-  GetPromptRequestSchema,
-  ListPromptsRequestSchema,
-  ListResourcesRequestSchema,
-  ListResourceTemplatesRequestSchema,
-  ListToolsRequestSchema,
-  McpError,
-  ReadResourceRequestSchema,
-  SetLevelRequestSchema,
-  SubscribeRequestSchema,
-  UnsubscribeRequestSchema,
-} from '@modelcontextprotocol/sdk/types.js';
+  createRequestStateCodec,
+  ProtocolError,
+  ResourceNotFoundError,
+  Server,
+} from '@modelcontextprotocol/server';
+import { serveStdio } from '@modelcontextprotocol/server/stdio';
+import {
+  INPUT_REQUIRED_TOOL_LIST,
+  INPUT_REQUIRED_TOOLS,
+  inputRequiredPrompt,
+} from './reference-input-required.mjs';
+import { PNG, TOOL_HANDLERS, TOOLS } from './reference-tools.mjs';
 
-/** A 1×1 PNG and a minimal WAV, base64: the image and audio content the scenarios look for. */
-const PNG =
-  'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==';
-const WAV = 'UklGRiYAAABXQVZFZm10IBAAAAABAAEAQB8AAAB9AAACABAAZGF0YQIAAAA=';
-
-const server = new Server(
-  { name: 'conformance-reference-server', version: '1.0.0' },
-  {
-    capabilities: {
-      tools: {},
-      resources: { subscribe: true },
-      prompts: {},
-      logging: {},
-      completions: {},
-    },
-  },
-);
-
+const codec = createRequestStateCodec({ key: randomBytes(32) });
 const noArguments = { type: 'object', properties: {} };
-const tool = (name, description, inputSchema = noArguments) => ({ name, description, inputSchema });
-const TOOLS = [
-  tool('test_simple_text', 'Answers one text block.'),
-  tool('test_image_content', 'Answers one PNG image.'),
-  tool('test_audio_content', 'Answers one WAV clip.'),
-  tool('test_embedded_resource', 'Answers one embedded text resource.'),
-  tool('test_multiple_content_types', 'Answers text, an image and an embedded resource.'),
-  tool('test_tool_with_logging', 'Sends three info log messages while it runs.'),
-  tool('test_tool_with_progress', 'Reports progress 0, 50 and 100 of 100.'),
-  tool('test_error_handling', 'Always fails (an isError result).'),
-  tool('test_sampling', 'Asks the client for a model completion of `prompt`.', {
-    type: 'object',
-    properties: { prompt: { type: 'string' } },
-    required: ['prompt'],
-  }),
-  tool('test_elicitation', 'Asks the client for a `response` string.', {
-    type: 'object',
-    properties: { message: { type: 'string' } },
-    required: ['message'],
-  }),
-  tool('test_elicitation_sep1034_defaults', 'Elicits a form whose fields have defaults.'),
-  tool('test_elicitation_sep1330_enums', 'Elicits a form with every kind of enum field.'),
-  tool('json_schema_2020_12_tool', 'Takes a JSON Schema 2020-12 input schema.', {
-    $schema: 'https://json-schema.org/draft/2020-12/schema',
-    type: 'object',
-    $defs: {
-      address: {
-        type: 'object',
-        properties: { street: { type: 'string' }, city: { type: 'string' } },
-      },
-    },
-    properties: { name: { type: 'string' }, address: { $ref: '#/$defs/address' } },
-    additionalProperties: false,
-  }),
-];
 
-const text = (value) => ({ content: [{ type: 'text', text: value }] });
-const pause = () => new Promise((resolve) => setTimeout(resolve, 20));
-
-/** The form schemas of the elicitation tools. */
-const FORMS = {
-  test_elicitation_sep1034_defaults: {
-    message: 'Check these fields (each has a default).',
-    requestedSchema: {
-      type: 'object',
-      properties: {
-        name: { type: 'string', description: 'Name', default: 'John Doe' },
-        age: { type: 'integer', description: 'Age', default: 30 },
-        score: { type: 'number', description: 'Score', default: 95.5 },
-        status: {
-          type: 'string',
-          description: 'Status',
-          enum: ['active', 'inactive', 'pending'],
-          default: 'active',
-        },
-        verified: { type: 'boolean', description: 'Verified', default: true },
-      },
-      required: [],
-    },
-  },
-  test_elicitation_sep1330_enums: {
-    message: 'Pick from these enum fields.',
-    requestedSchema: {
-      type: 'object',
-      properties: {
-        untitledSingle: { type: 'string', enum: ['option1', 'option2', 'option3'] },
-        titledSingle: {
-          type: 'string',
-          oneOf: [
-            { const: 'value1', title: 'First' },
-            { const: 'value2', title: 'Second' },
-            { const: 'value3', title: 'Third' },
-          ],
-        },
-        legacyEnum: {
-          type: 'string',
-          enum: ['opt1', 'opt2', 'opt3'],
-          enumNames: ['One', 'Two', 'Three'],
-        },
-        untitledMulti: {
-          type: 'array',
-          minItems: 1,
-          maxItems: 3,
-          items: { type: 'string', enum: ['option1', 'option2', 'option3'] },
-        },
-        titledMulti: {
-          type: 'array',
-          minItems: 1,
-          maxItems: 3,
-          items: {
-            anyOf: [
-              { const: 'value1', title: 'First' },
-              { const: 'value2', title: 'Second' },
-              { const: 'value3', title: 'Third' },
-            ],
-          },
-        },
-      },
-      required: [],
-    },
-  },
+/**
+ * server-stateless's list-changed checks: `test_trigger_tool_change` and
+ * `test_trigger_prompt_change` add (or remove again) one tool or prompt and announce the change
+ * to every live instance of this process (`notifications/tools/list_changed` or `…/prompts/list_changed`; on
+ * 2026-07-28 the SDK delivers them on `subscriptions/listen` streams).
+ */
+const changed = { tool: false, prompt: false };
+const live = new Set();
+const TRIGGERS = [
+  { name: 'test_trigger_tool_change', description: 'Adds or removes test_changed_tool.' },
+  { name: 'test_trigger_prompt_change', description: 'Adds or removes test_changed_prompt.' },
+].map((about) => ({ ...about, inputSchema: noArguments }));
+const CHANGED_TOOL = {
+  name: 'test_changed_tool',
+  description: 'Listed after test_trigger_tool_change.',
+  inputSchema: noArguments,
+};
+const CHANGED_PROMPT = {
+  name: 'test_changed_prompt',
+  description: 'Listed after test_trigger_prompt_change.',
 };
 
-async function elicit(params) {
-  const answer = await server.request(
-    { method: 'elicitation/create', params: { mode: 'form', ...params } },
-    ElicitResultSchema,
+async function trigger(kind) {
+  changed[kind] = !changed[kind];
+  await Promise.all(
+    [...live].map((server) =>
+      (kind === 'tool' ? server.sendToolListChanged() : server.sendPromptListChanged()).catch(
+        () => {},
+      ),
+    ),
   );
-  return text(`action=${answer.action}, content=${JSON.stringify(answer.content ?? {})}`);
+  const name = kind === 'tool' ? CHANGED_TOOL.name : CHANGED_PROMPT.name;
+  return { content: [{ type: 'text', text: `${name} ${changed[kind] ? 'added' : 'removed'}` }] };
 }
 
-async function callTool(name, args, extra) {
-  switch (name) {
-    case 'test_simple_text':
-      return text('This is a simple text response for testing.');
-    case 'test_image_content':
-      return { content: [{ type: 'image', data: PNG, mimeType: 'image/png' }] };
-    case 'test_audio_content':
-      return { content: [{ type: 'audio', data: WAV, mimeType: 'audio/wav' }] };
-    case 'test_embedded_resource':
-      return {
-        content: [
-          {
-            type: 'resource',
-            resource: {
-              uri: 'test://embedded-resource',
-              mimeType: 'text/plain',
-              text: 'Embedded.',
-            },
-          },
-        ],
-      };
-    case 'test_multiple_content_types':
-      return {
-        content: [
-          { type: 'text', text: 'Three kinds of content:' },
-          { type: 'image', data: PNG, mimeType: 'image/png' },
-          {
-            type: 'resource',
-            resource: { uri: 'test://mixed', mimeType: 'application/json', text: '{"n":1}' },
-          },
-        ],
-      };
-    case 'test_tool_with_logging':
-      for (const step of ['started', 'working', 'done']) {
-        await extra.sendNotification({
-          method: 'notifications/message',
-          params: { level: 'info', logger: 'reference', data: `test_tool_with_logging ${step}` },
-        });
-        await pause();
-      }
-      return text('logged three messages');
-    case 'test_tool_with_progress': {
-      const progressToken = extra._meta?.progressToken;
-      for (const progress of [0, 50, 100]) {
-        if (progressToken !== undefined) {
-          await extra.sendNotification({
-            method: 'notifications/progress',
-            params: { progressToken, progress, total: 100, message: `${progress} of 100` },
-          });
-        }
-        await pause();
-      }
-      return text(String(progressToken));
-    }
-    case 'test_error_handling':
-      return { isError: true, content: [{ type: 'text', text: 'This tool always fails.' }] };
-    case 'test_sampling': {
-      const answer = await server.request(
-        {
-          method: 'sampling/createMessage',
-          params: {
-            messages: [{ role: 'user', content: { type: 'text', text: String(args.prompt) } }],
-            maxTokens: 100,
-          },
-        },
-        CreateMessageResultSchema,
-      );
-      return text(`LLM response: ${answer.content?.type === 'text' ? answer.content.text : ''}`);
-    }
-    case 'test_elicitation':
-      return elicit({
-        message: String(args.message),
-        requestedSchema: {
-          type: 'object',
-          properties: { response: { type: 'string', description: 'Your answer' } },
-          required: ['response'],
-        },
-      });
-    case 'test_elicitation_sep1034_defaults':
-    case 'test_elicitation_sep1330_enums':
-      return elicit(FORMS[name]);
-    case 'json_schema_2020_12_tool':
-      return text(`called with ${JSON.stringify(args)}`);
-    default:
-      throw new McpError(-32602, `Unknown tool: ${name}`);
-  }
-}
-
-server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: TOOLS }));
-server.setRequestHandler(CallToolRequestSchema, (request, extra) =>
-  callTool(request.params.name, request.params.arguments ?? {}, extra),
-);
+const allTools = () => [
+  ...TOOLS,
+  ...INPUT_REQUIRED_TOOL_LIST,
+  ...TRIGGERS,
+  ...(changed.tool ? [CHANGED_TOOL] : []),
+];
 
 const RESOURCES = {
   'test://static-text': { name: 'static-text', mimeType: 'text/plain' },
@@ -253,16 +80,7 @@ const RESOURCES = {
 };
 const TEMPLATE = /^test:\/\/template\/([^/]+)\/data$/;
 
-server.setRequestHandler(ListResourcesRequestSchema, () => ({
-  resources: Object.entries(RESOURCES).map(([uri, about]) => ({ uri, ...about })),
-}));
-server.setRequestHandler(ListResourceTemplatesRequestSchema, () => ({
-  resourceTemplates: [
-    { uriTemplate: 'test://template/{id}/data', name: 'template', mimeType: 'application/json' },
-  ],
-}));
-server.setRequestHandler(ReadResourceRequestSchema, (request) => {
-  const { uri } = request.params;
+function readResource(uri) {
   if (uri === 'test://static-binary') {
     return { contents: [{ uri, mimeType: 'image/png', blob: PNG }] };
   }
@@ -274,10 +92,8 @@ server.setRequestHandler(ReadResourceRequestSchema, (request) => {
     const data = { id, templateTest: true, data: `Data for ID: ${id}` };
     return { contents: [{ uri, mimeType: 'application/json', text: JSON.stringify(data) }] };
   }
-  throw new McpError(-32002, 'Resource not found', { uri });
-});
-server.setRequestHandler(SubscribeRequestSchema, () => ({}));
-server.setRequestHandler(UnsubscribeRequestSchema, () => ({}));
+  throw new ResourceNotFoundError(uri);
+}
 
 const PROMPTS = [
   { name: 'test_simple_prompt', description: 'No arguments.' },
@@ -295,13 +111,13 @@ const PROMPTS = [
     arguments: [{ name: 'resourceUri', description: 'The URI to embed', required: true }],
   },
   { name: 'test_prompt_with_image', description: 'An image and a question.' },
+  { name: 'test_input_required_result_prompt', description: 'Asks for a context first.' },
 ];
+const allPrompts = () => [...PROMPTS, ...(changed.prompt ? [CHANGED_PROMPT] : [])];
 const user = (content) => ({ role: 'user', content });
 
-server.setRequestHandler(ListPromptsRequestSchema, () => ({ prompts: PROMPTS }));
-server.setRequestHandler(GetPromptRequestSchema, (request) => {
-  const args = request.params.arguments ?? {};
-  switch (request.params.name) {
+function getPrompt(name, args, ctx) {
+  switch (name) {
     case 'test_simple_prompt':
       return { messages: [user({ type: 'text', text: 'This is a simple prompt for testing.' })] };
     case 'test_prompt_with_arguments':
@@ -325,15 +141,71 @@ server.setRequestHandler(GetPromptRequestSchema, (request) => {
           user({ type: 'text', text: 'Describe the image above.' }),
         ],
       };
+    case 'test_input_required_result_prompt':
+      return inputRequiredPrompt(ctx);
+    case 'test_changed_prompt':
+      if (changed.prompt) return { messages: [user({ type: 'text', text: 'Changed.' })] };
+      throw new ProtocolError(-32602, `Unknown prompt: ${name}`);
     default:
-      throw new McpError(-32602, `Unknown prompt: ${request.params.name}`);
+      throw new ProtocolError(-32602, `Unknown prompt: ${name}`);
   }
-});
-server.setRequestHandler(CompleteRequestSchema, (request) => {
-  const prefix = String(request.params.argument?.value ?? '');
-  const values = ['test', 'testing', 'tested'].filter((value) => value.startsWith(prefix));
-  return { completion: { values, total: values.length, hasMore: false } };
-});
-server.setRequestHandler(SetLevelRequestSchema, () => ({}));
+}
 
-await server.connect(new StdioServerTransport());
+/** One `Server` for one connection (or one discarded `server/discover` probe), of either era. */
+function createReferenceServer({ era }) {
+  const server = new Server(
+    { name: 'conformance-reference-server', version: '2.0.0' },
+    {
+      capabilities: {
+        tools: { listChanged: true },
+        // resources/subscribe exists on 2025-11-25 only (2026-07-28: subscriptions/listen).
+        resources: era === 'legacy' ? { subscribe: true } : {},
+        prompts: { listChanged: true },
+        logging: {},
+        completions: {},
+      },
+      requestState: { verify: (state, ctx) => codec.verify(state, ctx) },
+    },
+  );
+  const helpers = { server, codec };
+  live.add(server);
+  server.onclose = () => live.delete(server);
+  server.setRequestHandler('tools/list', () => ({ tools: allTools() }));
+  server.setRequestHandler('tools/call', async (request, ctx) => {
+    const { name, arguments: args = {} } = request.params;
+    if (name === 'test_trigger_tool_change') return trigger('tool');
+    if (name === 'test_trigger_prompt_change') return trigger('prompt');
+    if (name === CHANGED_TOOL.name && changed.tool) return { content: [] };
+    const handler = TOOL_HANDLERS[name] ?? INPUT_REQUIRED_TOOLS[name];
+    if (!handler) throw new ProtocolError(-32602, `Unknown tool: ${name}`);
+    return handler(args, ctx, helpers);
+  });
+  server.setRequestHandler('resources/list', () => ({
+    resources: Object.entries(RESOURCES).map(([uri, about]) => ({ uri, ...about })),
+  }));
+  server.setRequestHandler('resources/templates/list', () => ({
+    resourceTemplates: [
+      { uriTemplate: 'test://template/{id}/data', name: 'template', mimeType: 'application/json' },
+    ],
+  }));
+  server.setRequestHandler('resources/read', (request) => readResource(request.params.uri));
+  if (era === 'legacy') {
+    server.setRequestHandler('resources/subscribe', () => ({}));
+    server.setRequestHandler('resources/unsubscribe', () => ({}));
+    server.setRequestHandler('logging/setLevel', () => ({}));
+  }
+  server.setRequestHandler('prompts/list', () => ({ prompts: allPrompts() }));
+  server.setRequestHandler('prompts/get', (request, ctx) =>
+    getPrompt(request.params.name, request.params.arguments ?? {}, ctx),
+  );
+  server.setRequestHandler('completion/complete', (request) => {
+    const prefix = String(request.params.argument?.value ?? '');
+    const values = ['test', 'testing', 'tested'].filter((value) => value.startsWith(prefix));
+    return { completion: { values, total: values.length, hasMore: false } };
+  });
+  return server;
+}
+
+serveStdio(createReferenceServer, {
+  onerror: (error) => process.stderr.write(`reference server: ${error.message}\n`),
+});
