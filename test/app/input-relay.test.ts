@@ -5,7 +5,7 @@
  * aggregated and in front mode, under keys prefixed by the server, with the server's state
  * encrypted inside ours; the client's handlers answer and the retries carry the answers back. A
  * 2025-11-25 server asking mid-call during a 2026-07-28 request is refused at once; a 2025-11-25
- * session of the caller is still asked through its session.
+ * session of the caller is still asked through its session (a 2026-07-28 server's input too).
  */
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -123,6 +123,10 @@ describe('a 2026-07-28 client through serve', () => {
     const legacy = await connect(served, 'alice', 'legacy');
     expect(textOf(await legacy.callTool({ name: 'old_ask', arguments: {} }))).toBe(
       'legacy colour: teal',
+    );
+    // A 2026-07-28 server's input, on a 2025-11-25 session: fulfilled through the session.
+    expect(textOf(await legacy.callTool({ name: 'dual_ask', arguments: {} }))).toBe(
+      'modern colour: teal',
     );
   });
 });
