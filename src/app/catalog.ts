@@ -29,6 +29,7 @@ import { scrub, secretValues } from '../servers/credentials.js';
 import { capabilitySetOf, type DownstreamPeer } from '../servers/peer.js';
 import { type AppDefinition, type AppWorkflow, toResult } from './define.js';
 import { handedOver, withDelegatedLogin } from './delegated-login.js';
+import { relayed } from './input-relay.js';
 import { type ContentNaming, DownstreamContent } from './resources.js';
 import { storeCredentialsTool } from './store-credentials.js';
 import { WorkflowLimitError, type WorkflowRuns } from './workflows.js';
@@ -442,7 +443,12 @@ export class AppCatalog implements ToolCatalog {
         try {
           return await withDelegatedLogin(server, auth, context, this.#connect, () => {
             if (!aggregator) throw new Error(`server ${server} is not reachable`);
-            return aggregator.callTool(name, args, callOptions(context));
+            // On 2026-07-28 the server's input requests go to the caller (input-relay.ts).
+            return relayed(server, context.modern, (relay) =>
+              relay
+                ? aggregator.callTool(name, args, { ...callOptions(context), relay })
+                : aggregator.callTool(name, args, callOptions(context)),
+            );
           });
         } catch (error) {
           if (endsRequest(error)) throw error;

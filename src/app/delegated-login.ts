@@ -13,7 +13,7 @@ import { type CallToolResult, UrlElicitationRequiredError } from '@modelcontextp
 import { AuthorizationRequiredError } from '../errors.js';
 import type { ServerAuth } from '../oauth/server-auth.js';
 import type { ToolCallContext } from '../server/mcp-server.js';
-import { InputRequiredSignal } from '../server/modern-input.js';
+import { InputRequiredSignal, type ModernInput } from '../server/modern-input.js';
 
 /** The hand-over in `error` or its causes, if any. */
 export function handedOver(error: unknown): AuthorizationRequiredError | undefined {
@@ -62,6 +62,20 @@ function isSignInOf(payload: unknown, server: string): boolean {
   return (payload as Partial<SignInPayload> | undefined)?.server === server;
 }
 
+/**
+ * Whether `context` is the 2026-07-28 retry of a sign-in to `server` whose page the client
+ * declined or dismissed (nothing is to be done then).
+ */
+export function signInDeclined(
+  server: string,
+  context: { readonly modern?: ModernInput | undefined },
+): boolean {
+  const resumed = context.modern?.resumed;
+  return (
+    resumed !== undefined && isSignInOf(resumed.payload, server) && resumed.answer !== 'accept'
+  );
+}
+
 function notAccepted(server: string): CallToolResult {
   return {
     isError: true,
@@ -85,10 +99,7 @@ export async function withDelegatedLogin(
   options: { pollMs?: number } = {},
 ): Promise<CallToolResult> {
   // A 2026-07-28 retry whose sign-in page was declined or dismissed: nothing is done.
-  const resumed = context.modern?.resumed;
-  if (resumed && isSignInOf(resumed.payload, server) && resumed.answer !== 'accept') {
-    return notAccepted(server);
-  }
+  if (signInDeclined(server, context)) return notAccepted(server);
   try {
     return await call();
   } catch (error) {

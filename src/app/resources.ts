@@ -43,7 +43,8 @@ import { isProtocolError } from '../server/protocol-errors.js';
 import { type ContentNaming, namespacedNaming } from '../servers/content-names.js';
 import type { ServerChange, ServerConnection } from '../servers/registry.js';
 import { downstreamRoute } from './catalog.js';
-import { handedOver, signInFor } from './delegated-login.js';
+import { handedOver, signInDeclined, signInFor } from './delegated-login.js';
+import { relayed } from './input-relay.js';
 
 export {
   type ContentNaming,
@@ -113,12 +114,20 @@ export class DownstreamContent implements ContentCatalog {
   /** The open connection to `server` for the caller (a login handed over asks the caller). */
   async #connect(server: string, context: ContentContext): Promise<ServerConnection> {
     const { scope, auth } = downstreamRoute(this.#options.scopes, server, context.caller);
+    // A 2026-07-28 retry whose sign-in page was declined or dismissed: nothing is done.
+    if (signInDeclined(server, context)) {
+      throw new ProtocolError(
+        ProtocolErrorCode.InvalidRequest,
+        `The sign-in to ${server} was not accepted; nothing was done.`,
+      );
+    }
     try {
       return await scope.registry.connect(server);
     } catch (error) {
       const handed = handedOver(error);
       if (!handed || !auth) throw error;
-      // No client waits for a sign-in during a read: the URL-elicitation-required error tells it.
+      // No client waits for a sign-in during a read: the URL-elicitation-required error tells it
+      // (on 2026-07-28, an input-required result asking to open the page).
       await signInFor(server, handed, auth, context, (id) => this.#options.connectUrl?.(id));
       return scope.registry.connect(server);
     }
@@ -244,10 +253,17 @@ export class DownstreamContent implements ContentCatalog {
     context: ContentContext,
   ): Promise<GetPromptResult> {
     const { server, connection, prompt } = await this.#findPrompt(name, context);
-    return this.#forward(server, context, `the prompt ${name}`, () =>
-      connection.request(
-        (options) => connection.client.getPrompt({ name: prompt, arguments: args }, options),
-        { signal: context.signal, log: context.log },
+    // On 2026-07-28 the server's input requests go to the caller (input-relay.ts).
+    return relayed(server, context.modern, (relay) =>
+      this.#forward(server, context, `the prompt ${name}`, () =>
+        connection.request(
+          (options) =>
+            connection.client.getPrompt(
+              { name: prompt, arguments: args, ...connection.relayParams(relay) },
+              options,
+            ),
+          { signal: context.signal, log: context.log, relay },
+        ),
       ),
     );
   }
@@ -406,16 +422,19 @@ export class DownstreamContent implements ContentCatalog {
   async readResource(uri: string, context: ContentContext): Promise<ReadResourceResult> {
     const server = await this.#owner(uri, context);
     const connection = await this.#connect(server, context);
-    return this.#forward(
-      server,
-      context,
-      'reading the resource',
-      () =>
-        connection.request((options) => connection.client.readResource({ uri }, options), {
-          signal: context.signal,
-          log: context.log,
-        }),
-      uri,
+    return relayed(server, context.modern, (relay) =>
+      this.#forward(
+        server,
+        context,
+        'reading the resource',
+        () =>
+          connection.request(
+            (options) =>
+              connection.client.readResource({ uri, ...connection.relayParams(relay) }, options),
+            { signal: context.signal, log: context.log, relay },
+          ),
+        uri,
+      ),
     );
   }
 

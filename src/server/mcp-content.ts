@@ -18,7 +18,9 @@ import type {
   ServerContext,
   ServerNotification,
 } from '@modelcontextprotocol/server';
-import { type CallerIdentity, callerFromAuthInfo } from './identity.js';
+import { type CallerIdentity, callerFromAuthInfo, principalOf } from './identity.js';
+import { InputRequiredSignal, type ModernInput, modernInput } from './modern-input.js';
+import type { RequestStates } from './request-state.js';
 import type { CallerLog, LogSender, SessionLog } from './session-log.js';
 
 /** What one content request gets besides its parameters. */
@@ -31,6 +33,12 @@ export interface ContentContext {
   readonly log?: CallerLog;
   /** The session asking (its subscriptions and the list changes it is told about). */
   readonly session: SessionWatch;
+  /**
+   * On a 2026-07-28 `prompts/get` or `resources/read` (with a `requestState` service): the request
+   * it resumes, how to end it asking for a sign-in or relaying a downstream server's input (throw
+   * {@link InputRequiredSignal}), as `ToolCallContext.modern` for a tool call.
+   */
+  readonly modern?: ModernInput;
 }
 
 /**
@@ -89,17 +97,56 @@ function watchOf(server: Server): SessionWatch {
   };
 }
 
+/** Options of {@link registerContentHandlers}. */
+export interface ContentHandlerOptions {
+  /** Runs first on each request: a 2026-07-28 request sets the log's level. */
+  readonly prepare?: ((ctx: ServerContext) => void) | undefined;
+  /**
+   * On a 2026-07-28 server: the `requestState` service, so that `prompts/get` and
+   * `resources/read` may end with an input-required result ({@link ContentContext.modern}).
+   */
+  readonly requestStates?: RequestStates | undefined;
+}
+
+/**
+ * The input of a 2026-07-28 `prompts/get` (`name`: the prompt, `args` its arguments) or
+ * `resources/read` (`name`: the URI, no arguments), its state verified and consumed.
+ */
+async function contentInput(
+  states: RequestStates | undefined,
+  ctx: ServerContext,
+  name: string,
+  args: unknown,
+): Promise<{ modern?: ModernInput }> {
+  if (!states) return {};
+  const caller = callerFromAuthInfo(ctx.http?.authInfo);
+  const principal = caller ? principalOf(caller) : '';
+  return {
+    modern: await modernInput(states, { principal, method: ctx.mcpReq.method, name }, args, ctx),
+  };
+}
+
+/** `work`'s result, or the input-required result it ended with. */
+async function orInputRequired<T>(work: () => Promise<T>) {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof InputRequiredSignal) return error.result;
+    throw error;
+  }
+}
+
 /**
  * Declare resources (with subscriptions and list changes), prompts and completions on `server`
- * and answer them from `content`, each request with its caller and the session's `log`
- * (`prepare` runs first on each request: a 2026-07-28 request sets the log's level).
+ * and answer them from `content`, each request with its caller and the session's `log`.
  */
 export function registerContentHandlers(
   server: Server,
   content: ContentCatalog,
   log: SessionLog,
-  prepare?: (ctx: ServerContext) => void,
+  options: ContentHandlerOptions = {},
 ): void {
+  const { prepare, requestStates } = options;
   server.registerCapabilities({
     resources: { subscribe: true, listChanged: true },
     prompts: { listChanged: true },
@@ -110,7 +157,11 @@ export function registerContentHandlers(
     (ctx: ServerContext): LogSender =>
     (notification) =>
       ctx.mcpReq.notify(notification);
-  const run = <T>(ctx: ServerContext, work: (context: ContentContext) => Promise<T>) => {
+  const run = <T>(
+    ctx: ServerContext,
+    work: (context: ContentContext) => Promise<T>,
+    input: { modern?: ModernInput } = {},
+  ) => {
     prepare?.(ctx);
     return log.during(sender(ctx), () =>
       work({
@@ -118,17 +169,20 @@ export function registerContentHandlers(
         signal: ctx.mcpReq.signal,
         log,
         session,
+        ...input,
       }),
     );
   };
   server.setRequestHandler('prompts/list', (_request, ctx) =>
     run(ctx, async (context) => ({ prompts: await content.listPrompts(context) })),
   );
-  server.setRequestHandler('prompts/get', (request, ctx) =>
-    run(ctx, (context) =>
-      content.getPrompt(request.params.name, request.params.arguments ?? {}, context),
-    ),
-  );
+  server.setRequestHandler('prompts/get', async (request, ctx) => {
+    const { name, arguments: args = {} } = request.params;
+    const input = await contentInput(requestStates, ctx, name, args);
+    return orInputRequired(() =>
+      run(ctx, (context) => content.getPrompt(name, args, context), input),
+    );
+  });
   server.setRequestHandler('resources/list', (_request, ctx) =>
     run(ctx, async (context) => ({ resources: await content.listResources(context) })),
   );
@@ -137,9 +191,11 @@ export function registerContentHandlers(
       resourceTemplates: await content.listResourceTemplates(context),
     })),
   );
-  server.setRequestHandler('resources/read', (request, ctx) =>
-    run(ctx, (context) => content.readResource(request.params.uri, context)),
-  );
+  server.setRequestHandler('resources/read', async (request, ctx) => {
+    const { uri } = request.params;
+    const input = await contentInput(requestStates, ctx, uri, {});
+    return orInputRequired(() => run(ctx, (context) => content.readResource(uri, context), input));
+  });
   server.setRequestHandler('completion/complete', (request, ctx) =>
     run(ctx, (context) => content.complete(request.params, context)),
   );

@@ -28,7 +28,7 @@ import type { Logger } from '../logger.js';
 import type { DownstreamPeer } from '../servers/peer.js';
 import { type CallerIdentity, callerFromAuthInfo, principalOf, runAsCaller } from './identity.js';
 import { type ContentCatalog, registerContentHandlers } from './mcp-content.js';
-import { InputRequiredSignal, type ModernCallInput, modernCallInput } from './modern-input.js';
+import { InputRequiredSignal, type ModernInput, modernInput } from './modern-input.js';
 import { isProtocolError } from './protocol-errors.js';
 import type { RequestStates } from './request-state.js';
 import { type CallerLog, isLoggingLevel, type LogSender, SessionLog } from './session-log.js';
@@ -79,11 +79,11 @@ export interface ToolCallContext {
    */
   readonly peer?: DownstreamPeer;
   /**
-   * On a 2026-07-28 request (with a `requestState` service): the call it resumes, and how to end
-   * it asking the client to open a URL (throw {@link InputRequiredSignal}), as `elicitUrl` does
-   * mid-call on 2025-11-25.
+   * On a 2026-07-28 request (with a `requestState` service): the call it resumes, how to end it
+   * asking the client to open a URL (throw {@link InputRequiredSignal}), as `elicitUrl` does
+   * mid-call on 2025-11-25, and how to relay a downstream server's input requests.
    */
-  readonly modern?: ModernCallInput;
+  readonly modern?: ModernInput;
 }
 
 /** One tool the server offers. */
@@ -236,8 +236,11 @@ export function createMcpServer(
     );
   });
   if (catalog.content) {
-    registerContentHandlers(server, catalog.content, log, (ctx) => {
-      if (modern) log.level = envelopeLevel(ctx);
+    registerContentHandlers(server, catalog.content, log, {
+      prepare: (ctx) => {
+        if (modern) log.level = envelopeLevel(ctx);
+      },
+      requestStates: parts.requestStates,
     });
   }
   return server;
@@ -355,7 +358,7 @@ async function callTool(
     ...progressOf(request, ctx),
     ...(session.requestStates
       ? {
-          modern: await modernCallInput(
+          modern: await modernInput(
             session.requestStates,
             { principal: caller ? principalOf(caller) : '', method: 'tools/call', name },
             request.params.arguments ?? {},

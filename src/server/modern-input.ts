@@ -1,14 +1,27 @@
 /**
- * Input from the user on a 2026-07-28 request (ADR 0004, points 4 and 5): the request cannot ask
- * its client mid-call, so it ends with an `InputRequiredResult` (the input requests and a signed
- * `requestState`), and the client retries it with the answers and the state. A retry's state is
- * verified against the caller, the method, the tool name and the arguments, then consumed (its
- * single-use marker written) before the call runs: another caller's, an altered, an expired or a
- * replayed state is -32602, as the SDK answers a refused state.
+ * Input from the user on a 2026-07-28 request (ADR 0004, points 4 and 5): a `tools/call`,
+ * `prompts/get` or `resources/read` cannot ask its client mid-request, so it ends with an
+ * `InputRequiredResult` (the input requests and a signed `requestState`), and the client retries
+ * it with the answers and the state. A retry's state is verified against the caller, the method,
+ * the tool or prompt name or resource URI, and the arguments, then consumed (its single-use marker
+ * written) before the request runs: another caller's, an altered, an expired or a replayed state
+ * is -32602, as the SDK answers a refused state.
+ *
+ * Two kinds of input end a request that way:
+ *
+ * - **our own**: the URL input {@link URL_INPUT_KEY} (a downstream sign-in page to open);
+ * - **a downstream server's, relayed**: a 2026-07-28 server answered the forwarded request with an
+ *   `InputRequiredResult`. Its input requests go to the client under keys prefixed by the server
+ *   (`SERVER/KEY`, {@link relayedKey}), and its own `requestState` rides inside ours, encrypted
+ *   ({@link RequestStates.conceal}): the client can neither read nor change it. On the retry the
+ *   client's answers go back under the server's keys, with its state ({@link ModernInput.downstream}).
  *
  * @module
  */
 import {
+  CLIENT_CAPABILITIES_META_KEY,
+  type ClientCapabilities,
+  type InputRequests,
   type InputRequiredResult,
   inputRequired,
   inputResponse,
@@ -21,30 +34,58 @@ import { hashArguments, type RequestStateBinding, type RequestStates } from './r
 /** The key of the URL input (the sign-in page) in `inputRequests` and `inputResponses`. */
 export const URL_INPUT_KEY = 'open_url';
 
-/** What a retried call carried: its state's payload and the answer to the URL input. */
-export interface ResumedCall {
-  /** What the tool put in the state ({@link ModernCallInput.urlInput}'s `payload`). */
+/** The key a downstream server's input `key` is relayed under: `SERVER/KEY`. */
+export function relayedKey(server: string, key: string): string {
+  return `${server}/${key}`;
+}
+
+/** What a retried request carried: its state's payload and the answer to the URL input. */
+export interface ResumedRequest {
+  /** What the request put in the state ({@link ModernInput.urlInput}'s `payload`). */
   readonly payload: unknown;
   /** The client's answer to the URL input; `undefined`: none given. */
   readonly answer: 'accept' | 'decline' | 'cancel' | undefined;
 }
 
-/** What a tool call on a 2026-07-28 request has instead of asking its client mid-call. */
-export interface ModernCallInput {
-  /** The call this request resumes (its state already consumed); `undefined` on a first call. */
-  readonly resumed: ResumedCall | undefined;
+/**
+ * What a request forwarded to a downstream server on a 2026-07-28 request carries, so that the
+ * server's input-required result is handed back (manual mode) instead of fulfilled by `serve`.
+ */
+export interface DownstreamInput {
+  /** The client's capabilities the server may ask within (elicitation, sampling, roots). */
+  readonly clientCapabilities: ClientCapabilities;
+  /** The client's answers, under the server's own keys (a retry of a relayed round). */
+  readonly inputResponses?: Record<string, unknown>;
+  /** The server's own state of the relayed round, as it handed it out. */
+  readonly requestState?: string;
+}
+
+/** What a request on 2026-07-28 has instead of asking its client mid-request. */
+export interface ModernInput {
+  /** The request this one resumes (its state already consumed); `undefined` on a first one. */
+  readonly resumed: ResumedRequest | undefined;
   /**
    * The result that asks the client to open `url` and retry, with a fresh state carrying
-   * `payload` (ids only: the client can read it). End the call with it through
+   * `payload` (ids only: the client can read it). End the request with it through
    * {@link InputRequiredSignal}.
    */
   urlInput(
     request: { url: string; message: string },
     payload: unknown,
   ): Promise<InputRequiredResult>;
+  /**
+   * What to send `server` with the request: the client's capabilities and, on the retry of a
+   * round `server` asked for, the answers under its keys and its own state.
+   */
+  downstream(server: string): DownstreamInput;
+  /**
+   * Our input-required result for `server`'s: its input requests under prefixed keys, its state
+   * encrypted within ours. End the request with it through {@link InputRequiredSignal}.
+   */
+  relay(server: string, result: InputRequiredResult): Promise<InputRequiredResult>;
 }
 
-/** Thrown from deep within a tool call to end its request with an input-required result. */
+/** Thrown from deep within a request to end it with an input-required result. */
 export class InputRequiredSignal extends Error {
   /** The result to answer the request with. */
   readonly result: InputRequiredResult;
@@ -56,10 +97,18 @@ export class InputRequiredSignal extends Error {
   }
 }
 
-/** The sealed payload: a hash of the call's arguments and the tool's own data. */
-interface CallPayload {
+/** A relayed round: the server, our keys to its keys, its state (encrypted). */
+interface RelayPayload {
+  readonly s: string;
+  readonly k: Readonly<Record<string, string>>;
+  readonly r?: string;
+}
+
+/** The signed payload: a hash of the arguments, the request's own data, or a relayed round. */
+interface RequestPayload {
   readonly a: string;
-  readonly d: unknown;
+  readonly d?: unknown;
+  readonly r?: RelayPayload;
 }
 
 function invalidState(): ProtocolError {
@@ -74,41 +123,94 @@ async function resume(
   binding: RequestStateBinding,
   args: unknown,
   state: unknown,
-): Promise<unknown> {
+): Promise<RequestPayload> {
   if (typeof state !== 'string') throw invalidState();
   const check = await states.verify(state, binding);
   if (!check.ok) throw invalidState();
-  const payload = check.state.payload as Partial<CallPayload> | undefined;
+  const payload = check.state.payload as Partial<RequestPayload> | undefined;
   if (payload?.a !== hashArguments(args)) throw invalidState();
-  // Consumed before the call runs: of two retries with the same state, one goes on.
+  // Consumed before the request runs: of two retries with the same state, one goes on.
   if (!(await states.consume(check.state)).ok) throw invalidState();
-  return payload.d;
+  return payload as RequestPayload;
+}
+
+/** The capabilities of the request's envelope a downstream server may ask within. */
+function askableCapabilities(ctx: ServerContext): ClientCapabilities {
+  const envelope = ctx.mcpReq.envelope as Readonly<Record<string, unknown>> | undefined;
+  const declared = (envelope?.[CLIENT_CAPABILITIES_META_KEY] ?? {}) as ClientCapabilities;
+  return {
+    ...(declared.elicitation ? { elicitation: declared.elicitation } : {}),
+    ...(declared.sampling ? { sampling: declared.sampling } : {}),
+    ...(declared.roots ? { roots: declared.roots } : {}),
+  };
+}
+
+/** The relayed round's answers under `server`'s keys, and its state (revealed). */
+function downstreamRetry(
+  states: RequestStates,
+  relay: RelayPayload,
+  responses: Record<string, unknown> | undefined,
+): Pick<DownstreamInput, 'inputResponses' | 'requestState'> {
+  const inputResponses: Record<string, unknown> = {};
+  for (const [ours, theirs] of Object.entries(relay.k)) {
+    const answer = responses?.[ours];
+    if (answer !== undefined) inputResponses[theirs] = answer;
+  }
+  if (relay.r === undefined) return { inputResponses };
+  const requestState = states.reveal(relay.r);
+  // Our signature covered it: a state that does not open is a key that changed twice since.
+  if (requestState === undefined) throw invalidState();
+  return { inputResponses, requestState };
 }
 
 /**
- * The {@link ModernCallInput} of one 2026-07-28 `tools/call` by `binding`'s caller with `args`:
- * a state it carries is verified and consumed here (or the request fails with -32602).
+ * The {@link ModernInput} of one 2026-07-28 request by `binding`'s caller with `args` (a tool's or
+ * prompt's arguments; `{}` for a resource): a state it carries is verified and consumed here (or
+ * the request fails with -32602).
  */
-export async function modernCallInput(
+export async function modernInput(
   states: RequestStates,
   binding: RequestStateBinding,
   args: unknown,
   ctx: ServerContext,
-): Promise<ModernCallInput> {
+): Promise<ModernInput> {
   const state = ctx.mcpReq.requestState<unknown>();
-  let resumed: ResumedCall | undefined;
+  const responses = ctx.mcpReq.inputResponses;
+  let resumed: ResumedRequest | undefined;
+  let relayed: RelayPayload | undefined;
   if (state !== undefined) {
     const payload = await resume(states, binding, args, state);
-    const view = inputResponse(ctx.mcpReq.inputResponses, URL_INPUT_KEY);
-    resumed = { payload, answer: view.kind === 'elicit' ? view.action : undefined };
+    relayed = payload.r;
+    const view = inputResponse(responses, URL_INPUT_KEY);
+    resumed = { payload: payload.d, answer: view.kind === 'elicit' ? view.action : undefined };
   }
+  const clientCapabilities = askableCapabilities(ctx);
+  const mint = (payload: Omit<RequestPayload, 'a'>) =>
+    states.mint({ ...binding, payload: { a: hashArguments(args), ...payload } });
   return {
     resumed,
     async urlInput(request, payload) {
-      const sealed: CallPayload = { a: hashArguments(args), d: payload };
       return inputRequired({
         inputRequests: { [URL_INPUT_KEY]: inputRequired.elicitUrl(request) },
-        requestState: await states.mint({ ...binding, payload: sealed }),
+        requestState: await mint({ d: payload }),
+      });
+    },
+    downstream(server) {
+      if (relayed?.s !== server) return { clientCapabilities };
+      return { clientCapabilities, ...downstreamRetry(states, relayed, responses) };
+    },
+    async relay(server, result) {
+      const inputRequests: InputRequests = {};
+      const keys: Record<string, string> = {};
+      for (const [key, request] of Object.entries(result.inputRequests ?? {})) {
+        inputRequests[relayedKey(server, key)] = request;
+        keys[relayedKey(server, key)] = key;
+      }
+      const concealed =
+        result.requestState === undefined ? {} : { r: states.conceal(result.requestState) };
+      return inputRequired({
+        inputRequests,
+        requestState: await mint({ r: { s: server, k: keys, ...concealed } }),
       });
     },
   };

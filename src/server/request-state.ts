@@ -15,7 +15,10 @@
  *   key only.
  *
  * **Signed, not encrypted**: the client can read the payload. Put ids and hashes in it
- * ({@link hashArguments}), never a token, a secret or personal data.
+ * ({@link hashArguments}), never a token, a secret or personal data. What the client must not read
+ * (a downstream server's own `requestState`, relayed) goes through {@link RequestStates.conceal}
+ * first: AES-256-GCM under a key derived from the signing key (HKDF-SHA256), opened by
+ * {@link RequestStates.reveal} with the current key, then the previous one.
  *
  * Composed around the codec, not replacing it: the codec holds one key (so one codec per key for
  * rotation), reads the wall clock (so our expiry rides in the payload), makes nothing single-use
@@ -24,7 +27,7 @@
  *
  * @module
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
 import {
   createRequestStateCodec,
   type RequestStateCodec,
@@ -119,6 +122,13 @@ export interface RequestStates<P = unknown> {
    * and act only on `ok: true`.
    */
   consume(state: VerifiedRequestState<P>): Promise<RequestStateConsumption>;
+  /**
+   * Encrypt `text` (AES-256-GCM, a key derived from the signing key) for a payload: the client
+   * cannot read it, and any change makes {@link RequestStates.reveal} refuse it.
+   */
+  conceal(text: string): string;
+  /** The text {@link RequestStates.conceal} sealed (current key, then the previous one), or `undefined`. */
+  reveal(sealed: string): string | undefined;
 }
 
 /** The codec's envelope payload: id, expiry (ms, our clock) and the caller's data. */
@@ -218,6 +228,32 @@ async function open(
   return failure;
 }
 
+/** The AES-256 key of {@link RequestStates.conceal}, derived from a signing key. */
+function concealKey(key: string | Uint8Array): Buffer {
+  const info = 'mcp-agent requestState conceal';
+  return Buffer.from(hkdfSync('sha256', keyBytes(key), new Uint8Array(0), info, 32));
+}
+
+/** `text` under `key`: base64url of IV (12 bytes), tag (16 bytes), ciphertext. */
+function encrypt(key: Buffer, text: string): string {
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', key, iv);
+  const body = Buffer.concat([cipher.update(text, 'utf8'), cipher.final()]);
+  return Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64url');
+}
+
+function decrypt(key: Buffer, sealed: string): string | undefined {
+  const bytes = Buffer.from(sealed, 'base64url');
+  if (bytes.byteLength < 28) return undefined;
+  try {
+    const decipher = createDecipheriv('aes-256-gcm', key, bytes.subarray(0, 12));
+    decipher.setAuthTag(bytes.subarray(12, 28));
+    return Buffer.concat([decipher.update(bytes.subarray(28)), decipher.final()]).toString('utf8');
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Make the `requestState` service of one `serve`: see the module documentation for what it
  * guarantees. Throws `CONFIG_INVALID` for a key (or previous key) under 32 bytes, without the key.
@@ -229,6 +265,10 @@ export function createRequestStates<P = unknown>(options: RequestStatesOptions):
   const current = codecFor(options.key, ttlMs);
   const codecs =
     options.previousKey === undefined ? [current] : [current, codecFor(options.previousKey, ttlMs)];
+  const concealKeys = [
+    options.key,
+    ...(options.previousKey === undefined ? [] : [options.previousKey]),
+  ].map(concealKey);
 
   return {
     async mint({ payload, ...binding }) {
@@ -259,6 +299,16 @@ export function createRequestStates<P = unknown>(options: RequestStatesOptions):
         ttlMs: remaining + REQUEST_STATE_MARKER_SKEW_MS,
       });
       return written === undefined ? { ok: false, reason: 'replayed' } : { ok: true };
+    },
+
+    conceal: (text) => encrypt(concealKeys[0] as Buffer, text),
+
+    reveal(sealed) {
+      for (const key of concealKeys) {
+        const text = decrypt(key, sealed);
+        if (text !== undefined) return text;
+      }
+      return undefined;
     },
   };
 }

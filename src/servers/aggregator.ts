@@ -8,13 +8,13 @@
  *
  * @module
  */
-import type { CallToolResult, Tool } from '@modelcontextprotocol/client';
+import type { CallToolResult, InputRequiredResult, Tool } from '@modelcontextprotocol/client';
 import { suggest } from '../config/issues.js';
 import { legacyToolIdentity, ToolNames } from '../config/tool-names.js';
 import { McpAgentError } from '../errors.js';
 import { type Logger, silentLogger } from '../logger.js';
 import type { DownstreamPeer } from './peer.js';
-import type { CallToolOptions, ServerRegistry } from './registry.js';
+import type { CallToolOptions, RelayOptions, ServerRegistry } from './registry.js';
 
 /** A tool of one server, as the aggregate offers it. */
 export interface AggregatedTool {
@@ -172,15 +172,31 @@ export class ToolAggregator {
     );
   }
 
-  /** Call a tool by its served name (`options`: cancellation, progress, log messages). */
+  /**
+   * Call a tool by its served name (`options`: cancellation, progress, log messages; with
+   * `relay`, the server's input-required result is returned too, see {@link RelayOptions}).
+   */
+  callTool(
+    name: string,
+    args: Record<string, unknown>,
+    options: CallToolOptions & { readonly relay: RelayOptions },
+  ): Promise<CallToolResult | InputRequiredResult>;
+  callTool(
+    name: string,
+    args: Record<string, unknown>,
+    options?: CallToolOptions & { readonly relay?: undefined },
+  ): Promise<CallToolResult>;
   async callTool(
     name: string,
     args: Record<string, unknown>,
     options: CallToolOptions = {},
-  ): Promise<CallToolResult> {
+  ): Promise<CallToolResult | InputRequiredResult> {
     const found = await this.resolve(name, options.peer);
     const connection = await this.#registry.connect(found.server, { peer: options.peer });
-    return connection.callTool(found.tool, args, options);
+    const { relay, ...rest } = options;
+    return relay
+      ? connection.callTool(found.tool, args, { ...rest, relay })
+      : connection.callTool(found.tool, args, rest);
   }
 
   /**

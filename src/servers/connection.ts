@@ -6,7 +6,10 @@
  */
 import {
   type CallToolResult,
+  CLIENT_CAPABILITIES_META_KEY,
   type Client,
+  type ClientCapabilities,
+  type InputRequiredResult,
   type LoggingMessageNotification,
   type Progress,
   type ProgressToken,
@@ -35,6 +38,20 @@ export interface DownstreamLogSink {
   message(server: string, params: LoggingMessageNotification['params']): void;
 }
 
+/**
+ * A request forwarded on a 2026-07-28 request of `serve`'s caller (ADR 0004, point 5): the
+ * server's input-required result comes back as it is (manual mode) instead of being fulfilled by
+ * the connection's handlers, which answer 2025-11-25 sessions' peers only.
+ */
+export interface RelayOptions {
+  /** The caller's capabilities the server may ask within, sent in the request's envelope. */
+  readonly clientCapabilities: ClientCapabilities;
+  /** The caller's answers to the server's last round, under the server's own keys. */
+  readonly inputResponses?: Record<string, unknown> | undefined;
+  /** The server's own state of its last round. */
+  readonly requestState?: string | undefined;
+}
+
 /** Options of {@link ServerConnection.callTool}. */
 export interface CallToolOptions {
   /** Cancels the call (the SDK sends `notifications/cancelled` to the server). */
@@ -53,6 +70,8 @@ export interface CallToolOptions {
    * during the call relate to it (see {@link PeerRequestOptions.related}).
    */
   readonly relatedRequest?: RequestId | undefined;
+  /** Relay the server's input-required result (see {@link RelayOptions}). */
+  readonly relay?: RelayOptions | undefined;
 }
 
 /**
@@ -70,6 +89,8 @@ export interface ConnectionRequestOptions {
   readonly signal?: AbortSignal;
   /** A cacheable result (lists, `resources/read`) is always asked of the server. */
   readonly cacheMode: 'refresh';
+  /** With {@link ServerRequestOptions.relay}: an input-required result is handed back. */
+  readonly allowInputRequired?: boolean;
 }
 
 /** Options of {@link ServerConnection.request}. */
@@ -78,6 +99,11 @@ export interface ServerRequestOptions {
   readonly signal?: AbortSignal | undefined;
   /** Receives the server's log messages while the request is in flight. */
   readonly log?: DownstreamLogSink | undefined;
+  /**
+   * Relaying (see {@link RelayOptions}): `allowInputRequired` is set; put
+   * {@link ServerConnection.relayParams} in the request's parameters.
+   */
+  readonly relay?: RelayOptions | undefined;
 }
 
 /**
@@ -207,12 +233,27 @@ export class ServerConnection {
         timeout: this.#timeoutMs,
         cacheMode: 'refresh',
         ...(options.signal ? { signal: options.signal } : {}),
+        ...(options.relay ? { allowInputRequired: true } : {}),
       });
     } catch (error) {
       throw this.#failure(error, true);
     } finally {
       this.#inFlight.delete(request);
     }
+  }
+
+  /**
+   * The parameters a relayed request adds (see {@link RelayOptions}): the caller's capabilities
+   * in the envelope and the answers and state of a retried round. A 2025-11-25 server gets none
+   * (it has no input-required results: its requests mid-call find no handler here).
+   */
+  relayParams(relay: RelayOptions | undefined): Record<string, unknown> {
+    if (!relay || this.client.getProtocolEra() !== 'modern') return {};
+    return {
+      _meta: { [CLIENT_CAPABILITIES_META_KEY]: relay.clientCapabilities },
+      ...(relay.inputResponses ? { inputResponses: relay.inputResponses } : {}),
+      ...(relay.requestState === undefined ? {} : { requestState: relay.requestState }),
+    };
   }
 
   /**
@@ -298,13 +339,24 @@ export class ServerConnection {
 
   /**
    * Call a tool. A result with `isError` is returned, not thrown; a tool `allowed_tools` excludes
-   * is refused (`TOOL_UNKNOWN`) without asking the server.
+   * is refused (`TOOL_UNKNOWN`) without asking the server. With `options.relay`, the server's
+   * input-required result is returned too.
    */
+  callTool(
+    tool: string,
+    args: Record<string, unknown>,
+    options: CallToolOptions & { readonly relay: RelayOptions },
+  ): Promise<CallToolResult | InputRequiredResult>;
+  callTool(
+    tool: string,
+    args: Record<string, unknown>,
+    options?: CallToolOptions & { readonly relay?: undefined },
+  ): Promise<CallToolResult>;
   async callTool(
     tool: string,
     args: Record<string, unknown>,
     options: CallToolOptions = {},
-  ): Promise<CallToolResult> {
+  ): Promise<CallToolResult | InputRequiredResult> {
     if (!this.isAllowed(tool)) {
       throw new McpAgentError(
         'TOOL_UNKNOWN',
@@ -317,13 +369,20 @@ export class ServerConnection {
     if (progressToken && options.onprogress) this.#progress.set(progressToken, options.onprogress);
     const deadline = this.#calls.track(this.#timeoutMs, options.relatedRequest, options.signal);
     try {
-      const meta = progressToken ? { _meta: { progressToken } } : {};
+      const { _meta: envelope, ...relayed } = this.relayParams(options.relay) as {
+        _meta?: Record<string, unknown>;
+      };
+      const meta =
+        progressToken || envelope
+          ? { _meta: { ...envelope, ...(progressToken ? { progressToken } : {}) } }
+          : {};
       return await this.client.callTool(
-        { name: tool, arguments: args, ...meta },
+        { name: tool, arguments: args, ...meta, ...relayed },
         {
           // The deadline is the call's own (it pauses while the peer is asked); the SDK's is a net.
           timeout: this.#timeoutMs + ASK_ALLOWANCE_MS + 1_000,
           signal: deadline.signal,
+          ...(options.relay ? { allowInputRequired: true } : {}),
         },
       );
     } catch (error) {

@@ -25,6 +25,7 @@ export type {
   CallToolOptions,
   ConnectionRequestOptions,
   DownstreamLogSink,
+  RelayOptions,
   ServerChange,
   ServerRequestOptions,
 } from './connection.js';

@@ -3,8 +3,10 @@
  * asks for a URL elicitation (or fails with -32042), a 2026-07-28 call ends with an
  * `InputRequiredResult` asking the client to open the sign-in page, with a signed `requestState`;
  * the retry with `accept` after the sign-in runs the call. A sign-in still pending gets the page
- * again with a fresh state; another caller's, an altered or a replayed state gets -32602.
+ * again with a fresh state; another caller's, an altered or a replayed state gets -32602. The same
+ * for a `prompts/get` of the server's prompt (where 2025-11-25 fails with -32042).
  */
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { type RawResponse, raw, userTokens } from '../server/serve-support.js';
 import {
@@ -26,7 +28,7 @@ let agent: ServedAgent;
 
 beforeAll(async () => {
   inbound = await startInbound();
-  realm = await startRealm();
+  realm = await startRealm(greeting);
   agent = await serveAgent(delegatedSettings({ realm, inbound }), inbound.port);
 }, 30_000);
 
@@ -36,20 +38,45 @@ afterAll(async () => {
   await inbound?.as.close();
 });
 
+/** The protected server's prompt, telling whose token reached it. */
+function greeting(server: McpServer): void {
+  server.registerPrompt('greeting', { description: 'Greets the signed-in user' }, (extra) => ({
+    messages: [
+      {
+        role: 'user',
+        content: { type: 'text', text: `hello ${String(extra.authInfo?.extra?.sub)}` },
+      },
+    ],
+  }));
+}
+
 async function tokenOf(user: string): Promise<string> {
   return (await userTokens(inbound.as.issuer, inbound.resource, user)).accessToken;
 }
 
 let nextId = 1;
 
+type Retry = { state: string; answer: 'accept' | 'decline' | 'cancel' };
+
 /** A 2026-07-28 `tools/call` of `down_whoami` by `token`, retrying with `retry` when given. */
-async function callWhoami(
+function callWhoami(token: string, retry?: Retry): Promise<RawResponse> {
+  return send(token, 'tools/call', { name: 'down_whoami', arguments: {} }, retry);
+}
+
+/** A 2026-07-28 `prompts/get` of `down_greeting` by `token`, retrying with `retry` when given. */
+function getGreeting(token: string, retry?: Retry): Promise<RawResponse> {
+  return send(token, 'prompts/get', { name: 'down_greeting' }, retry);
+}
+
+/** A 2026-07-28 request `method` with `request` (its name first) by `token`. */
+async function send(
   token: string,
-  retry?: { state: string; answer: 'accept' | 'decline' | 'cancel' },
+  method: string,
+  request: { name: string; arguments?: Record<string, unknown> },
+  retry?: Retry,
 ): Promise<RawResponse> {
   const params = {
-    name: 'down_whoami',
-    arguments: {},
+    ...request,
     ...(retry
       ? { requestState: retry.state, inputResponses: { open_url: { action: retry.answer } } }
       : {}),
@@ -66,10 +93,10 @@ async function callWhoami(
       accept: 'application/json, text/event-stream',
       authorization: `Bearer ${token}`,
       'mcp-protocol-version': MODERN,
-      'mcp-method': 'tools/call',
-      'mcp-name': 'down_whoami',
+      'mcp-method': method,
+      'mcp-name': request.name,
     },
-    body: JSON.stringify({ jsonrpc: '2.0', id: nextId++, method: 'tools/call', params }),
+    body: JSON.stringify({ jsonrpc: '2.0', id: nextId++, method, params }),
   });
 }
 
@@ -143,5 +170,29 @@ describe('a sign-in on 2026-07-28', () => {
     // The refusals did not spend lee's own state.
     const declined = await callWhoami(lee, { state: request.state, answer: 'decline' });
     expect(textOf(declined)).toContain('was not accepted');
+  });
+});
+
+describe('a sign-in during prompts/get on 2026-07-28', () => {
+  test('input required, pending, signed in: the retry answers the prompt; a declined page does nothing', async () => {
+    const token = await tokenOf('noa');
+    const first = signInRequest(await getGreeting(token));
+    expect(first.url).toContain('/internal/oauth/connect');
+    const declined = await getGreeting(token, { state: first.state, answer: 'decline' });
+    expect(answerOf(declined).error).toMatchObject({
+      message: expect.stringContaining('not accepted'),
+    });
+
+    const again = signInRequest(await getGreeting(token));
+    const pending = signInRequest(
+      await getGreeting(token, { state: again.state, answer: 'accept' }),
+    );
+    await signIn(pending.url, 'noa-down');
+    const done = answerOf(await getGreeting(token, { state: pending.state, answer: 'accept' }));
+    const messages = (done.result as { messages: { content: { text: string } }[] }).messages;
+    expect(messages[0]?.content.text).toBe('hello noa-down');
+    expect(errorCodeOf(await getGreeting(token, { state: pending.state, answer: 'accept' }))).toBe(
+      -32602,
+    );
   });
 });

@@ -2,7 +2,8 @@
  * The `requestState` of 2026-07-28 multi-round-trip requests (ADR 0004, point 4): a round trip;
  * altered, malformed, foreign (principal, method, name), expired (injected clock) and replayed
  * states refused with their reason; single-use markers in the memory store and in a real Redis
- * shared by two replicas; key rotation; a short key refused without being echoed; and the SDK's
+ * shared by two replicas; key rotation; a short key refused without being echoed; text concealed
+ * in a payload (encrypted, tamper-evident, rotation); and the SDK's
  * `requestState.verify` hook on a real v2 `Server` behind `createMcpHandler`.
  */
 import { randomUUID } from 'node:crypto';
@@ -323,6 +324,23 @@ describe('keys', () => {
     }
     // 32 bytes in UTF-8 (16 two-byte characters) are enough.
     expect(() => states({ key: 'é'.repeat(16) })).not.toThrow();
+  });
+});
+
+describe('conceal and reveal', () => {
+  test('the text is unreadable, opens with the same key or after a rotation, and not when altered or foreign', () => {
+    const secret = 'downstream-state-CANARY-7c1e';
+    const sealed = states().service.conceal(secret);
+    expect(sealed).not.toContain(secret);
+    expect(Buffer.from(sealed, 'base64url').toString('latin1')).not.toContain(secret);
+    expect(states().service.reveal(sealed)).toBe(secret);
+    const store = new MemoryKeyValueStore();
+    expect(createRequestStates({ key: OTHER_KEY, previousKey: KEY, store }).reveal(sealed)).toBe(
+      secret,
+    );
+    expect(createRequestStates({ key: OTHER_KEY, store }).reveal(sealed)).toBeUndefined();
+    expect(states().service.reveal(flip(sealed, 40))).toBeUndefined();
+    expect(states().service.reveal('short')).toBeUndefined();
   });
 });
 

@@ -5,7 +5,9 @@
  * an `InputRequiredResult`, on 2025-11-25 an `elicitation/create` request). Every POST is
  * recorded with the era that answered it and its method. `modern: false` makes it a
  * 2025-11-25-only server (every request goes to the legacy leg), which can be switched at any
- * time: a server that answered `server/discover` and then only speaks 2025-11-25.
+ * time: a server that answered `server/discover` and then only speaks 2025-11-25. With
+ * `inputTools`, the 2026-07-28 leg also has the tools, prompt and resource of `input-tools.ts`
+ * (input asked in rounds).
  */
 import { randomUUID } from 'node:crypto';
 import {
@@ -18,6 +20,7 @@ import {
 } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { serveWeb } from '../peers/support/web-server.js';
+import { registerInputTools } from './input-tools.js';
 
 /** One POST the server answered. */
 export interface DualEraRequest {
@@ -42,8 +45,8 @@ export interface DualEraServer {
 
 const askSchema = z.object({ colour: z.string() });
 
-/** The tools of either era's server. */
-function mcpServer(era: 'modern' | 'legacy'): McpServer {
+/** The tools of either era's server (`inputTools`: and those of `input-tools.ts` on 2026-07-28). */
+function mcpServer(era: 'modern' | 'legacy', inputTools = false): McpServer {
   const server = new McpServer({ name: `dual-${era}`, version: '1.0.0' });
   server.registerTool(
     'echo',
@@ -78,15 +81,18 @@ function mcpServer(era: 'modern' | 'legacy'): McpServer {
       return { content: [{ type: 'text', text: `modern colour: ${answer.colour}` }] };
     },
   );
+  if (era === 'modern' && inputTools) registerInputTools(server);
   return server;
 }
 
 /** Start a {@link DualEraServer}. */
 export async function startDualEraServer(
-  options: { modern?: boolean } = {},
+  options: { modern?: boolean; inputTools?: boolean } = {},
 ): Promise<DualEraServer> {
   const requests: DualEraRequest[] = [];
-  const modern = createMcpHandler(() => mcpServer('modern'), { legacy: 'reject' });
+  const modern = createMcpHandler(() => mcpServer('modern', options.inputTools), {
+    legacy: 'reject',
+  });
   const sessions = new Map<string, WebStandardStreamableHTTPServerTransport>();
   const legacy = async (request: Request, body: unknown): Promise<Response> => {
     const id = request.headers.get('mcp-session-id');
