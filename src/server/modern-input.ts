@@ -11,10 +11,12 @@
  *
  * - **our own**: the URL input {@link URL_INPUT_KEY} (a downstream sign-in page to open);
  * - **a downstream server's, relayed**: a 2026-07-28 server answered the forwarded request with an
- *   `InputRequiredResult`. Its input requests go to the client under keys prefixed by the server
- *   (`SERVER/KEY`, {@link relayedKey}), and its own `requestState` rides inside ours, encrypted
- *   ({@link RequestStates.conceal}): the client can neither read nor change it. On the retry the
- *   client's answers go back under the server's keys, with its state ({@link ModernInput.downstream}).
+ *   `InputRequiredResult`. Its input requests go to the client under the server's own keys (a
+ *   round is one server's: our state says whose, so a key of the server's never meets
+ *   {@link URL_INPUT_KEY} or another server's), and its own `requestState` rides inside ours,
+ *   encrypted ({@link RequestStates.conceal}): the client can neither read nor change it. On the
+ *   retry the client's answers to those keys (and only those) go back to the server, with its
+ *   state ({@link ModernInput.downstream}).
  *
  * @module
  */
@@ -33,11 +35,6 @@ import { hashArguments, type RequestStateBinding, type RequestStates } from './r
 
 /** The key of the URL input (the sign-in page) in `inputRequests` and `inputResponses`. */
 export const URL_INPUT_KEY = 'open_url';
-
-/** The key a downstream server's input `key` is relayed under: `SERVER/KEY`. */
-export function relayedKey(server: string, key: string): string {
-  return `${server}/${key}`;
-}
 
 /** What a retried request carried: its state's payload and the answer to the URL input. */
 export interface ResumedRequest {
@@ -97,10 +94,10 @@ export class InputRequiredSignal extends Error {
   }
 }
 
-/** A relayed round: the server, our keys to its keys, its state (encrypted). */
+/** A relayed round: the server, the keys it asked, its state (encrypted). */
 interface RelayPayload {
   readonly s: string;
-  readonly k: Readonly<Record<string, string>>;
+  readonly k: readonly string[];
   readonly r?: string;
 }
 
@@ -151,10 +148,12 @@ function downstreamRetry(
   relay: RelayPayload,
   responses: Record<string, unknown> | undefined,
 ): Pick<DownstreamInput, 'inputResponses' | 'requestState'> {
+  // Only the keys the server asked go back to it: anything else the client sent is ignored.
   const inputResponses: Record<string, unknown> = {};
-  for (const [ours, theirs] of Object.entries(relay.k)) {
-    const answer = responses?.[ours];
-    if (answer !== undefined) inputResponses[theirs] = answer;
+  for (const key of relay.k) {
+    const answer =
+      responses !== undefined && Object.hasOwn(responses, key) ? responses[key] : undefined;
+    if (answer !== undefined) inputResponses[key] = answer;
   }
   if (relay.r === undefined) return { inputResponses };
   const requestState = states.reveal(relay.r);
@@ -200,12 +199,8 @@ export async function modernInput(
       return { clientCapabilities, ...downstreamRetry(states, relayed, responses) };
     },
     async relay(server, result) {
-      const inputRequests: InputRequests = {};
-      const keys: Record<string, string> = {};
-      for (const [key, request] of Object.entries(result.inputRequests ?? {})) {
-        inputRequests[relayedKey(server, key)] = request;
-        keys[relayedKey(server, key)] = key;
-      }
+      const inputRequests: InputRequests = { ...result.inputRequests };
+      const keys = Object.keys(inputRequests);
       const concealed =
         result.requestState === undefined ? {} : { r: states.conceal(result.requestState) };
       return inputRequired({

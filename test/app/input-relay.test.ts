@@ -2,7 +2,7 @@
  * The relay of a downstream server's input on 2026-07-28 (ADR 0004, point 5): a 2026-07-28
  * server's `InputRequiredResult` (a form, sampling, roots, several at once, two rounds with its own
  * state; a prompt and a resource too) reaches a v2 client pinned to 2026-07-28 through `serve`,
- * aggregated and in front mode, under keys prefixed by the server, with the server's state
+ * aggregated and in front mode, under the server's own keys, with the server's state
  * encrypted inside ours; the client's handlers answer and the retries carry the answers back. A
  * 2025-11-25 server asking mid-call during a 2026-07-28 request is refused at once; a 2025-11-25
  * session of the caller is still asked through its session (a 2026-07-28 server's input too).
@@ -180,30 +180,33 @@ function readable(state: string): string {
 }
 
 describe('the relayed rounds on the wire', () => {
-  test("prefixed keys, the server's state sealed; another caller's, an altered and a replayed state are -32602", async () => {
+  test("the server's own keys, the server's state sealed; another caller's, an altered and a replayed state are -32602", async () => {
     const [alice, bob] = await Promise.all([tokenOf(served, 'alice'), tokenOf(served, 'bob')]);
     const first = resultOf(await callSteps(alice));
     expect(first.resultType).toBe('input_required');
-    expect(Object.keys(first.inputRequests as Json)).toEqual(['dual/name']);
+    expect(Object.keys(first.inputRequests as Json)).toEqual(['name']);
 
     const second = resultOf(
       await callSteps(alice, {
         state: String(first.requestState),
-        responses: { 'dual/name': { action: 'accept', content: { name: 'kim' } } },
+        responses: { name: { action: 'accept', content: { name: 'kim' } } },
       }),
     );
-    expect(Object.keys(second.inputRequests as Json)).toEqual(['dual/confirm']);
+    expect(Object.keys(second.inputRequests as Json)).toEqual(['confirm']);
     const state = String(second.requestState);
     expect(state).not.toContain(DOWNSTREAM_STATE);
     expect(readable(state)).not.toContain(DOWNSTREAM_STATE);
 
-    const responses = { 'dual/confirm': { action: 'accept', content: { sure: true } } };
+    const responses = { confirm: { action: 'accept', content: { sure: true } } };
     expect(errorCodeOf(await callSteps(bob, { state, responses }))).toBe(-32602);
     const last = state.at(-2) === 'A' ? 'B' : 'A';
     const altered = `${state.slice(0, -2)}${last}${state.at(-1)}`;
     expect(errorCodeOf(await callSteps(alice, { state: altered, responses }))).toBe(-32602);
 
-    const done = resultOf(await callSteps(alice, { state, responses }));
+    // Keys the server did not ask are ignored: an `open_url` answer in a relayed round is not
+    // taken for a declined sign-in page of ours.
+    const extra = { ...responses, open_url: { action: 'decline' }, unasked: { action: 'accept' } };
+    const done = resultOf(await callSteps(alice, { state, responses: extra }));
     expect(textOf(done)).toBe('steps: kim confirmed');
     expect(errorCodeOf(await callSteps(alice, { state, responses }))).toBe(-32602);
   });
