@@ -123,6 +123,17 @@ function headersOnly(req: IncomingMessage): Request {
   });
 }
 
+/**
+ * Tell the open `subscriptions/listen` streams of `ctx`'s HTTP front that the `kind` list changed
+ * (2026-07-28: each stream gets it when its filter asked for that list). No stream: nothing.
+ */
+export function publishListChanged(ctx: HttpContext, kind: 'tools' | 'prompts' | 'resources') {
+  const notify = handlers.get(ctx)?.notify;
+  if (kind === 'tools') notify?.toolsChanged();
+  else if (kind === 'prompts') notify?.promptsChanged();
+  else notify?.resourcesChanged();
+}
+
 /** End the modern requests in flight of `ctx`'s HTTP front (when it closes). */
 export async function closeModernLeg(ctx: HttpContext): Promise<void> {
   const handler = handlers.get(ctx);

@@ -66,6 +66,9 @@ export interface ServerRegistryOptions {
   readonly verdicts?: { readonly store: VerdictStore; readonly authContext: string };
 }
 
+/** Which list of a server changed (MCP `notifications/{tools,prompts,resources}/list_changed`). */
+export type ListKind = 'tools' | 'prompts' | 'resources';
+
 /** Opens, reuses and closes the connections to the configured servers. */
 export class ServerRegistry {
   readonly #servers: Readonly<Record<string, ServerSettings>>;
@@ -82,6 +85,7 @@ export class ServerRegistry {
   readonly #verdicts: VerdictMemory | undefined;
   /** The connections opened for peers (their own, and for listing). */
   readonly #peers: PeerConnections;
+  readonly #listChanges = new Set<(server: string, kind: ListKind) => void>();
   #closed = false;
 
   constructor(settings: Pick<Settings, 'mcp'>, options: ServerRegistryOptions = {}) {
@@ -272,7 +276,28 @@ export class ServerRegistry {
     };
     const connection = new ServerConnection(name, settings, client, this.#logger, peer, calls);
     connection.onStale(() => void this.#stale(name, settings, connection));
+    this.#announceChanges(name, connection);
     return connection;
+  }
+
+  /**
+   * Call `listener` whenever a connection this registry opened (shared or a peer's own) says its
+   * tool, prompt or resource list changed (`notifications/…/list_changed`). Returns an
+   * unsubscribe function.
+   */
+  onListChanged(listener: (server: string, kind: ListKind) => void): () => void {
+    this.#listChanges.add(listener);
+    return () => this.#listChanges.delete(listener);
+  }
+
+  #announceChanges(name: string, connection: ServerConnection): void {
+    const announce = (kind: ListKind) => {
+      for (const listener of this.#listChanges) listener(name, kind);
+    };
+    connection.onToolsChanged(() => announce('tools'));
+    connection.onChange((change) => {
+      if (change.kind !== 'resource') announce(change.kind);
+    });
   }
 
   /**
