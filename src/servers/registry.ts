@@ -13,7 +13,7 @@ import type { TokenSource } from '../oauth/auth-fetch.js';
 import type { VerdictStore } from '../stores/verdicts.js';
 import { CallsInFlight, type CallTimers } from './calls-in-flight.js';
 import { describeConnectError, describeEndpoint } from './connect-errors.js';
-import { ServerConnection } from './connection.js';
+import { type ListKind, ServerConnection } from './connection.js';
 import { createHttpStack, type HttpStack, proxySettingsFrom } from './http.js';
 import { negotiationOptions, priorOf, VerdictMemory } from './negotiation.js';
 import { isUnreadableMessage, MAX_STRAY_LINES, openingProblem } from './opening.js';
@@ -25,6 +25,7 @@ export type {
   CallToolOptions,
   ConnectionRequestOptions,
   DownstreamLogSink,
+  ListKind,
   ServerChange,
   ServerRequestOptions,
 } from './connection.js';
@@ -65,9 +66,6 @@ export interface ServerRegistryOptions {
    */
   readonly verdicts?: { readonly store: VerdictStore; readonly authContext: string };
 }
-
-/** Which list of a server changed (MCP `notifications/{tools,prompts,resources}/list_changed`). */
-export type ListKind = 'tools' | 'prompts' | 'resources';
 
 /** Opens, reuses and closes the connections to the configured servers. */
 export class ServerRegistry {
@@ -291,12 +289,8 @@ export class ServerRegistry {
   }
 
   #announceChanges(name: string, connection: ServerConnection): void {
-    const announce = (kind: ListKind) => {
+    connection.observeLists((kind) => {
       for (const listener of this.#listChanges) listener(name, kind);
-    };
-    connection.onToolsChanged(() => announce('tools'));
-    connection.onChange((change) => {
-      if (change.kind !== 'resource') announce(change.kind);
     });
   }
 

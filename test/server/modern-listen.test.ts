@@ -2,10 +2,12 @@
  * `subscriptions/listen` on `serve`'s 2026-07-28 leg (SEP-2575): a listening client is
  * acknowledged first, then hears of a downstream server's tool and prompt list changes, each on
  * the streams whose filter asked for it; a 2025-11-25 session hears of the tool list change on
- * its session. A listen stream needs the bearer token like any other request.
+ * its session. A listen stream needs the bearer token like any other request. A 2026-07-28
+ * downstream server's changes reach `serve` on its own listen stream, and go on from there.
  */
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, expect, test } from 'vitest';
+import { type DualEraServer, startDualEraServer } from '../support/dual-era-server.js';
 import {
   mcpHeaders,
   raw,
@@ -32,12 +34,15 @@ const DOWNSTREAM = [
 ].join('\n');
 
 let served: ServedApp;
+let modernDown: DualEraServer;
 let alice: UserTokens;
 const clients: Client[] = [];
 
 beforeAll(async () => {
+  modernDown = await startDualEraServer();
   served = await startServedApp({
     servers: {
+      modern: { transport: 'streamable_http', url: modernDown.url, protocol: '2026-07-28' },
       changing: {
         transport: 'stdio',
         command: process.execPath,
@@ -51,6 +56,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all(clients.map((client) => client.close().catch(() => {})));
   await served?.close();
+  await modernDown?.close();
 });
 
 async function connect(mode: 'legacy' | { pin: string }): Promise<Client> {
@@ -123,4 +129,15 @@ test('a listen request without the bearer token is refused with 401', async () =
     body: rpc('subscriptions/listen', { notifications: { toolsListChanged: true }, _meta: meta }),
   });
   expect(response.status).toBe(401);
+});
+
+test("a 2026-07-28 downstream server's tool list change goes from its listen stream to ours", async () => {
+  const client = await connect({ pin: '2026-07-28' });
+  // Listing opens serve's listen stream to the downstream server (before it lists).
+  expect((await client.listTools()).tools.map((tool) => tool.name)).toContain('modern_echo');
+  const subscription = await client.listen({ toolsListChanged: true });
+  const heard = next(client, 'tools');
+  modernDown.notify.toolsChanged();
+  expect(await heard).toBe('tools');
+  await subscription.close();
 });
