@@ -85,7 +85,8 @@ async function refusedParamHeaders(
   call: McpCall,
   body: unknown,
 ): Promise<boolean> {
-  if (!isToolCall(body)) return false;
+  // Without arguments no header is due: no listing needed.
+  if (!isToolCall(body) || !hasArguments(body.params.arguments)) return false;
   // The listed definition (`find` gives a stand-in without a lookup); listings are cached per
   // connection. A listing that fails now fails the call in the handler, as on 2025-11-25.
   const listed = await ctx.catalog.list(call.identity).catch(() => []);
@@ -96,6 +97,11 @@ async function refusedParamHeaders(
   ctx.logger?.debug(`2026-07-28 tool call refused: ${problem.header} ${problem.reason}`, {});
   send(call.res, 400, { 'content-type': 'application/json' }, paramHeaderError(problem, body.id));
   return true;
+}
+
+/** Whether `args` is an object with at least one argument. */
+function hasArguments(args: unknown): boolean {
+  return typeof args === 'object' && args !== null && Object.keys(args).length > 0;
 }
 
 /** A single `tools/call` request naming its tool. */
