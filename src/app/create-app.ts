@@ -201,6 +201,8 @@ export async function createApp(options: CreateAppOptions): Promise<App> {
       ...streamEvents(options.resumableStreams, downstream),
       markers: downstream.store.markers,
       sessionRecords: sessionRecordsOf(options.sharedSessions, downstream),
+      listChanges: (listener) =>
+        downstream.scopes.app.registry.onListChanged((_server, kind) => listener(kind)),
     });
     runs.startTicking();
     return assembleApp({ context, downstream, runs, catalog, inbound, serving });

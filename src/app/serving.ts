@@ -16,6 +16,7 @@ import {
   type RequestStates,
   randomRequestStateKey,
 } from '../server/request-state.js';
+import type { ListKind } from '../servers/registry.js';
 import type { KeyValueStore } from '../stores/kv.js';
 import { MemoryKeyValueStore } from '../stores/memory.js';
 import type { SessionRecordStore } from '../stores/sessions.js';
@@ -52,6 +53,11 @@ export interface AppServingOptions {
   readonly markers?: KeyValueStore | undefined;
   /** The records of sessions shared with other replicas; `undefined`: sessions stay here. */
   readonly sessionRecords?: SessionRecordStore | undefined;
+  /**
+   * Follows the downstream servers' list changes (the registry's `onListChanged`): every handler
+   * passes them on to its sessions and `subscriptions/listen` streams. Returns an unsubscribe.
+   */
+  readonly listChanges?: ((listener: (kind: ListKind) => void) => () => void) | undefined;
 }
 
 /** The handlers and servers of one app: what `createHandler()` and `listen()` opened. */
@@ -62,9 +68,16 @@ export class AppServing {
   /** One for every handler of the app, so a state minted by one verifies on another. */
   readonly #requestStates: RequestStates;
 
+  /** Stops following the downstream servers' list changes. */
+  readonly #unfollow: () => void;
+
   constructor(options: AppServingOptions) {
     this.#options = options;
     this.#requestStates = requestStatesOf(options);
+    this.#unfollow =
+      options.listChanges?.((kind) => {
+        for (const handler of this.#handlers) handler.notifyListChanged(kind);
+      }) ?? (() => {});
   }
 
   /** A request listener to mount in a server of one's own; the app closes it with itself. */
@@ -136,6 +149,7 @@ export class AppServing {
 
   /** Close every server (without waiting), then every handler. */
   async close(): Promise<void> {
+    this.#unfollow();
     for (const server of this.#servers) {
       server.closeAllConnections();
       server.close();

@@ -19,7 +19,9 @@ import {
 } from '@modelcontextprotocol/server';
 import { attachCaller } from './http-auth.js';
 import type { HttpContext, McpCall } from './http-context.js';
+import { send } from './http-reply.js';
 import { createMcpServer } from './mcp-server.js';
+import { checkParamHeaders, paramHeaderError, paramHeadersOf } from './param-headers.js';
 
 /** The modern handler of each HTTP front, made on its first modern request. */
 const handlers = new WeakMap<HttpContext, ModernHandler>();
@@ -63,6 +65,7 @@ export async function serveIfModern(
   if (legacy) return false;
   // node:http types `method` as possibly undefined; the adapter reads it with a default.
   const req = call.req as NodeIncomingMessageLike;
+  if (await refusedParamHeaders(ctx, call, body)) return true;
   attachCaller(call);
   await toNodeHandler(modernHandler(ctx), { maxRequestBodySize: ctx.maxBodyBytes })(
     req,
@@ -70,6 +73,44 @@ export async function serveIfModern(
     body,
   );
   return true;
+}
+
+/**
+ * Answer 400 (-32020) for a `tools/call` whose `Mcp-Param-*` headers do not carry the arguments
+ * its tool's schema marks with `x-mcp-header` (SEP-2243), the definition as the caller's
+ * `tools/list` shows it (in front mode the downstream's). Runs after our checks, before the SDK's handler.
+ */
+async function refusedParamHeaders(
+  ctx: HttpContext,
+  call: McpCall,
+  body: unknown,
+): Promise<boolean> {
+  // Without arguments no header is due: no listing needed.
+  if (!isToolCall(body) || !hasArguments(body.params.arguments)) return false;
+  // The listed definition (`find` gives a stand-in without a lookup); listings are cached per
+  // connection. A listing that fails now fails the call in the handler, as on 2025-11-25.
+  const listed = await ctx.catalog.list(call.identity).catch(() => []);
+  const tool = listed.find((one) => one.definition.name === body.params.name);
+  const declared = tool ? paramHeadersOf(tool.definition.inputSchema) : [];
+  const problem = checkParamHeaders(declared, body.params.arguments, call.req.headers);
+  if (!problem) return false;
+  ctx.logger?.debug(`2026-07-28 tool call refused: ${problem.header} ${problem.reason}`, {});
+  send(call.res, 400, { 'content-type': 'application/json' }, paramHeaderError(problem, body.id));
+  return true;
+}
+
+/** Whether `args` is an object with at least one argument. */
+function hasArguments(args: unknown): boolean {
+  return typeof args === 'object' && args !== null && Object.keys(args).length > 0;
+}
+
+/** A single `tools/call` request naming its tool. */
+function isToolCall(
+  body: unknown,
+): body is { id?: unknown; params: { name: string; arguments?: unknown } } {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return false;
+  const { method, params } = body as { method?: unknown; params?: { name?: unknown } };
+  return method === 'tools/call' && typeof params?.name === 'string';
 }
 
 /**
@@ -86,6 +127,17 @@ function headersOnly(req: IncomingMessage): Request {
     method: req.method ?? 'POST',
     headers,
   });
+}
+
+/**
+ * Tell the open `subscriptions/listen` streams of `ctx`'s HTTP front that the `kind` list changed
+ * (2026-07-28: each stream gets it when its filter asked for that list). No stream: nothing.
+ */
+export function publishListChanged(ctx: HttpContext, kind: 'tools' | 'prompts' | 'resources') {
+  const notify = handlers.get(ctx)?.notify;
+  if (kind === 'tools') notify?.toolsChanged();
+  else if (kind === 'prompts') notify?.promptsChanged();
+  else notify?.resourcesChanged();
 }
 
 /** End the modern requests in flight of `ctx`'s HTTP front (when it closes). */

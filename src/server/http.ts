@@ -24,7 +24,7 @@ import type { StreamEventStore } from '../stores/stream-events.js';
 import type { BearerGuard } from './guard.js';
 import type { HostCheck } from './host-check.js';
 import type { HttpContext } from './http-context.js';
-import { closeModernLeg } from './http-modern.js';
+import { closeModernLeg, publishListChanged } from './http-modern.js';
 import { handleRequest, metadataDocuments } from './http-router.js';
 import { SessionTable } from './http-sessions.js';
 import type { ServerInfo, ToolCatalog } from './mcp-server.js';
@@ -92,6 +92,12 @@ export interface McpHttpHandler {
   readonly sessionCount: number;
   /** Tell every session the tool list changed. */
   notifyToolsChanged(): void;
+  /**
+   * The `kind` list changed: the tool list goes to every 2025-11-25 session and to every
+   * 2026-07-28 `subscriptions/listen` stream that asked for it; prompt and resource lists to those
+   * streams only (a session hears of the servers it used, through the resource catalog).
+   */
+  notifyListChanged(kind: 'tools' | 'prompts' | 'resources'): void;
   /** End every session. */
   close(): Promise<void>;
 }
@@ -103,9 +109,11 @@ export function createMcpHttpHandler(options: McpHttpHandlerOptions): McpHttpHan
     handleRequest(ctx, req, res);
   }) as McpHttpHandler;
   Object.defineProperty(handler, 'sessionCount', { get: () => ctx.sessions.size });
-  handler.notifyToolsChanged = () => {
-    ctx.sessions.notifyToolsChanged();
+  handler.notifyListChanged = (kind) => {
+    if (kind === 'tools') ctx.sessions.notifyToolsChanged();
+    publishListChanged(ctx, kind);
   };
+  handler.notifyToolsChanged = () => handler.notifyListChanged('tools');
   handler.close = async () => {
     await Promise.all([ctx.sessions.closeAll(), closeModernLeg(ctx)]);
   };

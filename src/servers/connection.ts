@@ -25,6 +25,7 @@ import { ASK_ALLOWANCE_MS, CallsInFlight } from './calls-in-flight.js';
 import { describeConnectError } from './connect-errors.js';
 import { indexConnection } from './connections-by-transport.js';
 import { scrubValue, secretValues } from './credentials.js';
+import { followListChanges } from './list-subscription.js';
 import { answersAsLegacy, eraMismatch } from './negotiation.js';
 import type { DownstreamPeer } from './peer.js';
 import { readTimeoutMs } from './transports.js';
@@ -82,6 +83,9 @@ export type ServerChange =
   | { readonly kind: 'resources' | 'prompts' }
   | { readonly kind: 'resource'; readonly uri: string };
 
+/** Which list of a server changed (MCP `notifications/{tools,prompts,resources}/list_changed`). */
+export type ListKind = 'tools' | 'prompts' | 'resources';
+
 /** The request options {@link ServerConnection.request} gives the SDK client's method. */
 export interface ConnectionRequestOptions {
   /** `read_timeout_seconds`, in milliseconds. */
@@ -122,6 +126,8 @@ export class ServerConnection {
   #tools: Promise<Tool[]> | undefined;
   #listeners = new Set<() => void>();
   readonly #changeListeners = new Set<(change: ServerChange) => void>();
+  /** The `subscriptions/listen` stream's opening, once asked for (see `#follow`). */
+  #following: Promise<void> | undefined;
   /** The log sink of each call in flight (a call without one counts as a sink of its own). */
   readonly #inFlight = new Map<symbol, DownstreamLogSink | undefined>();
   /** The progress receiver of each call in flight that asked for progress, by its token. */
@@ -182,6 +188,25 @@ export class ServerConnection {
     );
   }
 
+  /**
+   * On 2026-07-28 the notifications of the constructor's handlers come on a `subscriptions/listen`
+   * stream, opened once (by the first listing, or the first to follow changes); a lost stream may
+   * have missed some, so every list counts as changed then.
+   */
+  #follow(): Promise<void> {
+    this.#following ??= followListChanges(this.client, this.name, {
+      logger: this.#logger,
+      timeoutMs: this.#timeoutMs,
+      onLost: () => {
+        this.#tools = undefined;
+        for (const listener of this.#listeners) listener();
+        this.#changed({ kind: 'resources' });
+        this.#changed({ kind: 'prompts' });
+      },
+    });
+    return this.#following;
+  }
+
   /** Call `listener` (once) when the server, connected on 2026-07-28, answers as 2025-11-25. */
   onStale(listener: () => void): void {
     this.#onStale = listener;
@@ -212,6 +237,7 @@ export class ServerConnection {
    * subscribed resource. Returns an unsubscribe function.
    */
   onChange(listener: (change: ServerChange) => void): () => void {
+    void this.#follow();
     this.#changeListeners.add(listener);
     return () => this.#changeListeners.delete(listener);
   }
@@ -267,8 +293,27 @@ export class ServerConnection {
 
   /** Call `listener` whenever the server says its tool list changed. Returns an unsubscribe. */
   onToolsChanged(listener: () => void): () => void {
+    void this.#follow();
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
+  }
+
+  /**
+   * Call `listener` whenever the server says its tool, prompt or resource list changed, without
+   * asking for the announcements (on 2026-07-28 they come once the connection lists or follows
+   * changes, see `#follow`). Returns an unsubscribe function.
+   */
+  observeLists(listener: (kind: ListKind) => void): () => void {
+    const tools = () => listener('tools');
+    const other = (change: ServerChange) => {
+      if (change.kind !== 'resource') listener(change.kind);
+    };
+    this.#listeners.add(tools);
+    this.#changeListeners.add(other);
+    return () => {
+      this.#listeners.delete(tools);
+      this.#changeListeners.delete(other);
+    };
   }
 
   /**
@@ -284,10 +329,13 @@ export class ServerConnection {
    * announces a change. A server without the tools capability has none.
    */
   listTools(): Promise<Tool[]> {
-    this.#tools ??= this.#fetchTools().catch((error: unknown) => {
-      this.#tools = undefined;
-      throw this.#failure(error);
-    });
+    // Listening before listing: no change between the two goes unheard.
+    this.#tools ??= this.#follow()
+      .then(() => this.#fetchTools())
+      .catch((error: unknown) => {
+        this.#tools = undefined;
+        throw this.#failure(error);
+      });
     return this.#tools;
   }
 

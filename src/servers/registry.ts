@@ -13,7 +13,7 @@ import type { TokenSource } from '../oauth/auth-fetch.js';
 import type { VerdictStore } from '../stores/verdicts.js';
 import { CallsInFlight, type CallTimers } from './calls-in-flight.js';
 import { describeConnectError, describeEndpoint } from './connect-errors.js';
-import { ServerConnection } from './connection.js';
+import { type ListKind, ServerConnection } from './connection.js';
 import { createHttpStack, type HttpStack, proxySettingsFrom } from './http.js';
 import { negotiationOptions, priorOf, VerdictMemory } from './negotiation.js';
 import { isUnreadableMessage, MAX_STRAY_LINES, openingProblem } from './opening.js';
@@ -25,6 +25,7 @@ export type {
   CallToolOptions,
   ConnectionRequestOptions,
   DownstreamLogSink,
+  ListKind,
   RelayOptions,
   ServerChange,
   ServerRequestOptions,
@@ -83,6 +84,7 @@ export class ServerRegistry {
   readonly #verdicts: VerdictMemory | undefined;
   /** The connections opened for peers (their own, and for listing). */
   readonly #peers: PeerConnections;
+  readonly #listChanges = new Set<(server: string, kind: ListKind) => void>();
   #closed = false;
 
   constructor(settings: Pick<Settings, 'mcp'>, options: ServerRegistryOptions = {}) {
@@ -273,7 +275,24 @@ export class ServerRegistry {
     };
     const connection = new ServerConnection(name, settings, client, this.#logger, peer, calls);
     connection.onStale(() => void this.#stale(name, settings, connection));
+    this.#announceChanges(name, connection);
     return connection;
+  }
+
+  /**
+   * Call `listener` whenever a connection this registry opened (shared or a peer's own) says its
+   * tool, prompt or resource list changed (`notifications/…/list_changed`). Returns an
+   * unsubscribe function.
+   */
+  onListChanged(listener: (server: string, kind: ListKind) => void): () => void {
+    this.#listChanges.add(listener);
+    return () => this.#listChanges.delete(listener);
+  }
+
+  #announceChanges(name: string, connection: ServerConnection): void {
+    connection.observeLists((kind) => {
+      for (const listener of this.#listChanges) listener(name, kind);
+    });
   }
 
   /**

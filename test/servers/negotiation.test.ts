@@ -91,7 +91,23 @@ describe('a server serving both eras', () => {
     expect(second.client.getNegotiatedProtocolVersion()).toBe('2026-07-28');
     expect(dual.requests).toEqual([]);
     expect((await second.listTools()).map((tool) => tool.name).sort()).toEqual(['ask', 'echo']);
-    expect(methods('modern')).toEqual(['tools/list']);
+    // The first listing listens for list changes first (2026-07-28 has no other way to hear them).
+    expect(methods('modern')).toEqual(['subscriptions/listen', 'tools/list']);
+  });
+
+  test("2026-07-28: the server's tool list change, on the listen stream, drops the cached list", async () => {
+    const connection = await registryOf(http('2026-07-28'), verdictStore().store).connect('s');
+    await connection.listTools();
+    const changed = new Promise<void>((resolve) => connection.onToolsChanged(resolve));
+    dual.notify.toolsChanged();
+    await changed;
+    await connection.listTools();
+    expect(methods('modern')).toEqual([
+      'server/discover',
+      'subscriptions/listen',
+      'tools/list',
+      'tools/list',
+    ]);
   });
 
   test('the pin: used on 2026-07-28', async () => {

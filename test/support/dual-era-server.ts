@@ -15,6 +15,7 @@ import {
   createMcpHandler,
   inputRequired,
   isLegacyRequest,
+  type McpHttpHandler,
   McpServer,
   WebStandardStreamableHTTPServerTransport,
 } from '@modelcontextprotocol/server';
@@ -33,6 +34,8 @@ export interface DualEraServer {
   /** `http://127.0.0.1:<port>/mcp` */
   readonly url: string;
   readonly requests: DualEraRequest[];
+  /** Announces list changes on the 2026-07-28 leg's `subscriptions/listen` streams. */
+  readonly notify: McpHttpHandler['notify'];
   /** Whether 2026-07-28 requests are answered on their leg (else by the 2025-11-25 one). */
   modern: boolean;
   /**
@@ -135,6 +138,7 @@ export async function startDualEraServer(
   return {
     url: `${web.origin}/mcp`,
     requests,
+    notify: modern.notify,
     get modern() {
       return state.modern;
     },
