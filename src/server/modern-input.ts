@@ -51,7 +51,10 @@ export interface ResumedRequest {
 export interface DownstreamInput {
   /** The client's capabilities the server may ask within (elicitation, sampling, roots). */
   readonly clientCapabilities: ClientCapabilities;
-  /** The client's answers, under the server's own keys (a retry of a relayed round). */
+  /**
+   * The client's answers: those to the keys the server asked, on the retry of a relayed round;
+   * all of them, as sent, on a request that carries answers but no state.
+   */
   readonly inputResponses?: Record<string, unknown>;
   /** The server's own state of the relayed round, as it handed it out. */
   readonly requestState?: string;
@@ -195,8 +198,15 @@ export async function modernInput(
       });
     },
     downstream(server) {
-      if (relayed?.s !== server) return { clientCapabilities };
-      return { clientCapabilities, ...downstreamRetry(states, relayed, responses) };
+      if (relayed?.s === server) {
+        return { clientCapabilities, ...downstreamRetry(states, relayed, responses) };
+      }
+      // Answers sent without any state (SEP-2322 lets a client answer before it is asked) go to
+      // the one server the request reaches, which judges them as it would the client's own.
+      if (state === undefined && responses !== undefined && Object.keys(responses).length > 0) {
+        return { clientCapabilities, inputResponses: { ...responses } };
+      }
+      return { clientCapabilities };
     },
     async relay(server, result) {
       const inputRequests: InputRequests = { ...result.inputRequests };

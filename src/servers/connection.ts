@@ -10,10 +10,13 @@ import {
   type Client,
   type ClientCapabilities,
   type InputRequiredResult,
+  LOG_LEVEL_META_KEY,
+  type LoggingLevel,
   type LoggingMessageNotification,
   type Progress,
   type ProgressToken,
   ProtocolError,
+  ProtocolErrorCode,
   type RequestId,
   type Tool,
 } from '@modelcontextprotocol/client';
@@ -37,6 +40,12 @@ import { readTimeoutMs } from './transports.js';
 export interface DownstreamLogSink {
   /** A log message of server `server`, as the server sent it. */
   message(server: string, params: LoggingMessageNotification['params']): void;
+  /**
+   * The lowest level the sink takes (`off`: none). A 2026-07-28 server sends log messages only
+   * when a request's envelope names a level (no `logging/setLevel` there), so a tool call whose
+   * sink has one carries it; a 2025-11-25 server is not told (it sends what it sends).
+   */
+  readonly level?: LoggingLevel | 'off';
 }
 
 /**
@@ -51,6 +60,14 @@ export interface RelayOptions {
   readonly inputResponses?: Record<string, unknown> | undefined;
   /** The server's own state of its last round. */
   readonly requestState?: string | undefined;
+}
+
+/** Whether `error` is a server's -32021 (a client capability the request needed is missing). */
+function isMissingCapability(error: unknown): boolean {
+  return (
+    error instanceof ProtocolError &&
+    error.code === ProtocolErrorCode.MissingRequiredClientCapability
+  );
 }
 
 /** Options of {@link ServerConnection.callTool}. */
@@ -268,6 +285,14 @@ export class ServerConnection {
     }
   }
 
+  /** The log level a 2026-07-28 server is told in a request's envelope (see {@link DownstreamLogSink.level}). */
+  #envelopeLogLevel(log: DownstreamLogSink | undefined): Record<string, LoggingLevel> | undefined {
+    const level = log?.level;
+    if (level === undefined || level === 'off') return undefined;
+    if (this.client.getProtocolEra() !== 'modern') return undefined;
+    return { [LOG_LEVEL_META_KEY]: level };
+  }
+
   /**
    * The parameters a relayed request adds (see {@link RelayOptions}): the caller's capabilities
    * in the envelope and the answers and state of a retried round. A 2025-11-25 server gets none
@@ -420,9 +445,16 @@ export class ServerConnection {
       const { _meta: envelope, ...relayed } = this.relayParams(options.relay) as {
         _meta?: Record<string, unknown>;
       };
+      const logLevel = this.#envelopeLogLevel(options.log);
       const meta =
-        progressToken || envelope
-          ? { _meta: { ...envelope, ...(progressToken ? { progressToken } : {}) } }
+        progressToken || envelope || logLevel
+          ? {
+              _meta: {
+                ...envelope,
+                ...logLevel,
+                ...(progressToken ? { progressToken } : {}),
+              },
+            }
           : {};
       return await this.client.callTool(
         { name: tool, arguments: args, ...meta, ...relayed },
@@ -434,7 +466,9 @@ export class ServerConnection {
         },
       );
     } catch (error) {
-      throw this.#failure(error);
+      // On a relayed request the capabilities the server found missing are the caller's (its
+      // envelope's): the caller is told so, as the server said it (-32021 and what it needs).
+      throw this.#failure(error, options.relay !== undefined && isMissingCapability(error));
     } finally {
       deadline.done();
       this.#inFlight.delete(call);

@@ -135,18 +135,33 @@ type Json = Record<string, unknown>;
 let nextId = 1;
 
 /** A raw 2026-07-28 `tools/call` of `dual_steps` by `token`, as a retry when given. */
-async function callSteps(
+function callSteps(
   token: string,
   retry?: { state: string; responses: Json },
 ): Promise<RawResponse> {
-  const params = {
-    name: 'dual_steps',
-    arguments: {},
+  return callRaw(token, 'dual_steps', {
     ...(retry ? { requestState: retry.state, inputResponses: retry.responses } : {}),
+  });
+}
+
+/**
+ * A raw 2026-07-28 `tools/call` of `tool` by `token` with `extra` params, its envelope declaring
+ * `capabilities` (form elicitation only unless given).
+ */
+async function callRaw(
+  token: string,
+  tool: string,
+  extra: Json,
+  capabilities: Json = { elicitation: { form: {} } },
+): Promise<RawResponse> {
+  const params = {
+    name: tool,
+    arguments: {},
+    ...extra,
     _meta: {
       'io.modelcontextprotocol/protocolVersion': MODERN,
       'io.modelcontextprotocol/clientInfo': { name: 'raw-relay', version: '1.0.0' },
-      'io.modelcontextprotocol/clientCapabilities': { elicitation: { form: {} } },
+      'io.modelcontextprotocol/clientCapabilities': capabilities,
     },
   };
   return raw(served.resource, {
@@ -154,7 +169,7 @@ async function callSteps(
     headers: mcpHeaders(token, {
       'mcp-protocol-version': MODERN,
       'mcp-method': 'tools/call',
-      'mcp-name': 'dual_steps',
+      'mcp-name': tool,
     }),
     body: JSON.stringify({ jsonrpc: '2.0', id: nextId++, method: 'tools/call', params }),
   });
@@ -209,5 +224,24 @@ describe('the relayed rounds on the wire', () => {
     const done = resultOf(await callSteps(alice, { state, responses: extra }));
     expect(textOf(done)).toBe('steps: kim confirmed');
     expect(errorCodeOf(await callSteps(alice, { state, responses }))).toBe(-32602);
+  });
+
+  test('answers sent without any state go to the server, which may use them (SEP-2322)', async () => {
+    const alice = await tokenOf(served, 'alice');
+    const name = { action: 'accept', content: { name: 'ada' } };
+    const ahead = resultOf(await callRaw(alice, 'dual_steps', { inputResponses: { name } }));
+    // The server took the name at once and asks its second round.
+    expect(Object.keys(ahead.inputRequests as Json)).toEqual(['confirm']);
+  });
+
+  test("a capability the server needs and the caller did not declare is the caller's -32021", async () => {
+    const alice = await tokenOf(served, 'alice');
+    // `survey` asks a form, a sampling request and the roots; the caller declared forms only.
+    const refused = await callRaw(alice, 'dual_survey', {});
+    expect(errorCodeOf(refused)).toBe(-32021);
+    const data = (message(refused.body).error as { data?: Json }).data;
+    // The server names the first capability it misses, in its own words; the HTTP status is 400.
+    expect(data?.requiredCapabilities).toHaveProperty('sampling');
+    expect(refused.status).toBe(400);
   });
 });
