@@ -129,6 +129,22 @@ describe('a 2026-07-28 client through serve', () => {
       'modern colour: teal',
     );
   });
+
+  test("a 2026-07-28 server's log messages reach a 2025-11-25 session at the session's level", async () => {
+    const legacy = await connect(front, 'alice', 'legacy');
+    const lines: unknown[] = [];
+    legacy.setNotificationHandler('notifications/message', (notification) => {
+      lines.push(notification.params.data);
+    });
+    await legacy.setLoggingLevel('info');
+    expect(textOf(await legacy.callTool({ name: 'note', arguments: {} }))).toBe('note: done');
+    expect(lines).toContain('noted');
+    // Above the server's line: the envelope says `warning`, and the server sends nothing.
+    lines.length = 0;
+    await legacy.setLoggingLevel('warning');
+    await legacy.callTool({ name: 'note', arguments: {} });
+    expect(lines).not.toContain('noted');
+  });
 });
 
 type Json = Record<string, unknown>;

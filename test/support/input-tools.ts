@@ -106,9 +106,22 @@ function registerContent(server: McpServer): void {
   });
 }
 
-/** Register `survey`, `steps`, `poem` and `input://note` on a 2026-07-28 server. */
+/**
+ * `note`: sends one `info` log message, then answers. A 2026-07-28 server sends it only when the
+ * request's envelope names a level (there is no `logging/setLevel`).
+ */
+function registerNote(server: McpServer): void {
+  server.server.registerCapabilities({ logging: {} });
+  server.registerTool('note', { description: 'Logs one line' }, async (ctx) => {
+    await ctx.mcpReq.log('info', 'noted');
+    return text('note: done');
+  });
+}
+
+/** Register `survey`, `steps`, `note`, `poem` and `input://note` on a 2026-07-28 server. */
 export function registerInputTools(server: McpServer): void {
   registerSurvey(server);
   registerSteps(server);
+  registerNote(server);
   registerContent(server);
 }
