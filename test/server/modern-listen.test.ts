@@ -5,10 +5,12 @@
  * its session. A listen stream needs the bearer token like any other request. A 2026-07-28
  * downstream server's changes reach `serve` on its own listen stream, and go on from there.
  */
-import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import type { Client } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { type DualEraServer, startDualEraServer } from '../support/dual-era-server.js';
 import {
+  connectV2,
+  inlineStdio,
   mcpHeaders,
   raw,
   rpc,
@@ -43,11 +45,7 @@ beforeAll(async () => {
   served = await startServedApp({
     servers: {
       modern: { transport: 'streamable_http', url: modernDown.url, protocol: '2026-07-28' },
-      changing: {
-        transport: 'stdio',
-        command: process.execPath,
-        args: ['--input-type=module', '-e', DOWNSTREAM],
-      },
+      changing: inlineStdio(DOWNSTREAM),
     },
   });
   alice = await userTokens(served.as.issuer, served.resource, 'alice');
@@ -60,16 +58,8 @@ afterAll(async () => {
 });
 
 async function connect(mode: 'legacy' | { pin: string }): Promise<Client> {
-  const client = new Client(
-    { name: 'listen-test', version: '1.0.0' },
-    { versionNegotiation: { mode } },
-  );
+  const client = await connectV2(served, alice.accessToken, mode, 'listen-test');
   clients.push(client);
-  await client.connect(
-    new StreamableHTTPClientTransport(new URL(served.resource), {
-      requestInit: { headers: { authorization: `Bearer ${alice.accessToken}` } },
-    }),
-  );
   return client;
 }
 

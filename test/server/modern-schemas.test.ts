@@ -4,15 +4,18 @@
  * keywords reaches the caller of `serve` unchanged on both revisions, 2025-11-25 (a session) and
  * 2026-07-28 (the stateless leg).
  */
-import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import type { Client } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import {
+  connectV2,
+  inlineStdio,
   mcpHeaders,
   message,
   raw,
   rpc,
   type ServedApp,
   startServedApp,
+  toolServerSource,
   type UserTokens,
   userTokens,
 } from './serve-support.js';
@@ -41,17 +44,6 @@ const SCHEMA = {
   additionalProperties: false,
 };
 
-/** A stdio server on the v1 SDK whose only tool declares {@link SCHEMA}. */
-const DOWNSTREAM = [
-  "import { Server } from '@modelcontextprotocol/sdk/server/index.js';",
-  "import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';",
-  "import { ListToolsRequestSchema, CallToolRequestSchema } from '@modelcontextprotocol/sdk/types.js';",
-  "const s = new Server({ name: 'schemas', version: '1' }, { capabilities: { tools: {} } });",
-  `s.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: [{ name: 'shaped', inputSchema: ${JSON.stringify(SCHEMA)} }] }));`,
-  "s.setRequestHandler(CallToolRequestSchema, async () => ({ content: [{ type: 'text', text: 'ok' }] }));",
-  'await s.connect(new StdioServerTransport());',
-].join('\n');
-
 let served: ServedApp;
 let alice: UserTokens;
 const clients: Client[] = [];
@@ -59,11 +51,8 @@ const clients: Client[] = [];
 beforeAll(async () => {
   served = await startServedApp({
     servers: {
-      schemas: {
-        transport: 'stdio',
-        command: process.execPath,
-        args: ['--input-type=module', '-e', DOWNSTREAM],
-      },
+      // A stdio server on the v1 SDK whose only tool declares SCHEMA.
+      schemas: inlineStdio(toolServerSource('shaped', SCHEMA)),
     },
   });
   alice = await userTokens(served.as.issuer, served.resource, 'alice');
@@ -75,16 +64,8 @@ afterAll(async () => {
 });
 
 async function listedSchema(mode: 'legacy' | { pin: string }): Promise<unknown> {
-  const client = new Client(
-    { name: 'schemas-test', version: '1.0.0' },
-    { versionNegotiation: { mode } },
-  );
+  const client = await connectV2(served, alice.accessToken, mode, 'schemas-test');
   clients.push(client);
-  await client.connect(
-    new StreamableHTTPClientTransport(new URL(served.resource), {
-      requestInit: { headers: { authorization: `Bearer ${alice.accessToken}` } },
-    }),
-  );
   const { tools } = await client.listTools();
   return tools.find((tool) => tool.name === 'schemas_shaped')?.inputSchema;
 }

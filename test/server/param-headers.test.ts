@@ -11,12 +11,14 @@ import {
   paramHeadersOf,
 } from '../../src/server/param-headers.js';
 import {
+  inlineStdio,
   mcpHeaders,
   message,
   raw,
   rpc,
   type ServedApp,
   startServedApp,
+  toolServerSource,
   type UserTokens,
   userTokens,
 } from './serve-support.js';
@@ -31,17 +33,6 @@ const SCHEMA = {
   required: ['region'],
 };
 
-/** A stdio server on the v1 SDK whose tool `route` declares {@link SCHEMA} and echoes its input. */
-const DOWNSTREAM = [
-  "import { Server } from '@modelcontextprotocol/sdk/server/index.js';",
-  "import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';",
-  "import { ListToolsRequestSchema, CallToolRequestSchema } from '@modelcontextprotocol/sdk/types.js';",
-  "const s = new Server({ name: 'routed', version: '1' }, { capabilities: { tools: {} } });",
-  `s.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: [{ name: 'route', inputSchema: ${JSON.stringify(SCHEMA)} }] }));`,
-  "s.setRequestHandler(CallToolRequestSchema, async (r) => ({ content: [{ type: 'text', text: 'routed ' + r.params.arguments.region }] }));",
-  'await s.connect(new StdioServerTransport());',
-].join('\n');
-
 const TOOL = 'routed_route';
 const META = {
   'io.modelcontextprotocol/protocolVersion': '2026-07-28',
@@ -54,11 +45,10 @@ let alice: UserTokens;
 beforeAll(async () => {
   served = await startServedApp({
     servers: {
-      routed: {
-        transport: 'stdio',
-        command: process.execPath,
-        args: ['--input-type=module', '-e', DOWNSTREAM],
-      },
+      // A stdio server on the v1 SDK whose tool `route` declares SCHEMA and echoes its region.
+      routed: inlineStdio(
+        toolServerSource('route', SCHEMA, "'routed ' + r.params.arguments.region"),
+      ),
     },
   });
   alice = await userTokens(served.as.issuer, served.resource, 'alice');

@@ -5,6 +5,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { type IncomingHttpHeaders, type OutgoingHttpHeaders, request } from 'node:http';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { expect } from 'vitest';
 import * as z from 'zod';
@@ -407,4 +408,45 @@ export async function startServedApp(options: ServedAppOptions = {}): Promise<Se
       await as.close();
     },
   };
+}
+
+/**
+ * A stdio server on the v1 SDK whose one tool `name` lists `inputSchema` and answers with the text
+ * `answer` evaluates to (a JS expression over the request `r`), as the source of `node -e`.
+ */
+export function toolServerSource(name: string, inputSchema: object, answer = "'ok'"): string {
+  return [
+    "import { Server } from '@modelcontextprotocol/sdk/server/index.js';",
+    "import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';",
+    "import { ListToolsRequestSchema, CallToolRequestSchema } from '@modelcontextprotocol/sdk/types.js';",
+    `const s = new Server({ name: ${JSON.stringify(name)}, version: '1' }, { capabilities: { tools: {} } });`,
+    `s.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: [{ name: ${JSON.stringify(name)}, inputSchema: ${JSON.stringify(inputSchema)} }] }));`,
+    `s.setRequestHandler(CallToolRequestSchema, async (r) => ({ content: [{ type: 'text', text: ${answer} }] }));`,
+    'await s.connect(new StdioServerTransport());',
+  ].join('\n');
+}
+
+/** The `mcp.servers` entry of a stdio server whose ES module source is `source` (`node -e`). */
+export function inlineStdio(source: string) {
+  return {
+    transport: 'stdio',
+    command: process.execPath,
+    args: ['--input-type=module', '-e', source],
+  };
+}
+
+/** A v2 client connected to `app` with `token`, on `mode` (legacy sessions, or a pinned revision). */
+export async function connectV2(
+  app: ServedApp,
+  token: string,
+  mode: 'legacy' | { pin: string },
+  name = 'served-test',
+): Promise<Client> {
+  const client = new Client({ name, version: '1.0.0' }, { versionNegotiation: { mode } });
+  await client.connect(
+    new StreamableHTTPClientTransport(new URL(app.resource), {
+      requestInit: { headers: { authorization: `Bearer ${token}` } },
+    }),
+  );
+  return client;
 }
