@@ -4,8 +4,8 @@
 // scenarios call). Issue 15, item 6.
 //
 // Two runs, each at every revision in REVISIONS (the 2025 revisions on serve's sessions, 2026-07-28
-// on its stateless modern leg, ADR 0004). The reference server speaks both eras; which one serve
-// speaks to it is DOWNSTREAM_PROTOCOL's choice per revision (see there):
+// on its stateless modern leg, ADR 0004). The reference server speaks both eras; serve speaks
+// 2026-07-28 to it at every revision (DOWNSTREAM_PROTOCOL, see there):
 //   off: `createApp({ front: 'reference' })` with authorization off;
 //   on:  the same protected by the development authorization server (`mcp-agent dev`'s), with a
 //        JWT access token this script obtains by the client-credentials grant (a confidential
@@ -34,17 +34,13 @@ const REVISIONS = ['2025-11-25', '2025-06-18', '2026-07-28'];
 const BASELINE = 'test/conformance/server-baseline.yml';
 const SERVER = 'reference';
 /**
- * The `protocol` of the reference server's entry, per revision the suite speaks to serve.
- * 2026-07-28: `auto` (serve negotiates 2026-07-28 with it, as with any v2 server). The 2025
- * revisions: `2025-11-25`, because serve does not yet relay on a 2026-07-28 downstream what their
- * scenarios need: resource subscriptions (`resources/subscribe` needs the downstream's
- * `resources.subscribe`; 2026-07-28 has `subscriptions/listen` instead, not relayed yet) and log
- * messages (serve sends no log level in a downstream request's envelope, so a 2026-07-28 server
- * sends none). With `auto` there, resources-subscribe, resources-unsubscribe and
- * tools-call-with-logging fail; everything else passes, the relay of push-style asks included.
+ * The `protocol` of the reference server's entry: `auto` at every revision the suite speaks to
+ * serve, so serve negotiates 2026-07-28 with it (as with any v2 server) and relays what the 2025
+ * revisions' scenarios need on that wire: resource subscriptions (on a `subscriptions/listen`
+ * stream naming the URIs), log messages (the caller's level in each request's envelope) and the
+ * server's input requests.
  */
-const DOWNSTREAM_PROTOCOL = { '2025-11-25': '2025-11-25', '2025-06-18': '2025-11-25' };
-const downstreamProtocol = (revision) => DOWNSTREAM_PROTOCOL[revision] ?? 'auto';
+const DOWNSTREAM_PROTOCOL = 'auto';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const toolsDir = join(root, '.tools', 'conformance');
@@ -139,7 +135,7 @@ async function freePort() {
   throw new Error('no free port found below the ephemeral range after 50 attempts');
 }
 
-function settingsFor(authorization, revision) {
+function settingsFor(authorization) {
   return settingsSchema.parse({
     name: 'conformance-front',
     front: SERVER,
@@ -149,7 +145,7 @@ function settingsFor(authorization, revision) {
           transport: 'stdio',
           command: process.execPath,
           args: [join(root, 'test/conformance/reference-server.mjs')],
-          protocol: downstreamProtocol(revision),
+          protocol: DOWNSTREAM_PROTOCOL,
         },
       },
     },
@@ -158,9 +154,9 @@ function settingsFor(authorization, revision) {
 }
 
 /** serve in front mode, authorization off. */
-async function startOpen(revision) {
+async function startOpen() {
   const app = await createApp({
-    settings: settingsFor(undefined, revision),
+    settings: settingsFor(undefined),
     logger: quiet,
     cwd: root,
   });
@@ -169,7 +165,7 @@ async function startOpen(revision) {
 }
 
 /** serve in front mode behind the development authorization server, and a token for it. */
-async function startProtected(revision) {
+async function startProtected() {
   const port = await freePort();
   const resource = `http://127.0.0.1:${port}/mcp`;
   const issuerServer = await startDevAuthorizationServer({
@@ -178,17 +174,14 @@ async function startProtected(revision) {
     scopes: ['mcp:tools'],
   });
   const app = await createApp({
-    settings: settingsFor(
-      {
-        enabled: true,
-        issuer_url: issuerServer.issuer,
-        resource_server_url: resource,
-        expected_audiences: [resource],
-        required_scopes: ['mcp:tools'],
-        jwks_uri: issuerServer.jwksUri,
-      },
-      revision,
-    ),
+    settings: settingsFor({
+      enabled: true,
+      issuer_url: issuerServer.issuer,
+      resource_server_url: resource,
+      expected_audiences: [resource],
+      required_scopes: ['mcp:tools'],
+      jwks_uri: issuerServer.jwksUri,
+    }),
     logger: quiet,
     cwd: root,
   });
@@ -372,7 +365,7 @@ try {
   // make tools-call-with-logging depend on timing. The suite runs its scenarios one by one.
   for (const run of runsWanted) {
     for (const revision of revisions) {
-      const served = run === 'on' ? await startProtected(revision) : await startOpen(revision);
+      const served = run === 'on' ? await startProtected() : await startOpen();
       servers.push(served);
       plans.push({
         label: `${run}-${revision}`,

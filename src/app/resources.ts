@@ -16,9 +16,11 @@
  *   found) without asking any server. The map from URI to server is built from the caller's own
  *   listings (kept per caller, rebuilt on a miss and on a server's list change).
  *
- * Subscriptions are per session: a downstream `resources/subscribe` is sent once per connection
- * and URI, and the server's `notifications/resources/updated` reaches the sessions that subscribed
- * to that URI on that connection, no other. A session's subscriptions end with it.
+ * Subscriptions are per session: a downstream subscription is made once per connection and URI
+ * (`resources/subscribe` on 2025-11-25, the URI in a `subscriptions/listen` filter on 2026-07-28,
+ * see {@link ServerConnection.subscribeResource}), and the server's
+ * `notifications/resources/updated` reaches the sessions that subscribed to that URI on that
+ * connection, no other. A session's subscriptions end with it.
  *
  * @module
  */
@@ -481,6 +483,7 @@ export class DownstreamContent implements ContentCatalog {
   async subscribe(uri: string, context: ContentContext): Promise<void> {
     const server = await this.#owner(uri, context);
     const connection = await this.#connect(server, context);
+    // Both eras declare it the same way (2026-07-28: in the server/discover result).
     if (!connection.client.getServerCapabilities()?.resources?.subscribe) {
       throw new ProtocolError(
         ProtocolErrorCode.InvalidParams,
@@ -501,10 +504,7 @@ export class DownstreamContent implements ContentCatalog {
     if (!first) return;
     try {
       await this.#forward(server, context, 'subscribing to the resource', () =>
-        connection.request((options) => connection.client.subscribeResource({ uri }, options), {
-          signal: context.signal,
-          log: context.log,
-        }),
+        connection.subscribeResource(uri, { signal: context.signal, log: context.log }),
       );
     } catch (error) {
       sessions.delete(context.session);
@@ -535,11 +535,9 @@ export class DownstreamContent implements ContentCatalog {
     if (sessions.size > 0) return;
     byUri.delete(uri);
     if (byUri.size === 0) this.#subscribers.delete(connection);
-    await connection
-      .request((options) => connection.client.unsubscribeResource({ uri }, options))
-      .catch(() => {
-        // A connection that went away has no subscription left to end.
-      });
+    await connection.unsubscribeResource(uri).catch(() => {
+      // A connection that went away has no subscription left to end.
+    });
   }
 
   /** Tell `session` about the list changes of `connection` until the session ends. */

@@ -31,6 +31,7 @@ import { scrubValue, secretValues } from './credentials.js';
 import { followListChanges } from './list-subscription.js';
 import { answersAsLegacy, eraMismatch } from './negotiation.js';
 import type { DownstreamPeer } from './peer.js';
+import { ResourceSubscriptions } from './resource-subscription.js';
 import { readTimeoutMs } from './transports.js';
 
 /**
@@ -94,7 +95,7 @@ export interface CallToolOptions {
 
 /**
  * What a server announced: its resource or prompt list changed, or a resource it was asked to
- * watch (`resources/subscribe`) was updated.
+ * watch ({@link ServerConnection.subscribeResource}) was updated.
  */
 export type ServerChange =
   | { readonly kind: 'resources' | 'prompts' }
@@ -145,6 +146,8 @@ export class ServerConnection {
   readonly #changeListeners = new Set<(change: ServerChange) => void>();
   /** The `subscriptions/listen` stream's opening, once asked for (see `#follow`). */
   #following: Promise<void> | undefined;
+  /** On 2026-07-28, the resources watched (see {@link subscribeResource}), once one is. */
+  #watched: ResourceSubscriptions | undefined;
   /** The log sink of each call in flight (a call without one counts as a sink of its own). */
   readonly #inFlight = new Map<symbol, DownstreamLogSink | undefined>();
   /** The progress receiver of each call in flight that asked for progress, by its token. */
@@ -305,6 +308,51 @@ export class ServerConnection {
       ...(relay.inputResponses ? { inputResponses: relay.inputResponses } : {}),
       ...(relay.requestState === undefined ? {} : { requestState: relay.requestState }),
     };
+  }
+
+  /**
+   * Ask the server for `notifications/resources/updated` of `uri`, which then reach
+   * {@link onChange}'s listeners as `{ kind: 'resource', uri }`. On 2025-11-25 a
+   * `resources/subscribe` request; on 2026-07-28 (which has none) `uri` joins the
+   * `resourceSubscriptions` of a `subscriptions/listen` stream (SEP-2575, see
+   * {@link ResourceSubscriptions}). Either way the server must declare `resources.subscribe`
+   * (the caller checks). Errors as {@link request}'s.
+   */
+  async subscribeResource(uri: string, options: ServerRequestOptions = {}): Promise<void> {
+    if (this.client.getProtocolEra() !== 'modern') {
+      await this.request((request) => this.client.subscribeResource({ uri }, request), options);
+      return;
+    }
+    try {
+      await this.#resourceSubscriptions().add(uri);
+    } catch (error) {
+      throw this.#failure(error, true);
+    }
+  }
+
+  /** End what {@link subscribeResource} began (`resources/unsubscribe` on 2025-11-25). */
+  async unsubscribeResource(uri: string): Promise<void> {
+    if (this.client.getProtocolEra() !== 'modern') {
+      await this.request((request) => this.client.unsubscribeResource({ uri }, request));
+      return;
+    }
+    try {
+      await this.#watched?.remove(uri);
+    } catch (error) {
+      throw this.#failure(error, true);
+    }
+  }
+
+  /** The watched resources of a modern connection; a lost stream counts each as updated. */
+  #resourceSubscriptions(): ResourceSubscriptions {
+    this.#watched ??= new ResourceSubscriptions(this.client, this.name, {
+      logger: this.#logger,
+      timeoutMs: this.#timeoutMs,
+      onLost: (uris) => {
+        for (const uri of uris) this.#changed({ kind: 'resource', uri });
+      },
+    });
+    return this.#watched;
   }
 
   /**

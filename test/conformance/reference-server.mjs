@@ -158,8 +158,9 @@ function createReferenceServer({ era }) {
     {
       capabilities: {
         tools: { listChanged: true },
-        // resources/subscribe exists on 2025-11-25 only (2026-07-28: subscriptions/listen).
-        resources: era === 'legacy' ? { subscribe: true } : {},
+        // Subscriptions on both eras: resources/subscribe on 2025-11-25, the resourceSubscriptions
+        // of a subscriptions/listen filter on 2026-07-28 (the SDK's listen router honours them).
+        resources: { subscribe: true },
         prompts: { listChanged: true },
         logging: {},
         completions: {},

@@ -7,7 +7,9 @@
  * 2025-11-25-only server (every request goes to the legacy leg), which can be switched at any
  * time: a server that answered `server/discover` and then only speaks 2025-11-25. With
  * `inputTools`, the 2026-07-28 leg also has the tools, prompt and resource of `input-tools.ts`
- * (input asked in rounds).
+ * (input asked in rounds). With `watched`, the 2026-07-28 leg has a text resource at each of
+ * those URIs and declares `resources.subscribe`; `notify.resourceUpdated(uri)` announces an update
+ * on the `subscriptions/listen` streams that name the URI.
  */
 import { randomUUID } from 'node:crypto';
 import {
@@ -36,6 +38,11 @@ export interface DualEraServer {
   readonly requests: DualEraRequest[];
   /** Announces list changes on the 2026-07-28 leg's `subscriptions/listen` streams. */
   readonly notify: McpHttpHandler['notify'];
+  /**
+   * Closes the 2026-07-28 leg (its open `subscriptions/listen` streams end) and serves that era
+   * with a new one from then on.
+   */
+  restartModern(): Promise<void>;
   /** Whether 2026-07-28 requests are answered on their leg (else by the 2025-11-25 one). */
   modern: boolean;
   /**
@@ -48,9 +55,29 @@ export interface DualEraServer {
 
 const askSchema = z.object({ colour: z.string() });
 
-/** The tools of either era's server (`inputTools`: and those of `input-tools.ts` on 2026-07-28). */
-function mcpServer(era: 'modern' | 'legacy', inputTools = false): McpServer {
-  const server = new McpServer({ name: `dual-${era}`, version: '1.0.0' });
+/** Options of {@link startDualEraServer}. */
+export interface DualEraOptions {
+  readonly modern?: boolean;
+  readonly inputTools?: boolean;
+  /** URIs of resources the 2026-07-28 leg serves and lets clients subscribe to. */
+  readonly watched?: readonly string[];
+}
+
+/**
+ * The tools of either era's server (`inputTools`: and those of `input-tools.ts` on 2026-07-28;
+ * `watched`: the resources on 2026-07-28).
+ */
+function mcpServer(era: 'modern' | 'legacy', options: DualEraOptions = {}): McpServer {
+  const watched = era === 'modern' ? (options.watched ?? []) : [];
+  const server = new McpServer(
+    { name: `dual-${era}`, version: '1.0.0' },
+    watched.length > 0 ? { capabilities: { resources: { subscribe: true } } } : {},
+  );
+  for (const [index, uri] of watched.entries()) {
+    server.registerResource(`watched-${index}`, uri, { mimeType: 'text/plain' }, () => ({
+      contents: [{ uri, mimeType: 'text/plain', text: `watched ${uri}` }],
+    }));
+  }
   server.registerTool(
     'echo',
     { description: 'Echo the text', inputSchema: z.object({ text: z.string() }) },
@@ -84,18 +111,16 @@ function mcpServer(era: 'modern' | 'legacy', inputTools = false): McpServer {
       return { content: [{ type: 'text', text: `modern colour: ${answer.colour}` }] };
     },
   );
-  if (era === 'modern' && inputTools) registerInputTools(server);
+  if (era === 'modern' && options.inputTools) registerInputTools(server);
   return server;
 }
 
 /** Start a {@link DualEraServer}. */
-export async function startDualEraServer(
-  options: { modern?: boolean; inputTools?: boolean } = {},
-): Promise<DualEraServer> {
+export async function startDualEraServer(options: DualEraOptions = {}): Promise<DualEraServer> {
   const requests: DualEraRequest[] = [];
-  const modern = createMcpHandler(() => mcpServer('modern', options.inputTools), {
-    legacy: 'reject',
-  });
+  const modernLeg = () =>
+    createMcpHandler(() => mcpServer('modern', options), { legacy: 'reject' });
+  let modern = modernLeg();
   const sessions = new Map<string, WebStandardStreamableHTTPServerTransport>();
   const legacy = async (request: Request, body: unknown): Promise<Response> => {
     const id = request.headers.get('mcp-session-id');
@@ -138,7 +163,14 @@ export async function startDualEraServer(
   return {
     url: `${web.origin}/mcp`,
     requests,
-    notify: modern.notify,
+    get notify() {
+      return modern.notify;
+    },
+    async restartModern() {
+      const old = modern;
+      modern = modernLeg();
+      await old.close();
+    },
     get modern() {
       return state.modern;
     },
