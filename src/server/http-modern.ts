@@ -66,6 +66,7 @@ export async function serveIfModern(
   // node:http types `method` as possibly undefined; the adapter reads it with a default.
   const req = call.req as NodeIncomingMessageLike;
   if (await refusedParamHeaders(ctx, call, body)) return true;
+  if (isListen(body)) ctx.listens.admit(call.principal, call.res, call.identity?.expiresAt);
   attachCaller(call);
   await toNodeHandler(modernHandler(ctx), { maxRequestBodySize: ctx.maxBodyBytes })(
     req,
@@ -102,6 +103,15 @@ async function refusedParamHeaders(
 /** Whether `args` is an object with at least one argument. */
 function hasArguments(args: unknown): boolean {
   return typeof args === 'object' && args !== null && Object.keys(args).length > 0;
+}
+
+/** A `subscriptions/listen` request: its response is a stream that stays open. */
+function isListen(body: unknown): boolean {
+  return (
+    typeof body === 'object' &&
+    body !== null &&
+    (body as { method?: unknown }).method === 'subscriptions/listen'
+  );
 }
 
 /** A single `tools/call` request naming its tool. */
