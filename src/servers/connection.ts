@@ -71,8 +71,11 @@ function isMissingCapability(error: unknown): error is ProtocolError {
   );
 }
 
-/** The client capabilities a relayed request may name as missing (those a caller may declare). */
-const RELAYED_CAPABILITIES = ['elicitation', 'sampling', 'roots'] as const;
+/**
+ * The client capabilities a relayed request's -32021 may name: those a caller's input is relayed
+ * for, and the extensions (SEP-2663 names the tasks extension there).
+ */
+const RELAYED_CAPABILITIES = ['elicitation', 'sampling', 'roots', 'extensions'] as const;
 
 /**
  * The caller's -32021 for a server's (2026-07-28, MissingRequiredClientCapability): our own
