@@ -367,6 +367,24 @@ export class AppCatalog implements ToolCatalog {
     return [...this.#own, ...(await this.#downstream(caller, log, peer))];
   }
 
+  async definition(name: string, caller?: CallerIdentity): Promise<Tool | undefined> {
+    const own = this.#own.find((tool) => tool.definition.name === name);
+    if (own) return own.definition;
+    const scopes = this.#options.scopes;
+    const server = this.#front ?? this.#names.ownerOf(name);
+    if (!scopes || server === undefined) return undefined;
+    if (!scopes.sharedServers.includes(server) && !scopes.perCallerServers.includes(server)) {
+      return undefined;
+    }
+    // Only this server's listing (cached per connection): another server, slow or down, is not
+    // asked. A failed listing checks nothing here; the call itself then fails or signs in.
+    const listed = this.#front === undefined ? name : this.#names.name(server, name);
+    const { aggregator } = this.#route(server, caller);
+    const tools = (await aggregator?.listServerTools(server).catch(() => undefined)) ?? [];
+    const tool = tools.find((one) => one.name === listed);
+    return tool && { ...servedDefinition(tool.definition), name };
+  }
+
   async find(name: string, caller?: CallerIdentity): Promise<ServedTool | undefined> {
     if (this.#front !== undefined) return this.#findOwnName(this.#front, name, caller);
     const own = this.#own.find((tool) => tool.definition.name === name);

@@ -13,6 +13,7 @@ import type { RouteHandler } from './http.js';
 import type { AuthedRequest } from './http-auth.js';
 import type { SessionTable } from './http-sessions.js';
 import type { CallerIdentity } from './identity.js';
+import type { ListenStreams } from './listen-streams.js';
 import type { ServerInfo, ToolCatalog } from './mcp-server.js';
 import type { ProtectedResourceMetadata } from './metadata.js';
 import type { RequestStates } from './request-state.js';
@@ -38,6 +39,8 @@ export interface HttpContext {
   /** The metadata URL the legacy SSE endpoint's challenges name (RFC 9728 §5.1). */
   readonly sseMetadataUrl: string | undefined;
   readonly sessions: SessionTable;
+  /** The open 2026-07-28 `subscriptions/listen` streams, capped per principal as sessions are. */
+  readonly listens: ListenStreams;
   /** The session records shared with other replicas; `undefined`: sessions stay here. */
   readonly shared: SharedSessions | undefined;
   /** Where the events of resumable streams are kept; `undefined`: streams are not resumable. */

@@ -66,6 +66,7 @@ export async function serveIfModern(
   // node:http types `method` as possibly undefined; the adapter reads it with a default.
   const req = call.req as NodeIncomingMessageLike;
   if (await refusedParamHeaders(ctx, call, body)) return true;
+  if (isListen(body)) ctx.listens.admit(call.principal, call.res, call.identity?.expiresAt);
   attachCaller(call);
   await toNodeHandler(modernHandler(ctx), { maxRequestBodySize: ctx.maxBodyBytes })(
     req,
@@ -89,9 +90,8 @@ async function refusedParamHeaders(
   if (!isToolCall(body) || !hasArguments(body.params.arguments)) return false;
   // The listed definition (`find` gives a stand-in without a lookup); listings are cached per
   // connection. A listing that fails now fails the call in the handler, as on 2025-11-25.
-  const listed = await ctx.catalog.list(call.identity).catch(() => []);
-  const tool = listed.find((one) => one.definition.name === body.params.name);
-  const declared = tool ? paramHeadersOf(tool.definition.inputSchema) : [];
+  const tool = await listedDefinition(ctx, call, body.params.name);
+  const declared = tool ? paramHeadersOf(tool.inputSchema) : [];
   const problem = checkParamHeaders(declared, body.params.arguments, call.req.headers);
   if (!problem) return false;
   ctx.logger?.debug(`2026-07-28 tool call refused: ${problem.header} ${problem.reason}`, {});
@@ -99,9 +99,29 @@ async function refusedParamHeaders(
   return true;
 }
 
+/**
+ * Tool `name` as the caller's listing shows it: asking only its own server when the catalog can
+ * (a slow or unreachable other server does not hold up the call), else from the whole list.
+ */
+async function listedDefinition(ctx: HttpContext, call: McpCall, name: string) {
+  const { catalog } = ctx;
+  if (catalog.definition) return catalog.definition(name, call.identity).catch(() => undefined);
+  const listed = await catalog.list(call.identity).catch(() => []);
+  return listed.find((one) => one.definition.name === name)?.definition;
+}
+
 /** Whether `args` is an object with at least one argument. */
 function hasArguments(args: unknown): boolean {
   return typeof args === 'object' && args !== null && Object.keys(args).length > 0;
+}
+
+/** A `subscriptions/listen` request: its response is a stream that stays open. */
+function isListen(body: unknown): boolean {
+  return (
+    typeof body === 'object' &&
+    body !== null &&
+    (body as { method?: unknown }).method === 'subscriptions/listen'
+  );
 }
 
 /** A single `tools/call` request naming its tool. */

@@ -27,6 +27,7 @@ import type { HttpContext } from './http-context.js';
 import { closeModernLeg, publishListChanged } from './http-modern.js';
 import { handleRequest, metadataDocuments } from './http-router.js';
 import { SessionTable } from './http-sessions.js';
+import { ListenStreams } from './listen-streams.js';
 import type { ServerInfo, ToolCatalog } from './mcp-server.js';
 import { type ProtectedResourceMetadata, resourceMetadataUrl, sseResourceOf } from './metadata.js';
 import { createRequestStates, type RequestStates, randomRequestStateKey } from './request-state.js';
@@ -48,7 +49,10 @@ export interface McpHttpHandlerOptions {
   readonly hostCheck?: HostCheck | undefined;
   /** Largest request body, in bytes. Default 4 MiB. */
   readonly maxBodyBytes?: number;
-  /** Sessions one principal may hold; opening one more closes its least recently used. Default 16. */
+  /**
+   * Sessions one principal may hold; opening one more closes its least recently used. Default 16.
+   * The same cap applies to its open 2026-07-28 `subscriptions/listen` streams (the oldest ends).
+   */
   readonly maxSessionsPerPrincipal?: number;
   /** Sessions in all; beyond, `initialize` gets 503. Default 10,000. */
   readonly maxSessions?: number;
@@ -149,6 +153,7 @@ function contextOf(options: McpHttpHandlerOptions): HttpContext {
       },
       shared && ((id) => shared.endEvicted(id)),
     ),
+    listens: new ListenStreams({ perPrincipal: options.maxSessionsPerPrincipal ?? 16, now }),
     shared,
     events: options.eventStore,
     streamRetryMs: options.streamRetryMs,

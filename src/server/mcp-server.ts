@@ -108,6 +108,12 @@ export interface ToolCatalog {
   ): Promise<readonly ServedTool[]>;
   /** The tool `name` as `caller` reaches it, or `undefined`. */
   find(name: string, caller?: CallerIdentity): Promise<ServedTool | undefined>;
+  /**
+   * The definition of tool `name` as `caller`'s {@link ToolCatalog.list} shows it, asking only
+   * the server that offers it (`undefined`: not listed, or its listing failed). Without it, the
+   * whole list is read.
+   */
+  definition?(name: string, caller?: CallerIdentity): Promise<Tool | undefined>;
   /** Scopes `name` needs (without a lookup that may open a downstream connection). */
   scopesFor(name: string): readonly string[];
   /** The resources, templates, prompts and completions served beside the tools, if any. */

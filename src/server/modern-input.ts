@@ -151,13 +151,15 @@ function downstreamRetry(
   relay: RelayPayload,
   responses: Record<string, unknown> | undefined,
 ): Pick<DownstreamInput, 'inputResponses' | 'requestState'> {
-  // Only the keys the server asked go back to it: anything else the client sent is ignored.
-  const inputResponses: Record<string, unknown> = {};
-  for (const key of relay.k) {
-    const answer =
-      responses !== undefined && Object.hasOwn(responses, key) ? responses[key] : undefined;
-    if (answer !== undefined) inputResponses[key] = answer;
-  }
+  // Only the keys the server asked go back to it: anything else the client sent is ignored. Built
+  // as own properties whatever the key (`__proto__` included: an assignment would drop it).
+  const inputResponses: Record<string, unknown> = Object.fromEntries(
+    relay.k.flatMap((key) => {
+      const answer =
+        responses !== undefined && Object.hasOwn(responses, key) ? responses[key] : undefined;
+      return answer === undefined ? [] : [[key, answer]];
+    }),
+  );
   if (relay.r === undefined) return { inputResponses };
   const requestState = states.reveal(relay.r);
   // Our signature covered it: a state that does not open is a key that changed twice since.

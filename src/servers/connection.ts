@@ -13,6 +13,7 @@ import {
   LOG_LEVEL_META_KEY,
   type LoggingLevel,
   type LoggingMessageNotification,
+  MissingRequiredClientCapabilityError,
   type Progress,
   type ProgressToken,
   ProtocolError,
@@ -64,10 +65,39 @@ export interface RelayOptions {
 }
 
 /** Whether `error` is a server's -32021 (a client capability the request needed is missing). */
-function isMissingCapability(error: unknown): boolean {
+function isMissingCapability(error: unknown): error is ProtocolError {
   return (
     error instanceof ProtocolError &&
     error.code === ProtocolErrorCode.MissingRequiredClientCapability
+  );
+}
+
+/**
+ * The client capabilities a relayed request's -32021 may name: those a caller's input is relayed
+ * for, and the extensions (SEP-2663 names the tasks extension there).
+ */
+const RELAYED_CAPABILITIES = ['elicitation', 'sampling', 'roots', 'extensions'] as const;
+
+/**
+ * The caller's -32021 for a server's (2026-07-28, MissingRequiredClientCapability): our own
+ * message and only `data.requiredCapabilities` of the relayable kinds, with `secrets` scrubbed. The
+ * server's message and any other data never reach the caller, as for any other error of a server.
+ */
+function callersMissingCapability(
+  error: ProtocolError,
+  secrets: readonly string[],
+): MissingRequiredClientCapabilityError {
+  const data = error.data as { requiredCapabilities?: unknown } | undefined;
+  const named = data?.requiredCapabilities;
+  const required: Record<string, unknown> = {};
+  for (const kind of RELAYED_CAPABILITIES) {
+    if (typeof named === 'object' && named !== null && Object.hasOwn(named, kind)) {
+      required[kind] = scrubValue((named as Record<string, unknown>)[kind], secrets);
+    }
+  }
+  return new MissingRequiredClientCapabilityError(
+    { requiredCapabilities: required as ClientCapabilities },
+    'The server this request reaches needs a client capability the request did not declare',
   );
 }
 
@@ -515,8 +545,11 @@ export class ServerConnection {
       );
     } catch (error) {
       // On a relayed request the capabilities the server found missing are the caller's (its
-      // envelope's): the caller is told so, as the server said it (-32021 and what it needs).
-      throw this.#failure(error, options.relay !== undefined && isMissingCapability(error));
+      // envelope's): the caller is told so (-32021 and what it needs), in our words.
+      if (options.relay !== undefined && isMissingCapability(error)) {
+        throw callersMissingCapability(error, this.#secrets);
+      }
+      throw this.#failure(error);
     } finally {
       deadline.done();
       this.#inFlight.delete(call);

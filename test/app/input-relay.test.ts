@@ -255,9 +255,13 @@ describe('the relayed rounds on the wire', () => {
     // `survey` asks a form, a sampling request and the roots; the caller declared forms only.
     const refused = await callRaw(alice, 'dual_survey', {});
     expect(errorCodeOf(refused)).toBe(-32021);
-    const data = (message(refused.body).error as { data?: Json }).data;
-    // The server names the first capability it misses, in its own words; the HTTP status is 400.
-    expect(data?.requiredCapabilities).toHaveProperty('sampling');
+    const error = message(refused.body).error as { message?: string; data?: Json };
+    // The capability the server misses is named; the HTTP status is 400.
+    expect(error.data?.requiredCapabilities).toHaveProperty('sampling');
     expect(refused.status).toBe(400);
+    // The server's own words (here they name its input key `summary`, any text it chooses) and
+    // any other data of its error stay out of the caller's error.
+    expect(error.message).not.toContain('summary');
+    expect(Object.keys(error.data ?? {})).toEqual(['requiredCapabilities']);
   });
 });

@@ -4,6 +4,8 @@
  * same values (plain, or `=?base64?…?=` for non-ASCII); a missing, mismatched or badly encoded
  * header is HTTP 400 with -32020, and the tool does not run.
  */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import {
   checkParamHeaders,
@@ -33,6 +35,9 @@ const SCHEMA = {
   required: ['region'],
 };
 
+/** A stdio server on the v1 SDK whose tool `route` declares {@link SCHEMA} and echoes its region. */
+const ROUTED = toolServerSource('route', SCHEMA, "'routed ' + r.params.arguments.region");
+
 const TOOL = 'routed_route';
 const META = {
   'io.modelcontextprotocol/protocolVersion': '2026-07-28',
@@ -41,14 +46,21 @@ const META = {
 
 let served: ServedApp;
 let alice: UserTokens;
+/** A configured server that answers every request with 500, and how many it got. */
+let broken: Server;
+let brokenRequests = 0;
 
 beforeAll(async () => {
+  broken = createServer((_req, res) => {
+    brokenRequests += 1;
+    res.writeHead(500).end();
+  });
+  await new Promise<void>((resolve) => broken.listen(0, '127.0.0.1', resolve));
+  const brokenUrl = `http://127.0.0.1:${(broken.address() as AddressInfo).port}/mcp`;
   served = await startServedApp({
     servers: {
-      // A stdio server on the v1 SDK whose tool `route` declares SCHEMA and echoes its region.
-      routed: inlineStdio(
-        toolServerSource('route', SCHEMA, "'routed ' + r.params.arguments.region"),
-      ),
+      routed: inlineStdio(ROUTED),
+      broken: { transport: 'streamable_http', url: brokenUrl, protocol: '2025-11-25' },
     },
   });
   alice = await userTokens(served.as.issuer, served.resource, 'alice');
@@ -56,6 +68,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await served?.close();
+  broken?.closeAllConnections();
+  broken?.close();
 });
 
 function base64(text: string): string {
@@ -140,6 +154,44 @@ describe('serve on 2026-07-28', () => {
     const error = errorOf(refused.body);
     expect(error.code).toBe(-32020);
     expect(error.data?.mismatch?.header).toBe(header);
+  });
+
+  test("reads the tool's definition from its own server only: a broken server is not asked", async () => {
+    const before = brokenRequests;
+    const ok = await call({ region: 'eu' }, { 'mcp-param-region': 'eu' });
+    expect(ok.status).toBe(200);
+    expect(brokenRequests).toBe(before);
+  });
+
+  test("front mode checks the tool's headers under its own name", async () => {
+    const front = await startServedApp({
+      servers: {
+        routed: inlineStdio(ROUTED),
+      },
+      sections: { front: 'routed' },
+    });
+    try {
+      const token = (await userTokens(front.as.issuer, front.resource, 'alice')).accessToken;
+      const headers = (extra: Record<string, string>) =>
+        mcpHeaders(token, {
+          'mcp-protocol-version': '2026-07-28',
+          'mcp-method': 'tools/call',
+          'mcp-name': 'route',
+          ...extra,
+        });
+      const body = rpc('tools/call', { name: 'route', arguments: { region: 'eu' }, _meta: META });
+      const refused = await raw(front.resource, { method: 'POST', headers: headers({}), body });
+      expect(refused.status).toBe(400);
+      expect(errorOf(refused.body).data?.mismatch?.header).toBe('Mcp-Param-Region');
+      const ok = await raw(front.resource, {
+        method: 'POST',
+        headers: headers({ 'mcp-param-region': 'eu' }),
+        body,
+      });
+      expect(ok.status).toBe(200);
+    } finally {
+      await front.close();
+    }
   });
 
   test('treats a value without the whole Base64 wrapper as literal text', async () => {
