@@ -2,7 +2,7 @@
  * The relay of a downstream server's input on 2026-07-28 requests (ADR 0004, point 5): a
  * `tools/call`, `prompts/get` or `resources/read` of `serve`'s caller is forwarded in manual mode
  * ({@link RelayOptions}), and a server's `InputRequiredResult` ends the caller's request with ours
- * (`ModernInput.relay`: its input requests under `SERVER/KEY`, its state encrypted in our signed
+ * (`ModernInput.relay`: its input requests under its own keys, its state encrypted in our signed
  * state). The retry carries the caller's answers back to the server, with its state; a further
  * round is relayed the same way. On 2025-11-25 sessions nothing changes: the connection's peer
  * handlers answer the server mid-call.

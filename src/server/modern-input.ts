@@ -79,7 +79,7 @@ export interface ModernInput {
    */
   downstream(server: string): DownstreamInput;
   /**
-   * Our input-required result for `server`'s: its input requests under prefixed keys, its state
+   * Our input-required result for `server`'s: its input requests under its own keys, its state
    * encrypted within ours. End the request with it through {@link InputRequiredSignal}.
    */
   relay(server: string, result: InputRequiredResult): Promise<InputRequiredResult>;
