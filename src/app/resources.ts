@@ -261,7 +261,7 @@ export class DownstreamContent implements ContentCatalog {
         connection.request(
           (options) =>
             connection.client.getPrompt(
-              { name: prompt, arguments: args, ...connection.relayParams(relay) },
+              { name: prompt, arguments: args, ...connection.relayParams(relay, context.log) },
               options,
             ),
           { signal: context.signal, log: context.log, relay },
@@ -432,7 +432,10 @@ export class DownstreamContent implements ContentCatalog {
         () =>
           connection.request(
             (options) =>
-              connection.client.readResource({ uri, ...connection.relayParams(relay) }, options),
+              connection.client.readResource(
+                { uri, ...connection.relayParams(relay, context.log) },
+                options,
+              ),
             { signal: context.signal, log: context.log, relay },
           ),
         uri,

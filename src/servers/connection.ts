@@ -318,25 +318,23 @@ export class ServerConnection {
     }
   }
 
-  /** The log level a 2026-07-28 server is told in a request's envelope (see {@link DownstreamLogSink.level}). */
-  #envelopeLogLevel(log: DownstreamLogSink | undefined): Record<string, LoggingLevel> | undefined {
-    const level = log?.level;
-    if (level === undefined || level === 'off') return undefined;
-    if (this.client.getProtocolEra() !== 'modern') return undefined;
-    return { [LOG_LEVEL_META_KEY]: level };
-  }
-
   /**
-   * The parameters a relayed request adds (see {@link RelayOptions}): the caller's capabilities
-   * in the envelope and the answers and state of a retried round. A 2025-11-25 server gets none
-   * (it has no input-required results: its requests mid-call find no handler here).
+   * The parameters a request to a 2026-07-28 server adds: in the envelope, the caller's log level
+   * (`log`, see {@link DownstreamLogSink.level}) and, on a relayed request ({@link RelayOptions}),
+   * the caller's capabilities; then the answers and state of a retried round. A 2025-11-25 server
+   * gets none (it has no input-required results: its requests mid-call find no handler here).
    */
-  relayParams(relay: RelayOptions | undefined): Record<string, unknown> {
-    if (!relay || this.client.getProtocolEra() !== 'modern') return {};
+  relayParams(relay: RelayOptions | undefined, log?: DownstreamLogSink): Record<string, unknown> {
+    if (this.client.getProtocolEra() !== 'modern') return {};
+    const level = log?.level;
+    const envelope = {
+      ...(level !== undefined && level !== 'off' ? { [LOG_LEVEL_META_KEY]: level } : {}),
+      ...(relay ? { [CLIENT_CAPABILITIES_META_KEY]: relay.clientCapabilities } : {}),
+    };
     return {
-      _meta: { [CLIENT_CAPABILITIES_META_KEY]: relay.clientCapabilities },
-      ...(relay.inputResponses ? { inputResponses: relay.inputResponses } : {}),
-      ...(relay.requestState === undefined ? {} : { requestState: relay.requestState }),
+      ...(Object.keys(envelope).length > 0 ? { _meta: envelope } : {}),
+      ...(relay?.inputResponses ? { inputResponses: relay.inputResponses } : {}),
+      ...(relay?.requestState === undefined ? {} : { requestState: relay.requestState }),
     };
   }
 
@@ -520,19 +518,12 @@ export class ServerConnection {
     if (progressToken && options.onprogress) this.#progress.set(progressToken, options.onprogress);
     const deadline = this.#calls.track(this.#timeoutMs, options.relatedRequest, options.signal);
     try {
-      const { _meta: envelope, ...relayed } = this.relayParams(options.relay) as {
+      const { _meta: envelope, ...relayed } = this.relayParams(options.relay, options.log) as {
         _meta?: Record<string, unknown>;
       };
-      const logLevel = this.#envelopeLogLevel(options.log);
       const meta =
-        progressToken || envelope || logLevel
-          ? {
-              _meta: {
-                ...envelope,
-                ...logLevel,
-                ...(progressToken ? { progressToken } : {}),
-              },
-            }
+        progressToken || envelope
+          ? { _meta: { ...envelope, ...(progressToken ? { progressToken } : {}) } }
           : {};
       return await this.client.callTool(
         { name: tool, arguments: args, ...meta, ...relayed },

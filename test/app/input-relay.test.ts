@@ -139,6 +139,8 @@ describe('a 2026-07-28 client through serve', () => {
     await legacy.setLoggingLevel('info');
     expect(textOf(await legacy.callTool({ name: 'note', arguments: {} }))).toBe('note: done');
     expect(lines).toContain('noted');
+    await legacy.getPrompt({ name: 'noted' });
+    expect(lines).toContain('prompted');
     // Above the server's line: the envelope says `warning`, and the server sends nothing.
     lines.length = 0;
     await legacy.setLoggingLevel('warning');

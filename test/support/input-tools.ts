@@ -107,7 +107,7 @@ function registerContent(server: McpServer): void {
 }
 
 /**
- * `note`: sends one `info` log message, then answers. A 2026-07-28 server sends it only when the
+ * `note` (a tool) and `noted` (a prompt): each sends one `info` log message, then answers. A 2026-07-28 server sends it only when the
  * request's envelope names a level (there is no `logging/setLevel`).
  */
 function registerNote(server: McpServer): void {
@@ -116,9 +116,13 @@ function registerNote(server: McpServer): void {
     await ctx.mcpReq.log('info', 'noted');
     return text('note: done');
   });
+  server.registerPrompt('noted', { description: 'Logs one line' }, async (ctx) => {
+    await ctx.mcpReq.log('info', 'prompted');
+    return { messages: [{ role: 'user', content: { type: 'text', text: 'noted' } }] };
+  });
 }
 
-/** Register `survey`, `steps`, `note`, `poem` and `input://note` on a 2026-07-28 server. */
+/** Register `survey`, `steps`, `note`, `noted`, `poem` and `input://note` on a 2026-07-28 server. */
 export function registerInputTools(server: McpServer): void {
   registerSurvey(server);
   registerSteps(server);
