@@ -199,6 +199,8 @@ function requestStatesOf(options: AppServingOptions): RequestStates {
   return createRequestStates({
     key: context.auth?.request_state_key?.reveal() ?? randomRequestStateKey(),
     store: markers ?? new MemoryKeyValueStore(context.now ? { now: context.now } : {}),
+    // Bound to this deployment: another one sharing the key and the store cannot use its states.
+    audience: context.auth?.resource_server_url,
     ...(context.now ? { clock: context.now } : {}),
   });
 }

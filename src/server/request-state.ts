@@ -92,6 +92,12 @@ export interface RequestStatesOptions {
   readonly store: KeyValueStore;
   /** The clock, in epoch milliseconds. Default `Date.now`. */
   readonly clock?: () => number;
+  /**
+   * What the states are for: the protected resource this deployment serves (its
+   * `resource_server_url`). A state minted for another deployment that shares the key and the
+   * marker store does not verify here. Default: none (states of any deployment with the key).
+   */
+  readonly audience?: string | undefined;
   /** How long a state stays valid, in milliseconds. Default {@link DEFAULT_REQUEST_STATE_TTL_MS}. */
   readonly ttlMs?: number;
 }
@@ -147,8 +153,9 @@ interface BindingCarrier {
   readonly [BINDING]: string;
 }
 
-function carrier(binding: RequestStateBinding): ServerContext {
-  const text = JSON.stringify([binding.principal, binding.method, binding.name]);
+function carrier(binding: RequestStateBinding, audience: string): ServerContext {
+  const parts = [binding.principal, binding.method, binding.name];
+  const text = JSON.stringify(audience === '' ? parts : [audience, ...parts]);
   const value: BindingCarrier = { [BINDING]: text };
   return value as unknown as ServerContext;
 }
@@ -213,11 +220,12 @@ async function open(
   codecs: readonly RequestStateCodec<Sealed>[],
   state: string,
   binding: RequestStateBinding,
+  audience: string,
 ): Promise<Sealed | RequestStateFailure> {
   let failure: RequestStateFailure = 'altered';
   for (const codec of codecs) {
     try {
-      return await codec.verify(state, carrier(binding));
+      return await codec.verify(state, carrier(binding, audience));
     } catch (error) {
       const reason = error instanceof Error ? CODEC_REASONS[error.message] : undefined;
       if (reason === undefined) throw error;
@@ -262,6 +270,7 @@ export function createRequestStates<P = unknown>(options: RequestStatesOptions):
   const ttlMs = validTtl(options.ttlMs);
   const clock = options.clock ?? Date.now;
   const { store } = options;
+  const audience = options.audience ?? '';
   const current = codecFor(options.key, ttlMs);
   const codecs =
     options.previousKey === undefined ? [current] : [current, codecFor(options.previousKey, ttlMs)];
@@ -277,11 +286,11 @@ export function createRequestStates<P = unknown>(options: RequestStatesOptions):
         x: clock() + ttlMs,
         d: payload,
       };
-      return current.mint(sealed, carrier(binding));
+      return current.mint(sealed, carrier(binding, audience));
     },
 
     async verify(state, binding) {
-      const opened = await open(codecs, state, binding);
+      const opened = await open(codecs, state, binding, audience);
       if (typeof opened === 'string') return { ok: false, reason: opened };
       if (!isSealed(opened)) return { ok: false, reason: 'malformed' };
       if (opened.x <= clock()) return { ok: false, reason: 'expired' };

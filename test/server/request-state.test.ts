@@ -139,6 +139,26 @@ describe('mint and verify', () => {
     }
   });
 
+  test("another deployment's state (same key, same store, another audience): foreign", async () => {
+    const store = new MemoryKeyValueStore();
+    const ours = createRequestStates<Payload>({
+      key: KEY,
+      store,
+      audience: 'https://a.example/mcp',
+    });
+    const theirs = createRequestStates<Payload>({
+      key: KEY,
+      store,
+      audience: 'https://b.example/mcp',
+    });
+    const state = await theirs.mint({ ...alice, payload });
+    expect(await ours.verify(state, alice)).toEqual({ ok: false, reason: 'foreign' });
+    expect((await theirs.verify(state, alice)).ok).toBe(true);
+    // Without an audience a deployment takes none of them either.
+    const none = createRequestStates<Payload>({ key: KEY, store });
+    expect(await none.verify(state, alice)).toEqual({ ok: false, reason: 'foreign' });
+  });
+
   test('fields are not confused across the binding (no separator games)', async () => {
     const { service } = states();
     const state = await service.mint({
