@@ -115,13 +115,28 @@ const CONTENT_METHODS = new Set([
   'completion/complete',
 ]);
 
-/** The content requests (prompts, resources, completions) of a JSON-RPC body, with their params. */
+/**
+ * The content requests (prompts, resources, completions) of a JSON-RPC body, with their params.
+ * A 2026-07-28 `subscriptions/listen` naming `resourceSubscriptions` counts as a
+ * `resources/subscribe` of each URI (SEP-2575): it needs the scopes they need.
+ */
 export function contentRequests(body: unknown): { method: string; params: unknown }[] {
   const out: { method: string; params: unknown }[] = [];
   for (const message of Array.isArray(body) ? body : [body]) {
     if (message === null || typeof message !== 'object') continue;
     const { method, params } = message as { method?: unknown; params?: unknown };
     if (typeof method === 'string' && CONTENT_METHODS.has(method)) out.push({ method, params });
+    for (const uri of listenedUris(method, params)) {
+      out.push({ method: 'resources/subscribe', params: { uri } });
+    }
   }
   return out;
+}
+
+/** The string `resourceSubscriptions` of a `subscriptions/listen` request's `params`. */
+export function listenedUris(method: unknown, params: unknown): string[] {
+  if (method !== 'subscriptions/listen' || typeof params !== 'object' || params === null) return [];
+  const filter = (params as { notifications?: { resourceSubscriptions?: unknown } }).notifications;
+  const uris = filter?.resourceSubscriptions;
+  return Array.isArray(uris) ? uris.filter((uri): uri is string => typeof uri === 'string') : [];
 }

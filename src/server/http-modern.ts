@@ -20,16 +20,20 @@ import {
 import { attachCaller } from './http-auth.js';
 import type { HttpContext, McpCall } from './http-context.js';
 import { send } from './http-reply.js';
+import { followListedResources, ListenBus, listedUris, serveTagged } from './listen-resources.js';
 import { createMcpServer } from './mcp-server.js';
 import { checkParamHeaders, paramHeaderError, paramHeadersOf } from './param-headers.js';
 
-/** The modern handler of each HTTP front, made on its first modern request. */
-const handlers = new WeakMap<HttpContext, ModernHandler>();
+/** The modern handler of each HTTP front and its listen streams' bus, made on its first modern request. */
+const handlers = new WeakMap<HttpContext, { handler: ModernHandler; bus: ListenBus }>();
 
-/** The SDK's modern handler of `ctx` (one per HTTP front), made once. */
-function modernHandler(ctx: HttpContext): ModernHandler {
+/** The SDK's modern handler of `ctx` (one per HTTP front) and its bus, made once. */
+function modernHandler(ctx: HttpContext): { handler: ModernHandler; bus: ListenBus } {
   const existing = handlers.get(ctx);
   if (existing) return existing;
+  const bus = new ListenBus((error) => {
+    ctx.logger?.debug(`2026-07-28 listen stream failed: ${String(error)}`, {});
+  });
   const handler = createMcpHandler(
     ({ era }) =>
       createMcpServer(ctx.catalog, ctx.info, ctx.logger, {
@@ -38,6 +42,7 @@ function modernHandler(ctx: HttpContext): ModernHandler {
       }),
     {
       legacy: 'reject',
+      bus,
       // Our cap has already applied to the body (read once, by us); the SDK's agrees with it.
       maxRequestBodySize: ctx.maxBodyBytes,
       onerror: (error) => {
@@ -45,8 +50,9 @@ function modernHandler(ctx: HttpContext): ModernHandler {
       },
     },
   );
-  handlers.set(ctx, handler);
-  return handler;
+  const made = { handler, bus };
+  handlers.set(ctx, made);
+  return made;
 }
 
 /**
@@ -68,11 +74,26 @@ export async function serveIfModern(
   if (await refusedParamHeaders(ctx, call, body)) return true;
   if (isListen(body)) ctx.listens.admit(call.principal, call.res, call.identity?.expiresAt);
   attachCaller(call);
-  await toNodeHandler(modernHandler(ctx), { maxRequestBodySize: ctx.maxBodyBytes })(
-    req,
-    call.res,
-    body,
-  );
+  const { handler, bus } = modernHandler(ctx);
+  const serve = () =>
+    toNodeHandler(handler, { maxRequestBodySize: ctx.maxBodyBytes })(req, call.res, body);
+  const uris = listedUris(body);
+  const content = ctx.catalog.content;
+  if (uris.length === 0 || !content) {
+    await serve();
+    return true;
+  }
+  // The stream's own downstream subscriptions, its updates for it alone (listen-resources.ts).
+  const tag = {};
+  await followListedResources(content, bus, tag, {
+    caller: call.identity,
+    res: call.res,
+    uris,
+    onFailure: (uri, error) => {
+      ctx.logger?.debug(`2026-07-28 listen stream: ${uri} not subscribed: ${String(error)}`, {});
+    },
+  });
+  await serveTagged(tag, serve);
   return true;
 }
 
@@ -154,7 +175,7 @@ function headersOnly(req: IncomingMessage): Request {
  * (2026-07-28: each stream gets it when its filter asked for that list). No stream: nothing.
  */
 export function publishListChanged(ctx: HttpContext, kind: 'tools' | 'prompts' | 'resources') {
-  const notify = handlers.get(ctx)?.notify;
+  const notify = handlers.get(ctx)?.handler.notify;
   if (kind === 'tools') notify?.toolsChanged();
   else if (kind === 'prompts') notify?.promptsChanged();
   else notify?.resourcesChanged();
@@ -162,7 +183,7 @@ export function publishListChanged(ctx: HttpContext, kind: 'tools' | 'prompts' |
 
 /** End the modern requests in flight of `ctx`'s HTTP front (when it closes). */
 export async function closeModernLeg(ctx: HttpContext): Promise<void> {
-  const handler = handlers.get(ctx);
+  const made = handlers.get(ctx);
   handlers.delete(ctx);
-  await handler?.close();
+  await made?.handler.close();
 }
