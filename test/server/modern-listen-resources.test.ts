@@ -10,7 +10,13 @@ import { afterAll, beforeAll, expect, test } from 'vitest';
 import { contentRequests } from '../../src/server/http-body.js';
 import { type DualEraServer, startDualEraServer } from '../support/dual-era-server.js';
 import { waitFor } from '../support/net.js';
-import { connectV2, type ServedApp, startServedApp, userTokens } from './serve-support.js';
+import {
+  connectV2,
+  resourceUpdates,
+  type ServedApp,
+  startServedApp,
+  userTokens,
+} from './serve-support.js';
 
 const FIRST = 'dual://watched/first';
 const SECOND = 'dual://watched/second';
@@ -40,17 +46,7 @@ async function listener(user: string) {
   const tokens = await userTokens(served.as.issuer, served.resource, user);
   const client = await connectV2(served, tokens.accessToken, { pin: '2026-07-28' }, 'res-test');
   clients.push(client);
-  const updates: string[] = [];
-  let arrived: () => void = () => {};
-  client.setNotificationHandler('notifications/resources/updated', ({ params }) => {
-    updates.push(params.uri);
-    arrived();
-  });
-  const next = () =>
-    new Promise<void>((resolve) => {
-      arrived = resolve;
-    });
-  return { client, updates, next };
+  return { client, ...resourceUpdates(client) };
 }
 
 /** How many `subscriptions/listen` requests the downstream server answered so far. */

@@ -5,10 +5,17 @@
  * `notifications/resources/updated` on that stream reach a 2025-11-25 session as they would from
  * a 2025-11-25 server. Unsubscribing takes the URI out of the stream's filter.
  */
-import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import type { Client } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { type DualEraServer, startDualEraServer } from '../support/dual-era-server.js';
-import { type ServedApp, startServedApp, type UserTokens, userTokens } from './serve-support.js';
+import {
+  connectV2,
+  resourceUpdates,
+  type ServedApp,
+  startServedApp,
+  type UserTokens,
+  userTokens,
+} from './serve-support.js';
 
 const FIRST = 'dual://watched/first';
 const SECOND = 'dual://watched/second';
@@ -38,24 +45,9 @@ async function session(): Promise<{
   updates: string[];
   next: () => Promise<void>;
 }> {
-  const client = new Client({ name: 'updates-test', version: '1.0.0' });
+  const client = await connectV2(served, alice.accessToken, 'legacy', 'updates-test');
   clients.push(client);
-  await client.connect(
-    new StreamableHTTPClientTransport(new URL(served.resource), {
-      requestInit: { headers: { authorization: `Bearer ${alice.accessToken}` } },
-    }),
-  );
-  const updates: string[] = [];
-  let arrived: () => void = () => {};
-  client.setNotificationHandler('notifications/resources/updated', ({ params }) => {
-    updates.push(params.uri);
-    arrived();
-  });
-  const next = () =>
-    new Promise<void>((resolve) => {
-      arrived = resolve;
-    });
-  return { client, updates, next };
+  return { client, ...resourceUpdates(client) };
 }
 
 /** How many `subscriptions/listen` requests the downstream server answered so far. */

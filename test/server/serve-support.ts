@@ -450,3 +450,18 @@ export async function connectV2(
   );
   return client;
 }
+
+/** The URIs of the `notifications/resources/updated` `client` receives, and a wait for the next. */
+export function resourceUpdates(client: Client): { updates: string[]; next: () => Promise<void> } {
+  const updates: string[] = [];
+  let arrived: () => void = () => {};
+  client.setNotificationHandler('notifications/resources/updated', ({ params }) => {
+    updates.push(params.uri);
+    arrived();
+  });
+  const next = () =>
+    new Promise<void>((resolve) => {
+      arrived = resolve;
+    });
+  return { updates, next };
+}
