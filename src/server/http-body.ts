@@ -126,7 +126,7 @@ export function contentRequests(body: unknown): { method: string; params: unknow
     if (message === null || typeof message !== 'object') continue;
     const { method, params } = message as { method?: unknown; params?: unknown };
     if (typeof method === 'string' && CONTENT_METHODS.has(method)) out.push({ method, params });
-    for (const uri of listenedUris(method, params)) {
+    for (const uri of resourceSubscriptionsOf(method, params)) {
       out.push({ method: 'resources/subscribe', params: { uri } });
     }
   }
@@ -134,7 +134,7 @@ export function contentRequests(body: unknown): { method: string; params: unknow
 }
 
 /** The string `resourceSubscriptions` of a `subscriptions/listen` request's `params`. */
-export function listenedUris(method: unknown, params: unknown): string[] {
+export function resourceSubscriptionsOf(method: unknown, params: unknown): string[] {
   if (method !== 'subscriptions/listen' || typeof params !== 'object' || params === null) return [];
   const filter = (params as { notifications?: { resourceSubscriptions?: unknown } }).notifications;
   const uris = filter?.resourceSubscriptions;

@@ -14,27 +14,33 @@ import type { IncomingMessage } from 'node:http';
 import { type NodeIncomingMessageLike, toNodeHandler } from '@modelcontextprotocol/node';
 import {
   createMcpHandler,
+  InMemoryServerEventBus,
   isLegacyRequest,
   type McpHttpHandler as ModernHandler,
 } from '@modelcontextprotocol/server';
 import { attachCaller } from './http-auth.js';
 import type { HttpContext, McpCall } from './http-context.js';
 import { send } from './http-reply.js';
-import { followListedResources, ListenBus, listedUris, serveTagged } from './listen-resources.js';
+import { followListedResources, listedUris, streamBus } from './listen-resources.js';
 import { createMcpServer } from './mcp-server.js';
 import { checkParamHeaders, paramHeaderError, paramHeadersOf } from './param-headers.js';
 
-/** The modern handler of each HTTP front and its listen streams' bus, made on its first modern request. */
-const handlers = new WeakMap<HttpContext, { handler: ModernHandler; bus: ListenBus }>();
+/**
+ * The modern leg of one HTTP front, made on its first modern request: the SDK's handler, the bus
+ * its listen streams hear of list changes on, and the handlers of the streams that named
+ * resources (one each, see listen-resources.ts), ended with the leg.
+ */
+interface ModernLeg {
+  readonly handler: ModernHandler;
+  readonly bus: InMemoryServerEventBus;
+  readonly streams: Set<ModernHandler>;
+}
 
-/** The SDK's modern handler of `ctx` (one per HTTP front) and its bus, made once. */
-function modernHandler(ctx: HttpContext): { handler: ModernHandler; bus: ListenBus } {
-  const existing = handlers.get(ctx);
-  if (existing) return existing;
-  const bus = new ListenBus((error) => {
-    ctx.logger?.debug(`2026-07-28 listen stream failed: ${String(error)}`, {});
-  });
-  const handler = createMcpHandler(
+const legs = new WeakMap<HttpContext, ModernLeg>();
+
+/** A handler of the SDK for `ctx`'s modern requests, its listen streams on `bus`. */
+function newHandler(ctx: HttpContext, bus: InMemoryServerEventBus): ModernHandler {
+  return createMcpHandler(
     ({ era }) =>
       createMcpServer(ctx.catalog, ctx.info, ctx.logger, {
         era,
@@ -50,9 +56,20 @@ function modernHandler(ctx: HttpContext): { handler: ModernHandler; bus: ListenB
       },
     },
   );
-  const made = { handler, bus };
-  handlers.set(ctx, made);
+}
+
+/** The modern leg of `ctx` (one per HTTP front), made once. */
+function modernLeg(ctx: HttpContext): ModernLeg {
+  const existing = legs.get(ctx);
+  if (existing) return existing;
+  const bus = new InMemoryServerEventBus(busError(ctx));
+  const made: ModernLeg = { handler: newHandler(ctx, bus), bus, streams: new Set() };
+  legs.set(ctx, made);
   return made;
+}
+
+function busError(ctx: HttpContext): (error: Error) => void {
+  return (error) => ctx.logger?.debug(`2026-07-28 listen stream failed: ${error.message}`, {});
 }
 
 /**
@@ -74,27 +91,45 @@ export async function serveIfModern(
   if (await refusedParamHeaders(ctx, call, body)) return true;
   if (isListen(body)) ctx.listens.admit(call.principal, call.res, call.identity?.expiresAt);
   attachCaller(call);
-  const { handler, bus } = modernHandler(ctx);
-  const serve = () =>
-    toNodeHandler(handler, { maxRequestBodySize: ctx.maxBodyBytes })(req, call.res, body);
+  const leg = modernLeg(ctx);
   const uris = listedUris(body);
   const content = ctx.catalog.content;
-  if (uris.length === 0 || !content) {
-    await serve();
-    return true;
-  }
-  // The stream's own downstream subscriptions, its updates for it alone (listen-resources.ts).
-  const tag = {};
-  await followListedResources(content, bus, tag, {
+  const handler =
+    uris.length === 0 || !content
+      ? leg.handler
+      : await ownStreamHandler(ctx, leg, call, { content, uris });
+  await toNodeHandler(handler, { maxRequestBodySize: ctx.maxBodyBytes })(req, call.res, body);
+  return true;
+}
+
+/**
+ * The handler of a listen stream that names `uris`: its own, on a bus carrying the leg's list
+ * changes and this stream's resource updates alone (listen-resources.ts), once the stream's
+ * downstream subscriptions are in place; ended when the stream closes.
+ */
+async function ownStreamHandler(
+  ctx: HttpContext,
+  leg: ModernLeg,
+  call: McpCall,
+  listen: { content: NonNullable<HttpContext['catalog']['content']>; uris: string[] },
+): Promise<ModernHandler> {
+  const bus = streamBus(leg.bus, call.res, busError(ctx));
+  const handler = newHandler(ctx, bus);
+  leg.streams.add(handler);
+  call.res.once('close', () => {
+    leg.streams.delete(handler);
+    void handler.close();
+  });
+  await followListedResources(listen.content, {
     caller: call.identity,
     res: call.res,
-    uris,
+    uris: listen.uris,
+    onUpdate: (uri) => bus.publish({ kind: 'resource_updated', uri }),
     onFailure: (uri, error) => {
       ctx.logger?.debug(`2026-07-28 listen stream: ${uri} not subscribed: ${String(error)}`, {});
     },
   });
-  await serveTagged(tag, serve);
-  return true;
+  return handler;
 }
 
 /**
@@ -175,7 +210,7 @@ function headersOnly(req: IncomingMessage): Request {
  * (2026-07-28: each stream gets it when its filter asked for that list). No stream: nothing.
  */
 export function publishListChanged(ctx: HttpContext, kind: 'tools' | 'prompts' | 'resources') {
-  const notify = handlers.get(ctx)?.handler.notify;
+  const notify = legs.get(ctx)?.handler.notify;
   if (kind === 'tools') notify?.toolsChanged();
   else if (kind === 'prompts') notify?.promptsChanged();
   else notify?.resourcesChanged();
@@ -183,7 +218,8 @@ export function publishListChanged(ctx: HttpContext, kind: 'tools' | 'prompts' |
 
 /** End the modern requests in flight of `ctx`'s HTTP front (when it closes). */
 export async function closeModernLeg(ctx: HttpContext): Promise<void> {
-  const made = handlers.get(ctx);
-  handlers.delete(ctx);
-  await made?.handler.close();
+  const leg = legs.get(ctx);
+  legs.delete(ctx);
+  if (!leg) return;
+  await Promise.all([leg.handler, ...leg.streams].map((handler) => handler.close()));
 }

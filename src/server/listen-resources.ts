@@ -4,76 +4,40 @@
  * resources downstream ({@link ContentCatalog.subscribe}, as a 2025-11-25 `resources/subscribe`
  * does) for as long as it stays open, and hears of their `notifications/resources/updated`.
  *
- * The SDK's listen router filters events by URI only, so an update published on its bus would
- * reach every stream naming the URI, whoever opened it. {@link ListenBus} tags each stream's
- * listener with the stream it serves ({@link serveTagged}) and hands a resource update only to the
- * stream whose own subscription it came from: a stream another caller opened, or one whose URI
- * was not subscribed downstream (a per-user server's resource, a failed subscription), gets none.
+ * The SDK's listen router filters events by URI only, so an update published on a shared bus
+ * would reach every stream naming the URI, whoever opened it. Such a stream is therefore served
+ * by a handler of its own whose bus ({@link streamBus}) carries the shared bus's list changes and
+ * this stream's resource updates alone: a stream another caller opened, or one whose URI was not
+ * subscribed downstream (a per-user server's resource, a failed subscription), gets none.
  *
  * @module
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
 import type { ServerResponse } from 'node:http';
-import type { ServerEvent, ServerEventBus } from '@modelcontextprotocol/server';
-import { listenedUris } from './http-body.js';
+import { InMemoryServerEventBus, type ServerEventBus } from '@modelcontextprotocol/server';
+import { resourceSubscriptionsOf } from './http-body.js';
 import type { CallerIdentity } from './identity.js';
 import type { ContentCatalog, SessionWatch } from './mcp-content.js';
 
-/** One open listen stream, as {@link ListenBus} tells its listener apart. */
-export type StreamTag = object;
-
-/** The stream whose `subscriptions/listen` request is being handed to the SDK. */
-const current = new AsyncLocalStorage<StreamTag>();
-
 /**
- * The change-event bus of `serve`'s modern handler: list changes go to every stream (the SDK's
- * router filters them by each stream's filter); a resource update goes to one stream only.
+ * The bus of one stream's own handler: every event of `shared` (list changes) until `res`
+ * closes. Publish the stream's resource updates on it.
  */
-export class ListenBus implements ServerEventBus {
-  readonly #listeners = new Map<(event: ServerEvent) => void, StreamTag | undefined>();
-  readonly #onerror: (error: unknown) => void;
-
-  constructor(onerror: (error: unknown) => void) {
-    this.#onerror = onerror;
-  }
-
-  publish(event: ServerEvent): void {
-    for (const listener of [...this.#listeners.keys()]) this.#deliver(listener, event);
-  }
-
-  subscribe(listener: (event: ServerEvent) => void): () => void {
-    this.#listeners.set(listener, current.getStore());
-    return () => {
-      this.#listeners.delete(listener);
-    };
-  }
-
-  /** Tell the stream `tag` (only it; its router checks its filter names `uri`) of an update. */
-  resourceUpdated(tag: StreamTag, uri: string): void {
-    for (const [listener, of] of [...this.#listeners]) {
-      if (of === tag) this.#deliver(listener, { kind: 'resource_updated', uri });
-    }
-  }
-
-  #deliver(listener: (event: ServerEvent) => void, event: ServerEvent): void {
-    try {
-      listener(event);
-    } catch (error) {
-      this.#onerror(error);
-    }
-  }
-}
-
-/** Run `serve` (the SDK's handling of a listen request) with its stream tagged `tag`. */
-export function serveTagged<T>(tag: StreamTag, serve: () => T): T {
-  return current.run(tag, serve);
+export function streamBus(
+  shared: ServerEventBus,
+  res: ServerResponse,
+  onerror: (error: Error) => void,
+): InMemoryServerEventBus {
+  const bus = new InMemoryServerEventBus(onerror);
+  const unfollow = shared.subscribe((event) => bus.publish(event));
+  res.once('close', unfollow);
+  return bus;
 }
 
 /** The `resourceSubscriptions` URIs of a `subscriptions/listen` request `body` (none: `[]`). */
 export function listedUris(body: unknown): string[] {
   if (typeof body !== 'object' || body === null) return [];
   const { method, params } = body as { method?: unknown; params?: unknown };
-  return [...new Set(listenedUris(method, params))];
+  return [...new Set(resourceSubscriptionsOf(method, params))];
 }
 
 /** What {@link followListedResources} needs of one listen request. */
@@ -84,26 +48,26 @@ export interface ListenResourcesRequest {
   readonly res: ServerResponse;
   /** The URIs the stream's filter names. */
   readonly uris: readonly string[];
+  /** Tells the stream (and it alone) of an update of `uri`, while it is open. */
+  readonly onUpdate: (uri: string) => void;
   /** Logs a URI that could not be subscribed to. */
   readonly onFailure: (uri: string, error: unknown) => void;
 }
 
 /**
- * Subscribe to each of `request.uris` downstream for the stream `tag` until its response closes
- * (the last stream wanting a URI ends its downstream subscription), its updates going to
- * `bus` for that stream alone; resolves once every subscription is in place, so that the
+ * Subscribe to each of `request.uris` downstream for one stream until its response closes (the
+ * last stream wanting a URI ends its downstream subscription), its updates going to
+ * `request.onUpdate`; resolves once every subscription is in place, so that the
  * acknowledgement the SDK sends next is followed by every update. A URI that cannot be subscribed
  * to (unknown, or its server cannot) is left out, as the SDK accepts any URI in the filter: the
  * stream gets no update for it.
  */
 export async function followListedResources(
   content: ContentCatalog,
-  bus: ListenBus,
-  tag: StreamTag,
   request: ListenResourcesRequest,
 ): Promise<void> {
   const aborter = new AbortController();
-  const session = streamWatch(bus, tag, request.res, aborter);
+  const session = streamWatch(request.res, request.onUpdate, aborter);
   await Promise.all(
     request.uris.map((uri) =>
       content
@@ -115,9 +79,8 @@ export async function followListedResources(
 
 /** The {@link SessionWatch} of one listen stream: it ends when `res` closes. */
 function streamWatch(
-  bus: ListenBus,
-  tag: StreamTag,
   res: ServerResponse,
+  onUpdate: (uri: string) => void,
   aborter: AbortController,
 ): SessionWatch {
   const cleanups = new Set<() => void>();
@@ -130,7 +93,7 @@ function streamWatch(
   });
   return {
     updated: (uri) => {
-      if (!ended) bus.resourceUpdated(tag, uri);
+      if (!ended) onUpdate(uri);
     },
     // List changes reach the streams through the handler's own notifier.
     listChanged: () => {},
