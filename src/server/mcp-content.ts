@@ -18,8 +18,8 @@ import type {
   ServerContext,
   ServerNotification,
 } from '@modelcontextprotocol/server';
-import { type CallerIdentity, callerFromAuthInfo, principalOf } from './identity.js';
-import { InputRequiredSignal, type ModernInput, modernInput } from './modern-input.js';
+import { type CallerIdentity, callerFromAuthInfo } from './identity.js';
+import { InputRequiredSignal, type ModernInput, modernInputOf } from './modern-input.js';
 import type { RequestStates } from './request-state.js';
 import type { CallerLog, LogSender, SessionLog } from './session-log.js';
 
@@ -108,24 +108,6 @@ export interface ContentHandlerOptions {
   readonly requestStates?: RequestStates | undefined;
 }
 
-/**
- * The input of a 2026-07-28 `prompts/get` (`name`: the prompt, `args` its arguments) or
- * `resources/read` (`name`: the URI, no arguments), its state verified and consumed.
- */
-async function contentInput(
-  states: RequestStates | undefined,
-  ctx: ServerContext,
-  name: string,
-  args: unknown,
-): Promise<{ modern?: ModernInput }> {
-  if (!states) return {};
-  const caller = callerFromAuthInfo(ctx.http?.authInfo);
-  const principal = caller ? principalOf(caller) : '';
-  return {
-    modern: await modernInput(states, { principal, method: ctx.mcpReq.method, name }, args, ctx),
-  };
-}
-
 /** `work`'s result, or the input-required result it ended with. */
 async function orInputRequired<T>(work: () => Promise<T>) {
   try {
@@ -178,7 +160,7 @@ export function registerContentHandlers(
   );
   server.setRequestHandler('prompts/get', async (request, ctx) => {
     const { name, arguments: args = {} } = request.params;
-    const input = await contentInput(requestStates, ctx, name, args);
+    const input = await modernInputOf(requestStates, ctx, name, args);
     return orInputRequired(() =>
       run(ctx, (context) => content.getPrompt(name, args, context), input),
     );
@@ -193,7 +175,7 @@ export function registerContentHandlers(
   );
   server.setRequestHandler('resources/read', async (request, ctx) => {
     const { uri } = request.params;
-    const input = await contentInput(requestStates, ctx, uri, {});
+    const input = await modernInputOf(requestStates, ctx, uri, {});
     return orInputRequired(() => run(ctx, (context) => content.readResource(uri, context), input));
   });
   server.setRequestHandler('completion/complete', (request, ctx) =>

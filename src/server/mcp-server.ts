@@ -28,7 +28,7 @@ import type { Logger } from '../logger.js';
 import type { DownstreamPeer } from '../servers/peer.js';
 import { type CallerIdentity, callerFromAuthInfo, principalOf, runAsCaller } from './identity.js';
 import { type ContentCatalog, registerContentHandlers } from './mcp-content.js';
-import { InputRequiredSignal, type ModernInput, modernInput } from './modern-input.js';
+import { InputRequiredSignal, type ModernInput, modernInputOf } from './modern-input.js';
 import { isProtocolError } from './protocol-errors.js';
 import type { RequestStates } from './request-state.js';
 import { type CallerLog, isLoggingLevel, type LogSender, SessionLog } from './session-log.js';
@@ -362,16 +362,7 @@ async function callTool(
         }
       : {}),
     ...progressOf(request, ctx),
-    ...(session.requestStates
-      ? {
-          modern: await modernInput(
-            session.requestStates,
-            { principal: caller ? principalOf(caller) : '', method: 'tools/call', name },
-            request.params.arguments ?? {},
-            ctx,
-          ),
-        }
-      : {}),
+    ...(await modernInputOf(session.requestStates, ctx, name, request.params.arguments ?? {})),
   };
   try {
     // Only the tool runs with the caller as `currentCaller()` (when the caller context is on).

@@ -31,6 +31,7 @@ import {
   ProtocolErrorCode,
   type ServerContext,
 } from '@modelcontextprotocol/server';
+import { callerFromAuthInfo, principalOf } from './identity.js';
 import { hashArguments, type RequestStateBinding, type RequestStates } from './request-state.js';
 
 /** The key of the URL input (the sign-in page) in `inputRequests` and `inputResponses`. */
@@ -220,5 +221,24 @@ export async function modernInput(
         requestState: await mint({ r: { s: server, k: keys, ...concealed } }),
       });
     },
+  };
+}
+
+/**
+ * The input of the 2026-07-28 request `ctx` (a `tools/call` or `prompts/get` of `name` with
+ * `args`, or a `resources/read` of the URI `name` with none) by the caller of its token, its state
+ * verified and consumed; nothing without a `requestState` service.
+ */
+export async function modernInputOf(
+  states: RequestStates | undefined,
+  ctx: ServerContext,
+  name: string,
+  args: unknown,
+): Promise<{ modern?: ModernInput }> {
+  if (!states) return {};
+  const caller = callerFromAuthInfo(ctx.http?.authInfo);
+  const principal = caller ? principalOf(caller) : '';
+  return {
+    modern: await modernInput(states, { principal, method: ctx.mcpReq.method, name }, args, ctx),
   };
 }
