@@ -101,6 +101,28 @@ function callersMissingCapability(
   );
 }
 
+/**
+ * The result of a tool call a 2026-07-28 server refused with -32021 (it asks for input this
+ * client did not declare it can give): an `isError` result naming the capabilities, in our words.
+ */
+function missingCapabilityResult(server: string, error: ProtocolError): CallToolResult {
+  const named = (error.data as { requiredCapabilities?: unknown } | undefined)
+    ?.requiredCapabilities;
+  const kinds = RELAYED_CAPABILITIES.filter(
+    (kind) => typeof named === 'object' && named !== null && Object.hasOwn(named, kind),
+  );
+  const which = kinds.length > 0 ? kinds.join(', ') : 'a client capability';
+  return {
+    isError: true,
+    content: [
+      {
+        type: 'text',
+        text: `Server "${server}" asked for input this client cannot give (${which} not declared).`,
+      },
+    ],
+  };
+}
+
 /** Options of {@link ServerConnection.callTool}. */
 export interface CallToolOptions {
   /** Cancels the call (the SDK sends `notifications/cancelled` to the server). */
@@ -540,6 +562,8 @@ export class ServerConnection {
       if (options.relay !== undefined && isMissingCapability(error)) {
         throw callersMissingCapability(error, this.#secrets);
       }
+      // This client's own: the tool could not run, as a 2025-11-25 server reports it (isError).
+      if (isMissingCapability(error)) return missingCapabilityResult(this.name, error);
       throw this.#failure(error);
     } finally {
       deadline.done();

@@ -139,6 +139,15 @@ describe('a server serving both eras', () => {
     expect(asked).toEqual([{ server: 's', message: 'Which colour?' }]);
     expect(methods('modern')).toEqual(['server/discover', 'tools/call', 'tools/call']);
   });
+
+  test("without a peer that can answer, a 2026-07-28 server's ask is the tool's error result", async () => {
+    const connection = await registryOf(http(), verdictStore().store).connect('s');
+    const result = await connection.callTool('ask', {});
+    expect(result.isError).toBe(true);
+    expect(text(result)).toBe(
+      'Server "s" asked for input this client cannot give (elicitation not declared).',
+    );
+  });
 });
 
 describe('a server speaking 2025-11-25 only', () => {
