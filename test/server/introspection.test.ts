@@ -302,7 +302,7 @@ describe('requests in flight', () => {
       const { verifier } = verifierWith({ maxConcurrent: 2, timeoutMs: 5_000 });
       const first = verifier.verify('token-1');
       const second = verifier.verify('token-2');
-      const third = await within('the third verification', verifier.verify('token-3'), 1_000);
+      const third = await within('the third verification', verifier.verify('token-3'), 3_000);
       expect(third).toMatchObject(UNAVAILABLE);
       await waitFor('two introspection requests', () => (held.length === 2 ? true : undefined));
       expect(verifier.requests).toBe(2);

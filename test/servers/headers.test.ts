@@ -98,7 +98,7 @@ describe.each(TRANSPORTS)('static headers over %s', (transport) => {
     if (transport === 'streamable_http') {
       // The GET stream opens after initialisation; closing sends DELETE (terminate_on_close).
       await waitFor('the GET stream', () => (server.openStreams('/mcp') > 0 ? true : undefined));
-      await within('registry.closeAll()', registry.closeAll(), 2_000);
+      await within('registry.closeAll()', registry.closeAll(), 5_000);
     }
 
     expect(summary(server.requests)).toEqual(
@@ -183,7 +183,7 @@ describe.each(TRANSPORTS)('static headers over %s', (transport) => {
     );
     expect((error as McpAgentError).message).not.toContain(TOKEN);
     // Closing (DELETE for Streamable HTTP) is redirected too, and must not carry them there either.
-    await within('registry.closeAll()', registry.closeAll(), 2000);
+    await within('registry.closeAll()', registry.closeAll(), 5_000);
     expect(other.requests.filter(carriesCredentials)).toEqual([]);
   });
 
@@ -229,7 +229,7 @@ describe('terminate_on_close (Streamable HTTP)', () => {
     );
     await (await registry.connect('github')).listTools();
     // closeAll() must end the GET stream itself, with or without the DELETE.
-    await within('registry.closeAll()', registry.closeAll(), 2_000);
+    await within('registry.closeAll()', registry.closeAll(), 5_000);
   }
 
   test('true: closeAll() ends the session with a DELETE that carries the headers', async () => {
@@ -273,7 +273,7 @@ describe('closing a connection ends its event stream', () => {
       );
       await (await registry.connect('own')).listTools();
       await waitFor('the event stream to open', () => (own.openStreams() > 0 ? true : undefined));
-      await within('registry.closeAll()', registry.closeAll(), 1_000);
+      await within('registry.closeAll()', registry.closeAll(), 5_000);
       await waitFor('the event stream to close', () =>
         own.openStreams() === 0 ? true : undefined,
       );
@@ -287,7 +287,7 @@ describe('closing a connection ends its event stream', () => {
       `mcp:\n  servers:\n    own:\n      transport: streamable_http\n      url: ${own.origin}/mcp\n`,
     );
     await (await registry.connect('own')).listTools();
-    await within('registry.closeAll()', registry.closeAll(), 1_000);
+    await within('registry.closeAll()', registry.closeAll(), 5_000);
     await expect(registry.closeAll()).resolves.toBeUndefined();
   });
 });

@@ -57,7 +57,7 @@ function registryOf(
     verdicts: { store, authContext: 'app' },
     ...(peer ? { peer } : {}),
   });
-  cleanups.push(() => within('registry.closeAll()', registry.closeAll(), 2_000));
+  cleanups.push(() => within('registry.closeAll()', registry.closeAll(), 5_000));
   return registry;
 }
 

@@ -86,7 +86,7 @@ describe('transport: websocket', () => {
     const registry = registryFor(wsYaml(HEADERS));
     await (await registry.connect('ws')).listTools();
     expect(server.openSockets()).toBe(1);
-    await within('registry.closeAll()', registry.closeAll(), 2_000);
+    await within('registry.closeAll()', registry.closeAll(), 5_000);
     await waitFor('the socket to close', () => (server.openSockets() === 0 ? true : undefined));
   });
 

@@ -68,6 +68,6 @@ export function openRegistry(
     env: options.env ?? {},
     ...(options.logger ? { logger: options.logger } : {}),
   });
-  cleanups.push(() => within('registry.closeAll()', registry.closeAll(), 2_000));
+  cleanups.push(() => within('registry.closeAll()', registry.closeAll(), 5_000));
   return registry;
 }

@@ -296,7 +296,7 @@ describe('startLoopbackReceiver', () => {
     const url = receiver.wait('s1');
     await send(port, '/elsewhere', { keepAlive: true });
     await send(port, '/callback?code=c&state=s1');
-    await within('the callback', url, 1_000);
+    await within('the callback', url, 5_000);
     expect(await isFree(port)).toBe(true);
   });
 
