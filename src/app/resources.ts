@@ -47,6 +47,7 @@ import type { ServerChange, ServerConnection } from '../servers/registry.js';
 import { downstreamRoute } from './catalog.js';
 import { handedOver, signInDeclined, signInFor } from './delegated-login.js';
 import { relayed } from './input-relay.js';
+import { ResourceSubscribers } from './resource-subscribers.js';
 
 export {
   type ContentNaming,
@@ -94,7 +95,9 @@ export class DownstreamContent implements ContentCatalog {
   /** Each caller's URI map (least recently used first). */
   readonly #uris = new Map<string, UriMap>();
   /** The sessions subscribed to each URI, per downstream connection. */
-  readonly #subscribers = new Map<ServerConnection, Map<string, Set<SessionWatch>>>();
+  readonly #subscribers = new ResourceSubscribers<ServerConnection>((connection, uri) =>
+    connection.unsubscribeResource(uri),
+  );
   /** URIs listed by two servers that the log has been told about. */
   readonly #sharedWarned = new Set<string>();
   /** The connections whose changes are being followed. */
@@ -494,53 +497,28 @@ export class DownstreamContent implements ContentCatalog {
       );
     }
     this.#follow(connection);
-    const byUri = this.#subscribers.get(connection) ?? new Map<string, Set<SessionWatch>>();
-    this.#subscribers.set(connection, byUri);
-    const sessions = byUri.get(uri) ?? new Set<SessionWatch>();
-    if (sessions.has(context.session)) return;
-    const first = sessions.size === 0;
-    sessions.add(context.session);
-    byUri.set(uri, sessions);
-    context.session.onEnd(() => {
-      void this.#drop(connection, uri, context.session).catch(() => {});
-    });
-    if (!first) return;
-    try {
-      await this.#forward(server, context, 'subscribing to the resource', () =>
+    const { session } = context;
+    if (this.#subscribers.sessionsOf(connection, uri).has(session)) return;
+    // Subscribed (synchronously) before the end is watched: a session already ended is removed.
+    const added = this.#subscribers.add(connection, uri, session, () =>
+      this.#forward(server, context, 'subscribing to the resource', () =>
         connection.subscribeResource(uri, { signal: context.signal, log: context.log }),
-      );
-    } catch (error) {
-      sessions.delete(context.session);
-      if (sessions.size === 0) byUri.delete(uri);
-      throw error;
-    }
+      ),
+    );
+    session.onEnd(() => {
+      void this.#subscribers.remove(connection, uri, session);
+    });
+    await added;
   }
 
   async unsubscribe(uri: string, context: ContentContext): Promise<void> {
     // Only this session's own subscriptions: another session's (another caller's) are not seen.
-    for (const [connection, byUri] of this.#subscribers) {
-      if (byUri.get(uri)?.has(context.session)) {
-        await this.#drop(connection, uri, context.session);
-        return;
-      }
-    }
+    const connection = this.#subscribers.connectionOf(context.session, uri);
+    if (connection && (await this.#subscribers.remove(connection, uri, context.session))) return;
     throw new ProtocolError(
       ProtocolErrorCode.InvalidParams,
       'This session has no subscription to this resource',
     );
-  }
-
-  /** End `session`'s subscription to `uri` on `connection`; the last one ends it downstream. */
-  async #drop(connection: ServerConnection, uri: string, session: SessionWatch): Promise<void> {
-    const byUri = this.#subscribers.get(connection);
-    const sessions = byUri?.get(uri);
-    if (!byUri || !sessions?.delete(session)) return;
-    if (sessions.size > 0) return;
-    byUri.delete(uri);
-    if (byUri.size === 0) this.#subscribers.delete(connection);
-    await connection.unsubscribeResource(uri).catch(() => {
-      // A connection that went away has no subscription left to end.
-    });
   }
 
   /** Tell `session` about the list changes of `connection` until the session ends. */
@@ -562,7 +540,7 @@ export class DownstreamContent implements ContentCatalog {
 
   #changed(connection: ServerConnection, change: ServerChange): void {
     if (change.kind === 'resource') {
-      for (const session of this.#subscribers.get(connection)?.get(change.uri) ?? []) {
+      for (const session of this.#subscribers.sessionsOf(connection, change.uri)) {
         session.updated(change.uri);
       }
       return;
