@@ -3,7 +3,8 @@
  * notifications and log messages (`notifications/message`). Each becomes one line on stderr
  * through {@link Output.note}, tagged with the server's name, its text without control characters
  * and with the server's configured secrets scrubbed from it. Log messages at `debug` level are
- * shown with `--verbose` only, like the CLI's own debug lines.
+ * shown with `--verbose` only, like the CLI's own debug lines; a request to a 2026-07-28 server
+ * names that level in its envelope, since such a server logs nothing otherwise.
  *
  * @module
  */
@@ -78,11 +79,14 @@ export function serverNotes(
   verbose: boolean,
 ): ServerNotes {
   const secrets = secretValues(connection.settings);
-  const lowest = logSeverity(shownLogLevel(verbose));
+  const level = shownLogLevel(verbose);
+  const lowest = logSeverity(level);
   const note = (line: string) => out.note(scrub(line, secrets));
   return {
     onprogress: (progress) => note(progressLine(connection.name, progress)),
     log: {
+      // A 2026-07-28 server sends log messages only at the level a request names.
+      level,
       message: (server, params) => {
         if (logSeverity(params.level) >= lowest) note(logLine(server, params));
       },
