@@ -53,7 +53,20 @@ async function streamablePost(ctx: HttpContext, call: McpCall): Promise<void> {
   const found = await callerSession(ctx, call);
   if (found === 'answered') return;
   const session = found ?? (await openOnInitialize(ctx, call, body));
-  if (session) await deliver(call, session, body);
+  if (!session) return;
+  await deliver(call, session, body);
+  if (!found) await discardIfRefused(ctx, session);
+}
+
+/**
+ * A session opened for an `initialize` the transport then refused (no session id given, e.g. a
+ * client that cannot take an event stream): its server is closed and its shared record removed,
+ * which would otherwise stay until it idled out, one per refused request.
+ */
+async function discardIfRefused(ctx: HttpContext, session: StreamableSession): Promise<void> {
+  if (session.transport.sessionId !== undefined) return;
+  await session.server.close().catch(() => {});
+  await ctx.shared?.discardRefused(session.id);
 }
 
 /** The server's stream (GET) or the end of a session (DELETE): the session must exist. */

@@ -61,18 +61,28 @@ export class SharedSessions {
    */
   endEvicted(id: string): void {
     this.records.end(id).catch((error: unknown) => {
-      const code = (error as { code?: unknown } | undefined)?.code;
       this.#logger?.warn('a session evicted by the per-principal cap could not be ended', {
-        code: typeof code === 'string' ? code : 'unknown',
+        code: errorCode(error),
+      });
+    });
+  }
+
+  /**
+   * Remove the record of session `id`, whose `initialize` the transport refused (no client was
+   * given the id). A store that fails is logged; the record then idles out.
+   */
+  async discardRefused(id: string): Promise<void> {
+    await this.records.discard(id).catch((error: unknown) => {
+      this.#logger?.warn('the record of a refused session could not be removed', {
+        code: errorCode(error),
       });
     });
   }
 
   /** Answer 503: the store did not answer (a warning is logged, with the error's code only). */
   unavailable(res: ServerResponse, error: unknown): void {
-    const code = (error as { code?: unknown } | undefined)?.code;
     this.#logger?.warn('the shared session store did not answer; the request was refused (503)', {
-      code: typeof code === 'string' ? code : 'unknown',
+      code: errorCode(error),
     });
     jsonRpcError(res, 503, SESSION_STORE_UNAVAILABLE_CODE, SESSION_STORE_UNAVAILABLE_MESSAGE);
   }
@@ -115,4 +125,10 @@ export function negotiatedOf(sessionId: string, record: SessionRecord) {
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** The `code` of a store's error for the log (never its message, which may name the URL). */
+function errorCode(error: unknown): string {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' ? code : 'unknown';
 }

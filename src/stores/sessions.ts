@@ -227,6 +227,14 @@ export class SessionRecordStore {
     return true;
   }
 
+  /**
+   * Remove the record of session `id`, which no client was ever given (its `initialize` was
+   * refused): no tombstone, since no replica can hold a copy of it.
+   */
+  async discard(id: string): Promise<void> {
+    await this.#kv.delete(sessionKey(id));
+  }
+
   /** Whether session `id` was ended (its tombstone is still kept). */
   async ended(id: string): Promise<boolean> {
     return (await this.#kv.get(sessionKey(id)))?.value === TOMBSTONE;

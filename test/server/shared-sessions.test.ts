@@ -220,6 +220,23 @@ test('an initialize whose client info and capabilities are too large to keep is 
   expect(refused.body).toContain('larger than 16384 bytes');
 });
 
+test('an initialize the transport refuses leaves no session record behind', async () => {
+  const before = (await kv.keys()).length;
+  // Not ready for an event stream: the transport answers 406 and opens no session.
+  const refused = await raw(urlA, {
+    method: 'POST',
+    headers: { ...mcpHeaders(alice.accessToken), accept: 'application/json' },
+    body: rpc('initialize', {
+      protocolVersion: '2025-11-25',
+      capabilities: {},
+      clientInfo: { name: 'refused', version: '1.0.0' },
+    }),
+  });
+  expect(refused.status).toBe(406);
+  expect(refused.headers['mcp-session-id']).toBeUndefined();
+  expect((await kv.keys()).length).toBe(before);
+});
+
 test('a store that does not answer fails the request with 503, and the session recovers', async () => {
   const id = await open(urlA, alice);
   kv.down = true;
