@@ -20,7 +20,7 @@ import {
 } from '@modelcontextprotocol/server';
 import { attachCaller } from './http-auth.js';
 import type { HttpContext, McpCall } from './http-context.js';
-import { send } from './http-reply.js';
+import { send, tooManyListenStreams } from './http-reply.js';
 import { followListedResources, listedUris, streamBus } from './listen-resources.js';
 import { createMcpServer } from './mcp-server.js';
 import { checkParamHeaders, paramHeaderError, paramHeadersOf } from './param-headers.js';
@@ -49,6 +49,9 @@ function newHandler(ctx: HttpContext, bus: InMemoryServerEventBus): ModernHandle
     {
       legacy: 'reject',
       bus,
+      // Ours (ListenStreams) counts every stream, those on their own handlers too; the SDK's
+      // default (1,024 per handler) would bind first.
+      maxSubscriptions: ctx.listens.total,
       // Our cap has already applied to the body (read once, by us); the SDK's agrees with it.
       maxRequestBodySize: ctx.maxBodyBytes,
       onerror: (error) => {
@@ -89,7 +92,10 @@ export async function serveIfModern(
   // node:http types `method` as possibly undefined; the adapter reads it with a default.
   const req = call.req as NodeIncomingMessageLike;
   if (await refusedParamHeaders(ctx, call, body)) return true;
-  if (isListen(body)) ctx.listens.admit(call.principal, call.res, call.identity?.expiresAt);
+  if (isListen(body) && !ctx.listens.admit(call.principal, call.res, call.identity?.expiresAt)) {
+    tooManyListenStreams(call.res);
+    return true;
+  }
   attachCaller(call);
   const leg = modernLeg(ctx);
   const uris = listedUris(body);

@@ -59,3 +59,12 @@ export function tooManySessions(res: ServerResponse): void {
     JSON.stringify({ error: 'too_many_sessions' }),
   );
 }
+
+/**
+ * Answer 503 with `Retry-After` (RFC 9110 §10.2.3) and a JSON-RPC error: no room for another
+ * `subscriptions/listen` stream.
+ */
+export function tooManyListenStreams(res: ServerResponse): void {
+  const answer = jsonRpcErrorAnswer(503, -32603, 'Subscription limit reached; retry later');
+  send(res, answer.status, { ...answer.headers, 'retry-after': '30' }, answer.body);
+}

@@ -54,7 +54,10 @@ export interface McpHttpHandlerOptions {
    * The same cap applies to its open 2026-07-28 `subscriptions/listen` streams (the oldest ends).
    */
   readonly maxSessionsPerPrincipal?: number;
-  /** Sessions in all; beyond, `initialize` gets 503. Default 10,000. */
+  /**
+   * Sessions in all; beyond, `initialize` gets 503. Default 10,000. The same cap applies to the
+   * open 2026-07-28 `subscriptions/listen` streams (beyond, a new one gets 503).
+   */
   readonly maxSessions?: number;
   /** A session unused this long is closed, in milliseconds. Default 30 minutes. */
   readonly sessionIdleMs?: number;
@@ -153,7 +156,11 @@ function contextOf(options: McpHttpHandlerOptions): HttpContext {
       },
       shared && ((id) => shared.endEvicted(id)),
     ),
-    listens: new ListenStreams({ perPrincipal: options.maxSessionsPerPrincipal ?? 16, now }),
+    listens: new ListenStreams({
+      perPrincipal: options.maxSessionsPerPrincipal ?? 16,
+      total: options.maxSessions ?? 10_000,
+      now,
+    }),
     shared,
     events: options.eventStore,
     streamRetryMs: options.streamRetryMs,

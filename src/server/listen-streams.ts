@@ -2,9 +2,11 @@
  * The open `subscriptions/listen` streams of one HTTP front (protocol 2026-07-28, SEP-2575),
  * bounded as the 2025-11-25 sessions are ({@link SessionTable}): each belongs to the principal
  * that opened it, one principal holds at most `perPrincipal` of them (opening one more ends its
- * oldest), and a stream ends when the token that opened it expires, since the token is checked
- * only when the stream opens. Without these bounds one caller could hold every stream the SDK's
- * handler allows (its `maxSubscriptions`, shared by all callers) and keep them past its token.
+ * oldest), all of them at most `total` (then a new one is refused), and a stream ends when the
+ * token that opened it expires, since the token is checked only when the stream opens. Without
+ * these bounds one caller could hold every stream the SDK's handler allows (its
+ * `maxSubscriptions`, shared by all callers) and keep them past its token; and a stream naming
+ * resources, which gets a handler of its own (listen-resources.ts), has no SDK cap at all.
  *
  * @module
  */
@@ -18,6 +20,8 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 export interface ListenStreamLimits {
   /** Streams one principal may hold open; one more ends its oldest. */
   readonly perPrincipal: number;
+  /** Streams open in all; beyond, a new one is refused. */
+  readonly total: number;
   /** The clock, in epoch milliseconds. */
   readonly now: () => number;
 }
@@ -26,9 +30,15 @@ export interface ListenStreamLimits {
 export class ListenStreams {
   readonly #limits: ListenStreamLimits;
   readonly #byPrincipal = new Map<string, ServerResponse[]>();
+  #open = 0;
 
   constructor(limits: ListenStreamLimits) {
     this.#limits = limits;
+  }
+
+  /** Streams open in all at most (the SDK's handlers are given the same cap). */
+  get total(): number {
+    return this.#limits.total;
   }
 
   /** Open streams of `principal`. */
@@ -40,24 +50,35 @@ export class ListenStreams {
    * Track `res`, the response of a `subscriptions/listen` request of `principal` whose token
    * expires at `expiresAt` (epoch ms; `undefined`: never): the principal's oldest streams end
    * first when it holds too many (not when authorization is off: every caller is
-   * {@link ANONYMOUS} then, and only the SDK's overall cap applies), and `res` ends at the expiry.
+   * {@link ANONYMOUS} then, and only the overall cap applies), and `res` ends at the expiry.
+   * `false`: `total` streams are open (after the principal's own oldest would end); refuse it.
    */
-  admit(principal: string, res: ServerResponse, expiresAt: number | undefined): void {
+  admit(principal: string, res: ServerResponse, expiresAt: number | undefined): boolean {
     const mine = this.#byPrincipal.get(principal) ?? [];
+    const { perPrincipal, total } = this.#limits;
+    const ending = principal === ANONYMOUS ? 0 : Math.max(0, mine.length - perPrincipal + 1);
+    if (this.#open - ending >= total) return false;
     this.#byPrincipal.set(principal, mine);
-    if (principal !== ANONYMOUS) {
-      while (mine.length >= this.#limits.perPrincipal) mine.shift()?.destroy();
+    for (const oldest of mine.slice(0, ending)) {
+      mine.splice(mine.indexOf(oldest), 1);
+      this.#open -= 1;
+      oldest.destroy();
     }
     mine.push(res);
+    this.#open += 1;
     const expiry = expiresAt === undefined ? undefined : this.#endAt(res, expiresAt);
     res.once('close', () => {
       expiry?.cancel();
       const index = mine.indexOf(res);
-      if (index !== -1) mine.splice(index, 1);
+      if (index !== -1) {
+        mine.splice(index, 1);
+        this.#open -= 1;
+      }
       if (mine.length === 0 && this.#byPrincipal.get(principal) === mine) {
         this.#byPrincipal.delete(principal);
       }
     });
+    return true;
   }
 
   /** End `res` at `expiresAt` (at once when it is past); `cancel` stops waiting. */

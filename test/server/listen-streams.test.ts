@@ -4,11 +4,26 @@
  * one more, so that one caller cannot take every stream the handler allows from the others; and
  * a stream ends when the token that opened it expires.
  */
-import { createServer, type IncomingMessage, request, type Server } from 'node:http';
+import {
+  type ClientRequest,
+  createServer,
+  type IncomingMessage,
+  request,
+  type Server,
+} from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, expect, test } from 'vitest';
+import { createMcpHttpHandler } from '../../src/server/http.js';
 import { ListenStreams } from '../../src/server/listen-streams.js';
-import { mcpHeaders, rpc, type ServedApp, startServedApp, userTokens } from './serve-support.js';
+import { waitFor } from '../support/net.js';
+import {
+  mcpHeaders,
+  raw,
+  rpc,
+  type ServedApp,
+  startServedApp,
+  userTokens,
+} from './serve-support.js';
 
 let served: ServedApp;
 const opened: (() => void)[] = [];
@@ -29,6 +44,8 @@ interface RawStream {
   /** Resolves when the response ends or its connection closes. */
   readonly ended: Promise<void>;
   isEnded(): boolean;
+  /** Close the connection. */
+  drop(): void;
 }
 
 function openStream(url: string, headers: Record<string, string>, body?: string): RawStream {
@@ -41,6 +58,7 @@ function openStream(url: string, headers: Record<string, string>, body?: string)
       resolve();
     };
   });
+  let requestOf: ClientRequest | undefined;
   const first = new Promise<string>((resolve, reject) => {
     const req = request(
       {
@@ -63,27 +81,36 @@ function openStream(url: string, headers: Record<string, string>, body?: string)
       reject(error);
     });
     req.on('close', markEnded);
+    requestOf = req;
     opened.push(() => req.destroy());
     req.end(body);
   });
-  return { first, ended: endedPromise, isEnded: () => ended };
+  return { first, ended: endedPromise, isEnded: () => ended, drop: () => requestOf?.destroy() };
 }
 
-/** A 2026-07-28 `subscriptions/listen` of tool list changes, by the holder of `token`. */
-function listen(token: string): RawStream {
+/** The headers and body of a 2026-07-28 `subscriptions/listen` of tool list changes. */
+function listenRequest(token: string | undefined): {
+  headers: Record<string, string>;
+  body: string;
+} {
   const meta = {
     'io.modelcontextprotocol/protocolVersion': '2026-07-28',
     'io.modelcontextprotocol/clientInfo': { name: 'listen-limits', version: '1.0.0' },
     'io.modelcontextprotocol/clientCapabilities': {},
   };
-  return openStream(
-    served.resource,
-    mcpHeaders(token, {
+  return {
+    headers: mcpHeaders(token, {
       'mcp-protocol-version': '2026-07-28',
       'mcp-method': 'subscriptions/listen',
     }),
-    rpc('subscriptions/listen', { notifications: { toolsListChanged: true }, _meta: meta }),
-  );
+    body: rpc('subscriptions/listen', { notifications: { toolsListChanged: true }, _meta: meta }),
+  };
+}
+
+/** A listen stream on `url` (default: the served app's), by the holder of `token`. */
+function listen(token: string | undefined, url = served.resource): RawStream {
+  const { headers, body } = listenRequest(token);
+  return openStream(url, headers, body);
 }
 
 test("a principal's 17th listen stream ends its oldest; another principal's stays open", async () => {
@@ -112,7 +139,7 @@ afterAll(() => {
 });
 
 test('a stream ends when the token that opened it has expired, and is forgotten', async () => {
-  const listens = new ListenStreams({ perPrincipal: 16, now: () => 2_000 });
+  const listens = new ListenStreams({ perPrincipal: 16, total: 100, now: () => 2_000 });
   let closedHere: () => void = () => {};
   const expiredClosed = new Promise<void>((resolve) => {
     closedHere = resolve;
@@ -132,4 +159,42 @@ test('a stream ends when the token that opened it has expired, and is forgotten'
   await Promise.all([expired.ended, expiredClosed]);
   expect(late.isEnded()).toBe(false);
   expect(listens.countOf('carol')).toBe(1);
+});
+
+let capped: Server | undefined;
+
+afterAll(() => {
+  capped?.closeAllConnections();
+  capped?.close();
+});
+
+test('beyond maxSessions open streams in all, a new one gets 503 with Retry-After (authorization off too)', async () => {
+  const handler = createMcpHttpHandler({
+    catalog: served.app.catalog,
+    info: { name: 'capped', version: '1.0.0' },
+    maxSessions: 2,
+  });
+  capped = createServer(handler);
+  await new Promise<void>((resolve) => capped?.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(capped.address() as AddressInfo).port}/mcp`;
+  const streams = [listen(undefined, url), listen(undefined, url)];
+  for (const stream of streams) {
+    expect(await stream.first).toContain('notifications/subscriptions/acknowledged');
+  }
+  const refused = await raw(url, { method: 'POST', ...listenRequest(undefined) });
+  expect(refused.status).toBe(503);
+  expect(refused.headers['retry-after']).toMatch(/^[1-9][0-9]*$/);
+  expect(JSON.parse(refused.body)).toMatchObject({ error: { code: -32603 } });
+  // An open stream that ends makes room for another.
+  streams[0]?.drop();
+  await streams[0]?.ended;
+  const again = await waitFor('room for another stream', async () => {
+    const next = listen(undefined, url);
+    const first = await next.first.catch(() => '');
+    if (first.includes('acknowledged')) return next;
+    next.drop();
+    return undefined;
+  });
+  expect(again.isEnded()).toBe(false);
+  expect(streams[1]?.isEnded()).toBe(false);
 });
