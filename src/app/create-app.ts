@@ -26,6 +26,7 @@ import { McpAgentError } from '../errors.js';
 import type { FetchLike } from '../fetch.js';
 import type { RequestTimeouts } from '../http-server.js';
 import type { Logger } from '../logger.js';
+import { APP_IDENTITY } from '../oauth/server-auth.js';
 import type { TokenManager } from '../oauth/token-manager.js';
 import type { BearerGuard } from '../server/guard.js';
 import type { HostCheck } from '../server/host-check.js';
@@ -202,7 +203,10 @@ export async function createApp(options: CreateAppOptions): Promise<App> {
       markers: downstream.store.markers,
       sessionRecords: sessionRecordsOf(options.sharedSessions, downstream),
       listChanges: (listener) =>
-        downstream.scopes.app.registry.onListChanged((_server, kind) => listener(kind)),
+        downstream.scopes.onListChanged((identity, _server, kind) =>
+          // A caller's own connection (a server kept per caller) concerns that caller only.
+          listener(kind, identity === APP_IDENTITY ? undefined : identity),
+        ),
     });
     runs.startTicking();
     return assembleApp({ context, downstream, runs, catalog, inbound, serving });

@@ -54,10 +54,13 @@ export interface AppServingOptions {
   /** The records of sessions shared with other replicas; `undefined`: sessions stay here. */
   readonly sessionRecords?: SessionRecordStore | undefined;
   /**
-   * Follows the downstream servers' list changes (the registry's `onListChanged`): every handler
-   * passes them on to its sessions and `subscriptions/listen` streams. Returns an unsubscribe.
+   * Follows the downstream servers' list changes (the registries' `onListChanged`): every handler
+   * passes them on to its sessions and `subscriptions/listen` streams, those of `principal` only
+   * when one is given (a change of that caller's own connection). Returns an unsubscribe.
    */
-  readonly listChanges?: ((listener: (kind: ListKind) => void) => () => void) | undefined;
+  readonly listChanges?:
+    | ((listener: (kind: ListKind, principal?: string) => void) => () => void)
+    | undefined;
 }
 
 /** The handlers and servers of one app: what `createHandler()` and `listen()` opened. */
@@ -75,8 +78,8 @@ export class AppServing {
     this.#options = options;
     this.#requestStates = requestStatesOf(options);
     this.#unfollow =
-      options.listChanges?.((kind) => {
-        for (const handler of this.#handlers) handler.notifyListChanged(kind);
+      options.listChanges?.((kind, principal) => {
+        for (const handler of this.#handlers) handler.notifyListChanged(kind, principal);
       }) ?? (() => {});
   }
 

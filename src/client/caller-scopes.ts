@@ -25,7 +25,7 @@ import { ToolAggregator } from '../servers/aggregator.js';
 import type { HttpStack } from '../servers/http.js';
 import type { DownstreamPeer } from '../servers/peer.js';
 import type { PeerConnectionLimits } from '../servers/peer-connections.js';
-import { ServerRegistry } from '../servers/registry.js';
+import { type ListKind, ServerRegistry } from '../servers/registry.js';
 import type { TokenStore } from '../stores/token-store.js';
 import { ScopeUse } from './scope-use.js';
 
@@ -121,6 +121,8 @@ export class CallerScopes {
   readonly #scopes = new Map<string, { scope: CallerScope; use: ScopeUse }>();
   /** Each caller's latest verified identity (the token it came with, for token exchange). */
   readonly #latest = new Map<string, CallerIdentity>();
+  /** Told of every scope's list changes ({@link onListChanged}). */
+  readonly #listChanges = new Set<(identity: string, server: string, kind: ListKind) => void>();
   /** The app's own scope: every server (callers use it for the servers not kept per caller). */
   readonly app: CallerScope;
   /** The servers kept per caller. */
@@ -145,6 +147,16 @@ export class CallerScopes {
       this.sharedServers.length > 0
         ? new ToolAggregator(this.app.registry, this.sharedServers, this.#aggregation())
         : undefined;
+  }
+
+  /**
+   * Call `listener` whenever a connection of any scope (the app's, or a caller's own for the
+   * servers kept per caller) says its tool, prompt or resource list changed, with the scope's
+   * identity ({@link APP_IDENTITY} for the app's). Returns an unsubscribe function.
+   */
+  onListChanged(listener: (identity: string, server: string, kind: ListKind) => void): () => void {
+    this.#listChanges.add(listener);
+    return () => this.#listChanges.delete(listener);
   }
 
   /** The scope of `caller` (the app's when there is none: authorization off). */
@@ -210,6 +222,10 @@ export class CallerScopes {
     const tokens = new TokenManager(this.#tokenOptions(identity));
     const peer = identity === APP_IDENTITY ? this.#options.peer : undefined;
     const registry = this.#registry(identity, names, tokens, use, peer);
+    // The registry's listeners end with it (a retired scope's connections are closed).
+    registry.onListChanged((server, kind) => {
+      for (const listener of this.#listChanges) listener(identity, server, kind);
+    });
     return {
       identity,
       tokens,

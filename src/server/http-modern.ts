@@ -27,13 +27,16 @@ import { checkParamHeaders, paramHeaderError, paramHeadersOf } from './param-hea
 
 /**
  * The modern leg of one HTTP front, made on its first modern request: the SDK's handler, the bus
- * its listen streams hear of list changes on, and the handlers of the streams that named
- * resources (one each, see listen-resources.ts), ended with the leg.
+ * of the list changes every listen stream hears, and each listen stream's own handler (whose bus
+ * carries those, its resource updates and its principal's own list changes; see
+ * listen-resources.ts), ended with the leg.
  */
 interface ModernLeg {
   readonly handler: ModernHandler;
   readonly bus: InMemoryServerEventBus;
   readonly streams: Set<ModernHandler>;
+  /** The buses of each principal's open listen streams. */
+  readonly busesOf: Map<string, Set<InMemoryServerEventBus>>;
 }
 
 const legs = new WeakMap<HttpContext, ModernLeg>();
@@ -66,7 +69,12 @@ function modernLeg(ctx: HttpContext): ModernLeg {
   const existing = legs.get(ctx);
   if (existing) return existing;
   const bus = new InMemoryServerEventBus(busError(ctx));
-  const made: ModernLeg = { handler: newHandler(ctx, bus), bus, streams: new Set() };
+  const made: ModernLeg = {
+    handler: newHandler(ctx, bus),
+    bus,
+    streams: new Set(),
+    busesOf: new Map(),
+  };
   legs.set(ctx, made);
   return made;
 }
@@ -98,38 +106,43 @@ export async function serveIfModern(
   }
   attachCaller(call);
   const leg = modernLeg(ctx);
-  const uris = listedUris(body);
-  const content = ctx.catalog.content;
-  const handler =
-    uris.length === 0 || !content
-      ? leg.handler
-      : await ownStreamHandler(ctx, leg, call, { content, uris });
+  const handler = isListen(body) ? await ownStreamHandler(ctx, leg, call, body) : leg.handler;
   await toNodeHandler(handler, { maxRequestBodySize: ctx.maxBodyBytes })(req, call.res, body);
   return true;
 }
 
 /**
- * The handler of a listen stream that names `uris`: its own, on a bus carrying the leg's list
- * changes and this stream's resource updates alone (listen-resources.ts), once the stream's
- * downstream subscriptions are in place; ended when the stream closes.
+ * The handler of a listen stream: its own, on a bus carrying the leg's list changes, those of
+ * its principal's own connections and, when its filter names resources (`body`), the updates of
+ * its own downstream subscriptions alone (listen-resources.ts), once they are in place; ended
+ * when the stream closes.
  */
 async function ownStreamHandler(
   ctx: HttpContext,
   leg: ModernLeg,
   call: McpCall,
-  listen: { content: NonNullable<HttpContext['catalog']['content']>; uris: string[] },
+  body: unknown,
 ): Promise<ModernHandler> {
   const bus = streamBus(leg.bus, call.res, busError(ctx));
   const handler = newHandler(ctx, bus);
   leg.streams.add(handler);
+  const buses = leg.busesOf.get(call.principal) ?? new Set();
+  leg.busesOf.set(call.principal, buses.add(bus));
   call.res.once('close', () => {
     leg.streams.delete(handler);
+    buses.delete(bus);
+    if (buses.size === 0 && leg.busesOf.get(call.principal) === buses) {
+      leg.busesOf.delete(call.principal);
+    }
     void handler.close();
   });
-  await followListedResources(listen.content, {
+  const uris = listedUris(body);
+  const content = ctx.catalog.content;
+  if (uris.length === 0 || !content) return handler;
+  await followListedResources(content, {
     caller: call.identity,
     res: call.res,
-    uris: listen.uris,
+    uris,
     onUpdate: (uri) => bus.publish({ kind: 'resource_updated', uri }),
     onFailure: (uri, error) => {
       ctx.logger?.debug(`2026-07-28 listen stream: ${uri} not subscribed: ${String(error)}`, {});
@@ -212,14 +225,20 @@ function headersOnly(req: IncomingMessage): Request {
 }
 
 /**
- * Tell the open `subscriptions/listen` streams of `ctx`'s HTTP front that the `kind` list changed
- * (2026-07-28: each stream gets it when its filter asked for that list). No stream: nothing.
+ * Tell the open `subscriptions/listen` streams of `ctx`'s HTTP front (with `principal`, those of
+ * that principal only) that the `kind` list changed (2026-07-28: each stream gets it when its
+ * filter asked for that list). No stream: nothing.
  */
-export function publishListChanged(ctx: HttpContext, kind: 'tools' | 'prompts' | 'resources') {
-  const notify = legs.get(ctx)?.handler.notify;
-  if (kind === 'tools') notify?.toolsChanged();
-  else if (kind === 'prompts') notify?.promptsChanged();
-  else notify?.resourcesChanged();
+export function publishListChanged(
+  ctx: HttpContext,
+  kind: 'tools' | 'prompts' | 'resources',
+  principal?: string,
+): void {
+  const leg = legs.get(ctx);
+  if (!leg) return;
+  const event = { kind: `${kind}_list_changed` as const };
+  if (principal === undefined) leg.bus.publish(event);
+  else for (const bus of leg.busesOf.get(principal) ?? []) bus.publish(event);
 }
 
 /** End the modern requests in flight of `ctx`'s HTTP front (when it closes). */

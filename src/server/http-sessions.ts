@@ -113,9 +113,10 @@ export class SessionTable {
     return this.#sessions.size < this.#limits.total;
   }
 
-  /** Tell every session the tool list changed. */
-  notifyToolsChanged(): void {
+  /** Tell every session (with `principal`, that principal's only) the tool list changed. */
+  notifyToolsChanged(principal?: string): void {
     for (const session of this.#sessions.values()) {
+      if (principal !== undefined && session.principal !== principal) continue;
       void session.server.sendToolListChanged().catch(() => {});
     }
   }

@@ -102,9 +102,10 @@ export interface McpHttpHandler {
   /**
    * The `kind` list changed: the tool list goes to every 2025-11-25 session and to every
    * 2026-07-28 `subscriptions/listen` stream that asked for it; prompt and resource lists to those
-   * streams only (a session hears of the servers it used, through the resource catalog).
+   * streams only (a session hears of the servers it used, through the resource catalog). With
+   * `principal`, to that principal's sessions and streams only.
    */
-  notifyListChanged(kind: 'tools' | 'prompts' | 'resources'): void;
+  notifyListChanged(kind: 'tools' | 'prompts' | 'resources', principal?: string): void;
   /** End every session. */
   close(): Promise<void>;
 }
@@ -116,9 +117,9 @@ export function createMcpHttpHandler(options: McpHttpHandlerOptions): McpHttpHan
     handleRequest(ctx, req, res);
   }) as McpHttpHandler;
   Object.defineProperty(handler, 'sessionCount', { get: () => ctx.sessions.size });
-  handler.notifyListChanged = (kind) => {
-    if (kind === 'tools') ctx.sessions.notifyToolsChanged();
-    publishListChanged(ctx, kind);
+  handler.notifyListChanged = (kind, principal) => {
+    if (kind === 'tools') ctx.sessions.notifyToolsChanged(principal);
+    publishListChanged(ctx, kind, principal);
   };
   handler.notifyToolsChanged = () => handler.notifyListChanged('tools');
   handler.close = async () => {
