@@ -52,6 +52,11 @@ export class PeerConnections {
   readonly #listing = new Map<string, Promise<ServerConnection>>();
   /** The limits reached (warned once each): server, or group and server. */
   readonly #warned = new Set<string>();
+  /** Where each open connection is kept (its map and key), for {@link drop}. */
+  readonly #places = new WeakMap<
+    ServerConnection,
+    { map: Map<string, Promise<ServerConnection>>; key: string; opening: Promise<ServerConnection> }
+  >();
 
   constructor(open: OpenConnection, logger: Logger, limits: PeerConnectionLimits = {}) {
     this.#open = open;
@@ -79,11 +84,8 @@ export class PeerConnections {
       this.#held.set(peer, held);
     }
     const opening = this.#open(name, settings, peer);
-    const { connections } = held;
-    connections.set(name, opening);
-    opening.catch(() => {
-      if (connections.get(name) === opening) connections.delete(name);
-    });
+    held.connections.set(name, opening);
+    this.#keep(held.connections, name, opening);
     return opening;
   }
 
@@ -106,11 +108,36 @@ export class PeerConnections {
       const opening = this.#open(name, settings, listingPeer(capabilities));
       listing = opening;
       this.#listing.set(key, opening);
-      opening.catch(() => {
-        if (this.#listing.get(key) === opening) this.#listing.delete(key);
-      });
+      this.#keep(this.#listing, key, opening);
     }
     return listing;
+  }
+
+  /**
+   * Forget `connection` (a peer's own, or a listing one) at once and close it: the server it was
+   * opened on no longer speaks that revision, so the next use opens another. Whether it was one.
+   */
+  drop(connection: ServerConnection): boolean {
+    const place = this.#places.get(connection);
+    if (!place) return false;
+    this.#places.delete(connection);
+    if (place.map.get(place.key) === place.opening) place.map.delete(place.key);
+    void closeConnection(place.opening);
+    return true;
+  }
+
+  /** Remember where `opening` is kept, once it opens, for {@link drop}. */
+  #keep(
+    map: Map<string, Promise<ServerConnection>>,
+    key: string,
+    opening: Promise<ServerConnection>,
+  ) {
+    opening.then(
+      (connection) => this.#places.set(connection, { map, key, opening }),
+      () => {
+        if (map.get(key) === opening) map.delete(key);
+      },
+    );
   }
 
   /** Close every connection (the registry closes). */

@@ -296,11 +296,15 @@ export class ServerRegistry {
   }
 
   /**
-   * `connection`, on 2026-07-28, answered as 2025-11-25: its verdict is forgotten and, when it is
-   * the shared connection, it is closed, so the next connect probes again.
+   * `connection`, on 2026-07-28, answered as 2025-11-25: its verdict is forgotten and the
+   * connection closed (the shared one, a session's own or a listing one), so the next connect
+   * probes again.
    */
   async #stale(name: string, settings: ServerSettings, connection: ServerConnection) {
+    // A session's own connection (or a listing one) is dropped at once: it would keep failing.
+    const own = this.#peers.drop(connection);
     await this.#verdicts?.forget(name, settings);
+    if (own) return;
     const shared = this.#connections.get(name);
     if (!shared || (await shared.catch(() => undefined)) !== connection) return;
     if (this.#connections.get(name) === shared) this.#connections.delete(name);

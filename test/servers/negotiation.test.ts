@@ -213,6 +213,27 @@ test('a server remembered as 2026-07-28 that answers as 2025-11-25: our error, t
   expect(dual.requests.map((r) => r.method).slice(0, 2)).toEqual(['server/discover', 'initialize']);
 });
 
+test("a session's own connection that answers as 2025-11-25 is closed too: the session's next connect probes again", async () => {
+  const { store } = verdictStore();
+  const peer: DownstreamPeer = {
+    capabilities: { elicitation: { form: {} } },
+    elicit: async () => ({ action: 'accept', content: { colour: 'teal' } }),
+  };
+  // A registry without a peer of its own: sessions' peers get connections of their own.
+  const registry = registryOf(http(), store);
+  const own = await registry.connect('s', { peer });
+  expect(own.client.getProtocolEra()).toBe('modern');
+
+  dual.modern = false;
+  const error = await own.callTool('echo', { text: 'x' }).catch((e: unknown) => e);
+  expect((error as Error).message).toContain('answered as a 2025-11-25 server');
+  // Not the stale connection again (it would fail every call until the session ended).
+  const next = await registry.connect('s', { peer });
+  expect(next).not.toBe(own);
+  expect(next.client.getNegotiatedProtocolVersion()).toBe('2025-11-25');
+  expect(text(await next.callTool('echo', { text: 'x' }))).toContain('x');
+});
+
 test('a result without resultType (a stateless 2025-11-25 server) on a 2026-07-28 connection is our error too', async () => {
   const { store, kv } = verdictStore();
   await registryOf(http(), store).connect('s');
