@@ -7,7 +7,9 @@
  * replay reads the logs.
  *
  * Key names hold hashes only (SHA-256 of the owner and of the stream id), never a session id in
- * clear. Each event is `<id> <time> <body>`, the body (stream id and message) sealed like the
+ * clear. An event's id starts with its stream's hash (`<stream hash>.<random>`), so a resume reads
+ * that one stream's log: an id that names no stream of the owner costs one read of nothing, where
+ * searching every stream would read up to `streamsPerOwner × bytesPerOwner` bytes per request. Each event is `<id> <time> <body>`, the body (stream id and message) sealed like the
  * tokens when the store seals, with the log's key, the event id and its time as associated data:
  * an event moved to another log, or given another id or time, no longer opens.
  *
@@ -36,6 +38,7 @@ import {
   eventBytes,
   type KeptEvent,
   keptEvent,
+  newEventId,
   type ReplayedStream,
   type StreamEventBounds,
   type StreamEventStore,
@@ -106,8 +109,8 @@ export class SharedStreamEventStore implements StreamEventStore {
   }
 
   async append(owner: string, streamId: string, message: unknown): Promise<string> {
-    const event = keptEvent(message, this.#now(), this.#bounds);
     const streamHash = hashOf(streamId);
+    const event = keptEvent(message, this.#now(), this.#bounds, `${streamHash}.${newEventId()}`);
     const key = streamKey(owner, streamHash);
     const { ttlMs, eventsPerStream, bytesPerOwner, streamsPerOwner } = this.#bounds;
     await this.#log.appendToLog(key, this.#entry(key, streamId, event), {
@@ -156,23 +159,20 @@ export class SharedStreamEventStore implements StreamEventStore {
     // The connection is the token store's, closed with it.
   }
 
-  /** The live event `eventId` of `owner`, its stream and the events after it; newest streams first. */
+  /** The live event `eventId` of `owner`, its stream and the events after it: one log read. */
   async #find(owner: string, eventId: string): Promise<Found | undefined> {
+    const streamHash = streamHashOf(eventId);
+    if (streamHash === undefined) return undefined;
     const cutoff = this.#now() - this.#bounds.ttlMs;
-    const streams = await this.#log.readLog(streamEventsKey(owner));
-    for (const streamHash of streams.reverse()) {
-      const key = streamKey(owner, streamHash);
-      const events = (await this.#log.readLog(key)).map(parseStored);
-      const index = events.findIndex((event) => event?.id === eventId);
-      const anchor = events[index];
-      if (!anchor) continue;
-      if (anchor.at < cutoff) return undefined;
-      const opened = this.#open(key, anchor);
-      if (!opened) return undefined;
-      const rest = events.slice(index + 1).map((event) => event ?? damaged());
-      return { key, streamId: opened.streamId, rest };
-    }
-    return undefined;
+    const key = streamKey(owner, streamHash);
+    const events = (await this.#log.readLog(key)).map(parseStored);
+    const index = events.findIndex((event) => event?.id === eventId);
+    const anchor = events[index];
+    if (!anchor || anchor.at < cutoff) return undefined;
+    const opened = this.#open(key, anchor);
+    if (!opened) return undefined;
+    const rest = events.slice(index + 1).map((event) => event ?? damaged());
+    return { key, streamId: opened.streamId, rest };
   }
 
   /** The stored form of `event` of stream `streamId` in the log `key`. */
@@ -195,6 +195,12 @@ export class SharedStreamEventStore implements StreamEventStore {
       return undefined;
     }
   }
+}
+
+/** The stream hash an event id starts with (a base64url SHA-256); `undefined` for any other id. */
+function streamHashOf(eventId: string): string | undefined {
+  const match = /^([A-Za-z0-9_-]{43})\./.exec(eventId);
+  return match?.[1];
 }
 
 /** What a sealed event is bound to: its log, its id and its time. */

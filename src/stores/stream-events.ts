@@ -123,12 +123,17 @@ export function gapOf(message: unknown): StreamEventGap {
 }
 
 /**
- * The event to keep for `message` written at `at`, with a new id: the message, or a
+ * The event to keep for `message` written at `at`, with `id` (default: a new one): the message, or a
  * {@link StreamEventGap} when it alone is larger than an owner's share (it would push out
  * everything else).
  */
-export function keptEvent(message: unknown, at: number, bounds: StreamEventBounds): KeptEvent {
-  const event: KeptEvent = { id: newEventId(), at, m: JSON.stringify(message) };
+export function keptEvent(
+  message: unknown,
+  at: number,
+  bounds: StreamEventBounds,
+  id = newEventId(),
+): KeptEvent {
+  const event: KeptEvent = { id, at, m: JSON.stringify(message) };
   return eventBytes(event) > bounds.bytesPerOwner
     ? { ...event, m: JSON.stringify(gapOf(message)) }
     : event;
