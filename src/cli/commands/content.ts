@@ -206,9 +206,12 @@ export function resourcesRead(
     async ({ registry }) => {
       const server = target.server ?? (await ownerOf(registry, registry.names(), target.uri));
       const connection = await registry.connect(server);
+      const { log } = serverNotes(out, connection, options.verbose);
+      // On 2026-07-28 the envelope names the log level (the server logs nothing otherwise).
+      const params = { uri: target.uri, ...connection.relayParams(undefined, log) };
       const result = await connection.request(
-        () => connection.client.readResource({ uri: target.uri }),
-        { log: serverNotes(out, connection, options.verbose).log },
+        (request) => connection.client.readResource(params, request),
+        { log },
       );
       out.resultJson(result);
       out.result(renderContents(result));
@@ -296,9 +299,15 @@ export function promptsGet(
           `No server offers a prompt named "${name}"; prompt names are SERVER_PROMPT, as "mcp-agent prompts list" shows them.`,
         );
       }
+      const { log } = serverNotes(out, connection, options.verbose);
+      const params = {
+        name: prompt.name,
+        arguments: args,
+        ...connection.relayParams(undefined, log),
+      };
       const result: GetPromptResult = await connection.request(
-        () => connection.client.getPrompt({ name: prompt.name, arguments: args }),
-        { log: serverNotes(out, connection, options.verbose).log },
+        (request) => connection.client.getPrompt(params, request),
+        { log },
       );
       out.resultJson(result);
       for (const message of result.messages) {
