@@ -108,6 +108,31 @@ test('a 10,000-event session: every append is two log appends, reads nothing, wr
   expect(progressOf(replay?.events.slice(-2))).toEqual([98, 99]);
 });
 
+test('a resume reads the one stream its id names: an unknown id reads at most one log', async () => {
+  const kv = new CountingStore();
+  const store = new SharedStreamEventStore(kv, { bounds: ROOMY });
+  let first = '';
+  for (let stream = 0; stream < 20; stream++) {
+    for (let i = 0; i < 50; i++) {
+      const id = await store.append('owner', `stream-${stream}`, message(i));
+      if (stream === 0 && i === 0) first = id;
+    }
+  }
+  kv.reset();
+  expect(progressOf((await store.after('owner', first))?.events)?.length).toBe(49);
+  expect([kv.calls.readLog, kv.entriesRead]).toEqual([1, 50]);
+  for (const unknown of ['not-an-id', `${first.slice(0, 44)}AAAAAAAAAAAAAAAAAAAAAAAA`]) {
+    kv.reset();
+    expect(await store.after('owner', unknown)).toBeUndefined();
+    expect(kv.calls.readLog).toBeLessThanOrEqual(1);
+    expect(kv.entriesRead).toBeLessThanOrEqual(50);
+  }
+  // Another owner's stream named by the same hash is not read: the key holds the owner.
+  kv.reset();
+  expect(await store.after('someone else', first)).toBeUndefined();
+  expect(kv.entriesRead).toBe(0);
+});
+
 test('an event that does not open (another key) is replayed as a gap, never skipped', async () => {
   const kv = new MemoryKeyValueStore();
   const mine = new SharedStreamEventStore(kv, { sealer: new Sealer(new Secret(PASSPHRASE)) });
