@@ -6,26 +6,34 @@
  * time: the first subscriber subscribes, the last one to leave unsubscribes, and a change made
  * while a request is in flight is settled once it returns. So a session that ends while its
  * subscription is still being made leaves nothing subscribed downstream (its unsubscribe goes out
- * after the subscribe, never before it), and a subscriber that joins while the first one's
- * subscribe is in flight is answered only once the subscription is in place.
+ * after the subscribe, never before it), and a subscriber that joins while a subscribe is in
+ * flight is answered with that subscribe's outcome: one request, one wait, however many join
+ * (unless the subscribe was given up because its own caller left, when the next one tries again).
  *
  * @module
  */
 import type { SessionWatch } from '../server/mcp-content.js';
 
+/** One subscribe request: how to send it, and whether its caller has left (a retry is due). */
+export interface SubscribeAttempt {
+  readonly send: () => Promise<void>;
+  readonly signal?: AbortSignal | undefined;
+}
+
 /** The subscribers of one URI on one connection, and what the server holds for them. */
 interface Entry {
-  readonly sessions: Set<SessionWatch>;
+  /** Each subscriber with the token of the `add` that made it one. */
+  readonly sessions: Map<SessionWatch, symbol>;
   /**
    * Whether the server holds our subscription: `maybe` after a subscribe that failed (it may have
    * been made before the failure, or the abort, reached us), which the last subscriber's leaving
    * ends like a `yes`.
    */
   held: 'no' | 'yes' | 'maybe';
-  /** The requests to the server still to finish, last first; each waits for those before. */
-  tail: Promise<void>;
-  /** How many calls wait on {@link tail}: the entry is forgotten only when none do. */
-  waiting: number;
+  /** The requests to the server being made, while they are. */
+  running: Promise<void> | undefined;
+  /** The subscribe the running requests make, while they do. */
+  attempt: SubscribeAttempt | undefined;
 }
 
 /**
@@ -42,7 +50,7 @@ export class ResourceSubscribers<K extends object> {
 
   /** The sessions subscribed to `uri` on `connection`. */
   sessionsOf(connection: K, uri: string): ReadonlySet<SessionWatch> {
-    return this.#entries.get(connection)?.get(uri)?.sessions ?? new Set();
+    return new Set(this.#entries.get(connection)?.get(uri)?.sessions.keys());
   }
 
   /** The connection on which `session` is subscribed to `uri`, if it is. */
@@ -55,23 +63,33 @@ export class ResourceSubscribers<K extends object> {
 
   /**
    * Subscribe `session` to `uri` on `connection`: resolves once the server holds the subscription,
-   * made with `subscribe` unless it already was. When `subscribe` fails, `session` is not
-   * subscribed and the error is thrown.
+   * made with `attempt` unless it already was (or a subscribe in flight made it). When the
+   * subscribe fails, `session` is not subscribed and the error is thrown.
    */
   async add(
     connection: K,
     uri: string,
     session: SessionWatch,
-    subscribe: () => Promise<void>,
+    attempt: SubscribeAttempt,
   ): Promise<void> {
     const entry = this.#entry(connection, uri);
-    entry.sessions.add(session);
+    const token = Symbol('subscription');
+    entry.sessions.set(session, token);
+    const mine = () => entry.sessions.get(session) === token;
     try {
-      await this.#settle(connection, uri, entry, subscribe);
+      while (mine() && entry.held !== 'yes') {
+        if (!entry.running) this.#start(connection, uri, entry, attempt);
+        const joined = entry.attempt;
+        try {
+          await entry.running;
+        } catch (error) {
+          // Its outcome is ours, unless it was given up because its own caller left.
+          if (joined === attempt || !joined?.signal?.aborted) throw error;
+        }
+      }
     } catch (error) {
-      entry.sessions.delete(session);
-      // Nobody else may want it now: a subscribe that went through meanwhile is undone.
-      await this.#settle(connection, uri, entry, undefined).catch(() => {});
+      if (mine()) entry.sessions.delete(session);
+      await this.#settleEmpty(connection, uri, entry);
       throw error;
     } finally {
       this.#forgetIfIdle(connection, uri, entry);
@@ -86,7 +104,7 @@ export class ResourceSubscribers<K extends object> {
     const entry = this.#entries.get(connection)?.get(uri);
     if (!entry?.sessions.delete(session)) return false;
     try {
-      await this.#settle(connection, uri, entry, undefined);
+      await this.#settleEmpty(connection, uri, entry);
     } finally {
       this.#forgetIfIdle(connection, uri, entry);
     }
@@ -97,26 +115,29 @@ export class ResourceSubscribers<K extends object> {
     const byUri = this.#entries.get(connection) ?? new Map<string, Entry>();
     this.#entries.set(connection, byUri);
     const entry = byUri.get(uri) ?? {
-      sessions: new Set<SessionWatch>(),
+      sessions: new Map<SessionWatch, symbol>(),
       held: 'no',
-      tail: Promise.resolve(),
-      waiting: 0,
+      running: undefined,
+      attempt: undefined,
     };
     byUri.set(uri, entry);
     return entry;
   }
 
+  /** Once nobody wants `uri` any more and no request is in flight, end what the server holds. */
+  async #settleEmpty(connection: K, uri: string, entry: Entry): Promise<void> {
+    while (entry.sessions.size === 0 && entry.held !== 'no') {
+      if (!entry.running) this.#start(connection, uri, entry, undefined);
+      await entry.running?.catch(() => {});
+    }
+  }
+
   /**
-   * Once the requests before it are done, bring the server in line with `entry`'s subscribers:
-   * subscribe (with `subscribe`; without it, leave that to the caller that has one) or
-   * unsubscribe, until nothing changed during the last request.
+   * Bring the server in line with `entry`'s subscribers, one request at a time, until nothing
+   * changed during the last one: subscribe with `attempt` (without one, leave that to a caller
+   * that has one) or unsubscribe. A failed subscribe ends the run with its error.
    */
-  #settle(
-    connection: K,
-    uri: string,
-    entry: Entry,
-    subscribe: (() => Promise<void>) | undefined,
-  ): Promise<void> {
+  #start(connection: K, uri: string, entry: Entry, attempt: SubscribeAttempt | undefined): void {
     const run = async () => {
       for (;;) {
         if (entry.sessions.size === 0) {
@@ -124,24 +145,28 @@ export class ResourceSubscribers<K extends object> {
           entry.held = 'no';
           await this.#unsubscribe(connection, uri).catch(() => {});
         } else {
-          if (entry.held === 'yes' || !subscribe) return;
+          if (entry.held === 'yes' || !attempt) return;
           entry.held = 'maybe';
-          await subscribe();
+          await attempt.send();
           entry.held = 'yes';
         }
       }
     };
-    const next = entry.tail.catch(() => {}).then(run);
-    entry.tail = next;
-    entry.waiting += 1;
-    return next.finally(() => {
-      entry.waiting -= 1;
-    });
+    entry.attempt = attempt;
+    // From the next microtask: a session that leaves and comes back at once sends nothing.
+    entry.running = Promise.resolve()
+      .then(run)
+      .finally(() => {
+        entry.running = undefined;
+        entry.attempt = undefined;
+      });
+    // Awaited by whoever started or joined it; this keeps an unawaited failure from surfacing.
+    entry.running.catch(() => {});
   }
 
-  /** Forget `entry` when it has no subscriber, holds nothing and nobody waits on it. */
+  /** Forget `entry` when it has no subscriber, holds nothing and no request is in flight. */
   #forgetIfIdle(connection: K, uri: string, entry: Entry): void {
-    if (entry.sessions.size > 0 || entry.held !== 'no' || entry.waiting > 0) return;
+    if (entry.sessions.size > 0 || entry.held !== 'no' || entry.running) return;
     const byUri = this.#entries.get(connection);
     if (byUri?.get(uri) !== entry) return;
     byUri.delete(uri);

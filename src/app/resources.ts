@@ -500,11 +500,13 @@ export class DownstreamContent implements ContentCatalog {
     const { session } = context;
     if (this.#subscribers.sessionsOf(connection, uri).has(session)) return;
     // Subscribed (synchronously) before the end is watched: a session already ended is removed.
-    const added = this.#subscribers.add(connection, uri, session, () =>
-      this.#forward(server, context, 'subscribing to the resource', () =>
-        connection.subscribeResource(uri, { signal: context.signal, log: context.log }),
-      ),
-    );
+    const added = this.#subscribers.add(connection, uri, session, {
+      send: () =>
+        this.#forward(server, context, 'subscribing to the resource', () =>
+          connection.subscribeResource(uri, { signal: context.signal, log: context.log }),
+        ),
+      signal: context.signal,
+    });
     session.onEnd(() => {
       void this.#subscribers.remove(connection, uri, session);
     });

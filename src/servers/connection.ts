@@ -374,7 +374,7 @@ export class ServerConnection {
       return;
     }
     try {
-      await this.#resourceSubscriptions().add(uri);
+      await this.#resourceSubscriptions().add(uri, options.signal);
     } catch (error) {
       throw this.#failure(error, true);
     }

@@ -52,14 +52,16 @@ export class ResourceSubscriptions {
 
   /**
    * Watch `uri`; resolves once the server acknowledged a stream that names it. Fails (and `uri`
-   * is not watched) when the stream could not be opened or the server did not take the URI.
+   * is not watched) when the stream could not be opened or the server did not take the URI, or
+   * once `signal` aborts (its caller left), waiting or opening.
    */
-  add(uri: string): Promise<void> {
+  add(uri: string, signal?: AbortSignal): Promise<void> {
     return this.#serially(async () => {
+      signal?.throwIfAborted();
       if (this.#uris.has(uri)) return;
       this.#uris.add(uri);
       try {
-        await this.#reopen();
+        await this.#reopen(signal);
       } catch (error) {
         this.#uris.delete(uri);
         throw error;
@@ -85,14 +87,14 @@ export class ResourceSubscriptions {
   }
 
   /** Open a stream for the URIs watched now (none: no stream), then close the previous one. */
-  async #reopen(): Promise<void> {
+  async #reopen(signal?: AbortSignal): Promise<void> {
     const previous = this.#stream;
     const uris = [...this.#uris];
     let next: McpSubscription | undefined;
     if (uris.length > 0) {
       next = await this.#client.listen(
         { resourceSubscriptions: uris },
-        { timeout: this.#options.timeoutMs },
+        { timeout: this.#options.timeoutMs, ...(signal ? { signal } : {}) },
       );
       const honored = new Set(next.honoredFilter.resourceSubscriptions ?? []);
       if (!uris.every((uri) => honored.has(uri))) {

@@ -2,7 +2,9 @@
  * The one downstream subscription per connection and URI follows its subscribers, one request at
  * a time: a session that ends while its subscribe is in flight leaves nothing subscribed (the
  * unsubscribe goes out after the subscribe), a second subscriber is answered once the
- * subscription is in place, and a failed subscribe is undone when nobody wants the URI.
+ * subscription is in place, everyone waiting on a subscribe shares its outcome (one request; a
+ * retry only when it was given up because its own caller left), and a failed subscribe is undone
+ * when nobody wants the URI.
  */
 import { describe, expect, test } from 'vitest';
 import { ResourceSubscribers } from '../../src/app/resource-subscribers.js';
@@ -32,10 +34,13 @@ function downstream() {
   const subscribers = new ResourceSubscribers<typeof connection>(async (_, uri) => {
     requests.push(`unsubscribe ${uri}`);
   });
-  const subscribe = (gate?: Promise<void>) => async () => {
-    requests.push(`subscribe ${URI}`);
-    await gate;
-  };
+  const subscribe = (gate?: Promise<void>, signal?: AbortSignal) => ({
+    send: async () => {
+      requests.push(`subscribe ${URI}`);
+      await gate;
+    },
+    signal,
+  });
   return { requests, connection, subscribers, subscribe };
 }
 
@@ -88,19 +93,51 @@ describe('ResourceSubscribers', () => {
     expect(requests).toEqual([`subscribe ${URI}`, `unsubscribe ${URI}`]);
   });
 
-  test("a failed subscribe is thrown and undone; another subscriber's own subscribe still runs", async () => {
+  test('a failed subscribe fails everyone who waited on it, with one request, and is undone', async () => {
+    const { requests, connection, subscribers, subscribe } = downstream();
+    const gate = deferred();
+    const waiting = [session(), session(), session()].map((one, i) =>
+      subscribers.add(connection, URI, one, subscribe(i === 0 ? gate.promise : undefined)),
+    );
+    gate.reject(new Error('no answer'));
+    for (const added of waiting) await expect(added).rejects.toThrow('no answer');
+    // One subscribe (not one per waiter, each waiting for the last), then its undoing.
+    expect(requests).toEqual([`subscribe ${URI}`, `unsubscribe ${URI}`]);
+    expect(subscribers.sessionsOf(connection, URI).size).toBe(0);
+  });
+
+  test('a subscribe given up because its caller left is tried again for those who joined it', async () => {
+    const { requests, connection, subscribers, subscribe } = downstream();
+    const gate = deferred();
+    const leaving = new AbortController();
+    const alice = session();
+    const bob = session();
+    const first = subscribers.add(connection, URI, alice, subscribe(gate.promise, leaving.signal));
+    const second = subscribers.add(connection, URI, bob, subscribe());
+    await drain();
+    leaving.abort();
+    const removed = subscribers.remove(connection, URI, alice);
+    gate.reject(new Error('aborted'));
+    await expect(first).rejects.toThrow('aborted');
+    await Promise.all([second, removed]);
+    expect(requests).toEqual([`subscribe ${URI}`, `subscribe ${URI}`]);
+    expect([...subscribers.sessionsOf(connection, URI)]).toEqual([bob]);
+  });
+
+  test('a subscription made again while the first subscribe is in flight fails with it, not silently', async () => {
     const { requests, connection, subscribers, subscribe } = downstream();
     const gate = deferred();
     const alice = session();
-    const bob = session();
     const first = subscribers.add(connection, URI, alice, subscribe(gate.promise));
-    const second = subscribers.add(connection, URI, bob, subscribe());
-    gate.reject(new Error('aborted'));
-    await expect(first).rejects.toThrow('aborted');
-    await second;
-    // Bob's own subscribe went out after Alice's failed one; Bob alone is subscribed.
-    expect(requests).toEqual([`subscribe ${URI}`, `subscribe ${URI}`]);
-    expect([...subscribers.sessionsOf(connection, URI)]).toEqual([bob]);
+    await drain();
+    const removed = subscribers.remove(connection, URI, alice);
+    const again = subscribers.add(connection, URI, alice, subscribe());
+    gate.reject(new Error('refused'));
+    await expect(first).rejects.toThrow('refused');
+    await expect(again).rejects.toThrow('refused');
+    await removed;
+    expect(subscribers.connectionOf(alice, URI)).toBeUndefined();
+    expect(requests).toEqual([`subscribe ${URI}`, `unsubscribe ${URI}`]);
   });
 
   test('a failed subscribe nobody else wants is ended downstream (it may have been made)', async () => {
@@ -122,14 +159,18 @@ describe('ResourceSubscribers', () => {
       requests.push('unsubscribed');
     });
     const alice = session();
-    await subscribers.add(connection, URI, alice, async () => {
-      requests.push('subscribe');
+    await subscribers.add(connection, URI, alice, {
+      send: async () => {
+        requests.push('subscribe');
+      },
     });
     const removed = subscribers.remove(connection, URI, alice);
     await drain();
     expect(requests).toEqual(['subscribe', 'unsubscribe']);
-    const again = subscribers.add(connection, URI, alice, async () => {
-      requests.push('subscribe');
+    const again = subscribers.add(connection, URI, alice, {
+      send: async () => {
+        requests.push('subscribe');
+      },
     });
     await drain();
     expect(requests).toEqual(['subscribe', 'unsubscribe']);
