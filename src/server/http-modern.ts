@@ -101,7 +101,7 @@ export async function serveIfModern(
   const req = call.req as NodeIncomingMessageLike;
   if (await refusedParamHeaders(ctx, call, body)) return true;
   if (isListen(body) && !ctx.listens.admit(call.principal, call.res, call.identity?.expiresAt)) {
-    tooManyListenStreams(call.res);
+    tooManyListenStreams(call.res, (body as { id?: unknown }).id);
     return true;
   }
   attachCaller(call);

@@ -61,10 +61,16 @@ export function tooManySessions(res: ServerResponse): void {
 }
 
 /**
- * Answer 503 with `Retry-After` (RFC 9110 §10.2.3) and a JSON-RPC error: no room for another
- * `subscriptions/listen` stream.
+ * Answer 503 with `Retry-After` (RFC 9110 §10.2.3) and a JSON-RPC error for the request `id`: no
+ * room for another `subscriptions/listen` stream.
  */
-export function tooManyListenStreams(res: ServerResponse): void {
-  const answer = jsonRpcErrorAnswer(503, -32603, 'Subscription limit reached; retry later');
-  send(res, answer.status, { ...answer.headers, 'retry-after': '30' }, answer.body);
+export function tooManyListenStreams(res: ServerResponse, id: unknown): void {
+  const error = { code: -32603, message: 'Subscription limit reached; retry later' };
+  const requestId = typeof id === 'string' || typeof id === 'number' ? id : null;
+  send(
+    res,
+    503,
+    { 'content-type': 'application/json', 'retry-after': '30' },
+    JSON.stringify({ jsonrpc: '2.0', id: requestId, error }),
+  );
 }

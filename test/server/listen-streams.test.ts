@@ -184,6 +184,14 @@ test('beyond maxSessions open streams in all, a new one gets 503 with Retry-Afte
   const refused = await raw(url, { method: 'POST', ...listenRequest(undefined) });
   expect(refused.status).toBe(503);
   expect(refused.headers['retry-after']).toMatch(/^[1-9][0-9]*$/);
+  const request = JSON.parse(listenRequest(undefined).body) as { id: number };
+  const refusal = await raw(url, {
+    method: 'POST',
+    ...listenRequest(undefined),
+    body: JSON.stringify(request),
+  });
+  // The request's own id: a client matches the refusal to its listen request.
+  expect(JSON.parse(refusal.body)).toMatchObject({ id: request.id, error: { code: -32603 } });
   expect(JSON.parse(refused.body)).toMatchObject({ error: { code: -32603 } });
   // An open stream that ends makes room for another.
   streams[0]?.drop();
