@@ -41,6 +41,32 @@ export interface AppendOutcome {
   readonly dropped: readonly string[];
 }
 
+/** Options of {@link AppendLog.appendToMember}. */
+export interface MemberAppendOptions {
+  /** Entries kept in the member's log: the oldest go (the entry just appended never does). */
+  readonly maxEntries: number;
+  /** Members kept in the group: the least recently appended to go, whole. */
+  readonly maxMembers: number;
+  /**
+   * Bytes kept in the whole group (entries as counted by `bytes`): the least recently appended
+   * to members go, whole; then, if this member alone holds more, its oldest entries (never the
+   * entry just appended).
+   */
+  readonly maxGroupBytes: number;
+  /** What this entry counts against `maxGroupBytes`; default its UTF-8 length. */
+  readonly bytes?: number;
+  /** The member's log and the group's index expire this long after this append (each renews). */
+  readonly ttlMs: number;
+}
+
+/** What {@link AppendLog.appendToMember} did. */
+export interface MemberAppendOutcome {
+  /** Entries in the member's log after the append. */
+  readonly length: number;
+  /** The members that left the group (bounds, or their log expired), their logs deleted. */
+  readonly dropped: readonly string[];
+}
+
 /** Append-only logs with bounded length, bounded bytes and expiry. */
 export interface AppendLog {
   /**
@@ -53,6 +79,19 @@ export interface AppendLog {
   readLog(key: string): Promise<string[]>;
   /** Delete the log `key`; whether there was one. */
   deleteLog(key: string): Promise<boolean>;
+  /**
+   * Append `entry` to the log of `member` of `group` (the log `${group}:${member}`, which
+   * {@link readLog} and {@link deleteLog} reach like any other), make `member` the most recently
+   * appended to in the group's index (the log `group`, of member names), and push out what is
+   * beyond the bounds, in one atomic step: one write per entry whatever the group holds, and a
+   * byte bound for the whole group. A member whose log expired leaves the index.
+   */
+  appendToMember(
+    group: string,
+    member: string,
+    entry: string,
+    options: MemberAppendOptions,
+  ): Promise<MemberAppendOutcome>;
 }
 
 /** Whether `backend` offers {@link AppendLog} (the Redis and memory backends do, the file one not). */
@@ -61,12 +100,13 @@ export function isAppendLog(backend: unknown): backend is AppendLog {
   return (
     typeof candidate?.appendToLog === 'function' &&
     typeof candidate.readLog === 'function' &&
-    typeof candidate.deleteLog === 'function'
+    typeof candidate.deleteLog === 'function' &&
+    typeof candidate.appendToMember === 'function'
   );
 }
 
 /** The bytes `entry` counts for when the caller did not say: its UTF-8 length. */
-export function entryBytes(entry: string, options: AppendOptions): number {
+export function entryBytes(entry: string, options: { readonly bytes?: number }): number {
   return options.bytes ?? Buffer.byteLength(entry, 'utf8');
 }
 
@@ -84,6 +124,23 @@ export function checkAppendOptions(options: AppendOptions): void {
       'appendToLog: maxEntries and ttlMs must be positive integers, maxBytes and bytes integers ≥ 0',
     );
   }
+}
+
+/** Refuse member bounds that are not positive integers (a caller's mistake, before any write). */
+export function checkMemberOptions(options: MemberAppendOptions): void {
+  const { maxEntries, maxMembers, maxGroupBytes, bytes, ttlMs } = options;
+  const positive = [maxEntries, maxMembers, ttlMs].every((n) => Number.isSafeInteger(n) && n >= 1);
+  const counts = [maxGroupBytes, bytes ?? 0].every((n) => Number.isSafeInteger(n) && n >= 0);
+  if (!positive || !counts) {
+    throw new TypeError(
+      'appendToMember: maxEntries, maxMembers and ttlMs must be positive integers, maxGroupBytes and bytes integers ≥ 0',
+    );
+  }
+}
+
+/** The log of `member` of `group` ({@link AppendLog.appendToMember}). */
+export function memberLogKey(group: string, member: string): string {
+  return `${group}:${member}`;
 }
 
 /** One log in memory. */
@@ -104,6 +161,60 @@ export class MemoryLogs implements AppendLog {
 
   async appendToLog(key: string, entry: string, options: AppendOptions): Promise<AppendOutcome> {
     checkAppendOptions(options);
+    return this.#append(key, entry, options);
+  }
+
+  async appendToMember(
+    group: string,
+    member: string,
+    entry: string,
+    options: MemberAppendOptions,
+  ): Promise<MemberAppendOutcome> {
+    checkMemberOptions(options);
+    const { ttlMs, maxGroupBytes } = options;
+    const bytes = entryBytes(entry, options);
+    const own = `${memberLogKey(group, member)}`;
+    const { length } = this.#append(own, entry, {
+      maxEntries: options.maxEntries,
+      maxBytes: maxGroupBytes,
+      bytes,
+      ttlMs,
+    });
+    // The index is bounded below, by members and bytes; its own entries count nothing.
+    const index = this.#append(group, member, {
+      maxEntries: Number.MAX_SAFE_INTEGER,
+      bytes: 0,
+      ttlMs,
+      distinct: true,
+    });
+    const others = (this.#live(group)?.entries ?? []).slice(0, index.length - 1);
+    const sizes = others.map(({ entry: name }) => this.#live(memberLogKey(group, name))?.bytes);
+    let total = (this.#live(own)?.bytes ?? 0) + sizes.reduce<number>((a, b) => a + (b ?? 0), 0);
+    let count = others.length + 1;
+    const dropped: string[] = [];
+    others.forEach(({ entry: name }, i) => {
+      const size = sizes[i];
+      if (size !== undefined && count <= options.maxMembers && total <= maxGroupBytes) return;
+      this.#removeEntry(group, name);
+      this.#logs.delete(memberLogKey(group, name));
+      total -= size ?? 0;
+      count -= 1;
+      dropped.push(name);
+    });
+    return { length, dropped };
+  }
+
+  /** Remove `entry` from the log `key`. */
+  #removeEntry(key: string, entry: string): void {
+    const log = this.#live(key);
+    const index = log?.entries.findIndex((item) => item.entry === entry) ?? -1;
+    if (!log || index === -1) return;
+    log.bytes -= log.entries[index]?.bytes ?? 0;
+    log.entries.splice(index, 1);
+  }
+
+  /** {@link appendToLog}, without awaiting: atomic in this process. */
+  #append(key: string, entry: string, options: AppendOptions): AppendOutcome {
     const log = this.#live(key) ?? { entries: [], bytes: 0, expiresAt: 0 };
     const bytes = entryBytes(entry, options);
     if (options.distinct) {

@@ -11,7 +11,13 @@
  */
 export type { McpAgentErrorCode } from '../errors.js';
 export { isMcpAgentError, McpAgentError } from '../errors.js';
-export type { AppendLog, AppendOptions, AppendOutcome } from './append-log.js';
+export type {
+  AppendLog,
+  AppendOptions,
+  AppendOutcome,
+  MemberAppendOptions,
+  MemberAppendOutcome,
+} from './append-log.js';
 export { isAppendLog } from './append-log.js';
 export type { GrantEvent } from './events.js';
 export { GrantEventStore } from './events.js';

@@ -8,6 +8,8 @@ import {
   type AppendLog,
   type AppendOptions,
   type AppendOutcome,
+  type MemberAppendOptions,
+  type MemberAppendOutcome,
   MemoryLogs,
 } from './append-log.js';
 import {
@@ -79,6 +81,15 @@ export class MemoryKeyValueStore implements KeyValueStore, AppendLog {
 
   deleteLog(key: string): Promise<boolean> {
     return this.#logs.deleteLog(key);
+  }
+
+  appendToMember(
+    group: string,
+    member: string,
+    entry: string,
+    options: MemberAppendOptions,
+  ): Promise<MemberAppendOutcome> {
+    return this.#logs.appendToMember(group, member, entry, options);
   }
 
   async close(): Promise<void> {

@@ -15,7 +15,11 @@ import {
   type AppendOptions,
   type AppendOutcome,
   checkAppendOptions,
+  checkMemberOptions,
   entryBytes,
+  type MemberAppendOptions,
+  type MemberAppendOutcome,
+  memberLogKey,
 } from './append-log.js';
 import type { DeleteOptions, KeyValueStore, SetOptions, VersionedValue } from './kv.js';
 
@@ -86,6 +90,73 @@ while length > 1 and (length > maxEntries or (maxBytes and total > maxBytes)) do
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
 redis.call('PEXPIRE', KEYS[2], ARGV[5])
+return {length, dropped}
+`;
+
+/**
+ * {@link AppendLog.appendToMember}: the member's log as APPEND_SCRIPT appends (its byte bound the
+ * group's), the member moved to the end of the group's index, and the group's byte counter
+ * (the index's own, which its entries do not use) kept in step. Beyond `maxMembers`, the oldest
+ * members leave (their logs deleted, their bytes taken off the counter). Beyond `maxGroupBytes`,
+ * the members' own counters are summed first (one that expired counts nothing, so the group's
+ * counter may be high, never low), then the other members, oldest first, leave while the sum is
+ * too high (one that expired in any case), and the counter is set to the sum. KEYS: the member's
+ * log and byte counter, the index and its counter. ARGV: the stored entry, its bytes,
+ * maxEntries, maxGroupBytes, ttl, the stored index entry, maxMembers, and the key prefixes of the
+ * members' logs and byte counters.
+ */
+const MEMBER_APPEND_SCRIPT = `
+local bytes = tonumber(ARGV[2])
+local maxEntries = tonumber(ARGV[3])
+local maxBytes = tonumber(ARGV[4])
+local length = redis.call('RPUSH', KEYS[1], ARGV[1])
+local own = redis.call('INCRBY', KEYS[2], bytes)
+local total = redis.call('INCRBY', KEYS[4], bytes)
+while length > 1 and (length > maxEntries or own > maxBytes) do
+  local oldest = redis.call('LPOP', KEYS[1])
+  local space = string.find(oldest, ' ', 1, true) or 1
+  local size = tonumber(string.sub(oldest, 1, space - 1)) or 0
+  own = redis.call('DECRBY', KEYS[2], size)
+  total = redis.call('DECRBY', KEYS[4], size)
+  length = length - 1
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+redis.call('PEXPIRE', KEYS[2], ARGV[5])
+redis.call('LREM', KEYS[3], 0, ARGV[6])
+local count = redis.call('RPUSH', KEYS[3], ARGV[6])
+redis.call('PEXPIRE', KEYS[3], ARGV[5])
+redis.call('PEXPIRE', KEYS[4], ARGV[5])
+local maxMembers = tonumber(ARGV[7])
+local dropped = {}
+while count > maxMembers do
+  local entry = redis.call('LPOP', KEYS[3])
+  local name = string.sub(entry, (string.find(entry, ' ', 1, true) or 0) + 1)
+  local size = redis.call('GET', ARGV[9] .. name)
+  redis.call('DEL', ARGV[8] .. name, ARGV[9] .. name)
+  if size then total = redis.call('DECRBY', KEYS[4], tonumber(size)) end
+  count = count - 1
+  dropped[#dropped + 1] = name
+end
+if total > maxBytes then
+  local stored = redis.call('LRANGE', KEYS[3], 0, -2)
+  local others = {}
+  total = own
+  for i, entry in ipairs(stored) do
+    local name = string.sub(entry, (string.find(entry, ' ', 1, true) or 0) + 1)
+    local size = redis.call('GET', ARGV[9] .. name)
+    others[i] = { entry, name, size and tonumber(size) or false }
+    if size then total = total + tonumber(size) end
+  end
+  for _, other in ipairs(others) do
+    if other[3] == false or total > maxBytes then
+      redis.call('LREM', KEYS[3], 0, other[1])
+      redis.call('DEL', ARGV[8] .. other[2], ARGV[9] .. other[2])
+      total = total - (other[3] or 0)
+      dropped[#dropped + 1] = other[2]
+    end
+  end
+  redis.call('SET', KEYS[4], total, 'PX', ARGV[5])
+end
 return {length, dropped}
 `;
 
@@ -287,6 +358,37 @@ export class RedisKeyValueStore implements KeyValueStore, AppendLog {
           String(options.ttlMs),
           options.distinct ? '1' : '0',
           options.returnDropped ? '1' : '0',
+        ],
+      }),
+    );
+    const [length, dropped] = result as unknown as [number, unknown[]];
+    return { length: Number(length), dropped: (dropped ?? []).map(String) };
+  }
+
+  async appendToMember(
+    group: string,
+    member: string,
+    entry: string,
+    options: MemberAppendOptions,
+  ): Promise<MemberAppendOutcome> {
+    checkMemberOptions(options);
+    const bytes = entryBytes(entry, options);
+    const logs = `${this.#prefix}${LOG_PREFIX}`;
+    const counters = `${this.#prefix}${LOG_BYTES_PREFIX}`;
+    const own = memberLogKey(group, member);
+    const result = await this.#run((client) =>
+      client.eval(MEMBER_APPEND_SCRIPT, {
+        keys: [logs + own, counters + own, logs + group, counters + group],
+        arguments: [
+          `${bytes} ${entry}`,
+          String(bytes),
+          String(options.maxEntries),
+          String(options.maxGroupBytes),
+          String(options.ttlMs),
+          `0 ${member}`,
+          String(options.maxMembers),
+          logs + memberLogKey(group, ''),
+          counters + memberLogKey(group, ''),
         ],
       }),
     );

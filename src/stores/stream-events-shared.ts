@@ -1,10 +1,10 @@
 /**
  * The events of resumable streams on the token store's backend (Redis, shared by replicas), one
- * write per event: each stream is an {@link AppendLog} of its events, and each owner has a small
- * index log of its streams, most recently written last. An append writes the event to its
- * stream's log and the stream's name to the index (two atomic appends, each pushing out the
- * oldest beyond the bounds and renewing the TTL), whatever the session already holds; only a
- * replay reads the logs.
+ * write per event: each stream is a log of its events, a member of its owner's group
+ * ({@link AppendLog.appendToMember}), whose index lists the owner's streams, most recently written
+ * last. An append writes the event to its stream's log and moves the stream to the end of the
+ * index, pushing out what is beyond the bounds and renewing the TTL, in one atomic step (one
+ * Redis script), whatever the session already holds; only a replay reads a log.
  *
  * Key names hold hashes only (SHA-256 of the owner and of the stream id), never a session id in
  * clear. An event's id starts with its stream's hash (`<stream hash>.<random>`), so a resume reads
@@ -13,15 +13,13 @@
  * tokens when the store seals, with the log's key, the event id and its time as associated data:
  * an event moved to another log, or given another id or time, no longer opens.
  *
- * Bounds, on a backend shared by replicas that do not talk to each other:
+ * Bounds, on a backend shared by replicas that do not talk to each other, each enforced in the
+ * atomic step of the append:
  * - each event: a message larger than `bytesPerOwner` is kept as a gap (as in memory);
- * - each stream: at most `eventsPerStream` events and `bytesPerOwner` bytes (message bytes, as in
- *   memory), the oldest going first, enforced in the same atomic step as the append;
- * - each owner: at most `streamsPerOwner` streams (the least recently written one's events are
- *   deleted when another stream comes). So an owner holds at most `streamsPerOwner ×
- *   bytesPerOwner` bytes: `bytesPerOwner` is a per-stream bound here, not a per-owner one (an
- *   exact per-owner count would need every replica's appends to agree on one counter and evict
- *   across streams in one step);
+ * - each stream: at most `eventsPerStream` events, the oldest going first;
+ * - each owner: at most `streamsPerOwner` streams and `bytesPerOwner` bytes of messages (as in
+ *   memory), the least recently written streams going first, whole (memory drops the oldest
+ *   events instead), then the oldest events of the stream written to, if it alone holds more;
  * - time: each event is replayed at most `ttlMs` after it was written; a stream's log and the
  *   owner's index expire `ttlMs` after their last write;
  * - `totalBytes` does not apply: bound the Redis with `maxmemory`.
@@ -30,7 +28,7 @@
  */
 import { createHash } from 'node:crypto';
 import { McpAgentError } from '../errors.js';
-import { type AppendLog, isAppendLog } from './append-log.js';
+import { type AppendLog, isAppendLog, memberLogKey } from './append-log.js';
 import type { KeyValueStore } from './kv.js';
 import { Sealer } from './seal.js';
 import {
@@ -66,7 +64,7 @@ export function streamEventsKey(owner: string): string {
 
 /** The storage key of the events of `owner`'s stream whose index entry is `streamHash`. */
 function streamKey(owner: string, streamHash: string): string {
-  return `${streamEventsKey(owner)}:${streamHash}`;
+  return memberLogKey(streamEventsKey(owner), streamHash);
 }
 
 /** One stored event read back: its id, time and (still sealed) body. */
@@ -113,19 +111,18 @@ export class SharedStreamEventStore implements StreamEventStore {
     const event = keptEvent(message, this.#now(), this.#bounds, `${streamHash}.${newEventId()}`);
     const key = streamKey(owner, streamHash);
     const { ttlMs, eventsPerStream, bytesPerOwner, streamsPerOwner } = this.#bounds;
-    await this.#log.appendToLog(key, this.#entry(key, streamId, event), {
-      maxEntries: eventsPerStream,
-      maxBytes: bytesPerOwner,
-      bytes: eventBytes(event),
-      ttlMs,
-    });
-    const { dropped } = await this.#log.appendToLog(streamEventsKey(owner), streamHash, {
-      maxEntries: streamsPerOwner,
-      ttlMs,
-      distinct: true,
-      returnDropped: true,
-    });
-    for (const gone of dropped) await this.#log.deleteLog(streamKey(owner, gone));
+    await this.#log.appendToMember(
+      streamEventsKey(owner),
+      streamHash,
+      this.#entry(key, streamId, event),
+      {
+        maxEntries: eventsPerStream,
+        maxMembers: streamsPerOwner,
+        maxGroupBytes: bytesPerOwner,
+        bytes: eventBytes(event),
+        ttlMs,
+      },
+    );
     return event.id;
   }
 

@@ -24,7 +24,8 @@ export interface StreamEventBounds {
   readonly streamsPerOwner: number;
   /**
    * Bytes of messages kept per owner; beyond, the oldest events go. A single message larger
-   * than this is kept as a gap. The shared store applies it per stream (see there).
+   * than this is kept as a gap. The shared store drops the least recently written streams whole
+   * (see there).
    */
   readonly bytesPerOwner: number;
   /** Bytes kept in all (the memory backend; Redis has its own `maxmemory`). */

@@ -77,6 +77,55 @@ function contract(name: string, make: () => KeyValueStore & AppendLog) {
       expect(await log.get('record')).toEqual({ value: 'value', version: 1 });
     });
 
+    test('a member append: the member moves to the end of its group, the oldest members go whole beyond the count', async () => {
+      const log = make();
+      const options = { maxEntries: 10, maxMembers: 2, maxGroupBytes: 1_000, ttlMs: TTL };
+      await log.appendToMember('g', 'a', 'a1', options);
+      await log.appendToMember('g', 'b', 'b1', options);
+      await log.appendToMember('g', 'a', 'a2', options);
+      expect(await log.readLog('g')).toEqual(['b', 'a']);
+      const third = await log.appendToMember('g', 'c', 'c1', options);
+      // "b" was written to least recently: it goes, its log with it.
+      expect(third).toEqual({ length: 1, dropped: ['b'] });
+      expect(await log.readLog('g')).toEqual(['a', 'c']);
+      expect(await log.readLog('g:b')).toEqual([]);
+      expect(await log.readLog('g:a')).toEqual(['a1', 'a2']);
+      expect(await log.readLog('g:c')).toEqual(['c1']);
+    });
+
+    test("a member append bounds the group's bytes: older members go whole, then this one's oldest entries", async () => {
+      const log = make();
+      const options = { maxEntries: 100, maxMembers: 10, maxGroupBytes: 10, ttlMs: TTL };
+      await log.appendToMember('g', 'a', 'aaaa', options);
+      await log.appendToMember('g', 'b', 'bbbb', options);
+      expect(await log.readLog('g')).toEqual(['a', 'b']);
+      // 4 + 4 + 4 > 10: "a" goes whole, "b" keeps its entry.
+      expect(await log.appendToMember('g', 'c', 'cccc', options)).toEqual({
+        length: 1,
+        dropped: ['a'],
+      });
+      expect(await log.readLog('g:a')).toEqual([]);
+      // One member holding more than the group's bytes: its oldest entries go, never the new one.
+      await log.appendToMember('g', 'c', 'dddddddddddd', options);
+      expect(await log.readLog('g')).toEqual(['c']);
+      expect(await log.readLog('g:c')).toEqual(['dddddddddddd']);
+      expect(await log.readLog('g:b')).toEqual([]);
+    });
+
+    test('a member append keeps the count bound of its own log; bad bounds are refused', async () => {
+      const log = make();
+      const options = { maxEntries: 2, maxMembers: 4, maxGroupBytes: 1_000, ttlMs: TTL };
+      for (const entry of ['1', '2', '3']) await log.appendToMember('g', 'a', entry, options);
+      expect(await log.readLog('g:a')).toEqual(['2', '3']);
+      await expect(
+        log.appendToMember('g', 'a', 'x', { ...options, maxMembers: 0 }),
+      ).rejects.toThrow(TypeError);
+      await expect(
+        log.appendToMember('g', 'a', 'x', { ...options, maxGroupBytes: 1.5 }),
+      ).rejects.toThrow(TypeError);
+      expect(await log.readLog('g:a')).toEqual(['2', '3']);
+    });
+
     test('bounds that are not positive integers are refused before any write', async () => {
       const log = make();
       await expect(log.appendToLog('l', 'a', { maxEntries: 0, ttlMs: TTL })).rejects.toThrow(
@@ -103,6 +152,23 @@ test('memory: a log expires ttlMs after its last append (injected clock)', async
   clock.advance(100);
   expect(await log.readLog('l')).toEqual([]);
   expect(await log.deleteLog('l')).toBe(false);
+});
+
+test("memory: a member whose log expired leaves its group's index and counts no bytes", async () => {
+  const clock = manualClock();
+  const log = new MemoryKeyValueStore({ now: clock.now });
+  const options = { maxEntries: 10, maxMembers: 10, maxGroupBytes: 8, ttlMs: 1_000 };
+  await log.appendToMember('g', 'old', 'oooo', options);
+  clock.advance(600);
+  await log.appendToMember('g', 'new', 'nnnn', options);
+  clock.advance(600);
+  // "old" expired (its bytes with it): "new" keeps room for one more entry of its own.
+  expect(await log.appendToMember('g', 'new', 'mmmm', options)).toEqual({
+    length: 2,
+    dropped: ['old'],
+  });
+  expect(await log.readLog('g')).toEqual(['new']);
+  expect(await log.readLog('g:new')).toEqual(['nnnn', 'mmmm']);
 });
 
 test('the file backend does not offer append logs; memory and Redis do', () => {

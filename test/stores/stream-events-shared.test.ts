@@ -13,7 +13,7 @@ import { inspect } from 'node:util';
 import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
 import { Secret } from '../../src/config/secret.js';
 import { isMcpAgentError } from '../../src/errors.js';
-import type { AppendOptions } from '../../src/stores/append-log.js';
+import type { AppendOptions, MemberAppendOptions } from '../../src/stores/append-log.js';
 import { FileKeyValueStore } from '../../src/stores/file.js';
 import { MemoryKeyValueStore } from '../../src/stores/memory.js';
 import { RedisKeyValueStore } from '../../src/stores/redis.js';
@@ -49,10 +49,20 @@ function progressOf(events: readonly { message: unknown }[] | undefined) {
 
 /** A memory backend that counts its calls and the entries it reads. */
 class CountingStore extends MemoryKeyValueStore {
-  calls = { appendToLog: 0, readLog: 0, deleteLog: 0, get: 0, set: 0 };
+  calls = { appendToMember: 0, appendToLog: 0, readLog: 0, deleteLog: 0, get: 0, set: 0 };
   entriesRead = 0;
   bytesWritten = 0;
 
+  override appendToMember(
+    group: string,
+    member: string,
+    entry: string,
+    options: MemberAppendOptions,
+  ) {
+    this.calls.appendToMember += 1;
+    this.bytesWritten += entry.length;
+    return super.appendToMember(group, member, entry, options);
+  }
   override appendToLog(key: string, entry: string, options: AppendOptions) {
     this.calls.appendToLog += 1;
     this.bytesWritten += entry.length;
@@ -83,7 +93,7 @@ class CountingStore extends MemoryKeyValueStore {
   }
 }
 
-test('a 10,000-event session: every append is two log appends, reads nothing, writes the event only', async () => {
+test('a 10,000-event session: every append is one member append, reads nothing, writes the event only', async () => {
   const kv = new CountingStore();
   const store = new SharedStreamEventStore(kv, {
     bounds: ROOMY,
@@ -98,7 +108,14 @@ test('a 10,000-event session: every append is two log appends, reads nothing, wr
       perWindow.push({ calls: { ...kv.calls }, bytes: kv.bytesWritten });
   }
   const [early, late] = perWindow;
-  expect(early?.calls).toEqual({ appendToLog: 200, readLog: 0, deleteLog: 0, get: 0, set: 0 });
+  expect(early?.calls).toEqual({
+    appendToMember: 100,
+    appendToLog: 0,
+    readLog: 0,
+    deleteLog: 0,
+    get: 0,
+    set: 0,
+  });
   expect(late?.calls).toEqual(early?.calls);
   expect(kv.entriesRead).toBe(0);
   // The bytes written per append do not grow with the session (sealing adds a constant).
@@ -131,6 +148,33 @@ test('a resume reads the one stream its id names: an unknown id reads at most on
   kv.reset();
   expect(await store.after('someone else', first)).toBeUndefined();
   expect(kv.entriesRead).toBe(0);
+});
+
+test("an owner's bytes are bounded across its streams: the least recently written go whole", async () => {
+  const kv = new CountingStore();
+  const text = 'x'.repeat(1_000);
+  const store = new SharedStreamEventStore(kv, {
+    bounds: { bytesPerOwner: 10_000, streamsPerOwner: 32 },
+  });
+  const firsts: string[] = [];
+  for (let stream = 0; stream < 20; stream++) {
+    firsts.push(await store.append('owner', `stream-${stream}`, message(0, text)));
+    await store.append('owner', `stream-${stream}`, message(1, text));
+  }
+  // About 2 KiB per stream, 10 KiB per owner: only the newest few streams are left.
+  const kept = [];
+  for (const [stream, first] of firsts.entries()) {
+    if ((await store.after('owner', first)) !== undefined) kept.push(stream);
+  }
+  expect(kept.length).toBeGreaterThan(0);
+  expect(kept.length).toBeLessThanOrEqual(5);
+  expect(kept.at(-1)).toBe(19);
+  expect(kept).toEqual(Array.from({ length: kept.length }, (_, i) => 20 - kept.length + i));
+  expect(progressOf((await store.after('owner', firsts[19] ?? ''))?.events)).toEqual([1]);
+  // What another owner writes is not pushed out by this one.
+  const theirs = await store.append('other', 'stream', message(7));
+  await store.append('owner', 'stream-20', message(0, text));
+  expect(await store.streamOf('other', theirs)).toBe('stream');
 });
 
 test('an event that does not open (another key) is replayed as a gap, never skipped', async () => {
@@ -253,14 +297,13 @@ describeWith(redisServerBinary)('on a private redis-server', () => {
       if (i === 10 || i === SIZE - 1) windows.push(await commandCounts(false));
     }
     const [early, late] = windows;
-    // Ten appends: one script each for the event and for the index (which moves the stream's
-    // name to its end), nothing read.
+    // Ten appends: one script each, for the event and the index (which moves the stream's name
+    // to its end) and their byte counters; the owner's streams are read only past a bound.
     expect(early).toEqual({
-      eval: 20,
+      eval: 10,
       rpush: 20,
       incrby: 20,
       lrem: 10,
-      decrby: 10,
       pexpire: 40,
     });
     expect(late).toEqual(early);
