@@ -92,10 +92,7 @@ export class ResourceSubscriptions {
     const uris = [...this.#uris];
     let next: McpSubscription | undefined;
     if (uris.length > 0) {
-      next = await this.#client.listen(
-        { resourceSubscriptions: uris },
-        { timeout: this.#options.timeoutMs, ...(signal ? { signal } : {}) },
-      );
+      next = await this.#listen(uris, signal);
       const honored = new Set(next.honoredFilter.resourceSubscriptions ?? []);
       if (!uris.every((uri) => honored.has(uri))) {
         await next.close();
@@ -108,6 +105,24 @@ export class ResourceSubscriptions {
     this.#stream = next;
     if (next) this.#whenLost(next);
     await previous?.close();
+  }
+
+  /**
+   * A stream naming `uris`, acknowledged. `signal` ends the wait only: the SDK would close the
+   * stream whenever it aborts, later too, while the stream serves every URI watched.
+   */
+  async #listen(uris: string[], signal: AbortSignal | undefined): Promise<McpSubscription> {
+    const waiting = new AbortController();
+    const stop = () => waiting.abort(signal?.reason);
+    signal?.addEventListener('abort', stop, { once: true });
+    try {
+      return await this.#client.listen(
+        { resourceSubscriptions: uris },
+        { timeout: this.#options.timeoutMs, signal: waiting.signal },
+      );
+    } finally {
+      signal?.removeEventListener('abort', stop);
+    }
   }
 
   /** What happens when `stream`, still the current one, ends on the server's side. */

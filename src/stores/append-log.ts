@@ -173,7 +173,7 @@ export class MemoryLogs implements AppendLog {
     checkMemberOptions(options);
     const { ttlMs, maxGroupBytes } = options;
     const bytes = entryBytes(entry, options);
-    const own = `${memberLogKey(group, member)}`;
+    const own = memberLogKey(group, member);
     const { length } = this.#append(own, entry, {
       maxEntries: options.maxEntries,
       maxBytes: maxGroupBytes,

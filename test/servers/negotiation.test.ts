@@ -234,6 +234,35 @@ test("a session's own connection that answers as 2025-11-25 is closed too: the s
   expect(text(await next.callTool('echo', { text: 'x' }))).toContain('x');
 });
 
+test('a 2026-07-28 resource subscription outlives the signal of the call that made it (the stream serves every watched URI)', async () => {
+  const watchedUri = 'dual://watched/signal';
+  const watching = await startDualEraServer({ watched: [watchedUri] });
+  cleanups.push(() => watching.close());
+  const yaml = `mcp:\n  servers:\n    w:\n      transport: streamable_http\n      url: ${watching.url}\n`;
+  const config = loadConfig(yaml);
+  cleanups.push(config.cleanup);
+  const registry = new ServerRegistry(config.settings, { env: {} });
+  cleanups.push(() => within('registry.closeAll()', registry.closeAll(), 5_000));
+  const connection = await registry.connect('w');
+  const updated: string[] = [];
+  let heard: () => void = () => {};
+  const arrived = new Promise<void>((resolve) => {
+    heard = resolve;
+  });
+  connection.onChange((change) => {
+    if (change.kind !== 'resource') return;
+    updated.push(change.uri);
+    heard();
+  });
+  const caller = new AbortController();
+  await connection.subscribeResource(watchedUri, { signal: caller.signal });
+  // The caller that subscribed first leaves; another still wants the URI (nothing is sent).
+  caller.abort();
+  watching.notify.resourceUpdated(watchedUri);
+  await within('the update after the abort', arrived, 5_000);
+  expect(updated).toEqual([watchedUri]);
+});
+
 test('a result without resultType (a stateless 2025-11-25 server) on a 2026-07-28 connection is our error too', async () => {
   const { store, kv } = verdictStore();
   await registryOf(http(), store).connect('s');
