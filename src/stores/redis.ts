@@ -95,23 +95,26 @@ return {length, dropped}
 
 /**
  * {@link AppendLog.appendToMember}: the member's log as APPEND_SCRIPT appends (its byte bound the
- * group's), the member moved to the end of the group's index, and the group's byte counter
- * (the index's own, which its entries do not use) kept in step. Beyond `maxMembers`, the oldest
- * members leave (their logs deleted, their bytes taken off the counter). Beyond `maxGroupBytes`,
- * the members' own counters are summed first (one that expired counts nothing, so the group's
- * counter may be high, never low), then the other members, oldest first, leave while the sum is
- * too high (one that expired in any case), and the counter is set to the sum. KEYS: the member's
- * log and byte counter, the index and its counter. ARGV: the stored entry, its bytes,
- * maxEntries, maxGroupBytes, ttl, the stored index entry, maxMembers, and the key prefixes of the
- * members' logs and byte counters.
+ * group's), the member moved to the end of the group's index (its entry stored as appendToLog
+ * stores one, so that either finds the other's), and the group's byte counter kept in step.
+ * Beyond `maxMembers`, the oldest members leave (their logs deleted, their bytes taken off the
+ * counter). Beyond `maxGroupBytes`, or when the counter was missing, the members' own counters
+ * are summed first (one that expired counts nothing, so the counter may be high, never low),
+ * then the other members, oldest first, leave while the sum is too high (one that expired in any
+ * case), and the counter is set to the sum. The member appended to never leaves. KEYS: the
+ * member's log and byte counter, the index and the group's counter. ARGV: the stored entry, its
+ * bytes, maxEntries, maxGroupBytes, ttl, the stored index entry, maxMembers, the key prefixes of
+ * the members' logs and byte counters, the member.
  */
 const MEMBER_APPEND_SCRIPT = `
 local bytes = tonumber(ARGV[2])
 local maxEntries = tonumber(ARGV[3])
 local maxBytes = tonumber(ARGV[4])
+local member = ARGV[10]
 local length = redis.call('RPUSH', KEYS[1], ARGV[1])
 local own = redis.call('INCRBY', KEYS[2], bytes)
 local total = redis.call('INCRBY', KEYS[4], bytes)
+local fresh = total == bytes
 while length > 1 and (length > maxEntries or own > maxBytes) do
   local oldest = redis.call('LPOP', KEYS[1])
   local space = string.find(oldest, ' ', 1, true) or 1
@@ -131,13 +134,15 @@ local dropped = {}
 while count > maxMembers do
   local entry = redis.call('LPOP', KEYS[3])
   local name = string.sub(entry, (string.find(entry, ' ', 1, true) or 0) + 1)
-  local size = redis.call('GET', ARGV[9] .. name)
-  redis.call('DEL', ARGV[8] .. name, ARGV[9] .. name)
-  if size then total = redis.call('DECRBY', KEYS[4], tonumber(size)) end
+  if name ~= member then
+    local size = redis.call('GET', ARGV[9] .. name)
+    redis.call('DEL', ARGV[8] .. name, ARGV[9] .. name)
+    if size then total = redis.call('DECRBY', KEYS[4], tonumber(size)) end
+    dropped[#dropped + 1] = name
+  end
   count = count - 1
-  dropped[#dropped + 1] = name
 end
-if total > maxBytes then
+if total > maxBytes or (fresh and count > 1) then
   local stored = redis.call('LRANGE', KEYS[3], 0, -2)
   local others = {}
   total = own
@@ -145,10 +150,12 @@ if total > maxBytes then
     local name = string.sub(entry, (string.find(entry, ' ', 1, true) or 0) + 1)
     local size = redis.call('GET', ARGV[9] .. name)
     others[i] = { entry, name, size and tonumber(size) or false }
-    if size then total = total + tonumber(size) end
+    if size and name ~= member then total = total + tonumber(size) end
   end
   for _, other in ipairs(others) do
-    if other[3] == false or total > maxBytes then
+    if other[2] == member then
+      redis.call('LREM', KEYS[3], 0, other[1])
+    elseif other[3] == false or total > maxBytes then
       redis.call('LREM', KEYS[3], 0, other[1])
       redis.call('DEL', ARGV[8] .. other[2], ARGV[9] .. other[2])
       total = total - (other[3] or 0)
@@ -163,6 +170,8 @@ return {length, dropped}
 /** Logs ({@link AppendLog}) are kept under these names, apart from the records (`keys()` skips them). */
 const LOG_PREFIX = '#log:';
 const LOG_BYTES_PREFIX = '#log-bytes:';
+/** The byte count of a group of logs ({@link AppendLog.appendToMember}), by its index's name. */
+const GROUP_BYTES_PREFIX = '#group-bytes:';
 
 /** Options of {@link RedisKeyValueStore}. */
 export interface RedisStoreOptions {
@@ -340,7 +349,9 @@ export class RedisKeyValueStore implements KeyValueStore, AppendLog {
         for (const key of Array.isArray(batch) ? batch : [batch])
           keys.push(String(key).slice(this.#prefix.length));
       }
-      return keys.filter((key) => !key.startsWith(LOG_PREFIX) && !key.startsWith(LOG_BYTES_PREFIX));
+      return keys.filter(
+        (key) => ![LOG_PREFIX, LOG_BYTES_PREFIX, GROUP_BYTES_PREFIX].some((p) => key.startsWith(p)),
+      );
     });
   }
 
@@ -378,17 +389,19 @@ export class RedisKeyValueStore implements KeyValueStore, AppendLog {
     const own = memberLogKey(group, member);
     const result = await this.#run((client) =>
       client.eval(MEMBER_APPEND_SCRIPT, {
-        keys: [logs + own, counters + own, logs + group, counters + group],
+        keys: [logs + own, counters + own, logs + group, this.#prefix + GROUP_BYTES_PREFIX + group],
         arguments: [
           `${bytes} ${entry}`,
           String(bytes),
           String(options.maxEntries),
           String(options.maxGroupBytes),
           String(options.ttlMs),
-          `0 ${member}`,
+          // As appendToLog stores a name (its UTF-8 length first), so either finds the other's.
+          `${Buffer.byteLength(member, 'utf8')} ${member}`,
           String(options.maxMembers),
           logs + memberLogKey(group, ''),
           counters + memberLogKey(group, ''),
+          member,
         ],
       }),
     );
@@ -408,7 +421,11 @@ export class RedisKeyValueStore implements KeyValueStore, AppendLog {
 
   async deleteLog(key: string): Promise<boolean> {
     const deleted = await this.#run((client) =>
-      client.del([this.#prefix + LOG_PREFIX + key, this.#prefix + LOG_BYTES_PREFIX + key]),
+      client.del([
+        this.#prefix + LOG_PREFIX + key,
+        this.#prefix + LOG_BYTES_PREFIX + key,
+        this.#prefix + GROUP_BYTES_PREFIX + key,
+      ]),
     );
     return Number(deleted) > 0;
   }

@@ -201,6 +201,44 @@ describeWith(redis)('Redis', () => {
 
   contract('contract', () => make());
 
+  test('a member append finds the index entries an appendToLog wrote (the previous version): no duplicate, the member stays', async () => {
+    const log = make();
+    // How the previous version kept a session's streams: each its own log, and a distinct
+    // appendToLog of its name to the index.
+    for (const name of ['a', 'b']) {
+      await log.appendToLog(`g:${name}`, `${name}0`, { maxEntries: 10, ttlMs: TTL });
+      await log.appendToLog('g', name, { maxEntries: 2, ttlMs: TTL, distinct: true });
+    }
+    const options = { maxEntries: 10, maxMembers: 2, maxGroupBytes: 1_000, ttlMs: TTL };
+    expect(await log.appendToMember('g', 'a', 'a1', options)).toEqual({ length: 2, dropped: [] });
+    expect(await log.readLog('g')).toEqual(['b', 'a']);
+    expect(await log.readLog('g:a')).toEqual(['a0', 'a1']);
+    expect(await log.readLog('g:b')).toEqual(['b0']);
+    // And the previous version's append finds this one's entry (replicas of both, mid-upgrade).
+    await log.appendToLog('g', 'a', { maxEntries: 2, ttlMs: TTL, distinct: true });
+    expect(await log.readLog('g')).toEqual(['b', 'a']);
+  });
+
+  test("a group's byte count that went missing is summed again from its members, and its bound holds", async () => {
+    const under = `${prefix}:recount`;
+    const log = make(under);
+    const options = { maxEntries: 10, maxMembers: 10, maxGroupBytes: 10, ttlMs: TTL };
+    await log.appendToMember('g', 'a', 'aaaa', options);
+    await log.appendToMember('g', 'b', 'bbbb', options);
+    const client = await rawRedis(REDIS_URL);
+    try {
+      await client.del(`${under}:#group-bytes:g`);
+      // 4 + 4 + 4 > 10 although the counter starts again from 4: "a" goes.
+      expect(await log.appendToMember('g', 'c', 'cccc', options)).toEqual({
+        length: 1,
+        dropped: ['a'],
+      });
+      expect(await client.get(`${under}:#group-bytes:g`)).toBe('8');
+    } finally {
+      client.destroy();
+    }
+  });
+
   test('each append renews the TTL of the log and of its byte count', async () => {
     const under = `${prefix}:ttl`;
     const log = make(under);
