@@ -82,6 +82,8 @@ export class ServerRegistry {
   readonly #peer: DownstreamPeer | undefined;
   readonly #timers: CallTimers | undefined;
   readonly #verdicts: VerdictMemory | undefined;
+  /** Verdicts being forgotten, by server: a connection opened meanwhile waits for it. */
+  readonly #forgetting = new Map<string, Promise<void> | undefined>();
   /** The connections opened for peers (their own, and for listing). */
   readonly #peers: PeerConnections;
   readonly #listChanges = new Set<(server: string, kind: ListKind) => void>();
@@ -217,6 +219,8 @@ export class ServerRegistry {
       transport: settings.transport,
     });
     // A remembered verdict spares the probe (not when resuming a session, which has its own).
+    // A stale verdict being forgotten (see #stale) is not read again meanwhile.
+    await this.#forgetting.get(name);
     const prior = sessionId ? undefined : await this.#verdicts?.prior(name, settings);
     // A login may happen while opening (the first request's 401): it gets its own time.
     const timeoutMs = readTimeoutMs(settings) + (auth?.loginTimeoutMs ?? 0);
@@ -303,7 +307,10 @@ export class ServerRegistry {
   async #stale(name: string, settings: ServerSettings, connection: ServerConnection) {
     // A session's own connection (or a listing one) is dropped at once: it would keep failing.
     const own = this.#peers.drop(connection);
-    await this.#verdicts?.forget(name, settings);
+    const forgetting = this.#verdicts?.forget(name, settings).catch(() => {});
+    this.#forgetting.set(name, forgetting);
+    await forgetting;
+    if (this.#forgetting.get(name) === forgetting) this.#forgetting.delete(name);
     if (own) return;
     const shared = this.#connections.get(name);
     if (!shared || (await shared.catch(() => undefined)) !== connection) return;
