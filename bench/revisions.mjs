@@ -502,7 +502,7 @@ async function replicas() {
   print(
     'replicas.one_redis_commands_per_call',
     median(result.commands.one).toFixed(2),
-    'Redis commands per 2025-11-25 call as INFO commandstats counts them: those a Lua script runs included (an EVAL appending to an event log runs about 6), and every client of that Redis (a neighbour using it adds to both)',
+    'Redis commands per 2025-11-25 call as INFO commandstats counts them: those a Lua script runs included (an EVAL appending an event to its stream and its session index runs about 11), and every client of that Redis (a neighbour using it adds to both)',
   );
   print('replicas.three_redis_commands_per_call', median(result.commands.three).toFixed(2));
   print('replicas.modern_redis_commands_per_call', median(result.commands.modern_three).toFixed(2));
