@@ -25,6 +25,7 @@ import type { AppCatalog } from './catalog.js';
 import type { AppContext } from './context.js';
 import type { ListenOptions, RunningApp } from './create-app.js';
 import type { InboundProtection } from './inbound.js';
+import { throttleListChanges } from './list-change-throttle.js';
 import type { CallbackAddress } from './routes.js';
 
 /** The path of the Streamable HTTP endpoint. */
@@ -73,14 +74,17 @@ export class AppServing {
 
   /** Stops following the downstream servers' list changes. */
   readonly #unfollow: () => void;
+  /** Paces them: at most one announcement per list and principal a second. */
+  readonly #listChanges = throttleListChanges((kind, principal) => {
+    for (const handler of this.#handlers) handler.notifyListChanged(kind, principal);
+  });
 
   constructor(options: AppServingOptions) {
     this.#options = options;
     this.#requestStates = requestStatesOf(options);
     this.#unfollow =
-      options.listChanges?.((kind, principal) => {
-        for (const handler of this.#handlers) handler.notifyListChanged(kind, principal);
-      }) ?? (() => {});
+      options.listChanges?.((kind, principal) => this.#listChanges.announce(kind, principal)) ??
+      (() => {});
   }
 
   /** A request listener to mount in a server of one's own; the app closes it with itself. */
@@ -153,6 +157,7 @@ export class AppServing {
   /** Close every server (without waiting), then every handler. */
   async close(): Promise<void> {
     this.#unfollow();
+    this.#listChanges.close();
     for (const server of this.#servers) {
       server.closeAllConnections();
       server.close();
