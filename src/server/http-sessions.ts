@@ -98,6 +98,21 @@ export class SessionTable {
     return session as Extract<Session, { kind: K }>;
   }
 
+  /**
+   * Whether {@link makeRoom} would find room for one more session of `principal`, closing
+   * nothing yet: its least recently used would go beyond the per-principal cap.
+   */
+  hasRoom(principal: string): boolean {
+    const full = principal !== ANONYMOUS && this.#countOf(principal) >= this.#limits.perPrincipal;
+    return this.#sessions.size - (full ? 1 : 0) < this.#limits.total;
+  }
+
+  #countOf(principal: string): number {
+    let count = 0;
+    for (const session of this.#sessions.values()) if (session.principal === principal) count += 1;
+    return count;
+  }
+
   /** Room for one more session of `principal`: its least recently used goes beyond the cap. */
   makeRoom(principal: string): boolean {
     // Without authorization every caller is "anonymous": only the global cap applies then.

@@ -143,7 +143,9 @@ async function openOnInitialize(
     refuseWithoutSession(call);
     return undefined;
   }
-  if (!ctx.sessions.makeRoom(call.principal)) {
+  // Nothing is closed for it yet: the transport may still refuse the initialize (see
+  // openStreamable, which makes room once the session is named).
+  if (!ctx.sessions.hasRoom(call.principal)) {
     tooManySessions(call.res);
     return undefined;
   }
@@ -318,7 +320,10 @@ async function openStreamable(
   const transport = new NodeStreamableHTTPServerTransport({
     sessionIdGenerator: () => sessionId,
     onsessioninitialized: (id) => {
-      if (session) ctx.sessions.add(id, session);
+      if (!session) return;
+      // Its principal's least recently used session goes beyond the cap (checked before, in all).
+      ctx.sessions.makeRoom(principal);
+      ctx.sessions.add(id, session);
     },
     onsessionclosed: () => {
       closedHere();

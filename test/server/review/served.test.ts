@@ -133,6 +133,26 @@ describe('sessions', () => {
     expect(await listStatus(url, bob.accessToken, bobs)).toBe(200);
   }, 60_000);
 
+  test("an initialize the transport refuses closes none of its principal's sessions, even at the cap", async () => {
+    const { url, handler } = await handlerWith({ maxSessionsPerPrincipal: 2 });
+    const first = await opened(url, alice.accessToken);
+    const second = await opened(url, alice.accessToken);
+    // Not ready for an event stream: 406, no session opened.
+    const refused = await raw(url, {
+      method: 'POST',
+      headers: { ...mcpHeaders(alice.accessToken), accept: 'application/json' },
+      body: initialize(),
+    });
+    expect(refused.status).toBe(406);
+    expect(handler.sessionCount).toBe(2);
+    expect(await listStatus(url, alice.accessToken, first)).toBe(200);
+    expect(await listStatus(url, alice.accessToken, second)).toBe(200);
+    // One that opens still makes room: the least recently used goes.
+    await opened(url, alice.accessToken);
+    expect(handler.sessionCount).toBe(2);
+    expect(await listStatus(url, alice.accessToken, first)).toBe(404);
+  });
+
   test('beyond maxSessions in all, initialize gets 503 with Retry-After; open sessions go on', async () => {
     const { url, handler } = await handlerWith({ maxSessions: 3 });
     const a1 = await opened(url, alice.accessToken);
