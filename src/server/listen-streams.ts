@@ -29,7 +29,8 @@ export interface ListenStreamLimits {
 /** The open listen streams of one HTTP front, by principal. */
 export class ListenStreams {
   readonly #limits: ListenStreamLimits;
-  readonly #byPrincipal = new Map<string, ServerResponse[]>();
+  /** Each principal's open streams, oldest first (a set: a close costs the same for 10,000). */
+  readonly #byPrincipal = new Map<string, Set<ServerResponse>>();
   #open = 0;
 
   constructor(limits: ListenStreamLimits) {
@@ -43,7 +44,7 @@ export class ListenStreams {
 
   /** Open streams of `principal`. */
   countOf(principal: string): number {
-    return this.#byPrincipal.get(principal)?.length ?? 0;
+    return this.#byPrincipal.get(principal)?.size ?? 0;
   }
 
   /**
@@ -54,27 +55,25 @@ export class ListenStreams {
    * `false`: `total` streams are open (after the principal's own oldest would end); refuse it.
    */
   admit(principal: string, res: ServerResponse, expiresAt: number | undefined): boolean {
-    const mine = this.#byPrincipal.get(principal) ?? [];
+    const mine = this.#byPrincipal.get(principal) ?? new Set<ServerResponse>();
     const { perPrincipal, total } = this.#limits;
-    const ending = principal === ANONYMOUS ? 0 : Math.max(0, mine.length - perPrincipal + 1);
+    const ending = principal === ANONYMOUS ? 0 : Math.max(0, mine.size - perPrincipal + 1);
     if (this.#open - ending >= total) return false;
     this.#byPrincipal.set(principal, mine);
-    for (const oldest of mine.slice(0, ending)) {
-      mine.splice(mine.indexOf(oldest), 1);
+    let left = ending;
+    for (const oldest of mine) {
+      if (left-- <= 0) break;
+      mine.delete(oldest);
       this.#open -= 1;
       oldest.destroy();
     }
-    mine.push(res);
+    mine.add(res);
     this.#open += 1;
     const expiry = expiresAt === undefined ? undefined : this.#endAt(res, expiresAt);
     res.once('close', () => {
       expiry?.cancel();
-      const index = mine.indexOf(res);
-      if (index !== -1) {
-        mine.splice(index, 1);
-        this.#open -= 1;
-      }
-      if (mine.length === 0 && this.#byPrincipal.get(principal) === mine) {
+      if (mine.delete(res)) this.#open -= 1;
+      if (mine.size === 0 && this.#byPrincipal.get(principal) === mine) {
         this.#byPrincipal.delete(principal);
       }
     });
