@@ -47,6 +47,7 @@ import type { ServerChange, ServerConnection } from '../servers/registry.js';
 import { downstreamRoute } from './catalog.js';
 import { handedOver, signInDeclined, signInFor } from './delegated-login.js';
 import { relayed } from './input-relay.js';
+import { type ListChangeThrottle, throttleListChanges } from './list-change-throttle.js';
 import { ResourceSubscribers } from './resource-subscribers.js';
 
 export {
@@ -537,10 +538,15 @@ export class DownstreamContent implements ContentCatalog {
   #follow(connection: ServerConnection): void {
     if (this.#followed.has(connection)) return;
     this.#followed.add(connection);
-    connection.onChange((change) => this.#changed(connection, change));
+    // Its sessions hear of its list changes at most once a second (a server may flood them).
+    const announce = throttleListChanges((kind) => {
+      if (kind === 'tools') return;
+      for (const session of this.#watchers.get(connection) ?? []) session.listChanged(kind);
+    });
+    connection.onChange((change) => this.#changed(connection, change, announce));
   }
 
-  #changed(connection: ServerConnection, change: ServerChange): void {
+  #changed(connection: ServerConnection, change: ServerChange, announce: ListChangeThrottle): void {
     if (change.kind === 'resource') {
       for (const session of this.#subscribers.sessionsOf(connection, change.uri)) {
         session.updated(change.uri);
@@ -549,7 +555,7 @@ export class DownstreamContent implements ContentCatalog {
     }
     // Whose URIs this connection served may have changed: every map is built again on its next miss.
     if (change.kind === 'resources') this.#uris.clear();
-    for (const session of this.#watchers.get(connection) ?? []) session.listChanged(change.kind);
+    announce.announce(change.kind);
   }
 }
 

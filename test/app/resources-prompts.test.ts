@@ -20,6 +20,7 @@ import { settingsSchema } from '../../src/config/schema/settings.js';
 import { userTokens } from '../server/serve-support.js';
 import { EVERYTHING } from '../support/everything.js';
 import { type McpHttpServer, startMcpHttpServer } from '../support/mcp-http-server.js';
+import { waitFor } from '../support/net.js';
 import {
   connect,
   DOWN_SCOPE,
@@ -88,6 +89,11 @@ function twinContent(server: McpServer): void {
       contents: [{ uri: uri.href, text: 'grown' }],
     }));
     return { content: [{ type: 'text', text: 'grown' }] };
+  });
+  // A server that floods its resource list changes.
+  server.registerTool('flood', {}, async () => {
+    for (let i = 0; i < 50; i++) server.sendResourceListChanged();
+    return { content: [{ type: 'text', text: 'flooded' }] };
   });
 }
 
@@ -309,6 +315,24 @@ describe('two servers', () => {
       expect(twinPrompt.messages[0]?.content).toMatchObject({ text: 'twin prompt' });
       const evPrompt = await a.client.getPrompt({ name: 'ev_simple-prompt' });
       expect(evPrompt.messages[0]?.content).not.toMatchObject({ text: 'twin prompt' });
+    } finally {
+      await a.close();
+    }
+  });
+
+  test("a server's flood of resource list changes reaches a session at most once a second", async () => {
+    const a = await connect(agent.running.url, alice);
+    let changes = 0;
+    a.client.setNotificationHandler(ResourceListChangedNotificationSchema, () => {
+      changes += 1;
+    });
+    try {
+      await a.client.listResources();
+      await a.call('twin_flood');
+      // The first at once, the rest of the second as one at its end (not 50).
+      await waitFor('the change at the end of the window', () => (changes >= 2 ? true : undefined));
+      await a.client.listResources();
+      expect(changes).toBeLessThanOrEqual(3);
     } finally {
       await a.close();
     }
