@@ -100,13 +100,14 @@ export async function serveIfModern(
   // node:http types `method` as possibly undefined; the adapter reads it with a default.
   const req = call.req as NodeIncomingMessageLike;
   if (await refusedParamHeaders(ctx, call, body)) return true;
-  if (isListen(body) && !ctx.listens.admit(call.principal, call.res, call.identity?.expiresAt)) {
+  const listen = isListen(body);
+  if (listen && !ctx.listens.admit(call.principal, call.res, call.identity?.expiresAt)) {
     tooManyListenStreams(call.res, (body as { id?: unknown }).id);
     return true;
   }
   attachCaller(call);
   const leg = modernLeg(ctx);
-  const handler = isListen(body) ? await ownStreamHandler(ctx, leg, call, body) : leg.handler;
+  const handler = listen ? await ownStreamHandler(ctx, leg, call, body) : leg.handler;
   await toNodeHandler(handler, { maxRequestBodySize: ctx.maxBodyBytes })(req, call.res, body);
   return true;
 }

@@ -87,14 +87,9 @@ function callersMissingCapability(
   error: ProtocolError,
   secrets: readonly string[],
 ): MissingRequiredClientCapabilityError {
-  const data = error.data as { requiredCapabilities?: unknown } | undefined;
-  const named = data?.requiredCapabilities;
-  const required: Record<string, unknown> = {};
-  for (const kind of RELAYED_CAPABILITIES) {
-    if (typeof named === 'object' && named !== null && Object.hasOwn(named, kind)) {
-      required[kind] = scrubValue((named as Record<string, unknown>)[kind], secrets);
-    }
-  }
+  const required = Object.fromEntries(
+    requiredCapabilitiesOf(error).map(([kind, value]) => [kind, scrubValue(value, secrets)]),
+  );
   return new MissingRequiredClientCapabilityError(
     { requiredCapabilities: required as ClientCapabilities },
     'The server this request reaches needs a client capability the request did not declare',
@@ -106,11 +101,7 @@ function callersMissingCapability(
  * client did not declare it can give): an `isError` result naming the capabilities, in our words.
  */
 function missingCapabilityResult(server: string, error: ProtocolError): CallToolResult {
-  const named = (error.data as { requiredCapabilities?: unknown } | undefined)
-    ?.requiredCapabilities;
-  const kinds = RELAYED_CAPABILITIES.filter(
-    (kind) => typeof named === 'object' && named !== null && Object.hasOwn(named, kind),
-  );
+  const kinds = requiredCapabilitiesOf(error).map(([kind]) => kind);
   const which = kinds.length > 0 ? kinds.join(', ') : 'a client capability';
   return {
     isError: true,
@@ -121,6 +112,17 @@ function missingCapabilityResult(server: string, error: ProtocolError): CallTool
       },
     ],
   };
+}
+
+/** The relayable kinds a -32021's `data.requiredCapabilities` names, with what it says of each. */
+function requiredCapabilitiesOf(error: ProtocolError): [string, unknown][] {
+  const named = (error.data as { requiredCapabilities?: unknown } | undefined)
+    ?.requiredCapabilities;
+  if (typeof named !== 'object' || named === null) return [];
+  return RELAYED_CAPABILITIES.filter((kind) => Object.hasOwn(named, kind)).map((kind) => [
+    kind,
+    (named as Record<string, unknown>)[kind],
+  ]);
 }
 
 /** Options of {@link ServerConnection.callTool}. */

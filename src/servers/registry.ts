@@ -83,7 +83,7 @@ export class ServerRegistry {
   readonly #timers: CallTimers | undefined;
   readonly #verdicts: VerdictMemory | undefined;
   /** Verdicts being forgotten, by server: a connection opened meanwhile waits for it. */
-  readonly #forgetting = new Map<string, Promise<void> | undefined>();
+  readonly #forgetting = new Map<string, Promise<void>>();
   /** The connections opened for peers (their own, and for listing). */
   readonly #peers: PeerConnections;
   readonly #listChanges = new Set<(server: string, kind: ListKind) => void>();
@@ -307,10 +307,12 @@ export class ServerRegistry {
   async #stale(name: string, settings: ServerSettings, connection: ServerConnection) {
     // A session's own connection (or a listing one) is dropped at once: it would keep failing.
     const own = this.#peers.drop(connection);
-    const forgetting = this.#verdicts?.forget(name, settings).catch(() => {});
-    this.#forgetting.set(name, forgetting);
-    await forgetting;
-    if (this.#forgetting.get(name) === forgetting) this.#forgetting.delete(name);
+    if (this.#verdicts) {
+      const forgetting = this.#verdicts.forget(name, settings).catch(() => {});
+      this.#forgetting.set(name, forgetting);
+      await forgetting;
+      if (this.#forgetting.get(name) === forgetting) this.#forgetting.delete(name);
+    }
     if (own) return;
     const shared = this.#connections.get(name);
     if (!shared || (await shared.catch(() => undefined)) !== connection) return;
